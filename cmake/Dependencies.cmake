@@ -1,0 +1,25 @@
+# Every dependency comes from a Debian 12 package (scripts/setup.sh installs them).
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED)
+find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+find_package(fmt 9 REQUIRED)
+find_package(CLI11 2.1 REQUIRED)
+find_package(nlohmann_json 3.11 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(GTest 1.12 REQUIRED)
+find_package(benchmark REQUIRED)
+find_package(ICU REQUIRED COMPONENTS uc i18n)
+
+# Debian ships no SystemCLanguageConfig.cmake; pkg-config is the supported route (stack.md A1).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SystemC REQUIRED IMPORTED_TARGET systemc>=2.3.4)
+# The library exports only the C++17 API-version symbol; pin it for any TU that includes SystemC.
+set_property(TARGET PkgConfig::SystemC APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS SC_CPLUSPLUS=201703L)
+
+find_package(verilator 5.0 REQUIRED)   # /usr/share/verilator/verilator-config.cmake
+
+if(TARGET yaml-cpp::yaml-cpp)
+  set(SPIKEFORGE_YAML_TARGET yaml-cpp::yaml-cpp)
+else()
+  set(SPIKEFORGE_YAML_TARGET yaml-cpp)
+endif()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency from Debian 12 packages (nothing is downloaded
+# outside apt). Safe to re-run: apt skips what is already installed.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libsystemc-dev verilator
+  libeigen3-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libicu-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
