@@ -24,6 +24,8 @@ class Tokenizer {
 std::unique_ptr<Tokenizer> load_char_tokenizer(const std::string& path);
 // Hugging Face tokenizers JSON (BPE model, NFC normalizer, ByteLevel pre-tokenizer, added tokens).
 std::unique_ptr<Tokenizer> load_bpe_tokenizer(const std::string& path);
+// The same from JSON text already in memory; `origin` names it in error messages.
+std::unique_ptr<Tokenizer> load_bpe_tokenizer_from_json(const std::string& json_text, const std::string& origin);
 
 // Chooses by vocabulary size: 77 -> vocab_book.json, 50277 -> 20B_tokenizer.json (in data_dir).
 // Any other size has no text tokenizer; the caller must use token ids. Returns nullptr then.

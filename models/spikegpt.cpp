@@ -1,0 +1,376 @@
+#include "models/spikegpt.hpp"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "models/lif.hpp"
+
+namespace sf {
+
+namespace {
+
+constexpr int kRescaleEvery = 6;     // upstream RWKV_RESCALE_LAYER
+constexpr float kLayerNormEps = 1e-5f;
+constexpr float kWkvInitialMax = -1e30f;  // upstream state[5i+4] initial value
+
+std::string layer_key(int i, const char* suffix) { return fmt::format("blocks.{}.{}", i, suffix); }
+
+Tensor take_squeezed(TensorFile& f, const std::string& name) {
+  Tensor t = f.take(name);
+  t.shape = {t.numel()};
+  return t;
+}
+
+}  // namespace
+
+void StepActivity::resize(int n_layer, int n_embd) {
+  spikes_att.assign(n_layer, std::vector<uint8_t>(n_embd, 0));
+  spikes_ffn.assign(n_layer, std::vector<uint8_t>(n_embd, 0));
+  relu2_nonzero.assign(n_layer, 0);
+}
+
+int64_t ModelConfig::parameter_count() const {
+  const int64_t L = n_layer, C = n_embd, V = vocab_size;
+  return 2 * V * C + L * (13 * C * C + 11 * C) + 4 * C;
+}
+
+BinaryEmbedding parse_binary_embedding(const std::string& s) {
+  if (s == "auto") return BinaryEmbedding::Auto;
+  if (s == "on") return BinaryEmbedding::On;
+  if (s == "off") return BinaryEmbedding::Off;
+  throw std::invalid_argument(fmt::format("binary embedding must be auto, on or off (got '{}')", s));
+}
+
+ModelConfig infer_config(const TensorFile& file) {
+  if (!file.has("emb.weight"))
+    throw CheckpointError(fmt::format(
+        "{}: tensor 'emb.weight' is missing; a SpikeGPT checkpoint needs it to infer vocabulary "
+        "size and width",
+        file.path));
+  const Tensor& emb = file.at("emb.weight");
+  if (emb.shape.size() != 2 || emb.shape[0] <= 0 || emb.shape[1] <= 0)
+    throw CheckpointError(fmt::format("{}: tensor 'emb.weight' has shape {}, expected [vocab, n_embd]",
+                                      file.path, emb.shape_str()));
+  ModelConfig c;
+  c.vocab_size = int(emb.shape[0]);
+  c.n_embd = int(emb.shape[1]);
+  static const std::regex block_re(R"(^blocks\.(\d+)\.)");
+  int max_block = -1;
+  for (const auto& name : file.order) {
+    std::smatch m;
+    if (std::regex_search(name, m, block_re)) max_block = std::max(max_block, std::stoi(m[1]));
+  }
+  if (max_block < 0)
+    throw CheckpointError(fmt::format("{}: no 'blocks.N.*' tensors; a SpikeGPT checkpoint has at least one block",
+                                      file.path));
+  c.n_layer = max_block + 1;
+  return c;
+}
+
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
+  const int64_t C = c.n_embd, V = c.vocab_size;
+  std::vector<ExpectedTensor> e;
+  e.push_back({"emb.weight", {V, C}});
+  for (int i = 0; i < c.n_layer; ++i) {
+    auto add = [&](const char* s, std::vector<int64_t> shape) { e.push_back({layer_key(i, s), std::move(shape)}); };
+    add("ln1.weight", {C});
+    add("ln1.bias", {C});
+    add("ln2.weight", {C});
+    add("ln2.bias", {C});
+    if (i == 0) {
+      add("ln0.weight", {C});
+      add("ln0.bias", {C});
+    }
+    add("att.time_decay", {C});
+    add("att.time_first", {C});
+    add("att.time_mix_k", {1, 1, C});
+    add("att.time_mix_v", {1, 1, C});
+    add("att.time_mix_r", {1, 1, C});
+    add("att.key.weight", {C, C});
+    add("att.value.weight", {C, C});
+    add("att.receptance.weight", {C, C});
+    add("att.output.weight", {C, C});
+    add("ffn.time_mix_k", {1, 1, C});
+    add("ffn.time_mix_r", {1, 1, C});
+    add("ffn.key.weight", {4 * C, C});
+    add("ffn.receptance.weight", {C, C});
+    add("ffn.value.weight", {C, 4 * C});
+  }
+  e.push_back({"ln_out.weight", {C}});
+  e.push_back({"ln_out.bias", {C}});
+  e.push_back({"head.weight", {V, C}});
+  return e;
+}
+
+void validate_spikegpt(const TensorFile& file, const ModelConfig& config) {
+  std::vector<std::string> problems;
+  std::set<std::string> expected_names;
+  auto shape_str = [](const std::vector<int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); };
+  for (const auto& e : expected_tensors(config)) {
+    expected_names.insert(e.name);
+    if (!file.has(e.name)) {
+      problems.push_back(fmt::format("tensor '{}' is missing (expected shape {})", e.name, shape_str(e.shape)));
+      continue;
+    }
+    const Tensor& t = file.at(e.name);
+    if (t.shape != e.shape)
+      problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", e.name, t.shape_str(), shape_str(e.shape)));
+  }
+  for (const auto& name : file.order)
+    if (!expected_names.count(name))
+      problems.push_back(fmt::format("unexpected tensor '{}' (not part of an upstream SpikeGPT state dict)", name));
+  if (problems.empty()) return;
+  std::string msg = fmt::format("{}: not a valid SpikeGPT checkpoint (inferred n_layer={}, n_embd={}, vocab={}):",
+                                file.path, config.n_layer, config.n_embd, config.vocab_size);
+  for (const auto& p : problems) msg += "\n  - " + p;
+  throw CheckpointError(msg);
+}
+
+SpikeGptWeights SpikeGptWeights::from_file(TensorFile&& f, const GoldenOptions& options) {
+  SpikeGptWeights w;
+  w.config = infer_config(f);
+  validate_spikegpt(f, w.config);
+  w.rescale_every_6_layers = options.rescale_every_6_layers;
+  w.binary_embedding = options.binary_embedding == BinaryEmbedding::On ||
+                       (options.binary_embedding == BinaryEmbedding::Auto && w.config.vocab_size == 77);
+  w.emb = f.take("emb.weight");
+  w.ln0_weight = f.take("blocks.0.ln0.weight");
+  w.ln0_bias = f.take("blocks.0.ln0.bias");
+  w.ln_out_weight = f.take("ln_out.weight");
+  w.ln_out_bias = f.take("ln_out.bias");
+  w.head = f.take("head.weight");
+  w.layers.resize(w.config.n_layer);
+  for (int i = 0; i < w.config.n_layer; ++i) {
+    Layer& l = w.layers[i];
+    auto take = [&](const char* s) { return f.take(layer_key(i, s)); };
+    auto squeezed = [&](const char* s) { return take_squeezed(f, layer_key(i, s)); };
+    l.ln1_weight = take("ln1.weight");
+    l.ln1_bias = take("ln1.bias");
+    l.ln2_weight = take("ln2.weight");
+    l.ln2_bias = take("ln2.bias");
+    l.att_time_decay = take("att.time_decay");
+    for (float& d : l.att_time_decay.data) d = -std::exp(d);
+    l.att_time_first = take("att.time_first");
+    l.att_mix_k = squeezed("att.time_mix_k");
+    l.att_mix_v = squeezed("att.time_mix_v");
+    l.att_mix_r = squeezed("att.time_mix_r");
+    l.att_key = take("att.key.weight");
+    l.att_value = take("att.value.weight");
+    l.att_receptance = take("att.receptance.weight");
+    l.att_output = take("att.output.weight");
+    l.ffn_mix_k = squeezed("ffn.time_mix_k");
+    l.ffn_mix_r = squeezed("ffn.time_mix_r");
+    l.ffn_key = take("ffn.key.weight");
+    l.ffn_receptance = take("ffn.receptance.weight");
+    l.ffn_value = take("ffn.value.weight");
+    if (w.rescale_every_6_layers) {
+      // A power-of-two divide is exact in float32, as upstream's w / 2**k is.
+      const float scale = float(1 << (i / kRescaleEvery));
+      for (float& x : l.att_output.data) x /= scale;
+      for (float& x : l.ffn_value.data) x /= scale;
+    }
+  }
+  return w;
+}
+
+SpikeGptWeights SpikeGptWeights::load(const std::string& path, const GoldenOptions& options) {
+  return from_file(load_tensor_file(path), options);
+}
+
+RecurrentState::RecurrentState(int n_layer, int n_embd)
+    : n_layer_(n_layer), n_embd_(n_embd), data_(std::size_t(n_layer) * kSlots * n_embd) {
+  reset();
+}
+
+void RecurrentState::reset() {
+  std::fill(data_.begin(), data_.end(), 0.0f);
+  for (int i = 0; i < n_layer_; ++i) std::fill_n(slot(i, WkvMax), n_embd_, kWkvInitialMax);
+}
+
+bool RecurrentState::operator==(const RecurrentState& o) const {
+  return n_layer_ == o.n_layer_ && n_embd_ == o.n_embd_ &&
+         std::memcmp(data_.data(), o.data_.data(), data_.size() * sizeof(float)) == 0;
+}
+
+namespace {
+constexpr char kStateMagic[8] = {'S', 'F', 'S', 'T', 'A', 'T', 'E', '1'};
+}
+
+void RecurrentState::save(const std::string& path) const {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
+  const int32_t dims[2] = {n_layer_, n_embd_};
+  out.write(kStateMagic, sizeof kStateMagic);
+  out.write(reinterpret_cast<const char*>(dims), sizeof dims);
+  out.write(reinterpret_cast<const char*>(data_.data()), std::streamsize(data_.size() * sizeof(float)));
+  if (!out) throw std::runtime_error(fmt::format("{}: write failed", path));
+}
+
+RecurrentState RecurrentState::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open state file", path));
+  char magic[8];
+  int32_t dims[2];
+  in.read(magic, sizeof magic);
+  in.read(reinterpret_cast<char*>(dims), sizeof dims);
+  if (!in || std::memcmp(magic, kStateMagic, sizeof magic) != 0)
+    throw std::runtime_error(fmt::format("{}: not a spikeforge state file (bad magic)", path));
+  if (dims[0] <= 0 || dims[1] <= 0 || dims[0] > 4096 || dims[1] > 65536)
+    throw std::runtime_error(fmt::format("{}: implausible state shape L={} C={}", path, dims[0], dims[1]));
+  RecurrentState s(dims[0], dims[1]);
+  in.read(reinterpret_cast<char*>(s.data_.data()), std::streamsize(s.data_.size() * sizeof(float)));
+  if (!in || in.peek() != std::char_traits<char>::eof())
+    throw std::runtime_error(fmt::format("{}: state file size does not match L={} C={}", path, dims[0], dims[1]));
+  return s;
+}
+
+void layer_norm(const float* x, const float* weight, const float* bias, int n, float* out) {
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / n;
+  double sq = 0;
+  for (int i = 0; i < n; ++i) sq += (x[i] - mean) * (x[i] - mean);
+  const float rstd = float(1.0 / std::sqrt(sq / n + double(kLayerNormEps)));
+  const float m = float(mean);
+  for (int i = 0; i < n; ++i) out[i] = (x[i] - m) * rstd * weight[i] + bias[i];
+}
+
+float wkv_step(float k, float v, float u, float w, float& a, float& b, float& p) {
+  float uk = u + k;
+  float q = std::max(p, uk);
+  float e1 = std::exp(p - q);
+  float e2 = std::exp(uk - q);
+  const float num = e1 * a + e2 * v;
+  const float den = e1 * b + e2;
+  const float pw = p + w;
+  q = std::max(pw, k);
+  e1 = std::exp(pw - q);
+  e2 = std::exp(k - q);
+  a = e1 * a + e2 * v;
+  b = e1 * b + e2;
+  p = q;
+  return num / den;
+}
+
+namespace {
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+// x·μ + prev·(1 − μ), the operand order of upstream's token shift.
+inline void token_shift(const float* x, const float* prev, const float* mix, int n, float* out) {
+  for (int i = 0; i < n; ++i) out[i] = x[i] * mix[i] + prev[i] * (1.0f - mix[i]);
+}
+}  // namespace
+
+GoldenModel::GoldenModel(SpikeGptWeights weights, int threads)
+    : w_(std::move(weights)), threads_(threads > 0 ? threads : omp_get_max_threads()),
+      state_(w_.config.n_layer, w_.config.n_embd) {
+  const int C = w_.config.n_embd;
+  activity_.resize(w_.config.n_layer, C);
+  logits_.resize(w_.config.vocab_size);
+  for (auto* v : {&x_, &z_, &xk_, &xv_, &xr_, &r_, &k_, &v_, &y_}) v->resize(C);
+  hidden_.resize(4 * C);
+  hidden_in_.resize(C);
+}
+
+void GoldenModel::matvec(const Tensor& w, const float* in, float* out) const {
+  const int64_t rows = w.shape[0], cols = w.shape[1];
+  const MatrixView m(w.data.data(), rows, cols);
+  const VectorView x(in, cols);
+  // Threads only pay off once the matrix is large enough to be bandwidth-bound.
+  const int threads = rows * cols >= (1 << 16) ? threads_ : 1;
+  if (threads == 1) {
+    Eigen::Map<Eigen::VectorXf>(out, rows).noalias() = m * x;
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    // Row blocks aligned to 8 so each thread streams whole cache lines of its own rows.
+    const int64_t per = ((rows + nt - 1) / nt + 7) / 8 * 8;
+    const int64_t r0 = std::min<int64_t>(rows, t * per), r1 = std::min<int64_t>(rows, r0 + per);
+    if (r1 > r0)
+      Eigen::Map<Eigen::VectorXf>(out + r0, r1 - r0).noalias() = m.middleRows(r0, r1 - r0) * x;
+  }
+}
+
+void GoldenModel::time_mix(int i, float* x) {
+  const int C = w_.config.n_embd;
+  const auto& l = w_.layers[i];
+  layer_norm(x, l.ln1_weight.data.data(), l.ln1_bias.data.data(), C, z_.data());
+  float* xa = state_.slot(i, RecurrentState::AttShift);
+  token_shift(z_.data(), xa, l.att_mix_k.data.data(), C, xk_.data());
+  token_shift(z_.data(), xa, l.att_mix_v.data.data(), C, xv_.data());
+  token_shift(z_.data(), xa, l.att_mix_r.data.data(), C, xr_.data());
+  std::copy(z_.begin(), z_.end(), xa);
+  matvec(l.att_receptance, xr_.data(), r_.data());
+  matvec(l.att_key, xk_.data(), k_.data());
+  matvec(l.att_value, xv_.data(), v_.data());
+  float* a = state_.slot(i, RecurrentState::WkvNum);
+  float* b = state_.slot(i, RecurrentState::WkvDen);
+  float* p = state_.slot(i, RecurrentState::WkvMax);
+  const float* u = l.att_time_first.data.data();
+  const float* w = l.att_time_decay.data.data();
+  for (int c = 0; c < C; ++c) {
+    const float wkv = wkv_step(k_[c], v_[c], u[c], w[c], a[c], b[c], p[c]);
+    y_[c] = sigmoid(r_[c]) * wkv;
+  }
+  matvec(l.att_output, y_.data(), z_.data());
+  float* mem = state_.slot(i, RecurrentState::MemAtt);
+  auto& spikes = activity_.spikes_att[i];
+  for (int c = 0; c < C; ++c) {
+    spikes[c] = lif_step(mem[c], z_[c]);
+    x[c] += float(spikes[c]);
+  }
+}
+
+void GoldenModel::channel_mix(int i, float* x) {
+  const int C = w_.config.n_embd;
+  const auto& l = w_.layers[i];
+  layer_norm(x, l.ln2_weight.data.data(), l.ln2_bias.data.data(), C, z_.data());
+  float* xf = state_.slot(i, RecurrentState::FfnShift);
+  token_shift(z_.data(), xf, l.ffn_mix_k.data.data(), C, xk_.data());
+  token_shift(z_.data(), xf, l.ffn_mix_r.data.data(), C, xr_.data());
+  std::copy(z_.begin(), z_.end(), xf);
+  matvec(l.ffn_receptance, xr_.data(), r_.data());
+  matvec(l.ffn_key, xk_.data(), hidden_.data());
+  int nonzero = 0;
+  for (float& h : hidden_) {
+    h = h > 0.0f ? h * h : 0.0f;
+    nonzero += h != 0.0f;
+  }
+  activity_.relu2_nonzero[i] = nonzero;
+  matvec(l.ffn_value, hidden_.data(), y_.data());
+  float* mem = state_.slot(i, RecurrentState::MemFfn);
+  auto& spikes = activity_.spikes_ffn[i];
+  for (int c = 0; c < C; ++c) {
+    spikes[c] = lif_step(mem[c], sigmoid(r_[c]) * y_[c]);
+    x[c] += float(spikes[c]);
+  }
+}
+
+const std::vector<float>& GoldenModel::step(int token) {
+  const int C = w_.config.n_embd;
+  if (token < 0 || token >= w_.config.vocab_size)
+    throw std::out_of_range(fmt::format("token id {} is outside the vocabulary [0, {})", token, w_.config.vocab_size));
+  const float* e = w_.emb.data.data() + std::size_t(token) * C;
+  for (int c = 0; c < C; ++c) x_[c] = w_.binary_embedding ? float(e[c] >= 0.0f) : e[c];
+  layer_norm(x_.data(), w_.ln0_weight.data.data(), w_.ln0_bias.data.data(), C, x_.data());
+  for (int i = 0; i < w_.config.n_layer; ++i) {
+    time_mix(i, x_.data());
+    channel_mix(i, x_.data());
+    if (w_.rescale_every_6_layers && (i + 1) % kRescaleEvery == 0)
+      for (float& v : x_) v /= 2.0f;
+  }
+  layer_norm(x_.data(), w_.ln_out_weight.data.data(), w_.ln_out_bias.data.data(), C, z_.data());
+  matvec(w_.head, z_.data(), logits_.data());
+  return logits_;
+}
+
+}  // namespace sf

@@ -1,0 +1,36 @@
+// The contract every execution level implements (float golden model, quantized functional
+// model, mapping executor, SystemC simulator): feed one token, get the next-token logits and
+// the spikes the step produced. Generation, evaluation and cross-level comparison are written
+// once against this interface.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sf {
+
+// What one token step did, per layer: the two LIF populations' spikes and the ReLU² density.
+struct StepActivity {
+  std::vector<std::vector<uint8_t>> spikes_att;  // [layer][channel] 0/1, LIF after time-mix
+  std::vector<std::vector<uint8_t>> spikes_ffn;  // [layer][channel] 0/1, LIF after channel-mix
+  std::vector<int> relu2_nonzero;                // [layer] non-zero entries of ReLU²(key) (of 4C)
+
+  void resize(int n_layer, int n_embd);
+};
+
+class TokenModel {
+ public:
+  virtual ~TokenModel() = default;
+  virtual std::string level_name() const = 0;   // "golden", "quantized", ...
+  virtual int vocab_size() const = 0;
+  virtual int n_layer() const = 0;
+  virtual int n_embd() const = 0;
+  // Back to the zero state every sequence starts from (membranes 0, WKV p = -1e30).
+  virtual void reset() = 0;
+  // Consumes one token; returns next-token logits, valid until the next call.
+  virtual const std::vector<float>& step(int token) = 0;
+  virtual const StepActivity& last_activity() const = 0;
+};
+
+}  // namespace sf

@@ -1,0 +1,79 @@
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "runtime/cli/common.hpp"
+#include "runtime/execution.hpp"
+
+namespace sf::cli {
+
+namespace {
+struct EvalOptions {
+  ModelOptions model;
+  std::string text_file;
+  std::string json_out;
+  int64_t max_tokens = 0;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open text file", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void eval(const EvalOptions& o) {
+  GoldenModel model(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
+  auto tokenizer = tokenizer_for_vocab(model.vocab_size(), o.model.data_dir);
+  if (!tokenizer)
+    throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", model.vocab_size(), o.text_file));
+  auto tokens = tokenizer->encode(read_file(o.text_file));
+  if (o.max_tokens > 0 && int64_t(tokens.size()) > o.max_tokens) tokens.resize(std::size_t(o.max_tokens));
+  const auto r = evaluate(model, tokens, [](int64_t done, int64_t total) {
+    fmt::print(stderr, "\r  {}/{} tokens", done, total);
+  });
+  fmt::print(stderr, "\r");
+  const char* unit = model.vocab_size() == 77 ? "bits per character" : "bits per token";
+  fmt::print("model:             {}\n", o.model.model);
+  fmt::print("text:              {}\n", o.text_file);
+  fmt::print("tokens evaluated:  {}\n", r.tokens_evaluated);
+  fmt::print("{:<18} {:.6f}\n", std::string(model.vocab_size() == 77 ? "BPC:" : "bits/token:"), r.bits_per_token());
+  fmt::print("time:              {:.2f} s ({:.0f} tokens/s)\n", r.seconds, double(r.tokens_evaluated) / r.seconds);
+  fmt::print("layer  firing(att)  firing(ffn)  ReLU²-density\n");
+  nlohmann::json layers = nlohmann::json::array();
+  for (int i = 0; i < model.n_layer(); ++i) {
+    fmt::print("{:5d}  {:11.6f}  {:11.6f}  {:13.6f}\n", i, r.activity.firing_rate_att(i), r.activity.firing_rate_ffn(i),
+               r.activity.relu2_density(i));
+    layers.push_back({{"layer", i},
+                      {"firing_rate_att", r.activity.firing_rate_att(i)},
+                      {"firing_rate_ffn", r.activity.firing_rate_ffn(i)},
+                      {"relu2_density", r.activity.relu2_density(i)}});
+  }
+  if (!o.json_out.empty()) {
+    nlohmann::json j = {{"model", o.model.model},
+                        {"text", o.text_file},
+                        {"level", model.level_name()},
+                        {"unit", unit},
+                        {"tokens_evaluated", r.tokens_evaluated},
+                        {"bits_per_token", r.bits_per_token()},
+                        {"mean_nll_nats", r.mean_nll_nats},
+                        {"layers", layers}};
+    std::ofstream(o.json_out) << j.dump(2) << "\n";
+  }
+}
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  auto opts = std::make_shared<EvalOptions>();
+  auto* cmd = app.add_subcommand("eval", "Bits per character (or token) and per-layer firing rates on a text file");
+  opts->model.add_to(cmd);
+  cmd->add_option("--text", opts->text_file, "Text to evaluate as one sequence from the zero state")->required();
+  cmd->add_option("--json", opts->json_out, "Also write the results as JSON");
+  cmd->add_option("--max-tokens", opts->max_tokens, "Evaluate only the first N tokens (0 = all)");
+  cmd->callback([opts] { eval(*opts); });
+}
+
+}  // namespace sf::cli

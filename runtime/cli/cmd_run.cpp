@@ -1,0 +1,70 @@
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "runtime/cli/common.hpp"
+#include "runtime/execution.hpp"
+#include "runtime/npy.hpp"
+
+namespace sf::cli {
+
+namespace {
+struct RunOptions {
+  ModelOptions model;
+  std::string prompt = "\n";
+  std::string prompt_ids;
+  int n_tokens = 200;
+  SamplingOptions sampling;
+  std::string logits_out;
+  bool quiet_stats = false;
+};
+
+void run(const RunOptions& o) {
+  GoldenModel model(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
+  auto tokenizer = tokenizer_for_vocab(model.vocab_size(), o.model.data_dir);
+  const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, tokenizer.get(), model.vocab_size());
+
+  Utf8Stream text;
+  if (tokenizer && o.prompt_ids.empty()) fmt::print("{}", o.prompt);
+  auto on_token = [&](int id) {
+    if (tokenizer) fmt::print("{}", text.push(tokenizer->token_bytes(id)));
+    else fmt::print("{} ", id);
+    std::fflush(stdout);
+  };
+  const auto result = generate(model, prompt, o.n_tokens, o.sampling, !o.logits_out.empty(), on_token);
+  fmt::print("{}\n", text.flush());
+  std::fflush(stdout);
+
+  if (!o.logits_out.empty())
+    write_npy(o.logits_out, {result.logit_rows, int64_t(model.vocab_size())}, result.logits.data());
+  if (!o.quiet_stats) {
+    fmt::print(stderr, "[{} level] {} prompt + {} generated tokens in {:.3f} s ({:.1f} tokens/s)\n",
+               model.level_name(), prompt.size(), result.generated.size(), result.seconds,
+               double(result.logit_rows) / result.seconds);
+    for (int i = 0; i < model.n_layer(); ++i)
+      fmt::print(stderr, "  layer {:2d}: firing rate att {:.4f}  ffn {:.4f}  ReLU² density {:.4f}\n", i,
+                 result.activity.firing_rate_att(i), result.activity.firing_rate_ffn(i),
+                 result.activity.relu2_density(i));
+  }
+}
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto opts = std::make_shared<RunOptions>();
+  auto* cmd = app.add_subcommand("run", "Generate text with the float32 golden model, streaming it to stdout");
+  opts->model.add_to(cmd);
+  cmd->add_option("--prompt,-p", opts->prompt, "Prompt text (encoded with the model's tokenizer)");
+  cmd->add_option("--prompt-ids", opts->prompt_ids, "Prompt as comma-separated token ids, e.g. 3,17,42")
+      ->excludes(cmd->get_option("--prompt"));
+  cmd->add_option("-n,--tokens", opts->n_tokens, "Tokens to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--temperature,-t", opts->sampling.temperature, "Sampling temperature; 0 = greedy argmax")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--top-p", opts->sampling.top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--seed", opts->sampling.seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--logits-out", opts->logits_out,
+                  "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
+  cmd->add_flag("--quiet-stats", opts->quiet_stats, "Do not print speed and firing rates to stderr");
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace sf::cli

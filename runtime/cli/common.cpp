@@ -1,0 +1,92 @@
+#include "runtime/cli/common.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+
+namespace sf::cli {
+
+std::string default_model_path() { return std::string(SPIKEFORGE_SOURCE_DIR) + "/models/spikegpt-fortunes.pth"; }
+
+std::string default_data_dir() {
+  if (const char* env = std::getenv("SPIKEFORGE_DATA_DIR")) return env;
+  return std::string(SPIKEFORGE_SHARED_DIR) + "/data";
+}
+
+void ModelOptions::add_to(CLI::App* app) {
+  app->add_option("--model,-m", model, "Checkpoint (.pth written by torch.save, or .safetensors)")
+      ->capture_default_str();
+  app->add_flag("--no-rescale", no_rescale,
+                "Disable upstream's 2^-floor(i/6) rescale of att.output/ffn.value and x/2 every 6 layers");
+  app->add_option("--binary-embedding", binary_embedding,
+                  "Binarize the embedding row: auto (upstream: only when vocab == 77), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app->add_option("--threads", threads, "Threads for matrix-vector products (0 = all cores)")->capture_default_str();
+  app->add_option("--data-dir", data_dir, "Folder holding vocab_book.json and 20B_tokenizer.json")
+      ->capture_default_str();
+}
+
+GoldenOptions ModelOptions::golden() const {
+  GoldenOptions o;
+  o.rescale_every_6_layers = !no_rescale;
+  o.binary_embedding = parse_binary_embedding(binary_embedding);
+  o.threads = threads;
+  return o;
+}
+
+std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
+                               int vocab_size) {
+  std::vector<int> tokens;
+  if (!ids.empty()) {
+    std::stringstream ss(ids);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      std::size_t used = 0;
+      int id = -1;
+      try {
+        id = std::stoi(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != item.size())
+        throw std::invalid_argument(fmt::format("--prompt-ids: '{}' is not an integer token id", item));
+      if (id < 0 || id >= vocab_size)
+        throw std::invalid_argument(fmt::format("--prompt-ids: token id {} is outside the vocabulary [0, {})", id, vocab_size));
+      tokens.push_back(id);
+    }
+    return tokens;
+  }
+  if (!tokenizer)
+    throw std::invalid_argument(fmt::format(
+        "this model's vocabulary ({} tokens) has no text tokenizer; give the prompt with --prompt-ids", vocab_size));
+  tokens = tokenizer->encode(text);
+  if (tokens.empty()) throw std::invalid_argument("the prompt is empty; give --prompt or --prompt-ids");
+  return tokens;
+}
+
+std::string Utf8Stream::push(const std::string& bytes) {
+  pending_ += bytes;
+  // Find the end of the last complete character.
+  std::size_t complete = pending_.size();
+  for (std::size_t back = 1; back <= 4 && back <= pending_.size(); ++back) {
+    const unsigned char c = pending_[pending_.size() - back];
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte
+    const std::size_t need = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    if (need > back) complete = pending_.size() - back;
+    break;
+  }
+  std::string out = pending_.substr(0, complete);
+  pending_.erase(0, complete);
+  return out;
+}
+
+std::string Utf8Stream::flush() {
+  std::string out;
+  out.swap(pending_);
+  return out;
+}
+
+}  // namespace sf::cli

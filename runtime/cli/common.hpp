@@ -1,0 +1,49 @@
+// Options and helpers shared by the spikeforge subcommands.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/spikegpt.hpp"
+#include "models/tokenizer.hpp"
+
+namespace sf::cli {
+
+std::string default_model_path();
+std::string default_data_dir();
+
+// How a checkpoint is turned into a golden model; every execution level accepts the same flags.
+struct ModelOptions {
+  std::string model = default_model_path();
+  bool no_rescale = false;
+  std::string binary_embedding = "auto";
+  int threads = 0;
+  std::string data_dir = default_data_dir();
+
+  void add_to(CLI::App* app);
+  GoldenOptions golden() const;
+};
+
+// Prompt given as text (--prompt) or ids (--prompt-ids 3,17,42).
+std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
+                               int vocab_size);
+
+// Collects token bytes and releases only complete UTF-8 characters, so byte-level BPE
+// tokens that split a character still print correctly when streamed.
+class Utf8Stream {
+ public:
+  std::string push(const std::string& bytes);
+  std::string flush();
+
+ private:
+  std::string pending_;
+};
+
+void register_run(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_inspect(CLI::App& app);
+
+}  // namespace sf::cli

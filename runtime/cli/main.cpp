@@ -1,0 +1,24 @@
+// spikeforge: compile a trained SpikeGPT onto a neuromorphic chip, simulate it, and report
+// what it costs. One binary, one subcommand per job.
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "runtime/cli/common.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"spikeforge: what does a trained SpikeGPT really cost on neuromorphic hardware?"};
+  app.require_subcommand(1);
+  sf::cli::register_run(app);
+  sf::cli::register_eval(app);
+  sf::cli::register_inspect(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "spikeforge: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

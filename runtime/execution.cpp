@@ -1,0 +1,96 @@
+#include "runtime/execution.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+namespace sf {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+void ActivityTotals::add(const StepActivity& a) {
+  const std::size_t L = a.spikes_att.size();
+  if (spikes_att.empty()) {
+    spikes_att.assign(L, 0);
+    spikes_ffn.assign(L, 0);
+    relu2_nonzero.assign(L, 0);
+    n_embd = L ? int(a.spikes_att[0].size()) : 0;
+  }
+  for (std::size_t i = 0; i < L; ++i) {
+    for (uint8_t s : a.spikes_att[i]) spikes_att[i] += s;
+    for (uint8_t s : a.spikes_ffn[i]) spikes_ffn[i] += s;
+    relu2_nonzero[i] += a.relu2_nonzero[i];
+  }
+  ++steps;
+}
+
+double ActivityTotals::firing_rate_att(int layer) const {
+  return steps ? double(spikes_att[layer]) / (double(steps) * n_embd) : 0.0;
+}
+double ActivityTotals::firing_rate_ffn(int layer) const {
+  return steps ? double(spikes_ffn[layer]) / (double(steps) * n_embd) : 0.0;
+}
+double ActivityTotals::relu2_density(int layer) const {
+  return steps ? double(relu2_nonzero[layer]) / (double(steps) * 4 * n_embd) : 0.0;
+}
+
+GenerationResult generate(TokenModel& model, const std::vector<int>& prompt, int n_tokens,
+                          const SamplingOptions& sampling, bool keep_logits,
+                          const std::function<void(int)>& on_token) {
+  if (prompt.empty()) throw std::invalid_argument("the prompt must contain at least one token");
+  const auto t0 = std::chrono::steady_clock::now();
+  GenerationResult r;
+  Sampler sampler(sampling);
+  auto consume = [&](int token) -> const std::vector<float>& {
+    const auto& logits = model.step(token);
+    r.activity.add(model.last_activity());
+    if (keep_logits) r.logits.insert(r.logits.end(), logits.begin(), logits.end());
+    ++r.logit_rows;
+    return logits;
+  };
+  model.reset();
+  const std::vector<float>* logits = nullptr;
+  for (int t : prompt) logits = &consume(t);
+  for (int n = 0; n < n_tokens; ++n) {
+    const int next = sampler.sample(*logits);
+    r.generated.push_back(next);
+    if (on_token) on_token(next);
+    logits = &consume(next);
+  }
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
+double EvalResult::bits_per_token() const { return mean_nll_nats / std::log(2.0); }
+
+EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
+                    const std::function<void(int64_t, int64_t)>& progress) {
+  if (tokens.size() < 2) throw std::invalid_argument("evaluation needs at least two tokens");
+  const auto t0 = std::chrono::steady_clock::now();
+  EvalResult r;
+  model.reset();
+  double total = 0;
+  const int64_t n = int64_t(tokens.size()) - 1;
+  for (int64_t t = 0; t < n; ++t) {
+    const auto& logits = model.step(tokens[t]);
+    r.activity.add(model.last_activity());
+    double max_logit = logits[0];
+    for (float l : logits) max_logit = std::max(max_logit, double(l));
+    double sum = 0;
+    for (float l : logits) sum += std::exp(double(l) - max_logit);
+    total += std::log(sum) + max_logit - double(logits[tokens[t + 1]]);
+    if (progress && (t + 1) % 1024 == 0) progress(t + 1, n);
+  }
+  r.tokens_evaluated = n;
+  r.mean_nll_nats = total / double(n);
+  r.seconds = seconds_since(t0);
+  return r;
+}
+
+}  // namespace sf
