@@ -1,0 +1,41 @@
+// Private helpers shared by the tokenizers: file reading with useful errors, UTF-8 / UTF-16
+// conversion and the character classes the GPT-2 pre-tokenizer regex is defined on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sf::unicode {
+
+constexpr char32_t kReplacementChar = 0xFFFD;
+
+// Whole file as bytes; throws std::runtime_error naming the file and `what_is_expected`.
+std::string read_file_bytes(const std::string& path, std::string_view what_is_expected);
+
+// Decodes one code point at `pos` and advances `pos`. An ill-formed sequence yields U+FFFD and
+// consumes its maximal ill-formed subpart (the WHATWG / ICU convention), so decoding never stalls.
+char32_t next_code_point(std::string_view utf8, std::size_t& pos);
+
+void append_utf8(std::string& out, char32_t code_point);
+
+// UTF-16 little-endian code units (no BOM) to UTF-8. Throws std::runtime_error mentioning
+// `origin` on an odd byte count or an unpaired surrogate, since that means the file is not UTF-16.
+std::string utf16le_to_utf8(std::string_view bytes, const std::string& origin);
+
+// The character classes of `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
+// \s is the Unicode White_Space property, which is what Oniguruma (used by Hugging Face
+// tokenizers) means by \s: [\t-\r\x{85}] plus the Zs, Zl and Zp categories. The classes are disjoint.
+enum class CharClass : std::uint8_t { kLetter, kNumber, kWhitespace, kOther };
+CharClass classify(char32_t code_point);
+
+// Rust's char::is_whitespace (White_Space) and the word-character test Hugging Face uses for
+// an added token's lstrip / rstrip / single_word flags.
+bool is_whitespace(char32_t code_point);
+bool is_word_char(char32_t code_point);
+
+// Unicode Normalization Form C via ICU. Ill-formed UTF-8 in the input becomes U+FFFD.
+std::string nfc_normalize(std::string_view utf8);
+
+}  // namespace sf::unicode
