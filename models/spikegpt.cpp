@@ -304,6 +304,7 @@ void GoldenModel::time_mix(int i, float* x) {
   const int C = w_.config.n_embd;
   const auto& l = w_.layers[i];
   layer_norm(x, l.ln1_weight.data.data(), l.ln1_bias.data.data(), C, z_.data());
+  if (probe_) probe_(i, ProbePoint::Ln1Out, z_.data(), C);
   float* xa = state_.slot(i, RecurrentState::AttShift);
   token_shift(z_.data(), xa, l.att_mix_k.data.data(), C, xk_.data());
   token_shift(z_.data(), xa, l.att_mix_v.data.data(), C, xv_.data());
@@ -312,6 +313,7 @@ void GoldenModel::time_mix(int i, float* x) {
   matvec(l.att_receptance, xr_.data(), r_.data());
   matvec(l.att_key, xk_.data(), k_.data());
   matvec(l.att_value, xv_.data(), v_.data());
+  if (probe_) probe_(i, ProbePoint::AttValue, v_.data(), C);
   float* a = state_.slot(i, RecurrentState::WkvNum);
   float* b = state_.slot(i, RecurrentState::WkvDen);
   float* p = state_.slot(i, RecurrentState::WkvMax);
@@ -321,6 +323,7 @@ void GoldenModel::time_mix(int i, float* x) {
     const float wkv = wkv_step(k_[c], v_[c], u[c], w[c], a[c], b[c], p[c]);
     y_[c] = sigmoid(r_[c]) * wkv;
   }
+  if (probe_) probe_(i, ProbePoint::AttGated, y_.data(), C);
   matvec(l.att_output, y_.data(), z_.data());
   float* mem = state_.slot(i, RecurrentState::MemAtt);
   auto& spikes = activity_.spikes_att[i];
@@ -334,18 +337,21 @@ void GoldenModel::channel_mix(int i, float* x) {
   const int C = w_.config.n_embd;
   const auto& l = w_.layers[i];
   layer_norm(x, l.ln2_weight.data.data(), l.ln2_bias.data.data(), C, z_.data());
+  if (probe_) probe_(i, ProbePoint::Ln2Out, z_.data(), C);
   float* xf = state_.slot(i, RecurrentState::FfnShift);
   token_shift(z_.data(), xf, l.ffn_mix_k.data.data(), C, xk_.data());
   token_shift(z_.data(), xf, l.ffn_mix_r.data.data(), C, xr_.data());
   std::copy(z_.begin(), z_.end(), xf);
   matvec(l.ffn_receptance, xr_.data(), r_.data());
   matvec(l.ffn_key, xk_.data(), hidden_.data());
+  if (probe_) probe_(i, ProbePoint::FfnKey, hidden_.data(), 4 * C);
   int nonzero = 0;
   for (float& h : hidden_) {
     h = h > 0.0f ? h * h : 0.0f;
     nonzero += h != 0.0f;
   }
   activity_.relu2_nonzero[i] = nonzero;
+  if (probe_) probe_(i, ProbePoint::FfnHidden, hidden_.data(), 4 * C);
   matvec(l.ffn_value, hidden_.data(), y_.data());
   float* mem = state_.slot(i, RecurrentState::MemFfn);
   auto& spikes = activity_.spikes_ffn[i];
@@ -369,6 +375,7 @@ const std::vector<float>& GoldenModel::step(int token) {
       for (float& v : x_) v /= 2.0f;
   }
   layer_norm(x_.data(), w_.ln_out_weight.data.data(), w_.ln_out_bias.data.data(), C, z_.data());
+  if (probe_) probe_(-1, ProbePoint::LnOut, z_.data(), C);
   matvec(w_.head, z_.data(), logits_.data());
   return logits_;
 }

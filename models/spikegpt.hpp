@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,10 @@ void layer_norm(const float* x, const float* weight, const float* bias, int n, f
 // One WKV step for one channel; updates (a, b, p) in place and returns wkv.
 float wkv_step(float k, float v, float u, float w, float& a, float& b, float& p);
 
+// Intermediate tensors the golden model can report each step (calibration reads their ranges).
+enum class ProbePoint { Ln1Out, AttValue, AttGated, Ln2Out, FfnKey, FfnHidden, LnOut };
+using Probe = std::function<void(int layer, ProbePoint point, const float* data, int n)>;
+
 class GoldenModel final : public TokenModel {
  public:
   GoldenModel(SpikeGptWeights weights, int threads = 0);
@@ -112,6 +117,8 @@ class GoldenModel final : public TokenModel {
   const StepActivity& last_activity() const override { return activity_; }
 
   const SpikeGptWeights& weights() const { return w_; }
+  // Called with each probe point's values during step(); layer is -1 for ln_out.
+  void set_probe(Probe probe) { probe_ = std::move(probe); }
   RecurrentState& state() { return state_; }
   const RecurrentState& state() const { return state_; }
 
@@ -125,6 +132,7 @@ class GoldenModel final : public TokenModel {
   int threads_;
   RecurrentState state_;
   StepActivity activity_;
+  Probe probe_;
   std::vector<float> logits_;
   // Scratch vectors sized once; a step allocates nothing.
   std::vector<float> x_, z_, xk_, xv_, xr_, r_, k_, v_, y_, hidden_, hidden_in_;

@@ -26,7 +26,8 @@ std::string read_file(const std::string& path) {
 }
 
 void eval(const EvalOptions& o) {
-  GoldenModel model(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
+  auto model_ptr = o.model.make_model();
+  TokenModel& model = *model_ptr;
   auto tokenizer = tokenizer_for_vocab(model.vocab_size(), o.model.data_dir);
   if (!tokenizer)
     throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", model.vocab_size(), o.text_file));

@@ -20,7 +20,8 @@ struct RunOptions {
 };
 
 void run(const RunOptions& o) {
-  GoldenModel model(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
+  auto model_ptr = o.model.make_model();
+  TokenModel& model = *model_ptr;
   auto tokenizer = tokenizer_for_vocab(model.vocab_size(), o.model.data_dir);
   const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, tokenizer.get(), model.vocab_size());
 
@@ -51,7 +52,7 @@ void run(const RunOptions& o) {
 
 void register_run(CLI::App& app) {
   auto opts = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand("run", "Generate text with the float32 golden model, streaming it to stdout");
+  auto* cmd = app.add_subcommand("run", "Generate text (float32 golden model, or --quantized integer model), streaming it to stdout");
   opts->model.add_to(cmd);
   cmd->add_option("--prompt,-p", opts->prompt, "Prompt text (encoded with the model's tokenizer)");
   cmd->add_option("--prompt-ids", opts->prompt_ids, "Prompt as comma-separated token ids, e.g. 3,17,42")

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -27,6 +28,35 @@ void ModelOptions::add_to(CLI::App* app) {
   app->add_option("--threads", threads, "Threads for matrix-vector products (0 = all cores)")->capture_default_str();
   app->add_option("--data-dir", data_dir, "Folder holding vocab_book.json and 20B_tokenizer.json")
       ->capture_default_str();
+  auto* group = app->add_option_group("quantized", "Integer contract (docs/numerics.md)");
+  group->add_flag("--quantized", quantized, "Run the quantized functional model instead of the float golden model");
+  group->add_option("--calibration", calibration, "Activation ranges (default: <model>.calib.json; see 'spikeforge calibrate')");
+  group->add_option("--weight-bits", quant.weight_bits, "Crossbar weight bits")->check(CLI::Range(2, 8))->capture_default_str();
+  group->add_option("--activation-bits", quant.activation_bits, "Bits of real-valued crossbar inputs")
+      ->check(CLI::Range(2, 8))->capture_default_str();
+  group->add_option("--membrane-bits", quant.membrane_bits, "LIF membrane bits (Q.8)")->check(CLI::Range(10, 32))->capture_default_str();
+}
+
+std::string ModelOptions::calibration_path() const {
+  if (!calibration.empty()) return calibration;
+  std::string base = model;
+  for (const char* ext : {".pth", ".safetensors"}) {
+    const std::string e(ext);
+    if (base.size() > e.size() && base.compare(base.size() - e.size(), e.size(), e) == 0) base.resize(base.size() - e.size());
+  }
+  return base + ".calib.json";
+}
+
+std::unique_ptr<TokenModel> ModelOptions::make_model() const {
+  SpikeGptWeights weights = SpikeGptWeights::load(model, golden());
+  if (!quantized) return std::make_unique<GoldenModel>(std::move(weights), threads);
+  const std::string cal_path = calibration_path();
+  if (!std::ifstream(cal_path))
+    throw std::runtime_error(fmt::format("--quantized needs activation ranges: {} does not exist; create it with "
+                                         "'spikeforge calibrate --model {} --text SAMPLE.txt -o {}'",
+                                         cal_path, model, cal_path));
+  const Calibration cal = Calibration::load(cal_path, weights.config.n_layer);
+  return std::make_unique<QuantizedModel>(QuantizedSpikeGpt::build(weights, cal, quant));
 }
 
 GoldenOptions ModelOptions::golden() const {

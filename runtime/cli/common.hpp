@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "models/quantized.hpp"
 #include "models/spikegpt.hpp"
 #include "models/tokenizer.hpp"
 
@@ -23,8 +24,16 @@ struct ModelOptions {
   int threads = 0;
   std::string data_dir = default_data_dir();
 
+  // Quantized functional model (the integer contract) instead of the float golden model.
+  bool quantized = false;
+  std::string calibration;   // default: <model>.calib.json beside the checkpoint
+  QuantOptions quant;
+
   void add_to(CLI::App* app);
   GoldenOptions golden() const;
+  std::string calibration_path() const;
+  // The execution level these options select, ready to step.
+  std::unique_ptr<TokenModel> make_model() const;
 };
 
 // Prompt given as text (--prompt) or ids (--prompt-ids 3,17,42).
@@ -45,5 +54,6 @@ class Utf8Stream {
 void register_run(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
+void register_calibrate(CLI::App& app);
 
 }  // namespace sf::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   sf::cli::register_run(app);
   sf::cli::register_eval(app);
   sf::cli::register_inspect(app);
+  sf::cli::register_calibrate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

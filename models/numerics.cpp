@@ -1,0 +1,167 @@
+#include "models/numerics.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace sf::q {
+
+double Multiplier::value() const { return std::ldexp(double(mantissa), -shift); }
+
+Multiplier make_multiplier(double real) {
+  if (!(real >= 0.0) || !std::isfinite(real)) throw std::invalid_argument("requantization scale must be finite and >= 0");
+  if (real == 0.0) return {0, 0};
+  int exponent = 0;
+  const double fraction = std::frexp(real, &exponent);  // real = fraction · 2^exponent, fraction in [0.5, 1)
+  int64_t mantissa = std::llround(std::ldexp(fraction, 31));
+  int shift = 31 - exponent;
+  if (mantissa == (int64_t(1) << 31)) {  // rounding carried into the next power of two
+    mantissa >>= 1;
+    --shift;
+  }
+  if (shift > 62 + 31) return {0, 0};  // below any representable product: the value is 0
+  return {int32_t(mantissa), shift};
+}
+
+namespace {
+inline __int128 round_shift128(__int128 v, int s) {
+  if (s <= 0) return v * (__int128(1) << -s);
+  if (s >= 126) return 0;
+  const __int128 half = __int128(1) << (s - 1);
+  return v >= 0 ? (v + half) >> s : -((-v + half) >> s);
+}
+inline int64_t clamp128(__int128 v, int64_t lo, int64_t hi) { return v > hi ? hi : v < lo ? lo : int64_t(v); }
+}  // namespace
+
+int64_t requantize(int64_t v, const Multiplier& m, int bits) {
+  const __int128 r = round_shift128(__int128(v) * m.mantissa, m.shift);
+  return clamp128(r, -(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1);
+}
+
+int64_t requantize_unsigned(int64_t v, const Multiplier& m, int bits) {
+  const __int128 r = round_shift128(__int128(v) * m.mantissa, m.shift);
+  return clamp128(r, 0, (int64_t(1) << bits) - 1);
+}
+
+QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits) {
+  if (bits < 2 || bits > 8) throw std::invalid_argument("weight bits must be in [2, 8]");
+  QuantizedMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.bits = bits;
+  m.q.resize(std::size_t(rows) * cols);
+  m.scale.resize(rows);
+  const int qmax = (1 << (bits - 1)) - 1;
+  for (int r = 0; r < rows; ++r) {
+    const float* row = w + std::size_t(r) * cols;
+    double max_abs = 0;
+    for (int c = 0; c < cols; ++c) max_abs = std::max(max_abs, double(std::abs(row[c])));
+    const double s = max_abs > 0 ? max_abs / qmax : 1.0;
+    m.scale[r] = s;
+    for (int c = 0; c < cols; ++c)
+      m.q[std::size_t(r) * cols + c] = int8_t(std::clamp<int64_t>(std::llround(double(row[c]) / s), -qmax, qmax));
+  }
+  return m;
+}
+
+double activation_scale(double max_abs, int bits, bool is_unsigned) {
+  const int qmax = is_unsigned ? (1 << bits) - 1 : (1 << (bits - 1)) - 1;
+  return max_abs > 0 ? max_abs / qmax : 1.0;
+}
+
+int64_t quantize_value(double x, double scale, int bits) { return saturate(std::llround(x / scale), bits); }
+
+namespace {
+// round(2^(f/256) · 2^16), f = 0..255
+const std::array<int64_t, 256>& exp2_fraction_table() {
+  static const std::array<int64_t, 256> table = [] {
+    std::array<int64_t, 256> t{};
+    for (int f = 0; f < 256; ++f) t[f] = std::llround(std::ldexp(std::exp2(f / 256.0), kExpFrac));
+    return t;
+  }();
+  return table;
+}
+
+// round(σ(i / 64) · 256) for i = -512..511
+const std::array<int32_t, 1024>& sigmoid_table() {
+  static const std::array<int32_t, 1024> table = [] {
+    std::array<int32_t, 1024> t{};
+    for (int i = -512; i < 512; ++i)
+      t[i + 512] = int32_t(std::llround(256.0 / (1.0 + std::exp(-std::ldexp(double(i), -kSigmoidInFrac)))));
+    return t;
+  }();
+  return table;
+}
+}  // namespace
+
+int64_t exp2_neg(int64_t t) {
+  if (t > 0) throw std::logic_error("exp2_neg: argument must be <= 0 (max subtraction broken)");
+  const int64_t n = t >> kLogFrac;               // floor
+  const int64_t f = t - n * (1 << kLogFrac);     // 0..255
+  if (-n >= 40) return 0;
+  return round_shift(exp2_fraction_table()[f], int(-n));
+}
+
+int32_t sigmoid_q(int32_t x) {
+  const int32_t lo = -(1 << (kSigmoidInBits - 1)), hi = (1 << (kSigmoidInBits - 1)) - 1;
+  return sigmoid_table()[std::clamp(x, lo, hi) - lo];
+}
+
+LayerNormConstants make_layer_norm_constants(const float* gamma, const float* beta, int n, double out_scale,
+                                             int out_bits) {
+  LayerNormConstants c;
+  c.out_bits = out_bits;
+  c.gain.resize(n);
+  c.bias.resize(n);
+  for (int i = 0; i < n; ++i) {
+    c.gain[i] = std::llround(std::ldexp(double(gamma[i]) / out_scale, kLayerNormGainFrac));
+    c.bias[i] = std::llround(std::ldexp(double(beta[i]) / out_scale, kLayerNormGainFrac));
+  }
+  return c;
+}
+
+int64_t isqrt(int64_t v) {
+  if (v <= 0) return 0;
+  // The double estimate is within 1 of the answer; fix it up exactly in 128-bit arithmetic.
+  int64_t r = int64_t(std::sqrt(double(v)));
+  while (__int128(r) * r > v) --r;
+  while (__int128(r + 1) * (r + 1) <= v) ++r;
+  return r;
+}
+
+void layer_norm_int(const int32_t* x, int n, const LayerNormConstants& c, int32_t* out) {
+  // eps = 1e-5 in the Q.24 units of the variance of Q.12 values.
+  static const int64_t eps = std::llround(std::ldexp(1e-5, 2 * kResidualFrac));
+  int64_t sum = 0;
+  for (int i = 0; i < n; ++i) sum += x[i];
+  const int64_t mean = div_round(sum, n);
+  int64_t sq = 0;
+  for (int i = 0; i < n; ++i) sq += (int64_t(x[i]) - mean) * (int64_t(x[i]) - mean);
+  const int64_t sigma = std::max<int64_t>(1, isqrt(div_round(sq, n) + eps));
+  for (int i = 0; i < n; ++i) {
+    const int64_t t = div_round((int64_t(x[i]) - mean) * c.gain[i], sigma) + c.bias[i];
+    const int64_t v = round_shift(t, kLayerNormGainFrac);
+    out[i] = int32_t(c.out_unsigned ? saturate_unsigned(v, c.out_bits) : saturate(v, c.out_bits));
+  }
+}
+
+int32_t wkv_step_int(int32_t k, int32_t v, int32_t u, int32_t w, int64_t& a, int64_t& b, int32_t& p) {
+  constexpr int64_t kNumMax = int64_t(1) << 46;
+  const int64_t v16 = int64_t(v) << kExpFrac;
+  const int64_t uk = int64_t(u) + k;
+  int64_t q = std::max<int64_t>(p, uk);
+  int64_t e1 = exp2_neg(p - q), e2 = exp2_neg(uk - q);
+  const int64_t num = e1 * a + e2 * v16;
+  const int64_t den = e1 * b + e2 * (int64_t(1) << kExpFrac);
+  const int32_t wkv = int32_t(saturate(div_round(num, std::max<int64_t>(den, 1)), 32));
+  const int64_t pw = int64_t(p) + w;
+  q = std::max<int64_t>(pw, k);
+  e1 = exp2_neg(pw - q);
+  e2 = exp2_neg(int64_t(k) - q);
+  a = std::clamp(round_shift(e1 * a + e2 * v16, kExpFrac), -kNumMax, kNumMax);
+  b = std::min(round_shift(e1 * b + e2 * (int64_t(1) << kExpFrac), kExpFrac), kWkvDenMax);
+  p = int32_t(std::max<int64_t>(q, kWkvNegInf));
+  return wkv;
+}
+
+}  // namespace sf::q

@@ -1,0 +1,110 @@
+// The integer contract (docs/numerics.md): every fixed-point rule of quantized SpikeGPT,
+// implemented once. The quantized functional model, the mapping executor, the SystemC
+// simulator and the RTL bench's reference all call these functions; nothing re-derives them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace sf::q {
+
+// ---- fixed formats (docs/numerics.md §2) --------------------------------------------------
+constexpr int kResidualFrac = 12;        // residual stream x: int32, Q.12
+constexpr int kMembraneFrac = 8;         // LIF current and membrane: Q.8, threshold 1.0 = 256
+constexpr int kLogFrac = 8;              // WKV exponent domain: log2 units, Q.8
+constexpr int kExpFrac = 16;             // exp2 results and WKV a, b: Q.16
+constexpr int kMixFrac = 10;             // token-shift mix coefficients μ: Q0.10
+constexpr int kSigmoidInBits = 10;       // sigmoid input: int10, Q4.6 (range [-8, 8))
+constexpr int kSigmoidInFrac = 6;
+constexpr int kSigmoidOutFrac = 8;       // sigmoid output: 0..256, Q0.8 (256 = 1.0)
+constexpr int kLayerNormGainFrac = 16;   // LayerNorm gain/bias constants: Q.16
+constexpr int32_t kWkvNegInf = -(1 << 29);          // "p = -1e30": exp2 of anything minus it is 0
+constexpr int64_t kWkvDenMax = int64_t(1) << 30;    // b saturates at 2^14 (Q.16)
+
+// ---- rounding and saturation ---------------------------------------------------------------
+// Every rounding in the contract is round-half-away-from-zero.
+inline int64_t round_shift(int64_t v, int s) {
+  if (s <= 0) return v * (int64_t(1) << -s);
+  const int64_t half = int64_t(1) << (s - 1);
+  return v >= 0 ? (v + half) >> s : -((-v + half) >> s);
+}
+inline int64_t div_round(int64_t n, int64_t d) {  // d > 0
+  return n >= 0 ? (n + d / 2) / d : -((-n + d / 2) / d);
+}
+inline int64_t saturate(int64_t v, int bits) {  // signed two's complement range of `bits`
+  const int64_t hi = (int64_t(1) << (bits - 1)) - 1, lo = -(int64_t(1) << (bits - 1));
+  return v > hi ? hi : v < lo ? lo : v;
+}
+inline int64_t saturate_unsigned(int64_t v, int bits) {
+  const int64_t hi = (int64_t(1) << bits) - 1;
+  return v > hi ? hi : v < 0 ? 0 : v;
+}
+
+// A positive real scale factor as mantissa · 2^-shift with mantissa in [2^30, 2^31): the
+// requantization every neuron unit applies to an accumulator (TFLite-style, no floats).
+struct Multiplier {
+  int32_t mantissa = 0;
+  int shift = 0;
+  double value() const;
+};
+Multiplier make_multiplier(double real);
+
+// round(v · m), saturated to `bits` (signed) — the one requantization rule.
+int64_t requantize(int64_t v, const Multiplier& m, int bits);
+int64_t requantize_unsigned(int64_t v, const Multiplier& m, int bits);
+
+// ---- quantizers (compile time: float -> integer) ------------------------------------------
+// Symmetric per-row weight quantization: q = clamp(round(w / s), ±(2^(bits-1) - 1)),
+// s = max|w_row| / (2^(bits-1) - 1) (s = 1 for an all-zero row).
+struct QuantizedMatrix {
+  int rows = 0, cols = 0, bits = 8;
+  std::vector<int8_t> q;        // row-major; int8 holds every supported width (2..8)
+  std::vector<double> scale;    // per output row
+};
+QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits);
+// Activation scale for a calibrated max |value| at `bits` (signed) or `bits` (unsigned).
+double activation_scale(double max_abs, int bits, bool is_unsigned);
+int64_t quantize_value(double x, double scale, int bits);   // signed, saturating
+
+// ---- element-wise rules ----------------------------------------------------------------------
+// 2^(t / 2^kLogFrac) for t <= 0, in Q.16 (so 65536 = 1.0): 256-entry table of 2^(f/256)
+// and a right shift by the integer part.
+int64_t exp2_neg(int64_t t);
+// σ(x) for x in Q4.6 (int10), returned in Q0.8 (0..256): a 1024-entry table.
+int32_t sigmoid_q(int32_t x);
+
+// LIF, integer form: v += (x - v) >> 1 (arithmetic shift, floor), v saturated to
+// membrane_bits, fire at v >= θ = 1.0 (Q.8: 256), hard reset to 0.
+inline bool lif_step_int(int32_t& v, int32_t x, int membrane_bits) {
+  v = int32_t(saturate(int64_t(v) + ((int64_t(x) - v) >> 1), membrane_bits));
+  const bool spike = v >= (1 << kMembraneFrac);
+  if (spike) v = 0;
+  return spike;
+}
+
+// Token shift: round((μ·z + (2^10 − μ)·prev) / 2^10) with μ in Q0.10; stays in z's format.
+inline int32_t token_shift_int(int32_t z, int32_t prev, int32_t mix) {
+  return int32_t(round_shift(int64_t(mix) * z + int64_t((1 << kMixFrac) - mix) * prev, kMixFrac));
+}
+
+// Integer LayerNorm constants for one output format: G = γ/s_out and B = β/s_out in Q.16.
+struct LayerNormConstants {
+  std::vector<int64_t> gain, bias;
+  int out_bits = 8;
+  bool out_unsigned = false;
+};
+LayerNormConstants make_layer_norm_constants(const float* gamma, const float* beta, int n, double out_scale,
+                                             int out_bits);
+// x in Q.12 (int32). mean and variance by rounded integer division, σ = floor(sqrt(var + eps))
+// in Q.12, out_i = sat(round((d_i·G_i / σ + B_i) / 2^16)). Returns the SFU op counts it used.
+void layer_norm_int(const int32_t* x, int n, const LayerNormConstants& c, int32_t* out);
+int64_t isqrt(int64_t v);   // floor(sqrt(v)), exact
+
+// One WKV channel step in fixed point. k, u, w, p in log2 units Q.8; v and the returned wkv in
+// v's integer units; a, b in Q.16. Max subtraction keeps every exp2 argument <= 0 (no
+// overflow); b saturates at kWkvDenMax and a at ±2^46 (docs/numerics.md §4.5).
+int32_t wkv_step_int(int32_t k, int32_t v, int32_t u, int32_t w, int64_t& a, int64_t& b, int32_t& p);
+
+}  // namespace sf::q

@@ -1,0 +1,443 @@
+#include "models/quantized.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+namespace sf {
+
+namespace {
+constexpr double kLog2e = 1.4426950408889634;
+constexpr int kInternalBits = 16;   // v, ffn key: int16 inside a core
+
+double max_abs(const float* d, int n) {
+  double m = 0;
+  for (int i = 0; i < n; ++i) m = std::max(m, double(std::abs(d[i])));
+  return m;
+}
+double max_positive(const float* d, int n) {
+  double m = 0;
+  for (int i = 0; i < n; ++i) m = std::max(m, double(d[i]));
+  return m;
+}
+}  // namespace
+
+// ---- calibration ----------------------------------------------------------------------------
+
+nlohmann::json Calibration::to_json() const {
+  return {{"format", "spikeforge-calibration-1"},
+          {"text", text},
+          {"tokens", tokens},
+          {"ln1", ln1},
+          {"att_value", att_value},
+          {"att_gated", att_gated},
+          {"ln2", ln2},
+          {"ffn_key_pos", ffn_key_pos},
+          {"ffn_hidden", ffn_hidden},
+          {"ln_out", ln_out}};
+}
+
+Calibration Calibration::from_json(const nlohmann::json& j, int n_layer) {
+  if (j.value("format", "") != "spikeforge-calibration-1")
+    throw std::runtime_error("calibration: expected format 'spikeforge-calibration-1'");
+  Calibration c;
+  c.text = j.at("text").get<std::string>();
+  c.tokens = j.at("tokens").get<int64_t>();
+  auto layer_vector = [&](const char* key) {
+    auto v = j.at(key).get<std::vector<double>>();
+    if (int(v.size()) != n_layer)
+      throw std::runtime_error(fmt::format("calibration: '{}' has {} layers, the model has {}", key, v.size(), n_layer));
+    for (double x : v)
+      if (!(x >= 0) || !std::isfinite(x)) throw std::runtime_error(fmt::format("calibration: '{}' has a bad range {}", key, x));
+    return v;
+  };
+  c.ln1 = layer_vector("ln1");
+  c.att_value = layer_vector("att_value");
+  c.att_gated = layer_vector("att_gated");
+  c.ln2 = layer_vector("ln2");
+  c.ffn_key_pos = layer_vector("ffn_key_pos");
+  c.ffn_hidden = layer_vector("ffn_hidden");
+  c.ln_out = j.at("ln_out").get<double>();
+  return c;
+}
+
+void Calibration::save(const std::string& path) const {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
+  out << to_json().dump(2) << "\n";
+}
+
+Calibration Calibration::load(const std::string& path, int n_layer) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open calibration file", path));
+  try {
+    return from_json(nlohmann::json::parse(in), n_layer);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const std::string& text_name) {
+  const int L = golden.n_layer();
+  Calibration c;
+  c.text = text_name;
+  c.tokens = int64_t(tokens.size());
+  for (auto* v : {&c.ln1, &c.att_value, &c.att_gated, &c.ln2, &c.ffn_key_pos, &c.ffn_hidden}) v->assign(L, 0.0);
+  golden.set_probe([&](int i, ProbePoint p, const float* d, int n) {
+    switch (p) {
+      case ProbePoint::Ln1Out: c.ln1[i] = std::max(c.ln1[i], max_abs(d, n)); break;
+      case ProbePoint::AttValue: c.att_value[i] = std::max(c.att_value[i], max_abs(d, n)); break;
+      case ProbePoint::AttGated: c.att_gated[i] = std::max(c.att_gated[i], max_abs(d, n)); break;
+      case ProbePoint::Ln2Out: c.ln2[i] = std::max(c.ln2[i], max_abs(d, n)); break;
+      case ProbePoint::FfnKey: c.ffn_key_pos[i] = std::max(c.ffn_key_pos[i], max_positive(d, n)); break;
+      case ProbePoint::FfnHidden: c.ffn_hidden[i] = std::max(c.ffn_hidden[i], max_abs(d, n)); break;
+      case ProbePoint::LnOut: c.ln_out = std::max(c.ln_out, max_abs(d, n)); break;
+    }
+  });
+  golden.reset();
+  for (int t : tokens) golden.step(t);
+  golden.set_probe({});
+  golden.reset();
+  return c;
+}
+
+// ---- building the integer parameters ----------------------------------------------------------
+
+namespace {
+QuantizedSpikeGpt::Linear quantize_linear(const Tensor& w, int bits, const std::function<double(double)>& row_scale_to_multiplier) {
+  QuantizedSpikeGpt::Linear lin;
+  lin.w = q::quantize_rows(w.data.data(), int(w.shape[0]), int(w.shape[1]), bits);
+  lin.out.reserve(lin.w.rows);
+  for (double s : lin.w.scale) lin.out.push_back(q::make_multiplier(row_scale_to_multiplier(s)));
+  return lin;
+}
+
+std::vector<int32_t> quantize_mix(const Tensor& mix) {
+  std::vector<int32_t> out(mix.data.size());
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = int32_t(std::clamp<int64_t>(std::llround(double(mix.data[i]) * (1 << q::kMixFrac)), 0, 1 << q::kMixFrac));
+  return out;
+}
+}  // namespace
+
+QuantizedSpikeGpt QuantizedSpikeGpt::build(const SpikeGptWeights& w, const Calibration& cal, const QuantOptions& o) {
+  if (o.activation_bits < 2 || o.activation_bits > 8)
+    throw std::invalid_argument(fmt::format("activation bits must be in [2, 8] (got {})", o.activation_bits));
+  if (o.membrane_bits < 10 || o.membrane_bits > 32)
+    throw std::invalid_argument(fmt::format("membrane bits must be in [10, 32] (got {})", o.membrane_bits));
+  const int C = w.config.n_embd, A = o.activation_bits;
+  QuantizedSpikeGpt m;
+  m.config = w.config;
+  m.options = o;
+  m.binary_embedding = w.binary_embedding;
+  m.rescale_every_6_layers = w.rescale_every_6_layers;
+
+  m.embedding.resize(w.emb.data.size());
+  for (std::size_t i = 0; i < m.embedding.size(); ++i) {
+    const double e = w.binary_embedding ? double(w.emb.data[i] >= 0.0f) : double(w.emb.data[i]);
+    m.embedding[i] = int32_t(q::saturate(std::llround(std::ldexp(e, q::kResidualFrac)), 32));
+  }
+  m.ln0 = q::make_layer_norm_constants(w.ln0_weight.data.data(), w.ln0_bias.data.data(), C,
+                                       std::ldexp(1.0, -q::kResidualFrac), 32);
+  const double s_out = q::activation_scale(cal.ln_out, A, false);
+  m.ln_out = q::make_layer_norm_constants(w.ln_out_weight.data.data(), w.ln_out_bias.data.data(), C, s_out, A);
+  m.head = quantize_linear(w.head, o.weight_bits, [](double) { return 0.0; });
+  for (double s : m.head.w.scale) m.head_logit_scale.push_back(s * s_out);
+
+  for (int i = 0; i < w.config.n_layer; ++i) {
+    const auto& l = w.layers[i];
+    Layer ql;
+    const double s_z1 = q::activation_scale(cal.ln1[i], A, false);
+    const double s_v = q::activation_scale(cal.att_value[i], kInternalBits, false);
+    const double s_y = q::activation_scale(cal.att_gated[i], A, false);
+    const double s_z2 = q::activation_scale(cal.ln2[i], A, false);
+    const double s_k = q::activation_scale(cal.ffn_key_pos[i], kInternalBits, false);
+    const double s_h = q::activation_scale(cal.ffn_hidden[i], A, true);
+    ql.shift_scale = s_z1;
+    ql.v_scale = s_v;
+    ql.gated_scale = s_y;
+    ql.ffn_shift_scale = s_z2;
+    ql.key_scale = s_k;
+    ql.hidden_scale = s_h;
+    ql.ln1 = q::make_layer_norm_constants(l.ln1_weight.data.data(), l.ln1_bias.data.data(), C, s_z1, A);
+    ql.ln2 = q::make_layer_norm_constants(l.ln2_weight.data.data(), l.ln2_bias.data.data(), C, s_z2, A);
+    ql.att_mix_k = quantize_mix(l.att_mix_k);
+    ql.att_mix_v = quantize_mix(l.att_mix_v);
+    ql.att_mix_r = quantize_mix(l.att_mix_r);
+    ql.ffn_mix_k = quantize_mix(l.ffn_mix_k);
+    ql.ffn_mix_r = quantize_mix(l.ffn_mix_r);
+    for (int c = 0; c < C; ++c) {
+      ql.time_first.push_back(int32_t(std::llround(double(l.att_time_first.data[c]) * kLog2e * (1 << q::kLogFrac))));
+      // At least one Q.8 step of decay per token bounds b by 1/(1 - 2^(-1/256)) ≈ 370.
+      ql.time_decay.push_back(int32_t(std::min<int64_t>(
+          -1, std::llround(double(l.att_time_decay.data[c]) * kLog2e * (1 << q::kLogFrac)))));
+    }
+    const int bits = o.weight_bits;
+    const double sig_in = std::ldexp(1.0, q::kSigmoidInFrac);
+    ql.att_receptance = quantize_linear(l.att_receptance, bits, [&](double s) { return s * s_z1 * sig_in; });
+    ql.att_key = quantize_linear(l.att_key, bits, [&](double s) { return s * s_z1 * kLog2e * (1 << q::kLogFrac); });
+    ql.att_value = quantize_linear(l.att_value, bits, [&](double s) { return s * s_z1 / s_v; });
+    ql.att_output = quantize_linear(l.att_output, bits, [&](double s) { return s * s_y * (1 << q::kMembraneFrac); });
+    ql.att_gate = q::make_multiplier(s_v / (double(1 << q::kSigmoidOutFrac) * s_y));
+    ql.ffn_receptance = quantize_linear(l.ffn_receptance, bits, [&](double s) { return s * s_z2 * sig_in; });
+    ql.ffn_key = quantize_linear(l.ffn_key, bits, [&](double s) { return s * s_z2 / s_k; });
+    ql.ffn_hidden = q::make_multiplier(s_k * s_k / s_h);
+    // (r/256)·acc·s_w·s_h in Q.8 is r·acc·s_w·s_h.
+    ql.ffn_value = quantize_linear(l.ffn_value, bits, [&](double s) { return s * s_h; });
+    m.layers.push_back(std::move(ql));
+  }
+  return m;
+}
+
+int64_t QuantizedSpikeGpt::weight_bytes() const {
+  int64_t bits = int64_t(head.w.q.size());
+  for (const auto& l : layers)
+    for (const Linear* lin : {&l.att_receptance, &l.att_key, &l.att_value, &l.att_output, &l.ffn_receptance,
+                              &l.ffn_key, &l.ffn_value})
+      bits += int64_t(lin->w.q.size());
+  return (bits * options.weight_bits + 7) / 8;
+}
+
+// ---- the functional model ---------------------------------------------------------------------
+
+bool QuantizedModel::State::operator==(const State& o) const {
+  return att_shift == o.att_shift && ffn_shift == o.ffn_shift && wkv_p == o.wkv_p && mem_att == o.mem_att &&
+         mem_ffn == o.mem_ffn && wkv_a == o.wkv_a && wkv_b == o.wkv_b;
+}
+
+QuantizedModel::QuantizedModel(QuantizedSpikeGpt model) : m_(std::move(model)) {
+  const int C = m_.config.n_embd;
+  activity_.resize(m_.config.n_layer, C);
+  logits_.resize(m_.config.vocab_size);
+  head_acc_.resize(m_.config.vocab_size);
+  for (auto* v : {&x_, &z_, &xk_, &xv_, &xr_, &r_, &k_, &v_, &y_, &cur_}) v->resize(C);
+  h_.resize(4 * C);
+  acc_.resize(std::max(4 * C, m_.config.vocab_size));
+  reset();
+}
+
+void QuantizedModel::reset() {
+  const int L = m_.config.n_layer, C = m_.config.n_embd;
+  for (auto* v : {&state_.att_shift, &state_.ffn_shift, &state_.mem_att, &state_.mem_ffn}) v->assign(L, std::vector<int32_t>(C, 0));
+  state_.wkv_p.assign(L, std::vector<int32_t>(C, q::kWkvNegInf));
+  state_.wkv_a.assign(L, std::vector<int64_t>(C, 0));
+  state_.wkv_b.assign(L, std::vector<int64_t>(C, 0));
+  counts_.reset(L);
+}
+
+void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, Counts& counts) {
+  const int rows = lin.w.rows, cols = lin.w.cols;
+  int64_t nonzero = 0, set_bits = 0;
+  for (int c = 0; c < cols; ++c) {
+    if (x[c] == 0) continue;
+    ++nonzero;
+    set_bits += __builtin_popcount(uint32_t(x[c] < 0 ? -x[c] : x[c]));
+  }
+  counts.events_graded += nonzero;
+  counts.sop_graded += nonzero * rows;
+  counts.events_bit_serial += set_bits;
+  counts.sop_bit_serial += set_bits * rows;
+  counts.dense_macs += int64_t(rows) * cols;
+  counts.synapse_read_bytes += (nonzero * rows * lin.w.bits + 7) / 8;
+  counts.neuron_updates += rows;  // every output neuron's accumulator is read out and requantized
+
+  // Activations fit in 16 bits (activation_bits <= 8), so int8·int16 products sum in int32 per
+  // row without overflow for rows up to 2^15 columns; the sum is widened to int64.
+  thread_local std::vector<int16_t> x16;
+  x16.assign(x, x + cols);
+  const int8_t* wq = lin.w.q.data();
+  const int16_t* xs = x16.data();
+  const bool parallel = int64_t(rows) * cols >= (1 << 18);
+#pragma omp parallel for if (parallel) schedule(static)
+  for (int r = 0; r < rows; ++r) {
+    const int8_t* row = wq + std::size_t(r) * cols;
+    int32_t s = 0;
+    for (int c = 0; c < cols; ++c) s += int32_t(row[c]) * int32_t(xs[c]);
+    acc[r] = s;
+  }
+}
+
+void QuantizedModel::time_mix(int i) {
+  const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
+  const auto& l = m_.layers[i];
+  auto& ln = counts_.at(i, Op::Ln1);
+  q::layer_norm_int(x_.data(), C, l.ln1, z_.data());
+  ln.sfu[int(Sfu::MeanVar)] += C;
+  ln.sfu[int(Sfu::Rsqrt)] += 1;
+  ln.sfu[int(Sfu::Divide)] += C;
+  ln.output_bytes += (int64_t(C) * A + 7) / 8;
+
+  auto& shift = counts_.at(i, Op::AttShift);
+  auto& prev = state_.att_shift[i];
+  for (int c = 0; c < C; ++c) {
+    xk_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_k[c]);
+    xv_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_v[c]);
+    xr_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_r[c]);
+  }
+  prev.assign(z_.begin(), z_.end());
+  shift.sfu[int(Sfu::Multiply)] += 6 * C;
+  shift.state_read_bytes += (int64_t(C) * A + 7) / 8;
+  shift.state_write_bytes += (int64_t(C) * A + 7) / 8;
+  shift.output_bytes += 3 * ((int64_t(C) * A + 7) / 8);
+
+  auto& rc = counts_.at(i, Op::AttReceptance);
+  crossbar(l.att_receptance, xr_.data(), acc_.data(), rc);
+  for (int c = 0; c < C; ++c)
+    r_[c] = q::sigmoid_q(int32_t(q::requantize(acc_[c], l.att_receptance.out[c], q::kSigmoidInBits)));
+  rc.sfu[int(Sfu::Sigmoid)] += C;
+  auto& kc = counts_.at(i, Op::AttKey);
+  crossbar(l.att_key, xk_.data(), acc_.data(), kc);
+  for (int c = 0; c < C; ++c) k_[c] = int32_t(q::requantize(acc_[c], l.att_key.out[c], 24));
+  auto& vc = counts_.at(i, Op::AttValue);
+  crossbar(l.att_value, xv_.data(), acc_.data(), vc);
+  for (int c = 0; c < C; ++c) v_[c] = int32_t(q::requantize(acc_[c], l.att_value.out[c], kInternalBits));
+
+  auto& wc = counts_.at(i, Op::AttWkv);
+  auto &a = state_.wkv_a[i], &b = state_.wkv_b[i];
+  auto& p = state_.wkv_p[i];
+  for (int c = 0; c < C; ++c) {
+    const int32_t wkv = q::wkv_step_int(k_[c], v_[c], l.time_first[c], l.time_decay[c], a[c], b[c], p[c]);
+    y_[c] = int32_t(q::requantize(int64_t(r_[c]) * wkv, l.att_gate, A));
+  }
+  wc.sfu[int(Sfu::Exp)] += 4 * C;
+  wc.sfu[int(Sfu::Divide)] += C;
+  wc.sfu[int(Sfu::Multiply)] += 6 * C;
+  wc.state_read_bytes += int64_t(C) * (8 + 8 + 4);
+  wc.state_write_bytes += int64_t(C) * (8 + 8 + 4);
+  auto& gc = counts_.at(i, Op::AttGate);
+  gc.sfu[int(Sfu::Multiply)] += C;
+  gc.output_bytes += (int64_t(C) * A + 7) / 8;
+
+  auto& oc = counts_.at(i, Op::AttOutput);
+  crossbar(l.att_output, y_.data(), acc_.data(), oc);
+  for (int c = 0; c < C; ++c) cur_[c] = int32_t(q::requantize(acc_[c], l.att_output.out[c], M));
+
+  auto& lif = counts_.at(i, Op::AttLif);
+  auto& res = counts_.at(i, Op::AttResidual);
+  auto& mem = state_.mem_att[i];
+  auto& spikes = activity_.spikes_att[i];
+  for (int c = 0; c < C; ++c) {
+    spikes[c] = q::lif_step_int(mem[c], cur_[c], M);
+    x_[c] += spikes[c] << q::kResidualFrac;
+  }
+  const int64_t n_spikes = std::count(spikes.begin(), spikes.end(), uint8_t(1));
+  lif.neuron_updates += C;
+  lif.spikes += n_spikes;
+  lif.state_read_bytes += (int64_t(C) * M + 7) / 8;
+  lif.state_write_bytes += (int64_t(C) * M + 7) / 8;
+  lif.output_bytes += (C + 7) / 8;
+  res.events_binary += n_spikes;
+  res.sop_binary += n_spikes;
+}
+
+void QuantizedModel::channel_mix(int i) {
+  const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
+  const auto& l = m_.layers[i];
+  auto& ln = counts_.at(i, Op::Ln2);
+  q::layer_norm_int(x_.data(), C, l.ln2, z_.data());
+  ln.sfu[int(Sfu::MeanVar)] += C;
+  ln.sfu[int(Sfu::Rsqrt)] += 1;
+  ln.sfu[int(Sfu::Divide)] += C;
+  ln.output_bytes += (int64_t(C) * A + 7) / 8;
+
+  auto& shift = counts_.at(i, Op::FfnShift);
+  auto& prev = state_.ffn_shift[i];
+  for (int c = 0; c < C; ++c) {
+    xk_[c] = q::token_shift_int(z_[c], prev[c], l.ffn_mix_k[c]);
+    xr_[c] = q::token_shift_int(z_[c], prev[c], l.ffn_mix_r[c]);
+  }
+  prev.assign(z_.begin(), z_.end());
+  shift.sfu[int(Sfu::Multiply)] += 4 * C;
+  shift.state_read_bytes += (int64_t(C) * A + 7) / 8;
+  shift.state_write_bytes += (int64_t(C) * A + 7) / 8;
+  shift.output_bytes += 2 * ((int64_t(C) * A + 7) / 8);
+
+  auto& rc = counts_.at(i, Op::FfnReceptance);
+  crossbar(l.ffn_receptance, xr_.data(), acc_.data(), rc);
+  for (int c = 0; c < C; ++c)
+    r_[c] = q::sigmoid_q(int32_t(q::requantize(acc_[c], l.ffn_receptance.out[c], q::kSigmoidInBits)));
+  rc.sfu[int(Sfu::Sigmoid)] += C;
+
+  auto& kc = counts_.at(i, Op::FfnKey);
+  crossbar(l.ffn_key, xk_.data(), acc_.data(), kc);
+  auto& relu = counts_.at(i, Op::FfnRelu2);
+  int nonzero = 0;
+  for (int c = 0; c < 4 * C; ++c) {
+    const int64_t k = std::max<int64_t>(0, q::requantize(acc_[c], l.ffn_key.out[c], kInternalBits));
+    h_[c] = int32_t(q::requantize_unsigned(k * k, l.ffn_hidden, A));
+    nonzero += h_[c] != 0;
+  }
+  activity_.relu2_nonzero[i] = nonzero;
+  relu.neuron_updates += 4 * C;
+  relu.sfu[int(Sfu::Multiply)] += 4 * C;
+  relu.output_bytes += (4 * int64_t(C) * A + 7) / 8;
+
+  auto& vc = counts_.at(i, Op::FfnValue);
+  crossbar(l.ffn_value, h_.data(), acc_.data(), vc);
+  auto& gc = counts_.at(i, Op::FfnGate);
+  for (int c = 0; c < C; ++c) cur_[c] = int32_t(q::requantize(int64_t(r_[c]) * acc_[c], l.ffn_value.out[c], M));
+  gc.sfu[int(Sfu::Multiply)] += C;
+
+  auto& lif = counts_.at(i, Op::FfnLif);
+  auto& res = counts_.at(i, Op::FfnResidual);
+  auto& mem = state_.mem_ffn[i];
+  auto& spikes = activity_.spikes_ffn[i];
+  for (int c = 0; c < C; ++c) {
+    spikes[c] = q::lif_step_int(mem[c], cur_[c], M);
+    x_[c] += spikes[c] << q::kResidualFrac;
+  }
+  const int64_t n_spikes = std::count(spikes.begin(), spikes.end(), uint8_t(1));
+  lif.neuron_updates += C;
+  lif.spikes += n_spikes;
+  lif.state_read_bytes += (int64_t(C) * M + 7) / 8;
+  lif.state_write_bytes += (int64_t(C) * M + 7) / 8;
+  lif.output_bytes += (C + 7) / 8;
+  res.events_binary += n_spikes;
+  res.sop_binary += n_spikes;
+}
+
+const std::vector<float>& QuantizedModel::step(int token) {
+  const int C = m_.config.n_embd, L = m_.config.n_layer;
+  if (token < 0 || token >= m_.config.vocab_size)
+    throw std::out_of_range(fmt::format("token id {} is outside the vocabulary [0, {})", token, m_.config.vocab_size));
+  counts_.reset(L);
+  const int32_t* e = m_.embedding.data() + std::size_t(token) * C;
+  auto& emb = counts_.at(0, Op::Embedding);
+  if (m_.binary_embedding) {
+    const int64_t ones = std::count_if(e, e + C, [](int32_t v) { return v != 0; });
+    emb.events_binary += ones;
+    emb.spikes += ones;
+    emb.output_bytes += (C + 7) / 8;
+  } else {
+    emb.output_bytes += int64_t(C) * 4;
+  }
+  q::layer_norm_int(e, C, m_.ln0, x_.data());
+  auto& ln0 = counts_.at(0, Op::Ln0);
+  ln0.sfu[int(Sfu::MeanVar)] += C;
+  ln0.sfu[int(Sfu::Rsqrt)] += 1;
+  ln0.sfu[int(Sfu::Divide)] += C;
+  ln0.output_bytes += int64_t(C) * 4;
+  for (int i = 0; i < L; ++i) {
+    time_mix(i);
+    channel_mix(i);
+    if (m_.rescale_every_6_layers && (i + 1) % 6 == 0) {
+      for (auto& v : x_) v = int32_t(q::round_shift(v, 1));
+      counts_.at(i, Op::Rescale).neuron_updates += C;
+    }
+  }
+  q::layer_norm_int(x_.data(), C, m_.ln_out, z_.data());
+  auto& lo = counts_.at(0, Op::LnOut);
+  lo.sfu[int(Sfu::MeanVar)] += C;
+  lo.sfu[int(Sfu::Rsqrt)] += 1;
+  lo.sfu[int(Sfu::Divide)] += C;
+  auto& head = counts_.at(0, Op::Head);
+  crossbar(m_.head, z_.data(), head_acc_.data(), head);
+  for (int v = 0; v < m_.config.vocab_size; ++v) logits_[v] = float(double(head_acc_[v]) * m_.head_logit_scale[v]);
+  return logits_;
+}
+
+}  // namespace sf

@@ -1,0 +1,109 @@
+// Quantized SpikeGPT: the integer parameters of docs/numerics.md, calibration of activation
+// ranges on sample text, and the functional model that runs the integer contract token by
+// token while counting every action.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "models/event_counts.hpp"
+#include "models/numerics.hpp"
+#include "models/spikegpt.hpp"
+
+namespace sf {
+
+struct QuantOptions {
+  int weight_bits = 8;       // crossbar weights, symmetric per output row
+  int activation_bits = 8;   // real-valued crossbar inputs (graded event payload)
+  int membrane_bits = 16;    // LIF membrane and input current, Q.8
+};
+
+// Largest |value| of each real-valued tensor, measured with the float golden model.
+struct Calibration {
+  std::string text;          // what it was measured on
+  int64_t tokens = 0;
+  std::vector<double> ln1, att_value, att_gated, ln2, ffn_key_pos, ffn_hidden;  // [layer]
+  double ln_out = 0;
+
+  nlohmann::json to_json() const;
+  static Calibration from_json(const nlohmann::json& j, int n_layer);
+  void save(const std::string& path) const;
+  static Calibration load(const std::string& path, int n_layer);
+};
+
+// Runs the golden model over `tokens` from the zero state and records every range.
+Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const std::string& text_name);
+
+// Every integer constant of the contract. Built once from float weights + calibration; the
+// compiler lowers exactly this onto the chip.
+struct QuantizedSpikeGpt {
+  struct Linear {
+    q::QuantizedMatrix w;
+    std::vector<q::Multiplier> out;   // per row: accumulator -> the op's output format
+  };
+  struct Layer {
+    q::LayerNormConstants ln1, ln2;
+    std::vector<int32_t> att_mix_k, att_mix_v, att_mix_r, ffn_mix_k, ffn_mix_r;  // Q0.10
+    std::vector<int32_t> time_first, time_decay;  // log2 domain Q.8 (decay <= -1)
+    Linear att_receptance, att_key, att_value, att_output;
+    Linear ffn_receptance, ffn_key, ffn_value;
+    q::Multiplier att_gate;       // r·wkv (Q0.8 × v units) -> activation
+    q::Multiplier ffn_hidden;     // k² (int16² units) -> unsigned activation
+    double v_scale = 1, gated_scale = 1, key_scale = 1, hidden_scale = 1, shift_scale = 1, ffn_shift_scale = 1;
+  };
+  ModelConfig config;
+  QuantOptions options;
+  bool binary_embedding = false;
+  bool rescale_every_6_layers = true;
+  std::vector<int32_t> embedding;   // [V × C] in Q.12 (binary: 0 or 4096)
+  q::LayerNormConstants ln0, ln_out;
+  Linear head;
+  std::vector<double> head_logit_scale;   // per vocab row: logit = acc · scale
+  std::vector<Layer> layers;
+
+  static QuantizedSpikeGpt build(const SpikeGptWeights& w, const Calibration& cal, const QuantOptions& options);
+  int64_t weight_bytes() const;   // crossbar weight storage at options.weight_bits
+};
+
+// The quantized functional model: the integer contract as fast plain C++, with event counts.
+class QuantizedModel final : public TokenModel {
+ public:
+  explicit QuantizedModel(QuantizedSpikeGpt model);
+
+  std::string level_name() const override { return "quantized"; }
+  int vocab_size() const override { return m_.config.vocab_size; }
+  int n_layer() const override { return m_.config.n_layer; }
+  int n_embd() const override { return m_.config.n_embd; }
+  void reset() override;
+  const std::vector<float>& step(int token) override;
+  const StepActivity& last_activity() const override { return activity_; }
+
+  const TokenCounts& last_counts() const { return counts_; }
+  const QuantizedSpikeGpt& model() const { return m_; }
+  // Integer recurrent state, for cross-level equality checks.
+  struct State {
+    std::vector<std::vector<int32_t>> att_shift, ffn_shift, wkv_p, mem_att, mem_ffn;
+    std::vector<std::vector<int64_t>> wkv_a, wkv_b;
+    bool operator==(const State& o) const;
+  };
+  const State& state() const { return state_; }
+  const std::vector<int64_t>& last_logit_accumulators() const { return head_acc_; }
+
+ private:
+  // acc[r] = Σ_c W[r][c]·x[c], counting graded/bit-serial events and SOPs for the inputs.
+  void crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, Counts& counts);
+  void time_mix(int layer);
+  void channel_mix(int layer);
+
+  QuantizedSpikeGpt m_;
+  State state_;
+  StepActivity activity_;
+  TokenCounts counts_;
+  std::vector<float> logits_;
+  std::vector<int32_t> x_, z_, xk_, xv_, xr_, r_, k_, v_, y_, h_, cur_;
+  std::vector<int64_t> acc_, head_acc_;
+};
+
+}  // namespace sf

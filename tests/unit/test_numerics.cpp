@@ -1,0 +1,277 @@
+// Each integer rule of docs/numerics.md against its float counterpart, within the bound the
+// document states, plus exactness of the LIF and determinism of the quantized model.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <random>
+
+#include "models/lif.hpp"
+#include "models/numerics.hpp"
+#include "models/quantized.hpp"
+#include "models/random_weights.hpp"
+
+namespace sf {
+namespace {
+
+TEST(Rounding, HalfAwayFromZero) {
+  EXPECT_EQ(q::round_shift(5, 1), 3);    // 2.5 -> 3
+  EXPECT_EQ(q::round_shift(-5, 1), -3);  // -2.5 -> -3
+  EXPECT_EQ(q::round_shift(7, 2), 2);    // 1.75 -> 2
+  EXPECT_EQ(q::round_shift(-6, 2), -2);  // -1.5 -> -2
+  EXPECT_EQ(q::round_shift(3, 0), 3);
+  EXPECT_EQ(q::div_round(7, 2), 4);
+  EXPECT_EQ(q::div_round(-7, 2), -4);
+  EXPECT_EQ(q::div_round(10, 4), 3);     // 2.5 -> 3
+  EXPECT_EQ(q::div_round(-1, 3), 0);
+}
+
+TEST(Saturation, BothEnds) {
+  EXPECT_EQ(q::saturate(200, 8), 127);
+  EXPECT_EQ(q::saturate(-200, 8), -128);
+  EXPECT_EQ(q::saturate(-128, 8), -128);
+  EXPECT_EQ(q::saturate_unsigned(-3, 8), 0);
+  EXPECT_EQ(q::saturate_unsigned(300, 8), 255);
+}
+
+TEST(Multiplier, RepresentsTheRealWithin2PowMinus30) {
+  std::mt19937_64 rng(1);
+  std::uniform_real_distribution<double> e(-20, 20);
+  for (int i = 0; i < 1000; ++i) {
+    const double f = std::exp2(e(rng));
+    const q::Multiplier m = q::make_multiplier(f);
+    EXPECT_GE(m.mantissa, 1 << 30);
+    EXPECT_NEAR(m.value() / f, 1.0, std::ldexp(1.0, -30));
+  }
+  EXPECT_EQ(q::make_multiplier(0.0).mantissa, 0);
+}
+
+TEST(Requantize, WithinHalfLsbPlusMultiplierError) {
+  std::mt19937_64 rng(2);
+  std::uniform_int_distribution<int64_t> acc(-(int64_t(1) << 31), int64_t(1) << 31);
+  std::uniform_real_distribution<double> e(-30, -5);
+  for (int i = 0; i < 10000; ++i) {
+    const double f = std::exp2(e(rng));
+    const int64_t v = acc(rng);
+    const int64_t got = q::requantize(v, q::make_multiplier(f), 32);
+    EXPECT_LE(std::abs(double(got) - double(v) * f), 0.5 + std::abs(double(v) * f) * std::ldexp(1.0, -30) + 1e-9);
+  }
+  EXPECT_EQ(q::requantize(1000000, q::make_multiplier(1.0), 8), 127);  // saturates
+  EXPECT_EQ(q::requantize(-1000000, q::make_multiplier(1.0), 8), -128);
+}
+
+TEST(WeightQuantizer, PerRowErrorAtMostHalfStep) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0.0f, 0.2f);
+  std::vector<float> w(16 * 40);
+  for (float& x : w) x = d(rng);
+  for (int bits : {4, 6, 8}) {
+    const q::QuantizedMatrix m = q::quantize_rows(w.data(), 16, 40, bits);
+    for (int r = 0; r < 16; ++r)
+      for (int c = 0; c < 40; ++c)
+        EXPECT_LE(std::abs(m.q[r * 40 + c] * m.scale[r] - w[r * 40 + c]), m.scale[r] / 2 + 1e-9);
+  }
+}
+
+TEST(Exp2, WithinOneLsbOfExactForAllArguments) {
+  for (int64_t t = -40 * 256; t <= 0; ++t) {
+    const double exact = std::ldexp(std::exp2(double(t) / 256.0), 16);
+    EXPECT_LE(std::abs(double(q::exp2_neg(t)) - exact), 1.0) << t;
+  }
+  EXPECT_EQ(q::exp2_neg(0), 65536);
+  EXPECT_EQ(q::exp2_neg(-256), 32768);
+  EXPECT_EQ(q::exp2_neg(-100000), 0);
+}
+
+TEST(Sigmoid, TableWithinHalfLsb) {
+  for (int x = -512; x < 512; ++x) {
+    const double exact = 256.0 / (1.0 + std::exp(-x / 64.0));
+    EXPECT_LE(std::abs(q::sigmoid_q(x) - exact), 0.5) << x;
+  }
+  EXPECT_EQ(q::sigmoid_q(5000), q::sigmoid_q(511));  // saturating input
+  EXPECT_EQ(q::sigmoid_q(0), 128);
+}
+
+TEST(Isqrt, ExactFloor) {
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 10000; ++i) {
+    const int64_t v = int64_t(rng() >> 1);
+    const int64_t r = q::isqrt(v);
+    EXPECT_LE(__int128(r) * r, v);
+    EXPECT_GT(__int128(r + 1) * (r + 1), v);
+  }
+  for (int64_t r : {int64_t(1), int64_t(3037000499)}) {
+    EXPECT_EQ(q::isqrt(r * r), r);
+    EXPECT_EQ(q::isqrt(r * r - 1), r - 1);
+  }
+}
+
+TEST(LayerNormInt, WithinStatedBound) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.5f, 1.5f);
+  const int n = 192;
+  std::vector<float> xf(n), gamma(n), beta(n), ref(n);
+  std::vector<int32_t> x(n), out(n);
+  for (int i = 0; i < n; ++i) {
+    xf[i] = std::round(d(rng) * 4096.0f) / 4096.0f;  // exactly representable in Q.12
+    x[i] = int32_t(std::lround(xf[i] * 4096.0f));
+    gamma[i] = 0.5f + d(rng) * 0.2f;
+    beta[i] = d(rng) * 0.1f;
+  }
+  layer_norm(xf.data(), gamma.data(), beta.data(), n, ref.data());
+  double max_abs = 0;
+  for (float r : ref) max_abs = std::max(max_abs, double(std::abs(r)));
+  const double s_out = max_abs / 127;
+  const auto c = q::make_layer_norm_constants(gamma.data(), beta.data(), n, s_out, 8);
+  q::layer_norm_int(x.data(), n, c, out.data());
+  for (int i = 0; i < n; ++i) EXPECT_LE(std::abs(out[i] * s_out - ref[i]), 2.5 * s_out) << i;
+}
+
+TEST(TokenShiftInt, WithinHalfLsb) {
+  for (int mix : {0, 1, 300, 512, 1023, 1024})
+    for (int z : {-128, -37, 0, 90, 127})
+      for (int prev : {-128, 5, 127}) {
+        const double exact = (mix * double(z) + (1024 - mix) * double(prev)) / 1024.0;
+        EXPECT_LE(std::abs(q::token_shift_int(z, prev, mix) - exact), 0.5);
+      }
+}
+
+TEST(WkvInt, TracksFloatRecurrence) {
+  // Same sequence through the float kernel and the integer one: the integer output stays
+  // within a few v-LSBs plus the exp tables' relative error of the float output.
+  std::mt19937 rng(6);
+  std::uniform_real_distribution<float> dk(-6.0f, 6.0f), dv(-3.0f, 3.0f);
+  const double log2e = 1.4426950408889634, s_v = 3.0 / 32767;
+  const float u = 0.4f, w = -std::exp(-1.5f);
+  float a = 0, b = 0, p = -1e30f;
+  int64_t ai = 0, bi = 0;
+  int32_t pi = q::kWkvNegInf;
+  const int32_t ui = int32_t(std::lround(u * log2e * 256)), wi = int32_t(std::lround(w * log2e * 256));
+  double worst = 0;
+  for (int t = 0; t < 300; ++t) {
+    const float k = std::round(dk(rng) * log2e * 256) / (log2e * 256);  // exactly representable
+    const float v = float(std::lround(dv(rng) / s_v) * s_v);
+    const float ref = wkv_step(k, v, u, w, a, b, p);
+    const int32_t ki = int32_t(std::lround(k * log2e * 256)), vi = int32_t(std::lround(v / s_v));
+    const double got = q::wkv_step_int(ki, vi, ui, wi, ai, bi, pi) * s_v;
+    worst = std::max(worst, std::abs(got - ref));
+    EXPECT_LE(std::abs(got - ref), 3e-3 * 3.0) << "t=" << t;  // 0.3% of full scale
+  }
+  RecordProperty("worst_abs_error", std::to_string(worst));
+}
+
+TEST(WkvInt, InitialStepReturnsValueExactly) {
+  int64_t a = 0, b = 0;
+  int32_t p = q::kWkvNegInf;
+  EXPECT_EQ(q::wkv_step_int(500, -1234, 100, -50, a, b, p), -1234);
+  EXPECT_EQ(b, 65536);
+  EXPECT_EQ(a, int64_t(-1234) << 16);
+  EXPECT_EQ(p, 500);
+}
+
+TEST(WkvInt, DenominatorStaysBoundedUnderSlowestDecay) {
+  int64_t a = 0, b = 0;
+  int32_t p = q::kWkvNegInf;
+  for (int t = 0; t < 100000; ++t) q::wkv_step_int(0, 32767, 0, -1, a, b, p);
+  EXPECT_LT(b, int64_t(371) << 16);   // 1 / (1 - 2^(-1/256)) ≈ 369.8
+  EXPECT_GT(b, int64_t(360) << 16);
+}
+
+TEST(LifInt, FiresExactlyAtThreshold) {
+  int32_t v = 0;
+  EXPECT_TRUE(q::lif_step_int(v, 512, 16));  // 0 + (512 - 0) >> 1 = 256 = θ
+  EXPECT_EQ(v, 0);
+  v = 0;
+  EXPECT_FALSE(q::lif_step_int(v, 511, 16));  // 255
+  EXPECT_EQ(v, 255);
+}
+
+TEST(LifInt, FloorShiftOnNegativeDifference) {
+  int32_t v = 100;
+  EXPECT_FALSE(q::lif_step_int(v, -1, 16));  // 100 + (-101 >> 1) = 100 - 51 = 49
+  EXPECT_EQ(v, 49);
+  v = 0;
+  EXPECT_FALSE(q::lif_step_int(v, -3, 16));   // -3 >> 1 = -2
+  EXPECT_EQ(v, -2);
+}
+
+TEST(LifInt, SaturatesAtBothEnds) {
+  int32_t v = 0;
+  for (int i = 0; i < 30; ++i) q::lif_step_int(v, -(1 << 20), 16);
+  EXPECT_EQ(v, -32768);
+  v = 255;
+  EXPECT_TRUE(q::lif_step_int(v, 1 << 20, 16));  // far above: fires and resets
+  EXPECT_EQ(v, 0);
+}
+
+TEST(LifInt, MatchesFloatRuleOnExactGrid) {
+  // With inputs on the Q.8 grid and even differences, >>1 is exact, so integer and float LIF
+  // agree exactly.
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> d(-300, 300);
+  int32_t vi = 0;
+  float vf = 0;
+  for (int t = 0; t < 1000; ++t) {
+    int32_t x = d(rng) * 2;
+    if (((x - vi) & 1) != 0) x += 1;
+    const bool si = q::lif_step_int(vi, x, 16);
+    const bool sf = lif_step(vf, float(x) / 256.0f);
+    ASSERT_EQ(si, sf) << t;
+    ASSERT_EQ(float(vi) / 256.0f, vf) << t;
+  }
+}
+
+QuantizedModel make_quantized(uint64_t seed, const ModelConfig& c, const QuantOptions& o = {}) {
+  const std::vector<int> sample{1, 5, 9, 2, 40, 3, 3, 17, 60, 8, 8, 8, 21, 0, 75};
+  GoldenModel golden(SpikeGptWeights::from_file(random_spikegpt_checkpoint(c, seed), {}), 1);
+  const Calibration cal = calibrate(golden, sample, "test");
+  return QuantizedModel(QuantizedSpikeGpt::build(golden.weights(), cal, o));
+}
+
+TEST(QuantizedModel, DeterministicAcrossRunsAndThreads) {
+  const ModelConfig c{2, 256, 77};  // crossbars large enough to run in parallel
+  QuantizedModel a = make_quantized(3, c), b = make_quantized(3, c);
+  const std::vector<int> tokens{4, 8, 15, 16, 23, 42, 0, 76};
+  std::vector<std::vector<float>> la;
+  std::vector<TokenCounts> ca;
+  omp_set_num_threads(1);
+  for (int t : tokens) {
+    la.push_back(a.step(t));
+    ca.push_back(a.last_counts());
+  }
+  omp_set_num_threads(2);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    EXPECT_EQ(b.step(tokens[i]), la[i]);
+    EXPECT_TRUE(b.last_counts() == ca[i]);
+  }
+  EXPECT_TRUE(a.state() == b.state());
+}
+
+TEST(QuantizedModel, CountsFollowTheSopDefinitions) {
+  QuantizedModel m = make_quantized(4, {1, 32, 77});
+  m.step(10);
+  const TokenCounts& c = m.last_counts();
+  const Counts& value = c.at(0, Op::FfnValue);
+  // ffn.value is [C × 4C]: every graded event fans out to C = 32 neurons.
+  EXPECT_EQ(value.sop_graded, value.events_graded * 32);
+  EXPECT_EQ(value.events_graded, m.last_activity().relu2_nonzero[0]);
+  EXPECT_EQ(value.dense_macs, 32 * 128);
+  EXPECT_EQ(value.sop_bit_serial, value.events_bit_serial * 32);
+  const Counts& res = c.at(0, Op::AttResidual);
+  int spikes = 0;
+  for (uint8_t s : m.last_activity().spikes_att[0]) spikes += s;
+  EXPECT_EQ(res.sop_binary, spikes);
+  EXPECT_EQ(c.at(0, Op::AttLif).spikes, spikes);
+  EXPECT_EQ(c.at(0, Op::AttWkv).sfu[int(Sfu::Exp)], 4 * 32);
+}
+
+TEST(QuantizedModel, ResetRestoresInitialState) {
+  QuantizedModel m = make_quantized(5, {2, 32, 77});
+  const auto first = m.step(7);
+  m.step(3);
+  m.reset();
+  EXPECT_EQ(m.step(7), first);
+}
+
+}  // namespace
+}  // namespace sf
