@@ -80,7 +80,7 @@ class QuantizedModel final : public TokenModel {
   const std::vector<float>& step(int token) override;
   const StepActivity& last_activity() const override { return activity_; }
 
-  const TokenCounts& last_counts() const { return counts_; }
+  const TokenCounts* last_counts() const override { return &counts_; }
   const QuantizedSpikeGpt& model() const { return m_; }
   // Integer recurrent state, for cross-level equality checks.
   struct State {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "models/event_counts.hpp"
+
 namespace sf {
 
 // What one token step did, per layer: the two LIF populations' spikes and the ReLU² density.
@@ -31,6 +33,8 @@ class TokenModel {
   // Consumes one token; returns next-token logits, valid until the next call.
   virtual const std::vector<float>& step(int token) = 0;
   virtual const StepActivity& last_activity() const = 0;
+  // Action counts of the last step, for levels that count them (null for the float model).
+  virtual const TokenCounts* last_counts() const { return nullptr; }
 };
 
 }  // namespace sf

@@ -40,6 +40,12 @@ double ActivityTotals::relu2_density(int layer) const {
   return steps ? double(relu2_nonzero[layer]) / (double(steps) * 4 * n_embd) : 0.0;
 }
 
+void CountTotals::add(const TokenCounts* step) {
+  if (!step) return;
+  sum += *step;
+  per_step.push_back(step->total());
+}
+
 GenerationResult generate(TokenModel& model, const std::vector<int>& prompt, int n_tokens,
                           const SamplingOptions& sampling, bool keep_logits,
                           const std::function<void(int)>& on_token) {
@@ -50,6 +56,7 @@ GenerationResult generate(TokenModel& model, const std::vector<int>& prompt, int
   auto consume = [&](int token) -> const std::vector<float>& {
     const auto& logits = model.step(token);
     r.activity.add(model.last_activity());
+    r.counts.add(model.last_counts());
     if (keep_logits) r.logits.insert(r.logits.end(), logits.begin(), logits.end());
     ++r.logit_rows;
     return logits;
@@ -80,6 +87,7 @@ EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
   for (int64_t t = 0; t < n; ++t) {
     const auto& logits = model.step(tokens[t]);
     r.activity.add(model.last_activity());
+    r.counts.add(model.last_counts());
     double max_logit = logits[0];
     for (float l : logits) max_logit = std::max(max_logit, double(l));
     double sum = 0;

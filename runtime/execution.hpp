@@ -23,11 +23,20 @@ struct ActivityTotals {
   double relu2_density(int layer) const;
 };
 
+// Event counts summed over steps, plus each step's total, for levels that count.
+struct CountTotals {
+  TokenCounts sum;
+  std::vector<Counts> per_step;
+  bool empty() const { return per_step.empty(); }
+  void add(const TokenCounts* step);
+};
+
 struct GenerationResult {
   std::vector<int> generated;
   std::vector<float> logits;   // [rows × vocab], one row per consumed token, if requested
   int64_t logit_rows = 0;
   ActivityTotals activity;
+  CountTotals counts;
   double seconds = 0;          // wall time of the whole run (prompt + generation)
 };
 
@@ -42,6 +51,7 @@ struct EvalResult {
   double mean_nll_nats = 0;
   double bits_per_token() const;
   ActivityTotals activity;
+  CountTotals counts;
   double seconds = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "runtime/cli/common.hpp"
+#include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
 
 namespace sf::cli {
@@ -53,6 +54,7 @@ void eval(const EvalOptions& o) {
                       {"firing_rate_ffn", r.activity.firing_rate_ffn(i)},
                       {"relu2_density", r.activity.relu2_density(i)}});
   }
+  print_counts_per_layer(stdout, r.counts);
   if (!o.json_out.empty()) {
     nlohmann::json j = {{"model", o.model.model},
                         {"text", o.text_file},
@@ -62,6 +64,7 @@ void eval(const EvalOptions& o) {
                         {"bits_per_token", r.bits_per_token()},
                         {"mean_nll_nats", r.mean_nll_nats},
                         {"layers", layers}};
+    if (!r.counts.empty()) j["counts"] = counts_json(r.counts)["sum"];
     std::ofstream(o.json_out) << j.dump(2) << "\n";
   }
 }

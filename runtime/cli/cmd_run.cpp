@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "runtime/cli/common.hpp"
+#include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/npy.hpp"
 
@@ -16,6 +17,7 @@ struct RunOptions {
   int n_tokens = 200;
   SamplingOptions sampling;
   std::string logits_out;
+  std::string counts_out;
   bool quiet_stats = false;
 };
 
@@ -46,6 +48,11 @@ void run(const RunOptions& o) {
       fmt::print(stderr, "  layer {:2d}: firing rate att {:.4f}  ffn {:.4f}  ReLU² density {:.4f}\n", i,
                  result.activity.firing_rate_att(i), result.activity.firing_rate_ffn(i),
                  result.activity.relu2_density(i));
+    print_counts_per_layer(stderr, result.counts);
+  }
+  if (!o.counts_out.empty()) {
+    if (result.counts.empty()) throw std::invalid_argument("--counts-out needs a level that counts events (e.g. --quantized)");
+    write_counts_json(o.counts_out, result.counts);
   }
 }
 }  // namespace
@@ -64,6 +71,7 @@ void register_run(CLI::App& app) {
   cmd->add_option("--seed", opts->sampling.seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--logits-out", opts->logits_out,
                   "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
+  cmd->add_option("--counts-out", opts->counts_out, "Write event counts (per step, layer and op) as JSON");
   cmd->add_flag("--quiet-stats", opts->quiet_stats, "Do not print speed and firing rates to stderr");
   cmd->callback([opts] { run(*opts); });
 }

@@ -237,12 +237,12 @@ TEST(QuantizedModel, DeterministicAcrossRunsAndThreads) {
   omp_set_num_threads(1);
   for (int t : tokens) {
     la.push_back(a.step(t));
-    ca.push_back(a.last_counts());
+    ca.push_back(*a.last_counts());
   }
   omp_set_num_threads(2);
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     EXPECT_EQ(b.step(tokens[i]), la[i]);
-    EXPECT_TRUE(b.last_counts() == ca[i]);
+    EXPECT_TRUE(*b.last_counts() == ca[i]);
   }
   EXPECT_TRUE(a.state() == b.state());
 }
@@ -250,7 +250,7 @@ TEST(QuantizedModel, DeterministicAcrossRunsAndThreads) {
 TEST(QuantizedModel, CountsFollowTheSopDefinitions) {
   QuantizedModel m = make_quantized(4, {1, 32, 77});
   m.step(10);
-  const TokenCounts& c = m.last_counts();
+  const TokenCounts& c = *m.last_counts();
   const Counts& value = c.at(0, Op::FfnValue);
   // ffn.value is [C × 4C]: every graded event fans out to C = 32 neurons.
   EXPECT_EQ(value.sop_graded, value.events_graded * 32);
