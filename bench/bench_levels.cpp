@@ -1,12 +1,13 @@
-// Golden-model generation speed against the machine's memory-bandwidth limit.
+// Generation speed of an execution level against the machine's memory-bandwidth limit.
 //
 // Batch-1 generation streams every weight once per token, so tokens/s can never exceed
 // (memory read bandwidth) / (weight bytes per token). This program measures that bandwidth,
-// then the golden model's tokens/s and peak RSS on a checkpoint or on random weights of a
-// given shape, and prints both figures as a fraction of the limit.
+// then the tokens/s and peak RSS of the float golden model (4-byte weights) or the quantized
+// functional model (weight_bits/8-byte weights) on a checkpoint or on random weights of a
+// given shape, and prints the speed as a fraction of the limit.
 //
-//   bench_golden --shape 12,512,5458 --tokens 64 --threads 2
-//   bench_golden --model models/spikegpt-fortunes.pth --tokens 512
+//   bench_levels --shape 12,512,5458 --tokens 64 --threads 2
+//   bench_levels --model models/spikegpt-fortunes.pth --level quantized --tokens 512
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <omp.h>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <vector>
 
+#include "models/quantized.hpp"
 #include "models/random_weights.hpp"
 #include "models/spikegpt.hpp"
 #include "runtime/sampler.hpp"
@@ -57,11 +59,12 @@ double measure_read_bandwidth_gbs(int threads, std::size_t bytes) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Golden SpikeGPT generation speed vs the memory-bandwidth limit"};
-  std::string model_path, shape;
+  std::string model_path, shape, level = "golden";
   int tokens = 32, threads = 2;
   std::size_t bw_mb = 1024;
   app.add_option("--model", model_path, "Checkpoint to load");
   app.add_option("--shape", shape, "Random weights of shape L,C,V instead of a checkpoint");
+  app.add_option("--level", level, "golden or quantized")->check(CLI::IsMember({"golden", "quantized"}));
   app.add_option("--tokens", tokens, "Generated tokens to time (after 4 warm-up tokens)");
   app.add_option("--threads", threads, "Threads");
   app.add_option("--bandwidth-mb", bw_mb, "Buffer size for the bandwidth measurement (0 = skip)");
@@ -83,19 +86,34 @@ int main(int argc, char** argv) {
   }
   const double load_s = now() - t_load;
   const sf::ModelConfig c = weights.config;
-  sf::GoldenModel model(std::move(weights), threads);
+  omp_set_num_threads(threads);
+  std::unique_ptr<sf::TokenModel> model;
+  double bytes_per_weight = 4.0;
+  if (level == "golden") {
+    model = std::make_unique<sf::GoldenModel>(std::move(weights), threads);
+  } else {
+    // Ranges from a short greedy run of the golden model itself; speed does not depend on them.
+    sf::GoldenModel golden(std::move(weights), threads);
+    std::vector<int> sample{0};
+    for (int i = 0; i < 15; ++i) sample.push_back(sf::argmax(golden.step(sample.back())));
+    const sf::Calibration cal = sf::calibrate(golden, sample, "bench greedy sample");
+    sf::QuantOptions options;
+    model = std::make_unique<sf::QuantizedModel>(sf::QuantizedSpikeGpt::build(golden.weights(), cal, options));
+    bytes_per_weight = options.weight_bits / 8.0;
+  }
 
-  // Bytes one token must read: every matrix once plus one embedding row; vectors are noise.
-  const double weight_bytes = 4.0 * (double(c.n_layer) * 13.0 * c.n_embd * c.n_embd + double(c.vocab_size) * c.n_embd + c.n_embd);
+  // Bytes one token must read: every matrix once (the embedding row is noise).
+  const double weight_bytes = bytes_per_weight * (double(c.n_layer) * 13.0 * c.n_embd * c.n_embd + double(c.vocab_size) * c.n_embd);
   int token = 0;
-  for (int i = 0; i < 4; ++i) token = sf::argmax(model.step(token));
+  for (int i = 0; i < 4; ++i) token = sf::argmax(model->step(token));
   const double t0 = now();
-  for (int i = 0; i < tokens; ++i) token = sf::argmax(model.step(token));
+  for (int i = 0; i < tokens; ++i) token = sf::argmax(model->step(token));
   const double tps = tokens / (now() - t0);
   const double rss = peak_rss_bytes();
 
   fmt::print("model:            {} ({:.1f} M params, {:.1f} MB fp32)\n", what, double(c.parameter_count()) / 1e6,
              double(c.parameter_count()) * 4 / 1e6);
+  fmt::print("level:            {}\n", level);
   fmt::print("threads:          {}\n", threads);
   fmt::print("load:             {:.2f} s\n", load_s);
   fmt::print("tokens/s:         {:.2f} (over {} tokens)\n", tps, tokens);
