@@ -95,6 +95,10 @@ EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
     total += std::log(sum) + max_logit - double(logits[tokens[t + 1]]);
     if (progress && (t + 1) % 1024 == 0) progress(t + 1, n);
   }
+  // The last token predicts nothing but still runs, so activity covers every token of the text.
+  model.step(tokens.back());
+  r.activity.add(model.last_activity());
+  r.counts.add(model.last_counts());
   r.tokens_evaluated = n;
   r.mean_nll_nats = total / double(n);
   r.seconds = seconds_since(t0);

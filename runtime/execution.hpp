@@ -55,7 +55,8 @@ struct EvalResult {
   double seconds = 0;
 };
 
-// One sequence from the zero state: consumes tokens[0..n-2], scores each next token.
+// One sequence from the zero state: scores tokens[1..n-1] each from the tokens before it;
+// activity and counts cover all n steps.
 EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
                     const std::function<void(int64_t, int64_t)>& progress = {});
 

@@ -93,6 +93,7 @@ TEST(Evaluate, BitsPerTokenFromLogSoftmax) {
     nll -= std::log(std::exp(double(l[tokens[t + 1]])) / z);
   }
   EXPECT_EQ(r.tokens_evaluated, 5);
+  EXPECT_EQ(r.activity.steps, 6);  // firing rates cover every token, the last one included
   EXPECT_NEAR(r.bits_per_token(), nll / 5 / std::log(2.0), 1e-9);
 }
 
