@@ -1,0 +1,256 @@
+#include "chips/energy_table.hpp"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <utility>
+
+#include "chips/chip_spec.hpp"
+
+namespace sf {
+
+using config::Need;
+using config::ParamSpec;
+using config::ParamType;
+using config::ParsedConfig;
+using config::ProblemSink;
+using config::SectionSpec;
+
+namespace {
+
+ParamSpec energy(std::string key, std::string description) {
+  ParamSpec param;
+  param.key = std::move(key);
+  param.type = ParamType::number;
+  param.unit = "pJ";
+  param.min_value = 0.0;
+  param.description = std::move(description);
+  return param;
+}
+
+ParamSpec text(std::string key, Need need, std::string description) {
+  ParamSpec param;
+  param.key = std::move(key);
+  param.type = ParamType::string;
+  param.need = need;
+  param.description = std::move(description);
+  return param;
+}
+
+ParamSpec chip_parameter(std::string key, std::string unit, std::string description) {
+  ParamSpec param;
+  param.key = std::move(key);
+  param.unit = std::move(unit);
+  param.need = Need::optional;
+  param.min_value = 1;
+  param.description = fmt::format("The chip's `{}` the numbers assume.", description);
+  return param;
+}
+
+// Each pair: derived_for key, and how to read the same quantity from a chip.
+const std::vector<std::pair<std::string, std::function<int64_t(const ChipSpec&)>>>& derived_for_getters() {
+  static const std::vector<std::pair<std::string, std::function<int64_t(const ChipSpec&)>>> kGetters{
+      {"weight_bits", [](const ChipSpec& c) { return int64_t{c.core.weight_bits}; }},
+      {"activation_bits", [](const ChipSpec& c) { return int64_t{c.core.activation_bits}; }},
+      {"accumulator_bits", [](const ChipSpec& c) { return int64_t{c.core.accumulator_bits}; }},
+      {"membrane_bits", [](const ChipSpec& c) { return int64_t{c.core.membrane_bits}; }},
+      {"synapse_sram_bytes", [](const ChipSpec& c) { return c.core.synapse_sram.size_bytes; }},
+      {"synapse_read_width_bits", [](const ChipSpec& c) { return int64_t{c.core.synapse_sram.access_width_bits}; }},
+      {"state_sram_bytes", [](const ChipSpec& c) { return c.core.state_sram.size_bytes; }},
+      {"state_access_width_bits", [](const ChipSpec& c) { return int64_t{c.core.state_sram.access_width_bits}; }},
+      {"flit_bits", [](const ChipSpec& c) { return int64_t{c.router.flit_bits}; }},
+      {"sfu_operand_bits", [](const ChipSpec& c) { return int64_t{c.core.sfu.operand_bits}; }},
+  };
+  return kGetters;
+}
+
+config::Schema build_energy_schema() {
+  config::Schema schema;
+  ParamSpec version;
+  version.key = "version";
+  version.min_value = 1;
+  version.max_value = 1000;
+  version.description = fmt::format("Format version of this file; this build reads {}.", kEnergyTableVersion);
+  ParamSpec static_power;
+  static_power.key = "static_power_mw_per_core";
+  static_power.type = ParamType::number;
+  static_power.unit = "mW";
+  static_power.min_value = 0.0;
+  static_power.description =
+      "Static (leakage and clock) power of one core including its router, drawn for the whole run.";
+  schema.push_back(SectionSpec{
+      "",
+      "Identity of the table and static power. Every number must carry its source in a `#` comment.",
+      false,
+      {version, text("name", Need::required, "Short name, used in reports."),
+       text("description", Need::defaulted, "What the table stands for and how it was derived."),
+       text("technology", Need::required, "Process node and supply the numbers stand for, as text."),
+       static_power},
+      std::nullopt});
+
+  schema.push_back(SectionSpec{"energy_pj", "Dynamic energy per counted action, grouped by component.", false, {},
+                               std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.synaptic_op",
+      "Synaptic operations: one weight of the crossbar applied to one input event. The weight's SRAM read "
+      "is counted separately as `sram.synapse_read`.",
+      false,
+      {energy("binary", "A weight added to a neuron's accumulator because a binary spike arrived on its axon."),
+       energy("graded", "A weight × activation_bits-bit value multiply-accumulate for a graded event."),
+       energy("bit_serial",
+              "One shifted add of a weight for one set bit of a graded value; a bit-serial graded op costs "
+              "popcount(value) of these.")},
+      std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.neuron_update",
+      "Neuron-unit updates of one neuron. State SRAM traffic is counted separately as `sram.state_*`.",
+      false,
+      {energy("lif", "A leaky integrate-and-fire update: leak, integrate, threshold compare, reset."),
+       energy("other",
+              "An update with any other neuron function (relu, relu2, identity, integrate_and_fire), priced at "
+              "the costliest of them.")},
+      std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.sram",
+      "SRAM accesses, each of the chip's access width for that SRAM.",
+      false,
+      {energy("synapse_read", "One read of read_width_bits from the synapse SRAM."),
+       energy("state_read", "One read of access_width_bits from the state SRAM."),
+       energy("state_write", "One write of access_width_bits to the state SRAM.")},
+      std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.core",
+      "Core-level event handling.",
+      false,
+      {energy("event_out", "One outgoing event packetised: destination lookup and injection into the router.")},
+      std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.router",
+      "On-chip network.",
+      false,
+      {energy("flit_hop",
+              "One flit through one router: buffer write and read, route, arbitrate, crossbar, and the link to "
+              "the next router or the local core.")},
+      std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.link",
+      "Between chips.",
+      false,
+      {energy("inter_chip_flit", "One flit across one inter-chip link, gateway to gateway.")},
+      std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.sfu",
+      "Special-function unit operations, each per element of sfu.operand_bits.",
+      false,
+      {energy("exp", "One exponential."), energy("sigmoid", "One logistic sigmoid."),
+       energy("rsqrt", "One reciprocal square root."), energy("reciprocal", "One reciprocal."),
+       energy("divide", "One division."), energy("multiply", "One element-wise product."),
+       energy("mean_var",
+              "One element folded into LayerNorm statistics (running sum and sum of squares); the per-vector "
+              "finalisation is not counted separately.")},
+      std::nullopt});
+
+  std::vector<ParamSpec> derived_for;
+  derived_for.push_back(chip_parameter("weight_bits", "bits", "core.weight_bits"));
+  derived_for.push_back(chip_parameter("activation_bits", "bits", "core.activation_bits"));
+  derived_for.push_back(chip_parameter("accumulator_bits", "bits", "core.accumulator_bits"));
+  derived_for.push_back(chip_parameter("membrane_bits", "bits", "core.membrane_bits"));
+  derived_for.push_back(chip_parameter("synapse_sram_bytes", "bytes", "core.synapse_sram.size_bytes"));
+  derived_for.push_back(chip_parameter("synapse_read_width_bits", "bits", "core.synapse_sram.read_width_bits"));
+  derived_for.push_back(chip_parameter("state_sram_bytes", "bytes", "core.state_sram.size_bytes"));
+  derived_for.push_back(chip_parameter("state_access_width_bits", "bits", "core.state_sram.access_width_bits"));
+  derived_for.push_back(chip_parameter("flit_bits", "bits", "router.flit_bits"));
+  derived_for.push_back(chip_parameter("sfu_operand_bits", "bits", "core.sfu.operand_bits"));
+  schema.push_back(SectionSpec{
+      "derived_for",
+      "The chip parameters the per-action numbers assume; a chip that differs gets a compatibility warning.",
+      true, std::move(derived_for), std::nullopt});
+
+  ParamSpec primitive = energy("", "A source number (e.g. Horowitz's int8 add) the actions were derived from.");
+  schema.push_back(SectionSpec{"reference_primitives_pj",
+                               "Informational: the published primitive energies the table was built from.", true,
+                               {}, primitive});
+  return schema;
+}
+
+}  // namespace
+
+const config::Schema& energy_table_schema() {
+  static const config::Schema kSchema = build_energy_schema();
+  return kSchema;
+}
+
+const std::vector<std::string>& energy_action_names() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    const std::string prefix = "energy_pj.";
+    for (const SectionSpec& section : energy_table_schema()) {
+      if (section.path.compare(0, prefix.size(), prefix) != 0) continue;
+      for (const ParamSpec& param : section.params) names.push_back(section.path.substr(prefix.size()) + "." + param.key);
+    }
+    return names;
+  }();
+  return kNames;
+}
+
+std::string describe_energy_table() { return config::describe_markdown(energy_table_schema()); }
+
+double EnergyTable::energy_pj(const std::string& action) const {
+  auto found = actions_pj.find(action);
+  if (found != actions_pj.end()) return found->second;
+  std::vector<std::string> known;
+  for (const auto& [known_action, pj] : actions_pj) known.push_back(known_action);
+  std::string suggestion = config::closest_match(action, known);
+  throw EnergyTableError(fmt::format("energy table '{}' ({}) has no action '{}'{}", name, source_path, action,
+                                     suggestion.empty() ? "" : fmt::format(" (did you mean '{}'?)", suggestion)));
+}
+
+EnergyTable load_energy_table(const std::string& path) {
+  ProblemSink sink(path);
+  const ParsedConfig parsed = config::parse_file(path, energy_table_schema(), sink);
+  if (auto version = parsed.integer("version"); version && *version != kEnergyTableVersion) {
+    sink.add(parsed.position("version"), fmt::format("version: unsupported energy table version {}; this build "
+                                                     "reads version {}",
+                                                     *version, kEnergyTableVersion));
+  }
+  if (!sink.empty()) {
+    std::vector<ConfigProblem> problems = sink.sorted();
+    const std::size_t count = problems.size();
+    throw EnergyTableError(fmt::format("invalid energy table {} ({} problem{}):", path, count, count == 1 ? "" : "s"),
+                           std::move(problems));
+  }
+
+  EnergyTable table;
+  table.source_path = path;
+  table.version = static_cast<int>(parsed.integer("version").value_or(0));
+  table.name = parsed.string("name").value_or("");
+  table.description = parsed.string("description").value_or("");
+  table.technology = parsed.string("technology").value_or("");
+  table.static_power_mw_per_core = parsed.number("static_power_mw_per_core").value_or(0.0);
+  for (const std::string& action : energy_action_names()) {
+    table.actions_pj[action] = parsed.number("energy_pj." + action).value_or(0.0);
+  }
+  for (const auto& [key, getter] : derived_for_getters()) {
+    if (auto value = parsed.integer("derived_for." + key)) table.derived_for[key] = *value;
+  }
+  for (const std::string& key : parsed.keys_under("reference_primitives_pj")) {
+    table.reference_primitives_pj[key] = parsed.number("reference_primitives_pj." + key).value_or(0.0);
+  }
+  return table;
+}
+
+std::vector<std::string> energy_table_compatibility_warnings(const EnergyTable& table, const ChipSpec& chip) {
+  std::vector<std::string> warnings;
+  for (const auto& [key, getter] : derived_for_getters()) {
+    auto assumed = table.derived_for.find(key);
+    if (assumed == table.derived_for.end()) continue;
+    const int64_t actual = getter(chip);
+    if (actual != assumed->second) {
+      warnings.push_back(fmt::format("energy table '{}' was derived for {} = {}, but chip '{}' has {}", table.name,
+                                     key, assumed->second, chip.name, actual));
+    }
+  }
+  return warnings;
+}
+
+}  // namespace sf
