@@ -55,5 +55,6 @@ void register_run(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_calibrate(CLI::App& app);
+void register_chip(CLI::App& app);
 
 }  // namespace sf::cli

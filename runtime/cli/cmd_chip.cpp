@@ -1,0 +1,49 @@
+#include <fmt/format.h>
+
+#include "chips/chip_spec.hpp"
+#include "chips/energy_table.hpp"
+#include "runtime/cli/common.hpp"
+
+namespace sf::cli {
+
+namespace {
+struct ChipOptions {
+  std::string chip = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/default.yaml";
+  std::string energy;
+  bool describe = false;
+};
+
+void run_chip(const ChipOptions& o) {
+  if (o.describe) {
+    fmt::print("{}\n{}", describe_chip_spec(), describe_energy_table());
+    return;
+  }
+  const ChipSpec c = load_chip_spec(o.chip);
+  const auto packet = c.event_packet_format();
+  fmt::print("chip description:  {} ({})\n", o.chip, c.name);
+  fmt::print("system:            {} chip(s) of {}x{} cores = {} cores at {} MHz\n", c.system.chip_count, c.mesh.rows,
+             c.mesh.cols, c.total_cores(), c.clock_frequency_mhz);
+  fmt::print("crossbar:          {} axons x {} neurons, {}-bit weights ({} bytes per core, {:.1f} MB in all)\n",
+             c.core.crossbar.axons, c.core.crossbar.neurons, c.core.weight_bits, c.crossbar_weight_bytes(),
+             double(c.total_synapse_bytes()) / 1e6);
+  fmt::print("event packet:      {} bits in a {}-bit flit\n", packet.total_bits(), c.router.flit_bits);
+  fmt::print("valid:             yes (every field checked)\n");
+  if (!o.energy.empty()) {
+    const EnergyTable e = load_energy_table(o.energy);
+    fmt::print("\nenergy table:      {} ({}), {} actions, static {:.3f} mW/core\n", o.energy, e.name, e.actions_pj.size(),
+               e.static_power_mw_per_core);
+    for (const auto& w : energy_table_compatibility_warnings(e, c)) fmt::print("  warning: {}\n", w);
+  }
+}
+}  // namespace
+
+void register_chip(CLI::App& app) {
+  auto opts = std::make_shared<ChipOptions>();
+  auto* cmd = app.add_subcommand("chip", "Validate a chip description (and energy table) or describe every parameter");
+  cmd->add_option("chip", opts->chip, "Chip description YAML")->capture_default_str();
+  cmd->add_option("--energy-table", opts->energy, "Also validate this per-action energy table");
+  cmd->add_flag("--describe", opts->describe, "Print every section and parameter with unit, default and meaning");
+  cmd->callback([opts] { run_chip(*opts); });
+}
+
+}  // namespace sf::cli
