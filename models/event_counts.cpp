@@ -32,7 +32,7 @@ Counts& Counts::operator+=(const Counts& o) {
   neuron_updates += o.neuron_updates;
   spikes += o.spikes;
   for (int i = 0; i < kSfuCount; ++i) sfu[i] += o.sfu[i];
-  synapse_read_bytes += o.synapse_read_bytes;
+  synapse_read_bits += o.synapse_read_bits;
   state_read_bytes += o.state_read_bytes;
   state_write_bytes += o.state_write_bytes;
   output_bytes += o.output_bytes;
@@ -43,7 +43,7 @@ bool Counts::operator==(const Counts& o) const {
   return events_binary == o.events_binary && events_graded == o.events_graded &&
          events_bit_serial == o.events_bit_serial && sop_binary == o.sop_binary && sop_graded == o.sop_graded &&
          sop_bit_serial == o.sop_bit_serial && dense_macs == o.dense_macs && neuron_updates == o.neuron_updates &&
-         spikes == o.spikes && sfu == o.sfu && synapse_read_bytes == o.synapse_read_bytes &&
+         spikes == o.spikes && sfu == o.sfu && synapse_read_bits == o.synapse_read_bits &&
          state_read_bytes == o.state_read_bytes && state_write_bytes == o.state_write_bytes &&
          output_bytes == o.output_bytes;
 }
@@ -57,7 +57,7 @@ nlohmann::json Counts::to_json() const {
           {"neuron_updates", neuron_updates},
           {"spikes", spikes},
           {"sfu", sfu_json},
-          {"synapse_read_bytes", synapse_read_bytes},
+          {"synapse_read_bits", synapse_read_bits},
           {"state_read_bytes", state_read_bytes},
           {"state_write_bytes", state_write_bytes},
           {"output_bytes", output_bytes}};

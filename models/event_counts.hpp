@@ -37,7 +37,7 @@ struct Counts {
   int64_t neuron_updates = 0;      // neuron-unit element updates (LIF, requantize, ReLU², ...)
   int64_t spikes = 0;              // binary events produced
   std::array<int64_t, kSfuCount> sfu{};
-  int64_t synapse_read_bytes = 0;  // crossbar weight bytes read
+  int64_t synapse_read_bits = 0;   // crossbar weight bits read (exact under any tiling)
   int64_t state_read_bytes = 0, state_write_bytes = 0;
   int64_t output_bytes = 0;        // dense size of the op's output tensor in its integer format
 

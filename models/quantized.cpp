@@ -242,7 +242,7 @@ void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_
   counts.events_bit_serial += set_bits;
   counts.sop_bit_serial += set_bits * rows;
   counts.dense_macs += int64_t(rows) * cols;
-  counts.synapse_read_bytes += (nonzero * rows * lin.w.bits + 7) / 8;
+  counts.synapse_read_bits += nonzero * rows * lin.w.bits;
   counts.neuron_updates += rows;  // every output neuron's accumulator is read out and requantized
 
   // Activations fit in 16 bits (activation_bits <= 8), so int8·int16 products sum in int32 per

@@ -17,7 +17,7 @@ int64_t sfu_total(const Counts& c) {
 void print_row(std::FILE* out, const std::string& name, const Counts& c, double steps) {
   fmt::print(out, "{:>7} {:>12.0f} {:>12.0f} {:>9.1f} {:>12.0f} {:>8.1f} {:>9.0f} {:>8.0f} {:>11.0f} {:>11.0f}\n", name,
              c.sop_graded / steps, c.sop_bit_serial / steps, c.sop_binary / steps, c.dense_macs / steps,
-             c.spikes / steps, c.neuron_updates / steps, sfu_total(c) / steps, c.synapse_read_bytes / steps,
+             c.spikes / steps, c.neuron_updates / steps, sfu_total(c) / steps, c.synapse_read_bits / steps,
              (c.state_read_bytes + c.state_write_bytes) / steps);
 }
 }  // namespace
@@ -27,7 +27,7 @@ void print_counts_per_layer(std::FILE* out, const CountTotals& counts) {
   const double steps = double(counts.per_step.size());
   fmt::print(out, "event counts per token (mean over {} steps):\n", counts.per_step.size());
   fmt::print(out, "{:>7} {:>12} {:>12} {:>9} {:>12} {:>8} {:>9} {:>8} {:>11} {:>11}\n", "layer", "SOP graded",
-             "SOP bitser.", "SOP bin", "dense MACs", "spikes", "neuron up", "SFU ops", "syn bytes", "state bytes");
+             "SOP bitser.", "SOP bin", "dense MACs", "spikes", "neuron up", "SFU ops", "syn bits", "state bytes");
   for (std::size_t i = 0; i < counts.sum.layers.size(); ++i)
     print_row(out, std::to_string(i), counts.sum.layer_total(int(i)), steps);
   Counts global;
