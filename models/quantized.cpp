@@ -261,15 +261,36 @@ void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_
   }
 }
 
+void QuantizedModel::layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out, Counts& counts) {
+  const int C = m_.config.n_embd;
+  q::layer_norm_int(in, C, c, out);
+  counts.sfu[int(Sfu::MeanVar)] += C;
+  counts.sfu[int(Sfu::Rsqrt)] += 1;
+  counts.sfu[int(Sfu::Divide)] += C;
+  counts.output_bytes += (int64_t(C) * c.out_bits + 7) / 8;
+}
+
+void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, Counts& lif,
+                                      Counts& residual) {
+  const int C = m_.config.n_embd, M = m_.options.membrane_bits;
+  for (int c = 0; c < C; ++c) {
+    spikes[c] = q::lif_step_int(membrane[c], cur_[c], M);
+    x_[c] += spikes[c] << q::kResidualFrac;
+  }
+  const int64_t n_spikes = std::count(spikes.begin(), spikes.end(), uint8_t(1));
+  lif.neuron_updates += C;
+  lif.spikes += n_spikes;
+  lif.state_read_bytes += (int64_t(C) * M + 7) / 8;
+  lif.state_write_bytes += (int64_t(C) * M + 7) / 8;
+  lif.output_bytes += (C + 7) / 8;
+  residual.events_binary += n_spikes;
+  residual.sop_binary += n_spikes;
+}
+
 void QuantizedModel::time_mix(int i) {
   const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
   const auto& l = m_.layers[i];
-  auto& ln = counts_.at(i, Op::Ln1);
-  q::layer_norm_int(x_.data(), C, l.ln1, z_.data());
-  ln.sfu[int(Sfu::MeanVar)] += C;
-  ln.sfu[int(Sfu::Rsqrt)] += 1;
-  ln.sfu[int(Sfu::Divide)] += C;
-  ln.output_bytes += (int64_t(C) * A + 7) / 8;
+  layer_norm(x_.data(), l.ln1, z_.data(), counts_.at(i, Op::Ln1));
 
   auto& shift = counts_.at(i, Op::AttShift);
   auto& prev = state_.att_shift[i];
@@ -316,33 +337,13 @@ void QuantizedModel::time_mix(int i) {
   crossbar(l.att_output, y_.data(), acc_.data(), oc);
   for (int c = 0; c < C; ++c) cur_[c] = int32_t(q::requantize(acc_[c], l.att_output.out[c], M));
 
-  auto& lif = counts_.at(i, Op::AttLif);
-  auto& res = counts_.at(i, Op::AttResidual);
-  auto& mem = state_.mem_att[i];
-  auto& spikes = activity_.spikes_att[i];
-  for (int c = 0; c < C; ++c) {
-    spikes[c] = q::lif_step_int(mem[c], cur_[c], M);
-    x_[c] += spikes[c] << q::kResidualFrac;
-  }
-  const int64_t n_spikes = std::count(spikes.begin(), spikes.end(), uint8_t(1));
-  lif.neuron_updates += C;
-  lif.spikes += n_spikes;
-  lif.state_read_bytes += (int64_t(C) * M + 7) / 8;
-  lif.state_write_bytes += (int64_t(C) * M + 7) / 8;
-  lif.output_bytes += (C + 7) / 8;
-  res.events_binary += n_spikes;
-  res.sop_binary += n_spikes;
+  lif_and_residual(state_.mem_att[i], activity_.spikes_att[i], counts_.at(i, Op::AttLif), counts_.at(i, Op::AttResidual));
 }
 
 void QuantizedModel::channel_mix(int i) {
   const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
   const auto& l = m_.layers[i];
-  auto& ln = counts_.at(i, Op::Ln2);
-  q::layer_norm_int(x_.data(), C, l.ln2, z_.data());
-  ln.sfu[int(Sfu::MeanVar)] += C;
-  ln.sfu[int(Sfu::Rsqrt)] += 1;
-  ln.sfu[int(Sfu::Divide)] += C;
-  ln.output_bytes += (int64_t(C) * A + 7) / 8;
+  layer_norm(x_.data(), l.ln2, z_.data(), counts_.at(i, Op::Ln2));
 
   auto& shift = counts_.at(i, Op::FfnShift);
   auto& prev = state_.ffn_shift[i];
@@ -382,22 +383,7 @@ void QuantizedModel::channel_mix(int i) {
   for (int c = 0; c < C; ++c) cur_[c] = int32_t(q::requantize(int64_t(r_[c]) * acc_[c], l.ffn_value.out[c], M));
   gc.sfu[int(Sfu::Multiply)] += C;
 
-  auto& lif = counts_.at(i, Op::FfnLif);
-  auto& res = counts_.at(i, Op::FfnResidual);
-  auto& mem = state_.mem_ffn[i];
-  auto& spikes = activity_.spikes_ffn[i];
-  for (int c = 0; c < C; ++c) {
-    spikes[c] = q::lif_step_int(mem[c], cur_[c], M);
-    x_[c] += spikes[c] << q::kResidualFrac;
-  }
-  const int64_t n_spikes = std::count(spikes.begin(), spikes.end(), uint8_t(1));
-  lif.neuron_updates += C;
-  lif.spikes += n_spikes;
-  lif.state_read_bytes += (int64_t(C) * M + 7) / 8;
-  lif.state_write_bytes += (int64_t(C) * M + 7) / 8;
-  lif.output_bytes += (C + 7) / 8;
-  res.events_binary += n_spikes;
-  res.sop_binary += n_spikes;
+  lif_and_residual(state_.mem_ffn[i], activity_.spikes_ffn[i], counts_.at(i, Op::FfnLif), counts_.at(i, Op::FfnResidual));
 }
 
 const std::vector<float>& QuantizedModel::step(int token) {
@@ -415,12 +401,7 @@ const std::vector<float>& QuantizedModel::step(int token) {
   } else {
     emb.output_bytes += int64_t(C) * 4;
   }
-  q::layer_norm_int(e, C, m_.ln0, x_.data());
-  auto& ln0 = counts_.at(0, Op::Ln0);
-  ln0.sfu[int(Sfu::MeanVar)] += C;
-  ln0.sfu[int(Sfu::Rsqrt)] += 1;
-  ln0.sfu[int(Sfu::Divide)] += C;
-  ln0.output_bytes += int64_t(C) * 4;
+  layer_norm(e, m_.ln0, x_.data(), counts_.at(0, Op::Ln0));
   for (int i = 0; i < L; ++i) {
     time_mix(i);
     channel_mix(i);
@@ -429,11 +410,7 @@ const std::vector<float>& QuantizedModel::step(int token) {
       counts_.at(i, Op::Rescale).neuron_updates += C;
     }
   }
-  q::layer_norm_int(x_.data(), C, m_.ln_out, z_.data());
-  auto& lo = counts_.at(0, Op::LnOut);
-  lo.sfu[int(Sfu::MeanVar)] += C;
-  lo.sfu[int(Sfu::Rsqrt)] += 1;
-  lo.sfu[int(Sfu::Divide)] += C;
+  layer_norm(x_.data(), m_.ln_out, z_.data(), counts_.at(0, Op::LnOut));
   auto& head = counts_.at(0, Op::Head);
   crossbar(m_.head, z_.data(), head_acc_.data(), head);
   for (int v = 0; v < m_.config.vocab_size; ++v) logits_[v] = float(double(head_acc_[v]) * m_.head_logit_scale[v]);

@@ -94,6 +94,10 @@ class QuantizedModel final : public TokenModel {
  private:
   // acc[r] = Σ_c W[r][c]·x[c], counting graded/bit-serial events and SOPs for the inputs.
   void crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, Counts& counts);
+  // Integer LayerNorm of C values with its SFU counts.
+  void layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out, Counts& counts);
+  // LIF on the current in cur_, spikes added to the residual x_.
+  void lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, Counts& lif, Counts& residual);
   void time_mix(int layer);
   void channel_mix(int layer);
 

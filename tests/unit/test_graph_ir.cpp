@@ -23,11 +23,19 @@ TEST(GraphIr, OneNodePerOpAndCrossbarShapesFromTheModel) {
   EXPECT_EQ(per_op[Op::FfnLif], 7);
   EXPECT_EQ(per_op[Op::Rescale], 1);  // after layer 5 only, for 7 layers
   EXPECT_EQ(per_op[Op::Head], 1);
+  using Shape = std::pair<int64_t, int64_t>;
   for (const auto& n : g.nodes) {
-    if (n.op == Op::FfnKey) EXPECT_EQ((std::pair{n.weight_rows, n.weight_cols}), (std::pair<int64_t, int64_t>{64, 16}));
-    if (n.op == Op::FfnValue) EXPECT_EQ((std::pair{n.weight_rows, n.weight_cols}), (std::pair<int64_t, int64_t>{16, 64}));
-    if (n.op == Op::Head) EXPECT_EQ(n.weight_rows, 77);
-    if (n.unit == ir::Unit::Crossbar) EXPECT_EQ(n.weight_bits, 8);
+    const Shape shape{n.weight_rows, n.weight_cols};
+    if (n.op == Op::FfnKey) {
+      EXPECT_EQ(shape, (Shape{64, 16}));
+    } else if (n.op == Op::FfnValue) {
+      EXPECT_EQ(shape, (Shape{16, 64}));
+    } else if (n.op == Op::Head) {
+      EXPECT_EQ(shape, (Shape{77, 16}));
+    }
+    if (n.unit == ir::Unit::Crossbar) {
+      EXPECT_EQ(n.weight_bits, 8);
+    }
   }
 }
 
@@ -42,8 +50,11 @@ TEST(GraphIr, EncodingRuleBinarySpikesGradedActivationsWideInternals) {
   EXPECT_EQ(enc["L0.att.k"], ir::Encoding::Wide);
   // With a 4-bit graded payload the 8-bit activations must go bit-serial.
   const ir::Graph narrow = ir::build_token_graph(tiny_model({2, 16, 77}), {4});
-  for (const auto& t : narrow.tensors)
-    if (t.name == "L1.ffn.h") EXPECT_EQ(t.encoding, ir::Encoding::BitSerial);
+  for (const auto& t : narrow.tensors) {
+    if (t.name == "L1.ffn.h") {
+      EXPECT_EQ(t.encoding, ir::Encoding::BitSerial);
+    }
+  }
 }
 
 TEST(GraphIr, RecurrentStateMatchesTheModel) {

@@ -165,7 +165,7 @@ TEST(WkvInt, InitialStepReturnsValueExactly) {
   int32_t p = q::kWkvNegInf;
   EXPECT_EQ(q::wkv_step_int(500, -1234, 100, -50, a, b, p), -1234);
   EXPECT_EQ(b, 65536);
-  EXPECT_EQ(a, int64_t(-1234) << 16);
+  EXPECT_EQ(a, int64_t(-1234) * 65536);
   EXPECT_EQ(p, 500);
 }
 
