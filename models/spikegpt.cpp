@@ -283,8 +283,9 @@ void GoldenModel::matvec(const Tensor& w, const float* in, float* out) const {
   const int64_t rows = w.shape[0], cols = w.shape[1];
   const MatrixView m(w.data.data(), rows, cols);
   const VectorView x(in, cols);
-  // Threads only pay off once the matrix is large enough to be bandwidth-bound.
-  const int threads = rows * cols >= (1 << 16) ? threads_ : 1;
+  // Threads only pay off once a matrix (here >= 1 MB) takes far longer than waking a thread;
+  // below that a busy second core would stall every product.
+  const int threads = rows * cols >= (1 << 18) ? threads_ : 1;
   if (threads == 1) {
     Eigen::Map<Eigen::VectorXf>(out, rows).noalias() = m * x;
     return;
