@@ -1,0 +1,89 @@
+// The spikeforge binary end to end: options, output files and error messages.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "runtime/npy.hpp"
+
+namespace sf {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kFixtures = fs::path(SPIKEFORGE_TEST_DATA) / "fixtures";
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result run_cli(const std::string& args) {
+  const std::string cmd = std::string(SPIKEFORGE_CLI) + " " + args + " 2>&1";
+  Result r{0, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), int(buf.size()), p)) r.output += buf.data();
+  r.status = pclose(p);
+  return r;
+}
+
+TEST(Cli, RunWritesReferenceLogitsForPromptIds) {
+  nlohmann::json expect;
+  std::ifstream(kFixtures / "tiny_l3_c24_v300_bf16.expect.json") >> expect;
+  const auto tokens = expect["tokens"].get<std::vector<int>>();
+  std::string ids;
+  for (std::size_t i = 0; i + 1 < tokens.size(); ++i) ids += std::to_string(tokens[i]) + (i + 2 < tokens.size() ? "," : "");
+  const std::string out = ::testing::TempDir() + "/cli_logits.npy";
+  const Result r = run_cli("run --model " + (kFixtures / "tiny_l3_c24_v300_bf16.pth").string() + " --prompt-ids " + ids +
+                           " -n 0 --logits-out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const NpyArray got = read_npy(out), ref = read_npy((kFixtures / "tiny_l3_c24_v300_bf16.logits.npy").string());
+  ASSERT_EQ(got.shape, (std::vector<int64_t>{int64_t(tokens.size()) - 1, 300}));
+  for (std::size_t i = 0; i < got.data.size(); ++i) ASSERT_NEAR(got.data[i], ref.data[i], 1e-5f * 40) << i;
+}
+
+TEST(Cli, TextPromptOnAVocabularyWithoutTokenizerIsAClearError) {
+  const Result r = run_cli("run --model " + (kFixtures / "tiny_l3_c24_v300_bf16.pth").string() + " --prompt hello -n 3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("has no text tokenizer; give the prompt with --prompt-ids"), std::string::npos) << r.output;
+}
+
+TEST(Cli, BadPromptIdIsNamed) {
+  const Result r = run_cli("run --model " + (kFixtures / "tiny_l2_c32_v77_fp32.pth").string() + " --prompt-ids 3,99 -n 1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("token id 99 is outside the vocabulary [0, 77)"), std::string::npos) << r.output;
+}
+
+TEST(Cli, MissingCheckpointNamesTheFile) {
+  const Result r = run_cli("inspect /nonexistent/model.pth");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("/nonexistent/model.pth"), std::string::npos) << r.output;
+}
+
+TEST(Cli, QuantizedWithoutCalibrationExplainsHowToCreateIt) {
+  const Result r = run_cli("run --quantized --model " + (kFixtures / "tiny_l2_c32_v77_fp32.pth").string() + " -n 1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("spikeforge calibrate"), std::string::npos) << r.output;
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"run", "eval", "inspect", "calibrate", "chip"}) {
+    const Result r = run_cli(std::string(sub) + " --help");
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub << ": " << r.output;
+  }
+}
+
+TEST(Cli, InspectPrintsInferredConfig) {
+  const Result r = run_cli("inspect " + (kFixtures / "tiny_l8_c16_v77_fp16.pth").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("n_layer:           8"), std::string::npos);
+  EXPECT_NE(r.output.find("blocks.7.ffn.value.weight"), std::string::npos);
+  EXPECT_NE(r.output.find("float16"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sf
