@@ -20,6 +20,9 @@ Multiplier make_multiplier(double real) {
     --shift;
   }
   if (shift > 62 + 31) return {0, 0};  // below any representable product: the value is 0
+  // A scale of 2^32 or more would need a left shift that overflows the 128-bit product; no
+  // quantized tensor comes near it, so such a scale is a calibration bug.
+  if (shift < -1) throw std::invalid_argument("requantization scale >= 2^32 is out of the contract's range");
   return {int32_t(mantissa), shift};
 }
 

@@ -1,0 +1,288 @@
+// The cycle loop of the RTL bench, for any verilated neuron_core configuration (the port types
+// differ with the widths, hence a template). Each cycle it drives one operation of the stimulus,
+// checks the handshake and idle outputs against a cycle model of the pipeline, and on every
+// output beat compares each neuron's spike and membrane with the reference.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rtl/bench/bench.hpp"
+#include "rtl/bench/core_reference.hpp"
+#include "rtl/bench/port_bits.hpp"
+#include "rtl/bench/stimulus.hpp"
+#include "verilated.h"
+
+namespace sf::rtl {
+
+__extension__ typedef __int128 Int128;  // g++/clang built-in; -Wpedantic would flag the bare name
+
+// Corner coverage of the tick about to happen, from the reference's state before it. Only the
+// contract's functions decide what a corner is (e.g. exactly at threshold = fires with current x
+// but not with x - 2, which lowers v + ((x - v) >> 1) by exactly 1).
+inline void count_corners(const CoreReference& ref, uint64_t events_since_tick, Corners& c) {
+  const CoreShape& s = ref.shape();
+  const int64_t vmax = (int64_t(1) << (s.membrane_bits - 1)) - 1, amax = (int64_t(1) << (s.accumulator_bits - 1)) - 1;
+  c.empty_ticks += events_since_tick == 0;
+  for (int n = 0; n < s.neurons; ++n) {
+    const int32_t x = ref.current(n), v = ref.membrane(n);
+    const int64_t acc = ref.accumulator(n);
+    const q::Multiplier& m = ref.multiplier(n);
+    const auto fires = [&](int32_t xx) {
+      int32_t vv = v;
+      return q::lif_step_int(vv, xx, s.membrane_bits);
+    };
+    if (x > -vmax + 1 && x < vmax - 1) {
+      const bool f = fires(x);
+      c.at_threshold += f && !fires(x - 2);
+      c.below_threshold += !f && fires(x + 2);
+    }
+    c.current_max += x == vmax;
+    c.current_min += x == -vmax - 1;
+    c.membrane_min += v == -vmax - 1;
+    c.acc_max += acc == amax;
+    c.acc_min += acc == -amax - 1;
+    const Int128 p = Int128(acc) * m.mantissa;
+    if (m.shift <= 0) {
+      c.left_shift += p != 0;
+    } else if (m.shift < 126) {
+      const Int128 mag = p < 0 ? -p : p, one = 1;
+      if ((mag & ((one << m.shift) - 1)) == (one << (m.shift - 1))) (p < 0 ? c.tie_neg : c.tie_pos)++;
+    }
+  }
+}
+
+template <typename V>
+BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
+  // Context first and owned here, never file-scope statics (their init order is unspecified).
+  auto ctx = std::make_unique<VerilatedContext>();
+  ctx->randReset(0);  // memories power up as 0; the stimulus loads them before any read anyway
+  auto dut = std::make_unique<V>(ctx.get(), "core");
+
+  const CoreShape& shape = cfg.shape;
+  const int lanes = cfg.lanes, groups = shape.neurons / lanes, mem = shape.membrane_bits;
+  const uint64_t wmask = (uint64_t(1) << shape.weight_bits) - 1;
+  CoreReference ref(shape);
+  Stimulus stim(shape, lanes, opt.seed, opt.profile, opt.directed, opt.cycles);
+  const auto& names = Stimulus::scenario_names();
+  BenchStats st;
+
+  // Cycle model of neuron_core's pipeline (see the header comment of rtl/neuron_core.sv).
+  struct Beat {
+    bool valid = false, tick = false;
+    int group = 0;
+  };
+  bool busy = false, cur_tick = false;
+  int beat = 0;
+  Beat s1, s2, s3, out;
+  struct Expected {
+    uint64_t index;
+    uint8_t scenario;
+    std::vector<uint8_t> spikes;
+    std::vector<int32_t> membranes, currents;
+    std::vector<int64_t> accumulators;
+  };
+  std::deque<Expected> expected;
+  uint64_t tick_index = 0, events_since_tick = 0;
+
+  const auto report = [&](const std::string& what, uint8_t scenario) {
+    if (st.mismatches == 0) {
+      st.first_mismatch_cycle = st.cycles;
+      st.first_mismatch_scenario = names[scenario];
+    }
+    ++st.mismatches;
+    if (int(st.mismatches) <= opt.max_report)
+      std::printf("MISMATCH cycle %llu [%s] %s\n", (unsigned long long)st.cycles, names[scenario].c_str(), what.c_str());
+  };
+
+  // Inputs change only between the edges: the DUT samples them at the rising edge.
+  const auto clock = [&] {
+    dut->clk = 1;
+    dut->eval();
+    ctx->timeInc(1);
+    dut->clk = 0;
+    dut->eval();
+    ctx->timeInc(1);
+  };
+
+  dut->clk = 0;
+  dut->rst_n = 0;
+  dut->cmd_valid = 0;
+  dut->wr_en = 0;
+  dut->mul_wr_en = 0;
+  dut->eval();
+  for (int i = 0; i < 2; ++i) clock();
+
+  std::deque<Op> ops;
+  std::vector<uint8_t> spikes;
+  std::vector<int32_t> membranes;
+  bool draining = false;
+  const auto t0 = std::chrono::steady_clock::now();
+
+  while (true) {
+    if (!draining && st.cycles >= opt.cycles) draining = true;
+    const bool model_idle = !busy && !s1.valid && !s2.valid && !s3.valid && !out.valid;
+    if (draining && model_idle && expected.empty()) break;
+    if (opt.stop_at_first && st.mismatches) break;
+    if (!draining && ops.empty()) stim.next_segment(ops);
+
+    // ---- drive this cycle's inputs ----
+    dut->rst_n = 1;
+    dut->cmd_valid = 0;
+    dut->wr_en = 0;
+    dut->mul_wr_en = 0;
+    const bool model_ready = !busy || beat == groups - 1;
+    bool accept = false, accept_tick = false, do_reset = false;
+    if (!draining) {
+      Op& op = ops.front();
+      switch (op.type) {
+        case Op::Type::kEvent:
+        case Op::Type::kTick:
+          accept_tick = op.type == Op::Type::kTick;
+          dut->cmd_valid = 1;
+          dut->cmd_tick = accept_tick;
+          dut->cmd_axon = op.event.axon;
+          dut->cmd_kind = uint8_t(op.event.kind);
+          dut->cmd_value = encode_payload(op.event, shape.activation_bits);
+          if (model_ready) {
+            accept = true;
+            if (accept_tick) {
+              Expected e{tick_index++, op.scenario, {}, {}, {}, {}};
+              if (opt.max_report > 0) {  // the neuron's inputs, for the mismatch report
+                for (int n = 0; n < shape.neurons; ++n) {
+                  e.accumulators.push_back(ref.accumulator(n));
+                  e.currents.push_back(ref.current(n));
+                }
+              }
+              count_corners(ref, events_since_tick, st.corners);
+              events_since_tick = 0;
+              st.spikes += ref.tick(spikes, membranes);
+              e.spikes = spikes;
+              e.membranes = membranes;
+              expected.push_back(std::move(e));
+              ++st.ticks;
+            } else {
+              ref.apply(op.event);
+              ++st.events;
+              ++events_since_tick;
+            }
+            ops.pop_front();
+          }
+          break;
+        case Op::Type::kReset:
+          if (!expected.empty()) ++st.corners.reset_in_tick;
+          events_since_tick = 0;
+          dut->rst_n = 0;
+          do_reset = true;
+          ref.reset();
+          ++st.resets;
+          ops.pop_front();
+          break;
+        case Op::Type::kGap:
+          if (--op.count <= 0) ops.pop_front();
+          break;
+        case Op::Type::kWeights:
+          if (model_idle) {  // the write port is for an idle core
+            dut->wr_en = 1;
+            dut->wr_axon = op.axon;
+            dut->wr_group = op.group;
+            clear_port(dut->wr_weights);
+            for (int l = 0; l < lanes; ++l) {
+              put_field(dut->wr_weights, l * shape.weight_bits, shape.weight_bits, uint64_t(op.weights[l]) & wmask);
+              ref.set_weight(op.axon, op.group * lanes + l, op.weights[l]);
+            }
+            ++st.weight_words;
+            ops.pop_front();
+          }
+          break;
+        case Op::Type::kMultiplier:
+          if (model_idle) {
+            dut->mul_wr_en = 1;
+            dut->mul_wr_neuron = op.neuron;
+            dut->mul_wr_mantissa = uint32_t(op.multiplier.mantissa);
+            dut->mul_wr_shift = uint8_t(int8_t(op.multiplier.shift));
+            ref.set_multiplier(op.neuron, op.multiplier);
+            ++st.multiplier_writes;
+            ops.pop_front();
+          }
+          break;
+      }
+    }
+
+    // ---- outputs that depend on state only: check before the edge ----
+    const uint8_t scen = ops.empty() ? uint8_t(names.size() - 1) : ops.front().scenario;
+    if (bool(dut->cmd_ready) != model_ready)
+      report("cmd_ready=" + std::to_string(dut->cmd_ready) + " expected " + std::to_string(model_ready), scen);
+    if (bool(dut->idle) != model_idle)
+      report("idle=" + std::to_string(dut->idle) + " expected " + std::to_string(model_idle), scen);
+
+    clock();
+    ++st.cycles;
+
+    // ---- advance the cycle model through the same edge ----
+    if (do_reset) {
+      busy = false;
+      beat = 0;
+      s1 = s2 = s3 = out = Beat{};
+      expected.clear();  // ticks in flight are abandoned with the membranes they would have set
+    } else {
+      out = s3;
+      s3 = s2;
+      s2 = (s1.valid && s1.tick) ? s1 : Beat{};
+      s1 = busy ? Beat{true, cur_tick, beat} : Beat{};
+      if (accept) {
+        busy = true;
+        beat = 0;
+        cur_tick = accept_tick;
+      } else if (busy) {
+        if (beat == groups - 1) busy = false;
+        else ++beat;
+      }
+    }
+
+    // ---- registered outputs after the edge ----
+    if (bool(dut->out_valid) != out.valid) {
+      report("out_valid=" + std::to_string(dut->out_valid) + " expected " + std::to_string(out.valid), scen);
+    } else if (out.valid) {
+      if (expected.empty()) {
+        report("output beat with no tick in flight", scen);
+        continue;
+      }
+      const Expected& e = expected.front();
+      if (int(dut->out_group) != out.group || bool(dut->out_last) != (out.group == groups - 1))
+        report("out_group=" + std::to_string(dut->out_group) + " expected " + std::to_string(out.group), e.scenario);
+      for (int l = 0; l < lanes; ++l) {
+        const int n = out.group * lanes + l;
+        const bool s = get_field(dut->out_spikes, l, 1);
+        const int32_t v = int32_t(sign_extend(get_field(dut->out_membrane, l * mem, mem), mem));
+        if (s != bool(e.spikes[n]) || v != e.membranes[n]) {
+          char buf[256];
+          if (!e.currents.empty())
+            std::snprintf(buf, sizeof buf, "tick %llu neuron %d: rtl v=%d spike=%d, ref v=%d spike=%d (acc=%lld, m=%d, s=%d, x=%d)",
+                          (unsigned long long)e.index, n, v, int(s), e.membranes[n], int(e.spikes[n]),
+                          (long long)e.accumulators[n], ref.multiplier(n).mantissa, ref.multiplier(n).shift,
+                          e.currents[n]);
+          else
+            std::snprintf(buf, sizeof buf, "tick %llu neuron %d: rtl v=%d spike=%d, ref v=%d spike=%d",
+                          (unsigned long long)e.index, n, v, int(s), e.membranes[n], int(e.spikes[n]));
+          report(buf, e.scenario);
+        }
+        ++st.neuron_checks;
+      }
+      if (out.group == groups - 1) expected.pop_front();
+    }
+  }
+
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.sops = st.events * uint64_t(shape.neurons);
+  st.skipped = stim.skipped();
+  dut->final();
+  return st;
+}
+
+}  // namespace sf::rtl

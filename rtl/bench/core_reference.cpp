@@ -1,0 +1,63 @@
+#include "rtl/bench/core_reference.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace sf::rtl {
+
+int64_t event_factor(const AxonEvent& e) {
+  switch (e.kind) {
+    case EventKind::kBinary: return 1;
+    case EventKind::kGradedSigned:
+    case EventKind::kGradedUnsigned: return e.value;
+    case EventKind::kBitSerial: {
+      const int64_t f = int64_t(1) << e.value;
+      return e.negative ? -f : f;
+    }
+  }
+  return 0;
+}
+
+CoreReference::CoreReference(const CoreShape& shape)
+    : shape_(shape),
+      weights_(std::size_t(shape.axons) * shape.neurons, 0),
+      multipliers_(shape.neurons),
+      acc_(shape.neurons, 0),
+      v_(shape.neurons, 0) {
+  if (shape.membrane_bits < 10) throw std::invalid_argument("membrane_bits must hold the threshold 256");
+}
+
+void CoreReference::set_weight(int axon, int neuron, int32_t w) {
+  weights_[std::size_t(axon) * shape_.neurons + neuron] = int32_t(q::saturate(w, shape_.weight_bits));
+}
+
+void CoreReference::apply(const AxonEvent& e) {
+  const int64_t f = event_factor(e);
+  const int32_t* row = &weights_[std::size_t(e.axon) * shape_.neurons];
+  for (int n = 0; n < shape_.neurons; ++n) acc_[n] = q::saturate(acc_[n] + row[n] * f, shape_.accumulator_bits);
+}
+
+int32_t CoreReference::current(int neuron) const {
+  return int32_t(q::requantize(acc_[neuron], multipliers_[neuron], shape_.membrane_bits));
+}
+
+int CoreReference::tick(std::vector<uint8_t>& spikes, std::vector<int32_t>& membranes) {
+  spikes.resize(shape_.neurons);
+  membranes.resize(shape_.neurons);
+  int count = 0;
+  for (int n = 0; n < shape_.neurons; ++n) {
+    const bool s = q::lif_step_int(v_[n], current(n), shape_.membrane_bits);
+    acc_[n] = 0;
+    spikes[n] = s;
+    membranes[n] = v_[n];
+    count += s;
+  }
+  return count;
+}
+
+void CoreReference::reset() {
+  std::fill(acc_.begin(), acc_.end(), 0);
+  std::fill(v_.begin(), v_.end(), 0);
+}
+
+}  // namespace sf::rtl

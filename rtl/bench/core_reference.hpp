@@ -1,0 +1,66 @@
+// Untimed reference of the RTL neuron core (rtl/neuron_core.sv): the same synaptic operations,
+// requantization and LIF update, each computed by the project's one implementation in
+// models/numerics.hpp. The Verilator bench compares the RTL against this class at every tick.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "models/numerics.hpp"
+
+namespace sf::rtl {
+
+// Widths of one core; the RTL's parameters of the same names.
+struct CoreShape {
+  int axons = 256;
+  int neurons = 256;
+  int weight_bits = 8;        // W_W, signed
+  int activation_bits = 8;    // ACT_W, graded payload
+  int accumulator_bits = 32;  // ACC_W
+  int membrane_bits = 16;     // MEM_W, Q.8
+};
+
+// The encodings of docs/numerics.md §3; the values are the RTL's cmd_kind codes.
+enum class EventKind : uint8_t { kBinary = 0, kGradedSigned = 1, kGradedUnsigned = 2, kBitSerial = 3 };
+
+struct AxonEvent {
+  int axon = 0;
+  EventKind kind = EventKind::kBinary;
+  int32_t value = 0;      // graded: x (signed or unsigned by kind); bit-serial: the bit position
+  bool negative = false;  // bit-serial only
+};
+
+// The synaptic multiplier an event applies to every weight of its row (1 for a binary spike).
+int64_t event_factor(const AxonEvent& e);
+
+class CoreReference {
+ public:
+  explicit CoreReference(const CoreShape& shape);
+
+  const CoreShape& shape() const { return shape_; }
+  void set_weight(int axon, int neuron, int32_t w);
+  int32_t weight(int axon, int neuron) const { return weights_[std::size_t(axon) * shape_.neurons + neuron]; }
+  void set_multiplier(int neuron, const q::Multiplier& m) { multipliers_[neuron] = m; }
+  const q::Multiplier& multiplier(int neuron) const { return multipliers_[neuron]; }
+
+  // One event: one SOP per neuron of the row, acc = sat_ACC(acc + w * factor).
+  void apply(const AxonEvent& e);
+  // The token tick: per neuron x = requantize(acc, m, MEM_W), LIF, acc = 0.
+  // Fills spikes (0/1) and the post-update membranes; returns the number of spikes.
+  int tick(std::vector<uint8_t>& spikes, std::vector<int32_t>& membranes);
+  // Synchronous reset: membranes and accumulators to 0 (weights and multipliers stay).
+  void reset();
+
+  int64_t accumulator(int neuron) const { return acc_[neuron]; }
+  int32_t membrane(int neuron) const { return v_[neuron]; }
+  int32_t current(int neuron) const;   // what the next tick would feed this neuron's LIF
+
+ private:
+  CoreShape shape_;
+  std::vector<int32_t> weights_;            // [axon][neuron]
+  std::vector<q::Multiplier> multipliers_;
+  std::vector<int64_t> acc_;
+  std::vector<int32_t> v_;
+};
+
+}  // namespace sf::rtl

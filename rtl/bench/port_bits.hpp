@@ -1,0 +1,52 @@
+// Field access on Verilator --cc ports, whatever C type the port's width maps to: CData..QData
+// for up to 64 bits, VlWide<N> (32-bit words) beyond. Fields are at most 32 bits wide here.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "verilated.h"
+
+namespace sf::rtl {
+
+template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+inline void put_field(T& port, int lsb, int width, uint64_t v) {
+  const uint64_t mask = ((uint64_t(1) << width) - 1) << lsb;
+  port = T((uint64_t(port) & ~mask) | ((v << lsb) & mask));
+}
+template <std::size_t N>
+inline void put_field(VlWide<N>& port, int lsb, int width, uint64_t v) {
+  for (int b = 0; b < width; ++b) {  // only weight loads use this: simplicity over speed
+    const int bit = lsb + b;
+    const EData m = EData(1) << (bit % 32);
+    port.at(bit / 32) = ((v >> b) & 1) ? (port.at(bit / 32) | m) : (port.at(bit / 32) & ~m);
+  }
+}
+
+template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+inline void clear_port(T& port) {
+  port = 0;
+}
+template <std::size_t N>
+inline void clear_port(VlWide<N>& port) {
+  for (std::size_t i = 0; i < N; ++i) port.at(i) = 0;
+}
+
+template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+inline uint64_t get_field(const T& port, int lsb, int width) {
+  return (uint64_t(port) >> lsb) & ((uint64_t(1) << width) - 1);
+}
+template <std::size_t N>
+inline uint64_t get_field(const VlWide<N>& port, int lsb, int width) {
+  const int w = lsb / 32, o = lsb % 32;
+  uint64_t v = uint64_t(port.at(w)) >> o;
+  if (o + width > 32 && w + 1 < int(N)) v |= uint64_t(port.at(w + 1)) << (32 - o);
+  return v & ((uint64_t(1) << width) - 1);
+}
+
+inline int64_t sign_extend(uint64_t v, int width) {
+  const uint64_t m = uint64_t(1) << (width - 1);
+  return int64_t((v ^ m) - m);
+}
+
+}  // namespace sf::rtl

@@ -1,0 +1,203 @@
+// Neurosynaptic core datapath: axon events -> crossbar row read -> synaptic accumulation ->
+// (token tick) requantization -> LIF -> spikes. Neurons are processed LANES at a time: one lane
+// group of one command per cycle, GROUPS = NEURONS / LANES cycles per command, back to back.
+//
+// Pipeline (one beat = one lane group of one command):
+//   S0  issue: synapse memory read (event) or multiplier table read (tick)
+//   S1  event: acc[group] += synaptic op        tick: read + clear acc[group], multiply
+//   S2  tick: round and saturate (requantizer)
+//   S3  tick: LIF update, membrane write-back
+//   out tick: spikes + membranes of the group, 4 cycles after the beat issued
+// Every beat of every command passes every stage in order, so a tick sees all earlier events
+// and the next token's events never touch an accumulator before the tick has read it.
+//
+// Command port (valid/ready): cmd_tick=1 is the token tick; otherwise an axon event with
+// cmd_kind 0 binary, 1 graded signed, 2 graded unsigned, 3 bit-serial (cmd_value[ACT_W-1] =
+// sign, low bits = bit position). Weight and multiplier writes are for an idle core (idle=1).
+module neuron_core #(
+    parameter int AXONS   = 256,
+    parameter int NEURONS = 256,
+    parameter int LANES   = 16,
+    parameter int W_W     = 8,     // weight bits (signed)
+    parameter int ACT_W   = 8,     // graded event payload bits
+    parameter int ACC_W   = 32,
+    parameter int MEM_W   = 16,    // LIF current and membrane bits, Q.8
+    parameter int MANT_W  = 32,    // q::Multiplier mantissa
+    parameter int SHIFT_W = 8,     // q::Multiplier shift, signed
+    // Injected bugs for the bench's mutation check; 0 is the real design.
+    // 1 threshold >, 2 truncating requantizer, 3 unsaturated requantizer, 4 round half up,
+    // 5 wrapping accumulator, 6 logical shift in the leak
+    parameter int MUTANT  = 0,
+    localparam int GROUPS = NEURONS / LANES,
+    localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1,
+    localparam int AX_W   = AXONS > 1 ? $clog2(AXONS) : 1,
+    localparam int N_W    = NEURONS > 1 ? $clog2(NEURONS) : 1,
+    localparam int WA_W   = AXONS * GROUPS > 1 ? $clog2(AXONS * GROUPS) : 1
+) (
+    input  logic                   clk,
+    input  logic                   rst_n,          // synchronous: membranes, accumulators, pipeline
+
+    input  logic                   cmd_valid,
+    output logic                   cmd_ready,
+    input  logic                   cmd_tick,
+    input  logic [AX_W-1:0]        cmd_axon,
+    input  logic [1:0]             cmd_kind,
+    input  logic [ACT_W-1:0]       cmd_value,
+
+    // Synapse memory write: LANES weights of row wr_axon, neurons wr_group * LANES + [0, LANES).
+    input  logic                   wr_en,
+    input  logic [AX_W-1:0]        wr_axon,
+    input  logic [G_W-1:0]         wr_group,
+    input  logic [LANES*W_W-1:0]   wr_weights,
+
+    input  logic                   mul_wr_en,
+    input  logic [N_W-1:0]         mul_wr_neuron,
+    input  logic [MANT_W-1:0]      mul_wr_mantissa,
+    input  logic [SHIFT_W-1:0]     mul_wr_shift,
+
+    output logic                   out_valid,
+    output logic                   out_last,       // last group of the tick
+    output logic [G_W-1:0]         out_group,
+    output logic [LANES-1:0]       out_spikes,
+    output logic [LANES*MEM_W-1:0] out_membrane,
+
+    output logic                   idle            // no command in flight
+);
+    // Elaboration-time checks: configurations the datapath's widths do not cover.
+    if (NEURONS % LANES != 0) begin : g_bad_lanes
+        $error("neuron_core: NEURONS (%0d) must be a multiple of LANES (%0d)", NEURONS, LANES);
+    end
+    if (MEM_W < 10) begin : g_bad_membrane
+        $error("neuron_core: MEM_W (%0d) cannot hold the threshold 256 (Q.8)", MEM_W);
+    end
+    if (ACC_W < W_W + (1 << (ACT_W > 1 ? $clog2(ACT_W) : 1)) + 1) begin : g_bad_acc
+        $error("neuron_core: ACC_W (%0d) must hold one synaptic term (accumulator_array TERM_W)", ACC_W);
+    end
+
+    // ---- S0: command issue ---------------------------------------------------------------
+    logic              busy;
+    logic [G_W-1:0]    beat;
+    logic              cur_tick;
+    logic [AX_W-1:0]   cur_axon;
+    logic [1:0]        cur_kind;
+    logic [ACT_W-1:0]  cur_value;
+    logic              last_beat;
+
+    assign last_beat = beat == G_W'(GROUPS - 1);
+    // Accepting on the last beat keeps the issue stage busy every cycle under back-to-back commands.
+    assign cmd_ready = !busy || last_beat;
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            busy <= 1'b0;
+            beat <= '0;
+        end else if (cmd_valid && cmd_ready) begin
+            busy      <= 1'b1;
+            beat      <= '0;
+            cur_tick  <= cmd_tick;
+            cur_axon  <= cmd_axon;
+            cur_kind  <= cmd_kind;
+            cur_value <= cmd_value;
+        end else if (busy) begin
+            if (last_beat) busy <= 1'b0;
+            else beat <= beat + 1'b1;
+        end
+    end
+
+    logic [LANES*W_W-1:0] row_weights;
+    synapse_memory #(.AXONS(AXONS), .GROUPS(GROUPS), .WORD_W(LANES * W_W)) u_synapses (
+        .clk     (clk),
+        .wr_en   (wr_en),
+        .wr_addr (WA_W'(wr_axon) * WA_W'(GROUPS) + WA_W'(wr_group)),
+        .wr_data (wr_weights),
+        .rd_en   (busy && !cur_tick),
+        .rd_addr (WA_W'(cur_axon) * WA_W'(GROUPS) + WA_W'(beat)),
+        .rd_data (row_weights)
+    );
+
+    logic [LANES*MANT_W-1:0]  mantissas;
+    logic [LANES*SHIFT_W-1:0] shifts;
+    multiplier_table #(.NEURONS(NEURONS), .LANES(LANES), .MANT_W(MANT_W), .SHIFT_W(SHIFT_W)) u_multipliers (
+        .clk         (clk),
+        .wr_en       (mul_wr_en),
+        .wr_neuron   (mul_wr_neuron),
+        .wr_mantissa (mul_wr_mantissa),
+        .wr_shift    (mul_wr_shift),
+        .rd_en       (busy && cur_tick),
+        .rd_group    (beat),
+        .rd_mantissa (mantissas),
+        .rd_shift    (shifts)
+    );
+
+    // ---- S1: accumulate, or read + clear and multiply --------------------------------------
+    logic              s1_valid, s1_tick;
+    logic [G_W-1:0]    s1_group;
+    logic [1:0]        s1_kind;
+    logic [ACT_W-1:0]  s1_value;
+    always_ff @(posedge clk) begin
+        if (!rst_n) s1_valid <= 1'b0;
+        else        s1_valid <= busy;
+        s1_tick  <= cur_tick;
+        s1_group <= beat;
+        s1_kind  <= cur_kind;
+        s1_value <= cur_value;
+    end
+
+    logic [LANES*ACC_W-1:0] group_acc;
+    accumulator_array #(.NEURONS(NEURONS), .LANES(LANES), .W_W(W_W), .ACT_W(ACT_W), .ACC_W(ACC_W),
+                        .MUTANT(MUTANT)) u_accumulators (
+        .clk      (clk),
+        .rst_n    (rst_n),
+        .acc_en   (s1_valid && !s1_tick),
+        .clear_en (s1_valid && s1_tick),
+        .group    (s1_group),
+        .kind     (s1_kind),
+        .value    (s1_value),
+        .weights  (row_weights),
+        .rd_acc   (group_acc)
+    );
+
+    logic [LANES*MEM_W-1:0] currents;
+    for (genvar l = 0; l < LANES; l++) begin : g_lane
+        requantizer #(.ACC_W(ACC_W), .MANT_W(MANT_W), .SHIFT_W(SHIFT_W), .OUT_W(MEM_W),
+                      .MUTANT(MUTANT)) u_requantizer (
+            .clk      (clk),
+            .en_mul   (s1_valid && s1_tick),
+            .en_round (s2_valid),
+            .acc      (group_acc[l*ACC_W +: ACC_W]),
+            .mantissa (mantissas[l*MANT_W +: MANT_W]),
+            .shift    (shifts[l*SHIFT_W +: SHIFT_W]),
+            .current  (currents[l*MEM_W +: MEM_W])
+        );
+    end
+
+    // ---- S2, S3: requantizer stages; the LIF unit consumes S3 --------------------------------
+    logic           s2_valid, s3_valid;
+    logic [G_W-1:0] s2_group, s3_group;
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            s2_valid <= 1'b0;
+            s3_valid <= 1'b0;
+        end else begin
+            s2_valid <= s1_valid && s1_tick;
+            s3_valid <= s2_valid;
+        end
+        s2_group <= s1_group;
+        s3_group <= s2_group;
+    end
+
+    lif_neuron_unit #(.NEURONS(NEURONS), .LANES(LANES), .MEM_W(MEM_W), .MUTANT(MUTANT)) u_lif (
+        .clk          (clk),
+        .rst_n        (rst_n),
+        .in_valid     (s3_valid),
+        .in_group     (s3_group),
+        .in_current   (currents),
+        .out_valid    (out_valid),
+        .out_group    (out_group),
+        .out_spikes   (out_spikes),
+        .out_membrane (out_membrane)
+    );
+
+    assign out_last = out_group == G_W'(GROUPS - 1);
+    assign idle = !busy && !s1_valid && !s2_valid && !s3_valid && !out_valid;
+endmodule
