@@ -27,22 +27,25 @@ Multiplier make_multiplier(double real) {
 }
 
 namespace {
-inline __int128 round_shift128(__int128 v, int s) {
-  if (s <= 0) return v * (__int128(1) << -s);
+// g++'s 128-bit integer: exact products of a 64-bit value and a 31-bit mantissa.
+__extension__ typedef __int128 int128;
+
+inline int128 round_shift128(int128 v, int s) {
+  if (s <= 0) return v * (int128(1) << -s);
   if (s >= 126) return 0;
-  const __int128 half = __int128(1) << (s - 1);
+  const int128 half = int128(1) << (s - 1);
   return v >= 0 ? (v + half) >> s : -((-v + half) >> s);
 }
-inline int64_t clamp128(__int128 v, int64_t lo, int64_t hi) { return v > hi ? hi : v < lo ? lo : int64_t(v); }
+inline int64_t clamp128(int128 v, int64_t lo, int64_t hi) { return v > hi ? hi : v < lo ? lo : int64_t(v); }
 }  // namespace
 
 int64_t requantize(int64_t v, const Multiplier& m, int bits) {
-  const __int128 r = round_shift128(__int128(v) * m.mantissa, m.shift);
+  const int128 r = round_shift128(int128(v) * m.mantissa, m.shift);
   return clamp128(r, -(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1);
 }
 
 int64_t requantize_unsigned(int64_t v, const Multiplier& m, int bits) {
-  const __int128 r = round_shift128(__int128(v) * m.mantissa, m.shift);
+  const int128 r = round_shift128(int128(v) * m.mantissa, m.shift);
   return clamp128(r, 0, (int64_t(1) << bits) - 1);
 }
 
@@ -127,8 +130,8 @@ int64_t isqrt(int64_t v) {
   if (v <= 0) return 0;
   // The double estimate is within 1 of the answer; fix it up exactly in 128-bit arithmetic.
   int64_t r = int64_t(std::sqrt(double(v)));
-  while (__int128(r) * r > v) --r;
-  while (__int128(r + 1) * (r + 1) <= v) ++r;
+  while (int128(r) * r > v) --r;
+  while (int128(r + 1) * (r + 1) <= v) ++r;
   return r;
 }
 
