@@ -57,6 +57,7 @@ QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits) {
   m.bits = bits;
   m.q.resize(std::size_t(rows) * cols);
   m.scale.resize(rows);
+  m.row_sum.assign(rows, 0);
   const int qmax = (1 << (bits - 1)) - 1;
   for (int r = 0; r < rows; ++r) {
     const float* row = w + std::size_t(r) * cols;
@@ -64,8 +65,11 @@ QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits) {
     for (int c = 0; c < cols; ++c) max_abs = std::max(max_abs, double(std::abs(row[c])));
     const double s = max_abs > 0 ? max_abs / qmax : 1.0;
     m.scale[r] = s;
-    for (int c = 0; c < cols; ++c)
-      m.q[std::size_t(r) * cols + c] = int8_t(std::clamp<int64_t>(std::llround(double(row[c]) / s), -qmax, qmax));
+    for (int c = 0; c < cols; ++c) {
+      const int8_t q = int8_t(std::clamp<int64_t>(std::llround(double(row[c]) / s), -qmax, qmax));
+      m.q[std::size_t(r) * cols + c] = q;
+      m.row_sum[r] += q;
+    }
   }
   return m;
 }

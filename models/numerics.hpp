@@ -62,6 +62,7 @@ struct QuantizedMatrix {
   int rows = 0, cols = 0, bits = 8;
   std::vector<int8_t> q;        // row-major; int8 holds every supported width (2..8)
   std::vector<double> scale;    // per output row
+  std::vector<int32_t> row_sum; // Σ of each row's q (the crossbar kernel needs it for signed inputs)
 };
 QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits);
 // Activation scale for a calibrated max |value| at `bits` (signed) or `bits` (unsigned).

@@ -1,5 +1,7 @@
 #include "models/quantized.hpp"
 
+#include "models/crossbar_kernel.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <omp.h>
@@ -245,20 +247,8 @@ void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_
   counts.synapse_read_bits += nonzero * rows * lin.w.bits;
   counts.neuron_updates += rows;  // every output neuron's accumulator is read out and requantized
 
-  // Activations fit in 16 bits (activation_bits <= 8), so int8·int16 products sum in int32 per
-  // row without overflow for rows up to 2^15 columns; the sum is widened to int64.
-  thread_local std::vector<int16_t> x16;
-  x16.assign(x, x + cols);
-  const int8_t* wq = lin.w.q.data();
-  const int16_t* xs = x16.data();
-  const bool parallel = int64_t(rows) * cols >= (1 << 18);
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int r = 0; r < rows; ++r) {
-    const int8_t* row = wq + std::size_t(r) * cols;
-    int32_t s = 0;
-    for (int c = 0; c < cols; ++c) s += int32_t(row[c]) * int32_t(xs[c]);
-    acc[r] = s;
-  }
+  crossbar_matvec(lin.w.q.data(), std::size_t(cols), rows, cols, lin.w.row_sum.data(), x, acc,
+                  int64_t(rows) * cols >= (1 << 18));
 }
 
 void QuantizedModel::layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out, Counts& counts) {

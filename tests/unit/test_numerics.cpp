@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "models/crossbar_kernel.hpp"
 #include "models/lif.hpp"
 #include "models/numerics.hpp"
 #include "models/quantized.hpp"
@@ -271,6 +272,37 @@ TEST(QuantizedModel, ResetRestoresInitialState) {
   m.step(3);
   m.reset();
   EXPECT_EQ(m.step(7), first);
+}
+
+}  // namespace
+}  // namespace sf
+
+namespace sf {
+namespace {
+
+TEST(CrossbarKernel, EqualsNaiveProductForSignedUnsignedAndWideInputs) {
+  std::mt19937 rng(12);
+  for (int cols : {1, 63, 64, 65, 200, 768}) {
+    const int rows = 37;
+    std::vector<int8_t> w(std::size_t(rows) * cols);
+    std::uniform_int_distribution<int> dw(-127, 127);
+    for (auto& v : w) v = int8_t(dw(rng));
+    std::vector<int32_t> sums(rows, 0);
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) sums[r] += w[std::size_t(r) * cols + c];
+    for (auto [lo, hi] : {std::pair{-128, 127}, std::pair{0, 255}, std::pair{-300, 300}}) {
+      std::uniform_int_distribution<int> dx(lo, hi);
+      std::vector<int32_t> x(cols);
+      for (auto& v : x) v = dx(rng);
+      std::vector<int64_t> got(rows);
+      crossbar_matvec(w.data(), std::size_t(cols), rows, cols, sums.data(), x.data(), got.data(), false);
+      for (int r = 0; r < rows; ++r) {
+        int64_t expect = 0;
+        for (int c = 0; c < cols; ++c) expect += int64_t(w[std::size_t(r) * cols + c]) * x[c];
+        ASSERT_EQ(got[r], expect) << "cols " << cols << " row " << r << " inputs [" << lo << ", " << hi << "]";
+      }
+    }
+  }
 }
 
 }  // namespace
