@@ -9,24 +9,13 @@
 
 #include "chips/chip_spec.hpp"
 #include "compiler/placement.hpp"
+#include "topology_fixtures.hpp"
 
 namespace sf {
 namespace {
 
-const std::string kChips = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/";
-
-Topology hand_grid(int grid_rows, int grid_cols, int rows, int cols, int gateways, DimensionOrder order,
-                   double weight = 1.0) {
-  TopologyParams p;
-  p.chip_grid_rows = grid_rows;
-  p.chip_grid_cols = grid_cols;
-  p.mesh_rows = rows;
-  p.mesh_cols = cols;
-  p.gateways_per_edge = gateways;
-  p.routing = order;
-  p.inter_chip_hop_weight = weight;
-  return Topology(p);
-}
+using test_fixtures::hand_grid;
+const std::string& kChips = test_fixtures::kChipsDir;
 
 // Follows route_step hop by hop, counting mesh and inter-chip links.
 HopCount walk(const Topology& t, const CoreCoord& from, const CoreCoord& to) {

@@ -10,25 +10,14 @@
 
 #include "chips/chip_spec.hpp"
 #include "compiler/placement.hpp"
+#include "topology_fixtures.hpp"
 #include "compiler/routing.hpp"
 
 namespace sf {
 namespace {
 
-const std::string kChips = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/";
-
-Topology hand_grid(int grid_rows, int grid_cols, int rows, int cols, int gateways, DimensionOrder order,
-                   int table_entries = 1 << 16) {
-  TopologyParams p;
-  p.chip_grid_rows = grid_rows;
-  p.chip_grid_cols = grid_cols;
-  p.mesh_rows = rows;
-  p.mesh_cols = cols;
-  p.gateways_per_edge = gateways;
-  p.routing = order;
-  p.routing_table_entries = table_entries;
-  return Topology(p);
-}
+using test_fixtures::hand_grid;
+const std::string& kChips = test_fixtures::kChipsDir;
 
 // `units` units on distinct random cores.
 std::vector<CoreCoord> random_placement(const Topology& t, int units, std::mt19937& rng) {
