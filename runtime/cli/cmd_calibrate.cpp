@@ -1,8 +1,5 @@
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "runtime/cli/common.hpp"
 
 namespace sf::cli {
@@ -17,14 +14,7 @@ struct CalibrateOptions {
 
 void run_calibrate(const CalibrateOptions& o) {
   GoldenModel golden(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
-  auto tokenizer = tokenizer_for_vocab(golden.vocab_size(), o.model.data_dir);
-  if (!tokenizer) throw std::invalid_argument("calibration text needs a tokenizer for this vocabulary");
-  std::ifstream in(o.text_file, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open calibration text", o.text_file));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto tokens = tokenizer->encode(ss.str());
-  if (o.max_tokens > 0 && int64_t(tokens.size()) > o.max_tokens) tokens.resize(std::size_t(o.max_tokens));
+  const auto tokens = encode_text_file(o.text_file, golden.vocab_size(), o.model.data_dir, o.max_tokens);
   const Calibration cal = calibrate(golden, tokens, o.text_file);
   const std::string out = o.out.empty() ? o.model.calibration_path() : o.out;
   cal.save(out);

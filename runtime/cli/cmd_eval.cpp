@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <sstream>
 
 #include "runtime/cli/common.hpp"
 #include "runtime/counts_report.hpp"
@@ -18,22 +17,10 @@ struct EvalOptions {
   int64_t max_tokens = 0;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open text file", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void eval(const EvalOptions& o) {
   auto model_ptr = o.model.make_model();
   TokenModel& model = *model_ptr;
-  auto tokenizer = tokenizer_for_vocab(model.vocab_size(), o.model.data_dir);
-  if (!tokenizer)
-    throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", model.vocab_size(), o.text_file));
-  auto tokens = tokenizer->encode(read_file(o.text_file));
-  if (o.max_tokens > 0 && int64_t(tokens.size()) > o.max_tokens) tokens.resize(std::size_t(o.max_tokens));
+  const auto tokens = encode_text_file(o.text_file, model.vocab_size(), o.model.data_dir, o.max_tokens);
   const auto r = evaluate(model, tokens, [](int64_t done, int64_t total) {
     fmt::print(stderr, "\r  {}/{} tokens", done, total);
   });

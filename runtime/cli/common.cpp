@@ -97,6 +97,20 @@ std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, 
   return tokens;
 }
 
+std::vector<int> encode_text_file(const std::string& path, int vocab_size, const std::string& data_dir,
+                                  int64_t max_tokens) {
+  auto tokenizer = tokenizer_for_vocab(vocab_size, data_dir);
+  if (!tokenizer)
+    throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", vocab_size, path));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open text file", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  auto tokens = tokenizer->encode(text.str());
+  if (max_tokens > 0 && int64_t(tokens.size()) > max_tokens) tokens.resize(std::size_t(max_tokens));
+  return tokens;
+}
+
 std::string Utf8Stream::push(const std::string& bytes) {
   pending_ += bytes;
   // Find the end of the last complete character.

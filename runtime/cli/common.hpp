@@ -40,6 +40,11 @@ struct ModelOptions {
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
                                int vocab_size);
 
+// A text file encoded with the model's tokenizer, cut to max_tokens (0 = all). Errors name the
+// file when it cannot be read or the vocabulary has no tokenizer.
+std::vector<int> encode_text_file(const std::string& path, int vocab_size, const std::string& data_dir,
+                                  int64_t max_tokens);
+
 // Collects token bytes and releases only complete UTF-8 characters, so byte-level BPE
 // tokens that split a character still print correctly when streamed.
 class Utf8Stream {
