@@ -378,8 +378,7 @@ void QuantizedModel::channel_mix(int i) {
 
 const std::vector<float>& QuantizedModel::step(int token) {
   const int C = m_.config.n_embd, L = m_.config.n_layer;
-  if (token < 0 || token >= m_.config.vocab_size)
-    throw std::out_of_range(fmt::format("token id {} is outside the vocabulary [0, {})", token, m_.config.vocab_size));
+  require_token_in_vocabulary(token);
   counts_.reset(L);
   const int32_t* e = m_.embedding.data() + std::size_t(token) * C;
   auto& emb = counts_.at(0, Op::Embedding);

@@ -364,8 +364,7 @@ void GoldenModel::channel_mix(int i, float* x) {
 
 const std::vector<float>& GoldenModel::step(int token) {
   const int C = w_.config.n_embd;
-  if (token < 0 || token >= w_.config.vocab_size)
-    throw std::out_of_range(fmt::format("token id {} is outside the vocabulary [0, {})", token, w_.config.vocab_size));
+  require_token_in_vocabulary(token);
   const float* e = w_.emb.data.data() + std::size_t(token) * C;
   for (int c = 0; c < C; ++c) x_[c] = w_.binary_embedding ? float(e[c] >= 0.0f) : e[c];
   layer_norm(x_.data(), w_.ln0_weight.data.data(), w_.ln0_bias.data.data(), C, x_.data());

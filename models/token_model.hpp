@@ -35,6 +35,10 @@ class TokenModel {
   virtual const StepActivity& last_activity() const = 0;
   // Action counts of the last step, for levels that count them (null for the float model).
   virtual const TokenCounts* last_counts() const { return nullptr; }
+
+ protected:
+  // Every level rejects an out-of-range id the same way, before touching any state.
+  void require_token_in_vocabulary(int token) const;
 };
 
 }  // namespace sf
