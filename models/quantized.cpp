@@ -277,12 +277,26 @@ void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vecto
   residual.sop_binary += n_spikes;
 }
 
+void QuantizedModel::count_token_shift(Counts& counts, int outputs) {
+  const int64_t vector_bytes = (int64_t(m_.config.n_embd) * m_.options.activation_bits + 7) / 8;
+  counts.sfu[int(Sfu::Multiply)] += 2 * outputs * int64_t(m_.config.n_embd);
+  counts.state_read_bytes += vector_bytes;    // the previous token's LN output
+  counts.state_write_bytes += vector_bytes;   // replaced by this token's
+  counts.output_bytes += outputs * vector_bytes;
+}
+
+void QuantizedModel::receptance(const QuantizedSpikeGpt::Linear& lin, Counts& counts) {
+  const int C = m_.config.n_embd;
+  crossbar(lin, xr_.data(), acc_.data(), counts);
+  for (int c = 0; c < C; ++c) r_[c] = q::sigmoid_q(int32_t(q::requantize(acc_[c], lin.out[c], q::kSigmoidInBits)));
+  counts.sfu[int(Sfu::Sigmoid)] += C;
+}
+
 void QuantizedModel::time_mix(int i) {
   const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
   const auto& l = m_.layers[i];
   layer_norm(x_.data(), l.ln1, z_.data(), counts_.at(i, Op::Ln1));
 
-  auto& shift = counts_.at(i, Op::AttShift);
   auto& prev = state_.att_shift[i];
   for (int c = 0; c < C; ++c) {
     xk_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_k[c]);
@@ -290,16 +304,9 @@ void QuantizedModel::time_mix(int i) {
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
-  shift.sfu[int(Sfu::Multiply)] += 6 * C;
-  shift.state_read_bytes += (int64_t(C) * A + 7) / 8;
-  shift.state_write_bytes += (int64_t(C) * A + 7) / 8;
-  shift.output_bytes += 3 * ((int64_t(C) * A + 7) / 8);
+  count_token_shift(counts_.at(i, Op::AttShift), 3);
 
-  auto& rc = counts_.at(i, Op::AttReceptance);
-  crossbar(l.att_receptance, xr_.data(), acc_.data(), rc);
-  for (int c = 0; c < C; ++c)
-    r_[c] = q::sigmoid_q(int32_t(q::requantize(acc_[c], l.att_receptance.out[c], q::kSigmoidInBits)));
-  rc.sfu[int(Sfu::Sigmoid)] += C;
+  receptance(l.att_receptance, counts_.at(i, Op::AttReceptance));
   auto& kc = counts_.at(i, Op::AttKey);
   crossbar(l.att_key, xk_.data(), acc_.data(), kc);
   for (int c = 0; c < C; ++c) k_[c] = int32_t(q::requantize(acc_[c], l.att_key.out[c], 24));
@@ -335,23 +342,15 @@ void QuantizedModel::channel_mix(int i) {
   const auto& l = m_.layers[i];
   layer_norm(x_.data(), l.ln2, z_.data(), counts_.at(i, Op::Ln2));
 
-  auto& shift = counts_.at(i, Op::FfnShift);
   auto& prev = state_.ffn_shift[i];
   for (int c = 0; c < C; ++c) {
     xk_[c] = q::token_shift_int(z_[c], prev[c], l.ffn_mix_k[c]);
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.ffn_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
-  shift.sfu[int(Sfu::Multiply)] += 4 * C;
-  shift.state_read_bytes += (int64_t(C) * A + 7) / 8;
-  shift.state_write_bytes += (int64_t(C) * A + 7) / 8;
-  shift.output_bytes += 2 * ((int64_t(C) * A + 7) / 8);
+  count_token_shift(counts_.at(i, Op::FfnShift), 2);
 
-  auto& rc = counts_.at(i, Op::FfnReceptance);
-  crossbar(l.ffn_receptance, xr_.data(), acc_.data(), rc);
-  for (int c = 0; c < C; ++c)
-    r_[c] = q::sigmoid_q(int32_t(q::requantize(acc_[c], l.ffn_receptance.out[c], q::kSigmoidInBits)));
-  rc.sfu[int(Sfu::Sigmoid)] += C;
+  receptance(l.ffn_receptance, counts_.at(i, Op::FfnReceptance));
 
   auto& kc = counts_.at(i, Op::FfnKey);
   crossbar(l.ffn_key, xk_.data(), acc_.data(), kc);
