@@ -139,20 +139,39 @@ int64_t isqrt(int64_t v) {
   return r;
 }
 
-void layer_norm_int(const int32_t* x, int n, const LayerNormConstants& c, int32_t* out) {
-  // eps = 1e-5 in the Q.24 units of the variance of Q.12 values.
-  static const int64_t eps = std::llround(std::ldexp(1e-5, 2 * kResidualFrac));
+int64_t ln_partial_sum(const int32_t* x, int n) {
   int64_t sum = 0;
   for (int i = 0; i < n; ++i) sum += x[i];
-  const int64_t mean = div_round(sum, n);
+  return sum;
+}
+
+int64_t ln_mean(int64_t total_sum, int n_total) { return div_round(total_sum, n_total); }
+
+int64_t ln_partial_squares(const int32_t* x, int n, int64_t mean) {
   int64_t sq = 0;
   for (int i = 0; i < n; ++i) sq += (int64_t(x[i]) - mean) * (int64_t(x[i]) - mean);
-  const int64_t sigma = std::max<int64_t>(1, isqrt(div_round(sq, n) + eps));
+  return sq;
+}
+
+int64_t ln_sigma(int64_t total_squares, int n_total) {
+  // eps = 1e-5 in the Q.24 units of the variance of Q.12 values.
+  static const int64_t eps = std::llround(std::ldexp(1e-5, 2 * kResidualFrac));
+  return std::max<int64_t>(1, isqrt(div_round(total_squares, n_total) + eps));
+}
+
+void ln_normalize(const int32_t* x, int n, int64_t mean, int64_t sigma, const int64_t* gain, const int64_t* bias,
+                  int out_bits, bool out_unsigned, int32_t* out) {
   for (int i = 0; i < n; ++i) {
-    const int64_t t = div_round((int64_t(x[i]) - mean) * c.gain[i], sigma) + c.bias[i];
+    const int64_t t = div_round((int64_t(x[i]) - mean) * gain[i], sigma) + bias[i];
     const int64_t v = round_shift(t, kLayerNormGainFrac);
-    out[i] = int32_t(c.out_unsigned ? saturate_unsigned(v, c.out_bits) : saturate(v, c.out_bits));
+    out[i] = int32_t(out_unsigned ? saturate_unsigned(v, out_bits) : saturate(v, out_bits));
   }
+}
+
+void layer_norm_int(const int32_t* x, int n, const LayerNormConstants& c, int32_t* out) {
+  const int64_t mean = ln_mean(ln_partial_sum(x, n), n);
+  const int64_t sigma = ln_sigma(ln_partial_squares(x, n, mean), n);
+  ln_normalize(x, n, mean, sigma, c.gain.data(), c.bias.data(), c.out_bits, c.out_unsigned, out);
 }
 
 int32_t wkv_step_int(int32_t k, int32_t v, int32_t u, int32_t w, int64_t& a, int64_t& b, int32_t& p) {

@@ -101,6 +101,16 @@ LayerNormConstants make_layer_norm_constants(const float* gamma, const float* be
 // x in Q.12 (int32). mean and variance by rounded integer division, σ = floor(sqrt(var + eps))
 // in Q.12, out_i = sat(round((d_i·G_i / σ + B_i) / 2^16)). Returns the SFU op counts it used.
 void layer_norm_int(const int32_t* x, int n, const LayerNormConstants& c, int32_t* out);
+// The same LayerNorm in the stages a chip with the vector split over several cores runs: each
+// core sums its slice, one core turns the total into the mean, each sums its squared deviations,
+// one turns their total into σ, each normalises its slice. layer_norm_int is exactly these stages.
+int64_t ln_partial_sum(const int32_t* x, int n);
+int64_t ln_mean(int64_t total_sum, int n_total);
+int64_t ln_partial_squares(const int32_t* x, int n, int64_t mean);
+int64_t ln_sigma(int64_t total_squares, int n_total);
+// x, out and the constants' gain/bias start at the slice's first channel (c.gain.data() + offset).
+void ln_normalize(const int32_t* x, int n, int64_t mean, int64_t sigma, const int64_t* gain, const int64_t* bias,
+                  int out_bits, bool out_unsigned, int32_t* out);
 int64_t isqrt(int64_t v);   // floor(sqrt(v)), exact
 
 // One WKV channel step in fixed point. k, u, w, p in log2 units Q.8; v and the returned wkv in

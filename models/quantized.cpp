@@ -1,6 +1,7 @@
 #include "models/quantized.hpp"
 
 #include "models/crossbar_kernel.hpp"
+#include "models/op_rules.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,7 +15,7 @@ namespace sf {
 
 namespace {
 constexpr double kLog2e = 1.4426950408889634;
-constexpr int kInternalBits = 16;   // v, ffn key: int16 inside a core
+using rules::kInternalBits;
 
 double max_abs(const float* d, int n) {
   double m = 0;
@@ -233,20 +234,7 @@ void QuantizedModel::reset() {
 
 void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, Counts& counts) {
   const int rows = lin.w.rows, cols = lin.w.cols;
-  int64_t nonzero = 0, set_bits = 0;
-  for (int c = 0; c < cols; ++c) {
-    if (x[c] == 0) continue;
-    ++nonzero;
-    set_bits += __builtin_popcount(uint32_t(x[c] < 0 ? -x[c] : x[c]));
-  }
-  counts.events_graded += nonzero;
-  counts.sop_graded += nonzero * rows;
-  counts.events_bit_serial += set_bits;
-  counts.sop_bit_serial += set_bits * rows;
-  counts.dense_macs += int64_t(rows) * cols;
-  counts.synapse_read_bits += nonzero * rows * lin.w.bits;
-  counts.neuron_updates += rows;  // every output neuron's accumulator is read out and requantized
-
+  rules::count_crossbar(counts, rows, cols, lin.w.bits, rules::observe_inputs(x, cols));
   crossbar_matvec(lin.w.q.data(), std::size_t(cols), rows, cols, lin.w.row_sum.data(), x, acc,
                   int64_t(rows) * cols >= (1 << 18));
 }
@@ -254,10 +242,7 @@ void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_
 void QuantizedModel::layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out, Counts& counts) {
   const int C = m_.config.n_embd;
   q::layer_norm_int(in, C, c, out);
-  counts.sfu[int(Sfu::MeanVar)] += C;
-  counts.sfu[int(Sfu::Rsqrt)] += 1;
-  counts.sfu[int(Sfu::Divide)] += C;
-  counts.output_bytes += (int64_t(C) * c.out_bits + 7) / 8;
+  rules::count_layer_norm(counts, C, c.out_bits);
 }
 
 void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, Counts& lif,
@@ -265,31 +250,16 @@ void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vecto
   const int C = m_.config.n_embd, M = m_.options.membrane_bits;
   for (int c = 0; c < C; ++c) {
     spikes[c] = q::lif_step_int(membrane[c], cur_[c], M);
-    x_[c] += spikes[c] << q::kResidualFrac;
+    if (spikes[c]) x_[c] += rules::kSpikeResidual;
   }
-  const int64_t n_spikes = std::count(spikes.begin(), spikes.end(), uint8_t(1));
-  lif.neuron_updates += C;
-  lif.spikes += n_spikes;
-  lif.state_read_bytes += (int64_t(C) * M + 7) / 8;
-  lif.state_write_bytes += (int64_t(C) * M + 7) / 8;
-  lif.output_bytes += (C + 7) / 8;
-  residual.events_binary += n_spikes;
-  residual.sop_binary += n_spikes;
-}
-
-void QuantizedModel::count_token_shift(Counts& counts, int outputs) {
-  const int64_t vector_bytes = (int64_t(m_.config.n_embd) * m_.options.activation_bits + 7) / 8;
-  counts.sfu[int(Sfu::Multiply)] += 2 * outputs * int64_t(m_.config.n_embd);
-  counts.state_read_bytes += vector_bytes;    // the previous token's LN output
-  counts.state_write_bytes += vector_bytes;   // replaced by this token's
-  counts.output_bytes += outputs * vector_bytes;
+  rules::count_lif_and_residual(lif, residual, C, std::count(spikes.begin(), spikes.end(), uint8_t(1)), M);
 }
 
 void QuantizedModel::receptance(const QuantizedSpikeGpt::Linear& lin, Counts& counts) {
   const int C = m_.config.n_embd;
   crossbar(lin, xr_.data(), acc_.data(), counts);
-  for (int c = 0; c < C; ++c) r_[c] = q::sigmoid_q(int32_t(q::requantize(acc_[c], lin.out[c], q::kSigmoidInBits)));
-  counts.sfu[int(Sfu::Sigmoid)] += C;
+  for (int c = 0; c < C; ++c) r_[c] = rules::receptance(acc_[c], lin.out[c]);
+  rules::count_receptance(counts, C);
 }
 
 void QuantizedModel::time_mix(int i) {
@@ -304,35 +274,28 @@ void QuantizedModel::time_mix(int i) {
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
-  count_token_shift(counts_.at(i, Op::AttShift), 3);
+  rules::count_token_shift(counts_.at(i, Op::AttShift), C, A, 3);
 
   receptance(l.att_receptance, counts_.at(i, Op::AttReceptance));
   auto& kc = counts_.at(i, Op::AttKey);
   crossbar(l.att_key, xk_.data(), acc_.data(), kc);
-  for (int c = 0; c < C; ++c) k_[c] = int32_t(q::requantize(acc_[c], l.att_key.out[c], 24));
+  for (int c = 0; c < C; ++c) k_[c] = rules::att_key(acc_[c], l.att_key.out[c]);
   auto& vc = counts_.at(i, Op::AttValue);
   crossbar(l.att_value, xv_.data(), acc_.data(), vc);
-  for (int c = 0; c < C; ++c) v_[c] = int32_t(q::requantize(acc_[c], l.att_value.out[c], kInternalBits));
+  for (int c = 0; c < C; ++c) v_[c] = rules::att_value(acc_[c], l.att_value.out[c]);
 
   auto& wc = counts_.at(i, Op::AttWkv);
   auto &a = state_.wkv_a[i], &b = state_.wkv_b[i];
   auto& p = state_.wkv_p[i];
   for (int c = 0; c < C; ++c) {
     const int32_t wkv = q::wkv_step_int(k_[c], v_[c], l.time_first[c], l.time_decay[c], a[c], b[c], p[c]);
-    y_[c] = int32_t(q::requantize(int64_t(r_[c]) * wkv, l.att_gate, A));
+    y_[c] = rules::att_gate(r_[c], wkv, l.att_gate, A);
   }
-  wc.sfu[int(Sfu::Exp)] += 4 * C;
-  wc.sfu[int(Sfu::Divide)] += C;
-  wc.sfu[int(Sfu::Multiply)] += 6 * C;
-  wc.state_read_bytes += int64_t(C) * (8 + 8 + 4);
-  wc.state_write_bytes += int64_t(C) * (8 + 8 + 4);
-  auto& gc = counts_.at(i, Op::AttGate);
-  gc.sfu[int(Sfu::Multiply)] += C;
-  gc.output_bytes += (int64_t(C) * A + 7) / 8;
+  rules::count_wkv_and_gate(wc, counts_.at(i, Op::AttGate), C, A);
 
   auto& oc = counts_.at(i, Op::AttOutput);
   crossbar(l.att_output, y_.data(), acc_.data(), oc);
-  for (int c = 0; c < C; ++c) cur_[c] = int32_t(q::requantize(acc_[c], l.att_output.out[c], M));
+  for (int c = 0; c < C; ++c) cur_[c] = rules::att_current(acc_[c], l.att_output.out[c], M);
 
   lif_and_residual(state_.mem_att[i], activity_.spikes_att[i], counts_.at(i, Op::AttLif), counts_.at(i, Op::AttResidual));
 }
@@ -348,7 +311,7 @@ void QuantizedModel::channel_mix(int i) {
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.ffn_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
-  count_token_shift(counts_.at(i, Op::FfnShift), 2);
+  rules::count_token_shift(counts_.at(i, Op::FfnShift), C, A, 2);
 
   receptance(l.ffn_receptance, counts_.at(i, Op::FfnReceptance));
 
@@ -357,20 +320,16 @@ void QuantizedModel::channel_mix(int i) {
   auto& relu = counts_.at(i, Op::FfnRelu2);
   int nonzero = 0;
   for (int c = 0; c < 4 * C; ++c) {
-    const int64_t k = std::max<int64_t>(0, q::requantize(acc_[c], l.ffn_key.out[c], kInternalBits));
-    h_[c] = int32_t(q::requantize_unsigned(k * k, l.ffn_hidden, A));
+    h_[c] = rules::ffn_hidden(acc_[c], l.ffn_key.out[c], l.ffn_hidden, A);
     nonzero += h_[c] != 0;
   }
   activity_.relu2_nonzero[i] = nonzero;
-  relu.neuron_updates += 4 * C;
-  relu.sfu[int(Sfu::Multiply)] += 4 * C;
-  relu.output_bytes += (4 * int64_t(C) * A + 7) / 8;
+  rules::count_relu2(relu, 4 * int64_t(C), A);
 
   auto& vc = counts_.at(i, Op::FfnValue);
   crossbar(l.ffn_value, h_.data(), acc_.data(), vc);
-  auto& gc = counts_.at(i, Op::FfnGate);
-  for (int c = 0; c < C; ++c) cur_[c] = int32_t(q::requantize(int64_t(r_[c]) * acc_[c], l.ffn_value.out[c], M));
-  gc.sfu[int(Sfu::Multiply)] += C;
+  for (int c = 0; c < C; ++c) cur_[c] = rules::ffn_current(r_[c], acc_[c], l.ffn_value.out[c], M);
+  rules::count_ffn_gate(counts_.at(i, Op::FfnGate), C);
 
   lif_and_residual(state_.mem_ffn[i], activity_.spikes_ffn[i], counts_.at(i, Op::FfnLif), counts_.at(i, Op::FfnResidual));
 }
@@ -380,22 +339,15 @@ const std::vector<float>& QuantizedModel::step(int token) {
   require_token_in_vocabulary(token);
   counts_.reset(L);
   const int32_t* e = m_.embedding.data() + std::size_t(token) * C;
-  auto& emb = counts_.at(0, Op::Embedding);
-  if (m_.binary_embedding) {
-    const int64_t ones = std::count_if(e, e + C, [](int32_t v) { return v != 0; });
-    emb.events_binary += ones;
-    emb.spikes += ones;
-    emb.output_bytes += (C + 7) / 8;
-  } else {
-    emb.output_bytes += int64_t(C) * 4;
-  }
+  rules::count_embedding(counts_.at(0, Op::Embedding), C, m_.binary_embedding,
+                         std::count_if(e, e + C, [](int32_t v) { return v != 0; }));
   layer_norm(e, m_.ln0, x_.data(), counts_.at(0, Op::Ln0));
   for (int i = 0; i < L; ++i) {
     time_mix(i);
     channel_mix(i);
     if (m_.rescale_every_6_layers && (i + 1) % 6 == 0) {
-      for (auto& v : x_) v = int32_t(q::round_shift(v, 1));
-      counts_.at(i, Op::Rescale).neuron_updates += C;
+      for (auto& v : x_) v = rules::rescale_residual(v);
+      rules::count_rescale(counts_.at(i, Op::Rescale), C);
     }
   }
   layer_norm(x_.data(), m_.ln_out, z_.data(), counts_.at(0, Op::LnOut));

@@ -98,8 +98,6 @@ class QuantizedModel final : public TokenModel {
   void layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out, Counts& counts);
   // LIF on the current in cur_, spikes added to the residual x_.
   void lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, Counts& lif, Counts& residual);
-  // Counts of a token shift producing `outputs` mixed vectors from one LN output.
-  void count_token_shift(Counts& counts, int outputs);
   // r_ = σ(requantize(W·xr_)), as both mixes compute their receptance.
   void receptance(const QuantizedSpikeGpt::Linear& lin, Counts& counts);
   void time_mix(int layer);
