@@ -1,0 +1,95 @@
+#include "compiler/mapping.hpp"
+
+#include <fmt/format.h>
+
+namespace sf {
+
+const char* unit_kind_name(UnitKind k) {
+  switch (k) {
+    case UnitKind::Residual: return "residual";
+    case UnitKind::Crossbar: return "crossbar";
+  }
+  return "?";
+}
+
+const char* neuron_function_name(NeuronFunction f) {
+  switch (f) {
+    case NeuronFunction::PartialSum: return "partial-sum";
+    case NeuronFunction::Receptance: return "receptance(sigmoid)";
+    case NeuronFunction::AttKey: return "key";
+    case NeuronFunction::AttValueWkvGate: return "value+wkv+gate";
+    case NeuronFunction::AttOutputLif: return "lif";
+    case NeuronFunction::FfnKeyRelu2: return "relu2";
+    case NeuronFunction::FfnValueGateLif: return "gate+lif";
+    case NeuronFunction::HeadLogits: return "logits";
+  }
+  return "?";
+}
+
+const char* flow_role_name(FlowRole r) {
+  switch (r) {
+    case FlowRole::Activation: return "activation";
+    case FlowRole::PartialSum: return "partial-sum";
+    case FlowRole::Receptance: return "receptance";
+    case FlowRole::Key: return "key";
+    case FlowRole::Spikes: return "spikes";
+    case FlowRole::Residual: return "residual";
+    case FlowRole::LnGather: return "ln-gather";
+    case FlowRole::LnScatter: return "ln-scatter";
+  }
+  return "?";
+}
+
+const ParamArray* Unit::find_param(const std::string& wanted) const {
+  for (const auto& p : params)
+    if (p.name == wanted) return &p;
+  return nullptr;
+}
+
+const ParamArray& Unit::param(const std::string& wanted) const {
+  if (const auto* p = find_param(wanted)) return *p;
+  throw MappingError(fmt::format("unit {} ({}) has no parameter array '{}'", id, name, wanted));
+}
+
+int64_t Mapping::weight_bytes() const {
+  int64_t bits = 0;
+  for (const auto& u : units)
+    if (const auto* w = u.find_param(param::kWeights)) bits += w->count * quant.weight_bits;
+  return (bits + 7) / 8;
+}
+
+ParamArray make_param(const std::string& name, ParamType type, int64_t count, const void* data) {
+  ParamArray p;
+  p.name = name;
+  p.type = type;
+  p.count = count;
+  p.bytes.resize(std::size_t(count) * std::size_t(type));
+  if (count > 0) std::memcpy(p.bytes.data(), data, p.bytes.size());
+  return p;
+}
+
+void add_multipliers(Unit& unit, const std::string& prefix, const std::vector<q::Multiplier>& m) {
+  std::vector<int32_t> mantissa;
+  std::vector<int8_t> shift;
+  for (const auto& x : m) {
+    mantissa.push_back(x.mantissa);
+    shift.push_back(int8_t(x.shift));
+  }
+  unit.params.push_back(make_param(prefix + ".mantissa", mantissa));
+  unit.params.push_back(make_param(prefix + ".shift", shift));
+}
+
+std::vector<q::Multiplier> read_multipliers(const Unit& unit, const std::string& prefix) {
+  const auto& mantissa = unit.param(prefix + ".mantissa");
+  const auto& shift = unit.param(prefix + ".shift");
+  if (mantissa.count != shift.count || mantissa.type != ParamType::i32 || shift.type != ParamType::i8)
+    throw MappingError(fmt::format("unit {} ({}): multiplier arrays '{}' are inconsistent", unit.id, unit.name, prefix));
+  std::vector<q::Multiplier> m(std::size_t(mantissa.count));
+  for (int64_t i = 0; i < mantissa.count; ++i) {
+    m[std::size_t(i)].mantissa = mantissa.data<int32_t>()[i];
+    m[std::size_t(i)].shift = shift.data<int8_t>()[i];
+  }
+  return m;
+}
+
+}  // namespace sf

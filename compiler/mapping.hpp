@@ -1,0 +1,174 @@
+// A compiled SpikeGPT: everything the chip needs to run the model, and nothing from the checkpoint.
+//
+// The lowering (compiler/lowering.hpp) turns a QuantizedSpikeGpt into units — one per core — and the
+// flows of events between them; placement puts each unit on a core and routing builds the tables.
+// The mapping executor (runtime/mapping_executor.hpp) and the SystemC simulator run a token step
+// from this structure alone: each unit keeps its own parameters and state and reacts to the events
+// its incoming flows deliver (runtime/unit_behavior.hpp). The file format is docs/mapping-format.md.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "compiler/graph.hpp"
+#include "compiler/placement.hpp"
+#include "models/event_counts.hpp"
+#include "models/numerics.hpp"
+#include "models/quantized.hpp"
+
+namespace sf {
+
+enum class UnitKind : uint8_t {
+  Residual = 0,  // a slice of the residual stream of one layer: LayerNorms, token shifts, spike adds
+  Crossbar = 1,  // one crossbar tile of a weight matrix; a tile with in_index 0 also reduces its row block
+};
+const char* unit_kind_name(UnitKind k);
+
+// What a reducing tile's neuron unit does once its rows' accumulators are complete.
+enum class NeuronFunction : uint8_t {
+  PartialSum = 0,       // not a reducer: ships its partial sums to the block's reducer
+  Receptance = 1,       // r = σ(requantize(acc))                 -> WKV gate / FFN gate units
+  AttKey = 2,           // k = requantize(acc) (log2 units)       -> WKV units
+  AttValueWkvGate = 3,  // v = requantize(acc); wkv(k, v) with state; y = r·wkv -> att.output tiles
+  AttOutputLif = 4,     // current = requantize(acc); LIF         -> spikes into the residual
+  FfnKeyRelu2 = 5,      // h = requantize(max(0, k)²)             -> ffn.value tiles
+  FfnValueGateLif = 6,  // current = requantize(r·acc); LIF       -> spikes into the residual
+  HeadLogits = 7,       // the logit accumulators leave the chip to the host
+};
+const char* neuron_function_name(NeuronFunction f);
+
+// What a flow's events mean to their destinations.
+enum class FlowRole : uint8_t {
+  Activation = 0,  // graded crossbar inputs (xk, xv, xr, y, h, z): (index, value)
+  PartialSum = 1,  // wide partial sums of a row block, to its reducer
+  Receptance = 2,  // r of a row range, to the units that gate with it
+  Key = 3,         // k of a row range, to the WKV units
+  Spikes = 4,      // binary: (channel) into the residual
+  Residual = 5,    // x of a channel range, from one layer's residual to the next layer's
+  LnGather = 6,    // a residual slice's partial LayerNorm statistic, to the layer's leader slice
+  LnScatter = 7,   // the leader's mean or σ, to the other slices
+};
+const char* flow_role_name(FlowRole r);
+
+// A typed array of one unit's integer parameters (weights, multipliers, LayerNorm constants, ...).
+enum class ParamType : uint8_t { i8 = 1, i32 = 4, i64 = 8 };
+struct ParamArray {
+  std::string name;
+  ParamType type = ParamType::i32;
+  int64_t count = 0;
+  std::vector<uint8_t> bytes;  // count × sizeof(type), little endian
+
+  template <class T>
+  const T* data() const { return reinterpret_cast<const T*>(bytes.data()); }
+  int element_bytes() const { return int(type); }
+};
+
+// Resources one unit takes on its core; the compiler checks each against the chip.
+struct UnitResources {
+  int64_t axons = 0;           // crossbar inputs used
+  int64_t neurons = 0;         // neuron-unit rows (accumulators / membranes / residual channels)
+  int64_t synapse_bytes = 0;   // weights, or read-only parameters of a unit without a crossbar
+  int64_t state_bytes = 0;     // recurrent state, per-row parameters and staging buffers
+};
+
+struct Unit {
+  int id = 0;
+  std::string name;            // "L0.ffn.key[1,0]", "L2.residual[0]"
+  UnitKind kind = UnitKind::Crossbar;
+  NeuronFunction function = NeuronFunction::PartialSum;
+  int layer = -1;              // -1: the head
+  Op op = Op::Head;            // the crossbar op, or Op::Ln1 for residual slices
+  // Crossbar: the tile's input (column) and output (row) ranges. Residual: the channel range in out_*.
+  int64_t in_begin = 0, in_end = 0, out_begin = 0, out_end = 0;
+  int in_index = 0, out_index = 0, in_tiles = 1, out_tiles = 1;
+  int slice = 0, slices = 1;   // residual slices of the layer (slice 0 leads the LayerNorms)
+  std::vector<ParamArray> params;
+  UnitResources resources;
+
+  int64_t rows() const { return out_end - out_begin; }
+  int64_t cols() const { return in_end - in_begin; }
+  bool reduces() const { return kind == UnitKind::Crossbar && function != NeuronFunction::PartialSum; }
+  // The named parameter array; throws naming the unit and the array when it is missing.
+  const ParamArray& param(const std::string& name) const;
+  const ParamArray* find_param(const std::string& name) const;
+};
+
+struct MappedFlow {
+  int source = 0;                 // unit
+  std::vector<int> destinations;  // units
+  FlowRole role = FlowRole::Activation;
+  ir::Encoding encoding = ir::Encoding::Graded;
+  std::string tensor;             // "L0.att.xk"
+  int64_t index_begin = 0, index_end = 0;  // the source's output indices the flow carries
+  int payload_bits = 0;           // bits of one event's value (0 for spikes)
+  double flits_per_token = 0.0;   // expected traffic (placement weight)
+};
+
+// Everything the host keeps: the embedding table it streams in and the logit scales it applies.
+struct HostData {
+  std::vector<int32_t> embedding;        // [V × C], Q.12
+  std::vector<double> head_logit_scale;  // [V]
+};
+
+class MappingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Mapping {
+  // Model.
+  ModelConfig config;
+  QuantOptions quant;
+  bool binary_embedding = false;
+  bool rescale_every_6_layers = true;
+  std::string model_source;       // checkpoint path it was compiled from (informational)
+  // Chip: the description is kept verbatim so the mapping runs without the YAML beside it.
+  std::string chip_name;
+  std::string chip_yaml;
+  ir::EncodingRule encoding_rule;
+  // Compiled program.
+  std::vector<Unit> units;
+  std::vector<MappedFlow> flows;
+  HostData host;
+  std::vector<CoreCoord> unit_cores;  // placement, one core per unit
+  Placement placement;                // cost, baseline and lower bound of the placement
+  std::vector<std::string> decisions; // the lowering's explanation of its choices, in order
+
+  int64_t weight_bytes() const;       // crossbar weight bytes over all tiles
+};
+
+// Names of the parameter arrays (docs/mapping-format.md lists each kind's arrays, types and sizes).
+namespace param {
+inline constexpr const char* kWeights = "weights";        // crossbar: i8 [rows × cols], row-major
+inline constexpr const char* kOut = "out";                // reducers: multipliers per row (out.mantissa, out.shift)
+inline constexpr const char* kGate = "gate";              // att.value / ffn.key reducers: one multiplier
+inline constexpr const char* kTimeFirst = "time_first";   // att.value reducers: i32 per row, log2 Q.8
+inline constexpr const char* kTimeDecay = "time_decay";   // i32 per row, log2 Q.8, <= -1
+// Residual slices: LayerNorm constants per channel of the slice, "<ln>.gain" / "<ln>.bias" (i64,
+// Q.16) for ln0 (layer 0 only), ln1, ln2, ln_out (last layer only); token-shift mixes (i32, Q0.10).
+inline constexpr const char* kLn0 = "ln0";
+inline constexpr const char* kLn1 = "ln1";
+inline constexpr const char* kLn2 = "ln2";
+inline constexpr const char* kLnOut = "ln_out";
+inline constexpr const char* kMixAttK = "mix.att_k";
+inline constexpr const char* kMixAttV = "mix.att_v";
+inline constexpr const char* kMixAttR = "mix.att_r";
+inline constexpr const char* kMixFfnK = "mix.ffn_k";
+inline constexpr const char* kMixFfnR = "mix.ffn_r";
+}  // namespace param
+
+// Helpers shared by the lowering and the loader.
+ParamArray make_param(const std::string& name, ParamType type, int64_t count, const void* data);
+template <class T>
+ParamArray make_param(const std::string& name, const std::vector<T>& v) {
+  static_assert(sizeof(T) == 1 || sizeof(T) == 4 || sizeof(T) == 8);
+  return make_param(name, ParamType(sizeof(T)), int64_t(v.size()), v.data());
+}
+// Multipliers as two arrays "<prefix>.mantissa" (i32) and "<prefix>.shift" (i8).
+void add_multipliers(Unit& unit, const std::string& prefix, const std::vector<q::Multiplier>& m);
+std::vector<q::Multiplier> read_multipliers(const Unit& unit, const std::string& prefix);
+
+}  // namespace sf
