@@ -1,0 +1,475 @@
+#include "compiler/lowering.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "compiler/tiling.hpp"
+#include "models/op_rules.hpp"
+
+namespace sf {
+
+std::string FitProblem::str() const {
+  return fmt::format("{} at {}: need {}, capacity {}{}", resource, where, need, capacity, fix.empty() ? "" : " — " + fix);
+}
+
+namespace {
+std::string fit_message(const std::string& chip, const std::vector<FitProblem>& problems) {
+  std::string s = fmt::format("the model does not fit chip '{}' ({} problem{}):", chip, problems.size(),
+                              problems.size() == 1 ? "" : "s");
+  for (const auto& p : problems) s += "\n  - " + p.str();
+  return s;
+}
+}  // namespace
+
+DoesNotFitError::DoesNotFitError(std::string chip, std::vector<FitProblem> problems)
+    : MappingError(fit_message(chip, problems)), problems_(std::move(problems)) {}
+
+int64_t state_bytes_per_row(NeuronFunction f, const QuantOptions& quant) {
+  const int64_t multiplier = 5;                            // i32 mantissa + i8 shift
+  const int64_t membrane = (quant.membrane_bits + 7) / 8;  // packed membrane
+  switch (f) {
+    case NeuronFunction::PartialSum: return 0;             // accumulators live in the accumulator array
+    case NeuronFunction::Receptance:
+    case NeuronFunction::AttKey:
+    case NeuronFunction::FfnKeyRelu2: return multiplier;
+    // a, b (i64), p (i32), time_first, time_decay (i32), staged k (i32) and r (u8).
+    case NeuronFunction::AttValueWkvGate: return multiplier + 8 + 8 + 4 + 4 + 4 + 4 + 1;
+    case NeuronFunction::AttOutputLif: return multiplier + membrane;
+    case NeuronFunction::FfnValueGateLif: return multiplier + membrane + 1;  // + staged r
+    case NeuronFunction::HeadLogits: return 0;             // logit scales stay on the host
+  }
+  return 0;
+}
+
+int64_t residual_state_bytes_per_channel(const QuantOptions& quant) {
+  const int64_t activation = (quant.activation_bits + 7) / 8;
+  // x (i32, Q.12), the previous LN outputs of both token shifts, five mixes (Q0.10 in 16 bits).
+  return 4 + 2 * activation + 5 * 2;
+}
+
+int64_t residual_parameter_bytes_per_channel(int layer_norms) { return int64_t(layer_norms) * 16; }
+
+int flits_per_event(const ChipSpec& chip, int payload_bits) {
+  const auto f = chip.event_packet_format();
+  const int bits = f.kind_bits + f.destination_bits() + f.axon_bits + payload_bits;
+  return (bits + chip.router.flit_bits - 1) / chip.router.flit_bits;
+}
+
+namespace {
+
+struct MatrixSpec {
+  Op op;
+  const char* name;
+  const QuantizedSpikeGpt::Linear* linear;
+  NeuronFunction function;
+};
+
+// Builds the units and flows of one model; collects fit problems instead of stopping at the first.
+class Lowering {
+ public:
+  Lowering(const QuantizedSpikeGpt& m, const ChipSpec& chip, const std::string& yaml, const CompileOptions& o)
+      : m_(m), chip_(chip), options_(o) {
+    map_.config = m.config;
+    map_.quant = m.options;
+    map_.binary_embedding = m.binary_embedding;
+    map_.rescale_every_6_layers = m.rescale_every_6_layers;
+    map_.chip_name = chip.name;
+    map_.chip_yaml = yaml;
+    map_.encoding_rule.graded_payload_bits = chip.core.activation_bits;
+    map_.host.embedding = m.embedding;
+    map_.host.head_logit_scale = m.head_logit_scale;
+  }
+
+  Mapping run() {
+    check_formats();
+    const int C = m_.config.n_embd, L = m_.config.n_layer;
+    residual_slices_ = int((C + chip_.core.crossbar.neurons - 1) / chip_.core.crossbar.neurons);
+    note(fmt::format("residual stream: {} slice{} of ≤ {} channels per layer (one neuron per channel); x, the "
+                     "token-shift history and the mixes in state SRAM ({} B/channel), LayerNorm constants in the "
+                     "slice's unused synapse SRAM ({} B/channel per LayerNorm)",
+                     residual_slices_, residual_slices_ == 1 ? "" : "s", chip_.core.crossbar.neurons,
+                     residual_state_bytes_per_channel(m_.options), residual_parameter_bytes_per_channel(1)));
+    note(map_.encoding_rule.describe());
+    for (int l = 0; l < L; ++l) lower_layer(l);
+    lower_head();
+    connect_layers();
+    check_totals();
+    if (!problems_.empty()) throw DoesNotFitError(chip_.name, problems_);
+    return std::move(map_);
+  }
+
+ private:
+  void note(std::string s) { map_.decisions.push_back(std::move(s)); }
+  void problem(std::string resource, std::string where, int64_t need, int64_t capacity, std::string fix) {
+    problems_.push_back({std::move(resource), std::move(where), need, capacity, std::move(fix)});
+  }
+
+  void check_formats() {
+    const auto& core = chip_.core;
+    const auto& o = m_.options;
+    if (o.weight_bits > core.weight_bits)
+      problem("weight bits", "every crossbar", o.weight_bits, core.weight_bits,
+              fmt::format("compile with --weight-bits {} or use a chip whose cells hold {} bits", core.weight_bits, o.weight_bits));
+    if (o.membrane_bits > core.membrane_bits)
+      problem("membrane bits", "every LIF neuron", o.membrane_bits, core.membrane_bits,
+              fmt::format("compile with --membrane-bits {}", core.membrane_bits));
+    for (const char* fn : {"lif", "relu2"})
+      if (!core.neuron_unit.supports(fn))
+        problem(fmt::format("neuron function '{}'", fn), "the neuron unit", 1, 0,
+                "add it to core.neuron_unit.functions (SpikeGPT needs lif and relu2)");
+    for (const char* op : {"exp", "sigmoid", "rsqrt", "divide", "multiply", "mean_var"})
+      if (!core.sfu.supports(op))
+        problem(fmt::format("special function '{}'", op), "the SFU", 1, 0, "add it to core.sfu.ops");
+  }
+
+  // Worst-case |accumulator| of every row must fit the chip's accumulator: Σ|w| · max|x|.
+  void check_accumulator(const std::string& name, const QuantizedSpikeGpt::Linear& lin, int input_bits) {
+    const int64_t max_input = int64_t(1) << (input_bits - 1);
+    int64_t worst = 0;
+    for (int r = 0; r < lin.w.rows; ++r) {
+      int64_t s = 0;
+      for (int c = 0; c < lin.w.cols; ++c) s += std::abs(int64_t(lin.w.q[std::size_t(r) * lin.w.cols + c]));
+      worst = std::max(worst, s * max_input);
+    }
+    const int64_t capacity = (int64_t(1) << (chip_.core.accumulator_bits - 1)) - 1;
+    if (worst > capacity)
+      problem("accumulator range", name, worst, capacity,
+              fmt::format("a {}-bit accumulator cannot hold the worst-case row sum; use more accumulator bits or fewer "
+                          "weight/activation bits", chip_.core.accumulator_bits));
+  }
+
+  int add_unit(Unit u) {
+    u.id = int(map_.units.size());
+    map_.units.push_back(std::move(u));
+    return map_.units.back().id;
+  }
+
+  void check_unit(const Unit& u) {
+    const auto& core = chip_.core;
+    if (u.resources.axons > core.crossbar.axons)
+      problem("crossbar axons", u.name, u.resources.axons, core.crossbar.axons, "larger crossbars");
+    if (u.resources.neurons > core.crossbar.neurons)
+      problem("neurons", u.name, u.resources.neurons, core.crossbar.neurons, "larger crossbars");
+    if (u.resources.synapse_bytes > core.synapse_sram.size_bytes)
+      problem("synapse SRAM bytes", u.name, u.resources.synapse_bytes, core.synapse_sram.size_bytes,
+              "a larger synapse SRAM or fewer weight bits");
+    if (u.resources.state_bytes > core.state_sram.size_bytes)
+      problem("state SRAM bytes", u.name, u.resources.state_bytes, core.state_sram.size_bytes,
+              "a larger state SRAM");
+  }
+
+  // The residual slices of one layer.
+  std::vector<int> lower_residual(int l) {
+    const int C = m_.config.n_embd, L = m_.config.n_layer;
+    const auto& ql = m_.layers[std::size_t(l)];
+    std::vector<int> ids;
+    for (int s = 0; s < residual_slices_; ++s) {
+      Unit u;
+      u.kind = UnitKind::Residual;
+      u.layer = l;
+      u.op = Op::Ln1;
+      u.slice = s;
+      u.slices = residual_slices_;
+      u.out_begin = int64_t(C) * s / residual_slices_;
+      u.out_end = int64_t(C) * (s + 1) / residual_slices_;
+      u.in_begin = u.out_begin;
+      u.in_end = u.out_end;
+      u.name = fmt::format("L{}.residual[{}]", l, s);
+      const auto b = std::size_t(u.out_begin), e = std::size_t(u.out_end);
+      int norms = 0;
+      auto add_ln = [&](const char* prefix, const q::LayerNormConstants& c) {
+        u.params.push_back(make_param(std::string(prefix) + ".gain", std::vector<int64_t>(c.gain.begin() + b, c.gain.begin() + e)));
+        u.params.push_back(make_param(std::string(prefix) + ".bias", std::vector<int64_t>(c.bias.begin() + b, c.bias.begin() + e)));
+        ++norms;
+      };
+      if (l == 0) add_ln(param::kLn0, m_.ln0);
+      add_ln(param::kLn1, ql.ln1);
+      add_ln(param::kLn2, ql.ln2);
+      if (l == L - 1) add_ln(param::kLnOut, m_.ln_out);
+      auto add_mix = [&](const char* name, const std::vector<int32_t>& v) {
+        u.params.push_back(make_param(name, std::vector<int32_t>(v.begin() + b, v.begin() + e)));
+      };
+      add_mix(param::kMixAttK, ql.att_mix_k);
+      add_mix(param::kMixAttV, ql.att_mix_v);
+      add_mix(param::kMixAttR, ql.att_mix_r);
+      add_mix(param::kMixFfnK, ql.ffn_mix_k);
+      add_mix(param::kMixFfnR, ql.ffn_mix_r);
+      const int64_t n = u.out_end - u.out_begin;
+      u.resources.neurons = n;
+      u.resources.state_bytes = n * residual_state_bytes_per_channel(m_.options);
+      u.resources.synapse_bytes = n * residual_parameter_bytes_per_channel(norms);
+      check_unit(u);
+      ids.push_back(add_unit(std::move(u)));
+    }
+    return ids;
+  }
+
+  // The tiles of one matrix; returns the unit ids in tile order (out-major).
+  std::vector<int> lower_matrix(int l, const MatrixSpec& spec) {
+    const auto& lin = *spec.linear;
+    const std::string base = l >= 0 ? fmt::format("L{}.{}", l, spec.name) : std::string(spec.name);
+    const auto& core = chip_.core;
+    const int64_t per_row = state_bytes_per_row(spec.function, m_.options);
+    const int64_t fixed = (spec.function == NeuronFunction::AttValueWkvGate || spec.function == NeuronFunction::FfnKeyRelu2) ? 5 : 0;
+    int64_t max_rows = core.crossbar.neurons;
+    if (per_row > 0) max_rows = std::min<int64_t>(max_rows, (core.state_sram.size_bytes - fixed) / per_row);
+    if (max_rows < 1) {
+      problem("state SRAM bytes", base + " (one row)", per_row + fixed, core.state_sram.size_bytes, "a larger state SRAM");
+      max_rows = 1;
+    }
+    if (max_rows < core.crossbar.neurons)
+      note(fmt::format("{}: row blocks of ≤ {} rows (not {}): {} keeps {} B of state per row in a {} B state SRAM", base,
+                       max_rows, core.crossbar.neurons, neuron_function_name(spec.function), per_row,
+                       core.state_sram.size_bytes));
+    const MatrixTiling t = tile_matrix(lin.w.rows, lin.w.cols, core.crossbar.axons, int(max_rows));
+    note(fmt::format("{}: {}×{} weights -> {} tile{} ({} row block{} × {} column block{}){}", base, lin.w.rows, lin.w.cols,
+                     t.tiles.size(), t.tiles.size() == 1 ? "" : "s", t.out_tiles, t.out_tiles == 1 ? "" : "s", t.in_tiles,
+                     t.in_tiles == 1 ? "" : "s",
+                     t.in_tiles > 1 ? fmt::format(", {} partial sums per token reduced at each row block's first tile",
+                                                  t.partial_sums_per_token())
+                                    : ""));
+    std::vector<int> ids;
+    for (const auto& tile : t.tiles) {
+      Unit u;
+      u.kind = UnitKind::Crossbar;
+      u.layer = l;
+      u.op = spec.op;
+      u.in_begin = tile.in_begin;
+      u.in_end = tile.in_end;
+      u.out_begin = tile.out_begin;
+      u.out_end = tile.out_end;
+      u.in_index = tile.in_index;
+      u.out_index = tile.out_index;
+      u.in_tiles = t.in_tiles;
+      u.out_tiles = t.out_tiles;
+      u.function = tile.reduces_partial_sums() ? spec.function : NeuronFunction::PartialSum;
+      u.name = fmt::format("{}[{},{}]", base, tile.out_index, tile.in_index);
+      std::vector<int8_t> w(std::size_t(u.rows() * u.cols()));
+      for (int64_t r = 0; r < u.rows(); ++r)
+        std::copy_n(lin.w.q.data() + (tile.out_begin + r) * lin.w.cols + tile.in_begin, u.cols(),
+                    w.data() + r * u.cols());
+      u.params.push_back(make_param(param::kWeights, w));
+      if (u.reduces() && u.function != NeuronFunction::HeadLogits)
+        add_multipliers(u, param::kOut,
+                        std::vector<q::Multiplier>(lin.out.begin() + tile.out_begin, lin.out.begin() + tile.out_end));
+      if (u.function == NeuronFunction::AttValueWkvGate) {
+        const auto& ql = m_.layers[std::size_t(l)];
+        add_multipliers(u, param::kGate, {ql.att_gate});
+        u.params.push_back(make_param(param::kTimeFirst, std::vector<int32_t>(ql.time_first.begin() + tile.out_begin,
+                                                                              ql.time_first.begin() + tile.out_end)));
+        u.params.push_back(make_param(param::kTimeDecay, std::vector<int32_t>(ql.time_decay.begin() + tile.out_begin,
+                                                                              ql.time_decay.begin() + tile.out_end)));
+      }
+      if (u.function == NeuronFunction::FfnKeyRelu2) add_multipliers(u, param::kGate, {m_.layers[std::size_t(l)].ffn_hidden});
+      u.resources.axons = u.cols();
+      u.resources.neurons = u.rows();
+      u.resources.synapse_bytes = (u.rows() * u.cols() * m_.options.weight_bits + 7) / 8;
+      u.resources.state_bytes = u.reduces() ? u.rows() * per_row + fixed : 0;
+      check_unit(u);
+      ids.push_back(add_unit(std::move(u)));
+    }
+    // Partial sums of every non-reducing tile go to its row block's reducer.
+    for (int id : ids) {
+      const Unit& u = map_.units[std::size_t(id)];
+      if (u.reduces() || u.function != NeuronFunction::PartialSum) continue;
+      const int reducer = ids[std::size_t(u.out_index * t.in_tiles)];
+      add_flow(id, {reducer}, FlowRole::PartialSum, base + ".partial", u.out_begin, u.out_end, chip_.core.accumulator_bits,
+               double(u.rows()));
+    }
+    return ids;
+  }
+
+  void add_flow(int source, std::vector<int> destinations, FlowRole role, const std::string& tensor, int64_t begin,
+                int64_t end, int payload_bits, double events_per_token) {
+    MappedFlow f;
+    f.source = source;
+    std::sort(destinations.begin(), destinations.end());
+    f.destinations = std::move(destinations);
+    f.role = role;
+    f.tensor = tensor;
+    f.index_begin = begin;
+    f.index_end = end;
+    f.payload_bits = payload_bits;
+    if (role == FlowRole::Spikes) f.encoding = ir::Encoding::Binary;
+    else if (role == FlowRole::Activation)
+      f.encoding = payload_bits <= map_.encoding_rule.graded_payload_bits ? ir::Encoding::Graded : ir::Encoding::BitSerial;
+    else f.encoding = ir::Encoding::Wide;
+    const double events = f.encoding == ir::Encoding::BitSerial ? events_per_token * payload_bits / 2.0 : events_per_token;
+    const int payload = f.encoding == ir::Encoding::BitSerial ? 1 : payload_bits;
+    // + one end-of-stream marker per token, so a destination knows the flow is complete.
+    f.flits_per_token = (events + 1.0) * flits_per_event(chip_, payload);
+    map_.flows.push_back(std::move(f));
+  }
+
+  // Connects `source` (producing indices [begin, end) of `tensor`) to every destination unit whose input
+  // range overlaps, one flow per maximal run of indices with the same destination set.
+  void fan_out(int source, int64_t begin, int64_t end, const std::vector<int>& destinations, bool by_output_range,
+               FlowRole role, const std::string& tensor, int payload_bits, double density) {
+    std::set<int64_t> cuts{begin, end};
+    auto range = [&](int d) {
+      const Unit& u = map_.units[std::size_t(d)];
+      return by_output_range ? std::pair(u.out_begin, u.out_end) : std::pair(u.in_begin, u.in_end);
+    };
+    for (int d : destinations) {
+      const auto [b, e] = range(d);
+      if (b > begin && b < end) cuts.insert(b);
+      if (e > begin && e < end) cuts.insert(e);
+    }
+    std::vector<int64_t> edges(cuts.begin(), cuts.end());
+    std::vector<int> current;
+    int64_t run_begin = begin;
+    for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
+      std::vector<int> set;
+      for (int d : destinations) {
+        const auto [b, e] = range(d);
+        if (b < edges[i + 1] && e > edges[i]) set.push_back(d);
+      }
+      if (i > 0 && set != current) {
+        if (!current.empty())
+          add_flow(source, current, role, tensor, run_begin, edges[i], payload_bits, density * double(edges[i] - run_begin));
+        run_begin = edges[i];
+      }
+      current = set;
+    }
+    if (!current.empty())
+      add_flow(source, current, role, tensor, run_begin, end, payload_bits, density * double(end - run_begin));
+  }
+
+  std::vector<int> reducers(const std::vector<int>& tiles) const {
+    std::vector<int> r;
+    for (int id : tiles)
+      if (map_.units[std::size_t(id)].reduces()) r.push_back(id);
+    return r;
+  }
+
+  void fan_out_all(const std::vector<int>& sources, const std::vector<int>& destinations, bool by_output_range,
+                   FlowRole role, const std::string& tensor, int payload_bits, double density) {
+    for (int s : sources) {
+      const Unit& u = map_.units[std::size_t(s)];
+      fan_out(s, u.out_begin, u.out_end, destinations, by_output_range, role, tensor, payload_bits, density);
+    }
+  }
+
+  void lower_layer(int l) {
+    const auto& ql = m_.layers[std::size_t(l)];
+    const int A = m_.options.activation_bits;
+    const std::string p = fmt::format("L{}.", l);
+    for (const auto* lin : {&ql.att_receptance, &ql.att_key, &ql.att_value, &ql.att_output, &ql.ffn_receptance, &ql.ffn_key})
+      check_accumulator(p + "crossbar", *lin, A);
+    check_accumulator(p + "ffn.value", ql.ffn_value, A + 1);  // h is unsigned A bits: |h| < 2^A
+
+    const auto residual = lower_residual(l);
+    residuals_.push_back(residual);
+    const auto att_r = lower_matrix(l, {Op::AttReceptance, "att.receptance", &ql.att_receptance, NeuronFunction::Receptance});
+    const auto att_k = lower_matrix(l, {Op::AttKey, "att.key", &ql.att_key, NeuronFunction::AttKey});
+    const auto att_v = lower_matrix(l, {Op::AttValue, "att.value", &ql.att_value, NeuronFunction::AttValueWkvGate});
+    const auto att_o = lower_matrix(l, {Op::AttOutput, "att.output", &ql.att_output, NeuronFunction::AttOutputLif});
+    const auto ffn_r = lower_matrix(l, {Op::FfnReceptance, "ffn.receptance", &ql.ffn_receptance, NeuronFunction::Receptance});
+    const auto ffn_k = lower_matrix(l, {Op::FfnKey, "ffn.key", &ql.ffn_key, NeuronFunction::FfnKeyRelu2});
+    const auto ffn_v = lower_matrix(l, {Op::FfnValue, "ffn.value", &ql.ffn_value, NeuronFunction::FfnValueGateLif});
+
+    const double spikes = options_.expected_firing_rate;
+    fan_out_all(residual, att_r, false, FlowRole::Activation, p + "att.xr", A, 1.0);
+    fan_out_all(residual, att_k, false, FlowRole::Activation, p + "att.xk", A, 1.0);
+    fan_out_all(residual, att_v, false, FlowRole::Activation, p + "att.xv", A, 1.0);
+    fan_out_all(reducers(att_r), reducers(att_v), true, FlowRole::Receptance, p + "att.r", q::kSigmoidOutFrac + 1, 1.0);
+    fan_out_all(reducers(att_k), reducers(att_v), true, FlowRole::Key, p + "att.k", rules::kKeyBits, 1.0);
+    fan_out_all(reducers(att_v), att_o, false, FlowRole::Activation, p + "att.y", A, 1.0);
+    fan_out_all(reducers(att_o), residual, true, FlowRole::Spikes, p + "att.spikes", 0, spikes);
+    fan_out_all(residual, ffn_r, false, FlowRole::Activation, p + "ffn.xr", A, 1.0);
+    fan_out_all(residual, ffn_k, false, FlowRole::Activation, p + "ffn.xk", A, 1.0);
+    fan_out_all(reducers(ffn_r), reducers(ffn_v), true, FlowRole::Receptance, p + "ffn.r", q::kSigmoidOutFrac + 1, 1.0);
+    fan_out_all(reducers(ffn_k), ffn_v, false, FlowRole::Activation, p + "ffn.h", A, 0.25);
+    fan_out_all(reducers(ffn_v), residual, true, FlowRole::Spikes, p + "ffn.spikes", 0, spikes);
+    // LayerNorm statistics: every other slice -> the leader, the leader -> every other slice.
+    if (residual.size() > 1) {
+      const std::vector<int> others(residual.begin() + 1, residual.end());
+      const int norms = 2 + (l == 0) + (l == m_.config.n_layer - 1);
+      for (int s : others)
+        add_flow(s, {residual[0]}, FlowRole::LnGather, p + "ln.partial", 0, 1, 64, 2.0 * norms - 1.0);
+      add_flow(residual[0], others, FlowRole::LnScatter, p + "ln.stat", 0, 1, 64, 2.0 * norms - 1.0);
+    }
+  }
+
+  void lower_head() {
+    head_ = lower_matrix(-1, {Op::Head, "head", &m_.head, NeuronFunction::HeadLogits});
+    check_accumulator("head", m_.head, m_.options.activation_bits);
+  }
+
+  void connect_layers() {
+    const int L = m_.config.n_layer;
+    for (int l = 0; l + 1 < L; ++l)
+      fan_out_all(residuals_[std::size_t(l)], residuals_[std::size_t(l) + 1], true, FlowRole::Residual,
+                  fmt::format("L{}.x", l), 32, 1.0);
+    fan_out_all(residuals_.back(), head_, false, FlowRole::Activation, "ln_out.z", m_.options.activation_bits, 1.0);
+  }
+
+  void check_totals() {
+    const int64_t units = int64_t(map_.units.size()), cores = chip_.total_cores();
+    int64_t tiles = 0;
+    for (const auto& u : map_.units) tiles += u.kind == UnitKind::Crossbar;
+    note(fmt::format("{} units, one per core: {} crossbar tiles + {} residual slices; the system has {} cores "
+                     "({} chip{} × {}×{})",
+                     units, tiles, units - tiles, cores, chip_.system.chip_count, chip_.system.chip_count == 1 ? "" : "s",
+                     chip_.mesh.rows, chip_.mesh.cols));
+    if (units > cores) {
+      const int64_t chips = (units + chip_.cores_per_chip() - 1) / chip_.cores_per_chip();
+      problem("cores", "the chip system", units, cores,
+              fmt::format("{} crossbar tiles + {} residual slices need one core each: use ≥ {} chips of this kind "
+                          "(system.chip_count), or larger crossbars (fewer tiles per matrix)",
+                          tiles, units - tiles, chips));
+    }
+  }
+
+  const QuantizedSpikeGpt& m_;
+  const ChipSpec& chip_;
+  CompileOptions options_;
+  Mapping map_;
+  std::vector<FitProblem> problems_;
+  int residual_slices_ = 1;
+  std::vector<std::vector<int>> residuals_;
+  std::vector<int> head_;
+};
+
+}  // namespace
+
+Mapping lower_to_units(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
+                       const CompileOptions& options) {
+  return Lowering(model, chip, chip_yaml, options).run();
+}
+
+std::vector<Flow> placement_flows(const Mapping& mapping) {
+  std::vector<Flow> flows;
+  flows.reserve(mapping.flows.size());
+  for (const auto& f : mapping.flows) flows.push_back({f.source, f.destinations, f.flits_per_token});
+  return flows;
+}
+
+Mapping compile_model(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
+                      const CompileOptions& options) {
+  Mapping m = lower_to_units(model, chip, chip_yaml, options);
+  const Topology topology(chip);
+  const auto flows = placement_flows(m);
+  m.placement = place(topology, int(m.units.size()), flows, options.placement);
+  m.unit_cores = m.placement.unit_cores;
+  m.decisions.push_back("placement: " + m.placement.summary());
+  RoutingOptions routing = options.routing;
+  routing.enforce_table_capacity = false;
+  const RoutingTables tables = build_routing_tables(topology, m.unit_cores, flows, routing);
+  m.decisions.push_back("routing: " + tables.summary());
+  if (options.routing.enforce_table_capacity && tables.max_table_entries > topology.routing_table_entries()) {
+    const auto where = to_string(topology.coord(tables.max_table_router));
+    throw DoesNotFitError(
+        chip.name, {{"routing-table entries", "router " + where, tables.max_table_entries, topology.routing_table_entries(),
+                     fmt::format("{} router{} over capacity; use more table entries (router.routing_table_entries), "
+                                 "more chips to spread the units, or larger crossbars (fewer flows)",
+                                 tables.routers_over_table_capacity, tables.routers_over_table_capacity == 1 ? "" : "s")}});
+  }
+  return m;
+}
+
+}  // namespace sf

@@ -1,0 +1,67 @@
+// Lowering a quantized SpikeGPT onto a chip: crossbar tiles for every weight matrix, the non-linear
+// ops on the tiles that reduce each row block, residual slices for LayerNorm, token shift and the
+// spike adds; the flows between them; per-core resources checked against the chip; placement and
+// routing. Every choice is recorded in Mapping::decisions, every failure names what does not fit.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "chips/chip_spec.hpp"
+#include "compiler/mapping.hpp"
+#include "compiler/placement.hpp"
+#include "compiler/routing.hpp"
+
+namespace sf {
+
+// One resource that does not fit: what, where, how much is needed, how much there is, and what
+// would make it fit.
+struct FitProblem {
+  std::string resource;   // "cores", "state SRAM", "routing-table entries", "weight bits", ...
+  std::string where;      // "L3.att.value[0,0]", "chip 0 (row 2, col 5)", "the chip system"
+  int64_t need = 0, capacity = 0;
+  std::string fix;
+  std::string str() const;
+};
+
+class DoesNotFitError : public MappingError {
+ public:
+  DoesNotFitError(std::string chip, std::vector<FitProblem> problems);
+  const std::vector<FitProblem>& problems() const { return problems_; }
+
+ private:
+  std::vector<FitProblem> problems_;
+};
+
+struct CompileOptions {
+  PlacementOptions placement;
+  RoutingOptions routing;
+  // Expected fraction of LIF neurons that fire per token, to weigh spike flows for placement
+  // (measured on the shipped model: 0.14–0.33; the paper assumes 0.15).
+  double expected_firing_rate = 0.2;
+};
+
+// Per-row bytes of state SRAM a reducing tile with this function keeps (docs/mapping-format.md).
+int64_t state_bytes_per_row(NeuronFunction f, const QuantOptions& quant);
+// Per-channel state bytes of a residual slice, and read-only bytes (LayerNorm constants) per
+// channel kept in its otherwise unused synapse SRAM.
+int64_t residual_state_bytes_per_channel(const QuantOptions& quant);
+int64_t residual_parameter_bytes_per_channel(int layer_norms);
+
+// Flits one event packet of a flow takes: header (kind, destination, axon) plus payload, in flits.
+int flits_per_event(const ChipSpec& chip, int payload_bits);
+
+// Lowers without placing: units, flows, resources and decisions. Throws DoesNotFitError listing
+// every problem found (not just the first).
+Mapping lower_to_units(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
+                       const CompileOptions& options = {});
+
+// The whole compile: lower_to_units, then place and route; routing-table overflow and placement
+// failures are reported as DoesNotFitError too.
+Mapping compile_model(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
+                      const CompileOptions& options = {});
+
+// The mapping's flows as placement flows (unit indices and weights).
+std::vector<Flow> placement_flows(const Mapping& mapping);
+
+}  // namespace sf

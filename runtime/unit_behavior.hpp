@@ -1,0 +1,88 @@
+// What one core does during a token step, from its unit in the mapping alone: it reacts to the
+// events its incoming flows deliver and sends events on its outgoing flows. The mapping executor
+// delivers events through a queue with no timing; the SystemC simulator delivers the same events
+// through the network-on-chip and charges cycles. Both run this code, so they compute the same bits.
+//
+// Protocol per token: every flow carries zero or more value events (zeros are never sent) and
+// ends with one end-of-stream marker, except the LayerNorm statistic flows, which carry exactly one
+// value per stage. A unit acts once every flow it waits on for a stage has ended.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/mapping.hpp"
+#include "models/op_rules.hpp"
+#include "models/token_model.hpp"
+
+namespace sf {
+
+struct UnitEvent {
+  int flow = 0;
+  int64_t index = 0;   // index in the flow's tensor (not local to the destination)
+  int64_t value = 0;
+  bool end_of_stream = false;
+};
+
+// Where a unit's output goes; the executor and the simulator implement it.
+class UnitOutbox {
+ public:
+  virtual ~UnitOutbox() = default;
+  virtual void send(int unit, const UnitEvent& event) = 0;  // `unit` is the sender
+  virtual void logit(int64_t vocab_index, int64_t accumulator) = 0;
+};
+
+// What the units observed in one token, from which the event counts and the activity follow.
+struct TokenObservations {
+  // [layer][op] for crossbar ops (layer ops) and the head (global row, index n_layer).
+  std::vector<std::array<rules::CrossbarInputs, kOpCount>> crossbar_inputs;
+  StepActivity activity;
+
+  void reset(int n_layer, int n_embd);
+  rules::CrossbarInputs& inputs(int layer, Op op) {
+    return crossbar_inputs[std::size_t(layer < 0 ? crossbar_inputs.size() - 1 : std::size_t(layer))][std::size_t(op)];
+  }
+};
+
+// The flows a unit sends on and waits for, precomputed from the mapping.
+struct UnitLinks {
+  struct Out {
+    FlowRole role;
+    int64_t begin, end;
+    int flow;
+  };
+  std::vector<Out> outputs;                   // sorted by role, then begin
+  std::array<int, 8> inputs_per_role{};       // incoming flows that end with a marker, by FlowRole
+  int incoming_att_spike_flows = 0;           // residual: spike flows from att.output reducers
+  std::vector<char> flow_is_att_spikes;       // [flow] for a residual's incoming spike flows
+};
+std::vector<UnitLinks> link_units(const Mapping& mapping);
+
+class UnitBehavior {
+ public:
+  virtual ~UnitBehavior() = default;
+  virtual void start_token(UnitOutbox& out) = 0;
+  virtual void receive(const UnitEvent& e, UnitOutbox& out) = 0;
+  // Token finished for this unit; if not, what it is still waiting for.
+  virtual bool finished() const = 0;
+  virtual std::string waiting_for() const = 0;
+  virtual void reset_state() = 0;  // back to the zero recurrent state
+  // Residual slices of layer 0 receive the embedding row of their channels from the host.
+  virtual void host_input(const int32_t* embedding_row, UnitOutbox& out) {}
+  // Work done this token, for the simulator's timing: synaptic ops, neuron-unit and SFU element ops.
+  struct Work {
+    int64_t sops = 0, neuron_ops = 0, sfu_ops = 0, synapse_reads = 0;
+  };
+  const Work& work() const { return work_; }
+
+ protected:
+  Work work_;
+};
+
+// Builds the behaviour of unit `id`. `observations` is shared by all units of one model.
+std::unique_ptr<UnitBehavior> make_unit_behavior(const Mapping& mapping, int id, const UnitLinks& links,
+                                                 TokenObservations& observations);
+
+}  // namespace sf
