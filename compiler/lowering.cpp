@@ -64,15 +64,17 @@ namespace {
 struct MatrixSpec {
   Op op;
   const char* name;
-  const QuantizedSpikeGpt::Linear* linear;
+  QuantizedSpikeGpt::Linear* linear;
   NeuronFunction function;
 };
 
 // Builds the units and flows of one model; collects fit problems instead of stopping at the first.
 class Lowering {
  public:
-  Lowering(const QuantizedSpikeGpt& m, const ChipSpec& chip, const std::string& yaml, const CompileOptions& o)
-      : m_(m), chip_(chip), options_(o) {
+  // consume: release each weight matrix (and move the embedding) as soon as it is lowered, so the
+  // model and the mapping never both hold all the weights.
+  Lowering(QuantizedSpikeGpt& m, bool consume, const ChipSpec& chip, const std::string& yaml, const CompileOptions& o)
+      : m_(m), consume_(consume), chip_(chip), options_(o) {
     map_.config = m.config;
     map_.quant = m.options;
     map_.binary_embedding = m.binary_embedding;
@@ -80,7 +82,7 @@ class Lowering {
     map_.chip_name = chip.name;
     map_.chip_yaml = yaml;
     map_.encoding_rule.graded_payload_bits = chip.core.activation_bits;
-    map_.host.embedding = m.embedding;
+    map_.host.embedding = consume ? std::move(m.embedding) : m.embedding;
     map_.host.head_logit_scale = m.head_logit_scale;
   }
 
@@ -280,6 +282,7 @@ class Lowering {
       add_flow(id, {reducer}, FlowRole::PartialSum, base + ".partial", u.out_begin, u.out_end, chip_.core.accumulator_bits,
                double(u.rows()));
     }
+    if (consume_) std::vector<int8_t>().swap(spec.linear->w.q);
     return ids;
   }
 
@@ -355,7 +358,7 @@ class Lowering {
   }
 
   void lower_layer(int l) {
-    const auto& ql = m_.layers[std::size_t(l)];
+    auto& ql = m_.layers[std::size_t(l)];
     const int A = m_.options.activation_bits;
     const std::string p = fmt::format("L{}.", l);
     for (const auto* lin : {&ql.att_receptance, &ql.att_key, &ql.att_value, &ql.att_output, &ql.ffn_receptance, &ql.ffn_key})
@@ -425,7 +428,8 @@ class Lowering {
     }
   }
 
-  const QuantizedSpikeGpt& m_;
+  QuantizedSpikeGpt& m_;
+  bool consume_ = false;
   const ChipSpec& chip_;
   CompileOptions options_;
   Mapping map_;
@@ -439,7 +443,12 @@ class Lowering {
 
 Mapping lower_to_units(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
                        const CompileOptions& options) {
-  return Lowering(model, chip, chip_yaml, options).run();
+  return Lowering(const_cast<QuantizedSpikeGpt&>(model), false, chip, chip_yaml, options).run();
+}
+
+Mapping lower_to_units(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
+                       const CompileOptions& options) {
+  return Lowering(model, true, chip, chip_yaml, options).run();
 }
 
 std::vector<Flow> placement_flows(const Mapping& mapping) {
@@ -449,9 +458,22 @@ std::vector<Flow> placement_flows(const Mapping& mapping) {
   return flows;
 }
 
+namespace {
+Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options);
+}  // namespace
+
 Mapping compile_model(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
                       const CompileOptions& options) {
-  Mapping m = lower_to_units(model, chip, chip_yaml, options);
+  return place_and_route(lower_to_units(model, chip, chip_yaml, options), chip, options);
+}
+
+Mapping compile_model(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
+                      const CompileOptions& options) {
+  return place_and_route(lower_to_units(std::move(model), chip, chip_yaml, options), chip, options);
+}
+
+namespace {
+Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options) {
   const Topology topology(chip);
   const auto flows = placement_flows(m);
   m.placement = place(topology, int(m.units.size()), flows, options.placement);
@@ -471,5 +493,7 @@ Mapping compile_model(const QuantizedSpikeGpt& model, const ChipSpec& chip, cons
   }
   return m;
 }
+
+}  // namespace
 
 }  // namespace sf

@@ -55,10 +55,16 @@ int flits_per_event(const ChipSpec& chip, int payload_bits);
 // every problem found (not just the first).
 Mapping lower_to_units(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
                        const CompileOptions& options = {});
+// The same, releasing the model's weights as they move into tiles (the compile command's path: the
+// weights are never held twice).
+Mapping lower_to_units(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
+                       const CompileOptions& options = {});
 
 // The whole compile: lower_to_units, then place and route; routing-table overflow and placement
 // failures are reported as DoesNotFitError too.
 Mapping compile_model(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
+                      const CompileOptions& options = {});
+Mapping compile_model(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
                       const CompileOptions& options = {});
 
 // The mapping's flows as placement flows (unit indices and weights).
