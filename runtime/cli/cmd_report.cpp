@@ -1,7 +1,11 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "runtime/cli/common.hpp"
 #include "runtime/report.hpp"
@@ -22,10 +26,18 @@ struct ReportOptions {
   bool quiet = false;
 };
 
-// "h100" names chips/gpu/h100.yaml; anything else is a path.
+// "h100" names chips/gpu/h100.yaml; anything with a '/' or ending in .yaml is a path.
 std::string gpu_path(const std::string& gpu) {
   if (gpu.find('/') != std::string::npos || gpu.find(".yaml") != std::string::npos) return gpu;
-  return fmt::format("{}/chips/gpu/{}.yaml", SPIKEFORGE_SOURCE_DIR, gpu);
+  const std::filesystem::path folder = std::filesystem::path(SPIKEFORGE_SOURCE_DIR) / "chips/gpu";
+  const std::filesystem::path path = folder / (gpu + ".yaml");
+  if (std::filesystem::exists(path)) return path.string();
+  std::vector<std::string> known;
+  for (const auto& entry : std::filesystem::directory_iterator(folder))
+    if (entry.path().extension() == ".yaml") known.push_back(entry.path().stem().string());
+  std::sort(known.begin(), known.end());
+  throw std::invalid_argument(fmt::format("--gpu {}: no {} ; known GPUs: {} (or give a YAML path)", gpu,
+                                          path.string(), fmt::join(known, ", ")));
 }
 
 void write_text(const std::string& path, const std::string& text) {
