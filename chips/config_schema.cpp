@@ -138,6 +138,36 @@ std::vector<ConfigProblem> ProblemSink::sorted() const {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
+ParamSpec string_param(std::string key, Need need, std::string description) {
+  ParamSpec param;
+  param.key = std::move(key);
+  param.type = ParamType::string;
+  param.need = need;
+  param.description = std::move(description);
+  return param;
+}
+
+ParamSpec version_param(int supported) {
+  ParamSpec version;
+  version.key = "version";
+  version.min_value = 1;
+  version.max_value = 1000;
+  version.description = fmt::format("Format version of this file; this build reads {}.", supported);
+  return version;
+}
+
+void check_version(const ParsedConfig& parsed, int supported, const std::string& what, ProblemSink& sink) {
+  if (auto version = parsed.integer("version"); version && *version != supported) {
+    sink.add(parsed.position("version"),
+             fmt::format("version: unsupported {} version {}; this build reads version {}", what, *version, supported));
+  }
+}
+
+std::string problems_headline(const std::string& what, const ProblemSink& sink) {
+  const std::size_t count = sink.sorted().size();
+  return fmt::format("invalid {} {} ({} problem{}):", what, sink.file(), count, count == 1 ? "" : "s");
+}
+
 int index_bits(uint64_t count) {
   int bits = 0;
   while (bits < 64 && (uint64_t{1} << bits) < count) ++bits;

@@ -151,6 +151,15 @@ std::string describe_markdown(const Schema& schema);
 // The candidate closest to `word` by edit distance, or "" when none is plausibly a typo of it.
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
+// Building blocks shared by the YAML formats (energy tables, GPU specs).
+ParamSpec string_param(std::string key, Need need, std::string description);
+// `version`: 1 ... 1000, described as "this build reads <supported>".
+ParamSpec version_param(int supported);
+// Reports a `version` other than `supported` ("unsupported <what> version N; this build reads ...").
+void check_version(const ParsedConfig& parsed, int supported, const std::string& what, ProblemSink& sink);
+// "invalid <what> <file> (N problems):", the headline of a ConfigError listing sink's problems.
+std::string problems_headline(const std::string& what, const ProblemSink& sink);
+
 // Bits needed to index `count` distinct items (0 for count <= 1).
 int index_bits(uint64_t count);
 

@@ -28,15 +28,6 @@ ParamSpec energy(std::string key, std::string description) {
   return param;
 }
 
-ParamSpec text(std::string key, Need need, std::string description) {
-  ParamSpec param;
-  param.key = std::move(key);
-  param.type = ParamType::string;
-  param.need = need;
-  param.description = std::move(description);
-  return param;
-}
-
 ParamSpec chip_parameter(std::string key, std::string unit, std::string description) {
   ParamSpec param;
   param.key = std::move(key);
@@ -66,11 +57,6 @@ const std::vector<std::pair<std::string, std::function<int64_t(const ChipSpec&)>
 
 config::Schema build_energy_schema() {
   config::Schema schema;
-  ParamSpec version;
-  version.key = "version";
-  version.min_value = 1;
-  version.max_value = 1000;
-  version.description = fmt::format("Format version of this file; this build reads {}.", kEnergyTableVersion);
   ParamSpec static_power;
   static_power.key = "static_power_mw_per_core";
   static_power.type = ParamType::number;
@@ -82,9 +68,9 @@ config::Schema build_energy_schema() {
       "",
       "Identity of the table and static power. Every number must carry its source in a `#` comment.",
       false,
-      {version, text("name", Need::required, "Short name, used in reports."),
-       text("description", Need::defaulted, "What the table stands for and how it was derived."),
-       text("technology", Need::required, "Process node and supply the numbers stand for, as text."),
+      {config::version_param(kEnergyTableVersion), config::string_param("name", Need::required, "Short name, used in reports."),
+       config::string_param("description", Need::defaulted, "What the table stands for and how it was derived."),
+       config::string_param("technology", Need::required, "Process node and supply the numbers stand for, as text."),
        static_power},
       std::nullopt});
 
@@ -137,6 +123,13 @@ config::Schema build_energy_schema() {
       "Between chips.",
       false,
       {energy("inter_chip_flit", "One flit across one inter-chip link, gateway to gateway.")},
+      std::nullopt});
+  schema.push_back(SectionSpec{
+      "energy_pj.dram",
+      "Off-chip DRAM. The chip keeps weights and state on chip and never counts it; dense baselines that "
+      "stream weights and state every token do.",
+      false,
+      {energy("access", "One 64-bit read or write of off-chip DRAM, interface included.")},
       std::nullopt});
   schema.push_back(SectionSpec{
       "energy_pj.sfu",
@@ -208,17 +201,8 @@ double EnergyTable::energy_pj(const std::string& action) const {
 EnergyTable load_energy_table(const std::string& path) {
   ProblemSink sink(path);
   const ParsedConfig parsed = config::parse_file(path, energy_table_schema(), sink);
-  if (auto version = parsed.integer("version"); version && *version != kEnergyTableVersion) {
-    sink.add(parsed.position("version"), fmt::format("version: unsupported energy table version {}; this build "
-                                                     "reads version {}",
-                                                     *version, kEnergyTableVersion));
-  }
-  if (!sink.empty()) {
-    std::vector<ConfigProblem> problems = sink.sorted();
-    const std::size_t count = problems.size();
-    throw EnergyTableError(fmt::format("invalid energy table {} ({} problem{}):", path, count, count == 1 ? "" : "s"),
-                           std::move(problems));
-  }
+  config::check_version(parsed, kEnergyTableVersion, "energy table", sink);
+  if (!sink.empty()) throw EnergyTableError(config::problems_headline("energy table", sink), sink.sorted());
 
   EnergyTable table;
   table.source_path = path;

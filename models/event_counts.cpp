@@ -1,6 +1,9 @@
 #include "models/event_counts.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <stdexcept>
 
 namespace sf {
 
@@ -21,46 +24,78 @@ const char* sfu_name(Sfu s) {
   return names[int(s)];
 }
 
+namespace {
+// Every scalar field with its JSON path, so arithmetic, comparison and (de)serialisation
+// cannot drift apart when a field is added.
+struct CountField {
+  const char* group;  // nullptr for a top-level key
+  const char* key;
+  int64_t Counts::*member;
+};
+constexpr CountField kCountFields[] = {
+    {"events", "binary", &Counts::events_binary},
+    {"events", "graded", &Counts::events_graded},
+    {"events", "bit_serial", &Counts::events_bit_serial},
+    {"sop", "binary", &Counts::sop_binary},
+    {"sop", "graded", &Counts::sop_graded},
+    {"sop", "bit_serial", &Counts::sop_bit_serial},
+    {nullptr, "dense_macs", &Counts::dense_macs},
+    {nullptr, "neuron_updates", &Counts::neuron_updates},
+    {nullptr, "spikes", &Counts::spikes},
+    {nullptr, "synapse_read_bits", &Counts::synapse_read_bits},
+    {nullptr, "state_read_bytes", &Counts::state_read_bytes},
+    {nullptr, "state_write_bytes", &Counts::state_write_bytes},
+    {nullptr, "output_bytes", &Counts::output_bytes},
+};
+
+int64_t required_count(const nlohmann::json& parent, const char* key, const std::string& where) {
+  auto found = parent.find(key);
+  if (found == parent.end() || !found->is_number_integer())
+    throw std::invalid_argument(fmt::format("event counts: '{}{}' is missing or not an integer", where, key));
+  return found->get<int64_t>();
+}
+}  // namespace
+
 Counts& Counts::operator+=(const Counts& o) {
-  events_binary += o.events_binary;
-  events_graded += o.events_graded;
-  events_bit_serial += o.events_bit_serial;
-  sop_binary += o.sop_binary;
-  sop_graded += o.sop_graded;
-  sop_bit_serial += o.sop_bit_serial;
-  dense_macs += o.dense_macs;
-  neuron_updates += o.neuron_updates;
-  spikes += o.spikes;
+  for (const auto& f : kCountFields) this->*f.member += o.*f.member;
   for (int i = 0; i < kSfuCount; ++i) sfu[i] += o.sfu[i];
-  synapse_read_bits += o.synapse_read_bits;
-  state_read_bytes += o.state_read_bytes;
-  state_write_bytes += o.state_write_bytes;
-  output_bytes += o.output_bytes;
   return *this;
 }
 
 bool Counts::operator==(const Counts& o) const {
-  return events_binary == o.events_binary && events_graded == o.events_graded &&
-         events_bit_serial == o.events_bit_serial && sop_binary == o.sop_binary && sop_graded == o.sop_graded &&
-         sop_bit_serial == o.sop_bit_serial && dense_macs == o.dense_macs && neuron_updates == o.neuron_updates &&
-         spikes == o.spikes && sfu == o.sfu && synapse_read_bits == o.synapse_read_bits &&
-         state_read_bytes == o.state_read_bytes && state_write_bytes == o.state_write_bytes &&
-         output_bytes == o.output_bytes;
+  for (const auto& f : kCountFields)
+    if (this->*f.member != o.*f.member) return false;
+  return sfu == o.sfu;
 }
 
 nlohmann::json Counts::to_json() const {
-  nlohmann::json sfu_json;
-  for (int i = 0; i < kSfuCount; ++i) sfu_json[sfu_name(Sfu(i))] = sfu[i];
-  return {{"events", {{"binary", events_binary}, {"graded", events_graded}, {"bit_serial", events_bit_serial}}},
-          {"sop", {{"binary", sop_binary}, {"graded", sop_graded}, {"bit_serial", sop_bit_serial}}},
-          {"dense_macs", dense_macs},
-          {"neuron_updates", neuron_updates},
-          {"spikes", spikes},
-          {"sfu", sfu_json},
-          {"synapse_read_bits", synapse_read_bits},
-          {"state_read_bytes", state_read_bytes},
-          {"state_write_bytes", state_write_bytes},
-          {"output_bytes", output_bytes}};
+  nlohmann::json j;
+  for (const auto& f : kCountFields) {
+    if (f.group) j[f.group][f.key] = this->*f.member;
+    else j[f.key] = this->*f.member;
+  }
+  for (int i = 0; i < kSfuCount; ++i) j["sfu"][sfu_name(Sfu(i))] = sfu[i];
+  return j;
+}
+
+Counts Counts::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw std::invalid_argument("event counts: expected an object");
+  Counts c;
+  for (const auto& f : kCountFields) {
+    if (!f.group) {
+      c.*f.member = required_count(j, f.key, "");
+      continue;
+    }
+    auto group = j.find(f.group);
+    if (group == j.end() || !group->is_object())
+      throw std::invalid_argument(fmt::format("event counts: '{}' is missing or not an object", f.group));
+    c.*f.member = required_count(*group, f.key, std::string(f.group) + ".");
+  }
+  auto sfu_json = j.find("sfu");
+  if (sfu_json == j.end() || !sfu_json->is_object())
+    throw std::invalid_argument("event counts: 'sfu' is missing or not an object");
+  for (int i = 0; i < kSfuCount; ++i) c.sfu[i] = required_count(*sfu_json, sfu_name(Sfu(i)), "sfu.");
+  return c;
 }
 
 void TokenCounts::reset(int n_layer) {
@@ -103,6 +138,31 @@ nlohmann::json TokenCounts::to_json() const {
   }
   j["total"] = total().to_json();
   return j;
+}
+
+TokenCounts TokenCounts::from_json(const nlohmann::json& j) {
+  TokenCounts t;
+  auto layers = j.find("layers");
+  const std::size_t n_layer = layers != j.end() && layers->is_array() ? layers->size() : 0;
+  t.reset(int(n_layer));
+  for (int k = 0; k < kOpCount; ++k) {
+    const Op op = Op(k);
+    if (!op_is_per_layer(op)) {
+      auto found = j.contains("global") ? j["global"].find(op_name(op)) : j.end();
+      if (!j.contains("global") || found == j["global"].end())
+        throw std::invalid_argument(fmt::format("event counts: 'global.{}' is missing", op_name(op)));
+      t.global[k] = Counts::from_json(*found);
+      continue;
+    }
+    for (std::size_t i = 0; i < n_layer; ++i) {
+      const auto& layer = (*layers)[i];
+      auto found = layer.find(op_name(op));
+      if (found == layer.end())
+        throw std::invalid_argument(fmt::format("event counts: 'layers[{}].{}' is missing", i, op_name(op)));
+      t.layers[i][k] = Counts::from_json(*found);
+    }
+  }
+  return t;
 }
 
 }  // namespace sf

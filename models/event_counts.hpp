@@ -44,6 +44,8 @@ struct Counts {
   Counts& operator+=(const Counts& o);
   bool operator==(const Counts& o) const;
   nlohmann::json to_json() const;
+  // Inverse of to_json; throws std::invalid_argument naming a missing or mistyped field.
+  static Counts from_json(const nlohmann::json& j);
 };
 
 // One token's counts: [layer][op] for layer ops, global ops kept in a separate row.
@@ -59,6 +61,8 @@ struct TokenCounts {
   TokenCounts& operator+=(const TokenCounts& o);
   bool operator==(const TokenCounts& o) const;
   nlohmann::json to_json() const;
+  // Inverse of to_json (the "total" entry is recomputed, not read).
+  static TokenCounts from_json(const nlohmann::json& j);
 };
 
 }  // namespace sf

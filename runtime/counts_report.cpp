@@ -42,6 +42,18 @@ nlohmann::json counts_json(const CountTotals& counts) {
   return {{"steps", counts.per_step.size()}, {"sum", counts.sum.to_json()}, {"per_step_total", per_step}};
 }
 
+CountTotals count_totals_from_json(const nlohmann::json& j) {
+  if (!j.contains("sum") || !j.contains("per_step_total") || !j["per_step_total"].is_array())
+    throw std::invalid_argument("event counts need 'sum' and a 'per_step_total' array");
+  CountTotals totals;
+  totals.sum = TokenCounts::from_json(j["sum"]);
+  for (const auto& step : j["per_step_total"]) totals.per_step.push_back(Counts::from_json(step));
+  if (j.contains("steps") && j["steps"] != totals.per_step.size())
+    throw std::invalid_argument(fmt::format("event counts: 'steps' is {} but 'per_step_total' has {} entries",
+                                            j["steps"].dump(), totals.per_step.size()));
+  return totals;
+}
+
 void write_counts_json(const std::string& path, const CountTotals& counts) {
   std::ofstream out(path);
   if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));

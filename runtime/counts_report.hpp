@@ -13,6 +13,8 @@ namespace sf {
 // One row per layer plus the global ops, averaged per token.
 void print_counts_per_layer(std::FILE* out, const CountTotals& counts);
 nlohmann::json counts_json(const CountTotals& counts);
+// Inverse of counts_json; throws std::invalid_argument naming what is missing.
+CountTotals count_totals_from_json(const nlohmann::json& j);
 void write_counts_json(const std::string& path, const CountTotals& counts);
 
 }  // namespace sf

@@ -7,6 +7,7 @@ packages=(
   libsystemc-dev verilator
   libeigen3-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium   # renders the HTML report headless in tests (ReportHtml.RendersHeadlessInChromium)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@
 #include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/npy.hpp"
+#include "runtime/stats.hpp"
 
 namespace sf::cli {
 
@@ -18,6 +19,7 @@ struct RunOptions {
   SamplingOptions sampling;
   std::string logits_out;
   std::string counts_out;
+  std::string stats_out;
   bool quiet_stats = false;
 };
 
@@ -54,6 +56,28 @@ void run(const RunOptions& o) {
     if (result.counts.empty()) throw std::invalid_argument("--counts-out needs a level that counts events (e.g. --quantized)");
     write_counts_json(o.counts_out, result.counts);
   }
+  if (!o.stats_out.empty()) {
+    if (result.counts.empty())
+      throw std::invalid_argument("--stats needs a level that counts events (e.g. --quantized); 'spikeforge report' "
+                                  "prices counts");
+    RunStats stats;
+    stats.level = model.level_name();
+    stats.model.path = o.model.model;
+    stats.model.n_layer = model.n_layer();
+    stats.model.n_embd = model.n_embd();
+    stats.model.vocab = model.vocab_size();
+    stats.model.params = ModelConfig{model.n_layer(), model.n_embd(), model.vocab_size()}.parameter_count();
+    if (o.model.quantized) {
+      stats.model.weight_bits = o.model.quant.weight_bits;
+      stats.model.activation_bits = o.model.quant.activation_bits;
+      stats.model.membrane_bits = o.model.quant.membrane_bits;
+    }
+    stats.tokens.prompt = prompt;
+    stats.tokens.generated = result.generated;
+    stats.tokens.steps = int64_t(result.counts.per_step.size());
+    stats.counts = result.counts;
+    write_stats(o.stats_out, stats);
+  }
 }
 }  // namespace
 
@@ -72,6 +96,9 @@ void register_run(CLI::App& app) {
   cmd->add_option("--logits-out", opts->logits_out,
                   "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
   cmd->add_option("--counts-out", opts->counts_out, "Write event counts (per step, layer and op) as JSON");
+  cmd->add_option("--stats", opts->stats_out,
+                  "Write the run's statistics (model, tokens, event counts) for 'spikeforge report' "
+                  "(format spikeforge-stats-1, docs/stats-format.md)");
   cmd->add_flag("--quiet-stats", opts->quiet_stats, "Do not print speed and firing rates to stderr");
   cmd->callback([opts] { run(*opts); });
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "runtime/npy.hpp"
+#include "tests/unit/cli_runner.hpp"
 
 namespace sf {
 namespace {
@@ -15,20 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 const fs::path kFixtures = fs::path(SPIKEFORGE_TEST_DATA) / "fixtures";
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(SPIKEFORGE_CLI) + " " + args + " 2>&1";
-  Result r{0, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), int(buf.size()), p)) r.output += buf.data();
-  r.status = pclose(p);
-  return r;
-}
+using testing_cli::Result;
+using testing_cli::run_cli;
 
 TEST(Cli, RunWritesReferenceLogitsForPromptIds) {
   nlohmann::json expect;

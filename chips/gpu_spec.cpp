@@ -1,0 +1,96 @@
+#include "chips/gpu_spec.hpp"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace sf {
+
+using config::Need;
+using config::ParamSpec;
+using config::ParamType;
+
+namespace {
+
+ParamSpec number(std::string key, std::string unit, std::string description) {
+  ParamSpec param;
+  param.key = std::move(key);
+  param.type = ParamType::number;
+  param.unit = std::move(unit);
+  param.min_value = 1e-9;
+  param.description = std::move(description);
+  return param;
+}
+
+ParamSpec bytes(std::string key, std::string default_value, std::string description) {
+  ParamSpec param;
+  param.key = std::move(key);
+  param.unit = "bytes";
+  param.need = Need::defaulted;
+  param.default_value = std::move(default_value);
+  param.min_value = 1;
+  param.max_value = 8;
+  param.description = std::move(description);
+  return param;
+}
+
+config::Schema build_gpu_schema() {
+  config::Schema schema;
+  schema.push_back(config::SectionSpec{
+      "",
+      "A GPU's public specification. Every number must carry its source in a `#` comment.",
+      false,
+      {config::version_param(kGpuSpecVersion), config::string_param("name", Need::required, "Short name, used in reports (e.g. H100)."),
+       config::string_param("variant", Need::required, "Form factor the numbers are for (e.g. SXM5); PCIe and NVL parts differ."),
+       config::string_param("description", Need::defaulted, "Free text for people."),
+       config::string_param("sources", Need::required, "Where the numbers come from (URLs), quoted in every report."),
+       number("peak_dense_tensor_tflops", "TFLOP/s",
+              "Peak 16-bit (bf16/fp16) tensor-core FLOP/s without structured sparsity (spec sheets often "
+              "print the 2:4-sparse figure, twice this)."),
+       number("peak_fp32_tflops", "TFLOP/s", "Peak non-tensor fp32 FLOP/s, for element-wise work."),
+       number("memory_bandwidth_tb_per_s", "TB/s", "Peak device-memory bandwidth, 10^12 bytes per second."),
+       number("memory_gb", "GB", "Device memory capacity."),
+       number("board_power_w", "W", "Maximum board power (TDP); the roofline charges it for the whole step.")},
+      std::nullopt});
+  schema.push_back(config::SectionSpec{
+      "baseline",
+      "How the dense baseline holds the model on this GPU.",
+      false,
+      {bytes("weight_bytes", "2", "Bytes per weight as stored and streamed (2 = bf16)."),
+       bytes("state_bytes", "4", "Bytes per recurrent-state element (4 = fp32).")},
+      std::nullopt});
+  return schema;
+}
+
+}  // namespace
+
+const config::Schema& gpu_spec_schema() {
+  static const config::Schema kSchema = build_gpu_schema();
+  return kSchema;
+}
+
+std::string describe_gpu_spec() { return config::describe_markdown(gpu_spec_schema()); }
+
+GpuSpec load_gpu_spec(const std::string& path) {
+  config::ProblemSink sink(path);
+  const config::ParsedConfig parsed = config::parse_file(path, gpu_spec_schema(), sink);
+  config::check_version(parsed, kGpuSpecVersion, "GPU spec", sink);
+  if (!sink.empty()) throw GpuSpecError(config::problems_headline("GPU spec", sink), sink.sorted());
+  GpuSpec gpu;
+  gpu.source_path = path;
+  gpu.version = int(parsed.integer("version").value_or(0));
+  gpu.name = parsed.string("name").value_or("");
+  gpu.variant = parsed.string("variant").value_or("");
+  gpu.description = parsed.string("description").value_or("");
+  gpu.sources = parsed.string("sources").value_or("");
+  gpu.peak_dense_tensor_tflops = parsed.number("peak_dense_tensor_tflops").value_or(0);
+  gpu.peak_fp32_tflops = parsed.number("peak_fp32_tflops").value_or(0);
+  gpu.memory_bandwidth_tb_per_s = parsed.number("memory_bandwidth_tb_per_s").value_or(0);
+  gpu.memory_gb = parsed.number("memory_gb").value_or(0);
+  gpu.board_power_w = parsed.number("board_power_w").value_or(0);
+  gpu.weight_bytes = int(parsed.integer("baseline.weight_bytes").value_or(2));
+  gpu.state_bytes = int(parsed.integer("baseline.state_bytes").value_or(4));
+  return gpu;
+}
+
+}  // namespace sf

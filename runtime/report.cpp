@@ -1,0 +1,546 @@
+#include "runtime/report.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+namespace sf {
+
+using nlohmann::json;
+
+GradedEncoding parse_graded_encoding(const std::string& name) {
+  if (name == "graded") return GradedEncoding::Graded;
+  if (name == "bit_serial") return GradedEncoding::BitSerial;
+  throw std::invalid_argument(fmt::format("encoding must be graded or bit_serial (got '{}')", name));
+}
+
+const char* graded_encoding_name(GradedEncoding e) { return e == GradedEncoding::Graded ? "graded" : "bit_serial"; }
+
+ActionMapping action_mapping(const ChipSpec& chip, GradedEncoding encoding) {
+  ActionMapping m;
+  m.synapse_read_width_bits = chip.core.synapse_sram.access_width_bits;
+  m.state_access_width_bits = chip.core.state_sram.access_width_bits;
+  m.encoding = encoding;
+  return m;
+}
+
+ActionCounts chip_actions(const Counts& c, double lif_updates, const ActionMapping& m) {
+  const bool graded = m.encoding == GradedEncoding::Graded;
+  ActionCounts a;
+  a["synaptic_op.binary"] = double(c.sop_binary);
+  a["synaptic_op.graded"] = graded ? double(c.sop_graded) : 0.0;
+  a["synaptic_op.bit_serial"] = graded ? 0.0 : double(c.sop_bit_serial);
+  a["neuron_update.lif"] = lif_updates;
+  a["neuron_update.other"] = double(c.neuron_updates) - lif_updates;
+  // Counted weight bits are those of graded SOPs (one weight read per SOP); a bit-serial event
+  // re-reads its weights for every set bit.
+  double weight_bits = double(c.synapse_read_bits);
+  if (!graded) weight_bits = c.sop_graded ? weight_bits / double(c.sop_graded) * double(c.sop_bit_serial) : 0.0;
+  a["sram.synapse_read"] = weight_bits / m.synapse_read_width_bits;
+  a["sram.state_read"] = double(c.state_read_bytes) * 8 / m.state_access_width_bits;
+  a["sram.state_write"] = double(c.state_write_bytes) * 8 / m.state_access_width_bits;
+  a["core.event_out"] = double(c.events_binary) + double(graded ? c.events_graded : c.events_bit_serial);
+  for (int i = 0; i < kSfuCount; ++i) a[std::string("sfu.") + sfu_name(Sfu(i))] = double(c.sfu[i]);
+  return a;
+}
+
+ActionCounts core_actions(const CoreStats& core) {
+  ActionCounts a;
+  a["synaptic_op.binary"] = double(core.sop_binary);
+  a["synaptic_op.graded"] = double(core.sop_graded);
+  a["synaptic_op.bit_serial"] = double(core.sop_bit_serial);
+  a["neuron_update.lif"] = double(core.neuron_updates_lif);
+  a["neuron_update.other"] = double(core.neuron_updates_other);
+  a["sram.synapse_read"] = double(core.synapse_reads);
+  a["sram.state_read"] = double(core.state_reads);
+  a["sram.state_write"] = double(core.state_writes);
+  a["core.event_out"] = double(core.events_out);
+  for (const auto& [name, n] : core.sfu) a["sfu." + name] += double(n);
+  return a;
+}
+
+double price_pj(const ActionCounts& actions, const EnergyTable& table) {
+  double pj = 0;
+  for (const auto& [action, n] : actions)
+    if (n != 0) pj += n * table.energy_pj(action);
+  return pj;
+}
+
+PaperEnergy paper_table1(const PaperSetting& s) {
+  const double T = s.tokens, d = s.width;
+  const double projections = 3 * T * d * d;  // Q/R, K, V rows
+  const double ffn = 9 * T * d * d;          // FL_MLP1..3 = d·4d + d·d + 4d·d per token, times T
+  PaperEnergy e;
+  e.vanilla_pj = s.e_mac_pj * (projections + ffn);
+  if (s.quadratic_attention) e.vanilla_pj += s.e_mac_pj * (2 * T * T * d + T * T + 2 * T * T);
+  e.spikegpt_pj = s.e_ac_pj * s.rate * (projections + ffn) + s.e_mac_pj * s.wkv_macs_per_channel * T * d;
+  return e;
+}
+
+namespace {
+
+bool is_lif(Op op) { return op == Op::AttLif || op == Op::FfnLif; }
+
+ActionCounts& operator+=(ActionCounts& a, const ActionCounts& b) {
+  for (const auto& [action, n] : b) a[action] += n;
+  return a;
+}
+
+ActionCounts scaled(ActionCounts a, double factor) {
+  for (auto& [action, n] : a) n *= factor;
+  return a;
+}
+
+int64_t sfu_total(const Counts& c) { return std::accumulate(c.sfu.begin(), c.sfu.end(), int64_t{0}); }
+
+// Counts of one op summed over the run, with the op it belongs to.
+struct OpCounts {
+  int layer;  // -1 for global ops
+  Op op;
+  const Counts* counts;
+};
+
+std::vector<OpCounts> all_ops(const TokenCounts& t) {
+  std::vector<OpCounts> ops;
+  for (int k = 0; k < kOpCount; ++k)
+    if (!op_is_per_layer(Op(k))) ops.push_back({-1, Op(k), &t.global[k]});
+  for (std::size_t i = 0; i < t.layers.size(); ++i)
+    for (int k = 0; k < kOpCount; ++k)
+      if (op_is_per_layer(Op(k))) ops.push_back({int(i), Op(k), &t.layers[i][k]});
+  return ops;
+}
+
+json counts_per_token_json(const Counts& c, double steps) {
+  return {{"sop_binary", c.sop_binary / steps},
+          {"sop_graded", c.sop_graded / steps},
+          {"sop_bit_serial", c.sop_bit_serial / steps},
+          {"dense_macs", c.dense_macs / steps},
+          {"neuron_updates", c.neuron_updates / steps},
+          {"sfu_ops", sfu_total(c) / steps},
+          {"spikes", c.spikes / steps},
+          {"synapse_read_bits", c.synapse_read_bits / steps},
+          {"state_read_bytes", c.state_read_bytes / steps},
+          {"state_write_bytes", c.state_write_bytes / steps}};
+}
+
+json actions_json(const ActionCounts& a) {
+  json j = json::object();
+  for (const auto& [action, n] : a) j[action] = n;
+  return j;
+}
+
+// One breakdown row: its actions per token, priced.
+json breakdown_row(json row, const ActionCounts& per_token, const EnergyTable& table) {
+  row["energy_per_token_pj"] = price_pj(per_token, table);
+  row["actions_per_token"] = actions_json(per_token);
+  return row;
+}
+
+std::string table_source(const EnergyTable& t) { return fmt::format("{} ({})", t.name, t.source_path); }
+
+}  // namespace
+
+json build_report(const ReportInputs& in) {
+  const RunStats& s = in.stats;
+  const TokenCounts& sum = s.counts.sum;
+  const double steps = double(s.tokens.steps);
+  if (s.tokens.steps <= 0) throw std::invalid_argument("stats: the run has no steps; nothing to report");
+  const ActionMapping mapping = action_mapping(in.chip, in.encoding);
+  const EnergyTable& table = in.table;
+  const EnergyTable& conv = in.convention_table;
+  const int L = s.model.n_layer;
+
+  json r;
+  r["format"] = kReportFormat;
+  r["inputs"] = {{"stats", in.stats_path},
+                 {"level", s.level},
+                 {"energy_table", {{"name", table.name}, {"path", table.source_path}, {"technology", table.technology}}},
+                 {"convention_table", {{"name", conv.name}, {"path", conv.source_path}, {"technology", conv.technology}}},
+                 {"chip", {{"name", in.chip.name}, {"path", in.chip.source_path}}},
+                 {"gpu", {{"name", in.gpu.name}, {"variant", in.gpu.variant}, {"path", in.gpu.source_path},
+                          {"sources", in.gpu.sources}}},
+                 {"batch", in.batch},
+                 {"encoding", graded_encoding_name(in.encoding)}};
+  r["model"] = stats_model_json(s.model);
+  r["tokens"] = {{"prompt", s.tokens.prompt.size()}, {"generated", s.tokens.generated.size()}, {"steps", s.tokens.steps}};
+  r["measured"] = {{"counts", true}, {"cycles", bool(s.cycles)}, {"network", bool(s.network)}, {"cores", bool(s.cores)}};
+
+  json not_measured = json::array();
+  if (!s.cycles)
+    not_measured.push_back(fmt::format("cycles, latency, tokens/s and static energy: not measured at the {} level "
+                                       "(needs the cycle-accurate simulator)",
+                                       s.level));
+  if (!s.network)
+    not_measured.push_back(fmt::format("router.flit_hop and link.inter_chip_flit (mesh flit-hops, inter-chip "
+                                       "traffic): not measured at the {} level (needs placement and routing)",
+                                       s.level));
+  if (!s.cores) not_measured.push_back(fmt::format("per-core counters: not measured at the {} level", s.level));
+  r["not_measured"] = not_measured;
+
+  json warnings = json::array();
+  for (const auto& w : energy_table_compatibility_warnings(table, in.chip)) warnings.push_back(w);
+  if (s.chip && s.chip->name != in.chip.name)
+    warnings.push_back(fmt::format("the stats were simulated on chip '{}' but the report maps counts with '{}'",
+                                   s.chip->name, in.chip.name));
+
+  // ---- chip: actions over the run ------------------------------------------------------------
+  ActionCounts run_actions;
+  std::string counts_source;
+  json per_layer = json::array(), per_op = json::array();
+  std::map<std::string, ActionCounts> op_actions;     // op name -> actions over the run
+  std::map<std::string, Counts> op_counts;            // op name -> counts over the run
+  std::vector<ActionCounts> layer_actions(L + 1);     // [L] = global ops
+  for (const OpCounts& oc : all_ops(sum)) {
+    const ActionCounts a = chip_actions(*oc.counts, is_lif(oc.op) ? double(oc.counts->neuron_updates) : 0.0, mapping);
+    op_actions[op_name(oc.op)] += a;
+    op_counts[op_name(oc.op)] += *oc.counts;
+    layer_actions[oc.layer < 0 ? L : oc.layer] += a;
+  }
+  if (s.cores) {
+    counts_source = "simulator per-core counters (cores section)";
+    std::vector<ActionCounts> core_layer_actions(L + 1);
+    std::map<std::string, ActionCounts> core_op_actions;
+    for (const CoreStats& core : *s.cores) {
+      const ActionCounts a = core_actions(core);
+      run_actions += a;
+      core_layer_actions[core.layer < 0 || core.layer >= L ? L : core.layer] += a;
+      core_op_actions[core.op.empty() ? "(several)" : core.op] += a;
+    }
+    layer_actions = core_layer_actions;
+    op_actions = core_op_actions;
+  } else {
+    counts_source = fmt::format("{}-level event counts mapped to actions (docs/report.md §2)", s.level);
+    for (const auto& a : layer_actions) run_actions += a;
+  }
+  // Router and link actions come from the network statistics only (never estimated).
+  if (s.network) {
+    run_actions["router.flit_hop"] = double(s.network->flit_hops);
+    run_actions["link.inter_chip_flit"] = double(s.network->inter_chip_flits);
+  }
+
+  json action_rows = json::array();
+  const double dynamic_pj = price_pj(run_actions, table);
+  for (const auto& [action, n] : run_actions) {
+    const double each = table.energy_pj(action);
+    action_rows.push_back({{"action", action},
+                           {"count", n},
+                           {"count_per_token", n / steps},
+                           {"pj_each", each},
+                           {"energy_pj", n * each},
+                           {"energy_per_token_pj", n * each / steps},
+                           {"share", dynamic_pj > 0 ? n * each / dynamic_pj : 0.0}});
+  }
+  json chip;
+  chip["counts_source"] = counts_source;
+  chip["actions"] = action_rows;
+  chip["dynamic_energy_pj"] = dynamic_pj;
+  chip["dynamic_per_token_pj"] = dynamic_pj / steps;
+  chip["static_power_mw_per_core"] = table.static_power_mw_per_core;
+  std::optional<double> run_seconds;
+  if (s.cycles && s.chip) {
+    run_seconds = double(s.cycles->total) / (s.chip->clock_mhz * 1e6);
+    const double static_pj = table.static_power_mw_per_core * 1e-3 * double(s.chip->cores_total) * *run_seconds * 1e12;
+    chip["cores_total"] = s.chip->cores_total;
+    chip["cores_used"] = s.chip->cores_used;
+    chip["run_seconds"] = *run_seconds;
+    chip["static_energy_pj"] = static_pj;
+    chip["static_per_token_pj"] = static_pj / steps;
+    chip["energy_per_token_pj"] = (dynamic_pj + static_pj) / steps;
+    chip["latency_per_token_ns"] = double(s.cycles->total) / steps / s.chip->clock_mhz * 1e3;
+    chip["tokens_per_s"] = steps / *run_seconds;
+  } else {
+    chip["cores_total"] = nullptr;
+    chip["cores_used"] = nullptr;
+    chip["run_seconds"] = nullptr;
+    chip["static_energy_pj"] = nullptr;  // not measured: no simulated time
+    chip["static_per_token_pj"] = nullptr;
+    chip["energy_per_token_pj"] = dynamic_pj / steps;
+    chip["latency_per_token_ns"] = nullptr;
+    chip["tokens_per_s"] = nullptr;
+  }
+  chip["energy_includes_static"] = bool(run_seconds);
+  chip["warnings"] = warnings;
+  r["chip"] = chip;
+
+  // ---- per token ---------------------------------------------------------------------------
+  // Only step totals are stored per step; neuron updates do not depend on data (every neuron
+  // updates every step), so the run's LIF share splits each step's updates exactly.
+  int64_t lif_updates_run = 0, updates_run = 0;
+  for (const OpCounts& oc : all_ops(sum)) {
+    if (is_lif(oc.op)) lif_updates_run += oc.counts->neuron_updates;
+    updates_run += oc.counts->neuron_updates;
+  }
+  const double lif_share = updates_run ? double(lif_updates_run) / double(updates_run) : 0.0;
+  json per_token = json::array();
+  for (std::size_t i = 0; i < s.counts.per_step.size(); ++i) {
+    const Counts& c = s.counts.per_step[i];
+    ActionCounts a = chip_actions(c, lif_share * double(c.neuron_updates), mapping);
+    json row{{"step", i}, {"sop_binary", c.sop_binary}, {"sop_graded", c.sop_graded},
+             {"sop_bit_serial", c.sop_bit_serial}, {"dense_macs", c.dense_macs},
+             {"neuron_updates", c.neuron_updates}, {"sfu_ops", sfu_total(c)}, {"spikes", c.spikes},
+             {"synapse_read_bits", c.synapse_read_bits}, {"state_read_bytes", c.state_read_bytes},
+             {"state_write_bytes", c.state_write_bytes}};
+    if (s.network && !s.network->per_step.empty()) {
+      a["router.flit_hop"] = double(s.network->per_step[i].flit_hops);
+      a["link.inter_chip_flit"] = double(s.network->per_step[i].inter_chip_flits);
+      row["flit_hops"] = s.network->per_step[i].flit_hops;
+      row["inter_chip_flits"] = s.network->per_step[i].inter_chip_flits;
+    } else {
+      row["flit_hops"] = nullptr;
+      row["inter_chip_flits"] = nullptr;
+    }
+    row["dynamic_energy_pj"] = price_pj(a, table);
+    if (s.cycles) {
+      row["cycles"] = s.cycles->per_step[i];
+      row["latency_ns"] = double(s.cycles->per_step[i]) / s.chip->clock_mhz * 1e3;
+    } else {
+      row["cycles"] = nullptr;
+      row["latency_ns"] = nullptr;
+    }
+    per_token.push_back(row);
+  }
+  r["per_token"] = per_token;
+
+  // ---- per layer and per op ----------------------------------------------------------------
+  double spikes_all = 0, lif_all = 0;
+  for (int i = 0; i <= L; ++i) {
+    json row;
+    if (i < L) {
+      const auto& layer = sum.layers[i];
+      const Counts& att = layer[int(Op::AttLif)];
+      const Counts& ffn = layer[int(Op::FfnLif)];
+      const Counts& value = layer[int(Op::FfnValue)];
+      spikes_all += double(att.spikes + ffn.spikes);
+      lif_all += double(att.neuron_updates + ffn.neuron_updates);
+      // ffn.value's input is ReLU²(key) of 4C values; its graded events are the non-zeros.
+      const double hidden = value.neuron_updates ? double(value.dense_macs) / double(value.neuron_updates) : 0.0;
+      row = {{"layer", std::to_string(i)},
+             {"firing_rate_att", att.neuron_updates ? double(att.spikes) / double(att.neuron_updates) : 0.0},
+             {"firing_rate_ffn", ffn.neuron_updates ? double(ffn.spikes) / double(ffn.neuron_updates) : 0.0},
+             {"relu2_density", hidden > 0 ? double(value.events_graded) / (hidden * steps) : 0.0},
+             {"counts_per_token", counts_per_token_json(sum.layer_total(i), steps)}};
+    } else {
+      Counts global;
+      for (const auto& c : sum.global) global += c;
+      row = {{"layer", "global"},
+             {"firing_rate_att", nullptr},
+             {"firing_rate_ffn", nullptr},
+             {"relu2_density", nullptr},
+             {"counts_per_token", counts_per_token_json(global, steps)}};
+    }
+    per_layer.push_back(breakdown_row(row, scaled(layer_actions[i], 1 / steps), table));
+  }
+  r["per_layer"] = per_layer;
+  for (int k = 0; k < kOpCount; ++k) {
+    const std::string name = op_name(Op(k));
+    if (!op_actions.count(name)) continue;
+    json row{{"op", name}, {"counts_per_token", counts_per_token_json(op_counts[name], steps)}};
+    per_op.push_back(breakdown_row(row, scaled(op_actions[name], 1 / steps), table));
+  }
+  if (op_actions.count("(several)"))
+    per_op.push_back(breakdown_row({{"op", "(several)"}, {"counts_per_token", nullptr}},
+                                   scaled(op_actions["(several)"], 1 / steps), table));
+  r["per_op"] = per_op;
+
+  if (s.cores) {
+    json cores = json::array();
+    for (const CoreStats& core : *s.cores) {
+      json row{{"core", core.index}, {"chip", core.chip}, {"row", core.row}, {"col", core.col},
+               {"unit", core.unit},  {"layer", core.layer}, {"op", core.op},
+               {"busy_cycles", core.busy_cycles}, {"stall_cycles", core.stall_cycles}};
+      cores.push_back(breakdown_row(row, scaled(core_actions(core), 1 / steps), table));
+    }
+    r["per_core"] = cores;
+  } else {
+    r["per_core"] = nullptr;
+  }
+  const double measured_rate = lif_all > 0 ? spikes_all / lif_all : 0.0;
+  r["firing_rate_mean"] = measured_rate;
+
+  // ---- dense GPU baseline ------------------------------------------------------------------
+  const Counts total = sum.total();
+  const double macs = double(total.dense_macs) / steps;
+  ActionCounts nonlinear;  // the element-wise work a GPU also does, per token
+  for (int i = 0; i < kSfuCount; ++i) nonlinear[std::string("sfu.") + sfu_name(Sfu(i))] = double(total.sfu[i]) / steps;
+  nonlinear["neuron_update.lif"] = double(lif_updates_run) / steps;
+  nonlinear["neuron_update.other"] = double(updates_run - lif_updates_run) / steps;
+  const double nonlinear_ops = std::accumulate(nonlinear.begin(), nonlinear.end(), 0.0,
+                                               [](double acc, const auto& kv) { return acc + kv.second; });
+  const int64_t C = s.model.n_embd, V = s.model.vocab;
+  // Every weight is read each step except the embedding table, of which one row is.
+  const double weight_elements = double(s.model.params - V * C + C);
+  const double weight_bytes = weight_elements * in.gpu.weight_bytes;
+  const int kStateVectorsPerLayer = 7;  // att and ffn token shift, WKV a, b, p, two LIF membranes
+  const double state_elements = double(kStateVectorsPerLayer) * L * C;
+  const double state_bytes = 2 * state_elements * in.gpu.state_bytes;  // read and written every step
+
+  json gpu;
+  gpu["spec"] = {{"name", in.gpu.name},
+                 {"variant", in.gpu.variant},
+                 {"path", in.gpu.source_path},
+                 {"sources", in.gpu.sources},
+                 {"peak_dense_tensor_tflops", in.gpu.peak_dense_tensor_tflops},
+                 {"peak_fp32_tflops", in.gpu.peak_fp32_tflops},
+                 {"memory_bandwidth_tb_per_s", in.gpu.memory_bandwidth_tb_per_s},
+                 {"board_power_w", in.gpu.board_power_w},
+                 {"weight_bytes", in.gpu.weight_bytes},
+                 {"state_bytes", in.gpu.state_bytes}};
+  gpu["assumptions"] = {
+      "the same model runs densely, one token step at a time as an RNN (no T² attention): every weight "
+      "multiplies every input, zeros included",
+      fmt::format("weights stored at {} bytes and read from device memory once per step (shared by the batch); "
+                  "the embedding table contributes one row",
+                  in.gpu.weight_bytes),
+      fmt::format("recurrent state ({} vectors of n_embd per layer) at {} bytes per element, read and written once "
+                  "per step per sequence",
+                  kStateVectorsPerLayer, in.gpu.state_bytes),
+      "activations stay on chip (registers, shared memory, L2): no device-memory traffic for them",
+      "roofline: step time = max(compute, memory); compute = 2·MACs / dense tensor peak + element-wise ops / "
+      "fp32 peak, each element-wise op (SFU op or neuron update of the counts) one FLOP",
+      "roofline energy = board power (TDP) × step time / batch: the board is charged at full power for the whole "
+      "step",
+      "kernel-launch and synchronisation overheads are ignored, so roofline times are lower bounds (for a model "
+      "this small a real GPU step is launch-bound, far slower)",
+      fmt::format("45 nm convention: MACs × E_MAC (= {} synaptic_op.graded), element-wise ops at the same "
+                  "table's sfu.* and neuron_update.* prices, DRAM traffic at its dram.access per 64 bits",
+                  conv.name)};
+  gpu["dense_per_token"] = {{"macs", macs},
+                            {"flops", 2 * macs + nonlinear_ops},
+                            {"nonlinear_ops", nonlinear_ops},
+                            {"nonlinear", actions_json(nonlinear)},
+                            {"weight_elements", weight_elements},
+                            {"weight_bytes", weight_bytes},
+                            {"state_elements", state_elements},
+                            {"state_bytes", state_bytes}};
+  const double e_mac = conv.energy_pj("synaptic_op.graded");
+  const double dram_pj_per_byte = conv.energy_pj("dram.access") / 8;
+  const double conv_compute_pj = macs * e_mac + price_pj(nonlinear, conv);
+  json convention = json::array(), roofline = json::array();
+  std::vector<int> batches{1};
+  if (in.batch != 1) batches.push_back(in.batch);
+  for (int b : batches) {
+    const double dram_bytes = weight_bytes / b + state_bytes;
+    convention.push_back({{"batch", b},
+                          {"compute_pj", conv_compute_pj},
+                          {"mac_pj", macs * e_mac},
+                          {"nonlinear_pj", conv_compute_pj - macs * e_mac},
+                          {"dram_bytes", dram_bytes},
+                          {"dram_pj", dram_bytes * dram_pj_per_byte},
+                          {"total_pj", conv_compute_pj + dram_bytes * dram_pj_per_byte}});
+    const double compute_s =
+        b * (2 * macs / (in.gpu.peak_dense_tensor_tflops * 1e12) + nonlinear_ops / (in.gpu.peak_fp32_tflops * 1e12));
+    const double memory_s = (weight_bytes + b * state_bytes) / (in.gpu.memory_bandwidth_tb_per_s * 1e12);
+    const double step_s = std::max(compute_s, memory_s);
+    roofline.push_back({{"batch", b},
+                        {"compute_s", compute_s},
+                        {"memory_s", memory_s},
+                        {"step_s", step_s},
+                        {"bound", compute_s >= memory_s ? "compute" : "memory"},
+                        {"tokens_per_s", b / step_s},
+                        {"energy_per_token_pj", in.gpu.board_power_w * step_s / b * 1e12}});
+  }
+  gpu["convention_45nm"] = convention;
+  gpu["roofline"] = roofline;
+  r["gpu"] = gpu;
+
+  // ---- chip vs GPU, per token ----------------------------------------------------------------
+  const double chip_pj = r["chip"]["energy_per_token_pj"].get<double>();
+  json versus = json::array();
+  auto add_versus = [&](const std::string& name, double pj, const std::string& basis) {
+    versus.push_back({{"name", name}, {"energy_per_token_pj", pj}, {"basis", basis},
+                      {"ratio_to_chip", chip_pj > 0 ? pj / chip_pj : 0.0}});
+  };
+  add_versus(fmt::format("chip ({})", table.name), chip_pj,
+             run_seconds ? "counted actions × table + static power × simulated time"
+                         : "counted actions × table (dynamic only: no simulated time at this level)");
+  add_versus("GPU dense, 45 nm convention, compute only", conv_compute_pj, "MACs × E_MAC + element-wise ops");
+  for (const auto& row : convention)
+    add_versus(fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>()),
+               row["total_pj"].get<double>(), "compute + weight and state bytes × dram.access / 8");
+  for (const auto& row : roofline)
+    add_versus(fmt::format("{} {} roofline, batch {}", in.gpu.name, in.gpu.variant, row["batch"].get<int>()),
+               row["energy_per_token_pj"].get<double>(), "board power × roofline step time / batch");
+  r["chip_vs_gpu"] = versus;
+
+  // ---- paper mode ----------------------------------------------------------------------------
+  const double e_ac = conv.energy_pj("synaptic_op.binary");
+  json paper;
+  paper["claim"] = "32.2× fewer operations (ICLR 2024 submission and arXiv v5 abstract; spikegpt.md §1)";
+  paper["formulas"] = {
+      "vanilla GPT: E_MAC · (3Td² [Q/R,K,V] + 9Td² [FFN, FL_MLP = d·4d + d·d + 4d·d per token]) "
+      "(+ E_MAC · (2T²d + T² + 2T²) [f(Q,K,V), scale, softmax] when quadratic rows are included)",
+      "SpikeGPT: E_AC · R̂ · (3Td² + 9Td²) + E_MAC · w·T·d [WKV], w = 6 ([ISSUE12]) or 7 ([T-REIMPL])"};
+  paper["sources"] = {
+      "Table 1 structure and T = 3072, d = 512, R̂ = 0.15, E_AC = 0.9 pJ, E_MAC = 4.5 pJ: third-party "
+      "re-implementation [T-REIMPL] and ICLR review [REV], ../shared/reference/spikegpt.md §7.4",
+      fmt::format("E_MAC = 4.6 pJ (Horowitz fp32 mult 3.7 + add 0.9) and E_AC = {} pJ: {} synaptic_op.graded / "
+                  "synaptic_op.binary",
+                  e_ac, table_source(conv)),
+      "the paper's full text and numeric table cells were not retrievable: which reading it used is unverified"};
+  json readings = json::array();
+  for (double mac : {4.5, e_mac})
+    for (int w : {6, 7})
+      for (bool quad : {false, true}) {
+        PaperSetting ps;
+        ps.e_mac_pj = mac;
+        ps.e_ac_pj = e_ac;
+        ps.wkv_macs_per_channel = w;
+        ps.quadratic_attention = quad;
+        const PaperEnergy e = paper_table1(ps);
+        readings.push_back({{"e_mac_pj", mac}, {"e_ac_pj", e_ac}, {"wkv_macs_per_channel", w},
+                            {"quadratic_attention", quad}, {"tokens", ps.tokens}, {"width", ps.width},
+                            {"rate", ps.rate}, {"vanilla_pj", e.vanilla_pj}, {"spikegpt_pj", e.spikegpt_pj},
+                            {"ratio", e.ratio()}});
+      }
+  paper["readings"] = readings;
+  PaperSetting primary;  // linear rows, E_MAC 4.5, 6Td: the reading closest to the printed 32.2×
+  primary.e_ac_pj = e_ac;
+  const PaperEnergy stated = paper_table1(primary);
+  paper["stated_setting"] = {{"tokens", primary.tokens}, {"width", primary.width}, {"rate", primary.rate},
+                             {"e_mac_pj", primary.e_mac_pj}, {"e_ac_pj", primary.e_ac_pj},
+                             {"wkv_macs_per_channel", primary.wkv_macs_per_channel},
+                             {"quadratic_attention", primary.quadratic_attention},
+                             {"ratio", stated.ratio()}};
+  PaperSetting with_measured = primary;
+  with_measured.rate = measured_rate;
+  PaperSetting on_model = with_measured;
+  on_model.tokens = steps;
+  on_model.width = double(C);
+  paper["measured_rate"] = {{"rate", measured_rate},
+                            {"source", "Σ spikes / Σ LIF neuron updates over all layers and steps of this run"},
+                            {"ratio_paper_T_d", paper_table1(with_measured).ratio()},
+                            {"ratio_model_T_d", paper_table1(on_model).ratio()},
+                            {"model_tokens", steps},
+                            {"model_width", C}};
+  // What the chip does for the shipped model, priced with the same convention (compute only, as
+  // the paper counts), next to the dense work of the same model.
+  ActionCounts chip_compute = scaled(run_actions, 1 / steps);
+  for (const char* excluded : {"sram.synapse_read", "sram.state_read", "sram.state_write", "core.event_out",
+                               "router.flit_hop", "link.inter_chip_flit"})
+    chip_compute.erase(excluded);
+  const double chip_conv_pj = price_pj(chip_compute, conv);
+  const double chip_sops = chip_compute["synaptic_op.binary"] + chip_compute["synaptic_op.graded"] +
+                           chip_compute["synaptic_op.bit_serial"];
+  paper["counted"] = {
+      {"dense_macs_per_token", macs},
+      {"chip_sops_per_token", chip_sops},
+      {"operation_ratio", chip_sops > 0 ? macs / chip_sops : 0.0},
+      {"dense_convention_pj", conv_compute_pj},
+      {"chip_convention_pj", chip_conv_pj},
+      {"convention_ratio", chip_conv_pj > 0 ? conv_compute_pj / chip_conv_pj : 0.0},
+      {"chip_table_pj", chip_pj},
+      {"gpu_roofline_batch1_pj", roofline[0]["energy_per_token_pj"]},
+      {"roofline_ratio", chip_pj > 0 ? roofline[0]["energy_per_token_pj"].get<double>() / chip_pj : 0.0},
+      {"note", fmt::format("the chip performs {} SOPs for real-valued inputs ({} encoding); in the released "
+                           "graph no weight matrix receives a spike, so the paper's E_AC · R̂ discount applies to "
+                           "none of them",
+                           graded_encoding_name(in.encoding), graded_encoding_name(in.encoding))}};
+  r["paper"] = paper;
+  return r;
+}
+
+}  // namespace sf

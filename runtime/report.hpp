@@ -1,0 +1,94 @@
+// The energy and operation report: a run's statistics priced with a per-action energy table,
+// beside a dense GPU baseline for the same model and tokens, and beside the SpikeGPT paper's
+// own operation-count comparison (docs/report.md).
+//
+// Every figure is a count times a cited constant: counts come from the stats file
+// (runtime/stats.hpp), constants from chips/energy/*.yaml and chips/gpu/*.yaml. What a level
+// did not measure is listed as such, never reported as zero.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "chips/chip_spec.hpp"
+#include "chips/energy_table.hpp"
+#include "chips/gpu_spec.hpp"
+#include "runtime/stats.hpp"
+
+namespace sf {
+
+inline constexpr const char* kReportFormat = "spikeforge-report-1";
+
+// How real-valued crossbar inputs travel (docs/numerics.md §3): one graded event per non-zero
+// value, or one bit-serial event per set bit.
+enum class GradedEncoding { Graded, BitSerial };
+GradedEncoding parse_graded_encoding(const std::string& name);  // "graded" | "bit_serial"
+const char* graded_encoding_name(GradedEncoding e);
+
+// Energy-table action -> how many times it happened (fractional where an access is charged pro
+// rata, see chip_actions).
+using ActionCounts = std::map<std::string, double>;
+
+// The chip parameters the counts -> actions mapping needs.
+struct ActionMapping {
+  int synapse_read_width_bits = 64;
+  int state_access_width_bits = 64;
+  GradedEncoding encoding = GradedEncoding::Graded;
+};
+ActionMapping action_mapping(const ChipSpec& chip, GradedEncoding encoding);
+
+// THE mapping from the functional model's counts to energy-table actions (docs/report.md §2):
+// SOPs by encoding; LIF vs other neuron updates (lif_updates of c.neuron_updates are LIF);
+// synapse reads = weight bits read / read width; state accesses = bytes × 8 / access width;
+// core.event_out = events entering synapses in the chosen encoding plus binary events; SFU ops
+// by name. Router and link actions come only from network statistics.
+ActionCounts chip_actions(const Counts& c, double lif_updates, const ActionMapping& m);
+// The same actions as a simulator core counted them.
+ActionCounts core_actions(const CoreStats& core);
+
+// Σ count × pJ over the actions (throws EnergyTableError for an action the table lacks).
+double price_pj(const ActionCounts& actions, const EnergyTable& table);
+
+// The paper's Table 1 (spikegpt.md §7.4) evaluated for one reading of it.
+struct PaperSetting {
+  double tokens = 3072;   // T
+  double width = 512;     // d
+  double rate = 0.15;     // R̂, one firing rate for every neuron
+  double e_mac_pj = 4.5;
+  double e_ac_pj = 0.9;
+  int wkv_macs_per_channel = 6;      // SpikeGPT's f(R,K,V) term: 6Td ([ISSUE12]) or 7Td ([T-REIMPL])
+  bool quadratic_attention = false;  // include vanilla attention's 2T²d + T² + 2T² rows
+};
+struct PaperEnergy {
+  double vanilla_pj = 0, spikegpt_pj = 0;
+  double ratio() const { return vanilla_pj / spikegpt_pj; }
+};
+PaperEnergy paper_table1(const PaperSetting& s);
+
+struct ReportInputs {
+  RunStats stats;
+  std::string stats_path;
+  EnergyTable table;             // prices the chip
+  EnergyTable convention_table;  // the 45 nm E_MAC / E_AC convention, for the dense baseline and paper mode
+  ChipSpec chip;
+  GpuSpec gpu;
+  int batch = 8;                 // the second GPU batch size (batch 1 is always reported)
+  GradedEncoding encoding = GradedEncoding::Graded;
+};
+
+// Builds the whole report as JSON (format kReportFormat, docs/report.md §5). Everything the text,
+// CSV and HTML forms show is read from this object, so they cannot disagree.
+nlohmann::json build_report(const ReportInputs& in);
+
+// 1234.5 pJ -> "1.23 nJ" (pJ, nJ, µJ, mJ).
+std::string format_energy_pj(double pj);
+
+void print_report_summary(std::FILE* out, const nlohmann::json& report, bool paper_detail);
+std::string report_csv(const nlohmann::json& report);
+std::string report_html(const nlohmann::json& report);
+
+}  // namespace sf

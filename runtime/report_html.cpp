@@ -1,0 +1,265 @@
+// Self-contained HTML form of a report: inline CSS and inline SVG charts drawn here, no scripts,
+// no external URLs, so the file opens anywhere and renders the same headless.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "runtime/report.hpp"
+
+namespace sf {
+
+using nlohmann::json;
+
+namespace {
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(const json& v) {
+  if (v.is_null()) return "not measured";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  return fmt::format("{:.4g}", v.get<double>());
+}
+
+struct Bar {
+  std::string label;
+  double value;
+  std::string shown;  // the value as text beside the bar
+  std::string color = "#3b73b9";
+};
+
+// A horizontal bar chart; log scale spans orders of magnitude (chip vs GPU).
+std::string bar_chart(const std::string& id, const std::string& title, const std::vector<Bar>& bars, bool log_scale) {
+  const int label_w = 330, bar_w = 420, value_w = 150, row_h = 22, top = 30;
+  const int width = label_w + bar_w + value_w, height = top + row_h * int(bars.size()) + 10;
+  double max_v = 0, min_v = 0;
+  for (const auto& b : bars) max_v = std::max(max_v, b.value);
+  if (log_scale) {
+    min_v = max_v;
+    for (const auto& b : bars)
+      if (b.value > 0) min_v = std::min(min_v, b.value);
+    min_v /= 10;
+  }
+  auto length = [&](double v) {
+    if (v <= 0 || max_v <= 0) return 0.0;
+    if (!log_scale) return bar_w * v / max_v;
+    return bar_w * (std::log10(v) - std::log10(min_v)) / (std::log10(max_v) - std::log10(min_v));
+  };
+  std::ostringstream svg;
+  svg << fmt::format(R"(<svg id="{}" class="chart" width="{}" height="{}" )"
+                     R"(viewBox="0 0 {} {}" role="img" aria-label="{}">)",
+                     id, width, height, width, height, escape(title))
+      << "\n";
+  svg << fmt::format(R"(<text x="0" y="18" class="title">{}{}</text>)", escape(title),
+                     log_scale ? " (log scale)" : "")
+      << "\n";
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    const int y = top + int(i) * row_h;
+    svg << fmt::format(R"(<text x="{}" y="{}" text-anchor="end" class="label">{}</text>)", label_w - 8, y + 15,
+                       escape(bars[i].label))
+        << fmt::format(R"(<rect class="bar" x="{}" y="{}" width="{:.1f}" height="{}" fill="{}"/>)", label_w, y + 3,
+                       length(bars[i].value), row_h - 6, bars[i].color)
+        << fmt::format(R"(<text x="{:.1f}" y="{}" class="value">{}</text>)", label_w + length(bars[i].value) + 6,
+                       y + 15, escape(bars[i].shown))
+        << "\n";
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::ostringstream t;
+  t << "<table><thead><tr>";
+  for (const auto& h : header) t << "<th>" << escape(h) << "</th>";
+  t << "</tr></thead><tbody>\n";
+  for (const auto& row : rows) {
+    t << "<tr>";
+    for (const auto& cell : row) t << "<td>" << escape(cell) << "</td>";
+    t << "</tr>\n";
+  }
+  t << "</tbody></table>\n";
+  return t.str();
+}
+
+}  // namespace
+
+std::string report_html(const json& r) {
+  const json& in = r["inputs"];
+  const json& chip = r["chip"];
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>spikeforge report</title>\n"
+    << "<style>\nbody{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}\n"
+    << "table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;"
+    << "text-align:right;font-size:13px}th{background:#eee}td:first-child{text-align:left}\n"
+    << ".chart{display:block;margin:12px 0}.chart .title{font-weight:bold;font-size:14px}"
+    << ".chart .label,.chart .value{font-size:12px}.note{color:#555;font-size:13px}\n</style>\n</head>\n<body>\n";
+  h << "<h1>spikeforge report</h1>\n";
+  h << fmt::format("<p>{} level, {} steps ({} prompt + {} generated tokens), model {} (L{} C{} V{}, {} parameters). "
+                   "Energy table <b>{}</b> ({}), chip {}, GPU {} {}, encoding of real-valued inputs: {}.</p>\n",
+                   escape(in["level"].get<std::string>()), number(r["tokens"]["steps"]), number(r["tokens"]["prompt"]),
+                   number(r["tokens"]["generated"]), escape(r["model"]["path"].get<std::string>()),
+                   number(r["model"]["n_layer"]), number(r["model"]["n_embd"]), number(r["model"]["vocab"]),
+                   number(r["model"]["params"]), escape(in["energy_table"]["name"].get<std::string>()),
+                   escape(in["energy_table"]["path"].get<std::string>()), escape(in["chip"]["name"].get<std::string>()),
+                   escape(in["gpu"]["name"].get<std::string>()), escape(in["gpu"]["variant"].get<std::string>()),
+                   escape(in["encoding"].get<std::string>()));
+  h << "<p class=\"note\">Counts: " << escape(chip["counts_source"].get<std::string>()) << ".</p>\n";
+  if (!r["not_measured"].empty()) {
+    h << "<ul class=\"note\">\n";
+    for (const auto& n : r["not_measured"]) h << "<li>Not measured: " << escape(n.get<std::string>()) << "</li>\n";
+    for (const auto& w : chip["warnings"]) h << "<li>Warning: " << escape(w.get<std::string>()) << "</li>\n";
+    h << "</ul>\n";
+  }
+
+  h << "<h2>Chip vs dense GPU, energy per token</h2>\n";
+  std::vector<Bar> versus;
+  for (const auto& v : r["chip_vs_gpu"]) {
+    const double pj = v["energy_per_token_pj"].get<double>();
+    versus.push_back({v["name"].get<std::string>(), pj, format_energy_pj(pj),
+                      versus.empty() ? std::string("#2a9d55") : std::string("#c0504d")});
+  }
+  h << bar_chart("chart-chip-vs-gpu", "Energy per token: chip vs dense GPU", versus, true);
+  std::vector<std::vector<std::string>> versus_rows;
+  for (const auto& v : r["chip_vs_gpu"])
+    versus_rows.push_back({v["name"].get<std::string>(), format_energy_pj(v["energy_per_token_pj"].get<double>()),
+                           fmt::format("{:.3g}×", v["ratio_to_chip"].get<double>()), v["basis"].get<std::string>()});
+  h << table({"system", "energy per token", "× chip", "basis"}, versus_rows);
+
+  h << "<h2>Chip energy by action</h2>\n";
+  std::vector<Bar> by_action;
+  std::vector<std::vector<std::string>> action_rows;
+  for (const auto& a : chip["actions"]) {
+    const double pj = a["energy_per_token_pj"].get<double>();
+    action_rows.push_back({a["action"].get<std::string>(), fmt::format("{:.1f}", a["count_per_token"].get<double>()),
+                           fmt::format("{:.4g}", a["pj_each"].get<double>()), format_energy_pj(pj),
+                           fmt::format("{:.1f}%", 100 * a["share"].get<double>())});
+    if (a["count"].get<double>() > 0) by_action.push_back({a["action"].get<std::string>(), pj, format_energy_pj(pj)});
+  }
+  std::sort(by_action.begin(), by_action.end(), [](const Bar& a, const Bar& b) { return a.value > b.value; });
+  h << bar_chart("chart-energy-by-action", "Dynamic energy per token by action", by_action, false);
+  h << table({"action", "count per token", "pJ each", "energy per token", "share"}, action_rows);
+  h << fmt::format("<p>Dynamic {} per token; static {}; latency per token {}; tokens/s {}.</p>\n",
+                   format_energy_pj(chip["dynamic_per_token_pj"].get<double>()),
+                   chip["static_per_token_pj"].is_null() ? "not measured at this level"
+                                                         : format_energy_pj(chip["static_per_token_pj"].get<double>()),
+                   chip["latency_per_token_ns"].is_null() ? "not measured at this level"
+                                                          : fmt::format("{:.1f} ns", chip["latency_per_token_ns"].get<double>()),
+                   number(chip["tokens_per_s"]));
+
+  h << "<h2>Per layer</h2>\n";
+  std::vector<Bar> by_layer, rates;
+  std::vector<std::vector<std::string>> layer_rows;
+  for (const auto& l : r["per_layer"]) {
+    const std::string name = l["layer"].get<std::string>();
+    const double pj = l["energy_per_token_pj"].get<double>();
+    by_layer.push_back({name == "global" ? "global ops" : "layer " + name, pj, format_energy_pj(pj)});
+    const json& c = l["counts_per_token"];
+    // Global ops (embedding, ln_out, head) have no LIF population: a rate does not apply.
+    auto rate = [](const json& v) { return v.is_null() ? std::string("—") : number(v); };
+    layer_rows.push_back({name, format_energy_pj(pj), number(c["sop_graded"]), number(c["sop_bit_serial"]),
+                          number(c["sop_binary"]), number(c["dense_macs"]), number(c["neuron_updates"]),
+                          number(c["sfu_ops"]), rate(l["firing_rate_att"]), rate(l["firing_rate_ffn"]),
+                          rate(l["relu2_density"])});
+    if (!l["firing_rate_att"].is_null()) {
+      rates.push_back({"layer " + name + " att LIF", l["firing_rate_att"].get<double>(),
+                       fmt::format("{:.4f}", l["firing_rate_att"].get<double>()), "#3b73b9"});
+      rates.push_back({"layer " + name + " ffn LIF", l["firing_rate_ffn"].get<double>(),
+                       fmt::format("{:.4f}", l["firing_rate_ffn"].get<double>()), "#7a5cb8"});
+      rates.push_back({"layer " + name + " ReLU² density", l["relu2_density"].get<double>(),
+                       fmt::format("{:.4f}", l["relu2_density"].get<double>()), "#d08a2c"});
+    }
+  }
+  h << bar_chart("chart-energy-by-layer", "Dynamic energy per token by layer", by_layer, false);
+  h << bar_chart("chart-firing-rate", "Firing rate per layer (spikes per neuron per token) and ReLU² density", rates,
+                 false);
+  h << table({"layer", "energy", "SOP graded", "SOP bit-serial", "SOP binary", "dense MACs", "neuron updates",
+              "SFU ops", "fire att", "fire ffn", "ReLU² density"},
+             layer_rows);
+
+  h << "<h2>Per op</h2>\n";
+  std::vector<std::vector<std::string>> op_rows;
+  for (const auto& o : r["per_op"]) op_rows.push_back({o["op"].get<std::string>(), format_energy_pj(o["energy_per_token_pj"].get<double>())});
+  h << table({"op", "energy per token"}, op_rows);
+
+  if (!r["per_core"].is_null()) {
+    h << "<h2>Per core</h2>\n";
+    std::vector<std::vector<std::string>> core_rows;
+    for (const auto& c : r["per_core"])
+      core_rows.push_back({number(c["core"]), fmt::format("{}/{}/{}", number(c["chip"]), number(c["row"]), number(c["col"])),
+                           c["unit"].get<std::string>(), format_energy_pj(c["energy_per_token_pj"].get<double>()),
+                           number(c["busy_cycles"]), number(c["stall_cycles"])});
+    h << table({"core", "chip/row/col", "unit", "energy per token", "busy cycles", "stall cycles"}, core_rows);
+  }
+
+  std::vector<Bar> per_token;
+  for (const auto& t : r["per_token"]) {
+    const double pj = t["dynamic_energy_pj"].get<double>();
+    per_token.push_back({"step " + number(t["step"]), pj, format_energy_pj(pj)});
+  }
+  h << "<h2>Per token</h2>\n" << bar_chart("chart-energy-per-token", "Dynamic energy of each token step", per_token, false);
+
+  const json& gpu = r["gpu"];
+  h << "<h2>Dense GPU baseline</h2>\n<p class=\"note\">Sources: " << escape(gpu["spec"]["sources"].get<std::string>())
+    << "</p>\n<ul>\n";
+  for (const auto& a : gpu["assumptions"]) h << "<li>" << escape(a.get<std::string>()) << "</li>\n";
+  h << "</ul>\n";
+  std::vector<std::vector<std::string>> roof_rows;
+  for (const auto& p : gpu["roofline"])
+    roof_rows.push_back({number(p["batch"]), fmt::format("{:.3g} µs", p["compute_s"].get<double>() * 1e6),
+                         fmt::format("{:.3g} µs", p["memory_s"].get<double>() * 1e6), p["bound"].get<std::string>(),
+                         fmt::format("{:.4g}", p["tokens_per_s"].get<double>()),
+                         format_energy_pj(p["energy_per_token_pj"].get<double>())});
+  h << table({"batch", "compute time", "memory time", "bound", "tokens/s", "energy per token"}, roof_rows);
+  const json& dense = gpu["dense_per_token"];
+  h << table({"dense work per token", "value"},
+             {{"MACs", number(dense["macs"])},
+              {"element-wise ops", number(dense["nonlinear_ops"])},
+              {"weight bytes per step", number(dense["weight_bytes"])},
+              {"state bytes per step and sequence", number(dense["state_bytes"])}});
+
+  const json& paper = r["paper"];
+  h << "<h2>Paper mode</h2>\n<p>Claim: " << escape(paper["claim"].get<std::string>()) << "</p>\n";
+  const json& counted = paper["counted"];
+  h << table({"comparison", "ratio"},
+             {{"paper's setting (T 3072, d 512, R̂ 0.15, E_MAC 4.5, 6Td, linear rows)",
+               fmt::format("{:.2f}×", paper["stated_setting"]["ratio"].get<double>())},
+              {fmt::format("same formula, measured R̂ = {:.4f}, paper T and d", paper["measured_rate"]["rate"].get<double>()),
+               fmt::format("{:.2f}×", paper["measured_rate"]["ratio_paper_T_d"].get<double>())},
+              {"same formula, measured R̂, this model's d and T",
+               fmt::format("{:.2f}×", paper["measured_rate"]["ratio_model_T_d"].get<double>())},
+              {"dense MACs / SOPs the chip performs", fmt::format("{:.2f}×", counted["operation_ratio"].get<double>())},
+              {"same counts at the 45 nm convention (compute only)",
+               fmt::format("{:.2f}×", counted["convention_ratio"].get<double>())},
+              {"GPU roofline (batch 1) / chip with data movement",
+               fmt::format("{:.3g}×", counted["roofline_ratio"].get<double>())}});
+  h << "<p class=\"note\">" << escape(counted["note"].get<std::string>()) << "</p>\n";
+  std::vector<std::vector<std::string>> reading_rows;
+  for (const auto& p : paper["readings"])
+    reading_rows.push_back({fmt::format("{:.2f}", p["e_mac_pj"].get<double>()), number(p["wkv_macs_per_channel"]) + "Td",
+                            p["quadratic_attention"].get<bool>() ? "yes" : "no", format_energy_pj(p["vanilla_pj"].get<double>()),
+                            format_energy_pj(p["spikegpt_pj"].get<double>()), fmt::format("{:.2f}×", p["ratio"].get<double>())});
+  h << table({"E_MAC (pJ)", "WKV term", "quadratic rows", "vanilla", "SpikeGPT", "ratio"}, reading_rows);
+  h << "<ul class=\"note\">\n";
+  for (const auto& f : paper["formulas"]) h << "<li>" << escape(f.get<std::string>()) << "</li>\n";
+  for (const auto& s : paper["sources"]) h << "<li>" << escape(s.get<std::string>()) << "</li>\n";
+  h << "</ul>\n</body>\n</html>\n";
+  return h.str();
+}
+
+}  // namespace sf

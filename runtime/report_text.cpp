@@ -1,0 +1,173 @@
+// Readable summary and CSV of a report; both only read the report JSON built by build_report.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <functional>
+#include <sstream>
+
+#include "runtime/report.hpp"
+
+namespace sf {
+
+using nlohmann::json;
+
+namespace {
+
+// 1234567 -> "1.23 M", keeping a table readable across nine orders of magnitude.
+std::string si(double v, const char* unit) {
+  const double a = std::abs(v);
+  const char* prefixes[] = {"", "k", "M", "G", "T"};
+  int p = 0;
+  double x = a;
+  while (x >= 1000 && p < 4) {
+    x /= 1000;
+    ++p;
+  }
+  return fmt::format("{:.3g} {}{}", v < 0 ? -x : x, prefixes[p], unit);
+}
+
+std::string or_not_measured(const json& v, const std::function<std::string(double)>& show) {
+  return v.is_null() ? std::string("not measured at this level") : show(v.get<double>());
+}
+
+}  // namespace
+
+std::string format_energy_pj(double pj) {
+  const double a = std::abs(pj);
+  if (a >= 1e9) return fmt::format("{:.3g} mJ", pj / 1e9);
+  if (a >= 1e6) return fmt::format("{:.3g} µJ", pj / 1e6);
+  if (a >= 1e3) return fmt::format("{:.3g} nJ", pj / 1e3);
+  return fmt::format("{:.3g} pJ", pj);
+}
+
+void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
+  const json& in = r["inputs"];
+  const json& chip = r["chip"];
+  fmt::print(out, "spikeforge report — {} level, {} steps ({} prompt + {} generated), model L{} C{} V{} ({} params)\n",
+             in["level"].get<std::string>(), r["tokens"]["steps"].get<int64_t>(), r["tokens"]["prompt"].get<int64_t>(),
+             r["tokens"]["generated"].get<int64_t>(), r["model"]["n_layer"].get<int>(), r["model"]["n_embd"].get<int>(),
+             r["model"]["vocab"].get<int>(), r["model"]["params"].get<int64_t>());
+  fmt::print(out, "energy table {} ({}), chip {}, encoding of real-valued inputs: {}\n",
+             in["energy_table"]["name"].get<std::string>(), in["energy_table"]["path"].get<std::string>(),
+             in["chip"]["name"].get<std::string>(), in["encoding"].get<std::string>());
+  fmt::print(out, "counts: {}\n\n", chip["counts_source"].get<std::string>());
+
+  fmt::print(out, "chip energy per token by action ({}):\n", in["energy_table"]["name"].get<std::string>());
+  fmt::print(out, "  {:<24} {:>14} {:>10} {:>12} {:>7}\n", "action", "count/token", "pJ each", "per token", "share");
+  for (const auto& a : chip["actions"]) {
+    if (a["count"].get<double>() == 0) continue;
+    fmt::print(out, "  {:<24} {:>14.1f} {:>10.4g} {:>12} {:>6.1f}%\n", a["action"].get<std::string>(),
+               a["count_per_token"].get<double>(), a["pj_each"].get<double>(),
+               format_energy_pj(a["energy_per_token_pj"].get<double>()), 100 * a["share"].get<double>());
+  }
+  fmt::print(out, "  dynamic per token {}; static per token {}\n", format_energy_pj(chip["dynamic_per_token_pj"].get<double>()),
+             or_not_measured(chip["static_per_token_pj"], [](double v) { return format_energy_pj(v); }));
+  fmt::print(out, "  latency per token {}; tokens/s {}\n",
+             or_not_measured(chip["latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns", v); }),
+             or_not_measured(chip["tokens_per_s"], [](double v) { return si(v, ""); }));
+  for (const auto& n : r["not_measured"]) fmt::print(out, "  not measured: {}\n", n.get<std::string>());
+  for (const auto& w : chip["warnings"]) fmt::print(out, "  warning: {}\n", w.get<std::string>());
+
+  fmt::print(out, "\nper layer (per token):\n  {:<7} {:>12} {:>11} {:>11} {:>9} {:>9} {:>8}\n", "layer", "energy",
+             "SOP graded", "dense MACs", "fire att", "fire ffn", "ReLU²");
+  for (const auto& l : r["per_layer"]) {
+    const json& c = l["counts_per_token"];
+    auto rate = [](const json& v) { return v.is_null() ? std::string("-") : fmt::format("{:.4f}", v.get<double>()); };
+    fmt::print(out, "  {:<7} {:>12} {:>11} {:>11} {:>9} {:>9} {:>8}\n", l["layer"].get<std::string>(),
+               format_energy_pj(l["energy_per_token_pj"].get<double>()), si(c["sop_graded"].get<double>(), ""),
+               si(c["dense_macs"].get<double>(), ""), rate(l["firing_rate_att"]), rate(l["firing_rate_ffn"]),
+               rate(l["relu2_density"]));
+  }
+
+  const json& gpu = r["gpu"];
+  fmt::print(out, "\nchip vs dense GPU baseline, energy per token (same model, same tokens):\n");
+  for (const auto& v : r["chip_vs_gpu"])
+    fmt::print(out, "  {:<48} {:>12}  ({:.3g}× the chip)\n", v["name"].get<std::string>(),
+               format_energy_pj(v["energy_per_token_pj"].get<double>()), v["ratio_to_chip"].get<double>());
+  for (const auto& p : gpu["roofline"])
+    fmt::print(out, "  {} roofline batch {}: {:.3g} µs per step, {}-bound, {} tokens/s\n",
+               gpu["spec"]["name"].get<std::string>(), p["batch"].get<int>(), p["step_s"].get<double>() * 1e6,
+               p["bound"].get<std::string>(), si(p["tokens_per_s"].get<double>(), ""));
+  fmt::print(out, "  GPU numbers: {}\n", gpu["spec"]["sources"].get<std::string>());
+  fmt::print(out, "  assumptions:\n");
+  for (const auto& a : gpu["assumptions"]) fmt::print(out, "   - {}\n", a.get<std::string>());
+
+  const json& paper = r["paper"];
+  const json& stated = paper["stated_setting"];
+  fmt::print(out, "\npaper mode — claim: {}\n", paper["claim"].get<std::string>());
+  fmt::print(out, "  paper's setting (T {}, d {}, R̂ {}, E_MAC {} pJ, E_AC {} pJ, WKV {}Td, linear rows): {:.2f}×\n",
+             stated["tokens"].get<double>(), stated["width"].get<double>(), stated["rate"].get<double>(),
+             stated["e_mac_pj"].get<double>(), stated["e_ac_pj"].get<double>(),
+             stated["wkv_macs_per_channel"].get<int>(), stated["ratio"].get<double>());
+  const json& measured = paper["measured_rate"];
+  fmt::print(out, "  same formula, measured firing rate R̂ = {:.4f}: {:.2f}× (paper T, d); {:.2f}× (this model's d, T)\n",
+             measured["rate"].get<double>(), measured["ratio_paper_T_d"].get<double>(),
+             measured["ratio_model_T_d"].get<double>());
+  const json& counted = paper["counted"];
+  fmt::print(out, "  ops the chip performs: {} dense MACs vs {} SOPs per token = {:.2f}× fewer operations\n",
+             si(counted["dense_macs_per_token"].get<double>(), ""), si(counted["chip_sops_per_token"].get<double>(), ""),
+             counted["operation_ratio"].get<double>());
+  fmt::print(out, "  same counts at the 45 nm convention (compute only): {} dense vs {} chip = {:.2f}×\n",
+             format_energy_pj(counted["dense_convention_pj"].get<double>()), format_energy_pj(counted["chip_convention_pj"].get<double>()),
+             counted["convention_ratio"].get<double>());
+  fmt::print(out, "  with data movement (chip table vs GPU roofline, batch 1): {} vs {} = {:.3g}×\n",
+             format_energy_pj(counted["chip_table_pj"].get<double>()), format_energy_pj(counted["gpu_roofline_batch1_pj"].get<double>()),
+             counted["roofline_ratio"].get<double>());
+  fmt::print(out, "  {}\n", counted["note"].get<std::string>());
+  if (paper_detail) {
+    fmt::print(out, "  every reading of Table 1 at the paper's setting:\n");
+    fmt::print(out, "    {:>7} {:>5} {:>10} {:>14} {:>14} {:>8}\n", "E_MAC", "WKV", "quadratic", "vanilla", "SpikeGPT",
+               "ratio");
+    for (const auto& p : paper["readings"])
+      fmt::print(out, "    {:>7.2f} {:>4}T {:>10} {:>14} {:>14} {:>7.2f}×\n", p["e_mac_pj"].get<double>(),
+                 p["wkv_macs_per_channel"].get<int>(), p["quadratic_attention"].get<bool>() ? "yes" : "no",
+                 format_energy_pj(p["vanilla_pj"].get<double>()), format_energy_pj(p["spikegpt_pj"].get<double>()),
+                 p["ratio"].get<double>());
+    for (const auto& f : paper["formulas"]) fmt::print(out, "  formula: {}\n", f.get<std::string>());
+    for (const auto& s : paper["sources"]) fmt::print(out, "  source: {}\n", s.get<std::string>());
+  }
+}
+
+namespace {
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char c : s) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+// Array elements are named by their natural key when they have one (an action, a layer, ...).
+std::string element_name(const json& element, std::size_t index) {
+  if (element.is_object())
+    for (const char* key : {"action", "layer", "op", "step", "core", "batch", "name"})
+      if (element.contains(key) && !element[key].is_null())
+        return element[key].is_string() ? element[key].get<std::string>() : element[key].dump();
+  return std::to_string(index);
+}
+
+void flatten(const json& j, const std::string& path, std::ostringstream& out) {
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) flatten(value, path.empty() ? key : path + "." + key, out);
+  } else if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) flatten(j[i], path + "[" + element_name(j[i], i) + "]", out);
+  } else {
+    const std::string value = j.is_null() ? "not measured" : j.is_string() ? j.get<std::string>() : j.dump();
+    out << csv_field(path) << "," << csv_field(value) << "\n";
+  }
+}
+
+}  // namespace
+
+std::string report_csv(const json& report) {
+  std::ostringstream out;
+  out << "quantity,value\n";
+  flatten(report, "", out);
+  return out.str();
+}
+
+}  // namespace sf

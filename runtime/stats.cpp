@@ -1,0 +1,265 @@
+#include "runtime/stats.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <stdexcept>
+
+#include "runtime/counts_report.hpp"
+
+namespace sf {
+
+using nlohmann::json;
+
+const std::vector<std::string>& stats_level_names() {
+  static const std::vector<std::string> kLevels{"golden", "quantized", "mapping", "simulator"};
+  return kLevels;
+}
+
+namespace {
+
+[[noreturn]] void field_error(const std::string& path, const std::string& need) {
+  throw std::invalid_argument(fmt::format("stats: '{}' {}", path, need));
+}
+
+const json& field(const json& parent, const std::string& key, const std::string& path) {
+  auto found = parent.find(key);
+  if (found == parent.end()) field_error(path, "is missing");
+  return *found;
+}
+
+template <typename T>
+T get_as(const json& parent, const std::string& key, const std::string& section) {
+  const std::string path = section.empty() ? key : section + "." + key;
+  const json& value = field(parent, key, path);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!value.is_string()) field_error(path, "must be a string");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!value.is_number()) field_error(path, "must be a number");
+  } else {
+    if (!value.is_number_integer()) field_error(path, "must be an integer");
+    if (value.get<int64_t>() < 0) field_error(path, fmt::format("must be at least 0 (got {})", value.dump()));
+  }
+  return value.get<T>();
+}
+
+const json& section_object(const json& parent, const std::string& key) {
+  const json& value = field(parent, key, key);
+  if (!value.is_object()) field_error(key, "must be an object");
+  return value;
+}
+
+// Core counter names and members, one table for writing and reading.
+struct CoreCounter {
+  const char* key;
+  int64_t CoreStats::*member;
+};
+constexpr CoreCounter kCoreCounters[] = {
+    {"sop_binary", &CoreStats::sop_binary},
+    {"sop_graded", &CoreStats::sop_graded},
+    {"sop_bit_serial", &CoreStats::sop_bit_serial},
+    {"synapse_reads", &CoreStats::synapse_reads},
+    {"state_reads", &CoreStats::state_reads},
+    {"state_writes", &CoreStats::state_writes},
+    {"neuron_updates_lif", &CoreStats::neuron_updates_lif},
+    {"neuron_updates_other", &CoreStats::neuron_updates_other},
+    {"events_out", &CoreStats::events_out},
+    {"busy_cycles", &CoreStats::busy_cycles},
+    {"stall_cycles", &CoreStats::stall_cycles},
+};
+
+struct NetworkCounter {
+  const char* key;
+  int64_t NetworkStepStats::*member;
+};
+constexpr NetworkCounter kNetworkCounters[] = {
+    {"packets", &NetworkStepStats::packets},
+    {"flit_hops", &NetworkStepStats::flit_hops},
+    {"inter_chip_flits", &NetworkStepStats::inter_chip_flits},
+};
+
+json core_to_json(const CoreStats& c) {
+  json j{{"index", c.index}, {"chip", c.chip}, {"row", c.row}, {"col", c.col},
+         {"unit", c.unit},   {"layer", c.layer}, {"op", c.op}, {"sfu", json::object()}};
+  for (const auto& counter : kCoreCounters) j[counter.key] = c.*counter.member;
+  for (const auto& [name, n] : c.sfu) j["sfu"][name] = n;
+  return j;
+}
+
+CoreStats core_from_json(const json& j, std::size_t position) {
+  const std::string where = fmt::format("cores[{}]", position);
+  if (!j.is_object()) field_error(where, "must be an object");
+  CoreStats c;
+  c.index = get_as<int>(j, "index", where);
+  c.chip = get_as<int>(j, "chip", where);
+  c.row = get_as<int>(j, "row", where);
+  c.col = get_as<int>(j, "col", where);
+  c.unit = get_as<std::string>(j, "unit", where);
+  const json& layer = field(j, "layer", where + ".layer");
+  if (!layer.is_number_integer() || layer.get<int>() < -1) field_error(where + ".layer", "must be an integer >= -1");
+  c.layer = layer.get<int>();
+  c.op = get_as<std::string>(j, "op", where);
+  for (const auto& counter : kCoreCounters) c.*counter.member = get_as<int64_t>(j, counter.key, where);
+  const json& sfu = field(j, "sfu", where + ".sfu");
+  if (!sfu.is_object()) field_error(where + ".sfu", "must be an object of op name -> count");
+  for (const auto& [name, n] : sfu.items()) c.sfu[name] = get_as<int64_t>(sfu, name, where + ".sfu");
+  return c;
+}
+
+}  // namespace
+
+json stats_model_json(const StatsModel& m) {
+  return {{"path", m.path},
+          {"n_layer", m.n_layer},
+          {"n_embd", m.n_embd},
+          {"vocab", m.vocab},
+          {"params", m.params},
+          {"weight_bits", m.weight_bits},
+          {"activation_bits", m.activation_bits},
+          {"membrane_bits", m.membrane_bits}};
+}
+
+json stats_to_json(const RunStats& s) {
+  json j;
+  j["format"] = kStatsFormat;
+  j["level"] = s.level;
+  j["model"] = stats_model_json(s.model);
+  j["tokens"] = {{"prompt", s.tokens.prompt}, {"generated", s.tokens.generated}, {"steps", s.tokens.steps}};
+  j["counts"] = counts_json(s.counts);
+  if (s.chip) {
+    j["chip"] = {{"name", s.chip->name},           {"spec_path", s.chip->spec_path},
+                 {"clock_mhz", s.chip->clock_mhz}, {"chips", s.chip->chips},
+                 {"cores_total", s.chip->cores_total}, {"cores_used", s.chip->cores_used}};
+  }
+  if (s.cycles) j["cycles"] = {{"per_step", s.cycles->per_step}, {"total", s.cycles->total}};
+  if (s.network) {
+    json per_step = json::array();
+    for (const auto& step : s.network->per_step) {
+      json e;
+      for (const auto& counter : kNetworkCounters) e[counter.key] = step.*counter.member;
+      per_step.push_back(e);
+    }
+    j["network"] = {{"packets", s.network->packets},
+                    {"flit_hops", s.network->flit_hops},
+                    {"inter_chip_flits", s.network->inter_chip_flits},
+                    {"per_step", per_step}};
+  }
+  if (s.cores) {
+    j["cores"] = json::array();
+    for (const auto& c : *s.cores) j["cores"].push_back(core_to_json(c));
+  }
+  return j;
+}
+
+RunStats stats_from_json(const json& j) {
+  if (!j.is_object()) throw std::invalid_argument("stats: expected a JSON object");
+  const std::string format = get_as<std::string>(j, "format", "");
+  if (format != kStatsFormat)
+    field_error("format", fmt::format("is '{}'; this build reads '{}'", format, kStatsFormat));
+  RunStats s;
+  s.level = get_as<std::string>(j, "level", "");
+  const auto& levels = stats_level_names();
+  if (std::find(levels.begin(), levels.end(), s.level) == levels.end())
+    field_error("level", fmt::format("is '{}'; expected one of golden, quantized, mapping, simulator", s.level));
+
+  const json& model = section_object(j, "model");
+  s.model.path = get_as<std::string>(model, "path", "model");
+  s.model.n_layer = get_as<int>(model, "n_layer", "model");
+  s.model.n_embd = get_as<int>(model, "n_embd", "model");
+  s.model.vocab = get_as<int>(model, "vocab", "model");
+  s.model.params = get_as<int64_t>(model, "params", "model");
+  s.model.weight_bits = get_as<int>(model, "weight_bits", "model");
+  s.model.activation_bits = get_as<int>(model, "activation_bits", "model");
+  s.model.membrane_bits = get_as<int>(model, "membrane_bits", "model");
+
+  const json& tokens = section_object(j, "tokens");
+  s.tokens.prompt = field(tokens, "prompt", "tokens.prompt").get<std::vector<int>>();
+  s.tokens.generated = field(tokens, "generated", "tokens.generated").get<std::vector<int>>();
+  s.tokens.steps = get_as<int64_t>(tokens, "steps", "tokens");
+
+  try {
+    s.counts = count_totals_from_json(section_object(j, "counts"));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("stats: counts: {}", e.what()));
+  }
+  if (int64_t(s.counts.per_step.size()) != s.tokens.steps)
+    field_error("tokens.steps", fmt::format("is {} but counts hold {} steps", s.tokens.steps, s.counts.per_step.size()));
+  if (int(s.counts.sum.layers.size()) != s.model.n_layer)
+    field_error("counts.sum.layers",
+                fmt::format("has {} layers but model.n_layer is {}", s.counts.sum.layers.size(), s.model.n_layer));
+
+  if (j.contains("chip")) {
+    const json& chip = section_object(j, "chip");
+    StatsChip c;
+    c.name = get_as<std::string>(chip, "name", "chip");
+    c.spec_path = get_as<std::string>(chip, "spec_path", "chip");
+    c.clock_mhz = get_as<double>(chip, "clock_mhz", "chip");
+    if (c.clock_mhz <= 0) field_error("chip.clock_mhz", "must be positive");
+    c.chips = get_as<int>(chip, "chips", "chip");
+    c.cores_total = get_as<int64_t>(chip, "cores_total", "chip");
+    c.cores_used = get_as<int64_t>(chip, "cores_used", "chip");
+    s.chip = c;
+  }
+  if (j.contains("cycles")) {
+    const json& cycles = section_object(j, "cycles");
+    StatsCycles c;
+    c.per_step = field(cycles, "per_step", "cycles.per_step").get<std::vector<int64_t>>();
+    c.total = get_as<int64_t>(cycles, "total", "cycles");
+    if (int64_t(c.per_step.size()) != s.tokens.steps)
+      field_error("cycles.per_step", fmt::format("has {} entries for {} steps", c.per_step.size(), s.tokens.steps));
+    if (!s.chip) field_error("chip", "is missing; cycles need the chip's clock to become time");
+    s.cycles = c;
+  }
+  if (j.contains("network")) {
+    const json& network = section_object(j, "network");
+    StatsNetwork n;
+    n.packets = get_as<int64_t>(network, "packets", "network");
+    n.flit_hops = get_as<int64_t>(network, "flit_hops", "network");
+    n.inter_chip_flits = get_as<int64_t>(network, "inter_chip_flits", "network");
+    const json& per_step = field(network, "per_step", "network.per_step");
+    if (!per_step.is_array()) field_error("network.per_step", "must be an array");
+    for (std::size_t i = 0; i < per_step.size(); ++i) {
+      NetworkStepStats step;
+      for (const auto& counter : kNetworkCounters)
+        step.*counter.member = get_as<int64_t>(per_step[i], counter.key, fmt::format("network.per_step[{}]", i));
+      n.per_step.push_back(step);
+    }
+    if (!n.per_step.empty() && int64_t(n.per_step.size()) != s.tokens.steps)
+      field_error("network.per_step", fmt::format("has {} entries for {} steps", n.per_step.size(), s.tokens.steps));
+    s.network = n;
+  }
+  if (j.contains("cores")) {
+    const json& cores = field(j, "cores", "cores");
+    if (!cores.is_array()) field_error("cores", "must be an array");
+    std::vector<CoreStats> list;
+    for (std::size_t i = 0; i < cores.size(); ++i) list.push_back(core_from_json(cores[i], i));
+    s.cores = std::move(list);
+  }
+  return s;
+}
+
+void write_stats(const std::string& path, const RunStats& stats) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
+  out << stats_to_json(stats).dump(1) << "\n";
+}
+
+RunStats read_stats(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open the stats file", path));
+  json j;
+  try {
+    in >> j;
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
+  }
+  try {
+    return stats_from_json(j);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+}  // namespace sf

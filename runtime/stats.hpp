@@ -1,0 +1,95 @@
+// What a run measured, in one file every execution level writes and `spikeforge report` reads
+// (format "spikeforge-stats-1", docs/stats-format.md).
+//
+// Counts are always present. The chip, cycle, network and per-core sections exist only at
+// levels that measure them (the cycle-accurate simulator); an absent section means "not
+// measured at this level", never zero, and the report says so.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "runtime/execution.hpp"
+
+namespace sf {
+
+inline constexpr const char* kStatsFormat = "spikeforge-stats-1";
+
+// Execution levels, from the float reference down to the cycle-accurate chip.
+const std::vector<std::string>& stats_level_names();  // golden, quantized, mapping, simulator
+
+struct StatsModel {
+  std::string path;
+  int n_layer = 0, n_embd = 0, vocab = 0;
+  int64_t params = 0;
+  int weight_bits = 0, activation_bits = 0, membrane_bits = 0;  // 0 = float (golden level)
+};
+
+struct StatsTokens {
+  std::vector<int> prompt, generated;
+  int64_t steps = 0;  // tokens consumed = counts.per_step.size()
+};
+
+struct StatsChip {
+  std::string name, spec_path;
+  double clock_mhz = 0;
+  int chips = 0;
+  int64_t cores_total = 0, cores_used = 0;
+};
+
+struct StatsCycles {
+  std::vector<int64_t> per_step;  // cycles from a token's first input event to its logits
+  int64_t total = 0;              // may exceed Σ per_step when steps overlap; never less
+};
+
+struct NetworkStepStats {
+  int64_t packets = 0, flit_hops = 0, inter_chip_flits = 0;
+};
+
+struct StatsNetwork {
+  int64_t packets = 0;           // event packets injected
+  int64_t flit_hops = 0;         // flits through routers (a packet crossing h links: h + 1 per flit)
+  int64_t inter_chip_flits = 0;  // flits across inter-chip links
+  std::vector<NetworkStepStats> per_step;  // may be empty; otherwise one entry per step
+};
+
+// One core's counters over the whole run, in the units the energy table prices.
+struct CoreStats {
+  int index = 0, chip = 0, row = 0, col = 0;
+  std::string unit;    // what the core hosts, e.g. "att.key[0:256,0:192]"
+  int layer = -1;      // -1 for global ops (embedding, ln_out, head)
+  std::string op;      // op_name() of the op it serves, "" when it serves several
+  int64_t sop_binary = 0, sop_graded = 0, sop_bit_serial = 0;
+  int64_t synapse_reads = 0;                    // accesses of read_width_bits
+  int64_t state_reads = 0, state_writes = 0;    // accesses of access_width_bits
+  int64_t neuron_updates_lif = 0, neuron_updates_other = 0;
+  std::map<std::string, int64_t> sfu;           // by energy-table name: exp, sigmoid, ...
+  int64_t events_out = 0;
+  int64_t busy_cycles = 0, stall_cycles = 0;
+};
+
+struct RunStats {
+  std::string level;  // one of stats_level_names()
+  StatsModel model;
+  StatsTokens tokens;
+  CountTotals counts;
+  std::optional<StatsChip> chip;
+  std::optional<StatsCycles> cycles;
+  std::optional<StatsNetwork> network;
+  std::optional<std::vector<CoreStats>> cores;
+};
+
+nlohmann::json stats_model_json(const StatsModel& model);
+nlohmann::json stats_to_json(const RunStats& stats);
+// Validates format, level and every required field; errors name the field and the file's need.
+RunStats stats_from_json(const nlohmann::json& j);
+void write_stats(const std::string& path, const RunStats& stats);
+RunStats read_stats(const std::string& path);
+
+}  // namespace sf

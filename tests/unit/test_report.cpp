@@ -1,0 +1,536 @@
+// spikeforge report: counts -> actions -> energy, the GPU baseline, paper mode, the stats and
+// report formats, and the HTML form (parsed here, rendered headless in Chromium when present).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "runtime/report.hpp"
+#include "tests/unit/cli_runner.hpp"
+
+namespace sf {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing_cli::run_cli;
+
+const fs::path kSourceDir{SPIKEFORGE_SOURCE_DIR};
+
+EnergyTable table_named(const std::string& name) {
+  return load_energy_table((kSourceDir / "chips/energy" / (name + ".yaml")).string());
+}
+
+// A hand-built run of a one-layer model over two steps, small enough to check every action by hand.
+RunStats tiny_stats() {
+  RunStats s;
+  s.level = "quantized";
+  s.model = {"tiny.pth", 1, 4, 3, 2 * 3 * 4 + 1 * (13 * 16 + 11 * 4) + 4 * 4, 8, 8, 16};
+  s.tokens.prompt = {1};
+  s.tokens.generated = {2};
+  s.tokens.steps = 2;
+  TokenCounts step;
+  step.reset(1);
+  Counts& key = step.at(0, Op::AttKey);  // a 4 × 4 crossbar fed 3 non-zero values with 5 set bits
+  key.events_graded = 3;
+  key.sop_graded = 12;
+  key.events_bit_serial = 5;
+  key.sop_bit_serial = 20;
+  key.dense_macs = 16;
+  key.neuron_updates = 4;
+  key.synapse_read_bits = 12 * 8;
+  Counts& lif = step.at(0, Op::AttLif);
+  lif.neuron_updates = 4;
+  lif.spikes = 1;
+  lif.state_read_bytes = 8;
+  lif.state_write_bytes = 8;
+  step.at(0, Op::FfnLif).neuron_updates = 4;  // a silent population: updated, never fires
+  Counts& residual = step.at(0, Op::AttResidual);
+  residual.events_binary = 1;
+  residual.sop_binary = 1;
+  Counts& ln = step.at(0, Op::LnOut);
+  ln.sfu[int(Sfu::MeanVar)] = 4;
+  ln.sfu[int(Sfu::Rsqrt)] = 1;
+  s.counts.add(&step);
+  s.counts.add(&step);
+  return s;
+}
+
+ReportInputs inputs_for(RunStats stats, const std::string& table = "default") {
+  ReportInputs in;
+  in.stats = std::move(stats);
+  in.stats_path = "tiny.json";
+  in.table = table_named(table);
+  in.convention_table = table_named("45nm-horowitz");
+  in.chip = load_chip_spec((kSourceDir / "chips/default.yaml").string());
+  in.gpu = load_gpu_spec((kSourceDir / "chips/gpu/h100.yaml").string());
+  in.batch = 4;
+  return in;
+}
+
+double action_count(const json& report, const std::string& action) {
+  for (const auto& a : report["chip"]["actions"])
+    if (a["action"] == action) return a["count"].get<double>();
+  ADD_FAILURE() << "no action " << action;
+  return -1;
+}
+
+TEST(Report, CountsMapToActionsAsCheckedByHand) {
+  const json r = build_report(inputs_for(tiny_stats()));
+  // Two identical steps; the default chip reads 64 synapse bits and 64 state bits per access.
+  EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.graded"), 2 * 12.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.bit_serial"), 0.0);  // graded encoding chosen
+  EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.binary"), 2 * 1.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "neuron_update.lif"), 2 * 8.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "neuron_update.other"), 2 * 4.0);  // the key crossbar's readout
+  EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 2 * 96.0 / 64);
+  EXPECT_DOUBLE_EQ(action_count(r, "sram.state_read"), 2 * 8 * 8.0 / 64);
+  EXPECT_DOUBLE_EQ(action_count(r, "core.event_out"), 2 * (3.0 + 1.0));
+  EXPECT_DOUBLE_EQ(action_count(r, "sfu.mean_var"), 2 * 4.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "sfu.rsqrt"), 2 * 1.0);
+  // Default table by hand: 12 × 0.3 + 1 × 0.1 + 8 × 0.15 + 4 × 0.85 + 1.5 × 27.6 + 1 × 10 + 1 × 10
+  // + 4 × 10 + 4 × 3.3 + 1 × 18.8 per step.
+  const double per_step = 12 * 0.3 + 0.1 + 8 * 0.15 + 4 * 0.85 + 1.5 * 27.6 + 10 + 10 + 4 * 10 + 4 * 3.3 + 18.8;
+  EXPECT_NEAR(r["chip"]["dynamic_per_token_pj"].get<double>(), per_step, 1e-9);
+  for (const auto& t : r["per_token"]) EXPECT_NEAR(t["dynamic_energy_pj"].get<double>(), per_step, 1e-9);
+  double layers = 0;
+  for (const auto& l : r["per_layer"]) layers += l["energy_per_token_pj"].get<double>();
+  EXPECT_NEAR(layers, per_step, 1e-9);
+  EXPECT_DOUBLE_EQ(r["per_layer"][0]["firing_rate_att"].get<double>(), 1.0 / 4);
+  EXPECT_DOUBLE_EQ(r["per_layer"][0]["firing_rate_ffn"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(r["firing_rate_mean"].get<double>(), 2.0 / 16);  // 2 spikes in 16 LIF updates
+}
+
+TEST(Report, BitSerialEncodingChargesEveryBitAndItsWeightReads) {
+  ReportInputs in = inputs_for(tiny_stats());
+  in.encoding = GradedEncoding::BitSerial;
+  const json r = build_report(in);
+  EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.graded"), 0.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.bit_serial"), 2 * 20.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 2 * 20 * 8.0 / 64);
+  EXPECT_DOUBLE_EQ(action_count(r, "core.event_out"), 2 * (5.0 + 1.0));
+}
+
+TEST(Report, EnergyScalesExactlyWithTableEntries) {
+  ReportInputs in = inputs_for(tiny_stats());
+  const json base = build_report(in);
+  const double base_pj = base["chip"]["dynamic_energy_pj"].get<double>();
+  // Raising one entry adds exactly its count × the raise.
+  in.table.actions_pj["synaptic_op.graded"] += 1.0;
+  const json raised = build_report(in);
+  EXPECT_NEAR(raised["chip"]["dynamic_energy_pj"].get<double>() - base_pj, action_count(base, "synaptic_op.graded") * 1.0,
+              1e-9);
+  // Doubling every entry doubles the energy.
+  in.table = table_named("default");
+  for (auto& [action, pj] : in.table.actions_pj) pj *= 2;
+  EXPECT_NEAR(build_report(in)["chip"]["dynamic_energy_pj"].get<double>(), 2 * base_pj, 1e-9);
+  // Swapping tables prices identical counts.
+  const json loihi = build_report(inputs_for(tiny_stats(), "loihi"));
+  EXPECT_DOUBLE_EQ(action_count(loihi, "synaptic_op.graded"), action_count(base, "synaptic_op.graded"));
+  EXPECT_NEAR(loihi["chip"]["dynamic_per_token_pj"].get<double>(),
+              12 * 35.7 + 35.5 + 8 * 72.8 + 4 * 72.8 + 4 * 76.8 + 4 * 3.3 + 18.8, 1e-9);
+}
+
+TEST(Report, UnmeasuredSectionsAreSaidNotZero) {
+  const json r = build_report(inputs_for(tiny_stats()));
+  EXPECT_TRUE(r["chip"]["static_per_token_pj"].is_null());
+  EXPECT_TRUE(r["chip"]["latency_per_token_ns"].is_null());
+  EXPECT_TRUE(r["per_core"].is_null());
+  EXPECT_TRUE(r["per_token"][0]["flit_hops"].is_null());
+  for (const auto& a : r["chip"]["actions"]) EXPECT_NE(a["action"], "router.flit_hop");
+  const std::string notes = r["not_measured"].dump();
+  EXPECT_NE(notes.find("router.flit_hop and link.inter_chip_flit"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("cycles, latency, tokens/s and static energy: not measured at the quantized level"),
+            std::string::npos);
+  EXPECT_NE(report_csv(r).find("chip.static_per_token_pj,not measured\n"), std::string::npos);
+}
+
+// What the simulator will write: cycles, network and per-core counters.
+RunStats simulated_stats() {
+  RunStats s = tiny_stats();
+  s.level = "simulator";
+  s.chip = StatsChip{"spikeforge-default", "", 500.0, 4, 256, 3};
+  s.cycles = StatsCycles{{1000, 3000}, 4000};
+  s.network = StatsNetwork{10, 40, 6, {{4, 15, 2}, {6, 25, 4}}};
+  CoreStats a;
+  a.index = 0;
+  a.unit = "att.key";
+  a.layer = 0;
+  a.op = "att.key";
+  a.sop_graded = 24;
+  a.synapse_reads = 5;
+  a.neuron_updates_other = 8;
+  a.events_out = 6;
+  a.busy_cycles = 700;
+  CoreStats b;
+  b.index = 1;
+  b.col = 1;
+  b.unit = "ln_out";
+  b.layer = -1;
+  b.op = "ln_out";
+  b.sfu["mean_var"] = 8;
+  b.state_writes = 2;
+  s.cores = std::vector<CoreStats>{a, b};
+  return s;
+}
+
+TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
+  const json r = build_report(inputs_for(simulated_stats()));
+  EXPECT_EQ(r["chip"]["counts_source"], "simulator per-core counters (cores section)");
+  EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.graded"), 24.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 5.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "router.flit_hop"), 40.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "link.inter_chip_flit"), 6.0);
+  const double dynamic = 24 * 0.3 + 5 * 27.6 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
+  EXPECT_NEAR(r["chip"]["dynamic_energy_pj"].get<double>(), dynamic, 1e-9);
+  // 4000 cycles at 500 MHz = 8 µs; 0.143 mW × 256 cores × 8 µs = 292.864 nJ.
+  EXPECT_NEAR(r["chip"]["static_energy_pj"].get<double>(), 0.143e-3 * 256 * 8e-6 * 1e12, 1e-6);
+  EXPECT_NEAR(r["chip"]["energy_per_token_pj"].get<double>(), (dynamic + 0.143e-3 * 256 * 8e-6 * 1e12) / 2, 1e-6);
+  EXPECT_NEAR(r["chip"]["latency_per_token_ns"].get<double>(), 4000.0 / 2 / 500 * 1000, 1e-9);
+  EXPECT_NEAR(r["per_token"][1]["latency_ns"].get<double>(), 3000.0 / 500 * 1000, 1e-9);
+  EXPECT_EQ(r["per_token"][1]["flit_hops"], 25);
+  ASSERT_EQ(r["per_core"].size(), 2u);
+  EXPECT_NEAR(r["per_core"][0]["energy_per_token_pj"].get<double>(), (24 * 0.3 + 5 * 27.6 + 8 * 0.85 + 6 * 10) / 2,
+              1e-9);
+  EXPECT_EQ(r["per_layer"].back()["layer"], "global");
+  EXPECT_NEAR(r["per_layer"].back()["energy_per_token_pj"].get<double>(), (8 * 3.3 + 2 * 10) / 2, 1e-9);
+}
+
+TEST(Report, StatsRoundTripThroughJsonWithEveryOptionalSection) {
+  for (const RunStats& s : {tiny_stats(), simulated_stats()}) {
+    const json j = stats_to_json(s);
+    EXPECT_EQ(j["format"], "spikeforge-stats-1");
+    const RunStats back = stats_from_json(j);
+    EXPECT_EQ(stats_to_json(back), j);
+    EXPECT_TRUE(back.counts.sum == s.counts.sum);
+    EXPECT_EQ(bool(back.cores), bool(s.cores));
+  }
+}
+
+TEST(Report, StatsErrorsNameTheField) {
+  json j = stats_to_json(simulated_stats());
+  auto error_of = [](const json& bad) {
+    try {
+      stats_from_json(bad);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  json bad = j;
+  bad["format"] = "spikeforge-stats-0";
+  EXPECT_EQ(error_of(bad), "stats: 'format' is 'spikeforge-stats-0'; this build reads 'spikeforge-stats-1'");
+  bad = j;
+  bad["model"].erase("n_embd");
+  EXPECT_EQ(error_of(bad), "stats: 'model.n_embd' is missing");
+  bad = j;
+  bad["cycles"]["per_step"] = {1};
+  EXPECT_EQ(error_of(bad), "stats: 'cycles.per_step' has 1 entries for 2 steps");
+  bad = j;
+  bad["cores"][1]["sop_graded"] = -3;
+  EXPECT_EQ(error_of(bad), "stats: 'cores[1].sop_graded' must be at least 0 (got -3)");
+  bad = j;
+  bad["counts"]["sum"]["layers"][0]["att.key"]["sop"].erase("graded");
+  EXPECT_EQ(error_of(bad), "stats: counts: event counts: 'sop.graded' is missing or not an integer");
+}
+
+TEST(Report, PaperModeMatchesTheHandCalculationForTheStatedSetting) {
+  // T = 3072, d = 512, R̂ = 0.15, E_MAC = 4.5 pJ, E_AC = 0.9 pJ, WKV 6Td, linear rows only:
+  // vanilla = 4.5 · 12 · T · d², SpikeGPT = 0.9 · 0.15 · 12 · T · d² + 4.5 · 6 · T · d.
+  // Divided by T·d: 4.5 · 12 · 512 / (0.9 · 0.15 · 12 · 512 + 27) = 27648 / 856.44.
+  const double expected = 27648.0 / 856.44;
+  EXPECT_NEAR(expected, 32.2825, 1e-4);
+  const PaperEnergy e = paper_table1(PaperSetting{});
+  EXPECT_NEAR(e.ratio(), expected, 1e-12);
+  EXPECT_NEAR(e.vanilla_pj, 4.5 * 12 * 3072.0 * 512 * 512, 1e-3);
+  const json r = build_report(inputs_for(tiny_stats()));
+  EXPECT_NEAR(r["paper"]["stated_setting"]["ratio"].get<double>(), expected, 1e-12);
+  // With 7Td and E_MAC 4.6 (the 45 nm table's own figure): 4.6 · 12 · 512 / (829.44 + 4.6 · 7).
+  PaperSetting s;
+  s.e_mac_pj = 4.6;
+  s.wkv_macs_per_channel = 7;
+  EXPECT_NEAR(paper_table1(s).ratio(), 28262.4 / (829.44 + 32.2), 1e-12);
+  // The quadratic attention rows add 4.5 · (2T²d + 3T²) to vanilla.
+  s = PaperSetting{};
+  s.quadratic_attention = true;
+  const double T = 3072, d = 512;
+  EXPECT_NEAR(paper_table1(s).vanilla_pj, 4.5 * (12 * T * d * d + 2 * T * T * d + 3 * T * T), 1e-3);
+  EXPECT_EQ(r["paper"]["readings"].size(), 8u);
+  // The measured-rate line uses the run's rate (2 spikes / 16 LIF updates) in the same formula.
+  PaperSetting measured;
+  measured.rate = 2.0 / 16;
+  EXPECT_NEAR(r["paper"]["measured_rate"]["ratio_paper_T_d"].get<double>(), paper_table1(measured).ratio(), 1e-12);
+}
+
+TEST(Report, GpuRooflineFollowsTheSpecSheet) {
+  const RunStats s = tiny_stats();
+  const json r = build_report(inputs_for(s));
+  const json& dense = r["gpu"]["dense_per_token"];
+  EXPECT_DOUBLE_EQ(dense["macs"].get<double>(), 16.0);
+  const double weight_bytes = double(s.model.params - 3 * 4 + 4) * 2;  // bf16, one embedding row
+  const double state_bytes = 2.0 * 7 * 1 * 4 * 4;                     // 7 fp32 vectors read and written
+  EXPECT_DOUBLE_EQ(dense["weight_bytes"].get<double>(), weight_bytes);
+  EXPECT_DOUBLE_EQ(dense["state_bytes"].get<double>(), state_bytes);
+  const json& b1 = r["gpu"]["roofline"][0];
+  const json& b4 = r["gpu"]["roofline"][1];
+  EXPECT_EQ(b1["batch"], 1);
+  EXPECT_EQ(b4["batch"], 4);
+  EXPECT_NEAR(b1["memory_s"].get<double>(), (weight_bytes + state_bytes) / 3.35e12, 1e-24);
+  EXPECT_NEAR(b4["memory_s"].get<double>(), (weight_bytes + 4 * state_bytes) / 3.35e12, 1e-24);
+  EXPECT_EQ(b1["bound"], "memory");
+  EXPECT_NEAR(b1["energy_per_token_pj"].get<double>(), 700 * b1["step_s"].get<double>() * 1e12, 1e-6);
+  EXPECT_NEAR(b4["tokens_per_s"].get<double>(), 4 / b4["step_s"].get<double>(), 1e-3);
+  // 45 nm convention per token: 16 MACs × 4.6, 4 mean_var × 5.5, 1 rsqrt × 24, 8 LIF updates × 5.5,
+  // 4 other updates × 4.6; DRAM bytes at 1300 pJ per 8.
+  const double compute = 16 * 4.6 + 4 * 5.5 + 1 * 24.0 + 8 * 5.5 + 4 * 4.6;
+  const json& conv = r["gpu"]["convention_45nm"][0];
+  EXPECT_NEAR(conv["compute_pj"].get<double>(), compute, 1e-9);
+  EXPECT_NEAR(conv["dram_pj"].get<double>(), (weight_bytes + state_bytes) / 8 * 1300, 1e-6);
+  const GpuSpec h200 = load_gpu_spec((kSourceDir / "chips/gpu/h200.yaml").string());
+  EXPECT_EQ(h200.name, "H200");
+  EXPECT_DOUBLE_EQ(h200.memory_bandwidth_tb_per_s, 4.8);
+  EXPECT_DOUBLE_EQ(h200.peak_dense_tensor_tflops, 989.4);
+}
+
+TEST(Report, GpuSpecProblemsNameTheLine) {
+  const std::string path = ::testing::TempDir() + "/bad_gpu.yaml";
+  std::ofstream(path) << "version: 1\nname: X\nvariant: SXM\nsources: none\npeak_dense_tensor_tflops: fast\n"
+                         "peak_fp32_tflops: 1\nmemory_bandwidth_tb_per_s: 1\nmemory_gb: 1\nboard_power_w: 1\n"
+                         "bandwith: 3\n";
+  try {
+    load_gpu_spec(path);
+    FAIL() << "expected GpuSpecError";
+  } catch (const GpuSpecError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("invalid GPU spec " + path + " (2 problems):"), std::string::npos) << what;
+    EXPECT_NE(what.find(":5:"), std::string::npos) << what;
+    EXPECT_NE(what.find("unknown key 'bandwith'"), std::string::npos) << what;
+  }
+}
+
+// yaml-cpp drops comments, so "every number cites its source" is checked on the text.
+TEST(Report, EveryGpuNumberCarriesASourceComment) {
+  const std::regex numeric(R"(^\s*[a-z0-9_]+\s*:\s*[-+]?[0-9.]+\s*(#.*)?$)");
+  for (const char* name : {"h100", "h200"}) {
+    std::ifstream in(kSourceDir / "chips/gpu" / (std::string(name) + ".yaml"));
+    std::string line;
+    int numbers = 0;
+    while (std::getline(in, line)) {
+      std::smatch m;
+      if (!std::regex_match(line, m, numeric)) continue;
+      ++numbers;
+      EXPECT_GT(m[1].length(), 3) << name << ": a number without a source: " << line;
+    }
+    EXPECT_EQ(numbers, 8) << name;  // version, 5 spec figures, 2 baseline byte widths
+  }
+}
+
+// The report's JSON keys are an interface (docs/report.md §5): changing them must be deliberate.
+std::set<std::string> keys(const json& j) {
+  std::set<std::string> k;
+  for (const auto& [key, value] : j.items()) k.insert(key);
+  return k;
+}
+
+TEST(Report, JsonSchemaIsStable) {
+  const json r = build_report(inputs_for(simulated_stats()));
+  EXPECT_EQ(r["format"], "spikeforge-report-1");
+  using S = std::set<std::string>;
+  EXPECT_EQ(keys(r), (S{"format", "inputs", "model", "tokens", "measured", "not_measured", "chip", "per_token",
+                        "per_layer", "per_op", "per_core", "firing_rate_mean", "gpu", "chip_vs_gpu", "paper"}));
+  EXPECT_EQ(keys(r["inputs"]), (S{"stats", "level", "energy_table", "convention_table", "chip", "gpu", "batch",
+                                  "encoding"}));
+  EXPECT_EQ(keys(r["chip"]),
+            (S{"counts_source", "actions", "dynamic_energy_pj", "dynamic_per_token_pj", "static_power_mw_per_core",
+               "cores_total", "cores_used", "run_seconds", "static_energy_pj", "static_per_token_pj",
+               "energy_per_token_pj", "latency_per_token_ns", "tokens_per_s", "energy_includes_static", "warnings"}));
+  EXPECT_EQ(keys(r["chip"]["actions"][0]),
+            (S{"action", "count", "count_per_token", "pj_each", "energy_pj", "energy_per_token_pj", "share"}));
+  EXPECT_EQ(keys(r["per_token"][0]),
+            (S{"step", "sop_binary", "sop_graded", "sop_bit_serial", "dense_macs", "neuron_updates", "sfu_ops", "spikes",
+               "synapse_read_bits", "state_read_bytes", "state_write_bytes", "flit_hops", "inter_chip_flits",
+               "dynamic_energy_pj", "cycles", "latency_ns"}));
+  EXPECT_EQ(keys(r["per_layer"][0]), (S{"layer", "firing_rate_att", "firing_rate_ffn", "relu2_density",
+                                        "counts_per_token", "energy_per_token_pj", "actions_per_token"}));
+  EXPECT_EQ(keys(r["per_op"][0]), (S{"op", "counts_per_token", "energy_per_token_pj", "actions_per_token"}));
+  EXPECT_EQ(keys(r["per_core"][0]), (S{"core", "chip", "row", "col", "unit", "layer", "op", "busy_cycles",
+                                       "stall_cycles", "energy_per_token_pj", "actions_per_token"}));
+  EXPECT_EQ(keys(r["gpu"]), (S{"spec", "assumptions", "dense_per_token", "convention_45nm", "roofline"}));
+  EXPECT_EQ(keys(r["gpu"]["roofline"][0]),
+            (S{"batch", "compute_s", "memory_s", "step_s", "bound", "tokens_per_s", "energy_per_token_pj"}));
+  EXPECT_EQ(keys(r["gpu"]["convention_45nm"][0]),
+            (S{"batch", "compute_pj", "mac_pj", "nonlinear_pj", "dram_bytes", "dram_pj", "total_pj"}));
+  EXPECT_EQ(keys(r["chip_vs_gpu"][0]), (S{"name", "energy_per_token_pj", "basis", "ratio_to_chip"}));
+  EXPECT_EQ(keys(r["paper"]), (S{"claim", "formulas", "sources", "readings", "stated_setting", "measured_rate",
+                                 "counted"}));
+  EXPECT_EQ(keys(r["paper"]["counted"]),
+            (S{"dense_macs_per_token", "chip_sops_per_token", "operation_ratio", "dense_convention_pj",
+               "chip_convention_pj", "convention_ratio", "chip_table_pj", "gpu_roofline_batch1_pj", "roofline_ratio",
+               "note"}));
+}
+
+// ---- HTML -------------------------------------------------------------------------------------
+
+const std::vector<std::string> kChartIds{"chart-chip-vs-gpu", "chart-energy-by-action", "chart-energy-by-layer",
+                                         "chart-firing-rate", "chart-energy-per-token"};
+
+// Well-formedness of the generated HTML: every non-void element closed in order, attributes quoted.
+std::vector<std::string> html_problems(const std::string& html) {
+  static const std::set<std::string> kVoid{"meta", "br", "img", "link", "input", "hr"};
+  std::vector<std::string> problems, open;
+  const std::regex tag(R"(<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+="[^"]*")*)\s*(/?)>|<!DOCTYPE html>)");
+  std::size_t pos = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), tag); it != std::sregex_iterator(); ++it) {
+    const std::smatch& m = *it;
+    const std::string between = html.substr(pos, std::size_t(m.position()) - pos);
+    if (between.find('<') != std::string::npos) problems.push_back("unparsed '<' near: " + between.substr(0, 60));
+    pos = std::size_t(m.position() + m.length());
+    if (m[2].length() == 0) continue;  // doctype
+    const std::string name = m[2];
+    if (m[1] == "/") {
+      if (open.empty() || open.back() != name)
+        problems.push_back("</" + name + "> closes <" + (open.empty() ? "nothing" : open.back()) + ">");
+      else
+        open.pop_back();
+    } else if (m[4] != "/" && !kVoid.count(name)) {
+      open.push_back(name);
+    }
+  }
+  if (!open.empty()) problems.push_back("unclosed <" + open.back() + ">");
+  return problems;
+}
+
+TEST(ReportHtml, IsWellFormedSelfContainedAndHasEveryChart) {
+  const std::string html = report_html(build_report(inputs_for(simulated_stats())));
+  const auto problems = html_problems(html);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  // Nothing is fetched: no scripts, no linked resources (URLs appear only as quoted source text).
+  EXPECT_FALSE(std::regex_search(html, std::regex(R"((src|href|xlink:href)\s*=)"))) << "a linked resource";
+  EXPECT_EQ(html.find("url("), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  for (const auto& id : kChartIds) EXPECT_NE(html.find("<svg id=\"" + id + "\""), std::string::npos) << id;
+  EXPECT_NE(html.find("Per core"), std::string::npos);
+  EXPECT_NE(html.find("32.28×"), std::string::npos);
+}
+
+TEST(ReportHtml, CatchesBrokenMarkup) {
+  EXPECT_FALSE(html_problems("<html><body><p>x</body></html>").empty());
+  EXPECT_FALSE(html_problems("<html><body><p a=b>x</p></body></html>").empty());
+  EXPECT_TRUE(html_problems("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body></body></html>").empty());
+}
+
+std::string find_chromium() {
+  for (const char* name : {"chromium", "chromium-browser"}) {
+    const std::string probe = std::string("command -v ") + name + " >/dev/null 2>&1";
+    if (std::system(probe.c_str()) == 0) return name;
+  }
+  return "";
+}
+
+TEST(ReportHtml, RendersHeadlessInChromium) {
+  const std::string chromium = find_chromium();
+  if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs Debian's package)";
+  const fs::path dir = fs::path(::testing::TempDir()) / "report_html_render";
+  fs::create_directories(dir);
+  std::ofstream(dir / "report.html") << report_html(build_report(inputs_for(simulated_stats())));
+  std::ofstream(dir / "blank.html") << "<!DOCTYPE html><html><body></body></html>";
+  const std::string chrome = "timeout 120 " + chromium + " --headless --no-sandbox --disable-gpu --user-data-dir=" +
+                             (dir / "profile").string() + " ";
+  const auto dom = testing_cli::run_shell(chrome + "--dump-dom file://" + (dir / "report.html").string());
+  ASSERT_EQ(dom.status, 0) << dom.output;
+  for (const auto& id : kChartIds) EXPECT_NE(dom.output.find("<svg id=\"" + id + "\""), std::string::npos) << id;
+  const std::regex bar("<rect class=\"bar\"");
+  EXPECT_GT(std::distance(std::sregex_iterator(dom.output.begin(), dom.output.end(), bar), std::sregex_iterator()), 20);
+  // A rendered page of charts and tables compresses far worse than an empty page of the same size.
+  const std::string size = "--window-size=1100,3000 ";
+  const auto shot = testing_cli::run_shell(chrome + size + "--screenshot=" + (dir / "report.png").string() + " file://" +
+                                           (dir / "report.html").string());
+  ASSERT_EQ(shot.status, 0) << shot.output;
+  const auto blank = testing_cli::run_shell(chrome + size + "--screenshot=" + (dir / "blank.png").string() + " file://" +
+                                            (dir / "blank.html").string());
+  ASSERT_EQ(blank.status, 0) << blank.output;
+  ASSERT_TRUE(fs::exists(dir / "report.png"));
+  EXPECT_GT(fs::file_size(dir / "report.png"), 5 * fs::file_size(dir / "blank.png"));
+}
+
+// ---- CLI ----------------------------------------------------------------------------------------
+
+TEST(ReportCli, ShippedModelRoundTrip) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "report_cli";
+  fs::create_directories(dir);
+  const std::string stats = (dir / "s.json").string();
+  const auto run = run_cli("run --quantized -n 8 --prompt \"The \" --quiet-stats --stats " + stats);
+  ASSERT_EQ(run.status, 0) << run.output;
+  const auto report = run_cli("report --stats " + stats + " --gpu h200 --batch 16 --json " + (dir / "r.json").string() +
+                              " --csv " + (dir / "r.csv").string() + " --html " + (dir / "r.html").string());
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_NE(report.output.find("paper's setting (T 3072, d 512, R̂ 0.15, E_MAC 4.5 pJ, E_AC 0.9 pJ, WKV 6Td, linear "
+                               "rows): 32.28×"),
+            std::string::npos)
+      << report.output;
+  EXPECT_NE(report.output.find("H200 SXM roofline, batch 16"), std::string::npos);
+  EXPECT_NE(report.output.find("not measured: cycles, latency, tokens/s and static energy"), std::string::npos);
+
+  json r;
+  std::ifstream(dir / "r.json") >> r;
+  // The shipped model is L4 C192 V77 (models/spikegpt-fortunes.md): 12 steps (4 prompt + 8).
+  const double L = 4, C = 192, V = 77;
+  EXPECT_EQ(r["tokens"]["steps"], 12);
+  EXPECT_EQ(r["model"]["params"], int64_t(2 * V * C + L * (13 * C * C + 11 * C) + 4 * C));
+  // spikegpt.md §9.1: dense MACs per token = L·13·C² + V·C; every LIF neuron updates every step.
+  EXPECT_DOUBLE_EQ(r["gpu"]["dense_per_token"]["macs"].get<double>(), L * 13 * C * C + V * C);
+  EXPECT_DOUBLE_EQ(action_count(r, "neuron_update.lif") / 12, 2 * L * C);
+  // Graded SOPs never exceed the dense MACs (zeros send nothing) and the SOP count is what the paper's
+  // "operations" compares against.
+  EXPECT_LE(action_count(r, "synaptic_op.graded") / 12, L * 13 * C * C + V * C);
+  EXPECT_GT(r["paper"]["counted"]["operation_ratio"].get<double>(), 1.0);
+  const double rate = r["firing_rate_mean"].get<double>();
+  EXPECT_GT(rate, 0.0);
+  EXPECT_LT(rate, 1.0);
+  EXPECT_DOUBLE_EQ(r["gpu"]["spec"]["memory_bandwidth_tb_per_s"].get<double>(), 4.8);
+  EXPECT_EQ(r["gpu"]["roofline"][1]["batch"], 16);
+
+  std::ifstream csv_in(dir / "r.csv");
+  std::stringstream csv;
+  csv << csv_in.rdbuf();
+  EXPECT_EQ(csv.str().rfind("quantity,value\n", 0), 0u);
+  EXPECT_NE(csv.str().find("paper.stated_setting.ratio,32.28"), std::string::npos);
+  EXPECT_NE(csv.str().find("chip.actions[synaptic_op.graded].pj_each,0.3\n"), std::string::npos);
+  EXPECT_TRUE(fs::file_size(dir / "r.html") > 10000);
+}
+
+TEST(ReportCli, HelpDescribesEveryOption) {
+  const auto help = run_cli("report --help");
+  EXPECT_EQ(help.status, 0);
+  for (const char* option : {"--stats", "--energy-table", "--convention-table", "--chip", "--gpu", "--batch",
+                             "--encoding", "--json", "--csv", "--html", "--paper", "--quiet"})
+    EXPECT_NE(help.output.find(option), std::string::npos) << option;
+  EXPECT_NE(run_cli("run --help").output.find("--stats"), std::string::npos);
+}
+
+TEST(ReportCli, ErrorsNameTheProblem) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "report_cli_errors";
+  fs::create_directories(dir);
+  const auto golden = run_cli("run -n 1 --quiet-stats --stats " + (dir / "g.json").string());
+  EXPECT_NE(golden.status, 0);
+  EXPECT_NE(golden.output.find("--stats needs a level that counts events (e.g. --quantized)"), std::string::npos)
+      << golden.output;
+  std::ofstream(dir / "bad.json") << R"({"format": "spikeforge-stats-1", "level": "quantized"})";
+  const auto bad = run_cli("report --stats " + (dir / "bad.json").string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("bad.json: stats: 'model' is missing"), std::string::npos) << bad.output;
+  const std::string stats = (dir / "s.json").string();
+  ASSERT_EQ(run_cli("run --quantized -n 1 --quiet-stats --stats " + stats).status, 0);
+  const auto gpu = run_cli("report --stats " + stats + " --gpu a100");
+  EXPECT_NE(gpu.status, 0);
+  EXPECT_NE(gpu.output.find("chips/gpu/a100.yaml ; known GPUs: h100, h200"), std::string::npos) << gpu.output;
+}
+
+}  // namespace
+}  // namespace sf
