@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli_runner.hpp"
 #include "runtime/npy.hpp"
 
 namespace sf {
@@ -15,20 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 const fs::path kFixtures = fs::path(SPIKEFORGE_TEST_DATA) / "fixtures";
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(SPIKEFORGE_CLI) + " " + args + " 2>&1";
-  Result r{0, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), int(buf.size()), p)) r.output += buf.data();
-  r.status = pclose(p);
-  return r;
-}
+using Result = test_fixtures::CliResult;
+using test_fixtures::run_cli;
 
 TEST(Cli, RunWritesReferenceLogitsForPromptIds) {
   nlohmann::json expect;
