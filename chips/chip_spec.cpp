@@ -515,17 +515,30 @@ const config::Schema& chip_spec_schema() {
 
 std::string describe_chip_spec() { return config::describe_markdown(chip_spec_schema()); }
 
-ChipSpec load_chip_spec(const std::string& path) {
-  ProblemSink sink(path);
-  const ParsedConfig parsed = config::parse_file(path, chip_spec_schema(), sink);
+namespace {
+template <class Parse>
+ChipSpec load_chip_spec_with(Parse parse, const std::string& name) {
+  ProblemSink sink(name);
+  const ParsedConfig parsed = parse(sink);
   check_consistency(parsed, sink);
   if (!sink.empty()) {
     std::vector<ConfigProblem> problems = sink.sorted();
     const std::size_t count = problems.size();
-    throw ChipSpecError(fmt::format("invalid chip description {} ({} problem{}):", path, count, count == 1 ? "" : "s"),
+    throw ChipSpecError(fmt::format("invalid chip description {} ({} problem{}):", name, count, count == 1 ? "" : "s"),
                         std::move(problems));
   }
-  return build_chip_spec(parsed, path);
+  return build_chip_spec(parsed, name);
+}
+}  // namespace
+
+ChipSpec load_chip_spec(const std::string& path) {
+  return load_chip_spec_with([&](ProblemSink& sink) { return config::parse_file(path, chip_spec_schema(), sink); },
+                             path);
+}
+
+ChipSpec load_chip_spec_from_string(const std::string& yaml, const std::string& name) {
+  return load_chip_spec_with([&](ProblemSink& sink) { return config::parse_text(yaml, chip_spec_schema(), sink); },
+                             name);
 }
 
 }  // namespace sf

@@ -171,6 +171,9 @@ struct ChipSpec {
 
 // Loads and validates a chip description. Throws ChipSpecError listing every problem found.
 ChipSpec load_chip_spec(const std::string& path);
+// The same for a description held in memory (the copy a compiled mapping embeds); `name` stands
+// for the file in messages and becomes source_path.
+ChipSpec load_chip_spec_from_string(const std::string& yaml, const std::string& name);
 
 // The parameter tables the loader uses, one per section.
 const config::Schema& chip_spec_schema();

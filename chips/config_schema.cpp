@@ -710,11 +710,15 @@ class SchemaWalker {
 
 }  // namespace
 
-ParsedConfig parse_file(const std::string& path, const Schema& schema, ProblemSink& sink) {
+namespace {
+
+// Loads the YAML with `load` (from a file or from text) and walks it; both report the same problems.
+template <class LoadYaml>
+ParsedConfig parse_yaml(LoadYaml load, const Schema& schema, ProblemSink& sink) {
   ParsedConfig parsed;
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
+    root = load();
   } catch (const YAML::BadFile&) {
     sink.add(Position{}, "cannot open the file");
     return parsed;
@@ -734,6 +738,16 @@ ParsedConfig parse_file(const std::string& path, const Schema& schema, ProblemSi
   }
   SchemaWalker(schema, sink, parsed).walk_root(root);
   return parsed;
+}
+
+}  // namespace
+
+ParsedConfig parse_file(const std::string& path, const Schema& schema, ProblemSink& sink) {
+  return parse_yaml([&path] { return YAML::LoadFile(path); }, schema, sink);
+}
+
+ParsedConfig parse_text(const std::string& text, const Schema& schema, ProblemSink& sink) {
+  return parse_yaml([&text] { return YAML::Load(text); }, schema, sink);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -144,6 +144,8 @@ class ProblemSink {
 // Reads the YAML file at `path` and validates it against `schema`. File, syntax, type, range,
 // missing-key and unknown-key problems go to `sink`; whatever validated is returned.
 ParsedConfig parse_file(const std::string& path, const Schema& schema, ProblemSink& sink);
+// The same for YAML held in memory (a chip description embedded in a compiled mapping).
+ParsedConfig parse_text(const std::string& text, const Schema& schema, ProblemSink& sink);
 
 // Renders the schema as Markdown: one table per section, implementation choices listed.
 std::string describe_markdown(const Schema& schema);

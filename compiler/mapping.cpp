@@ -92,4 +92,11 @@ std::vector<q::Multiplier> read_multipliers(const Unit& unit, const std::string&
   return m;
 }
 
+std::vector<Flow> to_placement_flows(const std::vector<MappedFlow>& flows) {
+  std::vector<Flow> out;
+  out.reserve(flows.size());
+  for (const auto& f : flows) out.push_back(Flow{f.source, f.destinations, f.flits_per_token});
+  return out;
+}
+
 }  // namespace sf

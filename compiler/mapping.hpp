@@ -15,6 +15,7 @@
 
 #include "compiler/graph.hpp"
 #include "compiler/placement.hpp"
+#include "compiler/routing.hpp"
 #include "models/event_counts.hpp"
 #include "models/numerics.hpp"
 #include "models/quantized.hpp"
@@ -135,6 +136,10 @@ struct Mapping {
   HostData host;
   std::vector<CoreCoord> unit_cores;  // placement, one core per unit
   Placement placement;                // cost, baseline and lower bound of the placement
+  // Per-router tables (index = core index, compiler/routing.hpp) as build_routing_tables(topology,
+  // unit_cores, to_placement_flows(flows), routing_options) returns them; the loader rebuilds and compares.
+  std::vector<std::vector<RouteEntry>> routing_tables;
+  RoutingOptions routing_options;
   std::vector<std::string> decisions; // the lowering's explanation of its choices, in order
 
   int64_t weight_bytes() const;       // crossbar weight bytes over all tiles
@@ -170,5 +175,7 @@ ParamArray make_param(const std::string& name, const std::vector<T>& v) {
 // Multipliers as two arrays "<prefix>.mantissa" (i32) and "<prefix>.shift" (i8).
 void add_multipliers(Unit& unit, const std::string& prefix, const std::vector<q::Multiplier>& m);
 std::vector<q::Multiplier> read_multipliers(const Unit& unit, const std::string& prefix);
+// The flows as placement and routing see them: unit ids and flits per token, in the same order.
+std::vector<Flow> to_placement_flows(const std::vector<MappedFlow>& flows);
 
 }  // namespace sf

@@ -1,11 +1,28 @@
 #include <fmt/format.h>
 
+#include "compiler/mapping_io.hpp"
 #include "runtime/cli/common.hpp"
+#include "runtime/mapping_summary.hpp"
 
 namespace sf::cli {
 
 namespace {
-void inspect(const std::string& path) {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A compiled mapping: what it uses of its chip. The extension alone is enough to choose this
+// path, so a damaged .sfmap is reported as a damaged mapping rather than as a strange checkpoint.
+void inspect_mapping(const std::string& path, bool json) {
+  const Mapping mapping = load_mapping(path);
+  if (json)
+    fmt::print("{}\n", mapping_summary_json(mapping).dump(2));
+  else
+    fmt::print("{:<20} {}\n{}", "mapping:", path, mapping_summary(mapping));
+}
+
+void inspect_checkpoint(const std::string& path) {
   TensorFile file = load_tensor_file(path);
   const ModelConfig c = infer_config(file);
   validate_spikegpt(file, c);
@@ -33,9 +50,18 @@ void inspect(const std::string& path) {
 
 void register_inspect(CLI::App& app) {
   auto path = std::make_shared<std::string>(default_model_path());
-  auto* cmd = app.add_subcommand("inspect", "Print a checkpoint's configuration, parameter count and tensor table");
-  cmd->add_option("model", *path, "Checkpoint to inspect")->capture_default_str();
-  cmd->callback([path] { inspect(*path); });
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("inspect",
+                                 "Print a checkpoint's configuration, parameter count and tensor table, or a compiled "
+                                 "mapping's (.sfmap) use of its chip");
+  cmd->add_option("model", *path, "Checkpoint or compiled mapping (.sfmap) to inspect")->capture_default_str();
+  cmd->add_flag("--json", *json, "Print a mapping's summary as JSON");
+  cmd->callback([path, json] {
+    if (ends_with(*path, kMappingExtension) || is_mapping_file(*path))
+      return inspect_mapping(*path, *json);
+    if (*json) throw CLI::ValidationError("--json", "is available for compiled mappings (.sfmap) only");
+    inspect_checkpoint(*path);
+  });
 }
 
 }  // namespace sf::cli

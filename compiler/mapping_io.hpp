@@ -1,0 +1,67 @@
+// The compiled-mapping file (.sfmap): a versioned, checksummed, little-endian binary holding a
+// Mapping — everything the chip runs — including the chip description it was compiled for.
+//
+// docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of eight
+// sections (model, chip, units, flows, host, placement, routing, decisions) each followed by its
+// CRC-32, and a CRC-32 of the whole file. The writer streams every parameter array straight from
+// the Mapping (no second copy); the loader checks sizes against the file before it allocates,
+// verifies every checksum before it parses, and validates the parsed mapping in full
+// (validate_mapping), so a corrupt, truncated or inconsistent file is rejected with a MappingError
+// naming the section, unit or field, what it found and what it expected.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "chips/chip_spec.hpp"
+#include "compiler/mapping.hpp"
+#include "compiler/routing.hpp"
+
+namespace sf {
+
+// The only mapping format version this build reads and writes.
+inline constexpr uint32_t kMappingFormatVersion = 1;
+// "\x89SFMAP\r\n": the high byte catches 7-bit transfers, CR LF catches newline translation.
+inline constexpr unsigned char kMappingMagic[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
+inline constexpr const char* kMappingExtension = ".sfmap";
+
+// The sections of format version 1, in file order.
+const std::vector<std::string>& mapping_section_names();
+
+// Writes `mapping` to `path` via "<path>.partial" and a rename, so a failed write never leaves a
+// truncated mapping behind. Streams: memory use does not grow with the weights. Does not validate
+// (validate_mapping does); throws MappingError when the file cannot be written or a field cannot
+// be represented.
+void save_mapping(const Mapping& mapping, const std::string& path);
+
+// Reads, checks and validates a mapping file; throws MappingError ("<path>: ...") on any problem.
+Mapping load_mapping(const std::string& path);
+
+// Everything the loader checks once the bytes are parsed: model and chip consistency, unit ids,
+// ranges and parameter arrays (expected_params), flows, host data, placement (every unit on a
+// distinct core of the chip, within the core's resources), and the routing tables against a
+// rebuild from placement and flows.
+void validate_mapping(const Mapping& mapping);
+
+// True when the file starts with kMappingMagic (`spikeforge inspect` dispatches on it).
+bool is_mapping_file(const std::string& path);
+
+// The embedded chip description, parsed and validated (MappingError when it is not valid).
+ChipSpec mapping_chip_spec(const Mapping& mapping);
+// The routing tables build_routing_tables gives for the mapping's placement and flows; what
+// Mapping::routing_tables must equal. MappingError when they cannot be built.
+RoutingTables rebuild_routing_tables(const Mapping& mapping, const Topology& topology);
+
+// A parameter array a unit must hold: its name, element type and element count.
+struct ParamRule {
+  std::string name;
+  ParamType type = ParamType::i32;
+  int64_t count = 0;
+};
+// The arrays of `unit` (by kind, function and layer), exactly those and no others; the table in
+// docs/mapping-format.md lists the same.
+std::vector<ParamRule> expected_params(const Unit& unit, const ModelConfig& config);
+const char* param_type_name(ParamType type);  // "i8", "i32", "i64"
+
+}  // namespace sf

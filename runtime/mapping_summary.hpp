@@ -1,0 +1,21 @@
+// What a compiled mapping uses of its chip: the summary `spikeforge inspect model.sfmap` prints.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "compiler/mapping.hpp"
+
+namespace sf {
+
+// Model and chip; cores and chips used; per-core resource use (max and mean over used cores)
+// against capacity; units by layer and function; traffic from the routing tables and the
+// placement cost against its baseline and lower bound; the encoding of every tensor that
+// travels, with the rule that chose it; and the lowering's decisions. Rebuilds the routing
+// tables from the placement (MappingError when the mapping is inconsistent).
+std::string mapping_summary(const Mapping& mapping);
+// The same figures as JSON (`inspect --json`).
+nlohmann::json mapping_summary_json(const Mapping& mapping);
+
+}  // namespace sf

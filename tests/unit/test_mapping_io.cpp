@@ -1,0 +1,633 @@
+// The compiled-mapping file: round trip, and rejection of every kind of damage with a message that
+// names what is wrong. The file layout is read here independently of the loader, from
+// docs/mapping-format.md (header, section table, per-section and whole-file CRC-32).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+
+#include "compiler/mapping_io.hpp"
+#include "tests/unit/cli_runner.hpp"
+#include "models/checkpoint_io.hpp"
+#include "runtime/mapping_summary.hpp"
+#include "topology_fixtures.hpp"
+
+namespace sf {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<unsigned char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/mapio_" + name + ".sfmap"; }
+
+// chips/tiny.yaml as two chips in a chain: 2 × (2 × 2) cores, 16 × 16 crossbars, 16 table entries.
+std::string two_tiny_chips_yaml() {
+  std::string yaml = read_text(test_fixtures::kChipsDir + "tiny.yaml");
+  const std::string one = "chip_count: 1";
+  const auto at = yaml.find(one);
+  EXPECT_NE(at, std::string::npos);
+  yaml.replace(at, one.size(), "chip_count: 2");
+  return yaml;
+}
+
+template <class T>
+ParamArray filled(const std::string& name, int64_t count, int seed) {
+  std::vector<T> v(static_cast<std::size_t>(count));
+  for (int64_t i = 0; i < count; ++i) v[std::size_t(i)] = T((i * 37 + seed * 11) % 101 - 50);
+  return make_param(name, v);
+}
+
+Unit crossbar(int id, const std::string& name, Op op, NeuronFunction f, int layer, int64_t in_begin, int64_t in_end,
+              int64_t out_begin, int64_t out_end, int in_index, int in_tiles) {
+  Unit u;
+  u.id = id;
+  u.name = name;
+  u.kind = UnitKind::Crossbar;
+  u.function = f;
+  u.layer = layer;
+  u.op = op;
+  u.in_begin = in_begin;
+  u.in_end = in_end;
+  u.out_begin = out_begin;
+  u.out_end = out_end;
+  u.in_index = in_index;
+  u.in_tiles = in_tiles;
+  u.params.push_back(filled<int8_t>(param::kWeights, u.rows() * u.cols(), id));
+  return u;
+}
+
+Unit residual(int id, int slice, int64_t begin, int64_t end) {
+  Unit u;
+  u.id = id;
+  u.name = fmt::format("L0.residual[{}]", slice);
+  u.kind = UnitKind::Residual;
+  u.layer = 0;
+  u.op = Op::Ln1;
+  u.out_begin = begin;
+  u.out_end = end;
+  u.slice = slice;
+  u.slices = 2;
+  for (const char* ln : {param::kLn0, param::kLn1, param::kLn2, param::kLnOut}) {  // layer 0 is also the last
+    u.params.push_back(filled<int64_t>(std::string(ln) + ".gain", end - begin, id));
+    u.params.push_back(filled<int64_t>(std::string(ln) + ".bias", end - begin, id + 1));
+  }
+  for (const char* mix : {param::kMixAttK, param::kMixAttV, param::kMixAttR, param::kMixFfnK, param::kMixFfnR})
+    u.params.push_back(filled<int32_t>(mix, end - begin, id + 2));
+  return u;
+}
+
+void add_multiplier_arrays(Unit& u, const std::string& prefix, int64_t count) {
+  u.params.push_back(filled<int32_t>(prefix + ".mantissa", count, u.id));
+  u.params.push_back(filled<int8_t>(prefix + ".shift", count, u.id + 3));
+}
+
+MappedFlow flow(int source, std::vector<int> destinations, FlowRole role, ir::Encoding encoding, std::string tensor,
+                int64_t begin, int64_t end, int bits, double flits) {
+  MappedFlow f;
+  f.source = source;
+  f.destinations = std::move(destinations);
+  f.role = role;
+  f.encoding = encoding;
+  f.tensor = std::move(tensor);
+  f.index_begin = begin;
+  f.index_end = end;
+  f.payload_bits = bits;
+  f.flits_per_token = flits;
+  return f;
+}
+
+// A small but complete mapping: L1 C8 V4 on two tiny chips, six units placed by hand on six of
+// the eight cores, flows within a core's chip and across chips, tables from the router model.
+Mapping small_mapping() {
+  Mapping m;
+  m.config = ModelConfig{1, 8, 4};
+  m.quant = QuantOptions{8, 8, 16};
+  m.binary_embedding = true;
+  m.rescale_every_6_layers = false;
+  m.model_source = "hand-built";
+  m.chip_name = "spikeforge-tiny";
+  m.chip_yaml = two_tiny_chips_yaml();
+  m.encoding_rule.graded_payload_bits = 8;
+
+  m.units.push_back(residual(0, 0, 0, 4));
+  m.units.push_back(residual(1, 1, 4, 8));
+  Unit key = crossbar(2, "L0.att.key[0,0]", Op::AttKey, NeuronFunction::AttKey, 0, 0, 8, 0, 8, 0, 1);
+  add_multiplier_arrays(key, param::kOut, 8);
+  m.units.push_back(key);
+  Unit value = crossbar(3, "L0.att.value[0,0]", Op::AttValue, NeuronFunction::AttValueWkvGate, 0, 0, 8, 0, 8, 0, 1);
+  add_multiplier_arrays(value, param::kOut, 8);
+  add_multiplier_arrays(value, param::kGate, 1);
+  value.params.push_back(filled<int32_t>(param::kTimeFirst, 8, 5));
+  value.params.push_back(filled<int32_t>(param::kTimeDecay, 8, 6));
+  m.units.push_back(value);
+  m.units.push_back(crossbar(4, "head[0,0]", Op::Head, NeuronFunction::HeadLogits, -1, 0, 4, 0, 4, 0, 2));
+  m.units.push_back(crossbar(5, "head[0,1]", Op::Head, NeuronFunction::PartialSum, -1, 4, 8, 0, 4, 1, 2));
+  // Resources: distinct values so max and mean are checkable by hand.
+  const int64_t axons[] = {0, 0, 8, 8, 4, 4}, neurons[] = {4, 4, 8, 8, 4, 4};
+  const int64_t synapse[] = {200, 200, 64, 64, 16, 16}, state[] = {40, 40, 48, 64, 32, 16};
+  for (std::size_t i = 0; i < m.units.size(); ++i)
+    m.units[i].resources = UnitResources{axons[i], neurons[i], synapse[i], state[i]};
+
+  using E = ir::Encoding;
+  m.flows.push_back(flow(0, {2, 3}, FlowRole::Activation, E::Graded, "L0.att.xk", 0, 4, 8, 2.5));
+  m.flows.push_back(flow(1, {2, 3}, FlowRole::Activation, E::Graded, "L0.att.xk", 4, 8, 8, 2.5));
+  m.flows.push_back(flow(0, {1}, FlowRole::LnGather, E::Wide, "L0.ln1.partial", 0, 1, 32, 1.0));
+  m.flows.push_back(flow(1, {0}, FlowRole::LnScatter, E::Wide, "L0.ln1.mean", 0, 1, 32, 1.0));
+  m.flows.push_back(flow(2, {3}, FlowRole::Key, E::Wide, "L0.att.k", 0, 8, 16, 8.0));
+  m.flows.push_back(flow(5, {4}, FlowRole::PartialSum, E::Wide, "head.partial", 0, 4, 32, 4.0));
+  m.flows.push_back(flow(3, {0, 1, 4, 5}, FlowRole::Spikes, E::Binary, "L0.att.spikes", 0, 8, 0, 1.5));
+
+  m.host.embedding.resize(4 * 8);
+  for (std::size_t i = 0; i < m.host.embedding.size(); ++i) m.host.embedding[i] = int32_t(i % 2 ? 4096 : 0);
+  m.host.head_logit_scale = {0.5, 0.25, 1e-3, 3.0};
+
+  m.unit_cores = {{0, 0, 0}, {0, 0, 1}, {0, 1, 0}, {0, 1, 1}, {1, 0, 0}, {1, 0, 1}};
+  m.placement.unit_cores = m.unit_cores;
+  m.placement.cost = 21.5;
+  m.placement.baseline_cost = 30.5;
+  m.placement.constructive_cost = 24.0;
+  m.placement.lower_bound = 12.0;
+  m.placement.mesh_flit_hops_per_token = 17.0;
+  m.placement.inter_chip_flits_per_token = 3.0;
+  m.placement.start = "hilbert";
+  m.placement.moves_proposed = 50000;
+  m.placement.moves_accepted = 1234;
+
+  const Topology topology(load_chip_spec_from_string(m.chip_yaml, "two tiny chips"));
+  m.routing_tables = build_routing_tables(topology, m.unit_cores, to_placement_flows(m.flows)).tables;
+  m.decisions = {"one residual slice per 4 channels", "head split in two input tiles"};
+  return m;
+}
+
+void expect_same_params(const Unit& a, const Unit& b) {
+  ASSERT_EQ(a.params.size(), b.params.size()) << a.name;
+  for (std::size_t k = 0; k < a.params.size(); ++k) {
+    EXPECT_EQ(a.params[k].name, b.params[k].name);
+    EXPECT_EQ(a.params[k].type, b.params[k].type);
+    EXPECT_EQ(a.params[k].count, b.params[k].count);
+    EXPECT_EQ(a.params[k].bytes, b.params[k].bytes) << a.name << " " << a.params[k].name;
+  }
+}
+
+bool same_entry(const RouteEntry& a, const RouteEntry& b) {
+  return a.flow == b.flow && a.input_port == b.input_port && a.output_ports == b.output_ports &&
+         a.next_index == b.next_index;
+}
+
+void expect_same_mapping(const Mapping& a, const Mapping& b) {
+  EXPECT_EQ(a.config.n_layer, b.config.n_layer);
+  EXPECT_EQ(a.config.n_embd, b.config.n_embd);
+  EXPECT_EQ(a.config.vocab_size, b.config.vocab_size);
+  EXPECT_EQ(a.quant.weight_bits, b.quant.weight_bits);
+  EXPECT_EQ(a.quant.activation_bits, b.quant.activation_bits);
+  EXPECT_EQ(a.quant.membrane_bits, b.quant.membrane_bits);
+  EXPECT_EQ(a.binary_embedding, b.binary_embedding);
+  EXPECT_EQ(a.rescale_every_6_layers, b.rescale_every_6_layers);
+  EXPECT_EQ(a.model_source, b.model_source);
+  EXPECT_EQ(a.chip_name, b.chip_name);
+  EXPECT_EQ(a.chip_yaml, b.chip_yaml);
+  EXPECT_EQ(a.encoding_rule.graded_payload_bits, b.encoding_rule.graded_payload_bits);
+  ASSERT_EQ(a.units.size(), b.units.size());
+  for (std::size_t i = 0; i < a.units.size(); ++i) {
+    const Unit &x = a.units[i], &y = b.units[i];
+    EXPECT_EQ(x.id, y.id);
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.kind, y.kind);
+    EXPECT_EQ(x.function, y.function);
+    EXPECT_EQ(x.layer, y.layer);
+    EXPECT_EQ(x.op, y.op);
+    EXPECT_EQ(std::vector<int64_t>({x.in_begin, x.in_end, x.out_begin, x.out_end}),
+              std::vector<int64_t>({y.in_begin, y.in_end, y.out_begin, y.out_end}));
+    EXPECT_EQ(std::vector<int>({x.in_index, x.out_index, x.in_tiles, x.out_tiles, x.slice, x.slices}),
+              std::vector<int>({y.in_index, y.out_index, y.in_tiles, y.out_tiles, y.slice, y.slices}));
+    EXPECT_EQ(std::vector<int64_t>({x.resources.axons, x.resources.neurons, x.resources.synapse_bytes, x.resources.state_bytes}),
+              std::vector<int64_t>({y.resources.axons, y.resources.neurons, y.resources.synapse_bytes, y.resources.state_bytes}));
+    expect_same_params(x, y);
+  }
+  ASSERT_EQ(a.flows.size(), b.flows.size());
+  for (std::size_t i = 0; i < a.flows.size(); ++i) {
+    const MappedFlow &x = a.flows[i], &y = b.flows[i];
+    EXPECT_EQ(x.source, y.source);
+    EXPECT_EQ(x.destinations, y.destinations);
+    EXPECT_EQ(x.role, y.role);
+    EXPECT_EQ(x.encoding, y.encoding);
+    EXPECT_EQ(x.tensor, y.tensor);
+    EXPECT_EQ(x.index_begin, y.index_begin);
+    EXPECT_EQ(x.index_end, y.index_end);
+    EXPECT_EQ(x.payload_bits, y.payload_bits);
+    EXPECT_EQ(x.flits_per_token, y.flits_per_token);
+  }
+  EXPECT_EQ(a.host.embedding, b.host.embedding);
+  EXPECT_EQ(a.host.head_logit_scale, b.host.head_logit_scale);
+  EXPECT_EQ(a.unit_cores, b.unit_cores);
+  EXPECT_EQ(a.placement.unit_cores, b.placement.unit_cores);
+  EXPECT_EQ(a.placement.cost, b.placement.cost);
+  EXPECT_EQ(a.placement.baseline_cost, b.placement.baseline_cost);
+  EXPECT_EQ(a.placement.constructive_cost, b.placement.constructive_cost);
+  EXPECT_EQ(a.placement.lower_bound, b.placement.lower_bound);
+  EXPECT_EQ(a.placement.mesh_flit_hops_per_token, b.placement.mesh_flit_hops_per_token);
+  EXPECT_EQ(a.placement.inter_chip_flits_per_token, b.placement.inter_chip_flits_per_token);
+  EXPECT_EQ(a.placement.start, b.placement.start);
+  EXPECT_EQ(a.placement.moves_proposed, b.placement.moves_proposed);
+  EXPECT_EQ(a.placement.moves_accepted, b.placement.moves_accepted);
+  EXPECT_EQ(a.routing_options.unicast_single_destination, b.routing_options.unicast_single_destination);
+  EXPECT_EQ(a.routing_options.enforce_table_capacity, b.routing_options.enforce_table_capacity);
+  ASSERT_EQ(a.routing_tables.size(), b.routing_tables.size());
+  for (std::size_t r = 0; r < a.routing_tables.size(); ++r) {
+    ASSERT_EQ(a.routing_tables[r].size(), b.routing_tables[r].size()) << "router " << r;
+    for (std::size_t e = 0; e < a.routing_tables[r].size(); ++e)
+      EXPECT_TRUE(same_entry(a.routing_tables[r][e], b.routing_tables[r][e])) << "router " << r << " entry " << e;
+  }
+  EXPECT_EQ(a.decisions, b.decisions);
+}
+
+// The file layout of docs/mapping-format.md, read without the loader.
+struct SectionSpan {
+  std::string name;
+  uint64_t offset, length;
+};
+constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 8;
+
+template <class T>
+T load(const std::vector<unsigned char>& b, std::size_t at) {
+  T v;
+  std::memcpy(&v, b.data() + at, sizeof v);
+  return v;
+}
+template <class T>
+void store(std::vector<unsigned char>& b, std::size_t at, T v) {
+  std::memcpy(b.data() + at, &v, sizeof v);
+}
+
+std::vector<SectionSpan> sections_of(const std::vector<unsigned char>& b) {
+  std::vector<SectionSpan> out;
+  for (std::size_t i = 0; i < kSections; ++i) {
+    const std::size_t at = kTableOffset + i * kEntryBytes;
+    out.push_back({std::string(reinterpret_cast<const char*>(b.data() + at), strnlen(reinterpret_cast<const char*>(b.data() + at), 16)),
+                   load<uint64_t>(b, at + 16), load<uint64_t>(b, at + 24)});
+  }
+  return out;
+}
+
+// Recomputes every section CRC and the whole-file CRC, so a test can change a field and reach the
+// loader's structural checks rather than its checksums.
+void reseal(std::vector<unsigned char>& b) {
+  for (const SectionSpan& s : sections_of(b))
+    store(b, s.offset + s.length, checkpoint_io::crc32(b.data() + s.offset, s.length));
+  store(b, b.size() - 4, checkpoint_io::crc32(b.data(), b.size() - 4));
+}
+
+std::string load_error(const std::string& path) {
+  try {
+    load_mapping(path);
+  } catch (const MappingError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+std::string error_for_bytes(const std::vector<unsigned char>& bytes, const std::string& name) {
+  const std::string path = temp_path(name);
+  write_bytes(path, bytes);
+  return load_error(path);
+}
+
+std::string error_for_mapping(const Mapping& m, const std::string& name) {
+  const std::string path = temp_path(name);
+  save_mapping(m, path);
+  return load_error(path);
+}
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
+
+std::vector<unsigned char> saved_small_mapping() {
+  const std::string path = temp_path("small");
+  save_mapping(small_mapping(), path);
+  return read_bytes(path);
+}
+
+TEST(MappingIo, RoundTripKeepsEveryField) {
+  const Mapping m = small_mapping();
+  validate_mapping(m);
+  const std::string path = temp_path("roundtrip");
+  save_mapping(m, path);
+  EXPECT_FALSE(fs::exists(path + ".partial"));
+  EXPECT_TRUE(is_mapping_file(path));
+  const Mapping back = load_mapping(path);
+  expect_same_mapping(m, back);
+  // Saving what was loaded gives the same bytes.
+  const std::string again = temp_path("roundtrip2");
+  save_mapping(back, again);
+  EXPECT_EQ(read_bytes(path), read_bytes(again));
+}
+
+TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
+  const std::vector<unsigned char> b = saved_small_mapping();
+  const unsigned char magic[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
+  EXPECT_EQ(std::memcmp(b.data(), magic, 8), 0);
+  EXPECT_EQ(load<uint32_t>(b, 8), 1u);
+  EXPECT_EQ(load<uint32_t>(b, 12), 8u);
+  EXPECT_EQ(load<uint64_t>(b, 16), b.size());
+  const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
+  EXPECT_EQ(load<uint32_t>(b, table_end), checkpoint_io::crc32(b.data(), table_end));
+  const std::vector<std::string> names{"model", "chip", "units", "flows", "host", "placement", "routing", "decisions"};
+  uint64_t at = table_end + 4;
+  const auto spans = sections_of(b);
+  for (std::size_t i = 0; i < kSections; ++i) {
+    EXPECT_EQ(spans[i].name, names[i]);
+    EXPECT_EQ(spans[i].offset, at);
+    EXPECT_EQ(load<uint32_t>(b, spans[i].offset + spans[i].length), checkpoint_io::crc32(b.data() + at, spans[i].length));
+    at += spans[i].length + 4;
+  }
+  EXPECT_EQ(at + 4, b.size());
+  EXPECT_EQ(load<uint32_t>(b, b.size() - 4), checkpoint_io::crc32(b.data(), b.size() - 4));
+  // The model section starts with n_layer, n_embd, vocab_size as little-endian int32.
+  EXPECT_EQ(load<int32_t>(b, spans[0].offset), 1);
+  EXPECT_EQ(load<int32_t>(b, spans[0].offset + 4), 8);
+  EXPECT_EQ(load<int32_t>(b, spans[0].offset + 8), 4);
+  // The host section: u64 count then V × C int32 values.
+  EXPECT_EQ(load<uint64_t>(b, spans[4].offset), 32u);
+  EXPECT_EQ(load<int32_t>(b, spans[4].offset + 8 + 4), 4096);
+}
+
+TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
+  std::vector<unsigned char> b = saved_small_mapping();
+  b[1] = 'X';
+  EXPECT_CONTAINS(error_for_bytes(b, "magic"), "not a spikeforge mapping: the file starts with [89 58 46 4d 41 50 0d 0a]");
+  b = saved_small_mapping();
+  store<uint32_t>(b, 8, 2);
+  const std::string e = error_for_bytes(b, "version");
+  EXPECT_CONTAINS(e, "mapping format version 2; this build reads version 1 only");
+  EXPECT_CONTAINS(e, temp_path("version"));
+  EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spikeforge mapping: the file starts with [68 69]");
+}
+
+TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
+  const std::vector<unsigned char> whole = saved_small_mapping();
+  auto cut = [&](std::size_t size) {
+    return error_for_bytes(std::vector<unsigned char>(whole.begin(), whole.begin() + std::ptrdiff_t(size)), "cut");
+  };
+  EXPECT_CONTAINS(cut(0), "not a spikeforge mapping");
+  EXPECT_CONTAINS(cut(10), "truncated: the format version needs 4 bytes at offset 8; the file ends at 10");
+  EXPECT_CONTAINS(cut(20), "truncated: the header needs 24 bytes at offset 0; the file ends at 20");
+  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 260 bytes at offset 24; the file ends at 100");
+  for (const SectionSpan& s : sections_of(whole)) {
+    const std::string needs = fmt::format("truncated: section '{}' needs {} bytes at offset {}", s.name, s.length + 4, s.offset);
+    for (uint64_t at : {s.offset, s.offset + s.length / 2, s.offset + s.length + 2}) {
+      SCOPED_TRACE(fmt::format("{} cut at {}", s.name, at));
+      EXPECT_CONTAINS(cut(at), needs + fmt::format("; the file ends at {}", at));
+    }
+  }
+  EXPECT_CONTAINS(cut(whole.size() - 1),
+                  fmt::format("truncated: the whole-file CRC needs 4 bytes at offset {}", whole.size() - 4));
+  std::vector<unsigned char> longer = whole;
+  longer.push_back(0);
+  EXPECT_CONTAINS(error_for_bytes(longer, "long"), "1 bytes of trailing data");
+}
+
+TEST(MappingIo, FlippedByteInEachSectionFailsItsCrc) {
+  const std::vector<unsigned char> whole = saved_small_mapping();
+  for (const SectionSpan& s : sections_of(whole)) {
+    for (uint64_t at : {s.offset, s.offset + s.length / 2, s.offset + s.length - 1, s.offset + s.length}) {
+      std::vector<unsigned char> b = whole;
+      b[at] ^= 0x10;
+      EXPECT_CONTAINS(error_for_bytes(b, "flip"), fmt::format("section '{}' CRC mismatch", s.name)) << "byte " << at;
+    }
+  }
+  std::vector<unsigned char> b = whole;
+  b[kTableOffset + 2 * kEntryBytes + 20] ^= 1;  // the 'units' offset
+  EXPECT_CONTAINS(error_for_bytes(b, "flip"), "header and section table CRC mismatch");
+  b = whole;
+  b[b.size() - 2] ^= 1;
+  EXPECT_CONTAINS(error_for_bytes(b, "flip"), "whole-file CRC mismatch");
+}
+
+TEST(MappingIo, CorruptCountIsRejectedBeforeAllocating) {
+  const std::vector<unsigned char> whole = saved_small_mapping();
+  const auto spans = sections_of(whole);
+  std::vector<unsigned char> b = whole;
+  store<uint64_t>(b, spans[2].offset, uint64_t(1) << 60);  // unit count
+  reseal(b);
+  EXPECT_CONTAINS(error_for_bytes(b, "count"),
+                  fmt::format("section 'units': unit count is 1152921504606846976, which needs more than 2^64 bytes at 107 "
+                              "bytes each; only {} bytes remain at offset {}",
+                              spans[2].length - 8, spans[2].offset + 8));
+  b = whole;
+  store<uint64_t>(b, spans[4].offset, uint64_t(1) << 40);  // embedding count: 4 TiB of int32
+  reseal(b);
+  EXPECT_CONTAINS(error_for_bytes(b, "count"),
+                  fmt::format("section 'host': embedding count is 1099511627776, which needs at least 4398046511104 bytes "
+                              "at 4 bytes each; only {} bytes remain",
+                              spans[4].length - 8));
+  // The first parameter of unit 0: after id (4), name (4 + 14), kind/function/op (3), layer (4),
+  // ranges (32), tile indices (24), resources (32) and the parameter count (4); then its name
+  // (4 + 8) and type (1) come before count and byte length.
+  const std::size_t param = spans[2].offset + 8 + 4 + 4 + 14 + 3 + 4 + 32 + 24 + 32 + 4;
+  ASSERT_EQ(std::string(reinterpret_cast<const char*>(b.data() + param + 4), 8), "ln0.gain");
+  const std::size_t count_at = param + 4 + 8 + 1;
+  ASSERT_EQ(load<int64_t>(whole, count_at), 4);
+  b = whole;
+  store<int64_t>(b, count_at, int64_t(1) << 59);
+  store<uint64_t>(b, count_at + 8, (uint64_t(1) << 62) + 8);
+  reseal(b);
+  EXPECT_CONTAINS(error_for_bytes(b, "count"),
+                  "section 'units', unit 0 (L0.residual[0]), parameter 'ln0.gain': byte length is 4611686018427387912; "
+                  "576460752303423488 × i64 needs 4611686018427387904");
+  store<uint64_t>(b, count_at + 8, uint64_t(1) << 62);
+  reseal(b);
+  EXPECT_CONTAINS(error_for_bytes(b, "count"),
+                  "parameter 'ln0.gain': 576460752303423488 × i64 needs 4611686018427387904 bytes; only ");
+}
+
+Mapping mutated(const std::function<void(Mapping&)>& change) {
+  Mapping m = small_mapping();
+  change(m);
+  return m;
+}
+
+TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
+  struct Case {
+    std::string what;
+    std::function<void(Mapping&)> change;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {"unit id", [](Mapping& m) { m.units[2].id = 7; },
+       "unit 2 (L0.att.key[0,0]): id is 7; units are numbered by position, expected 2"},
+      {"flow destination", [](Mapping& m) { m.flows[6].destinations[2] = 99; },
+       "flow 6 (L0.att.spikes): destination 99 is not a unit (the mapping has 6 units)"},
+      {"flow source", [](Mapping& m) { m.flows[0].source = -1; }, "flow 0 (L0.att.xk): source -1 is not a unit"},
+      {"weights bytes", [](Mapping& m) { m.units[2].params[0].bytes.pop_back(); },
+       "unit 2 (L0.att.key[0,0]), parameter 'weights': byte length is 63; 64 × i8 needs 64"},
+      {"weights count", [](Mapping& m) { m.units[2].params[0] = filled<int8_t>(param::kWeights, 60, 0); },
+       "unit 2 (L0.att.key[0,0]): parameter 'weights' is 60 × i8; expected 64 × i8"},
+      {"out count", [](Mapping& m) { m.units[3].params[1] = filled<int32_t>("out.mantissa", 7, 0); },
+       "unit 3 (L0.att.value[0,0]): parameter 'out.mantissa' is 7 × i32; expected 8 × i32"},
+      {"residual slice arrays", [](Mapping& m) { m.units[1].params[2] = filled<int64_t>("ln1.gain", 8, 0); },
+       "unit 1 (L0.residual[1]): parameter 'ln1.gain' is 8 × i64; expected 4 × i64"},
+      {"missing array", [](Mapping& m) { m.units[3].params.pop_back(); },
+       "unit 3 (L0.att.value[0,0]): parameter 'time_decay' (8 × i32) is missing"},
+      {"unknown array", [](Mapping& m) { m.units[4].params.push_back(filled<int32_t>("bias", 4, 0)); },
+       "unit 4 (head[0,0]): unexpected parameter 'bias'; a crossbar logits unit holds [weights]"},
+      {"output range", [](Mapping& m) { m.units[4].out_end = 5; },
+       "unit 4 (head[0,0]): output range [0, 5) is not a non-empty range inside [0, 4)"},
+      {"channel range", [](Mapping& m) { m.units[1].out_end = 9; },
+       "unit 1 (L0.residual[1]): channel range [4, 9) is not a non-empty range inside [0, 8) (n_embd)"},
+      {"reducer function", [](Mapping& m) { m.units[5].function = NeuronFunction::HeadLogits; },
+       "unit 5 (head[0,1]): function 'logits'; tile 1 of op 'head' must be 'partial-sum'"},
+      {"layer", [](Mapping& m) { m.units[2].layer = 1; }, "unit 2 (L0.att.key[0,0]): layer 1 for op 'att.key'; expected 0 to 0"},
+      {"resources", [](Mapping& m) { m.units[3].resources.state_bytes = 65; },
+       "unit 3 (L0.att.value[0,0]): needs 65 state bytes; a core of 'spikeforge-tiny' has 64 (core.state_sram.size_bytes)"},
+      {"embedding", [](Mapping& m) { m.host.embedding.pop_back(); },
+       "section 'host': the embedding has 31 values; V × C = 4 × 8 = 32"},
+      {"logit scales", [](Mapping& m) { m.host.head_logit_scale.push_back(1.0); },
+       "section 'host': head_logit_scale has 5 values; expected V = 4"},
+      {"chip name", [](Mapping& m) { m.chip_name = "other"; },
+       "chip_name is 'other' but the embedded description is named 'spikeforge-tiny'"},
+      {"chip yaml", [](Mapping& m) { m.chip_yaml += "\nbogus_key: 1\n"; }, "section 'chip': invalid chip description"},
+      {"weight bits", [](Mapping& m) { m.quant.weight_bits = 9; }, "section 'model': weight_bits is 9; expected 1 to 8"},
+      {"two units on one core", [](Mapping& m) { m.unit_cores[3] = m.unit_cores[1]; m.placement.unit_cores = m.unit_cores; },
+       "unit 1 (L0.residual[1]) and unit 3 (L0.att.value[0,0]) are both placed on chip 0 (row 0, col 1); each unit needs its own core"},
+      {"core off the chip", [](Mapping& m) { m.unit_cores[5] = {2, 0, 0}; m.placement.unit_cores = m.unit_cores; },
+       "unit 5 (head[0,1]): placed on chip 2 (row 0, col 0), which the chip 'spikeforge-tiny' does not have"},
+      {"unit cores", [](Mapping& m) { m.unit_cores.pop_back(); m.placement.unit_cores = m.unit_cores; },
+       "section 'placement': 5 unit cores for 6 units"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_CONTAINS(error_for_mapping(mutated(c.change), "bad"), c.message);
+    EXPECT_THROW(validate_mapping(mutated(c.change)), MappingError);
+  }
+}
+
+TEST(MappingIo, RejectsRoutingTablesThatDoNotMatchPlacementAndFlows) {
+  const Mapping good = small_mapping();
+  std::size_t router = 0;
+  while (good.routing_tables[router].empty()) ++router;
+  const RouteEntry& entry = good.routing_tables[router][0];
+  const std::string where = fmt::format("routing tables do not match placement and flows: router {} ({}) entry 0: the file has ",
+                                        router, to_string(Topology(load_chip_spec_from_string(good.chip_yaml, "x")).coord(int(router))));
+  Mapping m = good;
+  m.routing_tables[router][0].output_ports ^= 1u << int(Port::local);
+  EXPECT_CONTAINS(error_for_mapping(m, "route"), where + fmt::format("flow {}", entry.flow));
+  m = good;
+  m.routing_tables[router].erase(m.routing_tables[router].begin());
+  EXPECT_CONTAINS(error_for_mapping(m, "route"), where);
+  m = good;
+  m.routing_tables.pop_back();
+  EXPECT_CONTAINS(error_for_mapping(m, "route"), "section 'routing': 7 router tables; the chip has 8 routers");
+  // Tables must come from the stored options: all-multicast tables differ from unicast ones.
+  m = good;
+  m.routing_options.unicast_single_destination = false;
+  EXPECT_CONTAINS(error_for_mapping(m, "route"), "routing tables do not match placement and flows");
+}
+
+TEST(MappingIo, EverySingleByteFlipIsRejected) {
+  const std::vector<unsigned char> whole = saved_small_mapping();
+  std::mt19937_64 rng(20261129);
+  const std::string path = temp_path("fuzz");
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<unsigned char> b = whole;
+    const std::size_t at = std::size_t(rng() % b.size());
+    b[at] ^= uint8_t(1 + rng() % 255);
+    write_bytes(path, b);
+    try {
+      load_mapping(path);
+      ADD_FAILURE() << "flip at byte " << at << " was accepted";
+    } catch (const MappingError&) {
+    }
+  }
+}
+
+TEST(MappingIo, SaveToAMissingFolderIsAClearError) {
+  try {
+    save_mapping(small_mapping(), "/nonexistent-folder/x.sfmap");
+    FAIL() << "saved";
+  } catch (const MappingError& e) {
+    EXPECT_CONTAINS(std::string(e.what()), "cannot create /nonexistent-folder/x.sfmap.partial");
+  }
+}
+
+TEST(MappingSummary, ReportsUseAgainstTheChip) {
+  const Mapping m = small_mapping();
+  const std::string text = mapping_summary(m);
+  EXPECT_CONTAINS(text, "SpikeGPT L1 C8 V4");
+  EXPECT_CONTAINS(text, "cores used:          6 of 8 (75.0 %), on 2 of 2 chips");
+  // Hand figures from small_mapping: axons {0,0,8,8,4,4} max 8 mean 4 of 16; state {40,40,48,64,32,16}
+  // max 64 mean 40 of 64.
+  EXPECT_CONTAINS(text, fmt::format("  {:<58} {:>12} {:>12} {:>9} {:>8}% {:>8}%", "axons (over used cores)", 8, "4.0", 16, "50.0", "25.0"));
+  EXPECT_CONTAINS(text, fmt::format("  {:<58} {:>12} {:>12} {:>9} {:>8}% {:>8}%", "state bytes (over used cores)", 64, "40.0", 64, "100.0", "62.5"));
+  // Flits injected: 2.5 + 2.5 + 1 + 1 + 8 + 4 + 1.5 = 20.5; flows: 7, the three with several
+  // destinations multicast, the single-destination ones unicast.
+  EXPECT_CONTAINS(text, "  flits injected:    20.5\n");
+  EXPECT_CONTAINS(text, "  flows:             7 (3 multicast, 4 unicast, 0 within one core)\n");
+  // Mesh links of each flow's xy tree × its flits (tiny.yaml chips: 2 × 2, one gateway per edge at
+  // row 1): xk from (0,0) to (1,0),(1,1): 3 × 2.5; xk from (0,1): 3 × 2.5; LN gather and scatter
+  // 1 + 1; k 1 × 8; head partial sums 1 × 4; spikes from chip 0 (1,1) to (0,0),(0,1) (3 links),
+  // over the gateway link to chip 1 (1,0), then to (0,0),(0,1) (3 links): 6 × 1.5, and one
+  // inter-chip crossing × 1.5. Busiest mesh link: chip 0 (1,0) -> (1,1), the 8 key flits.
+  EXPECT_CONTAINS(text, "  mesh flit-hops:    38.0 (busiest link 8.00 flits)\n");
+  EXPECT_CONTAINS(text, "  inter-chip flits:  1.5 (busiest link 1.50 flits)\n");
+  EXPECT_CONTAINS(text, "  placement cost:    21.5 mesh-hop equivalents; baseline 30.5, lower bound 12.0");
+  // L0: 2 residual, 1 key, 1 value+wkv+gate; head: 1 partial-sum, 1 logits.
+  EXPECT_CONTAINS(text, fmt::format("  {:<16} {:>9} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>7}", "L0", 2, 0, 0, 1, 1, 0, 0, 0, 0, 4));
+  EXPECT_CONTAINS(text, fmt::format("  {:<16} {:>9} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>7}", "head", 0, 1, 0, 0, 0, 0, 0, 0, 1, 2));
+  // Both L0.att.xk flows in one row: 2 flows, 5 flits.
+  EXPECT_CONTAINS(text, fmt::format("  {:<24} {:<11} {:>5} {:<12} {:>7} {:>14.1f}", "L*.att.xk", "graded", 8, "activation", 2, 5.0));
+  EXPECT_CONTAINS(text, m.encoding_rule.describe());
+  EXPECT_CONTAINS(text, "  - head split in two input tiles");
+  const nlohmann::json j = mapping_summary_json(m);
+  EXPECT_EQ(j["cores"]["used"], 6);
+  EXPECT_EQ(j["traffic"]["flows"], 7);
+  EXPECT_EQ(j["units"]["head"]["logits"], 1);
+}
+
+using CliResult = testing_cli::Result;
+using testing_cli::run_cli;
+
+TEST(MappingCli, InspectPrintsTheMappingSummaryAndRejectsACorruptFile) {
+  const std::string path = temp_path("cli");
+  save_mapping(small_mapping(), path);
+  CliResult r = run_cli("inspect " + path);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "cores used:          6 of 8");
+  r = run_cli("inspect --json " + path);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["cores"]["chips_used"], 2);
+  // Dispatch is on the magic too, whatever the file is called.
+  const std::string renamed = ::testing::TempDir() + "/mapio_cli.bin";
+  fs::copy_file(path, renamed, fs::copy_options::overwrite_existing);
+  EXPECT_CONTAINS(run_cli("inspect " + renamed).output, "cores used:          6 of 8");
+  std::vector<unsigned char> b = read_bytes(path);
+  b[b.size() / 2] ^= 0xff;
+  write_bytes(path, b);
+  r = run_cli("inspect " + path);
+  EXPECT_NE(r.status, 0);
+  EXPECT_CONTAINS(r.output, "CRC mismatch");
+}
+
+}  // namespace
+}  // namespace sf
