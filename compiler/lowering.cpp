@@ -223,7 +223,7 @@ class Lowering {
       problem("state SRAM bytes", base + " (one row)", per_row + fixed, core.state_sram.size_bytes, "a larger state SRAM");
       max_rows = 1;
     }
-    if (max_rows < core.crossbar.neurons)
+    if (max_rows < core.crossbar.neurons && lin.w.rows > max_rows)
       note(fmt::format("{}: row blocks of ≤ {} rows (not {}): {} keeps {} B of state per row in a {} B state SRAM", base,
                        max_rows, core.crossbar.neurons, neuron_function_name(spec.function), per_row,
                        core.state_sram.size_bytes));
@@ -451,13 +451,6 @@ Mapping lower_to_units(QuantizedSpikeGpt&& model, const ChipSpec& chip, const st
   return Lowering(model, true, chip, chip_yaml, options).run();
 }
 
-std::vector<Flow> placement_flows(const Mapping& mapping) {
-  std::vector<Flow> flows;
-  flows.reserve(mapping.flows.size());
-  for (const auto& f : mapping.flows) flows.push_back({f.source, f.destinations, f.flits_per_token});
-  return flows;
-}
-
 namespace {
 Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options);
 }  // namespace
@@ -475,14 +468,16 @@ Mapping compile_model(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std
 namespace {
 Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options) {
   const Topology topology(chip);
-  const auto flows = placement_flows(m);
+  const auto flows = to_placement_flows(m.flows);
   m.placement = place(topology, int(m.units.size()), flows, options.placement);
   m.unit_cores = m.placement.unit_cores;
   m.decisions.push_back("placement: " + m.placement.summary());
   RoutingOptions routing = options.routing;
   routing.enforce_table_capacity = false;
-  const RoutingTables tables = build_routing_tables(topology, m.unit_cores, flows, routing);
-  m.decisions.push_back("routing: " + tables.summary());
+  RoutingTables tables = build_routing_tables(topology, m.unit_cores, flows, routing);
+  m.decisions.push_back(tables.summary());
+  m.routing_options = options.routing;
+  m.routing_tables = std::move(tables.tables);
   if (options.routing.enforce_table_capacity && tables.max_table_entries > topology.routing_table_entries()) {
     const auto where = to_string(topology.coord(tables.max_table_router));
     throw DoesNotFitError(

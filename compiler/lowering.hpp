@@ -67,7 +67,5 @@ Mapping compile_model(const QuantizedSpikeGpt& model, const ChipSpec& chip, cons
 Mapping compile_model(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
                       const CompileOptions& options = {});
 
-// The mapping's flows as placement flows (unit indices and weights).
-std::vector<Flow> placement_flows(const Mapping& mapping);
 
 }  // namespace sf

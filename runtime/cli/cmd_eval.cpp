@@ -60,7 +60,7 @@ void eval(const EvalOptions& o) {
 void register_eval(CLI::App& app) {
   auto opts = std::make_shared<EvalOptions>();
   auto* cmd = app.add_subcommand("eval", "Bits per character (or token) and per-layer firing rates on a text file");
-  opts->model.add_to(cmd);
+  opts->model.add_to(cmd, true);
   cmd->add_option("--text", opts->text_file, "Text to evaluate as one sequence from the zero state")->required();
   cmd->add_option("--json", opts->json_out, "Also write the results as JSON");
   cmd->add_option("--max-tokens", opts->max_tokens, "Evaluate only the first N tokens (0 = all)");

@@ -83,8 +83,8 @@ void run(const RunOptions& o) {
 
 void register_run(CLI::App& app) {
   auto opts = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand("run", "Generate text (float32 golden model, or --quantized integer model), streaming it to stdout");
-  opts->model.add_to(cmd);
+  auto* cmd = app.add_subcommand("run", "Generate text (float32 golden model, --quantized integer model, or --map compiled mapping), streaming it to stdout");
+  opts->model.add_to(cmd, true);
   cmd->add_option("--prompt,-p", opts->prompt, "Prompt text (encoded with the model's tokenizer)");
   cmd->add_option("--prompt-ids", opts->prompt_ids, "Prompt as comma-separated token ids, e.g. 3,17,42")
       ->excludes(cmd->get_option("--prompt"));

@@ -1,5 +1,8 @@
 #include "runtime/cli/common.hpp"
 
+#include "compiler/mapping_io.hpp"
+#include "runtime/mapping_executor.hpp"
+
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -11,12 +14,14 @@ namespace sf::cli {
 
 std::string default_model_path() { return std::string(SPIKEFORGE_SOURCE_DIR) + "/models/spikegpt-fortunes.pth"; }
 
+std::string default_chip_path() { return std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/default.yaml"; }
+
 std::string default_data_dir() {
   if (const char* env = std::getenv("SPIKEFORGE_DATA_DIR")) return env;
   return std::string(SPIKEFORGE_SHARED_DIR) + "/data";
 }
 
-void ModelOptions::add_to(CLI::App* app) {
+void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
   app->add_option("--model,-m", model, "Checkpoint (.pth written by torch.save, or .safetensors)")
       ->capture_default_str();
   app->add_flag("--no-rescale", no_rescale,
@@ -29,6 +34,10 @@ void ModelOptions::add_to(CLI::App* app) {
   app->add_option("--data-dir", data_dir, "Folder holding vocab_book.json and 20B_tokenizer.json")
       ->capture_default_str();
   auto* group = app->add_option_group("quantized", "Integer contract (docs/numerics.md)");
+  if (accepts_map)
+    group->add_option("--map", map,
+                      "Run a compiled mapping (spikeforge compile) with the mapping executor; needs no checkpoint")
+        ->check(CLI::ExistingFile);
   group->add_flag("--quantized", quantized, "Run the quantized functional model instead of the float golden model");
   group->add_option("--calibration", calibration, "Activation ranges (default: <model>.calib.json; see 'spikeforge calibrate')");
   group->add_option("--weight-bits", quant.weight_bits, "Crossbar weight bits")->check(CLI::Range(2, 8))->capture_default_str();
@@ -47,16 +56,25 @@ std::string ModelOptions::calibration_path() const {
   return base + ".calib.json";
 }
 
+namespace {
+QuantizedSpikeGpt quantize(const SpikeGptWeights& weights, const ModelOptions& o) {
+  const std::string cal_path = o.calibration_path();
+  if (!std::ifstream(cal_path))
+    throw std::runtime_error(fmt::format("the integer model needs activation ranges: {} does not exist; create it with "
+                                         "'spikeforge calibrate --model {} --text SAMPLE.txt -o {}'",
+                                         cal_path, o.model, cal_path));
+  const Calibration cal = Calibration::load(cal_path, weights.config.n_layer);
+  return QuantizedSpikeGpt::build(weights, cal, o.quant);
+}
+}  // namespace
+
+QuantizedSpikeGpt ModelOptions::make_quantized() const { return quantize(SpikeGptWeights::load(model, golden()), *this); }
+
 std::unique_ptr<TokenModel> ModelOptions::make_model() const {
+  if (!map.empty()) return std::make_unique<MappingExecutor>(std::make_shared<const Mapping>(load_mapping(map)));
   SpikeGptWeights weights = SpikeGptWeights::load(model, golden());
   if (!quantized) return std::make_unique<GoldenModel>(std::move(weights), threads);
-  const std::string cal_path = calibration_path();
-  if (!std::ifstream(cal_path))
-    throw std::runtime_error(fmt::format("--quantized needs activation ranges: {} does not exist; create it with "
-                                         "'spikeforge calibrate --model {} --text SAMPLE.txt -o {}'",
-                                         cal_path, model, cal_path));
-  const Calibration cal = Calibration::load(cal_path, weights.config.n_layer);
-  return std::make_unique<QuantizedModel>(QuantizedSpikeGpt::build(weights, cal, quant));
+  return std::make_unique<QuantizedModel>(quantize(weights, *this));
 }
 
 GoldenOptions ModelOptions::golden() const {

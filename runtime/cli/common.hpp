@@ -15,6 +15,7 @@ namespace sf::cli {
 
 std::string default_model_path();
 std::string default_data_dir();
+std::string default_chip_path();
 
 // How a checkpoint is turned into a golden model; every execution level accepts the same flags.
 struct ModelOptions {
@@ -29,9 +30,15 @@ struct ModelOptions {
   std::string calibration;   // default: <model>.calib.json beside the checkpoint
   QuantOptions quant;
 
-  void add_to(CLI::App* app);
+  // accepts_map: the command can run a compiled mapping (--map) instead of a checkpoint.
+  void add_to(CLI::App* app, bool accepts_map = false);
   GoldenOptions golden() const;
   std::string calibration_path() const;
+  // A compiled mapping (spikeforge compile) to run with the mapping executor instead of a checkpoint.
+  std::string map;
+
+  // The integer parameters of the checkpoint under the quantization options and calibration.
+  QuantizedSpikeGpt make_quantized() const;
   // The execution level these options select, ready to step.
   std::unique_ptr<TokenModel> make_model() const;
 };
@@ -61,6 +68,7 @@ void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_calibrate(CLI::App& app);
 void register_chip(CLI::App& app);
+void register_compile(CLI::App& app);
 void register_report(CLI::App& app);
 
 }  // namespace sf::cli
