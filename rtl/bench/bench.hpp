@@ -11,11 +11,10 @@
 namespace sf::rtl {
 
 // One verilated build of rtl/neuron_core.sv: its parameters, as rtl/CMakeLists.txt passed them.
-struct BenchConfig {
-  std::string name;
-  CoreShape shape;
-  int lanes = 16;
-  int mutant = 0;
+struct RtlModel {
+  std::string name;       // "default", "small", "narrow", "small_m1", ...
+  CoreGeometry geometry;
+  int mutant = 0;         // MUTANT: the injected bug (rtl/README.md), 0 = the real design
 };
 
 struct BenchOptions {
@@ -50,5 +49,17 @@ struct BenchStats {
   Corners corners;
   double seconds = 0;
 };
+
+// Every verilated model (the SF_RTL_MODEL table that rtl/CMakeLists.txt generates).
+const std::vector<RtlModel>& rtl_models();
+// The model of a configuration with mutant K (named <config>_m<K>); throws listing the models.
+const RtlModel& find_rtl_model(const std::string& config, int mutant = 0);
+// The self-checking bench on one model (rtl/bench/bench_driver.hpp).
+BenchStats run_rtl_bench(const RtlModel& model, const BenchOptions& opt);
+// "default      256 axons x  256 neurons,  16 lanes, w8 a8 acc32 mem16, mutant 0"
+std::string describe_model(const RtlModel& model);
+// The bench's summary (rtl/README.md "The bench"): totals, speed, corner coverage, skipped
+// scenarios and, when opt.stop_at_first, the mutation check's verdict.
+std::string bench_summary(const RtlModel& model, const BenchOptions& opt, const BenchStats& st);
 
 }  // namespace sf::rtl

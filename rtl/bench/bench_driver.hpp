@@ -14,6 +14,7 @@
 
 #include "rtl/bench/bench.hpp"
 #include "rtl/bench/core_reference.hpp"
+#include "rtl/bench/pipeline_model.hpp"
 #include "rtl/bench/port_bits.hpp"
 #include "rtl/bench/stimulus.hpp"
 #include "verilated.h"
@@ -58,28 +59,21 @@ inline void count_corners(const CoreReference& ref, uint64_t events_since_tick, 
 }
 
 template <typename V>
-BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
+BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
   // Context first and owned here, never file-scope statics (their init order is unspecified).
   auto ctx = std::make_unique<VerilatedContext>();
   ctx->randReset(0);  // memories power up as 0; the stimulus loads them before any read anyway
   auto dut = std::make_unique<V>(ctx.get(), "core");
 
-  const CoreShape& shape = cfg.shape;
-  const int lanes = cfg.lanes, groups = shape.neurons / lanes, mem = shape.membrane_bits;
+  const CoreShape& shape = cfg.geometry.shape;
+  const int lanes = cfg.geometry.lanes, groups = shape.neurons / lanes, mem = shape.membrane_bits;
   const uint64_t wmask = (uint64_t(1) << shape.weight_bits) - 1;
   CoreReference ref(shape);
   Stimulus stim(shape, lanes, opt.seed, opt.profile, opt.directed, opt.cycles);
   const auto& names = Stimulus::scenario_names();
   BenchStats st;
 
-  // Cycle model of neuron_core's pipeline (see the header comment of rtl/neuron_core.sv).
-  struct Beat {
-    bool valid = false, tick = false;
-    int group = 0;
-  };
-  bool busy = false, cur_tick = false;
-  int beat = 0;
-  Beat s1, s2, s3, out;
+  CorePipelineModel pipeline(groups);
   struct Expected {
     uint64_t index;
     uint8_t scenario;
@@ -100,23 +94,8 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
       std::printf("MISMATCH cycle %llu [%s] %s\n", (unsigned long long)st.cycles, names[scenario].c_str(), what.c_str());
   };
 
-  // Inputs change only between the edges: the DUT samples them at the rising edge.
-  const auto clock = [&] {
-    dut->clk = 1;
-    dut->eval();
-    ctx->timeInc(1);
-    dut->clk = 0;
-    dut->eval();
-    ctx->timeInc(1);
-  };
-
-  dut->clk = 0;
-  dut->rst_n = 0;
-  dut->cmd_valid = 0;
-  dut->wr_en = 0;
-  dut->mul_wr_en = 0;
-  dut->eval();
-  for (int i = 0; i < 2; ++i) clock();
+  const auto clock = [&] { clock_edge(*dut, *ctx); };
+  power_on(*dut, *ctx);
 
   std::deque<Op> ops;
   std::vector<uint8_t> spikes;
@@ -126,7 +105,7 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
 
   while (true) {
     if (!draining && st.cycles >= opt.cycles) draining = true;
-    const bool model_idle = !busy && !s1.valid && !s2.valid && !s3.valid && !out.valid;
+    const bool model_idle = pipeline.idle();
     if (draining && model_idle && expected.empty()) break;
     if (opt.stop_at_first && st.mismatches) break;
     if (!draining && ops.empty()) stim.next_segment(ops);
@@ -136,7 +115,7 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
     dut->cmd_valid = 0;
     dut->wr_en = 0;
     dut->mul_wr_en = 0;
-    const bool model_ready = !busy || beat == groups - 1;
+    const bool model_ready = pipeline.ready();
     bool accept = false, accept_tick = false, do_reset = false;
     if (!draining) {
       Op& op = ops.front();
@@ -226,24 +205,12 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
 
     // ---- advance the cycle model through the same edge ----
     if (do_reset) {
-      busy = false;
-      beat = 0;
-      s1 = s2 = s3 = out = Beat{};
+      pipeline.reset();
       expected.clear();  // ticks in flight are abandoned with the membranes they would have set
     } else {
-      out = s3;
-      s3 = s2;
-      s2 = (s1.valid && s1.tick) ? s1 : Beat{};
-      s1 = busy ? Beat{true, cur_tick, beat} : Beat{};
-      if (accept) {
-        busy = true;
-        beat = 0;
-        cur_tick = accept_tick;
-      } else if (busy) {
-        if (beat == groups - 1) busy = false;
-        else ++beat;
-      }
+      pipeline.edge(accept, accept_tick);
     }
+    const CorePipelineModel::Beat& out = pipeline.output();
 
     // ---- registered outputs after the edge ----
     if (bool(dut->out_valid) != out.valid) {

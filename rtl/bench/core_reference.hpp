@@ -20,6 +20,13 @@ struct CoreShape {
   int membrane_bits = 16;     // MEM_W, Q.8
 };
 
+// A core's widths plus its neuron-unit lanes: one verilated configuration's timing.
+struct CoreGeometry {
+  CoreShape shape;
+  int lanes = 16;   // a command (event or tick) takes neurons / lanes cycles
+  int groups() const { return shape.neurons / lanes; }
+};
+
 // The encodings of docs/numerics.md §3; the values are the RTL's cmd_kind codes.
 enum class EventKind : uint8_t { kBinary = 0, kGradedSigned = 1, kGradedUnsigned = 2, kBitSerial = 3 };
 

@@ -61,5 +61,6 @@ void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_calibrate(CLI::App& app);
 void register_chip(CLI::App& app);
+void register_verify_rtl(CLI::App& app);
 
 }  // namespace sf::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   sf::cli::register_inspect(app);
   sf::cli::register_calibrate(app);
   sf::cli::register_chip(app);
+  sf::cli::register_verify_rtl(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
