@@ -38,11 +38,13 @@ struct Corners {
   uint64_t left_shift = 0;      // shift <= 0 with acc·m != 0
   uint64_t empty_ticks = 0;     // ticks with no event since the previous one
   uint64_t reset_in_tick = 0;   // resets while a tick was in the pipeline
+  uint64_t readout_rail = 0;    // accumulators read out at either rail (partial sums saturate)
 };
 
 struct BenchStats {
   uint64_t cycles = 0, events = 0, ticks = 0, neuron_checks = 0, spikes = 0, resets = 0;
   uint64_t weight_words = 0, multiplier_writes = 0, sops = 0, mismatches = 0;
+  uint64_t partial_sums = 0, readouts = 0;   // readouts are counted in ticks too
   uint64_t first_mismatch_cycle = 0;
   std::string first_mismatch_scenario;
   std::vector<std::string> skipped;

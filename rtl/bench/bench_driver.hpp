@@ -68,6 +68,9 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
   const CoreShape& shape = cfg.geometry.shape;
   const int lanes = cfg.geometry.lanes, groups = shape.neurons / lanes, mem = shape.membrane_bits;
   const uint64_t wmask = (uint64_t(1) << shape.weight_bits) - 1;
+  const int acc_w = shape.accumulator_bits;
+  const uint64_t amask = (uint64_t(1) << acc_w) - 1;
+  const int64_t amax = int64_t(amask >> 1);
   CoreReference ref(shape);
   Stimulus stim(shape, lanes, opt.seed, opt.profile, opt.directed, opt.cycles);
   const auto& names = Stimulus::scenario_names();
@@ -77,9 +80,10 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
   struct Expected {
     uint64_t index;
     uint8_t scenario;
+    bool readout;
     std::vector<uint8_t> spikes;
     std::vector<int32_t> membranes, currents;
-    std::vector<int64_t> accumulators;
+    std::vector<int64_t> accumulators;   // a readout's output; a LIF tick's inputs, for the report
   };
   std::deque<Expected> expected;
   uint64_t tick_index = 0, events_since_tick = 0;
@@ -113,25 +117,40 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
     // ---- drive this cycle's inputs ----
     dut->rst_n = 1;
     dut->cmd_valid = 0;
+    dut->cmd_psum = 0;
     dut->wr_en = 0;
     dut->mul_wr_en = 0;
     const bool model_ready = pipeline.ready();
     bool accept = false, accept_tick = false, do_reset = false;
+    int psum_group = -1;
     if (!draining) {
       Op& op = ops.front();
       switch (op.type) {
         case Op::Type::kEvent:
         case Op::Type::kTick:
-          accept_tick = op.type == Op::Type::kTick;
+        case Op::Type::kReadout:
+        case Op::Type::kPartialSum:
+          accept_tick = op.type == Op::Type::kTick || op.type == Op::Type::kReadout;
           dut->cmd_valid = 1;
           dut->cmd_tick = accept_tick;
           dut->cmd_axon = op.event.axon;
-          dut->cmd_kind = uint8_t(op.event.kind);
+          dut->cmd_kind = op.type == Op::Type::kReadout ? uint8_t(TickFunction::kReadout) : uint8_t(op.event.kind);
           dut->cmd_value = encode_payload(op.event, shape.activation_bits);
+          dut->cmd_psum = op.type == Op::Type::kPartialSum;
+          dut->cmd_neuron = op.neuron;
+          dut->cmd_psum_value = uint32_t(uint64_t(op.partial_sum) & amask);
           if (model_ready) {
             accept = true;
-            if (accept_tick) {
-              Expected e{tick_index++, op.scenario, {}, {}, {}, {}};
+            if (op.type == Op::Type::kReadout) {
+              Expected e{tick_index++, op.scenario, true, std::vector<uint8_t>(shape.neurons, 0), {}, {}, {}};
+              ref.readout(e.accumulators, e.membranes);
+              for (int64_t acc : e.accumulators) st.corners.readout_rail += acc == amax || acc == -amax - 1;
+              events_since_tick = 0;
+              expected.push_back(std::move(e));
+              ++st.ticks;
+              ++st.readouts;
+            } else if (accept_tick) {
+              Expected e{tick_index++, op.scenario, false, {}, {}, {}, {}};
               if (opt.max_report > 0) {  // the neuron's inputs, for the mismatch report
                 for (int n = 0; n < shape.neurons; ++n) {
                   e.accumulators.push_back(ref.accumulator(n));
@@ -145,6 +164,11 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
               e.membranes = membranes;
               expected.push_back(std::move(e));
               ++st.ticks;
+            } else if (op.type == Op::Type::kPartialSum) {
+              psum_group = op.neuron / lanes;
+              ref.add_partial_sum(op.neuron, op.partial_sum);
+              ++st.partial_sums;
+              ++events_since_tick;
             } else {
               ref.apply(op.event);
               ++st.events;
@@ -208,7 +232,7 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
       pipeline.reset();
       expected.clear();  // ticks in flight are abandoned with the membranes they would have set
     } else {
-      pipeline.edge(accept, accept_tick);
+      pipeline.edge(accept, accept_tick, psum_group);
     }
     const CorePipelineModel::Beat& out = pipeline.output();
 
@@ -223,11 +247,22 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
       const Expected& e = expected.front();
       if (int(dut->out_group) != out.group || bool(dut->out_last) != (out.group == groups - 1))
         report("out_group=" + std::to_string(dut->out_group) + " expected " + std::to_string(out.group), e.scenario);
+      if (bool(dut->out_readout) != e.readout)
+        report("out_readout=" + std::to_string(dut->out_readout) + " expected " + std::to_string(e.readout), e.scenario);
       for (int l = 0; l < lanes; ++l) {
         const int n = out.group * lanes + l;
         const bool s = get_field(dut->out_spikes, l, 1);
         const int32_t v = int32_t(sign_extend(get_field(dut->out_membrane, l * mem, mem), mem));
-        if (s != bool(e.spikes[n]) || v != e.membranes[n]) {
+        if (e.readout) {
+          const int64_t acc = sign_extend(get_field(dut->out_acc, l * acc_w, acc_w), acc_w);
+          if (s || v != e.membranes[n] || acc != e.accumulators[n]) {
+            char buf[256];
+            std::snprintf(buf, sizeof buf, "readout %llu neuron %d: rtl acc=%lld v=%d spike=%d, ref acc=%lld v=%d",
+                          (unsigned long long)e.index, n, (long long)acc, v, int(s), (long long)e.accumulators[n],
+                          e.membranes[n]);
+            report(buf, e.scenario);
+          }
+        } else if (s != bool(e.spikes[n]) || v != e.membranes[n]) {
           char buf[256];
           if (!e.currents.empty())
             std::snprintf(buf, sizeof buf, "tick %llu neuron %d: rtl v=%d spike=%d, ref v=%d spike=%d (acc=%lld, m=%d, s=%d, x=%d)",

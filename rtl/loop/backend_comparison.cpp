@@ -42,6 +42,8 @@ ComparisonResult compare_backends(NeuronCoreBackend& a, NeuronCoreBackend& b, co
         switch (op.type) {
           case Op::Type::kEvent: return core.apply(op.event);
           case Op::Type::kTick: return core.tick(t);
+          case Op::Type::kReadout: return core.read_out(t);
+          case Op::Type::kPartialSum: return core.add_partial_sum(op.neuron, op.partial_sum);
           case Op::Type::kReset: return core.reset();
           case Op::Type::kWeights: return core.set_weights(op.axon, op.group * g.lanes, op.weights.data(), g.lanes);
           case Op::Type::kMultiplier: return core.set_multiplier(op.neuron, op.multiplier);
@@ -60,13 +62,17 @@ ComparisonResult compare_backends(NeuronCoreBackend& a, NeuronCoreBackend& b, co
     }
     ++r.calls;
     if (ca != cb) report(fmt::format("cycles: {} {} vs {} {}", a.backend_name(), ca, b.backend_name(), cb), op.scenario);
-    if (op.type != Op::Type::kTick) continue;
+    if (op.type != Op::Type::kTick && op.type != Op::Type::kReadout) continue;
     ++r.ticks;
     r.spikes += uint64_t(ta.spike_count);
+    const bool readout = op.type == Op::Type::kReadout;
     for (int n = 0; n < g.shape.neurons; ++n)
-      if (ta.spikes[n] != tb.spikes[n] || ta.membranes[n] != tb.membranes[n]) {
-        report(fmt::format("tick {} neuron {}: {} v={} spike={}, {} v={} spike={}", r.ticks - 1, n, a.backend_name(),
-                           ta.membranes[n], ta.spikes[n], b.backend_name(), tb.membranes[n], tb.spikes[n]),
+      if (ta.spikes[n] != tb.spikes[n] || ta.membranes[n] != tb.membranes[n] ||
+          (readout && ta.accumulators[n] != tb.accumulators[n])) {
+        report(fmt::format("{} {} neuron {}: {} v={} spike={}{}, {} v={} spike={}{}", readout ? "readout" : "tick",
+                           r.ticks - 1, n, a.backend_name(), ta.membranes[n], ta.spikes[n],
+                           readout ? fmt::format(" acc={}", ta.accumulators[n]) : "", b.backend_name(),
+                           tb.membranes[n], tb.spikes[n], readout ? fmt::format(" acc={}", tb.accumulators[n]) : ""),
                op.scenario);
         break;   // one report per tick
       }
@@ -81,10 +87,11 @@ std::string comparison_summary(const ComparisonResult& r) {
                                 r.a.backend, r.a.model, r.b.backend, r.b.model, r.calls, r.ticks, r.mismatches, r.spikes);
   for (const BackendRun* run : {&r.a, &r.b}) {
     const CoreCycleStats& s = run->stats;
-    out += fmt::format("  {:<9} {} cycles (events {} in {}, ticks {} in {}, writes {} in {}, resets {}); "
-                       "{:.2f} s: {:.3g} cycles/s, {:.3g} neuron updates/s, {:.3g} SOPs/s\n",
-                       run->backend, s.total(), s.events, s.event_cycles, s.ticks, s.tick_cycles, s.writes,
-                       s.write_cycles, s.resets, run->seconds, s.total() / run->seconds,
+    out += fmt::format("  {:<9} {} cycles (events {} in {}, partial sums {} in {}, ticks {} in {}, readouts {} in {}, "
+                       "writes {} in {}, resets {}); {:.2f} s: {:.3g} cycles/s, {:.3g} neuron updates/s, {:.3g} SOPs/s\n",
+                       run->backend, s.total(), s.events, s.event_cycles, s.partial_sums, s.partial_sum_cycles, s.ticks,
+                       s.tick_cycles, s.readouts, s.readout_cycles, s.writes, s.write_cycles, s.resets, run->seconds,
+                       s.total() / run->seconds,
                        s.neuron_updates / run->seconds, s.sops / run->seconds);
   }
   for (const auto& m : r.reports) out += "  MISMATCH " + m + "\n";

@@ -130,24 +130,55 @@ uint64_t NeuronCoreBackend::apply(const AxonEvent& e) {
   Drive d;
   d.kind = Drive::Kind::kEvent;
   d.event = e;
-  const uint64_t before = stats_.event_cycles;
-  wait_until(false, stats_.event_cycles);
-  cycle(d, stats_.event_cycles);
   ++stats_.events;
   stats_.sops += uint64_t(s.neurons);
-  return stats_.event_cycles - before;
+  return command(d, stats_.event_cycles);
+}
+
+uint64_t NeuronCoreBackend::command(const Drive& d, uint64_t& counter) {
+  return wait_until(false, counter) + cycle(d, counter);
+}
+
+uint64_t NeuronCoreBackend::add_partial_sum(int neuron, int64_t value) {
+  check_index("neuron", neuron, shape().neurons, model_);
+  const int bits = shape().accumulator_bits;
+  const int64_t amax = (int64_t(1) << (bits - 1)) - 1;
+  if (value < -amax - 1 || value > amax)
+    throw std::out_of_range(fmt::format("neuron core '{}': partial sum {} for neuron {} outside the {}-bit accumulator range [{}, {}]",
+                                        model_, value, neuron, bits, -amax - 1, amax));
+  Drive d;
+  d.kind = Drive::Kind::kPartialSum;
+  d.neuron = neuron;
+  d.partial_sum = value;
+  ++stats_.partial_sums;
+  return command(d, stats_.partial_sum_cycles);
 }
 
 uint64_t NeuronCoreBackend::tick(TickResult& out) {
+  const uint64_t c = run_tick(out, false);
+  ++stats_.ticks;
+  stats_.neuron_updates += uint64_t(shape().neurons);
+  return c;
+}
+
+uint64_t NeuronCoreBackend::read_out(TickResult& out) {
+  ++stats_.readouts;
+  return run_tick(out, true);
+}
+
+uint64_t NeuronCoreBackend::run_tick(TickResult& out, bool readout) {
   const int neurons = shape().neurons, groups = geometry_.groups();
   out.spikes.assign(neurons, 0);
   out.membranes.assign(neurons, 0);
-  const uint64_t before = stats_.tick_cycles;
-  wait_until(false, stats_.tick_cycles);
+  if (readout) out.accumulators.assign(neurons, 0);
+  else out.accumulators.clear();
+  uint64_t& counter = readout ? stats_.readout_cycles : stats_.tick_cycles;
+  const uint64_t before = counter;
+  wait_until(false, counter);
   Drive d;
-  d.kind = Drive::Kind::kTick;
+  d.kind = readout ? Drive::Kind::kReadout : Drive::Kind::kTick;
   if (clock(d, out) >= 0) throw std::runtime_error(fmt::format("neuron core '{}' ({}): output on the tick's issue edge", model_, backend_));
-  ++stats_.tick_cycles;
+  ++counter;
   // Lane groups come out in order, the first 4 cycles after issue (rtl/README.md "Pipeline").
   const int limit = groups + 8;
   for (int expected = 0, waited = 0; expected < groups; ++waited) {
@@ -155,7 +186,7 @@ uint64_t NeuronCoreBackend::tick(TickResult& out) {
       throw std::runtime_error(fmt::format("neuron core '{}' ({}): tick output incomplete after {} cycles ({} of {} lane groups)",
                                            model_, backend_, limit, expected, groups));
     const int g = clock(Drive{}, out);
-    ++stats_.tick_cycles;
+    ++counter;
     if (g < 0) continue;
     if (g != expected)
       throw std::runtime_error(fmt::format("neuron core '{}' ({}): tick output lane group {} where {} was due", model_,
@@ -164,9 +195,7 @@ uint64_t NeuronCoreBackend::tick(TickResult& out) {
   }
   out.spike_count = 0;
   for (uint8_t sp : out.spikes) out.spike_count += sp;
-  out.cycles = stats_.tick_cycles - before;
-  ++stats_.ticks;
-  stats_.neuron_updates += uint64_t(neurons);
+  out.cycles = counter - before;
   return out.cycles;
 }
 

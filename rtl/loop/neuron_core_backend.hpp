@@ -24,17 +24,21 @@ namespace sf::rtl {
 
 struct TickResult {
   std::vector<uint8_t> spikes;     // per neuron, 0 or 1
-  std::vector<int32_t> membranes;  // per neuron, after this tick's LIF update (Q.8)
+  std::vector<int32_t> membranes;  // per neuron, after this tick's LIF update (Q.8); read_out: as they are
+  std::vector<int64_t> accumulators;   // read_out only: each neuron's accumulator before the clear
   int spike_count = 0;
   uint64_t cycles = 0;             // what the tick call advanced the core's clock by
 };
 
 // Cycle counts by what the core was doing; total() == NeuronCoreBackend::cycles().
 struct CoreCycleStats {
-  uint64_t events = 0, ticks = 0, resets = 0, writes = 0;   // calls
-  uint64_t event_cycles = 0, tick_cycles = 0, reset_cycles = 0, write_cycles = 0;
-  uint64_t neuron_updates = 0, sops = 0;
-  uint64_t total() const { return event_cycles + tick_cycles + reset_cycles + write_cycles; }
+  uint64_t events = 0, partial_sums = 0, ticks = 0, readouts = 0, resets = 0, writes = 0;   // calls
+  uint64_t event_cycles = 0, partial_sum_cycles = 0, tick_cycles = 0, readout_cycles = 0, reset_cycles = 0,
+           write_cycles = 0;
+  uint64_t neuron_updates = 0, sops = 0;   // LIF ticks x neurons, events x neurons
+  uint64_t total() const {
+    return event_cycles + partial_sum_cycles + tick_cycles + readout_cycles + reset_cycles + write_cycles;
+  }
 };
 
 class NeuronCoreBackend {
@@ -61,8 +65,15 @@ class NeuronCoreBackend {
   // ---- the token stream ---------------------------------------------------------------------
   // One axon event (the RTL's command port: binary, graded signed/unsigned, bit-serial).
   uint64_t apply(const AxonEvent& e);
+  // A partial sum from another crossbar of the same tile: acc[neuron] += value, saturating at
+  // accumulator_bits (one cycle: a single-lane-group command).
+  uint64_t add_partial_sum(int neuron, int64_t value);
   // The token tick: requantize every accumulator, LIF, clear; spikes and membranes of all neurons.
   uint64_t tick(TickResult& out);
+  // The readout tick (neuron function "identity"): every raw accumulator out, then cleared;
+  // membranes untouched (reported as they are), no spikes. Same timing as tick(). For a tile
+  // whose outputs are partial sums, or a layer whose neuron function runs elsewhere.
+  uint64_t read_out(TickResult& out);
   // Synchronous reset: membranes, accumulators and commands in flight; weights and multipliers stay.
   uint64_t reset();
 
@@ -74,26 +85,29 @@ class NeuronCoreBackend {
 
   // One clock cycle of the core's ports: what is driven in it (sampled at its rising edge).
   struct Drive {
-    enum class Kind { kIdle, kEvent, kTick, kWeightWord, kMultiplier, kReset };
+    enum class Kind { kIdle, kEvent, kPartialSum, kTick, kReadout, kWeightWord, kMultiplier, kReset };
     Kind kind = Kind::kIdle;
     AxonEvent event;                   // kEvent
+    int64_t partial_sum = 0;           // kPartialSum (with neuron)
     int axon = 0, group = 0;           // kWeightWord: row, lane group
     const int32_t* word = nullptr;     // kWeightWord: lanes weights
-    int neuron = 0;                    // kMultiplier
+    int neuron = 0;                    // kMultiplier, kPartialSum
     q::Multiplier multiplier;          // kMultiplier
   };
   // Port state during the current cycle.
   virtual bool cmd_ready() const = 0;
   virtual bool core_idle() const = 0;
   // Drive `d`, clock one rising edge. A tick's results are delivered by the output beats: after
-  // the edge, if a lane group came out, its spikes and membranes go into `out` and the group is
-  // returned; otherwise -1.
+  // the edge, if a lane group came out, its spikes and membranes (a readout: membranes and
+  // accumulators) go into `out` and the group is returned; otherwise -1.
   virtual int clock(const Drive& d, TickResult& out) = 0;
 
  private:
   uint64_t cycle(const Drive& d, uint64_t& counter);
   uint64_t wait_until(bool idle, uint64_t& counter);
   uint64_t write_word(int axon, int group, uint64_t& counter);
+  uint64_t command(const Drive& d, uint64_t& counter);
+  uint64_t run_tick(TickResult& out, bool readout);
 
   std::string backend_, model_;
   CoreGeometry geometry_;

@@ -24,11 +24,24 @@ class ReferenceBackend final : public NeuronCoreBackend {
         pipeline_.reset();
         return -1;
       case Drive::Kind::kEvent:
+      case Drive::Kind::kPartialSum:
       case Drive::Kind::kTick:
+      case Drive::Kind::kReadout:
         if (!pipeline_.ready()) throw std::logic_error("reference core: command driven while not ready");
-        if (d.kind == Drive::Kind::kEvent) ref_.apply(d.event);
-        else ref_.tick(pending_spikes_, pending_membranes_);   // the tick's results, out 4+ cycles later
-        pipeline_.edge(true, d.kind == Drive::Kind::kTick);
+        // A tick's results are computed now and come out lane group by lane group 4+ cycles later.
+        if (d.kind == Drive::Kind::kEvent) {
+          ref_.apply(d.event);
+        } else if (d.kind == Drive::Kind::kPartialSum) {
+          ref_.add_partial_sum(d.neuron, d.partial_sum);
+        } else if (d.kind == Drive::Kind::kTick) {
+          ref_.tick(pending_spikes_, pending_membranes_);
+          pending_accumulators_.clear();
+        } else {
+          ref_.readout(pending_accumulators_, pending_membranes_);
+          pending_spikes_.assign(shape().neurons, 0);
+        }
+        pipeline_.edge(true, d.kind == Drive::Kind::kTick || d.kind == Drive::Kind::kReadout,
+                       d.kind == Drive::Kind::kPartialSum ? d.neuron / lanes : -1);
         break;
       case Drive::Kind::kWeightWord:
         for (int l = 0; l < lanes; ++l) ref_.set_weight(d.axon, d.group * lanes + l, d.word[l]);
@@ -47,6 +60,7 @@ class ReferenceBackend final : public NeuronCoreBackend {
     for (int n = beat.group * lanes; n < (beat.group + 1) * lanes; ++n) {
       out.spikes[n] = pending_spikes_[n];
       out.membranes[n] = pending_membranes_[n];
+      if (!pending_accumulators_.empty()) out.accumulators[n] = pending_accumulators_[n];
     }
     return beat.group;
   }
@@ -56,6 +70,7 @@ class ReferenceBackend final : public NeuronCoreBackend {
   CorePipelineModel pipeline_;
   std::vector<uint8_t> pending_spikes_;
   std::vector<int32_t> pending_membranes_;
+  std::vector<int64_t> pending_accumulators_;   // empty unless the tick in flight is a readout
 };
 }  // namespace
 

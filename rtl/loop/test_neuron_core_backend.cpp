@@ -57,6 +57,42 @@ TEST(NeuronCoreBackend, HandWorkedTokensAndCycles) {
   }
 }
 
+// Partial sums and the readout tick on small (2 lane groups): a partial sum is one beat of its
+// neuron's group, the readout reports raw accumulators and leaves the membranes alone.
+TEST(NeuronCoreBackend, HandWorkedPartialSumsAndReadout) {
+  const int64_t amax = (int64_t(1) << 31) - 1;
+  for (auto& core : both("small")) {
+    SCOPED_TRACE(core->backend_name());
+    const std::vector<int32_t> weights = {3, -3};
+    core->load_weights(weights.data(), 1, 2);
+    core->load_multipliers(std::vector<q::Multiplier>(8, q::Multiplier{1 << 30, 30}));
+    EXPECT_EQ(core->apply(AxonEvent{0, EventKind::kGradedUnsigned, 100, false}), 1u);
+    EXPECT_EQ(core->add_partial_sum(1, -1000), 2u);   // waits for the event's second beat
+    EXPECT_EQ(core->add_partial_sum(7, amax), 1u);    // one beat: the next command follows at once
+    EXPECT_EQ(core->add_partial_sum(7, 5), 1u);       // saturates
+    TickResult t;
+    EXPECT_EQ(core->read_out(t), 1u + 2u + 3u);
+    const std::vector<int64_t> acc = {300, -1300, 0, 0, 0, 0, 0, amax};
+    EXPECT_EQ(t.accumulators, acc);
+    EXPECT_EQ(t.membranes, std::vector<int32_t>(8, 0));
+    EXPECT_EQ(t.spike_count, 0);
+    EXPECT_EQ(core->tick(t), 6u);                    // cleared by the readout: x = 0 everywhere
+    EXPECT_EQ(t.membranes, std::vector<int32_t>(8, 0));
+    EXPECT_TRUE(t.accumulators.empty());
+    core->add_partial_sum(0, 300);
+    core->tick(t);                                   // v0 = 0 + (300 >> 1)
+    EXPECT_EQ(t.membranes[0], 150);
+    core->add_partial_sum(0, -7);
+    core->read_out(t);                               // membranes as they are
+    EXPECT_EQ(t.membranes[0], 150);
+    EXPECT_EQ(t.accumulators[0], -7);
+    EXPECT_EQ(core->stats().partial_sums, 5u);
+    EXPECT_EQ(core->stats().readouts, 2u);
+    EXPECT_EQ(core->stats().ticks, 2u);
+    EXPECT_THROW(core->add_partial_sum(0, amax + 1), std::out_of_range);
+  }
+}
+
 void expect_backends_agree(const std::string& config, uint64_t cycles, uint64_t seed) {
   auto ref = make_neuron_core_backend("reference", find_rtl_model(config));
   auto rtl = make_neuron_core_backend("verilated", find_rtl_model(config));
@@ -70,6 +106,8 @@ void expect_backends_agree(const std::string& config, uint64_t cycles, uint64_t 
   EXPECT_GE(r.a.stats.total(), cycles);
   EXPECT_EQ(r.a.stats.total(), r.b.stats.total());
   EXPECT_GT(r.b.stats.resets, 0u);
+  EXPECT_GT(r.b.stats.partial_sums, 0u);
+  EXPECT_GT(r.b.stats.readouts, 0u);
 }
 
 TEST(NeuronCoreBackend, ReferenceAndVerilatedAgreeSmall) { expect_backends_agree("small", 400'000, 7); }

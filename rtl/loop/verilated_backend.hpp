@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "rtl/bench/port_bits.hpp"
 #include "rtl/bench/stimulus.hpp"   // encode_payload
@@ -31,12 +33,19 @@ class VerilatedBackend final : public NeuronCoreBackend {
     const CoreShape& s = shape();
     const int lanes = geometry().lanes;
     dut_->rst_n = d.kind != Drive::Kind::kReset;
-    dut_->cmd_valid = d.kind == Drive::Kind::kEvent || d.kind == Drive::Kind::kTick;
-    dut_->cmd_tick = d.kind == Drive::Kind::kTick;
+    const bool tick = d.kind == Drive::Kind::kTick || d.kind == Drive::Kind::kReadout;
+    dut_->cmd_valid = tick || d.kind == Drive::Kind::kEvent || d.kind == Drive::Kind::kPartialSum;
+    dut_->cmd_tick = tick;
+    dut_->cmd_psum = d.kind == Drive::Kind::kPartialSum;
     if (d.kind == Drive::Kind::kEvent) {
       dut_->cmd_axon = d.event.axon;
       dut_->cmd_kind = uint8_t(d.event.kind);
       dut_->cmd_value = encode_payload(d.event, s.activation_bits);
+    } else if (tick) {
+      dut_->cmd_kind = uint8_t(d.kind == Drive::Kind::kReadout ? TickFunction::kReadout : TickFunction::kLif);
+    } else if (d.kind == Drive::Kind::kPartialSum) {
+      dut_->cmd_neuron = d.neuron;
+      dut_->cmd_psum_value = uint32_t(uint64_t(d.partial_sum) & ((uint64_t(1) << s.accumulator_bits) - 1));
     }
     dut_->wr_en = d.kind == Drive::Kind::kWeightWord;
     if (dut_->wr_en) {
@@ -54,12 +63,17 @@ class VerilatedBackend final : public NeuronCoreBackend {
     }
     clock_edge(*dut_, *ctx_);
     if (!dut_->out_valid) return -1;
-    const int g = dut_->out_group, mem = s.membrane_bits;
+    const int g = dut_->out_group, mem = s.membrane_bits, acc = s.accumulator_bits;
     if (g >= geometry().groups()) return g;   // a broken core: the protocol reports it
+    const bool readout = !out.accumulators.empty();
+    if (bool(dut_->out_readout) != readout)
+      throw std::runtime_error("neuron core '" + model_name() + "' (verilated): out_readout=" +
+                               std::to_string(dut_->out_readout) + " on a " + (readout ? "readout" : "LIF tick"));
     for (int l = 0; l < lanes; ++l) {
       const int n = g * lanes + l;
       out.spikes[n] = uint8_t(get_field(dut_->out_spikes, l, 1));
       out.membranes[n] = int32_t(sign_extend(get_field(dut_->out_membrane, l * mem, mem), mem));
+      if (readout) out.accumulators[n] = sign_extend(get_field(dut_->out_acc, l * acc, acc), acc);
     }
     return g;
   }

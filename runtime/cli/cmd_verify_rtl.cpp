@@ -41,8 +41,10 @@ void list_models_and_backends() {
 nlohmann::json cycle_stats_json(const rtl::BackendRun& run) {
   const rtl::CoreCycleStats& s = run.stats;
   return {{"backend", run.backend},     {"model", run.model},           {"cycles", s.total()},
-          {"events", s.events},         {"event_cycles", s.event_cycles}, {"ticks", s.ticks},
-          {"tick_cycles", s.tick_cycles}, {"writes", s.writes},         {"write_cycles", s.write_cycles},
+          {"events", s.events},         {"event_cycles", s.event_cycles}, {"partial_sums", s.partial_sums},
+          {"partial_sum_cycles", s.partial_sum_cycles}, {"ticks", s.ticks}, {"tick_cycles", s.tick_cycles},
+          {"readouts", s.readouts},     {"readout_cycles", s.readout_cycles},
+          {"writes", s.writes},         {"write_cycles", s.write_cycles},
           {"resets", s.resets},         {"neuron_updates", s.neuron_updates}, {"sops", s.sops},
           {"seconds", run.seconds}};
 }
@@ -82,12 +84,14 @@ int verify(const VerifyRtlOptions& o) {
                        {"first_mismatch_scenario", st.first_mismatch_scenario},
                        {"events", st.events}, {"ticks", st.ticks}, {"neuron_updates", st.neuron_checks},
                        {"spikes", st.spikes}, {"resets", st.resets}, {"sops", st.sops}, {"seconds", st.seconds},
+                       {"partial_sums", st.partial_sums}, {"readouts", st.readouts},
                        {"skipped_scenarios", st.skipped},
                        {"corners", {{"at_threshold", c.at_threshold}, {"below_threshold", c.below_threshold},
                                     {"current_max", c.current_max}, {"current_min", c.current_min},
                                     {"membrane_min", c.membrane_min}, {"acc_max", c.acc_max}, {"acc_min", c.acc_min},
                                     {"tie_pos", c.tie_pos}, {"tie_neg", c.tie_neg}, {"left_shift", c.left_shift},
-                                    {"empty_ticks", c.empty_ticks}, {"reset_in_tick", c.reset_in_tick}}}};
+                                    {"empty_ticks", c.empty_ticks}, {"reset_in_tick", c.reset_in_tick},
+                                    {"readout_rail", c.readout_rail}}}};
   }
 
   if (!o.skip_backends) {
@@ -140,7 +144,7 @@ void register_verify_rtl(CLI::App& app) {
   cmd->add_option("--compare-cycles", o->compare_cycles, "cycles of the backend comparison (0: --cycles)")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "stimulus seed")->capture_default_str();
-  cmd->add_option("--mutant", o->mutant, "run the model with injected bug K (1-6, rtl/README.md); the checks must fail")
+  cmd->add_option("--mutant", o->mutant, "run the model with injected bug K (1-8, rtl/README.md); the checks must fail")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--profile", o->profile, "mixed (directed + random stimulus) or ticks (back-to-back ticks, for speed)")
       ->check(CLI::IsMember({"mixed", "ticks"}))->capture_default_str();
