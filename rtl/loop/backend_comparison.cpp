@@ -34,7 +34,6 @@ ComparisonResult compare_backends(NeuronCoreBackend& a, NeuronCoreBackend& b, co
     if (ops.empty()) stim.next_segment(ops);
     const Op op = std::move(ops.front());
     ops.pop_front();
-    if (op.type == Op::Type::kGap) continue;   // the lazy clock has no idle cycles between calls
     uint64_t ca = 0, cb = 0;
     try {
       const auto t0 = Clock::now();
@@ -47,7 +46,7 @@ ComparisonResult compare_backends(NeuronCoreBackend& a, NeuronCoreBackend& b, co
           case Op::Type::kReset: return core.reset();
           case Op::Type::kWeights: return core.set_weights(op.axon, op.group * g.lanes, op.weights.data(), g.lanes);
           case Op::Type::kMultiplier: return core.set_multiplier(op.neuron, op.multiplier);
-          case Op::Type::kGap: break;
+          case Op::Type::kGap: return core.idle(uint64_t(op.count));
         }
         return 0;
       };

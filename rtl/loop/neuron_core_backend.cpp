@@ -206,6 +206,14 @@ uint64_t NeuronCoreBackend::reset() {
   return cycle(d, stats_.reset_cycles);
 }
 
+uint64_t NeuronCoreBackend::idle(uint64_t cycles) {
+  uint64_t clocked = 0;
+  for (; clocked < cycles && !core_idle(); ++clocked) cycle(Drive{}, stats_.idle_cycles);
+  stats_.idle_cycles += cycles - clocked;
+  stats_.idle_cycles_clocked += clocked;
+  return cycles;
+}
+
 // ---- registry ------------------------------------------------------------------------------------
 const std::vector<BackendInfo>& neuron_core_backends() {
   static const std::vector<BackendInfo> all = {

@@ -34,10 +34,12 @@ struct TickResult {
 struct CoreCycleStats {
   uint64_t events = 0, partial_sums = 0, ticks = 0, readouts = 0, resets = 0, writes = 0;   // calls
   uint64_t event_cycles = 0, partial_sum_cycles = 0, tick_cycles = 0, readout_cycles = 0, reset_cycles = 0,
-           write_cycles = 0;
+           write_cycles = 0, idle_cycles = 0;
+  uint64_t idle_cycles_clocked = 0;   // of idle_cycles, those the core still had work in (evaluated)
   uint64_t neuron_updates = 0, sops = 0;   // LIF ticks x neurons, events x neurons
   uint64_t total() const {
-    return event_cycles + partial_sum_cycles + tick_cycles + readout_cycles + reset_cycles + write_cycles;
+    return event_cycles + partial_sum_cycles + tick_cycles + readout_cycles + reset_cycles + write_cycles +
+           idle_cycles;
   }
 };
 
@@ -76,6 +78,10 @@ class NeuronCoreBackend {
   uint64_t read_out(TickResult& out);
   // Synchronous reset: membranes, accumulators and commands in flight; weights and multipliers stay.
   uint64_t reset();
+  // `cycles` cycles pass with nothing driven (the caller's time between commands): commands in
+  // flight drain, so the next call does not wait for them again. Only the cycles in which the
+  // core still has work are evaluated; an idle core does not change. Returns `cycles`.
+  uint64_t idle(uint64_t cycles);
 
   uint64_t cycles() const { return stats_.total(); }
   const CoreCycleStats& stats() const { return stats_; }

@@ -67,7 +67,8 @@ TEST(NeuronCoreBackend, HandWorkedPartialSumsAndReadout) {
     core->load_weights(weights.data(), 1, 2);
     core->load_multipliers(std::vector<q::Multiplier>(8, q::Multiplier{1 << 30, 30}));
     EXPECT_EQ(core->apply(AxonEvent{0, EventKind::kGradedUnsigned, 100, false}), 1u);
-    EXPECT_EQ(core->add_partial_sum(1, -1000), 2u);   // waits for the event's second beat
+    EXPECT_EQ(core->idle(1), 1u);                     // the event's second beat passes meanwhile,
+    EXPECT_EQ(core->add_partial_sum(1, -1000), 1u);   // so the partial sum goes in at once
     EXPECT_EQ(core->add_partial_sum(7, amax), 1u);    // one beat: the next command follows at once
     EXPECT_EQ(core->add_partial_sum(7, 5), 1u);       // saturates
     TickResult t;
@@ -90,6 +91,10 @@ TEST(NeuronCoreBackend, HandWorkedPartialSumsAndReadout) {
     EXPECT_EQ(core->stats().readouts, 2u);
     EXPECT_EQ(core->stats().ticks, 2u);
     EXPECT_THROW(core->add_partial_sum(0, amax + 1), std::out_of_range);
+    const uint64_t before = core->cycles(), clocked = core->stats().idle_cycles_clocked;
+    core->idle(1000);   // evaluated only until the last output beat has left (idle), then counted
+    EXPECT_EQ(core->cycles(), before + 1000);
+    EXPECT_EQ(core->stats().idle_cycles_clocked, clocked + 1);
   }
 }
 
