@@ -16,11 +16,14 @@ inline void put_field(T& port, int lsb, int width, uint64_t v) {
 }
 template <std::size_t N>
 inline void put_field(VlWide<N>& port, int lsb, int width, uint64_t v) {
-  for (int b = 0; b < width; ++b) {  // only weight loads use this: simplicity over speed
-    const int bit = lsb + b;
-    const EData m = EData(1) << (bit % 32);
-    port.at(bit / 32) = ((v >> b) & 1) ? (port.at(bit / 32) | m) : (port.at(bit / 32) & ~m);
-  }
+  // A field of <= 32 bits spans at most two words: edit them as one 64-bit value.
+  const int w = lsb / 32, o = lsb % 32;
+  const bool two = w + 1 < int(N);
+  const uint64_t mask = ((uint64_t(1) << width) - 1) << o;
+  uint64_t pair = uint64_t(port.at(w)) | (two ? uint64_t(port.at(w + 1)) << 32 : 0);
+  pair = (pair & ~mask) | ((v << o) & mask);
+  port.at(w) = EData(pair);
+  if (two) port.at(w + 1) = EData(pair >> 32);
 }
 
 template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>

@@ -87,9 +87,9 @@ std::string comparison_summary(const ComparisonResult& r) {
   for (const BackendRun* run : {&r.a, &r.b}) {
     const CoreCycleStats& s = run->stats;
     out += fmt::format("  {:<9} {} cycles (events {} in {}, partial sums {} in {}, ticks {} in {}, readouts {} in {}, "
-                       "writes {} in {}, resets {}); {:.2f} s: {:.3g} cycles/s, {:.3g} neuron updates/s, {:.3g} SOPs/s\n",
+                       "writes {} in {}, resets {}, idle {}); {:.2f} s: {:.3g} cycles/s, {:.3g} neuron updates/s, {:.3g} SOPs/s\n",
                        run->backend, s.total(), s.events, s.event_cycles, s.partial_sums, s.partial_sum_cycles, s.ticks,
-                       s.tick_cycles, s.readouts, s.readout_cycles, s.writes, s.write_cycles, s.resets, run->seconds,
+                       s.tick_cycles, s.readouts, s.readout_cycles, s.writes, s.write_cycles, s.resets, s.idle_cycles, run->seconds,
                        s.total() / run->seconds,
                        s.neuron_updates / run->seconds, s.sops / run->seconds);
   }
