@@ -34,7 +34,7 @@ void list_models_and_backends() {
   fmt::print("neuron core backends:\n");
   for (const auto& b : rtl::neuron_core_backends()) {
     fmt::print("  {:<10} {}\n", b.name, b.description);
-    for (const auto& p : b.params) fmt::print("    {:<8} {} (default {})\n", p.name, p.description, p.default_value);
+    for (const auto& p : b.params) fmt::print("    {:<8} {} [default: {}]\n", p.name, p.description, p.default_value);
   }
 }
 
