@@ -7,8 +7,9 @@
 //
 // Time advances only inside the calls ("lazy clock"): a call clocks the core until its command
 // is accepted (a tick: until its last lane group is out), and returns the cycles that took.
-// Between calls the core is frozen, so a caller that wants the RTL's timing adds the returned
-// cycles to its own clock. See rtl/README.md "RTL in the loop" for the cycle formula.
+// Between calls the core is frozen: a caller that wants the RTL's timing adds the returned
+// cycles to its own clock and hands the time between its commands over with idle(cycles)
+// (NeuronCoreModule does both). See rtl/README.md "RTL in the loop" for the cycle formula.
 #pragma once
 
 #include <cstdint>
