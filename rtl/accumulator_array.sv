@@ -7,6 +7,8 @@
 // Sums saturate to ACC_W bits. The contract sizes the accumulator so a token never overflows
 // (acc_bits >= w_bits + a_bits + log2(fan-in)); saturation only defines the out-of-contract case
 // (e.g. many events on one axon) so that it cannot flip sign the way a wrap would.
+// A partial-sum beat adds psum_value (ACC_W, signed) to one lane of the group, saturating the
+// same way: the reduction input of a tile whose other inputs sit on other crossbars.
 // A tick beat reads the group (rd_acc, combinational) and clears it for the next token.
 module accumulator_array #(
     parameter int NEURONS = 256,
@@ -14,21 +16,25 @@ module accumulator_array #(
     parameter int W_W     = 8,
     parameter int ACT_W   = 8,
     parameter int ACC_W   = 32,
-    parameter int MUTANT  = 0,             // 5: wrap instead of saturate
+    parameter int MUTANT  = 0,             // 5: wrap instead of saturate; 7: partial sum zero-extended
     localparam int GROUPS = NEURONS / LANES,
     localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1,
+    localparam int L_W    = LANES > 1 ? $clog2(LANES) : 1,
     localparam int POS_W  = ACT_W > 1 ? $clog2(ACT_W) : 1,
     // Wide enough for w * x (unsigned x) and for ±(w << p) with p < 2^POS_W.
     localparam int TERM_W = W_W + (1 << POS_W) + 1
 ) (
     input  logic                   clk,
     input  logic                   rst_n,      // synchronous: clears every accumulator
-    input  logic                   acc_en,     // event beat for group `group`
+    input  logic                   acc_en,     // event or partial-sum beat for group `group`
     input  logic                   clear_en,   // tick beat: group `group` starts the next token at 0
     input  logic [G_W-1:0]         group,
     input  logic [1:0]             kind,
     input  logic [ACT_W-1:0]       value,
     input  logic [LANES*W_W-1:0]   weights,
+    input  logic                   psum_en,    // the beat is a partial sum (with acc_en)
+    input  logic [L_W-1:0]         psum_lane,
+    input  logic [ACC_W-1:0]       psum_value,
     output logic [LANES*ACC_W-1:0] rd_acc
 );
     localparam logic [1:0] KIND_BINARY    = 2'd0;
@@ -55,7 +61,9 @@ module accumulator_array #(
     end
 
     logic signed [TERM_W-1:0] term [LANES];
+    logic signed [ACC_W:0]    psum;
     logic signed [ACC_W:0]    sum  [LANES];
+    assign psum = (MUTANT == 7) ? $signed({1'b0, psum_value}) : (ACC_W+1)'($signed(psum_value));
     logic signed [ACC_W-1:0]  next [LANES];
     always_comb begin
         for (int l = 0; l < LANES; l++) begin
@@ -65,7 +73,8 @@ module accumulator_array #(
             if (kind == KIND_BITSERIAL) term[l] = bit_neg ? -shifted : shifted;
             else if (kind == KIND_BINARY) term[l] = w;
             else term[l] = w * x;
-            sum[l] = (ACC_W+1)'(acc[group][l]) + (ACC_W+1)'(term[l]);
+            if (psum_en) sum[l] = (ACC_W+1)'(acc[group][l]) + (psum_lane == L_W'(l) ? psum : '0);
+            else         sum[l] = (ACC_W+1)'(acc[group][l]) + (ACC_W+1)'(term[l]);
             if (MUTANT == 5)          next[l] = sum[l][ACC_W-1:0];
             else if (sum[l] > ACC_MAX) next[l] = ACC_MAX[ACC_W-1:0];
             else if (sum[l] < ACC_MIN) next[l] = ACC_MIN[ACC_W-1:0];

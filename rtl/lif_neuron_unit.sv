@@ -3,6 +3,7 @@
 // q::lif_step_int bit for bit (docs/numerics.md §4.8):
 //   v <- sat_MEM_W(v + ((x - v) >>> 1)); spike <- v >= 256 (1.0 in Q.8); if spike: v <- 0
 // Outputs are registered: the group's spikes and post-update membranes, one cycle after the beat.
+// A held beat (in_hold: a readout tick) leaves the membranes as they are, reports them, no spikes.
 module lif_neuron_unit #(
     parameter int NEURONS = 256,
     parameter int LANES   = 16,
@@ -14,6 +15,7 @@ module lif_neuron_unit #(
     input  logic                   clk,
     input  logic                   rst_n,   // synchronous: every membrane back to 0
     input  logic                   in_valid,
+    input  logic                   in_hold,
     input  logic [G_W-1:0]         in_group,
     input  logic [LANES*MEM_W-1:0] in_current,
     output logic                   out_valid,
@@ -53,7 +55,11 @@ module lif_neuron_unit #(
             out_valid <= 1'b0;
         end else begin
             out_valid <= in_valid;
-            if (in_valid) begin
+            if (in_valid && in_hold) begin
+                for (int l = 0; l < LANES; l++) out_membrane[l*MEM_W +: MEM_W] <= v[in_group][l];
+                out_spikes <= '0;
+                out_group  <= in_group;
+            end else if (in_valid) begin
                 for (int l = 0; l < LANES; l++) begin
                     v[in_group][l] <= v_next[l];
                     out_membrane[l*MEM_W +: MEM_W] <= v_next[l];

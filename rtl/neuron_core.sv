@@ -8,12 +8,19 @@
 //   S2  tick: round and saturate (requantizer)
 //   S3  tick: LIF update, membrane write-back
 //   out tick: spikes + membranes of the group, 4 cycles after the beat issued
+// A partial-sum command is one beat (its neuron's group); a readout tick carries the group's
+// accumulators down the same stages instead of updating the membranes.
 // Every beat of every command passes every stage in order, so a tick sees all earlier events
 // and the next token's events never touch an accumulator before the tick has read it.
 //
-// Command port (valid/ready): cmd_tick=1 is the token tick; otherwise an axon event with
-// cmd_kind 0 binary, 1 graded signed, 2 graded unsigned, 3 bit-serial (cmd_value[ACT_W-1] =
-// sign, low bits = bit position). Weight and multiplier writes are for an idle core (idle=1).
+// Command port (valid/ready), one command per handshake:
+//   cmd_tick=1            token tick; cmd_kind selects the neuron function: 0 LIF (requantize,
+//                         LIF, spikes), 1 readout (raw accumulators out, membranes untouched)
+//   cmd_psum=1            partial sum: acc[cmd_neuron] += cmd_psum_value (ACC_W, signed,
+//                         saturating), the reduction input of a tile split across crossbars
+//   otherwise             axon event with cmd_kind 0 binary, 1 graded signed, 2 graded unsigned,
+//                         3 bit-serial (cmd_value[ACT_W-1] = sign, low bits = bit position)
+// Weight and multiplier writes are for an idle core (idle=1).
 module neuron_core #(
     parameter int AXONS   = 256,
     parameter int NEURONS = 256,
@@ -26,7 +33,8 @@ module neuron_core #(
     parameter int SHIFT_W = 8,     // q::Multiplier shift, signed
     // Injected bugs for the bench's mutation check; 0 is the real design.
     // 1 threshold >, 2 truncating requantizer, 3 unsaturated requantizer, 4 round half up,
-    // 5 wrapping accumulator, 6 logical shift in the leak
+    // 5 wrapping accumulator, 6 logical shift in the leak, 7 partial sum zero-extended,
+    // 8 readout does not clear the accumulators
     parameter int MUTANT  = 0,
     localparam int GROUPS = NEURONS / LANES,
     localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1,
@@ -43,6 +51,9 @@ module neuron_core #(
     input  logic [AX_W-1:0]        cmd_axon,
     input  logic [1:0]             cmd_kind,
     input  logic [ACT_W-1:0]       cmd_value,
+    input  logic                   cmd_psum,
+    input  logic [N_W-1:0]         cmd_neuron,
+    input  logic [ACC_W-1:0]       cmd_psum_value,
 
     // Synapse memory write: LANES weights of row wr_axon, neurons wr_group * LANES + [0, LANES).
     input  logic                   wr_en,
@@ -60,6 +71,8 @@ module neuron_core #(
     output logic [G_W-1:0]         out_group,
     output logic [LANES-1:0]       out_spikes,
     output logic [LANES*MEM_W-1:0] out_membrane,
+    output logic                   out_readout,    // the beat is a readout: out_acc valid, no spikes
+    output logic [LANES*ACC_W-1:0] out_acc,
 
     output logic                   idle            // no command in flight
 );
@@ -81,9 +94,21 @@ module neuron_core #(
     logic [AX_W-1:0]   cur_axon;
     logic [1:0]        cur_kind;
     logic [ACT_W-1:0]  cur_value;
+    logic              cur_psum;
+    logic [ACC_W-1:0]  cur_psum_value;
+    localparam int L_W = LANES > 1 ? $clog2(LANES) : 1;
+    logic [L_W-1:0]    cur_psum_lane;
     logic              last_beat;
 
-    assign last_beat = beat == G_W'(GROUPS - 1);
+    localparam logic [1:0] TICK_READOUT = 2'd1;
+    // The partial sum's neuron as lane group and lane (32-bit division: LANES may equal NEURONS).
+    logic [G_W-1:0] psum_group;
+    logic [L_W-1:0] psum_lane;
+    assign psum_group = G_W'(32'(cmd_neuron) / 32'(LANES));
+    assign psum_lane  = L_W'(32'(cmd_neuron) % 32'(LANES));
+
+    // A partial sum is a single beat: its group's.
+    assign last_beat = cur_psum || beat == G_W'(GROUPS - 1);
     // Accepting on the last beat keeps the issue stage busy every cycle under back-to-back commands.
     assign cmd_ready = !busy || last_beat;
 
@@ -92,12 +117,15 @@ module neuron_core #(
             busy <= 1'b0;
             beat <= '0;
         end else if (cmd_valid && cmd_ready) begin
-            busy      <= 1'b1;
-            beat      <= '0;
-            cur_tick  <= cmd_tick;
-            cur_axon  <= cmd_axon;
-            cur_kind  <= cmd_kind;
-            cur_value <= cmd_value;
+            busy           <= 1'b1;
+            cur_tick       <= cmd_tick;
+            cur_psum       <= cmd_psum && !cmd_tick;
+            beat           <= (cmd_psum && !cmd_tick) ? psum_group : '0;
+            cur_axon       <= cmd_axon;
+            cur_kind       <= cmd_kind;
+            cur_value      <= cmd_value;
+            cur_psum_value <= cmd_psum_value;
+            cur_psum_lane  <= psum_lane;
         end else if (busy) begin
             if (last_beat) busy <= 1'b0;
             else beat <= beat + 1'b1;
@@ -110,7 +138,7 @@ module neuron_core #(
         .wr_en   (wr_en),
         .wr_addr (WA_W'(wr_axon) * WA_W'(GROUPS) + WA_W'(wr_group)),
         .wr_data (wr_weights),
-        .rd_en   (busy && !cur_tick),
+        .rd_en   (busy && !cur_tick && !cur_psum),
         .rd_addr (WA_W'(cur_axon) * WA_W'(GROUPS) + WA_W'(beat)),
         .rd_data (row_weights)
     );
@@ -134,14 +162,22 @@ module neuron_core #(
     logic [G_W-1:0]    s1_group;
     logic [1:0]        s1_kind;
     logic [ACT_W-1:0]  s1_value;
+    logic              s1_psum;
+    logic [ACC_W-1:0]  s1_psum_value;
+    logic [L_W-1:0]    s1_psum_lane;
     always_ff @(posedge clk) begin
         if (!rst_n) s1_valid <= 1'b0;
         else        s1_valid <= busy;
-        s1_tick  <= cur_tick;
-        s1_group <= beat;
-        s1_kind  <= cur_kind;
-        s1_value <= cur_value;
+        s1_tick       <= cur_tick;
+        s1_group      <= beat;
+        s1_kind       <= cur_kind;
+        s1_value      <= cur_value;
+        s1_psum       <= cur_psum;
+        s1_psum_value <= cur_psum_value;
+        s1_psum_lane  <= cur_psum_lane;
     end
+    logic s1_readout;
+    assign s1_readout = s1_tick && s1_kind == TICK_READOUT;
 
     logic [LANES*ACC_W-1:0] group_acc;
     accumulator_array #(.NEURONS(NEURONS), .LANES(LANES), .W_W(W_W), .ACT_W(ACT_W), .ACC_W(ACC_W),
@@ -149,11 +185,14 @@ module neuron_core #(
         .clk      (clk),
         .rst_n    (rst_n),
         .acc_en   (s1_valid && !s1_tick),
-        .clear_en (s1_valid && s1_tick),
+        .clear_en (s1_valid && s1_tick && !(MUTANT == 8 && s1_readout)),
         .group    (s1_group),
         .kind     (s1_kind),
         .value    (s1_value),
         .weights  (row_weights),
+        .psum_en    (s1_psum),
+        .psum_lane  (s1_psum_lane),
+        .psum_value (s1_psum_value),
         .rd_acc   (group_acc)
     );
 
@@ -172,8 +211,10 @@ module neuron_core #(
     end
 
     // ---- S2, S3: requantizer stages; the LIF unit consumes S3 --------------------------------
-    logic           s2_valid, s3_valid;
-    logic [G_W-1:0] s2_group, s3_group;
+    // A readout beat carries its accumulators alongside, so it leaves in tick order.
+    logic                   s2_valid, s3_valid, s2_readout, s3_readout;
+    logic [G_W-1:0]         s2_group, s3_group;
+    logic [LANES*ACC_W-1:0] s2_acc, s3_acc;
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             s2_valid <= 1'b0;
@@ -182,14 +223,23 @@ module neuron_core #(
             s2_valid <= s1_valid && s1_tick;
             s3_valid <= s2_valid;
         end
-        s2_group <= s1_group;
-        s3_group <= s2_group;
+        s2_group   <= s1_group;
+        s3_group   <= s2_group;
+        s2_readout <= s1_readout;
+        s3_readout <= s2_readout;
+        s2_acc     <= group_acc;
+        s3_acc     <= s2_acc;
+        if (s3_valid) begin
+            out_readout <= s3_readout;
+            out_acc     <= s3_acc;
+        end
     end
 
     lif_neuron_unit #(.NEURONS(NEURONS), .LANES(LANES), .MEM_W(MEM_W), .MUTANT(MUTANT)) u_lif (
         .clk          (clk),
         .rst_n        (rst_n),
         .in_valid     (s3_valid),
+        .in_hold      (s3_readout),
         .in_group     (s3_group),
         .in_current   (currents),
         .out_valid    (out_valid),

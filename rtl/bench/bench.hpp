@@ -11,11 +11,10 @@
 namespace sf::rtl {
 
 // One verilated build of rtl/neuron_core.sv: its parameters, as rtl/CMakeLists.txt passed them.
-struct BenchConfig {
-  std::string name;
-  CoreShape shape;
-  int lanes = 16;
-  int mutant = 0;
+struct RtlModel {
+  std::string name;       // "default", "small", "narrow", "small_m1", ...
+  CoreGeometry geometry;
+  int mutant = 0;         // MUTANT: the injected bug (rtl/README.md), 0 = the real design
 };
 
 struct BenchOptions {
@@ -39,16 +38,30 @@ struct Corners {
   uint64_t left_shift = 0;      // shift <= 0 with acc·m != 0
   uint64_t empty_ticks = 0;     // ticks with no event since the previous one
   uint64_t reset_in_tick = 0;   // resets while a tick was in the pipeline
+  uint64_t readout_rail = 0;    // accumulators read out at either rail (partial sums saturate)
 };
 
 struct BenchStats {
   uint64_t cycles = 0, events = 0, ticks = 0, neuron_checks = 0, spikes = 0, resets = 0;
   uint64_t weight_words = 0, multiplier_writes = 0, sops = 0, mismatches = 0;
+  uint64_t partial_sums = 0, readouts = 0;   // readouts are counted in ticks too
   uint64_t first_mismatch_cycle = 0;
   std::string first_mismatch_scenario;
   std::vector<std::string> skipped;
   Corners corners;
   double seconds = 0;
 };
+
+// Every verilated model (the SF_RTL_MODEL table that rtl/CMakeLists.txt generates).
+const std::vector<RtlModel>& rtl_models();
+// The model of a configuration with mutant K (named <config>_m<K>); throws listing the models.
+const RtlModel& find_rtl_model(const std::string& config, int mutant = 0);
+// The self-checking bench on one model (rtl/bench/bench_driver.hpp).
+BenchStats run_rtl_bench(const RtlModel& model, const BenchOptions& opt);
+// "default      256 axons x  256 neurons,  16 lanes, w8 a8 acc32 mem16, mutant 0"
+std::string describe_model(const RtlModel& model);
+// The bench's summary (rtl/README.md "The bench"): totals, speed, corner coverage, skipped
+// scenarios and, when opt.stop_at_first, the mutation check's verdict.
+std::string bench_summary(const RtlModel& model, const BenchOptions& opt, const BenchStats& st);
 
 }  // namespace sf::rtl

@@ -14,6 +14,7 @@
 
 #include "rtl/bench/bench.hpp"
 #include "rtl/bench/core_reference.hpp"
+#include "rtl/bench/pipeline_model.hpp"
 #include "rtl/bench/port_bits.hpp"
 #include "rtl/bench/stimulus.hpp"
 #include "verilated.h"
@@ -58,34 +59,31 @@ inline void count_corners(const CoreReference& ref, uint64_t events_since_tick, 
 }
 
 template <typename V>
-BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
+BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
   // Context first and owned here, never file-scope statics (their init order is unspecified).
   auto ctx = std::make_unique<VerilatedContext>();
   ctx->randReset(0);  // memories power up as 0; the stimulus loads them before any read anyway
   auto dut = std::make_unique<V>(ctx.get(), "core");
 
-  const CoreShape& shape = cfg.shape;
-  const int lanes = cfg.lanes, groups = shape.neurons / lanes, mem = shape.membrane_bits;
+  const CoreShape& shape = cfg.geometry.shape;
+  const int lanes = cfg.geometry.lanes, groups = shape.neurons / lanes, mem = shape.membrane_bits;
   const uint64_t wmask = (uint64_t(1) << shape.weight_bits) - 1;
+  const int acc_w = shape.accumulator_bits;
+  const uint64_t amask = (uint64_t(1) << acc_w) - 1;
+  const int64_t amax = int64_t(amask >> 1);
   CoreReference ref(shape);
   Stimulus stim(shape, lanes, opt.seed, opt.profile, opt.directed, opt.cycles);
   const auto& names = Stimulus::scenario_names();
   BenchStats st;
 
-  // Cycle model of neuron_core's pipeline (see the header comment of rtl/neuron_core.sv).
-  struct Beat {
-    bool valid = false, tick = false;
-    int group = 0;
-  };
-  bool busy = false, cur_tick = false;
-  int beat = 0;
-  Beat s1, s2, s3, out;
+  CorePipelineModel pipeline(groups);
   struct Expected {
     uint64_t index;
     uint8_t scenario;
+    bool readout;
     std::vector<uint8_t> spikes;
     std::vector<int32_t> membranes, currents;
-    std::vector<int64_t> accumulators;
+    std::vector<int64_t> accumulators;   // a readout's output; a LIF tick's inputs, for the report
   };
   std::deque<Expected> expected;
   uint64_t tick_index = 0, events_since_tick = 0;
@@ -100,23 +98,8 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
       std::printf("MISMATCH cycle %llu [%s] %s\n", (unsigned long long)st.cycles, names[scenario].c_str(), what.c_str());
   };
 
-  // Inputs change only between the edges: the DUT samples them at the rising edge.
-  const auto clock = [&] {
-    dut->clk = 1;
-    dut->eval();
-    ctx->timeInc(1);
-    dut->clk = 0;
-    dut->eval();
-    ctx->timeInc(1);
-  };
-
-  dut->clk = 0;
-  dut->rst_n = 0;
-  dut->cmd_valid = 0;
-  dut->wr_en = 0;
-  dut->mul_wr_en = 0;
-  dut->eval();
-  for (int i = 0; i < 2; ++i) clock();
+  const auto clock = [&] { clock_edge(*dut, *ctx); };
+  power_on(*dut, *ctx);
 
   std::deque<Op> ops;
   std::vector<uint8_t> spikes;
@@ -126,7 +109,7 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
 
   while (true) {
     if (!draining && st.cycles >= opt.cycles) draining = true;
-    const bool model_idle = !busy && !s1.valid && !s2.valid && !s3.valid && !out.valid;
+    const bool model_idle = pipeline.idle();
     if (draining && model_idle && expected.empty()) break;
     if (opt.stop_at_first && st.mismatches) break;
     if (!draining && ops.empty()) stim.next_segment(ops);
@@ -134,25 +117,40 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
     // ---- drive this cycle's inputs ----
     dut->rst_n = 1;
     dut->cmd_valid = 0;
+    dut->cmd_psum = 0;
     dut->wr_en = 0;
     dut->mul_wr_en = 0;
-    const bool model_ready = !busy || beat == groups - 1;
+    const bool model_ready = pipeline.ready();
     bool accept = false, accept_tick = false, do_reset = false;
+    int psum_group = -1;
     if (!draining) {
       Op& op = ops.front();
       switch (op.type) {
         case Op::Type::kEvent:
         case Op::Type::kTick:
-          accept_tick = op.type == Op::Type::kTick;
+        case Op::Type::kReadout:
+        case Op::Type::kPartialSum:
+          accept_tick = op.type == Op::Type::kTick || op.type == Op::Type::kReadout;
           dut->cmd_valid = 1;
           dut->cmd_tick = accept_tick;
           dut->cmd_axon = op.event.axon;
-          dut->cmd_kind = uint8_t(op.event.kind);
+          dut->cmd_kind = op.type == Op::Type::kReadout ? uint8_t(TickFunction::kReadout) : uint8_t(op.event.kind);
           dut->cmd_value = encode_payload(op.event, shape.activation_bits);
+          dut->cmd_psum = op.type == Op::Type::kPartialSum;
+          dut->cmd_neuron = op.neuron;
+          dut->cmd_psum_value = uint32_t(uint64_t(op.partial_sum) & amask);
           if (model_ready) {
             accept = true;
-            if (accept_tick) {
-              Expected e{tick_index++, op.scenario, {}, {}, {}, {}};
+            if (op.type == Op::Type::kReadout) {
+              Expected e{tick_index++, op.scenario, true, std::vector<uint8_t>(shape.neurons, 0), {}, {}, {}};
+              ref.readout(e.accumulators, e.membranes);
+              for (int64_t acc : e.accumulators) st.corners.readout_rail += acc == amax || acc == -amax - 1;
+              events_since_tick = 0;
+              expected.push_back(std::move(e));
+              ++st.ticks;
+              ++st.readouts;
+            } else if (accept_tick) {
+              Expected e{tick_index++, op.scenario, false, {}, {}, {}, {}};
               if (opt.max_report > 0) {  // the neuron's inputs, for the mismatch report
                 for (int n = 0; n < shape.neurons; ++n) {
                   e.accumulators.push_back(ref.accumulator(n));
@@ -166,6 +164,11 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
               e.membranes = membranes;
               expected.push_back(std::move(e));
               ++st.ticks;
+            } else if (op.type == Op::Type::kPartialSum) {
+              psum_group = op.neuron / lanes;
+              ref.add_partial_sum(op.neuron, op.partial_sum);
+              ++st.partial_sums;
+              ++events_since_tick;
             } else {
               ref.apply(op.event);
               ++st.events;
@@ -226,24 +229,12 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
 
     // ---- advance the cycle model through the same edge ----
     if (do_reset) {
-      busy = false;
-      beat = 0;
-      s1 = s2 = s3 = out = Beat{};
+      pipeline.reset();
       expected.clear();  // ticks in flight are abandoned with the membranes they would have set
     } else {
-      out = s3;
-      s3 = s2;
-      s2 = (s1.valid && s1.tick) ? s1 : Beat{};
-      s1 = busy ? Beat{true, cur_tick, beat} : Beat{};
-      if (accept) {
-        busy = true;
-        beat = 0;
-        cur_tick = accept_tick;
-      } else if (busy) {
-        if (beat == groups - 1) busy = false;
-        else ++beat;
-      }
+      pipeline.edge(accept, accept_tick, psum_group);
     }
+    const CorePipelineModel::Beat& out = pipeline.output();
 
     // ---- registered outputs after the edge ----
     if (bool(dut->out_valid) != out.valid) {
@@ -256,11 +247,22 @@ BenchStats run_bench(const BenchConfig& cfg, const BenchOptions& opt) {
       const Expected& e = expected.front();
       if (int(dut->out_group) != out.group || bool(dut->out_last) != (out.group == groups - 1))
         report("out_group=" + std::to_string(dut->out_group) + " expected " + std::to_string(out.group), e.scenario);
+      if (bool(dut->out_readout) != e.readout)
+        report("out_readout=" + std::to_string(dut->out_readout) + " expected " + std::to_string(e.readout), e.scenario);
       for (int l = 0; l < lanes; ++l) {
         const int n = out.group * lanes + l;
         const bool s = get_field(dut->out_spikes, l, 1);
         const int32_t v = int32_t(sign_extend(get_field(dut->out_membrane, l * mem, mem), mem));
-        if (s != bool(e.spikes[n]) || v != e.membranes[n]) {
+        if (e.readout) {
+          const int64_t acc = sign_extend(get_field(dut->out_acc, l * acc_w, acc_w), acc_w);
+          if (s || v != e.membranes[n] || acc != e.accumulators[n]) {
+            char buf[256];
+            std::snprintf(buf, sizeof buf, "readout %llu neuron %d: rtl acc=%lld v=%d spike=%d, ref acc=%lld v=%d",
+                          (unsigned long long)e.index, n, (long long)acc, v, int(s), (long long)e.accumulators[n],
+                          e.membranes[n]);
+            report(buf, e.scenario);
+          }
+        } else if (s != bool(e.spikes[n]) || v != e.membranes[n]) {
           char buf[256];
           if (!e.currents.empty())
             std::snprintf(buf, sizeof buf, "tick %llu neuron %d: rtl v=%d spike=%d, ref v=%d spike=%d (acc=%lld, m=%d, s=%d, x=%d)",

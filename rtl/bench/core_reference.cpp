@@ -55,6 +55,16 @@ int CoreReference::tick(std::vector<uint8_t>& spikes, std::vector<int32_t>& memb
   return count;
 }
 
+void CoreReference::add_partial_sum(int neuron, int64_t value) {
+  acc_[neuron] = q::saturate(acc_[neuron] + value, shape_.accumulator_bits);
+}
+
+void CoreReference::readout(std::vector<int64_t>& accumulators, std::vector<int32_t>& membranes) {
+  accumulators = acc_;
+  membranes = v_;
+  std::fill(acc_.begin(), acc_.end(), 0);
+}
+
 void CoreReference::reset() {
   std::fill(acc_.begin(), acc_.end(), 0);
   std::fill(v_.begin(), v_.end(), 0);

@@ -20,8 +20,18 @@ struct CoreShape {
   int membrane_bits = 16;     // MEM_W, Q.8
 };
 
+// A core's widths plus its neuron-unit lanes: one verilated configuration's timing.
+struct CoreGeometry {
+  CoreShape shape;
+  int lanes = 16;   // a command (event or tick) takes neurons / lanes cycles
+  int groups() const { return shape.neurons / lanes; }
+};
+
 // The encodings of docs/numerics.md §3; the values are the RTL's cmd_kind codes.
 enum class EventKind : uint8_t { kBinary = 0, kGradedSigned = 1, kGradedUnsigned = 2, kBitSerial = 3 };
+
+// With cmd_tick, cmd_kind selects the neuron function the tick applies.
+enum class TickFunction : uint8_t { kLif = 0, kReadout = 1 };
 
 struct AxonEvent {
   int axon = 0;
@@ -48,6 +58,11 @@ class CoreReference {
   // The token tick: per neuron x = requantize(acc, m, MEM_W), LIF, acc = 0.
   // Fills spikes (0/1) and the post-update membranes; returns the number of spikes.
   int tick(std::vector<uint8_t>& spikes, std::vector<int32_t>& membranes);
+  // A partial sum from another crossbar: acc = sat_ACC(acc + value) for one neuron.
+  void add_partial_sum(int neuron, int64_t value);
+  // The readout tick (neuron function "identity"): every accumulator out, then 0; membranes
+  // stay and are reported as they are.
+  void readout(std::vector<int64_t>& accumulators, std::vector<int32_t>& membranes);
   // Synchronous reset: membranes and accumulators to 0 (weights and multipliers stay).
   void reset();
 

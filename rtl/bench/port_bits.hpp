@@ -1,4 +1,4 @@
-// Field access on Verilator --cc ports, whatever C type the port's width maps to: CData..QData
+// Port access on verilated neuron_core models: field access on Verilator --cc ports, whatever C type the port's width maps to: CData..QData
 // for up to 64 bits, VlWide<N> (32-bit words) beyond. Fields are at most 32 bits wide here.
 #pragma once
 
@@ -16,11 +16,14 @@ inline void put_field(T& port, int lsb, int width, uint64_t v) {
 }
 template <std::size_t N>
 inline void put_field(VlWide<N>& port, int lsb, int width, uint64_t v) {
-  for (int b = 0; b < width; ++b) {  // only weight loads use this: simplicity over speed
-    const int bit = lsb + b;
-    const EData m = EData(1) << (bit % 32);
-    port.at(bit / 32) = ((v >> b) & 1) ? (port.at(bit / 32) | m) : (port.at(bit / 32) & ~m);
-  }
+  // A field of <= 32 bits spans at most two words: edit them as one 64-bit value.
+  const int w = lsb / 32, o = lsb % 32;
+  const bool two = w + 1 < int(N);
+  const uint64_t mask = ((uint64_t(1) << width) - 1) << o;
+  uint64_t pair = uint64_t(port.at(w)) | (two ? uint64_t(port.at(w + 1)) << 32 : 0);
+  pair = (pair & ~mask) | ((v << o) & mask);
+  port.at(w) = EData(pair);
+  if (two) port.at(w + 1) = EData(pair >> 32);
 }
 
 template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
@@ -47,6 +50,30 @@ inline uint64_t get_field(const VlWide<N>& port, int lsb, int width) {
 inline int64_t sign_extend(uint64_t v, int width) {
   const uint64_t m = uint64_t(1) << (width - 1);
   return int64_t((v ^ m) - m);
+}
+
+// One clock cycle of a verilated neuron_core: inputs change only between the edges, the DUT
+// samples them at the rising one.
+template <typename V>
+inline void clock_edge(V& dut, VerilatedContext& ctx) {
+  dut.clk = 1;
+  dut.eval();
+  ctx.timeInc(1);
+  dut.clk = 0;
+  dut.eval();
+  ctx.timeInc(1);
+}
+
+// Every input deasserted and reset held for two edges: the state every run starts from.
+template <typename V>
+inline void power_on(V& dut, VerilatedContext& ctx) {
+  dut.clk = 0;
+  dut.rst_n = 0;
+  dut.cmd_valid = 0;
+  dut.wr_en = 0;
+  dut.mul_wr_en = 0;
+  dut.eval();
+  for (int i = 0; i < 2; ++i) clock_edge(dut, ctx);
 }
 
 }  // namespace sf::rtl

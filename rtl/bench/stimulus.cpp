@@ -8,7 +8,7 @@ namespace sf::rtl {
 namespace {
 enum Scenario : uint8_t {
   kThreshold, kMembraneExtremes, kRequantizerExtremes, kRoundingTies, kResetMidstream, kSameAxon,
-  kEmptyTicks, kAccumulatorExtremes, kRandom, kTicksOnly, kInit
+  kEmptyTicks, kAccumulatorExtremes, kRandom, kTicksOnly, kInit, kPartialSums
 };
 // The reference, q::requantize, computes v·m·2^-s in __int128: exact for s >= -64 (|v·m| <= 2^62),
 // overflowing below. make_multiplier never goes below 31 - 95; the RTL saturates any shift.
@@ -61,7 +61,7 @@ q::Multiplier exact_multiplier(int64_t t) {
 const std::vector<std::string>& Stimulus::scenario_names() {
   static const std::vector<std::string> names = {
       "threshold", "membrane_extremes", "requantizer_extremes", "rounding_ties", "reset_midstream",
-      "same_axon", "empty_ticks", "accumulator_extremes", "random", "ticks_only", "init"};
+      "same_axon", "empty_ticks", "accumulator_extremes", "random", "ticks_only", "init", "partial_sums"};
   return names;
 }
 
@@ -71,46 +71,35 @@ Stimulus::Stimulus(const CoreShape& shape, int lanes, uint64_t seed, Profile pro
       cycle_budget_(cycle_budget), w_(std::size_t(shape.axons) * shape.neurons, 0) {
   if (directed && profile == Profile::kMixed)
     directed_queue_ = {kThreshold, kMembraneExtremes, kRequantizerExtremes, kRoundingTies, kResetMidstream,
-                       kSameAxon, kEmptyTicks, kAccumulatorExtremes};
+                       kSameAxon, kEmptyTicks, kAccumulatorExtremes, kPartialSums};
 }
 
 // ---- emitters ------------------------------------------------------------------------------
-void Stimulus::event(const AxonEvent& e) {
+Op& Stimulus::emit(Op::Type type) {
   Op op;
-  op.type = Op::Type::kEvent;
-  op.scenario = scenario_;
-  op.event = e;
-  out_->push_back(std::move(op));
-}
-void Stimulus::tick() {
-  Op op;
-  op.type = Op::Type::kTick;
+  op.type = type;
   op.scenario = scenario_;
   out_->push_back(std::move(op));
+  return out_->back();
 }
-void Stimulus::reset() {
-  Op op;
-  op.type = Op::Type::kReset;
-  op.scenario = scenario_;
-  out_->push_back(std::move(op));
+void Stimulus::event(const AxonEvent& e) { emit(Op::Type::kEvent).event = e; }
+void Stimulus::tick() { emit(Op::Type::kTick); }
+void Stimulus::readout() { emit(Op::Type::kReadout); }
+void Stimulus::partial_sum(int neuron, int64_t value) {
+  Op& op = emit(Op::Type::kPartialSum);
+  op.neuron = neuron;
+  op.partial_sum = value;
 }
+void Stimulus::reset() { emit(Op::Type::kReset); }
 void Stimulus::gap(int cycles) {
-  if (cycles <= 0) return;
-  Op op;
-  op.type = Op::Type::kGap;
-  op.scenario = scenario_;
-  op.count = cycles;
-  out_->push_back(std::move(op));
+  if (cycles > 0) emit(Op::Type::kGap).count = cycles;
 }
 void Stimulus::load_row_word(int axon, int group) {
-  Op op;
-  op.type = Op::Type::kWeights;
-  op.scenario = scenario_;
+  Op& op = emit(Op::Type::kWeights);
   op.axon = axon;
   op.group = group;
   op.weights.assign(w_.begin() + std::ptrdiff_t(axon) * shape_.neurons + group * lanes_,
                     w_.begin() + std::ptrdiff_t(axon) * shape_.neurons + (group + 1) * lanes_);
-  out_->push_back(std::move(op));
 }
 void Stimulus::load_weights() {
   for (int a = 0; a < shape_.axons; ++a)
@@ -118,12 +107,9 @@ void Stimulus::load_weights() {
   weights_loaded_ = true;
 }
 void Stimulus::load_multiplier(int neuron, const q::Multiplier& m) {
-  Op op;
-  op.type = Op::Type::kMultiplier;
-  op.scenario = scenario_;
+  Op& op = emit(Op::Type::kMultiplier);
   op.neuron = neuron;
   op.multiplier = m;
-  out_->push_back(std::move(op));
 }
 
 void Stimulus::tick_with_currents(const std::vector<int64_t>& x) {
@@ -174,6 +160,15 @@ AxonEvent Stimulus::random_event(int kind_mode, int value_mode, int axon) {
   return e;
 }
 
+int64_t Stimulus::random_partial_sum() {
+  const int64_t amax = (int64_t(1) << (shape_.accumulator_bits - 1)) - 1;
+  switch (rng_.uniform(0, 3)) {
+    case 0: return rng_.uniform(-amax - 1, amax);                           // any
+    case 1: return rng_.pick(std::vector<int64_t>{-amax - 1, amax, -1, 1, 0, amax / 2 + 1});
+    default: return rng_.uniform(-(int64_t(1) << 12), int64_t(1) << 12);  // a partial crossbar sum
+  }
+}
+
 q::Multiplier Stimulus::random_multiplier(double typical_acc) {
   // SHIFT_W = 8 holds [-128, 127]; q::requantize multiplies by 2^-s in __int128, exact only for s >= -64.
   const int smax_shift = 127, smin_shift = kMinShift;
@@ -217,6 +212,7 @@ void Stimulus::next_segment(std::deque<Op>& out) {
       case kResetMidstream: reset_midstream(); return;
       case kSameAxon: same_axon(); return;
       case kEmptyTicks: empty_ticks(); return;
+      case kPartialSums: partial_sums(); return;
       case kAccumulatorExtremes: {
         // ~2^(ACC-1) / (|w| x) events of `groups_` cycles each: only when the run is long enough
         const double events = 2.75 * std::ldexp(1.0, shape_.accumulator_bits - 1) /
@@ -390,6 +386,36 @@ void Stimulus::accumulator_extremes() {
   tick();
 }
 
+void Stimulus::partial_sums() {
+  // Partial sums (one-beat commands at their neuron's group) between events and ticks, read back
+  // raw by readout ticks and through the LIF by normal ticks; rails from both sides; a readout
+  // clears what the next token would otherwise see; resets between the two.
+  const int64_t amax = (int64_t(1) << (shape_.accumulator_bits - 1)) - 1;
+  reset();
+  for (auto& w : w_) w = random_weight(0);
+  load_weights();
+  for (int n = 0; n < shape_.neurons; ++n) load_multiplier(n, random_multiplier(1000));
+  for (int n = 0; n < shape_.neurons; ++n) {   // to the rail and past it, each way
+    partial_sum(n, n % 2 ? amax : -amax - 1);
+    partial_sum(n, n % 2 ? 1000 : -5);
+  }
+  readout();
+  for (int n = shape_.neurons - 1; n >= 0; --n) partial_sum(n, -1 - n);   // negative, reverse order
+  readout();
+  readout();                                                               // back to back: all 0
+  for (int round = 0; round < 24; ++round) {
+    const int items = int(rng_.uniform(0, 2 * shape_.neurons));
+    for (int i = 0; i < items; ++i) {
+      if (rng_.chance(0.5)) partial_sum(int(rng_.uniform(0, shape_.neurons - 1)), random_partial_sum());
+      else event(random_event(4, 0, int(rng_.uniform(0, shape_.axons - 1))));
+    }
+    if (round % 6 == 5) reset();
+    if (rng_.chance(0.5)) readout();
+    else tick();
+    if (rng_.chance(0.3)) gap(int(rng_.uniform(0, groups_ + 5)));
+  }
+}
+
 void Stimulus::random_segment() {
   // weights
   const int wmode = int(rng_.uniform(0, 5));
@@ -440,8 +466,10 @@ void Stimulus::random_segment() {
       const int a = axon_mode < 7 ? int(rng_.uniform(0, shape_.axons - 1)) : axon_mode == 7 ? axon : rng_.pick(hot);
       event(random_event(kind_mode, value_mode, a));
       if (rng_.chance(0.03)) gap(int(rng_.uniform(1, 5)));
+      if (rng_.chance(0.01)) partial_sum(int(rng_.uniform(0, shape_.neurons - 1)), random_partial_sum());
     }
-    tick();
+    if (rng_.chance(0.05)) readout();
+    else tick();
     if (rng_.chance(0.1)) gap(int(rng_.uniform(1, groups_ + 6)));
     if (rng_.chance(0.01)) reset();
   }

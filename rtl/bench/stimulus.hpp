@@ -26,15 +26,16 @@ class Rng {  // xoshiro256**: fast, and the stream is the same on every platform
 };
 
 struct Op {
-  enum class Type : uint8_t { kEvent, kTick, kReset, kGap, kWeights, kMultiplier };
+  enum class Type : uint8_t { kEvent, kTick, kReset, kGap, kWeights, kMultiplier, kPartialSum, kReadout };
   Type type = Type::kGap;
   uint8_t scenario = 0;          // index into Stimulus::scenario_names()
   AxonEvent event;               // kEvent
   int count = 0;                 // kGap: idle cycles
   int axon = 0, group = 0;       // kWeights: row, lane group
   std::vector<int32_t> weights;  // kWeights: LANES values
-  int neuron = 0;                // kMultiplier
+  int neuron = 0;                // kMultiplier, kPartialSum
   q::Multiplier multiplier;      // kMultiplier
+  int64_t partial_sum = 0;       // kPartialSum: added to the neuron's accumulator
 };
 
 // The RTL's cmd_value for an event (two's complement for signed payloads; bit-serial: the sign
@@ -56,9 +57,12 @@ class Stimulus {
   const std::vector<std::string>& skipped() const { return skipped_; }
 
  private:
-  // emitters
+  // emitters: each appends one operation of the current scenario
+  Op& emit(Op::Type type);
   void event(const AxonEvent& e);
   void tick();
+  void readout();   // the tick with the readout function: accumulators out, membranes kept
+  void partial_sum(int neuron, int64_t value);
   void reset();
   void gap(int cycles);
   void load_row_word(int axon, int group);
@@ -77,12 +81,14 @@ class Stimulus {
   void same_axon();
   void empty_ticks();
   void accumulator_extremes();
+  void partial_sums();
   void random_segment();
   void random_currents();
   void ticks_only();
 
   int32_t random_weight(int mode);
   AxonEvent random_event(int kind_mode, int value_mode, int axon);
+  int64_t random_partial_sum();
   q::Multiplier random_multiplier(double typical_acc);
 
   CoreShape shape_;

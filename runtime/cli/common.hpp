@@ -70,5 +70,6 @@ void register_calibrate(CLI::App& app);
 void register_chip(CLI::App& app);
 void register_compile(CLI::App& app);
 void register_report(CLI::App& app);
+void register_verify_rtl(CLI::App& app);
 
 }  // namespace sf::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   sf::cli::register_chip(app);
   sf::cli::register_compile(app);
   sf::cli::register_report(app);
+  sf::cli::register_verify_rtl(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,160 @@
+// spikeforge verify-rtl: co-verification of the RTL neuron core (rtl/neuron_core.sv), in-process.
+//   1. bench     the self-checking Verilator bench (rtl/bench): every output beat vs CoreReference
+//   2. backends  the "reference" and "verilated" neuron core backends (rtl/loop) on the bench's
+//                stimulus through the interface a simulator drives, tick by tick and cycle by cycle
+// The comparison against `spikeforge simulate` with the RTL in the loop needs the simulator; this
+// command says so in its summary instead of pretending to have run it.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <nlohmann/json.hpp>
+
+#include "rtl/bench/bench.hpp"
+#include "rtl/loop/backend_comparison.hpp"
+#include "runtime/cli/common.hpp"
+
+namespace sf::cli {
+
+namespace {
+struct VerifyRtlOptions {
+  std::string config = "small";
+  int mutant = 0;
+  uint64_t cycles = 1'000'000;
+  uint64_t compare_cycles = 0;   // 0: the same as cycles
+  uint64_t seed = 1;
+  std::string profile = "mixed";
+  bool skip_bench = false, skip_backends = false, list = false;
+  std::string json;
+};
+
+void list_models_and_backends() {
+  fmt::print("verilated models:\n");
+  for (const auto& m : rtl::rtl_models()) fmt::print("  {}\n", rtl::describe_model(m));
+  fmt::print("neuron core backends:\n");
+  for (const auto& b : rtl::neuron_core_backends()) {
+    fmt::print("  {:<10} {}\n", b.name, b.description);
+    for (const auto& p : b.params) fmt::print("    {:<8} {} [default: {}]\n", p.name, p.description, p.default_value);
+  }
+}
+
+nlohmann::json cycle_stats_json(const rtl::BackendRun& run) {
+  const rtl::CoreCycleStats& s = run.stats;
+  return {{"backend", run.backend},     {"model", run.model},           {"cycles", s.total()},
+          {"events", s.events},         {"event_cycles", s.event_cycles}, {"partial_sums", s.partial_sums},
+          {"partial_sum_cycles", s.partial_sum_cycles}, {"ticks", s.ticks}, {"tick_cycles", s.tick_cycles},
+          {"readouts", s.readouts},     {"readout_cycles", s.readout_cycles},
+          {"writes", s.writes},         {"write_cycles", s.write_cycles},
+          {"resets", s.resets},         {"neuron_updates", s.neuron_updates}, {"sops", s.sops},
+          {"seconds", run.seconds}};
+}
+
+int verify(const VerifyRtlOptions& o) {
+  if (o.list) {
+    list_models_and_backends();
+    return 0;
+  }
+  const rtl::RtlModel& model = rtl::find_rtl_model(o.config, o.mutant);
+  const rtl::Profile profile = o.profile == "ticks" ? rtl::Profile::kTicks : rtl::Profile::kMixed;
+  fmt::print("verify-rtl: {}\n", rtl::describe_model(model));
+  if (o.mutant) fmt::print("  model with injected bug {} (rtl/README.md): every check below should FAIL\n", o.mutant);
+  nlohmann::json report = {{"model", model.name}, {"mutant", model.mutant}, {"seed", o.seed}, {"profile", o.profile}};
+  bool pass = true;
+
+  if (!o.skip_bench) {
+    rtl::BenchOptions opt;
+    opt.cycles = o.cycles;
+    opt.seed = o.seed;
+    opt.profile = profile;
+    opt.stop_at_first = o.mutant != 0;   // a mutant needs one mismatch, not all of them
+    opt.max_report = 5;
+    const rtl::BenchStats st = rtl::run_rtl_bench(model, opt);
+    const bool ok = st.mismatches == 0;
+    pass = pass && ok;
+    fmt::print("[bench] {}: {} cycles checked, {} mismatches, {} neuron updates, {} spikes; "
+               "{:.3g} cycles/s, {:.3g} neuron updates/s\n",
+               ok ? "PASS" : "FAIL", st.cycles, st.mismatches, st.neuron_checks, st.spikes, st.cycles / st.seconds,
+               st.neuron_checks / st.seconds);
+    rtl::BenchOptions shown = opt;
+    shown.stop_at_first = false;   // the verdict is the line above, not the mutation check's
+    fmt::print("{}", rtl::bench_summary(model, shown, st));
+    const rtl::Corners& c = st.corners;
+    report["bench"] = {{"pass", ok}, {"cycles", st.cycles}, {"mismatches", st.mismatches},
+                       {"first_mismatch_cycle", st.first_mismatch_cycle},
+                       {"first_mismatch_scenario", st.first_mismatch_scenario},
+                       {"events", st.events}, {"ticks", st.ticks}, {"neuron_updates", st.neuron_checks},
+                       {"spikes", st.spikes}, {"resets", st.resets}, {"sops", st.sops}, {"seconds", st.seconds},
+                       {"partial_sums", st.partial_sums}, {"readouts", st.readouts},
+                       {"skipped_scenarios", st.skipped},
+                       {"corners", {{"at_threshold", c.at_threshold}, {"below_threshold", c.below_threshold},
+                                    {"current_max", c.current_max}, {"current_min", c.current_min},
+                                    {"membrane_min", c.membrane_min}, {"acc_max", c.acc_max}, {"acc_min", c.acc_min},
+                                    {"tie_pos", c.tie_pos}, {"tie_neg", c.tie_neg}, {"left_shift", c.left_shift},
+                                    {"empty_ticks", c.empty_ticks}, {"reset_in_tick", c.reset_in_tick},
+                                    {"readout_rail", c.readout_rail}}}};
+  }
+
+  if (!o.skip_backends) {
+    auto reference = rtl::make_neuron_core_backend("reference", model);
+    auto verilated = rtl::make_neuron_core_backend("verilated", model);
+    rtl::ComparisonOptions opt;
+    opt.cycles = o.compare_cycles ? o.compare_cycles : o.cycles;
+    opt.seed = o.seed;
+    opt.profile = profile;
+    opt.stop_at_first = o.mutant != 0;
+    opt.max_report = 5;
+    const rtl::ComparisonResult r = rtl::compare_backends(*reference, *verilated, opt);
+    const bool ok = r.mismatches == 0;
+    pass = pass && ok;
+    fmt::print("[backends] {}: reference vs verilated through the neuron core interface: {} calls, {} ticks, "
+               "{} mismatches, {} cycles each\n",
+               ok ? "PASS" : "FAIL", r.calls, r.ticks, r.mismatches, r.b.stats.total());
+    fmt::print("{}", rtl::comparison_summary(r));
+    report["backends"] = {{"pass", ok}, {"calls", r.calls}, {"ticks", r.ticks}, {"mismatches", r.mismatches},
+                          {"spikes", r.spikes}, {"reports", r.reports},
+                          {"reference", cycle_stats_json(r.a)}, {"verilated", cycle_stats_json(r.b)}};
+  }
+
+  fmt::print("[in-the-loop vs simulate] not run: needs `spikeforge simulate --rtl` (the simulator drives "
+             "rtl::NeuronCoreBackend; rtl/README.md \"RTL in the loop\")\n");
+  report["in_the_loop"] = "not run: needs spikeforge simulate --rtl";
+  report["pass"] = pass;
+  fmt::print("verify-rtl: {}\n", pass ? "PASS" : "FAIL");
+  if (!o.json.empty()) {
+    std::ofstream f(o.json);
+    if (!f) throw std::runtime_error("cannot write --json file '" + o.json + "'");
+    f << report.dump(2) << "\n";
+  }
+  return pass ? 0 : 1;
+}
+}  // namespace
+
+void register_verify_rtl(CLI::App& app) {
+  auto o = std::make_shared<VerifyRtlOptions>();
+  auto* cmd = app.add_subcommand(
+      "verify-rtl",
+      "Co-verify the RTL neuron core: (1) the self-checking Verilator bench against the C++ reference, "
+      "(2) the reference and verilated neuron core backends on the same stimulus through the simulator's "
+      "interface. Prints a PASS/FAIL summary with cycle counts, corner coverage and speed; exits 1 on any "
+      "mismatch. The in-the-loop comparison with `spikeforge simulate --rtl` is not part of it yet. "
+      "The 10M-cycle check: verify-rtl --config default --cycles 10000000");
+  cmd->add_option("--config", o->config, "core configuration: small, narrow or default (see --list)")
+      ->check(CLI::IsMember({"small", "narrow", "default"}))->capture_default_str();
+  cmd->add_option("--cycles", o->cycles, "clock cycles the bench checks")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--compare-cycles", o->compare_cycles, "cycles of the backend comparison (0: --cycles)")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "stimulus seed")->capture_default_str();
+  cmd->add_option("--mutant", o->mutant, "run the model with injected bug K (1-8, rtl/README.md); the checks must fail")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--profile", o->profile, "mixed (directed + random stimulus) or ticks (back-to-back ticks, for speed)")
+      ->check(CLI::IsMember({"mixed", "ticks"}))->capture_default_str();
+  cmd->add_flag("--skip-bench", o->skip_bench, "run only the backend comparison");
+  cmd->add_flag("--skip-backends", o->skip_backends, "run only the bench");
+  cmd->add_option("--json", o->json, "write the summary as JSON to this file");
+  cmd->add_flag("--list", o->list, "list the verilated models and the neuron core backends, then exit");
+  cmd->callback([o] {
+    if (verify(*o) != 0) throw std::runtime_error("RTL verification failed (see the FAIL lines above)");
+  });
+}
+
+}  // namespace sf::cli
