@@ -31,6 +31,7 @@
 #include "sim/clock.hpp"
 #include "sim/noc_config.hpp"
 #include "sim/packet.hpp"
+#include "sim/ring.hpp"
 #include "sim/stats.hpp"
 
 namespace sf::sim {
@@ -93,7 +94,7 @@ class NetworkInterface {
   Packet prepared(Packet packet) const;
 
   Router& router_;
-  std::deque<Packet> backlog_;
+  Ring<Packet> backlog_;
   std::deque<Delivery> received_;
   DeliveryHandler handler_;
   sc_core::sc_event delivery_event_;
@@ -134,7 +135,7 @@ class Router : public sc_core::sc_module {
   // Credits (free slots downstream), with returns in flight applied once their cycle has come.
   struct Credits {
     int available = 0;
-    std::deque<std::pair<Cycle, int>> returning;
+    Ring<std::pair<Cycle, int>> returning;
     void settle(Cycle now);
     void give_back(Cycle at, int units);
     Cycle next_return() const { return returning.empty() ? kNever : returning.front().first; }
@@ -152,7 +153,7 @@ class Router : public sc_core::sc_module {
   };
   struct InputPort {
     bool exists = false;
-    std::deque<Buffered> fifo;  // entries [0, admitted) have arrived, the rest are on the link
+    Ring<Buffered> fifo;  // entries [0, admitted) have arrived, the rest are on the link
     std::size_t admitted = 0;
     uint64_t occupancy_flits = 0;
     uint64_t peak_occupancy_flits = 0;
@@ -195,7 +196,7 @@ class Router : public sc_core::sc_module {
   InputPort inputs_[kPortCount];
   OutputPort outputs_[kPortCount];
   Credits injection_credits_;  // room in the local input buffer, as the interface sees it
-  std::deque<Delivery> ejecting_;  // on the link to the core
+  Ring<Delivery> ejecting_;  // on the link to the core
   sc_core::sc_event wake_;
   Cycle scheduled_wake_ = kNever;
   uint8_t credit_wanted_ = 0;  // outputs whose credits a ready packet waits for

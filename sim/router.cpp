@@ -35,9 +35,7 @@ void Router::Credits::settle(Cycle now) {
 
 void Router::Credits::give_back(Cycle at, int units) {
   // Returns over one link come in cycle order; keep the queue sorted in case two sources share it.
-  auto it = returning.end();
-  while (it != returning.begin() && std::prev(it)->first > at) --it;
-  returning.insert(it, {at, units});
+  returning.insert_sorted({at, units}, [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 Cycle Router::Link::earliest_start(Cycle from) const { return std::max(from, Cycle(next_free_slot / slots_per_cycle)); }
@@ -244,7 +242,7 @@ void Router::eject(Cycle now) {
 }
 
 void Router::drain_backlog(Cycle now) {
-  std::deque<Packet>& backlog = interface_.backlog_;
+  Ring<Packet>& backlog = interface_.backlog_;
   injection_credits_.settle(now);
   while (!backlog.empty() && injection_credits_.available >= int(backlog.front().flits)) {
     injection_credits_.available -= int(backlog.front().flits);
