@@ -81,6 +81,8 @@ void Network::wait_until_quiescent() {
 
 void Network::fail(std::exception_ptr error) {
   if (!error_) error_ = error;
+  // The error says why the run stopped; the kernel's "stopped by user" note would only add noise.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_stop();
 }
 
@@ -132,6 +134,57 @@ void Network::watchdog_check() {
   fail(std::make_exception_ptr(NetworkStalled(stall_report())));
 }
 
+std::vector<std::pair<int, Port>> Network::wait_cycle() const {
+  // Node = router * kPortCount + input port; an edge leads from an input whose head packet wants
+  // a mesh output with no credit (and none on the way back) to the input buffer behind it.
+  const int nodes = core_count() * kPortCount;
+  auto waits_on = [this](int node) {
+    std::vector<int> targets;
+    const Router& r = *routers_[std::size_t(node / kPortCount)];
+    const Router::InputPort& in = r.inputs_[node % kPortCount];
+    if (in.fifo.empty()) return targets;
+    const Router::Buffered& head = in.fifo.front();
+    for (int o = 0; o < kMeshPortCount; ++o) {
+      const Router::OutputPort& out = r.outputs_[o];
+      if (!(head.remaining & (1u << o)) || out.credits.available >= int(head.packet.flits) || !out.credits.returning.empty())
+        continue;
+      targets.push_back(out.downstream * kPortCount + int(out.downstream_port));
+    }
+    return targets;
+  };
+  std::vector<char> state(std::size_t(nodes), 0);  // 0 unseen, 1 on the DFS path, 2 done
+  struct Frame {
+    int node;
+    std::vector<int> next;
+    std::size_t at = 0;
+  };
+  for (int root = 0; root < nodes; ++root) {
+    if (state[std::size_t(root)]) continue;
+    std::vector<Frame> path{{root, waits_on(root)}};
+    state[std::size_t(root)] = 1;
+    while (!path.empty()) {
+      Frame& top = path.back();
+      if (top.at == top.next.size()) {
+        state[std::size_t(top.node)] = 2;
+        path.pop_back();
+        continue;
+      }
+      const int next = top.next[top.at++];
+      if (state[std::size_t(next)] == 1) {
+        std::vector<std::pair<int, Port>> cycle;
+        auto it = std::find_if(path.begin(), path.end(), [next](const Frame& f) { return f.node == next; });
+        for (; it != path.end(); ++it) cycle.emplace_back(it->node / kPortCount, Port(it->node % kPortCount));
+        return cycle;
+      }
+      if (state[std::size_t(next)] == 0) {
+        state[std::size_t(next)] = 1;
+        path.push_back({next, waits_on(next)});
+      }
+    }
+  }
+  return {};
+}
+
 std::string Network::stall_report() const {
   const Cycle now = clock_.now();
   std::string out = fmt::format(
@@ -139,6 +192,15 @@ std::string Network::stall_report() const {
       "cycles (noc.watchdog window_cycles)\n",
       name(), now, in_flight_, in_flight_ == 1 ? "" : "s", waits_.size(), waits_.size() == 1 ? "" : "s",
       config_.watchdog_window_cycles);
+  const std::vector<std::pair<int, Port>> cycle = wait_cycle();
+  if (cycle.empty()) {
+    out += "  no cyclic wait among router buffers: the stall starts where a core does not take its events or a "
+           "unit waits\n";
+  } else {
+    out += fmt::format("  deadlock: cyclic wait of {} full input buffers, each waiting for the next:", cycle.size());
+    for (const auto& [router, port] : cycle) out += fmt::format(" router {} input {} ->", router, port_name(port));
+    out += fmt::format(" router {} input {}\n", cycle.front().first, port_name(cycle.front().second));
+  }
   std::size_t reported = 0, blocked = 0;
   for (const auto& router : routers_) {
     if (!router->holds_packets()) continue;

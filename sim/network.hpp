@@ -118,6 +118,7 @@ class Router : public sc_core::sc_module {
   // Cycles in which a ready packet wanted the output and its link had no credit (up to now).
   uint64_t blocked_cycles(Port port) const;
   uint64_t peak_occupancy_flits(Port input) const { return inputs_[std::size_t(input)].peak_occupancy_flits; }
+  uint64_t occupancy_flits(Port input) const { return inputs_[std::size_t(input)].occupancy_flits; }
   bool holds_packets() const;
   // Lines describing what the router holds and what each head packet waits for ("" when empty).
   std::string state_report() const;
@@ -237,6 +238,9 @@ class Network : public sc_core::sc_module {
   void note_progress() { ++progress_; }
   // What the watchdog would report now.
   std::string stall_report() const;
+  // Input buffers (router, port) that wait on each other in a cycle, each head packet needing a
+  // credit only the next one's departure can return: a deadlock. Empty when there is none.
+  std::vector<std::pair<int, Port>> wait_cycle() const;
 
   // Statistics under "noc." (per router, port and link, and totals).
   StatRegistry& stats() { return stats_; }

@@ -404,8 +404,11 @@ std::string Router::state_report() const {
           o == kLocal ? fmt::format("core {}'s axon input queue ({} of {} events waiting to be taken)", core_,
                                     interface_.received_.size(), config.axon_input_queue_depth)
                       : fmt::format("router {} input {}", port.downstream, port_name(port.downstream_port));
-      waits += fmt::format("{}{} ({} credit{}, {})", waits.empty() ? "" : "; ", port_name(Port(o)),
-                           port.credits.available, port.credits.available == 1 ? "" : "s", behind);
+      std::string returning;
+      if (!port.credits.returning.empty())
+        returning = fmt::format(" + {} returning from cycle {}", port.credits.returning.size(), port.credits.next_return());
+      waits += fmt::format("{}{} ({} credit{}{}, {})", waits.empty() ? "" : "; ", port_name(Port(o)),
+                           port.credits.available, port.credits.available == 1 ? "" : "s", returning, behind);
     }
     out += fmt::format(
         "  {} input {}: {}/{} flits buffered{}; head: {} packet of flow {} from core {} ({} flit{}), {}, waits for "

@@ -28,6 +28,7 @@ TEST(NocWatchdog, ReportsACoreThatNeverTakesItsEvents) {
     EXPECT_TRUE(contains(report, "router 2 (chip 0 (row 0, col 2)) input W: 1/1 flits buffered")) << report;
     EXPECT_TRUE(contains(report, "waits for output E (0 credits, router 3 input W)")) << report;
     EXPECT_TRUE(contains(report, "packets wait at core 0's network interface")) << report;
+    EXPECT_TRUE(contains(report, "no cyclic wait among router buffers")) << report;
   }
   EXPECT_EQ(network.interface(3).deliveries_waiting(), 2u);
   // Stopped within two windows of the last movement, far before the run limit.
@@ -55,10 +56,40 @@ TEST(NocWatchdog, NamesAUnitWaitingForEventsThatNeverCome) {
   EXPECT_EQ(network.clock().now(), Cycle(2 * config.watchdog_window_cycles));
 }
 
-TEST(NocWatchdog, DepthOneBuffersAcrossChipsCompleteOrReportNeverHang) {
-  // Multi-chip routes turn twice (to the gateway, then across), outside plain dimension order, so
-  // one-flit buffers under heavy multicast may deadlock. Either outcome is acceptable; hanging or
-  // a wrong delivery is not.
+TEST(NocWatchdog, ReportsTheCyclicWaitOfADeadlockOnAChipGrid) {
+  // On a 2D grid of chips the compiler's routes turn from one axis to the other and back (toward
+  // a gateway, across, then dimension order on the next chip), so their channel dependencies have
+  // cycles: heavy multicast with one-flit buffers deadlocks. The report names the cycle. (Should
+  // the routing become deadlock-free, this test must instead expect completion.)
+  const Topology topology = test_fixtures::hand_grid(2, 2, 4, 4, 1, DimensionOrder::xy);
+  const test::Traffic traffic = test::random_traffic(topology, 2 * topology.core_count(), 16, 11);
+  NocConfig config = noc_config(topology);
+  config.input_buffer_depth_flits = 1;
+  config.axon_input_queue_depth = 1;
+  config.watchdog_window_cycles = 2000;
+  Network network("noc", config, test::route(topology, traffic, false));
+  test::FlowTraffic flows(network, 10);
+  const std::string report = test::stall_report_of(network, 10'000'000);
+  EXPECT_TRUE(contains(report, "deadlock: cyclic wait of")) << report;
+  const std::vector<std::pair<int, Port>> cycle = network.wait_cycle();
+  ASSERT_GE(cycle.size(), 2u);
+  for (std::size_t k = 0; k < cycle.size(); ++k) {
+    const auto [router, port] = cycle[k];
+    const int next = cycle[(k + 1) % cycle.size()].first;
+    EXPECT_EQ(network.router(router).occupancy_flits(port), 1u) << "router " << router;
+    EXPECT_NE(port, Port::local);
+    EXPECT_EQ(topology.neighbor(router, Port(0)) == next || topology.neighbor(router, Port(1)) == next ||
+                  topology.neighbor(router, Port(2)) == next || topology.neighbor(router, Port(3)) == next,
+              true)
+        << "router " << router << " and " << next << " are not linked";
+  }
+  EXPECT_LT(network.clock().now(), Cycle(10'000'000));
+}
+
+TEST(NocWatchdog, DepthOneBuffersAcrossAChainOfChipsCompleteOrReportNeverHang) {
+  // A chain has one chip-level axis; heavy multicast with one-flit buffers has completed in every
+  // configuration tried, but no proof rules a deadlock out. Either outcome is acceptable; hanging
+  // or a wrong delivery is not.
   const Topology topology = test_fixtures::hand_grid(1, 3, 3, 3, 1, DimensionOrder::xy);
   const test::Traffic traffic = test::random_traffic(topology, 60, 12, 31);
   NocConfig config = noc_config(topology);
