@@ -43,6 +43,15 @@ inline Traffic random_traffic(const Topology& topology, int count, int max_fanou
   return traffic;
 }
 
+// The schema's network with one-flit buffers and one-event core queues: the smallest that works.
+inline NocConfig starved_config(const Topology& topology, uint64_t watchdog_window_cycles) {
+  NocConfig config = noc_config(topology);
+  config.input_buffer_depth_flits = 1;
+  config.axon_input_queue_depth = 1;
+  config.watchdog_window_cycles = watchdog_window_cycles;
+  return config;
+}
+
 inline RoutingTables route(const Topology& topology, const Traffic& traffic, bool unicast_single_destination = true) {
   RoutingOptions options;
   options.enforce_table_capacity = false;  // random wide flows may overfill real tables; not what is tested here

@@ -146,10 +146,7 @@ TEST(NocBackpressure, UndersizedBuffersUnderHeavyMulticastCompleteWithMoreStalls
   // buffers and one-event core queues must still deliver everything, only later and with stalls.
   const Topology topology = test_fixtures::hand_grid(1, 1, 4, 4, 1, DimensionOrder::xy);
   const test::Traffic traffic = test::random_traffic(topology, 32, 10, 21);
-  NocConfig roomy = noc_config(topology), tight = roomy;
-  tight.input_buffer_depth_flits = 1;
-  tight.axon_input_queue_depth = 1;
-  tight.watchdog_window_cycles = 2000;
+  const NocConfig roomy = noc_config(topology), tight = test::starved_config(topology, 2000);
   Network normal("roomy", roomy, test::route(topology, traffic, false));
   Network starved("tight", tight, test::route(topology, traffic, false));
   test::FlowTraffic normal_traffic(normal, 12), starved_traffic(starved, 12);

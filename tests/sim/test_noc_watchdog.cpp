@@ -63,20 +63,17 @@ TEST(NocWatchdog, ReportsTheCyclicWaitOfADeadlockOnAChipGrid) {
   // the routing become deadlock-free, this test must instead expect completion.)
   const Topology topology = test_fixtures::hand_grid(2, 2, 4, 4, 1, DimensionOrder::xy);
   const test::Traffic traffic = test::random_traffic(topology, 2 * topology.core_count(), 16, 11);
-  NocConfig config = noc_config(topology);
-  config.input_buffer_depth_flits = 1;
-  config.axon_input_queue_depth = 1;
-  config.watchdog_window_cycles = 2000;
-  Network network("noc", config, test::route(topology, traffic, false));
+  Network network("noc", test::starved_config(topology, 2000), test::route(topology, traffic, false));
   test::FlowTraffic flows(network, 10);
   const std::string report = test::stall_report_of(network, 10'000'000);
   EXPECT_TRUE(contains(report, "deadlock: cyclic wait of")) << report;
+  const NocConfig& config = network.config();
   const std::vector<std::pair<int, Port>> cycle = network.wait_cycle();
   ASSERT_GE(cycle.size(), 2u);
   for (std::size_t k = 0; k < cycle.size(); ++k) {
     const auto [router, port] = cycle[k];
     const int next = cycle[(k + 1) % cycle.size()].first;
-    EXPECT_EQ(network.router(router).occupancy_flits(port), 1u) << "router " << router;
+    EXPECT_EQ(network.router(router).occupancy_flits(port), uint64_t(config.input_buffer_depth_flits)) << "router " << router;
     EXPECT_NE(port, Port::local);
     EXPECT_EQ(topology.neighbor(router, Port(0)) == next || topology.neighbor(router, Port(1)) == next ||
                   topology.neighbor(router, Port(2)) == next || topology.neighbor(router, Port(3)) == next,
@@ -92,11 +89,7 @@ TEST(NocWatchdog, DepthOneBuffersAcrossAChainOfChipsCompleteOrReportNeverHang) {
   // or a wrong delivery is not.
   const Topology topology = test_fixtures::hand_grid(1, 3, 3, 3, 1, DimensionOrder::xy);
   const test::Traffic traffic = test::random_traffic(topology, 60, 12, 31);
-  NocConfig config = noc_config(topology);
-  config.input_buffer_depth_flits = 1;
-  config.axon_input_queue_depth = 1;
-  config.watchdog_window_cycles = 1000;
-  Network network("noc", config, test::route(topology, traffic, false));
+  Network network("noc", test::starved_config(topology, 1000), test::route(topology, traffic, false));
   test::FlowTraffic flows(network, 20);
   try {
     run(network, 10'000'000);
