@@ -140,6 +140,43 @@ TEST(NocBackpressure, OneFlitBuffersThrottleAStreamToTheCreditLoop) {
   EXPECT_GT(narrow.stats().value("noc.injection_wait_cycles"), 0.0);
 }
 
+TEST(NocBackpressure, AnInterChipLinkIsLimitedBySerialisationOrByItsCreditLoop) {
+  // Eight packets from the east gateway of chip 0 to the west gateway of chip 1 (default chip:
+  // S = 4 cycles per flit, Lc = 20, P = 2, L = 1). With deep buffers the link's serialisation
+  // spaces them S apart. With the chip's 4-flit buffers a slot returns only after the packet
+  // crossed (S - 1 + Lc), left the far buffer (P) and its credit came back (Lc): 4 packets per
+  // 45 cycles, the bandwidth-delay product the default buffers do not cover.
+  const ChipSpec spec = test::chip("default.yaml");
+  const Topology topology(spec);
+  const int from = topology.core_index({0, 4, 7}), to = topology.core_index({1, 4, 0});
+  ASSERT_TRUE(topology.is_inter_chip_port(from, Port::east));
+  ASSERT_EQ(topology.neighbor(from, Port::east), to);
+  NocConfig deep = noc_config(spec);
+  const NocConfig shallow = deep;
+  deep.input_buffer_depth_flits = 64;
+  Network wide("deep", deep, topology), narrow("shallow", shallow, topology);
+  ArrivalLog wide_log(wide), narrow_log(narrow);
+  const int N = 8, S = shallow.inter_chip_cycles_per_flit, Lc = shallow.inter_chip_link_latency_cycles;
+  const int P = shallow.router_pipeline_latency_cycles, L = shallow.mesh_link_latency_cycles;
+  const int depth = shallow.input_buffer_depth_flits;
+  for (int k = 0; k < N; ++k) {
+    wide.interface(from).inject(wide.interface(from).unicast_to(to, k));
+    narrow.interface(from).inject(narrow.interface(from).unicast_to(to, k));
+  }
+  run({&wide, &narrow});
+  ASSERT_EQ(wide_log.arrivals.size(), std::size_t(N));
+  ASSERT_EQ(narrow_log.arrivals.size(), std::size_t(N));
+  const Cycle first = Cycle(2 * P + (S - 1 + Lc) + L);  // 28
+  for (int k = 0; k < N; ++k) {
+    EXPECT_EQ(wide_log.arrivals[std::size_t(k)].cycle, first + Cycle(k * S)) << k;
+    EXPECT_EQ(narrow_log.arrivals[std::size_t(k)].cycle,
+              first + Cycle(k / depth * (S - 1 + Lc + P + Lc) + k % depth * S))
+        << k;
+  }
+  EXPECT_EQ(wide.stats().value("noc.flit_hops.inter_chip"), double(N));
+  EXPECT_GT(narrow.stats().value("noc.router[" + std::to_string(from) + "].out.E.blocked_cycles"), 0.0);
+}
+
 TEST(NocBackpressure, UndersizedBuffersUnderHeavyMulticastCompleteWithMoreStalls) {
   // Every core of a 4 × 4 mesh multicasts to up to 10 cores, 12 events per flow, all at once.
   // XY multicast trees with asynchronous replication cannot deadlock on one chip, so one-flit
