@@ -1,0 +1,308 @@
+// The chip's network-on-chip as SystemC modules: one router per core (one SC_METHOD each), the mesh
+// and inter-chip links between them, one network interface per core, a watchdog and statistics.
+//
+// Event-driven throughout: there is no sc_clock. A router's process runs only in cycles where it
+// has something to do (a packet becomes ready, a credit it waits for returns, an event reaches its
+// core) and sleeps otherwise, so idle routers cost nothing. Timing rules: sim/noc_config.hpp.
+//
+// Routing: a unicast packet carries its destination core and every router applies
+// Topology::route_step; a multicast packet carries a routing-table index (label-swapped at each
+// hop from RouteEntry::next_index) and every router forwards it to all output ports of the entry.
+// Replication is asynchronous: the packet stays at the head of its input buffer until every branch
+// has left, each branch competing for its output port on its own, so a blocked branch holds the
+// buffer but not the branches that can go. A router sends at most one packet per input port per
+// cycle (all branches of one packet may leave in the same cycle) and, per output port, as many as
+// the link's bandwidth allows.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "compiler/routing.hpp"
+#include "sim/arbiter.hpp"
+#include "sim/clock.hpp"
+#include "sim/noc_config.hpp"
+#include "sim/packet.hpp"
+#include "sim/ring.hpp"
+#include "sim/stats.hpp"
+
+namespace sf::sim {
+
+class NocError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The watchdog's verdict: events outstanding (or a unit waiting) and nothing moved for a window.
+// what() names every blocked router and port, its buffer occupancy, the head packet's flow and the
+// outputs it waits for, and every registered wait.
+class NetworkStalled : public NocError {
+ public:
+  using NocError::NocError;
+};
+
+class Network;
+class Router;
+
+struct Delivery {
+  Packet packet;
+  Cycle arrival = 0;  // the cycle the event entered the core's axon input queue
+};
+
+// A core's connection to its router: what a core model uses to send and receive events.
+class NetworkInterface {
+ public:
+  int core() const;
+
+  // A unicast event to `destination_core`, or the event of `flow` (which must start at this core;
+  // unicast or multicast as the routing tables chose). payload_bits < 0: the chip's payload width.
+  Packet unicast_to(int destination_core, int axon, int64_t payload = 0, int payload_bits = -1) const;
+  Packet flow_event(int flow, int axon, int64_t payload = 0, int payload_bits = -1) const;
+
+  // Puts the packet into the router's local input buffer this cycle, or returns false (and does
+  // nothing) when the buffer lacks room or earlier packets still wait in the backlog.
+  bool try_inject(const Packet& packet);
+  // The same, but a packet that does not fit waits in an unbounded backlog at the interface and
+  // enters the buffer, in order, as room frees.
+  void inject(const Packet& packet);
+  std::size_t backlog() const { return backlog_.size(); }
+
+  // Events delivered to this core and not yet taken. Taking one frees its slot in the axon input
+  // queue (the router sees the room one cycle later).
+  bool has_delivery() const { return !received_.empty(); }
+  std::size_t deliveries_waiting() const { return received_.size(); }
+  Delivery receive();
+  // Notified (delta cycle) whenever an event is delivered to the queue.
+  const sc_core::sc_event& delivery_event() const { return delivery_event_; }
+
+  // Alternative to receive(): every delivery is handed to `handler` at its arrival cycle (from the
+  // router's process) and its queue slot frees at once, so the core never back-pressures.
+  using DeliveryHandler = std::function<void(const Delivery&)>;
+  void set_delivery_handler(DeliveryHandler handler) { handler_ = std::move(handler); }
+
+ private:
+  friend class Router;
+  explicit NetworkInterface(Router& router) : router_(router) {}
+  Packet prepared(Packet packet) const;
+
+  Router& router_;
+  Ring<Packet> backlog_;
+  std::deque<Delivery> received_;
+  DeliveryHandler handler_;
+  sc_core::sc_event delivery_event_;
+};
+
+class Router : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Router);
+  Router(const sc_core::sc_module_name& name, Network& network, int core);
+
+  int core() const { return core_; }
+  NetworkInterface& interface() { return interface_; }
+  const NetworkInterface& interface() const { return interface_; }
+
+  // Times the process ran: 0 for a router no event ever touched.
+  uint64_t activations() const { return activations_; }
+  bool has_output(Port port) const { return outputs_[std::size_t(port)].exists; }
+  bool has_input(Port port) const { return inputs_[std::size_t(port)].exists; }
+  uint64_t packets_out(Port port) const { return outputs_[std::size_t(port)].packets; }
+  uint64_t flits_out(Port port) const { return outputs_[std::size_t(port)].flits; }
+  // Cycles in which a ready packet wanted the output and its link had no credit (up to now).
+  uint64_t blocked_cycles(Port port) const;
+  uint64_t peak_occupancy_flits(Port input) const { return inputs_[std::size_t(input)].peak_occupancy_flits; }
+  uint64_t occupancy_flits(Port input) const { return inputs_[std::size_t(input)].occupancy_flits; }
+  bool holds_packets() const;
+  // Lines describing what the router holds and what each head packet waits for ("" when empty).
+  std::string state_report() const;
+
+ private:
+  friend class NetworkInterface;
+  friend class Network;
+
+  struct Buffered {
+    Packet packet;
+    Cycle arrival = 0;
+    const RouteEntry* entry = nullptr;  // multicast: this router's table entry
+    uint8_t remaining = 0;              // output ports (bit per Port) still to send to
+  };
+  // Credits (free slots downstream), with returns in flight applied once their cycle has come.
+  struct Credits {
+    int available = 0;
+    Ring<std::pair<Cycle, int>> returning;
+    void settle(Cycle now);
+    void give_back(Cycle at, int units);
+    Cycle next_return() const { return returning.empty() ? kNever : returning.front().first; }
+  };
+  // A link's bandwidth in slots: B slots per cycle and 1 per flit on a mesh link, 1 slot per cycle
+  // and cycles_per_flit per flit across chips.
+  struct Link {
+    uint64_t slots_per_cycle = 1;
+    uint64_t slots_per_flit = 1;
+    Cycle latency = 1;
+    uint64_t next_free_slot = 0;
+    bool can_start(Cycle now) const { return next_free_slot < (now + 1) * slots_per_cycle; }
+    Cycle earliest_start(Cycle from) const;
+    Cycle transmit(Cycle now, int flits);  // returns the arrival cycle
+  };
+  struct InputPort {
+    bool exists = false;
+    Ring<Buffered> fifo;  // entries [0, admitted) have arrived, the rest are on the link
+    std::size_t admitted = 0;
+    uint64_t occupancy_flits = 0;
+    uint64_t peak_occupancy_flits = 0;
+    int upstream = -1;  // router feeding this port (-1 for local: the interface)
+    Port upstream_port = Port::local;
+    Cycle credit_delay = 1;
+  };
+  struct OutputPort {
+    bool exists = false;
+    int downstream = -1;  // router behind the port (-1 for local: the core)
+    Port downstream_port = Port::local;
+    bool inter_chip = false;
+    Credits credits;
+    Link link;
+    uint64_t packets = 0, flits = 0, blocked = 0;
+    Cycle blocked_since = kNever;
+  };
+
+  void run();
+  uint32_t allocate(Cycle now);  // returns the input ports that sent their head packet
+  void send(int input, int output, Cycle now, uint32_t& finished);
+  Cycle next_wake(Cycle now, uint32_t finished);
+  void admit(InputPort& in, Cycle now);
+  void eject(Cycle now);
+  void drain_backlog(Cycle now);
+  void note_blocked(OutputPort& out, bool blocked, Cycle at);
+
+  // Called from other processes (upstream routers, the interface).
+  void accept(Port input, const Packet& packet, Cycle arrival);
+  void return_credit(Port output, int units, Cycle at);
+  void request_wake(Cycle at);
+
+  uint8_t route(const Packet& packet, const RouteEntry*& entry) const;
+  int credit_cost(int output, const Packet& packet) const { return output == int(Port::local) ? 1 : packet.flits; }
+
+  Network& network_;
+  const int core_;
+  NetworkInterface interface_;
+  std::unique_ptr<IArbiter> arbiter_;
+  InputPort inputs_[kPortCount];
+  OutputPort outputs_[kPortCount];
+  Credits injection_credits_;  // room in the local input buffer, as the interface sees it
+  Ring<Delivery> ejecting_;  // on the link to the core
+  sc_core::sc_event wake_;
+  Cycle scheduled_wake_ = kNever;
+  uint8_t credit_wanted_ = 0;  // outputs whose credits a ready packet waits for
+  Cycle pipeline_ = 1;
+  bool in_run_ = false;
+  bool traced_ = false;  // wakes at arrivals too, so traced occupancies are exact per cycle
+  uint64_t activations_ = 0;
+};
+
+class Network : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Network);
+  // Multicast and unicast flows of `tables` (which also give the topology).
+  Network(const sc_core::sc_module_name& name, const NocConfig& config, RoutingTables tables);
+  // Unicast traffic only.
+  Network(const sc_core::sc_module_name& name, const NocConfig& config, const Topology& topology);
+
+  const NocConfig& config() const { return config_; }
+  const Topology& topology() const { return tables_.topology; }
+  const RoutingTables& tables() const { return tables_; }
+  const CycleClock& clock() const { return clock_; }
+  int core_count() const { return int(routers_.size()); }
+  int packet_flits(int payload_bits = -1) const;
+  NetworkInterface& interface(int core) { return router_at(core).interface(); }
+  const Router& router(int core) const { return *routers_.at(std::size_t(core)); }
+
+  // Token barrier: every injected packet has reached all its destinations' queues.
+  bool quiescent() const { return in_flight_ == 0; }
+  int64_t packets_in_flight() const { return in_flight_; }
+  const sc_core::sc_event& quiescent_event() const { return quiescent_event_; }
+  void wait_until_quiescent();  // from an SC_THREAD
+
+  // Watchdog. A unit that waits for something (a core expecting events) registers the wait so
+  // the watchdog can name it; a unit that works without network traffic reports progress so the
+  // watchdog does not mistake its work for a stall.
+  int begin_wait(std::string unit, std::string waiting_for);
+  void end_wait(int wait_id);
+  void note_progress() { ++progress_; }
+  // What the watchdog would report now.
+  std::string stall_report() const;
+  // Input buffers (router, port) that wait on each other in a cycle, each head packet needing a
+  // credit only the next one's departure can return: a deadlock. Empty when there is none.
+  std::vector<std::pair<int, Port>> wait_cycle() const;
+
+  // Statistics under "noc." (per router, port and link, and totals).
+  StatRegistry& stats() { return stats_; }
+  const StatRegistry& stats() const { return stats_; }
+  std::string summary() const;
+
+  // VCD: buffer occupancy per input port and flits sent per output port of the given routers.
+  // Call before sc_start; untraced routers get no trace and keep waking only when they have work.
+  void trace(sc_core::sc_trace_file* file, const std::vector<int>& routers);
+
+  // An error raised inside a process (a stall, a packet without a route) is kept and stops the
+  // simulation; this rethrows it.
+  bool failed() const { return bool(error_); }
+  void rethrow_if_failed() const;
+
+ private:
+  friend class Router;
+  friend class NetworkInterface;
+
+  void build();
+  void register_stats();
+  Router& router_at(int core);
+  void fail(std::exception_ptr error);
+  void on_injected();
+  void on_delivered(const Delivery& delivery);
+  void on_forked() { ++in_flight_; }
+  void on_dropped_copy() { --in_flight_; }
+  void arm_watchdog();
+  void disarm_watchdog_if_idle();
+  void watchdog_check();
+
+  NocConfig config_;
+  RoutingTables tables_;
+  CycleClock clock_;
+  std::vector<std::unique_ptr<Router>> routers_;
+  StatRegistry stats_;
+  std::exception_ptr error_;
+
+  int64_t in_flight_ = 0;
+  sc_core::sc_event quiescent_event_;
+  uint64_t progress_ = 0;
+  uint64_t progress_at_last_check_ = 0;
+  sc_core::sc_event watchdog_event_;
+  bool watchdog_armed_ = false;
+  Cycle watchdog_armed_at_ = 0;
+  struct Wait {
+    std::string unit, waiting_for;
+    Cycle since = 0;
+  };
+  std::vector<std::pair<int, Wait>> waits_;
+  int next_wait_id_ = 0;
+
+  // Totals.
+  uint64_t packets_injected_ = 0, packets_delivered_ = 0, flits_delivered_ = 0;
+  uint64_t mesh_flit_hops_ = 0, inter_chip_flit_hops_ = 0;
+  uint64_t latency_sum_ = 0, latency_max_ = 0, injection_wait_sum_ = 0, last_delivery_cycle_ = 0;
+};
+
+// Runs the simulation until nothing is left to do or `max_cycles` have passed (on the first
+// network's clock), then rethrows any error a network raised and throws NocError, with the stall
+// report, if a network still has packets in flight.
+void run(std::initializer_list<Network*> networks, Cycle max_cycles = kNever);
+inline void run(Network& network, Cycle max_cycles = kNever) { run({&network}, max_cycles); }
+
+}  // namespace sf::sim

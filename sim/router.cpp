@@ -1,0 +1,431 @@
+// Router and network-interface behaviour (the timing rules are in sim/noc_config.hpp).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/network.hpp"
+
+namespace sf::sim {
+
+namespace {
+
+constexpr int kLocal = int(Port::local);
+
+uint8_t bit(int port) { return uint8_t(1u << port); }
+
+// The port of `to` that leads back to `from` (its neighbour through some port of `from`).
+Port port_back(const Topology& topology, int from, int to) {
+  for (int p = 0; p < kMeshPortCount; ++p)
+    if (topology.neighbor(to, Port(p)) == from) return Port(p);
+  throw std::logic_error(fmt::format("router {} is not a neighbour of router {}", to, from));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Credits and links
+// ---------------------------------------------------------------------------------------------
+
+void Router::Credits::settle(Cycle now) {
+  while (!returning.empty() && returning.front().first <= now) {
+    available += returning.front().second;
+    returning.pop_front();
+  }
+}
+
+void Router::Credits::give_back(Cycle at, int units) {
+  // Returns over one link come in cycle order; keep the queue sorted in case two sources share it.
+  returning.insert_sorted({at, units}, [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+Cycle Router::Link::earliest_start(Cycle from) const { return std::max(from, Cycle(next_free_slot / slots_per_cycle)); }
+
+Cycle Router::Link::transmit(Cycle now, int flits) {
+  const uint64_t start = std::max(now * slots_per_cycle, next_free_slot);
+  next_free_slot = start + uint64_t(flits) * slots_per_flit;
+  const Cycle last_cycle = (next_free_slot - 1) / slots_per_cycle;
+  return last_cycle + latency;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network interface
+// ---------------------------------------------------------------------------------------------
+
+int NetworkInterface::core() const { return router_.core(); }
+
+Packet NetworkInterface::unicast_to(int destination_core, int axon, int64_t payload, int payload_bits) const {
+  Packet p;
+  p.kind = PacketKind::unicast;
+  p.destination = destination_core;
+  p.axon = axon;
+  p.payload = payload;
+  p.flits = uint16_t(router_.network_.packet_flits(payload_bits));
+  p.source_core = core();
+  return p;
+}
+
+Packet NetworkInterface::flow_event(int flow, int axon, int64_t payload, int payload_bits) const {
+  const RoutingTables& tables = router_.network_.tables();
+  if (flow < 0 || flow >= int(tables.flows.size()))
+    throw NocError(fmt::format("no flow {} (the routing tables hold {} flows)", flow, tables.flows.size()));
+  const FlowRoute& route = tables.flows[std::size_t(flow)];
+  if (route.source_core != core())
+    throw NocError(fmt::format("flow {} starts at core {} ({}), not at core {}", flow, route.source_core,
+                               to_string(tables.topology.coord(route.source_core)), core()));
+  if (route.packet == FlowPacket::none)
+    throw NocError(fmt::format("flow {} has no destination: nothing travels", flow));
+  Packet p = unicast_to(route.unicast_destination, axon, payload, payload_bits);
+  p.flow = flow;
+  if (route.packet == FlowPacket::multicast) {
+    p.kind = PacketKind::multicast;
+    p.destination = route.source_index;
+  }
+  return p;
+}
+
+Packet NetworkInterface::prepared(Packet packet) const {
+  const NocConfig& config = router_.network_.config();
+  if (packet.flits < 1 || int(packet.flits) > config.input_buffer_depth_flits)
+    throw NocError(fmt::format(
+        "a packet of {} flits cannot be sent: router input buffers hold {} flits "
+        "(router.input_buffer_depth_flits) and a packet moves only when the next buffer has room for all of it",
+        packet.flits, config.input_buffer_depth_flits));
+  const RouteEntry* entry = nullptr;
+  router_.route(packet, entry);  // throws now, to the caller, for a packet that cannot be routed
+  packet.source_core = core();
+  packet.injected_at = router_.network_.clock().now();
+  return packet;
+}
+
+bool NetworkInterface::try_inject(const Packet& packet) {
+  const Packet p = prepared(packet);
+  const Cycle now = p.injected_at;
+  router_.injection_credits_.settle(now);
+  if (!backlog_.empty() || router_.injection_credits_.available < int(p.flits)) return false;
+  router_.injection_credits_.available -= int(p.flits);
+  router_.network_.on_injected();
+  router_.accept(Port::local, p, now);
+  return true;
+}
+
+void NetworkInterface::inject(const Packet& packet) {
+  if (try_inject(packet)) return;
+  backlog_.push_back(prepared(packet));
+  router_.network_.on_injected();
+  router_.request_wake(std::max(router_.injection_credits_.next_return(), router_.network_.clock().now()));
+}
+
+Delivery NetworkInterface::receive() {
+  if (received_.empty()) throw NocError(fmt::format("core {}: receive() with no delivered event waiting", core()));
+  Delivery d = received_.front();
+  received_.pop_front();
+  ++router_.network_.progress_;
+  router_.return_credit(Port::local, 1, router_.network_.clock().now() + 1);
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router
+// ---------------------------------------------------------------------------------------------
+
+Router::Router(const sc_core::sc_module_name& name, Network& network, int core)
+    : sc_module(name), network_(network), core_(core), interface_(*this) {
+  const NocConfig& config = network.config();
+  const Topology& topology = network.topology();
+  arbiter_ = make_arbiter(config.arbitration, kPortCount);
+  pipeline_ = Cycle(config.router_pipeline_latency_cycles);
+  const Link mesh_link{uint64_t(config.mesh_link_bandwidth_flits_per_cycle), 1, Cycle(config.mesh_link_latency_cycles), 0};
+  const Link chip_link{1, uint64_t(config.inter_chip_cycles_per_flit), Cycle(config.inter_chip_link_latency_cycles), 0};
+  for (int p = 0; p < kMeshPortCount; ++p) {
+    const int next = topology.neighbor(core, Port(p));
+    if (next < 0) continue;
+    const bool inter_chip = topology.is_inter_chip_port(core, Port(p));
+    OutputPort& out = outputs_[p];
+    out.exists = true;
+    out.downstream = next;
+    out.downstream_port = port_back(topology, core, next);
+    out.inter_chip = inter_chip;
+    out.link = inter_chip ? chip_link : mesh_link;
+    out.credits.available = config.input_buffer_depth_flits;
+    InputPort& in = inputs_[p];
+    in.exists = true;
+    in.upstream = next;
+    in.upstream_port = out.downstream_port;  // the same link, seen from the other end
+    in.credit_delay = out.link.latency;  // credits go back over the link the packets came by
+  }
+  OutputPort& eject = outputs_[kLocal];
+  eject.exists = true;
+  eject.link = mesh_link;
+  eject.credits.available = config.axon_input_queue_depth;
+  inputs_[kLocal].exists = true;
+  inputs_[kLocal].credit_delay = 1;
+  injection_credits_.available = config.input_buffer_depth_flits;
+
+  SC_METHOD(run);
+  sensitive << wake_;
+  dont_initialize();
+}
+
+uint8_t Router::route(const Packet& packet, const RouteEntry*& entry) const {
+  const Topology& topology = network_.topology();
+  entry = nullptr;
+  if (packet.kind == PacketKind::unicast) {
+    if (packet.destination < 0 || packet.destination >= topology.core_count())
+      throw NocError(fmt::format("unicast packet (flow {}) at router {} for core {}, which is outside {}", packet.flow,
+                                 core_, packet.destination, topology.describe()));
+    const Port port = topology.route_step(core_, packet.destination);
+    if (!outputs_[int(port)].exists)
+      throw NocError(fmt::format("unicast packet for core {} would leave router {} ({}) through port {}, which "
+                                 "leads nowhere",
+                                 packet.destination, core_, to_string(topology.coord(core_)), port_name(port)));
+    return bit(int(port));
+  }
+  const auto& table = network_.tables().tables;
+  const auto* entries = std::size_t(core_) < table.size() ? &table[std::size_t(core_)] : nullptr;
+  if (!entries || packet.destination < 0 || packet.destination >= int(entries->size()) ||
+      (*entries)[std::size_t(packet.destination)].flow != packet.flow)
+    throw NocError(fmt::format("multicast packet of flow {} reached router {} ({}) with table index {}, but that "
+                               "router's table ({} entries) has no entry for the flow there",
+                               packet.flow, core_, to_string(topology.coord(core_)), packet.destination,
+                               entries ? entries->size() : 0));
+  entry = &(*entries)[std::size_t(packet.destination)];
+  for (int p = 0; p < kPortCount; ++p)
+    if ((entry->output_ports & bit(p)) && !outputs_[p].exists)
+      throw NocError(fmt::format("flow {}: the table entry at router {} sends through port {}, which leads nowhere",
+                                 packet.flow, core_, port_name(Port(p))));
+  return entry->output_ports;
+}
+
+void Router::accept(Port input, const Packet& packet, Cycle arrival) {
+  Buffered b;
+  b.packet = packet;
+  b.arrival = arrival;
+  b.remaining = route(packet, b.entry);
+  inputs_[int(input)].fifo.push_back(b);
+  request_wake(traced_ ? arrival : arrival + pipeline_);
+}
+
+void Router::return_credit(Port output, int units, Cycle at) {
+  OutputPort& out = outputs_[int(output)];
+  out.credits.give_back(at, units);
+  if (credit_wanted_ & bit(int(output))) request_wake(at);
+}
+
+void Router::request_wake(Cycle at) {
+  if (in_run_ || at >= scheduled_wake_) return;  // a run recomputes its next wake from its state
+  const Cycle now = network_.clock().now();
+  scheduled_wake_ = std::max(at, now);
+  wake_.notify(network_.clock().after(scheduled_wake_ - now));
+}
+
+void Router::admit(InputPort& in, Cycle now) {
+  while (in.admitted < in.fifo.size() && in.fifo[in.admitted].arrival <= now) {
+    in.occupancy_flits += in.fifo[in.admitted].packet.flits;
+    ++in.admitted;
+  }
+  in.peak_occupancy_flits = std::max(in.peak_occupancy_flits, in.occupancy_flits);
+}
+
+void Router::eject(Cycle now) {
+  while (!ejecting_.empty() && ejecting_.front().arrival <= now) {
+    const Delivery d = ejecting_.front();
+    ejecting_.pop_front();
+    network_.on_delivered(d);
+    if (interface_.handler_) {
+      outputs_[kLocal].credits.give_back(now + 1, 1);
+      interface_.handler_(d);
+    } else {
+      interface_.received_.push_back(d);
+      interface_.delivery_event_.notify(sc_core::SC_ZERO_TIME);
+    }
+  }
+}
+
+void Router::drain_backlog(Cycle now) {
+  Ring<Packet>& backlog = interface_.backlog_;
+  injection_credits_.settle(now);
+  while (!backlog.empty() && injection_credits_.available >= int(backlog.front().flits)) {
+    injection_credits_.available -= int(backlog.front().flits);
+    network_.injection_wait_sum_ += now - backlog.front().injected_at;
+    accept(Port::local, backlog.front(), now);
+    backlog.pop_front();
+  }
+}
+
+void Router::note_blocked(OutputPort& out, bool blocked, Cycle at) {
+  if (blocked) {
+    if (out.blocked_since == kNever) out.blocked_since = at;
+  } else if (out.blocked_since != kNever) {
+    out.blocked += at - out.blocked_since;
+    out.blocked_since = kNever;
+  }
+}
+
+uint64_t Router::blocked_cycles(Port port) const {
+  const OutputPort& out = outputs_[int(port)];
+  const Cycle now = network_.clock().now();
+  return out.blocked + (out.blocked_since != kNever && now > out.blocked_since ? now - out.blocked_since : 0);
+}
+
+void Router::send(int input, int output, Cycle now, uint32_t& finished) {
+  InputPort& in = inputs_[input];
+  Buffered& head = in.fifo.front();
+  OutputPort& out = outputs_[output];
+  Packet copy = head.packet;
+  if (copy.kind == PacketKind::multicast && output != kLocal) copy.destination = head.entry->next_index[std::size_t(output)];
+  out.credits.available -= credit_cost(output, copy);
+  const Cycle arrival = out.link.transmit(now, copy.flits);
+  ++out.packets;
+  out.flits += copy.flits;
+  network_.on_forked();
+  ++network_.progress_;
+  if (output == kLocal) {
+    ejecting_.push_back({copy, arrival});
+  } else {
+    (out.inter_chip ? network_.inter_chip_flit_hops_ : network_.mesh_flit_hops_) += copy.flits;
+    network_.router_at(out.downstream).accept(out.downstream_port, copy, arrival);
+  }
+  head.remaining &= uint8_t(~bit(output));
+  if (head.remaining) return;
+  // Every branch has left: the buffer slot frees and its credits go back upstream.
+  const int flits = head.packet.flits;
+  in.fifo.pop_front();
+  --in.admitted;
+  in.occupancy_flits -= uint64_t(flits);
+  network_.on_dropped_copy();
+  finished |= bit(input);
+  if (input == kLocal) injection_credits_.give_back(now + in.credit_delay, flits);
+  else network_.router_at(in.upstream).return_credit(in.upstream_port, flits, now + in.credit_delay);
+}
+
+uint32_t Router::allocate(Cycle now) {
+  uint32_t ready = 0;
+  for (int i = 0; i < kPortCount; ++i) {
+    const InputPort& in = inputs_[i];
+    if (in.admitted > 0 && in.fifo.front().arrival + pipeline_ <= now) ready |= bit(i);
+  }
+  uint32_t finished = 0;
+  for (int o = 0; o < kPortCount; ++o) {
+    OutputPort& out = outputs_[o];
+    if (!out.exists) continue;
+    bool blocked = false;
+    for (;;) {
+      uint32_t requests = 0;
+      blocked = false;
+      for (uint32_t pending = ready & ~finished; pending; pending &= pending - 1) {
+        const int i = __builtin_ctz(pending);
+        const Buffered& head = inputs_[i].fifo.front();
+        if (!(head.remaining & bit(o))) continue;
+        if (out.credits.available >= credit_cost(o, head.packet)) requests |= bit(i);
+        else blocked = true;
+      }
+      if (!requests || !out.link.can_start(now)) break;
+      send(arbiter_->grant(o, requests), o, now, finished);
+    }
+    note_blocked(out, blocked, now);
+  }
+  return finished;
+}
+
+Cycle Router::next_wake(Cycle now, uint32_t finished) {
+  Cycle next = kNever;
+  credit_wanted_ = 0;
+  for (int i = 0; i < kPortCount; ++i) {
+    const InputPort& in = inputs_[i];
+    if (in.fifo.empty()) continue;
+    if (traced_ && in.admitted < in.fifo.size()) next = std::min(next, in.fifo[in.admitted].arrival);
+    const Buffered& head = in.fifo.front();
+    const Cycle ready_at = head.arrival + pipeline_;
+    if (ready_at > now) {
+      next = std::min(next, ready_at);
+      continue;
+    }
+    for (int o = 0; o < kPortCount; ++o) {
+      if (!(head.remaining & bit(o))) continue;
+      OutputPort& out = outputs_[o];
+      if (out.credits.available >= credit_cost(o, head.packet)) {
+        next = std::min(next, out.link.earliest_start(now + 1));
+      } else {
+        credit_wanted_ |= bit(o);
+        next = std::min(next, out.credits.next_return());
+        // A head exposed this cycle could only go from the next one; without credit it is
+        // blocked from then on, and nothing else may wake the router before its credit returns.
+        if (finished & bit(i)) note_blocked(out, true, now + 1);
+      }
+    }
+  }
+  if (!ejecting_.empty()) next = std::min(next, ejecting_.front().arrival);
+  if (!interface_.backlog_.empty()) next = std::min(next, std::max(now + 1, injection_credits_.next_return()));
+  return next;
+}
+
+void Router::run() {
+  const Cycle now = network_.clock().now();
+  ++activations_;
+  scheduled_wake_ = kNever;
+  in_run_ = true;
+  try {
+    for (OutputPort& out : outputs_) out.credits.settle(now);
+    eject(now);
+    drain_backlog(now);
+    for (InputPort& in : inputs_) admit(in, now);
+    const Cycle next = next_wake(now, allocate(now));
+    if (next != kNever) {
+      scheduled_wake_ = next;
+      wake_.notify(network_.clock().after(next - now));
+    }
+  } catch (...) {
+    network_.fail(std::current_exception());
+  }
+  in_run_ = false;
+}
+
+bool Router::holds_packets() const {
+  for (const InputPort& in : inputs_)
+    if (!in.fifo.empty()) return true;
+  return !ejecting_.empty() || !interface_.backlog_.empty() || !interface_.received_.empty();
+}
+
+std::string Router::state_report() const {
+  const Topology& topology = network_.topology();
+  const NocConfig& config = network_.config();
+  const Cycle now = network_.clock().now();
+  std::string out;
+  const std::string where = fmt::format("router {} ({})", core_, to_string(topology.coord(core_)));
+  for (int i = 0; i < kPortCount; ++i) {
+    const InputPort& in = inputs_[i];
+    if (in.fifo.empty()) continue;
+    const Buffered& head = in.fifo.front();
+    std::string waits;
+    for (int o = 0; o < kPortCount; ++o) {
+      if (!(head.remaining & bit(o))) continue;
+      const OutputPort& port = outputs_[o];
+      std::string behind =
+          o == kLocal ? fmt::format("core {}'s axon input queue ({} of {} events waiting to be taken)", core_,
+                                    interface_.received_.size(), config.axon_input_queue_depth)
+                      : fmt::format("router {} input {}", port.downstream, port_name(port.downstream_port));
+      std::string returning;
+      if (!port.credits.returning.empty())
+        returning = fmt::format(" + {} returning from cycle {}", port.credits.returning.size(), port.credits.next_return());
+      waits += fmt::format("{}{} ({} credit{}{}, {})", waits.empty() ? "" : "; ", port_name(Port(o)),
+                           port.credits.available, port.credits.available == 1 ? "" : "s", returning, behind);
+    }
+    out += fmt::format(
+        "  {} input {}: {}/{} flits buffered{}; head: {} packet of flow {} from core {} ({} flit{}), {}, waits for "
+        "output {}\n",
+        where, port_name(Port(i)), in.occupancy_flits, config.input_buffer_depth_flits,
+        in.fifo.size() > in.admitted ? fmt::format(" (+{} arriving)", in.fifo.size() - in.admitted) : "",
+        head.packet.kind == PacketKind::multicast ? "multicast" : "unicast", head.packet.flow,
+        head.packet.source_core, head.packet.flits, head.packet.flits == 1 ? "" : "s",
+        head.arrival + pipeline_ <= now ? "ready" : "in the pipeline", waits);
+  }
+  if (!interface_.backlog_.empty())
+    out += fmt::format("  {}: {} packets wait at core {}'s network interface for room in the local input buffer\n",
+                       where, interface_.backlog_.size(), core_);
+  if (!interface_.received_.empty() && interface_.received_.size() >= std::size_t(config.axon_input_queue_depth))
+    out += fmt::format("  {}: core {}'s axon input queue is full ({} events) and the core has not taken them\n",
+                       where, core_, interface_.received_.size());
+  return out;
+}
+
+}  // namespace sf::sim
