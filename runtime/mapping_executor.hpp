@@ -34,6 +34,7 @@ class MappingExecutor final : public TokenModel, private UnitOutbox {
   const Mapping& mapping() const { return *m_; }
   const std::vector<int64_t>& last_logit_accumulators() const { return logit_acc_; }
   int64_t last_events_delivered() const { return delivered_; }
+  const UnitBehavior& unit(int id) const { return *units_[std::size_t(id)]; }
 
  private:
   void send(int unit, const UnitEvent& event) override;

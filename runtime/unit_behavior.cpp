@@ -66,6 +66,7 @@ class LinkedUnit : public UnitBehavior {
     for (const auto& o : links_.outputs)
       if (o.role == role && index >= o.begin && index < o.end && dest_filter(o.flow)) {
         out.send(u_.id, {o.flow, index, value, false});
+        ++events_out_;
         return;
       }
   }
@@ -75,7 +76,10 @@ class LinkedUnit : public UnitBehavior {
   template <class Filter>
   void end_streams(FlowRole role, UnitOutbox& out, Filter dest_filter) {
     for (const auto& o : links_.outputs)
-      if (o.role == role && dest_filter(o.flow)) out.send(u_.id, {o.flow, 0, 0, true});
+      if (o.role == role && dest_filter(o.flow)) {
+        out.send(u_.id, {o.flow, 0, 0, true});
+        ++events_out_;
+      }
   }
   void end_streams(FlowRole role, UnitOutbox& out) {
     end_streams(role, out, [](int) { return true; });
@@ -130,6 +134,7 @@ class CrossbarUnit final : public LinkedUnit {
     ended_.fill(0);
     computed_ = finished_ = false;
     work_ = {};
+    events_out_ = lif_updates_ = 0;
   }
 
   void receive(const UnitEvent& e, UnitOutbox& out) override {
@@ -140,8 +145,9 @@ class CrossbarUnit final : public LinkedUnit {
       switch (role) {
         case FlowRole::Activation:
           x_[local_input(e.index)] = int32_t(e.value);
-          work_.sops += u_.rows();
-          ++work_.synapse_reads;
+          ++work_.events_graded;
+          work_.sop_graded += u_.rows();
+          work_.synapse_read_bits += u_.rows() * m_.quant.weight_bits;
           if (u_.out_index == 0) obs_.inputs(u_.layer, u_.op).add(int32_t(e.value));
           break;
         case FlowRole::PartialSum: partial_[local_row(e.index)] += e.value; break;
@@ -203,13 +209,14 @@ class CrossbarUnit final : public LinkedUnit {
   void fire(UnitOutbox& out) {
     const int A = m_.quant.activation_bits, M = m_.quant.membrane_bits;
     const int64_t rows = u_.rows();
-    work_.neuron_ops += rows;
+    const int64_t membrane_bytes = rules::packed_bytes(rows, M);
+    work_.neuron_updates += rows;
     switch (u_.function) {
       case NeuronFunction::Receptance:
         for (int64_t r = 0; r < rows; ++r)
           send_value(FlowRole::Receptance, u_.out_begin + r, rules::receptance(acc_[std::size_t(r)], out_[std::size_t(r)]), out);
         end_streams(FlowRole::Receptance, out);
-        work_.sfu_ops += rows;
+        rules::count_receptance(work_, rows);
         break;
       case NeuronFunction::AttKey:
         for (int64_t r = 0; r < rows; ++r)
@@ -224,7 +231,7 @@ class CrossbarUnit final : public LinkedUnit {
           send_value(FlowRole::Activation, u_.out_begin + r, rules::att_gate(r_[i], wkv, gate_, A), out);
         }
         end_streams(FlowRole::Activation, out);
-        work_.sfu_ops += 12 * rows;
+        rules::count_wkv_and_gate(work_, work_, rows, A);
         break;
       case NeuronFunction::AttOutputLif:
       case NeuronFunction::FfnValueGateLif: {
@@ -239,6 +246,12 @@ class CrossbarUnit final : public LinkedUnit {
           }
         }
         end_streams(FlowRole::Spikes, out);
+        // The readout above, then the LIF update: two neuron-unit updates per row, as in §5.
+        work_.neuron_updates += rows;
+        lif_updates_ += rows;
+        work_.state_read_bytes += membrane_bytes;
+        work_.state_write_bytes += membrane_bytes;
+        if (!att) rules::count_ffn_gate(work_, rows);
         break;
       }
       case NeuronFunction::FfnKeyRelu2: {
@@ -250,7 +263,7 @@ class CrossbarUnit final : public LinkedUnit {
         }
         obs_.activity.relu2_nonzero[std::size_t(u_.layer)] += nonzero;
         end_streams(FlowRole::Activation, out);
-        work_.sfu_ops += rows;
+        rules::count_relu2(work_, rows, A);
         break;
       }
       case NeuronFunction::HeadLogits:
@@ -317,6 +330,7 @@ class ResidualUnit final : public LinkedUnit {
     gathered_.clear();
     scattered_.clear();
     work_ = {};
+    events_out_ = lif_updates_ = 0;
   }
 
   void host_input(const int32_t* embedding_row, UnitOutbox& out) override {
@@ -337,8 +351,11 @@ class ResidualUnit final : public LinkedUnit {
       case FlowRole::Spikes: {
         const bool att = links_.flow_is_att_spikes[std::size_t(e.flow)];
         if (e.end_of_stream) ++(att ? att_spikes_ended_ : ffn_spikes_ended_);
-        else x_[local(e.index)] += rules::kSpikeResidual;
-        work_.sops += !e.end_of_stream;
+        else {
+          x_[local(e.index)] += rules::kSpikeResidual;
+          ++work_.events_binary;
+          ++work_.sop_binary;
+        }
         break;
       }
       case FlowRole::LnGather: gathered_.push_back(e.value); break;
@@ -406,29 +423,36 @@ class ResidualUnit final : public LinkedUnit {
     UnitOutbox& out = *outbox_;
     if (ln_phase_ == 0) {  // partial sum out
       partial_ = q::ln_partial_sum(in.data(), n_);
-      if (!alone && !leader) out.send(u_.id, {gather_flow_, 0, partial_, false});
+      if (!alone && !leader) send_statistic(gather_flow_, partial_, out);
       ln_phase_ = 1;
     }
     if (ln_phase_ == 1) {  // the mean
       int64_t total = 0;
       if (!combine(partial_, total)) return false;
       mean_ = leader ? q::ln_mean(total, C) : total;
-      if (!alone && leader) out.send(u_.id, {scatter_flow_, 0, mean_, false});
+      if (!alone && leader) send_statistic(scatter_flow_, mean_, out);
       partial_ = q::ln_partial_squares(in.data(), n_, mean_);
-      if (!alone && !leader) out.send(u_.id, {gather_flow_, 0, partial_, false});
+      if (!alone && !leader) send_statistic(gather_flow_, partial_, out);
       ln_phase_ = 2;
     }
     if (ln_phase_ == 2) {  // σ
       int64_t total = 0;
       if (!combine(partial_, total)) return false;
       const int64_t sigma = leader ? q::ln_sigma(total, C) : total;
-      if (!alone && leader) out.send(u_.id, {scatter_flow_, 0, sigma, false});
+      if (!alone && leader) send_statistic(scatter_flow_, sigma, out);
       q::ln_normalize(in.data(), n_, mean_, sigma, ln_gain_[slot].data(), ln_bias_[slot].data(), out_bits, false, z_.data());
-      work_.sfu_ops += 2 * n_ + (leader ? 1 : 0);
+      work_.sfu[int(Sfu::MeanVar)] += n_;
+      work_.sfu[int(Sfu::Divide)] += n_;
+      work_.sfu[int(Sfu::Rsqrt)] += leader ? 1 : 0;
       ln_phase_ = 0;
       return true;
     }
     return false;
+  }
+
+  void send_statistic(int flow, int64_t value, UnitOutbox& out) {
+    out.send(u_.id, {flow, 0, value, false});
+    ++events_out_;
   }
 
   template <class Filter>
@@ -447,7 +471,7 @@ class ResidualUnit final : public LinkedUnit {
       end_streams(FlowRole::Activation, out, to_op);
     }
     prev = z_;
-    work_.sfu_ops += 2 * int64_t(outputs.size()) * n_;
+    rules::count_token_shift(work_, n_, m_.quant.activation_bits, int(outputs.size()));
   }
 
   void advance(UnitOutbox& out) {
@@ -485,8 +509,10 @@ class ResidualUnit final : public LinkedUnit {
           break;
         case Step::WaitFfnSpikes:
           if (ffn_spikes_ended_ < expected(FlowRole::Spikes) - links_.incoming_att_spike_flows) return;
-          if (m_.rescale_every_6_layers && (u_.layer + 1) % 6 == 0)
+          if (m_.rescale_every_6_layers && (u_.layer + 1) % 6 == 0) {
             for (auto& v : x_) v = rules::rescale_residual(v);
+            rules::count_rescale(work_, n_);
+          }
           step_ = u_.layer == L - 1 ? Step::LnOut : Step::Finish;
           break;
         case Step::Finish:

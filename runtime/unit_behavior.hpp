@@ -71,14 +71,17 @@ class UnitBehavior {
   virtual void reset_state() = 0;  // back to the zero recurrent state
   // Residual slices of layer 0 receive the embedding row of their channels from the host.
   virtual void host_input(const int32_t* embedding_row, UnitOutbox& out) {}
-  // Work done this token, for the simulator's timing: synaptic ops, neuron-unit and SFU element ops.
-  struct Work {
-    int64_t sops = 0, neuron_ops = 0, sfu_ops = 0, synapse_reads = 0;
-  };
-  const Work& work() const { return work_; }
+  // What this unit did since start_token, in the fields of Counts (docs/numerics.md §5): synaptic
+  // ops by encoding, weight rows read (synapse_read_bits), neuron-unit updates, SFU ops by kind,
+  // state bytes; plus the packets it sent. The simulator times cores and prices them from this.
+  const Counts& work() const { return work_; }
+  int64_t events_out() const { return events_out_; }
+  // Neuron-unit updates that were LIF updates (the rest are other element-wise functions).
+  int64_t lif_updates() const { return lif_updates_; }
 
  protected:
-  Work work_;
+  Counts work_;
+  int64_t events_out_ = 0, lif_updates_ = 0;
 };
 
 // Builds the behaviour of unit `id`. `observations` is shared by all units of one model.

@@ -93,6 +93,33 @@ TEST(MappingExecutor, IrregularTilingAndSlicedResidualEqualFunctionalModel) {
   expect_same_as_functional(qm, mapping, {3, 9, 44, 0, 17, 17, 2, 30}, 8);
 }
 
+// What the cores report doing sums, over all cores, to the functional model's counts of the
+// same token (the per-core energy breakdown adds up to the per-op one).
+TEST(MappingExecutor, PerUnitWorkSumsToTheFunctionalCounts) {
+  const ModelConfig c{2, 52, 45};
+  const auto qm = random_quantized(8, c);
+  auto spec = chip("large.yaml");
+  spec.core.crossbar.axons = 40;
+  spec.core.crossbar.neurons = 24;
+  const Mapping mapping = lower_to_units(qm, spec, "");
+  QuantizedModel functional(qm);
+  MappingExecutor executor(std::make_shared<const Mapping>(mapping));
+  for (int token : {4, 44, 0, 19}) {
+    functional.step(token);
+    executor.step(token);
+    Counts sum;
+    for (int id = 0; id < int(mapping.units.size()); ++id) sum += executor.unit(id).work();
+    const Counts want = functional.last_counts()->total();
+    EXPECT_EQ(sum.sop_graded, want.sop_graded);
+    EXPECT_EQ(sum.sop_binary, want.sop_binary);
+    EXPECT_EQ(sum.synapse_read_bits, want.synapse_read_bits);
+    EXPECT_EQ(sum.neuron_updates, want.neuron_updates);
+    EXPECT_EQ(sum.sfu, want.sfu);
+    EXPECT_EQ(sum.state_read_bytes, want.state_read_bytes);
+    EXPECT_EQ(sum.state_write_bytes, want.state_write_bytes);
+  }
+}
+
 TEST(MappingExecutor, StateSramLimitsWkvRowBlocks) {
   const ModelConfig c{1, 64, 30};
   const auto qm = random_quantized(2, c);
