@@ -399,8 +399,8 @@ class Lowering {
   }
 
   void lower_head() {
+    check_accumulator("head", m_.head, m_.options.activation_bits);  // before lowering may release the weights
     head_ = lower_matrix(-1, {Op::Head, "head", &m_.head, NeuronFunction::HeadLogits});
-    check_accumulator("head", m_.head, m_.options.activation_bits);
   }
 
   void connect_layers() {

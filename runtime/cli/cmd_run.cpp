@@ -5,28 +5,33 @@
 #include "runtime/cli/common.hpp"
 #include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
+#include "runtime/mapping_executor.hpp"
 #include "runtime/npy.hpp"
 #include "runtime/stats.hpp"
 
 namespace sf::cli {
 
-namespace {
-struct RunOptions {
-  ModelOptions model;
-  std::string prompt = "\n";
-  std::string prompt_ids;
-  int n_tokens = 200;
-  SamplingOptions sampling;
-  std::string logits_out;
-  std::string counts_out;
-  std::string stats_out;
-  bool quiet_stats = false;
-};
+void GenerationOptions::add_to(CLI::App* cmd) {
+  cmd->add_option("--prompt,-p", prompt, "Prompt text (encoded with the model's tokenizer)");
+  cmd->add_option("--prompt-ids", prompt_ids, "Prompt as comma-separated token ids, e.g. 3,17,42")
+      ->excludes(cmd->get_option("--prompt"));
+  cmd->add_option("-n,--tokens", n_tokens, "Tokens to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--temperature,-t", sampling.temperature, "Sampling temperature; 0 = greedy argmax")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--seed", sampling.seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--logits-out", logits_out,
+                  "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
+  cmd->add_option("--counts-out", counts_out, "Write event counts (per step, layer and op) as JSON");
+  cmd->add_option("--stats", stats_out,
+                  "Write the run's statistics (model, tokens, event counts, and the chip's cycles, network and cores "
+                  "where measured) for 'spikeforge report' (format spikeforge-stats-1, docs/stats-format.md)");
+  cmd->add_flag("--quiet-stats", quiet_stats, "Do not print speed and firing rates to stderr");
+}
 
-void run(const RunOptions& o) {
-  auto model_ptr = o.model.make_model();
-  TokenModel& model = *model_ptr;
-  auto tokenizer = tokenizer_for_vocab(model.vocab_size(), o.model.data_dir);
+void run_generation(const GenerationOptions& o, const ModelOptions& model_options, TokenModel& model,
+                    const std::function<void(RunStats&)>& add_stats) {
+  auto tokenizer = tokenizer_for_vocab(model.vocab_size(), model_options.data_dir);
   const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, tokenizer.get(), model.vocab_size());
 
   Utf8Stream text;
@@ -62,22 +67,40 @@ void run(const RunOptions& o) {
                                   "prices counts");
     RunStats stats;
     stats.level = model.level_name();
-    stats.model.path = o.model.model;
+    stats.model.path = model_options.model;
     stats.model.n_layer = model.n_layer();
     stats.model.n_embd = model.n_embd();
     stats.model.vocab = model.vocab_size();
     stats.model.params = ModelConfig{model.n_layer(), model.n_embd(), model.vocab_size()}.parameter_count();
-    if (o.model.quantized) {
-      stats.model.weight_bits = o.model.quant.weight_bits;
-      stats.model.activation_bits = o.model.quant.activation_bits;
-      stats.model.membrane_bits = o.model.quant.membrane_bits;
+    if (model_options.quantized || !model_options.map.empty()) {
+      stats.model.weight_bits = model_options.quant.weight_bits;
+      stats.model.activation_bits = model_options.quant.activation_bits;
+      stats.model.membrane_bits = model_options.quant.membrane_bits;
     }
     stats.tokens.prompt = prompt;
     stats.tokens.generated = result.generated;
     stats.tokens.steps = int64_t(result.counts.per_step.size());
     stats.counts = result.counts;
+    if (add_stats) add_stats(stats);
     write_stats(o.stats_out, stats);
   }
+}
+
+namespace {
+struct RunOptions {
+  ModelOptions model;
+  GenerationOptions generation;
+};
+
+void run(const RunOptions& o) {
+  auto model = o.model.make_model();
+  if (o.model.map.empty()) return run_generation(o.generation, o.model, *model);
+  // A mapping knows the checkpoint it came from and the bits it was quantized to.
+  const Mapping& mapping = static_cast<const MappingExecutor&>(*model).mapping();
+  ModelOptions from_mapping = o.model;
+  from_mapping.model = mapping.model_source;
+  from_mapping.quant = mapping.quant;
+  run_generation(o.generation, from_mapping, *model);
 }
 }  // namespace
 
@@ -85,21 +108,7 @@ void register_run(CLI::App& app) {
   auto opts = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand("run", "Generate text (float32 golden model, --quantized integer model, or --map compiled mapping), streaming it to stdout");
   opts->model.add_to(cmd, true);
-  cmd->add_option("--prompt,-p", opts->prompt, "Prompt text (encoded with the model's tokenizer)");
-  cmd->add_option("--prompt-ids", opts->prompt_ids, "Prompt as comma-separated token ids, e.g. 3,17,42")
-      ->excludes(cmd->get_option("--prompt"));
-  cmd->add_option("-n,--tokens", opts->n_tokens, "Tokens to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--temperature,-t", opts->sampling.temperature, "Sampling temperature; 0 = greedy argmax")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--top-p", opts->sampling.top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--seed", opts->sampling.seed, "Sampling seed")->capture_default_str();
-  cmd->add_option("--logits-out", opts->logits_out,
-                  "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
-  cmd->add_option("--counts-out", opts->counts_out, "Write event counts (per step, layer and op) as JSON");
-  cmd->add_option("--stats", opts->stats_out,
-                  "Write the run's statistics (model, tokens, event counts) for 'spikeforge report' "
-                  "(format spikeforge-stats-1, docs/stats-format.md)");
-  cmd->add_flag("--quiet-stats", opts->quiet_stats, "Do not print speed and firing rates to stderr");
+  opts->generation.add_to(cmd);
   cmd->callback([opts] { run(*opts); });
 }
 

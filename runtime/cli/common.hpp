@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "models/quantized.hpp"
 #include "models/spikegpt.hpp"
 #include "models/tokenizer.hpp"
+#include "runtime/sampler.hpp"
+#include "runtime/stats.hpp"
 
 namespace sf::cli {
 
@@ -43,6 +46,22 @@ struct ModelOptions {
   std::unique_ptr<TokenModel> make_model() const;
 };
 
+// What every generating command (run, simulate) accepts: prompt, sampling, output files.
+struct GenerationOptions {
+  std::string prompt = "\n";
+  std::string prompt_ids;
+  int n_tokens = 200;
+  SamplingOptions sampling;
+  std::string logits_out, counts_out, stats_out;
+  bool quiet_stats = false;
+  void add_to(CLI::App* app);
+};
+
+// Generates with `model`, streaming the text to stdout, and writes the files the options ask
+// for; `add_stats` adds what only this level measured to the statistics file.
+void run_generation(const GenerationOptions& options, const ModelOptions& model_options, TokenModel& model,
+                    const std::function<void(RunStats&)>& add_stats = {});
+
 // Prompt given as text (--prompt) or ids (--prompt-ids 3,17,42).
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
                                int vocab_size);
@@ -69,6 +88,7 @@ void register_inspect(CLI::App& app);
 void register_calibrate(CLI::App& app);
 void register_chip(CLI::App& app);
 void register_compile(CLI::App& app);
+void register_simulate(CLI::App& app);
 void register_report(CLI::App& app);
 void register_verify_rtl(CLI::App& app);
 

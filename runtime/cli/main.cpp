@@ -2,11 +2,22 @@
 // what it costs. One binary, one subcommand per job.
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <exception>
+
+#include <systemc>
 
 #include "runtime/cli/common.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+// SystemC prints its banner to stdout, in the middle of generated text; it honours this variable,
+// which must be set before libsystemc's main() runs, i.e. during static initialisation.
+const bool kQuietSystemC = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0) == 0;
+}  // namespace
+
+// libsystemc supplies main() and calls sc_main (../shared/reference/stack.md), so the CLI's entry
+// point is sc_main; commands that never build a SystemC model never touch the kernel.
+int sc_main(int argc, char** argv) {
   CLI::App app{"spikeforge: what does a trained SpikeGPT really cost on neuromorphic hardware?"};
   app.require_subcommand(1);
   sf::cli::register_run(app);
@@ -15,6 +26,7 @@ int main(int argc, char** argv) {
   sf::cli::register_calibrate(app);
   sf::cli::register_chip(app);
   sf::cli::register_compile(app);
+  sf::cli::register_simulate(app);
   sf::cli::register_report(app);
   sf::cli::register_verify_rtl(app);
   try {

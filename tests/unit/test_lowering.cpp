@@ -55,6 +55,22 @@ TEST(Lowering, ShippedModelUnitsAsCountedByHand) {
   EXPECT_EQ(m.weight_bytes(), shipped().weight_bytes());
 }
 
+// The compile command's path consumes the model (weights move into tiles); it must give the same
+// mapping as lowering from a model that stays intact.
+TEST(Lowering, ConsumingTheModelGivesTheSameUnits) {
+  const Mapping kept = lower_to_units(shipped(), default_chip(), "");
+  QuantizedSpikeGpt copy = shipped();
+  const Mapping consumed = lower_to_units(std::move(copy), default_chip(), "");
+  ASSERT_EQ(kept.units.size(), consumed.units.size());
+  for (std::size_t i = 0; i < kept.units.size(); ++i) {
+    ASSERT_EQ(kept.units[i].params.size(), consumed.units[i].params.size()) << kept.units[i].name;
+    for (std::size_t p = 0; p < kept.units[i].params.size(); ++p)
+      EXPECT_EQ(kept.units[i].params[p].bytes, consumed.units[i].params[p].bytes) << kept.units[i].name;
+  }
+  EXPECT_EQ(kept.host.embedding, consumed.host.embedding);
+  EXPECT_EQ(kept.flows.size(), consumed.flows.size());
+}
+
 TEST(Lowering, TooFewCoresNamesNeedCapacityAndChipsThatWouldFit) {
   ChipSpec chip = default_chip();
   chip.system.chip_count = 1;

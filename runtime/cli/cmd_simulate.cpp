@@ -1,0 +1,68 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+#include "compiler/mapping_io.hpp"
+#include "runtime/cli/common.hpp"
+#include "sim/chip_simulator.hpp"
+
+namespace sf::cli {
+
+namespace {
+struct SimulateOptions {
+  ModelOptions model;  // only --map and --data-dir apply
+  GenerationOptions generation;
+  std::string trace;
+  std::vector<int> trace_cores;
+  uint64_t watchdog_cycles = 0;
+  std::string progress = "auto";
+};
+
+void simulate(const SimulateOptions& o) {
+  auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
+  sim::SimulatorOptions options;
+  options.trace_path = o.trace;
+  options.trace_cores = o.trace_cores;
+  options.watchdog_cycles = o.watchdog_cycles;
+  const bool show_progress = o.progress == "on" || (o.progress == "auto" && isatty(fileno(stderr)));
+  const int64_t total = int64_t(o.generation.n_tokens);
+  if (show_progress)
+    options.progress = [total](const sim::SimulationProgress& p) {
+      fmt::print(stderr, "\r\033[K[simulate] {} tokens (generating {}), {} cycles, {:.1f} s wall", p.tokens_done, total,
+                 p.cycles, p.wall_seconds);
+      std::fflush(stderr);
+    };
+  sim::ChipSimulator chip(mapping, options);
+  ModelOptions model_options = o.model;
+  model_options.model = mapping->model_source;
+  model_options.quant = mapping->quant;
+  run_generation(o.generation, model_options, chip, [&](RunStats& stats) { chip.fill_stats(stats); });
+  if (show_progress) fmt::print(stderr, "\n");
+  if (!o.generation.quiet_stats) fmt::print(stderr, "{}", chip.summary());
+}
+}  // namespace
+
+void register_simulate(CLI::App& app) {
+  auto o = std::make_shared<SimulateOptions>();
+  auto* cmd = app.add_subcommand("simulate",
+                                 "Run a compiled mapping on the cycle-accurate SystemC model of the chip: same tokens, "
+                                 "spikes and counts as 'run --map', plus cycles, latency, network and per-core statistics");
+  cmd->add_option("--map", o->model.map, "Mapping file written by 'spikeforge compile'")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--data-dir", o->model.data_dir, "Folder holding the tokenizer files")->capture_default_str();
+  o->generation.add_to(cmd);
+  cmd->add_option("--trace", o->trace, "Write a VCD trace (GTKWave) of the routers of --trace-cores");
+  cmd->add_option("--trace-cores", o->trace_cores, "Core indices to trace (chip-major, row-major within a chip)")
+      ->delimiter(',');
+  cmd->add_option("--watchdog-cycles", o->watchdog_cycles,
+                  "Cycles without progress, with packets in flight, before the run stops with a stall report "
+                  "(0: the network's default)")
+      ->capture_default_str();
+  cmd->add_option("--progress", o->progress, "Progress line on stderr: auto (when a terminal), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->callback([o] { simulate(*o); });
+}
+
+}  // namespace sf::cli

@@ -1,0 +1,387 @@
+#include "sim/chip_simulator.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+
+#include "compiler/mapping_io.hpp"
+#include "runtime/mapping_executor.hpp"
+#include "sim/network.hpp"
+#include "sim/noc_config.hpp"
+
+namespace sf::sim {
+
+namespace {
+// The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
+constexpr int32_t kEndOfStreamAxon = -1;
+
+const char* sfu_op_for(Sfu s) {
+  switch (s) {
+    case Sfu::MeanVar: return "mean_var";
+    case Sfu::Rsqrt: return "rsqrt";
+    case Sfu::Divide: return "divide";
+    case Sfu::Multiply: return "multiply";
+    case Sfu::Exp: return "exp";
+    case Sfu::Sigmoid: return "sigmoid";
+    case Sfu::kCount: break;
+  }
+  return "?";
+}
+
+Cycle ceil_div(int64_t a, int64_t b) { return Cycle((a + b - 1) / b); }
+
+Counts minus(const Counts& after, const Counts& before) {
+  Counts d = after;
+  d.events_binary -= before.events_binary;
+  d.events_graded -= before.events_graded;
+  d.events_bit_serial -= before.events_bit_serial;
+  d.sop_binary -= before.sop_binary;
+  d.sop_graded -= before.sop_graded;
+  d.sop_bit_serial -= before.sop_bit_serial;
+  d.dense_macs -= before.dense_macs;
+  d.neuron_updates -= before.neuron_updates;
+  d.spikes -= before.spikes;
+  for (int i = 0; i < kSfuCount; ++i) d.sfu[std::size_t(i)] -= before.sfu[std::size_t(i)];
+  d.synapse_read_bits -= before.synapse_read_bits;
+  d.state_read_bytes -= before.state_read_bytes;
+  d.state_write_bytes -= before.state_write_bytes;
+  d.output_bytes -= before.output_bytes;
+  return d;
+}
+}  // namespace
+
+CoreTiming CoreTiming::from_chip(const ChipSpec& chip) {
+  CoreTiming t;
+  t.lanes = chip.core.neuron_unit.lanes;
+  t.neuron_pipeline_latency = chip.core.neuron_unit.pipeline_latency_cycles;
+  t.synapse_read_width_bits = chip.core.synapse_sram.access_width_bits;
+  t.state_access_width_bits = chip.core.state_sram.access_width_bits;
+  t.sfu_units = std::max(1, chip.core.sfu.units);
+  for (int s = 0; s < kSfuCount; ++s) {
+    const auto it = chip.core.sfu.ops.find(sfu_op_for(Sfu(s)));
+    if (it == chip.core.sfu.ops.end()) continue;  // the compiler refuses mappings that need a missing op
+    t.sfu_latency[std::size_t(s)] = it->second.latency_cycles;
+    t.sfu_interval[std::size_t(s)] = it->second.initiation_interval_cycles;
+  }
+  return t;
+}
+
+int64_t CoreTiming::synapse_accesses(const Counts& w) const {
+  // One access per read_width bits of a weight row; rows are read whole per event.
+  if (w.events_graded == 0) return 0;
+  return w.events_graded * int64_t(ceil_div(w.synapse_read_bits / w.events_graded, synapse_read_width_bits));
+}
+
+int64_t CoreTiming::state_accesses(int64_t bytes) const { return int64_t(ceil_div(bytes * 8, state_access_width_bits)); }
+
+Cycle CoreTiming::cycles(const Counts& w) const {
+  const int64_t sops = w.sop_graded + w.sop_binary + w.sop_bit_serial;
+  Cycle c = std::max<Cycle>(Cycle(synapse_accesses(w)), ceil_div(sops, lanes));
+  if (w.neuron_updates > 0) c += ceil_div(w.neuron_updates, lanes) + Cycle(neuron_pipeline_latency);
+  for (int s = 0; s < kSfuCount; ++s) {
+    const int64_t ops = w.sfu[std::size_t(s)];
+    if (ops > 0) c += ceil_div(ops * sfu_interval[std::size_t(s)], sfu_units) + Cycle(sfu_latency[std::size_t(s)]);
+  }
+  c += Cycle(state_accesses(w.state_read_bytes) + state_accesses(w.state_write_bytes));
+  return std::max<Cycle>(c, 1);
+}
+
+// One core: takes events from its axon input queue one at a time, lets its unit react, and
+// injects what the unit sent once the work is done. Runs only when an event arrives or its own
+// work finishes.
+class CoreModule : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(CoreModule);
+  CoreModule(const sc_core::sc_module_name& name, ChipSimulator& chip, int unit, NetworkInterface& ni,
+             const CoreTiming& timing)
+      : sc_module(name), chip_(chip), unit_(unit), ni_(ni), timing_(timing), clock_(chip.network_->clock()) {
+    SC_METHOD(process);
+    sensitive << ni_.delivery_event() << wake_;
+    dont_initialize();
+  }
+
+  void stage(const UnitEvent& e) { staged_.push_back(e); }
+
+  void host_input(const int32_t* row) {
+    host_row_ = row;
+    wake_.notify(sc_core::SC_ZERO_TIME);
+  }
+
+  // Totals over the run.
+  Counts work;
+  int64_t lif_updates = 0, events_out = 0, flits_injected = 0, synapse_accesses = 0, state_reads = 0,
+          state_writes = 0;
+  Cycle busy_cycles = 0, stall_cycles = 0;
+  int64_t flits_injected_this_token = 0;
+
+ private:
+  UnitBehavior& behavior() { return *chip_.behaviors_[std::size_t(unit_)]; }
+
+  void process() {
+    const Cycle now = clock_.now();
+    if (ni_.backlog() > 0) stall_cycles += now - last_seen_;  // outputs waiting for the router
+    last_seen_ = now;
+    while (!pending_.empty() && pending_.front().first <= now) {
+      inject(pending_.front().second);
+      pending_.pop_front();
+    }
+    if (busy_until_ <= now) {
+      if (host_row_) {
+        const int32_t* row = host_row_;
+        host_row_ = nullptr;
+        account([&] { behavior().host_input(row, chip_); }, now);
+      } else if (ni_.has_delivery()) {
+        const Delivery d = ni_.receive();
+        const auto& flow = chip_.mapping_->flows[std::size_t(d.packet.flow)];
+        UnitEvent e;
+        e.flow = d.packet.flow;
+        e.end_of_stream = d.packet.axon == kEndOfStreamAxon;
+        e.index = e.end_of_stream ? 0 : flow.index_begin + d.packet.axon;
+        e.value = d.packet.payload;
+        account([&] { behavior().receive(e, chip_); }, now);
+      }
+    }
+    Cycle next = kNever;
+    if (!pending_.empty()) next = pending_.front().first;
+    if ((ni_.has_delivery() || host_row_) && busy_until_ > now) next = std::min(next, busy_until_);
+    if ((ni_.has_delivery() || host_row_) && busy_until_ <= now) next = now + 1;
+    if (ni_.backlog() > 0) next = std::min(next, now + 1);
+    if (next != kNever) wake_.notify(clock_.after(next - now));
+  }
+
+  template <class F>
+  void account(F&& react, Cycle now) {
+    const Counts before = behavior().work();
+    const int64_t lif_before = behavior().lif_updates(), out_before = behavior().events_out();
+    react();
+    const Counts delta = minus(behavior().work(), before);
+    const Cycle cost = timing_.cycles(delta);
+    busy_until_ = now + cost;
+    busy_cycles += cost;
+    work += delta;
+    lif_updates += behavior().lif_updates() - lif_before;
+    events_out += behavior().events_out() - out_before;
+    synapse_accesses += timing_.synapse_accesses(delta);
+    state_reads += timing_.state_accesses(delta.state_read_bytes);
+    state_writes += timing_.state_accesses(delta.state_write_bytes);
+    for (const auto& e : staged_) pending_.emplace_back(busy_until_, e);
+    staged_.clear();
+    chip_.network_->note_progress();
+  }
+
+  void inject(const UnitEvent& e) {
+    const auto& flow = chip_.mapping_->flows[std::size_t(e.flow)];
+    const int32_t axon = e.end_of_stream ? kEndOfStreamAxon : int32_t(e.index - flow.index_begin);
+    const int payload_bits = e.end_of_stream ? 0 : flow.payload_bits;
+    const Packet p = ni_.flow_event(e.flow, axon, e.value, payload_bits);
+    flits_injected += p.flits;
+    flits_injected_this_token += p.flits;
+    ni_.inject(p);
+  }
+
+  ChipSimulator& chip_;
+  int unit_;
+  NetworkInterface& ni_;
+  const CoreTiming& timing_;
+  const CycleClock& clock_;
+  sc_core::sc_event wake_;
+  const int32_t* host_row_ = nullptr;
+  Cycle busy_until_ = 0, last_seen_ = 0;
+  std::vector<UnitEvent> staged_;
+  std::deque<std::pair<Cycle, UnitEvent>> pending_;
+};
+
+ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options)
+    : mapping_(std::move(mapping)), chip_(mapping_chip_spec(*mapping_)), options_(options) {
+  const Mapping& m = *mapping_;
+  links_ = link_units(m);
+  observations_.reset(m.config.n_layer, m.config.n_embd);
+  for (int id = 0; id < int(m.units.size()); ++id)
+    behaviors_.push_back(make_unit_behavior(m, id, links_[std::size_t(id)], observations_));
+
+  const Topology topology(chip_);
+  NocConfig noc = noc_config(chip_);
+  if (options.watchdog_cycles > 0) noc.watchdog_window_cycles = options.watchdog_cycles;
+  RoutingTables tables = rebuild_routing_tables(m, topology);
+  network_ = std::make_unique<Network>("noc", noc, std::move(tables));
+  timing_ = CoreTiming::from_chip(chip_);
+  for (int id = 0; id < int(m.units.size()); ++id) {
+    const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
+    cores_.push_back(std::make_unique<CoreModule>(fmt::format("core_{}", core).c_str(), *this, id,
+                                                  network_->interface(core), timing_));
+  }
+  if (!options.trace_path.empty()) {
+    std::string base = options.trace_path;
+    if (base.size() > 4 && base.compare(base.size() - 4, 4, ".vcd") == 0) base.resize(base.size() - 4);
+    auto* file = sc_core::sc_create_vcd_trace_file(base.c_str());
+    file->set_time_unit(1.0 / chip_.clock_frequency_mhz, sc_core::SC_US);
+    network_->trace(file, options.trace_cores);
+    trace_file_ = file;
+  }
+  logit_acc_.resize(std::size_t(m.config.vocab_size));
+  logit_written_.resize(std::size_t(m.config.vocab_size));
+  logits_.resize(std::size_t(m.config.vocab_size));
+  counts_.reset(m.config.n_layer);
+}
+
+ChipSimulator::~ChipSimulator() {
+  if (trace_file_) sc_core::sc_close_vcd_trace_file(static_cast<sc_core::sc_trace_file*>(trace_file_));
+}
+
+Cycle ChipSimulator::now() const { return network_->clock().now(); }
+
+void ChipSimulator::reset() {
+  for (auto& b : behaviors_) b->reset_state();
+  counts_.reset(mapping_->config.n_layer);
+}
+
+void ChipSimulator::send(int unit, const UnitEvent& event) {
+  const auto& flow = mapping_->flows[std::size_t(event.flow)];
+  if (flow.source != unit)
+    throw MappingError(fmt::format("unit {} sent on flow {}, which belongs to unit {}", unit, event.flow, flow.source));
+  cores_[std::size_t(unit)]->stage(event);
+}
+
+void ChipSimulator::logit(int64_t vocab_index, int64_t accumulator) {
+  logit_acc_[std::size_t(vocab_index)] = accumulator;
+  logit_written_[std::size_t(vocab_index)] = 1;
+}
+
+const std::vector<float>& ChipSimulator::step(int token) {
+  require_token_in_vocabulary(token);
+  const auto wall0 = std::chrono::steady_clock::now();
+  const Mapping& m = *mapping_;
+  const int C = m.config.n_embd;
+  observations_.reset(m.config.n_layer, C);
+  std::fill(logit_written_.begin(), logit_written_.end(), 0);
+  for (auto& b : behaviors_) b->start_token(*this);
+  for (auto& c : cores_) c->flits_injected_this_token = 0;
+  const auto& stats = network_->stats();
+  const double packets0 = stats.value("noc.packets_injected"), mesh0 = stats.value("noc.flit_hops.mesh"),
+               inter0 = stats.value("noc.flit_hops.inter_chip");
+  const Cycle start = now();
+  const int32_t* row = m.host.embedding.data() + std::size_t(token) * std::size_t(C);
+  for (std::size_t id = 0; id < cores_.size(); ++id)
+    if (m.units[id].kind == UnitKind::Residual && m.units[id].layer == 0) cores_[id]->host_input(row);
+
+  run(*network_);
+
+  std::string stalled;
+  for (std::size_t id = 0; id < behaviors_.size(); ++id)
+    if (!behaviors_[id]->finished())
+      stalled += fmt::format("\n  core {} ({}) waits for {}", to_string(m.unit_cores[id]), m.units[id].name,
+                             behaviors_[id]->waiting_for());
+  if (!stalled.empty())
+    throw NocError(fmt::format("token step stalled at cycle {}: the network is empty, but{}", now(), stalled));
+  for (int v = 0; v < m.config.vocab_size; ++v) {
+    if (!logit_written_[std::size_t(v)])
+      throw MappingError(fmt::format("token step produced no logit for vocabulary entry {}", v));
+    logits_[std::size_t(v)] = float(double(logit_acc_[std::size_t(v)]) * m.host.head_logit_scale[std::size_t(v)]);
+  }
+  count_token(m, observations_, token, counts_);
+  cycles_per_step_.push_back(int64_t(now() - start));
+  int64_t injected = 0;
+  for (const auto& c : cores_) injected += c->flits_injected_this_token;
+  NetworkStepStats net;
+  net.packets = int64_t(stats.value("noc.packets_injected") - packets0);
+  const int64_t mesh = int64_t(stats.value("noc.flit_hops.mesh") - mesh0);
+  net.inter_chip_flits = int64_t(stats.value("noc.flit_hops.inter_chip") - inter0);
+  net.flit_hops = mesh + net.inter_chip_flits + injected;  // a packet crossing h links passes h + 1 routers
+  network_per_step_.push_back(net);
+  wall_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  if (options_.progress) options_.progress({int64_t(cycles_per_step_.size()), now(), wall_seconds_});
+  return logits_;
+}
+
+void ChipSimulator::fill_stats(RunStats& s) const {
+  const Mapping& m = *mapping_;
+  const Topology topology(chip_);
+  StatsChip chip;
+  chip.name = chip_.name;
+  chip.spec_path = chip_.source_path;
+  chip.clock_mhz = chip_.clock_frequency_mhz;
+  chip.chips = chip_.system.chip_count;
+  chip.cores_total = chip_.total_cores();
+  chip.cores_used = int64_t(m.units.size());
+  s.chip = chip;
+  StatsCycles cycles;
+  cycles.per_step = cycles_per_step_;
+  for (auto c : cycles_per_step_) cycles.total += c;
+  s.cycles = cycles;
+  StatsNetwork net;
+  net.per_step = network_per_step_;
+  for (const auto& n : network_per_step_) {
+    net.packets += n.packets;
+    net.flit_hops += n.flit_hops;
+    net.inter_chip_flits += n.inter_chip_flits;
+  }
+  s.network = net;
+  std::vector<CoreStats> cores;
+  for (std::size_t id = 0; id < cores_.size(); ++id) {
+    const CoreModule& c = *cores_[id];
+    const Unit& u = m.units[id];
+    CoreStats cs;
+    const CoreCoord coord = m.unit_cores[id];
+    cs.index = topology.core_index(coord);
+    cs.chip = coord.chip;
+    cs.row = coord.row;
+    cs.col = coord.col;
+    cs.unit = u.name;
+    cs.layer = u.layer;
+    cs.op = u.kind == UnitKind::Residual ? "" : op_name(u.op);
+    cs.sop_binary = c.work.sop_binary;
+    cs.sop_graded = c.work.sop_graded;
+    cs.sop_bit_serial = c.work.sop_bit_serial;
+    cs.synapse_reads = c.synapse_accesses;
+    cs.state_reads = c.state_reads;
+    cs.state_writes = c.state_writes;
+    cs.neuron_updates_lif = c.lif_updates;
+    cs.neuron_updates_other = c.work.neuron_updates - c.lif_updates;
+    for (int k = 0; k < kSfuCount; ++k)
+      if (c.work.sfu[std::size_t(k)] > 0) cs.sfu[sfu_op_for(Sfu(k))] = c.work.sfu[std::size_t(k)];
+    cs.events_out = c.events_out;
+    cs.busy_cycles = int64_t(c.busy_cycles);
+    cs.stall_cycles = int64_t(c.stall_cycles);
+    cores.push_back(std::move(cs));
+  }
+  s.cores = std::move(cores);
+}
+
+std::string ChipSimulator::summary() const {
+  const Mapping& m = *mapping_;
+  const int64_t steps = int64_t(cycles_per_step_.size());
+  if (steps == 0) return "no tokens simulated\n";
+  int64_t total = 0, max_cycles = 0;
+  for (auto c : cycles_per_step_) {
+    total += c;
+    max_cycles = std::max(max_cycles, c);
+  }
+  const double mean = double(total) / double(steps);
+  Cycle busy = 0, stall = 0, busiest = 0;
+  std::string busiest_name;
+  for (std::size_t id = 0; id < cores_.size(); ++id) {
+    busy += cores_[id]->busy_cycles;
+    stall += cores_[id]->stall_cycles;
+    if (cores_[id]->busy_cycles > busiest) {
+      busiest = cores_[id]->busy_cycles;
+      busiest_name = m.units[id].name;
+    }
+  }
+  std::string s = fmt::format(
+      "chip {} at {} MHz: {} cores in use of {}\n"
+      "cycles per token: mean {:.0f}, max {} ({:.2f} µs mean latency per token; {:.0f} tokens/s on the chip)\n"
+      "core utilization: mean {:.1f} % of the token time, busiest {} ({:.1f} %); stall cycles (outputs waiting for "
+      "the router) {}\n"
+      "simulation: {} tokens in {:.2f} s wall, {:.0f} chip cycles/s\n",
+      chip_.name, chip_.clock_frequency_mhz, m.units.size(), chip_.total_cores(), mean, max_cycles,
+      mean / chip_.clock_frequency_mhz, chip_.clock_frequency_mhz * 1e6 / mean,
+      100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name,
+      100.0 * double(busiest) / double(total), stall, steps, wall_seconds_, double(total) / wall_seconds_);
+  s += network_->summary();
+  return s;
+}
+
+}  // namespace sf::sim

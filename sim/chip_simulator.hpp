@@ -1,0 +1,113 @@
+// The cycle-accurate chip: one SystemC process per core running the unit the mapping put there
+// (runtime/unit_behavior.hpp, the same code the mapping executor runs), one per router
+// (sim/network.hpp). Events travel as packets through the network-on-chip; every core charges
+// cycles for what it does from the chip description (CoreTiming). A token ends when the last core
+// is done and no packet is in flight — the barrier between tokens.
+//
+// SystemC allows one elaboration per process: build one ChipSimulator per program.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chips/chip_spec.hpp"
+#include "compiler/mapping.hpp"
+#include "models/token_model.hpp"
+#include "runtime/stats.hpp"
+#include "runtime/unit_behavior.hpp"
+#include "sim/clock.hpp"
+
+namespace sf::sim {
+
+class Network;
+class CoreModule;
+
+// Cycles a core spends on what its unit did, from the chip description (docs: sim/README.md,
+// "Core timing"). One place for the rule; CoreModule calls it for every event it takes.
+struct CoreTiming {
+  int lanes = 16;                       // core.neuron_unit.lanes
+  int neuron_pipeline_latency = 3;      // core.neuron_unit.pipeline_latency_cycles
+  int synapse_read_width_bits = 64;     // core.synapse_sram.access_width_bits
+  int state_access_width_bits = 64;     // core.state_sram.access_width_bits
+  int sfu_units = 1;                    // core.sfu.units
+  std::array<int, kSfuCount> sfu_latency{}, sfu_interval{};  // core.sfu.ops.<op>
+
+  static CoreTiming from_chip(const ChipSpec& chip);
+  // Cycles for one taken event (or host input) whose processing did `work` (the unit's Counts delta):
+  // weight-row reads and accumulation overlap; the neuron unit and the SFUs follow; state SRAM
+  // accesses are sequential. At least one cycle: taking an event from the axon queue takes one.
+  Cycle cycles(const Counts& work) const;
+  // Synapse SRAM accesses a unit's weight-row reads take.
+  int64_t synapse_accesses(const Counts& work) const;
+  int64_t state_accesses(int64_t bytes) const;
+};
+
+// Progress of a run, for a terminal line.
+struct SimulationProgress {
+  int64_t tokens_done = 0;
+  Cycle cycles = 0;
+  double wall_seconds = 0;
+};
+
+struct SimulatorOptions {
+  std::string trace_path;              // VCD of the selected cores' routers (empty: none)
+  std::vector<int> trace_cores;        // core indices
+  Cycle watchdog_cycles = 0;           // 0: the network's default
+  std::function<void(const SimulationProgress&)> progress;  // called after every token
+};
+
+class ChipSimulator final : public TokenModel, private UnitOutbox {
+ public:
+  ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options = {});
+  ~ChipSimulator() override;
+
+  std::string level_name() const override { return "simulator"; }
+  int vocab_size() const override { return mapping_->config.vocab_size; }
+  int n_layer() const override { return mapping_->config.n_layer; }
+  int n_embd() const override { return mapping_->config.n_embd; }
+  // The recurrent state returns to zero; simulated time goes on.
+  void reset() override;
+  const std::vector<float>& step(int token) override;
+  const StepActivity& last_activity() const override { return observations_.activity; }
+  const TokenCounts* last_counts() const override { return &counts_; }
+
+  const Mapping& mapping() const { return *mapping_; }
+  const ChipSpec& chip() const { return chip_; }
+  const std::vector<int64_t>& last_logit_accumulators() const { return logit_acc_; }
+  Cycle last_token_cycles() const { return cycles_per_step_.empty() ? 0 : cycles_per_step_.back(); }
+  const std::vector<int64_t>& cycles_per_step() const { return cycles_per_step_; }
+  Cycle now() const;
+  double clock_mhz() const { return chip_.clock_frequency_mhz; }
+
+  // Adds the chip, cycle, network and per-core sections to a run's statistics.
+  void fill_stats(RunStats& stats) const;
+  // Readable summary: cycles and latency per token, utilization, network.
+  std::string summary() const;
+
+ private:
+  friend class CoreModule;
+  void send(int unit, const UnitEvent& event) override;
+  void logit(int64_t vocab_index, int64_t accumulator) override;
+
+  std::shared_ptr<const Mapping> mapping_;
+  ChipSpec chip_;
+  SimulatorOptions options_;
+  CoreTiming timing_;
+  std::vector<UnitLinks> links_;
+  TokenObservations observations_;
+  std::vector<std::unique_ptr<UnitBehavior>> behaviors_;
+  std::unique_ptr<Network> network_;
+  std::vector<std::unique_ptr<CoreModule>> cores_;  // per unit
+  std::vector<int64_t> logit_acc_;
+  std::vector<char> logit_written_;
+  std::vector<float> logits_;
+  TokenCounts counts_;
+  std::vector<int64_t> cycles_per_step_;
+  std::vector<NetworkStepStats> network_per_step_;
+  double wall_seconds_ = 0;
+  void* trace_file_ = nullptr;
+};
+
+}  // namespace sf::sim
