@@ -562,6 +562,30 @@ TEST(MappingIo, EverySingleByteFlipIsRejected) {
   }
 }
 
+// Past the checksums (the CRCs recomputed after the damage), the parser and the validator must
+// still turn any field value into a MappingError or a valid mapping — never a crash, a huge
+// allocation or another exception.
+TEST(MappingIo, DamagedFieldsBehindValidChecksumsAreRejectedCleanly) {
+  const std::vector<unsigned char> whole = saved_small_mapping();
+  const auto spans = sections_of(whole);
+  std::mt19937_64 rng(7);
+  const std::string path = temp_path("fuzz_sealed");
+  int rejected = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<unsigned char> b = whole;
+    const SectionSpan& s = spans[std::size_t(rng() % spans.size())];
+    for (int k = 0, flips = 1 + int(rng() % 3); k < flips; ++k) b[s.offset + rng() % s.length] ^= uint8_t(1u << (rng() % 8));
+    reseal(b);
+    write_bytes(path, b);
+    try {
+      load_mapping(path);
+    } catch (const MappingError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 150);  // most fields are checked; some (a cost, a name) may take any value
+}
+
 TEST(MappingIo, SaveToAMissingFolderIsAClearError) {
   try {
     save_mapping(small_mapping(), "/nonexistent-folder/x.sfmap");
