@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# README command 1: install dependencies, build, and run the main job on the shipped model.
+# README command 1: install dependencies, build, and run the main job on the shipped model:
+# compile it onto the default chip, simulate a prompt cycle-accurately, report energy and SOPs
+# against a GPU baseline and the paper's arithmetic, and write the HTML report.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh"
 cd "$root"
-echo "== spikeforge inspect (shipped model) =="
-./build/spikeforge inspect | sed -n "1,11p"   # sed reads to the end: no SIGPIPE under pipefail
+out="build/main-job"
+mkdir -p "$out"
+sf=./build/spikeforge
+
+echo "== 1. compile the shipped model onto chips/default.yaml =="
+$sf compile --chip chips/default.yaml -o "$out/spikegpt-fortunes.sfmap" > "$out/compile.txt"
+sed -n "/^chip:/,/^units by layer/p" "$out/compile.txt" | sed '$d'   # sed reads to the end: no SIGPIPE
+echo "(full compile report: $out/compile.txt; 'spikeforge inspect $out/spikegpt-fortunes.sfmap' prints it again)"
 echo
-echo "== spikeforge run: golden float32 SpikeGPT, 200 characters =="
-./build/spikeforge run --prompt "the meaning of life is " -n 200 --seed 1
+echo "== 2. simulate a prompt on the cycle-accurate SystemC chip (same bits as the functional model) =="
+$sf simulate --map "$out/spikegpt-fortunes.sfmap" --prompt "the meaning of life is " -n 64 --seed 1 \
+  --stats "$out/simulate-stats.json" --progress off
 echo
-echo "== spikeforge run --quantized: the integer contract, with event counts per layer =="
-./build/spikeforge run --quantized --prompt "the meaning of life is " -n 100 --seed 1
+echo "== 3. energy and SOP report: chip vs GPU vs the paper's estimate =="
+$sf report --stats "$out/simulate-stats.json" --gpu h200 --paper \
+  --json "$out/report.json" --csv "$out/report.csv" --html "$out/report.html"
+echo
+echo "HTML report: $out/report.html"

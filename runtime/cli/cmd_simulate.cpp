@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <unistd.h>
 
 #include "compiler/mapping_io.hpp"
@@ -38,7 +39,13 @@ void simulate(const SimulateOptions& o) {
   ModelOptions model_options = o.model;
   model_options.model = mapping->model_source;
   model_options.quant = mapping->quant;
-  run_generation(o.generation, model_options, chip, [&](RunStats& stats) { chip.fill_stats(stats); });
+  run_generation(o.generation, model_options, chip, [&](RunStats& stats) {
+    chip.fill_stats(stats);
+    // The chip the mapping embeds, beside the statistics, so the report prices exactly this chip.
+    const std::string chip_path = o.generation.stats_out + ".chip.yaml";
+    std::ofstream(chip_path, std::ios::binary) << mapping->chip_yaml;
+    stats.chip->spec_path = chip_path;
+  });
   if (show_progress) fmt::print(stderr, "\n");
   if (!o.generation.quiet_stats) fmt::print(stderr, "{}", chip.summary());
 }

@@ -1,0 +1,77 @@
+// The whole flow as a user runs it: compile the shipped model, run the mapping, simulate it on the
+// chip, report — the three execution levels print the same text, and the statistics carry what
+// only the simulator measures.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/unit/cli_runner.hpp"
+
+namespace sf {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_cli::run_cli;
+
+fs::path temp_dir() {
+  const fs::path d = fs::temp_directory_path() / ("spikeforge_flow_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
+  const fs::path dir = temp_dir();
+  const std::string map = (dir / "shipped.sfmap").string();
+  const auto compiled = run_cli("compile -o " + map);
+  ASSERT_EQ(compiled.status, 0) << compiled.output;
+  EXPECT_NE(compiled.output.find("cores used:          49 of 256"), std::string::npos) << compiled.output;
+
+  const std::string gen = " --prompt-ids 20,45,57,1 -n 24 --temperature 0 --quiet-stats";
+  const auto functional = run_cli("run --quantized" + gen);
+  const auto mapped = run_cli("run --map " + map + gen);
+  const std::string stats = (dir / "sim.json").string();
+  const auto simulated = run_cli("simulate --map " + map + gen + " --progress off --stats " + stats);
+  ASSERT_EQ(functional.status, 0) << functional.output;
+  ASSERT_EQ(mapped.status, 0) << mapped.output;
+  ASSERT_EQ(simulated.status, 0) << simulated.output;
+  EXPECT_EQ(functional.output, mapped.output);
+  EXPECT_EQ(functional.output, simulated.output);
+
+  std::ifstream in(stats);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j.at("level"), "simulator");
+  EXPECT_EQ(j.at("cycles").at("per_step").size(), 28u);  // 4 prompt ids + 24 generated
+  EXPECT_EQ(j.at("cores").size(), 49u);
+  EXPECT_GT(j.at("network").at("flit_hops").get<int64_t>(), 0);
+
+  const auto report = run_cli("report --stats " + stats + " --html " + (dir / "r.html").string());
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_NE(report.output.find("router.flit_hop"), std::string::npos) << report.output;
+  EXPECT_NE(report.output.find("latency per token"), std::string::npos) << report.output;
+  EXPECT_TRUE(fs::exists(dir / "r.html"));
+  fs::remove_all(dir);
+}
+
+TEST(CliFlow, CompileCheckOnATooSmallChipExplainsWhatDoesNotFit) {
+  const fs::path dir = temp_dir();
+  const fs::path chip = fs::path(SPIKEFORGE_SOURCE_DIR) / "chips" / "tiny.yaml";
+  const auto r = run_cli("compile --check --chip " + chip.string());
+  EXPECT_TRUE(WIFEXITED(r.status));
+  EXPECT_EQ(WEXITSTATUS(r.status), 2) << r.output;
+  EXPECT_NE(r.output.find("does not fit chip"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cores at the chip system: need"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("capacity 4"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(CliFlow, DumpIrPrintsTheTokenGraph) {
+  const auto r = run_cli("compile --dump-ir");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("L0.att.xk"), std::string::npos) << r.output.substr(0, 2000);
+}
+
+}  // namespace
+}  // namespace sf
