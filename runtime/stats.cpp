@@ -145,6 +145,7 @@ json stats_to_json(const RunStats& s) {
                     {"flit_hops", s.network->flit_hops},
                     {"inter_chip_flits", s.network->inter_chip_flits},
                     {"per_step", per_step}};
+    if (!s.network->detail_json.empty()) j["network"]["detail"] = json::parse(s.network->detail_json);
   }
   if (s.cores) {
     j["cores"] = json::array();
@@ -228,6 +229,10 @@ RunStats stats_from_json(const json& j) {
     }
     if (!n.per_step.empty() && int64_t(n.per_step.size()) != s.tokens.steps)
       field_error("network.per_step", fmt::format("has {} entries for {} steps", n.per_step.size(), s.tokens.steps));
+    if (network.contains("detail")) {
+      if (!network["detail"].is_object()) field_error("network.detail", "must be an object of named statistics");
+      n.detail_json = network["detail"].dump();
+    }
     s.network = n;
   }
   if (j.contains("cores")) {

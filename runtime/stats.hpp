@@ -57,6 +57,11 @@ struct StatsNetwork {
   int64_t flit_hops = 0;         // flits through routers (a packet crossing h links: h + 1 per flit)
   int64_t inter_chip_flits = 0;  // flits across inter-chip links
   std::vector<NetworkStepStats> per_step;  // may be empty; otherwise one entry per step
+  // Every statistic the network model registered by name (per router, port and link: packets,
+  // flits, peak buffer occupancy, blocked cycles; totals), as a JSON object name -> value; a
+  // string holding that object's text, empty when the level has none (kept as text so this header
+  // needs no JSON type).
+  std::string detail_json;
 };
 
 // One core's counters over the whole run, in the units the energy table prices.

@@ -59,6 +59,8 @@ CoreTiming CoreTiming::from_chip(const ChipSpec& chip) {
   t.neuron_pipeline_latency = chip.core.neuron_unit.pipeline_latency_cycles;
   t.synapse_read_width_bits = chip.core.synapse_sram.access_width_bits;
   t.state_access_width_bits = chip.core.state_sram.access_width_bits;
+  t.synapse_read_latency = chip.core.synapse_sram.latency_cycles;
+  t.state_access_latency = chip.core.state_sram.latency_cycles;
   t.sfu_units = std::max(1, chip.core.sfu.units);
   for (int s = 0; s < kSfuCount; ++s) {
     const auto it = chip.core.sfu.ops.find(sfu_op_for(Sfu(s)));
@@ -79,13 +81,15 @@ int64_t CoreTiming::state_accesses(int64_t bytes) const { return int64_t(ceil_di
 
 Cycle CoreTiming::cycles(const Counts& w) const {
   const int64_t sops = w.sop_graded + w.sop_binary + w.sop_bit_serial;
-  Cycle c = std::max<Cycle>(Cycle(synapse_accesses(w)), ceil_div(sops, lanes));
+  const int64_t reads = synapse_accesses(w);
+  // Row reads are pipelined: the read latency is paid once per event, then one access per cycle.
+  Cycle c = std::max<Cycle>(Cycle(reads), ceil_div(sops, lanes)) + (reads > 0 ? Cycle(synapse_read_latency) : 0);
   if (w.neuron_updates > 0) c += ceil_div(w.neuron_updates, lanes) + Cycle(neuron_pipeline_latency);
   for (int s = 0; s < kSfuCount; ++s) {
     const int64_t ops = w.sfu[std::size_t(s)];
     if (ops > 0) c += ceil_div(ops * sfu_interval[std::size_t(s)], sfu_units) + Cycle(sfu_latency[std::size_t(s)]);
   }
-  c += Cycle(state_accesses(w.state_read_bytes) + state_accesses(w.state_write_bytes));
+  c += Cycle(state_accesses(w.state_read_bytes) + state_accesses(w.state_write_bytes)) * Cycle(state_access_latency);
   return std::max<Cycle>(c, 1);
 }
 
@@ -104,6 +108,15 @@ class CoreModule : public sc_core::sc_module {
   }
 
   void stage(const UnitEvent& e) { staged_.push_back(e); }
+
+  // VCD: whether the core is working and how many events wait in its axon queue. Only traced
+  // cores own signals (and wake at the end of each piece of work to lower `busy`).
+  void trace(sc_core::sc_trace_file* file, const std::string& prefix) {
+    busy_signal_ = std::make_unique<sc_core::sc_signal<bool>>((prefix + "_busy").c_str());
+    queue_signal_ = std::make_unique<sc_core::sc_signal<int>>((prefix + "_queue").c_str());
+    sc_core::sc_trace(file, *busy_signal_, prefix + ".busy");
+    sc_core::sc_trace(file, *queue_signal_, prefix + ".axon_queue");
+  }
 
   void host_input(const int32_t* row) {
     host_row_ = row;
@@ -149,6 +162,11 @@ class CoreModule : public sc_core::sc_module {
     if ((ni_.has_delivery() || host_row_) && busy_until_ > now) next = std::min(next, busy_until_);
     if ((ni_.has_delivery() || host_row_) && busy_until_ <= now) next = now + 1;
     if (ni_.backlog() > 0) next = std::min(next, now + 1);
+    if (busy_signal_) {
+      busy_signal_->write(busy_until_ > now);
+      queue_signal_->write(int(ni_.deliveries_waiting()));
+      if (busy_until_ > now) next = std::min(next, busy_until_);
+    }
     if (next != kNever) wake_.notify(clock_.after(next - now));
   }
 
@@ -192,6 +210,8 @@ class CoreModule : public sc_core::sc_module {
   Cycle busy_until_ = 0, last_seen_ = 0;
   std::vector<UnitEvent> staged_;
   std::deque<std::pair<Cycle, UnitEvent>> pending_;
+  std::unique_ptr<sc_core::sc_signal<bool>> busy_signal_;
+  std::unique_ptr<sc_core::sc_signal<int>> queue_signal_;
 };
 
 ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options)
@@ -217,8 +237,12 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
     std::string base = options.trace_path;
     if (base.size() > 4 && base.compare(base.size() - 4, 4, ".vcd") == 0) base.resize(base.size() - 4);
     auto* file = sc_core::sc_create_vcd_trace_file(base.c_str());
-    file->set_time_unit(1.0 / chip_.clock_frequency_mhz, sc_core::SC_US);
     network_->trace(file, options.trace_cores);
+    for (int id = 0; id < int(m.units.size()); ++id) {
+      const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
+      if (std::find(options.trace_cores.begin(), options.trace_cores.end(), core) != options.trace_cores.end())
+        cores_[std::size_t(id)]->trace(file, fmt::format("core_{}", core));
+    }
     trace_file_ = file;
   }
   logit_acc_.resize(std::size_t(m.config.vocab_size));
@@ -318,6 +342,7 @@ void ChipSimulator::fill_stats(RunStats& s) const {
     net.flit_hops += n.flit_hops;
     net.inter_chip_flits += n.inter_chip_flits;
   }
+  net.detail_json = network_->stats().to_json().dump();
   s.network = net;
   std::vector<CoreStats> cores;
   for (std::size_t id = 0; id < cores_.size(); ++id) {

@@ -31,6 +31,8 @@ struct CoreTiming {
   int neuron_pipeline_latency = 3;      // core.neuron_unit.pipeline_latency_cycles
   int synapse_read_width_bits = 64;     // core.synapse_sram.access_width_bits
   int state_access_width_bits = 64;     // core.state_sram.access_width_bits
+  int synapse_read_latency = 1;         // core.synapse_sram.read_latency_cycles
+  int state_access_latency = 1;         // core.state_sram.access_latency_cycles (per access)
   int sfu_units = 1;                    // core.sfu.units
   std::array<int, kSfuCount> sfu_latency{}, sfu_interval{};  // core.sfu.ops.<op>
 

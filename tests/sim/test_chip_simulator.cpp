@@ -6,7 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <unistd.h>
 #include <sstream>
 
 #include "chips/chip_spec.hpp"
@@ -123,6 +123,41 @@ TEST(ChipSimulator, UndersizedBuffersCompleteCorrectlyOrReportTheStall) {
   } catch (const NocError& e) {
     EXPECT_NE(std::string(e.what()).find("router"), std::string::npos) << e.what();
   }
+}
+
+// The VCD holds the selected cores' busy flag and axon queue, and their routers, and shows activity.
+TEST(ChipSimulator, TraceOfSelectedCoresShowsTheirActivity) {
+  const auto mapping = compile_on({});
+  const Topology topology(mapping_chip_spec(*mapping));
+  const int core = topology.core_index(mapping->unit_cores[0]);
+  const fs::path vcd = fs::temp_directory_path() / ("sf_trace_" + std::to_string(::getpid()) + ".vcd");
+  SimulatorOptions options;
+  options.trace_path = vcd.string();
+  options.trace_cores = {core};
+  {
+    ChipSimulator chip(mapping, options);
+    chip.step(3);
+    chip.step(4);
+  }
+  const std::string text = read_text(vcd);
+  fs::remove(vcd);
+  EXPECT_NE(text.find("busy"), std::string::npos);
+  EXPECT_NE(text.find("axon_queue"), std::string::npos);
+  EXPECT_NE(text.find("occupancy_flits"), std::string::npos);
+  // The busy flag rises and falls: a value change to 1 and one back to 0 for its identifier.
+  std::string id;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string var, kind, width, code, name;
+    if (words >> var >> kind >> width >> code >> name && var == "$var" && name == "busy") {
+      id = code;
+      break;
+    }
+  }
+  ASSERT_FALSE(id.empty());
+  EXPECT_NE(text.find("\n1" + id + "\n"), std::string::npos) << id;
+  EXPECT_NE(text.find("\n0" + id + "\n"), std::string::npos) << id;
 }
 
 // A unit whose input flow is given to a core that never sends on it waits forever; the token ends
