@@ -156,7 +156,7 @@ RunStats simulated_stats() {
   s.level = "simulator";
   s.chip = StatsChip{"spikeforge-default", "", 500.0, 4, 256, 3};
   s.cycles = StatsCycles{{1000, 3000}, 4000};
-  s.network = StatsNetwork{10, 40, 6, {{4, 15, 2}, {6, 25, 4}}};
+  s.network = StatsNetwork{10, 40, 6, {{4, 15, 2}, {6, 25, 4}}, ""};
   CoreStats a;
   a.index = 0;
   a.unit = "att.key";
