@@ -118,9 +118,10 @@ LoopComparisonResult compare_rtl_in_the_loop(std::shared_ptr<const Mapping> mapp
 
 std::string loop_comparison_summary(const LoopComparisonResult& r) {
   std::string s = fmt::format(
-      "{}: {} tokens, {} RTL cores ({} backend, model {}): plain {} cycles, RTL {} cycles; "
-      "{:.3g} RTL neuron updates/s, {:.3g} tokens/s with the RTL, {:.3g} tokens/s plain",
+      "{}: {} tokens, {} RTL cores ({} backend, model {}): chip cycles plain {}, with the RTL {} (RTL cores busy {} "
+      "cycles); {:.3g} RTL neuron updates/s, {:.3g} tokens/s with the RTL, {:.3g} tokens/s plain",
       r.pass ? "PASS" : "FAIL", r.tokens, r.rtl.cores, r.rtl.backend, r.rtl.model, r.plain_cycles, r.rtl_cycles,
+      r.rtl.totals.total() - r.rtl.totals.idle_cycles,
       r.rtl_seconds > 0 ? double(r.rtl.neuron_updates) / r.rtl_seconds : 0.0,
       r.rtl_seconds > 0 ? r.tokens / r.rtl_seconds : 0.0, r.plain_seconds > 0 ? r.tokens / r.plain_seconds : 0.0);
   if (!r.pass) s += fmt::format("\n  first difference: {} ({} cores differ in that step)", r.first_difference, r.differing_cores);

@@ -140,7 +140,8 @@ int verify(const VerifyRtlOptions& o) {
       opt.rtl.model = loop_model;
       const sim::LoopComparisonResult r = sim::compare_rtl_in_the_loop(mapping, opt);
       pass = pass && r.pass;
-      fmt::print("[in-the-loop vs simulate] {} (shipped model on chips/default.yaml, every crossbar core verilated)\n",
+      fmt::print("[in-the-loop vs simulate] shipped model on chips/default.yaml, every crossbar core on the verilated "
+                 "core vs the C++ one: {}\n",
                  sim::loop_comparison_summary(r));
       report["in_the_loop"] = {{"run", true}, {"pass", r.pass}, {"model", loop_model}, {"tokens", r.tokens},
                                {"rtl_cores", r.rtl.cores}, {"plain_cycles", r.plain_cycles}, {"rtl_cycles", r.rtl_cycles},
