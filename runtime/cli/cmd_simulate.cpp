@@ -76,9 +76,17 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--rtl-model", o->rtl.model, "Verilated model of --rtl ('spikeforge verify-rtl --list')")
       ->capture_default_str();
   cmd->callback([o, rtl] {
-    auto& cores = o->rtl.cores;
-    cores.erase(std::remove(cores.begin(), cores.end(), std::string()), cores.end());
+    // The delimiter also splits unit names ("L0.ffn.value[0,2]"): a piece with an open '[' joins the next.
+    std::vector<std::string> cores;
+    for (const std::string& piece : o->rtl.cores) {
+      if (!cores.empty() && std::count(cores.back().begin(), cores.back().end(), '[') >
+                                std::count(cores.back().begin(), cores.back().end(), ']'))
+        cores.back() += "," + piece;
+      else if (!piece.empty())
+        cores.push_back(piece);
+    }
     if (rtl->count() > 0 && cores.empty()) cores = {"all"};   // --rtl with no value
+    o->rtl.cores = cores;
     simulate(*o);
   });
 }
