@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <deque>
 
-
 namespace sf {
 
 void TokenObservations::reset(int n_layer, int n_embd) {
