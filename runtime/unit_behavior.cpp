@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <deque>
 
-#include "models/crossbar_kernel.hpp"
-
 namespace sf {
 
 void TokenObservations::reset(int n_layer, int n_embd) {
@@ -95,14 +93,15 @@ class LinkedUnit : public UnitBehavior {
 
 class CrossbarUnit final : public LinkedUnit {
  public:
-  CrossbarUnit(const Mapping& m, int id, const UnitLinks& links, TokenObservations& obs) : LinkedUnit(m, id, links, obs) {
+  CrossbarUnit(const Mapping& m, int id, const UnitLinks& links, TokenObservations& obs,
+               const AccumulatorEngineFactory& make_engine)
+      : LinkedUnit(m, id, links, obs) {
     const int64_t rows = u_.rows(), cols = u_.cols();
     weights_ = param_vector<int8_t>(u_, param::kWeights);
     if (int64_t(weights_.size()) != rows * cols)
       throw MappingError(fmt::format("unit {} ({}): {} weights for a {}×{} tile", u_.id, u_.name, weights_.size(), rows, cols));
-    row_sum_.assign(std::size_t(rows), 0);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) row_sum_[std::size_t(r)] += weights_[std::size_t(r * cols + c)];
+    const CrossbarTile tile = crossbar_tile(m, u_, weights_);
+    engine_ = make_engine ? make_engine(tile) : make_cpp_accumulator_engine(tile);
     if (u_.reduces() && u_.function != NeuronFunction::HeadLogits) out_ = read_multipliers(u_, param::kOut);
     if (u_.function == NeuronFunction::AttValueWkvGate || u_.function == NeuronFunction::FfnKeyRelu2)
       gate_ = read_multipliers(u_, param::kGate).at(0);
@@ -110,9 +109,8 @@ class CrossbarUnit final : public LinkedUnit {
       time_first_ = param_vector<int32_t>(u_, param::kTimeFirst);
       time_decay_ = param_vector<int32_t>(u_, param::kTimeDecay);
     }
-    x_.resize(std::size_t(cols));
     acc_.resize(std::size_t(rows));
-    partial_.resize(std::size_t(rows));
+    spikes_.resize(std::size_t(rows));
     r_.resize(std::size_t(rows));
     k_.resize(std::size_t(rows));
     reset_state();
@@ -124,11 +122,12 @@ class CrossbarUnit final : public LinkedUnit {
     b_.assign(rows, 0);
     p_.assign(rows, q::kWkvNegInf);
     membrane_.assign(rows, 0);
+    engine_->reset_state();
   }
 
+  AccumulatorEngine* engine() override { return engine_.get(); }
+
   void start_token(UnitOutbox&) override {
-    std::fill(x_.begin(), x_.end(), 0);
-    std::fill(partial_.begin(), partial_.end(), 0);
     std::fill(r_.begin(), r_.end(), 0);
     std::fill(k_.begin(), k_.end(), 0);
     ended_.fill(0);
@@ -144,13 +143,13 @@ class CrossbarUnit final : public LinkedUnit {
     } else {
       switch (role) {
         case FlowRole::Activation:
-          x_[local_input(e.index)] = int32_t(e.value);
+          engine_->activation(int(local_input(e.index)), int32_t(e.value));
           ++work_.events_graded;
           work_.sop_graded += u_.rows();
           work_.synapse_read_bits += u_.rows() * m_.quant.weight_bits;
           if (u_.out_index == 0) obs_.inputs(u_.layer, u_.op).add(int32_t(e.value));
           break;
-        case FlowRole::PartialSum: partial_[local_row(e.index)] += e.value; break;
+        case FlowRole::PartialSum: engine_->partial_sum(int(local_row(e.index)), e.value); break;
         case FlowRole::Receptance: r_[local_row(e.index)] = int32_t(e.value); break;
         case FlowRole::Key: k_[local_row(e.index)] = int32_t(e.value); break;
         default:
@@ -189,10 +188,9 @@ class CrossbarUnit final : public LinkedUnit {
   void advance(UnitOutbox& out) {
     if (finished_) return;
     if (!computed_ && all_ended(FlowRole::Activation)) {
-      crossbar_matvec(weights_.data(), std::size_t(u_.cols()), int(u_.rows()), int(u_.cols()), row_sum_.data(), x_.data(),
-                      acc_.data(), false);
       computed_ = true;
       if (u_.function == NeuronFunction::PartialSum) {
+        engine_->read_out(acc_.data());
         for (int64_t r = 0; r < u_.rows(); ++r) send_value(FlowRole::PartialSum, u_.out_begin + r, acc_[std::size_t(r)], out);
         end_streams(FlowRole::PartialSum, out);
         finished_ = true;
@@ -201,7 +199,10 @@ class CrossbarUnit final : public LinkedUnit {
     }
     if (!computed_ || !all_ended(FlowRole::PartialSum) || !all_ended(FlowRole::Receptance) || !all_ended(FlowRole::Key))
       return;
-    for (std::size_t r = 0; r < acc_.size(); ++r) acc_[r] += partial_[r];
+    // The LIF of att.output runs in the engine (the RTL core's tick); every other function needs the
+    // raw accumulators (rtl/README.md, "Why partial sums and readout ticks").
+    if (u_.function == NeuronFunction::AttOutputLif) engine_->fire_lif(spikes_.data());
+    else engine_->read_out(acc_.data());
     fire(out);
     finished_ = true;
   }
@@ -239,8 +240,8 @@ class CrossbarUnit final : public LinkedUnit {
         auto& spikes = (att ? obs_.activity.spikes_att : obs_.activity.spikes_ffn)[std::size_t(u_.layer)];
         for (int64_t r = 0; r < rows; ++r) {
           const auto i = std::size_t(r);
-          const int32_t current = att ? rules::att_current(acc_[i], out_[i], M) : rules::ffn_current(r_[i], acc_[i], out_[i], M);
-          if (q::lif_step_int(membrane_[i], current, M)) {
+          const bool spike = att ? spikes_[i] != 0 : q::lif_step_int(membrane_[i], rules::ffn_current(r_[i], acc_[i], out_[i], M), M);
+          if (spike) {
             spikes[std::size_t(u_.out_begin + r)] = 1;
             send_value(FlowRole::Spikes, u_.out_begin + r, 1, out);
           }
@@ -274,14 +275,15 @@ class CrossbarUnit final : public LinkedUnit {
   }
 
   std::vector<int8_t> weights_;
-  std::vector<int32_t> row_sum_;
+  std::unique_ptr<AccumulatorEngine> engine_;
   std::vector<q::Multiplier> out_;
   q::Multiplier gate_;
   std::vector<int32_t> time_first_, time_decay_;
   std::vector<int64_t> a_, b_;
-  std::vector<int32_t> p_, membrane_;
-  std::vector<int32_t> x_, r_, k_;
-  std::vector<int64_t> acc_, partial_;
+  std::vector<int32_t> p_, membrane_;   // membrane_: the channel mix's LIF (the gate r·acc runs outside the core)
+  std::vector<int32_t> r_, k_;
+  std::vector<int64_t> acc_;
+  std::vector<uint8_t> spikes_;
   std::array<int, 8> ended_{};
   bool computed_ = false, finished_ = false;
 };
@@ -547,9 +549,10 @@ class ResidualUnit final : public LinkedUnit {
 }  // namespace
 
 std::unique_ptr<UnitBehavior> make_unit_behavior(const Mapping& mapping, int id, const UnitLinks& links,
-                                                 TokenObservations& observations) {
+                                                 TokenObservations& observations,
+                                                 const AccumulatorEngineFactory& make_engine) {
   switch (mapping.units[std::size_t(id)].kind) {
-    case UnitKind::Crossbar: return std::make_unique<CrossbarUnit>(mapping, id, links, observations);
+    case UnitKind::Crossbar: return std::make_unique<CrossbarUnit>(mapping, id, links, observations, make_engine);
     case UnitKind::Residual: return std::make_unique<ResidualUnit>(mapping, id, links, observations);
   }
   throw MappingError(fmt::format("unit {} has an unknown kind", id));

@@ -16,6 +16,7 @@
 #include "compiler/mapping.hpp"
 #include "models/op_rules.hpp"
 #include "models/token_model.hpp"
+#include "runtime/accumulator_engine.hpp"
 
 namespace sf {
 
@@ -78,6 +79,8 @@ class UnitBehavior {
   int64_t events_out() const { return events_out_; }
   // Neuron-unit updates that were LIF updates (the rest are other element-wise functions).
   int64_t lif_updates() const { return lif_updates_; }
+  // A crossbar unit's accumulation engine (runtime/accumulator_engine.hpp); nullptr for other units.
+  virtual AccumulatorEngine* engine() { return nullptr; }
 
  protected:
   Counts work_;
@@ -85,7 +88,9 @@ class UnitBehavior {
 };
 
 // Builds the behaviour of unit `id`. `observations` is shared by all units of one model.
+// A crossbar unit accumulates with make_engine's engine (empty: the C++ engine).
 std::unique_ptr<UnitBehavior> make_unit_behavior(const Mapping& mapping, int id, const UnitLinks& links,
-                                                 TokenObservations& observations);
+                                                 TokenObservations& observations,
+                                                 const AccumulatorEngineFactory& make_engine = {});
 
 }  // namespace sf

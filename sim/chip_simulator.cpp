@@ -9,12 +9,44 @@
 
 #include "compiler/mapping_io.hpp"
 #include "runtime/mapping_executor.hpp"
+#include "sim/accumulator_engines.hpp"
 #include "sim/network.hpp"
 #include "sim/noc_config.hpp"
 
 namespace sf::sim {
 
 namespace {
+// The units --rtl selects: every crossbar unit for "all", else the units of the named cores.
+std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, const RtlInTheLoop& rtl) {
+  std::vector<int> units;
+  if (!rtl.enabled()) return units;
+  std::vector<char> chosen(m.units.size(), 0);
+  for (const std::string& core : rtl.cores) {
+    if (core == "all") {
+      for (std::size_t id = 0; id < m.units.size(); ++id) chosen[id] |= m.units[id].kind == UnitKind::Crossbar;
+      continue;
+    }
+    int found = -1;
+    const bool numeric = !core.empty() && core.find_first_not_of("0123456789") == std::string::npos;
+    for (std::size_t id = 0; id < m.units.size(); ++id)
+      if (numeric ? topology.core_index(m.unit_cores[id]) == std::stoi(core) : m.units[id].name == core) found = int(id);
+    if (found < 0)
+      throw std::invalid_argument(fmt::format("--rtl: {} '{}' runs no unit of this mapping ({} cores in use; "
+                                              "'spikeforge inspect MAP' lists them)",
+                                              numeric ? "core" : "unit", core, m.units.size()));
+    const Unit& u = m.units[std::size_t(found)];
+    if (u.kind != UnitKind::Crossbar)
+      throw std::invalid_argument(fmt::format("--rtl: core {} holds {}, a {} unit without a crossbar: only crossbar cores "
+                                              "accumulate on the RTL neuron core",
+                                              topology.core_index(m.unit_cores[std::size_t(found)]), u.name,
+                                              unit_kind_name(u.kind)));
+    chosen[std::size_t(found)] = 1;
+  }
+  for (std::size_t id = 0; id < m.units.size(); ++id)
+    if (chosen[id]) units.push_back(int(id));
+  return units;
+}
+
 // The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
 constexpr int32_t kEndOfStreamAxon = -1;
 
@@ -79,7 +111,18 @@ int64_t CoreTiming::synapse_accesses(const Counts& w) const {
 
 int64_t CoreTiming::state_accesses(int64_t bytes) const { return int64_t(ceil_div(bytes * 8, state_access_width_bits)); }
 
-Cycle CoreTiming::cycles(const Counts& w) const {
+Cycle CoreTiming::cycles(const Counts& w) const { return std::max<Cycle>(cycles_unfloored(w), 1); }
+
+Cycle CoreTiming::cycles_beside_datapath(const Counts& w, int64_t datapath_neuron_updates) const {
+  Counts rest = w;
+  rest.events_binary = rest.events_graded = rest.events_bit_serial = 0;
+  rest.sop_binary = rest.sop_graded = rest.sop_bit_serial = 0;
+  rest.synapse_read_bits = 0;
+  rest.neuron_updates = std::max<int64_t>(0, w.neuron_updates - datapath_neuron_updates);
+  return cycles_unfloored(rest);
+}
+
+Cycle CoreTiming::cycles_unfloored(const Counts& w) const {
   const int64_t sops = w.sop_graded + w.sop_binary + w.sop_bit_serial;
   const int64_t reads = synapse_accesses(w);
   // Row reads are pipelined: the read latency is paid once per event, then one access per cycle.
@@ -90,12 +133,13 @@ Cycle CoreTiming::cycles(const Counts& w) const {
     if (ops > 0) c += ceil_div(ops * sfu_interval[std::size_t(s)], sfu_units) + Cycle(sfu_latency[std::size_t(s)]);
   }
   c += Cycle(state_accesses(w.state_read_bytes) + state_accesses(w.state_write_bytes)) * Cycle(state_access_latency);
-  return std::max<Cycle>(c, 1);
+  return c;
 }
 
 // One core: takes events from its axon input queue one at a time, lets its unit react, and
 // injects what the unit sent once the work is done. Runs only when an event arrives or its own
-// work finishes.
+// work finishes. A core whose unit accumulates on an engine with its own clock (the RTL) takes
+// the datapath's cycles from that engine and hands it the time between reactions.
 class CoreModule : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CoreModule);
@@ -105,6 +149,10 @@ class CoreModule : public sc_core::sc_module {
     SC_METHOD(process);
     sensitive << ni_.delivery_event() << wake_;
     dont_initialize();
+    if (AccumulatorEngine* e = behavior().engine(); e && e->timed()) {
+      engine_ = e;
+      engine_cycles_at_sync_ = e->cycles();   // loading the weights configures the chip before the run
+    }
   }
 
   void stage(const UnitEvent& e) { staged_.push_back(e); }
@@ -174,9 +222,23 @@ class CoreModule : public sc_core::sc_module {
   void account(F&& react, Cycle now) {
     const Counts before = behavior().work();
     const int64_t lif_before = behavior().lif_updates(), out_before = behavior().events_out();
+    uint64_t engine_before = 0;
+    int64_t engine_updates_before = 0;
+    if (engine_) {
+      // The engine's clock stands where its last call left it; the time since then passes idle.
+      const Cycle engine_now = engine_synced_at_ + Cycle(engine_->cycles() - engine_cycles_at_sync_);
+      if (now > engine_now) engine_->idle(uint64_t(now - engine_now));
+      engine_before = engine_->cycles();
+      engine_updates_before = engine_->neuron_updates();
+      engine_synced_at_ = now;
+      engine_cycles_at_sync_ = engine_before;
+    }
     react();
     const Counts delta = minus(behavior().work(), before);
-    const Cycle cost = timing_.cycles(delta);
+    const Cycle cost =
+        engine_ ? std::max<Cycle>(1, Cycle(engine_->cycles() - engine_before) +
+                                         timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before))
+                : timing_.cycles(delta);
     busy_until_ = now + cost;
     busy_cycles += cost;
     work += delta;
@@ -208,6 +270,9 @@ class CoreModule : public sc_core::sc_module {
   sc_core::sc_event wake_;
   const int32_t* host_row_ = nullptr;
   Cycle busy_until_ = 0, last_seen_ = 0;
+  AccumulatorEngine* engine_ = nullptr;   // a timed engine, or none
+  Cycle engine_synced_at_ = 0;            // the simulated cycle at which the engine's clock read
+  uint64_t engine_cycles_at_sync_ = 0;    // this
   std::vector<UnitEvent> staged_;
   std::deque<std::pair<Cycle, UnitEvent>> pending_;
   std::unique_ptr<sc_core::sc_signal<bool>> busy_signal_;
@@ -219,18 +284,30 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
   const Mapping& m = *mapping_;
   links_ = link_units(m);
   observations_.reset(m.config.n_layer, m.config.n_embd);
-  for (int id = 0; id < int(m.units.size()); ++id)
-    behaviors_.push_back(make_unit_behavior(m, id, links_[std::size_t(id)], observations_));
-
   const Topology topology(chip_);
+  rtl_units_ = select_rtl_units(m, topology, options.rtl);
+  std::vector<char> on_rtl(m.units.size(), 0);
+  for (int id : rtl_units_) on_rtl[std::size_t(id)] = 1;
+  AccumulatorEngineFactory rtl_engine;
+  if (!rtl_units_.empty())
+    rtl_engine = accumulator_engine_factory("rtl", {{"backend", options.rtl.backend}, {"model", options.rtl.model}});
+  for (int id = 0; id < int(m.units.size()); ++id) {
+    try {
+      behaviors_.push_back(make_unit_behavior(m, id, links_[std::size_t(id)], observations_,
+                                              on_rtl[std::size_t(id)] ? rtl_engine : AccumulatorEngineFactory{}));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("--rtl: core {}: {}", topology.core_index(m.unit_cores[std::size_t(id)]), e.what()));
+    }
+  }
+
   NocConfig noc = noc_config(chip_);
   if (options.watchdog_cycles > 0) noc.watchdog_window_cycles = options.watchdog_cycles;
   RoutingTables tables = rebuild_routing_tables(m, topology);
-  network_ = std::make_unique<Network>("noc", noc, std::move(tables));
+  network_ = std::make_unique<Network>((options.instance_name + "noc").c_str(), noc, std::move(tables));
   timing_ = CoreTiming::from_chip(chip_);
   for (int id = 0; id < int(m.units.size()); ++id) {
     const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
-    cores_.push_back(std::make_unique<CoreModule>(fmt::format("core_{}", core).c_str(), *this, id,
+    cores_.push_back(std::make_unique<CoreModule>(fmt::format("{}core_{}", options.instance_name, core).c_str(), *this, id,
                                                   network_->interface(core), timing_));
   }
   if (!options.trace_path.empty()) {
@@ -266,6 +343,7 @@ void ChipSimulator::send(int unit, const UnitEvent& event) {
   const auto& flow = mapping_->flows[std::size_t(event.flow)];
   if (flow.source != unit)
     throw MappingError(fmt::format("unit {} sent on flow {}, which belongs to unit {}", unit, event.flow, flow.source));
+  if (options_.on_send) options_.on_send(unit, event);
   cores_[std::size_t(unit)]->stage(event);
 }
 
@@ -406,7 +484,50 @@ std::string ChipSimulator::summary() const {
       100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name,
       100.0 * double(busiest) / double(total), stall, steps, wall_seconds_, double(total) / wall_seconds_);
   s += network_->summary();
+  if (!rtl_units_.empty()) {
+    const RtlLoopStats r = rtl_loop_stats();
+    s += fmt::format(
+        "RTL in the loop: {} crossbar cores on the {} backend (model {}): {} busy core cycles ({} events, {} partial "
+        "sums, {} LIF ticks, {} readouts); {} neuron updates, {} SOPs: {:.3g} neuron updates/s, {:.3g} tokens/s\n",
+        r.cores, r.backend, r.model, r.totals.total() - r.totals.idle_cycles, r.totals.events, r.totals.partial_sums, r.totals.ticks,
+        r.totals.readouts, r.neuron_updates, r.totals.sops, double(r.neuron_updates) / wall_seconds_,
+        double(steps) / wall_seconds_);
+  }
   return s;
+}
+
+int ChipSimulator::core_index(int id) const { return Topology(chip_).core_index(mapping_->unit_cores[std::size_t(id)]); }
+
+RtlLoopStats ChipSimulator::rtl_loop_stats() const {
+  RtlLoopStats r;
+  r.backend = options_.rtl.backend;
+  r.model = options_.rtl.model;
+  r.wall_seconds = wall_seconds_;
+  for (int id : rtl_units_) {
+    const rtl::NeuronCoreBackend* core = rtl_core_of(*behaviors_[std::size_t(id)]->engine());
+    if (!core) continue;
+    const rtl::CoreCycleStats& c = core->stats();
+    ++r.cores;
+    rtl::CoreCycleStats& t = r.totals;
+    t.events += c.events;
+    t.partial_sums += c.partial_sums;
+    t.ticks += c.ticks;
+    t.readouts += c.readouts;
+    t.resets += c.resets;
+    t.writes += c.writes;
+    t.event_cycles += c.event_cycles;
+    t.partial_sum_cycles += c.partial_sum_cycles;
+    t.tick_cycles += c.tick_cycles;
+    t.readout_cycles += c.readout_cycles;
+    t.reset_cycles += c.reset_cycles;
+    t.write_cycles += c.write_cycles;
+    t.idle_cycles += c.idle_cycles;
+    t.idle_cycles_clocked += c.idle_cycles_clocked;
+    t.neuron_updates += c.neuron_updates;
+    t.sops += c.sops;
+    r.neuron_updates += int64_t(c.ticks + c.readouts) * core->shape().neurons;
+  }
+  return r;
 }
 
 }  // namespace sf::sim

@@ -16,6 +16,7 @@
 #include "compiler/mapping.hpp"
 #include "models/token_model.hpp"
 #include "runtime/stats.hpp"
+#include "rtl/loop/neuron_core_backend.hpp"
 #include "runtime/unit_behavior.hpp"
 #include "sim/clock.hpp"
 
@@ -41,9 +42,33 @@ struct CoreTiming {
   // weight-row reads and accumulation overlap; the neuron unit and the SFUs follow; state SRAM
   // accesses are sequential. At least one cycle: taking an event from the axon queue takes one.
   Cycle cycles(const Counts& work) const;
+  // A core whose datapath (synaptic ops, the readout or LIF tick) an engine with its own clock ran
+  // (the RTL): the cycles of the rest of `work` — SFUs, state SRAM, and the neuron-unit updates
+  // beyond the `datapath_neuron_updates` the engine did. The caller adds the engine's cycles.
+  Cycle cycles_beside_datapath(const Counts& work, int64_t datapath_neuron_updates) const;
   // Synapse SRAM accesses a unit's weight-row reads take.
   int64_t synapse_accesses(const Counts& work) const;
   int64_t state_accesses(int64_t bytes) const;
+
+ private:
+  Cycle cycles_unfloored(const Counts& work) const;
+};
+
+// Which crossbar cores accumulate on the RTL neuron core (sim/accumulator_engines.hpp, engine "rtl").
+struct RtlInTheLoop {
+  std::vector<std::string> cores;   // "all", core indices (as --trace-cores), or unit names; empty: none
+  std::string backend = "verilated";   // or "reference"
+  std::string model = "default";       // verilated model (rtl/CMakeLists.txt)
+  bool enabled() const { return !cores.empty(); }
+};
+
+// The RTL cores of a run, summed.
+struct RtlLoopStats {
+  int cores = 0;
+  std::string backend, model;
+  rtl::CoreCycleStats totals;       // calls and cycles by kind, summed over the cores
+  int64_t neuron_updates = 0;       // (LIF + readout ticks) × the core's neurons: what the neuron unit passed
+  double wall_seconds = 0;          // the whole simulation's
 };
 
 // Progress of a run, for a terminal line.
@@ -58,6 +83,11 @@ struct SimulatorOptions {
   std::vector<int> trace_cores;        // core indices
   Cycle watchdog_cycles = 0;           // 0: the network's default
   std::function<void(const SimulationProgress&)> progress;  // called after every token
+  RtlInTheLoop rtl;
+  // Prefix of the SystemC module names: two chips in one elaboration (SystemC allows one per process).
+  std::string instance_name;
+  // Sees every event a unit sends, as it sends it (comparisons of two runs, core by core).
+  std::function<void(int unit, const UnitEvent&)> on_send;
 };
 
 class ChipSimulator final : public TokenModel, private UnitOutbox {
@@ -81,12 +111,18 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   Cycle last_token_cycles() const { return cycles_per_step_.empty() ? 0 : cycles_per_step_.back(); }
   const std::vector<int64_t>& cycles_per_step() const { return cycles_per_step_; }
   Cycle now() const;
+  double wall_seconds() const { return wall_seconds_; }   // spent in step()
   double clock_mhz() const { return chip_.clock_frequency_mhz; }
 
   // Adds the chip, cycle, network and per-core sections to a run's statistics.
   void fill_stats(RunStats& stats) const;
-  // Readable summary: cycles and latency per token, utilization, network.
+  // Readable summary: cycles and latency per token, utilization, network, the RTL cores.
   std::string summary() const;
+  // Units whose crossbar accumulates on the RTL neuron core.
+  const std::vector<int>& rtl_units() const { return rtl_units_; }
+  RtlLoopStats rtl_loop_stats() const;
+  // The core index (chip-major, row-major) of unit `id`.
+  int core_index(int id) const;
 
  private:
   friend class CoreModule;
@@ -100,6 +136,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::vector<UnitLinks> links_;
   TokenObservations observations_;
   std::vector<std::unique_ptr<UnitBehavior>> behaviors_;
+  std::vector<int> rtl_units_;
   std::unique_ptr<Network> network_;
   std::vector<std::unique_ptr<CoreModule>> cores_;  // per unit
   std::vector<int64_t> logit_acc_;

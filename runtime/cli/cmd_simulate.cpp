@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -19,6 +20,7 @@ struct SimulateOptions {
   std::vector<int> trace_cores;
   uint64_t watchdog_cycles = 0;
   std::string progress = "auto";
+  sim::RtlInTheLoop rtl;
 };
 
 void simulate(const SimulateOptions& o) {
@@ -27,6 +29,7 @@ void simulate(const SimulateOptions& o) {
   options.trace_path = o.trace;
   options.trace_cores = o.trace_cores;
   options.watchdog_cycles = o.watchdog_cycles;
+  options.rtl = o.rtl;
   const bool show_progress = o.progress == "on" || (o.progress == "auto" && isatty(fileno(stderr)));
   const int64_t total = int64_t(o.generation.n_tokens);
   if (show_progress)
@@ -69,7 +72,30 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--progress", o->progress, "Progress line on stderr: auto (when a terminal), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
-  cmd->callback([o] { simulate(*o); });
+  auto* rtl = cmd->add_option("--rtl", o->rtl.cores,
+                              "Run the RTL neuron core (rtl/neuron_core.sv) in place of the C++ accumulation on these "
+                              "crossbar cores: 'all' (also with no value), core indices or unit names, comma-separated")
+                  ->delimiter(',')
+                  ->expected(0, -1);
+  cmd->add_option("--rtl-backend", o->rtl.backend, "Neuron core backend of --rtl: verilated or reference (its C++ model)")
+      ->check(CLI::IsMember({"verilated", "reference"}))
+      ->capture_default_str();
+  cmd->add_option("--rtl-model", o->rtl.model, "Verilated model of --rtl ('spikeforge verify-rtl --list')")
+      ->capture_default_str();
+  cmd->callback([o, rtl] {
+    // The delimiter also splits unit names ("L0.ffn.value[0,2]"): a piece with an open '[' joins the next.
+    std::vector<std::string> cores;
+    for (const std::string& piece : o->rtl.cores) {
+      if (!cores.empty() && std::count(cores.back().begin(), cores.back().end(), '[') >
+                                std::count(cores.back().begin(), cores.back().end(), ']'))
+        cores.back() += "," + piece;
+      else if (!piece.empty())
+        cores.push_back(piece);
+    }
+    if (rtl->count() > 0 && cores.empty()) cores = {"all"};   // --rtl with no value
+    o->rtl.cores = cores;
+    simulate(*o);
+  });
 }
 
 }  // namespace sf::cli

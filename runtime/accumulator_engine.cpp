@@ -1,0 +1,79 @@
+#include "runtime/accumulator_engine.hpp"
+
+#include <algorithm>
+
+#include "models/crossbar_kernel.hpp"
+#include "models/op_rules.hpp"
+
+namespace sf {
+
+CrossbarTile crossbar_tile(const Mapping& m, const Unit& u, const std::vector<int8_t>& weights) {
+  CrossbarTile t;
+  t.unit = &u;
+  t.weights = weights.data();
+  t.rows = int(u.rows());
+  t.cols = int(u.cols());
+  t.unsigned_inputs = u.op == Op::FfnValue;
+  t.lif = u.function == NeuronFunction::AttOutputLif;
+  if (t.lif) t.lif_current = read_multipliers(u, param::kOut);
+  t.weight_bits = m.quant.weight_bits;
+  t.activation_bits = m.quant.activation_bits;
+  t.membrane_bits = m.quant.membrane_bits;
+  return t;
+}
+
+namespace {
+
+class CppAccumulatorEngine final : public AccumulatorEngine {
+ public:
+  explicit CppAccumulatorEngine(const CrossbarTile& t) : tile_(t) {
+    row_sum_.assign(std::size_t(t.rows), 0);
+    for (int r = 0; r < t.rows; ++r)
+      for (int c = 0; c < t.cols; ++c) row_sum_[std::size_t(r)] += t.weights[std::size_t(r) * std::size_t(t.cols) + std::size_t(c)];
+    x_.assign(std::size_t(t.cols), 0);
+    partial_.assign(std::size_t(t.rows), 0);
+    acc_.resize(std::size_t(t.rows));
+    membrane_.assign(std::size_t(t.rows), 0);
+  }
+
+  std::string name() const override { return "cpp"; }
+
+  void activation(int col, int32_t x) override { x_[std::size_t(col)] = x; }
+  void partial_sum(int row, int64_t value) override { partial_[std::size_t(row)] += value; }
+
+  void read_out(int64_t* acc) override {
+    crossbar_matvec(tile_.weights, std::size_t(tile_.cols), tile_.rows, tile_.cols, row_sum_.data(), x_.data(), acc, false);
+    for (std::size_t r = 0; r < partial_.size(); ++r) acc[r] += partial_[r];
+    clear();
+  }
+
+  void fire_lif(uint8_t* spikes) override {
+    read_out(acc_.data());
+    for (std::size_t r = 0; r < acc_.size(); ++r)
+      spikes[r] = q::lif_step_int(membrane_[r], rules::att_current(acc_[r], tile_.lif_current[r], tile_.membrane_bits),
+                                  tile_.membrane_bits);
+  }
+
+  void reset_state() override {
+    std::fill(membrane_.begin(), membrane_.end(), 0);
+    clear();
+  }
+
+ private:
+  void clear() {
+    std::fill(x_.begin(), x_.end(), 0);
+    std::fill(partial_.begin(), partial_.end(), 0);
+  }
+
+  CrossbarTile tile_;
+  std::vector<int32_t> row_sum_, x_, membrane_;
+  std::vector<int64_t> partial_, acc_;
+};
+
+}  // namespace
+
+std::unique_ptr<AccumulatorEngine> make_cpp_accumulator_engine(const CrossbarTile& tile) {
+  return std::make_unique<CppAccumulatorEngine>(tile);
+}
+
+}  // namespace sf
