@@ -14,6 +14,7 @@
 //   bench_simulate --shape 12,512,5458 --chip chips/large.yaml --buffer-depth 64 --tokens 4
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <chrono>
 #include <fstream>
@@ -112,7 +113,7 @@ int bench(int argc, char** argv) {
   CLI::App app{"Cycle-accurate simulator speed vs the functional model and the mapping executor"};
   std::string model_path, calibration_path, shape, chip_path = "chips/default.yaml";
   std::string stats_path;
-  int tokens = 32, calibration_tokens = 8, buffer_depth = 0;
+  int tokens = 32, calibration_tokens = 8, buffer_depth = 0, threads = 1;
   bool show_summary = false;
   app.add_option("--model", model_path, "Checkpoint (with <model>.calib.json or --calibration)");
   app.add_option("--calibration", calibration_path, "Activation ranges for --model");
@@ -125,6 +126,9 @@ int bench(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tokens", tokens, "Tokens to time per level (teacher-forced, the same for every level)")
       ->capture_default_str();
+  app.add_option("--threads", threads,
+                 "OpenMP threads of the functional model's crossbar products (the simulator runs on one)")
+      ->capture_default_str();
   app.add_flag("--summary", show_summary, "Print the simulator's summary (utilization, network, busiest links)");
   app.add_option("--stats-json", stats_path,
                  "Write the simulator's statistics (cycles per token, network, per core; warm-up token included)");
@@ -134,6 +138,7 @@ int bench(int argc, char** argv) {
     return 2;
   }
 
+  omp_set_num_threads(threads);
   auto t0 = std::chrono::steady_clock::now();
   sf::QuantizedSpikeGpt quantized = shape.empty() ? load_model(model_path, calibration_path)
                                                   : random_model(shape, calibration_tokens);
@@ -179,6 +184,7 @@ int bench(int argc, char** argv) {
 
   const bool same = f.logit_accumulators == e.logit_accumulators && f.logit_accumulators == s.logit_accumulators &&
                     f.sop_graded == s.sop_graded && f.sop_binary == s.sop_binary;
+  fmt::print("threads:    {} (functional model), 1 (mapping executor, simulator)\n", threads);
   fmt::print("tokens:     {} per level; SOPs per token {:.0f} (graded {:.0f} + binary {:.0f}{})\n", tokens,
              f.sops() / tokens, double(f.sop_graded) / tokens, double(f.sop_binary) / tokens,
              f.sop_bit_serial ? fmt::format(", the same inputs as bit-serial events would be {:.0f}", double(f.sop_bit_serial) / tokens) : "");
