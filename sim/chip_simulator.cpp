@@ -175,7 +175,11 @@ class CoreModule : public sc_core::sc_module {
   Counts work;
   int64_t lif_updates = 0, events_out = 0, flits_injected = 0, synapse_accesses = 0, state_reads = 0,
           state_writes = 0;
-  Cycle busy_cycles = 0, stall_cycles = 0;
+  Cycle busy_cycles = 0;
+  uint64_t activations = 0;  // runs of the process: the simulator's own cost, not the chip's
+  // Outputs waiting for the router: the interface counts its backlog's cycles, so the core need not
+  // wake every cycle to watch it.
+  Cycle stall_cycles() const { return ni_.backlog_cycles(); }
   int64_t flits_injected_this_token = 0;
 
  private:
@@ -183,8 +187,7 @@ class CoreModule : public sc_core::sc_module {
 
   void process() {
     const Cycle now = clock_.now();
-    if (ni_.backlog() > 0) stall_cycles += now - last_seen_;  // outputs waiting for the router
-    last_seen_ = now;
+    ++activations;
     while (!pending_.empty() && pending_.front().first <= now) {
       inject(pending_.front().second);
       pending_.pop_front();
@@ -209,13 +212,15 @@ class CoreModule : public sc_core::sc_module {
     if (!pending_.empty()) next = pending_.front().first;
     if ((ni_.has_delivery() || host_row_) && busy_until_ > now) next = std::min(next, busy_until_);
     if ((ni_.has_delivery() || host_row_) && busy_until_ <= now) next = now + 1;
-    if (ni_.backlog() > 0) next = std::min(next, now + 1);
     if (busy_signal_) {
       busy_signal_->write(busy_until_ > now);
       queue_signal_->write(int(ni_.deliveries_waiting()));
       if (busy_until_ > now) next = std::min(next, busy_until_);
     }
     if (next != kNever) wake_.notify(clock_.after(next - now));
+    // Busy with a wake already due when the work ends: events arriving meanwhile change nothing
+    // before then, so they need not run this process (most arrivals come during busy periods).
+    if (next == busy_until_ && busy_until_ > now) next_trigger(wake_);
   }
 
   template <class F>
@@ -269,7 +274,7 @@ class CoreModule : public sc_core::sc_module {
   const CycleClock& clock_;
   sc_core::sc_event wake_;
   const int32_t* host_row_ = nullptr;
-  Cycle busy_until_ = 0, last_seen_ = 0;
+  Cycle busy_until_ = 0;
   AccumulatorEngine* engine_ = nullptr;   // a timed engine, or none
   Cycle engine_synced_at_ = 0;            // the simulated cycle at which the engine's clock read
   uint64_t engine_cycles_at_sync_ = 0;    // this
@@ -447,7 +452,7 @@ void ChipSimulator::fill_stats(RunStats& s) const {
       if (c.work.sfu[std::size_t(k)] > 0) cs.sfu[sfu_op_for(Sfu(k))] = c.work.sfu[std::size_t(k)];
     cs.events_out = c.events_out;
     cs.busy_cycles = int64_t(c.busy_cycles);
-    cs.stall_cycles = int64_t(c.stall_cycles);
+    cs.stall_cycles = int64_t(c.stall_cycles());
     cores.push_back(std::move(cs));
   }
   s.cores = std::move(cores);
@@ -464,10 +469,12 @@ std::string ChipSimulator::summary() const {
   }
   const double mean = double(total) / double(steps);
   Cycle busy = 0, stall = 0, busiest = 0;
+  uint64_t core_runs = 0;
   std::string busiest_name;
   for (std::size_t id = 0; id < cores_.size(); ++id) {
     busy += cores_[id]->busy_cycles;
-    stall += cores_[id]->stall_cycles;
+    stall += cores_[id]->stall_cycles();
+    core_runs += cores_[id]->activations;
     if (cores_[id]->busy_cycles > busiest) {
       busiest = cores_[id]->busy_cycles;
       busiest_name = m.units[id].name;
@@ -478,11 +485,11 @@ std::string ChipSimulator::summary() const {
       "cycles per token: mean {:.0f}, max {} ({:.2f} µs mean latency per token; {:.0f} tokens/s on the chip)\n"
       "core utilization: mean {:.1f} % of the token time, busiest {} ({:.1f} %); stall cycles (outputs waiting for "
       "the router) {}\n"
-      "simulation: {} tokens in {:.2f} s wall, {:.0f} chip cycles/s\n",
+      "simulation: {} tokens in {:.2f} s wall, {:.0f} chip cycles/s; {} core process runs\n",
       chip_.name, chip_.clock_frequency_mhz, m.units.size(), chip_.total_cores(), mean, max_cycles,
       mean / chip_.clock_frequency_mhz, chip_.clock_frequency_mhz * 1e6 / mean,
       100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name,
-      100.0 * double(busiest) / double(total), stall, steps, wall_seconds_, double(total) / wall_seconds_);
+      100.0 * double(busiest) / double(total), stall, steps, wall_seconds_, double(total) / wall_seconds_, core_runs);
   s += network_->summary();
   if (!rtl_units_.empty()) {
     const RtlLoopStats r = rtl_loop_stats();

@@ -74,6 +74,9 @@ class NetworkInterface {
   // enters the buffer, in order, as room frees.
   void inject(const Packet& packet);
   std::size_t backlog() const { return backlog_.size(); }
+  // Cycles in which packets waited in the backlog (up to now): from the cycle one entered an empty
+  // backlog to the cycle the router took the last of them.
+  Cycle backlog_cycles() const;
 
   // Events delivered to this core and not yet taken. Taking one frees its slot in the axon input
   // queue (the router sees the room one cycle later).
@@ -95,6 +98,7 @@ class NetworkInterface {
 
   Router& router_;
   Ring<Packet> backlog_;
+  Cycle backlog_since_ = 0, backlog_cycles_ = 0;
   std::deque<Delivery> received_;
   DeliveryHandler handler_;
   sc_core::sc_event delivery_event_;

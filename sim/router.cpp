@@ -110,9 +110,14 @@ bool NetworkInterface::try_inject(const Packet& packet) {
 
 void NetworkInterface::inject(const Packet& packet) {
   if (try_inject(packet)) return;
+  if (backlog_.empty()) backlog_since_ = router_.network_.clock().now();
   backlog_.push_back(prepared(packet));
   router_.network_.on_injected();
   router_.request_wake(std::max(router_.injection_credits_.next_return(), router_.network_.clock().now()));
+}
+
+Cycle NetworkInterface::backlog_cycles() const {
+  return backlog_cycles_ + (backlog_.empty() ? 0 : router_.network_.clock().now() - backlog_since_);
 }
 
 Delivery NetworkInterface::receive() {
@@ -243,6 +248,7 @@ void Router::eject(Cycle now) {
 
 void Router::drain_backlog(Cycle now) {
   Ring<Packet>& backlog = interface_.backlog_;
+  if (backlog.empty()) return;
   injection_credits_.settle(now);
   while (!backlog.empty() && injection_credits_.available >= int(backlog.front().flits)) {
     injection_credits_.available -= int(backlog.front().flits);
@@ -250,6 +256,7 @@ void Router::drain_backlog(Cycle now) {
     accept(Port::local, backlog.front(), now);
     backlog.pop_front();
   }
+  if (backlog.empty()) interface_.backlog_cycles_ += now - interface_.backlog_since_;
 }
 
 void Router::note_blocked(OutputPort& out, bool blocked, Cycle at) {

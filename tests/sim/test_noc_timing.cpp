@@ -138,6 +138,12 @@ TEST(NocBackpressure, OneFlitBuffersThrottleAStreamToTheCreditLoop) {
   EXPECT_EQ(narrow.stats().value("noc.peak_input_occupancy_flits"), 1.0);
   EXPECT_EQ(wide.stats().value("noc.router[0].in.local.peak_occupancy_flits"), double(N));
   EXPECT_GT(narrow.stats().value("noc.injection_wait_cycles"), 0.0);
+  // Packet 0 enters the local buffer in cycle 0, the other N - 1 wait in the backlog from then on.
+  // Packet k leaves router 0 in cycle P + k(2L + P); the slot it frees reaches the interface one
+  // cycle later (the local credit delay), when packet k + 1 enters: the backlog empties when
+  // packet N - 1 enters, in cycle P + (N - 2)(2L + P) + 1.
+  EXPECT_EQ(wide.interface(0).backlog_cycles(), 0u);
+  EXPECT_EQ(narrow.interface(0).backlog_cycles(), Cycle(P + (N - 2) * (2 * L + P) + 1));
 }
 
 TEST(NocBackpressure, AnInterChipLinkIsLimitedBySerialisationOrByItsCreditLoop) {
