@@ -127,10 +127,13 @@ class PthReader final : public TensorReader {
 
   const TensorRef& tensor_ref(const std::string& name) const;
   ViewPlan plan_view(const std::string& name, const TensorRef& ref) const;
-  // Streams storage elements [offset, offset + span) of the view, converted to float32, in pieces:
-  // sink(first, count, values) with `first` counted from the view's offset.
-  using ConvertedSink = std::function<void(std::size_t first, std::size_t count, const float* values)>;
-  void stream_view(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const ConvertedSink& sink);
+  // Streams storage elements [offset, offset + span) of the view in pieces of whole elements:
+  // sink(first, count, bytes) with `first` counted from the view's offset; `convert` turns them
+  // into float32.
+  using PieceSink = std::function<void(std::size_t first, std::size_t count, const uint8_t* bytes)>;
+  void stream_view(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const PieceSink& sink);
+  void convert(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const uint8_t* bytes,
+               std::size_t count, std::size_t first, float* out) const;
   const ZipEntry& storage_entry(const std::string& name, const TensorRef& ref) const;
   void check_storage_bounds(const std::string& name, const TensorRef& ref, const ZipEntry& entry, int64_t numel,
                             int64_t last_element) const;
@@ -340,26 +343,24 @@ ViewPlan PthReader::plan_view(const std::string& name, const TensorRef& ref) con
   return plan;
 }
 
-void PthReader::stream_view(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const ConvertedSink& sink) {
+void PthReader::stream_view(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const PieceSink& sink) {
   const uint64_t element_size = dtype_size(plan.dtype);
   const uint64_t byte_begin = static_cast<uint64_t>(ref.offset) * element_size;
-  std::vector<float> piece;
-  auto convert = [&](const uint8_t* bytes, std::size_t length, uint64_t entry_offset) {
-    const std::size_t first = static_cast<std::size_t>((entry_offset - byte_begin) / element_size);
-    const std::size_t count = length / element_size;
-    piece.resize(count);
-    const std::size_t overflow = checkpoint_io::convert_to_float(plan.dtype, big_endian_, bytes, count, piece.data());
-    if (overflow != checkpoint_io::kNoIndex) {
-      throw CheckpointError(fmt::format(
-          "{}: tensor '{}': element {} of storage '{}' is {:g} (float64), outside the float32 range", path(), name,
-          static_cast<int64_t>(first + overflow) + ref.offset, plan.entry->name,
-          checkpoint_io::read_float64(bytes + overflow * element_size, big_endian_)));
-    }
-    sink(first, count, piece.data());
+  auto piece = [&](const uint8_t* bytes, std::size_t length, uint64_t entry_offset) {
+    sink(static_cast<std::size_t>((entry_offset - byte_begin) / element_size), length / element_size, bytes);
   };
   const bool check_crc = crc_checked_entries_.insert(plan.entry->name).second;
   archive_.stream_entry(*plan.entry, byte_begin, byte_begin + static_cast<uint64_t>(plan.span) * element_size, check_crc,
-                        convert, fmt::format("tensor '{}'", name));
+                        piece, fmt::format("tensor '{}'", name));
+}
+
+void PthReader::convert(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const uint8_t* bytes,
+                        std::size_t count, std::size_t first, float* out) const {
+  const std::size_t overflow = checkpoint_io::convert_to_float(plan.dtype, big_endian_, bytes, count, out);
+  if (overflow == checkpoint_io::kNoIndex) return;
+  throw CheckpointError(fmt::format("{}: tensor '{}': element {} of storage '{}' is {:g} (float64), outside the float32 range",
+                                    path(), name, static_cast<int64_t>(first + overflow) + ref.offset, plan.entry->name,
+                                    checkpoint_io::read_float64(bytes + overflow * dtype_size(plan.dtype), big_endian_)));
 }
 
 Tensor PthReader::read(const std::string& name) {
@@ -376,8 +377,8 @@ Tensor PthReader::read(const std::string& name) {
     throw CheckpointError(fmt::format("{}: tensor '{}': out of memory for {} elements", path(), name, plan.numel));
   }
   float* destination = plan.contiguous ? tensor.data.data() : strided_source.data();
-  stream_view(name, ref, plan, [&](std::size_t first, std::size_t count, const float* values) {
-    std::copy_n(values, count, destination + first);
+  stream_view(name, ref, plan, [&](std::size_t first, std::size_t count, const uint8_t* bytes) {
+    convert(name, ref, plan, bytes, count, first, destination + first);
   });
 
   if (!plan.contiguous && plan.numel > 0) {
@@ -421,12 +422,14 @@ void PthReader::read_row_blocks(const std::string& name, int64_t rows_per_block,
     block_first_row += count;
     filled = 0;
   };
-  stream_view(name, ref, plan, [&](std::size_t, std::size_t count, const float* values) {
-    while (count > 0) {
+  const std::size_t element_size = dtype_size(plan.dtype);
+  stream_view(name, ref, plan, [&](std::size_t first, std::size_t count, const uint8_t* bytes) {
+    while (count > 0) {   // a piece may end one block and start the next
       const std::size_t n = std::min(count, block_elements - filled);
-      std::copy_n(values, n, block.data() + filled);
+      convert(name, ref, plan, bytes, n, first, block.data() + filled);
       filled += n;
-      values += n;
+      first += n;
+      bytes += n * element_size;
       count -= n;
       if (filled == block_elements) deliver();
     }
