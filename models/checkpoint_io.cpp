@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -215,17 +216,39 @@ int64_t checked_numel(const std::vector<int64_t>& shape) {
   return numel;
 }
 
-void throw_non_finite(const std::string& path, const std::string& tensor_name, const Tensor& tensor,
-                      std::size_t flat_index) {
+void require_finite(const std::string& path, const std::string& tensor_name, const std::vector<int64_t>& shape,
+                    DType source_dtype, const float* values, std::size_t count, std::size_t first_flat_index) {
+  const std::size_t bad = first_non_finite(values, count);
+  if (bad == kNoIndex) return;
+  const std::size_t flat_index = first_flat_index + bad;
   throw CheckpointError(fmt::format(
       "{}: tensor '{}': element {} (index {} of shape {}, stored as {}) is {}; expected finite values", path,
-      tensor_name, flat_index, index_str(tensor.shape, flat_index), tensor.shape_str(),
-      dtype_name(tensor.source_dtype), value_str(tensor.data[flat_index])));
+      tensor_name, flat_index, index_str(shape, flat_index), shape_str(shape), dtype_name(source_dtype),
+      value_str(values[bad])));
 }
 
 void require_finite(const std::string& path, const std::string& tensor_name, const Tensor& tensor) {
-  const std::size_t bad = first_non_finite(tensor.data.data(), tensor.data.size());
-  if (bad != kNoIndex) throw_non_finite(path, tensor_name, tensor, bad);
+  require_finite(path, tensor_name, tensor.shape, tensor.source_dtype, tensor.data.data(), tensor.data.size(), 0);
+}
+
+int64_t row_length(const std::string& path, const std::string& tensor_name, const std::vector<int64_t>& shape,
+                   int64_t rows_per_block) {
+  if (shape.empty())
+    throw CheckpointError(fmt::format("{}: tensor '{}' is a scalar; reading it by rows needs at least one dimension", path,
+                                      tensor_name));
+  if (rows_per_block < 1)
+    throw std::invalid_argument(fmt::format("reading tensor '{}' by rows needs at least 1 row per block (got {})",
+                                            tensor_name, rows_per_block));
+  int64_t length = 1;
+  for (std::size_t d = 1; d < shape.size(); ++d) length *= shape[d];
+  return length;
+}
+
+void deliver_row_blocks(const Tensor& tensor, int64_t row_length, int64_t rows_per_block,
+                        const TensorReader::RowBlockSink& sink) {
+  const int64_t rows = tensor.shape.at(0);
+  for (int64_t first = 0; first < rows; first += rows_per_block)
+    sink(first, std::min(rows_per_block, rows - first), tensor.data.data() + first * row_length);
 }
 
 }  // namespace sf::checkpoint_io

@@ -65,10 +65,18 @@ std::string shape_str(const std::vector<int64_t>& shape);
 // Product of a shape's extents, or -1 when an extent is negative or the product overflows int64.
 int64_t checked_numel(const std::vector<int64_t>& shape);
 
-// The standard "file: tensor 'x': ..." non-finite error (message names the first bad element).
-[[noreturn]] void throw_non_finite(const std::string& path, const std::string& tensor_name,
-                                   const Tensor& tensor, std::size_t flat_index);
-// Throws unless every element of `tensor` is finite.
+// Throws the standard "file: tensor 'x': element N (index [..] of shape [..], stored as ..) is nan"
+// error unless every value is finite; `values` are the tensor's elements from first_flat_index on.
+void require_finite(const std::string& path, const std::string& tensor_name, const std::vector<int64_t>& shape,
+                    DType source_dtype, const float* values, std::size_t count, std::size_t first_flat_index);
 void require_finite(const std::string& path, const std::string& tensor_name, const Tensor& tensor);
+
+// Elements per row (the product of all but the first extent) of a tensor read by rows; throws for
+// a scalar tensor or fewer than one row per block.
+int64_t row_length(const std::string& path, const std::string& tensor_name, const std::vector<int64_t>& shape,
+                   int64_t rows_per_block);
+// TensorReader::read_row_blocks over a tensor already in memory (row_length from row_length()).
+void deliver_row_blocks(const Tensor& tensor, int64_t row_length, int64_t rows_per_block,
+                        const TensorReader::RowBlockSink& sink);
 
 }  // namespace sf::checkpoint_io

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 namespace sf::q {
 
 double Multiplier::value() const { return std::ldexp(double(mantissa), -shift); }
@@ -49,7 +51,7 @@ int64_t requantize_unsigned(int64_t v, const Multiplier& m, int bits) {
   return clamp128(r, 0, (int64_t(1) << bits) - 1);
 }
 
-QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits) {
+QuantizedMatrix empty_quantized_matrix(int rows, int cols, int bits) {
   if (bits < 2 || bits > 8) throw std::invalid_argument("weight bits must be in [2, 8]");
   QuantizedMatrix m;
   m.rows = rows;
@@ -58,19 +60,32 @@ QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits) {
   m.q.resize(std::size_t(rows) * cols);
   m.scale.resize(rows);
   m.row_sum.assign(rows, 0);
-  const int qmax = (1 << (bits - 1)) - 1;
-  for (int r = 0; r < rows; ++r) {
-    const float* row = w + std::size_t(r) * cols;
+  return m;
+}
+
+void quantize_row_block(const float* block, int first_row, int count, QuantizedMatrix& m) {
+  if (first_row < 0 || count < 0 || first_row + count > m.rows)
+    throw std::out_of_range(fmt::format("rows [{}, {}) are outside a matrix of {} rows", first_row, first_row + count, m.rows));
+  const int cols = m.cols, qmax = (1 << (m.bits - 1)) - 1;
+  for (int r = first_row; r < first_row + count; ++r) {
+    const float* row = block + std::size_t(r - first_row) * cols;
     double max_abs = 0;
     for (int c = 0; c < cols; ++c) max_abs = std::max(max_abs, double(std::abs(row[c])));
     const double s = max_abs > 0 ? max_abs / qmax : 1.0;
     m.scale[r] = s;
+    int32_t sum = 0;
     for (int c = 0; c < cols; ++c) {
       const int8_t q = int8_t(std::clamp<int64_t>(std::llround(double(row[c]) / s), -qmax, qmax));
       m.q[std::size_t(r) * cols + c] = q;
-      m.row_sum[r] += q;
+      sum += q;
     }
+    m.row_sum[r] = sum;
   }
+}
+
+QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits) {
+  QuantizedMatrix m = empty_quantized_matrix(rows, cols, bits);
+  quantize_row_block(w, 0, rows, m);
   return m;
 }
 

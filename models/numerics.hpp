@@ -65,6 +65,11 @@ struct QuantizedMatrix {
   std::vector<int32_t> row_sum; // Σ of each row's q (the crossbar kernel needs it for signed inputs)
 };
 QuantizedMatrix quantize_rows(const float* w, int rows, int cols, int bits);
+// The same matrix filled block by block, for matrices whose float rows are streamed (a reader's
+// row blocks): quantize_rows == for each block, quantize_row_block into an empty_quantized_matrix.
+QuantizedMatrix empty_quantized_matrix(int rows, int cols, int bits);
+// Quantizes rows [first_row, first_row + count) of `m` from `block` (those rows only, row-major).
+void quantize_row_block(const float* block, int first_row, int count, QuantizedMatrix& m);
 // Activation scale for a calibrated max |value| at `bits` (signed) or `bits` (unsigned).
 double activation_scale(double max_abs, int bits, bool is_unsigned);
 int64_t quantize_value(double x, double scale, int bits);   // signed, saturating

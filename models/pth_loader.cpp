@@ -2,7 +2,9 @@
 // data.pkl (a protocol-2 pickle of the dict) and one entry per tensor storage under data/.
 // The pickle runs in a restricted machine that knows only the few classes a state_dict uses;
 // tensors are read by streaming their storage entries, converting to float32 on the way.
+#include <algorithm>
 #include <limits>
+#include <map>
 #include <new>
 #include <optional>
 #include <set>
@@ -93,11 +95,23 @@ std::vector<int64_t> require_int_tuple(const Value& value, const char* what) {
   return numbers;
 }
 
-class PthReader {
- public:
-  explicit PthReader(const std::string& path) : archive_(path) {}
+// Where a tensor view's elements lie in its storage entry, after every bounds check.
+struct ViewPlan {
+  const ZipEntry* entry = nullptr;
+  DType dtype = DType::F32;
+  int64_t numel = 0;
+  int64_t span = 0;          // storage elements from the view's offset to its last element
+  bool contiguous = true;    // row-major: element i of the view is element offset + i of the storage
+};
 
-  TensorFile load();
+class PthReader final : public TensorReader {
+ public:
+  explicit PthReader(const std::string& path);
+
+  const TensorIndex& index() const override { return index_; }
+  std::string format() const override { return "pth"; }
+  Tensor read(const std::string& name) override;
+  void read_row_blocks(const std::string& name, int64_t rows_per_block, const RowBlockSink& sink) override;
 
  private:
   const std::string& path() const { return archive_.path(); }
@@ -111,7 +125,15 @@ class PthReader {
   ValuePtr rebuild_tensor(const Value& args) const;
   void build(const ValuePtr& object, const ValuePtr& state) const;
 
-  Tensor read_tensor(const std::string& name, const TensorRef& ref);
+  const TensorRef& tensor_ref(const std::string& name) const;
+  ViewPlan plan_view(const std::string& name, const TensorRef& ref) const;
+  // Streams storage elements [offset, offset + span) of the view in pieces of whole elements:
+  // sink(first, count, bytes) with `first` counted from the view's offset; `convert` turns them
+  // into float32.
+  using PieceSink = std::function<void(std::size_t first, std::size_t count, const uint8_t* bytes)>;
+  void stream_view(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const PieceSink& sink);
+  void convert(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const uint8_t* bytes,
+               std::size_t count, std::size_t first, float* out) const;
   const ZipEntry& storage_entry(const std::string& name, const TensorRef& ref) const;
   void check_storage_bounds(const std::string& name, const TensorRef& ref, const ZipEntry& entry, int64_t numel,
                             int64_t last_element) const;
@@ -120,6 +142,8 @@ class PthReader {
   std::string folder_;
   bool big_endian_ = false;
   std::set<std::string> crc_checked_entries_;
+  std::map<std::string, TensorRef> refs_;
+  TensorIndex index_;
 };
 
 std::string PthReader::find_archive_folder() const {
@@ -291,67 +315,79 @@ void PthReader::check_storage_bounds(const std::string& name, const TensorRef& r
   }
 }
 
-Tensor PthReader::read_tensor(const std::string& name, const TensorRef& ref) {
-  const ZipEntry& entry = storage_entry(name, ref);
-  const DType dtype = *ref.storage.dtype;
-  const int64_t numel = checkpoint_io::checked_numel(ref.size);
+const TensorRef& PthReader::tensor_ref(const std::string& name) const {
+  index_.shape(name);   // throws the standard "no tensor" error for an unknown name
+  return refs_.at(name);
+}
+
+ViewPlan PthReader::plan_view(const std::string& name, const TensorRef& ref) const {
+  ViewPlan plan;
+  plan.entry = &storage_entry(name, ref);
+  plan.dtype = *ref.storage.dtype;
+  plan.numel = checkpoint_io::checked_numel(ref.size);
   // Index of the last storage element the view touches; hostile sizes must not overflow it.
   int64_t last_element = ref.offset;
   bool overflow = false;
-  for (std::size_t d = 0; d < ref.size.size() && numel > 0; ++d) {
+  for (std::size_t d = 0; d < ref.size.size() && plan.numel > 0; ++d) {
     int64_t reach = 0;
     overflow |= __builtin_mul_overflow(ref.size[d] - 1, ref.stride[d], &reach);
     overflow |= __builtin_add_overflow(last_element, reach, &last_element);
   }
-  if (numel < 0 || overflow || last_element > std::numeric_limits<int64_t>::max() / 8 - 1) {
+  if (plan.numel < 0 || overflow || last_element > std::numeric_limits<int64_t>::max() / 8 - 1) {
     throw CheckpointError(fmt::format("{}: tensor '{}': shape {} with stride {} and offset {} is too large", path(), name,
                                       checkpoint_io::shape_str(ref.size), checkpoint_io::shape_str(ref.stride), ref.offset));
   }
-  check_storage_bounds(name, ref, entry, numel, last_element);
+  check_storage_bounds(name, ref, *plan.entry, plan.numel, last_element);
+  plan.contiguous = is_row_major(ref.size, ref.stride);
+  plan.span = plan.numel == 0 ? 0 : (plan.contiguous ? plan.numel : last_element - ref.offset + 1);
+  return plan;
+}
 
+void PthReader::stream_view(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const PieceSink& sink) {
+  const uint64_t element_size = dtype_size(plan.dtype);
+  const uint64_t byte_begin = static_cast<uint64_t>(ref.offset) * element_size;
+  auto piece = [&](const uint8_t* bytes, std::size_t length, uint64_t entry_offset) {
+    sink(static_cast<std::size_t>((entry_offset - byte_begin) / element_size), length / element_size, bytes);
+  };
+  const bool check_crc = crc_checked_entries_.insert(plan.entry->name).second;
+  archive_.stream_entry(*plan.entry, byte_begin, byte_begin + static_cast<uint64_t>(plan.span) * element_size, check_crc,
+                        piece, fmt::format("tensor '{}'", name));
+}
+
+void PthReader::convert(const std::string& name, const TensorRef& ref, const ViewPlan& plan, const uint8_t* bytes,
+                        std::size_t count, std::size_t first, float* out) const {
+  const std::size_t overflow = checkpoint_io::convert_to_float(plan.dtype, big_endian_, bytes, count, out);
+  if (overflow == checkpoint_io::kNoIndex) return;
+  throw CheckpointError(fmt::format("{}: tensor '{}': element {} of storage '{}' is {:g} (float64), outside the float32 range",
+                                    path(), name, static_cast<int64_t>(first + overflow) + ref.offset, plan.entry->name,
+                                    checkpoint_io::read_float64(bytes + overflow * dtype_size(plan.dtype), big_endian_)));
+}
+
+Tensor PthReader::read(const std::string& name) {
+  const TensorRef& ref = tensor_ref(name);
+  const ViewPlan plan = plan_view(name, ref);
   Tensor tensor;
   tensor.shape = ref.size;
-  tensor.source_dtype = dtype;
-  const bool contiguous = is_row_major(ref.size, ref.stride);
-  const int64_t span = numel == 0 ? 0 : (contiguous ? numel : last_element - ref.offset + 1);
+  tensor.source_dtype = plan.dtype;
   std::vector<float> strided_source;
   try {
-    tensor.data.resize(static_cast<std::size_t>(numel));
-    if (!contiguous) strided_source.resize(static_cast<std::size_t>(span));
+    tensor.data.resize(static_cast<std::size_t>(plan.numel));
+    if (!plan.contiguous) strided_source.resize(static_cast<std::size_t>(plan.span));
   } catch (const std::bad_alloc&) {
-    throw CheckpointError(fmt::format("{}: tensor '{}': out of memory for {} elements", path(), name, numel));
+    throw CheckpointError(fmt::format("{}: tensor '{}': out of memory for {} elements", path(), name, plan.numel));
   }
+  float* destination = plan.contiguous ? tensor.data.data() : strided_source.data();
+  stream_view(name, ref, plan, [&](std::size_t first, std::size_t count, const uint8_t* bytes) {
+    convert(name, ref, plan, bytes, count, first, destination + first);
+  });
 
-  float* destination = contiguous ? tensor.data.data() : strided_source.data();
-  const uint64_t element_size = dtype_size(dtype);
-  const uint64_t byte_begin = static_cast<uint64_t>(ref.offset) * element_size;
-  std::size_t first_overflow = checkpoint_io::kNoIndex;
-  double overflow_value = 0.0;
-  auto convert = [&](const uint8_t* bytes, std::size_t length, uint64_t entry_offset) {
-    const std::size_t first = static_cast<std::size_t>((entry_offset - byte_begin) / element_size);
-    const std::size_t overflow =
-        checkpoint_io::convert_to_float(dtype, big_endian_, bytes, length / element_size, destination + first);
-    if (overflow != checkpoint_io::kNoIndex && first_overflow == checkpoint_io::kNoIndex) {
-      first_overflow = first + overflow;
-      overflow_value = checkpoint_io::read_float64(bytes + overflow * element_size, big_endian_);
-    }
-  };
-  const bool check_crc = crc_checked_entries_.insert(entry.name).second;
-  archive_.stream_entry(entry, byte_begin, byte_begin + static_cast<uint64_t>(span) * element_size, check_crc, convert,
-                        fmt::format("tensor '{}'", name));
-  if (first_overflow != checkpoint_io::kNoIndex) {
-    throw CheckpointError(fmt::format("{}: tensor '{}': element {} of storage '{}' is {:g} (float64), outside the float32 range",
-                                      path(), name, static_cast<int64_t>(first_overflow) + ref.offset, entry.name,
-                                      overflow_value));
-  }
-
-  if (!contiguous && numel > 0) {
+  if (!plan.contiguous && plan.numel > 0) {
     // Walk the view's multi-index like an odometer, tracking the storage position incrementally.
     // Unsigned arithmetic: a size-1 dimension may carry any stride, and the transient
     // overshoot must wrap, not overflow.
     std::vector<int64_t> index(ref.size.size(), 0);
     uint64_t position = 0;
-    for (int64_t i = 0; i < numel; ++i) {
+    for (int64_t i = 0; i < plan.numel; ++i) {
       tensor.data[static_cast<std::size_t>(i)] = strided_source[static_cast<std::size_t>(position)];
       for (std::size_t d = ref.size.size(); d-- > 0;) {
         const auto stride = static_cast<uint64_t>(ref.stride[d]);
@@ -366,40 +402,74 @@ Tensor PthReader::read_tensor(const std::string& name, const TensorRef& ref) {
   return tensor;
 }
 
-TensorFile PthReader::load() {
+void PthReader::read_row_blocks(const std::string& name, int64_t rows_per_block, const RowBlockSink& sink) {
+  const TensorRef& ref = tensor_ref(name);
+  const int64_t length = checkpoint_io::row_length(path(), name, ref.size, rows_per_block);
+  const ViewPlan plan = plan_view(name, ref);
+  // torch.save writes parameters contiguous; only a view of another tensor can be strided, and
+  // those are small enough to read whole (as are tensors of empty rows).
+  if (!plan.contiguous || length == 0) return checkpoint_io::deliver_row_blocks(read(name), length, rows_per_block, sink);
+  const int64_t rows = ref.size[0];
+  const std::size_t block_elements = static_cast<std::size_t>(std::min(rows_per_block, rows) * length);
+  std::vector<float> block(block_elements);
+  int64_t block_first_row = 0;
+  std::size_t filled = 0;
+  auto deliver = [&] {
+    const int64_t count = int64_t(filled) / length;
+    checkpoint_io::require_finite(path(), name, ref.size, plan.dtype, block.data(), filled,
+                                  static_cast<std::size_t>(block_first_row * length));
+    sink(block_first_row, count, block.data());
+    block_first_row += count;
+    filled = 0;
+  };
+  const std::size_t element_size = dtype_size(plan.dtype);
+  stream_view(name, ref, plan, [&](std::size_t first, std::size_t count, const uint8_t* bytes) {
+    while (count > 0) {   // a piece may end one block and start the next
+      const std::size_t n = std::min(count, block_elements - filled);
+      convert(name, ref, plan, bytes, n, first, block.data() + filled);
+      filled += n;
+      first += n;
+      bytes += n * element_size;
+      count -= n;
+      if (filled == block_elements) deliver();
+    }
+  });
+  if (filled > 0) deliver();   // the last, shorter block
+}
+
+PthReader::PthReader(const std::string& path) : archive_(path) {
   folder_ = find_archive_folder();
   big_endian_ = read_byte_order();
   const std::string pickle_name = folder_ + "/data.pkl";
   const std::string pickle_bytes = archive_.read_entry(*archive_.find(pickle_name), kMaxPickleSize);
-  const pickle::Unpickled unpickled = pickle::unpickle(pickle_bytes, hooks(), fmt::format("{}: {}", path(), pickle_name));
+  const pickle::Unpickled unpickled = pickle::unpickle(pickle_bytes, hooks(), fmt::format("{}: {}", path, pickle_name));
 
   const Value& root = *unpickled.root();
   if (root.kind != Kind::Dict) {
-    throw CheckpointError(fmt::format("{}: {} holds a {}, expected a dict of tensors (a state_dict)", path(), pickle_name,
+    throw CheckpointError(fmt::format("{}: {} holds a {}, expected a dict of tensors (a state_dict)", path, pickle_name,
                                       root.type_name()));
   }
-  TensorFile file;
-  file.path = path();
-  file.format = "pth";
+  index_.path = path;
   for (const auto& [key, value] : root.entries) {
     if (key->kind != Kind::String) {
-      throw CheckpointError(fmt::format("{}: state_dict has a {} key, expected tensor names (str)", path(), key->type_name()));
+      throw CheckpointError(fmt::format("{}: state_dict has a {} key, expected tensor names (str)", path, key->type_name()));
     }
     const std::string& name = key->text;
     if (value->kind != Kind::Object || value->object_type != kTensorObject) {
       throw CheckpointError(fmt::format(
           "{}: key '{}' holds a {}, not a tensor; expected a flat name -> tensor state_dict as torch.save(model.state_dict()) "
           "writes",
-          path(), name, value->type_name()));
+          path, name, value->type_name()));
     }
-    file.tensors.emplace(name, read_tensor(name, std::any_cast<const TensorRef&>(value->payload)));
-    file.order.push_back(name);
+    const TensorRef& ref = std::any_cast<const TensorRef&>(value->payload);
+    refs_.emplace(name, ref);
+    index_.order.push_back(name);
+    index_.shapes.emplace(name, ref.size);
   }
-  return file;
 }
 
 }  // namespace
 
-TensorFile load_pth(const std::string& path) { return PthReader(path).load(); }
+std::unique_ptr<TensorReader> open_pth(const std::string& path) { return std::make_unique<PthReader>(path); }
 
 }  // namespace sf

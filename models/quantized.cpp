@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 
 namespace sf {
 
@@ -111,12 +112,18 @@ Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const
 // ---- building the integer parameters ----------------------------------------------------------
 
 namespace {
-QuantizedSpikeGpt::Linear quantize_linear(const Tensor& w, int bits, const std::function<double(double)>& row_scale_to_multiplier) {
+using RowScaleToMultiplier = std::function<double(double)>;
+
+QuantizedSpikeGpt::Linear with_multipliers(q::QuantizedMatrix w, const RowScaleToMultiplier& row_scale_to_multiplier) {
   QuantizedSpikeGpt::Linear lin;
-  lin.w = q::quantize_rows(w.data.data(), int(w.shape[0]), int(w.shape[1]), bits);
+  lin.w = std::move(w);
   lin.out.reserve(lin.w.rows);
   for (double s : lin.w.scale) lin.out.push_back(q::make_multiplier(row_scale_to_multiplier(s)));
   return lin;
+}
+
+QuantizedSpikeGpt::Linear quantize_linear(const Tensor& w, int bits, const RowScaleToMultiplier& row_scale_to_multiplier) {
+  return with_multipliers(q::quantize_rows(w.data.data(), int(w.shape[0]), int(w.shape[1]), bits), row_scale_to_multiplier);
 }
 
 std::vector<int32_t> quantize_mix(const Tensor& mix) {
@@ -125,74 +132,124 @@ std::vector<int32_t> quantize_mix(const Tensor& mix) {
     out[i] = int32_t(std::clamp<int64_t>(std::llround(double(mix.data[i]) * (1 << q::kMixFrac)), 0, 1 << q::kMixFrac));
   return out;
 }
-}  // namespace
 
-QuantizedSpikeGpt QuantizedSpikeGpt::build(const SpikeGptWeights& w, const Calibration& cal, const QuantOptions& o) {
+void quantize_embedding(const float* e, std::size_t count, bool binary, int32_t* out) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const double x = binary ? double(e[i] >= 0.0f) : double(e[i]);
+    out[i] = int32_t(q::saturate(std::llround(std::ldexp(x, q::kResidualFrac)), 32));
+  }
+}
+
+// Everything but the embedding, the head weights and the blocks: options checked, config,
+// switches and the ln0/ln_out constants set from the outline's LayerNorms.
+QuantizedSpikeGpt quantize_outline(const SpikeGptWeights& w, const Calibration& cal, const QuantOptions& o) {
   if (o.activation_bits < 2 || o.activation_bits > 8)
     throw std::invalid_argument(fmt::format("activation bits must be in [2, 8] (got {})", o.activation_bits));
   if (o.membrane_bits < 10 || o.membrane_bits > 32)
     throw std::invalid_argument(fmt::format("membrane bits must be in [10, 32] (got {})", o.membrane_bits));
-  const int C = w.config.n_embd, A = o.activation_bits;
+  const int C = w.config.n_embd;
   QuantizedSpikeGpt m;
   m.config = w.config;
   m.options = o;
   m.binary_embedding = w.binary_embedding;
   m.rescale_every_6_layers = w.rescale_every_6_layers;
-
-  m.embedding.resize(w.emb.data.size());
-  for (std::size_t i = 0; i < m.embedding.size(); ++i) {
-    const double e = w.binary_embedding ? double(w.emb.data[i] >= 0.0f) : double(w.emb.data[i]);
-    m.embedding[i] = int32_t(q::saturate(std::llround(std::ldexp(e, q::kResidualFrac)), 32));
-  }
   m.ln0 = q::make_layer_norm_constants(w.ln0_weight.data.data(), w.ln0_bias.data.data(), C,
                                        std::ldexp(1.0, -q::kResidualFrac), 32);
-  const double s_out = q::activation_scale(cal.ln_out, A, false);
-  m.ln_out = q::make_layer_norm_constants(w.ln_out_weight.data.data(), w.ln_out_bias.data.data(), C, s_out, A);
-  m.head = quantize_linear(w.head, o.weight_bits, [](double) { return 0.0; });
-  for (double s : m.head.w.scale) m.head_logit_scale.push_back(s * s_out);
+  m.ln_out = q::make_layer_norm_constants(w.ln_out_weight.data.data(), w.ln_out_bias.data.data(), C,
+                                          q::activation_scale(cal.ln_out, o.activation_bits, false), o.activation_bits);
+  return m;
+}
 
-  for (int i = 0; i < w.config.n_layer; ++i) {
-    const auto& l = w.layers[i];
-    Layer ql;
-    const double s_z1 = q::activation_scale(cal.ln1[i], A, false);
-    const double s_v = q::activation_scale(cal.att_value[i], kInternalBits, false);
-    const double s_y = q::activation_scale(cal.att_gated[i], A, false);
-    const double s_z2 = q::activation_scale(cal.ln2[i], A, false);
-    const double s_k = q::activation_scale(cal.ffn_key_pos[i], kInternalBits, false);
-    const double s_h = q::activation_scale(cal.ffn_hidden[i], A, true);
-    ql.shift_scale = s_z1;
-    ql.v_scale = s_v;
-    ql.gated_scale = s_y;
-    ql.ffn_shift_scale = s_z2;
-    ql.key_scale = s_k;
-    ql.hidden_scale = s_h;
-    ql.ln1 = q::make_layer_norm_constants(l.ln1_weight.data.data(), l.ln1_bias.data.data(), C, s_z1, A);
-    ql.ln2 = q::make_layer_norm_constants(l.ln2_weight.data.data(), l.ln2_bias.data.data(), C, s_z2, A);
-    ql.att_mix_k = quantize_mix(l.att_mix_k);
-    ql.att_mix_v = quantize_mix(l.att_mix_v);
-    ql.att_mix_r = quantize_mix(l.att_mix_r);
-    ql.ffn_mix_k = quantize_mix(l.ffn_mix_k);
-    ql.ffn_mix_r = quantize_mix(l.ffn_mix_r);
-    for (int c = 0; c < C; ++c) {
-      ql.time_first.push_back(int32_t(std::llround(double(l.att_time_first.data[c]) * kLog2e * (1 << q::kLogFrac))));
-      // At least one Q.8 step of decay per token bounds b by 1/(1 - 2^(-1/256)) ≈ 370.
-      ql.time_decay.push_back(int32_t(std::min<int64_t>(
-          -1, std::llround(double(l.att_time_decay.data[c]) * kLog2e * (1 << q::kLogFrac)))));
-    }
-    const int bits = o.weight_bits;
-    const double sig_in = std::ldexp(1.0, q::kSigmoidInFrac);
-    ql.att_receptance = quantize_linear(l.att_receptance, bits, [&](double s) { return s * s_z1 * sig_in; });
-    ql.att_key = quantize_linear(l.att_key, bits, [&](double s) { return s * s_z1 * kLog2e * (1 << q::kLogFrac); });
-    ql.att_value = quantize_linear(l.att_value, bits, [&](double s) { return s * s_z1 / s_v; });
-    ql.att_output = quantize_linear(l.att_output, bits, [&](double s) { return s * s_y * (1 << q::kMembraneFrac); });
-    ql.att_gate = q::make_multiplier(s_v / (double(1 << q::kSigmoidOutFrac) * s_y));
-    ql.ffn_receptance = quantize_linear(l.ffn_receptance, bits, [&](double s) { return s * s_z2 * sig_in; });
-    ql.ffn_key = quantize_linear(l.ffn_key, bits, [&](double s) { return s * s_z2 / s_k; });
-    ql.ffn_hidden = q::make_multiplier(s_k * s_k / s_h);
-    // (r/256)·acc·s_w·s_h in Q.8 is r·acc·s_w·s_h.
-    ql.ffn_value = quantize_linear(l.ffn_value, bits, [&](double s) { return s * s_h; });
-    m.layers.push_back(std::move(ql));
+// The head's multipliers and logit scales, once its weights are quantized.
+void finish_head(QuantizedSpikeGpt& m, q::QuantizedMatrix head, const Calibration& cal) {
+  const double s_out = q::activation_scale(cal.ln_out, m.options.activation_bits, false);
+  m.head = with_multipliers(std::move(head), [](double) { return 0.0; });
+  m.head_logit_scale.clear();
+  for (double s : m.head.w.scale) m.head_logit_scale.push_back(s * s_out);
+}
+
+QuantizedSpikeGpt::Layer quantize_layer(const SpikeGptWeights::Layer& l, int i, const Calibration& cal,
+                                        const QuantOptions& o) {
+  const int C = int(l.ln1_weight.data.size()), A = o.activation_bits;
+  QuantizedSpikeGpt::Layer ql;
+  const double s_z1 = q::activation_scale(cal.ln1[i], A, false);
+  const double s_v = q::activation_scale(cal.att_value[i], kInternalBits, false);
+  const double s_y = q::activation_scale(cal.att_gated[i], A, false);
+  const double s_z2 = q::activation_scale(cal.ln2[i], A, false);
+  const double s_k = q::activation_scale(cal.ffn_key_pos[i], kInternalBits, false);
+  const double s_h = q::activation_scale(cal.ffn_hidden[i], A, true);
+  ql.shift_scale = s_z1;
+  ql.v_scale = s_v;
+  ql.gated_scale = s_y;
+  ql.ffn_shift_scale = s_z2;
+  ql.key_scale = s_k;
+  ql.hidden_scale = s_h;
+  ql.ln1 = q::make_layer_norm_constants(l.ln1_weight.data.data(), l.ln1_bias.data.data(), C, s_z1, A);
+  ql.ln2 = q::make_layer_norm_constants(l.ln2_weight.data.data(), l.ln2_bias.data.data(), C, s_z2, A);
+  ql.att_mix_k = quantize_mix(l.att_mix_k);
+  ql.att_mix_v = quantize_mix(l.att_mix_v);
+  ql.att_mix_r = quantize_mix(l.att_mix_r);
+  ql.ffn_mix_k = quantize_mix(l.ffn_mix_k);
+  ql.ffn_mix_r = quantize_mix(l.ffn_mix_r);
+  for (int c = 0; c < C; ++c) {
+    ql.time_first.push_back(int32_t(std::llround(double(l.att_time_first.data[c]) * kLog2e * (1 << q::kLogFrac))));
+    // At least one Q.8 step of decay per token bounds b by 1/(1 - 2^(-1/256)) ≈ 370.
+    ql.time_decay.push_back(int32_t(std::min<int64_t>(
+        -1, std::llround(double(l.att_time_decay.data[c]) * kLog2e * (1 << q::kLogFrac)))));
   }
+  const int bits = o.weight_bits;
+  const double sig_in = std::ldexp(1.0, q::kSigmoidInFrac);
+  ql.att_receptance = quantize_linear(l.att_receptance, bits, [&](double s) { return s * s_z1 * sig_in; });
+  ql.att_key = quantize_linear(l.att_key, bits, [&](double s) { return s * s_z1 * kLog2e * (1 << q::kLogFrac); });
+  ql.att_value = quantize_linear(l.att_value, bits, [&](double s) { return s * s_z1 / s_v; });
+  ql.att_output = quantize_linear(l.att_output, bits, [&](double s) { return s * s_y * (1 << q::kMembraneFrac); });
+  ql.att_gate = q::make_multiplier(s_v / (double(1 << q::kSigmoidOutFrac) * s_y));
+  ql.ffn_receptance = quantize_linear(l.ffn_receptance, bits, [&](double s) { return s * s_z2 * sig_in; });
+  ql.ffn_key = quantize_linear(l.ffn_key, bits, [&](double s) { return s * s_z2 / s_k; });
+  ql.ffn_hidden = q::make_multiplier(s_k * s_k / s_h);
+  // (r/256)·acc·s_w·s_h in Q.8 is r·acc·s_w·s_h.
+  ql.ffn_value = quantize_linear(l.ffn_value, bits, [&](double s) { return s * s_h; });
+  return ql;
+}
+
+// Rows of the embedding and the head read per block: 192 KiB of float32 at C = 768, next to
+// nothing beside the tables they fill.
+constexpr int64_t kRowsPerBlock = 64;
+}  // namespace
+
+QuantizedSpikeGpt QuantizedSpikeGpt::build(const SpikeGptWeights& w, const Calibration& cal, const QuantOptions& o) {
+  QuantizedSpikeGpt m = quantize_outline(w, cal, o);
+  m.embedding.resize(w.emb.data.size());
+  quantize_embedding(w.emb.data.data(), w.emb.data.size(), w.binary_embedding, m.embedding.data());
+  finish_head(m, q::quantize_rows(w.head.data.data(), int(w.head.shape[0]), int(w.head.shape[1]), o.weight_bits), cal);
+  for (int i = 0; i < w.config.n_layer; ++i) m.layers.push_back(quantize_layer(w.layers[i], i, cal, o));
+  return m;
+}
+
+std::vector<int32_t> QuantizedSpikeGpt::read_embedding(TensorReader& reader, const ModelConfig& config,
+                                                      bool binary_embedding) {
+  const std::size_t C = std::size_t(config.n_embd);
+  std::vector<int32_t> table(std::size_t(config.vocab_size) * C);
+  reader.read_row_blocks("emb.weight", kRowsPerBlock, [&](int64_t first, int64_t rows, const float* values) {
+    quantize_embedding(values, std::size_t(rows) * C, binary_embedding, table.data() + std::size_t(first) * C);
+  });
+  return table;
+}
+
+QuantizedSpikeGpt QuantizedSpikeGpt::read(TensorReader& reader, const Calibration& cal, const QuantOptions& o,
+                                          const GoldenOptions& golden, bool with_embedding) {
+  const SpikeGptWeights outline = SpikeGptWeights::read_outline(reader, golden);
+  QuantizedSpikeGpt m = quantize_outline(outline, cal, o);
+  const int L = m.config.n_layer, C = m.config.n_embd, V = m.config.vocab_size;
+  // Smallest first, so the peak (int8 weights + int32 embedding) is reached only at the very end.
+  for (int i = 0; i < L; ++i)
+    m.layers.push_back(quantize_layer(SpikeGptWeights::read_layer(reader, i, m.rescale_every_6_layers), i, cal, o));
+  q::QuantizedMatrix head = q::empty_quantized_matrix(V, C, o.weight_bits);
+  reader.read_row_blocks("head.weight", kRowsPerBlock, [&](int64_t first, int64_t rows, const float* values) {
+    q::quantize_row_block(values, int(first), int(rows), head);
+  });
+  finish_head(m, std::move(head), cal);
+  if (with_embedding) m.embedding = read_embedding(reader, m.config, m.binary_embedding);
   return m;
 }
 

@@ -64,6 +64,16 @@ struct QuantizedSpikeGpt {
   std::vector<Layer> layers;
 
   static QuantizedSpikeGpt build(const SpikeGptWeights& w, const Calibration& cal, const QuantOptions& options);
+  // Equal to build(SpikeGptWeights::read(reader, golden), ...), but reads and quantizes one block's
+  // matrices at a time and the embedding and head by row blocks, so the float model is never held:
+  // peak memory is the result plus one block's float weights.
+  // with_embedding = false leaves `embedding` empty for a caller that reads it later with
+  // read_embedding (the compiler, so that the 4-byte-per-value table is not held while lowering
+  // copies weights into tiles).
+  static QuantizedSpikeGpt read(TensorReader& reader, const Calibration& cal, const QuantOptions& options,
+                                const GoldenOptions& golden, bool with_embedding = true);
+  // The embedding table as build() makes it ([V × C] Q.12), read by row blocks.
+  static std::vector<int32_t> read_embedding(TensorReader& reader, const ModelConfig& config, bool binary_embedding);
   int64_t weight_bytes() const;   // crossbar weight storage at options.weight_bits
 };
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <new>
 #include <optional>
 #include <set>
@@ -166,46 +167,60 @@ void check_coverage(const std::string& path, std::vector<const HeaderEntry*> ent
   }
 }
 
-Tensor read_tensor(const checkpoint_io::RandomAccessFile& file, uint64_t data_start, const HeaderEntry& entry) {
-  Tensor tensor;
-  tensor.shape = entry.shape;
-  tensor.source_dtype = entry.dtype;
+// Converts elements [first, first + count) of a tensor into `out`, one read chunk at a time, and
+// checks them finite.
+void read_elements(const checkpoint_io::RandomAccessFile& file, uint64_t data_start, const HeaderEntry& entry,
+                   std::size_t first, std::size_t count, float* out) {
   const std::size_t element_size = dtype_size(entry.dtype);
-  const auto numel = static_cast<std::size_t>((entry.end - entry.begin) / element_size);
+  const std::size_t chunk_elements = kReadChunk / element_size;
   std::vector<uint8_t> buffer;
   try {
-    tensor.data.resize(numel);
-    buffer.resize(std::min<std::size_t>(kReadChunk, numel * element_size));
+    buffer.resize(std::min<std::size_t>(kReadChunk, count * element_size));
   } catch (const std::bad_alloc&) {
-    throw CheckpointError(fmt::format("{}: tensor '{}': out of memory for {} elements", file.path(), entry.name, numel));
+    throw CheckpointError(fmt::format("{}: tensor '{}': out of memory for a read buffer", file.path(), entry.name));
   }
-  const std::size_t chunk_elements = kReadChunk / element_size;
   const std::string what = fmt::format("tensor '{}'", entry.name);
-  for (std::size_t first = 0; first < numel; first += chunk_elements) {
-    const std::size_t count = std::min(chunk_elements, numel - first);
-    file.read_exact(data_start + entry.begin + first * element_size, buffer.data(), count * element_size, what);
-    const std::size_t overflow = checkpoint_io::convert_to_float(entry.dtype, false, buffer.data(), count, tensor.data.data() + first);
+  for (std::size_t done = 0; done < count; done += chunk_elements) {
+    const std::size_t n = std::min(chunk_elements, count - done), element = first + done;
+    file.read_exact(data_start + entry.begin + element * element_size, buffer.data(), n * element_size, what);
+    const std::size_t overflow = checkpoint_io::convert_to_float(entry.dtype, false, buffer.data(), n, out + done);
     if (overflow != checkpoint_io::kNoIndex) {
       throw CheckpointError(fmt::format("{}: tensor '{}': element {} (index {}) is {:g} (float64), outside the float32 range",
-                                        file.path(), entry.name, first + overflow,
-                                        checkpoint_io::index_str(entry.shape, first + overflow),
+                                        file.path(), entry.name, element + overflow,
+                                        checkpoint_io::index_str(entry.shape, element + overflow),
                                         checkpoint_io::read_float64(buffer.data() + overflow * element_size, false)));
     }
   }
-  checkpoint_io::require_finite(file.path(), entry.name, tensor);
-  return tensor;
+  checkpoint_io::require_finite(file.path(), entry.name, entry.shape, entry.dtype, out, count, first);
 }
 
-}  // namespace
+class SafetensorsReader final : public TensorReader {
+ public:
+  explicit SafetensorsReader(const std::string& path);
+  const TensorIndex& index() const override { return index_; }
+  std::string format() const override { return "safetensors"; }
+  Tensor read(const std::string& name) override;
+  void read_row_blocks(const std::string& name, int64_t rows_per_block, const RowBlockSink& sink) override;
 
-TensorFile load_safetensors(const std::string& path) {
-  const checkpoint_io::RandomAccessFile file(path);
-  const uint64_t header_length = read_header_length(file);
+ private:
+  const HeaderEntry& entry(const std::string& name) const {
+    index_.shape(name);   // throws the standard "no tensor" error for an unknown name
+    return entries_[entry_by_name_.at(name)];
+  }
+
+  checkpoint_io::RandomAccessFile file_;
+  uint64_t data_start_ = 0;
+  std::vector<HeaderEntry> entries_;
+  std::map<std::string, std::size_t> entry_by_name_;
+  TensorIndex index_;
+};
+
+SafetensorsReader::SafetensorsReader(const std::string& path) : file_(path) {
+  const uint64_t header_length = read_header_length(file_);
   std::string header_text(static_cast<std::size_t>(header_length), '\0');
-  file.read_exact(kLengthFieldSize, header_text.data(), header_text.size(), "safetensors header");
+  file_.read_exact(kLengthFieldSize, header_text.data(), header_text.size(), "safetensors header");
   const Json header = parse_header_json(path, header_text);
 
-  std::vector<HeaderEntry> entries;
   for (const auto& [name, spec] : header.items()) {
     if (name == kMetadataKey) {
       if (!spec.is_object()) {
@@ -213,22 +228,52 @@ TensorFile load_safetensors(const std::string& path) {
       }
       continue;
     }
-    entries.push_back(parse_entry(path, name, spec));
+    entries_.push_back(parse_entry(path, name, spec));
   }
-  const uint64_t data_start = kLengthFieldSize + header_length;
+  data_start_ = kLengthFieldSize + header_length;
   std::vector<const HeaderEntry*> by_offset;
-  for (const HeaderEntry& entry : entries) by_offset.push_back(&entry);
-  check_coverage(path, by_offset, file.size() - data_start);
+  for (const HeaderEntry& entry : entries_) by_offset.push_back(&entry);
+  check_coverage(path, by_offset, file_.size() - data_start_);
 
-  TensorFile result;
-  result.path = path;
-  result.format = "safetensors";
-  for (const HeaderEntry& entry : entries) {
-    result.tensors.emplace(entry.name, read_tensor(file, data_start, entry));
-    result.order.push_back(entry.name);
+  index_.path = path;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    entry_by_name_.emplace(entries_[i].name, i);
+    index_.order.push_back(entries_[i].name);
+    index_.shapes.emplace(entries_[i].name, entries_[i].shape);
   }
-  return result;
 }
+
+Tensor SafetensorsReader::read(const std::string& name) {
+  const HeaderEntry& e = entry(name);
+  Tensor tensor;
+  tensor.shape = e.shape;
+  tensor.source_dtype = e.dtype;
+  const auto numel = static_cast<std::size_t>((e.end - e.begin) / dtype_size(e.dtype));
+  try {
+    tensor.data.resize(numel);
+  } catch (const std::bad_alloc&) {
+    throw CheckpointError(fmt::format("{}: tensor '{}': out of memory for {} elements", file_.path(), e.name, numel));
+  }
+  read_elements(file_, data_start_, e, 0, numel, tensor.data.data());
+  return tensor;
+}
+
+void SafetensorsReader::read_row_blocks(const std::string& name, int64_t rows_per_block, const RowBlockSink& sink) {
+  const HeaderEntry& e = entry(name);
+  const int64_t length = checkpoint_io::row_length(file_.path(), name, e.shape, rows_per_block);
+  const int64_t rows = e.shape[0];
+  std::vector<float> block(static_cast<std::size_t>(std::min(rows_per_block, rows) * length));
+  for (int64_t first = 0; first < rows; first += rows_per_block) {
+    const int64_t count = std::min(rows_per_block, rows - first);
+    read_elements(file_, data_start_, e, static_cast<std::size_t>(first * length), static_cast<std::size_t>(count * length),
+                  block.data());
+    sink(first, count, block.data());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<TensorReader> open_safetensors(const std::string& path) { return std::make_unique<SafetensorsReader>(path); }
 
 namespace {
 

@@ -22,8 +22,8 @@ constexpr float kWkvInitialMax = -1e30f;  // upstream state[5i+4] initial value
 
 std::string layer_key(int i, const char* suffix) { return fmt::format("blocks.{}.{}", i, suffix); }
 
-Tensor take_squeezed(TensorFile& f, const std::string& name) {
-  Tensor t = f.take(name);
+Tensor read_squeezed(TensorReader& reader, const std::string& name) {
+  Tensor t = reader.read(name);
   t.shape = {t.numel()};
   return t;
 }
@@ -48,19 +48,19 @@ BinaryEmbedding parse_binary_embedding(const std::string& s) {
   throw std::invalid_argument(fmt::format("binary embedding must be auto, on or off (got '{}')", s));
 }
 
-ModelConfig infer_config(const TensorFile& file) {
+ModelConfig infer_config(const TensorIndex& file) {
   if (!file.has("emb.weight"))
     throw CheckpointError(fmt::format(
         "{}: tensor 'emb.weight' is missing; a SpikeGPT checkpoint needs it to infer vocabulary "
         "size and width",
         file.path));
-  const Tensor& emb = file.at("emb.weight");
-  if (emb.shape.size() != 2 || emb.shape[0] <= 0 || emb.shape[1] <= 0)
-    throw CheckpointError(fmt::format("{}: tensor 'emb.weight' has shape {}, expected [vocab, n_embd]",
-                                      file.path, emb.shape_str()));
+  const std::vector<int64_t>& emb = file.shape("emb.weight");
+  if (emb.size() != 2 || emb[0] <= 0 || emb[1] <= 0)
+    throw CheckpointError(fmt::format("{}: tensor 'emb.weight' has shape [{}], expected [vocab, n_embd]",
+                                      file.path, fmt::join(emb, ", ")));
   ModelConfig c;
-  c.vocab_size = int(emb.shape[0]);
-  c.n_embd = int(emb.shape[1]);
+  c.vocab_size = int(emb[0]);
+  c.n_embd = int(emb[1]);
   static const std::regex block_re(R"(^blocks\.(\d+)\.)");
   int max_block = -1;
   for (const auto& name : file.order) {
@@ -109,7 +109,7 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
   return e;
 }
 
-void validate_spikegpt(const TensorFile& file, const ModelConfig& config) {
+void validate_spikegpt(const TensorIndex& file, const ModelConfig& config) {
   std::vector<std::string> problems;
   std::set<std::string> expected_names;
   auto shape_str = [](const std::vector<int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); };
@@ -119,9 +119,9 @@ void validate_spikegpt(const TensorFile& file, const ModelConfig& config) {
       problems.push_back(fmt::format("tensor '{}' is missing (expected shape {})", e.name, shape_str(e.shape)));
       continue;
     }
-    const Tensor& t = file.at(e.name);
-    if (t.shape != e.shape)
-      problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", e.name, t.shape_str(), shape_str(e.shape)));
+    const std::vector<int64_t>& shape = file.shape(e.name);
+    if (shape != e.shape)
+      problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", e.name, shape_str(shape), shape_str(e.shape)));
   }
   for (const auto& name : file.order)
     if (!expected_names.count(name))
@@ -133,51 +133,62 @@ void validate_spikegpt(const TensorFile& file, const ModelConfig& config) {
   throw CheckpointError(msg);
 }
 
-SpikeGptWeights SpikeGptWeights::from_file(TensorFile&& f, const GoldenOptions& options) {
+SpikeGptWeights SpikeGptWeights::read_outline(TensorReader& reader, const GoldenOptions& options) {
   SpikeGptWeights w;
-  w.config = infer_config(f);
-  validate_spikegpt(f, w.config);
+  w.config = infer_config(reader.index());
+  validate_spikegpt(reader.index(), w.config);
   w.rescale_every_6_layers = options.rescale_every_6_layers;
   w.binary_embedding = options.binary_embedding == BinaryEmbedding::On ||
                        (options.binary_embedding == BinaryEmbedding::Auto && w.config.vocab_size == 77);
-  w.emb = f.take("emb.weight");
-  w.ln0_weight = f.take("blocks.0.ln0.weight");
-  w.ln0_bias = f.take("blocks.0.ln0.bias");
-  w.ln_out_weight = f.take("ln_out.weight");
-  w.ln_out_bias = f.take("ln_out.bias");
-  w.head = f.take("head.weight");
-  w.layers.resize(w.config.n_layer);
-  for (int i = 0; i < w.config.n_layer; ++i) {
-    Layer& l = w.layers[i];
-    auto take = [&](const char* s) { return f.take(layer_key(i, s)); };
-    auto squeezed = [&](const char* s) { return take_squeezed(f, layer_key(i, s)); };
-    l.ln1_weight = take("ln1.weight");
-    l.ln1_bias = take("ln1.bias");
-    l.ln2_weight = take("ln2.weight");
-    l.ln2_bias = take("ln2.bias");
-    l.att_time_decay = take("att.time_decay");
-    for (float& d : l.att_time_decay.data) d = -std::exp(d);
-    l.att_time_first = take("att.time_first");
-    l.att_mix_k = squeezed("att.time_mix_k");
-    l.att_mix_v = squeezed("att.time_mix_v");
-    l.att_mix_r = squeezed("att.time_mix_r");
-    l.att_key = take("att.key.weight");
-    l.att_value = take("att.value.weight");
-    l.att_receptance = take("att.receptance.weight");
-    l.att_output = take("att.output.weight");
-    l.ffn_mix_k = squeezed("ffn.time_mix_k");
-    l.ffn_mix_r = squeezed("ffn.time_mix_r");
-    l.ffn_key = take("ffn.key.weight");
-    l.ffn_receptance = take("ffn.receptance.weight");
-    l.ffn_value = take("ffn.value.weight");
-    if (w.rescale_every_6_layers) {
-      // A power-of-two divide is exact in float32, as upstream's w / 2**k is.
-      const float scale = float(1 << (i / kRescaleEvery));
-      for (float& x : l.att_output.data) x /= scale;
-      for (float& x : l.ffn_value.data) x /= scale;
-    }
-  }
+  w.ln0_weight = reader.read("blocks.0.ln0.weight");
+  w.ln0_bias = reader.read("blocks.0.ln0.bias");
+  w.ln_out_weight = reader.read("ln_out.weight");
+  w.ln_out_bias = reader.read("ln_out.bias");
   return w;
+}
+
+SpikeGptWeights::Layer SpikeGptWeights::read_layer(TensorReader& reader, int i, bool rescale_every_6_layers) {
+  Layer l;
+  auto read = [&](const char* s) { return reader.read(layer_key(i, s)); };
+  auto squeezed = [&](const char* s) { return read_squeezed(reader, layer_key(i, s)); };
+  l.ln1_weight = read("ln1.weight");
+  l.ln1_bias = read("ln1.bias");
+  l.ln2_weight = read("ln2.weight");
+  l.ln2_bias = read("ln2.bias");
+  l.att_time_decay = read("att.time_decay");
+  for (float& d : l.att_time_decay.data) d = -std::exp(d);
+  l.att_time_first = read("att.time_first");
+  l.att_mix_k = squeezed("att.time_mix_k");
+  l.att_mix_v = squeezed("att.time_mix_v");
+  l.att_mix_r = squeezed("att.time_mix_r");
+  l.att_key = read("att.key.weight");
+  l.att_value = read("att.value.weight");
+  l.att_receptance = read("att.receptance.weight");
+  l.att_output = read("att.output.weight");
+  l.ffn_mix_k = squeezed("ffn.time_mix_k");
+  l.ffn_mix_r = squeezed("ffn.time_mix_r");
+  l.ffn_key = read("ffn.key.weight");
+  l.ffn_receptance = read("ffn.receptance.weight");
+  l.ffn_value = read("ffn.value.weight");
+  if (rescale_every_6_layers) {
+    // A power-of-two divide is exact in float32, as upstream's w / 2**k is.
+    const float scale = float(1 << (i / kRescaleEvery));
+    for (float& x : l.att_output.data) x /= scale;
+    for (float& x : l.ffn_value.data) x /= scale;
+  }
+  return l;
+}
+
+SpikeGptWeights SpikeGptWeights::read(TensorReader& reader, const GoldenOptions& options) {
+  SpikeGptWeights w = read_outline(reader, options);
+  w.emb = reader.read("emb.weight");
+  w.head = reader.read("head.weight");
+  for (int i = 0; i < w.config.n_layer; ++i) w.layers.push_back(read_layer(reader, i, w.rescale_every_6_layers));
+  return w;
+}
+
+SpikeGptWeights SpikeGptWeights::from_file(TensorFile&& f, const GoldenOptions& options) {
+  return read(*tensor_file_reader(std::move(f)), options);
 }
 
 SpikeGptWeights SpikeGptWeights::load(const std::string& path, const GoldenOptions& options) {

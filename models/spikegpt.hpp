@@ -39,11 +39,13 @@ struct ExpectedTensor {
 };
 
 // n_layer, n_embd and vocab size come from tensor shapes, never from a config file.
-ModelConfig infer_config(const TensorFile& file);
+ModelConfig infer_config(const TensorIndex& index);
+inline ModelConfig infer_config(const TensorFile& file) { return infer_config(file.index()); }
 // Every tensor of the upstream state dict, in registration order (spikegpt.md §5.2).
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
 // Missing, unexpected or mis-shaped tensors: one CheckpointError listing every problem.
-void validate_spikegpt(const TensorFile& file, const ModelConfig& config);
+void validate_spikegpt(const TensorIndex& index, const ModelConfig& config);
+inline void validate_spikegpt(const TensorFile& file, const ModelConfig& config) { validate_spikegpt(file.index(), config); }
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatrixView = Eigen::Map<const RowMatrix>;
@@ -66,6 +68,13 @@ struct SpikeGptWeights {
 
   static SpikeGptWeights from_file(TensorFile&& file, const GoldenOptions& options);
   static SpikeGptWeights load(const std::string& path, const GoldenOptions& options);
+  // Every tensor from a reader: read_outline, then the embedding, the head and each block.
+  static SpikeGptWeights read(TensorReader& reader, const GoldenOptions& options);
+  // The checkpoint validated, its config and switches set and the LayerNorms ln0/ln_out read;
+  // emb, head and layers left empty, for a caller that reads those piece by piece.
+  static SpikeGptWeights read_outline(TensorReader& reader, const GoldenOptions& options);
+  // Block i's tensors after the load-time transforms.
+  static Layer read_layer(TensorReader& reader, int i, bool rescale_every_6_layers);
 };
 
 // All recurrent state of one sequence: 5 vectors per layer as upstream's state tensor

@@ -26,7 +26,8 @@ constexpr uint16_t kZip64Sentinel16 = 0xFFFFu;
 // A torch checkpoint's central directory is ~100 bytes per tensor; this bounds what a corrupt
 // size field can make us allocate.
 constexpr uint64_t kMaxCentralDirectorySize = 256ull << 20;
-constexpr std::size_t kStreamChunk = 1u << 20;
+// 256 KiB pieces: large enough that reads run at disk speed, small next to what a caller builds.
+constexpr std::size_t kStreamChunk = 256u << 10;
 
 uint16_t u16_at(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 uint32_t u32_at(const uint8_t* p) {

@@ -56,19 +56,26 @@ std::string ModelOptions::calibration_path() const {
   return base + ".calib.json";
 }
 
-namespace {
-QuantizedSpikeGpt quantize(const SpikeGptWeights& weights, const ModelOptions& o) {
-  const std::string cal_path = o.calibration_path();
+Calibration ModelOptions::load_calibration(int n_layer) const {
+  const std::string cal_path = calibration_path();
   if (!std::ifstream(cal_path))
     throw std::runtime_error(fmt::format("the integer model needs activation ranges: {} does not exist; create it with "
                                          "'spikeforge calibrate --model {} --text SAMPLE.txt -o {}'",
-                                         cal_path, o.model, cal_path));
-  const Calibration cal = Calibration::load(cal_path, weights.config.n_layer);
-  return QuantizedSpikeGpt::build(weights, cal, o.quant);
+                                         cal_path, model, cal_path));
+  return Calibration::load(cal_path, n_layer);
+}
+
+namespace {
+QuantizedSpikeGpt quantize(const SpikeGptWeights& weights, const ModelOptions& o) {
+  return QuantizedSpikeGpt::build(weights, o.load_calibration(weights.config.n_layer), o.quant);
 }
 }  // namespace
 
-QuantizedSpikeGpt ModelOptions::make_quantized() const { return quantize(SpikeGptWeights::load(model, golden()), *this); }
+QuantizedSpikeGpt ModelOptions::make_quantized() const {
+  // Tensor by tensor: the float model is never held whole (a 216M checkpoint is 860 MB of float32).
+  const std::unique_ptr<TensorReader> reader = open_tensor_file(model);
+  return QuantizedSpikeGpt::read(*reader, load_calibration(infer_config(reader->index()).n_layer), quant, golden());
+}
 
 std::unique_ptr<TokenModel> ModelOptions::make_model() const {
   if (!map.empty()) return std::make_unique<MappingExecutor>(std::make_shared<const Mapping>(load_mapping(map)));

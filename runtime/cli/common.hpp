@@ -42,6 +42,8 @@ struct ModelOptions {
 
   // The integer parameters of the checkpoint under the quantization options and calibration.
   QuantizedSpikeGpt make_quantized() const;
+  // The calibration file's ranges (an error naming the file and how to make it if it is missing).
+  Calibration load_calibration(int n_layer) const;
   // The execution level these options select, ready to step.
   std::unique_ptr<TokenModel> make_model() const;
 };
