@@ -230,7 +230,7 @@ config::Schema build_chip_schema() {
   schema.push_back(SectionSpec{
       "router",
       "The per-core router of the 2D mesh. Events travel as single-flit packets (docs/chip.md, "
-      "\"Event packet\").",
+      "\"Event packet\"), or several values of one flow as one multi-flit burst (max_burst_events).",
       false,
       {integer_with_default("ports", "ports", 5, 1, 16, "Ports; a 2D mesh router has 5 (N, E, S, W, local)."),
        integer_with_default("input_buffer_depth_flits", "flits", 4, 1, 65536, "Buffer per input port."),
