@@ -184,9 +184,10 @@ TEST(ChipSimulator, UnitWaitingForeverIsNamed) {
 // counts as the executor, and as the same mapping without bursts (both chips in one elaboration),
 // with fewer packets and flit-hops on the network.
 TEST(ChipSimulator, BurstsKeepTheBitsAndCarryTheValuesInFewerPackets) {
-  const auto single = compile_on({});
-  const auto bursting = compile_on({{"flit_bits: 32", "max_burst_events: 16\n  flit_bits: 32"}});
-  ASSERT_EQ(mapping_chip_spec(*bursting).router.max_burst_events, 16);
+  const auto single = compile_on({{"max_burst_events: 16", "max_burst_events: 1"}});
+  const auto bursting = compile_on({});
+  ASSERT_EQ(mapping_chip_spec(*bursting).router.max_burst_events, 16);  // chips/default.yaml
+  ASSERT_EQ(mapping_chip_spec(*single).router.max_burst_events, 1);
   SimulatorOptions plain_options, burst_options;
   plain_options.instance_name = "plain_";
   burst_options.instance_name = "burst_";
