@@ -12,6 +12,7 @@
 //   bench_simulate --model models/spikegpt-fortunes.pth --tokens 64
 //   bench_simulate --shape 12,512,5458 --chip chips/large.yaml --tokens 4
 //   bench_simulate --shape 12,512,5458 --chip chips/large.yaml --buffer-depth 64 --tokens 4
+//   bench_simulate --shape 12,512,5458 --chip chips/large.yaml --max-burst-events 16 --tokens 32
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <omp.h>
@@ -113,7 +114,7 @@ int bench(int argc, char** argv) {
   CLI::App app{"Cycle-accurate simulator speed vs the functional model and the mapping executor"};
   std::string model_path, calibration_path, shape, chip_path = "chips/default.yaml";
   std::string stats_path;
-  int tokens = 32, calibration_tokens = 8, buffer_depth = 0, threads = 1;
+  int tokens = 32, calibration_tokens = 8, buffer_depth = 0, max_burst_events = 0, threads = 1;
   bool show_summary = false;
   app.add_option("--model", model_path, "Checkpoint (with <model>.calib.json or --calibration)");
   app.add_option("--calibration", calibration_path, "Activation ranges for --model");
@@ -123,6 +124,9 @@ int bench(int argc, char** argv) {
   app.add_option("--chip", chip_path, "Chip description YAML")->capture_default_str();
   app.add_option("--buffer-depth", buffer_depth,
                  "Override router.input_buffer_depth_flits (0: as the chip says), e.g. to avoid the chip-grid deadlock")
+      ->capture_default_str();
+  app.add_option("--max-burst-events", max_burst_events,
+                 "Set router.max_burst_events (0: as the chip says): values of one flow a core sends as one packet")
       ->capture_default_str();
   app.add_option("--tokens", tokens, "Tokens to time per level (teacher-forced, the same for every level)")
       ->capture_default_str();
@@ -146,6 +150,14 @@ int bench(int argc, char** argv) {
   const sf::ModelConfig config = quantized.config;
   std::string yaml = sf::unicode::read_file_bytes(chip_path, "a chip description (YAML)");
   if (buffer_depth > 0) yaml = with_value(yaml, "input_buffer_depth_flits", buffer_depth);
+  if (max_burst_events > 0) {
+    if (yaml.find("max_burst_events:") == std::string::npos) {  // optional field: add it to the router section
+      const auto router = yaml.find("\nrouter:\n");
+      if (router == std::string::npos) throw std::runtime_error("the chip YAML has no 'router:' section");
+      yaml.insert(router + 9, "  max_burst_events: 1\n");
+    }
+    yaml = with_value(yaml, "max_burst_events", max_burst_events);
+  }
   const sf::ChipSpec chip = sf::load_chip_spec_from_string(yaml, chip_path);
   t0 = std::chrono::steady_clock::now();
   auto mapping = std::make_shared<const sf::Mapping>(sf::compile_model(quantized, chip, yaml));
@@ -164,7 +176,8 @@ int bench(int argc, char** argv) {
              shape.empty() ? model_path : "random " + shape, config.n_layer, config.n_embd, config.vocab_size,
              double(config.parameter_count()) / 1e6, build_s);
   fmt::print("chip:       {}{}: {} units on {} cores; compile {:.1f} s, elaborate {:.2f} s\n", chip_path,
-             buffer_depth > 0 ? fmt::format(" (input_buffer_depth_flits {})", buffer_depth) : "",
+             (buffer_depth > 0 ? fmt::format(" (input_buffer_depth_flits {})", buffer_depth) : "") +
+                 (max_burst_events > 0 ? fmt::format(" (max_burst_events {})", max_burst_events) : ""),
              mapping->units.size(), chip.total_cores(), compile_s, elaborate_s);
 
   // One untimed warm-up step each (first-touch of weights and arrays), then the timed sequence.

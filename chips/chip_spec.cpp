@@ -230,11 +230,16 @@ config::Schema build_chip_schema() {
   schema.push_back(SectionSpec{
       "router",
       "The per-core router of the 2D mesh. Events travel as single-flit packets (docs/chip.md, "
-      "\"Event packet\").",
+      "\"Event packet\"), or several values of one flow as one multi-flit burst (max_burst_events).",
       false,
       {integer_with_default("ports", "ports", 5, 1, 16, "Ports; a 2D mesh router has 5 (N, E, S, W, local)."),
        integer_with_default("input_buffer_depth_flits", "flits", 4, 1, 65536, "Buffer per input port."),
        required_integer("flit_bits", "bits", 1, 4096, "Flit width; must hold one event packet."),
+       integer_with_default("max_burst_events", "events", 1, 1, 255,
+                            "Values of one flow for consecutive axons that a core may send as one multi-flit "
+                            "packet (a burst: one header, a length field, the payloads packed; sim/packet.hpp). "
+                            "1: every value is its own packet. A burst never exceeds a router input buffer or "
+                            "the axon input queue."),
        impl_param(ParamType::impl, "routing", "xy",
                   {ImplChoice{"xy", "dimension order: along X (columns) first, then Y; deadlock-free on a mesh.", {}},
                    ImplChoice{"yx", "dimension order: along Y first, then X.", {}}},
@@ -398,6 +403,12 @@ void check_consistency(const ParsedConfig& c, ProblemSink& sink) {
                            *flit_bits, packet.total_bits(), packet.kind_bits, packet.destination_bits(),
                            packet.address_bits(), packet.chip_bits, packet.row_bits, packet.col_bits,
                            packet.route_id_bits, packet.axon_bits, packet.payload_bits));
+    } else if (const auto burst = c.integer("router.max_burst_events"); burst && *burst > 1 &&
+                                                                         *flit_bits < packet.total_bits() + 1) {
+      sink.add(at("router.max_burst_events"),
+               fmt::format("router.max_burst_events: bursts add a burst bit to every event packet, which then needs "
+                           "{} bits, more than router.flit_bits = {}; widen the flits or set max_burst_events to 1",
+                           packet.total_bits() + 1, *flit_bits));
     }
   }
 }
@@ -468,6 +479,7 @@ ChipSpec build_chip_spec(const ParsedConfig& c, const std::string& path) {
   router.arbitration = c.string("router.arbitration").value_or("");
   router.routing_table_entries = integer("router.routing_table_entries");
   router.pipeline_latency_cycles = integer("router.pipeline_latency_cycles");
+  router.max_burst_events = integer("router.max_burst_events");
   return spec;
 }
 

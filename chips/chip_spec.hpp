@@ -119,6 +119,7 @@ struct RouterSpec {
   std::string arbitration;  // "round_robin" or "fixed_priority"
   int routing_table_entries = 0;
   int pipeline_latency_cycles = 0;  // per hop
+  int max_burst_events = 1;         // values of one flow one packet may carry (1: no bursts)
 };
 
 // The single-flit event packet (docs/chip.md, "Event packet"). A unicast packet's destination

@@ -188,10 +188,7 @@ class CoreModule : public sc_core::sc_module {
   void process() {
     const Cycle now = clock_.now();
     ++activations;
-    while (!pending_.empty() && pending_.front().first <= now) {
-      inject(pending_.front().second);
-      pending_.pop_front();
-    }
+    while (!pending_.empty() && pending_.front().first <= now) inject_next();
     if (busy_until_ <= now) {
       if (host_row_) {
         const int32_t* row = host_row_;
@@ -205,7 +202,18 @@ class CoreModule : public sc_core::sc_module {
         e.end_of_stream = d.packet.axon == kEndOfStreamAxon;
         e.index = e.end_of_stream ? 0 : flow.index_begin + d.packet.axon;
         e.value = d.packet.payload;
-        account([&] { behavior().receive(e, chip_); }, now);
+        if (d.packet.events == 1) {
+          account([&] { behavior().receive(e, chip_); }, now);
+        } else {
+          // A burst's values are taken one after the other, each at the cycle the previous one's
+          // work ends: the timing of the same events waiting back to back in the axon queue.
+          const int64_t* values = chip_.burst_values_.data() + d.packet.payload;
+          for (int k = 0; k < d.packet.events; ++k) {
+            e.index = flow.index_begin + d.packet.axon + k;
+            e.value = values[k];
+            account([&] { behavior().receive(e, chip_); }, k == 0 ? now : busy_until_);
+          }
+        }
       }
     }
     Cycle next = kNever;
@@ -257,11 +265,36 @@ class CoreModule : public sc_core::sc_module {
     chip_.network_->note_progress();
   }
 
-  void inject(const UnitEvent& e) {
+  // Injects the first pending event, together with the values that follow it in one burst: later
+  // events of the same reaction (same due cycle) on the same flow for the next indices, up to the
+  // flow's burst capacity. End-of-stream markers travel alone.
+  void inject_next() {
+    const auto [due, e] = pending_.front();
+    pending_.pop_front();
     const auto& flow = chip_.mapping_->flows[std::size_t(e.flow)];
     const int32_t axon = e.end_of_stream ? kEndOfStreamAxon : int32_t(e.index - flow.index_begin);
     const int payload_bits = e.end_of_stream ? 0 : flow.payload_bits;
-    const Packet p = ni_.flow_event(e.flow, axon, e.value, payload_bits);
+    int events = 1;
+    if (!e.end_of_stream) {
+      const std::size_t followers =
+          std::min<std::size_t>(std::size_t(chip_.burst_capacity_[std::size_t(e.flow)] - 1), pending_.size());
+      while (std::size_t(events - 1) < followers) {
+        const auto& [next_due, next] = pending_[std::size_t(events - 1)];
+        if (next_due != due || next.flow != e.flow || next.end_of_stream || next.index != e.index + events) break;
+        ++events;
+      }
+    }
+    Packet p;
+    if (events == 1) {
+      p = ni_.flow_event(e.flow, axon, e.value, payload_bits);
+    } else {
+      std::vector<int64_t>& store = chip_.burst_values_;
+      const int64_t handle = int64_t(store.size());
+      store.push_back(e.value);
+      for (int k = 1; k < events; ++k) store.push_back(pending_[std::size_t(k - 1)].second.value);
+      pending_.erase(pending_.begin(), pending_.begin() + (events - 1));
+      p = ni_.flow_burst(e.flow, axon, events, handle, payload_bits);
+    }
     flits_injected += p.flits;
     flits_injected_this_token += p.flits;
     ni_.inject(p);
@@ -310,6 +343,7 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
   RoutingTables tables = rebuild_routing_tables(m, topology);
   network_ = std::make_unique<Network>((options.instance_name + "noc").c_str(), noc, std::move(tables));
   timing_ = CoreTiming::from_chip(chip_);
+  for (const auto& flow : m.flows) burst_capacity_.push_back(network_->burst_capacity(flow.payload_bits));
   for (int id = 0; id < int(m.units.size()); ++id) {
     const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
     cores_.push_back(std::make_unique<CoreModule>(fmt::format("{}core_{}", options.instance_name, core).c_str(), *this, id,
@@ -366,6 +400,7 @@ const std::vector<float>& ChipSimulator::step(int token) {
   std::fill(logit_written_.begin(), logit_written_.end(), 0);
   for (auto& b : behaviors_) b->start_token(*this);
   for (auto& c : cores_) c->flits_injected_this_token = 0;
+  burst_values_.clear();  // the last token's bursts were all taken: its run ended with every core done
   const auto& stats = network_->stats();
   const double packets0 = stats.value("noc.packets_injected"), mesh0 = stats.value("noc.flit_hops.mesh"),
                inter0 = stats.value("noc.flit_hops.inter_chip");

@@ -139,6 +139,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::vector<int> rtl_units_;
   std::unique_ptr<Network> network_;
   std::vector<std::unique_ptr<CoreModule>> cores_;  // per unit
+  std::vector<int> burst_capacity_;      // per flow: values one packet may carry (Network::burst_capacity)
+  std::vector<int64_t> burst_values_;    // the values of this token's bursts; a burst's payload indexes it
   std::vector<int64_t> logit_acc_;
   std::vector<char> logit_written_;
   std::vector<float> logits_;

@@ -39,8 +39,16 @@ Network::Network(const sc_core::sc_module_name& name, const NocConfig& config, R
 Network::Network(const sc_core::sc_module_name& name, const NocConfig& config, const Topology& topology)
     : Network(name, config, unicast_only(topology)) {}
 
-int Network::packet_flits(int payload_bits) const {
-  return flits_per_packet(config_.packet_format, config_.flit_bits, payload_bits);
+int Network::packet_flits(int payload_bits, int events) const {
+  return flits_per_packet(config_.packet_format, config_.flit_bits, payload_bits, events, config_.max_burst_events);
+}
+
+int Network::burst_capacity(int payload_bits) const {
+  int events = 1;
+  while (events < std::min(config_.max_burst_events, config_.axon_input_queue_depth) &&
+         packet_flits(payload_bits, events + 1) <= config_.input_buffer_depth_flits)
+    ++events;
+  return events;
 }
 
 Router& Network::router_at(int core) {

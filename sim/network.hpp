@@ -66,6 +66,9 @@ class NetworkInterface {
   // unicast or multicast as the routing tables chose). payload_bits < 0: the chip's payload width.
   Packet unicast_to(int destination_core, int axon, int64_t payload = 0, int payload_bits = -1) const;
   Packet flow_event(int flow, int axon, int64_t payload = 0, int payload_bits = -1) const;
+  // A burst of `events` values of `flow` for axons first_axon, first_axon + 1, ...; the values stay
+  // with the sender, `handle` (carried as the payload) tells the receiver where.
+  Packet flow_burst(int flow, int first_axon, int events, int64_t handle, int payload_bits = -1) const;
 
   // Puts the packet into the router's local input buffer this cycle, or returns false (and does
   // nothing) when the buffer lacks room or earlier packets still wait in the backlog.
@@ -78,8 +81,8 @@ class NetworkInterface {
   // backlog to the cycle the router took the last of them.
   Cycle backlog_cycles() const;
 
-  // Events delivered to this core and not yet taken. Taking one frees its slot in the axon input
-  // queue (the router sees the room one cycle later).
+  // Events delivered to this core and not yet taken. Taking one frees its slots in the axon input
+  // queue, one per value (the router sees the room one cycle later).
   bool has_delivery() const { return !received_.empty(); }
   std::size_t deliveries_waiting() const { return received_.size(); }
   Delivery receive();
@@ -192,7 +195,10 @@ class Router : public sc_core::sc_module {
   void request_wake(Cycle at);
 
   uint8_t route(const Packet& packet, const RouteEntry*& entry) const;
-  int credit_cost(int output, const Packet& packet) const { return output == int(Port::local) ? 1 : packet.flits; }
+  // A delivered packet takes one axon-queue slot per value it carries.
+  int credit_cost(int output, const Packet& packet) const {
+    return output == int(Port::local) ? packet.events : packet.flits;
+  }
 
   Network& network_;
   const int core_;
@@ -224,7 +230,10 @@ class Network : public sc_core::sc_module {
   const RoutingTables& tables() const { return tables_; }
   const CycleClock& clock() const { return clock_; }
   int core_count() const { return int(routers_.size()); }
-  int packet_flits(int payload_bits = -1) const;
+  int packet_flits(int payload_bits = -1, int events = 1) const;
+  // The most values of `payload_bits` one burst may carry here: router.max_burst_events, fewer where
+  // the packet would outgrow an input buffer or the axon input queue. 1: no bursts.
+  int burst_capacity(int payload_bits = -1) const;
   NetworkInterface& interface(int core) { return router_at(core).interface(); }
   const Router& router(int core) const { return *routers_.at(std::size_t(core)); }
 

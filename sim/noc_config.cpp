@@ -42,6 +42,12 @@ void NocConfig::validate() const {
   require_positive("inter-chip cycles per flit", inter_chip_cycles_per_flit);
   require_positive("core.axon_input_queue_depth", axon_input_queue_depth);
   require_positive("watchdog_window_cycles", int64_t(watchdog_window_cycles));
+  require_positive("router.max_burst_events", max_burst_events);
+  if (max_burst_events > 1 && flits_per_packet(packet_format, flit_bits, -1, 1, max_burst_events) > 1)
+    throw std::invalid_argument(fmt::format(
+        "network configuration: router.max_burst_events = {} adds a burst bit to every event packet, which then needs "
+        "{} bits, more than router.flit_bits = {}; widen the flits or set max_burst_events to 1",
+        max_burst_events, packet_format.total_bits() + 1, flit_bits));
   make_arbiter(arbitration, kPortCount);  // throws for an unknown policy
 }
 
@@ -57,6 +63,7 @@ NocConfig noc_config(const ChipSpec& chip) {
   c.inter_chip_link_latency_cycles = chip.system.inter_chip_link.latency_cycles;
   c.inter_chip_cycles_per_flit = chip.inter_chip_cycles_per_flit();
   c.axon_input_queue_depth = chip.core.axon_input_queue_depth;
+  c.max_burst_events = chip.router.max_burst_events;
   c.packet_format = chip.event_packet_format();
   return c;
 }
@@ -81,6 +88,10 @@ const config::Schema& noc_parameter_schema() {
                         "router.pipeline_latency_cycles: cycles from a packet entering an input buffer to the "
                         "earliest cycle it can cross the switch."),
                   param("flit_bits", "bits", "32", "router.flit_bits: flit width; sets flits per packet."),
+                  param("max_burst_events", "events", "1",
+                        "router.max_burst_events: values of one flow for consecutive axons a core sends as one packet "
+                        "(header, length field, payloads packed); capped so a burst fits an input buffer and the "
+                        "axon input queue. Each value still costs the receiving core what a single event does."),
                   [] {
                     config::ParamSpec p = param("arbitration", "", "round_robin",
                                                 "router.arbitration: which ready input port an output port serves.");
@@ -123,13 +134,14 @@ std::string describe_noc_parameters() { return config::describe_markdown(noc_par
 
 std::string describe(const NocConfig& c) {
   return fmt::format(
-      "noc.router: input_buffer_depth_flits = {}, pipeline_latency_cycles = {}, flit_bits = {}, arbitration = {}\n"
+      "noc.router: input_buffer_depth_flits = {}, pipeline_latency_cycles = {}, flit_bits = {}, arbitration = {}, "
+      "max_burst_events = {}\n"
       "noc.mesh_link: latency_cycles = {}, bandwidth_flits_per_cycle = {}\n"
       "noc.inter_chip_link: latency_cycles = {}, cycles_per_flit = {}\n"
       "noc.network_interface: axon_input_queue_depth = {}, event packet = {} bits, {} flit(s)\n"
       "noc.watchdog: window_cycles = {}\n"
       "clock: {} MHz\n",
-      c.input_buffer_depth_flits, c.router_pipeline_latency_cycles, c.flit_bits, c.arbitration,
+      c.input_buffer_depth_flits, c.router_pipeline_latency_cycles, c.flit_bits, c.arbitration, c.max_burst_events,
       c.mesh_link_latency_cycles, c.mesh_link_bandwidth_flits_per_cycle, c.inter_chip_link_latency_cycles,
       c.inter_chip_cycles_per_flit, c.axon_input_queue_depth, c.packet_format.total_bits(),
       flits_per_packet(c.packet_format, c.flit_bits), c.watchdog_window_cycles, c.clock_frequency_mhz);

@@ -38,6 +38,7 @@ struct NocConfig {
   int inter_chip_link_latency_cycles = 20;
   int inter_chip_cycles_per_flit = 4;   // ceil(flit_bits / inter_chip_link.bandwidth_bits_per_cycle)
   int axon_input_queue_depth = 64;      // events a core buffers before its router is back-pressured
+  int max_burst_events = 1;             // values one packet may carry (router.max_burst_events)
   EventPacketFormat packet_format;      // header and payload widths; sets flits per packet
   // Stop with NetworkStalled when events are outstanding and nothing has moved for this long.
   uint64_t watchdog_window_cycles = 100'000;

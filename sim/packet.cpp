@@ -2,14 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sf::sim {
 
-int flits_per_packet(const EventPacketFormat& format, int flit_bits, int payload_bits) {
+int burst_length_bits(int max_burst_events) {
+  int bits = 0;
+  while ((1 << bits) <= max_burst_events) ++bits;
+  return bits;
+}
+
+int flits_per_packet(const EventPacketFormat& format, int flit_bits, int payload_bits, int events, int max_burst_events) {
   if (flit_bits <= 0) throw std::invalid_argument(fmt::format("router.flit_bits must be positive, got {}", flit_bits));
+  if (events < 1 || events > std::max(1, max_burst_events))
+    throw std::invalid_argument(
+        fmt::format("a packet carries 1 to router.max_burst_events = {} values, not {}", max_burst_events, events));
   const int payload = payload_bits < 0 ? format.payload_bits : payload_bits;
-  const int bits = format.kind_bits + format.destination_bits() + format.axon_bits + payload;
+  const int burst_flag = max_burst_events > 1 ? 1 : 0;
+  const int length = events > 1 ? burst_length_bits(max_burst_events) : 0;
+  const int bits = format.kind_bits + burst_flag + format.destination_bits() + format.axon_bits + length + events * payload;
   return (bits + flit_bits - 1) / flit_bits;
 }
 

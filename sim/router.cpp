@@ -83,6 +83,13 @@ Packet NetworkInterface::flow_event(int flow, int axon, int64_t payload, int pay
   return p;
 }
 
+Packet NetworkInterface::flow_burst(int flow, int first_axon, int events, int64_t handle, int payload_bits) const {
+  Packet p = flow_event(flow, first_axon, handle, payload_bits);
+  p.events = uint16_t(events);
+  p.flits = uint16_t(router_.network_.packet_flits(payload_bits, events));
+  return p;
+}
+
 Packet NetworkInterface::prepared(Packet packet) const {
   const NocConfig& config = router_.network_.config();
   if (packet.flits < 1 || int(packet.flits) > config.input_buffer_depth_flits)
@@ -90,6 +97,10 @@ Packet NetworkInterface::prepared(Packet packet) const {
         "a packet of {} flits cannot be sent: router input buffers hold {} flits "
         "(router.input_buffer_depth_flits) and a packet moves only when the next buffer has room for all of it",
         packet.flits, config.input_buffer_depth_flits));
+  if (packet.events < 1 || int(packet.events) > config.axon_input_queue_depth)
+    throw NocError(fmt::format("a burst of {} values cannot be sent: a core's axon input queue holds {} events "
+                               "(core.axon_input_queue_depth)",
+                               packet.events, config.axon_input_queue_depth));
   const RouteEntry* entry = nullptr;
   router_.route(packet, entry);  // throws now, to the caller, for a packet that cannot be routed
   packet.source_core = core();
@@ -125,7 +136,7 @@ Delivery NetworkInterface::receive() {
   Delivery d = received_.front();
   received_.pop_front();
   ++router_.network_.progress_;
-  router_.return_credit(Port::local, 1, router_.network_.clock().now() + 1);
+  router_.return_credit(Port::local, d.packet.events, router_.network_.clock().now() + 1);
   return d;
 }
 
@@ -237,7 +248,7 @@ void Router::eject(Cycle now) {
     ejecting_.pop_front();
     network_.on_delivered(d);
     if (interface_.handler_) {
-      outputs_[kLocal].credits.give_back(now + 1, 1);
+      outputs_[kLocal].credits.give_back(now + 1, d.packet.events);
       interface_.handler_(d);
     } else {
       interface_.received_.push_back(d);

@@ -180,5 +180,38 @@ TEST(ChipSimulator, UnitWaitingForeverIsNamed) {
   }
 }
 
+// Bursts (router.max_burst_events) change only how values travel: the same tokens, spikes and
+// counts as the executor, and as the same mapping without bursts (both chips in one elaboration),
+// with fewer packets and flit-hops on the network.
+TEST(ChipSimulator, BurstsKeepTheBitsAndCarryTheValuesInFewerPackets) {
+  const auto single = compile_on({{"max_burst_events: 16", "max_burst_events: 1"}});
+  const auto bursting = compile_on({});
+  ASSERT_EQ(mapping_chip_spec(*bursting).router.max_burst_events, 16);  // chips/default.yaml
+  ASSERT_EQ(mapping_chip_spec(*single).router.max_burst_events, 1);
+  SimulatorOptions plain_options, burst_options;
+  plain_options.instance_name = "plain_";
+  burst_options.instance_name = "burst_";
+  ChipSimulator plain(single, plain_options), burst(bursting, burst_options);
+  MappingExecutor executor(bursting);
+  for (int t = 0; t < 12; ++t) {
+    const int token = (t * 17 + 3) % single->config.vocab_size;
+    executor.step(token);
+    plain.step(token);
+    burst.step(token);
+    ASSERT_EQ(burst.last_logit_accumulators(), executor.last_logit_accumulators()) << "step " << t;
+    ASSERT_EQ(burst.last_logit_accumulators(), plain.last_logit_accumulators()) << "step " << t;
+    EXPECT_TRUE(*burst.last_counts() == *executor.last_counts()) << "step " << t;
+  }
+  RunStats plain_stats, burst_stats;
+  plain.fill_stats(plain_stats);
+  burst.fill_stats(burst_stats);
+  EXPECT_LT(burst_stats.network->packets * 2, plain_stats.network->packets);
+  EXPECT_LT(burst_stats.network->flit_hops, plain_stats.network->flit_hops);
+  // Each value still costs its receiving core what it cost as a single event: the same busy cycles.
+  ASSERT_EQ(burst_stats.cores->size(), plain_stats.cores->size());
+  for (std::size_t c = 0; c < plain_stats.cores->size(); ++c)
+    EXPECT_EQ((*burst_stats.cores)[c].busy_cycles, (*plain_stats.cores)[c].busy_cycles) << (*plain_stats.cores)[c].unit;
+}
+
 }  // namespace
 }  // namespace sf::sim

@@ -322,6 +322,19 @@ TEST_F(ChipFiles, ChipRouterStructureIsChecked) {
   EXPECT_TRUE(has_problem(problems, line_of(text, "input_buffer_depth_flits"), "must be at least 1, got 0"));
 }
 
+// A burst bit joins every event packet once bursts are on, so the 21-bit packet of the minimal
+// chip needs 22 bits; without bursts 21-bit flits are enough.
+TEST_F(ChipFiles, ChipBurstsNeedRoomForTheBurstBit) {
+  const std::string exact = replaced(kMinimalChip, "flit_bits: 32", "flit_bits: 21");
+  EXPECT_TRUE(chip_problems(exact).empty()) << listing(chip_problems(exact));
+  const std::string bursting = replaced(exact, "  flit_bits: 21\n", "  flit_bits: 21\n  max_burst_events: 8\n");
+  EXPECT_TRUE(has_problem(chip_problems(bursting), line_of(bursting, "max_burst_events"),
+                          "router.max_burst_events: bursts add a burst bit to every event packet, which then needs "
+                          "22 bits, more than router.flit_bits = 21"));
+  const std::string wide = replaced(kMinimalChip, "  flit_bits: 32\n", "  flit_bits: 32\n  max_burst_events: 256\n");
+  EXPECT_TRUE(has_problem(chip_problems(wide), line_of(wide, "max_burst_events"), "at most 255"));
+}
+
 TEST_F(ChipFiles, ChipSfuOperationsAreValidated) {
   const std::string text = replaced(kMinimalChip, "  membrane_bits: 16\n",
                                     "  membrane_bits: 16\n  sfu:\n    ops:\n      expp: {latency_cycles: 4}\n"
