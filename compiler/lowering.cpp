@@ -123,8 +123,8 @@ class Lowering {
       if (!core.neuron_unit.supports(fn))
         problem(fmt::format("neuron function '{}'", fn), "the neuron unit", 1, 0,
                 "add it to core.neuron_unit.functions (SpikeGPT needs lif and relu2)");
-    for (const char* op : {"exp", "sigmoid", "rsqrt", "divide", "multiply", "mean_var"})
-      if (!core.sfu.supports(op))
+    for (int k = 0; k < kSfuCount; ++k)  // every special function the integer contract counts
+      if (const char* op = sfu_name(Sfu(k)); !core.sfu.supports(op))
         problem(fmt::format("special function '{}'", op), "the SFU", 1, 0, "add it to core.sfu.ops");
   }
 

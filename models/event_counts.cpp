@@ -62,6 +62,12 @@ Counts& Counts::operator+=(const Counts& o) {
   return *this;
 }
 
+Counts& Counts::operator-=(const Counts& o) {
+  for (const auto& f : kCountFields) this->*f.member -= o.*f.member;
+  for (int i = 0; i < kSfuCount; ++i) sfu[i] -= o.sfu[i];
+  return *this;
+}
+
 bool Counts::operator==(const Counts& o) const {
   for (const auto& f : kCountFields)
     if (this->*f.member != o.*f.member) return false;

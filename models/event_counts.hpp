@@ -42,6 +42,7 @@ struct Counts {
   int64_t output_bytes = 0;        // dense size of the op's output tensor in its integer format
 
   Counts& operator+=(const Counts& o);
+  Counts& operator-=(const Counts& o);  // what happened between two snapshots
   bool operator==(const Counts& o) const;
   nlohmann::json to_json() const;
   // Inverse of to_json; throws std::invalid_argument naming a missing or mistyped field.

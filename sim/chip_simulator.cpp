@@ -50,39 +50,8 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
 // The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
 constexpr int32_t kEndOfStreamAxon = -1;
 
-const char* sfu_op_for(Sfu s) {
-  switch (s) {
-    case Sfu::MeanVar: return "mean_var";
-    case Sfu::Rsqrt: return "rsqrt";
-    case Sfu::Divide: return "divide";
-    case Sfu::Multiply: return "multiply";
-    case Sfu::Exp: return "exp";
-    case Sfu::Sigmoid: return "sigmoid";
-    case Sfu::kCount: break;
-  }
-  return "?";
-}
-
 Cycle ceil_div(int64_t a, int64_t b) { return Cycle((a + b - 1) / b); }
 
-Counts minus(const Counts& after, const Counts& before) {
-  Counts d = after;
-  d.events_binary -= before.events_binary;
-  d.events_graded -= before.events_graded;
-  d.events_bit_serial -= before.events_bit_serial;
-  d.sop_binary -= before.sop_binary;
-  d.sop_graded -= before.sop_graded;
-  d.sop_bit_serial -= before.sop_bit_serial;
-  d.dense_macs -= before.dense_macs;
-  d.neuron_updates -= before.neuron_updates;
-  d.spikes -= before.spikes;
-  for (int i = 0; i < kSfuCount; ++i) d.sfu[std::size_t(i)] -= before.sfu[std::size_t(i)];
-  d.synapse_read_bits -= before.synapse_read_bits;
-  d.state_read_bytes -= before.state_read_bytes;
-  d.state_write_bytes -= before.state_write_bytes;
-  d.output_bytes -= before.output_bytes;
-  return d;
-}
 }  // namespace
 
 CoreTiming CoreTiming::from_chip(const ChipSpec& chip) {
@@ -95,7 +64,7 @@ CoreTiming CoreTiming::from_chip(const ChipSpec& chip) {
   t.state_access_latency = chip.core.state_sram.latency_cycles;
   t.sfu_units = std::max(1, chip.core.sfu.units);
   for (int s = 0; s < kSfuCount; ++s) {
-    const auto it = chip.core.sfu.ops.find(sfu_op_for(Sfu(s)));
+    const auto it = chip.core.sfu.ops.find(sfu_name(Sfu(s)));
     if (it == chip.core.sfu.ops.end()) continue;  // the compiler refuses mappings that need a missing op
     t.sfu_latency[std::size_t(s)] = it->second.latency_cycles;
     t.sfu_interval[std::size_t(s)] = it->second.initiation_interval_cycles;
@@ -247,7 +216,8 @@ class CoreModule : public sc_core::sc_module {
       engine_cycles_at_sync_ = engine_before;
     }
     react();
-    const Counts delta = minus(behavior().work(), before);
+    Counts delta = behavior().work();
+    delta -= before;
     const Cycle cost =
         engine_ ? std::max<Cycle>(1, Cycle(engine_->cycles() - engine_before) +
                                          timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before))
@@ -484,7 +454,7 @@ void ChipSimulator::fill_stats(RunStats& s) const {
     cs.neuron_updates_lif = c.lif_updates;
     cs.neuron_updates_other = c.work.neuron_updates - c.lif_updates;
     for (int k = 0; k < kSfuCount; ++k)
-      if (c.work.sfu[std::size_t(k)] > 0) cs.sfu[sfu_op_for(Sfu(k))] = c.work.sfu[std::size_t(k)];
+      if (c.work.sfu[std::size_t(k)] > 0) cs.sfu[sfu_name(Sfu(k))] = c.work.sfu[std::size_t(k)];
     cs.events_out = c.events_out;
     cs.busy_cycles = int64_t(c.busy_cycles);
     cs.stall_cycles = int64_t(c.stall_cycles());
