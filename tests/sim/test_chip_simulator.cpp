@@ -5,9 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <unistd.h>
 #include <sstream>
+#include <unistd.h>
 
 #include "chips/chip_spec.hpp"
 #include "compiler/lowering.hpp"
@@ -17,37 +16,15 @@
 #include "runtime/sampler.hpp"
 #include "sim/chip_simulator.hpp"
 #include "sim/network.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf::sim {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kRepo = SPIKEFORGE_SOURCE_DIR;
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-QuantizedSpikeGpt shipped() {
-  const auto weights = SpikeGptWeights::load((kRepo / "models" / "spikegpt-fortunes.pth").string(), {});
-  const auto cal = Calibration::load((kRepo / "models" / "spikegpt-fortunes.calib.json").string(), weights.config.n_layer);
-  return QuantizedSpikeGpt::build(weights, cal, {});
-}
-
-// default.yaml with some lines replaced, compiled from the text so the mapping embeds it.
-std::shared_ptr<const Mapping> compile_on(const std::vector<std::pair<std::string, std::string>>& edits) {
-  std::string yaml = read_text(kRepo / "chips" / "default.yaml");
-  for (const auto& [from, to] : edits) {
-    const auto at = yaml.find(from);
-    if (at == std::string::npos) throw std::runtime_error("default.yaml has no '" + from + "'");
-    yaml.replace(at, from.size(), to);
-  }
-  const ChipSpec chip = load_chip_spec_from_string(yaml, "test chip");
-  return std::make_shared<const Mapping>(compile_model(shipped(), chip, yaml));
-}
+using test_fixtures::kRepo;
+using test_fixtures::read_text;
+using test_fixtures::shipped_on_default_chip;
 
 // Steps the simulator and the executor through a teacher-forced prompt and a greedy continuation.
 // Adds the counts of every step to *sum when given.
@@ -72,7 +49,7 @@ void expect_same_as_executor(ChipSimulator& chip, const std::shared_ptr<const Ma
 }
 
 TEST(ChipSimulator, ShippedModelEqualsMappingExecutorOver64Tokens) {
-  const auto mapping = compile_on({});
+  const auto mapping = shipped_on_default_chip({});
   ChipSimulator chip(mapping);
   Counts counted;
   expect_same_as_executor(chip, mapping, 64, &counted);
@@ -95,7 +72,7 @@ TEST(ChipSimulator, ShippedModelEqualsMappingExecutorOver64Tokens) {
 
 // 4 × 4 cores per chip: the 49 units cannot share one chip, so events cross inter-chip links.
 TEST(ChipSimulator, MultiChipMappingEqualsMappingExecutor) {
-  const auto mapping = compile_on({{"rows: 8", "rows: 4"}, {"cols: 8", "cols: 4"}});
+  const auto mapping = shipped_on_default_chip({{"rows: 8", "rows: 4"}, {"cols: 8", "cols: 4"}});
   std::set<int> chips;
   for (const auto& c : mapping->unit_cores) chips.insert(c.chip);
   ASSERT_GE(chips.size(), 4u);
@@ -110,7 +87,7 @@ TEST(ChipSimulator, MultiChipMappingEqualsMappingExecutor) {
 // with the same tokens and more blocked cycles, or stops with a stall report — it never hangs
 // (ctest's timeout would fail the test).
 TEST(ChipSimulator, UndersizedBuffersCompleteCorrectlyOrReportTheStall) {
-  const auto mapping = compile_on({{"input_buffer_depth_flits: 4", "input_buffer_depth_flits: 2"},
+  const auto mapping = shipped_on_default_chip({{"input_buffer_depth_flits: 4", "input_buffer_depth_flits: 2"},
                                    {"axon_input_queue_depth: 64", "axon_input_queue_depth: 1"}});
   ChipSimulator chip(mapping);
   try {
@@ -127,7 +104,7 @@ TEST(ChipSimulator, UndersizedBuffersCompleteCorrectlyOrReportTheStall) {
 
 // The VCD holds the selected cores' busy flag and axon queue, and their routers, and shows activity.
 TEST(ChipSimulator, TraceOfSelectedCoresShowsTheirActivity) {
-  const auto mapping = compile_on({});
+  const auto mapping = shipped_on_default_chip({});
   const Topology topology(mapping_chip_spec(*mapping));
   const int core = topology.core_index(mapping->unit_cores[0]);
   const fs::path vcd = fs::temp_directory_path() / ("sf_trace_" + std::to_string(::getpid()) + ".vcd");
@@ -164,7 +141,7 @@ TEST(ChipSimulator, TraceOfSelectedCoresShowsTheirActivity) {
 // with an error naming the core, the unit and what it waits for.
 TEST(ChipSimulator, UnitWaitingForeverIsNamed) {
   const ChipSpec spec = load_chip_spec((kRepo / "chips" / "default.yaml").string());
-  Mapping m = compile_model(shipped(), spec, read_text(kRepo / "chips" / "default.yaml"));
+  Mapping m = compile_model(test_fixtures::shipped_quantized(), spec, read_text(kRepo / "chips" / "default.yaml"));
   for (auto& f : m.flows)
     if (f.role == FlowRole::Key && f.tensor == "L0.att.k") f.source = 0;
   m.routing_tables = build_routing_tables(Topology(spec), m.unit_cores, to_placement_flows(m.flows)).tables;
@@ -184,8 +161,8 @@ TEST(ChipSimulator, UnitWaitingForeverIsNamed) {
 // counts as the executor, and as the same mapping without bursts (both chips in one elaboration),
 // with fewer packets and flit-hops on the network.
 TEST(ChipSimulator, BurstsKeepTheBitsAndCarryTheValuesInFewerPackets) {
-  const auto single = compile_on({{"max_burst_events: 16", "max_burst_events: 1"}});
-  const auto bursting = compile_on({});
+  const auto single = shipped_on_default_chip({{"max_burst_events: 16", "max_burst_events: 1"}});
+  const auto bursting = shipped_on_default_chip({});
   ASSERT_EQ(mapping_chip_spec(*bursting).router.max_burst_events, 16);  // chips/default.yaml
   ASSERT_EQ(mapping_chip_spec(*single).router.max_burst_events, 1);
   SimulatorOptions plain_options, burst_options;

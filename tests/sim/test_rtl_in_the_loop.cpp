@@ -8,36 +8,18 @@
 #include <iostream>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "chips/chip_spec.hpp"
 #include "compiler/lowering.hpp"
 #include "models/quantized.hpp"
 #include "sim/rtl_loop_comparison.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf::sim {
 namespace {
 
-namespace fs = std::filesystem;
-const fs::path kRepo = SPIKEFORGE_SOURCE_DIR;
-
-std::shared_ptr<const Mapping> shipped_on(const std::vector<std::pair<std::string, std::string>>& edits) {
-  std::ifstream in(kRepo / "chips" / "default.yaml");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string yaml = ss.str();
-  for (const auto& [from, to] : edits) {
-    const auto at = yaml.find(from);
-    if (at == std::string::npos) throw std::runtime_error("default.yaml has no '" + from + "'");
-    yaml.replace(at, from.size(), to);
-  }
-  const auto weights = SpikeGptWeights::load((kRepo / "models" / "spikegpt-fortunes.pth").string(), {});
-  const auto cal = Calibration::load((kRepo / "models" / "spikegpt-fortunes.calib.json").string(), weights.config.n_layer);
-  return std::make_shared<const Mapping>(
-      compile_model(QuantizedSpikeGpt::build(weights, cal, {}), load_chip_spec_from_string(yaml, "test chip"), yaml));
-}
+using test_fixtures::kRepo;
+using test_fixtures::shipped_on_default_chip;
 
 int count_units(const Mapping& m, bool (*pred)(const Unit&)) {
   int n = 0;
@@ -46,7 +28,7 @@ int count_units(const Mapping& m, bool (*pred)(const Unit&)) {
 }
 
 TEST(RtlInTheLoop, EveryCrossbarCoreVerilatedEqualsPlainSimulationOver16Tokens) {
-  const auto mapping = shipped_on({});
+  const auto mapping = shipped_on_default_chip({});
   LoopComparisonOptions options;
   options.tokens = 16;
   const LoopComparisonResult r = compare_rtl_in_the_loop(mapping, options);
@@ -73,7 +55,7 @@ TEST(RtlInTheLoop, EveryCrossbarCoreVerilatedEqualsPlainSimulationOver16Tokens) 
 // every membrane is 0, so a negative current makes v huge instead of negative and the neuron fires:
 // the first att.output core of layer 0 sends a spike the plain simulation does not.
 TEST(RtlInTheLoop, MutantCoreIsNamedWithTheStepItDiffersIn) {
-  const auto mapping = shipped_on({});
+  const auto mapping = shipped_on_default_chip({});
   LoopComparisonOptions options;
   options.tokens = 4;
   options.rtl.model = "default_m6";
@@ -97,7 +79,7 @@ TEST(RtlInTheLoop, MutantCoreIsNamedWithTheStepItDiffersIn) {
 
 // Two named cores on the reference backend; the rest stay on the C++ engine.
 TEST(RtlInTheLoop, SelectedCoresOnTheReferenceBackendEqualPlainSimulation) {
-  const auto mapping = shipped_on({});
+  const auto mapping = shipped_on_default_chip({});
   std::vector<std::string> picked;
   for (const auto& u : mapping->units)
     if (picked.size() < 2 && (u.function == NeuronFunction::FfnValueGateLif || u.op == Op::FfnValue))
@@ -127,7 +109,7 @@ void expect_refused(const std::shared_ptr<const Mapping>& mapping, const RtlInTh
 }
 
 TEST(RtlInTheLoop, ResidualCoreIsRefused) {
-  const auto mapping = shipped_on({});
+  const auto mapping = shipped_on_default_chip({});
   const Unit& residual = mapping->units[std::size_t(
       std::find_if(mapping->units.begin(), mapping->units.end(), [](const Unit& u) { return u.kind == UnitKind::Residual; }) -
       mapping->units.begin())];
@@ -137,7 +119,7 @@ TEST(RtlInTheLoop, ResidualCoreIsRefused) {
 
 // A chip with 512-neuron crossbars puts up to 512 rows in one tile: more than the RTL core's 256.
 TEST(RtlInTheLoop, TileLargerThanTheRtlCoreIsRefused) {
-  const auto mapping = shipped_on({{"neurons: 256", "neurons: 512"}, {"size_bytes: 65536", "size_bytes: 131072"}});
+  const auto mapping = shipped_on_default_chip({{"neurons: 256", "neurons: 512"}, {"size_bytes: 65536", "size_bytes: 131072"}});
   const Unit* big = nullptr;
   for (const auto& u : mapping->units)
     if (!big && u.kind == UnitKind::Crossbar && u.rows() > 256) big = &u;

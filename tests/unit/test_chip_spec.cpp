@@ -13,6 +13,7 @@
 
 #include "chips/chip_spec.hpp"
 #include "chips/energy_table.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf {
 namespace {
@@ -21,12 +22,7 @@ namespace fs = std::filesystem;
 
 const fs::path kSourceDir{SPIKEFORGE_SOURCE_DIR};
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test_fixtures::read_text;
 
 // A chip description with only the required keys; everything else takes schema defaults.
 const char* const kMinimalChip = R"(version: 1

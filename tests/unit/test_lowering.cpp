@@ -2,25 +2,20 @@
 // amount needed, the capacity and a fix; several problems are reported together.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <set>
 
 #include "chips/chip_spec.hpp"
 #include "compiler/lowering.hpp"
 #include "models/quantized.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf {
 namespace {
 
-namespace fs = std::filesystem;
-const fs::path kRepo = SPIKEFORGE_SOURCE_DIR;
+using test_fixtures::kRepo;
 
 const QuantizedSpikeGpt& shipped() {
-  static const QuantizedSpikeGpt qm = [] {
-    const auto weights = SpikeGptWeights::load((kRepo / "models" / "spikegpt-fortunes.pth").string(), {});
-    const auto cal = Calibration::load((kRepo / "models" / "spikegpt-fortunes.calib.json").string(), weights.config.n_layer);
-    return QuantizedSpikeGpt::build(weights, cal, {});
-  }();
+  static const QuantizedSpikeGpt qm = test_fixtures::shipped_quantized();
   return qm;
 }
 

@@ -3,29 +3,19 @@
 // the default chip and on random models whose sizes make every tiling irregular.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "chips/chip_spec.hpp"
 #include "compiler/lowering.hpp"
 #include "models/quantized.hpp"
 #include "models/random_weights.hpp"
 #include "runtime/mapping_executor.hpp"
 #include "runtime/sampler.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf {
 namespace {
 
-namespace fs = std::filesystem;
-const fs::path kRepo = SPIKEFORGE_SOURCE_DIR;
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_fixtures::kRepo;
+using test_fixtures::read_text;
 
 QuantizedSpikeGpt random_quantized(uint64_t seed, const ModelConfig& c, bool rescale = true) {
   std::vector<int> sample;
@@ -64,10 +54,7 @@ void expect_same_as_functional(const QuantizedSpikeGpt& qm, const Mapping& mappi
 ChipSpec chip(const std::string& name) { return load_chip_spec((kRepo / "chips" / name).string()); }
 
 TEST(MappingExecutor, ShippedModelOnDefaultChipEqualsFunctionalModelOver64Tokens) {
-  GoldenOptions o;
-  const auto weights = SpikeGptWeights::load((kRepo / "models" / "spikegpt-fortunes.pth").string(), o);
-  const auto cal = Calibration::load((kRepo / "models" / "spikegpt-fortunes.calib.json").string(), weights.config.n_layer);
-  const auto qm = QuantizedSpikeGpt::build(weights, cal, {});
+  const auto qm = test_fixtures::shipped_quantized();
   const auto spec = chip("default.yaml");
   const Mapping mapping = compile_model(qm, spec, read_text(kRepo / "chips" / "default.yaml"));
   // "\nThe " in the char vocabulary is not needed: any ids work; greedy continuation covers the rest.

@@ -17,6 +17,7 @@
 #include "tests/unit/cli_runner.hpp"
 #include "models/checkpoint_io.hpp"
 #include "runtime/mapping_summary.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 #include "topology_fixtures.hpp"
 
 namespace sf {
@@ -24,12 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test_fixtures::read_text;
 
 std::vector<unsigned char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -13,6 +13,7 @@
 #include "models/spikegpt.hpp"
 #include "models/tokenizer.hpp"
 #include "runtime/execution.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf {
 namespace {
@@ -21,12 +22,7 @@ namespace fs = std::filesystem;
 const fs::path kRepo = SPIKEFORGE_SOURCE_DIR;
 const fs::path kModel = kRepo / "models" / "spikegpt-fortunes.pth";
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_fixtures::read_text;
 
 const nlohmann::json& expect() {
   static const nlohmann::json j = nlohmann::json::parse(read_text(kRepo / "tests" / "data" / "shipped_model_expect.json"));
@@ -92,9 +88,7 @@ TEST(ShippedModel, SampledTextIsDeterministicPerSeed) {
 }
 
 TEST(ShippedModel, QuantizedBpcWithin005OfFloatAt8BitWeights) {
-  const auto weights = SpikeGptWeights::load(kModel.string(), {});
-  const Calibration cal = Calibration::load((kRepo / "models" / "spikegpt-fortunes.calib.json").string(), weights.config.n_layer);
-  QuantizedModel q(QuantizedSpikeGpt::build(weights, cal, {}));
+  QuantizedModel q(test_fixtures::shipped_quantized());
   const EvalResult r = evaluate(q, encode_file(expect()["heldout"]["file"].get<std::string>()));
   EXPECT_LE(std::abs(r.bits_per_token() - expect()["heldout"]["bpc"].get<double>()), 0.05) << "quantized BPC " << r.bits_per_token();
 }

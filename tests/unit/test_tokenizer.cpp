@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/tokenizer.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf {
 namespace {
@@ -23,11 +24,7 @@ namespace fs = std::filesystem;
 const std::string kTokenizerTestData = std::string(SPIKEFORGE_TEST_DATA) + "/tokenizer";
 const std::string kSharedData = std::string(SPIKEFORGE_SHARED_DIR) + "/data";
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("test data missing: " + path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using test_fixtures::read_text;
 
 nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
 

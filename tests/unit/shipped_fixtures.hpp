@@ -1,0 +1,51 @@
+// Files and models the tests of several levels share: reading a text file, the shipped model's
+// integer parameters, and the shipped model compiled onto variants of chips/default.yaml.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "chips/chip_spec.hpp"
+#include "compiler/lowering.hpp"
+#include "models/quantized.hpp"
+
+namespace sf::test_fixtures {
+
+inline const std::filesystem::path kRepo = SPIKEFORGE_SOURCE_DIR;
+
+// The whole file, bytes as stored; a missing file is an error, not an empty text.
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("test data missing: " + path.string());
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The shipped model under the integer contract with its committed calibration.
+inline QuantizedSpikeGpt shipped_quantized(const QuantOptions& options = {}) {
+  const auto weights = SpikeGptWeights::load((kRepo / "models" / "spikegpt-fortunes.pth").string(), {});
+  const auto cal =
+      Calibration::load((kRepo / "models" / "spikegpt-fortunes.calib.json").string(), weights.config.n_layer);
+  return QuantizedSpikeGpt::build(weights, cal, options);
+}
+
+// The shipped model compiled onto chips/default.yaml with some of its lines replaced; the mapping
+// embeds the edited text.
+inline std::shared_ptr<const Mapping> shipped_on_default_chip(
+    const std::vector<std::pair<std::string, std::string>>& edits = {}) {
+  std::string yaml = read_text(kRepo / "chips" / "default.yaml");
+  for (const auto& [from, to] : edits) {
+    const auto at = yaml.find(from);
+    if (at == std::string::npos) throw std::runtime_error("default.yaml has no '" + from + "'");
+    yaml.replace(at, from.size(), to);
+  }
+  return std::make_shared<const Mapping>(
+      compile_model(shipped_quantized(), load_chip_spec_from_string(yaml, "test chip"), yaml));
+}
+
+}  // namespace sf::test_fixtures
