@@ -271,7 +271,7 @@ bool QuantizedModel::State::operator==(const State& o) const {
 
 QuantizedModel::QuantizedModel(QuantizedSpikeGpt model) : m_(std::move(model)) {
   const int C = m_.config.n_embd;
-  activity_.resize(m_.config.n_layer, C);
+  obs_.reset(m_.config.n_layer, C);
   logits_.resize(m_.config.vocab_size);
   head_acc_.resize(m_.config.vocab_size);
   for (auto* v : {&x_, &z_, &xk_, &xv_, &xr_, &r_, &k_, &v_, &y_, &cur_}) v->resize(C);
@@ -289,40 +289,36 @@ void QuantizedModel::reset() {
   counts_.reset(L);
 }
 
-void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, Counts& counts) {
+void QuantizedModel::crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, int layer, Op op) {
   const int rows = lin.w.rows, cols = lin.w.cols;
-  rules::count_crossbar(counts, rows, cols, lin.w.bits, rules::observe_inputs(x, cols));
+  obs_.inputs(layer, op) += rules::observe_inputs(x, cols);
   crossbar_matvec(lin.w.q.data(), std::size_t(cols), rows, cols, lin.w.row_sum.data(), x, acc,
                   int64_t(rows) * cols >= (1 << 18));
 }
 
-void QuantizedModel::layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out, Counts& counts) {
+void QuantizedModel::layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out) {
   const int C = m_.config.n_embd;
   q::layer_norm_int(in, C, c, out);
-  rules::count_layer_norm(counts, C, c.out_bits);
 }
 
-void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, Counts& lif,
-                                      Counts& residual) {
+void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes) {
   const int C = m_.config.n_embd, M = m_.options.membrane_bits;
   for (int c = 0; c < C; ++c) {
     spikes[c] = q::lif_step_int(membrane[c], cur_[c], M);
     if (spikes[c]) x_[c] += rules::kSpikeResidual;
   }
-  rules::count_lif_and_residual(lif, residual, C, std::count(spikes.begin(), spikes.end(), uint8_t(1)), M);
 }
 
-void QuantizedModel::receptance(const QuantizedSpikeGpt::Linear& lin, Counts& counts) {
+void QuantizedModel::receptance(const QuantizedSpikeGpt::Linear& lin, int layer, Op op) {
   const int C = m_.config.n_embd;
-  crossbar(lin, xr_.data(), acc_.data(), counts);
+  crossbar(lin, xr_.data(), acc_.data(), layer, op);
   for (int c = 0; c < C; ++c) r_[c] = rules::receptance(acc_[c], lin.out[c]);
-  rules::count_receptance(counts, C);
 }
 
 void QuantizedModel::time_mix(int i) {
   const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
   const auto& l = m_.layers[i];
-  layer_norm(x_.data(), l.ln1, z_.data(), counts_.at(i, Op::Ln1));
+  layer_norm(x_.data(), l.ln1, z_.data());
 
   auto& prev = state_.att_shift[i];
   for (int c = 0; c < C; ++c) {
@@ -331,36 +327,30 @@ void QuantizedModel::time_mix(int i) {
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
-  rules::count_token_shift(counts_.at(i, Op::AttShift), C, A, 3);
 
-  receptance(l.att_receptance, counts_.at(i, Op::AttReceptance));
-  auto& kc = counts_.at(i, Op::AttKey);
-  crossbar(l.att_key, xk_.data(), acc_.data(), kc);
+  receptance(l.att_receptance, i, Op::AttReceptance);
+  crossbar(l.att_key, xk_.data(), acc_.data(), i, Op::AttKey);
   for (int c = 0; c < C; ++c) k_[c] = rules::att_key(acc_[c], l.att_key.out[c]);
-  auto& vc = counts_.at(i, Op::AttValue);
-  crossbar(l.att_value, xv_.data(), acc_.data(), vc);
+  crossbar(l.att_value, xv_.data(), acc_.data(), i, Op::AttValue);
   for (int c = 0; c < C; ++c) v_[c] = rules::att_value(acc_[c], l.att_value.out[c]);
 
-  auto& wc = counts_.at(i, Op::AttWkv);
   auto &a = state_.wkv_a[i], &b = state_.wkv_b[i];
   auto& p = state_.wkv_p[i];
   for (int c = 0; c < C; ++c) {
     const int32_t wkv = q::wkv_step_int(k_[c], v_[c], l.time_first[c], l.time_decay[c], a[c], b[c], p[c]);
     y_[c] = rules::att_gate(r_[c], wkv, l.att_gate, A);
   }
-  rules::count_wkv_and_gate(wc, counts_.at(i, Op::AttGate), C, A);
 
-  auto& oc = counts_.at(i, Op::AttOutput);
-  crossbar(l.att_output, y_.data(), acc_.data(), oc);
+  crossbar(l.att_output, y_.data(), acc_.data(), i, Op::AttOutput);
   for (int c = 0; c < C; ++c) cur_[c] = rules::att_current(acc_[c], l.att_output.out[c], M);
 
-  lif_and_residual(state_.mem_att[i], activity_.spikes_att[i], counts_.at(i, Op::AttLif), counts_.at(i, Op::AttResidual));
+  lif_and_residual(state_.mem_att[i], obs_.activity.spikes_att[i]);
 }
 
 void QuantizedModel::channel_mix(int i) {
   const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
   const auto& l = m_.layers[i];
-  layer_norm(x_.data(), l.ln2, z_.data(), counts_.at(i, Op::Ln2));
+  layer_norm(x_.data(), l.ln2, z_.data());
 
   auto& prev = state_.ffn_shift[i];
   for (int c = 0; c < C; ++c) {
@@ -368,49 +358,39 @@ void QuantizedModel::channel_mix(int i) {
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.ffn_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
-  rules::count_token_shift(counts_.at(i, Op::FfnShift), C, A, 2);
 
-  receptance(l.ffn_receptance, counts_.at(i, Op::FfnReceptance));
+  receptance(l.ffn_receptance, i, Op::FfnReceptance);
 
-  auto& kc = counts_.at(i, Op::FfnKey);
-  crossbar(l.ffn_key, xk_.data(), acc_.data(), kc);
-  auto& relu = counts_.at(i, Op::FfnRelu2);
+  crossbar(l.ffn_key, xk_.data(), acc_.data(), i, Op::FfnKey);
   int nonzero = 0;
   for (int c = 0; c < 4 * C; ++c) {
     h_[c] = rules::ffn_hidden(acc_[c], l.ffn_key.out[c], l.ffn_hidden, A);
     nonzero += h_[c] != 0;
   }
-  activity_.relu2_nonzero[i] = nonzero;
-  rules::count_relu2(relu, 4 * int64_t(C), A);
+  obs_.activity.relu2_nonzero[i] = nonzero;
 
-  auto& vc = counts_.at(i, Op::FfnValue);
-  crossbar(l.ffn_value, h_.data(), acc_.data(), vc);
+  crossbar(l.ffn_value, h_.data(), acc_.data(), i, Op::FfnValue);
   for (int c = 0; c < C; ++c) cur_[c] = rules::ffn_current(r_[c], acc_[c], l.ffn_value.out[c], M);
-  rules::count_ffn_gate(counts_.at(i, Op::FfnGate), C);
 
-  lif_and_residual(state_.mem_ffn[i], activity_.spikes_ffn[i], counts_.at(i, Op::FfnLif), counts_.at(i, Op::FfnResidual));
+  lif_and_residual(state_.mem_ffn[i], obs_.activity.spikes_ffn[i]);
 }
 
 const std::vector<float>& QuantizedModel::step(int token) {
   const int C = m_.config.n_embd, L = m_.config.n_layer;
   require_token_in_vocabulary(token);
-  counts_.reset(L);
+  obs_.reset(L, C);
   const int32_t* e = m_.embedding.data() + std::size_t(token) * C;
-  rules::count_embedding(counts_.at(0, Op::Embedding), C, m_.binary_embedding,
-                         std::count_if(e, e + C, [](int32_t v) { return v != 0; }));
-  layer_norm(e, m_.ln0, x_.data(), counts_.at(0, Op::Ln0));
+  layer_norm(e, m_.ln0, x_.data());
   for (int i = 0; i < L; ++i) {
     time_mix(i);
     channel_mix(i);
-    if (m_.rescale_every_6_layers && (i + 1) % 6 == 0) {
+    if (m_.rescale_every_6_layers && (i + 1) % 6 == 0)
       for (auto& v : x_) v = rules::rescale_residual(v);
-      rules::count_rescale(counts_.at(i, Op::Rescale), C);
-    }
   }
-  layer_norm(x_.data(), m_.ln_out, z_.data(), counts_.at(0, Op::LnOut));
-  auto& head = counts_.at(0, Op::Head);
-  crossbar(m_.head, z_.data(), head_acc_.data(), head);
+  layer_norm(x_.data(), m_.ln_out, z_.data());
+  crossbar(m_.head, z_.data(), head_acc_.data(), -1, Op::Head);
   for (int v = 0; v < m_.config.vocab_size; ++v) logits_[v] = float(double(head_acc_[v]) * m_.head_logit_scale[v]);
+  count_token({m_.config, m_.options, m_.binary_embedding, m_.rescale_every_6_layers}, obs_, e, counts_);
   return logits_;
 }
 

@@ -10,15 +10,11 @@
 
 #include "models/event_counts.hpp"
 #include "models/numerics.hpp"
+#include "models/quant_options.hpp"
 #include "models/spikegpt.hpp"
+#include "models/token_counting.hpp"
 
 namespace sf {
-
-struct QuantOptions {
-  int weight_bits = 8;       // crossbar weights, symmetric per output row
-  int activation_bits = 8;   // real-valued crossbar inputs (graded event payload)
-  int membrane_bits = 16;    // LIF membrane and input current, Q.8
-};
 
 // Largest |value| of each real-valued tensor, measured with the float golden model.
 struct Calibration {
@@ -88,7 +84,7 @@ class QuantizedModel final : public TokenModel {
   int n_embd() const override { return m_.config.n_embd; }
   void reset() override;
   const std::vector<float>& step(int token) override;
-  const StepActivity& last_activity() const override { return activity_; }
+  const StepActivity& last_activity() const override { return obs_.activity; }
 
   const TokenCounts* last_counts() const override { return &counts_; }
   const QuantizedSpikeGpt& model() const { return m_; }
@@ -102,20 +98,20 @@ class QuantizedModel final : public TokenModel {
   const std::vector<int64_t>& last_logit_accumulators() const { return head_acc_; }
 
  private:
-  // acc[r] = Σ_c W[r][c]·x[c], counting graded/bit-serial events and SOPs for the inputs.
-  void crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, Counts& counts);
-  // Integer LayerNorm of C values with its SFU counts.
-  void layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out, Counts& counts);
+  // acc[r] = Σ_c W[r][c]·x[c], observing the non-zero inputs of op `op` of `layer` (-1: the head).
+  void crossbar(const QuantizedSpikeGpt::Linear& lin, const int32_t* x, int64_t* acc, int layer, Op op);
+  // Integer LayerNorm of C values.
+  void layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out);
   // LIF on the current in cur_, spikes added to the residual x_.
-  void lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, Counts& lif, Counts& residual);
+  void lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes);
   // r_ = σ(requantize(W·xr_)), as both mixes compute their receptance.
-  void receptance(const QuantizedSpikeGpt::Linear& lin, Counts& counts);
+  void receptance(const QuantizedSpikeGpt::Linear& lin, int layer, Op op);
   void time_mix(int layer);
   void channel_mix(int layer);
 
   QuantizedSpikeGpt m_;
   State state_;
-  StepActivity activity_;
+  TokenObservations obs_;  // what this step did; its counts follow (models/token_counting.hpp)
   TokenCounts counts_;
   std::vector<float> logits_;
   std::vector<int32_t> x_, z_, xk_, xv_, xr_, r_, k_, v_, y_, h_, cur_;

@@ -15,8 +15,8 @@
 
 namespace sf {
 
-// Event counts of one token from what the units observed, by the same rules as the functional model.
-void count_token(const Mapping& mapping, const TokenObservations& observations, int token, TokenCounts& counts);
+// What counting needs to know of a compiled model (models/token_counting.hpp).
+CountedModel counted_model(const Mapping& mapping);
 
 class MappingExecutor final : public TokenModel, private UnitOutbox {
  public:

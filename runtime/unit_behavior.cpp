@@ -7,14 +7,6 @@
 
 namespace sf {
 
-void TokenObservations::reset(int n_layer, int n_embd) {
-  crossbar_inputs.assign(std::size_t(n_layer) + 1, {});
-  if (int(activity.spikes_att.size()) != n_layer) activity.resize(n_layer, n_embd);
-  for (auto& s : activity.spikes_att) std::fill(s.begin(), s.end(), uint8_t(0));
-  for (auto& s : activity.spikes_ffn) std::fill(s.begin(), s.end(), uint8_t(0));
-  std::fill(activity.relu2_nonzero.begin(), activity.relu2_nonzero.end(), 0);
-}
-
 std::vector<UnitLinks> link_units(const Mapping& m) {
   std::vector<UnitLinks> links(m.units.size());
   for (auto& l : links) l.flow_is_att_spikes.assign(m.flows.size(), 0);

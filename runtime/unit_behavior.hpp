@@ -15,6 +15,7 @@
 
 #include "compiler/mapping.hpp"
 #include "models/op_rules.hpp"
+#include "models/token_counting.hpp"
 #include "models/token_model.hpp"
 #include "runtime/accumulator_engine.hpp"
 
@@ -33,18 +34,6 @@ class UnitOutbox {
   virtual ~UnitOutbox() = default;
   virtual void send(int unit, const UnitEvent& event) = 0;  // `unit` is the sender
   virtual void logit(int64_t vocab_index, int64_t accumulator) = 0;
-};
-
-// What the units observed in one token, from which the event counts and the activity follow.
-struct TokenObservations {
-  // [layer][op] for crossbar ops (layer ops) and the head (global row, index n_layer).
-  std::vector<std::array<rules::CrossbarInputs, kOpCount>> crossbar_inputs;
-  StepActivity activity;
-
-  void reset(int n_layer, int n_embd);
-  rules::CrossbarInputs& inputs(int layer, Op op) {
-    return crossbar_inputs[std::size_t(layer < 0 ? crossbar_inputs.size() - 1 : std::size_t(layer))][std::size_t(op)];
-  }
 };
 
 // The flows a unit sends on and waits for, precomputed from the mapping.

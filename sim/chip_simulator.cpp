@@ -393,7 +393,7 @@ const std::vector<float>& ChipSimulator::step(int token) {
       throw MappingError(fmt::format("token step produced no logit for vocabulary entry {}", v));
     logits_[std::size_t(v)] = float(double(logit_acc_[std::size_t(v)]) * m.host.head_logit_scale[std::size_t(v)]);
   }
-  count_token(m, observations_, token, counts_);
+  count_token(counted_model(m), observations_, row, counts_);
   cycles_per_step_.push_back(int64_t(now() - start));
   int64_t injected = 0;
   for (const auto& c : cores_) injected += c->flits_injected_this_token;
