@@ -11,13 +11,10 @@ CountedModel counted_model(const Mapping& m) {
   return {m.config, m.quant, m.binary_embedding, m.rescale_every_6_layers};
 }
 
-MappingExecutor::MappingExecutor(std::shared_ptr<const Mapping> mapping) : m_(std::move(mapping)) {
+MappingExecutor::MappingExecutor(std::shared_ptr<const Mapping> mapping) : m_(std::move(mapping)), host_(*m_) {
   links_ = link_units(*m_);
   observations_.reset(m_->config.n_layer, m_->config.n_embd);
   for (int id = 0; id < int(m_->units.size()); ++id) units_.push_back(make_unit_behavior(*m_, id, links_[std::size_t(id)], observations_));
-  logit_acc_.resize(std::size_t(m_->config.vocab_size));
-  logit_written_.resize(std::size_t(m_->config.vocab_size));
-  logits_.resize(std::size_t(m_->config.vocab_size));
   reset();
 }
 
@@ -27,26 +24,19 @@ void MappingExecutor::reset() {
 }
 
 void MappingExecutor::send(int unit, const UnitEvent& event) {
-  const auto& flow = m_->flows[std::size_t(event.flow)];
-  if (flow.source != unit)
-    throw MappingError(fmt::format("unit {} sent on flow {}, which belongs to unit {}", unit, event.flow, flow.source));
-  for (int d : flow.destinations) queue_.emplace_back(d, event);
+  for (int d : flow_sent_by(*m_, unit, event).destinations) queue_.emplace_back(d, event);
 }
 
-void MappingExecutor::logit(int64_t vocab_index, int64_t accumulator) {
-  logit_acc_[std::size_t(vocab_index)] = accumulator;
-  logit_written_[std::size_t(vocab_index)] = 1;
-}
+void MappingExecutor::logit(int64_t vocab_index, int64_t accumulator) { host_.logit(vocab_index, accumulator); }
 
 const std::vector<float>& MappingExecutor::step(int token) {
   require_token_in_vocabulary(token);
-  const int C = m_->config.n_embd;
-  observations_.reset(m_->config.n_layer, C);
-  std::fill(logit_written_.begin(), logit_written_.end(), 0);
+  observations_.reset(m_->config.n_layer, m_->config.n_embd);
+  host_.start_token();
   for (auto& u : units_) u->start_token(*this);
-  const int32_t* row = m_->host.embedding.data() + std::size_t(token) * std::size_t(C);
+  const int32_t* row = host_.embedding_row(token);
   for (std::size_t id = 0; id < units_.size(); ++id)
-    if (m_->units[id].kind == UnitKind::Residual && m_->units[id].layer == 0) units_[id]->host_input(row, *this);
+    if (host_.takes_embedding(int(id))) units_[id]->host_input(row, *this);
   delivered_ = 0;
   while (!queue_.empty()) {
     const auto [unit, event] = queue_.front();
@@ -54,18 +44,11 @@ const std::vector<float>& MappingExecutor::step(int token) {
     ++delivered_;
     units_[std::size_t(unit)]->receive(event, *this);
   }
-  std::string stalled;
-  for (std::size_t id = 0; id < units_.size(); ++id)
-    if (!units_[id]->finished())
-      stalled += fmt::format("\n  unit {} ({}) waits for {}", id, m_->units[id].name, units_[id]->waiting_for());
+  const std::string stalled = unfinished_units(*m_, units_, [](int id) { return fmt::format("unit {}", id); });
   if (!stalled.empty()) throw MappingError("token step stalled: no events left in flight, but" + stalled);
-  for (int v = 0; v < m_->config.vocab_size; ++v) {
-    if (!logit_written_[std::size_t(v)])
-      throw MappingError(fmt::format("token step produced no logit for vocabulary entry {}: no head tile covers it", v));
-    logits_[std::size_t(v)] = float(double(logit_acc_[std::size_t(v)]) * m_->host.head_logit_scale[std::size_t(v)]);
-  }
+  const auto& logits = host_.logits();
   count_token(counted_model(*m_), observations_, row, counts_);
-  return logits_;
+  return logits;
 }
 
 }  // namespace sf

@@ -32,7 +32,7 @@ class MappingExecutor final : public TokenModel, private UnitOutbox {
   const TokenCounts* last_counts() const override { return &counts_; }
 
   const Mapping& mapping() const { return *m_; }
-  const std::vector<int64_t>& last_logit_accumulators() const { return logit_acc_; }
+  const std::vector<int64_t>& last_logit_accumulators() const { return host_.accumulators(); }
   int64_t last_events_delivered() const { return delivered_; }
   const UnitBehavior& unit(int id) const { return *units_[std::size_t(id)]; }
 
@@ -45,9 +45,7 @@ class MappingExecutor final : public TokenModel, private UnitOutbox {
   TokenObservations observations_;
   std::vector<std::unique_ptr<UnitBehavior>> units_;
   std::deque<std::pair<int, UnitEvent>> queue_;
-  std::vector<int64_t> logit_acc_;
-  std::vector<char> logit_written_;
-  std::vector<float> logits_;
+  TokenHost host_;
   TokenCounts counts_;
   int64_t delivered_ = 0;
 };

@@ -7,6 +7,53 @@
 
 namespace sf {
 
+TokenHost::TokenHost(const Mapping& m)
+    : m_(m),
+      accumulators_(std::size_t(m.config.vocab_size)),
+      written_(std::size_t(m.config.vocab_size)),
+      logits_(std::size_t(m.config.vocab_size)) {}
+
+const int32_t* TokenHost::embedding_row(int token) const {
+  return m_.host.embedding.data() + std::size_t(token) * std::size_t(m_.config.n_embd);
+}
+
+bool TokenHost::takes_embedding(int unit) const {
+  const Unit& u = m_.units[std::size_t(unit)];
+  return u.kind == UnitKind::Residual && u.layer == 0;
+}
+
+void TokenHost::start_token() { std::fill(written_.begin(), written_.end(), 0); }
+
+void TokenHost::logit(int64_t vocab_index, int64_t accumulator) {
+  accumulators_[std::size_t(vocab_index)] = accumulator;
+  written_[std::size_t(vocab_index)] = 1;
+}
+
+const std::vector<float>& TokenHost::logits() {
+  for (std::size_t v = 0; v < logits_.size(); ++v) {
+    if (!written_[v])
+      throw MappingError(fmt::format("token step produced no logit for vocabulary entry {}: no head tile covers it", v));
+    logits_[v] = float(double(accumulators_[v]) * m_.host.head_logit_scale[v]);
+  }
+  return logits_;
+}
+
+const MappedFlow& flow_sent_by(const Mapping& m, int unit, const UnitEvent& event) {
+  const auto& flow = m.flows[std::size_t(event.flow)];
+  if (flow.source != unit)
+    throw MappingError(fmt::format("unit {} sent on flow {}, which belongs to unit {}", unit, event.flow, flow.source));
+  return flow;
+}
+
+std::string unfinished_units(const Mapping& m, const std::vector<std::unique_ptr<UnitBehavior>>& units,
+                             const std::function<std::string(int)>& where) {
+  std::string s;
+  for (std::size_t id = 0; id < units.size(); ++id)
+    if (!units[id]->finished())
+      s += fmt::format("\n  {} ({}) waits for {}", where(int(id)), m.units[id].name, units[id]->waiting_for());
+  return s;
+}
+
 std::vector<UnitLinks> link_units(const Mapping& m) {
   std::vector<UnitLinks> links(m.units.size());
   for (auto& l : links) l.flow_is_att_spikes.assign(m.flows.size(), 0);

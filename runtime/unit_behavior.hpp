@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,34 @@ class UnitBehavior {
   Counts work_;
   int64_t events_out_ = 0, lif_updates_ = 0;
 };
+
+// The host's side of a token on every level that runs a mapping's units: the embedding row it
+// writes into the layer-0 residual slices, and the logit accumulators it reads back from the head.
+class TokenHost {
+ public:
+  explicit TokenHost(const Mapping& mapping);
+  const int32_t* embedding_row(int token) const;
+  bool takes_embedding(int unit) const;  // a layer-0 residual slice
+  void start_token();                    // forget the last token's logits
+  void logit(int64_t vocab_index, int64_t accumulator);
+  // The scaled logits; throws naming a vocabulary entry no head tile wrote.
+  const std::vector<float>& logits();
+  const std::vector<int64_t>& accumulators() const { return accumulators_; }
+
+ private:
+  const Mapping& m_;
+  std::vector<int64_t> accumulators_;
+  std::vector<char> written_;
+  std::vector<float> logits_;
+};
+
+// The unit that sent `event` must be its flow's source; returns the flow.
+const MappedFlow& flow_sent_by(const Mapping& mapping, int unit, const UnitEvent& event);
+
+// One line per unit that has not finished its token — "\n  <where(unit)> (<name>) waits for …" —
+// or "" when all have.
+std::string unfinished_units(const Mapping& mapping, const std::vector<std::unique_ptr<UnitBehavior>>& units,
+                             const std::function<std::string(int)>& where);
 
 // Builds the behaviour of unit `id`. `observations` is shared by all units of one model.
 // A crossbar unit accumulates with make_engine's engine (empty: the C++ engine).

@@ -288,7 +288,7 @@ class CoreModule : public sc_core::sc_module {
 };
 
 ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options)
-    : mapping_(std::move(mapping)), chip_(mapping_chip_spec(*mapping_)), options_(options) {
+    : mapping_(std::move(mapping)), chip_(mapping_chip_spec(*mapping_)), options_(options), host_(*mapping_) {
   const Mapping& m = *mapping_;
   links_ = link_units(m);
   observations_.reset(m.config.n_layer, m.config.n_embd);
@@ -331,9 +331,6 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
     }
     trace_file_ = file;
   }
-  logit_acc_.resize(std::size_t(m.config.vocab_size));
-  logit_written_.resize(std::size_t(m.config.vocab_size));
-  logits_.resize(std::size_t(m.config.vocab_size));
   counts_.reset(m.config.n_layer);
 }
 
@@ -349,25 +346,19 @@ void ChipSimulator::reset() {
 }
 
 void ChipSimulator::send(int unit, const UnitEvent& event) {
-  const auto& flow = mapping_->flows[std::size_t(event.flow)];
-  if (flow.source != unit)
-    throw MappingError(fmt::format("unit {} sent on flow {}, which belongs to unit {}", unit, event.flow, flow.source));
+  flow_sent_by(*mapping_, unit, event);
   if (options_.on_send) options_.on_send(unit, event);
   cores_[std::size_t(unit)]->stage(event);
 }
 
-void ChipSimulator::logit(int64_t vocab_index, int64_t accumulator) {
-  logit_acc_[std::size_t(vocab_index)] = accumulator;
-  logit_written_[std::size_t(vocab_index)] = 1;
-}
+void ChipSimulator::logit(int64_t vocab_index, int64_t accumulator) { host_.logit(vocab_index, accumulator); }
 
 const std::vector<float>& ChipSimulator::step(int token) {
   require_token_in_vocabulary(token);
   const auto wall0 = std::chrono::steady_clock::now();
   const Mapping& m = *mapping_;
-  const int C = m.config.n_embd;
-  observations_.reset(m.config.n_layer, C);
-  std::fill(logit_written_.begin(), logit_written_.end(), 0);
+  observations_.reset(m.config.n_layer, m.config.n_embd);
+  host_.start_token();
   for (auto& b : behaviors_) b->start_token(*this);
   for (auto& c : cores_) c->flits_injected_this_token = 0;
   burst_values_.clear();  // the last token's bursts were all taken: its run ended with every core done
@@ -375,24 +366,17 @@ const std::vector<float>& ChipSimulator::step(int token) {
   const double packets0 = stats.value("noc.packets_injected"), mesh0 = stats.value("noc.flit_hops.mesh"),
                inter0 = stats.value("noc.flit_hops.inter_chip");
   const Cycle start = now();
-  const int32_t* row = m.host.embedding.data() + std::size_t(token) * std::size_t(C);
+  const int32_t* row = host_.embedding_row(token);
   for (std::size_t id = 0; id < cores_.size(); ++id)
-    if (m.units[id].kind == UnitKind::Residual && m.units[id].layer == 0) cores_[id]->host_input(row);
+    if (host_.takes_embedding(int(id))) cores_[id]->host_input(row);
 
   run(*network_);
 
-  std::string stalled;
-  for (std::size_t id = 0; id < behaviors_.size(); ++id)
-    if (!behaviors_[id]->finished())
-      stalled += fmt::format("\n  core {} ({}) waits for {}", to_string(m.unit_cores[id]), m.units[id].name,
-                             behaviors_[id]->waiting_for());
+  const std::string stalled =
+      unfinished_units(m, behaviors_, [&](int id) { return "core " + to_string(m.unit_cores[std::size_t(id)]); });
   if (!stalled.empty())
     throw NocError(fmt::format("token step stalled at cycle {}: the network is empty, but{}", now(), stalled));
-  for (int v = 0; v < m.config.vocab_size; ++v) {
-    if (!logit_written_[std::size_t(v)])
-      throw MappingError(fmt::format("token step produced no logit for vocabulary entry {}", v));
-    logits_[std::size_t(v)] = float(double(logit_acc_[std::size_t(v)]) * m.host.head_logit_scale[std::size_t(v)]);
-  }
+  const auto& logits = host_.logits();
   count_token(counted_model(m), observations_, row, counts_);
   cycles_per_step_.push_back(int64_t(now() - start));
   int64_t injected = 0;
@@ -405,7 +389,7 @@ const std::vector<float>& ChipSimulator::step(int token) {
   network_per_step_.push_back(net);
   wall_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   if (options_.progress) options_.progress({int64_t(cycles_per_step_.size()), now(), wall_seconds_});
-  return logits_;
+  return logits;
 }
 
 void ChipSimulator::fill_stats(RunStats& s) const {

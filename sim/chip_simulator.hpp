@@ -107,7 +107,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
 
   const Mapping& mapping() const { return *mapping_; }
   const ChipSpec& chip() const { return chip_; }
-  const std::vector<int64_t>& last_logit_accumulators() const { return logit_acc_; }
+  const std::vector<int64_t>& last_logit_accumulators() const { return host_.accumulators(); }
   Cycle last_token_cycles() const { return cycles_per_step_.empty() ? 0 : cycles_per_step_.back(); }
   const std::vector<int64_t>& cycles_per_step() const { return cycles_per_step_; }
   Cycle now() const;
@@ -132,6 +132,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::shared_ptr<const Mapping> mapping_;
   ChipSpec chip_;
   SimulatorOptions options_;
+  TokenHost host_;
   CoreTiming timing_;
   std::vector<UnitLinks> links_;
   TokenObservations observations_;
@@ -141,9 +142,6 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::vector<std::unique_ptr<CoreModule>> cores_;  // per unit
   std::vector<int> burst_capacity_;      // per flow: values one packet may carry (Network::burst_capacity)
   std::vector<int64_t> burst_values_;    // the values of this token's bursts; a burst's payload indexes it
-  std::vector<int64_t> logit_acc_;
-  std::vector<char> logit_written_;
-  std::vector<float> logits_;
   TokenCounts counts_;
   std::vector<int64_t> cycles_per_step_;
   std::vector<NetworkStepStats> network_per_step_;
