@@ -56,7 +56,6 @@ std::string unfinished_units(const Mapping& m, const std::vector<std::unique_ptr
 
 std::vector<UnitLinks> link_units(const Mapping& m) {
   std::vector<UnitLinks> links(m.units.size());
-  for (auto& l : links) l.flow_is_att_spikes.assign(m.flows.size(), 0);
   for (std::size_t f = 0; f < m.flows.size(); ++f) {
     const auto& flow = m.flows[f];
     links[std::size_t(flow.source)].outputs.push_back({flow.role, flow.index_begin, flow.index_end, int(f)});
@@ -64,10 +63,7 @@ std::vector<UnitLinks> link_units(const Mapping& m) {
     for (int d : flow.destinations) {
       auto& in = links[std::size_t(d)];
       if (flow.role != FlowRole::LnGather && flow.role != FlowRole::LnScatter) ++in.inputs_per_role[std::size_t(flow.role)];
-      if (att_spikes) {
-        ++in.incoming_att_spike_flows;
-        in.flow_is_att_spikes[f] = 1;
-      }
+      if (att_spikes) ++in.incoming_att_spike_flows;
     }
   }
   for (auto& l : links)
@@ -390,7 +386,7 @@ class ResidualUnit final : public LinkedUnit {
         else x_[local(e.index)] = int32_t(e.value);
         break;
       case FlowRole::Spikes: {
-        const bool att = links_.flow_is_att_spikes[std::size_t(e.flow)];
+        const bool att = m_.units[std::size_t(flow.source)].op == Op::AttOutput;
         if (e.end_of_stream) ++(att ? att_spikes_ended_ : ffn_spikes_ended_);
         else {
           x_[local(e.index)] += rules::kSpikeResidual;

@@ -47,7 +47,6 @@ struct UnitLinks {
   std::vector<Out> outputs;                   // sorted by role, then begin
   std::array<int, 8> inputs_per_role{};       // incoming flows that end with a marker, by FlowRole
   int incoming_att_spike_flows = 0;           // residual: spike flows from att.output reducers
-  std::vector<char> flow_is_att_spikes;       // [flow] for a residual's incoming spike flows
 };
 std::vector<UnitLinks> link_units(const Mapping& mapping);
 
