@@ -1,8 +1,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -10,6 +8,7 @@
 #include "compiler/graph.hpp"
 #include "compiler/lowering.hpp"
 #include "compiler/mapping_io.hpp"
+#include "models/unicode_util.hpp"
 #include "runtime/cli/common.hpp"
 #include "runtime/mapping_summary.hpp"
 
@@ -24,14 +23,6 @@ struct CompileCliOptions {
   bool dump_ir = false;
   CompileOptions compile;
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open chip description", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // glibc raises its mmap threshold to the largest block freed so far; after the first 9 MB float
 // tensor of a block is freed, later ones come from the heap and leave holes between the int8
@@ -63,7 +54,7 @@ int compile(const CompileCliOptions& o) {
   Mapping mapping;
   try {
     // Moved in: lowering releases each weight matrix once its tiles hold it.
-    mapping = compile_model(std::move(qm), chip, read_file(o.chip), o.compile);
+    mapping = compile_model(std::move(qm), chip, unicode::read_file_bytes(o.chip, "a chip description (YAML)"), o.compile);
     qm = {};   // what lowering left: per-row scales and multipliers, several MB at 216M
   } catch (const DoesNotFitError& e) {
     fmt::print(stderr, "spikeforge: {}\n", e.what());

@@ -1,6 +1,7 @@
 #include "runtime/cli/common.hpp"
 
 #include "compiler/mapping_io.hpp"
+#include "models/unicode_util.hpp"
 #include "runtime/mapping_executor.hpp"
 
 #include <fmt/format.h>
@@ -127,11 +128,7 @@ std::vector<int> encode_text_file(const std::string& path, int vocab_size, const
   auto tokenizer = tokenizer_for_vocab(vocab_size, data_dir);
   if (!tokenizer)
     throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", vocab_size, path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open text file", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto tokens = tokenizer->encode(text.str());
+  auto tokens = tokenizer->encode(unicode::read_file_bytes(path, "a text file to encode"));
   if (max_tokens > 0 && int64_t(tokens.size()) > max_tokens) tokens.resize(std::size_t(max_tokens));
   return tokens;
 }
