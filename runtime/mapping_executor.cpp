@@ -37,11 +37,9 @@ const std::vector<float>& MappingExecutor::step(int token) {
   const int32_t* row = host_.embedding_row(token);
   for (std::size_t id = 0; id < units_.size(); ++id)
     if (host_.takes_embedding(int(id))) units_[id]->host_input(row, *this);
-  delivered_ = 0;
   while (!queue_.empty()) {
     const auto [unit, event] = queue_.front();
     queue_.pop_front();
-    ++delivered_;
     units_[std::size_t(unit)]->receive(event, *this);
   }
   const std::string stalled = unfinished_units(*m_, units_, [](int id) { return fmt::format("unit {}", id); });

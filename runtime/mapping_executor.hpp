@@ -33,7 +33,6 @@ class MappingExecutor final : public TokenModel, private UnitOutbox {
 
   const Mapping& mapping() const { return *m_; }
   const std::vector<int64_t>& last_logit_accumulators() const { return host_.accumulators(); }
-  int64_t last_events_delivered() const { return delivered_; }
   const UnitBehavior& unit(int id) const { return *units_[std::size_t(id)]; }
 
  private:
@@ -47,7 +46,6 @@ class MappingExecutor final : public TokenModel, private UnitOutbox {
   std::deque<std::pair<int, UnitEvent>> queue_;
   TokenHost host_;
   TokenCounts counts_;
-  int64_t delivered_ = 0;
 };
 
 }  // namespace sf
