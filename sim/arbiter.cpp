@@ -16,10 +16,12 @@ class RoundRobinArbiter : public IArbiter {
   explicit RoundRobinArbiter(int ports) : ports_(ports), last_(std::size_t(ports), ports - 1) {}
   int grant(int output, uint32_t requests) override {
     int& last = last_[std::size_t(output)];
-    const int start = (last + 1) % ports_;
+    if ((requests & (requests - 1)) == 0) return last = lowest_bit(requests);  // one requester
+    const int start = last + 1 == ports_ ? 0 : last + 1;
     const uint32_t all = (1u << ports_) - 1u;
     const uint32_t rotated = ((requests >> start) | (requests << (ports_ - start))) & all;
-    last = (lowest_bit(rotated) + start) % ports_;
+    last = lowest_bit(rotated) + start;
+    if (last >= ports_) last -= ports_;
     return last;
   }
 

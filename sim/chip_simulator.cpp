@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <deque>
+#include <cstring>
+#include <type_traits>
 
 #include "compiler/mapping_io.hpp"
 #include "runtime/mapping_executor.hpp"
@@ -46,6 +47,8 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
     if (chosen[id]) units.push_back(int(id));
   return units;
 }
+
+static_assert(std::has_unique_object_representations_v<Counts>, "Counts is compared as bytes");
 
 // The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
 constexpr int32_t kEndOfStreamAxon = -1;
@@ -187,14 +190,17 @@ class CoreModule : public sc_core::sc_module {
     }
     Cycle next = kNever;
     if (!pending_.empty()) next = pending_.front().first;
-    if ((ni_.has_delivery() || host_row_) && busy_until_ > now) next = std::min(next, busy_until_);
-    if ((ni_.has_delivery() || host_row_) && busy_until_ <= now) next = now + 1;
+    // The next input the core can take: at the end of its work, and not before it arrives.
+    Cycle input = ni_.next_delivery();
+    if (host_row_) input = now;
+    if (input != kNever) next = std::min(next, std::max({input, busy_until_, now + 1}));
     if (busy_signal_) {
       busy_signal_->write(busy_until_ > now);
       queue_signal_->write(int(ni_.deliveries_waiting()));
       if (busy_until_ > now) next = std::min(next, busy_until_);
     }
     if (next != kNever) wake_.notify(clock_.after(next - now));
+    ni_.set_next_look(next);
     // Busy with a wake already due when the work ends: events arriving meanwhile change nothing
     // before then, so they need not run this process (most arrivals come during busy periods).
     if (next == busy_until_ && busy_until_ > now) next_trigger(wake_);
@@ -216,21 +222,30 @@ class CoreModule : public sc_core::sc_module {
       engine_cycles_at_sync_ = engine_before;
     }
     react();
-    Counts delta = behavior().work();
-    delta -= before;
+    // Most reactions (a partial sum added, a value stored) count no work: skip the arithmetic on
+    // an all-zero delta. Counts holds int64 fields only, so equal bytes are equal counts.
+    const Counts& after = behavior().work();
+    const bool no_work = std::memcmp(&after, &before, sizeof(Counts)) == 0;
+    Counts delta;
+    if (!no_work) {
+      delta = after;
+      delta -= before;
+    }
     const Cycle cost =
         engine_ ? std::max<Cycle>(1, Cycle(engine_->cycles() - engine_before) +
                                          timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before))
-                : timing_.cycles(delta);
+                : no_work ? idle_reaction_cycles_ : timing_.cycles(delta);
     busy_until_ = now + cost;
     busy_cycles += cost;
-    work += delta;
     lif_updates += behavior().lif_updates() - lif_before;
     events_out += behavior().events_out() - out_before;
-    synapse_accesses += timing_.synapse_accesses(delta);
-    state_reads += timing_.state_accesses(delta.state_read_bytes);
-    state_writes += timing_.state_accesses(delta.state_write_bytes);
-    for (const auto& e : staged_) pending_.emplace_back(busy_until_, e);
+    if (!no_work) {
+      work += delta;
+      synapse_accesses += timing_.synapse_accesses(delta);
+      state_reads += timing_.state_accesses(delta.state_read_bytes);
+      state_writes += timing_.state_accesses(delta.state_write_bytes);
+    }
+    for (const auto& e : staged_) pending_.push_back({busy_until_, e});
     staged_.clear();
     chip_.network_->note_progress();
   }
@@ -262,7 +277,7 @@ class CoreModule : public sc_core::sc_module {
       const int64_t handle = int64_t(store.size());
       store.push_back(e.value);
       for (int k = 1; k < events; ++k) store.push_back(pending_[std::size_t(k - 1)].second.value);
-      pending_.erase(pending_.begin(), pending_.begin() + (events - 1));
+      for (int k = 1; k < events; ++k) pending_.pop_front();
       p = ni_.flow_burst(e.flow, axon, events, handle, payload_bits);
     }
     flits_injected += p.flits;
@@ -282,7 +297,8 @@ class CoreModule : public sc_core::sc_module {
   Cycle engine_synced_at_ = 0;            // the simulated cycle at which the engine's clock read
   uint64_t engine_cycles_at_sync_ = 0;    // this
   std::vector<UnitEvent> staged_;
-  std::deque<std::pair<Cycle, UnitEvent>> pending_;
+  Ring<std::pair<Cycle, UnitEvent>> pending_;  // sent by a reaction, injected when its work ends
+  const Cycle idle_reaction_cycles_ = timing_.cycles(Counts{});
   std::unique_ptr<sc_core::sc_signal<bool>> busy_signal_;
   std::unique_ptr<sc_core::sc_signal<int>> queue_signal_;
 };

@@ -77,10 +77,18 @@ void Network::on_delivered(const Delivery& delivery) {
   latency_sum_ += latency;
   latency_max_ = std::max<uint64_t>(latency_max_, latency);
   last_delivery_cycle_ = std::max<uint64_t>(last_delivery_cycle_, delivery.arrival);
-  if (in_flight_ == 0) {
-    quiescent_event_.notify(sc_core::SC_ZERO_TIME);
-    disarm_watchdog_if_idle();
-  }
+  if (in_flight_ == 0) on_quiescent();
+}
+
+// A router's input buffer let go of a packet whose copies have all left: its last copy may have
+// been delivered before (into a queue it reaches a cycle later), so this may empty the network.
+void Network::on_dropped_copy() {
+  if (--in_flight_ == 0) on_quiescent();
+}
+
+void Network::on_quiescent() {
+  quiescent_event_.notify(sc_core::SC_ZERO_TIME);
+  disarm_watchdog_if_idle();
 }
 
 void Network::wait_until_quiescent() {
@@ -235,8 +243,9 @@ void Network::register_stats() {
     for (int p = 0; p < kPortCount; ++p) {
       const Port port = Port(p);
       if (r->has_input(port))
-        stats_.add_counter(fmt::format("{}in.{}.peak_occupancy_flits", router, port_name(port)),
-                           &r->inputs_[p].peak_occupancy_flits, "most flits buffered at once in the input port", "flits");
+        stats_.add_derived(fmt::format("{}in.{}.peak_occupancy_flits", router, port_name(port)),
+                           [r, port] { return double(r->peak_occupancy_flits(port)); },
+                           "most flits buffered at once in the input port", "flits", true);
       if (!r->has_output(port)) continue;
       const std::string link = fmt::format("{}out.{}.", router, port_name(port));
       stats_.add_counter(link + "packets", &r->outputs_[p].packets, "packets sent through the output port", "packets");

@@ -2,8 +2,11 @@
 // and inter-chip links between them, one network interface per core, a watchdog and statistics.
 //
 // Event-driven throughout: there is no sc_clock. A router's process runs only in cycles where it
-// has something to do (a packet becomes ready, a credit it waits for returns, an event reaches its
-// core) and sleeps otherwise, so idle routers cost nothing. Timing rules: sim/noc_config.hpp.
+// has something to do (a head packet can leave, a credit a blocked head waits for returns, the
+// interface's backlog can enter) and sleeps otherwise, so idle routers cost nothing. A packet for
+// the local core goes into the core's queue when it leaves the router, with its arrival cycle: the
+// core takes it from then on, and no router run is needed at the arrival. Timing rules:
+// sim/noc_config.hpp.
 //
 // Routing: a unicast packet carries its destination core and every router applies
 // Topology::route_step; a multicast packet carries a routing-table index (label-swapped at each
@@ -81,13 +84,20 @@ class NetworkInterface {
   // backlog to the cycle the router took the last of them.
   Cycle backlog_cycles() const;
 
-  // Events delivered to this core and not yet taken. Taking one frees its slots in the axon input
-  // queue, one per value (the router sees the room one cycle later).
-  bool has_delivery() const { return !received_.empty(); }
-  std::size_t deliveries_waiting() const { return received_.size(); }
+  // Events delivered to this core (arrived in its axon input queue) and not yet taken. Taking one
+  // frees its slots in the queue, one per value (the router sees the room one cycle later).
+  bool has_delivery() const;
+  std::size_t deliveries_waiting() const;
   Delivery receive();
-  // Notified (delta cycle) whenever an event is delivered to the queue.
+  // The arrival cycle of the next delivery not yet taken, arrived or still on the link from the
+  // router (kNever: none).
+  Cycle next_delivery() const { return received_.empty() ? kNever : received_.front().arrival; }
+  // Notified at the arrival cycle of a delivery unless the core said it will look at its queue
+  // anyway (set_next_look), which spares a kernel event per delivery to a busy core.
   const sc_core::sc_event& delivery_event() const { return delivery_event_; }
+  // The cycle the core's process will next run on its own (kNever: it sleeps until a delivery);
+  // that run must look at next_delivery(). A core that does not call this is woken every time.
+  void set_next_look(Cycle cycle) { next_look_ = cycle; }
 
   // Alternative to receive(): every delivery is handed to `handler` at its arrival cycle (from the
   // router's process) and its queue slot frees at once, so the core never back-pressures.
@@ -102,9 +112,12 @@ class NetworkInterface {
   Router& router_;
   Ring<Packet> backlog_;
   Cycle backlog_since_ = 0, backlog_cycles_ = 0;
-  std::deque<Delivery> received_;
+  // In arrival order; an entry whose arrival lies ahead is still on the link (its queue slots are
+  // taken: the router sent it with the queue's credits).
+  Ring<Delivery> received_;
   DeliveryHandler handler_;
   sc_core::sc_event delivery_event_;
+  Cycle next_look_ = kNever;
 };
 
 class Router : public sc_core::sc_module {
@@ -124,8 +137,10 @@ class Router : public sc_core::sc_module {
   uint64_t flits_out(Port port) const { return outputs_[std::size_t(port)].flits; }
   // Cycles in which a ready packet wanted the output and its link had no credit (up to now).
   uint64_t blocked_cycles(Port port) const;
-  uint64_t peak_occupancy_flits(Port input) const { return inputs_[std::size_t(input)].peak_occupancy_flits; }
-  uint64_t occupancy_flits(Port input) const { return inputs_[std::size_t(input)].occupancy_flits; }
+  // Flits in the input buffer now. A packet that arrived since the router last ran counts: its
+  // admission waits for the next run (nothing leaves before), but an observer sees it.
+  uint64_t occupancy_flits(Port input) const;
+  uint64_t peak_occupancy_flits(Port input) const;
   bool holds_packets() const;
   // Lines describing what the router holds and what each head packet waits for ("" when empty).
   std::string state_report() const;
@@ -147,6 +162,9 @@ class Router : public sc_core::sc_module {
     void settle(Cycle now);
     void give_back(Cycle at, int units);
     Cycle next_return() const { return returning.empty() ? kNever : returning.front().first; }
+    // The first cycle at which `units` credits are available counting the returns already on their
+    // way (kNever: not before further returns are sent).
+    Cycle available_by(int units, Cycle now) const;
   };
   // A link's bandwidth in slots: B slots per cycle and 1 per flit on a mesh link, 1 slot per cycle
   // and cycles_per_flit per flit across chips.
@@ -163,8 +181,8 @@ class Router : public sc_core::sc_module {
     bool exists = false;
     Ring<Buffered> fifo;  // entries [0, admitted) have arrived, the rest are on the link
     std::size_t admitted = 0;
-    uint64_t occupancy_flits = 0;
-    uint64_t peak_occupancy_flits = 0;
+    uint64_t occupancy_flits = 0;       // of the admitted entries
+    uint64_t peak_occupancy_flits = 0;  // as of the last admission (peak_occupancy_flits() is exact)
     int upstream = -1;  // router feeding this port (-1 for local: the interface)
     Port upstream_port = Port::local;
     Cycle credit_delay = 1;
@@ -184,7 +202,9 @@ class Router : public sc_core::sc_module {
   uint32_t allocate(Cycle now);  // returns the input ports that sent their head packet
   void send(int input, int output, Cycle now, uint32_t& finished);
   Cycle next_wake(Cycle now, uint32_t finished);
+  Cycle head_wake(const Buffered& head, Cycle now, bool seen_by_allocate);
   void admit(InputPort& in, Cycle now);
+  std::size_t arrived(const InputPort& in, Cycle now) const;  // packets in the buffer, admitted or not
   void eject(Cycle now);
   void drain_backlog(Cycle now);
   void note_blocked(OutputPort& out, bool blocked, Cycle at);
@@ -207,7 +227,7 @@ class Router : public sc_core::sc_module {
   InputPort inputs_[kPortCount];
   OutputPort outputs_[kPortCount];
   Credits injection_credits_;  // room in the local input buffer, as the interface sees it
-  Ring<Delivery> ejecting_;  // on the link to the core
+  Ring<Delivery> ejecting_;  // on the link to a core that takes deliveries through a handler
   sc_core::sc_event wake_;
   Cycle scheduled_wake_ = kNever;
   uint8_t credit_wanted_ = 0;  // outputs whose credits a ready packet waits for
@@ -280,7 +300,8 @@ class Network : public sc_core::sc_module {
   void on_injected();
   void on_delivered(const Delivery& delivery);
   void on_forked() { ++in_flight_; }
-  void on_dropped_copy() { --in_flight_; }
+  void on_quiescent();
+  void on_dropped_copy();
   void arm_watchdog();
   void disarm_watchdog_if_idle();
   void watchdog_check();

@@ -33,6 +33,16 @@ void Router::Credits::settle(Cycle now) {
   }
 }
 
+Cycle Router::Credits::available_by(int units, Cycle now) const {
+  int have = available;
+  if (have >= units) return now;
+  for (std::size_t i = 0; i < returning.size(); ++i) {
+    have += returning[i].second;
+    if (have >= units) return std::max(now, returning[i].first);
+  }
+  return kNever;
+}
+
 void Router::Credits::give_back(Cycle at, int units) {
   // Returns over one link come in cycle order; keep the queue sorted in case two sources share it.
   returning.insert_sorted({at, units}, [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -131,8 +141,19 @@ Cycle NetworkInterface::backlog_cycles() const {
   return backlog_cycles_ + (backlog_.empty() ? 0 : router_.network_.clock().now() - backlog_since_);
 }
 
+bool NetworkInterface::has_delivery() const {
+  return !received_.empty() && received_.front().arrival <= router_.network_.clock().now();
+}
+
+std::size_t NetworkInterface::deliveries_waiting() const {
+  const Cycle now = router_.network_.clock().now();
+  std::size_t n = 0;
+  while (n < received_.size() && received_[n].arrival <= now) ++n;
+  return n;
+}
+
 Delivery NetworkInterface::receive() {
-  if (received_.empty()) throw NocError(fmt::format("core {}: receive() with no delivered event waiting", core()));
+  if (!has_delivery()) throw NocError(fmt::format("core {}: receive() with no delivered event waiting", core()));
   Delivery d = received_.front();
   received_.pop_front();
   ++router_.network_.progress_;
@@ -217,8 +238,13 @@ void Router::accept(Port input, const Packet& packet, Cycle arrival) {
   b.packet = packet;
   b.arrival = arrival;
   b.remaining = route(packet, b.entry);
-  inputs_[int(input)].fifo.push_back(b);
-  request_wake(traced_ ? arrival : arrival + pipeline_);
+  Ring<Buffered>& fifo = inputs_[int(input)].fifo;
+  fifo.push_back(b);
+  // Only a head packet can leave; the run that sends the head looks at the next one (next_wake).
+  // Until then its arrival changes nothing: it is admitted at the next run with the same
+  // occupancies, as nothing leaves the buffer in between.
+  if (traced_) request_wake(arrival);
+  else if (fifo.size() == 1 && !in_run_) request_wake(head_wake(fifo.front(), network_.clock().now(), false));
 }
 
 void Router::return_credit(Port output, int units, Cycle at) {
@@ -234,6 +260,23 @@ void Router::request_wake(Cycle at) {
   wake_.notify(network_.clock().after(scheduled_wake_ - now));
 }
 
+std::size_t Router::arrived(const InputPort& in, Cycle now) const {
+  std::size_t n = in.admitted;
+  while (n < in.fifo.size() && in.fifo[n].arrival <= now) ++n;
+  return n;
+}
+
+uint64_t Router::occupancy_flits(Port input) const {
+  const InputPort& in = inputs_[std::size_t(input)];
+  uint64_t flits = in.occupancy_flits;
+  for (std::size_t k = in.admitted; k < arrived(in, network_.clock().now()); ++k) flits += in.fifo[k].packet.flits;
+  return flits;
+}
+
+uint64_t Router::peak_occupancy_flits(Port input) const {
+  return std::max(inputs_[std::size_t(input)].peak_occupancy_flits, occupancy_flits(input));
+}
+
 void Router::admit(InputPort& in, Cycle now) {
   while (in.admitted < in.fifo.size() && in.fifo[in.admitted].arrival <= now) {
     in.occupancy_flits += in.fifo[in.admitted].packet.flits;
@@ -247,13 +290,8 @@ void Router::eject(Cycle now) {
     const Delivery d = ejecting_.front();
     ejecting_.pop_front();
     network_.on_delivered(d);
-    if (interface_.handler_) {
-      outputs_[kLocal].credits.give_back(now + 1, d.packet.events);
-      interface_.handler_(d);
-    } else {
-      interface_.received_.push_back(d);
-      interface_.delivery_event_.notify(sc_core::SC_ZERO_TIME);
-    }
+    outputs_[kLocal].credits.give_back(now + 1, d.packet.events);
+    interface_.handler_(d);
   }
 }
 
@@ -270,11 +308,14 @@ void Router::drain_backlog(Cycle now) {
   if (backlog.empty()) interface_.backlog_cycles_ += now - interface_.backlog_since_;
 }
 
+// A blocked interval may be opened ahead of time (next_wake: a head that will be ready at `at`
+// without the credits it needs); a later run that finds the output free closes it, or cancels it
+// if it has not begun.
 void Router::note_blocked(OutputPort& out, bool blocked, Cycle at) {
   if (blocked) {
-    if (out.blocked_since == kNever) out.blocked_since = at;
+    out.blocked_since = std::min(out.blocked_since, at);
   } else if (out.blocked_since != kNever) {
-    out.blocked += at - out.blocked_since;
+    if (at > out.blocked_since) out.blocked += at - out.blocked_since;
     out.blocked_since = kNever;
   }
 }
@@ -298,7 +339,16 @@ void Router::send(int input, int output, Cycle now, uint32_t& finished) {
   network_.on_forked();
   ++network_.progress_;
   if (output == kLocal) {
-    ejecting_.push_back({copy, arrival});
+    // The packet's arrival in the axon queue is certain now (the credits hold its slots), so a core
+    // that takes deliveries from the queue gets it without a router run at the arrival cycle.
+    if (interface_.handler_) {
+      ejecting_.push_back({copy, arrival});
+    } else {
+      const Delivery d{copy, arrival};
+      network_.on_delivered(d);
+      interface_.received_.push_back(d);
+      if (interface_.next_look_ == kNever) interface_.delivery_event_.notify(network_.clock().after(arrival - now));
+    }
   } else {
     (out.inter_chip ? network_.inter_chip_flit_hops_ : network_.mesh_flit_hops_) += copy.flits;
     network_.router_at(out.downstream).accept(out.downstream_port, copy, arrival);
@@ -345,6 +395,9 @@ uint32_t Router::allocate(Cycle now) {
   return finished;
 }
 
+// The next cycle at which a run can change something: a head packet can leave (it is through the
+// pipeline, its output has the credits and the link is free), a blocked output gets its credits
+// back, a delivery reaches a handler, or the backlog can enter.
 Cycle Router::next_wake(Cycle now, uint32_t finished) {
   Cycle next = kNever;
   credit_wanted_ = 0;
@@ -352,28 +405,33 @@ Cycle Router::next_wake(Cycle now, uint32_t finished) {
     const InputPort& in = inputs_[i];
     if (in.fifo.empty()) continue;
     if (traced_ && in.admitted < in.fifo.size()) next = std::min(next, in.fifo[in.admitted].arrival);
-    const Buffered& head = in.fifo.front();
-    const Cycle ready_at = head.arrival + pipeline_;
-    if (ready_at > now) {
-      next = std::min(next, ready_at);
-      continue;
-    }
-    for (int o = 0; o < kPortCount; ++o) {
-      if (!(head.remaining & bit(o))) continue;
-      OutputPort& out = outputs_[o];
-      if (out.credits.available >= credit_cost(o, head.packet)) {
-        next = std::min(next, out.link.earliest_start(now + 1));
-      } else {
-        credit_wanted_ |= bit(o);
-        next = std::min(next, out.credits.next_return());
-        // A head exposed this cycle could only go from the next one; without credit it is
-        // blocked from then on, and nothing else may wake the router before its credit returns.
-        if (finished & bit(i)) note_blocked(out, true, now + 1);
-      }
-    }
+    const bool seen_by_allocate = in.fifo.front().arrival + pipeline_ <= now && !(finished & bit(i));
+    next = std::min(next, head_wake(in.fifo.front(), now, seen_by_allocate));
   }
   if (!ejecting_.empty()) next = std::min(next, ejecting_.front().arrival);
   if (!interface_.backlog_.empty()) next = std::min(next, std::max(now + 1, injection_credits_.next_return()));
+  return next;
+}
+
+// When `head` (at the front of its input buffer) next needs a run. A head that will be ready
+// without the credits it needs waits for the return that brings them (or, with none on its way,
+// for any return: credit_wanted_), and its output counts as blocked from the cycle the head is
+// ready; the run at the credits' return ends the blocked interval, even if the link is still busy.
+Cycle Router::head_wake(const Buffered& head, Cycle now, bool seen_by_allocate) {
+  Cycle next = kNever;
+  const Cycle ready_at = std::max(head.arrival + pipeline_, now + 1);
+  for (int o = 0; o < kPortCount; ++o) {
+    if (!(head.remaining & bit(o))) continue;
+    OutputPort& out = outputs_[o];
+    const Cycle credited = out.credits.available_by(credit_cost(o, head.packet), now);
+    if (credited == now || (credited <= ready_at && !seen_by_allocate)) {
+      next = std::min(next, out.link.earliest_start(ready_at));
+      continue;
+    }
+    credit_wanted_ |= bit(o);
+    if (!seen_by_allocate) note_blocked(out, true, ready_at);  // allocate() noted the others
+    next = std::min(next, credited);
+  }
   return next;
 }
 
@@ -431,8 +489,8 @@ std::string Router::state_report() const {
     out += fmt::format(
         "  {} input {}: {}/{} flits buffered{}; head: {} packet of flow {} from core {} ({} flit{}), {}, waits for "
         "output {}\n",
-        where, port_name(Port(i)), in.occupancy_flits, config.input_buffer_depth_flits,
-        in.fifo.size() > in.admitted ? fmt::format(" (+{} arriving)", in.fifo.size() - in.admitted) : "",
+        where, port_name(Port(i)), occupancy_flits(Port(i)), config.input_buffer_depth_flits,
+        in.fifo.size() > arrived(in, now) ? fmt::format(" (+{} arriving)", in.fifo.size() - arrived(in, now)) : "",
         head.packet.kind == PacketKind::multicast ? "multicast" : "unicast", head.packet.flow,
         head.packet.source_core, head.packet.flits, head.packet.flits == 1 ? "" : "s",
         head.arrival + pipeline_ <= now ? "ready" : "in the pipeline", waits);
