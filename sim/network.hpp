@@ -111,7 +111,10 @@ class NetworkInterface {
 
   Router& router_;
   Ring<Packet> backlog_;
-  Cycle backlog_since_ = 0, backlog_cycles_ = 0;
+  // The backlog's packets are placed in the buffer ahead of their entry cycles; the last such
+  // cycle (the backlog counts as waiting until then).
+  Cycle drained_until_ = 0;
+  Cycle backlog_since_ = 0, backlog_cycles_ = 0;  // backlog_cycles_ counts up to drained_until_
   // In arrival order; an entry whose arrival lies ahead is still on the link (its queue slots are
   // taken: the router sent it with the queue's credits).
   Ring<Delivery> received_;

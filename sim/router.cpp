@@ -121,8 +121,9 @@ Packet NetworkInterface::prepared(Packet packet) const {
 bool NetworkInterface::try_inject(const Packet& packet) {
   const Packet p = prepared(packet);
   const Cycle now = p.injected_at;
+  if (!backlog_.empty() || now < drained_until_) return false;  // earlier packets go first
   router_.injection_credits_.settle(now);
-  if (!backlog_.empty() || router_.injection_credits_.available < int(p.flits)) return false;
+  if (router_.injection_credits_.available < int(p.flits)) return false;
   router_.injection_credits_.available -= int(p.flits);
   router_.network_.on_injected();
   router_.accept(Port::local, p, now);
@@ -131,14 +132,17 @@ bool NetworkInterface::try_inject(const Packet& packet) {
 
 void NetworkInterface::inject(const Packet& packet) {
   if (try_inject(packet)) return;
-  if (backlog_.empty()) backlog_since_ = router_.network_.clock().now();
+  const Cycle now = router_.network_.clock().now();
+  if (backlog_.empty()) backlog_since_ = std::max(now, drained_until_);  // the backlog ends no earlier
   backlog_.push_back(prepared(packet));
   router_.network_.on_injected();
-  router_.request_wake(std::max(router_.injection_credits_.next_return(), router_.network_.clock().now()));
+  router_.drain_backlog(now);
 }
 
 Cycle NetworkInterface::backlog_cycles() const {
-  return backlog_cycles_ + (backlog_.empty() ? 0 : router_.network_.clock().now() - backlog_since_);
+  const Cycle now = router_.network_.clock().now();
+  if (!backlog_.empty()) return backlog_cycles_ + (now > backlog_since_ ? now - backlog_since_ : 0);
+  return backlog_cycles_ - (drained_until_ > now ? drained_until_ - now : 0);  // the last wait ends ahead
 }
 
 bool NetworkInterface::has_delivery() const {
@@ -250,7 +254,14 @@ void Router::accept(Port input, const Packet& packet, Cycle arrival) {
 void Router::return_credit(Port output, int units, Cycle at) {
   OutputPort& out = outputs_[int(output)];
   out.credits.give_back(at, units);
-  if (credit_wanted_ & bit(int(output))) request_wake(at);
+  if (!(credit_wanted_ & bit(int(output)))) return;
+  // A head waiting for these credits cannot leave before it is through the pipeline: a return
+  // that comes earlier is looked at then (the run then finds the output not blocked).
+  Cycle ready = kNever;
+  for (const InputPort& in : inputs_)
+    if (!in.fifo.empty() && (in.fifo.front().remaining & bit(int(output))))
+      ready = std::min(ready, in.fifo.front().arrival + pipeline_);
+  request_wake(std::max(at, ready));
 }
 
 void Router::request_wake(Cycle at) {
@@ -295,17 +306,25 @@ void Router::eject(Cycle now) {
   }
 }
 
+// Backlog packets enter the local input buffer, in order, at the cycle its credits are back for
+// each: the credits already on their way are known (the buffer returns them when its packets
+// leave, in this router's runs), so a packet can be placed now with its future entry cycle and
+// no run is needed then. Until that cycle the interface takes no new packet directly.
 void Router::drain_backlog(Cycle now) {
-  Ring<Packet>& backlog = interface_.backlog_;
-  if (backlog.empty()) return;
-  injection_credits_.settle(now);
-  while (!backlog.empty() && injection_credits_.available >= int(backlog.front().flits)) {
-    injection_credits_.available -= int(backlog.front().flits);
-    network_.injection_wait_sum_ += now - backlog.front().injected_at;
-    accept(Port::local, backlog.front(), now);
-    backlog.pop_front();
+  NetworkInterface& ni = interface_;
+  while (!ni.backlog_.empty()) {
+    const Packet& packet = ni.backlog_.front();
+    const Cycle credited = injection_credits_.available_by(int(packet.flits), now);
+    if (credited == kNever) return;  // the run that frees the buffer drains again
+    const Cycle at = std::max(credited, ni.drained_until_);
+    injection_credits_.settle(at);
+    injection_credits_.available -= int(packet.flits);
+    network_.injection_wait_sum_ += at - packet.injected_at;
+    accept(Port::local, packet, at);
+    ni.drained_until_ = at;
+    ni.backlog_.pop_front();
+    if (ni.backlog_.empty()) ni.backlog_cycles_ += at - ni.backlog_since_;
   }
-  if (backlog.empty()) interface_.backlog_cycles_ += now - interface_.backlog_since_;
 }
 
 // A blocked interval may be opened ahead of time (next_wake: a head that will be ready at `at`
@@ -409,7 +428,6 @@ Cycle Router::next_wake(Cycle now, uint32_t finished) {
     next = std::min(next, head_wake(in.fifo.front(), now, seen_by_allocate));
   }
   if (!ejecting_.empty()) next = std::min(next, ejecting_.front().arrival);
-  if (!interface_.backlog_.empty()) next = std::min(next, std::max(now + 1, injection_credits_.next_return()));
   return next;
 }
 
@@ -443,9 +461,10 @@ void Router::run() {
   try {
     for (OutputPort& out : outputs_) out.credits.settle(now);
     eject(now);
-    drain_backlog(now);
     for (InputPort& in : inputs_) admit(in, now);
-    const Cycle next = next_wake(now, allocate(now));
+    const uint32_t finished = allocate(now);
+    drain_backlog(now);  // a packet that left the local buffer made room
+    const Cycle next = next_wake(now, finished);
     if (next != kNever) {
       scheduled_wake_ = next;
       wake_.notify(network_.clock().after(next - now));
