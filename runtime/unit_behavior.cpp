@@ -54,6 +54,14 @@ std::string unfinished_units(const Mapping& m, const std::vector<std::unique_ptr
   return s;
 }
 
+bool UnitBehavior::take_reaction_work(Counts& delta) {
+  if (!counting_) return false;
+  delta = work_;
+  delta -= counted_from_;
+  counting_ = false;
+  return true;
+}
+
 std::vector<UnitLinks> link_units(const Mapping& m) {
   std::vector<UnitLinks> links(m.units.size());
   for (std::size_t f = 0; f < m.flows.size(); ++f) {
@@ -167,7 +175,7 @@ class CrossbarUnit final : public LinkedUnit {
     std::fill(k_.begin(), k_.end(), 0);
     ended_.fill(0);
     computed_ = finished_ = false;
-    work_ = {};
+    reset_work();
     events_out_ = lif_updates_ = 0;
   }
 
@@ -179,9 +187,9 @@ class CrossbarUnit final : public LinkedUnit {
       switch (role) {
         case FlowRole::Activation:
           engine_->activation(int(local_input(e.index)), int32_t(e.value));
-          ++work_.events_graded;
-          work_.sop_graded += u_.rows();
-          work_.synapse_read_bits += u_.rows() * m_.quant.weight_bits;
+          ++counted().events_graded;
+          counted().sop_graded += u_.rows();
+          counted().synapse_read_bits += u_.rows() * m_.quant.weight_bits;
           if (u_.out_index == 0) obs_.inputs(u_.layer, u_.op).add(int32_t(e.value));
           break;
         case FlowRole::PartialSum: engine_->partial_sum(int(local_row(e.index)), e.value); break;
@@ -246,13 +254,13 @@ class CrossbarUnit final : public LinkedUnit {
     const int A = m_.quant.activation_bits, M = m_.quant.membrane_bits;
     const int64_t rows = u_.rows();
     const int64_t membrane_bytes = rules::packed_bytes(rows, M);
-    work_.neuron_updates += rows;
+    counted().neuron_updates += rows;
     switch (u_.function) {
       case NeuronFunction::Receptance:
         for (int64_t r = 0; r < rows; ++r)
           send_value(FlowRole::Receptance, u_.out_begin + r, rules::receptance(acc_[std::size_t(r)], out_[std::size_t(r)]), out);
         end_streams(FlowRole::Receptance, out);
-        rules::count_receptance(work_, rows);
+        rules::count_receptance(counted(), rows);
         break;
       case NeuronFunction::AttKey:
         for (int64_t r = 0; r < rows; ++r)
@@ -267,7 +275,7 @@ class CrossbarUnit final : public LinkedUnit {
           send_value(FlowRole::Activation, u_.out_begin + r, rules::att_gate(r_[i], wkv, gate_, A), out);
         }
         end_streams(FlowRole::Activation, out);
-        rules::count_wkv_and_gate(work_, work_, rows, A);
+        rules::count_wkv_and_gate(counted(), counted(), rows, A);
         break;
       case NeuronFunction::AttOutputLif:
       case NeuronFunction::FfnValueGateLif: {
@@ -283,11 +291,11 @@ class CrossbarUnit final : public LinkedUnit {
         }
         end_streams(FlowRole::Spikes, out);
         // The readout above, then the LIF update: two neuron-unit updates per row, as in §5.
-        work_.neuron_updates += rows;
+        counted().neuron_updates += rows;
         lif_updates_ += rows;
-        work_.state_read_bytes += membrane_bytes;
-        work_.state_write_bytes += membrane_bytes;
-        if (!att) rules::count_ffn_gate(work_, rows);
+        counted().state_read_bytes += membrane_bytes;
+        counted().state_write_bytes += membrane_bytes;
+        if (!att) rules::count_ffn_gate(counted(), rows);
         break;
       }
       case NeuronFunction::FfnKeyRelu2: {
@@ -299,7 +307,7 @@ class CrossbarUnit final : public LinkedUnit {
         }
         obs_.activity.relu2_nonzero[std::size_t(u_.layer)] += nonzero;
         end_streams(FlowRole::Activation, out);
-        rules::count_relu2(work_, rows, A);
+        rules::count_relu2(counted(), rows, A);
         break;
       }
       case NeuronFunction::HeadLogits:
@@ -366,7 +374,7 @@ class ResidualUnit final : public LinkedUnit {
     ln_phase_ = 0;
     gathered_.clear();
     scattered_.clear();
-    work_ = {};
+    reset_work();
     events_out_ = lif_updates_ = 0;
   }
 
@@ -390,8 +398,8 @@ class ResidualUnit final : public LinkedUnit {
         if (e.end_of_stream) ++(att ? att_spikes_ended_ : ffn_spikes_ended_);
         else {
           x_[local(e.index)] += rules::kSpikeResidual;
-          ++work_.events_binary;
-          ++work_.sop_binary;
+          ++counted().events_binary;
+          ++counted().sop_binary;
         }
         break;
       }
@@ -478,9 +486,9 @@ class ResidualUnit final : public LinkedUnit {
       const int64_t sigma = leader ? q::ln_sigma(total, C) : total;
       if (!alone && leader) send_statistic(scatter_flow_, sigma, out);
       q::ln_normalize(in.data(), n_, mean_, sigma, ln_gain_[slot].data(), ln_bias_[slot].data(), out_bits, false, z_.data());
-      work_.sfu[int(Sfu::MeanVar)] += n_;
-      work_.sfu[int(Sfu::Divide)] += n_;
-      work_.sfu[int(Sfu::Rsqrt)] += leader ? 1 : 0;
+      counted().sfu[int(Sfu::MeanVar)] += n_;
+      counted().sfu[int(Sfu::Divide)] += n_;
+      counted().sfu[int(Sfu::Rsqrt)] += leader ? 1 : 0;
       ln_phase_ = 0;
       return true;
     }
@@ -508,7 +516,7 @@ class ResidualUnit final : public LinkedUnit {
       end_streams(FlowRole::Activation, out, to_op);
     }
     prev = z_;
-    rules::count_token_shift(work_, n_, m_.quant.activation_bits, int(outputs.size()));
+    rules::count_token_shift(counted(), n_, m_.quant.activation_bits, int(outputs.size()));
   }
 
   void advance(UnitOutbox& out) {
@@ -548,7 +556,7 @@ class ResidualUnit final : public LinkedUnit {
           if (ffn_spikes_ended_ < expected(FlowRole::Spikes) - links_.incoming_att_spike_flows) return;
           if (m_.rescale_every_6_layers && (u_.layer + 1) % 6 == 0) {
             for (auto& v : x_) v = rules::rescale_residual(v);
-            rules::count_rescale(work_, n_);
+            rules::count_rescale(counted(), n_);
           }
           step_ = u_.layer == L - 1 ? Step::LnOut : Step::Finish;
           break;

@@ -65,6 +65,9 @@ class UnitBehavior {
   // ops by encoding, weight rows read (synapse_read_bits), neuron-unit updates, SFU ops by kind,
   // state bytes; plus the packets it sent. The simulator times cores and prices them from this.
   const Counts& work() const { return work_; }
+  // What the reactions since the last call counted, into `delta`; false (and `delta` untouched)
+  // when they counted nothing, which is most reactions: a simulator times every reaction by it.
+  bool take_reaction_work(Counts& delta);
   int64_t events_out() const { return events_out_; }
   // Neuron-unit updates that were LIF updates (the rest are other element-wise functions).
   int64_t lif_updates() const { return lif_updates_; }
@@ -72,8 +75,24 @@ class UnitBehavior {
   virtual AccumulatorEngine* engine() { return nullptr; }
 
  protected:
-  Counts work_;
+  // Every count goes through counted(), so a reaction that counts nothing is known as such without
+  // comparing snapshots of the counts.
+  Counts& counted() {
+    if (!counting_) {
+      counted_from_ = work_;
+      counting_ = true;
+    }
+    return work_;
+  }
+  void reset_work() {
+    work_ = {};
+    counting_ = false;
+  }
   int64_t events_out_ = 0, lif_updates_ = 0;
+
+ private:
+  Counts work_, counted_from_;
+  bool counting_ = false;
 };
 
 // The host's side of a token on every level that runs a mapping's units: the embedding row it

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
-#include <type_traits>
 
 #include "compiler/mapping_io.hpp"
 #include "runtime/mapping_executor.hpp"
@@ -47,8 +45,6 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
     if (chosen[id]) units.push_back(int(id));
   return units;
 }
-
-static_assert(std::has_unique_object_representations_v<Counts>, "Counts is compared as bytes");
 
 // The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
 constexpr int32_t kEndOfStreamAxon = -1;
@@ -208,7 +204,6 @@ class CoreModule : public sc_core::sc_module {
 
   template <class F>
   void account(F&& react, Cycle now) {
-    const Counts before = behavior().work();
     const int64_t lif_before = behavior().lif_updates(), out_before = behavior().events_out();
     uint64_t engine_before = 0;
     int64_t engine_updates_before = 0;
@@ -222,15 +217,9 @@ class CoreModule : public sc_core::sc_module {
       engine_cycles_at_sync_ = engine_before;
     }
     react();
-    // Most reactions (a partial sum added, a value stored) count no work: skip the arithmetic on
-    // an all-zero delta. Counts holds int64 fields only, so equal bytes are equal counts.
-    const Counts& after = behavior().work();
-    const bool no_work = std::memcmp(&after, &before, sizeof(Counts)) == 0;
+    // Most reactions (a partial sum added, a value stored) count no work and skip the arithmetic.
     Counts delta;
-    if (!no_work) {
-      delta = after;
-      delta -= before;
-    }
+    const bool no_work = !behavior().take_reaction_work(delta);
     const Cycle cost =
         engine_ ? std::max<Cycle>(1, Cycle(engine_->cycles() - engine_before) +
                                          timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before))
