@@ -210,7 +210,7 @@ class Router : public sc_core::sc_module {
   std::size_t arrived(const InputPort& in, Cycle now) const;  // packets in the buffer, admitted or not
   void eject(Cycle now);
   void drain_backlog(Cycle now);
-  void note_blocked(OutputPort& out, bool blocked, Cycle at);
+  void note_blocked(int output, bool blocked, Cycle at);
 
   // Called from other processes (upstream routers, the interface).
   void accept(Port input, const Packet& packet, Cycle arrival);
@@ -234,6 +234,10 @@ class Router : public sc_core::sc_module {
   sc_core::sc_event wake_;
   Cycle scheduled_wake_ = kNever;
   uint8_t credit_wanted_ = 0;  // outputs whose credits a ready packet waits for
+  // Bit masks (bit per port) so a run looks only at the ports that hold something.
+  uint8_t occupied_ = 0;   // inputs with packets buffered or arriving
+  uint8_t crediting_ = 0;  // outputs with credits on their way back
+  uint8_t blocking_ = 0;   // outputs with an open (or pending) blocked interval
   Cycle pipeline_ = 1;
   bool in_run_ = false;
   bool traced_ = false;  // wakes at arrivals too, so traced occupancies are exact per cycle

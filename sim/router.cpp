@@ -244,6 +244,7 @@ void Router::accept(Port input, const Packet& packet, Cycle arrival) {
   b.remaining = route(packet, b.entry);
   Ring<Buffered>& fifo = inputs_[int(input)].fifo;
   fifo.push_back(b);
+  occupied_ |= bit(int(input));
   // Only a head packet can leave; the run that sends the head looks at the next one (next_wake).
   // Until then its arrival changes nothing: it is admitted at the next run with the same
   // occupancies, as nothing leaves the buffer in between.
@@ -252,15 +253,16 @@ void Router::accept(Port input, const Packet& packet, Cycle arrival) {
 }
 
 void Router::return_credit(Port output, int units, Cycle at) {
-  OutputPort& out = outputs_[int(output)];
-  out.credits.give_back(at, units);
+  outputs_[int(output)].credits.give_back(at, units);
+  crediting_ |= bit(int(output));
   if (!(credit_wanted_ & bit(int(output)))) return;
   // A head waiting for these credits cannot leave before it is through the pipeline: a return
   // that comes earlier is looked at then (the run then finds the output not blocked).
   Cycle ready = kNever;
-  for (const InputPort& in : inputs_)
-    if (!in.fifo.empty() && (in.fifo.front().remaining & bit(int(output))))
-      ready = std::min(ready, in.fifo.front().arrival + pipeline_);
+  for (uint32_t m = occupied_; m; m &= m - 1) {
+    const Buffered& head = inputs_[__builtin_ctz(m)].fifo.front();
+    if (head.remaining & bit(int(output))) ready = std::min(ready, head.arrival + pipeline_);
+  }
   request_wake(std::max(at, ready));
 }
 
@@ -302,6 +304,7 @@ void Router::eject(Cycle now) {
     ejecting_.pop_front();
     network_.on_delivered(d);
     outputs_[kLocal].credits.give_back(now + 1, d.packet.events);
+    crediting_ |= bit(kLocal);
     interface_.handler_(d);
   }
 }
@@ -330,12 +333,15 @@ void Router::drain_backlog(Cycle now) {
 // A blocked interval may be opened ahead of time (next_wake: a head that will be ready at `at`
 // without the credits it needs); a later run that finds the output free closes it, or cancels it
 // if it has not begun.
-void Router::note_blocked(OutputPort& out, bool blocked, Cycle at) {
+void Router::note_blocked(int output, bool blocked, Cycle at) {
+  OutputPort& out = outputs_[output];
   if (blocked) {
     out.blocked_since = std::min(out.blocked_since, at);
+    blocking_ |= bit(output);
   } else if (out.blocked_since != kNever) {
     if (at > out.blocked_since) out.blocked += at - out.blocked_since;
     out.blocked_since = kNever;
+    blocking_ &= uint8_t(~bit(output));
   }
 }
 
@@ -377,6 +383,7 @@ void Router::send(int input, int output, Cycle now, uint32_t& finished) {
   // Every branch has left: the buffer slot frees and its credits go back upstream.
   const int flits = head.packet.flits;
   in.fifo.pop_front();
+  if (in.fifo.empty()) occupied_ &= uint8_t(~bit(input));
   --in.admitted;
   in.occupancy_flits -= uint64_t(flits);
   network_.on_dropped_copy();
@@ -386,15 +393,20 @@ void Router::send(int input, int output, Cycle now, uint32_t& finished) {
 }
 
 uint32_t Router::allocate(Cycle now) {
-  uint32_t ready = 0;
-  for (int i = 0; i < kPortCount; ++i) {
+  uint32_t ready = 0, wanted = 0;
+  for (uint32_t m = occupied_; m; m &= m - 1) {
+    const int i = __builtin_ctz(m);
     const InputPort& in = inputs_[i];
-    if (in.admitted > 0 && in.fifo.front().arrival + pipeline_ <= now) ready |= bit(i);
+    if (in.admitted > 0 && in.fifo.front().arrival + pipeline_ <= now) {
+      ready |= bit(i);
+      wanted |= in.fifo.front().remaining;
+    }
   }
   uint32_t finished = 0;
-  for (int o = 0; o < kPortCount; ++o) {
+  // Outputs a ready head wants, and blocked ones (whose interval may end now).
+  for (uint32_t outputs = wanted | blocking_; outputs; outputs &= outputs - 1) {
+    const int o = __builtin_ctz(outputs);
     OutputPort& out = outputs_[o];
-    if (!out.exists) continue;
     bool blocked = false;
     for (;;) {
       uint32_t requests = 0;
@@ -409,7 +421,7 @@ uint32_t Router::allocate(Cycle now) {
       if (!requests || !out.link.can_start(now)) break;
       send(arbiter_->grant(o, requests), o, now, finished);
     }
-    note_blocked(out, blocked, now);
+    note_blocked(o, blocked, now);
   }
   return finished;
 }
@@ -420,9 +432,9 @@ uint32_t Router::allocate(Cycle now) {
 Cycle Router::next_wake(Cycle now, uint32_t finished) {
   Cycle next = kNever;
   credit_wanted_ = 0;
-  for (int i = 0; i < kPortCount; ++i) {
+  for (uint32_t m = occupied_; m; m &= m - 1) {
+    const int i = __builtin_ctz(m);
     const InputPort& in = inputs_[i];
-    if (in.fifo.empty()) continue;
     if (traced_ && in.admitted < in.fifo.size()) next = std::min(next, in.fifo[in.admitted].arrival);
     const bool seen_by_allocate = in.fifo.front().arrival + pipeline_ <= now && !(finished & bit(i));
     next = std::min(next, head_wake(in.fifo.front(), now, seen_by_allocate));
@@ -447,7 +459,7 @@ Cycle Router::head_wake(const Buffered& head, Cycle now, bool seen_by_allocate) 
       continue;
     }
     credit_wanted_ |= bit(o);
-    if (!seen_by_allocate) note_blocked(out, true, ready_at);  // allocate() noted the others
+    if (!seen_by_allocate) note_blocked(o, true, ready_at);  // allocate() noted the others
     next = std::min(next, credited);
   }
   return next;
@@ -459,9 +471,14 @@ void Router::run() {
   scheduled_wake_ = kNever;
   in_run_ = true;
   try {
-    for (OutputPort& out : outputs_) out.credits.settle(now);
+    for (uint32_t m = crediting_; m; m &= m - 1) {
+      const int o = __builtin_ctz(m);
+      Credits& credits = outputs_[o].credits;
+      credits.settle(now);
+      if (credits.returning.empty()) crediting_ &= uint8_t(~bit(o));
+    }
     eject(now);
-    for (InputPort& in : inputs_) admit(in, now);
+    for (uint32_t m = occupied_; m; m &= m - 1) admit(inputs_[__builtin_ctz(m)], now);
     const uint32_t finished = allocate(now);
     drain_backlog(now);  // a packet that left the local buffer made room
     const Cycle next = next_wake(now, finished);
