@@ -54,8 +54,7 @@ std::string unfinished_units(const Mapping& m, const std::vector<std::unique_ptr
   return s;
 }
 
-bool UnitBehavior::take_reaction_work(Counts& delta) {
-  if (!counting_) return false;
+bool UnitBehavior::take_counted(Counts& delta) {
   delta = work_;
   delta -= counted_from_;
   counting_ = false;

@@ -67,7 +67,7 @@ class UnitBehavior {
   const Counts& work() const { return work_; }
   // What the reactions since the last call counted, into `delta`; false (and `delta` untouched)
   // when they counted nothing, which is most reactions: a simulator times every reaction by it.
-  bool take_reaction_work(Counts& delta);
+  bool take_reaction_work(Counts& delta) { return counting_ && take_counted(delta); }
   int64_t events_out() const { return events_out_; }
   // Neuron-unit updates that were LIF updates (the rest are other element-wise functions).
   int64_t lif_updates() const { return lif_updates_; }
@@ -91,6 +91,7 @@ class UnitBehavior {
   int64_t events_out_ = 0, lif_updates_ = 0;
 
  private:
+  bool take_counted(Counts& delta);
   Counts work_, counted_from_;
   bool counting_ = false;
 };
