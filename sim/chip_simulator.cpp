@@ -121,6 +121,10 @@ class CoreModule : public sc_core::sc_module {
       engine_ = e;
       engine_cycles_at_sync_ = e->cycles();   // loading the weights configures the chip before the run
     }
+    // A core reacts to its events in arrival order, each when the last one's work ends, so its
+    // reactions can be worked out the moment the router sends an event (no process run at the
+    // arrival). A core whose engine keeps its own clock, or a traced one, runs at every event.
+    if (!engine_) ni_.set_delivery_listener([this] { deliveries_known(); });
   }
 
   void stage(const UnitEvent& e) { staged_.push_back(e); }
@@ -132,7 +136,12 @@ class CoreModule : public sc_core::sc_module {
     queue_signal_ = std::make_unique<sc_core::sc_signal<int>>((prefix + "_queue").c_str());
     sc_core::sc_trace(file, *busy_signal_, prefix + ".busy");
     sc_core::sc_trace(file, *queue_signal_, prefix + ".axon_queue");
+    ni_.set_delivery_listener(nullptr);
   }
+
+  // The latest cycle at which the core took an input (its reactions may be worked out before the
+  // kernel reaches that cycle).
+  Cycle last_input_cycle() const { return last_input_; }
 
   void host_input(const int32_t* row) {
     host_row_ = row;
@@ -153,41 +162,28 @@ class CoreModule : public sc_core::sc_module {
  private:
   UnitBehavior& behavior() { return *chip_.behaviors_[std::size_t(unit_)]; }
 
+  bool takes_ahead() const { return !engine_ && !busy_signal_; }
+
   void process() {
     const Cycle now = clock_.now();
     ++activations;
+    scheduled_wake_ = kNever;
     while (!pending_.empty() && pending_.front().first <= now) inject_next();
     if (busy_until_ <= now) {
       if (host_row_) {
         const int32_t* row = host_row_;
         host_row_ = nullptr;
+        last_input_ = now;
         account([&] { behavior().host_input(row, chip_); }, now);
-      } else if (ni_.has_delivery()) {
-        const Delivery d = ni_.receive();
-        const auto& flow = chip_.mapping_->flows[std::size_t(d.packet.flow)];
-        UnitEvent e;
-        e.flow = d.packet.flow;
-        e.end_of_stream = d.packet.axon == kEndOfStreamAxon;
-        e.index = e.end_of_stream ? 0 : flow.index_begin + d.packet.axon;
-        e.value = d.packet.payload;
-        if (d.packet.events == 1) {
-          account([&] { behavior().receive(e, chip_); }, now);
-        } else {
-          // A burst's values are taken one after the other, each at the cycle the previous one's
-          // work ends: the timing of the same events waiting back to back in the axon queue.
-          const int64_t* values = chip_.burst_values_.data() + d.packet.payload;
-          for (int k = 0; k < d.packet.events; ++k) {
-            e.index = flow.index_begin + d.packet.axon + k;
-            e.value = values[k];
-            account([&] { behavior().receive(e, chip_); }, k == 0 ? now : busy_until_);
-          }
-        }
+      } else if (!takes_ahead() && ni_.has_delivery()) {
+        react(ni_.receive(), now);
       }
     }
+    if (takes_ahead() && !host_row_) take_known_deliveries();
     Cycle next = kNever;
     if (!pending_.empty()) next = pending_.front().first;
     // The next input the core can take: at the end of its work, and not before it arrives.
-    Cycle input = ni_.next_delivery();
+    Cycle input = takes_ahead() ? kNever : ni_.next_delivery();
     if (host_row_) input = now;
     if (input != kNever) next = std::min(next, std::max({input, busy_until_, now + 1}));
     if (busy_signal_) {
@@ -195,11 +191,57 @@ class CoreModule : public sc_core::sc_module {
       queue_signal_->write(int(ni_.deliveries_waiting()));
       if (busy_until_ > now) next = std::min(next, busy_until_);
     }
-    if (next != kNever) wake_.notify(clock_.after(next - now));
+    if (next != kNever) {
+      scheduled_wake_ = next;
+      wake_.notify(clock_.after(next - now));
+    }
     ni_.set_next_look(next);
     // Busy with a wake already due when the work ends: events arriving meanwhile change nothing
     // before then, so they need not run this process (most arrivals come during busy periods).
     if (next == busy_until_ && busy_until_ > now) next_trigger(wake_);
+  }
+
+  // The router has put deliveries into the queue (with their arrival cycles).
+  void deliveries_known() {
+    if (host_row_) return;  // the process takes them after the host's input
+    take_known_deliveries();
+    if (!pending_.empty() && pending_.front().first < scheduled_wake_) {
+      const Cycle now = clock_.now();
+      scheduled_wake_ = pending_.front().first;
+      wake_.notify(clock_.after(scheduled_wake_ - now));
+    }
+  }
+
+  // Every delivery in the queue, in order, each at its arrival or when the work before it ends:
+  // what the core would do taking them one by one at those cycles.
+  void take_known_deliveries() {
+    for (Cycle arrival = ni_.next_delivery(); arrival != kNever; arrival = ni_.next_delivery()) {
+      const Cycle take = std::max(arrival, busy_until_);
+      react(ni_.receive_at(take), take);
+    }
+  }
+
+  void react(const Delivery& d, Cycle now) {
+    last_input_ = now;
+    const auto& flow = chip_.mapping_->flows[std::size_t(d.packet.flow)];
+    UnitEvent e;
+    e.flow = d.packet.flow;
+    e.end_of_stream = d.packet.axon == kEndOfStreamAxon;
+    e.index = e.end_of_stream ? 0 : flow.index_begin + d.packet.axon;
+    e.value = d.packet.payload;
+    if (d.packet.events == 1) {
+      account([&] { behavior().receive(e, chip_); }, now);
+      return;
+    }
+    // A burst's values are taken one after the other, each at the cycle the previous one's work
+    // ends: the timing of the same events waiting back to back in the axon queue.
+    const int64_t* values = chip_.burst_values_.data() + d.packet.payload;
+    for (int k = 0; k < d.packet.events; ++k) {
+      e.index = flow.index_begin + d.packet.axon + k;
+      e.value = values[k];
+      last_input_ = k == 0 ? now : busy_until_;
+      account([&] { behavior().receive(e, chip_); }, last_input_);
+    }
   }
 
   template <class F>
@@ -282,6 +324,8 @@ class CoreModule : public sc_core::sc_module {
   sc_core::sc_event wake_;
   const int32_t* host_row_ = nullptr;
   Cycle busy_until_ = 0;
+  Cycle scheduled_wake_ = kNever;  // the wake this process asked for (an earlier one may be pending)
+  Cycle last_input_ = 0;
   AccumulatorEngine* engine_ = nullptr;   // a timed engine, or none
   Cycle engine_synced_at_ = 0;            // the simulated cycle at which the engine's clock read
   uint64_t engine_cycles_at_sync_ = 0;    // this
@@ -376,6 +420,11 @@ const std::vector<float>& ChipSimulator::step(int token) {
     if (host_.takes_embedding(int(id))) cores_[id]->host_input(row);
 
   run(*network_);
+  // Cores work out their reactions when their events are sent; the token ends at the last cycle
+  // one of them took an input, or the kernel's last event, whichever is later.
+  Cycle end = now();
+  for (const auto& c : cores_) end = std::max(end, c->last_input_cycle());
+  if (end > now()) sc_core::sc_start(network_->clock().after(end - now()));
 
   const std::string stalled =
       unfinished_units(m, behaviors_, [&](int id) { return "core " + to_string(m.unit_cores[std::size_t(id)]); });

@@ -89,6 +89,10 @@ class NetworkInterface {
   bool has_delivery() const;
   std::size_t deliveries_waiting() const;
   Delivery receive();
+  // Takes the next delivery, arrived or still on the link, as of cycle `take` (>= its arrival): a
+  // core that works out its reactions ahead of time (set_delivery_listener) frees the queue slots
+  // at the cycle it takes the event, not at the cycle it computed the reaction.
+  Delivery receive_at(Cycle take);
   // The arrival cycle of the next delivery not yet taken, arrived or still on the link from the
   // router (kNever: none).
   Cycle next_delivery() const { return received_.empty() ? kNever : received_.front().arrival; }
@@ -103,6 +107,11 @@ class NetworkInterface {
   // router's process) and its queue slot frees at once, so the core never back-pressures.
   using DeliveryHandler = std::function<void(const Delivery&)>;
   void set_delivery_handler(DeliveryHandler handler) { handler_ = std::move(handler); }
+
+  // Alternative to the delivery event: `listener` is called (from the router's process) the moment
+  // a delivery enters the queue with its arrival cycle, for a core whose reaction to each depends
+  // only on their order and arrival cycles and so can be worked out at once (receive_at).
+  void set_delivery_listener(std::function<void()> listener) { listener_ = std::move(listener); }
 
  private:
   friend class Router;
@@ -119,6 +128,7 @@ class NetworkInterface {
   // taken: the router sent it with the queue's credits).
   Ring<Delivery> received_;
   DeliveryHandler handler_;
+  std::function<void()> listener_;
   sc_core::sc_event delivery_event_;
   Cycle next_look_ = kNever;
 };

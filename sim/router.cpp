@@ -158,10 +158,16 @@ std::size_t NetworkInterface::deliveries_waiting() const {
 
 Delivery NetworkInterface::receive() {
   if (!has_delivery()) throw NocError(fmt::format("core {}: receive() with no delivered event waiting", core()));
+  return receive_at(router_.network_.clock().now());
+}
+
+Delivery NetworkInterface::receive_at(Cycle take) {
+  if (received_.empty() || received_.front().arrival > take)
+    throw NocError(fmt::format("core {}: no delivery to take at cycle {}", core(), take));
   Delivery d = received_.front();
   received_.pop_front();
   ++router_.network_.progress_;
-  router_.return_credit(Port::local, d.packet.events, router_.network_.clock().now() + 1);
+  router_.return_credit(Port::local, d.packet.events, take + 1);
   return d;
 }
 
@@ -372,7 +378,8 @@ void Router::send(int input, int output, Cycle now, uint32_t& finished) {
       const Delivery d{copy, arrival};
       network_.on_delivered(d);
       interface_.received_.push_back(d);
-      if (interface_.next_look_ == kNever) interface_.delivery_event_.notify(network_.clock().after(arrival - now));
+      if (interface_.listener_) interface_.listener_();
+      else if (interface_.next_look_ == kNever) interface_.delivery_event_.notify(network_.clock().after(arrival - now));
     }
   } else {
     (out.inter_chip ? network_.inter_chip_flit_hops_ : network_.mesh_flit_hops_) += copy.flits;
