@@ -144,6 +144,24 @@ class Lowering {
                           "weight/activation bits", chip_.core.accumulator_bits));
   }
 
+  // Bits of a two's-complement partial sum of tile `u`: its worst row, Σ|w| over the tile's
+  // columns times the largest input magnitude (signed A-bit inputs reach 2^(A-1), the unsigned
+  // A-bit ReLU² outputs feeding ffn.value stay below 2^A), needs 1 + ceil(log2(worst + 1)) bits.
+  // At most the accumulator's width, which check_accumulator() guarantees holds any row's sum.
+  int partial_sum_bits(const QuantizedSpikeGpt::Linear& lin, const Unit& u, bool unsigned_inputs) const {
+    const int A = m_.options.activation_bits;
+    const int64_t max_input = int64_t(1) << (unsigned_inputs ? A : A - 1);
+    int64_t worst = 0;
+    for (int64_t r = u.out_begin; r < u.out_end; ++r) {
+      int64_t s = 0;
+      for (int64_t c = u.in_begin; c < u.in_end; ++c) s += std::abs(int64_t(lin.w.q[std::size_t(r * lin.w.cols + c)]));
+      worst = std::max(worst, s * max_input);
+    }
+    int bits = 1;
+    while (bits < chip_.core.accumulator_bits && worst > (int64_t(1) << (bits - 1)) - 1) ++bits;
+    return bits;
+  }
+
   int add_unit(Unit u) {
     u.id = int(map_.units.size());
     map_.units.push_back(std::move(u));
@@ -274,13 +292,14 @@ class Lowering {
       check_unit(u);
       ids.push_back(add_unit(std::move(u)));
     }
-    // Partial sums of every non-reducing tile go to its row block's reducer.
+    // Partial sums of every non-reducing tile go to its row block's reducer, each as wide as the
+    // tile's worst case needs (not the whole accumulator): fewer flits for the same bits.
     for (int id : ids) {
       const Unit& u = map_.units[std::size_t(id)];
       if (u.reduces() || u.function != NeuronFunction::PartialSum) continue;
       const int reducer = ids[std::size_t(u.out_index * t.in_tiles)];
-      add_flow(id, {reducer}, FlowRole::PartialSum, base + ".partial", u.out_begin, u.out_end, chip_.core.accumulator_bits,
-               double(u.rows()));
+      add_flow(id, {reducer}, FlowRole::PartialSum, base + ".partial", u.out_begin, u.out_end,
+               partial_sum_bits(lin, u, spec.op == Op::FfnValue), double(u.rows()));
     }
     if (consume_) std::vector<int8_t>().swap(spec.linear->w.q);
     return ids;

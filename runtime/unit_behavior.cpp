@@ -42,6 +42,14 @@ const MappedFlow& flow_sent_by(const Mapping& m, int unit, const UnitEvent& even
   const auto& flow = m.flows[std::size_t(event.flow)];
   if (flow.source != unit)
     throw MappingError(fmt::format("unit {} sent on flow {}, which belongs to unit {}", unit, event.flow, flow.source));
+  // A partial sum travels in as many bits as the compiler found its tile can need; a value outside
+  // them would be cut off on the chip.
+  if (flow.role == FlowRole::PartialSum && !event.end_of_stream && flow.payload_bits < 64) {
+    const int64_t limit = int64_t(1) << (flow.payload_bits - 1);
+    if (event.value < -limit || event.value >= limit)
+      throw MappingError(fmt::format("unit {} sent partial sum {} on flow {} ({}), whose {}-bit events hold [{}, {}]", unit,
+                                     event.value, event.flow, flow.tensor, flow.payload_bits, -limit, limit - 1));
+  }
   return flow;
 }
 

@@ -7,6 +7,7 @@
 #include "chips/chip_spec.hpp"
 #include "compiler/lowering.hpp"
 #include "models/quantized.hpp"
+#include "runtime/unit_behavior.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
 namespace sf {
@@ -161,6 +162,41 @@ TEST(Lowering, EveryUnitFitsItsCoreAndFlowsReachOnlyConsumers) {
   }
   EXPECT_LE(m.placement.cost, m.placement.baseline_cost);
   EXPECT_GE(m.placement.cost, m.placement.lower_bound);
+}
+
+// A partial sum goes out in the bits its tile's worst row can need (Σ|w| over the tile's inputs
+// times the largest input: 128 for signed 8-bit activations, 256 for the unsigned ReLU² outputs
+// into ffn.value), recomputed here from the tile's stored weights; the sender refuses a value
+// outside them (flow_sent_by), so the executor runs in MappingExecutor tests prove they fit.
+TEST(Lowering, PartialSumsTravelInTheBitsTheirTileCanNeed) {
+  const ChipSpec chip = default_chip();
+  const Mapping m = compile_model(shipped(), chip, "");
+  int partial_flows = 0;
+  for (std::size_t f = 0; f < m.flows.size(); ++f) {
+    const MappedFlow& flow = m.flows[f];
+    if (flow.role != FlowRole::PartialSum) continue;
+    ++partial_flows;
+    const Unit& tile = m.units[std::size_t(flow.source)];
+    const ParamArray& w = tile.param(param::kWeights);
+    const int64_t max_input = tile.op == Op::FfnValue ? 256 : 128;
+    int64_t worst = 0;
+    for (int64_t r = 0; r < tile.rows(); ++r) {
+      int64_t sum = 0;
+      for (int64_t c = 0; c < tile.cols(); ++c) sum += std::abs(int64_t(w.data<int8_t>()[r * tile.cols() + c]));
+      worst = std::max(worst, sum * max_input);
+    }
+    EXPECT_LE(worst, (int64_t(1) << (flow.payload_bits - 1)) - 1) << flow.tensor << ": too narrow";
+    EXPECT_GT(worst, (int64_t(1) << (flow.payload_bits - 2)) - 1) << flow.tensor << ": one bit would do less";
+    EXPECT_LT(flow.payload_bits, chip.core.accumulator_bits) << flow.tensor;
+
+    UnitEvent over;
+    over.flow = int(f);
+    over.value = int64_t(1) << (flow.payload_bits - 1);
+    EXPECT_THROW(flow_sent_by(m, flow.source, over), MappingError) << flow.tensor;
+    over.value = -over.value;
+    EXPECT_NO_THROW(flow_sent_by(m, flow.source, over)) << flow.tensor;
+  }
+  EXPECT_EQ(partial_flows, 4 * 2);  // ffn.value's 3 column blocks: 2 partial-sum tiles per layer
 }
 
 }  // namespace
