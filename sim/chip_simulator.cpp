@@ -127,7 +127,9 @@ class CoreModule : public sc_core::sc_module {
     if (!engine_) ni_.set_delivery_listener([this] { deliveries_known(); });
   }
 
-  void stage(const UnitEvent& e) { staged_.push_back(e); }
+  // An event the unit sends in the reaction under way; it leaves when the reaction's work ends
+  // (account() fills in that cycle).
+  void stage(const UnitEvent& e) { pending_.push_back({kNever, e}); }
 
   // VCD: whether the core is working and how many events wait in its axon queue. Only traced
   // cores own signals (and wake at the end of each piece of work to lower `busy`).
@@ -247,6 +249,7 @@ class CoreModule : public sc_core::sc_module {
   template <class F>
   void account(F&& react, Cycle now) {
     const int64_t lif_before = behavior().lif_updates(), out_before = behavior().events_out();
+    const std::size_t pending_before = pending_.size();
     uint64_t engine_before = 0;
     int64_t engine_updates_before = 0;
     if (engine_) {
@@ -276,8 +279,7 @@ class CoreModule : public sc_core::sc_module {
       state_reads += timing_.state_accesses(delta.state_read_bytes);
       state_writes += timing_.state_accesses(delta.state_write_bytes);
     }
-    for (const auto& e : staged_) pending_.push_back({busy_until_, e});
-    staged_.clear();
+    for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].first = busy_until_;
     chip_.network_->note_progress();
   }
 
@@ -329,7 +331,6 @@ class CoreModule : public sc_core::sc_module {
   AccumulatorEngine* engine_ = nullptr;   // a timed engine, or none
   Cycle engine_synced_at_ = 0;            // the simulated cycle at which the engine's clock read
   uint64_t engine_cycles_at_sync_ = 0;    // this
-  std::vector<UnitEvent> staged_;
   Ring<std::pair<Cycle, UnitEvent>> pending_;  // sent by a reaction, injected when its work ends
   const Cycle idle_reaction_cycles_ = timing_.cycles(Counts{});
   std::unique_ptr<sc_core::sc_signal<bool>> busy_signal_;
