@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <type_traits>
 #include <cstdlib>
 
 #include "compiler/mapping_io.hpp"
@@ -45,6 +47,8 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
     if (chosen[id]) units.push_back(int(id));
   return units;
 }
+
+static_assert(std::has_unique_object_representations_v<Counts>, "Counts are compared as bytes");
 
 // The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
 constexpr int32_t kEndOfStreamAxon = -1;
@@ -265,19 +269,26 @@ class CoreModule : public sc_core::sc_module {
     // Most reactions (a partial sum added, a value stored) count no work and skip the arithmetic.
     Counts delta;
     const bool no_work = !behavior().take_reaction_work(delta);
-    const Cycle cost =
-        engine_ ? std::max<Cycle>(1, Cycle(engine_->cycles() - engine_before) +
-                                         timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before))
-                : no_work ? idle_reaction_cycles_ : timing_.cycles(delta);
+    Cycle cost = idle_reaction_cycles_;
+    if (!no_work && !engine_) {
+      // A crossbar core's events repeat the same work (one row read, `rows` SOPs): a repeat of the
+      // last priced counts takes that pricing.
+      if (std::memcmp(&delta, &priced_.work, sizeof(Counts)) != 0) priced_ = price(delta);
+      cost = priced_.cycles;
+    } else if (engine_) {
+      cost = std::max<Cycle>(1, Cycle(engine_->cycles() - engine_before) +
+                                    timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before));
+    }
     busy_until_ = now + cost;
     busy_cycles += cost;
     lif_updates += behavior().lif_updates() - lif_before;
     events_out += behavior().events_out() - out_before;
     if (!no_work) {
       work += delta;
-      synapse_accesses += timing_.synapse_accesses(delta);
-      state_reads += timing_.state_accesses(delta.state_read_bytes);
-      state_writes += timing_.state_accesses(delta.state_write_bytes);
+      const Priced accesses = engine_ ? price(delta) : priced_;
+      synapse_accesses += accesses.synapse_accesses;
+      state_reads += accesses.state_reads;
+      state_writes += accesses.state_writes;
     }
     for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].first = busy_until_;
     chip_.network_->note_progress();
@@ -326,6 +337,17 @@ class CoreModule : public sc_core::sc_module {
   sc_core::sc_event wake_;
   const int32_t* host_row_ = nullptr;
   Cycle busy_until_ = 0;
+  // Counts of a reaction with the core time and SRAM accesses they cost.
+  struct Priced {
+    Counts work;
+    Cycle cycles = 0;
+    int64_t synapse_accesses = 0, state_reads = 0, state_writes = 0;
+  };
+  Priced price(const Counts& w) const {
+    return {w, timing_.cycles(w), timing_.synapse_accesses(w), timing_.state_accesses(w.state_read_bytes),
+            timing_.state_accesses(w.state_write_bytes)};
+  }
+  Priced priced_;  // the last reaction that counted any work
   Cycle scheduled_wake_ = kNever;  // the wake this process asked for (an earlier one may be pending)
   Cycle last_input_ = 0;
   AccumulatorEngine* engine_ = nullptr;   // a timed engine, or none

@@ -116,7 +116,13 @@ class NetworkInterface {
  private:
   friend class Router;
   explicit NetworkInterface(Router& router) : router_(router) {}
-  Packet prepared(Packet packet) const;
+  struct Prepared {
+    Packet packet;
+    uint8_t outputs = 0;                // its route at this router
+    const RouteEntry* entry = nullptr;
+  };
+  Prepared prepared(Packet packet) const;  // checked and routed, so errors reach the caller
+  bool enter(const Prepared& p);
 
   Router& router_;
   Ring<Packet> backlog_;
@@ -224,6 +230,7 @@ class Router : public sc_core::sc_module {
 
   // Called from other processes (upstream routers, the interface).
   void accept(Port input, const Packet& packet, Cycle arrival);
+  void accept(Port input, const Packet& packet, Cycle arrival, uint8_t outputs, const RouteEntry* entry);
   void return_credit(Port output, int units, Cycle at);
   void request_wake(Cycle at);
 

@@ -100,7 +100,7 @@ Packet NetworkInterface::flow_burst(int flow, int first_axon, int events, int64_
   return p;
 }
 
-Packet NetworkInterface::prepared(Packet packet) const {
+NetworkInterface::Prepared NetworkInterface::prepared(Packet packet) const {
   const NocConfig& config = router_.network_.config();
   if (packet.flits < 1 || int(packet.flits) > config.input_buffer_depth_flits)
     throw NocError(fmt::format(
@@ -111,30 +111,33 @@ Packet NetworkInterface::prepared(Packet packet) const {
     throw NocError(fmt::format("a burst of {} values cannot be sent: a core's axon input queue holds {} events "
                                "(core.axon_input_queue_depth)",
                                packet.events, config.axon_input_queue_depth));
-  const RouteEntry* entry = nullptr;
-  router_.route(packet, entry);  // throws now, to the caller, for a packet that cannot be routed
+  Prepared p;
+  p.outputs = router_.route(packet, p.entry);  // throws now, to the caller, for a packet that cannot be routed
   packet.source_core = core();
   packet.injected_at = router_.network_.clock().now();
-  return packet;
+  p.packet = packet;
+  return p;
 }
 
-bool NetworkInterface::try_inject(const Packet& packet) {
-  const Packet p = prepared(packet);
-  const Cycle now = p.injected_at;
+bool NetworkInterface::try_inject(const Packet& packet) { return enter(prepared(packet)); }
+
+bool NetworkInterface::enter(const Prepared& p) {
+  const Cycle now = p.packet.injected_at;
   if (!backlog_.empty() || now < drained_until_) return false;  // earlier packets go first
   router_.injection_credits_.settle(now);
-  if (router_.injection_credits_.available < int(p.flits)) return false;
-  router_.injection_credits_.available -= int(p.flits);
+  if (router_.injection_credits_.available < int(p.packet.flits)) return false;
+  router_.injection_credits_.available -= int(p.packet.flits);
   router_.network_.on_injected();
-  router_.accept(Port::local, p, now);
+  router_.accept(Port::local, p.packet, now, p.outputs, p.entry);
   return true;
 }
 
 void NetworkInterface::inject(const Packet& packet) {
-  if (try_inject(packet)) return;
+  const Prepared p = prepared(packet);
+  if (enter(p)) return;
   const Cycle now = router_.network_.clock().now();
   if (backlog_.empty()) backlog_since_ = std::max(now, drained_until_);  // the backlog ends no earlier
-  backlog_.push_back(prepared(packet));
+  backlog_.push_back(p.packet);
   router_.network_.on_injected();
   router_.drain_backlog(now);
 }
@@ -244,10 +247,17 @@ uint8_t Router::route(const Packet& packet, const RouteEntry*& entry) const {
 }
 
 void Router::accept(Port input, const Packet& packet, Cycle arrival) {
+  const RouteEntry* entry = nullptr;
+  const uint8_t outputs = route(packet, entry);
+  accept(input, packet, arrival, outputs, entry);
+}
+
+void Router::accept(Port input, const Packet& packet, Cycle arrival, uint8_t outputs, const RouteEntry* entry) {
   Buffered b;
   b.packet = packet;
   b.arrival = arrival;
-  b.remaining = route(packet, b.entry);
+  b.entry = entry;
+  b.remaining = outputs;
   Ring<Buffered>& fifo = inputs_[int(input)].fifo;
   fifo.push_back(b);
   occupied_ |= bit(int(input));
