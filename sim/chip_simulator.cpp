@@ -132,8 +132,21 @@ class CoreModule : public sc_core::sc_module {
   }
 
   // An event the unit sends in the reaction under way; it leaves when the reaction's work ends
-  // (account() fills in that cycle).
-  void stage(const UnitEvent& e) { pending_.push_back({kNever, e}); }
+  // (account() fills in that cycle). Consecutive values of one flow form a run (one record, the
+  // values packed), which is what leaves as bursts.
+  void stage(const UnitEvent& e) {
+    if (!pending_.empty()) {
+      Run& last = pending_[pending_.size() - 1];
+      if (last.due == kNever && last.flow == e.flow && !last.end_of_stream && !e.end_of_stream &&
+          last.first_index + last.count == e.index) {
+        ++last.count;
+        pending_values_.push_back(e.value);
+        return;
+      }
+    }
+    pending_.push_back({kNever, e.flow, e.end_of_stream, e.index, pending_values_.size(), 1, 0});
+    pending_values_.push_back(e.value);
+  }
 
   // VCD: whether the core is working and how many events wait in its axon queue. Only traced
   // cores own signals (and wake at the end of each piece of work to lower `busy`).
@@ -174,7 +187,7 @@ class CoreModule : public sc_core::sc_module {
     const Cycle now = clock_.now();
     ++activations;
     scheduled_wake_ = kNever;
-    while (!pending_.empty() && pending_.front().first <= now) inject_next();
+    while (!pending_.empty() && pending_.front().due <= now) inject_next();
     if (busy_until_ <= now) {
       if (host_row_) {
         const int32_t* row = host_row_;
@@ -187,7 +200,7 @@ class CoreModule : public sc_core::sc_module {
     }
     if (takes_ahead() && !host_row_) take_known_deliveries();
     Cycle next = kNever;
-    if (!pending_.empty()) next = pending_.front().first;
+    if (!pending_.empty()) next = pending_.front().due;
     // The next input the core can take: at the end of its work, and not before it arrives.
     Cycle input = takes_ahead() ? kNever : ni_.next_delivery();
     if (host_row_) input = now;
@@ -211,9 +224,9 @@ class CoreModule : public sc_core::sc_module {
   void deliveries_known() {
     if (host_row_) return;  // the process takes them after the host's input
     take_known_deliveries();
-    if (!pending_.empty() && pending_.front().first < scheduled_wake_) {
+    if (!pending_.empty() && pending_.front().due < scheduled_wake_) {
       const Cycle now = clock_.now();
-      scheduled_wake_ = pending_.front().first;
+      scheduled_wake_ = pending_.front().due;
       wake_.notify(clock_.after(scheduled_wake_ - now));
     }
   }
@@ -290,39 +303,35 @@ class CoreModule : public sc_core::sc_module {
       state_reads += accesses.state_reads;
       state_writes += accesses.state_writes;
     }
-    for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].first = busy_until_;
+    for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].due = busy_until_;
     chip_.network_->note_progress();
   }
 
-  // Injects the first pending event, together with the values that follow it in one burst: later
-  // events of the same reaction (same due cycle) on the same flow for the next indices, up to the
-  // flow's burst capacity. End-of-stream markers travel alone.
+  // Injects the next values of the first pending run: up to the flow's burst capacity of them as
+  // one burst (values of one reaction on one flow for consecutive indices), a single value as a
+  // plain event. End-of-stream markers travel alone.
   void inject_next() {
-    const auto [due, e] = pending_.front();
-    pending_.pop_front();
-    const auto& flow = chip_.mapping_->flows[std::size_t(e.flow)];
-    const int32_t axon = e.end_of_stream ? kEndOfStreamAxon : int32_t(e.index - flow.index_begin);
-    const int payload_bits = e.end_of_stream ? 0 : flow.payload_bits;
-    int events = 1;
-    if (!e.end_of_stream) {
-      const std::size_t followers =
-          std::min<std::size_t>(std::size_t(chip_.burst_capacity_[std::size_t(e.flow)] - 1), pending_.size());
-      while (std::size_t(events - 1) < followers) {
-        const auto& [next_due, next] = pending_[std::size_t(events - 1)];
-        if (next_due != due || next.flow != e.flow || next.end_of_stream || next.index != e.index + events) break;
-        ++events;
-      }
-    }
+    Run& run = pending_.front();
+    const auto& flow = chip_.mapping_->flows[std::size_t(run.flow)];
+    const int64_t index = run.first_index + run.taken;
+    const int32_t axon = run.end_of_stream ? kEndOfStreamAxon : int32_t(index - flow.index_begin);
+    const int payload_bits = run.end_of_stream ? 0 : flow.payload_bits;
+    const int events =
+        int(std::min<int64_t>(run.count - run.taken, chip_.burst_capacity_[std::size_t(run.flow)]));
+    const int64_t* values = pending_values_.data() + run.values_at + run.taken;
     Packet p;
     if (events == 1) {
-      p = ni_.flow_event(e.flow, axon, e.value, payload_bits);
+      p = ni_.flow_event(run.flow, axon, values[0], payload_bits);
     } else {
       std::vector<int64_t>& store = chip_.burst_values_;
       const int64_t handle = int64_t(store.size());
-      store.push_back(e.value);
-      for (int k = 1; k < events; ++k) store.push_back(pending_[std::size_t(k - 1)].second.value);
-      for (int k = 1; k < events; ++k) pending_.pop_front();
-      p = ni_.flow_burst(e.flow, axon, events, handle, payload_bits);
+      store.insert(store.end(), values, values + events);
+      p = ni_.flow_burst(run.flow, axon, events, handle, payload_bits);
+    }
+    run.taken += events;
+    if (run.taken == run.count) {
+      pending_.pop_front();
+      if (pending_.empty()) pending_values_.clear();
     }
     flits_injected += p.flits;
     flits_injected_this_token += p.flits;
@@ -353,7 +362,17 @@ class CoreModule : public sc_core::sc_module {
   AccumulatorEngine* engine_ = nullptr;   // a timed engine, or none
   Cycle engine_synced_at_ = 0;            // the simulated cycle at which the engine's clock read
   uint64_t engine_cycles_at_sync_ = 0;    // this
-  Ring<std::pair<Cycle, UnitEvent>> pending_;  // sent by a reaction, injected when its work ends
+  // What reactions sent, injected when each reaction's work ends (due).
+  struct Run {
+    Cycle due;
+    int flow;
+    bool end_of_stream;
+    int64_t first_index;
+    std::size_t values_at;  // in pending_values_
+    int64_t count, taken;
+  };
+  Ring<Run> pending_;
+  std::vector<int64_t> pending_values_;
   const Cycle idle_reaction_cycles_ = timing_.cycles(Counts{});
   std::unique_ptr<sc_core::sc_signal<bool>> busy_signal_;
   std::unique_ptr<sc_core::sc_signal<int>> queue_signal_;
