@@ -70,6 +70,17 @@ constexpr CoreCounter kCoreCounters[] = {
     {"stall_cycles", &CoreStats::stall_cycles},
 };
 
+struct RtlCounter {
+  const char* key;
+  int64_t RtlCoreStats::*member;
+};
+constexpr RtlCounter kRtlCounters[] = {
+    {"events", &RtlCoreStats::events},           {"partial_sums", &RtlCoreStats::partial_sums},
+    {"ticks", &RtlCoreStats::ticks},             {"readouts", &RtlCoreStats::readouts},
+    {"busy_cycles", &RtlCoreStats::busy_cycles}, {"idle_cycles", &RtlCoreStats::idle_cycles},
+    {"neuron_updates", &RtlCoreStats::neuron_updates}, {"sops", &RtlCoreStats::sops},
+};
+
 struct NetworkCounter {
   const char* key;
   int64_t NetworkStepStats::*member;
@@ -85,6 +96,11 @@ json core_to_json(const CoreStats& c) {
          {"unit", c.unit},   {"layer", c.layer}, {"op", c.op}, {"sfu", json::object()}};
   for (const auto& counter : kCoreCounters) j[counter.key] = c.*counter.member;
   for (const auto& [name, n] : c.sfu) j["sfu"][name] = n;
+  if (c.rtl) {
+    json r{{"backend", c.rtl->backend}, {"model", c.rtl->model}};
+    for (const auto& counter : kRtlCounters) r[counter.key] = (*c.rtl).*counter.member;
+    j["rtl"] = r;
+  }
   return j;
 }
 
@@ -105,6 +121,16 @@ CoreStats core_from_json(const json& j, std::size_t position) {
   const json& sfu = field(j, "sfu", where + ".sfu");
   if (!sfu.is_object()) field_error(where + ".sfu", "must be an object of op name -> count");
   for (const auto& [name, n] : sfu.items()) c.sfu[name] = get_as<int64_t>(sfu, name, where + ".sfu");
+  if (j.contains("rtl")) {
+    const std::string at = where + ".rtl";
+    const json& r = field(j, "rtl", at);
+    if (!r.is_object()) field_error(at, "must be an object");
+    RtlCoreStats rtl;
+    rtl.backend = get_as<std::string>(r, "backend", at);
+    rtl.model = get_as<std::string>(r, "model", at);
+    for (const auto& counter : kRtlCounters) rtl.*counter.member = get_as<int64_t>(r, counter.key, at);
+    c.rtl = rtl;
+  }
   return c;
 }
 

@@ -64,6 +64,15 @@ struct StatsNetwork {
   std::string detail_json;
 };
 
+// What the RTL neuron core did for a core that accumulated on it (`simulate --rtl`), by its own
+// clock: commands taken and cycles busy or idle.
+struct RtlCoreStats {
+  std::string backend, model;  // "verilated" or "reference"; the RTL geometry ("default", ...)
+  int64_t events = 0, partial_sums = 0, ticks = 0, readouts = 0;
+  int64_t busy_cycles = 0, idle_cycles = 0;
+  int64_t neuron_updates = 0, sops = 0;
+};
+
 // One core's counters over the whole run, in the units the energy table prices.
 struct CoreStats {
   int index = 0, chip = 0, row = 0, col = 0;
@@ -77,6 +86,7 @@ struct CoreStats {
   std::map<std::string, int64_t> sfu;           // by energy-table name: exp, sigmoid, ...
   int64_t events_out = 0;
   int64_t busy_cycles = 0, stall_cycles = 0;
+  std::optional<RtlCoreStats> rtl;  // only for cores on the RTL
 };
 
 struct RunStats {

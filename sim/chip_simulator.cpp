@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
-#include <cstdlib>
 
 #include "compiler/mapping_io.hpp"
 #include "runtime/mapping_executor.hpp"
@@ -538,6 +538,13 @@ void ChipSimulator::fill_stats(RunStats& s) const {
     cs.events_out = c.events_out;
     cs.busy_cycles = int64_t(c.busy_cycles);
     cs.stall_cycles = int64_t(c.stall_cycles());
+    if (const AccumulatorEngine* engine = behaviors_[id]->engine())
+      if (const rtl::NeuronCoreBackend* core = rtl_core_of(*engine)) {
+        const rtl::CoreCycleStats& r = core->stats();
+        cs.rtl = RtlCoreStats{core->backend_name(), core->model_name(), int64_t(r.events), int64_t(r.partial_sums),
+                              int64_t(r.ticks), int64_t(r.readouts), int64_t(r.total() - r.idle_cycles),
+                              int64_t(r.idle_cycles), int64_t(r.neuron_updates), int64_t(r.sops)};
+      }
     cores.push_back(std::move(cs));
   }
   s.cores = std::move(cores);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/stats.hpp"
 #include "tests/unit/cli_runner.hpp"
 
 namespace sf {
@@ -52,6 +53,38 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   EXPECT_NE(report.output.find("router.flit_hop"), std::string::npos) << report.output;
   EXPECT_NE(report.output.find("latency per token"), std::string::npos) << report.output;
   EXPECT_TRUE(fs::exists(dir / "r.html"));
+  fs::remove_all(dir);
+}
+
+// `simulate --rtl` puts what the RTL neuron core did, by its own clock, into the core's entry of
+// the statistics, for exactly the cores on it; the file reads back.
+TEST(CliFlow, SimulateWithAnRtlCoreRecordsItsCommandsAndCycles) {
+  const fs::path dir = temp_dir();
+  const std::string map = (dir / "shipped.sfmap").string();
+  ASSERT_EQ(run_cli("compile -o " + map).status, 0);
+  const std::string stats = (dir / "rtl.json").string();
+  const auto simulated = run_cli("simulate --map " + map +
+                                 " --prompt-ids 20,45 -n 2 --temperature 0 --quiet-stats --progress off --rtl "
+                                 "L0.att.key[0,0] --rtl-backend reference --stats " +
+                                 stats);
+  ASSERT_EQ(simulated.status, 0) << simulated.output;
+  const RunStats s = read_stats(stats);
+  ASSERT_TRUE(s.cores.has_value());
+  int on_rtl = 0;
+  for (const CoreStats& c : *s.cores) {
+    if (!c.rtl) continue;
+    ++on_rtl;
+    EXPECT_EQ(c.unit, "L0.att.key[0,0]");
+    EXPECT_EQ(c.rtl->backend, "reference");
+    EXPECT_EQ(c.rtl->readouts + c.rtl->ticks, s.tokens.steps);  // one accumulator read per token
+    EXPECT_GT(c.rtl->events, 0);
+    // Every input event of the tile went through the RTL: 192 SOPs each (C = 192 rows) as the
+    // simulator counts; the RTL counts all 256 neurons of its array.
+    EXPECT_EQ(c.rtl->events * 192, c.sop_graded + c.sop_binary);
+    EXPECT_EQ(c.rtl->sops, c.rtl->events * 256);
+    EXPECT_GT(c.rtl->busy_cycles, 0);
+  }
+  EXPECT_EQ(on_rtl, 1);
   fs::remove_all(dir);
 }
 
