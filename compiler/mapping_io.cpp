@@ -195,8 +195,25 @@ void write_flows(Sink& s, const Mapping& m) {
 }
 
 template <class Sink>
-void write_host(Sink& s, const Mapping& m) {
-  put_array(s, m.host.embedding);
+void write_host(Sink& s, const Mapping& m, const EmbeddingStream* embedding) {
+  if (!embedding) {
+    put_array(s, m.host.embedding);
+  } else {
+    // The same bytes as put_array of the whole table, produced row block by row block.
+    put(s, uint64_t(embedding->values));
+    if constexpr (std::is_same_v<Sink, CountingSink>) {
+      s.put(nullptr, std::size_t(embedding->values) * sizeof(int32_t));
+    } else {
+      int64_t written = 0;
+      embedding->produce([&](const int32_t* values, std::size_t count) {
+        s.put(values, count * sizeof(int32_t));
+        written += int64_t(count);
+      });
+      if (written != embedding->values)
+        throw MappingError(fmt::format("the embedding stream produced {} values; the mapping needs {}", written,
+                                       embedding->values));
+    }
+  }
   put_array(s, m.host.head_logit_scale);
 }
 
@@ -240,13 +257,13 @@ void write_decisions(Sink& s, const Mapping& m) {
 }
 
 template <class Sink>
-void write_section(Sink& s, int section, const Mapping& m) {
+void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream* embedding) {
   switch (section) {
     case kModel: return write_model(s, m);
     case kChip: return write_chip(s, m);
     case kUnits: return write_units(s, m);
     case kFlows: return write_flows(s, m);
-    case kHost: return write_host(s, m);
+    case kHost: return write_host(s, m, embedding);
     case kPlacement: return write_placement(s, m);
     case kRouting: return write_routing(s, m);
     case kDecisions: return write_decisions(s, m);
@@ -980,14 +997,16 @@ void validate_mapping(const Mapping& m) {
   validate_routing(m, topology);
 }
 
-void save_mapping(const Mapping& m, const std::string& path) {
+void save_mapping(const Mapping& m, const std::string& path, const EmbeddingStream* embedding) {
+  if (embedding && !m.host.embedding.empty())
+    throw std::logic_error("save_mapping: an embedding stream for a mapping that holds its embedding");
   if (!m.placement.unit_cores.empty() && m.placement.unit_cores != m.unit_cores)
     throw MappingError("cannot save the mapping: placement.unit_cores differs from unit_cores (the file stores one "
                        "placement)");
   std::vector<uint64_t> lengths(kSectionCount);
   for (int i = 0; i < kSectionCount; ++i) {
     CountingSink counter;
-    write_section(counter, i, m);
+    write_section(counter, i, m, embedding);
     lengths[std::size_t(i)] = counter.bytes();
   }
   unsigned char header[kFirstSectionOffset] = {};
@@ -1014,7 +1033,7 @@ void save_mapping(const Mapping& m, const std::string& path) {
     for (int i = 0; i < kSectionCount; ++i) {
       sink.start_section();
       const uint64_t before = sink.written();
-      write_section(sink, i, m);
+      write_section(sink, i, m, embedding);
       if (sink.written() - before != lengths[std::size_t(i)])
         throw std::logic_error(fmt::format("section '{}' wrote {} bytes after counting {}", mapping_section_names()[std::size_t(i)],
                                            sink.written() - before, lengths[std::size_t(i)]));

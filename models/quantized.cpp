@@ -226,13 +226,23 @@ QuantizedSpikeGpt QuantizedSpikeGpt::build(const SpikeGptWeights& w, const Calib
   return m;
 }
 
+void QuantizedSpikeGpt::read_embedding_blocks(TensorReader& reader, const ModelConfig& config, bool binary_embedding,
+                                              const std::function<void(const int32_t*, std::size_t)>& emit) {
+  const std::size_t C = std::size_t(config.n_embd);
+  std::vector<int32_t> block;
+  reader.read_row_blocks("emb.weight", kRowsPerBlock, [&](int64_t, int64_t rows, const float* values) {
+    block.resize(std::size_t(rows) * C);
+    quantize_embedding(values, block.size(), binary_embedding, block.data());
+    emit(block.data(), block.size());
+  });
+}
+
 std::vector<int32_t> QuantizedSpikeGpt::read_embedding(TensorReader& reader, const ModelConfig& config,
                                                       bool binary_embedding) {
-  const std::size_t C = std::size_t(config.n_embd);
-  std::vector<int32_t> table(std::size_t(config.vocab_size) * C);
-  reader.read_row_blocks("emb.weight", kRowsPerBlock, [&](int64_t first, int64_t rows, const float* values) {
-    quantize_embedding(values, std::size_t(rows) * C, binary_embedding, table.data() + std::size_t(first) * C);
-  });
+  std::vector<int32_t> table;
+  table.reserve(std::size_t(config.vocab_size) * std::size_t(config.n_embd));
+  read_embedding_blocks(reader, config, binary_embedding,
+                        [&](const int32_t* values, std::size_t count) { table.insert(table.end(), values, values + count); });
   return table;
 }
 

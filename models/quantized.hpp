@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <functional>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -64,12 +65,15 @@ struct QuantizedSpikeGpt {
   // matrices at a time and the embedding and head by row blocks, so the float model is never held:
   // peak memory is the result plus one block's float weights.
   // with_embedding = false leaves `embedding` empty for a caller that reads it later with
-  // read_embedding (the compiler, so that the 4-byte-per-value table is not held while lowering
-  // copies weights into tiles).
+  // read_embedding or read_embedding_blocks (the compiler, which streams it into the mapping file
+  // and so never holds the 4-byte-per-value table).
   static QuantizedSpikeGpt read(TensorReader& reader, const Calibration& cal, const QuantOptions& options,
                                 const GoldenOptions& golden, bool with_embedding = true);
   // The embedding table as build() makes it ([V × C] Q.12), read by row blocks.
   static std::vector<int32_t> read_embedding(TensorReader& reader, const ModelConfig& config, bool binary_embedding);
+  // The same table, handed over row block by row block (in order) instead of held whole.
+  static void read_embedding_blocks(TensorReader& reader, const ModelConfig& config, bool binary_embedding,
+                                    const std::function<void(const int32_t* values, std::size_t count)>& emit);
   int64_t weight_bytes() const;   // crossbar weight storage at options.weight_bits
 };
 

@@ -102,7 +102,9 @@ Stats compute(const Mapping& m) {
     for (const ParamArray& p : u.params) s.parameter_bytes += int64_t(p.bytes.size());
   }
   s.weight_bytes = m.weight_bytes();
-  s.host_bytes = int64_t(m.host.embedding.size() * sizeof(int32_t) + m.host.head_logit_scale.size() * sizeof(double));
+  // The embedding is V × C int32 whether the mapping holds it or the compile streams it to the file.
+  s.host_bytes = int64_t(m.config.vocab_size) * m.config.n_embd * int64_t(sizeof(int32_t)) +
+                 int64_t(m.host.head_logit_scale.size() * sizeof(double));
   std::vector<int64_t> entries, peak_flows;
   for (std::size_t r = 0; r < routing.tables.size(); ++r) {
     if (!routing.tables[r].empty()) entries.push_back(int64_t(routing.tables[r].size()));

@@ -60,16 +60,23 @@ int compile(const CompileCliOptions& o) {
     fmt::print(stderr, "spikeforge: {}\n", e.what());
     return 2;
   }
-  mapping.host.embedding = QuantizedSpikeGpt::read_embedding(*reader, mapping.config, mapping.binary_embedding);
+  // The embedding goes from the checkpoint into the file block by block (read here too with --check,
+  // so a bad table is found): at 216M it is 155 MB the compile does not need to hold.
+  EmbeddingStream embedding;
+  embedding.values = int64_t(mapping.config.vocab_size) * mapping.config.n_embd;
+  embedding.produce = [&](const std::function<void(const int32_t*, std::size_t)>& emit) {
+    QuantizedSpikeGpt::read_embedding_blocks(*reader, mapping.config, mapping.binary_embedding, emit);
+  };
   mapping.model_source = o.model.model;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("{}", mapping_summary(mapping));
   if (o.check) {
+    embedding.produce([](const int32_t*, std::size_t) {});
     fmt::print("\nfits: {} of {} cores; nothing written (--check) [{:.2f} s]\n", mapping.units.size(), chip.total_cores(),
                seconds);
     return 0;
   }
-  save_mapping(mapping, o.output);
+  save_mapping(mapping, o.output, &embedding);
   fmt::print("\nwrote {} [{:.2f} s]\n", o.output, seconds);
   return 0;
 }

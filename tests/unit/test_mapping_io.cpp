@@ -582,6 +582,38 @@ TEST(MappingIo, DamagedFieldsBehindValidChecksumsAreRejectedCleanly) {
   EXPECT_GT(rejected, 150);  // most fields are checked; some (a cost, a name) may take any value
 }
 
+// The compile streams the host's embedding into the file; the bytes are those of a mapping that
+// holds the table, and a stream that comes up short leaves no file behind.
+TEST(MappingIo, StreamedEmbeddingWritesTheSameBytesAndAShortStreamWritesNothing) {
+  const Mapping m = small_mapping();
+  const std::string held = temp_path("held");
+  save_mapping(m, held);
+  Mapping without = m;
+  without.host.embedding.clear();
+  EmbeddingStream stream;
+  stream.values = int64_t(m.host.embedding.size());
+  stream.produce = [&](const std::function<void(const int32_t*, std::size_t)>& emit) {
+    for (std::size_t i = 0; i < m.host.embedding.size(); i += 3)  // uneven pieces
+      emit(m.host.embedding.data() + i, std::min<std::size_t>(3, m.host.embedding.size() - i));
+  };
+  const std::string streamed = temp_path("streamed");
+  save_mapping(without, streamed, &stream);
+  EXPECT_EQ(read_bytes(held), read_bytes(streamed));
+
+  stream.produce = [&](const std::function<void(const int32_t*, std::size_t)>& emit) {
+    emit(m.host.embedding.data(), m.host.embedding.size() - 1);
+  };
+  const std::string short_path = temp_path("stream_short");
+  try {
+    save_mapping(without, short_path, &stream);
+    FAIL() << "saved";
+  } catch (const MappingError& e) {
+    EXPECT_CONTAINS(std::string(e.what()), "embedding stream produced");
+  }
+  EXPECT_FALSE(fs::exists(short_path));
+  EXPECT_FALSE(fs::exists(short_path + ".partial"));
+}
+
 TEST(MappingIo, SaveToAMissingFolderIsAClearError) {
   try {
     save_mapping(small_mapping(), "/nonexistent-folder/x.sfmap");
