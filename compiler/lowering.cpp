@@ -485,6 +485,26 @@ Mapping compile_model(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std
 }
 
 namespace {
+
+// Whether the routes can deadlock the network (routing.hpp, channel_dependency_cycle).
+std::string deadlock_note(const RoutingTables& tables) {
+  const auto cycle = channel_dependency_cycle(tables);
+  if (cycle.empty())
+    return "routing: the routes' channel dependencies are acyclic: no traffic and no buffer depth can deadlock the "
+           "network";
+  std::string links;
+  for (std::size_t k = 0; k < cycle.size() && k < 8; ++k)
+    links += fmt::format("{}router {} {}", k ? " → " : "", cycle[k].first, port_name(cycle[k].second));
+  if (cycle.size() > 8) links += " → …";
+  return fmt::format("routing: the routes' channel dependencies have a cycle of {} links ({}): heavy traffic can "
+                     "deadlock the network (no virtual channels); the simulator's watchdog names the waiting buffers if "
+                     "it does",
+                     cycle.size(), links);
+}
+
+}  // namespace
+
+namespace {
 Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options) {
   const Topology topology(chip);
   const auto flows = to_placement_flows(m.flows);
@@ -495,6 +515,7 @@ Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& o
   routing.enforce_table_capacity = false;
   RoutingTables tables = build_routing_tables(topology, m.unit_cores, flows, routing);
   m.decisions.push_back(tables.summary());
+  m.decisions.push_back(deadlock_note(tables));
   m.routing_options = options.routing;
   m.routing_tables = std::move(tables.tables);
   if (options.routing.enforce_table_capacity && tables.max_table_entries > topology.routing_table_entries()) {

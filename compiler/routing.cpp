@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <stdexcept>
+#include <tuple>
 
 namespace sf {
 
@@ -186,6 +187,77 @@ RoutingTables build_routing_tables(const Topology& topology, const std::vector<C
         topology.name(), to_string(topology.coord(result.max_table_router)), result.max_table_entries, capacity,
         capacity == 0 ? ", 0 = unicast only" : "", result.routers_over_table_capacity, routers));
   return result;
+}
+
+std::vector<std::pair<int, Port>> channel_dependency_cycle(const RoutingTables& tables) {
+  const Topology& topology = tables.topology;
+  const int links = topology.core_count() * kMeshPortCount;
+  auto link = [](int router, Port port) { return router * kMeshPortCount + int(port); };
+  std::vector<std::vector<int>> waits_for(static_cast<std::size_t>(links));
+  auto depend = [&](int from, int to) {
+    if (from >= 0) waits_for[std::size_t(from)].push_back(to);
+  };
+  for (std::size_t f = 0; f < tables.flows.size(); ++f) {
+    const FlowRoute& route = tables.flows[f];
+    if (route.packet == FlowPacket::unicast) {
+      int at = route.source_core, held = -1;
+      for (Port port = topology.route_step(at, route.unicast_destination); port != Port::local;
+           port = topology.route_step(at, route.unicast_destination)) {
+        depend(held, link(at, port));
+        held = link(at, port);
+        at = topology.neighbor(at, port);
+      }
+    } else if (route.packet == FlowPacket::multicast) {
+      std::vector<std::tuple<int, int, int>> pending{{route.source_core, route.source_index, -1}};  // router, entry, held link
+      while (!pending.empty()) {
+        const auto [router, index, held] = pending.back();
+        pending.pop_back();
+        const RouteEntry& entry = tables.tables[std::size_t(router)][std::size_t(index)];
+        for (int p = 0; p < kMeshPortCount; ++p) {
+          if (!entry.outputs(Port(p))) continue;
+          depend(held, link(router, Port(p)));
+          pending.emplace_back(topology.neighbor(router, Port(p)), entry.next_index[std::size_t(p)], link(router, Port(p)));
+        }
+      }
+    }
+  }
+  for (auto& next : waits_for) {
+    std::sort(next.begin(), next.end());
+    next.erase(std::unique(next.begin(), next.end()), next.end());
+  }
+  // Depth-first search; a link met again while still on the path closes a cycle.
+  enum : char { kUnseen, kOnPath, kDone };
+  std::vector<char> state(static_cast<std::size_t>(links), kUnseen);
+  std::vector<std::pair<int, std::size_t>> path;  // link, next successor to try
+  for (int start = 0; start < links; ++start) {
+    if (state[std::size_t(start)] != kUnseen || waits_for[std::size_t(start)].empty()) continue;
+    path.push_back({start, 0});
+    state[std::size_t(start)] = kOnPath;
+    while (!path.empty()) {
+      auto& [at, next] = path.back();
+      if (next == waits_for[std::size_t(at)].size()) {
+        state[std::size_t(at)] = kDone;
+        path.pop_back();
+        continue;
+      }
+      const int to = waits_for[std::size_t(at)][next++];
+      if (state[std::size_t(to)] == kOnPath) {
+        std::vector<std::pair<int, Port>> cycle;
+        std::size_t k = path.size();
+        while (path[k - 1].first != to) --k;
+        for (; k <= path.size(); ++k) {
+          const int l = path[k - 1].first;
+          cycle.emplace_back(l / kMeshPortCount, Port(l % kMeshPortCount));
+        }
+        return cycle;
+      }
+      if (state[std::size_t(to)] == kUnseen) {
+        state[std::size_t(to)] = kOnPath;
+        path.push_back({to, 0});
+      }
+    }
+  }
+  return {};
 }
 
 std::vector<int> deliver(const RoutingTables& tables, int flow, CoreCoord source) {

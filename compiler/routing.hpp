@@ -110,4 +110,12 @@ RoutingTables build_routing_tables(const Topology& topology, const std::vector<C
 // duplicate), leave the system, or find no entry for the flow.
 std::vector<int> deliver(const RoutingTables& tables, int flow, CoreCoord source);
 
+// Channel dependencies of the routes (Dally & Seitz): a packet holding the input buffer behind
+// link L (a router's output port: mesh or inter-chip) waits for the next link L' of its route or
+// tree. With whole-packet buffers and no virtual channels, a cycle among these waits is what a
+// deadlock needs. Empty when the dependency graph is acyclic (then no traffic and no buffer depth
+// can deadlock the network); otherwise one cycle, as the (router, output port) links in order,
+// each leading into the router of the next.
+std::vector<std::pair<int, Port>> channel_dependency_cycle(const RoutingTables& tables);
+
 }  // namespace sf

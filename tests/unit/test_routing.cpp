@@ -238,3 +238,41 @@ TEST(Routing, RoutesWhatPlacementPlaced) {
 
 }  // namespace
 }  // namespace sf
+
+namespace sf {
+namespace {
+
+std::vector<std::pair<int, Port>> cycle_of_random_traffic(const Topology& t, int flows, int fanout, unsigned seed) {
+  std::mt19937 rng(seed);
+  const std::vector<CoreCoord> placed = random_placement(t, t.core_count(), rng);
+  RoutingOptions loose;
+  loose.enforce_table_capacity = false;
+  return channel_dependency_cycle(build_routing_tables(t, placed, random_flows(t.core_count(), flows, fanout, rng), loose));
+}
+
+// Dimension-order routes on one mesh never turn from the second dimension back to the first, so
+// their channel dependencies are acyclic (the classic result) — whatever the traffic.
+TEST(ChannelDependencies, DimensionOrderOnOneChipIsAcyclic) {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    EXPECT_TRUE(cycle_of_random_traffic(hand_grid(1, 1, 6, 7, 1, DimensionOrder::xy), 400, 20, seed).empty());
+    EXPECT_TRUE(cycle_of_random_traffic(hand_grid(1, 1, 6, 7, 1, DimensionOrder::yx), 400, 20, seed).empty());
+  }
+}
+
+// On a grid of chips the gateway routes turn back to the first dimension after moving along the
+// second (to reach a gateway), and heavy multicast closes a cycle: the one the simulator deadlocks
+// on (tests/sim NocWatchdog.ReportsTheCyclicWaitOfADeadlockOnAChipGrid). The cycle is a closed
+// path of links: each leads into the router of the next.
+TEST(ChannelDependencies, GatewayRoutesOnAChipGridCloseACycleOfLinks) {
+  const Topology t = hand_grid(2, 2, 4, 4, 1, DimensionOrder::xy);
+  const auto cycle = cycle_of_random_traffic(t, 2 * t.core_count(), 16, 11);
+  ASSERT_GE(cycle.size(), 4u);  // a turn cycle in a mesh needs at least four links
+  for (std::size_t k = 0; k < cycle.size(); ++k) {
+    const auto [router, port] = cycle[k];
+    EXPECT_NE(port, Port::local);
+    EXPECT_EQ(t.neighbor(router, port), cycle[(k + 1) % cycle.size()].first) << "link " << k;
+  }
+}
+
+}  // namespace
+}  // namespace sf
