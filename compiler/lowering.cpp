@@ -128,15 +128,23 @@ class Lowering {
         problem(fmt::format("special function '{}'", op), "the SFU", 1, 0, "add it to core.sfu.ops");
   }
 
-  // Worst-case |accumulator| of every row must fit the chip's accumulator: Σ|w| · max|x|.
-  void check_accumulator(const std::string& name, const QuantizedSpikeGpt::Linear& lin, int input_bits) {
+  // The largest |Σ w·x| a row of `lin` can reach over rows [r0, r1) and columns [c0, c1), for
+  // inputs of `input_bits` (|x| ≤ 2^(input_bits-1)): Σ|w| · max|x| of the worst row.
+  static int64_t worst_row_sum(const QuantizedSpikeGpt::Linear& lin, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                               int input_bits) {
     const int64_t max_input = int64_t(1) << (input_bits - 1);
     int64_t worst = 0;
-    for (int r = 0; r < lin.w.rows; ++r) {
+    for (int64_t r = r0; r < r1; ++r) {
       int64_t s = 0;
-      for (int c = 0; c < lin.w.cols; ++c) s += std::abs(int64_t(lin.w.q[std::size_t(r) * lin.w.cols + c]));
+      for (int64_t c = c0; c < c1; ++c) s += std::abs(int64_t(lin.w.q[std::size_t(r * lin.w.cols + c)]));
       worst = std::max(worst, s * max_input);
     }
+    return worst;
+  }
+
+  // Worst-case |accumulator| of every row must fit the chip's accumulator: Σ|w| · max|x|.
+  void check_accumulator(const std::string& name, const QuantizedSpikeGpt::Linear& lin, int input_bits) {
+    const int64_t worst = worst_row_sum(lin, 0, lin.w.rows, 0, lin.w.cols, input_bits);
     const int64_t capacity = (int64_t(1) << (chip_.core.accumulator_bits - 1)) - 1;
     if (worst > capacity)
       problem("accumulator range", name, worst, capacity,
@@ -144,19 +152,12 @@ class Lowering {
                           "weight/activation bits", chip_.core.accumulator_bits));
   }
 
-  // Bits of a two's-complement partial sum of tile `u`: its worst row, Σ|w| over the tile's
-  // columns times the largest input magnitude (signed A-bit inputs reach 2^(A-1), the unsigned
-  // A-bit ReLU² outputs feeding ffn.value stay below 2^A), needs 1 + ceil(log2(worst + 1)) bits.
-  // At most the accumulator's width, which check_accumulator() guarantees holds any row's sum.
-  int partial_sum_bits(const QuantizedSpikeGpt::Linear& lin, const Unit& u, bool unsigned_inputs) const {
-    const int A = m_.options.activation_bits;
-    const int64_t max_input = int64_t(1) << (unsigned_inputs ? A : A - 1);
-    int64_t worst = 0;
-    for (int64_t r = u.out_begin; r < u.out_end; ++r) {
-      int64_t s = 0;
-      for (int64_t c = u.in_begin; c < u.in_end; ++c) s += std::abs(int64_t(lin.w.q[std::size_t(r * lin.w.cols + c)]));
-      worst = std::max(worst, s * max_input);
-    }
+  // Bits of a two's-complement partial sum of tile `u`: its worst row over the tile's columns,
+  // with the inputs check_accumulator() is given (the unsigned A-bit ReLU² outputs feeding
+  // ffn.value as A + 1 bits), needs 1 + ceil(log2(worst + 1)) bits. At most the accumulator's
+  // width, which check_accumulator() guarantees holds any row's sum.
+  int partial_sum_bits(const QuantizedSpikeGpt::Linear& lin, const Unit& u, int input_bits) const {
+    const int64_t worst = worst_row_sum(lin, u.out_begin, u.out_end, u.in_begin, u.in_end, input_bits);
     int bits = 1;
     while (bits < chip_.core.accumulator_bits && worst > (int64_t(1) << (bits - 1)) - 1) ++bits;
     return bits;
@@ -299,7 +300,8 @@ class Lowering {
       if (u.reduces() || u.function != NeuronFunction::PartialSum) continue;
       const int reducer = ids[std::size_t(u.out_index * t.in_tiles)];
       add_flow(id, {reducer}, FlowRole::PartialSum, base + ".partial", u.out_begin, u.out_end,
-               partial_sum_bits(lin, u, spec.op == Op::FfnValue), double(u.rows()));
+               partial_sum_bits(lin, u, m_.options.activation_bits + (spec.op == Op::FfnValue ? 1 : 0)),
+               double(u.rows()));
     }
     if (consume_) std::vector<int8_t>().swap(spec.linear->w.q);
     return ids;
@@ -502,9 +504,6 @@ std::string deadlock_note(const RoutingTables& tables) {
                      cycle.size(), links);
 }
 
-}  // namespace
-
-namespace {
 Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options) {
   const Topology topology(chip);
   const auto flows = to_placement_flows(m.flows);

@@ -210,10 +210,7 @@ class CoreModule : public sc_core::sc_module {
       queue_signal_->write(int(ni_.deliveries_waiting()));
       if (busy_until_ > now) next = std::min(next, busy_until_);
     }
-    if (next != kNever) {
-      scheduled_wake_ = next;
-      wake_.notify(clock_.after(next - now));
-    }
+    wake_at(next);
     ni_.set_next_look(next);
     // Busy with a wake already due when the work ends: events arriving meanwhile change nothing
     // before then, so they need not run this process (most arrivals come during busy periods).
@@ -224,11 +221,14 @@ class CoreModule : public sc_core::sc_module {
   void deliveries_known() {
     if (host_row_) return;  // the process takes them after the host's input
     take_known_deliveries();
-    if (!pending_.empty() && pending_.front().due < scheduled_wake_) {
-      const Cycle now = clock_.now();
-      scheduled_wake_ = pending_.front().due;
-      wake_.notify(clock_.after(scheduled_wake_ - now));
-    }
+    if (!pending_.empty()) wake_at(pending_.front().due);
+  }
+
+  // Asks for a run at `at` unless one is already asked for no later.
+  void wake_at(Cycle at) {
+    if (at >= scheduled_wake_) return;
+    scheduled_wake_ = at;
+    wake_.notify(clock_.after(at - clock_.now()));
   }
 
   // Every delivery in the queue, in order, each at its arrival or when the work before it ends:
@@ -282,26 +282,22 @@ class CoreModule : public sc_core::sc_module {
     // Most reactions (a partial sum added, a value stored) count no work and skip the arithmetic.
     Counts delta;
     const bool no_work = !behavior().take_reaction_work(delta);
-    Cycle cost = idle_reaction_cycles_;
-    if (!no_work && !engine_) {
-      // A crossbar core's events repeat the same work (one row read, `rows` SOPs): a repeat of the
-      // last priced counts takes that pricing.
-      if (std::memcmp(&delta, &priced_.work, sizeof(Counts)) != 0) priced_ = price(delta);
-      cost = priced_.cycles;
-    } else if (engine_) {
+    // A crossbar core's events repeat the same work (one row read, `rows` SOPs): a repeat of the
+    // last priced counts takes that pricing.
+    if (!no_work && std::memcmp(&delta, &priced_.work, sizeof(Counts)) != 0) priced_ = price(delta);
+    Cycle cost = no_work ? idle_reaction_cycles_ : priced_.cycles;
+    if (engine_)
       cost = std::max<Cycle>(1, Cycle(engine_->cycles() - engine_before) +
                                     timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before));
-    }
     busy_until_ = now + cost;
     busy_cycles += cost;
     lif_updates += behavior().lif_updates() - lif_before;
     events_out += behavior().events_out() - out_before;
     if (!no_work) {
       work += delta;
-      const Priced accesses = engine_ ? price(delta) : priced_;
-      synapse_accesses += accesses.synapse_accesses;
-      state_reads += accesses.state_reads;
-      state_writes += accesses.state_writes;
+      synapse_accesses += priced_.synapse_accesses;
+      state_reads += priced_.state_reads;
+      state_writes += priced_.state_writes;
     }
     for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].due = busy_until_;
     chip_.network_->note_progress();

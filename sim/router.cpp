@@ -135,7 +135,7 @@ bool NetworkInterface::enter(const Prepared& p) {
 void NetworkInterface::inject(const Packet& packet) {
   const Prepared p = prepared(packet);
   if (enter(p)) return;
-  const Cycle now = router_.network_.clock().now();
+  const Cycle now = p.packet.injected_at;
   if (backlog_.empty()) backlog_since_ = std::max(now, drained_until_);  // the backlog ends no earlier
   backlog_.push_back(p.packet);
   router_.network_.on_injected();
@@ -298,7 +298,8 @@ std::size_t Router::arrived(const InputPort& in, Cycle now) const {
 uint64_t Router::occupancy_flits(Port input) const {
   const InputPort& in = inputs_[std::size_t(input)];
   uint64_t flits = in.occupancy_flits;
-  for (std::size_t k = in.admitted; k < arrived(in, network_.clock().now()); ++k) flits += in.fifo[k].packet.flits;
+  const std::size_t end = arrived(in, network_.clock().now());
+  for (std::size_t k = in.admitted; k < end; ++k) flits += in.fifo[k].packet.flits;
   return flits;
 }
 
@@ -319,8 +320,7 @@ void Router::eject(Cycle now) {
     const Delivery d = ejecting_.front();
     ejecting_.pop_front();
     network_.on_delivered(d);
-    outputs_[kLocal].credits.give_back(now + 1, d.packet.events);
-    crediting_ |= bit(kLocal);
+    return_credit(Port::local, d.packet.events, now + 1);
     interface_.handler_(d);
   }
 }

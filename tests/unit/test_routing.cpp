@@ -236,12 +236,6 @@ TEST(Routing, RoutesWhatPlacementPlaced) {
   }
 }
 
-}  // namespace
-}  // namespace sf
-
-namespace sf {
-namespace {
-
 std::vector<std::pair<int, Port>> cycle_of_random_traffic(const Topology& t, int flows, int fanout, unsigned seed) {
   std::mt19937 rng(seed);
   const std::vector<CoreCoord> placed = random_placement(t, t.core_count(), rng);
