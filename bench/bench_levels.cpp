@@ -70,44 +70,44 @@ int main(int argc, char** argv) {
   app.add_option("--bandwidth-mb", bw_mb, "Buffer size for the bandwidth measurement (0 = skip)");
   CLI11_PARSE(app, argc, argv);
 
-  sf::SpikeGptWeights weights;
+  spiketile::SpikeGptWeights weights;
   std::string what;
   const double t_load = now();
   if (!shape.empty()) {
-    sf::ModelConfig c;
+    spiketile::ModelConfig c;
     char sep;
     std::stringstream ss(shape);
     ss >> c.n_layer >> sep >> c.n_embd >> sep >> c.vocab_size;
-    weights = sf::SpikeGptWeights::from_file(sf::random_spikegpt_checkpoint(c, 1), {});
+    weights = spiketile::SpikeGptWeights::from_file(spiketile::random_spikegpt_checkpoint(c, 1), {});
     what = fmt::format("random L{} C{} V{}", c.n_layer, c.n_embd, c.vocab_size);
   } else {
-    weights = sf::SpikeGptWeights::load(model_path, {});
+    weights = spiketile::SpikeGptWeights::load(model_path, {});
     what = model_path;
   }
   const double load_s = now() - t_load;
-  const sf::ModelConfig c = weights.config;
+  const spiketile::ModelConfig c = weights.config;
   omp_set_num_threads(threads);
-  std::unique_ptr<sf::TokenModel> model;
+  std::unique_ptr<spiketile::TokenModel> model;
   double bytes_per_weight = 4.0;
   if (level == "golden") {
-    model = std::make_unique<sf::GoldenModel>(std::move(weights), threads);
+    model = std::make_unique<spiketile::GoldenModel>(std::move(weights), threads);
   } else {
     // Ranges from a short greedy run of the golden model itself; speed does not depend on them.
-    sf::GoldenModel golden(std::move(weights), threads);
+    spiketile::GoldenModel golden(std::move(weights), threads);
     std::vector<int> sample{0};
-    for (int i = 0; i < 15; ++i) sample.push_back(sf::argmax(golden.step(sample.back())));
-    const sf::Calibration cal = sf::calibrate(golden, sample, "bench greedy sample");
-    sf::QuantOptions options;
-    model = std::make_unique<sf::QuantizedModel>(sf::QuantizedSpikeGpt::build(golden.weights(), cal, options));
+    for (int i = 0; i < 15; ++i) sample.push_back(spiketile::argmax(golden.step(sample.back())));
+    const spiketile::Calibration cal = spiketile::calibrate(golden, sample, "bench greedy sample");
+    spiketile::QuantOptions options;
+    model = std::make_unique<spiketile::QuantizedModel>(spiketile::QuantizedSpikeGpt::build(golden.weights(), cal, options));
     bytes_per_weight = options.weight_bits / 8.0;
   }
 
   // Bytes one token must read: every matrix once (the embedding row is noise).
   const double weight_bytes = bytes_per_weight * (double(c.n_layer) * 13.0 * c.n_embd * c.n_embd + double(c.vocab_size) * c.n_embd);
   int token = 0;
-  for (int i = 0; i < 4; ++i) token = sf::argmax(model->step(token));
+  for (int i = 0; i < 4; ++i) token = spiketile::argmax(model->step(token));
   const double t0 = now();
-  for (int i = 0; i < tokens; ++i) token = sf::argmax(model->step(token));
+  for (int i = 0; i < tokens; ++i) token = spiketile::argmax(model->step(token));
   const double tps = tokens / (now() - t0);
   const double rss = peak_rss_bytes();
 

@@ -8,7 +8,7 @@
 // routing tables of that placement.
 //
 //   bench_mapping_io                                # 216M shape (L18 C768 V50277) on chips/large.yaml
-//   bench_mapping_io --shape 12,512,5458 --out /tmp/m.sfmap
+//   bench_mapping_io --shape 12,512,5458 --out /tmp/m.stmap
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -42,15 +42,15 @@ struct Shape {
   int layers = 18, channels = 768, vocab = 50277;
 };
 
-sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) {
+spiketile::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) {
   std::ifstream in(chip_path);
   std::stringstream yaml;
   yaml << in.rdbuf();
-  sf::Mapping m;
+  spiketile::Mapping m;
   m.chip_yaml = yaml.str();
-  const sf::ChipSpec chip = sf::load_chip_spec_from_string(m.chip_yaml, chip_path);
+  const spiketile::ChipSpec chip = spiketile::load_chip_spec_from_string(m.chip_yaml, chip_path);
   m.chip_name = chip.name;
-  m.config = sf::ModelConfig{shape.layers, shape.channels, shape.vocab};
+  m.config = spiketile::ModelConfig{shape.layers, shape.channels, shape.vocab};
   m.model_source = "synthetic (bench_mapping_io)";
   m.encoding_rule.graded_payload_bits = chip.core.activation_bits;
   const int64_t C = shape.channels, tile_rows = chip.core.crossbar.neurons, tile_cols = chip.core.crossbar.axons;
@@ -58,8 +58,8 @@ sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) 
   auto fill = [](std::vector<uint8_t>& bytes, uint64_t seed) {
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t((i * 0x9e3779b1u + seed) >> 7);
   };
-  auto add_array = [&](sf::Unit& u, const std::string& name, sf::ParamType type, int64_t count) {
-    sf::ParamArray p;
+  auto add_array = [&](spiketile::Unit& u, const std::string& name, spiketile::ParamType type, int64_t count) {
+    spiketile::ParamArray p;
     p.name = name;
     p.type = type;
     p.count = count;
@@ -69,8 +69,8 @@ sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) 
   };
 
   struct Matrix {
-    sf::Op op;
-    sf::NeuronFunction reducer;
+    spiketile::Op op;
+    spiketile::NeuronFunction reducer;
     int64_t rows, cols;
   };
   // Residual slice s of a layer feeds input tile s of these (its channels are their columns).
@@ -81,13 +81,13 @@ sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) 
     for (int r = 0; r < row_blocks; ++r) {
       const int reducer = int(m.units.size());
       for (int c = 0; c < col_blocks; ++c) {
-        sf::Unit u;
+        spiketile::Unit u;
         u.id = int(m.units.size());
         u.name = fmt::format("{}[{},{}]", prefix, r, c);
-        u.kind = sf::UnitKind::Crossbar;
+        u.kind = spiketile::UnitKind::Crossbar;
         u.op = matrix.op;
         u.layer = layer;
-        u.function = c == 0 ? matrix.reducer : sf::NeuronFunction::PartialSum;
+        u.function = c == 0 ? matrix.reducer : spiketile::NeuronFunction::PartialSum;
         u.out_begin = r * tile_rows;
         u.out_end = std::min<int64_t>(matrix.rows, (r + 1) * tile_rows);
         u.in_begin = c * tile_cols;
@@ -96,11 +96,11 @@ sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) 
         u.out_tiles = row_blocks;
         u.in_index = c;
         u.in_tiles = col_blocks;
-        add_array(u, sf::param::kWeights, sf::ParamType::i8, u.rows() * u.cols());
-        for (const sf::ParamRule& rule : sf::expected_params(u, m.config))
-          if (rule.name != sf::param::kWeights) add_array(u, rule.name, rule.type, rule.count);
+        add_array(u, spiketile::param::kWeights, spiketile::ParamType::i8, u.rows() * u.cols());
+        for (const spiketile::ParamRule& rule : spiketile::expected_params(u, m.config))
+          if (rule.name != spiketile::param::kWeights) add_array(u, rule.name, rule.type, rule.count);
         u.resources = {u.cols(), u.rows(), u.rows() * u.cols(), 16 * u.rows()};
-        if (c > 0) m.flows.push_back({u.id, {reducer}, sf::FlowRole::PartialSum, sf::ir::Encoding::Wide,
+        if (c > 0) m.flows.push_back({u.id, {reducer}, spiketile::FlowRole::PartialSum, spiketile::ir::Encoding::Wide,
                                       prefix + ".partial", u.out_begin, u.out_end, 32, double(u.rows())});
         if (first_slice >= 0) slice_readers[std::size_t(first_slice + c)].push_back(u.id);
         m.units.push_back(std::move(u));
@@ -113,17 +113,17 @@ sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) 
     const int first_slice = int(slice_readers.size());
     std::vector<int> slice_units;
     for (int s = 0; s < slices; ++s) {
-      sf::Unit u;
+      spiketile::Unit u;
       u.id = int(m.units.size());
       u.name = fmt::format("L{}.residual[{}]", l, s);
-      u.kind = sf::UnitKind::Residual;
-      u.op = sf::Op::Ln1;
+      u.kind = spiketile::UnitKind::Residual;
+      u.op = spiketile::Op::Ln1;
       u.layer = l;
       u.out_begin = s * tile_rows;
       u.out_end = std::min<int64_t>(C, (s + 1) * tile_rows);
       u.slice = s;
       u.slices = slices;
-      for (const sf::ParamRule& rule : sf::expected_params(u, m.config)) add_array(u, rule.name, rule.type, rule.count);
+      for (const spiketile::ParamRule& rule : spiketile::expected_params(u, m.config)) add_array(u, rule.name, rule.type, rule.count);
       u.resources = {0, u.rows(), 0, 0};
       for (const auto& p : u.params) u.resources.synapse_bytes += int64_t(p.bytes.size());
       slice_units.push_back(u.id);
@@ -131,30 +131,30 @@ sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) 
       m.units.push_back(std::move(u));
     }
     const std::string L = fmt::format("L{}.", l);
-    using F = sf::NeuronFunction;
-    add_matrix({sf::Op::AttReceptance, F::Receptance, C, C}, l, L + "att.receptance", first_slice);
-    add_matrix({sf::Op::AttKey, F::AttKey, C, C}, l, L + "att.key", first_slice);
-    add_matrix({sf::Op::AttValue, F::AttValueWkvGate, C, C}, l, L + "att.value", first_slice);
-    add_matrix({sf::Op::AttOutput, F::AttOutputLif, C, C}, l, L + "att.output", -1);
-    add_matrix({sf::Op::FfnReceptance, F::Receptance, C, C}, l, L + "ffn.receptance", -1);
-    add_matrix({sf::Op::FfnKey, F::FfnKeyRelu2, 4 * C, C}, l, L + "ffn.key", -1);
-    add_matrix({sf::Op::FfnValue, F::FfnValueGateLif, C, 4 * C}, l, L + "ffn.value", -1);
+    using F = spiketile::NeuronFunction;
+    add_matrix({spiketile::Op::AttReceptance, F::Receptance, C, C}, l, L + "att.receptance", first_slice);
+    add_matrix({spiketile::Op::AttKey, F::AttKey, C, C}, l, L + "att.key", first_slice);
+    add_matrix({spiketile::Op::AttValue, F::AttValueWkvGate, C, C}, l, L + "att.value", first_slice);
+    add_matrix({spiketile::Op::AttOutput, F::AttOutputLif, C, C}, l, L + "att.output", -1);
+    add_matrix({spiketile::Op::FfnReceptance, F::Receptance, C, C}, l, L + "ffn.receptance", -1);
+    add_matrix({spiketile::Op::FfnKey, F::FfnKeyRelu2, 4 * C, C}, l, L + "ffn.key", -1);
+    add_matrix({spiketile::Op::FfnValue, F::FfnValueGateLif, C, 4 * C}, l, L + "ffn.value", -1);
     for (int s = 0; s < slices; ++s)
-      m.flows.push_back({slice_units[std::size_t(s)], slice_readers[std::size_t(first_slice + s)], sf::FlowRole::Activation,
-                         sf::ir::Encoding::Graded, L + "att.xk", s * tile_rows, std::min<int64_t>(C, (s + 1) * tile_rows),
+      m.flows.push_back({slice_units[std::size_t(s)], slice_readers[std::size_t(first_slice + s)], spiketile::FlowRole::Activation,
+                         spiketile::ir::Encoding::Graded, L + "att.xk", s * tile_rows, std::min<int64_t>(C, (s + 1) * tile_rows),
                          8, double(tile_rows)});
   }
-  add_matrix({sf::Op::Head, sf::NeuronFunction::HeadLogits, shape.vocab, C}, -1, "head", -1);
+  add_matrix({spiketile::Op::Head, spiketile::NeuronFunction::HeadLogits, shape.vocab, C}, -1, "head", -1);
 
   m.host.embedding.assign(std::size_t(shape.vocab) * std::size_t(C), 4096);
   m.host.head_logit_scale.assign(std::size_t(shape.vocab), 1.0 / 4096);
-  const sf::Topology topology(chip);
+  const spiketile::Topology topology(chip);
   if (int(m.units.size()) > topology.core_count())
     throw std::runtime_error(fmt::format("{} units do not fit the {} cores of {}", m.units.size(), topology.core_count(), chip.name));
   for (int u = 0; u < int(m.units.size()); ++u) m.unit_cores.push_back(topology.coord(u));
   m.placement.unit_cores = m.unit_cores;
   m.placement.start = "index order";
-  m.routing_tables = sf::build_routing_tables(topology, m.unit_cores, sf::to_placement_flows(m.flows)).tables;
+  m.routing_tables = spiketile::build_routing_tables(topology, m.unit_cores, spiketile::to_placement_flows(m.flows)).tables;
   m.decisions.push_back("synthetic mapping of bench_mapping_io");
   return m;
 }
@@ -163,9 +163,9 @@ sf::Mapping synthetic_mapping(const Shape& shape, const std::string& chip_path) 
 
 int main(int argc, char** argv) {
   CLI::App app{"Mapping file save/load time and peak memory at SpikeGPT-216M scale"};
-  std::string chip = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/large.yaml";
+  std::string chip = std::string(SPIKETILE_SOURCE_DIR) + "/chips/large.yaml";
   std::string shape_text = "18,768,50277";
-  std::string out = "/tmp/bench_mapping_io.sfmap";
+  std::string out = "/tmp/bench_mapping_io.stmap";
   app.add_option("--chip", chip, "Chip description");
   app.add_option("--shape", shape_text, "L,C,V of the synthetic model");
   app.add_option("--out", out, "Mapping file to write (removed at the end)");
@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   int64_t weight_bytes = 0, array_bytes = 0;  // crossbar weights; every parameter and host array
   std::size_t units = 0, flows = 0;
   {
-    const sf::Mapping m = synthetic_mapping(shape, chip);
+    const spiketile::Mapping m = synthetic_mapping(shape, chip);
     build_s = now() - t;
     weight_bytes = m.weight_bytes();
     for (const auto& u : m.units)
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
     rss_built = rss();
     reset_peak();
     t = now();
-    sf::save_mapping(m, out);
+    spiketile::save_mapping(m, out);
     save_s = now() - t;
     save_peak = peak_rss();
   }
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   std::fclose(f);
   reset_peak();
   t = now();
-  const sf::Mapping loaded = sf::load_mapping(out);
+  const spiketile::Mapping loaded = spiketile::load_mapping(out);
   load_s = now() - t;
   load_peak = peak_rss();
   std::remove(out.c_str());

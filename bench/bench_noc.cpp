@@ -27,10 +27,10 @@
 
 namespace {
 
-using sf::sim::Cycle;
+using spiketile::sim::Cycle;
 
 struct Options {
-  std::string chip = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/default.yaml";
+  std::string chip = std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml";
   int tokens = 4;
   int events = 32;
   int fanout = 8;
@@ -40,19 +40,19 @@ struct Options {
 };
 
 // Flow 2u: unit u's activations to the next layer; flow 2u + 1: its partial sums to the reducer.
-std::vector<sf::Flow> token_flows(int units, const Options& o) {
-  std::vector<sf::Flow> flows;
+std::vector<spiketile::Flow> token_flows(int units, const Options& o) {
+  std::vector<spiketile::Flow> flows;
   const int layers = std::max(1, units / o.layer);
   for (int u = 0; u < units; ++u) {
     const int layer = std::min(u / o.layer, layers - 1);
     const int next_layer_start = (layer + 1) % layers * o.layer;
     const int within = u - layer * o.layer;
-    sf::Flow activations{u, {}, double(o.events)};
+    spiketile::Flow activations{u, {}, double(o.events)};
     const int block_start = within / o.fanout * o.fanout;
     for (int k = 0; k < o.fanout; ++k) activations.destinations.push_back((next_layer_start + (block_start + k) % o.layer) % units);
     flows.push_back(activations);
     const int reducer = layer * o.layer + within / 4 * 4;
-    flows.push_back(sf::Flow{u, {reducer == u ? u + 1 : reducer}, double(o.events)});
+    flows.push_back(spiketile::Flow{u, {reducer == u ? u + 1 : reducer}, double(o.events)});
   }
   return flows;
 }
@@ -60,7 +60,7 @@ std::vector<sf::Flow> token_flows(int units, const Options& o) {
 class TokenDriver : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(TokenDriver);
-  TokenDriver(const sc_core::sc_module_name& name, sf::sim::Network& network, const Options& options)
+  TokenDriver(const sc_core::sc_module_name& name, spiketile::sim::Network& network, const Options& options)
       : sc_module(name), network_(network), options_(options) {
     SC_THREAD(drive);
   }
@@ -68,13 +68,13 @@ class TokenDriver : public sc_core::sc_module {
 
  private:
   void drive() {
-    const sf::RoutingTables& tables = network_.tables();
+    const spiketile::RoutingTables& tables = network_.tables();
     for (int t = 0; t < options_.tokens; ++t) {
       const Cycle start = network_.clock().now();
       for (int f = 0; f < int(tables.flows.size()); ++f) {
-        const sf::FlowRoute& route = tables.flows[std::size_t(f)];
-        if (route.packet == sf::FlowPacket::none) continue;
-        sf::sim::NetworkInterface& source = network_.interface(route.source_core);
+        const spiketile::FlowRoute& route = tables.flows[std::size_t(f)];
+        if (route.packet == spiketile::FlowPacket::none) continue;
+        spiketile::sim::NetworkInterface& source = network_.interface(route.source_core);
         const bool partial_sums = f % 2 == 1;
         const int events = partial_sums ? options_.events / 2 : options_.events;
         for (int e = 0; e < events; ++e)
@@ -85,7 +85,7 @@ class TokenDriver : public sc_core::sc_module {
       sc_core::wait(network_.clock().period());  // tokens start on distinct cycles
     }
   }
-  sf::sim::Network& network_;
+  spiketile::sim::Network& network_;
   Options options_;
 };
 
@@ -108,36 +108,36 @@ int sc_main(int argc, char** argv) {
                "unit i on core i (layers span chips) instead of the compiler's placement");
   CLI11_PARSE(app, argc, argv);
 
-  const sf::ChipSpec spec = sf::load_chip_spec(o.chip);
-  const sf::Topology topology(spec);
+  const spiketile::ChipSpec spec = spiketile::load_chip_spec(o.chip);
+  const spiketile::Topology topology(spec);
   const int units = topology.core_count();
-  const std::vector<sf::Flow> flows = token_flows(units, o);
+  const std::vector<spiketile::Flow> flows = token_flows(units, o);
   double t0 = seconds_now();
-  std::vector<sf::CoreCoord> unit_cores;
+  std::vector<spiketile::CoreCoord> unit_cores;
   if (o.index_placement)
     for (int u = 0; u < units; ++u) unit_cores.push_back(topology.coord(u));
   else
-    unit_cores = sf::place(topology, units, flows).unit_cores;
-  sf::RoutingOptions routing;
+    unit_cores = spiketile::place(topology, units, flows).unit_cores;
+  spiketile::RoutingOptions routing;
   routing.enforce_table_capacity = false;
-  sf::RoutingTables tables = sf::build_routing_tables(topology, unit_cores, flows, routing);
+  spiketile::RoutingTables tables = spiketile::build_routing_tables(topology, unit_cores, flows, routing);
   const double compile_s = seconds_now() - t0;
 
-  sf::sim::NocConfig config = sf::sim::noc_config(spec);
+  spiketile::sim::NocConfig config = spiketile::sim::noc_config(spec);
   if (o.depth > 0) config.input_buffer_depth_flits = o.depth;
   t0 = seconds_now();
-  sf::sim::Network network("noc", config, std::move(tables));
+  spiketile::sim::Network network("noc", config, std::move(tables));
   uint64_t delivered = 0;
   for (int core = 0; core < units; ++core)
-    network.interface(core).set_delivery_handler([&delivered](const sf::sim::Delivery&) { ++delivered; });
+    network.interface(core).set_delivery_handler([&delivered](const spiketile::sim::Delivery&) { ++delivered; });
   TokenDriver driver("driver", network, o);
   const double elaborate_s = seconds_now() - t0;
 
   t0 = seconds_now();
-  sf::sim::run(network);
+  spiketile::sim::run(network);
   const double run_s = seconds_now() - t0;
 
-  const sf::sim::StatRegistry& stats = network.stats();
+  const spiketile::sim::StatRegistry& stats = network.stats();
   const double flit_hops = stats.value("noc.flit_hops.mesh") + stats.value("noc.flit_hops.inter_chip");
   const double activations = stats.value("noc.router_activations");
   const Cycle cycles = network.clock().now();

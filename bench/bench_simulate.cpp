@@ -48,8 +48,8 @@ std::string with_value(std::string yaml, const std::string& key, int value) {
   return yaml;
 }
 
-sf::QuantizedSpikeGpt load_model(const std::string& model_path, std::string calibration_path) {
-  const auto weights = sf::SpikeGptWeights::load(model_path, {});
+spiketile::QuantizedSpikeGpt load_model(const std::string& model_path, std::string calibration_path) {
+  const auto weights = spiketile::SpikeGptWeights::load(model_path, {});
   if (calibration_path.empty()) {
     calibration_path = model_path;
     for (const std::string ext : {".pth", ".safetensors"})
@@ -58,24 +58,24 @@ sf::QuantizedSpikeGpt load_model(const std::string& model_path, std::string cali
         calibration_path.resize(calibration_path.size() - ext.size());
     calibration_path += ".calib.json";
   }
-  const auto cal = sf::Calibration::load(calibration_path, weights.config.n_layer);
-  return sf::QuantizedSpikeGpt::build(weights, cal, {});
+  const auto cal = spiketile::Calibration::load(calibration_path, weights.config.n_layer);
+  return spiketile::QuantizedSpikeGpt::build(weights, cal, {});
 }
 
 // Random weights of shape L,C,V, calibrated by the golden model on a few deterministic tokens
 // (speed does not depend on the ranges; the same rule as bench/make_random_model.cpp).
-sf::QuantizedSpikeGpt random_model(const std::string& shape, int calibration_tokens) {
-  sf::ModelConfig c;
+spiketile::QuantizedSpikeGpt random_model(const std::string& shape, int calibration_tokens) {
+  spiketile::ModelConfig c;
   char comma = 0;
   std::stringstream ss(shape);
   ss >> c.n_layer >> comma >> c.n_embd >> comma >> c.vocab_size;
   if (!ss || c.n_layer <= 0 || c.n_embd <= 0 || c.vocab_size <= 0)
     throw std::invalid_argument(fmt::format("--shape '{}': expected L,C,V (positive integers)", shape));
-  sf::GoldenModel golden(sf::SpikeGptWeights::from_file(sf::random_spikegpt_checkpoint(c, 1), {}), 0);
+  spiketile::GoldenModel golden(spiketile::SpikeGptWeights::from_file(spiketile::random_spikegpt_checkpoint(c, 1), {}), 0);
   std::vector<int> tokens;
   for (int i = 0; i < calibration_tokens; ++i) tokens.push_back(int((int64_t(i) * 7919 + 13) % c.vocab_size));
-  const sf::Calibration cal = sf::calibrate(golden, tokens, "bench deterministic tokens");
-  return sf::QuantizedSpikeGpt::build(golden.weights(), cal, {});
+  const spiketile::Calibration cal = spiketile::calibrate(golden, tokens, "bench deterministic tokens");
+  return spiketile::QuantizedSpikeGpt::build(golden.weights(), cal, {});
 }
 
 struct LevelRun {
@@ -96,7 +96,7 @@ LevelRun time_level(Model& model, const std::vector<int>& tokens) {
     const auto t0 = std::chrono::steady_clock::now();
     model.step(token);
     run.wall_seconds += seconds_since(t0);
-    const sf::Counts total = model.last_counts()->total();
+    const spiketile::Counts total = model.last_counts()->total();
     run.sop_graded += total.sop_graded;
     run.sop_binary += total.sop_binary;
     run.sop_bit_serial += total.sop_bit_serial;
@@ -144,11 +144,11 @@ int bench(int argc, char** argv) {
 
   omp_set_num_threads(threads);
   auto t0 = std::chrono::steady_clock::now();
-  sf::QuantizedSpikeGpt quantized = shape.empty() ? load_model(model_path, calibration_path)
+  spiketile::QuantizedSpikeGpt quantized = shape.empty() ? load_model(model_path, calibration_path)
                                                   : random_model(shape, calibration_tokens);
   const double build_s = seconds_since(t0);
-  const sf::ModelConfig config = quantized.config;
-  std::string yaml = sf::unicode::read_file_bytes(chip_path, "a chip description (YAML)");
+  const spiketile::ModelConfig config = quantized.config;
+  std::string yaml = spiketile::unicode::read_file_bytes(chip_path, "a chip description (YAML)");
   if (buffer_depth > 0) yaml = with_value(yaml, "input_buffer_depth_flits", buffer_depth);
   if (max_burst_events > 0) {
     if (yaml.find("max_burst_events:") == std::string::npos) {  // optional field: add it to the router section
@@ -158,18 +158,18 @@ int bench(int argc, char** argv) {
     }
     yaml = with_value(yaml, "max_burst_events", max_burst_events);
   }
-  const sf::ChipSpec chip = sf::load_chip_spec_from_string(yaml, chip_path);
+  const spiketile::ChipSpec chip = spiketile::load_chip_spec_from_string(yaml, chip_path);
   t0 = std::chrono::steady_clock::now();
-  auto mapping = std::make_shared<const sf::Mapping>(sf::compile_model(quantized, chip, yaml));
+  auto mapping = std::make_shared<const spiketile::Mapping>(spiketile::compile_model(quantized, chip, yaml));
   const double compile_s = seconds_since(t0);
 
   std::vector<int> sequence;
   for (int i = 0; i < tokens; ++i) sequence.push_back(int((int64_t(i) * 7919 + 13) % config.vocab_size));
 
-  sf::QuantizedModel functional(std::move(quantized));
-  sf::MappingExecutor executor(mapping);
+  spiketile::QuantizedModel functional(std::move(quantized));
+  spiketile::MappingExecutor executor(mapping);
   t0 = std::chrono::steady_clock::now();
-  sf::sim::ChipSimulator simulator(mapping);
+  spiketile::sim::ChipSimulator simulator(mapping);
   const double elaborate_s = seconds_since(t0);
 
   fmt::print("model:      {} (L{} C{} V{}, {:.1f} M params); quantize {:.1f} s\n",
@@ -215,9 +215,9 @@ int bench(int argc, char** argv) {
              s.wall_seconds / f.wall_seconds, s.wall_seconds / e.wall_seconds);
   if (show_summary) fmt::print("\n{}", simulator.summary());
   if (!stats_path.empty()) {
-    sf::RunStats stats;
+    spiketile::RunStats stats;
     simulator.fill_stats(stats);
-    std::ofstream(stats_path) << sf::stats_to_json(stats).dump(1) << "\n";
+    std::ofstream(stats_path) << spiketile::stats_to_json(stats).dump(1) << "\n";
   }
   return same ? 0 : 1;
 }

@@ -3,7 +3,7 @@
 // cannot be had here (46M, 216M):
 //   make_random_model --shape 18,768,50277 -o /tmp/spikegpt-216m.safetensors [--calibration-tokens 32]
 // The calibration is measured with the golden model on a deterministic token sequence and written
-// beside the checkpoint as <name>.calib.json, where `spikeforge compile` looks for it.
+// beside the checkpoint as <name>.calib.json, where `spiketile compile` looks for it.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -26,18 +26,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  sf::ModelConfig c;
+  spiketile::ModelConfig c;
   char comma;
   std::stringstream ss(shape);
   ss >> c.n_layer >> comma >> c.n_embd >> comma >> c.vocab_size;
-  sf::TensorFile file = sf::random_spikegpt_checkpoint(c, seed);
-  sf::save_safetensors(output, file);
+  spiketile::TensorFile file = spiketile::random_spikegpt_checkpoint(c, seed);
+  spiketile::save_safetensors(output, file);
   fmt::print("wrote {} ({:.1f} M parameters)\n", output, double(c.parameter_count()) / 1e6);
 
-  sf::GoldenModel golden(sf::SpikeGptWeights::from_file(std::move(file), {}), 0);
+  spiketile::GoldenModel golden(spiketile::SpikeGptWeights::from_file(std::move(file), {}), 0);
   std::vector<int> tokens;
   for (int i = 0; i < calibration_tokens; ++i) tokens.push_back(int((int64_t(i) * 7919 + 13) % c.vocab_size));
-  const sf::Calibration cal = sf::calibrate(golden, tokens, fmt::format("{} deterministic tokens", calibration_tokens));
+  const spiketile::Calibration cal = spiketile::calibrate(golden, tokens, fmt::format("{} deterministic tokens", calibration_tokens));
   std::string base = output;
   if (base.size() > 12 && base.compare(base.size() - 12, 12, ".safetensors") == 0) base.resize(base.size() - 12);
   cal.save(base + ".calib.json");

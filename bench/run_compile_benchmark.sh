@@ -4,15 +4,15 @@
 # time, peak resident memory and its ratio to the int8 weight bytes; then the placement-effort
 # trade-off, and the not-fit error on chips/default.yaml.
 #   ./bench/run_compile_benchmark.sh [work dir, default /tmp/sf216]
-# Needs build/spikeforge and build/bench/make_random_model
-# (cmake --build build --target spikeforge make_random_model) and GNU time (/usr/bin/time).
+# Needs build/spiketile and build/bench/make_random_model
+# (cmake --build build --target spiketile make_random_model) and GNU time (/usr/bin/time).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${1:-/tmp/sf216}"
-spikeforge="$root/build/spikeforge"
+spiketile="$root/build/spiketile"
 make_model="$root/build/bench/make_random_model"
 model="$dir/spikegpt-216m.safetensors"
-for tool in "$spikeforge" "$make_model" /usr/bin/time; do
+for tool in "$spiketile" "$make_model" /usr/bin/time; do
   [[ -x "$tool" ]] || { echo "missing $tool: build it first (see the header of $0)" >&2; exit 1; }
 done
 mkdir -p "$dir"
@@ -23,19 +23,19 @@ if [[ ! -f "$model" || ! -f "$dir/spikegpt-216m.calib.json" ]]; then
   echo
 fi
 
-# Runs `spikeforge compile ARGS...` under /usr/bin/time -v; leaves its output in $dir/compile.out
+# Runs `spiketile compile ARGS...` under /usr/bin/time -v; leaves its output in $dir/compile.out
 # and compile.err, and prints wall time and peak RSS.
 timed_compile() {
-  echo "\$ spikeforge compile $*"
+  echo "\$ spiketile compile $*"
   local status=0
-  /usr/bin/time -v -o "$dir/compile.time" "$spikeforge" compile "$@" >"$dir/compile.out" 2>"$dir/compile.err" || status=$?
+  /usr/bin/time -v -o "$dir/compile.time" "$spiketile" compile "$@" >"$dir/compile.out" 2>"$dir/compile.err" || status=$?
   wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/compile.time")
   rss_kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$dir/compile.time")
   echo "  exit $status, wall $wall, peak RSS $rss_kib KiB"
   return $status
 }
 
-timed_compile --model "$model" --chip "$root/chips/large.yaml" -o "$dir/spikegpt-216m.sfmap"
+timed_compile --model "$model" --chip "$root/chips/large.yaml" -o "$dir/spikegpt-216m.stmap"
 grep -E '^(model|cores used|weights):|placement cost' "$dir/compile.out"
 weight_bytes=$(sed -n 's/^weights: *\([0-9]*\) bytes at.*/\1/p' "$dir/compile.out")
 parameters=$((2 * 50277 * 768 + 18 * (13 * 768 * 768 + 11 * 768) + 4 * 768))
@@ -48,10 +48,10 @@ echo
 
 echo "placement effort (annealing moves per unit; 120 is the default):"
 for effort in 0 120 500; do
-  timed_compile --model "$model" --chip "$root/chips/large.yaml" --placement-effort "$effort" -o "$dir/effort.sfmap"
+  timed_compile --model "$model" --chip "$root/chips/large.yaml" --placement-effort "$effort" -o "$dir/effort.stmap"
   grep 'placement cost' "$dir/compile.out"
 done
-rm -f "$dir/effort.sfmap"
+rm -f "$dir/effort.stmap"
 echo
 
 # The .pth reader streams too: the same checkpoint written by torch.save must compile to the same
@@ -81,15 +81,15 @@ PY
     mkdir -p "$dir/as-$format"
     ln -sf "../spikegpt-216m.$format" "$dir/as-$format/spikegpt-216m"
     cp "$dir/spikegpt-216m.calib.json" "$dir/as-$format/"
-    (cd "$dir/as-$format" && timed_compile --model spikegpt-216m --chip "$root/chips/large.yaml" -o "$dir/as-$format.sfmap")
+    (cd "$dir/as-$format" && timed_compile --model spikegpt-216m --chip "$root/chips/large.yaml" -o "$dir/as-$format.stmap")
   done
-  cmp "$dir/as-safetensors.sfmap" "$dir/as-pth.sfmap" && echo "  .pth and .safetensors give byte-identical mappings"
-  rm -f "$dir/as-safetensors.sfmap" "$dir/as-pth.sfmap"
+  cmp "$dir/as-safetensors.stmap" "$dir/as-pth.stmap" && echo "  .pth and .safetensors give byte-identical mappings"
+  rm -f "$dir/as-safetensors.stmap" "$dir/as-pth.stmap"
   echo
 fi
 
 echo "the default configuration (one chip, 256 cores) cannot hold it; expected: exit 2 and the reason"
 status=0
-timed_compile --model "$model" --chip "$root/chips/default.yaml" -o "$dir/default.sfmap" || status=$?
+timed_compile --model "$model" --chip "$root/chips/default.yaml" -o "$dir/default.stmap" || status=$?
 sed 's/^/  /' "$dir/compile.err"
 [[ $status -eq 2 ]] || { echo "expected exit 2 (does not fit), got $status" >&2; exit 1; }

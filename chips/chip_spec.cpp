@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace sf {
+namespace spiketile {
 
 using config::ImplChoice;
 using config::Need;
@@ -553,4 +553,4 @@ ChipSpec load_chip_spec_from_string(const std::string& yaml, const std::string& 
                              name);
 }
 
-}  // namespace sf
+}  // namespace spiketile

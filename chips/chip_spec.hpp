@@ -13,7 +13,7 @@
 
 #include "chips/config_schema.hpp"
 
-namespace sf {
+namespace spiketile {
 
 class ChipSpecError : public ConfigError {
  public:
@@ -179,7 +179,7 @@ ChipSpec load_chip_spec_from_string(const std::string& yaml, const std::string& 
 // The parameter tables the loader uses, one per section.
 const config::Schema& chip_spec_schema();
 
-// Markdown reference of every section and parameter (for `spikeforge chip --describe`, docs/chip.md).
+// Markdown reference of every section and parameter (for `spiketile chip --describe`, docs/chip.md).
 std::string describe_chip_spec();
 
-}  // namespace sf
+}  // namespace spiketile

@@ -10,7 +10,7 @@
 #include <set>
 #include <tuple>
 
-namespace sf {
+namespace spiketile {
 
 std::string ConfigProblem::to_string() const {
   if (line > 0) return fmt::format("{}:{}:{}: {}", file, line, column, message);
@@ -825,4 +825,4 @@ std::string describe_markdown(const Schema& schema) {
 }
 
 }  // namespace config
-}  // namespace sf
+}  // namespace spiketile

@@ -3,7 +3,7 @@
 // Each section of a file is described once, in a static table of parameters (name, type, unit,
 // required/default, range, description), in the spirit of SST's ELI tables. The same table drives
 // the loader (types, ranges, defaults, unknown-key detection) and the documentation renderer, so
-// `spikeforge chip --describe` and docs/chip.md cannot drift from what the loader accepts.
+// `spiketile chip --describe` and docs/chip.md cannot drift from what the loader accepts.
 //
 // Validation never stops at the first problem: every problem is collected with its file, line and
 // column and reported together in one ConfigError.
@@ -18,7 +18,7 @@
 #include <variant>
 #include <vector>
 
-namespace sf {
+namespace spiketile {
 
 // One thing wrong with a configuration file, located in it (line/column are 1-based, 0 = unknown).
 struct ConfigProblem {
@@ -166,4 +166,4 @@ std::string problems_headline(const std::string& what, const ProblemSink& sink);
 int index_bits(uint64_t count);
 
 }  // namespace config
-}  // namespace sf
+}  // namespace spiketile

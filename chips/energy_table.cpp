@@ -7,7 +7,7 @@
 
 #include "chips/chip_spec.hpp"
 
-namespace sf {
+namespace spiketile {
 
 using config::Need;
 using config::ParamSpec;
@@ -237,4 +237,4 @@ std::vector<std::string> energy_table_compatibility_warnings(const EnergyTable& 
   return warnings;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -14,7 +14,7 @@
 
 #include "chips/config_schema.hpp"
 
-namespace sf {
+namespace spiketile {
 
 struct ChipSpec;
 
@@ -56,4 +56,4 @@ const config::Schema& energy_table_schema();
 // Markdown reference of the energy table format and the meaning of every action.
 std::string describe_energy_table();
 
-}  // namespace sf
+}  // namespace spiketile

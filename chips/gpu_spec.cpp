@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace sf {
+namespace spiketile {
 
 using config::Need;
 using config::ParamSpec;
@@ -93,4 +93,4 @@ GpuSpec load_gpu_spec(const std::string& path) {
   return gpu;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -1,4 +1,4 @@
-// A GPU described by its public specification sheet, for the dense baseline of `spikeforge
+// A GPU described by its public specification sheet, for the dense baseline of `spiketile
 // report`: peak dense FLOP/s, memory bandwidth and board power feed a roofline model.
 //
 // Loaded from YAML (chips/gpu/*.yaml) with the same self-describing schema machinery as chip
@@ -9,7 +9,7 @@
 
 #include "chips/config_schema.hpp"
 
-namespace sf {
+namespace spiketile {
 
 class GpuSpecError : public ConfigError {
  public:
@@ -39,4 +39,4 @@ GpuSpec load_gpu_spec(const std::string& path);
 const config::Schema& gpu_spec_schema();
 std::string describe_gpu_spec();
 
-}  // namespace sf
+}  // namespace spiketile

@@ -19,7 +19,7 @@ set_property(TARGET PkgConfig::SystemC APPEND PROPERTY INTERFACE_COMPILE_DEFINIT
 find_package(verilator 5.0 REQUIRED)   # /usr/share/verilator/verilator-config.cmake
 
 if(TARGET yaml-cpp::yaml-cpp)
-  set(SPIKEFORGE_YAML_TARGET yaml-cpp::yaml-cpp)
+  set(SPIKETILE_YAML_TARGET yaml-cpp::yaml-cpp)
 else()
-  set(SPIKEFORGE_YAML_TARGET yaml-cpp)
+  set(SPIKETILE_YAML_TARGET yaml-cpp)
 endif()

@@ -4,7 +4,7 @@
 
 #include <functional>
 
-namespace sf::ir {
+namespace spiketile::ir {
 
 const char* unit_name(Unit u) {
   switch (u) {
@@ -180,4 +180,4 @@ std::string Graph::to_text() const {
   return out;
 }
 
-}  // namespace sf::ir
+}  // namespace spiketile::ir

@@ -9,7 +9,7 @@
 #include "models/event_counts.hpp"
 #include "models/quantized.hpp"
 
-namespace sf::ir {
+namespace spiketile::ir {
 
 // Where an op can run on the chip.
 enum class Unit { Host, Crossbar, NeuronUnit, Sfu };
@@ -74,4 +74,4 @@ struct Graph {
 
 Graph build_token_graph(const QuantizedSpikeGpt& model, const EncodingRule& rule);
 
-}  // namespace sf::ir
+}  // namespace spiketile::ir

@@ -10,7 +10,7 @@
 #include "compiler/tiling.hpp"
 #include "models/op_rules.hpp"
 
-namespace sf {
+namespace spiketile {
 
 std::string FitProblem::str() const {
   return fmt::format("{} at {}: need {}, capacity {}{}", resource, where, need, capacity, fix.empty() ? "" : " — " + fix);
@@ -530,4 +530,4 @@ Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& o
 
 }  // namespace
 
-}  // namespace sf
+}  // namespace spiketile

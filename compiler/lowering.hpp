@@ -12,7 +12,7 @@
 #include "compiler/placement.hpp"
 #include "compiler/routing.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // One resource that does not fit: what, where, how much is needed, how much there is, and what
 // would make it fit.
@@ -68,4 +68,4 @@ Mapping compile_model(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std
                       const CompileOptions& options = {});
 
 
-}  // namespace sf
+}  // namespace spiketile

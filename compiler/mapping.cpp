@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace sf {
+namespace spiketile {
 
 const char* unit_kind_name(UnitKind k) {
   switch (k) {
@@ -99,4 +99,4 @@ std::vector<Flow> to_placement_flows(const std::vector<MappedFlow>& flows) {
   return out;
 }
 
-}  // namespace sf
+}  // namespace spiketile

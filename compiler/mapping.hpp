@@ -20,7 +20,7 @@
 #include "models/numerics.hpp"
 #include "models/quantized.hpp"
 
-namespace sf {
+namespace spiketile {
 
 enum class UnitKind : uint8_t {
   Residual = 0,  // a slice of the residual stream of one layer: LayerNorms, token shifts, spike adds
@@ -178,4 +178,4 @@ std::vector<q::Multiplier> read_multipliers(const Unit& unit, const std::string&
 // The flows as placement and routing see them: unit ids and flits per token, in the same order.
 std::vector<Flow> to_placement_flows(const std::vector<MappedFlow>& flows);
 
-}  // namespace sf
+}  // namespace spiketile

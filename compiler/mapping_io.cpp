@@ -18,7 +18,7 @@
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the mapping file is little endian and is read and written with plain copies");
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 
@@ -597,8 +597,12 @@ std::vector<SectionEntry> read_header(const FileReader& file) {
   unsigned char header[kFirstSectionOffset] = {};
   const uint64_t have = std::min<uint64_t>(file_size, kFirstSectionOffset);
   file.read(0, header, have);
+  if (have >= sizeof kFormerMappingMagic && std::memcmp(header, kFormerMappingMagic, sizeof kFormerMappingMagic) == 0)
+    throw MappingError(
+        "this mapping was written by spikeforge, the earlier name of this tool, and is not read by spiketile; "
+        "recompile the model with `spiketile compile --model CHECKPOINT --chip CHIP.yaml -o NAME.stmap`");
   if (have < sizeof kMappingMagic || std::memcmp(header, kMappingMagic, sizeof kMappingMagic) != 0)
-    throw MappingError(fmt::format("not a spikeforge mapping: the file starts with [{}]; a mapping starts with [{}]",
+    throw MappingError(fmt::format("not a spiketile mapping: the file starts with [{}]; a mapping starts with [{}]",
                                    hex_bytes(header, std::min<uint64_t>(have, sizeof kMappingMagic)),
                                    hex_bytes(kMappingMagic, sizeof kMappingMagic)));
   auto truncated = [&](const std::string& what, uint64_t offset, uint64_t length) {
@@ -609,7 +613,7 @@ std::vector<SectionEntry> read_header(const FileReader& file) {
   const auto version = load_le<uint32_t>(header + 8);
   if (version != kMappingFormatVersion)
     throw MappingError(fmt::format("mapping format version {}; this build reads version {} only (recompile the "
-                                   "model with this build's `spikeforge compile`)",
+                                   "model with this build's `spiketile compile`)",
                                    version, kMappingFormatVersion));
   if (have < kHeaderBytes) throw truncated("the header", 0, kHeaderBytes);
   const auto section_count = load_le<uint32_t>(header + 12);
@@ -1075,9 +1079,10 @@ bool is_mapping_file(const std::string& path) {
   if (!f) return false;
   unsigned char magic[sizeof kMappingMagic] = {};
   const bool match = std::fread(magic, 1, sizeof magic, f) == sizeof magic &&
-                     std::memcmp(magic, kMappingMagic, sizeof magic) == 0;
+                     (std::memcmp(magic, kMappingMagic, sizeof magic) == 0 ||
+                      std::memcmp(magic, kFormerMappingMagic, sizeof magic) == 0);
   std::fclose(f);
   return match;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -1,4 +1,4 @@
-// The compiled-mapping file (.sfmap): a versioned, checksummed, little-endian binary holding a
+// The compiled-mapping file (.stmap): a versioned, checksummed, little-endian binary holding a
 // Mapping — everything the chip runs — including the chip description it was compiled for.
 //
 // docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of eight
@@ -19,15 +19,20 @@
 #include "compiler/mapping.hpp"
 #include "compiler/routing.hpp"
 
-namespace sf {
+namespace spiketile {
 
-// The only mapping format version this build reads and writes.
-inline constexpr uint32_t kMappingFormatVersion = 1;
-// "\x89SFMAP\r\n": the high byte catches 7-bit transfers, CR LF catches newline translation.
-inline constexpr unsigned char kMappingMagic[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
-inline constexpr const char* kMappingExtension = ".sfmap";
+// The only mapping format version this build reads and writes. Version 1 was the format of this
+// tool under its earlier name (magic kFormerMappingMagic); version 2 is version 1's layout under
+// this tool's own magic.
+inline constexpr uint32_t kMappingFormatVersion = 2;
+// "\x89STMAP\r\n": the high byte catches 7-bit transfers, CR LF catches newline translation.
+inline constexpr unsigned char kMappingMagic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
+inline constexpr const char* kMappingExtension = ".stmap";
+// The magic of the mappings this tool wrote under its earlier name: recognised only to refuse
+// such a file with a message that says what it is and how to recompile it.
+inline constexpr unsigned char kFormerMappingMagic[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
 
-// The sections of format version 1, in file order.
+// The sections of format version 2, in file order.
 const std::vector<std::string>& mapping_section_names();
 
 // Writes `mapping` to `path` via "<path>.partial" and a rename, so a failed write never leaves a
@@ -52,7 +57,8 @@ Mapping load_mapping(const std::string& path);
 // rebuild from placement and flows.
 void validate_mapping(const Mapping& mapping);
 
-// True when the file starts with kMappingMagic (`spikeforge inspect` dispatches on it).
+// True when the file starts with kMappingMagic or kFormerMappingMagic (`spiketile inspect`
+// dispatches on it, so a mapping of the earlier name reaches load_mapping's refusal).
 bool is_mapping_file(const std::string& path);
 
 // The embedded chip description, parsed and validated (MappingError when it is not valid).
@@ -72,4 +78,4 @@ struct ParamRule {
 std::vector<ParamRule> expected_params(const Unit& unit, const ModelConfig& config);
 const char* param_type_name(ParamType type);  // "i8", "i32", "i64"
 
-}  // namespace sf
+}  // namespace spiketile

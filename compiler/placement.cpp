@@ -9,7 +9,7 @@
 #include <numeric>
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 std::string to_string(const CoreCoord& c) { return fmt::format("chip {} (row {}, col {})", c.chip, c.row, c.col); }
 
@@ -1071,4 +1071,4 @@ Placement place(const Topology& topology, int num_units, const std::vector<Flow>
   return result;
 }
 
-}  // namespace sf
+}  // namespace spiketile

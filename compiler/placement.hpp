@@ -28,7 +28,7 @@
 
 #include "chips/chip_spec.hpp"
 
-namespace sf {
+namespace spiketile {
 
 struct CoreCoord {
   int chip = 0, row = 0, col = 0;
@@ -221,4 +221,4 @@ double placement_cost(const Topology& topology, const std::vector<CoreCoord>& un
 // The cost lower bound `place` reports (independent of any placement).
 double placement_lower_bound(const Topology& topology, const std::vector<Flow>& flows);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <tuple>
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 
@@ -322,4 +322,4 @@ std::vector<int> deliver(const RoutingTables& tables, int flow, CoreCoord source
   return delivered;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -25,7 +25,7 @@
 
 #include "compiler/placement.hpp"
 
-namespace sf {
+namespace spiketile {
 
 class RoutingError : public std::runtime_error {
  public:
@@ -118,4 +118,4 @@ std::vector<int> deliver(const RoutingTables& tables, int flow, CoreCoord source
 // each leading into the router of the next.
 std::vector<std::pair<int, Port>> channel_dependency_cycle(const RoutingTables& tables);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 // Boundary b of n near-equal blocks over [0, size).
@@ -34,4 +34,4 @@ MatrixTiling tile_matrix(int64_t rows, int64_t cols, int axons, int neurons) {
   return t;
 }
 
-}  // namespace sf
+}  // namespace spiketile

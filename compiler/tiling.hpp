@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace sf {
+namespace spiketile {
 
 struct Tile {
   int in_index = 0, out_index = 0;        // position in the tile grid
@@ -30,4 +30,4 @@ struct MatrixTiling {
 // spread over the tiles instead of leaving a sliver in the last one.
 MatrixTiling tile_matrix(int64_t rows, int64_t cols, int axons, int neurons);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -22,7 +22,7 @@
 #include "models/tokenizer.hpp"
 #include "models/unicode_util.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 using unicode::CharClass;
@@ -613,4 +613,4 @@ std::unique_ptr<Tokenizer> load_bpe_tokenizer(const std::string& path) {
   return load_bpe_tokenizer_from_json(unicode::read_file_bytes(path, kExpectedFormat), path);
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -12,7 +12,7 @@
 #include "models/tokenizer.hpp"
 #include "models/unicode_util.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 constexpr std::string_view kExpectedFormat = "a UTF-16 LE JSON object (with BOM FF FE) mapping id strings to single characters";
@@ -143,4 +143,4 @@ std::unique_ptr<Tokenizer> load_char_tokenizer(const std::string& path) {
   return std::make_unique<CharTokenizer>("char:" + std::filesystem::path(path).stem().string(), std::move(chars_by_id), path);
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -16,7 +16,7 @@
 // Conversions below read little-endian values with memcpy; a big-endian host would need swaps.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoint readers assume a little-endian host");
 
-namespace sf::checkpoint_io {
+namespace spiketile::checkpoint_io {
 
 RandomAccessFile::RandomAccessFile(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -251,4 +251,4 @@ void deliver_row_blocks(const Tensor& tensor, int64_t row_length, int64_t rows_p
     sink(first, std::min(rows_per_block, rows - first), tensor.data.data() + first * row_length);
 }
 
-}  // namespace sf::checkpoint_io
+}  // namespace spiketile::checkpoint_io

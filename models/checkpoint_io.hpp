@@ -9,7 +9,7 @@
 
 #include "models/tensor_file.hpp"
 
-namespace sf::checkpoint_io {
+namespace spiketile::checkpoint_io {
 
 // A read-only file accessed by offset (pread), so readers stream only the bytes they need.
 class RandomAccessFile {
@@ -79,4 +79,4 @@ int64_t row_length(const std::string& path, const std::string& tensor_name, cons
 void deliver_row_blocks(const Tensor& tensor, int64_t row_length, int64_t rows_per_block,
                         const TensorReader::RowBlockSink& sink);
 
-}  // namespace sf::checkpoint_io
+}  // namespace spiketile::checkpoint_io

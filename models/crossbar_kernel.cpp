@@ -8,17 +8,17 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
-#define SF_HAVE_VNNI512 1
+#define SPIKETILE_HAVE_VNNI512 1
 #endif
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 // Σ u[c]·w[c] with u unsigned 8-bit and w signed 8-bit; |sum| < 2^31 for cols <= 2^16.
 int32_t dot_u8_s8(const uint8_t* u, const int8_t* w, int n) {
   int c = 0;
   int32_t s = 0;
-#ifdef SF_HAVE_VNNI512
+#ifdef SPIKETILE_HAVE_VNNI512
   __m512i acc = _mm512_setzero_si512();
   for (; c + 64 <= n; c += 64)
     acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(u + c), _mm512_loadu_si512(w + c));
@@ -29,7 +29,7 @@ int32_t dot_u8_s8(const uint8_t* u, const int8_t* w, int n) {
 }
 }  // namespace
 
-#ifdef SF_HAVE_VNNI512
+#ifdef SPIKETILE_HAVE_VNNI512
 #pragma GCC diagnostic pop
 #endif
 
@@ -59,4 +59,4 @@ void crossbar_matvec(const int8_t* w, std::size_t row_stride, int rows, int cols
     acc[r] = int64_t(dot_u8_s8(up, w + std::size_t(r) * row_stride, cols)) - int64_t(offset) * row_sums[r];
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 const char* op_name(Op op) {
   static const char* names[] = {"embedding", "ln0", "ln1", "att.shift", "att.receptance", "att.key", "att.value",
@@ -171,4 +171,4 @@ TokenCounts TokenCounts::from_json(const nlohmann::json& j) {
   return t;
 }
 
-}  // namespace sf
+}  // namespace spiketile

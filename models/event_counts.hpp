@@ -9,7 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace sf {
+namespace spiketile {
 
 // Ops of one token step, in execution order. Layer ops repeat per layer; the first and last
 // three are global.
@@ -66,4 +66,4 @@ struct TokenCounts {
   static TokenCounts from_json(const nlohmann::json& j);
 };
 
-}  // namespace sf
+}  // namespace spiketile

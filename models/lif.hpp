@@ -3,7 +3,7 @@
 // level calls; the integer form lives with the other fixed-point rules.
 #pragma once
 
-namespace sf {
+namespace spiketile {
 
 // Charge, fire, reset. The charge is evaluated as v + (x - v) / 2 in exactly this order:
 // 0.5*v + 0.5*x rounds differently in float32 and would not match upstream bit for bit.
@@ -15,4 +15,4 @@ inline bool lif_step(float& v, float x) {
   return spike;
 }
 
-}  // namespace sf
+}  // namespace spiketile

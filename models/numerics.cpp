@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace sf::q {
+namespace spiketile::q {
 
 double Multiplier::value() const { return std::ldexp(double(mantissa), -shift); }
 
@@ -208,4 +208,4 @@ int32_t wkv_step_int(int32_t k, int32_t v, int32_t u, int32_t w, int64_t& a, int
   return wkv;
 }
 
-}  // namespace sf::q
+}  // namespace spiketile::q

@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-namespace sf::q {
+namespace spiketile::q {
 
 // ---- fixed formats (docs/numerics.md §2) --------------------------------------------------
 constexpr int kResidualFrac = 12;        // residual stream x: int32, Q.12
@@ -123,4 +123,4 @@ int64_t isqrt(int64_t v);   // floor(sqrt(v)), exact
 // overflow); b saturates at kWkvDenMax and a at ±2^46 (docs/numerics.md §4.5).
 int32_t wkv_step_int(int32_t k, int32_t v, int32_t u, int32_t w, int64_t& a, int64_t& b, int32_t& p);
 
-}  // namespace sf::q
+}  // namespace spiketile::q

@@ -10,7 +10,7 @@
 #include "models/event_counts.hpp"
 #include "models/numerics.hpp"
 
-namespace sf::rules {
+namespace spiketile::rules {
 
 constexpr int kInternalBits = 16;  // att value and ffn key inside a core: int16
 constexpr int kKeyBits = 24;       // att key in log2 units Q.8: int24
@@ -138,4 +138,4 @@ inline void count_embedding(Counts& c, int64_t n, bool binary, int64_t ones) {
   }
 }
 
-}  // namespace sf::rules
+}  // namespace spiketile::rules

@@ -6,7 +6,7 @@
 
 #include "models/tensor_file.hpp"
 
-namespace sf::pickle {
+namespace spiketile::pickle {
 
 std::string Value::type_name() const {
   switch (kind) {
@@ -486,4 +486,4 @@ Unpickled unpickle(const std::string& bytes, const Hooks& hooks, const std::stri
   }
 }
 
-}  // namespace sf::pickle
+}  // namespace spiketile::pickle

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace sf::pickle {
+namespace spiketile::pickle {
 
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;
@@ -76,4 +76,4 @@ class Unpickled {
 // thrown by a hook, becomes a CheckpointError "<context>: byte <offset> (opcode ...): <what>".
 Unpickled unpickle(const std::string& bytes, const Hooks& hooks, const std::string& context);
 
-}  // namespace sf::pickle
+}  // namespace spiketile::pickle

@@ -16,7 +16,7 @@
 #include "models/tensor_file.hpp"
 #include "models/zip_archive.hpp"
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 
@@ -472,4 +472,4 @@ PthReader::PthReader(const std::string& path) : archive_(path) {
 
 std::unique_ptr<TensorReader> open_pth(const std::string& path) { return std::make_unique<PthReader>(path); }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -1,7 +1,7 @@
 // The bit widths of the integer contract (docs/numerics.md §2), chosen per compile.
 #pragma once
 
-namespace sf {
+namespace spiketile {
 
 struct QuantOptions {
   int weight_bits = 8;       // crossbar weights, symmetric per output row
@@ -9,4 +9,4 @@ struct QuantOptions {
   int membrane_bits = 16;    // LIF membrane and input current, Q.8
 };
 
-}  // namespace sf
+}  // namespace spiketile

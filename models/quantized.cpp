@@ -12,7 +12,7 @@
 #include <fstream>
 #include <functional>
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 constexpr double kLog2e = 1.4426950408889634;
@@ -33,7 +33,7 @@ double max_positive(const float* d, int n) {
 // ---- calibration ----------------------------------------------------------------------------
 
 nlohmann::json Calibration::to_json() const {
-  return {{"format", "spikeforge-calibration-1"},
+  return {{"format", "spiketile-calibration-1"},
           {"text", text},
           {"tokens", tokens},
           {"ln1", ln1},
@@ -46,8 +46,8 @@ nlohmann::json Calibration::to_json() const {
 }
 
 Calibration Calibration::from_json(const nlohmann::json& j, int n_layer) {
-  if (j.value("format", "") != "spikeforge-calibration-1")
-    throw std::runtime_error("calibration: expected format 'spikeforge-calibration-1'");
+  if (j.value("format", "") != "spiketile-calibration-1")
+    throw std::runtime_error("calibration: expected format 'spiketile-calibration-1'");
   Calibration c;
   c.text = j.at("text").get<std::string>();
   c.tokens = j.at("tokens").get<int64_t>();
@@ -404,4 +404,4 @@ const std::vector<float>& QuantizedModel::step(int token) {
   return logits_;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -15,7 +15,7 @@
 #include "models/spikegpt.hpp"
 #include "models/token_counting.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // Largest |value| of each real-valued tensor, measured with the float golden model.
 struct Calibration {
@@ -122,4 +122,4 @@ class QuantizedModel final : public TokenModel {
   std::vector<int64_t> acc_, head_acc_;
 };
 
-}  // namespace sf
+}  // namespace spiketile

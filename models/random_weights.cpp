@@ -3,7 +3,7 @@
 #include <cmath>
 #include <random>
 
-namespace sf {
+namespace spiketile {
 
 TensorFile random_spikegpt_checkpoint(const ModelConfig& config, uint64_t seed) {
   TensorFile f;
@@ -48,4 +48,4 @@ TensorFile random_spikegpt_checkpoint(const ModelConfig& config, uint64_t seed) 
   return f;
 }
 
-}  // namespace sf
+}  // namespace spiketile

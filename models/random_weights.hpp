@@ -6,10 +6,10 @@
 
 #include "models/spikegpt.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // Every tensor of expected_tensors(config), filled so the network is numerically alive:
 // linear weights ~ U(-1, 1)/sqrt(fan_in), LayerNorm weight 1 / bias 0, time_* in upstream ranges.
 TensorFile random_spikegpt_checkpoint(const ModelConfig& config, uint64_t seed);
 
-}  // namespace sf
+}  // namespace spiketile

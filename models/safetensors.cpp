@@ -16,7 +16,7 @@
 #include "models/checkpoint_io.hpp"
 #include "models/tensor_file.hpp"
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 
@@ -327,4 +327,4 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
   if (!out) throw CheckpointError(fmt::format("{}: writing failed", path));
 }
 
-}  // namespace sf
+}  // namespace spiketile

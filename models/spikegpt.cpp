@@ -12,7 +12,7 @@
 
 #include "models/lif.hpp"
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 
@@ -211,7 +211,7 @@ bool RecurrentState::operator==(const RecurrentState& o) const {
 }
 
 namespace {
-constexpr char kStateMagic[8] = {'S', 'F', 'S', 'T', 'A', 'T', 'E', '1'};
+constexpr char kStateMagic[8] = {'S', 'T', 'S', 'T', 'A', 'T', 'E', '1'};
 }
 
 void RecurrentState::save(const std::string& path) const {
@@ -232,7 +232,7 @@ RecurrentState RecurrentState::load(const std::string& path) {
   in.read(magic, sizeof magic);
   in.read(reinterpret_cast<char*>(dims), sizeof dims);
   if (!in || std::memcmp(magic, kStateMagic, sizeof magic) != 0)
-    throw std::runtime_error(fmt::format("{}: not a spikeforge state file (bad magic)", path));
+    throw std::runtime_error(fmt::format("{}: not a spiketile state file (bad magic)", path));
   if (dims[0] <= 0 || dims[1] <= 0 || dims[0] > 4096 || dims[1] > 65536)
     throw std::runtime_error(fmt::format("{}: implausible state shape L={} C={}", path, dims[0], dims[1]));
   RecurrentState s(dims[0], dims[1]);
@@ -391,4 +391,4 @@ const std::vector<float>& GoldenModel::step(int token) {
   return logits_;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -12,7 +12,7 @@
 #include "models/tensor_file.hpp"
 #include "models/token_model.hpp"
 
-namespace sf {
+namespace spiketile {
 
 struct ModelConfig {
   int n_layer = 0;
@@ -147,4 +147,4 @@ class GoldenModel final : public TokenModel {
   std::vector<float> x_, z_, xk_, xv_, xr_, r_, k_, v_, y_, hidden_, hidden_in_;
 };
 
-}  // namespace sf
+}  // namespace spiketile

@@ -7,7 +7,7 @@
 
 #include "models/checkpoint_io.hpp"
 
-namespace sf {
+namespace spiketile {
 
 const char* dtype_name(DType d) {
   switch (d) {
@@ -152,4 +152,4 @@ TensorFile load_tensor_file(const std::string& path) { return read_all(*open_ten
 TensorFile load_pth(const std::string& path) { return read_all(*open_pth(path)); }
 TensorFile load_safetensors(const std::string& path) { return read_all(*open_safetensors(path)); }
 
-}  // namespace sf
+}  // namespace spiketile

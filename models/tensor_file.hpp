@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace sf {
+namespace spiketile {
 
 enum class DType { F32, F16, BF16, F64 };
 
@@ -99,4 +99,4 @@ TensorFile load_safetensors(const std::string& path);
 // Writes float32 tensors as safetensors (used by tests and by conversion tooling).
 void save_safetensors(const std::string& path, const TensorFile& file);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace sf {
+namespace spiketile {
 
 void TokenObservations::reset(int n_layer, int n_embd) {
   crossbar_inputs.assign(std::size_t(n_layer) + 1, {});
@@ -52,4 +52,4 @@ void count_token(const CountedModel& m, const TokenObservations& obs, const int3
   rules::count_crossbar(counts.at(0, Op::Head), V, C, W, obs.crossbar_inputs.back()[std::size_t(Op::Head)]);
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -14,7 +14,7 @@
 #include "models/spikegpt.hpp"
 #include "models/token_model.hpp"
 
-namespace sf {
+namespace spiketile {
 
 struct TokenObservations {
   // [layer][op] for crossbar ops (layer ops) and the head (global row, index n_layer).
@@ -39,4 +39,4 @@ struct CountedModel {
 void count_token(const CountedModel& model, const TokenObservations& observations, const int32_t* embedding_row,
                  TokenCounts& counts);
 
-}  // namespace sf
+}  // namespace spiketile

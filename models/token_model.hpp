@@ -10,7 +10,7 @@
 
 #include "models/event_counts.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // What one token step did, per layer: the two LIF populations' spikes and the ReLU² density.
 struct StepActivity {
@@ -41,4 +41,4 @@ class TokenModel {
   void require_token_in_vocabulary(int token) const;
 };
 
-}  // namespace sf
+}  // namespace spiketile

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 std::string Tokenizer::decode(const std::vector<int>& ids) const {
   std::string text;
@@ -30,4 +30,4 @@ std::unique_ptr<Tokenizer> tokenizer_for_vocab(int vocab_size, const std::string
   return tokenizer;
 }
 
-}  // namespace sf
+}  // namespace spiketile

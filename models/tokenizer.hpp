@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace sf {
+namespace spiketile {
 
 class Tokenizer {
  public:
@@ -31,4 +31,4 @@ std::unique_ptr<Tokenizer> load_bpe_tokenizer_from_json(const std::string& json_
 // Any other size has no text tokenizer; the caller must use token ids. Returns nullptr then.
 std::unique_ptr<Tokenizer> tokenizer_for_vocab(int vocab_size, const std::string& data_dir);
 
-}  // namespace sf
+}  // namespace spiketile

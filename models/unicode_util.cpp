@@ -8,7 +8,7 @@
 #include <iterator>
 #include <stdexcept>
 
-namespace sf::unicode {
+namespace spiketile::unicode {
 
 std::string read_file_bytes(const std::string& path, std::string_view what_is_expected) {
   std::ifstream in(path, std::ios::binary);
@@ -184,4 +184,4 @@ std::string nfc_normalize(std::string_view utf8) {
   return out;
 }
 
-}  // namespace sf::unicode
+}  // namespace spiketile::unicode

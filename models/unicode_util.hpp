@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace sf::unicode {
+namespace spiketile::unicode {
 
 constexpr char32_t kReplacementChar = 0xFFFD;
 
@@ -38,4 +38,4 @@ bool is_word_char(char32_t code_point);
 // Unicode Normalization Form C via ICU. Ill-formed UTF-8 in the input becomes U+FFFD.
 std::string nfc_normalize(std::string_view utf8);
 
-}  // namespace sf::unicode
+}  // namespace spiketile::unicode

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 
@@ -350,4 +350,4 @@ void ZipArchive::stream_entry(const ZipEntry& entry, uint64_t begin, uint64_t en
   }
 }
 
-}  // namespace sf
+}  // namespace spiketile

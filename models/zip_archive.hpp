@@ -12,7 +12,7 @@
 
 #include "models/checkpoint_io.hpp"
 
-namespace sf {
+namespace spiketile {
 
 struct ZipEntry {
   std::string name;
@@ -58,4 +58,4 @@ class ZipArchive {
   std::unordered_map<std::string, std::size_t> index_by_name_;
 };
 
-}  // namespace sf
+}  // namespace spiketile

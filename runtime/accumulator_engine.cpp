@@ -5,7 +5,7 @@
 #include "models/crossbar_kernel.hpp"
 #include "models/op_rules.hpp"
 
-namespace sf {
+namespace spiketile {
 
 CrossbarTile crossbar_tile(const Mapping& m, const Unit& u, const std::vector<int8_t>& weights) {
   CrossbarTile t;
@@ -76,4 +76,4 @@ std::unique_ptr<AccumulatorEngine> make_cpp_accumulator_engine(const CrossbarTil
   return std::make_unique<CppAccumulatorEngine>(tile);
 }
 
-}  // namespace sf
+}  // namespace spiketile

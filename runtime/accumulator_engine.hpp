@@ -19,7 +19,7 @@
 #include "compiler/mapping.hpp"
 #include "models/numerics.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // One tile as an engine sees it, read from the unit's parameters.
 struct CrossbarTile {
@@ -66,4 +66,4 @@ using AccumulatorEngineFactory = std::function<std::unique_ptr<AccumulatorEngine
 // The C++ engine: the tile's integer matrix-vector product (models/crossbar_kernel.hpp).
 std::unique_ptr<AccumulatorEngine> make_cpp_accumulator_engine(const CrossbarTile& tile);
 
-}  // namespace sf
+}  // namespace spiketile

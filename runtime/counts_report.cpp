@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 int64_t sfu_total(const Counts& c) {
@@ -60,4 +60,4 @@ void write_counts_json(const std::string& path, const CountTotals& counts) {
   out << counts_json(counts).dump(1) << "\n";
 }
 
-}  // namespace sf
+}  // namespace spiketile

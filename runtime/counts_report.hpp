@@ -8,7 +8,7 @@
 
 #include "runtime/execution.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // One row per layer plus the global ops, averaged per token.
 void print_counts_per_layer(std::FILE* out, const CountTotals& counts);
@@ -17,4 +17,4 @@ nlohmann::json counts_json(const CountTotals& counts);
 CountTotals count_totals_from_json(const nlohmann::json& j);
 void write_counts_json(const std::string& path, const CountTotals& counts);
 
-}  // namespace sf
+}  // namespace spiketile

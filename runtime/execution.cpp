@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -105,4 +105,4 @@ EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
   return r;
 }
 
-}  // namespace sf
+}  // namespace spiketile

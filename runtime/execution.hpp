@@ -9,7 +9,7 @@
 #include "models/token_model.hpp"
 #include "runtime/sampler.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // Spike and ReLU² totals over many steps, per layer.
 struct ActivityTotals {
@@ -60,4 +60,4 @@ struct EvalResult {
 EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
                     const std::function<void(int64_t, int64_t)>& progress = {});
 
-}  // namespace sf
+}  // namespace spiketile

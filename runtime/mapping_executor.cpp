@@ -5,7 +5,7 @@
 #include <algorithm>
 
 
-namespace sf {
+namespace spiketile {
 
 CountedModel counted_model(const Mapping& m) {
   return {m.config, m.quant, m.binary_embedding, m.rescale_every_6_layers};
@@ -49,4 +49,4 @@ const std::vector<float>& MappingExecutor::step(int token) {
   return logits;
 }
 
-}  // namespace sf
+}  // namespace spiketile

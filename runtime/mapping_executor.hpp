@@ -13,7 +13,7 @@
 #include "models/token_model.hpp"
 #include "runtime/unit_behavior.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // What counting needs to know of a compiled model (models/token_counting.hpp).
 CountedModel counted_model(const Mapping& mapping);
@@ -48,4 +48,4 @@ class MappingExecutor final : public TokenModel, private UnitOutbox {
   TokenCounts counts_;
 };
 
-}  // namespace sf
+}  // namespace spiketile

@@ -11,7 +11,7 @@
 
 #include "compiler/mapping_io.hpp"
 
-namespace sf {
+namespace spiketile {
 
 namespace {
 
@@ -262,4 +262,4 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
   return j;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -1,4 +1,4 @@
-// What a compiled mapping uses of its chip: the summary `spikeforge inspect model.sfmap` prints.
+// What a compiled mapping uses of its chip: the summary `spiketile inspect model.stmap` prints.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 
 #include "compiler/mapping.hpp"
 
-namespace sf {
+namespace spiketile {
 
 // Model and chip; cores and chips used; per-core resource use (max and mean over used cores)
 // against capacity; units by layer and function; traffic from the routing tables and the
@@ -18,4 +18,4 @@ std::string mapping_summary(const Mapping& mapping);
 // The same figures as JSON (`inspect --json`).
 nlohmann::json mapping_summary_json(const Mapping& mapping);
 
-}  // namespace sf
+}  // namespace spiketile

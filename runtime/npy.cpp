@@ -7,7 +7,7 @@
 #include <regex>
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 void write_npy(const std::string& path, const std::vector<int64_t>& shape, const float* data) {
   std::string dims;
@@ -69,4 +69,4 @@ NpyArray read_npy(const std::string& path) {
   return a;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace sf {
+namespace spiketile {
 
 struct NpyArray {
   std::vector<int64_t> shape;
@@ -16,4 +16,4 @@ void write_npy(const std::string& path, const std::vector<int64_t>& shape, const
 // Reads little-endian float32 ('<f4'), C order. Anything else is a clear error.
 NpyArray read_npy(const std::string& path);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -8,7 +8,7 @@
 #include <numeric>
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 using nlohmann::json;
 
@@ -543,4 +543,4 @@ json build_report(const ReportInputs& in) {
   return r;
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -19,9 +19,9 @@
 #include "chips/gpu_spec.hpp"
 #include "runtime/stats.hpp"
 
-namespace sf {
+namespace spiketile {
 
-inline constexpr const char* kReportFormat = "spikeforge-report-1";
+inline constexpr const char* kReportFormat = "spiketile-report-1";
 
 // How real-valued crossbar inputs travel (docs/numerics.md §3): one graded event per non-zero
 // value, or one bit-serial event per set bit.
@@ -91,4 +91,4 @@ void print_report_summary(std::FILE* out, const nlohmann::json& report, bool pap
 std::string report_csv(const nlohmann::json& report);
 std::string report_html(const nlohmann::json& report);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -9,7 +9,7 @@
 
 #include "runtime/report.hpp"
 
-namespace sf {
+namespace spiketile {
 
 using nlohmann::json;
 
@@ -103,13 +103,13 @@ std::string report_html(const json& r) {
   const json& in = r["inputs"];
   const json& chip = r["chip"];
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>spikeforge report</title>\n"
+  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>spiketile report</title>\n"
     << "<style>\nbody{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}\n"
     << "table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;"
     << "text-align:right;font-size:13px}th{background:#eee}td:first-child{text-align:left}\n"
     << ".chart{display:block;margin:12px 0}.chart .title{font-weight:bold;font-size:14px}"
     << ".chart .label,.chart .value{font-size:12px}.note{color:#555;font-size:13px}\n</style>\n</head>\n<body>\n";
-  h << "<h1>spikeforge report</h1>\n";
+  h << "<h1>spiketile report</h1>\n";
   h << fmt::format("<p>{} level, {} steps ({} prompt + {} generated tokens), model {} (L{} C{} V{}, {} parameters). "
                    "Energy table <b>{}</b> ({}), chip {}, GPU {} {}, encoding of real-valued inputs: {}.</p>\n",
                    escape(in["level"].get<std::string>()), number(r["tokens"]["steps"]), number(r["tokens"]["prompt"]),
@@ -262,4 +262,4 @@ std::string report_html(const json& r) {
   return h.str();
 }
 
-}  // namespace sf
+}  // namespace spiketile

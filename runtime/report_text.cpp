@@ -8,7 +8,7 @@
 
 #include "runtime/report.hpp"
 
-namespace sf {
+namespace spiketile {
 
 using nlohmann::json;
 
@@ -44,7 +44,7 @@ std::string format_energy_pj(double pj) {
 void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
   const json& in = r["inputs"];
   const json& chip = r["chip"];
-  fmt::print(out, "spikeforge report — {} level, {} steps ({} prompt + {} generated), model L{} C{} V{} ({} params)\n",
+  fmt::print(out, "spiketile report — {} level, {} steps ({} prompt + {} generated), model L{} C{} V{} ({} params)\n",
              in["level"].get<std::string>(), r["tokens"]["steps"].get<int64_t>(), r["tokens"]["prompt"].get<int64_t>(),
              r["tokens"]["generated"].get<int64_t>(), r["model"]["n_layer"].get<int>(), r["model"]["n_embd"].get<int>(),
              r["model"]["vocab"].get<int>(), r["model"]["params"].get<int64_t>());
@@ -170,4 +170,4 @@ std::string report_csv(const json& report) {
   return out.str();
 }
 
-}  // namespace sf
+}  // namespace spiketile

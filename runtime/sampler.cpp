@@ -7,7 +7,7 @@
 #include <functional>
 #include <stdexcept>
 
-namespace sf {
+namespace spiketile {
 
 int argmax(const std::vector<float>& logits) {
   return int(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -57,4 +57,4 @@ int Sampler::sample(const std::vector<float>& logits) {
   return argmax(logits);
 }
 
-}  // namespace sf
+}  // namespace spiketile

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-namespace sf {
+namespace spiketile {
 
 struct SamplingOptions {
   float temperature = 1.0f;
@@ -27,4 +27,4 @@ class Sampler {
 
 int argmax(const std::vector<float>& logits);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -9,7 +9,7 @@
 
 #include "runtime/counts_report.hpp"
 
-namespace sf {
+namespace spiketile {
 
 using nlohmann::json;
 
@@ -293,4 +293,4 @@ RunStats read_stats(const std::string& path) {
   }
 }
 
-}  // namespace sf
+}  // namespace spiketile

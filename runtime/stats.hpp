@@ -1,5 +1,5 @@
-// What a run measured, in one file every execution level writes and `spikeforge report` reads
-// (format "spikeforge-stats-1", docs/stats-format.md).
+// What a run measured, in one file every execution level writes and `spiketile report` reads
+// (format "spiketile-stats-1", docs/stats-format.md).
 //
 // Counts are always present. The chip, cycle, network and per-core sections exist only at
 // levels that measure them (the cycle-accurate simulator); an absent section means "not
@@ -17,9 +17,9 @@
 
 #include "runtime/execution.hpp"
 
-namespace sf {
+namespace spiketile {
 
-inline constexpr const char* kStatsFormat = "spikeforge-stats-1";
+inline constexpr const char* kStatsFormat = "spiketile-stats-1";
 
 // Execution levels, from the float reference down to the cycle-accurate chip.
 const std::vector<std::string>& stats_level_names();  // golden, quantized, mapping, simulator
@@ -107,4 +107,4 @@ RunStats stats_from_json(const nlohmann::json& j);
 void write_stats(const std::string& path, const RunStats& stats);
 RunStats read_stats(const std::string& path);
 
-}  // namespace sf
+}  // namespace spiketile

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <deque>
 
-namespace sf {
+namespace spiketile {
 
 TokenHost::TokenHost(const Mapping& m)
     : m_(m),
@@ -608,4 +608,4 @@ std::unique_ptr<UnitBehavior> make_unit_behavior(const Mapping& mapping, int id,
   throw MappingError(fmt::format("unit {} has an unknown kind", id));
 }
 
-}  // namespace sf
+}  // namespace spiketile

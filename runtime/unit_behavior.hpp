@@ -20,7 +20,7 @@
 #include "models/token_model.hpp"
 #include "runtime/accumulator_engine.hpp"
 
-namespace sf {
+namespace spiketile {
 
 struct UnitEvent {
   int flow = 0;
@@ -130,4 +130,4 @@ std::unique_ptr<UnitBehavior> make_unit_behavior(const Mapping& mapping, int id,
                                                  TokenObservations& observations,
                                                  const AccumulatorEngineFactory& make_engine = {});
 
-}  // namespace sf
+}  // namespace spiketile

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Configures and builds spikeforge in build/ (Release). Used by both README commands.
+# Configures and builds spiketile in build/ (Release). Used by both README commands.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="${JOBS:-$(nproc)}"

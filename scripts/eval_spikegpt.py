@@ -4,7 +4,7 @@
 Run with Debian's interpreter: /usr/bin/python3 scripts/eval_spikegpt.py CKPT --text FILE
 
 The whole file is ONE sequence evaluated from a zero state, exactly as the C++ RNN
-(`spikeforge eval`) does token by token: BPC = mean cross-entropy in bits of char t+1 given
+(`spiketile eval`) does token by token: BPC = mean cross-entropy in bits of char t+1 given
 chars <= t over the N-1 predicted positions. The parallel graph runs in eval mode (dropout
 off) in chunks of --chunk tokens with the WKV state (a, b, p), the token-shift inputs and
 both LIF membranes carried across chunks, so the result does not depend on --chunk.

@@ -273,7 +273,7 @@ def main():
     if args.validate_only:
         return 0 if validate(args.out) else 1
     if args.verify:
-        tmp = tempfile.mkdtemp(prefix="sf_fixtures_")
+        tmp = tempfile.mkdtemp(prefix="spiketile_fixtures_")
         try:
             make_all(tmp, quiet=True)
             names = sorted(os.listdir(tmp))

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Quantization sweep of docs/numerics.md §7: BPC and SOPs per token of the quantized model for
 # weight bits {4,6,8} x activation bits {4,6,8} on the shipped model's held-out text.
-# Usage: scripts/numerics_sweep.sh [max_tokens]   (needs ./build/spikeforge; no torch)
+# Usage: scripts/numerics_sweep.sh [max_tokens]   (needs ./build/spiketile; no torch)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cli="$root/build/spikeforge"
+cli="$root/build/spiketile"
 model="$root/models/spikegpt-fortunes.pth"
 text="$root/tests/data/fortunes_heldout.txt"
 max="${1:-0}"

@@ -9,19 +9,19 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="build/main-job"
 mkdir -p "$out"
-sf=./build/spikeforge
+tool=./build/spiketile
 
 echo "== 1. compile the shipped model onto chips/default.yaml =="
-$sf compile --chip chips/default.yaml -o "$out/spikegpt-fortunes.sfmap" > "$out/compile.txt"
+$tool compile --chip chips/default.yaml -o "$out/spikegpt-fortunes.stmap" > "$out/compile.txt"
 sed -n "/^chip:/,/^units by layer/p" "$out/compile.txt" | sed '$d'   # sed reads to the end: no SIGPIPE
-echo "(full compile report: $out/compile.txt; 'spikeforge inspect $out/spikegpt-fortunes.sfmap' prints it again)"
+echo "(full compile report: $out/compile.txt; 'spiketile inspect $out/spikegpt-fortunes.stmap' prints it again)"
 echo
 echo "== 2. simulate a prompt on the cycle-accurate SystemC chip (same bits as the functional model) =="
-$sf simulate --map "$out/spikegpt-fortunes.sfmap" --prompt "the meaning of life is " -n 64 --seed 1 \
+$tool simulate --map "$out/spikegpt-fortunes.stmap" --prompt "the meaning of life is " -n 64 --seed 1 \
   --stats "$out/simulate-stats.json" --progress off
 echo
 echo "== 3. energy and SOP report: chip vs GPU vs the paper's estimate =="
-$sf report --stats "$out/simulate-stats.json" --gpu h200 --paper \
+$tool report --stats "$out/simulate-stats.json" --gpu h200 --paper \
   --json "$out/report.json" --csv "$out/report.csv" --html "$out/report.html"
 echo
 echo "HTML report: $out/report.html"

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 namespace {
 
@@ -141,4 +141,4 @@ const rtl::NeuronCoreBackend* rtl_core_of(const AccumulatorEngine& engine) {
   return rtl ? &rtl->core() : nullptr;
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

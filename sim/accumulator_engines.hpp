@@ -16,7 +16,7 @@
 #include "rtl/loop/neuron_core_backend.hpp"
 #include "runtime/accumulator_engine.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 using EngineParams = std::map<std::string, std::string>;
 
@@ -37,4 +37,4 @@ AccumulatorEngineFactory accumulator_engine_factory(const std::string& name, con
 // The neuron core an "rtl" engine drives; nullptr for any other engine.
 const rtl::NeuronCoreBackend* rtl_core_of(const AccumulatorEngine& engine);
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 namespace {
 
@@ -65,4 +65,4 @@ std::unique_ptr<IArbiter> make_arbiter(const std::string& name, int ports) {
   throw std::invalid_argument(fmt::format("router.arbitration: unknown arbiter '{}'; known: {}", name, known));
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

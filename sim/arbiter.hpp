@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 class IArbiter {
  public:
@@ -32,4 +32,4 @@ void register_arbiter(ArbiterInfo info);
 // Throws std::invalid_argument naming the unknown policy and the known ones.
 std::unique_ptr<IArbiter> make_arbiter(const std::string& name, int ports);
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

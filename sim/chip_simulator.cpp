@@ -14,7 +14,7 @@
 #include "sim/network.hpp"
 #include "sim/noc_config.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 namespace {
 // The units --rtl selects: every crossbar unit for "all", else the units of the named cores.
@@ -33,7 +33,7 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
       if (numeric ? topology.core_index(m.unit_cores[id]) == std::stoi(core) : m.units[id].name == core) found = int(id);
     if (found < 0)
       throw std::invalid_argument(fmt::format("--rtl: {} '{}' runs no unit of this mapping ({} cores in use; "
-                                              "'spikeforge inspect MAP' lists them)",
+                                              "'spiketile inspect MAP' lists them)",
                                               numeric ? "core" : "unit", core, m.units.size()));
     const Unit& u = m.units[std::size_t(found)];
     if (u.kind != UnitKind::Crossbar)
@@ -625,4 +625,4 @@ RtlLoopStats ChipSimulator::rtl_loop_stats() const {
   return r;
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -20,7 +20,7 @@
 #include "runtime/unit_behavior.hpp"
 #include "sim/clock.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 class Network;
 class CoreModule;
@@ -149,4 +149,4 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   void* trace_file_ = nullptr;
 };
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

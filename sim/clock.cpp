@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 CycleClock::CycleClock(double frequency_mhz) : frequency_mhz_(frequency_mhz) {
   if (!(frequency_mhz > 0.0))
@@ -20,4 +20,4 @@ CycleClock::CycleClock(double frequency_mhz) : frequency_mhz_(frequency_mhz) {
   period_ = sc_core::sc_time::from_value(period_ticks_);
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

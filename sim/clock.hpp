@@ -12,7 +12,7 @@
 
 #include <systemc>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 using Cycle = uint64_t;
 inline constexpr Cycle kNever = std::numeric_limits<Cycle>::max();
@@ -37,4 +37,4 @@ class CycleClock {
   sc_core::sc_time period_;
 };
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

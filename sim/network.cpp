@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 namespace {
 
@@ -364,4 +364,4 @@ void run(std::initializer_list<Network*> networks, Cycle max_cycles) {
                                  network->stall_report()));
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

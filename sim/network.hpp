@@ -37,7 +37,7 @@
 #include "sim/ring.hpp"
 #include "sim/stats.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 class NocError : public std::runtime_error {
  public:
@@ -363,4 +363,4 @@ class Network : public sc_core::sc_module {
 void run(std::initializer_list<Network*> networks, Cycle max_cycles = kNever);
 inline void run(Network& network, Cycle max_cycles = kNever) { run({&network}, max_cycles); }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -8,7 +8,7 @@
 #include "sim/arbiter.hpp"
 #include "sim/packet.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 namespace {
 
@@ -147,4 +147,4 @@ std::string describe(const NocConfig& c) {
       flits_per_packet(c.packet_format, c.flit_bits), c.watchdog_window_cycles, c.clock_frequency_mhz);
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

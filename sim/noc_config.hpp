@@ -25,7 +25,7 @@
 #include "chips/config_schema.hpp"
 #include "compiler/placement.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 struct NocConfig {
   double clock_frequency_mhz = 500.0;
@@ -61,4 +61,4 @@ std::string describe_noc_parameters();
 // "name = value" lines of a configuration, grouped by component, for reports.
 std::string describe(const NocConfig& config);
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

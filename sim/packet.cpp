@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 int burst_length_bits(int max_burst_events) {
   int bits = 0;
@@ -25,4 +25,4 @@ int flits_per_packet(const EventPacketFormat& format, int flit_bits, int payload
   return (bits + flit_bits - 1) / flit_bits;
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -13,7 +13,7 @@
 #include "chips/chip_spec.hpp"
 #include "sim/clock.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 enum class PacketKind : uint8_t { unicast = 0, multicast = 1 };
 
@@ -40,4 +40,4 @@ struct Packet {
   Cycle injected_at = 0;     // set by the network interface, for latency statistics
 };
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 template <class T>
 class Ring {
@@ -46,4 +46,4 @@ class Ring {
   std::size_t head_ = 0, size_ = 0, mask_ = 0;
 };
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

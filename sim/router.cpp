@@ -5,7 +5,7 @@
 
 #include "sim/network.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 namespace {
 
@@ -557,4 +557,4 @@ std::string Router::state_report() const {
   return out;
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -6,7 +6,7 @@
 
 #include "runtime/sampler.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 namespace {
 
@@ -128,4 +128,4 @@ std::string loop_comparison_summary(const LoopComparisonResult& r) {
   return s;
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -2,7 +2,7 @@
 // elaboration, one with the selected crossbar cores accumulating on the RTL neuron core
 // (SimulatorOptions::rtl), stepped through the same tokens. Per token it compares every event each
 // core sent (so a difference is named by core, unit and event), the logits, the sampled token,
-// the spikes of every layer and the event counts. Used by tests/sim and `spikeforge verify-rtl`.
+// the spikes of every layer and the event counts. Used by tests/sim and `spiketile verify-rtl`.
 //
 // Build it at most once per process, before any other ChipSimulator runs (one elaboration).
 #pragma once
@@ -12,7 +12,7 @@
 
 #include "sim/chip_simulator.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 struct LoopComparisonOptions {
   int tokens = 16;
@@ -35,4 +35,4 @@ LoopComparisonResult compare_rtl_in_the_loop(std::shared_ptr<const Mapping> mapp
 // One line: PASS/FAIL, tokens, cycles of both runs, the RTL's neuron updates/s.
 std::string loop_comparison_summary(const LoopComparisonResult& r);
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

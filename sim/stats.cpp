@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 std::size_t StatRegistry::add(Entry entry) {
   if (!index_.emplace(entry.name, entries_.size()).second)
@@ -62,4 +62,4 @@ std::string StatRegistry::table(const std::string& prefix, bool include_zero) co
   return out;
 }
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

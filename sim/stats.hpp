@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace sf::sim {
+namespace spiketile::sim {
 
 class StatRegistry {
  public:
@@ -53,4 +53,4 @@ class StatRegistry {
   std::unordered_map<std::string, std::size_t> index_;
 };
 
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -8,7 +8,7 @@
 #include "rtl/bench/core_reference.hpp"
 #include "rtl/bench/stimulus.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 // One verilated build of rtl/neuron_core.sv: its parameters, as rtl/CMakeLists.txt passed them.
 struct RtlModel {
@@ -52,7 +52,7 @@ struct BenchStats {
   double seconds = 0;
 };
 
-// Every verilated model (the SF_RTL_MODEL table that rtl/CMakeLists.txt generates).
+// Every verilated model (the SPIKETILE_RTL_MODEL table that rtl/CMakeLists.txt generates).
 const std::vector<RtlModel>& rtl_models();
 // The model of a configuration with mutant K (named <config>_m<K>); throws listing the models.
 const RtlModel& find_rtl_model(const std::string& config, int mutant = 0);
@@ -64,4 +64,4 @@ std::string describe_model(const RtlModel& model);
 // scenarios and, when opt.stop_at_first, the mutation check's verdict.
 std::string bench_summary(const RtlModel& model, const BenchOptions& opt, const BenchStats& st);
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -19,7 +19,7 @@
 #include "rtl/bench/stimulus.hpp"
 #include "verilated.h"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 __extension__ typedef __int128 Int128;  // g++/clang built-in; -Wpedantic would flag the bare name
 
@@ -287,4 +287,4 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
   return st;
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -2,7 +2,7 @@
 
 #include "rtl/bench/bench.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 std::string describe_model(const RtlModel& m) {
   const CoreShape& s = m.geometry.shape;
@@ -40,4 +40,4 @@ std::string bench_summary(const RtlModel& model, const BenchOptions& opt, const 
   return out;
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 int64_t event_factor(const AxonEvent& e) {
   switch (e.kind) {
@@ -70,4 +70,4 @@ void CoreReference::reset() {
   std::fill(v_.begin(), v_.end(), 0);
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

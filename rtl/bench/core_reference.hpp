@@ -8,7 +8,7 @@
 
 #include "models/numerics.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 // Widths of one core; the RTL's parameters of the same names.
 struct CoreShape {
@@ -78,4 +78,4 @@ class CoreReference {
   std::vector<int32_t> v_;
 };
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -4,7 +4,7 @@
 // (rtl/loop) uses it as its timing, so both agree with the RTL by construction of the test.
 #pragma once
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 class CorePipelineModel {
  public:
@@ -50,4 +50,4 @@ class CorePipelineModel {
   Beat s1_, s2_, s3_, out_;
 };
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -7,7 +7,7 @@
 
 #include "verilated.h"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
 inline void put_field(T& port, int lsb, int width, uint64_t v) {
@@ -76,4 +76,4 @@ inline void power_on(V& dut, VerilatedContext& ctx) {
   for (int i = 0; i < 2; ++i) clock_edge(dut, ctx);
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -8,7 +8,7 @@
 #include "rtl/bench/bench.hpp"
 
 int main(int argc, char** argv) {
-  using namespace sf::rtl;
+  using namespace spiketile::rtl;
   CLI::App app{"Self-checking Verilator bench of the RTL neuron core (rtl/neuron_core.sv)"};
   std::string config = "small", profile = "mixed";
   int mutant = 0;

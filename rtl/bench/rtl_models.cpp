@@ -5,12 +5,12 @@
 #include "rtl/bench/bench.hpp"
 #include "rtl/loop/neuron_core_backend.hpp"
 
-namespace sf::rtl {
-#define SF_RTL_MODEL(name, axons, neurons, lanes, w, a, acc, mem, mutant) \
+namespace spiketile::rtl {
+#define SPIKETILE_RTL_MODEL(name, axons, neurons, lanes, w, a, acc, mem, mutant) \
   BenchStats run_##name(const RtlModel&, const BenchOptions&);            \
   std::unique_ptr<NeuronCoreBackend> make_verilated_##name(const RtlModel&);
 #include "rtl_bench_models.inc"
-#undef SF_RTL_MODEL
+#undef SPIKETILE_RTL_MODEL
 
 namespace {
 struct ModelEntry {
@@ -19,13 +19,13 @@ struct ModelEntry {
   std::unique_ptr<NeuronCoreBackend> (*make_verilated)(const RtlModel&);
 };
 const std::vector<ModelEntry>& entries() {
-#define SF_RTL_MODEL(name, axons, neurons, lanes, w, a, acc, mem, mutant)                                 \
+#define SPIKETILE_RTL_MODEL(name, axons, neurons, lanes, w, a, acc, mem, mutant)                                 \
   ModelEntry{RtlModel{#name, CoreGeometry{CoreShape{axons, neurons, w, a, acc, mem}, lanes}, mutant}, &run_##name, \
              &make_verilated_##name},
   static const std::vector<ModelEntry> all = {
 #include "rtl_bench_models.inc"
   };
-#undef SF_RTL_MODEL
+#undef SPIKETILE_RTL_MODEL
   return all;
 }
 const ModelEntry& entry(const std::string& name) {
@@ -56,4 +56,4 @@ std::unique_ptr<NeuronCoreBackend> make_verilated_backend(const RtlModel& model)
   return entry(model.name).make_verilated(model);
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

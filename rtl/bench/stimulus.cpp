@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 namespace {
 enum Scenario : uint8_t {
@@ -497,4 +497,4 @@ void Stimulus::ticks_only() {
   for (int t = 0; t < 1000; ++t) tick();
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -11,7 +11,7 @@
 
 #include "rtl/bench/core_reference.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 class Rng {  // xoshiro256**: fast, and the stream is the same on every platform
  public:
@@ -104,4 +104,4 @@ class Stimulus {
   uint8_t scenario_ = 0;
 };
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

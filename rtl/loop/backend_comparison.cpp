@@ -6,7 +6,7 @@
 #include <deque>
 #include <stdexcept>
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -97,4 +97,4 @@ std::string comparison_summary(const ComparisonResult& r) {
   return out;
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -10,7 +10,7 @@
 #include "rtl/bench/stimulus.hpp"
 #include "rtl/loop/neuron_core_backend.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 struct ComparisonOptions {
   uint64_t cycles = 1'000'000;   // stop starting new scenarios once backend a has run this many
@@ -37,4 +37,4 @@ struct ComparisonResult {
 ComparisonResult compare_backends(NeuronCoreBackend& a, NeuronCoreBackend& b, const ComparisonOptions& opt);
 std::string comparison_summary(const ComparisonResult& r);
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 namespace {
 void check_index(const char* what, int64_t i, int64_t limit, const std::string& model) {
@@ -239,4 +239,4 @@ std::unique_ptr<NeuronCoreBackend> make_neuron_core_backend(const std::string& b
   throw std::invalid_argument("no neuron core backend '" + backend + "' (backends: " + known + ")");
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

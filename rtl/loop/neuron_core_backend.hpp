@@ -21,7 +21,7 @@
 #include "models/numerics.hpp"
 #include "rtl/bench/bench.hpp"   // RtlModel, rtl_models(), find_rtl_model()
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 struct TickResult {
   std::vector<uint8_t> spikes;     // per neuron, 0 or 1
@@ -142,4 +142,4 @@ std::unique_ptr<NeuronCoreBackend> make_verilated_backend(const RtlModel& model)
 std::unique_ptr<NeuronCoreBackend> make_reference_backend(const CoreGeometry& geometry,
                                                           const std::string& model_name = "custom");
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 NeuronCoreModule::NeuronCoreModule(sc_core::sc_module_name name, std::unique_ptr<NeuronCoreBackend> backend,
                                    const sc_core::sc_time& clock_period)
@@ -57,4 +57,4 @@ uint64_t NeuronCoreModule::execute(const Command& c) {
   return 0;
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -14,7 +14,7 @@
 
 #include "rtl/loop/neuron_core_backend.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 class NeuronCoreModule : public sc_core::sc_module {
  public:
@@ -59,4 +59,4 @@ class NeuronCoreModule : public sc_core::sc_module {
   uint64_t activations_ = 0;
 };
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

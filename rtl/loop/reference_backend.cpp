@@ -4,7 +4,7 @@
 #include "rtl/bench/pipeline_model.hpp"
 #include "rtl/loop/neuron_core_backend.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 namespace {
 class ReferenceBackend final : public NeuronCoreBackend {
@@ -78,4 +78,4 @@ std::unique_ptr<NeuronCoreBackend> make_reference_backend(const CoreGeometry& ge
   return std::make_unique<ReferenceBackend>(geometry, model_name);
 }
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

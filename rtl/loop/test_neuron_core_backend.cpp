@@ -8,7 +8,7 @@
 #include "rtl/loop/backend_comparison.hpp"
 #include "rtl/loop/neuron_core_backend.hpp"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 namespace {
 
 std::vector<std::unique_ptr<NeuronCoreBackend>> both(const std::string& config) {
@@ -159,4 +159,4 @@ TEST(NeuronCoreBackend, RejectsWhatTheCoreCannotHold) {
 }
 
 }  // namespace
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -12,7 +12,7 @@
 #include "rtl/loop/neuron_core_module.hpp"
 
 namespace {
-using sf::rtl::NeuronCoreModule;
+using spiketile::rtl::NeuronCoreModule;
 using Kind = NeuronCoreModule::Command::Kind;
 
 int failures = 0;
@@ -24,21 +24,21 @@ void check(bool ok, const std::string& what) {
 }
 
 struct Recorded {
-  sf::rtl::TickResult result;
+  spiketile::rtl::TickResult result;
   sc_core::sc_time done;
 };
 
-NeuronCoreModule::Command from_op(const sf::rtl::Op& op, int lanes) {
+NeuronCoreModule::Command from_op(const spiketile::rtl::Op& op, int lanes) {
   NeuronCoreModule::Command c;
   switch (op.type) {
-    case sf::rtl::Op::Type::kEvent: c.kind = Kind::kEvent; c.event = op.event; break;
-    case sf::rtl::Op::Type::kPartialSum: c.kind = Kind::kPartialSum; c.neuron = op.neuron; c.partial_sum = op.partial_sum; break;
-    case sf::rtl::Op::Type::kTick: c.kind = Kind::kTick; break;
-    case sf::rtl::Op::Type::kReadout: c.kind = Kind::kReadout; break;
-    case sf::rtl::Op::Type::kReset: c.kind = Kind::kReset; break;
-    case sf::rtl::Op::Type::kWeights: c.kind = Kind::kWeights; c.axon = op.axon; c.neuron = op.group * lanes; c.weights = op.weights; break;
-    case sf::rtl::Op::Type::kMultiplier: c.kind = Kind::kMultiplier; c.neuron = op.neuron; c.multiplier = op.multiplier; break;
-    case sf::rtl::Op::Type::kGap: break;   // handled by the driver as time
+    case spiketile::rtl::Op::Type::kEvent: c.kind = Kind::kEvent; c.event = op.event; break;
+    case spiketile::rtl::Op::Type::kPartialSum: c.kind = Kind::kPartialSum; c.neuron = op.neuron; c.partial_sum = op.partial_sum; break;
+    case spiketile::rtl::Op::Type::kTick: c.kind = Kind::kTick; break;
+    case spiketile::rtl::Op::Type::kReadout: c.kind = Kind::kReadout; break;
+    case spiketile::rtl::Op::Type::kReset: c.kind = Kind::kReset; break;
+    case spiketile::rtl::Op::Type::kWeights: c.kind = Kind::kWeights; c.axon = op.axon; c.neuron = op.group * lanes; c.weights = op.weights; break;
+    case spiketile::rtl::Op::Type::kMultiplier: c.kind = Kind::kMultiplier; c.neuron = op.neuron; c.multiplier = op.multiplier; break;
+    case spiketile::rtl::Op::Type::kGap: break;   // handled by the driver as time
   }
   return c;
 }
@@ -65,7 +65,7 @@ SC_MODULE(Driver) {
     }
     c = {};
     c.kind = Kind::kEvent;
-    c.event = {0, sf::rtl::EventKind::kGradedUnsigned, 100, false};
+    c.event = {0, spiketile::rtl::EventKind::kGradedUnsigned, 100, false};
     both(c);   // accepted at cycle 9 -> 10
     c.kind = Kind::kTick;
     both(c);   // 7 cycles -> done at 17
@@ -79,21 +79,21 @@ SC_MODULE(Driver) {
     check(cores[0]->activations() == activations + 3, "activations: 2 commands and the wake-up after the second, none while idle");
 
     // The bench's stimulus, its gaps as SystemC time.
-    sf::rtl::Stimulus stim(cores[0]->backend().shape(), cores[0]->backend().geometry().lanes, 5,
-                           sf::rtl::Profile::kMixed, true, cycles_budget);
-    std::deque<sf::rtl::Op> ops;
+    spiketile::rtl::Stimulus stim(cores[0]->backend().shape(), cores[0]->backend().geometry().lanes, 5,
+                           spiketile::rtl::Profile::kMixed, true, cycles_budget);
+    std::deque<spiketile::rtl::Op> ops;
     while (cores[0]->backend().cycles() < cycles_budget) {
       if (ops.empty()) stim.next_segment(ops);
-      const sf::rtl::Op op = std::move(ops.front());
+      const spiketile::rtl::Op op = std::move(ops.front());
       ops.pop_front();
-      if (op.type == sf::rtl::Op::Type::kGap) {
+      if (op.type == spiketile::rtl::Op::Type::kGap) {
         wait(double(op.count) * period);
         continue;
       }
       both(from_op(op, cores[0]->backend().geometry().lanes));
       // A token's commands queue up; after its tick the driver waits for the cores, so that the
       // stimulus's gaps fall between commands as idle time.
-      if (op.type == sf::rtl::Op::Type::kTick || op.type == sf::rtl::Op::Type::kReadout) wait(cores[0]->drained());
+      if (op.type == spiketile::rtl::Op::Type::kTick || op.type == spiketile::rtl::Op::Type::kReadout) wait(cores[0]->drained());
     }
   }
   SC_CTOR(Driver) { SC_THREAD(run); }
@@ -102,12 +102,12 @@ SC_MODULE(Driver) {
 
 int sc_main(int, char*[]) {
   const sc_core::sc_time period(2, sc_core::SC_NS);   // 500 MHz, chips/default.yaml
-  const auto& model = sf::rtl::find_rtl_model("small");
-  NeuronCoreModule reference("reference", sf::rtl::make_neuron_core_backend("reference", model), period);
-  NeuronCoreModule verilated("verilated", sf::rtl::make_neuron_core_backend("verilated", model), period);
+  const auto& model = spiketile::rtl::find_rtl_model("small");
+  NeuronCoreModule reference("reference", spiketile::rtl::make_neuron_core_backend("reference", model), period);
+  NeuronCoreModule verilated("verilated", spiketile::rtl::make_neuron_core_backend("verilated", model), period);
   std::vector<Recorded> ra, rb;
-  reference.on_tick([&](const sf::rtl::TickResult& r, const sc_core::sc_time& t) { ra.push_back({r, t}); });
-  verilated.on_tick([&](const sf::rtl::TickResult& r, const sc_core::sc_time& t) { rb.push_back({r, t}); });
+  reference.on_tick([&](const spiketile::rtl::TickResult& r, const sc_core::sc_time& t) { ra.push_back({r, t}); });
+  verilated.on_tick([&](const spiketile::rtl::TickResult& r, const sc_core::sc_time& t) { rb.push_back({r, t}); });
   Driver driver("driver");
   driver.cores = {&reference, &verilated};
   driver.period = period;

@@ -12,7 +12,7 @@
 #include "rtl/loop/neuron_core_backend.hpp"
 #include "verilated.h"
 
-namespace sf::rtl {
+namespace spiketile::rtl {
 
 template <typename V>
 class VerilatedBackend final : public NeuronCoreBackend {
@@ -83,4 +83,4 @@ class VerilatedBackend final : public NeuronCoreBackend {
   std::unique_ptr<V> dut_;
 };
 
-}  // namespace sf::rtl
+}  // namespace spiketile::rtl

@@ -1,4 +1,4 @@
-// Writes the expected token ids that tests/unit/test_tokenizer.cpp checks spikeforge against:
+// Writes the expected token ids that tests/unit/test_tokenizer.cpp checks spiketile against:
 //   tests/data/tokenizer/bpe_expected.json             GPT-NeoX-20B BPE, by Hugging Face tokenizers
 //   tests/data/tokenizer/bpe_added_token_flags_expected.json   the same with lstrip/rstrip/single_word set
 //   tests/data/tokenizer/char_expected.json            77-char vocabulary, computed here independently

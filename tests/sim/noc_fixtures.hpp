@@ -14,7 +14,7 @@
 #include "compiler/routing.hpp"
 #include "sim/network.hpp"
 
-namespace sf::sim::test {
+namespace spiketile::sim::test {
 
 inline ChipSpec chip(const std::string& file) { return load_chip_spec(test_fixtures::kChipsDir + file); }
 
@@ -146,4 +146,4 @@ class FlowTraffic {
   int64_t injected_ = 0, mesh_flit_hops_ = 0, inter_chip_flits_ = 0, copies_ = 0;
 };
 
-}  // namespace sf::sim::test
+}  // namespace spiketile::sim::test

@@ -6,7 +6,7 @@
 
 #include "sim/accumulator_engines.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 struct Engines {
@@ -111,4 +111,4 @@ TEST(AccumulatorEngines, UnknownEngineOrParameterIsNamed) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -18,7 +18,7 @@
 #include "sim/network.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 namespace fs = std::filesystem;
@@ -107,7 +107,7 @@ TEST(ChipSimulator, TraceOfSelectedCoresShowsTheirActivity) {
   const auto mapping = shipped_on_default_chip({});
   const Topology topology(mapping_chip_spec(*mapping));
   const int core = topology.core_index(mapping->unit_cores[0]);
-  const fs::path vcd = fs::temp_directory_path() / ("sf_trace_" + std::to_string(::getpid()) + ".vcd");
+  const fs::path vcd = fs::temp_directory_path() / ("spiketile_trace_" + std::to_string(::getpid()) + ".vcd");
   SimulatorOptions options;
   options.trace_path = vcd.string();
   options.trace_cores = {core};
@@ -191,4 +191,4 @@ TEST(ChipSimulator, BurstsKeepTheBitsAndCarryTheValuesInFewerPackets) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -4,7 +4,7 @@
 
 #include "noc_fixtures.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 using test::contains;
@@ -136,4 +136,4 @@ TEST(NocBurst, ABurstBitThatNoLongerFitsOneFlitIsRefusedByName) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

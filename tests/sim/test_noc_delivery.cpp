@@ -5,7 +5,7 @@
 
 #include "noc_fixtures.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 using test::DeliveryRecorder;
@@ -92,4 +92,4 @@ TEST(NocDelivery, RejectsPacketsThatCannotTravel) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -8,7 +8,7 @@
 
 #include "noc_fixtures.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 using test::contains;
@@ -134,4 +134,4 @@ TEST(NocParts, VcdTracesOnlyTheSelectedRouters) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -4,7 +4,7 @@
 
 #include "noc_fixtures.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 // Records (core, arrival cycle, SystemC time at the handler call) of every delivery.
@@ -250,4 +250,4 @@ TEST(NocActivity, RoundRobinSharesAnOutputAndFixedPriorityDoesNot) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -4,7 +4,7 @@
 
 #include "noc_fixtures.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 using test::contains;
@@ -104,4 +104,4 @@ TEST(NocWatchdog, DepthOneBuffersAcrossAChainOfChipsCompleteOrReportNeverHang) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

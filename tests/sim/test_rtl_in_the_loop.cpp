@@ -15,7 +15,7 @@
 #include "sim/rtl_loop_comparison.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
-namespace sf::sim {
+namespace spiketile::sim {
 namespace {
 
 using test_fixtures::kRepo;
@@ -128,4 +128,4 @@ TEST(RtlInTheLoop, TileLargerThanTheRtlCoreIsRefused) {
 }
 
 }  // namespace
-}  // namespace sf::sim
+}  // namespace spiketile::sim

@@ -1,11 +1,11 @@
-// Runs the spikeforge binary under test and captures its exit status and combined output.
+// Runs the spiketile binary under test and captures its exit status and combined output.
 #pragma once
 
 #include <array>
 #include <cstdio>
 #include <string>
 
-namespace sf::testing_cli {
+namespace spiketile::testing_cli {
 
 struct Result {
   int status;
@@ -22,6 +22,6 @@ inline Result run_shell(const std::string& command) {
   return r;
 }
 
-inline Result run_cli(const std::string& args) { return run_shell(std::string(SPIKEFORGE_CLI) + " " + args); }
+inline Result run_cli(const std::string& args) { return run_shell(std::string(SPIKETILE_CLI) + " " + args); }
 
-}  // namespace sf::testing_cli
+}  // namespace spiketile::testing_cli

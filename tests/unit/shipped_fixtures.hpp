@@ -15,9 +15,9 @@
 #include "compiler/lowering.hpp"
 #include "models/quantized.hpp"
 
-namespace sf::test_fixtures {
+namespace spiketile::test_fixtures {
 
-inline const std::filesystem::path kRepo = SPIKEFORGE_SOURCE_DIR;
+inline const std::filesystem::path kRepo = SPIKETILE_SOURCE_DIR;
 
 // The whole file, bytes as stored; a missing file is an error, not an empty text.
 inline std::string read_text(const std::filesystem::path& path) {
@@ -48,4 +48,4 @@ inline std::shared_ptr<const Mapping> shipped_on_default_chip(
       compile_model(shipped_quantized(), load_chip_spec_from_string(yaml, "test chip"), yaml));
 }
 
-}  // namespace sf::test_fixtures
+}  // namespace spiketile::test_fixtures

@@ -18,13 +18,13 @@
 #include "models/tensor_file.hpp"
 #include "models/zip_archive.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::string_literals;
 
-const fs::path kLoaderData = fs::path(SPIKEFORGE_TEST_DATA) / "loader";
+const fs::path kLoaderData = fs::path(SPIKETILE_TEST_DATA) / "loader";
 
 // ---------------------------------------------------------------- helpers
 
@@ -42,7 +42,7 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "sf_checkpoint_XXXXXX").string();
+    std::string pattern = (fs::path(::testing::TempDir()) / "spiketile_checkpoint_XXXXXX").string();
     path_ = ::mkdtemp(pattern.data());
   }
   ~TempDir() {
@@ -718,4 +718,4 @@ TEST(CheckpointTensorFile, AccessorsNameTheFileAndTensor) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -15,12 +15,12 @@
 #include "chips/energy_table.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kSourceDir{SPIKEFORGE_SOURCE_DIR};
+const fs::path kSourceDir{SPIKETILE_SOURCE_DIR};
 
 using test_fixtures::read_text;
 
@@ -72,7 +72,7 @@ class ChipFiles : public ::testing::Test {
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() /
-           (std::string("sf_chip_") + info->test_suite_name() + "_" + info->name() + "_" + std::to_string(getpid()));
+           (std::string("spiketile_chip_") + info->test_suite_name() + "_" + info->name() + "_" + std::to_string(getpid()));
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -130,7 +130,7 @@ std::string listing(const std::vector<ConfigProblem>& problems) {
 
 TEST(ChipSpec, DefaultChipLoadsWithTheDocumentedNumbers) {
   const ChipSpec chip = load_chip_spec((kSourceDir / "chips/default.yaml").string());
-  EXPECT_EQ(chip.name, "spikeforge-default");
+  EXPECT_EQ(chip.name, "spiketile-default");
   EXPECT_DOUBLE_EQ(chip.clock_frequency_mhz, 500.0);
   EXPECT_DOUBLE_EQ(chip.clock_period_ns(), 2.0);
   EXPECT_EQ(chip.system.chip_count, 4);
@@ -413,7 +413,7 @@ TEST(ChipSpec, DescribeListsEverySectionAndParameter) {
   EXPECT_NE(text.find("| `axons` | integer | axons | required |"), std::string::npos) << text;
 }
 
-// docs/chip.md embeds the rendered schemas; SPIKEFORGE_UPDATE_DOCS=1 rewrites that block.
+// docs/chip.md embeds the rendered schemas; SPIKETILE_UPDATE_DOCS=1 rewrites that block.
 TEST(ChipSpec, DocsEmbedTheCurrentSchemaReference) {
   const fs::path docs = kSourceDir / "docs/chip.md";
   const std::string begin_marker = "<!-- BEGIN GENERATED: schema reference (tests/unit/test_chip_spec.cpp) -->";
@@ -425,12 +425,12 @@ TEST(ChipSpec, DocsEmbedTheCurrentSchemaReference) {
   ASSERT_NE(begin, std::string::npos) << docs;
   ASSERT_NE(end, std::string::npos) << docs;
   const std::string current = text.substr(begin, end + end_marker.size() - begin);
-  if (current != generated && std::getenv("SPIKEFORGE_UPDATE_DOCS")) {
+  if (current != generated && std::getenv("SPIKETILE_UPDATE_DOCS")) {
     text.replace(begin, current.size(), generated);
     std::ofstream(docs) << text;
     return;
   }
-  EXPECT_EQ(current, generated) << "docs/chip.md is out of date; rerun this test with SPIKEFORGE_UPDATE_DOCS=1";
+  EXPECT_EQ(current, generated) << "docs/chip.md is out of date; rerun this test with SPIKETILE_UPDATE_DOCS=1";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,7 +488,7 @@ TEST(EnergyTable, DefaultTableMatchesTheDefaultChipOnly) {
   const ChipSpec tiny = load_chip_spec((kSourceDir / "chips/tiny.yaml").string());
   const auto warnings = energy_table_compatibility_warnings(table, tiny);
   const std::string expected = "energy table 'default' was derived for synapse_sram_bytes = 65536, but chip "
-                               "'spikeforge-tiny' has 256";
+                               "'spiketile-tiny' has 256";
   EXPECT_NE(std::find(warnings.begin(), warnings.end(), expected), warnings.end());
   EXPECT_EQ(warnings.size(), 3u);  // accumulator_bits, synapse_sram_bytes, state_sram_bytes
 }
@@ -557,4 +557,4 @@ TEST(EnergyTable, DescribeExplainsEveryAction) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

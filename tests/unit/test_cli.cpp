@@ -1,4 +1,4 @@
-// The spikeforge binary end to end: options, output files and error messages.
+// The spiketile binary end to end: options, output files and error messages.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -10,11 +10,11 @@
 #include "runtime/npy.hpp"
 #include "tests/unit/cli_runner.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kFixtures = fs::path(SPIKEFORGE_TEST_DATA) / "fixtures";
+const fs::path kFixtures = fs::path(SPIKETILE_TEST_DATA) / "fixtures";
 
 using testing_cli::Result;
 using testing_cli::run_cli;
@@ -55,7 +55,7 @@ TEST(Cli, MissingCheckpointNamesTheFile) {
 TEST(Cli, QuantizedWithoutCalibrationExplainsHowToCreateIt) {
   const Result r = run_cli("run --quantized --model " + (kFixtures / "tiny_l2_c32_v77_fp32.pth").string() + " -n 1");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("spikeforge calibrate"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("spiketile calibrate"), std::string::npos) << r.output;
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
@@ -75,4 +75,4 @@ TEST(Cli, InspectPrintsInferredConfig) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -7,25 +7,27 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "runtime/stats.hpp"
 #include "tests/unit/cli_runner.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
 using testing_cli::run_cli;
 
 fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / ("spikeforge_flow_" + std::to_string(::getpid()));
+  const fs::path d = fs::temp_directory_path() / ("spiketile_flow_" + std::to_string(::getpid()));
   fs::create_directories(d);
   return d;
 }
 
 TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   const fs::path dir = temp_dir();
-  const std::string map = (dir / "shipped.sfmap").string();
+  const std::string map = (dir / "shipped.stmap").string();
   const auto compiled = run_cli("compile -o " + map);
   ASSERT_EQ(compiled.status, 0) << compiled.output;
   EXPECT_NE(compiled.output.find("cores used:          49 of 256"), std::string::npos) << compiled.output;
@@ -53,6 +55,25 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   EXPECT_NE(report.output.find("router.flit_hop"), std::string::npos) << report.output;
   EXPECT_NE(report.output.find("latency per token"), std::string::npos) << report.output;
   EXPECT_TRUE(fs::exists(dir / "r.html"));
+
+  // The same mapping under the magic of the tool's earlier name: every command that takes a
+  // mapping refuses it and says how to recompile, none reads it as something else.
+  std::string bytes;
+  {
+    std::ifstream f(map, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  bytes.replace(1, 2, "SF");
+  bytes[8] = 1;
+  const std::string former = (dir / "former.sfmap").string();
+  std::ofstream(former, std::ios::binary) << bytes;
+  for (const std::string& command : {"inspect " + former, "run --map " + former + gen, "simulate --map " + former + gen}) {
+    const auto refused = run_cli(command);
+    EXPECT_NE(refused.status, 0) << command;
+    EXPECT_NE(refused.output.find("written by spikeforge, the earlier name of this tool"), std::string::npos)
+        << command << ": " << refused.output;
+    EXPECT_NE(refused.output.find("spiketile compile"), std::string::npos) << refused.output;
+  }
   fs::remove_all(dir);
 }
 
@@ -60,7 +81,7 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
 // the statistics, for exactly the cores on it; the file reads back.
 TEST(CliFlow, SimulateWithAnRtlCoreRecordsItsCommandsAndCycles) {
   const fs::path dir = temp_dir();
-  const std::string map = (dir / "shipped.sfmap").string();
+  const std::string map = (dir / "shipped.stmap").string();
   ASSERT_EQ(run_cli("compile -o " + map).status, 0);
   const std::string stats = (dir / "rtl.json").string();
   const auto simulated = run_cli("simulate --map " + map +
@@ -90,7 +111,7 @@ TEST(CliFlow, SimulateWithAnRtlCoreRecordsItsCommandsAndCycles) {
 
 TEST(CliFlow, CompileCheckOnATooSmallChipExplainsWhatDoesNotFit) {
   const fs::path dir = temp_dir();
-  const fs::path chip = fs::path(SPIKEFORGE_SOURCE_DIR) / "chips" / "tiny.yaml";
+  const fs::path chip = fs::path(SPIKETILE_SOURCE_DIR) / "chips" / "tiny.yaml";
   const auto r = run_cli("compile --check --chip " + chip.string());
   EXPECT_TRUE(WIFEXITED(r.status));
   EXPECT_EQ(WEXITSTATUS(r.status), 2) << r.output;
@@ -107,4 +128,4 @@ TEST(CliFlow, DumpIrPrintsTheTokenGraph) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -1,4 +1,4 @@
-// spikeforge simulate --rtl end to end: the shipped model compiled on the default chip, simulated
+// spiketile simulate --rtl end to end: the shipped model compiled on the default chip, simulated
 // with every crossbar core on the verilated neuron core, prints the same text and writes the same
 // logits as the plain simulation; the summary reports the RTL cores; a core the RTL cannot run
 // is refused by name.
@@ -11,7 +11,7 @@
 
 #include "cli_runner.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
@@ -27,16 +27,16 @@ std::string read_bytes(const fs::path& p) {
 
 // stdout only (the generated text): the summary on stderr differs by design.
 Result simulate(const fs::path& map, const fs::path& logits, const std::string& extra) {
-  return testing_cli::run_shell("(SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 " + std::string(SPIKEFORGE_CLI) +
+  return testing_cli::run_shell("(SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 " + std::string(SPIKETILE_CLI) +
                                 " simulate --map " + map.string() +
                                 " --prompt-ids 3,20,41 -n 13 --temperature 0 --progress off --logits-out " +
                                 logits.string() + " " + extra + " 2>" + logits.string() + ".err)");
 }
 
 TEST(CliSimulateRtl, EveryCrossbarCoreVerilatedPrintsTheSameTextAndLogits) {
-  const fs::path dir = fs::temp_directory_path() / ("sf_cli_rtl_" + std::to_string(::getpid()));
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_cli_rtl_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const fs::path map = dir / "m.sfmap";
+  const fs::path map = dir / "m.stmap";
   ASSERT_EQ(run_cli("compile -o " + map.string()).status, 0);
   const Result plain = simulate(map, dir / "plain.npy", "");
   const Result rtl = simulate(map, dir / "rtl.npy", "--rtl");
@@ -60,4 +60,4 @@ TEST(CliSimulateRtl, EveryCrossbarCoreVerilatedPrintsTheSameTextAndLogits) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

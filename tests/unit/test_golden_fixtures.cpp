@@ -13,11 +13,11 @@
 #include "models/spikegpt.hpp"
 #include "runtime/npy.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kFixtures = fs::path(SPIKEFORGE_TEST_DATA) / "fixtures";
+const fs::path kFixtures = fs::path(SPIKETILE_TEST_DATA) / "fixtures";
 
 std::vector<std::string> fixture_cases() {
   std::vector<std::string> cases;
@@ -102,4 +102,4 @@ TEST(GoldenFixtureSet, SafetensorsCopyGivesIdenticalLogits) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -10,7 +10,7 @@
 #include "models/random_weights.hpp"
 #include "models/spikegpt.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 TEST(LayerNorm, MatchesPopulationVarianceFormula) {
@@ -228,4 +228,4 @@ TEST(GoldenModel, ThreadCountDoesNotChangeResults) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

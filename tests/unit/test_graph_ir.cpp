@@ -6,7 +6,7 @@
 #include "compiler/graph.hpp"
 #include "models/random_weights.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 QuantizedSpikeGpt tiny_model(const ModelConfig& c) {
@@ -71,4 +71,4 @@ TEST(GraphIr, RecurrentStateMatchesTheModel) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -10,7 +10,7 @@
 #include "runtime/unit_behavior.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 using test_fixtures::kRepo;
@@ -200,4 +200,4 @@ TEST(Lowering, PartialSumsTravelInTheBitsTheirTileCanNeed) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

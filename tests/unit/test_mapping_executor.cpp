@@ -11,7 +11,7 @@
 #include "runtime/sampler.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 using test_fixtures::kRepo;
@@ -140,4 +140,4 @@ TEST(MappingExecutor, StalledUnitIsReportedByName) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -20,7 +20,7 @@
 #include "tests/unit/shipped_fixtures.hpp"
 #include "topology_fixtures.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
@@ -37,7 +37,7 @@ void write_bytes(const std::string& path, const std::vector<unsigned char>& byte
   out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/mapio_" + name + ".sfmap"; }
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/mapio_" + name + ".stmap"; }
 
 // chips/tiny.yaml as two chips in a chain: 2 × (2 × 2) cores, 16 × 16 crossbars, 16 table entries.
 std::string two_tiny_chips_yaml() {
@@ -124,7 +124,7 @@ Mapping small_mapping() {
   m.binary_embedding = true;
   m.rescale_every_6_layers = false;
   m.model_source = "hand-built";
-  m.chip_name = "spikeforge-tiny";
+  m.chip_name = "spiketile-tiny";
   m.chip_yaml = two_tiny_chips_yaml();
   m.encoding_rule.graded_payload_bits = 8;
 
@@ -342,9 +342,9 @@ TEST(MappingIo, RoundTripKeepsEveryField) {
 
 TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_small_mapping();
-  const unsigned char magic[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
+  const unsigned char magic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
   EXPECT_EQ(std::memcmp(b.data(), magic, 8), 0);
-  EXPECT_EQ(load<uint32_t>(b, 8), 1u);
+  EXPECT_EQ(load<uint32_t>(b, 8), 2u);
   EXPECT_EQ(load<uint32_t>(b, 12), 8u);
   EXPECT_EQ(load<uint64_t>(b, 16), b.size());
   const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
@@ -372,13 +372,32 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
 TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
   std::vector<unsigned char> b = saved_small_mapping();
   b[1] = 'X';
-  EXPECT_CONTAINS(error_for_bytes(b, "magic"), "not a spikeforge mapping: the file starts with [89 58 46 4d 41 50 0d 0a]");
+  EXPECT_CONTAINS(error_for_bytes(b, "magic"), "not a spiketile mapping: the file starts with [89 58 54 4d 41 50 0d 0a]");
   b = saved_small_mapping();
-  store<uint32_t>(b, 8, 2);
+  store<uint32_t>(b, 8, 3);
   const std::string e = error_for_bytes(b, "version");
-  EXPECT_CONTAINS(e, "mapping format version 2; this build reads version 1 only");
+  EXPECT_CONTAINS(e, "mapping format version 3; this build reads version 2 only");
   EXPECT_CONTAINS(e, temp_path("version"));
-  EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spikeforge mapping: the file starts with [68 69]");
+  EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spiketile mapping: the file starts with [68 69]");
+}
+
+// A mapping written under the tool's earlier name (its magic, format version 1) is refused by
+// name with the command that replaces it, and still counts as a mapping file so that `inspect`
+// reaches the refusal instead of reading it as a checkpoint.
+TEST(MappingIo, RefusesMappingsOfTheEarlierNameWithHowToRecompile) {
+  std::vector<unsigned char> b = saved_small_mapping();
+  const unsigned char former[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
+  std::memcpy(b.data(), former, sizeof former);
+  store<uint32_t>(b, 8, 1);
+  const std::string path = temp_path("former");
+  write_bytes(path, b);
+  EXPECT_TRUE(is_mapping_file(path));
+  const std::string e = load_error(path);
+  EXPECT_CONTAINS(e, path + ": this mapping was written by spikeforge, the earlier name of this tool");
+  EXPECT_CONTAINS(e, "recompile the model with `spiketile compile");
+  // Only a whole former magic is recognised: a file cut inside it is not a mapping at all.
+  EXPECT_CONTAINS(error_for_bytes(std::vector<unsigned char>(b.begin(), b.begin() + 5), "former-cut"),
+                  "not a spiketile mapping");
 }
 
 TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
@@ -386,7 +405,7 @@ TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
   auto cut = [&](std::size_t size) {
     return error_for_bytes(std::vector<unsigned char>(whole.begin(), whole.begin() + std::ptrdiff_t(size)), "cut");
   };
-  EXPECT_CONTAINS(cut(0), "not a spikeforge mapping");
+  EXPECT_CONTAINS(cut(0), "not a spiketile mapping");
   EXPECT_CONTAINS(cut(10), "truncated: the format version needs 4 bytes at offset 8; the file ends at 10");
   EXPECT_CONTAINS(cut(20), "truncated: the header needs 24 bytes at offset 0; the file ends at 20");
   EXPECT_CONTAINS(cut(100), "truncated: the section table needs 260 bytes at offset 24; the file ends at 100");
@@ -496,19 +515,19 @@ TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
        "unit 5 (head[0,1]): function 'logits'; tile 1 of op 'head' must be 'partial-sum'"},
       {"layer", [](Mapping& m) { m.units[2].layer = 1; }, "unit 2 (L0.att.key[0,0]): layer 1 for op 'att.key'; expected 0 to 0"},
       {"resources", [](Mapping& m) { m.units[3].resources.state_bytes = 65; },
-       "unit 3 (L0.att.value[0,0]): needs 65 state bytes; a core of 'spikeforge-tiny' has 64 (core.state_sram.size_bytes)"},
+       "unit 3 (L0.att.value[0,0]): needs 65 state bytes; a core of 'spiketile-tiny' has 64 (core.state_sram.size_bytes)"},
       {"embedding", [](Mapping& m) { m.host.embedding.pop_back(); },
        "section 'host': the embedding has 31 values; V × C = 4 × 8 = 32"},
       {"logit scales", [](Mapping& m) { m.host.head_logit_scale.push_back(1.0); },
        "section 'host': head_logit_scale has 5 values; expected V = 4"},
       {"chip name", [](Mapping& m) { m.chip_name = "other"; },
-       "chip_name is 'other' but the embedded description is named 'spikeforge-tiny'"},
+       "chip_name is 'other' but the embedded description is named 'spiketile-tiny'"},
       {"chip yaml", [](Mapping& m) { m.chip_yaml += "\nbogus_key: 1\n"; }, "section 'chip': invalid chip description"},
       {"weight bits", [](Mapping& m) { m.quant.weight_bits = 9; }, "section 'model': weight_bits is 9; expected 1 to 8"},
       {"two units on one core", [](Mapping& m) { m.unit_cores[3] = m.unit_cores[1]; m.placement.unit_cores = m.unit_cores; },
        "unit 1 (L0.residual[1]) and unit 3 (L0.att.value[0,0]) are both placed on chip 0 (row 0, col 1); each unit needs its own core"},
       {"core off the chip", [](Mapping& m) { m.unit_cores[5] = {2, 0, 0}; m.placement.unit_cores = m.unit_cores; },
-       "unit 5 (head[0,1]): placed on chip 2 (row 0, col 0), which the chip 'spikeforge-tiny' does not have"},
+       "unit 5 (head[0,1]): placed on chip 2 (row 0, col 0), which the chip 'spiketile-tiny' does not have"},
       {"unit cores", [](Mapping& m) { m.unit_cores.pop_back(); m.placement.unit_cores = m.unit_cores; },
        "section 'placement': 5 unit cores for 6 units"},
   };
@@ -616,10 +635,10 @@ TEST(MappingIo, StreamedEmbeddingWritesTheSameBytesAndAShortStreamWritesNothing)
 
 TEST(MappingIo, SaveToAMissingFolderIsAClearError) {
   try {
-    save_mapping(small_mapping(), "/nonexistent-folder/x.sfmap");
+    save_mapping(small_mapping(), "/nonexistent-folder/x.stmap");
     FAIL() << "saved";
   } catch (const MappingError& e) {
-    EXPECT_CONTAINS(std::string(e.what()), "cannot create /nonexistent-folder/x.sfmap.partial");
+    EXPECT_CONTAINS(std::string(e.what()), "cannot create /nonexistent-folder/x.stmap.partial");
   }
 }
 
@@ -682,4 +701,4 @@ TEST(MappingCli, InspectPrintsTheMappingSummaryAndRejectsACorruptFile) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

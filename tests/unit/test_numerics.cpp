@@ -12,7 +12,7 @@
 #include "models/quantized.hpp"
 #include "models/random_weights.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 TEST(Rounding, HalfAwayFromZero) {
@@ -275,9 +275,9 @@ TEST(QuantizedModel, ResetRestoresInitialState) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 TEST(CrossbarKernel, EqualsNaiveProductForSignedUnsignedAndWideInputs) {
@@ -306,4 +306,4 @@ TEST(CrossbarKernel, EqualsNaiveProductForSignedUnsignedAndWideInputs) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -11,7 +11,7 @@
 #include "compiler/placement.hpp"
 #include "topology_fixtures.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 using test_fixtures::hand_grid;
@@ -295,4 +295,4 @@ TEST(Placement, MultiChipGridWorkload) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -1,4 +1,4 @@
-// spikeforge report: counts -> actions -> energy, the GPU baseline, paper mode, the stats and
+// spiketile report: counts -> actions -> energy, the GPU baseline, paper mode, the stats and
 // report formats, and the HTML form (parsed here, rendered headless in Chromium when present).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -13,14 +13,14 @@
 #include "runtime/report.hpp"
 #include "tests/unit/cli_runner.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing_cli::run_cli;
 
-const fs::path kSourceDir{SPIKEFORGE_SOURCE_DIR};
+const fs::path kSourceDir{SPIKETILE_SOURCE_DIR};
 
 EnergyTable table_named(const std::string& name) {
   return load_energy_table((kSourceDir / "chips/energy" / (name + ".yaml")).string());
@@ -154,7 +154,7 @@ TEST(Report, UnmeasuredSectionsAreSaidNotZero) {
 RunStats simulated_stats() {
   RunStats s = tiny_stats();
   s.level = "simulator";
-  s.chip = StatsChip{"spikeforge-default", "", 500.0, 4, 256, 3};
+  s.chip = StatsChip{"spiketile-default", "", 500.0, 4, 256, 3};
   s.cycles = StatsCycles{{1000, 3000}, 4000};
   s.network = StatsNetwork{10, 40, 6, {{4, 15, 2}, {6, 25, 4}}, ""};
   CoreStats a;
@@ -204,7 +204,7 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
 TEST(Report, StatsRoundTripThroughJsonWithEveryOptionalSection) {
   for (const RunStats& s : {tiny_stats(), simulated_stats()}) {
     const json j = stats_to_json(s);
-    EXPECT_EQ(j["format"], "spikeforge-stats-1");
+    EXPECT_EQ(j["format"], "spiketile-stats-1");
     const RunStats back = stats_from_json(j);
     EXPECT_EQ(stats_to_json(back), j);
     EXPECT_TRUE(back.counts.sum == s.counts.sum);
@@ -223,8 +223,8 @@ TEST(Report, StatsErrorsNameTheField) {
     return std::string("no error");
   };
   json bad = j;
-  bad["format"] = "spikeforge-stats-0";
-  EXPECT_EQ(error_of(bad), "stats: 'format' is 'spikeforge-stats-0'; this build reads 'spikeforge-stats-1'");
+  bad["format"] = "spiketile-stats-0";
+  EXPECT_EQ(error_of(bad), "stats: 'format' is 'spiketile-stats-0'; this build reads 'spiketile-stats-1'");
   bad = j;
   bad["model"].erase("n_embd");
   EXPECT_EQ(error_of(bad), "stats: 'model.n_embd' is missing");
@@ -339,7 +339,7 @@ std::set<std::string> keys(const json& j) {
 
 TEST(Report, JsonSchemaIsStable) {
   const json r = build_report(inputs_for(simulated_stats()));
-  EXPECT_EQ(r["format"], "spikeforge-report-1");
+  EXPECT_EQ(r["format"], "spiketile-report-1");
   using S = std::set<std::string>;
   EXPECT_EQ(keys(r), (S{"format", "inputs", "model", "tokens", "measured", "not_measured", "chip", "per_token",
                         "per_layer", "per_op", "per_core", "firing_rate_mean", "gpu", "chip_vs_gpu", "paper"}));
@@ -521,7 +521,7 @@ TEST(ReportCli, ErrorsNameTheProblem) {
   EXPECT_NE(golden.status, 0);
   EXPECT_NE(golden.output.find("--stats needs a level that counts events (e.g. --quantized)"), std::string::npos)
       << golden.output;
-  std::ofstream(dir / "bad.json") << R"({"format": "spikeforge-stats-1", "level": "quantized"})";
+  std::ofstream(dir / "bad.json") << R"({"format": "spiketile-stats-1", "level": "quantized"})";
   const auto bad = run_cli("report --stats " + (dir / "bad.json").string());
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("bad.json: stats: 'model' is missing"), std::string::npos) << bad.output;
@@ -533,4 +533,4 @@ TEST(ReportCli, ErrorsNameTheProblem) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -13,7 +13,7 @@
 #include "topology_fixtures.hpp"
 #include "compiler/routing.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 using test_fixtures::hand_grid;
@@ -269,4 +269,4 @@ TEST(ChannelDependencies, GatewayRoutesOnAChipGridCloseACycleOfLinks) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -9,7 +9,7 @@
 #include "runtime/npy.hpp"
 #include "runtime/sampler.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 TEST(Sampler, TemperatureZeroIsArgmax) {
@@ -98,4 +98,4 @@ TEST(Evaluate, BitsPerTokenFromLogSoftmax) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -15,11 +15,11 @@
 #include "runtime/execution.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kRepo = SPIKEFORGE_SOURCE_DIR;
+const fs::path kRepo = SPIKETILE_SOURCE_DIR;
 const fs::path kModel = kRepo / "models" / "spikegpt-fortunes.pth";
 
 using test_fixtures::read_text;
@@ -30,7 +30,7 @@ const nlohmann::json& expect() {
 }
 
 std::vector<int> encode_file(const std::string& relative) {
-  auto tok = tokenizer_for_vocab(77, std::string(SPIKEFORGE_SHARED_DIR) + "/data");
+  auto tok = tokenizer_for_vocab(77, std::string(SPIKETILE_SHARED_DIR) + "/data");
   return tok->encode(read_text(kRepo / relative));
 }
 
@@ -94,4 +94,4 @@ TEST(ShippedModel, QuantizedBpcWithin005OfFloatAt8BitWeights) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -1,6 +1,6 @@
 // Reading a checkpoint tensor by tensor (TensorReader, QuantizedSpikeGpt::read) must give exactly
 // what loading it whole gives: the same tensors by row blocks, the same integer model, and through
-// `spikeforge compile` the same mapping file byte for byte.
+// `spiketile compile` the same mapping file byte for byte.
 #include <gtest/gtest.h>
 #include <fmt/format.h>
 
@@ -20,19 +20,19 @@
 #include "models/spikegpt.hpp"
 #include "models/tensor_file.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kRepo = SPIKEFORGE_SOURCE_DIR;
-const fs::path kLoaderData = fs::path(SPIKEFORGE_TEST_DATA) / "loader";
+const fs::path kRepo = SPIKETILE_SOURCE_DIR;
+const fs::path kLoaderData = fs::path(SPIKETILE_TEST_DATA) / "loader";
 const fs::path kShippedModel = kRepo / "models" / "spikegpt-fortunes.pth";
 const fs::path kShippedCalibration = kRepo / "models" / "spikegpt-fortunes.calib.json";
 
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "sf_streaming_XXXXXX").string();
+    std::string pattern = (fs::path(::testing::TempDir()) / "spiketile_streaming_XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
@@ -286,7 +286,7 @@ TEST(StreamingQuantize, EmbeddingReadLaterEqualsTheOneReadWithTheModel) {
 
 // ---- the compile command ----------------------------------------------------------------------
 
-// The mapping file compiling the whole float model gives, written the way `spikeforge compile` does.
+// The mapping file compiling the whole float model gives, written the way `spiketile compile` does.
 std::string compile_whole_model(const fs::path& model, const fs::path& calibration, const fs::path& chip_yaml,
                                 const fs::path& out) {
   const SpikeGptWeights weights = SpikeGptWeights::load(model.string(), {});
@@ -300,12 +300,12 @@ std::string compile_whole_model(const fs::path& model, const fs::path& calibrati
 
 void expect_cli_compile_equals_whole_model(const fs::path& model, const fs::path& calibration, const TempDir& dir) {
   const fs::path chip = kRepo / "chips" / "default.yaml";
-  const std::string expected = compile_whole_model(model, calibration, chip, dir / "whole.sfmap");
+  const std::string expected = compile_whole_model(model, calibration, chip, dir / "whole.stmap");
   const auto r = testing_cli::run_cli(fmt::format("compile --model '{}' --calibration '{}' --chip '{}' -o '{}'",
                                                   model.string(), calibration.string(), chip.string(),
-                                                  (dir / "streamed.sfmap").string()));
+                                                  (dir / "streamed.stmap").string()));
   ASSERT_EQ(r.status, 0) << r.output;
-  const std::string got = read_bytes(dir / "streamed.sfmap");
+  const std::string got = read_bytes(dir / "streamed.stmap");
   EXPECT_GT(expected.size(), 1000u);
   EXPECT_EQ(got.size(), expected.size());
   EXPECT_TRUE(got == expected) << "the streamed compile's mapping file differs from the whole-model one";
@@ -323,4 +323,4 @@ TEST(StreamingCompile, RandomModelMappingIsByteIdenticalToTheWholeModelPath) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

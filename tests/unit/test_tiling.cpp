@@ -5,7 +5,7 @@
 
 #include "compiler/tiling.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 void expect_exact_cover(const MatrixTiling& t, int axons, int neurons) {
@@ -63,4 +63,4 @@ TEST(Tiling, RejectsEmptyShapes) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

@@ -16,13 +16,13 @@
 #include "models/tokenizer.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
-namespace sf {
+namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kTokenizerTestData = std::string(SPIKEFORGE_TEST_DATA) + "/tokenizer";
-const std::string kSharedData = std::string(SPIKEFORGE_SHARED_DIR) + "/data";
+const std::string kTokenizerTestData = std::string(SPIKETILE_TEST_DATA) + "/tokenizer";
+const std::string kSharedData = std::string(SPIKETILE_SHARED_DIR) + "/data";
 
 using test_fixtures::read_text;
 
@@ -46,7 +46,7 @@ class ScratchDir {
  public:
   ScratchDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::path(::testing::TempDir()) / (std::string("sf_tokenizer_") + info->test_suite_name() + "_" + info->name());
+    path_ = fs::path(::testing::TempDir()) / (std::string("spiketile_tokenizer_") + info->test_suite_name() + "_" + info->name());
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -334,4 +334,4 @@ TEST(TokenizerForVocab, ChoosesByVocabularySize) {
 }
 
 }  // namespace
-}  // namespace sf
+}  // namespace spiketile

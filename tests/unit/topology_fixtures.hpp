@@ -5,9 +5,9 @@
 
 #include "compiler/placement.hpp"
 
-namespace sf::test_fixtures {
+namespace spiketile::test_fixtures {
 
-inline const std::string kChipsDir = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/";
+inline const std::string kChipsDir = std::string(SPIKETILE_SOURCE_DIR) + "/chips/";
 
 // A grid_rows × grid_cols system of rows × cols meshes.
 inline Topology hand_grid(int grid_rows, int grid_cols, int rows, int cols, int gateways, DimensionOrder order,
@@ -24,4 +24,4 @@ inline Topology hand_grid(int grid_rows, int grid_cols, int rows, int cols, int 
   return Topology(p);
 }
 
-}  // namespace sf::test_fixtures
+}  // namespace spiketile::test_fixtures

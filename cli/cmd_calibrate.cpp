@@ -1,8 +1,8 @@
 #include <fmt/format.h>
 
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 struct CalibrateOptions {
@@ -32,4 +32,4 @@ void register_calibrate(CLI::App& app) {
   cmd->callback([opts] { run_calibrate(*opts); });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

@@ -3,11 +3,11 @@
 
 #include <fstream>
 
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 #include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 struct EvalOptions {
@@ -67,4 +67,4 @@ void register_eval(CLI::App& app) {
   cmd->callback([opts] { eval(*opts); });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

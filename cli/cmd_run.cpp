@@ -2,14 +2,14 @@
 
 #include <cstdio>
 
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 #include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/mapping_executor.hpp"
 #include "runtime/npy.hpp"
 #include "runtime/stats.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_option("--prompt,-p", prompt, "Prompt text (encoded with the model's tokenizer)");
@@ -25,7 +25,7 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_option("--counts-out", counts_out, "Write event counts (per step, layer and op) as JSON");
   cmd->add_option("--stats", stats_out,
                   "Write the run's statistics (model, tokens, event counts, and the chip's cycles, network and cores "
-                  "where measured) for 'spikeforge report' (format spikeforge-stats-1, docs/stats-format.md)");
+                  "where measured) for 'spiketile report' (format spiketile-stats-1, docs/stats-format.md)");
   cmd->add_flag("--quiet-stats", quiet_stats, "Do not print speed and firing rates to stderr");
 }
 
@@ -63,7 +63,7 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
   }
   if (!o.stats_out.empty()) {
     if (result.counts.empty())
-      throw std::invalid_argument("--stats needs a level that counts events (e.g. --quantized); 'spikeforge report' "
+      throw std::invalid_argument("--stats needs a level that counts events (e.g. --quantized); 'spiketile report' "
                                   "prices counts");
     RunStats stats;
     stats.level = model.level_name();
@@ -112,4 +112,4 @@ void register_run(CLI::App& app) {
   cmd->callback([opts] { run(*opts); });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

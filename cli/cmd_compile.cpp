@@ -9,10 +9,10 @@
 #include "compiler/lowering.hpp"
 #include "compiler/mapping_io.hpp"
 #include "models/unicode_util.hpp"
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 #include "runtime/mapping_summary.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 struct CompileCliOptions {
@@ -36,7 +36,7 @@ void keep_large_buffers_out_of_the_heap() {
 
 int compile(const CompileCliOptions& o) {
   if (!o.check && !o.dump_ir && o.output.empty())
-    throw std::invalid_argument("compile needs -o OUT.sfmap, or --check to test the fit without writing");
+    throw std::invalid_argument("compile needs -o OUT.stmap, or --check to test the fit without writing");
   keep_large_buffers_out_of_the_heap();
   const auto t0 = std::chrono::steady_clock::now();
   const ChipSpec chip = load_chip_spec(o.chip);
@@ -57,7 +57,7 @@ int compile(const CompileCliOptions& o) {
     mapping = compile_model(std::move(qm), chip, unicode::read_file_bytes(o.chip, "a chip description (YAML)"), o.compile);
     qm = {};   // what lowering left: per-row scales and multipliers, several MB at 216M
   } catch (const DoesNotFitError& e) {
-    fmt::print(stderr, "spikeforge: {}\n", e.what());
+    fmt::print(stderr, "spiketile: {}\n", e.what());
     return 2;
   }
   // The embedding goes from the checkpoint into the file block by block (read here too with --check,
@@ -90,7 +90,7 @@ void register_compile(CLI::App& app) {
                                  "write the mapping file (see docs/mapping-format.md)");
   o->model.add_to(cmd);
   cmd->add_option("--chip,-c", o->chip, "Chip description YAML")->capture_default_str();
-  cmd->add_option("-o,--output", o->output, "Mapping file to write (.sfmap)");
+  cmd->add_option("-o,--output", o->output, "Mapping file to write (.stmap)");
   cmd->add_flag("--check", o->check, "Only report whether and how the model fits; write nothing");
   cmd->add_flag("--dump-ir", o->dump_ir, "Print the graph IR of one token step (ops, tensors, formats, encodings, state)");
   cmd->add_option("--seed", o->compile.placement.seed, "Placement seed (the result is deterministic per seed)")
@@ -107,4 +107,4 @@ void register_compile(CLI::App& app) {
   });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

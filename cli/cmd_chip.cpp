@@ -2,13 +2,13 @@
 
 #include "chips/chip_spec.hpp"
 #include "chips/energy_table.hpp"
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 struct ChipOptions {
-  std::string chip = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/default.yaml";
+  std::string chip = std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml";
   std::string energy;
   bool describe = false;
 };
@@ -46,4 +46,4 @@ void register_chip(CLI::App& app) {
   cmd->callback([opts] { run_chip(*opts); });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

@@ -1,4 +1,4 @@
-// spikeforge verify-rtl: co-verification of the RTL neuron core (rtl/neuron_core.sv), in-process.
+// spiketile verify-rtl: co-verification of the RTL neuron core (rtl/neuron_core.sv), in-process.
 //   1. bench     the self-checking Verilator bench (rtl/bench): every output beat vs CoreReference
 //   2. backends  the "reference" and "verilated" neuron core backends (rtl/loop) on the bench's
 //                stimulus through the interface a simulator drives, tick by tick and cycle by cycle
@@ -15,10 +15,10 @@
 #include "models/unicode_util.hpp"
 #include "rtl/bench/bench.hpp"
 #include "rtl/loop/backend_comparison.hpp"
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 #include "sim/rtl_loop_comparison.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 struct VerifyRtlOptions {
@@ -167,7 +167,7 @@ void register_verify_rtl(CLI::App& app) {
       "verify-rtl",
       "Co-verify the RTL neuron core: (1) the self-checking Verilator bench against the C++ reference, "
       "(2) the reference and verilated neuron core backends on the same stimulus through the simulator's "
-      "interface, (3) `spikeforge simulate --rtl all` against the plain simulation on the shipped model. Prints a "
+      "interface, (3) `spiketile simulate --rtl all` against the plain simulation on the shipped model. Prints a "
       "PASS/FAIL summary with cycle counts, corner coverage and speed; exits 1 on any mismatch. "
       "The 10M-cycle check: verify-rtl --config default --cycles 10000000");
   cmd->add_option("--config", o->config, "core configuration: small, narrow or default (see --list)")
@@ -192,4 +192,4 @@ void register_verify_rtl(CLI::App& app) {
   });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

@@ -1,10 +1,10 @@
 #include <fmt/format.h>
 
 #include "compiler/mapping_io.hpp"
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 #include "runtime/mapping_summary.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 
@@ -13,7 +13,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 // A compiled mapping: what it uses of its chip. The extension alone is enough to choose this
-// path, so a damaged .sfmap is reported as a damaged mapping rather than as a strange checkpoint.
+// path, so a damaged .stmap is reported as a damaged mapping rather than as a strange checkpoint.
 void inspect_mapping(const std::string& path, bool json) {
   const Mapping mapping = load_mapping(path);
   if (json)
@@ -53,15 +53,15 @@ void register_inspect(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("inspect",
                                  "Print a checkpoint's configuration, parameter count and tensor table, or a compiled "
-                                 "mapping's (.sfmap) use of its chip");
-  cmd->add_option("model", *path, "Checkpoint or compiled mapping (.sfmap) to inspect")->capture_default_str();
+                                 "mapping's (.stmap) use of its chip");
+  cmd->add_option("model", *path, "Checkpoint or compiled mapping (.stmap) to inspect")->capture_default_str();
   cmd->add_flag("--json", *json, "Print a mapping's summary as JSON");
   cmd->callback([path, json] {
     if (ends_with(*path, kMappingExtension) || is_mapping_file(*path))
       return inspect_mapping(*path, *json);
-    if (*json) throw CLI::ValidationError("--json", "is available for compiled mappings (.sfmap) only");
+    if (*json) throw CLI::ValidationError("--json", "is available for compiled mappings (.stmap) only");
     inspect_checkpoint(*path);
   });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

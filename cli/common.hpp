@@ -1,4 +1,4 @@
-// Options and helpers shared by the spikeforge subcommands.
+// Options and helpers shared by the spiketile subcommands.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -14,7 +14,7 @@
 #include "runtime/sampler.hpp"
 #include "runtime/stats.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 std::string default_model_path();
 std::string default_data_dir();
@@ -37,7 +37,7 @@ struct ModelOptions {
   void add_to(CLI::App* app, bool accepts_map = false);
   GoldenOptions golden() const;
   std::string calibration_path() const;
-  // A compiled mapping (spikeforge compile) to run with the mapping executor instead of a checkpoint.
+  // A compiled mapping (spiketile compile) to run with the mapping executor instead of a checkpoint.
   std::string map;
 
   // The integer parameters of the checkpoint under the quantization options and calibration.
@@ -94,4 +94,4 @@ void register_simulate(CLI::App& app);
 void register_report(CLI::App& app);
 void register_verify_rtl(CLI::App& app);
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

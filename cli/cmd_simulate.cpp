@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "compiler/mapping_io.hpp"
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 #include "sim/chip_simulator.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 struct SimulateOptions {
@@ -59,7 +59,7 @@ void register_simulate(CLI::App& app) {
   auto* cmd = app.add_subcommand("simulate",
                                  "Run a compiled mapping on the cycle-accurate SystemC model of the chip: same tokens, "
                                  "spikes and counts as 'run --map', plus cycles, latency, network and per-core statistics");
-  cmd->add_option("--map", o->model.map, "Mapping file written by 'spikeforge compile'")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--map", o->model.map, "Mapping file written by 'spiketile compile'")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data-dir", o->model.data_dir, "Folder holding the tokenizer files")->capture_default_str();
   o->generation.add_to(cmd);
   cmd->add_option("--trace", o->trace, "Write a VCD trace (GTKWave) of the routers of --trace-cores");
@@ -80,7 +80,7 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--rtl-backend", o->rtl.backend, "Neuron core backend of --rtl: verilated or reference (its C++ model)")
       ->check(CLI::IsMember({"verilated", "reference"}))
       ->capture_default_str();
-  cmd->add_option("--rtl-model", o->rtl.model, "Verilated model of --rtl ('spikeforge verify-rtl --list')")
+  cmd->add_option("--rtl-model", o->rtl.model, "Verilated model of --rtl ('spiketile verify-rtl --list')")
       ->capture_default_str();
   cmd->callback([o, rtl] {
     // The delimiter also splits unit names ("L0.ffn.value[0,2]"): a piece with an open '[' joins the next.
@@ -98,4 +98,4 @@ void register_simulate(CLI::App& app) {
   });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

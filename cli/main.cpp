@@ -1,4 +1,4 @@
-// spikeforge: compile a trained SpikeGPT onto a neuromorphic chip, simulate it, and report
+// spiketile: compile a trained SpikeGPT onto a neuromorphic chip, simulate it, and report
 // what it costs. One binary, one subcommand per job.
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include <systemc>
 
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 
 namespace {
 // SystemC prints its banner to stdout, in the middle of generated text; it honours this variable,
@@ -18,23 +18,23 @@ const bool kQuietSystemC = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0) =
 // libsystemc supplies main() and calls sc_main (../shared/reference/stack.md), so the CLI's entry
 // point is sc_main; commands that never build a SystemC model never touch the kernel.
 int sc_main(int argc, char** argv) {
-  CLI::App app{"spikeforge: what does a trained SpikeGPT really cost on neuromorphic hardware?"};
+  CLI::App app{"spiketile: what does a trained SpikeGPT really cost on neuromorphic hardware?"};
   app.require_subcommand(1);
-  sf::cli::register_run(app);
-  sf::cli::register_eval(app);
-  sf::cli::register_inspect(app);
-  sf::cli::register_calibrate(app);
-  sf::cli::register_chip(app);
-  sf::cli::register_compile(app);
-  sf::cli::register_simulate(app);
-  sf::cli::register_report(app);
-  sf::cli::register_verify_rtl(app);
+  spiketile::cli::register_run(app);
+  spiketile::cli::register_eval(app);
+  spiketile::cli::register_inspect(app);
+  spiketile::cli::register_calibrate(app);
+  spiketile::cli::register_chip(app);
+  spiketile::cli::register_compile(app);
+  spiketile::cli::register_simulate(app);
+  spiketile::cli::register_report(app);
+  spiketile::cli::register_verify_rtl(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "spikeforge: error: {}\n", e.what());
+    fmt::print(stderr, "spiketile: error: {}\n", e.what());
     return 1;
   }
   return 0;

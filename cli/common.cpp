@@ -1,4 +1,4 @@
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 
 #include "compiler/mapping_io.hpp"
 #include "models/unicode_util.hpp"
@@ -11,15 +11,15 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace sf::cli {
+namespace spiketile::cli {
 
-std::string default_model_path() { return std::string(SPIKEFORGE_SOURCE_DIR) + "/models/spikegpt-fortunes.pth"; }
+std::string default_model_path() { return std::string(SPIKETILE_SOURCE_DIR) + "/models/spikegpt-fortunes.pth"; }
 
-std::string default_chip_path() { return std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/default.yaml"; }
+std::string default_chip_path() { return std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml"; }
 
 std::string default_data_dir() {
-  if (const char* env = std::getenv("SPIKEFORGE_DATA_DIR")) return env;
-  return std::string(SPIKEFORGE_SHARED_DIR) + "/data";
+  if (const char* env = std::getenv("SPIKETILE_DATA_DIR")) return env;
+  return std::string(SPIKETILE_SHARED_DIR) + "/data";
 }
 
 void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
@@ -37,10 +37,10 @@ void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
   auto* group = app->add_option_group("quantized", "Integer contract (docs/numerics.md)");
   if (accepts_map)
     group->add_option("--map", map,
-                      "Run a compiled mapping (spikeforge compile) with the mapping executor; needs no checkpoint")
+                      "Run a compiled mapping (spiketile compile) with the mapping executor; needs no checkpoint")
         ->check(CLI::ExistingFile);
   group->add_flag("--quantized", quantized, "Run the quantized functional model instead of the float golden model");
-  group->add_option("--calibration", calibration, "Activation ranges (default: <model>.calib.json; see 'spikeforge calibrate')");
+  group->add_option("--calibration", calibration, "Activation ranges (default: <model>.calib.json; see 'spiketile calibrate')");
   group->add_option("--weight-bits", quant.weight_bits, "Crossbar weight bits")->check(CLI::Range(2, 8))->capture_default_str();
   group->add_option("--activation-bits", quant.activation_bits, "Bits of real-valued crossbar inputs")
       ->check(CLI::Range(2, 8))->capture_default_str();
@@ -61,7 +61,7 @@ Calibration ModelOptions::load_calibration(int n_layer) const {
   const std::string cal_path = calibration_path();
   if (!std::ifstream(cal_path))
     throw std::runtime_error(fmt::format("the integer model needs activation ranges: {} does not exist; create it with "
-                                         "'spikeforge calibrate --model {} --text SAMPLE.txt -o {}'",
+                                         "'spiketile calibrate --model {} --text SAMPLE.txt -o {}'",
                                          cal_path, model, cal_path));
   return Calibration::load(cal_path, n_layer);
 }
@@ -155,4 +155,4 @@ std::string Utf8Stream::flush() {
   return out;
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli

@@ -7,16 +7,16 @@
 #include <fstream>
 #include <vector>
 
-#include "runtime/cli/common.hpp"
+#include "cli/common.hpp"
 #include "runtime/report.hpp"
 
-namespace sf::cli {
+namespace spiketile::cli {
 
 namespace {
 struct ReportOptions {
   std::string stats;
-  std::string energy_table = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/energy/default.yaml";
-  std::string convention_table = std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/energy/45nm-horowitz.yaml";
+  std::string energy_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/default.yaml";
+  std::string convention_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/45nm-horowitz.yaml";
   std::string chip;  // default: the stats' chip, else chips/default.yaml
   std::string gpu = "h100";
   int batch = 8;
@@ -29,7 +29,7 @@ struct ReportOptions {
 // "h100" names chips/gpu/h100.yaml; anything with a '/' or ending in .yaml is a path.
 std::string gpu_path(const std::string& gpu) {
   if (gpu.find('/') != std::string::npos || gpu.find(".yaml") != std::string::npos) return gpu;
-  const std::filesystem::path folder = std::filesystem::path(SPIKEFORGE_SOURCE_DIR) / "chips/gpu";
+  const std::filesystem::path folder = std::filesystem::path(SPIKETILE_SOURCE_DIR) / "chips/gpu";
   const std::filesystem::path path = folder / (gpu + ".yaml");
   if (std::filesystem::exists(path)) return path.string();
   std::vector<std::string> known;
@@ -56,7 +56,7 @@ void run(const ReportOptions& o) {
   if (chip_path.empty())
     chip_path = in.stats.chip && !in.stats.chip->spec_path.empty()
                     ? in.stats.chip->spec_path
-                    : std::string(SPIKEFORGE_SOURCE_DIR) + "/chips/default.yaml";
+                    : std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml";
   in.chip = load_chip_spec(chip_path);
   in.gpu = load_gpu_spec(gpu_path(o.gpu));
   in.batch = o.batch;
@@ -74,7 +74,7 @@ void register_report(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "report", "Energy and operation report of a run (from 'run --stats' or the simulator) against a dense GPU "
                 "baseline and the SpikeGPT paper's own comparison");
-  cmd->add_option("--stats", opts->stats, "Statistics written by 'spikeforge run --quantized --stats' or the simulator")
+  cmd->add_option("--stats", opts->stats, "Statistics written by 'spiketile run --quantized --stats' or the simulator")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--energy-table", opts->energy_table, "Per-action energy table pricing the chip (chips/energy/*.yaml)")
@@ -98,7 +98,7 @@ void register_report(CLI::App& app) {
                   "non-zero value) or bit_serial (one per set bit)")
       ->check(CLI::IsMember({"graded", "bit_serial"}))
       ->capture_default_str();
-  cmd->add_option("--json", opts->json_out, "Write the full report as JSON (format spikeforge-report-1)");
+  cmd->add_option("--json", opts->json_out, "Write the full report as JSON (format spiketile-report-1)");
   cmd->add_option("--csv", opts->csv_out, "Write every figure of the report as CSV rows: quantity,value");
   cmd->add_option("--html", opts->html_out, "Write a self-contained HTML report with charts");
   cmd->add_flag("--paper", opts->paper, "Also print every reading of the paper's Table 1, its formulas and sources");
@@ -106,4 +106,4 @@ void register_report(CLI::App& app) {
   cmd->callback([opts] { run(*opts); });
 }
 
-}  // namespace sf::cli
+}  // namespace spiketile::cli
