@@ -10,6 +10,7 @@
 #include "compiler/mapping_io.hpp"
 #include "models/unicode_util.hpp"
 #include "cli/common.hpp"
+#include "runtime/latency_estimate.hpp"
 #include "runtime/mapping_summary.hpp"
 
 namespace spiketile::cli {
@@ -22,6 +23,7 @@ struct CompileCliOptions {
   bool check = false;
   bool dump_ir = false;
   CompileOptions compile;
+  ProfileOptions profile;
 };
 
 // glibc raises its mmap threshold to the largest block freed so far; after the first 9 MB float
@@ -51,10 +53,25 @@ int compile(const CompileCliOptions& o) {
     fmt::print("{}", ir::build_token_graph(qm, rule).to_text());
     if (!o.check && o.output.empty()) return 0;
   }
+  // A profile token's embedding row, straight from the checkpoint: the table is never held here.
+  const ModelConfig config = qm.config;
+  const bool binary_embedding = qm.binary_embedding;
+  const EmbeddingRowSource row_of = [&](int token) {
+    std::vector<int32_t> row;
+    int64_t at = 0;
+    const int64_t begin = int64_t(token) * config.n_embd, end = begin + config.n_embd;
+    QuantizedSpikeGpt::read_embedding_blocks(*reader, config, binary_embedding, [&](const int32_t* values, std::size_t count) {
+      const int64_t from = std::max(at, begin), to = std::min(at + int64_t(count), end);
+      if (from < to) row.insert(row.end(), values + (from - at), values + (to - at));
+      at += int64_t(count);
+    });
+    return row;
+  };
   Mapping mapping;
   try {
     // Moved in: lowering releases each weight matrix once its tiles hold it.
-    mapping = compile_model(std::move(qm), chip, unicode::read_file_bytes(o.chip, "a chip description (YAML)"), o.compile);
+    mapping = compile_profiled(std::move(qm), chip, unicode::read_file_bytes(o.chip, "a chip description (YAML)"),
+                               o.compile, o.profile, row_of);
     qm = {};   // what lowering left: per-row scales and multipliers, several MB at 216M
   } catch (const DoesNotFitError& e) {
     fmt::print(stderr, "spiketile: {}\n", e.what());
@@ -98,8 +115,15 @@ void register_compile(CLI::App& app) {
   cmd->add_option("--placement-effort", o->compile.placement.moves_per_unit,
                   "Annealing moves per unit (0 keeps the best constructive placement)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--profile-tokens", o->profile.tokens,
+                  "Tokens replayed through the lowered units to weigh flows for placement and estimate the latency "
+                  "bound (the model's own sampled text from --profile-start; 0: assumed densities, no estimate)")
+      ->check(CLI::Range(0, 4096))->capture_default_str();
+  cmd->add_option("--profile-start", o->profile.first_token, "Token id the profile starts from")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--firing-rate", o->compile.expected_firing_rate,
-                  "Expected LIF firing rate used to weigh spike traffic during placement")
+                  "Expected LIF firing rate used to weigh spike traffic during placement when there is no profile "
+                  "(--profile-tokens 0)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->callback([o] {
     const int rc = compile(*o);

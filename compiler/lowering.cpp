@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "chips/event_packet.hpp"
 #include "compiler/tiling.hpp"
 #include "models/op_rules.hpp"
 
@@ -52,12 +53,6 @@ int64_t residual_state_bytes_per_channel(const QuantOptions& quant) {
 }
 
 int64_t residual_parameter_bytes_per_channel(int layer_norms) { return int64_t(layer_norms) * 16; }
-
-int flits_per_event(const ChipSpec& chip, int payload_bits) {
-  const auto f = chip.event_packet_format();
-  const int bits = f.kind_bits + f.destination_bits() + f.axon_bits + payload_bits;
-  return (bits + chip.router.flit_bits - 1) / chip.router.flit_bits;
-}
 
 namespace {
 
@@ -325,7 +320,7 @@ class Lowering {
     const double events = f.encoding == ir::Encoding::BitSerial ? events_per_token * payload_bits / 2.0 : events_per_token;
     const int payload = f.encoding == ir::Encoding::BitSerial ? 1 : payload_bits;
     // + one end-of-stream marker per token, so a destination knows the flow is complete.
-    f.flits_per_token = (events + 1.0) * flits_per_event(chip_, payload);
+    f.flits_per_token = (events + 1.0) * flits_per_packet(chip_, payload);
     map_.flows.push_back(std::move(f));
   }
 
@@ -472,10 +467,6 @@ Mapping lower_to_units(QuantizedSpikeGpt&& model, const ChipSpec& chip, const st
   return Lowering(model, true, chip, chip_yaml, options).run();
 }
 
-namespace {
-Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options);
-}  // namespace
-
 Mapping compile_model(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
                       const CompileOptions& options) {
   return place_and_route(lower_to_units(model, chip, chip_yaml, options), chip, options);
@@ -504,6 +495,8 @@ std::string deadlock_note(const RoutingTables& tables) {
                      cycle.size(), links);
 }
 
+}  // namespace
+
 Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options) {
   const Topology topology(chip);
   const auto flows = to_placement_flows(m.flows);
@@ -527,7 +520,5 @@ Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& o
   }
   return m;
 }
-
-}  // namespace
 
 }  // namespace spiketile

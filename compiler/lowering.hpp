@@ -48,9 +48,6 @@ int64_t state_bytes_per_row(NeuronFunction f, const QuantOptions& quant);
 int64_t residual_state_bytes_per_channel(const QuantOptions& quant);
 int64_t residual_parameter_bytes_per_channel(int layer_norms);
 
-// Flits one event packet of a flow takes: header (kind, destination, axon) plus payload, in flits.
-int flits_per_event(const ChipSpec& chip, int payload_bits);
-
 // Lowers without placing: units, flows, resources and decisions. Throws DoesNotFitError listing
 // every problem found (not just the first).
 Mapping lower_to_units(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
@@ -59,6 +56,10 @@ Mapping lower_to_units(const QuantizedSpikeGpt& model, const ChipSpec& chip, con
 // weights are never held twice).
 Mapping lower_to_units(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
                        const CompileOptions& options = {});
+
+// Places a lowered mapping's units on cores (weighing flows by their flits_per_token) and builds
+// the routing tables; a routing-table overflow is a DoesNotFitError.
+Mapping place_and_route(Mapping m, const ChipSpec& chip, const CompileOptions& options = {});
 
 // The whole compile: lower_to_units, then place and route; routing-table overflow and placement
 // failures are reported as DoesNotFitError too.

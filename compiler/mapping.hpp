@@ -114,6 +114,30 @@ struct HostData {
   std::vector<double> head_logit_scale;  // [V]
 };
 
+// The compiler's estimate of one token on the chip (runtime/latency_estimate.hpp): profile tokens
+// replayed through the units with the chip's core timing and the network's latencies but no
+// contention for links or buffers between flows; mean values per token, in cycles from its start.
+struct LatencyEstimate {
+  // When a tensor's stage sends: the first and the last packet of the tensor's flows.
+  struct Stage {
+    std::string tensor;   // "L0.att.xk"
+    int layer = -1;       // -1: the head
+    double first_send = 0.0, last_send = 0.0;
+  };
+  // One stretch of the critical path: a unit working, or waiting for the input that ends the stretch.
+  struct PathStep {
+    int unit = 0;
+    double start = 0.0, end = 0.0;
+  };
+  int profile_tokens = 0;   // 0: the mapping holds no estimate
+  double cycles_per_token = 0.0;   // the latency bound
+  double packets_per_token = 0.0, flits_injected_per_token = 0.0, flits_delivered_per_token = 0.0;
+  double mesh_flit_hops_per_token = 0.0, inter_chip_flits_per_token = 0.0;
+  std::vector<double> unit_busy_cycles;   // per unit, per token
+  std::vector<Stage> stages;              // by last_send
+  std::vector<PathStep> critical_path;    // of the last profile token, first step first
+};
+
 class MappingError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -141,6 +165,7 @@ struct Mapping {
   std::vector<std::vector<RouteEntry>> routing_tables;
   RoutingOptions routing_options;
   std::vector<std::string> decisions; // the lowering's explanation of its choices, in order
+  LatencyEstimate estimate;           // what compile predicts for a token (empty if it did not profile)
 
   int64_t weight_bytes() const;       // crossbar weight bytes over all tiles
 };

@@ -24,7 +24,7 @@ namespace {
 
 using checkpoint_io::Crc32;
 
-enum Section : int { kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kSectionCount };
+enum Section : int { kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kSectionCount };
 
 // Layout of the fixed part (docs/mapping-format.md, "File layout").
 constexpr uint64_t kHeaderBytes = 24;       // magic, version, section count, file size
@@ -257,6 +257,29 @@ void write_decisions(Sink& s, const Mapping& m) {
 }
 
 template <class Sink>
+void write_estimate(Sink& s, const Mapping& m) {
+  const LatencyEstimate& e = m.estimate;
+  put(s, int32_t(e.profile_tokens));
+  for (double v : {e.cycles_per_token, e.packets_per_token, e.flits_injected_per_token, e.flits_delivered_per_token,
+                   e.mesh_flit_hops_per_token, e.inter_chip_flits_per_token})
+    put(s, v);
+  put_array(s, e.unit_busy_cycles);
+  put(s, uint32_t(e.stages.size()));
+  for (const LatencyEstimate::Stage& st : e.stages) {
+    put_string(s, st.tensor, "stage tensor");
+    put(s, int32_t(st.layer));
+    put(s, st.first_send);
+    put(s, st.last_send);
+  }
+  put(s, uint32_t(e.critical_path.size()));
+  for (const LatencyEstimate::PathStep& step : e.critical_path) {
+    put(s, int32_t(step.unit));
+    put(s, step.start);
+    put(s, step.end);
+  }
+}
+
+template <class Sink>
 void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream* embedding) {
   switch (section) {
     case kModel: return write_model(s, m);
@@ -267,6 +290,7 @@ void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream
     case kPlacement: return write_placement(s, m);
     case kRouting: return write_routing(s, m);
     case kDecisions: return write_decisions(s, m);
+    case kEstimate: return write_estimate(s, m);
   }
 }
 
@@ -577,6 +601,28 @@ void read_decisions(SectionReader& r, Mapping& m) {
   for (std::string& d : m.decisions) d = r.get_string("decision");
 }
 
+void read_estimate(SectionReader& r, Mapping& m) {
+  LatencyEstimate& e = m.estimate;
+  e.profile_tokens = r.get<int32_t>("profile_tokens");
+  for (double* v : {&e.cycles_per_token, &e.packets_per_token, &e.flits_injected_per_token,
+                    &e.flits_delivered_per_token, &e.mesh_flit_hops_per_token, &e.inter_chip_flits_per_token})
+    *v = r.get<double>("estimate figure");
+  e.unit_busy_cycles = r.get_array<double>("unit_busy_cycles count");
+  e.stages.resize(r.get_count32("stage count", kMinStringBytes + 20));
+  for (LatencyEstimate::Stage& st : e.stages) {
+    st.tensor = r.get_string("stage tensor");
+    st.layer = r.get<int32_t>("stage layer");
+    st.first_send = r.get<double>("first_send");
+    st.last_send = r.get<double>("last_send");
+  }
+  e.critical_path.resize(r.get_count32("critical path steps", 20));
+  for (LatencyEstimate::PathStep& step : e.critical_path) {
+    step.unit = r.get<int32_t>("path unit");
+    step.start = r.get<double>("path start");
+    step.end = r.get<double>("path end");
+  }
+}
+
 void read_section(SectionReader& r, int section, Mapping& m) {
   switch (section) {
     case kModel: return read_model(r, m);
@@ -587,6 +633,7 @@ void read_section(SectionReader& r, int section, Mapping& m) {
     case kPlacement: return read_placement(r, m);
     case kRouting: return read_routing(r, m);
     case kDecisions: return read_decisions(r, m);
+    case kEstimate: return read_estimate(r, m);
   }
 }
 
@@ -919,7 +966,8 @@ void validate_routing(const Mapping& m, const Topology& topology) {
 }  // namespace
 
 const std::vector<std::string>& mapping_section_names() {
-  static const std::vector<std::string> kNames{"model", "chip", "units", "flows", "host", "placement", "routing", "decisions"};
+  static const std::vector<std::string> kNames{"model",     "chip",    "units",     "flows",   "host",
+                                                "placement", "routing", "decisions", "estimate"};
   return kNames;
 }
 
@@ -984,6 +1032,39 @@ RoutingTables rebuild_routing_tables(const Mapping& m, const Topology& topology)
   }
 }
 
+// The estimate is informational (nothing runs from it), but what the file holds must describe
+// this mapping: one busy figure per unit, path steps on its units, finite non-negative cycles.
+void validate_estimate(const Mapping& m) {
+  const LatencyEstimate& e = m.estimate;
+  auto fail = [](const std::string& what) { throw MappingError("section 'estimate': " + what); };
+  if (e.profile_tokens < 0) fail(fmt::format("profile_tokens is {}", e.profile_tokens));
+  if (e.profile_tokens == 0) {
+    if (!e.unit_busy_cycles.empty() || !e.stages.empty() || !e.critical_path.empty())
+      fail("no profile tokens, yet it holds figures");
+    return;
+  }
+  if (e.unit_busy_cycles.size() != m.units.size())
+    fail(fmt::format("{} unit busy figures for {} units", e.unit_busy_cycles.size(), m.units.size()));
+  auto check = [&](double v, const std::string& what) {
+    if (!std::isfinite(v) || v < 0) fail(fmt::format("{} is {}; expected a finite number >= 0", what, v));
+  };
+  for (double v : {e.cycles_per_token, e.packets_per_token, e.flits_injected_per_token, e.flits_delivered_per_token,
+                   e.mesh_flit_hops_per_token, e.inter_chip_flits_per_token})
+    check(v, "a per-token figure");
+  for (std::size_t i = 0; i < e.unit_busy_cycles.size(); ++i) check(e.unit_busy_cycles[i], fmt::format("unit {} busy cycles", i));
+  for (const LatencyEstimate::Stage& st : e.stages) {
+    check(st.first_send, "stage " + st.tensor + " first_send");
+    check(st.last_send, "stage " + st.tensor + " last_send");
+    if (st.layer < -1 || st.layer >= m.config.n_layer) fail(fmt::format("stage {} is in layer {}", st.tensor, st.layer));
+  }
+  for (const LatencyEstimate::PathStep& step : e.critical_path) {
+    if (step.unit < 0 || std::size_t(step.unit) >= m.units.size())
+      fail(fmt::format("a critical-path step is on unit {}; the mapping has {}", step.unit, m.units.size()));
+    check(step.start, "a critical-path start");
+    check(step.end, "a critical-path end");
+  }
+}
+
 void validate_mapping(const Mapping& m) {
   validate_model(m);
   const ChipSpec chip = mapping_chip_spec(m);
@@ -999,6 +1080,7 @@ void validate_mapping(const Mapping& m) {
   const Topology topology(chip);
   validate_placement(m, topology);
   validate_routing(m, topology);
+  validate_estimate(m);
 }
 
 void save_mapping(const Mapping& m, const std::string& path, const EmbeddingStream* embedding) {

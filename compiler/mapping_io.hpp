@@ -1,9 +1,9 @@
 // The compiled-mapping file (.stmap): a versioned, checksummed, little-endian binary holding a
 // Mapping — everything the chip runs — including the chip description it was compiled for.
 //
-// docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of eight
-// sections (model, chip, units, flows, host, placement, routing, decisions) each followed by its
-// CRC-32, and a CRC-32 of the whole file. The writer streams every parameter array straight from
+// docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of nine
+// sections (model, chip, units, flows, host, placement, routing, decisions, estimate) each followed
+// by its CRC-32, and a CRC-32 of the whole file. The writer streams every parameter array straight from
 // the Mapping (no second copy); the loader checks sizes against the file before it allocates,
 // verifies every checksum before it parses, and validates the parsed mapping in full
 // (validate_mapping), so a corrupt, truncated or inconsistent file is rejected with a MappingError
@@ -22,9 +22,9 @@
 namespace spiketile {
 
 // The only mapping format version this build reads and writes. Version 1 was the format of this
-// tool under its earlier name (magic kFormerMappingMagic); version 2 is version 1's layout under
-// this tool's own magic.
-inline constexpr uint32_t kMappingFormatVersion = 2;
+// tool under its earlier name (magic kFormerMappingMagic); version 2 was version 1's layout under
+// this tool's own magic; version 3 adds the 'estimate' section (the compiler's latency bound).
+inline constexpr uint32_t kMappingFormatVersion = 3;
 // "\x89STMAP\r\n": the high byte catches 7-bit transfers, CR LF catches newline translation.
 inline constexpr unsigned char kMappingMagic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
 inline constexpr const char* kMappingExtension = ".stmap";
@@ -32,7 +32,7 @@ inline constexpr const char* kMappingExtension = ".stmap";
 // such a file with a message that says what it is and how to recompile it.
 inline constexpr unsigned char kFormerMappingMagic[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
 
-// The sections of format version 2, in file order.
+// The sections of format version 3, in file order.
 const std::vector<std::string>& mapping_section_names();
 
 // Writes `mapping` to `path` via "<path>.partial" and a rename, so a failed write never leaves a

@@ -162,6 +162,57 @@ Stats compute(const Mapping& m) {
 
 double percent(double used, int64_t capacity) { return capacity > 0 ? 100.0 * used / double(capacity) : 0.0; }
 
+// "L3.att.xk" -> "att.xk"; tensors outside a layer keep their name.
+std::string stage_kind(const std::string& tensor) {
+  if (tensor.size() > 1 && tensor[0] == 'L' && std::isdigit(static_cast<unsigned char>(tensor[1]))) {
+    const auto dot = tensor.find('.');
+    if (dot != std::string::npos) return tensor.substr(dot + 1);
+  }
+  return tensor;
+}
+
+// The compiler's estimate (runtime/latency_estimate.hpp): the bound, the traffic it counted, when
+// each stage of each layer sends, and the critical path of the last profile token.
+std::string latency_section(const Mapping& m, const ChipSpec& chip) {
+  const LatencyEstimate& e = m.estimate;
+  std::string out = fmt::format("\nlatency per token (compiler's estimate: {} profile tokens replayed through the units "
+                                "with the chip's timing, no network contention)\n",
+                                e.profile_tokens);
+  out += fmt::format("  {:<18} {:.0f} cycles ({:.2f} µs at {:g} MHz)\n", "bound:", e.cycles_per_token,
+                     e.cycles_per_token / chip.clock_frequency_mhz, chip.clock_frequency_mhz);
+  out += fmt::format("  {:<18} {:.1f} packets, {:.1f} flits injected, {:.1f} delivered, {:.1f} mesh flit-hops, "
+                     "{:.1f} inter-chip flits\n",
+                     "traffic:", e.packets_per_token, e.flits_injected_per_token, e.flits_delivered_per_token,
+                     e.mesh_flit_hops_per_token, e.inter_chip_flits_per_token);
+  // Stages as columns in the order they finish in the first layer that has them; layers as rows.
+  std::vector<std::string> kinds;
+  std::map<std::pair<int, std::string>, const LatencyEstimate::Stage*> cell;
+  for (const LatencyEstimate::Stage& st : e.stages) {
+    const std::string kind = stage_kind(st.tensor);
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+    cell[{st.layer, kind}] = &st;
+  }
+  out += "  stages: the cycle the last packet of each tensor leaves its core, by layer\n";
+  out += fmt::format("    {:<6}", "layer");
+  for (const std::string& k : kinds) out += fmt::format(" {:>{}}", k, std::max<std::size_t>(8, k.size()));
+  out += "\n";
+  for (int layer = -1; layer < m.config.n_layer; ++layer) {
+    std::string row;
+    bool any = false;
+    for (const std::string& k : kinds) {
+      const auto it = cell.find({layer, k});
+      any |= it != cell.end();
+      row += fmt::format(" {:>{}}", it == cell.end() ? std::string("-") : fmt::format("{:.0f}", it->second->last_send),
+                         std::max<std::size_t>(8, k.size()));
+    }
+    if (any) out += fmt::format("    {:<6}{}\n", layer < 0 ? "head" : fmt::format("L{}", layer), row);
+  }
+  out += "  critical path of the last profile token (a core working or waiting for its input, cycles):\n";
+  for (const LatencyEstimate::PathStep& step : e.critical_path)
+    out += fmt::format("    {:<32} {:>9.0f} → {:>9.0f}\n", m.units[std::size_t(step.unit)].name, step.start, step.end);
+  return out;
+}
+
 }  // namespace
 
 std::string mapping_summary(const Mapping& m) {
@@ -183,6 +234,11 @@ std::string mapping_summary(const Mapping& m) {
   line("weights:", fmt::format("{} bytes at {} bits; {} parameter bytes on cores; {} bytes kept by the host "
                                "(embedding, logit scales)",
                                s.weight_bytes, m.quant.weight_bits, s.parameter_bytes, s.host_bytes));
+  if (m.estimate.profile_tokens > 0)
+    line("latency bound:", fmt::format("{:.0f} cycles per token ({:.2f} µs at {:g} MHz), the critical path of {} profile "
+                                       "tokens without network contention (details below)",
+                                       m.estimate.cycles_per_token, m.estimate.cycles_per_token / chip.clock_frequency_mhz,
+                                       chip.clock_frequency_mhz, m.estimate.profile_tokens));
 
   constexpr const char* kResourceRow = "  {:<58} {:>12} {:>12} {:>9} {:>8}% {:>8}%\n";
   out += fmt::format("\nresource use per core\n");
@@ -212,6 +268,8 @@ std::string mapping_summary(const Mapping& m) {
                                         "({:.1f})",
                                         m.placement.cost, m.placement.baseline_cost, m.placement.lower_bound,
                                         m.placement.start, m.placement.constructive_cost));
+
+  if (m.estimate.profile_tokens > 0) out += latency_section(m, chip);
 
   out += fmt::format("\nencodings ({})\n", m.encoding_rule.describe());
   out += fmt::format("  {:<24} {:<11} {:>5} {:<12} {:>7} {:>14}\n", "tensor", "encoding", "bits", "role", "flows",
@@ -254,6 +312,25 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
                   {"placement_cost", m.placement.cost},
                   {"baseline_cost", m.placement.baseline_cost},
                   {"lower_bound", m.placement.lower_bound}};
+  if (m.estimate.profile_tokens > 0) {
+    const LatencyEstimate& e = m.estimate;
+    nlohmann::json est = {{"profile_tokens", e.profile_tokens},
+                          {"bound_cycles_per_token", e.cycles_per_token},
+                          {"packets_per_token", e.packets_per_token},
+                          {"flits_injected_per_token", e.flits_injected_per_token},
+                          {"flits_delivered_per_token", e.flits_delivered_per_token},
+                          {"mesh_flit_hops_per_token", e.mesh_flit_hops_per_token},
+                          {"inter_chip_flits_per_token", e.inter_chip_flits_per_token},
+                          {"stages", nlohmann::json::array()},
+                          {"critical_path", nlohmann::json::array()}};
+    for (const auto& st : e.stages)
+      est["stages"].push_back({{"tensor", st.tensor}, {"layer", st.layer}, {"first_send", st.first_send},
+                               {"last_send", st.last_send}});
+    for (const auto& step : e.critical_path)
+      est["critical_path"].push_back({{"unit", m.units[std::size_t(step.unit)].name}, {"start", step.start},
+                                      {"end", step.end}});
+    j["estimate"] = est;
+  }
   j["encoding_rule"] = m.encoding_rule.describe();
   for (const EncodingUse& e : s.encodings)
     j["encodings"].push_back({{"tensor", e.tensor}, {"encoding", e.encoding}, {"payload_bits", e.payload_bits},

@@ -29,6 +29,14 @@ struct UnitEvent {
   bool end_of_stream = false;
 };
 
+// Whether `e` extends a run of values of `flow` whose next index is `next_index`. What one
+// reaction sends on one flow for consecutive indices is one run, which leaves as bursts
+// (router.max_burst_events); end-of-stream markers never join a run. The simulator and the
+// compiler's latency estimate pack a reaction's events by this rule.
+inline bool extends_run(int flow, bool end_of_stream, int64_t next_index, const UnitEvent& e) {
+  return e.flow == flow && !end_of_stream && !e.end_of_stream && e.index == next_index;
+}
+
 // Where a unit's output goes; the executor and the simulator implement it.
 class UnitOutbox {
  public:

@@ -53,60 +53,8 @@ static_assert(std::has_unique_object_representations_v<Counts>, "Counts are comp
 // The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
 constexpr int32_t kEndOfStreamAxon = -1;
 
-Cycle ceil_div(int64_t a, int64_t b) { return Cycle((a + b - 1) / b); }
 
 }  // namespace
-
-CoreTiming CoreTiming::from_chip(const ChipSpec& chip) {
-  CoreTiming t;
-  t.lanes = chip.core.neuron_unit.lanes;
-  t.neuron_pipeline_latency = chip.core.neuron_unit.pipeline_latency_cycles;
-  t.synapse_read_width_bits = chip.core.synapse_sram.access_width_bits;
-  t.state_access_width_bits = chip.core.state_sram.access_width_bits;
-  t.synapse_read_latency = chip.core.synapse_sram.latency_cycles;
-  t.state_access_latency = chip.core.state_sram.latency_cycles;
-  t.sfu_units = std::max(1, chip.core.sfu.units);
-  for (int s = 0; s < kSfuCount; ++s) {
-    const auto it = chip.core.sfu.ops.find(sfu_name(Sfu(s)));
-    if (it == chip.core.sfu.ops.end()) continue;  // the compiler refuses mappings that need a missing op
-    t.sfu_latency[std::size_t(s)] = it->second.latency_cycles;
-    t.sfu_interval[std::size_t(s)] = it->second.initiation_interval_cycles;
-  }
-  return t;
-}
-
-int64_t CoreTiming::synapse_accesses(const Counts& w) const {
-  // One access per read_width bits of a weight row; rows are read whole per event.
-  if (w.events_graded == 0) return 0;
-  return w.events_graded * int64_t(ceil_div(w.synapse_read_bits / w.events_graded, synapse_read_width_bits));
-}
-
-int64_t CoreTiming::state_accesses(int64_t bytes) const { return int64_t(ceil_div(bytes * 8, state_access_width_bits)); }
-
-Cycle CoreTiming::cycles(const Counts& w) const { return std::max<Cycle>(cycles_unfloored(w), 1); }
-
-Cycle CoreTiming::cycles_beside_datapath(const Counts& w, int64_t datapath_neuron_updates) const {
-  Counts rest = w;
-  rest.events_binary = rest.events_graded = rest.events_bit_serial = 0;
-  rest.sop_binary = rest.sop_graded = rest.sop_bit_serial = 0;
-  rest.synapse_read_bits = 0;
-  rest.neuron_updates = std::max<int64_t>(0, w.neuron_updates - datapath_neuron_updates);
-  return cycles_unfloored(rest);
-}
-
-Cycle CoreTiming::cycles_unfloored(const Counts& w) const {
-  const int64_t sops = w.sop_graded + w.sop_binary + w.sop_bit_serial;
-  const int64_t reads = synapse_accesses(w);
-  // Row reads are pipelined: the read latency is paid once per event, then one access per cycle.
-  Cycle c = std::max<Cycle>(Cycle(reads), ceil_div(sops, lanes)) + (reads > 0 ? Cycle(synapse_read_latency) : 0);
-  if (w.neuron_updates > 0) c += ceil_div(w.neuron_updates, lanes) + Cycle(neuron_pipeline_latency);
-  for (int s = 0; s < kSfuCount; ++s) {
-    const int64_t ops = w.sfu[std::size_t(s)];
-    if (ops > 0) c += ceil_div(ops * sfu_interval[std::size_t(s)], sfu_units) + Cycle(sfu_latency[std::size_t(s)]);
-  }
-  c += Cycle(state_accesses(w.state_read_bytes) + state_accesses(w.state_write_bytes)) * Cycle(state_access_latency);
-  return c;
-}
 
 // One core: takes events from its axon input queue one at a time, lets its unit react, and
 // injects what the unit sent once the work is done. Runs only when an event arrives or its own
@@ -137,8 +85,7 @@ class CoreModule : public sc_core::sc_module {
   void stage(const UnitEvent& e) {
     if (!pending_.empty()) {
       Run& last = pending_[pending_.size() - 1];
-      if (last.due == kNever && last.flow == e.flow && !last.end_of_stream && !e.end_of_stream &&
-          last.first_index + last.count == e.index) {
+      if (last.due == kNever && extends_run(last.flow, last.end_of_stream, last.first_index + last.count, e)) {
         ++last.count;
         pending_values_.push_back(e.value);
         return;
@@ -578,6 +525,12 @@ std::string ChipSimulator::summary() const {
       mean / chip_.clock_frequency_mhz, chip_.clock_frequency_mhz * 1e6 / mean,
       100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name,
       100.0 * double(busiest) / double(total), stall, steps, wall_seconds_, double(total) / wall_seconds_, core_runs);
+  if (m.estimate.profile_tokens > 0)
+    s += fmt::format("latency bound (compiler, no network contention): {:.0f} cycles per token; measured mean {:.2f}× "
+                     "the bound\n",
+                     m.estimate.cycles_per_token, mean / m.estimate.cycles_per_token);
+  else
+    s += "latency bound: none in this mapping (compiled with --profile-tokens 0)\n";
   s += network_->summary();
   if (!rtl_units_.empty()) {
     const RtlLoopStats r = rtl_loop_stats();

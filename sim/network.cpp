@@ -44,11 +44,8 @@ int Network::packet_flits(int payload_bits, int events) const {
 }
 
 int Network::burst_capacity(int payload_bits) const {
-  int events = 1;
-  while (events < std::min(config_.max_burst_events, config_.axon_input_queue_depth) &&
-         packet_flits(payload_bits, events + 1) <= config_.input_buffer_depth_flits)
-    ++events;
-  return events;
+  return spiketile::burst_capacity(config_.packet_format, config_.flit_bits, payload_bits, config_.max_burst_events,
+                                   config_.axon_input_queue_depth, config_.input_buffer_depth_flits);
 }
 
 Router& Network::router_at(int core) {

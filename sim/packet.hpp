@@ -1,31 +1,19 @@
-// Event packets as the network carries them.
-//
-// docs/chip.md "Event packet": kind, destination (a unicast core address or a multicast routing-
-// table index, label-swapped at every router), target axon and payload. With the chip's own
-// payload width (activation_bits) the packet is one flit, which the chip loader guarantees; a wider
-// payload (a 32-bit partial sum) spills into further flits. A burst (router.max_burst_events > 1)
-// carries several values of one flow for consecutive axons behind one header. `flits_per_packet`
-// is the one place these rules live.
+// Event packets as the network carries them. Their sizes follow chips/event_packet.hpp, the one
+// place the packet rules live (flits per packet, burst length field, burst capacity).
 #pragma once
 
 #include <cstdint>
 
 #include "chips/chip_spec.hpp"
+#include "chips/event_packet.hpp"
 #include "sim/clock.hpp"
 
 namespace spiketile::sim {
 
 enum class PacketKind : uint8_t { unicast = 0, multicast = 1 };
 
-// Flits of a packet of `events` values of `payload_bits` each: the header (kind, destination, first
-// axon) and the payloads packed back to back into flits of `flit_bits`. payload_bits < 0 means the
-// chip's own payload width (format.payload_bits). With bursts enabled (max_burst_events > 1) every
-// packet's kind field has one more bit (single or burst) and a burst adds a length field of
-// burst_length_bits(max_burst_events); its values go to axons first, first + 1, ...
-int flits_per_packet(const EventPacketFormat& format, int flit_bits, int payload_bits = -1, int events = 1,
-                     int max_burst_events = 1);
-// Bits of a burst's length field: enough for max_burst_events.
-int burst_length_bits(int max_burst_events);
+using spiketile::burst_length_bits;
+using spiketile::flits_per_packet;
 
 struct Packet {
   PacketKind kind = PacketKind::unicast;

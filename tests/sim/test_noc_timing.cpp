@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "noc_fixtures.hpp"
+#include "runtime/latency_estimate.hpp"
 
 namespace spiketile::sim {
 namespace {
@@ -55,6 +56,9 @@ TEST(NocTiming, SinglePacketAcrossFourChipsTakesTheHandComputedCycles) {
   };
   ASSERT_EQ(latency(1), 183u);  // 78 + 35 + 69 + 1
   ASSERT_EQ(latency(2), 231u);  // 78 + 70 + 81 + 2
+  // The compiler's latency estimate prices a lone packet the same way.
+  for (int n : {1, 2, 4})
+    EXPECT_EQ(contention_free_packet_cycles(spec, HopCount{mesh, chips}, n), latency(n)) << n << " flits";
 
   NetworkInterface& east = network.interface(corner_first);
   NetworkInterface& west = network.interface(corner_last);

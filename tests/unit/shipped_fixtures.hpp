@@ -14,6 +14,7 @@
 #include "chips/chip_spec.hpp"
 #include "compiler/lowering.hpp"
 #include "models/quantized.hpp"
+#include "runtime/latency_estimate.hpp"
 
 namespace spiketile::test_fixtures {
 
@@ -36,16 +37,36 @@ inline QuantizedSpikeGpt shipped_quantized(const QuantOptions& options = {}) {
 
 // The shipped model compiled onto chips/default.yaml with some of its lines replaced; the mapping
 // embeds the edited text.
-inline std::shared_ptr<const Mapping> shipped_on_default_chip(
-    const std::vector<std::pair<std::string, std::string>>& edits = {}) {
+inline std::string edited_default_chip(const std::vector<std::pair<std::string, std::string>>& edits) {
   std::string yaml = read_text(kRepo / "chips" / "default.yaml");
   for (const auto& [from, to] : edits) {
     const auto at = yaml.find(from);
     if (at == std::string::npos) throw std::runtime_error("default.yaml has no '" + from + "'");
     yaml.replace(at, from.size(), to);
   }
+  return yaml;
+}
+
+inline std::shared_ptr<const Mapping> shipped_on_default_chip(
+    const std::vector<std::pair<std::string, std::string>>& edits = {}) {
+  const std::string yaml = edited_default_chip(edits);
   return std::make_shared<const Mapping>(
       compile_model(shipped_quantized(), load_chip_spec_from_string(yaml, "test chip"), yaml));
+}
+
+// The same as `spiketile compile` does it: flows weighed by a replay of profile tokens, and the
+// latency estimate (runtime/latency_estimate.hpp).
+inline std::shared_ptr<const Mapping> shipped_profiled_on_default_chip(
+    const std::vector<std::pair<std::string, std::string>>& edits = {}, const ProfileOptions& profile = {}) {
+  const std::string yaml = edited_default_chip(edits);
+  QuantizedSpikeGpt model = shipped_quantized();
+  const std::vector<int32_t> table = model.embedding;
+  const int C = model.config.n_embd;
+  const EmbeddingRowSource rows = [&](int token) {
+    return std::vector<int32_t>(table.begin() + std::ptrdiff_t(token) * C, table.begin() + std::ptrdiff_t(token + 1) * C);
+  };
+  return std::make_shared<const Mapping>(compile_profiled(
+      std::move(model), load_chip_spec_from_string(yaml, "test chip"), yaml, CompileOptions{}, profile, rows));
 }
 
 }  // namespace spiketile::test_fixtures

@@ -31,6 +31,8 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   const auto compiled = run_cli("compile -o " + map);
   ASSERT_EQ(compiled.status, 0) << compiled.output;
   EXPECT_NE(compiled.output.find("cores used:          49 of 256"), std::string::npos) << compiled.output;
+  EXPECT_NE(compiled.output.find("latency bound:"), std::string::npos) << compiled.output;
+  EXPECT_NE(compiled.output.find("critical path of the last profile token"), std::string::npos) << compiled.output;
 
   const std::string gen = " --prompt-ids 20,45,57,1 -n 24 --temperature 0 --quiet-stats";
   const auto functional = run_cli("run --quantized" + gen);
@@ -74,6 +76,32 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
         << command << ": " << refused.output;
     EXPECT_NE(refused.output.find("spiketile compile"), std::string::npos) << refused.output;
   }
+  fs::remove_all(dir);
+}
+
+// The latency bound travels in the mapping: simulate sets its measured cycles beside it, and a
+// mapping compiled without a profile says it has none.
+TEST(CliFlow, SimulatePrintsItsCyclesBesideTheCompilersBound) {
+  const fs::path dir = temp_dir();
+  const std::string with = (dir / "with.stmap").string(), without = (dir / "without.stmap").string();
+  ASSERT_EQ(run_cli("compile --profile-tokens 4 -o " + with).status, 0);
+  const auto plain = run_cli("compile --profile-tokens 0 -o " + without);
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  EXPECT_EQ(plain.output.find("latency bound:"), std::string::npos) << plain.output;
+  const std::string gen = " --prompt-ids 20,45,57,1 -n 4 --temperature 0 --progress off";
+  const auto measured = run_cli("simulate --map " + with + gen);
+  ASSERT_EQ(measured.status, 0) << measured.output;
+  EXPECT_NE(measured.output.find("latency bound (compiler, no network contention):"), std::string::npos) << measured.output;
+  EXPECT_NE(measured.output.find("the bound"), std::string::npos) << measured.output;
+  const auto none = run_cli("simulate --map " + without + gen);
+  ASSERT_EQ(none.status, 0) << none.output;
+  EXPECT_NE(none.output.find("latency bound: none in this mapping (compiled with --profile-tokens 0)"), std::string::npos)
+      << none.output;
+  const auto inspected = run_cli("inspect " + with + " --json");
+  ASSERT_EQ(inspected.status, 0) << inspected.output;
+  const auto j = nlohmann::json::parse(inspected.output);
+  EXPECT_EQ(j.at("estimate").at("profile_tokens"), 4);
+  EXPECT_GT(j.at("estimate").at("bound_cycles_per_token").get<double>(), 0.0);
   fs::remove_all(dir);
 }
 

@@ -175,6 +175,17 @@ Mapping small_mapping() {
   const Topology topology(load_chip_spec_from_string(m.chip_yaml, "two tiny chips"));
   m.routing_tables = build_routing_tables(topology, m.unit_cores, to_placement_flows(m.flows)).tables;
   m.decisions = {"one residual slice per 4 channels", "head split in two input tiles"};
+  // What a profiled compile would have estimated (the numbers are arbitrary; the file keeps them).
+  m.estimate.profile_tokens = 3;
+  m.estimate.cycles_per_token = 1234.5;
+  m.estimate.packets_per_token = 17;
+  m.estimate.flits_injected_per_token = 21.25;
+  m.estimate.flits_delivered_per_token = 30;
+  m.estimate.mesh_flit_hops_per_token = 44.5;
+  m.estimate.inter_chip_flits_per_token = 0;
+  m.estimate.unit_busy_cycles = {10, 20, 30, 40, 50, 60};
+  m.estimate.stages = {{"L0.att.k", 0, 12.5, 40}, {"head.logits", -1, 900, 1200}};
+  m.estimate.critical_path = {{0, 0, 100}, {3, 120, 700}, {4, 710, 1234.5}};
   return m;
 }
 
@@ -258,6 +269,26 @@ void expect_same_mapping(const Mapping& a, const Mapping& b) {
       EXPECT_TRUE(same_entry(a.routing_tables[r][e], b.routing_tables[r][e])) << "router " << r << " entry " << e;
   }
   EXPECT_EQ(a.decisions, b.decisions);
+  const LatencyEstimate &x = a.estimate, &y = b.estimate;
+  EXPECT_EQ(x.profile_tokens, y.profile_tokens);
+  EXPECT_EQ(std::vector<double>({x.cycles_per_token, x.packets_per_token, x.flits_injected_per_token,
+                                 x.flits_delivered_per_token, x.mesh_flit_hops_per_token, x.inter_chip_flits_per_token}),
+            std::vector<double>({y.cycles_per_token, y.packets_per_token, y.flits_injected_per_token,
+                                 y.flits_delivered_per_token, y.mesh_flit_hops_per_token, y.inter_chip_flits_per_token}));
+  EXPECT_EQ(x.unit_busy_cycles, y.unit_busy_cycles);
+  ASSERT_EQ(x.stages.size(), y.stages.size());
+  for (std::size_t i = 0; i < x.stages.size(); ++i) {
+    EXPECT_EQ(x.stages[i].tensor, y.stages[i].tensor);
+    EXPECT_EQ(x.stages[i].layer, y.stages[i].layer);
+    EXPECT_EQ(x.stages[i].first_send, y.stages[i].first_send);
+    EXPECT_EQ(x.stages[i].last_send, y.stages[i].last_send);
+  }
+  ASSERT_EQ(x.critical_path.size(), y.critical_path.size());
+  for (std::size_t i = 0; i < x.critical_path.size(); ++i) {
+    EXPECT_EQ(x.critical_path[i].unit, y.critical_path[i].unit);
+    EXPECT_EQ(x.critical_path[i].start, y.critical_path[i].start);
+    EXPECT_EQ(x.critical_path[i].end, y.critical_path[i].end);
+  }
 }
 
 // The file layout of docs/mapping-format.md, read without the loader.
@@ -265,7 +296,7 @@ struct SectionSpan {
   std::string name;
   uint64_t offset, length;
 };
-constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 8;
+constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 9;
 
 template <class T>
 T load(const std::vector<unsigned char>& b, std::size_t at) {
@@ -344,12 +375,12 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_small_mapping();
   const unsigned char magic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
   EXPECT_EQ(std::memcmp(b.data(), magic, 8), 0);
-  EXPECT_EQ(load<uint32_t>(b, 8), 2u);
-  EXPECT_EQ(load<uint32_t>(b, 12), 8u);
+  EXPECT_EQ(load<uint32_t>(b, 8), 3u);
+  EXPECT_EQ(load<uint32_t>(b, 12), 9u);
   EXPECT_EQ(load<uint64_t>(b, 16), b.size());
   const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
   EXPECT_EQ(load<uint32_t>(b, table_end), checkpoint_io::crc32(b.data(), table_end));
-  const std::vector<std::string> names{"model", "chip", "units", "flows", "host", "placement", "routing", "decisions"};
+  const std::vector<std::string> names{"model", "chip", "units", "flows", "host", "placement", "routing", "decisions", "estimate"};
   uint64_t at = table_end + 4;
   const auto spans = sections_of(b);
   for (std::size_t i = 0; i < kSections; ++i) {
@@ -374,9 +405,9 @@ TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
   b[1] = 'X';
   EXPECT_CONTAINS(error_for_bytes(b, "magic"), "not a spiketile mapping: the file starts with [89 58 54 4d 41 50 0d 0a]");
   b = saved_small_mapping();
-  store<uint32_t>(b, 8, 3);
+  store<uint32_t>(b, 8, 2);
   const std::string e = error_for_bytes(b, "version");
-  EXPECT_CONTAINS(e, "mapping format version 3; this build reads version 2 only");
+  EXPECT_CONTAINS(e, "mapping format version 2; this build reads version 3 only");
   EXPECT_CONTAINS(e, temp_path("version"));
   EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spiketile mapping: the file starts with [68 69]");
 }
@@ -400,6 +431,23 @@ TEST(MappingIo, RefusesMappingsOfTheEarlierNameWithHowToRecompile) {
                   "not a spiketile mapping");
 }
 
+// The estimate describes this mapping or the file is refused: one busy figure per unit, path
+// steps on its units, finite non-negative cycles.
+TEST(MappingIo, RejectsAnEstimateThatDoesNotDescribeTheMapping) {
+  Mapping m = small_mapping();
+  m.estimate.unit_busy_cycles.pop_back();
+  EXPECT_CONTAINS(error_for_mapping(m, "busy"), "section 'estimate': 5 unit busy figures for 6 units");
+  m = small_mapping();
+  m.estimate.critical_path[1].unit = 6;
+  EXPECT_CONTAINS(error_for_mapping(m, "path"), "section 'estimate': a critical-path step is on unit 6; the mapping has 6");
+  m = small_mapping();
+  m.estimate.cycles_per_token = -1;
+  EXPECT_CONTAINS(error_for_mapping(m, "negative"), "section 'estimate': a per-token figure is -1");
+  m = small_mapping();
+  m.estimate.profile_tokens = 0;
+  EXPECT_CONTAINS(error_for_mapping(m, "none"), "section 'estimate': no profile tokens, yet it holds figures");
+}
+
 TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
   const std::vector<unsigned char> whole = saved_small_mapping();
   auto cut = [&](std::size_t size) {
@@ -408,7 +456,7 @@ TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
   EXPECT_CONTAINS(cut(0), "not a spiketile mapping");
   EXPECT_CONTAINS(cut(10), "truncated: the format version needs 4 bytes at offset 8; the file ends at 10");
   EXPECT_CONTAINS(cut(20), "truncated: the header needs 24 bytes at offset 0; the file ends at 20");
-  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 260 bytes at offset 24; the file ends at 100");
+  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 292 bytes at offset 24; the file ends at 100");
   for (const SectionSpan& s : sections_of(whole)) {
     const std::string needs = fmt::format("truncated: section '{}' needs {} bytes at offset {}", s.name, s.length + 4, s.offset);
     for (uint64_t at : {s.offset, s.offset + s.length / 2, s.offset + s.length + 2}) {

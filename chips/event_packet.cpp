@@ -1,11 +1,11 @@
-#include "sim/packet.hpp"
+#include "chips/event_packet.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-namespace spiketile::sim {
+namespace spiketile {
 
 int burst_length_bits(int max_burst_events) {
   int bits = 0;
@@ -25,4 +25,23 @@ int flits_per_packet(const EventPacketFormat& format, int flit_bits, int payload
   return (bits + flit_bits - 1) / flit_bits;
 }
 
-}  // namespace spiketile::sim
+int burst_capacity(const EventPacketFormat& format, int flit_bits, int payload_bits, int max_burst_events,
+                   int axon_input_queue_depth, int input_buffer_depth_flits) {
+  int events = 1;
+  while (events < std::min(max_burst_events, axon_input_queue_depth) &&
+         flits_per_packet(format, flit_bits, payload_bits, events + 1, max_burst_events) <= input_buffer_depth_flits)
+    ++events;
+  return events;
+}
+
+int burst_capacity(const ChipSpec& chip, int payload_bits) {
+  return burst_capacity(chip.event_packet_format(), chip.router.flit_bits, payload_bits, chip.router.max_burst_events,
+                        chip.core.axon_input_queue_depth, chip.router.input_buffer_depth_flits);
+}
+
+int flits_per_packet(const ChipSpec& chip, int payload_bits, int events) {
+  return flits_per_packet(chip.event_packet_format(), chip.router.flit_bits, payload_bits, events,
+                          chip.router.max_burst_events);
+}
+
+}  // namespace spiketile
