@@ -1,5 +1,7 @@
 #include "runtime/accumulator_engine.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "models/crossbar_kernel.hpp"
@@ -7,10 +9,14 @@
 
 namespace spiketile {
 
-CrossbarTile crossbar_tile(const Mapping& m, const Unit& u, const std::vector<int8_t>& weights) {
+CrossbarTile crossbar_tile(const Mapping& m, const Unit& u) {
+  const ParamArray& weights = u.param(param::kWeights);
+  if (weights.type != ParamType::i8 || weights.count != u.rows() * u.cols())
+    throw MappingError(fmt::format("unit {} ({}): {} weights for a {}×{} tile", u.id, u.name, weights.count, u.rows(),
+                                   u.cols()));
   CrossbarTile t;
   t.unit = &u;
-  t.weights = weights.data();
+  t.weights = weights.data<int8_t>();
   t.rows = int(u.rows());
   t.cols = int(u.cols());
   t.unsigned_inputs = u.op == Op::FfnValue;

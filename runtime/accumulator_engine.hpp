@@ -31,8 +31,9 @@ struct CrossbarTile {
   std::vector<q::Multiplier> lif_current;  // lif: per row, accumulator -> Q.8 current
   int weight_bits = 8, activation_bits = 8, membrane_bits = 16;
 };
-// The tile of a crossbar unit; inputs are unsigned exactly for ffn.value (the ReLU² output h).
-CrossbarTile crossbar_tile(const Mapping& mapping, const Unit& unit, const std::vector<int8_t>& weights);
+// The tile of a crossbar unit, its weights where the unit's parameters hold them (the mapping must
+// outlive the tile); inputs are unsigned exactly for ffn.value (the ReLU² output h).
+CrossbarTile crossbar_tile(const Mapping& mapping, const Unit& unit);
 
 class AccumulatorEngine {
  public:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,11 +75,12 @@ struct OutPacket {
   int reaction = kNone;
 };
 
+// 24 bytes: the last token of a 216M-shape replay keeps about two million of them.
 struct Reaction {
-  int unit = 0;
-  Cycle start = 0, end = 0, arrival = 0;
-  int previous_on_unit = kNone;
-  int sender = kNone;  // the reaction whose packet brought the input
+  uint32_t start = 0, end = 0, arrival = 0;
+  int32_t unit = 0;
+  int32_t previous_on_unit = kNone;
+  int32_t sender = kNone;  // the reaction whose packet brought the input
 };
 
 struct FlowRouteFacts {
@@ -230,6 +232,8 @@ class Replay final : private UnitOutbox {
     for (auto& ports : link_free_) ports.fill(0);
     std::fill(ejection_free_.begin(), ejection_free_.end(), 0);
     in_flight_.clear();
+    destinations_left_.clear();
+    free_slots_.clear();
     for (auto& [tensor, s] : stages_) s.seen = false;
   }
 
@@ -281,10 +285,14 @@ class Replay final : private UnitOutbox {
     unit_busy_[std::size_t(unit)] += double(cost);
     token_end_ = std::max(token_end_, end);
     int reaction = kNone;
+    if (keep_reactions_ && end > std::numeric_limits<uint32_t>::max()) {
+      keep_reactions_ = false;  // a token of over 4e9 cycles: no critical path rather than a wrong one
+      reactions_.clear();
+    }
     if (keep_reactions_) {
       reaction = int(reactions_.size());
-      reactions_.push_back({unit, start, end, input ? input->arrival : 0, last_reaction_[std::size_t(unit)],
-                            input ? input->sender_reaction : kNone});
+      reactions_.push_back({uint32_t(start), uint32_t(end), uint32_t(input ? input->arrival : 0), unit,
+                            last_reaction_[std::size_t(unit)], input ? input->sender_reaction : kNone});
       last_reaction_[std::size_t(unit)] = reaction;
     }
     if (!sent_.empty()) schedule_sends(unit, end, reaction);
@@ -342,15 +350,27 @@ class Replay final : private UnitOutbox {
     ports[std::size_t(Port::local)] = leave + 1;
     for (Port port : facts.first_ports) ports[std::size_t(port)] = leave + network_.mesh_transfer(p.flits);
     count_packet(flow, facts, p);
-    in_flight_.push_back(std::move(p));
-    const OutPacket& sent = in_flight_.back();
+    // The packet waits in a slot until its last destination has taken it: the replay holds only
+    // what is in flight, not the token's traffic.
+    int slot;
+    if (free_slots_.empty()) {
+      slot = int(in_flight_.size());
+      in_flight_.push_back(std::move(p));
+      destinations_left_.push_back(0);
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+      in_flight_[std::size_t(slot)] = std::move(p);
+    }
+    destinations_left_[std::size_t(slot)] = int(flow.destinations.size());
+    const OutPacket& sent = in_flight_[std::size_t(slot)];
     for (std::size_t d = 0; d < flow.destinations.size(); ++d) {
       const int dest = flow.destinations[d];
       const std::size_t eject_at = placed_ ? std::size_t(facts.destination_cores[d]) : std::size_t(dest);
       const Cycle at_router = leave + network_.to_destination_router(facts.hops[d], sent.flits);
       const Cycle eject = std::max(at_router, ejection_free_[eject_at]);
       ejection_free_[eject_at] = eject + network_.mesh_transfer(sent.flits);
-      push(eject + network_.ejection(sent.flits), Kind::arrive, dest, int(in_flight_.size()) - 1);
+      push(eject + network_.ejection(sent.flits), Kind::arrive, dest, slot);
     }
     if (out.empty()) {
       depart_pending_[std::size_t(unit)] = false;
@@ -387,6 +407,7 @@ class Replay final : private UnitOutbox {
       for (std::size_t k = 0; k < p.values.size(); ++k)
         queue.push_back({p.flow, p.first_index + int64_t(k), p.values[k], false, now, p.reaction});
     }
+    if (--destinations_left_[std::size_t(packet)] == 0) free_slots_.push_back(packet);
     token_end_ = std::max(token_end_, now);
     if (!wake_pending_[std::size_t(unit)]) {
       wake_pending_[std::size_t(unit)] = true;
@@ -453,7 +474,8 @@ class Replay final : private UnitOutbox {
   std::vector<std::deque<OutPacket>> outgoing_;
   std::vector<std::array<Cycle, kPortCount>> link_free_;
   std::vector<Cycle> ejection_free_;
-  std::deque<OutPacket> in_flight_;   // every packet of the token, for its arrivals
+  std::vector<OutPacket> in_flight_;  // slots of packets on their way, reused once every destination took one
+  std::vector<int> destinations_left_, free_slots_;
   std::vector<int> source_port_;      // per unit: its core (placed) or itself (unplaced), for link_free_
   Cycle token_end_ = 0;
 

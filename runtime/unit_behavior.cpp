@@ -146,11 +146,8 @@ class CrossbarUnit final : public LinkedUnit {
   CrossbarUnit(const Mapping& m, int id, const UnitLinks& links, TokenObservations& obs,
                const AccumulatorEngineFactory& make_engine)
       : LinkedUnit(m, id, links, obs) {
-    const int64_t rows = u_.rows(), cols = u_.cols();
-    weights_ = param_vector<int8_t>(u_, param::kWeights);
-    if (int64_t(weights_.size()) != rows * cols)
-      throw MappingError(fmt::format("unit {} ({}): {} weights for a {}×{} tile", u_.id, u_.name, weights_.size(), rows, cols));
-    const CrossbarTile tile = crossbar_tile(m, u_, weights_);
+    // The engine reads the weights where the mapping holds them: a level holds no second copy.
+    const CrossbarTile tile = crossbar_tile(m, u_);
     engine_ = make_engine ? make_engine(tile) : make_cpp_accumulator_engine(tile);
     if (u_.reduces() && u_.function != NeuronFunction::HeadLogits) out_ = read_multipliers(u_, param::kOut);
     if (u_.function == NeuronFunction::AttValueWkvGate || u_.function == NeuronFunction::FfnKeyRelu2)
@@ -159,19 +156,29 @@ class CrossbarUnit final : public LinkedUnit {
       time_first_ = param_vector<int32_t>(u_, param::kTimeFirst);
       time_decay_ = param_vector<int32_t>(u_, param::kTimeDecay);
     }
-    acc_.resize(std::size_t(rows));
-    spikes_.resize(std::size_t(rows));
-    r_.resize(std::size_t(rows));
-    k_.resize(std::size_t(rows));
+    // Per-row state only where the function keeps it: at the 216M shape every byte per row is 0.7 MB.
+    const auto rows = std::size_t(u_.rows());
+    const bool wkv = u_.function == NeuronFunction::AttValueWkvGate, gate_lif = u_.function == NeuronFunction::FfnValueGateLif;
+    acc_.resize(rows);
+    if (u_.function == NeuronFunction::AttOutputLif || gate_lif) spikes_.resize(rows);
+    if (wkv || gate_lif) r_.resize(rows);
+    if (wkv) k_.resize(rows);
     reset_state();
+  }
+
+  [[noreturn]] void unused(FlowRole role) const {
+    throw MappingError(fmt::format("unit {} ({}) received a {} event it has no use for", u_.id, u_.name,
+                                   flow_role_name(role)));
   }
 
   void reset_state() override {
     const auto rows = std::size_t(u_.rows());
-    a_.assign(rows, 0);
-    b_.assign(rows, 0);
-    p_.assign(rows, q::kWkvNegInf);
-    membrane_.assign(rows, 0);
+    if (u_.function == NeuronFunction::AttValueWkvGate) {
+      a_.assign(rows, 0);
+      b_.assign(rows, 0);
+      p_.assign(rows, q::kWkvNegInf);
+    }
+    if (u_.function == NeuronFunction::FfnValueGateLif) membrane_.assign(rows, 0);
     engine_->reset_state();
   }
 
@@ -200,11 +207,16 @@ class CrossbarUnit final : public LinkedUnit {
           if (u_.out_index == 0) obs_.inputs(u_.layer, u_.op).add(int32_t(e.value));
           break;
         case FlowRole::PartialSum: engine_->partial_sum(int(local_row(e.index)), e.value); break;
-        case FlowRole::Receptance: r_[local_row(e.index)] = int32_t(e.value); break;
-        case FlowRole::Key: k_[local_row(e.index)] = int32_t(e.value); break;
+        case FlowRole::Receptance:
+          if (r_.empty()) unused(role);
+          r_[local_row(e.index)] = int32_t(e.value);
+          break;
+        case FlowRole::Key:
+          if (k_.empty()) unused(role);
+          k_[local_row(e.index)] = int32_t(e.value);
+          break;
         default:
-          throw MappingError(fmt::format("unit {} ({}) received a {} event it has no use for", u_.id, u_.name,
-                                         flow_role_name(role)));
+          unused(role);
       }
     }
     advance(out);
@@ -324,7 +336,6 @@ class CrossbarUnit final : public LinkedUnit {
     }
   }
 
-  std::vector<int8_t> weights_;
   std::unique_ptr<AccumulatorEngine> engine_;
   std::vector<q::Multiplier> out_;
   q::Multiplier gate_;
