@@ -10,7 +10,7 @@
 #include "compiler/mapping_io.hpp"
 #include "models/unicode_util.hpp"
 #include "cli/common.hpp"
-#include "runtime/latency_estimate.hpp"
+#include "runtime/compile_objective.hpp"
 #include "runtime/mapping_summary.hpp"
 
 namespace spiketile::cli {
@@ -24,6 +24,8 @@ struct CompileCliOptions {
   bool dump_ir = false;
   CompileOptions compile;
   ProfileOptions profile;
+  ObjectiveOptions objective;
+  std::string objective_name = "latency";
 };
 
 // glibc raises its mmap threshold to the largest block freed so far; after the first 9 MB float
@@ -46,16 +48,23 @@ int compile(const CompileCliOptions& o) {
   // lowering has moved the int8 weights into tiles, so peak memory stays near the mapping's own size.
   const std::unique_ptr<TensorReader> reader = open_tensor_file(o.model.model);
   const Calibration calibration = o.model.load_calibration(infer_config(reader->index()).n_layer);
-  QuantizedSpikeGpt qm = QuantizedSpikeGpt::read(*reader, calibration, o.model.quant, o.model.golden(), false);
+  const std::string chip_yaml = unicode::read_file_bytes(o.chip, "a chip description (YAML)");
+  // Read anew for every compile the objective's search runs: lowering consumes the weights.
+  ModelConfig config;
+  bool binary_embedding = false;
+  const ModelSource read_model = [&] {
+    QuantizedSpikeGpt qm = QuantizedSpikeGpt::read(*reader, calibration, o.model.quant, o.model.golden(), false);
+    config = qm.config;
+    binary_embedding = qm.binary_embedding;
+    return qm;
+  };
   if (o.dump_ir) {
     ir::EncodingRule rule;
     rule.graded_payload_bits = chip.core.activation_bits;
-    fmt::print("{}", ir::build_token_graph(qm, rule).to_text());
+    fmt::print("{}", ir::build_token_graph(read_model(), rule).to_text());
     if (!o.check && o.output.empty()) return 0;
   }
   // A profile token's embedding row, straight from the checkpoint: the table is never held here.
-  const ModelConfig config = qm.config;
-  const bool binary_embedding = qm.binary_embedding;
   const EmbeddingRowSource row_of = [&](int token) {
     std::vector<int32_t> row;
     int64_t at = 0;
@@ -69,10 +78,7 @@ int compile(const CompileCliOptions& o) {
   };
   Mapping mapping;
   try {
-    // Moved in: lowering releases each weight matrix once its tiles hold it.
-    mapping = compile_profiled(std::move(qm), chip, unicode::read_file_bytes(o.chip, "a chip description (YAML)"),
-                               o.compile, o.profile, row_of);
-    qm = {};   // what lowering left: per-row scales and multipliers, several MB at 216M
+    mapping = compile_for_objective(read_model, chip, chip_yaml, o.compile, o.profile, row_of, o.objective);
   } catch (const DoesNotFitError& e) {
     fmt::print(stderr, "spiketile: {}\n", e.what());
     return 2;
@@ -115,6 +121,16 @@ void register_compile(CLI::App& app) {
   cmd->add_option("--placement-effort", o->compile.placement.moves_per_unit,
                   "Annealing moves per unit (0 keeps the best constructive placement)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--objective", o->objective_name,
+                  "What the compile optimizes: latency (split the stages on a token's critical path over idle cores "
+                  "while the bound shortens; the default: the chip's answer at its best, unused cores cost nothing "
+                  "but their gated leakage) or cores (as few cores as the model needs)")
+      ->check(CLI::IsMember({"latency", "cores"}))
+      ->capture_default_str();
+  cmd->add_option("--max-cores", o->objective.max_cores, "Cores the mapping may take (0: every core of the system)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--search-steps", o->objective.search_steps, "Splits the latency objective tries at most")
+      ->check(CLI::Range(0, 100000))->capture_default_str();
   cmd->add_option("--profile-tokens", o->profile.tokens,
                   "Tokens replayed through the lowered units to weigh flows for placement and estimate the latency "
                   "bound (the model's own sampled text from --profile-start; 0: assumed densities, no estimate)")
@@ -126,6 +142,7 @@ void register_compile(CLI::App& app) {
                   "(--profile-tokens 0)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->callback([o] {
+    o->objective.objective = objective_from_name(o->objective_name);
     const int rc = compile(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });

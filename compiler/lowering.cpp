@@ -85,10 +85,16 @@ class Lowering {
     check_formats();
     const int C = m_.config.n_embd, L = m_.config.n_layer;
     residual_slices_ = int((C + chip_.core.crossbar.neurons - 1) / chip_.core.crossbar.neurons);
+    if (options_.residual_slices > residual_slices_) {
+      residual_slices_ = std::min(options_.residual_slices, C);
+      note(fmt::format("residual stream: {} slices per layer where {} would fit, so each does less LayerNorm and "
+                       "token-shift work (objective latency)",
+                       residual_slices_, int((C + chip_.core.crossbar.neurons - 1) / chip_.core.crossbar.neurons)));
+    }
     note(fmt::format("residual stream: {} slice{} of ≤ {} channels per layer (one neuron per channel); x, the "
                      "token-shift history and the mixes in state SRAM ({} B/channel), LayerNorm constants in the "
                      "slice's unused synapse SRAM ({} B/channel per LayerNorm)",
-                     residual_slices_, residual_slices_ == 1 ? "" : "s", chip_.core.crossbar.neurons,
+                     residual_slices_, residual_slices_ == 1 ? "" : "s", (C + residual_slices_ - 1) / residual_slices_,
                      residual_state_bytes_per_channel(m_.options), residual_parameter_bytes_per_channel(1)));
     note(map_.encoding_rule.describe());
     for (int l = 0; l < L; ++l) lower_layer(l);
@@ -241,6 +247,16 @@ class Lowering {
       note(fmt::format("{}: row blocks of ≤ {} rows (not {}): {} keeps {} B of state per row in a {} B state SRAM", base,
                        max_rows, core.crossbar.neurons, neuron_function_name(spec.function), per_row,
                        core.state_sram.size_bytes));
+    if (const auto split = options_.row_blocks.find({l, spec.op}); split != options_.row_blocks.end() && split->second > 1) {
+      const int64_t rows = (lin.w.rows + split->second - 1) / split->second;
+      if (rows < max_rows) {
+        max_rows = std::max<int64_t>(1, rows);
+        note(fmt::format("{}: row blocks of ≤ {} rows, {} or more blocks, to shorten the critical path: each block's "
+                         "events read shorter rows and its neuron function (and SFU work) covers fewer of them "
+                         "(objective latency)",
+                         base, max_rows, split->second));
+      }
+    }
     const MatrixTiling t = tile_matrix(lin.w.rows, lin.w.cols, core.crossbar.axons, int(max_rows));
     note(fmt::format("{}: {}×{} weights -> {} tile{} ({} row block{} × {} column block{}){}", base, lin.w.rows, lin.w.cols,
                      t.tiles.size(), t.tiles.size() == 1 ? "" : "s", t.out_tiles, t.out_tiles == 1 ? "" : "s", t.in_tiles,

@@ -4,6 +4,7 @@
 // routing. Every choice is recorded in Mapping::decisions, every failure names what does not fit.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ struct CompileOptions {
   // Expected fraction of LIF neurons that fire per token, to weigh spike flows for placement
   // (measured on the shipped model: 0.14–0.33; the paper assumes 0.15).
   double expected_firing_rate = 0.2;
+  // Splits beyond what the chip needs, to shorten a token's critical path (chosen by the compile
+  // objective's search, runtime/compile_objective.hpp): at least this many row blocks for the
+  // matrix of (layer, op) (layer -1: the head), and at least this many residual slices per layer.
+  std::map<std::pair<int, Op>, int> row_blocks;
+  int residual_slices = 0;
 };
 
 // Per-row bytes of state SRAM a reducing tile with this function keeps (docs/mapping-format.md).

@@ -70,6 +70,20 @@ TEST(ChipSimulator, ShippedModelEqualsMappingExecutorOver64Tokens) {
   EXPECT_EQ(stats.network->inter_chip_flits, 0);  // 49 units fit the first 8×8 chip
 }
 
+// The latency objective's splits (att r/k/v, ffn r/k and the head in several row blocks, several
+// residual slices per layer) compute the same bits as the functional model's contract.
+TEST(ChipSimulator, LatencySplitMappingEqualsMappingExecutor) {
+  ObjectiveOptions latency;
+  latency.max_cores = 160;
+  const auto mapping = test_fixtures::shipped_for_objective(latency, {}, ProfileOptions{4});
+  ASSERT_GT(mapping->units.size(), 100u);
+  int residual_slices = 0;
+  for (const Unit& u : mapping->units) residual_slices = std::max(residual_slices, u.slices);
+  EXPECT_GT(residual_slices, 1);
+  ChipSimulator chip(mapping);
+  expect_same_as_executor(chip, mapping, 12);
+}
+
 // 4 × 4 cores per chip: the 49 units cannot share one chip, so events cross inter-chip links.
 TEST(ChipSimulator, MultiChipMappingEqualsMappingExecutor) {
   const auto mapping = shipped_on_default_chip({{"rows: 8", "rows: 4"}, {"cols: 8", "cols: 4"}});

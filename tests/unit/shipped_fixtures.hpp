@@ -14,7 +14,7 @@
 #include "chips/chip_spec.hpp"
 #include "compiler/lowering.hpp"
 #include "models/quantized.hpp"
-#include "runtime/latency_estimate.hpp"
+#include "runtime/compile_objective.hpp"
 
 namespace spiketile::test_fixtures {
 
@@ -54,19 +54,30 @@ inline std::shared_ptr<const Mapping> shipped_on_default_chip(
       compile_model(shipped_quantized(), load_chip_spec_from_string(yaml, "test chip"), yaml));
 }
 
-// The same as `spiketile compile` does it: flows weighed by a replay of profile tokens, and the
-// latency estimate (runtime/latency_estimate.hpp).
-inline std::shared_ptr<const Mapping> shipped_profiled_on_default_chip(
-    const std::vector<std::pair<std::string, std::string>>& edits = {}, const ProfileOptions& profile = {}) {
+// The same as `spiketile compile --objective ...` does it: flows weighed by a replay of profile
+// tokens, the latency estimate (runtime/latency_estimate.hpp) and, for the latency objective, the
+// search that splits the critical path (runtime/compile_objective.hpp).
+inline std::shared_ptr<const Mapping> shipped_for_objective(
+    const ObjectiveOptions& objective, const std::vector<std::pair<std::string, std::string>>& edits = {},
+    const ProfileOptions& profile = {}) {
   const std::string yaml = edited_default_chip(edits);
-  QuantizedSpikeGpt model = shipped_quantized();
-  const std::vector<int32_t> table = model.embedding;
+  const QuantizedSpikeGpt model = shipped_quantized();
   const int C = model.config.n_embd;
   const EmbeddingRowSource rows = [&](int token) {
-    return std::vector<int32_t>(table.begin() + std::ptrdiff_t(token) * C, table.begin() + std::ptrdiff_t(token + 1) * C);
+    return std::vector<int32_t>(model.embedding.begin() + std::ptrdiff_t(token) * C,
+                                model.embedding.begin() + std::ptrdiff_t(token + 1) * C);
   };
-  return std::make_shared<const Mapping>(compile_profiled(
-      std::move(model), load_chip_spec_from_string(yaml, "test chip"), yaml, CompileOptions{}, profile, rows));
+  return std::make_shared<const Mapping>(compile_for_objective([&] { return model; },
+                                                               load_chip_spec_from_string(yaml, "test chip"), yaml,
+                                                               CompileOptions{}, profile, rows, objective));
+}
+
+// Profiled on as few cores as the model needs (objective cores).
+inline std::shared_ptr<const Mapping> shipped_profiled_on_default_chip(
+    const std::vector<std::pair<std::string, std::string>>& edits = {}, const ProfileOptions& profile = {}) {
+  ObjectiveOptions cores;
+  cores.objective = Objective::cores;
+  return shipped_for_objective(cores, edits, profile);
 }
 
 }  // namespace spiketile::test_fixtures

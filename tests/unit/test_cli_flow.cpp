@@ -28,7 +28,7 @@ fs::path temp_dir() {
 TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   const fs::path dir = temp_dir();
   const std::string map = (dir / "shipped.stmap").string();
-  const auto compiled = run_cli("compile -o " + map);
+  const auto compiled = run_cli("compile --objective cores -o " + map);
   ASSERT_EQ(compiled.status, 0) << compiled.output;
   EXPECT_NE(compiled.output.find("cores used:          49 of 256"), std::string::npos) << compiled.output;
   EXPECT_NE(compiled.output.find("latency bound:"), std::string::npos) << compiled.output;
@@ -105,12 +105,46 @@ TEST(CliFlow, SimulatePrintsItsCyclesBesideTheCompilersBound) {
   fs::remove_all(dir);
 }
 
+// The latency objective spends idle cores on the critical path, within --max-cores, and every
+// split it tried is a decision line; the cores objective stays on the fewest cores.
+TEST(CliFlow, LatencyObjectiveSplitsTheCriticalPathWithinTheCoresAllowed) {
+  const fs::path dir = temp_dir();
+  auto compile = [&](const std::string& args, const std::string& name) {
+    const std::string map = (dir / name).string();
+    const auto r = run_cli("compile --profile-tokens 4 " + args + " -o " + map);
+    EXPECT_EQ(r.status, 0) << r.output;
+    const auto inspected = run_cli("inspect " + map + " --json");
+    return std::make_pair(r.output, nlohmann::json::parse(inspected.output));
+  };
+  const auto [cores_text, cores] = compile("--objective cores", "cores.stmap");
+  const auto [latency_text, latency] = compile("--objective latency --max-cores 120", "latency.stmap");
+  EXPECT_EQ(cores.at("cores").at("used"), 49);
+  const int used = latency.at("cores").at("used");
+  EXPECT_GT(used, 49);
+  EXPECT_LE(used, 120);
+  EXPECT_LT(latency.at("estimate").at("bound_cycles_per_token").get<double>(),
+            0.8 * cores.at("estimate").at("bound_cycles_per_token").get<double>());
+  EXPECT_NE(latency_text.find("objective latency: att.receptance/key/value in smaller row blocks: bound"), std::string::npos)
+      << latency_text;
+  EXPECT_NE(latency_text.find("needs"), std::string::npos) << "a split past --max-cores is named: " << latency_text;
+  EXPECT_NE(cores_text.find("objective cores: every matrix in as few tiles as fit"), std::string::npos) << cores_text;
+  // Split matrices and residual slices compute the same bits: tokens, spikes and counts.
+  const std::string gen = " --prompt-ids 20,45,57,1 -n 12 --temperature 0 --quiet-stats";
+  const auto functional = run_cli("run --quantized" + gen);
+  const auto mapped = run_cli("run --map " + (dir / "latency.stmap").string() + gen);
+  const auto simulated = run_cli("simulate --map " + (dir / "latency.stmap").string() + gen + " --progress off");
+  ASSERT_EQ(functional.status, 0) << functional.output;
+  EXPECT_EQ(functional.output, mapped.output);
+  EXPECT_EQ(functional.output, simulated.output);
+  fs::remove_all(dir);
+}
+
 // `simulate --rtl` puts what the RTL neuron core did, by its own clock, into the core's entry of
 // the statistics, for exactly the cores on it; the file reads back.
 TEST(CliFlow, SimulateWithAnRtlCoreRecordsItsCommandsAndCycles) {
   const fs::path dir = temp_dir();
   const std::string map = (dir / "shipped.stmap").string();
-  ASSERT_EQ(run_cli("compile -o " + map).status, 0);
+  ASSERT_EQ(run_cli("compile --objective cores -o " + map).status, 0);
   const std::string stats = (dir / "rtl.json").string();
   const auto simulated = run_cli("simulate --map " + map +
                                  " --prompt-ids 20,45 -n 2 --temperature 0 --quiet-stats --progress off --rtl "

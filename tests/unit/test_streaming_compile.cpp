@@ -19,7 +19,7 @@
 #include "models/random_weights.hpp"
 #include "models/spikegpt.hpp"
 #include "models/tensor_file.hpp"
-#include "runtime/latency_estimate.hpp"
+#include "runtime/compile_objective.hpp"
 
 namespace spiketile {
 namespace {
@@ -288,20 +288,20 @@ TEST(StreamingQuantize, EmbeddingReadLaterEqualsTheOneReadWithTheModel) {
 // ---- the compile command ----------------------------------------------------------------------
 
 // The mapping file compiling the whole float model gives, written the way `spiketile compile` does
-// (profiled, runtime/latency_estimate.hpp).
+// (the default objective's search, profiled: runtime/compile_objective.hpp).
 std::string compile_whole_model(const fs::path& model, const fs::path& calibration, const fs::path& chip_yaml,
                                 const fs::path& out) {
   const SpikeGptWeights weights = SpikeGptWeights::load(model.string(), {});
   const Calibration cal = Calibration::load(calibration.string(), weights.config.n_layer);
-  QuantizedSpikeGpt qm = QuantizedSpikeGpt::build(weights, cal, {});
+  const QuantizedSpikeGpt qm = QuantizedSpikeGpt::build(weights, cal, {});
   // The profile reads rows of the whole table here, of the checkpoint there: the same rows.
-  const std::vector<int32_t> table = qm.embedding;
   const int C = qm.config.n_embd;
   const EmbeddingRowSource rows = [&](int token) {
-    return std::vector<int32_t>(table.begin() + std::ptrdiff_t(token) * C, table.begin() + std::ptrdiff_t(token + 1) * C);
+    return std::vector<int32_t>(qm.embedding.begin() + std::ptrdiff_t(token) * C,
+                                qm.embedding.begin() + std::ptrdiff_t(token + 1) * C);
   };
-  Mapping mapping = compile_profiled(std::move(qm), load_chip_spec(chip_yaml.string()), read_bytes(chip_yaml), {},
-                                     ProfileOptions{}, rows);
+  Mapping mapping = compile_for_objective([&] { return qm; }, load_chip_spec(chip_yaml.string()), read_bytes(chip_yaml),
+                                          {}, ProfileOptions{}, rows, ObjectiveOptions{});
   mapping.model_source = model.string();
   save_mapping(mapping, out.string());
   return read_bytes(out);

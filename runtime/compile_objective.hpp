@@ -1,0 +1,39 @@
+// What `spiketile compile --objective` optimizes, and the search that does it.
+//
+// `cores` compiles on as few cores as the model needs (every matrix in as few crossbar tiles as
+// fit, one residual slice per crossbar width). `latency` starts there and spends idle cores on the
+// token's critical path: it reads the latency estimate's critical path (runtime/latency_estimate.hpp),
+// takes the stage that holds it longest — a matrix of one layer, or the residual slices — and
+// splits it in twice as many row blocks (slices), so each block's events read shorter rows and its
+// neuron function and SFU work covers fewer rows; it keeps a split that shortens the bound by at
+// least 1 % and fits the cores allowed, and tries the next stage otherwise. Every split tried is a
+// decision line with its predicted effect.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "compiler/lowering.hpp"
+#include "runtime/latency_estimate.hpp"
+
+namespace spiketile {
+
+enum class Objective { latency, cores };
+const char* objective_name(Objective objective);
+Objective objective_from_name(const std::string& name);  // throws std::invalid_argument naming the choices
+
+struct ObjectiveOptions {
+  Objective objective = Objective::latency;
+  int max_cores = 0;            // cores the mapping may take; 0: every core of the system
+  int search_steps = 24;        // splits tried at most
+  int search_profile_tokens = 4;  // tokens each tried split is estimated on (the result: ProfileOptions::tokens)
+};
+
+// The model, read anew for each compile the search runs (lowering consumes it).
+using ModelSource = std::function<QuantizedSpikeGpt()>;
+
+Mapping compile_for_objective(const ModelSource& read_model, const ChipSpec& chip, const std::string& chip_yaml,
+                              const CompileOptions& compile, const ProfileOptions& profile,
+                              const EmbeddingRowSource& rows, const ObjectiveOptions& objective);
+
+}  // namespace spiketile
