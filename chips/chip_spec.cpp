@@ -59,6 +59,35 @@ ParamSpec impl_param(ParamType type, std::string key, std::string default_value,
   return param;
 }
 
+// Power domains. A file without the section has none (every tile powered for the whole run), the
+// figures of every description written before power states.
+SectionSpec power_section() {
+  ParamSpec fraction = required_integer(
+      "gated_static_fraction", "", 0, 1,
+      "Share of a tile's static power (the energy table's `static_power_mw_per_core`) a switched-off tile still "
+      "draws: leakage through its off power switch, 1 / the switch's leakage reduction. Cite the figure in a "
+      "`#` comment.");
+  fraction.type = ParamType::number;
+  auto choice = [](PowerGating gating, std::string description, std::vector<ParamSpec> params) {
+    return ImplChoice{power_gating_name(gating), std::move(description), std::move(params)};
+  };
+  return SectionSpec{
+      "power",
+      "Power domains. A tile (one core with its router; `static_power_mw_per_core` covers both) is needed when its "
+      "core runs a unit of the mapping or its router forwards a route (gateways and routers of chips a route only "
+      "crosses included); the simulator decides this from the mapping and records it in the statistics. Gated "
+      "tiles hold no unit, so nothing needs retaining; they are switched off for the whole run.",
+      false,
+      {impl_param(ParamType::impl, "gating", power_gating_name(PowerGating::none),
+                  {choice(PowerGating::none, "no power switches: every tile draws static power for the whole run.", {}),
+                   choice(PowerGating::chip,
+                          "one switch per chip: a chip with no needed tile is off, a chip with one is fully powered.",
+                          {fraction}),
+                   choice(PowerGating::core, "one switch per tile: every tile that is not needed is off.", {fraction})},
+                  "Which tiles that the mapping does not need are switched off.")},
+      std::nullopt};
+}
+
 // Defaults below are the shipped default chip's values (chips/default.yaml), so a description
 // that states only the required sizes gets the same micro-architecture.
 config::Schema build_chip_schema() {
@@ -254,6 +283,7 @@ config::Schema build_chip_schema() {
                             "Cycles a flit spends in one router (per hop, excluding the link).")},
       std::nullopt});
 
+  schema.push_back(power_section());
   return schema;
 }
 
@@ -480,10 +510,28 @@ ChipSpec build_chip_spec(const ParsedConfig& c, const std::string& path) {
   router.routing_table_entries = integer("router.routing_table_entries");
   router.pipeline_latency_cycles = integer("router.pipeline_latency_cycles");
   router.max_burst_events = integer("router.max_burst_events");
+
+  spec.power.gating = parse_power_gating(c.string("power.gating").value_or("")).value_or(PowerGating::none);
+  spec.power.gated_static_fraction = c.number("power.gating.gated_static_fraction").value_or(1.0);
   return spec;
 }
 
 }  // namespace
+
+const char* power_gating_name(PowerGating gating) {
+  switch (gating) {
+    case PowerGating::none: return "none";
+    case PowerGating::chip: return "chip";
+    case PowerGating::core: return "core";
+  }
+  return "?";
+}
+
+std::optional<PowerGating> parse_power_gating(const std::string& name) {
+  for (PowerGating gating : kPowerGatings)
+    if (name == power_gating_name(gating)) return gating;
+  return std::nullopt;
+}
 
 bool NeuronUnitSpec::supports(const std::string& function) const {
   return std::find(functions.begin(), functions.end(), function) != functions.end();

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,26 @@ EventPacketFormat compute_event_packet_format(int64_t chip_count, int64_t mesh_r
                                               int64_t routing_table_entries, int64_t axons,
                                               int64_t activation_bits);
 
+// Power domains (docs/chip.md, "Power states"). A tile is one core with its router. The simulator
+// decides from the mapping which tiles are needed (their core runs a unit or their router forwards
+// a route); the policy decides which of the others are switched off.
+enum class PowerGating {
+  none,  // every tile powered
+  chip,  // a chip with no needed tile is switched off; chips with one are fully powered
+  core,  // every tile that is not needed is switched off
+};
+inline constexpr PowerGating kPowerGatings[] = {PowerGating::none, PowerGating::chip, PowerGating::core};
+const char* power_gating_name(PowerGating gating);  // "none", "chip", "core"
+std::optional<PowerGating> parse_power_gating(const std::string& name);
+
+struct PowerSpec {
+  PowerGating gating = PowerGating::none;
+  // Share of a tile's static power (the energy table's static_power_mw_per_core) a switched-off
+  // tile still draws: the leakage through its off power switch. 1 under `none`, where no tile has
+  // a switch.
+  double gated_static_fraction = 1.0;
+};
+
 struct ChipSpec {
   int version = kChipSpecVersion;
   std::string name;
@@ -151,6 +172,7 @@ struct ChipSpec {
   MeshSpec mesh;
   CoreSpec core;
   RouterSpec router;
+  PowerSpec power;
   std::string source_path;  // the file it was loaded from
 
   // Derived quantities.

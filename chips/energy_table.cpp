@@ -63,7 +63,8 @@ config::Schema build_energy_schema() {
   static_power.unit = "mW";
   static_power.min_value = 0.0;
   static_power.description =
-      "Static (leakage and clock) power of one core including its router, drawn for the whole run.";
+      "Static (leakage and clock) power of one tile, a core including its router, drawn for the whole run while "
+      "the tile is powered; a tile the chip's `power.gating` switches off draws its `gated_static_fraction` of it.";
   schema.push_back(SectionSpec{
       "",
       "Identity of the table and static power. Every number must carry its source in a `#` comment.",

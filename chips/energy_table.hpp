@@ -1,5 +1,5 @@
 // Per-action energy tables (Accelergy ERT style): energy = Σ counted actions × pJ per action,
-// plus static power per core × run time.
+// plus static power per powered core × run time (gated cores at the chip's gated fraction).
 //
 // Counting and costing are separate: the simulator counts actions such as `synaptic_op.binary`
 // or `router.flit_hop`; a table (chips/energy/*.yaml) prices them. Every table prices the same

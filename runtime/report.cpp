@@ -142,6 +142,38 @@ json breakdown_row(json row, const ActionCounts& per_token, const EnergyTable& t
 
 std::string table_source(const EnergyTable& t) { return fmt::format("{} ({})", t.name, t.source_path); }
 
+// The tiles that drew static power and how much of it (docs/report.md §1): powered tiles draw all
+// of static_power_mw_per_core, gated tiles gated_static_fraction of it. A stats file without a
+// power section predates power states; it is charged as policy none, and the summary says so.
+json power_json(const StatsChip& chip, const std::optional<StatsPower>& recorded) {
+  StatsPower p;
+  if (recorded) {
+    p = *recorded;
+  } else {
+    p.gating = power_gating_name(PowerGating::none);
+    p.tiles_total = p.tiles_powered = chip.cores_total;
+    p.chips_total = p.chips_powered = chip.chips;
+  }
+  const std::string policy = p.gating == power_gating_name(PowerGating::none) ? "no" : p.gating;
+  std::string summary = p.tiles_gated == 0
+                            ? fmt::format("{} gating: all {} tiles powered", policy, p.tiles_total)
+                            : fmt::format("{} gating: {} of {} tiles powered, {} gated at {:.3g} %", policy,
+                                          p.tiles_powered, p.tiles_total, p.tiles_gated, 100 * p.gated_static_fraction);
+  if (p.chips_powered < p.chips_total) summary += fmt::format(", {} of {} chips on", p.chips_powered, p.chips_total);
+  if (!recorded) summary += "; the stats file has no power section (written before power states), so none is assumed";
+  return {{"gating", p.gating},
+          {"gated_static_fraction", p.gated_static_fraction},
+          {"tiles_total", p.tiles_total},
+          {"tiles_powered", p.tiles_powered},
+          {"tiles_gated", p.tiles_gated},
+          {"tiles_routing_only", recorded ? json(p.tiles_routing_only) : json(nullptr)},
+          {"chips_total", p.chips_total},
+          {"chips_powered", p.chips_powered},
+          {"charged_tiles", double(p.tiles_powered) + double(p.tiles_gated) * p.gated_static_fraction},
+          {"recorded", bool(recorded)},
+          {"summary", summary}};
+}
+
 }  // namespace
 
 json build_report(const ReportInputs& in) {
@@ -243,7 +275,10 @@ json build_report(const ReportInputs& in) {
   std::optional<double> run_seconds;
   if (s.cycles && s.chip) {
     run_seconds = double(s.cycles->total) / (s.chip->clock_mhz * 1e6);
-    const double static_pj = table.static_power_mw_per_core * 1e-3 * double(s.chip->cores_total) * *run_seconds * 1e12;
+    const json power = power_json(*s.chip, s.power);
+    const double static_pj =
+        table.static_power_mw_per_core * 1e-3 * power["charged_tiles"].get<double>() * *run_seconds * 1e12;
+    chip["power"] = power;
     chip["cores_total"] = s.chip->cores_total;
     chip["cores_used"] = s.chip->cores_used;
     chip["run_seconds"] = *run_seconds;
@@ -253,6 +288,7 @@ json build_report(const ReportInputs& in) {
     chip["latency_per_token_ns"] = double(s.cycles->total) / steps / s.chip->clock_mhz * 1e3;
     chip["tokens_per_s"] = steps / *run_seconds;
   } else {
+    chip["power"] = nullptr;  // not measured: no simulated time, so no static energy to split
     chip["cores_total"] = nullptr;
     chip["cores_used"] = nullptr;
     chip["run_seconds"] = nullptr;
@@ -455,7 +491,8 @@ json build_report(const ReportInputs& in) {
                       {"ratio_to_chip", chip_pj > 0 ? pj / chip_pj : 0.0}});
   };
   add_versus(fmt::format("chip ({})", table.name), chip_pj,
-             run_seconds ? "counted actions × table + static power × simulated time"
+             run_seconds ? "counted actions × table + static power × powered tiles (gated ones at their "
+                           "fraction) × simulated time"
                          : "counted actions × table (dynamic only: no simulated time at this level)");
   add_versus("GPU dense, 45 nm convention, compute only", conv_compute_pj, "MACs × E_MAC + element-wise ops");
   for (const auto& row : convention)

@@ -87,6 +87,10 @@ nlohmann::json build_report(const ReportInputs& in);
 // 1234.5 pJ -> "1.23 nJ" (pJ, nJ, µJ, mJ).
 std::string format_energy_pj(double pj);
 
+// Per token, static beside dynamic with the power policy named, from a report's "chip" object:
+// "dynamic 2.1 µJ, static 1.75 µJ (core gating: 49 of 256 tiles powered, 207 gated at 5 %), total 3.85 µJ".
+std::string chip_energy_split(const nlohmann::json& chip);
+
 void print_report_summary(std::FILE* out, const nlohmann::json& report, bool paper_detail);
 std::string report_csv(const nlohmann::json& report);
 std::string report_html(const nlohmann::json& report);

@@ -154,10 +154,7 @@ std::string report_html(const json& r) {
   std::sort(by_action.begin(), by_action.end(), [](const Bar& a, const Bar& b) { return a.value > b.value; });
   h << bar_chart("chart-energy-by-action", "Dynamic energy per token by action", by_action, false);
   h << table({"action", "count per token", "pJ each", "energy per token", "share"}, action_rows);
-  h << fmt::format("<p>Dynamic {} per token; static {}; latency per token {}; tokens/s {}.</p>\n",
-                   format_energy_pj(chip["dynamic_per_token_pj"].get<double>()),
-                   chip["static_per_token_pj"].is_null() ? "not measured at this level"
-                                                         : format_energy_pj(chip["static_per_token_pj"].get<double>()),
+  h << fmt::format("<p>Per token: {}; latency per token {}; tokens/s {}.</p>\n", escape(chip_energy_split(chip)),
                    chip["latency_per_token_ns"].is_null() ? "not measured at this level"
                                                           : fmt::format("{:.1f} ns", chip["latency_per_token_ns"].get<double>()),
                    number(chip["tokens_per_s"]));

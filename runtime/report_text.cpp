@@ -41,6 +41,16 @@ std::string format_energy_pj(double pj) {
   return fmt::format("{:.3g} pJ", pj);
 }
 
+std::string chip_energy_split(const json& chip) {
+  const std::string dynamic = format_energy_pj(chip["dynamic_per_token_pj"].get<double>());
+  if (chip["static_per_token_pj"].is_null())
+    return fmt::format("dynamic {}, static not measured at this level, total {} (dynamic only)", dynamic,
+                       format_energy_pj(chip["energy_per_token_pj"].get<double>()));
+  return fmt::format("dynamic {}, static {} ({}), total {}", dynamic,
+                     format_energy_pj(chip["static_per_token_pj"].get<double>()),
+                     chip["power"]["summary"].get<std::string>(), format_energy_pj(chip["energy_per_token_pj"].get<double>()));
+}
+
 void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
   const json& in = r["inputs"];
   const json& chip = r["chip"];
@@ -61,8 +71,7 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
                a["count_per_token"].get<double>(), a["pj_each"].get<double>(),
                format_energy_pj(a["energy_per_token_pj"].get<double>()), 100 * a["share"].get<double>());
   }
-  fmt::print(out, "  dynamic per token {}; static per token {}\n", format_energy_pj(chip["dynamic_per_token_pj"].get<double>()),
-             or_not_measured(chip["static_per_token_pj"], [](double v) { return format_energy_pj(v); }));
+  fmt::print(out, "  per token: {}\n", chip_energy_split(chip));
   fmt::print(out, "  latency per token {}; tokens/s {}\n",
              or_not_measured(chip["latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns", v); }),
              or_not_measured(chip["tokens_per_s"], [](double v) { return si(v, ""); }));

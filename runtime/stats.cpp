@@ -7,6 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "chips/chip_spec.hpp"
 #include "runtime/counts_report.hpp"
 
 namespace spiketile {
@@ -91,6 +92,49 @@ constexpr NetworkCounter kNetworkCounters[] = {
     {"inter_chip_flits", &NetworkStepStats::inter_chip_flits},
 };
 
+// Tile and chip counts of the power section, one table for writing and reading.
+struct PowerCounter {
+  const char* key;
+  int64_t StatsPower::*member;
+};
+constexpr PowerCounter kPowerCounters[] = {
+    {"tiles_total", &StatsPower::tiles_total},
+    {"tiles_powered", &StatsPower::tiles_powered},
+    {"tiles_gated", &StatsPower::tiles_gated},
+    {"tiles_routing_only", &StatsPower::tiles_routing_only},
+};
+
+json power_to_json(const StatsPower& p) {
+  json j{{"gating", p.gating}, {"gated_static_fraction", p.gated_static_fraction},
+         {"chips_total", p.chips_total}, {"chips_powered", p.chips_powered}};
+  for (const auto& counter : kPowerCounters) j[counter.key] = p.*counter.member;
+  return j;
+}
+
+StatsPower power_from_json(const json& j, const StatsChip& chip) {
+  StatsPower p;
+  p.gating = get_as<std::string>(j, "gating", "power");
+  if (!parse_power_gating(p.gating)) field_error("power.gating", fmt::format("is '{}'; expected none, chip or core", p.gating));
+  p.gated_static_fraction = get_as<double>(j, "gated_static_fraction", "power");
+  if (p.gated_static_fraction < 0 || p.gated_static_fraction > 1)
+    field_error("power.gated_static_fraction", fmt::format("must be within [0, 1] (got {})", p.gated_static_fraction));
+  for (const auto& counter : kPowerCounters) p.*counter.member = get_as<int64_t>(j, counter.key, "power");
+  p.chips_total = get_as<int>(j, "chips_total", "power");
+  p.chips_powered = get_as<int>(j, "chips_powered", "power");
+  if (p.tiles_total != chip.cores_total)
+    field_error("power.tiles_total", fmt::format("is {} but chip.cores_total is {}", p.tiles_total, chip.cores_total));
+  if (p.tiles_powered + p.tiles_gated != p.tiles_total)
+    field_error("power", fmt::format("tiles_powered ({}) + tiles_gated ({}) must equal tiles_total ({})",
+                                     p.tiles_powered, p.tiles_gated, p.tiles_total));
+  if (p.tiles_routing_only > p.tiles_powered)
+    field_error("power.tiles_routing_only",
+                fmt::format("is {}, more than the {} powered tiles", p.tiles_routing_only, p.tiles_powered));
+  if (p.chips_total != chip.chips || p.chips_powered > p.chips_total)
+    field_error("power", fmt::format("chips_powered ({}) of chips_total ({}) does not fit chip.chips ({})",
+                                     p.chips_powered, p.chips_total, chip.chips));
+  return p;
+}
+
 json core_to_json(const CoreStats& c) {
   json j{{"index", c.index}, {"chip", c.chip}, {"row", c.row}, {"col", c.col},
          {"unit", c.unit},   {"layer", c.layer}, {"op", c.op}, {"sfu", json::object()}};
@@ -159,6 +203,7 @@ json stats_to_json(const RunStats& s) {
                  {"clock_mhz", s.chip->clock_mhz}, {"chips", s.chip->chips},
                  {"cores_total", s.chip->cores_total}, {"cores_used", s.chip->cores_used}};
   }
+  if (s.power) j["power"] = power_to_json(*s.power);
   if (s.cycles) j["cycles"] = {{"per_step", s.cycles->per_step}, {"total", s.cycles->total}};
   if (s.network) {
     json per_step = json::array();
@@ -228,6 +273,11 @@ RunStats stats_from_json(const json& j) {
     c.cores_total = get_as<int64_t>(chip, "cores_total", "chip");
     c.cores_used = get_as<int64_t>(chip, "cores_used", "chip");
     s.chip = c;
+  }
+  if (j.contains("power")) {
+    const json& power = section_object(j, "power");
+    if (!s.chip) field_error("chip", "is missing; the power section counts the chip's tiles");
+    s.power = power_from_json(power, *s.chip);
   }
   if (j.contains("cycles")) {
     const json& cycles = section_object(j, "cycles");

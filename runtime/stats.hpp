@@ -43,6 +43,17 @@ struct StatsChip {
   int64_t cores_total = 0, cores_used = 0;
 };
 
+// Which tiles (a core with its router) drew static power, as the simulator decided from the mapping
+// and the chip's `power.gating` (docs/chip.md, "Power states"). A stats file without this section
+// predates power states: every tile of `chip.cores_total` counts as powered.
+struct StatsPower {
+  std::string gating;                 // "none", "chip" or "core"
+  double gated_static_fraction = 1;   // share of a tile's static power a gated tile still draws
+  int64_t tiles_total = 0, tiles_powered = 0, tiles_gated = 0;
+  int64_t tiles_routing_only = 0;     // powered because their router forwards a route, running no unit
+  int chips_total = 0, chips_powered = 0;  // chips with at least one powered tile
+};
+
 struct StatsCycles {
   std::vector<int64_t> per_step;  // cycles from a token's first input event to its logits
   int64_t total = 0;              // may exceed Σ per_step when steps overlap; never less
@@ -95,6 +106,7 @@ struct RunStats {
   StatsTokens tokens;
   CountTotals counts;
   std::optional<StatsChip> chip;
+  std::optional<StatsPower> power;
   std::optional<StatsCycles> cycles;
   std::optional<StatsNetwork> network;
   std::optional<std::vector<CoreStats>> cores;

@@ -171,6 +171,8 @@ TEST(ChipSpec, DefaultChipLoadsWithTheDocumentedNumbers) {
   EXPECT_EQ(packet.total_bits(), 25);
   EXPECT_EQ(chip.inter_chip_cycles_per_flit(), 4);
   EXPECT_EQ(chip.gateway_offsets(chip.mesh.rows), std::vector<int>{4});
+  EXPECT_EQ(chip.power.gating, PowerGating::core);
+  EXPECT_DOUBLE_EQ(chip.power.gated_static_fraction, 1.0 / 20);  // a 20× leakage reduction
 }
 
 TEST(ChipSpec, LargeChipHoldsSpikeGpt216mAtInt8) {
@@ -191,6 +193,27 @@ TEST(ChipSpec, TinyChipIsSmallAndTakesDefaults) {
   EXPECT_EQ(chip.router.input_buffer_depth_flits, 4);
   EXPECT_EQ(chip.system.inter_chip_link.latency_cycles, 20);
   EXPECT_EQ(chip.core.sfu.ops.at("exp").initiation_interval_cycles, 1);
+  EXPECT_EQ(chip.power.gating, PowerGating::none);  // no power section: the default
+}
+
+// The shipped chips' policies as docs/chip.md states them, and every gated fraction with its source.
+TEST(ChipSpec, ShippedPowerPoliciesCiteTheirGatedFraction) {
+  EXPECT_EQ(load_chip_spec((kSourceDir / "chips/large.yaml").string()).power.gating, PowerGating::core);
+  const std::regex fraction_line(R"(^\s*gated_static_fraction\s*:\s*([0-9.]+)\s*(#.*)?$)");
+  int cited = 0;
+  for (const char* name : {"default", "large", "tiny"}) {
+    const ChipSpec chip = load_chip_spec((kSourceDir / "chips" / (std::string(name) + ".yaml")).string());
+    std::istringstream lines(read_text(kSourceDir / "chips" / (std::string(name) + ".yaml")));
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (!std::regex_match(line, m, fraction_line)) continue;
+      ++cited;
+      EXPECT_DOUBLE_EQ(std::stod(m[1]), chip.power.gated_static_fraction) << name;
+      EXPECT_NE(m[2].str().find("Tschanz et al., IEEE JSSC 38(11), 2003"), std::string::npos)
+          << name << ": a gated fraction without its source: " << line;
+    }
+  }
+  EXPECT_EQ(cited, 2);  // default and large; tiny takes gating none
 }
 
 TEST_F(ChipFiles, ChipMinimalDescriptionGetsSchemaDefaults) {
@@ -204,6 +227,59 @@ TEST_F(ChipFiles, ChipMinimalDescriptionGetsSchemaDefaults) {
   EXPECT_EQ(chip.core.neuron_unit.functions, (std::vector<std::string>{"lif", "relu2", "identity"}));
   EXPECT_TRUE(chip.core.sfu.ops.empty()) << "no ops listed means none supported";
   EXPECT_TRUE(chip.core.weight_signed);
+  EXPECT_EQ(chip.power.gating, PowerGating::none);
+  EXPECT_DOUBLE_EQ(chip.power.gated_static_fraction, 1.0);
+}
+
+TEST_F(ChipFiles, ChipPowerSectionLoadsEveryPolicy) {
+  for (PowerGating gating : kPowerGatings) {
+    const std::string name = power_gating_name(gating);
+    const std::string text = std::string(kMinimalChip) + "power:\n  gating: " +
+                             (gating == PowerGating::none ? name : "{impl: " + name + ", gated_static_fraction: 0}") +
+                             "\n";
+    const ChipSpec chip = load_chip_spec(write("chip.yaml", text));
+    EXPECT_EQ(chip.power.gating, gating) << name;
+    EXPECT_DOUBLE_EQ(chip.power.gated_static_fraction, gating == PowerGating::none ? 1.0 : 0.0) << name;
+    EXPECT_EQ(parse_power_gating(name), gating);
+  }
+  EXPECT_FALSE(parse_power_gating("cores").has_value());
+  const std::string whole = std::string(kMinimalChip) + "power:\n  gating:\n    impl: chip\n    gated_static_fraction: 1\n";
+  EXPECT_DOUBLE_EQ(load_chip_spec(write("chip.yaml", whole)).power.gated_static_fraction, 1.0);
+}
+
+TEST_F(ChipFiles, ChipPowerGatingProblemsNameTheirLines) {
+  // A misspelt policy, with the nearest name and the list.
+  const std::string misspelt = std::string(kMinimalChip) + "power:\n  gating: {impl: cores, gated_static_fraction: 0.05}\n";
+  auto problems = chip_problems(misspelt);
+  EXPECT_TRUE(has_problem(problems, line_of(misspelt, "gating:"),
+                          "power.gating: unknown implementation 'cores' (did you mean 'core'?); known: none, chip, core"));
+  EXPECT_EQ(problems.size(), 1u) << listing(problems);
+
+  // Fractions outside [0, 1], reported together with an unrelated problem, each at its line.
+  std::string above = std::string(kMinimalChip) + "power:\n  gating:\n    impl: core\n    gated_static_fraction: 1.5\n";
+  above = replaced(above, "rows: 2", "rows: 0");
+  problems = chip_problems(above);
+  EXPECT_TRUE(has_problem(problems, line_of(above, "gated_static_fraction"),
+                          "power.gating.gated_static_fraction: must be at most 1, got 1.5"));
+  EXPECT_TRUE(has_problem(problems, line_of(above, "rows: 0"), "mesh.rows: must be at least 1, got 0"));
+  EXPECT_EQ(problems.size(), 2u) << listing(problems);
+  const std::string below = replaced(std::string(kMinimalChip) + "power:\n  gating:\n    impl: chip\n"
+                                     "    gated_static_fraction: 1.5\n", "1.5", "-0.05");
+  EXPECT_TRUE(has_problem(chip_problems(below), line_of(below, "gated_static_fraction"),
+                          "power.gating.gated_static_fraction: must be at least 0, got -0.05"));
+  const std::string text = replaced(below, "-0.05", "some");
+  EXPECT_TRUE(has_problem(chip_problems(text), line_of(text, "gated_static_fraction"), "expected a number, got 'some'"));
+
+  // A policy that gates must say what a gated tile draws; `none` gates nothing and takes no fraction.
+  const std::string silent = std::string(kMinimalChip) + "power:\n  gating: core\n";
+  EXPECT_TRUE(has_problem(chip_problems(silent), line_of(silent, "gating:"),
+                          "missing required key 'gated_static_fraction' in power.gating (implementation 'core')"));
+  const std::string needless = std::string(kMinimalChip) + "power:\n  gating: {impl: none, gated_static_fraction: 0.05}\n";
+  EXPECT_TRUE(has_problem(chip_problems(needless), line_of(needless, "gating:"),
+                          "unknown key 'gated_static_fraction' in power.gating (implementation 'none')"));
+  const std::string typo = std::string(kMinimalChip) + "power:\n  gatting: core\n";
+  EXPECT_TRUE(has_problem(chip_problems(typo), line_of(typo, "gatting:"),
+                          "unknown key 'gatting' in power (did you mean 'gating'?)"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -188,8 +188,9 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_DOUBLE_EQ(action_count(r, "link.inter_chip_flit"), 6.0);
   const double dynamic = 24 * 0.3 + 5 * 27.6 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
   EXPECT_NEAR(r["chip"]["dynamic_energy_pj"].get<double>(), dynamic, 1e-9);
-  // 4000 cycles at 500 MHz = 8 µs; 0.143 mW × 256 cores × 8 µs = 292.864 nJ.
-  EXPECT_NEAR(r["chip"]["static_energy_pj"].get<double>(), 0.143e-3 * 256 * 8e-6 * 1e12, 1e-6);
+  // No power section (as stats written before power states): every tile powered. 4000 cycles at
+  // 500 MHz = 8 µs; 0.143 mW × 256 tiles × 8 µs = 292.864 nJ.
+  EXPECT_NEAR(r["chip"]["static_energy_pj"].get<double>(), 292864.0, 1e-6);
   EXPECT_NEAR(r["chip"]["energy_per_token_pj"].get<double>(), (dynamic + 0.143e-3 * 256 * 8e-6 * 1e12) / 2, 1e-6);
   EXPECT_NEAR(r["chip"]["latency_per_token_ns"].get<double>(), 4000.0 / 2 / 500 * 1000, 1e-9);
   EXPECT_NEAR(r["per_token"][1]["latency_ns"].get<double>(), 3000.0 / 500 * 1000, 1e-9);
@@ -201,8 +202,94 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_NEAR(r["per_layer"].back()["energy_per_token_pj"].get<double>(), (8 * 3.3 + 2 * 10) / 2, 1e-9);
 }
 
+// The simulator's power section for the chip of simulated_stats (256 tiles on 4 chips): what a
+// policy powered, with a gated tile drawing 5 % of its static power.
+StatsPower power_of(const std::string& gating, int64_t powered, int chips_powered) {
+  return StatsPower{gating, 0.05, 256, powered, 256 - powered, 1, 4, chips_powered};
+}
+
+RunStats simulated_stats_with(const StatsPower& power) {
+  RunStats s = simulated_stats();
+  s.power = power;
+  return s;
+}
+
+// Static energy = static power × (powered tiles + gated tiles × gated fraction) × simulated time,
+// here 0.143 mW and 8 µs (4000 cycles at 500 MHz), worked out by hand for each policy.
+TEST(Report, StaticEnergyIsChargedToPoweredTilesAndGatedOnesAtTheirFraction) {
+  struct Case {
+    StatsPower power;
+    double static_pj;
+    std::string summary;
+  };
+  const std::vector<Case> cases{
+      // 256 tiles × 0.143 mW × 8 µs = 292.864 nJ.
+      {StatsPower{"none", 1.0, 256, 256, 0, 0, 4, 4}, 292864.0, "no gating: all 256 tiles powered"},
+      // One chip of 64 on, 192 tiles gated: (64 + 9.6) × 0.143 mW × 8 µs = 84.1984 nJ.
+      {power_of("chip", 64, 1), 84198.4, "chip gating: 64 of 256 tiles powered, 192 gated at 5 %, 1 of 4 chips on"},
+      // 4 tiles on (3 units, 1 router on a route), 252 gated: (4 + 12.6) × 0.143 mW × 8 µs = 18.9904 nJ.
+      {power_of("core", 4, 1), 18990.4, "core gating: 4 of 256 tiles powered, 252 gated at 5 %, 1 of 4 chips on"},
+  };
+  const double dynamic = 24 * 0.3 + 5 * 27.6 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
+  for (const Case& c : cases) {
+    const json r = build_report(inputs_for(simulated_stats_with(c.power)));
+    const json& chip = r["chip"];
+    EXPECT_NEAR(chip["static_energy_pj"].get<double>(), c.static_pj, 1e-6) << c.power.gating;
+    EXPECT_NEAR(chip["static_per_token_pj"].get<double>(), c.static_pj / 2, 1e-6) << c.power.gating;
+    EXPECT_NEAR(chip["dynamic_per_token_pj"].get<double>(), dynamic / 2, 1e-9) << c.power.gating;
+    EXPECT_NEAR(chip["energy_per_token_pj"].get<double>(), (dynamic + c.static_pj) / 2, 1e-6) << c.power.gating;
+    EXPECT_EQ(chip["power"]["gating"], c.power.gating);
+    EXPECT_EQ(chip["power"]["recorded"], true);
+    EXPECT_EQ(chip["power"]["summary"], c.summary);
+    // The chip line of the comparison with the GPU carries the same total.
+    EXPECT_NEAR(r["chip_vs_gpu"][0]["energy_per_token_pj"].get<double>(), (dynamic + c.static_pj) / 2, 1e-6);
+    // Every form shows static beside dynamic with the policy named.
+    const std::string split = chip_energy_split(chip);
+    EXPECT_EQ(split, "dynamic " + format_energy_pj(dynamic / 2) + ", static " + format_energy_pj(c.static_pj / 2) +
+                         " (" + c.summary + "), total " + format_energy_pj((dynamic + c.static_pj) / 2));
+    EXPECT_NE(report_html(r).find(split), std::string::npos) << c.power.gating;
+    EXPECT_NE(report_csv(r).find("chip.power.gating," + c.power.gating + "\n"), std::string::npos);
+  }
+  // A switch that leaks as much as it passes charges what no switch does; one that leaks nothing
+  // charges the powered tiles only (4 × 0.143 mW × 8 µs).
+  StatsPower leaky = power_of("core", 4, 1);
+  leaky.gated_static_fraction = 1.0;
+  EXPECT_NEAR(build_report(inputs_for(simulated_stats_with(leaky)))["chip"]["static_energy_pj"].get<double>(), 292864.0,
+              1e-6);
+  StatsPower ideal = power_of("core", 4, 1);
+  ideal.gated_static_fraction = 0.0;
+  EXPECT_NEAR(build_report(inputs_for(simulated_stats_with(ideal)))["chip"]["static_energy_pj"].get<double>(), 4576.0,
+              1e-6);
+}
+
+// A stats file written before power states has no power section: charged as policy none (every
+// tile powered), and the report says so in every form.
+TEST(Report, StatsWithoutPowerSectionAreChargedAsNoneAndSaySo) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "report_old_stats";
+  fs::create_directories(dir);
+  const std::string path = (dir / "old.json").string();
+  json old = stats_to_json(simulated_stats());
+  ASSERT_FALSE(old.contains("power"));
+  std::ofstream(path) << old.dump(1);
+  const RunStats read = read_stats(path);
+  EXPECT_FALSE(read.power.has_value());
+  const json r = build_report(inputs_for(read));
+  EXPECT_NEAR(r["chip"]["static_energy_pj"].get<double>(), 292864.0, 1e-6);  // 256 × 0.143 mW × 8 µs
+  EXPECT_EQ(r["chip"]["power"]["gating"], "none");
+  EXPECT_EQ(r["chip"]["power"]["recorded"], false);
+  EXPECT_TRUE(r["chip"]["power"]["tiles_routing_only"].is_null());
+  const std::string said = "no gating: all 256 tiles powered; the stats file has no power section (written before "
+                           "power states), so none is assumed";
+  EXPECT_EQ(r["chip"]["power"]["summary"], said);
+  EXPECT_NE(report_html(r).find(said), std::string::npos);
+  const auto report = run_cli("report --stats " + path);
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_NE(report.output.find("static 146 nJ (" + said + ")"), std::string::npos) << report.output;
+  fs::remove_all(dir);
+}
+
 TEST(Report, StatsRoundTripThroughJsonWithEveryOptionalSection) {
-  for (const RunStats& s : {tiny_stats(), simulated_stats()}) {
+  for (const RunStats& s : {tiny_stats(), simulated_stats(), simulated_stats_with(power_of("core", 4, 1))}) {
     const json j = stats_to_json(s);
     EXPECT_EQ(j["format"], "spiketile-stats-1");
     const RunStats back = stats_from_json(j);
@@ -234,6 +321,23 @@ TEST(Report, StatsErrorsNameTheField) {
   bad = j;
   bad["cores"][1]["sop_graded"] = -3;
   EXPECT_EQ(error_of(bad), "stats: 'cores[1].sop_graded' must be at least 0 (got -3)");
+  const json powered = stats_to_json(simulated_stats_with(power_of("core", 4, 1)));
+  bad = powered;
+  bad["power"]["gating"] = "cores";
+  EXPECT_EQ(error_of(bad), "stats: 'power.gating' is 'cores'; expected none, chip or core");
+  bad = powered;
+  bad["power"]["gated_static_fraction"] = 1.5;
+  EXPECT_EQ(error_of(bad), "stats: 'power.gated_static_fraction' must be within [0, 1] (got 1.5)");
+  bad = powered;
+  bad["power"]["tiles_gated"] = 250;
+  EXPECT_EQ(error_of(bad), "stats: 'power' tiles_powered (4) + tiles_gated (250) must equal tiles_total (256)");
+  bad = powered;
+  bad["power"]["tiles_total"] = 64;
+  EXPECT_EQ(error_of(bad), "stats: 'power.tiles_total' is 64 but chip.cores_total is 256");
+  bad = powered;
+  bad.erase("chip");
+  bad.erase("cycles");
+  EXPECT_EQ(error_of(bad), "stats: 'chip' is missing; the power section counts the chip's tiles");
   bad = j;
   bad["counts"]["sum"]["layers"][0]["att.key"]["sop"].erase("graded");
   EXPECT_EQ(error_of(bad), "stats: counts: event counts: 'sop.graded' is missing or not an integer");
@@ -347,8 +451,11 @@ TEST(Report, JsonSchemaIsStable) {
                                   "encoding"}));
   EXPECT_EQ(keys(r["chip"]),
             (S{"counts_source", "actions", "dynamic_energy_pj", "dynamic_per_token_pj", "static_power_mw_per_core",
-               "cores_total", "cores_used", "run_seconds", "static_energy_pj", "static_per_token_pj",
+               "power", "cores_total", "cores_used", "run_seconds", "static_energy_pj", "static_per_token_pj",
                "energy_per_token_pj", "latency_per_token_ns", "tokens_per_s", "energy_includes_static", "warnings"}));
+  EXPECT_EQ(keys(r["chip"]["power"]),
+            (S{"gating", "gated_static_fraction", "tiles_total", "tiles_powered", "tiles_gated", "tiles_routing_only",
+               "chips_total", "chips_powered", "charged_tiles", "recorded", "summary"}));
   EXPECT_EQ(keys(r["chip"]["actions"][0]),
             (S{"action", "count", "count_per_token", "pj_each", "energy_pj", "energy_per_token_pj", "share"}));
   EXPECT_EQ(keys(r["per_token"][0]),
