@@ -192,7 +192,7 @@ config::Schema build_chip_schema() {
       false,
       {required_integer("size_bytes", "bytes", 1, 1e12,
                         "Capacity; at least axons × neurons × weight_bits / 8."),
-       integer_with_default("read_width_bits", "bits", 64, 1, 4096,
+       integer_with_default("read_width_bits", "bits", 256, 1, 4096,
                             "Bits returned by one read (one counted `sram.synapse_read`); a multiple of "
                             "weight_bits."),
        integer_with_default("read_latency_cycles", "cycles", 1, 1, 1000, "Cycles from address to data.")},
@@ -233,7 +233,7 @@ config::Schema build_chip_schema() {
       "Special-function units: LayerNorm statistics, exp, sigmoid, reciprocal/rsqrt/division and "
       "element-wise products, in fixed point.",
       false,
-      {integer_with_default("units", "units", 1, 0, 64, "Special-function units per core (0 = none)."),
+      {integer_with_default("units", "units", 4, 0, 64, "Special-function units per core (0 = none)."),
        integer_with_default("operand_bits", "bits", 32, 2, 64, "Fixed-point width of SFU operands.")},
       std::nullopt});
 
@@ -262,11 +262,11 @@ config::Schema build_chip_schema() {
       "\"Event packet\"), or several values of one flow as one multi-flit burst (max_burst_events).",
       false,
       {integer_with_default("ports", "ports", 5, 1, 16, "Ports; a 2D mesh router has 5 (N, E, S, W, local)."),
-       integer_with_default("input_buffer_depth_flits", "flits", 4, 1, 65536, "Buffer per input port."),
+       integer_with_default("input_buffer_depth_flits", "flits", 16, 1, 65536, "Buffer per input port."),
        required_integer("flit_bits", "bits", 1, 4096, "Flit width; must hold one event packet."),
        integer_with_default("max_burst_events", "events", 1, 1, 255,
                             "Values of one flow for consecutive axons that a core may send as one multi-flit "
-                            "packet (a burst: one header, a length field, the payloads packed; sim/packet.hpp). "
+                            "packet (a burst: one header, a length field, the payloads packed; chips/event_packet.hpp). "
                             "1: every value is its own packet. A burst never exceeds a router input buffer or "
                             "the axon input queue."),
        impl_param(ParamType::impl, "routing", "xy",

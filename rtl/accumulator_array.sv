@@ -12,7 +12,7 @@
 // A tick beat reads the group (rd_acc, combinational) and clears it for the next token.
 module accumulator_array #(
     parameter int NEURONS = 256,
-    parameter int LANES   = 16,
+    parameter int LANES   = 32,
     parameter int W_W     = 8,
     parameter int ACT_W   = 8,
     parameter int ACC_W   = 32,

@@ -6,7 +6,7 @@
 // A held beat (in_hold: a readout tick) leaves the membranes as they are, reports them, no spikes.
 module lif_neuron_unit #(
     parameter int NEURONS = 256,
-    parameter int LANES   = 16,
+    parameter int LANES   = 32,
     parameter int MEM_W   = 16,            // >= 10 so that the threshold 256 is representable
     parameter int MUTANT  = 0,             // 1: fire at v > θ; 6: logical instead of arithmetic shift
     localparam int GROUPS = NEURONS / LANES,

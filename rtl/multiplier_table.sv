@@ -3,7 +3,7 @@
 // the constants meet the accumulators of the same group in the same pipeline stage.
 module multiplier_table #(
     parameter int NEURONS = 256,
-    parameter int LANES   = 16,
+    parameter int LANES   = 32,
     parameter int MANT_W  = 32,
     parameter int SHIFT_W = 8,
     localparam int GROUPS = NEURONS / LANES,

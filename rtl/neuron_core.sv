@@ -24,7 +24,7 @@
 module neuron_core #(
     parameter int AXONS   = 256,
     parameter int NEURONS = 256,
-    parameter int LANES   = 16,
+    parameter int LANES   = 32,
     parameter int W_W     = 8,     // weight bits (signed)
     parameter int ACT_W   = 8,     // graded event payload bits
     parameter int ACC_W   = 32,

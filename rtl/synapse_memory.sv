@@ -4,8 +4,8 @@
 // so the core reads one lane group of a row per cycle.
 module synapse_memory #(
     parameter int AXONS  = 256,
-    parameter int GROUPS = 16,            // NEURONS / LANES
-    parameter int WORD_W = 128,           // LANES * weight bits
+    parameter int GROUPS = 8,             // NEURONS / LANES
+    parameter int WORD_W = 256,           // LANES * weight bits
     localparam int DEPTH  = AXONS * GROUPS,
     localparam int ADDR_W = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (

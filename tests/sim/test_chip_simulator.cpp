@@ -101,7 +101,7 @@ TEST(ChipSimulator, MultiChipMappingEqualsMappingExecutor) {
 // with the same tokens and more blocked cycles, or stops with a stall report — it never hangs
 // (ctest's timeout would fail the test).
 TEST(ChipSimulator, UndersizedBuffersCompleteCorrectlyOrReportTheStall) {
-  const auto mapping = shipped_on_default_chip({{"input_buffer_depth_flits: 4", "input_buffer_depth_flits: 2"},
+  const auto mapping = shipped_on_default_chip({{"input_buffer_depth_flits: 16", "input_buffer_depth_flits: 2"},
                                    {"axon_input_queue_depth: 64", "axon_input_queue_depth: 1"}});
   ChipSimulator chip(mapping);
   try {

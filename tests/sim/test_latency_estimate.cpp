@@ -70,15 +70,14 @@ TEST(LatencyEstimate, TrafficIsWhatTheSimulatorSendsWithin5PercentAndTheBoundHol
     EXPECT_LE(e.critical_path[k - 1].end, e.critical_path[k].start) << k;
 }
 
-// Wide synapse reads and neuron units, deep axon queues and buffers, four SFUs: cores finish their
+// Whole-row synapse reads and neuron units, deep axon queues (and the default chip's 16-flit buffers
+// and four SFUs): cores finish their
 // work quickly and no flow waits for another's buffer, so the simulator's token takes what the
 // contention-free replay says (to within 1 %): the two model the same chip.
 TEST(LatencyEstimate, WhereNothingContendsTheSimulatorTakesTheBound) {
-  const auto mapping = shipped_profiled_on_default_chip({{"read_width_bits: 64", "read_width_bits: 2048"},
-                                                         {"lanes: 16", "lanes: 256"},
-                                                         {"axon_input_queue_depth: 64", "axon_input_queue_depth: 256"},
-                                                         {"input_buffer_depth_flits: 4", "input_buffer_depth_flits: 16"},
-                                                         {"units: 1\n", "units: 4\n"}});
+  const auto mapping = shipped_profiled_on_default_chip({{"read_width_bits: 256", "read_width_bits: 2048"},
+                                                         {"lanes: 32", "lanes: 256"},
+                                                         {"axon_input_queue_depth: 64", "axon_input_queue_depth: 256"}});
   const Measured m = simulate_heldout_text(mapping, 48);
   EXPECT_GE(m.cycles, 0.99 * mapping->estimate.cycles_per_token);
   EXPECT_LT(relative_error(mapping->estimate.cycles_per_token, m.cycles), 0.01)

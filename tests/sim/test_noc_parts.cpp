@@ -55,7 +55,7 @@ TEST(NocParts, ConfigurationComesFromTheChipAndDescribesItself) {
   const ChipSpec spec = test::chip("default.yaml");
   const NocConfig config = noc_config(spec);
   EXPECT_EQ(config.clock_frequency_mhz, 500.0);
-  EXPECT_EQ(config.input_buffer_depth_flits, 4);
+  EXPECT_EQ(config.input_buffer_depth_flits, 16);
   EXPECT_EQ(config.router_pipeline_latency_cycles, 2);
   EXPECT_EQ(config.inter_chip_link_latency_cycles, 20);
   EXPECT_EQ(config.inter_chip_cycles_per_flit, 4);

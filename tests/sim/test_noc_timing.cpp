@@ -161,9 +161,9 @@ TEST(NocBackpressure, AnInterChipLinkIsLimitedBySerialisationOrByItsCreditLoop) 
   const int from = topology.core_index({0, 4, 7}), to = topology.core_index({1, 4, 0});
   ASSERT_TRUE(topology.is_inter_chip_port(from, Port::east));
   ASSERT_EQ(topology.neighbor(from, Port::east), to);
-  NocConfig deep = noc_config(spec);
-  const NocConfig shallow = deep;
+  NocConfig deep = noc_config(spec), shallow = deep;
   deep.input_buffer_depth_flits = 64;
+  shallow.input_buffer_depth_flits = 4;  // fewer flits than the 8 packets: the credit loop shows
   Network wide("deep", deep, topology), narrow("shallow", shallow, topology);
   ArrivalLog wide_log(wide), narrow_log(narrow);
   const int N = 8, S = shallow.inter_chip_cycles_per_flit, Lc = shallow.inter_chip_link_latency_cycles;

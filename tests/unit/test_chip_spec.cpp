@@ -151,7 +151,10 @@ TEST(ChipSpec, DefaultChipLoadsWithTheDocumentedNumbers) {
   EXPECT_EQ(chip.core.activation_bits, 8);
   EXPECT_EQ(chip.core.accumulator_bits, 32);
   EXPECT_EQ(chip.core.membrane_bits, 16);
-  EXPECT_EQ(chip.core.synapse_sram.access_width_bits, 64);
+  EXPECT_EQ(chip.core.synapse_sram.access_width_bits, 256);
+  EXPECT_EQ(chip.core.neuron_unit.lanes, 32);
+  EXPECT_EQ(chip.core.sfu.units, 4);
+  EXPECT_EQ(chip.router.input_buffer_depth_flits, 16);
   EXPECT_EQ(chip.core.state_sram.size_bytes, 8192);
   EXPECT_TRUE(chip.core.neuron_unit.supports("lif"));
   EXPECT_TRUE(chip.core.neuron_unit.supports("relu2"));
@@ -190,7 +193,7 @@ TEST(ChipSpec, TinyChipIsSmallAndTakesDefaults) {
   EXPECT_EQ(chip.total_cores(), 4);
   EXPECT_EQ(chip.crossbar_weight_capacity(), 256);
   EXPECT_EQ(chip.router.routing, "xy");
-  EXPECT_EQ(chip.router.input_buffer_depth_flits, 4);
+  EXPECT_EQ(chip.router.input_buffer_depth_flits, 16);  // the schema default, as chips/default.yaml
   EXPECT_EQ(chip.system.inter_chip_link.latency_cycles, 20);
   EXPECT_EQ(chip.core.sfu.ops.at("exp").initiation_interval_cycles, 1);
   EXPECT_EQ(chip.power.gating, PowerGating::none);  // no power section: the default
@@ -223,7 +226,12 @@ TEST_F(ChipFiles, ChipMinimalDescriptionGetsSchemaDefaults) {
   EXPECT_EQ(chip.router.ports, 5);
   EXPECT_EQ(chip.router.routing, "xy");
   EXPECT_EQ(chip.router.arbitration, "round_robin");
-  EXPECT_EQ(chip.core.synapse_sram.access_width_bits, 64);
+  // The default chip's values where a crossbar of any size can take them; lanes stay at 16, which
+  // the minimal chip's 16-neuron crossbar allows (the default chip sets 32).
+  EXPECT_EQ(chip.core.synapse_sram.access_width_bits, 256);
+  EXPECT_EQ(chip.core.neuron_unit.lanes, 16);
+  EXPECT_EQ(chip.core.sfu.units, 4);
+  EXPECT_EQ(chip.router.input_buffer_depth_flits, 16);
   EXPECT_EQ(chip.core.neuron_unit.functions, (std::vector<std::string>{"lif", "relu2", "identity"}));
   EXPECT_TRUE(chip.core.sfu.ops.empty()) << "no ops listed means none supported";
   EXPECT_TRUE(chip.core.weight_signed);
@@ -551,7 +559,8 @@ TEST(EnergyTable, ShippedNumbersMatchTheirSources) {
   const EnergyTable table = load_energy_table((kSourceDir / "chips/energy/default.yaml").string());
   EXPECT_DOUBLE_EQ(table.energy_pj("synaptic_op.binary"), 0.1);   // int32 add
   EXPECT_DOUBLE_EQ(table.energy_pj("synaptic_op.graded"), 0.3);   // int8 mult + int32 add
-  EXPECT_NEAR(table.energy_pj("sram.synapse_read"), 20.0 * std::pow(2.0, std::log(5.0) / std::log(32.0)), 0.01);
+  // A 256-bit read as four 64-bit reads (A6), each on Horowitz's power law in capacity (A2).
+  EXPECT_NEAR(table.energy_pj("sram.synapse_read"), 4 * 20.0 * std::pow(2.0, std::log(5.0) / std::log(32.0)), 0.01);
   EXPECT_NEAR(table.static_power_mw_per_core, 65.0 / 4096 * 9, 0.001);
 }
 

@@ -82,20 +82,20 @@ double action_count(const json& report, const std::string& action) {
 
 TEST(Report, CountsMapToActionsAsCheckedByHand) {
   const json r = build_report(inputs_for(tiny_stats()));
-  // Two identical steps; the default chip reads 64 synapse bits and 64 state bits per access.
+  // Two identical steps; the default chip reads 256 synapse bits and 64 state bits per access.
   EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.graded"), 2 * 12.0);
   EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.bit_serial"), 0.0);  // graded encoding chosen
   EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.binary"), 2 * 1.0);
   EXPECT_DOUBLE_EQ(action_count(r, "neuron_update.lif"), 2 * 8.0);
   EXPECT_DOUBLE_EQ(action_count(r, "neuron_update.other"), 2 * 4.0);  // the key crossbar's readout
-  EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 2 * 96.0 / 64);
+  EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 2 * 96.0 / 256);  // 256-bit reads
   EXPECT_DOUBLE_EQ(action_count(r, "sram.state_read"), 2 * 8 * 8.0 / 64);
   EXPECT_DOUBLE_EQ(action_count(r, "core.event_out"), 2 * (3.0 + 1.0));
   EXPECT_DOUBLE_EQ(action_count(r, "sfu.mean_var"), 2 * 4.0);
   EXPECT_DOUBLE_EQ(action_count(r, "sfu.rsqrt"), 2 * 1.0);
-  // Default table by hand: 12 × 0.3 + 1 × 0.1 + 8 × 0.15 + 4 × 0.85 + 1.5 × 27.6 + 1 × 10 + 1 × 10
+  // Default table by hand: 12 × 0.3 + 1 × 0.1 + 8 × 0.15 + 4 × 0.85 + 0.375 × 110.38 + 1 × 10 + 1 × 10
   // + 4 × 10 + 4 × 3.3 + 1 × 18.8 per step.
-  const double per_step = 12 * 0.3 + 0.1 + 8 * 0.15 + 4 * 0.85 + 1.5 * 27.6 + 10 + 10 + 4 * 10 + 4 * 3.3 + 18.8;
+  const double per_step = 12 * 0.3 + 0.1 + 8 * 0.15 + 4 * 0.85 + 0.375 * 110.38 + 10 + 10 + 4 * 10 + 4 * 3.3 + 18.8;
   EXPECT_NEAR(r["chip"]["dynamic_per_token_pj"].get<double>(), per_step, 1e-9);
   for (const auto& t : r["per_token"]) EXPECT_NEAR(t["dynamic_energy_pj"].get<double>(), per_step, 1e-9);
   double layers = 0;
@@ -112,7 +112,7 @@ TEST(Report, BitSerialEncodingChargesEveryBitAndItsWeightReads) {
   const json r = build_report(in);
   EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.graded"), 0.0);
   EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.bit_serial"), 2 * 20.0);
-  EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 2 * 20 * 8.0 / 64);
+  EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 2 * 20 * 8.0 / 256);
   EXPECT_DOUBLE_EQ(action_count(r, "core.event_out"), 2 * (5.0 + 1.0));
 }
 
@@ -186,7 +186,7 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 5.0);
   EXPECT_DOUBLE_EQ(action_count(r, "router.flit_hop"), 40.0);
   EXPECT_DOUBLE_EQ(action_count(r, "link.inter_chip_flit"), 6.0);
-  const double dynamic = 24 * 0.3 + 5 * 27.6 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
+  const double dynamic = 24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
   EXPECT_NEAR(r["chip"]["dynamic_energy_pj"].get<double>(), dynamic, 1e-9);
   // No power section (as stats written before power states): every tile powered. 4000 cycles at
   // 500 MHz = 8 µs; 0.143 mW × 256 tiles × 8 µs = 292.864 nJ.
@@ -196,7 +196,7 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_NEAR(r["per_token"][1]["latency_ns"].get<double>(), 3000.0 / 500 * 1000, 1e-9);
   EXPECT_EQ(r["per_token"][1]["flit_hops"], 25);
   ASSERT_EQ(r["per_core"].size(), 2u);
-  EXPECT_NEAR(r["per_core"][0]["energy_per_token_pj"].get<double>(), (24 * 0.3 + 5 * 27.6 + 8 * 0.85 + 6 * 10) / 2,
+  EXPECT_NEAR(r["per_core"][0]["energy_per_token_pj"].get<double>(), (24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10) / 2,
               1e-9);
   EXPECT_EQ(r["per_layer"].back()["layer"], "global");
   EXPECT_NEAR(r["per_layer"].back()["energy_per_token_pj"].get<double>(), (8 * 3.3 + 2 * 10) / 2, 1e-9);
@@ -230,7 +230,7 @@ TEST(Report, StaticEnergyIsChargedToPoweredTilesAndGatedOnesAtTheirFraction) {
       // 4 tiles on (3 units, 1 router on a route), 252 gated: (4 + 12.6) × 0.143 mW × 8 µs = 18.9904 nJ.
       {power_of("core", 4, 1), 18990.4, "core gating: 4 of 256 tiles powered, 252 gated at 5 %, 1 of 4 chips on"},
   };
-  const double dynamic = 24 * 0.3 + 5 * 27.6 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
+  const double dynamic = 24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
   for (const Case& c : cases) {
     const json r = build_report(inputs_for(simulated_stats_with(c.power)));
     const json& chip = r["chip"];
