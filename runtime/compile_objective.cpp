@@ -53,43 +53,71 @@ Group group_of(const Unit& u) {
   }
 }
 
-// Cycles the critical path spends in each group (working, or waiting for the input it then takes).
-std::vector<Group> groups_by_time_on_path(const Mapping& m) {
+// What the search keeps of a compiled mapping: its bound and cores, where its critical path
+// spends its time, and the shape of every matrix and of the residual stream. A mapping at the
+// 216M shape holds 180 MB of weights; the search holds one at a time.
+struct Snapshot {
+  double bound = 0;
+  int64_t cores = 0;
+  std::vector<Group> by_time_on_path;  // groups, longest first
+  int residual_slices = 1, layers = 0, channels = 0;
+  struct Matrix {
+    Group group;
+    int64_t rows = 0, largest_block = 0;
+    int blocks = 0, in_tiles = 1;
+  };
+  std::map<std::pair<int, Op>, Matrix> matrices;
+};
+
+Snapshot snapshot(const Mapping& m) {
+  Snapshot s;
+  s.bound = m.estimate.cycles_per_token;
+  s.cores = int64_t(m.units.size());
+  s.layers = m.config.n_layer;
+  s.channels = m.config.n_embd;
   std::map<Group, double> time;
   for (const LatencyEstimate::PathStep& step : m.estimate.critical_path)
     time[group_of(m.units[std::size_t(step.unit)])] += step.end - step.start;
-  std::vector<Group> order;
-  for (const auto& [g, t] : time) order.push_back(g);
-  std::stable_sort(order.begin(), order.end(), [&](Group a, Group b) { return time[a] > time[b]; });
-  return order;
+  for (const auto& [g, t] : time) s.by_time_on_path.push_back(g);
+  std::stable_sort(s.by_time_on_path.begin(), s.by_time_on_path.end(), [&](Group a, Group b) { return time[a] > time[b]; });
+  for (const Unit& u : m.units) {
+    if (u.kind == UnitKind::Residual) {
+      s.residual_slices = u.slices;
+      continue;
+    }
+    if (u.in_index != 0) continue;
+    Snapshot::Matrix& x = s.matrices[{u.layer, u.op}];
+    x.group = group_of(u);
+    x.rows += u.rows();
+    x.largest_block = std::max(x.largest_block, u.rows());
+    x.blocks = u.out_tiles;
+    x.in_tiles = u.in_tiles;
+  }
+  return s;
 }
 
-// The next split of `g`: the residual slices doubled, or every matrix of the group in row blocks
-// of at most half the group's largest block now (so parallel branches end up alike). False when
-// the group cannot split further.
-bool split_further(const Mapping& m, Group g, CompileOptions& options) {
+// The next split of `g` into `options`: the residual slices doubled, or every matrix of the
+// group in row blocks of at most half the group's largest block now (so parallel branches end up
+// alike). Returns the cores the split adds, or -1 when the group cannot split further.
+int64_t split_further(const Snapshot& s, Group g, CompileOptions& options) {
   if (g == Group::residual) {
-    const int slices = m.units.empty() ? 1 : [&] {
-      for (const Unit& u : m.units)
-        if (u.kind == UnitKind::Residual) return u.slices;
-      return 1;
-    }();
-    if (slices * 2 > m.config.n_embd) return false;
-    options.residual_slices = slices * 2;
-    return true;
+    if (s.residual_slices * 2 > s.channels) return -1;
+    options.residual_slices = s.residual_slices * 2;
+    return int64_t(s.layers) * s.residual_slices;
   }
-  // Rows of each matrix of the group, and its largest row block now.
-  std::map<std::pair<int, Op>, int64_t> rows;
   int64_t largest = 0;
-  for (const Unit& u : m.units) {
-    if (u.kind != UnitKind::Crossbar || group_of(u) != g || u.in_index != 0) continue;
-    rows[{u.layer, u.op}] += u.rows();
-    largest = std::max(largest, u.rows());
-  }
+  for (const auto& [key, x] : s.matrices)
+    if (x.group == g) largest = std::max(largest, x.largest_block);
   const int64_t target = largest / 2;
-  if (target < 1) return false;
-  for (const auto& [key, n] : rows) options.row_blocks[key] = int((n + target - 1) / target);
-  return true;
+  if (target < 1) return -1;
+  int64_t added = 0;
+  for (const auto& [key, x] : s.matrices) {
+    if (x.group != g) continue;
+    const int blocks = int((x.rows + target - 1) / target);
+    options.row_blocks[key] = blocks;
+    added += int64_t(std::max(0, blocks - x.blocks)) * x.in_tiles;
+  }
+  return added;
 }
 
 }  // namespace
@@ -119,66 +147,69 @@ Mapping compile_for_objective(const ModelSource& read_model, const ChipSpec& chi
   ProfileOptions quick = profile;
   quick.tokens = std::min(profile.tokens, std::max(1, objective.search_profile_tokens));
   CompileOptions best_options = compile;
-  Mapping best = compile_profiled(read_model(), chip, chip_yaml, best_options, quick, rows);
-  if (int64_t(best.units.size()) > core_limit)
-    throw DoesNotFitError(chip.name, {{"cores", "--max-cores", int64_t(best.units.size()), core_limit,
+  Snapshot best = snapshot(compile_profiled(read_model(), chip, chip_yaml, best_options, quick, rows));
+  if (best.cores > core_limit)
+    throw DoesNotFitError(chip.name, {{"cores", "--max-cores", best.cores, core_limit,
                                        "allow more cores (--max-cores) or use a larger chip"}});
-  const double start_bound = best.estimate.cycles_per_token;
-  const std::size_t start_cores = best.units.size();
+  const Snapshot start = best;
   std::set<Group> exhausted;  // groups a further split did not pay for, or cannot take
   int steps = 0, kept = 0;
   while (steps < objective.search_steps) {
     std::optional<Group> chosen;
-    for (Group g : groups_by_time_on_path(best))
+    for (Group g : best.by_time_on_path)
       if (!exhausted.count(g)) {
         chosen = g;
         break;
       }
     if (!chosen) break;
     CompileOptions trial = best_options;
-    if (!split_further(best, *chosen, trial)) {
+    const int64_t added = split_further(best, *chosen, trial);
+    if (added < 0) {
       exhausted.insert(*chosen);
       continue;
     }
     ++steps;
-    std::optional<Mapping> tried;
-    std::string why_not;
-    try {
-      tried = compile_profiled(read_model(), chip, chip_yaml, trial, quick, rows);
-      if (int64_t(tried->units.size()) > core_limit) {
-        why_not = fmt::format("needs {} cores, {} allowed", tried->units.size(), core_limit);
-        tried.reset();
-      }
-    } catch (const DoesNotFitError& e) {
-      why_not = fmt::format("does not fit ({} problem{})", e.problems().size(), e.problems().size() == 1 ? "" : "s");
-    }
     const std::string what =
         *chosen == Group::residual
             ? fmt::format("the residual stream in {} slices per layer", trial.residual_slices)
             : fmt::format("{} in smaller row blocks", group_name(*chosen));
-    if (tried && tried->estimate.cycles_per_token < 0.99 * best.estimate.cycles_per_token) {
+    // A split that cannot fit is refused before anything is compiled.
+    if (best.cores + added > core_limit) {
+      search.push_back(fmt::format("objective latency: {}: needs {} cores, {} allowed, not kept", what,
+                                   best.cores + added, core_limit));
+      exhausted.insert(*chosen);
+      continue;
+    }
+    std::optional<Snapshot> tried;
+    std::string why_not;
+    try {
+      tried = snapshot(compile_profiled(read_model(), chip, chip_yaml, trial, quick, rows));
+    } catch (const DoesNotFitError& e) {
+      why_not = fmt::format("does not fit ({} problem{})", e.problems().size(), e.problems().size() == 1 ? "" : "s");
+    }
+    if (tried && tried->cores <= core_limit && tried->bound < 0.99 * best.bound) {
       search.push_back(fmt::format("objective latency: {}: bound {:.0f} -> {:.0f} cycles per token, {} -> {} cores: kept",
-                                   what, best.estimate.cycles_per_token, tried->estimate.cycles_per_token,
-                                   best.units.size(), tried->units.size()));
+                                   what, best.bound, tried->bound, best.cores, tried->cores));
       best = std::move(*tried);
       best_options = std::move(trial);
       ++kept;
     } else {
-      search.push_back(tried ? fmt::format("objective latency: {}: bound {:.0f} -> {:.0f} cycles per token: "
-                                           "under 1 % shorter, not kept",
-                                           what, best.estimate.cycles_per_token, tried->estimate.cycles_per_token)
-                             : fmt::format("objective latency: {}: {}, not kept", what, why_not));
+      search.push_back(!tried ? fmt::format("objective latency: {}: {}, not kept", what, why_not)
+                       : tried->cores > core_limit
+                           ? fmt::format("objective latency: {}: needs {} cores, {} allowed, not kept", what,
+                                         tried->cores, core_limit)
+                           : fmt::format("objective latency: {}: bound {:.0f} -> {:.0f} cycles per token: "
+                                         "under 1 % shorter, not kept",
+                                         what, best.bound, tried->bound));
       exhausted.insert(*chosen);
     }
   }
-  Mapping result = quick.tokens != profile.tokens
-                       ? compile_profiled(read_model(), chip, chip_yaml, best_options, profile, rows)
-                       : best;
+  Mapping result = compile_profiled(read_model(), chip, chip_yaml, best_options, profile, rows);
   search.push_back(fmt::format(
       "objective latency: {} split{} kept of {} tried, each estimated on {} profile token{}: bound {:.0f} -> {:.0f} "
       "cycles per token on those tokens, {} -> {} cores (at most {})",
-      kept, kept == 1 ? "" : "s", steps, quick.tokens, quick.tokens == 1 ? "" : "s", start_bound,
-      best.estimate.cycles_per_token, start_cores, result.units.size(), core_limit));
+      kept, kept == 1 ? "" : "s", steps, quick.tokens, quick.tokens == 1 ? "" : "s", start.bound, best.bound,
+      start.cores, result.units.size(), core_limit));
   return with_search_notes(std::move(result));
 }
 
