@@ -26,7 +26,16 @@ void run_chip(const ChipOptions& o) {
   fmt::print("crossbar:          {} axons x {} neurons, {}-bit weights ({} bytes per core, {:.1f} MB in all)\n",
              c.core.crossbar.axons, c.core.crossbar.neurons, c.core.weight_bits, c.crossbar_weight_bytes(),
              double(c.total_synapse_bytes()) / 1e6);
-  fmt::print("event packet:      {} bits in a {}-bit flit\n", packet.total_bits(), c.router.flit_bits);
+  fmt::print("core datapath:     {}-bit synapse reads, {} neuron-unit lanes, {} SFU(s); axon queue {} events\n",
+             c.core.synapse_sram.access_width_bits, c.core.neuron_unit.lanes, c.core.sfu.units,
+             c.core.axon_input_queue_depth);
+  fmt::print("event packet:      {} bits in a {}-bit flit; router buffers {} flits per port, bursts of up to {}\n",
+             packet.total_bits(), c.router.flit_bits, c.router.input_buffer_depth_flits, c.router.max_burst_events);
+  if (c.power.gating == PowerGating::none)
+    fmt::print("power gating:      none (every tile powered for the whole run)\n");
+  else
+    fmt::print("power gating:      {} (a switched-off tile draws {:g} % of its static power)\n",
+               power_gating_name(c.power.gating), 100.0 * c.power.gated_static_fraction);
   fmt::print("valid:             yes (every field checked)\n");
   if (!o.energy.empty()) {
     const EnergyTable e = load_energy_table(o.energy);

@@ -74,5 +74,23 @@ TEST(Cli, InspectPrintsInferredConfig) {
   EXPECT_NE(r.output.find("float16"), std::string::npos);
 }
 
+// `spiketile chip` names the core's datapath, the router buffers and the power policy: the
+// parameters the measured sweep chose (docs/chip.md) and what static energy is charged to.
+TEST(Cli, ChipNamesItsDatapathBuffersAndPowerPolicy) {
+  const fs::path chips = fs::path(SPIKETILE_SOURCE_DIR) / "chips";
+  const Result shipped = run_cli("chip " + (chips / "default.yaml").string());
+  ASSERT_EQ(shipped.status, 0) << shipped.output;
+  EXPECT_NE(shipped.output.find("core datapath:     256-bit synapse reads, 32 neuron-unit lanes, 4 SFU(s); axon queue 64"),
+            std::string::npos)
+      << shipped.output;
+  EXPECT_NE(shipped.output.find("router buffers 16 flits per port, bursts of up to 16"), std::string::npos) << shipped.output;
+  EXPECT_NE(shipped.output.find("power gating:      core (a switched-off tile draws 5 % of its static power)"),
+            std::string::npos)
+      << shipped.output;
+  const Result tiny = run_cli("chip " + (chips / "tiny.yaml").string());
+  ASSERT_EQ(tiny.status, 0) << tiny.output;
+  EXPECT_NE(tiny.output.find("power gating:      none"), std::string::npos) << tiny.output;
+}
+
 }  // namespace
 }  // namespace spiketile
