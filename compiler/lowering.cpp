@@ -100,6 +100,7 @@ class Lowering {
     for (int l = 0; l < L; ++l) lower_layer(l);
     lower_head();
     connect_layers();
+    check_axon_queues();
     check_totals();
     if (!problems_.empty()) throw DoesNotFitError(chip_.name, problems_);
     return std::move(map_);
@@ -441,6 +442,29 @@ class Lowering {
       fan_out_all(residuals_[std::size_t(l)], residuals_[std::size_t(l) + 1], true, FlowRole::Residual,
                   fmt::format("L{}.x", l), 32, 1.0);
     fan_out_all(residuals_.back(), head_, false, FlowRole::Activation, "ln_out.z", m_.options.activation_bits, 1.0);
+  }
+
+  // A vector one reaction sends on a flow (up to the flow's index range) that is longer than the
+  // destination's axon input queue cannot all wait there while the destination is busy: the rest
+  // holds router buffers and, behind it, the sender's later packets to other destinations. Not an
+  // error (the simulator runs it, slower); a decision line says how many flows and how wide.
+  void check_axon_queues() {
+    const int64_t depth = chip_.core.axon_input_queue_depth;
+    int64_t wider = 0, widest = 0;
+    for (const MappedFlow& f : map_.flows) {
+      const int64_t width = f.index_end - f.index_begin;
+      widest = std::max(widest, width);
+      wider += width > depth;
+    }
+    if (wider == 0)
+      note(fmt::format("axon queues: every flow's vector (at most {} events) fits the {}-event axon input queue of its "
+                       "destination, so a busy destination never holds up its sender's other flows",
+                       widest, depth));
+    else
+      note(fmt::format("axon queues: {} of {} flows send vectors longer than the {}-event axon input queue (up to {} "
+                       "events): while such a destination is busy the rest waits in router buffers and can hold up the "
+                       "sender's packets to other destinations (core.axon_input_queue_depth)",
+                       wider, map_.flows.size(), depth, widest));
   }
 
   void check_totals() {

@@ -51,6 +51,23 @@ TEST(Lowering, ShippedModelUnitsAsCountedByHand) {
   EXPECT_EQ(m.weight_bytes(), shipped().weight_bytes());
 }
 
+// The widest vector a flow carries on the shipped model is ffn.key's 256-row block into ffn.value
+// (4C = 768 rows in 3 blocks): a 64-event axon queue cannot hold it, a 256-event one can.
+TEST(Lowering, FlowsWiderThanTheAxonQueueAreNamed) {
+  auto note_of = [](const Mapping& m) {
+    for (const std::string& d : m.decisions)
+      if (d.rfind("axon queues:", 0) == 0) return d;
+    return std::string();
+  };
+  const std::string shallow = note_of(lower_to_units(shipped(), default_chip(), ""));
+  EXPECT_NE(shallow.find("longer than the 64-event axon input queue (up to 256 events)"), std::string::npos) << shallow;
+  std::string yaml = test_fixtures::read_text(kRepo / "chips" / "default.yaml");
+  yaml.replace(yaml.find("axon_input_queue_depth: 64"), 26, "axon_input_queue_depth: 256");
+  const std::string deep = note_of(lower_to_units(shipped(), load_chip_spec_from_string(yaml, "deep"), yaml));
+  EXPECT_NE(deep.find("every flow's vector (at most 256 events) fits the 256-event axon input queue"), std::string::npos)
+      << deep;
+}
+
 // The compile command's path consumes the model (weights move into tiles); it must give the same
 // mapping as lowering from a model that stays intact.
 TEST(Lowering, ConsumingTheModelGivesTheSameUnits) {
