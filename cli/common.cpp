@@ -66,12 +66,6 @@ Calibration ModelOptions::load_calibration(int n_layer) const {
   return Calibration::load(cal_path, n_layer);
 }
 
-namespace {
-QuantizedSpikeGpt quantize(const SpikeGptWeights& weights, const ModelOptions& o) {
-  return QuantizedSpikeGpt::build(weights, o.load_calibration(weights.config.n_layer), o.quant);
-}
-}  // namespace
-
 QuantizedSpikeGpt ModelOptions::make_quantized() const {
   // Tensor by tensor: the float model is never held whole (a 216M checkpoint is 860 MB of float32).
   const std::unique_ptr<TensorReader> reader = open_tensor_file(model);
@@ -80,9 +74,9 @@ QuantizedSpikeGpt ModelOptions::make_quantized() const {
 
 std::unique_ptr<TokenModel> ModelOptions::make_model() const {
   if (!map.empty()) return std::make_unique<MappingExecutor>(std::make_shared<const Mapping>(load_mapping(map)));
-  SpikeGptWeights weights = SpikeGptWeights::load(model, golden());
-  if (!quantized) return std::make_unique<GoldenModel>(std::move(weights), threads);
-  return std::make_unique<QuantizedModel>(quantize(weights, *this));
+  // The integer level is read tensor by tensor: it never holds the float weights beside its own.
+  if (quantized) return std::make_unique<QuantizedModel>(make_quantized());
+  return std::make_unique<GoldenModel>(SpikeGptWeights::load(model, golden()), threads);
 }
 
 GoldenOptions ModelOptions::golden() const {
