@@ -8,6 +8,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "runtime/power_states.hpp"
+
 namespace spiketile {
 
 using nlohmann::json;
@@ -145,15 +147,17 @@ std::string table_source(const EnergyTable& t) { return fmt::format("{} ({})", t
 // The tiles that drew static power and how much of it (docs/report.md §1): powered tiles draw all
 // of static_power_mw_per_core, gated tiles gated_static_fraction of it. A stats file without a
 // power section predates power states; it is charged as policy none, and the summary says so.
-json power_json(const StatsChip& chip, const std::optional<StatsPower>& recorded) {
+StatsPower charged_power(const StatsChip& chip, const std::optional<StatsPower>& recorded) {
+  if (recorded) return *recorded;
   StatsPower p;
-  if (recorded) {
-    p = *recorded;
-  } else {
-    p.gating = power_gating_name(PowerGating::none);
-    p.tiles_total = p.tiles_powered = chip.cores_total;
-    p.chips_total = p.chips_powered = chip.chips;
-  }
+  p.gating = power_gating_name(PowerGating::none);
+  p.tiles_total = p.tiles_powered = chip.cores_total;
+  p.chips_total = p.chips_powered = chip.chips;
+  return p;
+}
+
+json power_json(const StatsChip& chip, const std::optional<StatsPower>& recorded) {
+  const StatsPower p = charged_power(chip, recorded);
   const std::string policy = p.gating == power_gating_name(PowerGating::none) ? "no" : p.gating;
   std::string summary = p.tiles_gated == 0
                             ? fmt::format("{} gating: all {} tiles powered", policy, p.tiles_total)
@@ -169,7 +173,7 @@ json power_json(const StatsChip& chip, const std::optional<StatsPower>& recorded
           {"tiles_routing_only", recorded ? json(p.tiles_routing_only) : json(nullptr)},
           {"chips_total", p.chips_total},
           {"chips_powered", p.chips_powered},
-          {"charged_tiles", double(p.tiles_powered) + double(p.tiles_gated) * p.gated_static_fraction},
+          {"charged_tiles", charged_tiles(p)},
           {"recorded", bool(recorded)},
           {"summary", summary}};
 }
@@ -276,8 +280,7 @@ json build_report(const ReportInputs& in) {
   if (s.cycles && s.chip) {
     run_seconds = double(s.cycles->total) / (s.chip->clock_mhz * 1e6);
     const json power = power_json(*s.chip, s.power);
-    const double static_pj =
-        table.static_power_mw_per_core * 1e-3 * power["charged_tiles"].get<double>() * *run_seconds * 1e12;
+    const double static_pj = static_energy_pj(table, charged_power(*s.chip, s.power), *run_seconds);
     chip["power"] = power;
     chip["cores_total"] = s.chip->cores_total;
     chip["cores_used"] = s.chip->cores_used;

@@ -16,6 +16,7 @@
 #include "compiler/mapping.hpp"
 #include "models/token_model.hpp"
 #include "runtime/core_timing.hpp"
+#include "runtime/power_states.hpp"
 #include "runtime/stats.hpp"
 #include "rtl/loop/neuron_core_backend.hpp"
 #include "runtime/unit_behavior.hpp"
@@ -45,14 +46,8 @@ struct RtlLoopStats {
   double wall_seconds = 0;          // the whole simulation's
 };
 
-// Which tiles (a core with its router) draw static power (docs/chip.md, "Power states"). A tile is
-// needed if its core runs a unit or its router is on a flow's route: the unicast path or multicast
-// tree, gateways and the routers of chips it only crosses included (RoutingTables::router_loads;
-// unicast flows hold no table entries, so the tables alone would miss their routers). The chip's
-// power.gating then powers every tile (none), every tile of a chip with a needed tile (chip), or
-// the needed tiles only (core); the rest are gated.
-std::vector<char> needed_tiles(const std::vector<CoreCoord>& unit_cores, const RoutingTables& routes);  // per core index
-StatsPower power_states(const ChipSpec& chip, const std::vector<CoreCoord>& unit_cores, const RoutingTables& routes);
+using spiketile::needed_tiles;
+using spiketile::power_states;
 
 // Progress of a run, for a terminal line.
 struct SimulationProgress {
