@@ -1,10 +1,12 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <optional>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
+#include "chips/energy_table.hpp"
 #include "compiler/graph.hpp"
 #include "compiler/lowering.hpp"
 #include "compiler/mapping_io.hpp"
@@ -26,6 +28,7 @@ struct CompileCliOptions {
   ProfileOptions profile;
   ObjectiveOptions objective;
   std::string objective_name = "latency";
+  std::string energy_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/default.yaml";
 };
 
 // glibc raises its mmap threshold to the largest block freed so far; after the first 9 MB float
@@ -76,9 +79,16 @@ int compile(const CompileCliOptions& o) {
     });
     return row;
   };
+  // The energy and edp objectives price the estimate with the table the report would use.
+  std::optional<EnergyTable> table;
+  ObjectiveOptions objective = o.objective;
+  if (objective.objective == Objective::energy || objective.objective == Objective::edp) {
+    table = load_energy_table(o.energy_table);
+    objective.energy_table = &*table;
+  }
   Mapping mapping;
   try {
-    mapping = compile_for_objective(read_model, chip, chip_yaml, o.compile, o.profile, row_of, o.objective);
+    mapping = compile_for_objective(read_model, chip, chip_yaml, o.compile, o.profile, row_of, objective);
   } catch (const DoesNotFitError& e) {
     fmt::print(stderr, "spiketile: {}\n", e.what());
     return 2;
@@ -124,8 +134,11 @@ void register_compile(CLI::App& app) {
   cmd->add_option("--objective", o->objective_name,
                   "What the compile optimizes: latency (split the stages on a token's critical path over idle cores "
                   "while the bound shortens; the default: the chip's answer at its best, unused cores cost nothing "
-                  "but their gated leakage) or cores (as few cores as the model needs)")
-      ->check(CLI::IsMember({"latency", "cores"}))
+                  "but their gated leakage), energy (the same splits while the estimated energy per token falls), "
+                  "edp (while energy x latency falls) or cores (as few cores as the model needs)")
+      ->check(CLI::IsMember({"latency", "energy", "edp", "cores"}))
+      ->capture_default_str();
+  cmd->add_option("--energy-table", o->energy_table, "Energy table pricing the energy and edp objectives")
       ->capture_default_str();
   cmd->add_option("--max-cores", o->objective.max_cores, "Cores the mapping may take (0: every core of the system)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();

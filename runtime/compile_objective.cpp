@@ -9,14 +9,27 @@
 #include <stdexcept>
 #include <vector>
 
+#include "runtime/power_states.hpp"
+#include "runtime/report.hpp"
+
 namespace spiketile {
 
-const char* objective_name(Objective objective) { return objective == Objective::latency ? "latency" : "cores"; }
+const char* objective_name(Objective objective) {
+  switch (objective) {
+    case Objective::latency: return "latency";
+    case Objective::energy: return "energy";
+    case Objective::edp: return "edp";
+    case Objective::cores: return "cores";
+  }
+  return "?";
+}
 
 Objective objective_from_name(const std::string& name) {
   if (name == "latency") return Objective::latency;
+  if (name == "energy") return Objective::energy;
+  if (name == "edp") return Objective::edp;
   if (name == "cores") return Objective::cores;
-  throw std::invalid_argument(fmt::format("objective '{}': choose latency or cores", name));
+  throw std::invalid_argument(fmt::format("objective '{}': choose latency, energy, edp or cores", name));
 }
 
 namespace {
@@ -58,6 +71,7 @@ Group group_of(const Unit& u) {
 // 216M shape holds 180 MB of weights; the search holds one at a time.
 struct Snapshot {
   double bound = 0;
+  double energy_pj = 0;  // per token, dynamic + static; 0 without an energy table
   int64_t cores = 0;
   std::vector<Group> by_time_on_path;  // groups, longest first
   int residual_slices = 1, layers = 0, channels = 0;
@@ -69,9 +83,32 @@ struct Snapshot {
   std::map<std::pair<int, Op>, Matrix> matrices;
 };
 
-Snapshot snapshot(const Mapping& m) {
+// The chip's energy per token the estimate predicts: the replayed work and traffic priced as the
+// report prices the simulator's (chip_actions, router.flit_hop, link.inter_chip_flit), plus the
+// static energy of the powered tiles over the bound.
+double estimated_energy_pj(const Mapping& m, const ChipSpec& chip, const EnergyTable& table, const EstimatedWork& w) {
+  const LatencyEstimate& e = m.estimate;
+  const double tokens = std::max(1, w.tokens);
+  ActionCounts actions = chip_actions(w.counts, w.lif_updates, action_mapping(chip, GradedEncoding::Graded));
+  // SRAM accesses whole, per event, as the simulator's per-core counters (which the report prices).
+  actions["sram.synapse_read"] = w.synapse_accesses;
+  actions["sram.state_read"] = w.state_reads;
+  actions["sram.state_write"] = w.state_writes;
+  actions["router.flit_hop"] =
+      tokens * (e.flits_injected_per_token + e.mesh_flit_hops_per_token + e.inter_chip_flits_per_token);
+  actions["link.inter_chip_flit"] = tokens * e.inter_chip_flits_per_token;
+  const Topology topology(chip);
+  RoutingOptions routing = m.routing_options;
+  routing.enforce_table_capacity = false;
+  const RoutingTables routes = build_routing_tables(topology, m.unit_cores, to_placement_flows(m.flows), routing);
+  const double seconds = e.cycles_per_token / (chip.clock_frequency_mhz * 1e6);
+  return price_pj(actions, table) / tokens + static_energy_pj(table, power_states(chip, m.unit_cores, routes), seconds);
+}
+
+Snapshot snapshot(const Mapping& m, const ChipSpec& chip, const EnergyTable* table, const EstimatedWork& work) {
   Snapshot s;
   s.bound = m.estimate.cycles_per_token;
+  if (table) s.energy_pj = estimated_energy_pj(m, chip, *table, work);
   s.cores = int64_t(m.units.size());
   s.layers = m.config.n_layer;
   s.channels = m.config.n_embd;
@@ -132,22 +169,45 @@ Mapping compile_for_objective(const ModelSource& read_model, const ChipSpec& chi
     m.decisions.insert(m.decisions.end(), search.begin(), search.end());
     return m;
   };
+  const char* name = objective_name(objective.objective);
   if (objective.objective == Objective::cores || profile.tokens == 0) {
     Mapping m = compile_profiled(read_model(), chip, chip_yaml, compile, profile, rows);
     search.push_back(objective.objective == Objective::cores
                          ? "objective cores: every matrix in as few tiles as fit, as few residual slices as the crossbar "
                            "allows; no core spent on latency"
-                         : "objective latency: no search without a profile (--profile-tokens 0)");
+                         : fmt::format("objective {}: no search without a profile (--profile-tokens 0)", name));
     if (int64_t(m.units.size()) > core_limit)
       throw DoesNotFitError(chip.name, {{"cores", "--max-cores", int64_t(m.units.size()), core_limit,
                                          "allow more cores (--max-cores) or use a larger chip"}});
     return with_search_notes(std::move(m));
   }
+  const bool priced = objective.objective != Objective::latency;
+  if (priced && !objective.energy_table)
+    throw std::invalid_argument(fmt::format("objective {} needs an energy table", name));
+  const EnergyTable* table = priced ? objective.energy_table : nullptr;
+  // What the search lowers: cycles per token, energy per token, or their product.
+  auto cost = [&](const Snapshot& x) {
+    switch (objective.objective) {
+      case Objective::energy: return x.energy_pj;
+      case Objective::edp: return x.energy_pj * x.bound;
+      default: return x.bound;
+    }
+  };
+  auto change = [&](const Snapshot& from, const Snapshot& to) {
+    if (!priced) return fmt::format("bound {:.0f} -> {:.0f} cycles per token", from.bound, to.bound);
+    return fmt::format("{:.3g} -> {:.3g} µJ per token, bound {:.0f} -> {:.0f} cycles", from.energy_pj / 1e6,
+                       to.energy_pj / 1e6, from.bound, to.bound);
+  };
+  auto compile_snapshot = [&](const CompileOptions& options, const ProfileOptions& p) {
+    EstimatedWork work;
+    const Mapping m = compile_profiled(read_model(), chip, chip_yaml, options, p, rows, &work);
+    return snapshot(m, chip, table, work);
+  };
 
   ProfileOptions quick = profile;
   quick.tokens = std::min(profile.tokens, std::max(1, objective.search_profile_tokens));
   CompileOptions best_options = compile;
-  Snapshot best = snapshot(compile_profiled(read_model(), chip, chip_yaml, best_options, quick, rows));
+  Snapshot best = compile_snapshot(best_options, quick);
   if (best.cores > core_limit)
     throw DoesNotFitError(chip.name, {{"cores", "--max-cores", best.cores, core_limit,
                                        "allow more cores (--max-cores) or use a larger chip"}});
@@ -175,7 +235,7 @@ Mapping compile_for_objective(const ModelSource& read_model, const ChipSpec& chi
             : fmt::format("{} in smaller row blocks", group_name(*chosen));
     // A split that cannot fit is refused before anything is compiled.
     if (best.cores + added > core_limit) {
-      search.push_back(fmt::format("objective latency: {}: needs {} cores, {} allowed, not kept", what,
+      search.push_back(fmt::format("objective {}: {}: needs {} cores, {} allowed, not kept", name, what,
                                    best.cores + added, core_limit));
       exhausted.insert(*chosen);
       continue;
@@ -183,32 +243,31 @@ Mapping compile_for_objective(const ModelSource& read_model, const ChipSpec& chi
     std::optional<Snapshot> tried;
     std::string why_not;
     try {
-      tried = snapshot(compile_profiled(read_model(), chip, chip_yaml, trial, quick, rows));
+      tried = compile_snapshot(trial, quick);
     } catch (const DoesNotFitError& e) {
       why_not = fmt::format("does not fit ({} problem{})", e.problems().size(), e.problems().size() == 1 ? "" : "s");
     }
-    if (tried && tried->cores <= core_limit && tried->bound < 0.99 * best.bound) {
-      search.push_back(fmt::format("objective latency: {}: bound {:.0f} -> {:.0f} cycles per token, {} -> {} cores: kept",
-                                   what, best.bound, tried->bound, best.cores, tried->cores));
+    if (tried && tried->cores <= core_limit && cost(*tried) < 0.99 * cost(best)) {
+      search.push_back(fmt::format("objective {}: {}: {}, {} -> {} cores: kept", name, what, change(best, *tried),
+                                   best.cores, tried->cores));
       best = std::move(*tried);
       best_options = std::move(trial);
       ++kept;
     } else {
-      search.push_back(!tried ? fmt::format("objective latency: {}: {}, not kept", what, why_not)
+      search.push_back(!tried ? fmt::format("objective {}: {}: {}, not kept", name, what, why_not)
                        : tried->cores > core_limit
-                           ? fmt::format("objective latency: {}: needs {} cores, {} allowed, not kept", what,
+                           ? fmt::format("objective {}: {}: needs {} cores, {} allowed, not kept", name, what,
                                          tried->cores, core_limit)
-                           : fmt::format("objective latency: {}: bound {:.0f} -> {:.0f} cycles per token: "
-                                         "under 1 % shorter, not kept",
-                                         what, best.bound, tried->bound));
+                           : fmt::format("objective {}: {}: {}: under 1 % better, not kept", name, what,
+                                         change(best, *tried)));
       exhausted.insert(*chosen);
     }
   }
   Mapping result = compile_profiled(read_model(), chip, chip_yaml, best_options, profile, rows);
   search.push_back(fmt::format(
-      "objective latency: {} split{} kept of {} tried, each estimated on {} profile token{}: bound {:.0f} -> {:.0f} "
-      "cycles per token on those tokens, {} -> {} cores (at most {})",
-      kept, kept == 1 ? "" : "s", steps, quick.tokens, quick.tokens == 1 ? "" : "s", start.bound, best.bound,
+      "objective {}: {} split{} kept of {} tried, each estimated on {} profile token{}: {} on those tokens, {} -> {} "
+      "cores (at most {})",
+      name, kept, kept == 1 ? "" : "s", steps, quick.tokens, quick.tokens == 1 ? "" : "s", change(start, best),
       start.cores, result.units.size(), core_limit));
   return with_search_notes(std::move(result));
 }

@@ -6,24 +6,29 @@
 // takes the stage that holds it longest — a matrix of one layer, or the residual slices — and
 // splits it in twice as many row blocks (slices), so each block's events read shorter rows and its
 // neuron function and SFU work covers fewer rows; it keeps a split that shortens the bound by at
-// least 1 % and fits the cores allowed, and tries the next stage otherwise. Every split tried is a
+// least 1 % and fits the cores allowed, and tries the next stage otherwise. `energy` and `edp` run
+// the same search but keep a split only when it lowers the estimated energy per token (the
+// replayed work and traffic priced by the energy table, plus the powered tiles' static energy over
+// the bound: the report's own rules), or energy × bound, by at least 1 %. Every split tried is a
 // decision line with its predicted effect.
 #pragma once
 
 #include <functional>
 #include <string>
 
+#include "chips/energy_table.hpp"
 #include "compiler/lowering.hpp"
 #include "runtime/latency_estimate.hpp"
 
 namespace spiketile {
 
-enum class Objective { latency, cores };
+enum class Objective { latency, energy, edp, cores };
 const char* objective_name(Objective objective);
 Objective objective_from_name(const std::string& name);  // throws std::invalid_argument naming the choices
 
 struct ObjectiveOptions {
   Objective objective = Objective::latency;
+  const EnergyTable* energy_table = nullptr;  // prices energy and edp (required for them)
   int max_cores = 0;            // cores the mapping may take; 0: every core of the system
   int search_steps = 24;        // splits tried at most
   int search_profile_tokens = 4;  // tokens each tried split is estimated on (the result: ProfileOptions::tokens)

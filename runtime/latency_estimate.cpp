@@ -166,6 +166,11 @@ class Replay final : private UnitOutbox {
   }
 
   int tokens() const { return tokens_; }
+  EstimatedWork work() const {
+    EstimatedWork w = work_;
+    w.tokens = tokens_;
+    return w;
+  }
   std::vector<double> flow_flits_per_token() const { return per_token(flow_flits_); }
 
   LatencyEstimate estimate() const {
@@ -266,6 +271,7 @@ class Replay final : private UnitOutbox {
 
   void react(int unit, const std::optional<Input>& input, Cycle start) {
     UnitBehavior& b = *units_[std::size_t(unit)];
+    const int64_t lif_before = b.lif_updates();
     sending_ = unit;
     if (input) {
       UnitEvent e;
@@ -279,7 +285,15 @@ class Replay final : private UnitOutbox {
     }
     sending_ = kNone;
     Counts delta;
-    const Cycle cost = b.take_reaction_work(delta) ? timing_.cycles(delta) : timing_.cycles(Counts{});
+    const bool worked = b.take_reaction_work(delta);
+    const Cycle cost = worked ? timing_.cycles(delta) : timing_.cycles(Counts{});
+    if (worked) {
+      work_.counts += delta;
+      work_.synapse_accesses += double(timing_.synapse_accesses(delta));
+      work_.state_reads += double(timing_.state_accesses(delta.state_read_bytes));
+      work_.state_writes += double(timing_.state_accesses(delta.state_write_bytes));
+    }
+    work_.lif_updates += double(b.lif_updates() - lif_before);
     const Cycle end = start + cost;
     busy_until_[std::size_t(unit)] = end;
     unit_busy_[std::size_t(unit)] += double(cost);
@@ -487,6 +501,7 @@ class Replay final : private UnitOutbox {
   TokenTraffic traffic_, totals_;
   double total_cycles_ = 0;
   std::vector<double> flow_flits_, unit_busy_;
+  EstimatedWork work_;
   int tokens_ = 0;
 };
 
@@ -518,17 +533,19 @@ FlowProfile profile_flows(const Mapping& mapping, const ProfileOptions& options,
   return profile;
 }
 
-LatencyEstimate estimate_latency(const Mapping& mapping, const std::vector<ProfileToken>& tokens) {
+LatencyEstimate estimate_latency(const Mapping& mapping, const std::vector<ProfileToken>& tokens, EstimatedWork* work) {
   if (tokens.empty()) throw std::invalid_argument("latency estimate: no profile tokens");
   if (mapping.unit_cores.size() != mapping.units.size())
     throw std::invalid_argument("latency estimate: the mapping is not placed");
   Replay replay(mapping, true);
   for (std::size_t t = 0; t < tokens.size(); ++t) replay.step(tokens[t], t + 1 == tokens.size());
+  if (work) *work = replay.work();
   return replay.estimate();
 }
 
 Mapping compile_profiled(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
-                         const CompileOptions& compile, const ProfileOptions& profile, const EmbeddingRowSource& rows) {
+                         const CompileOptions& compile, const ProfileOptions& profile, const EmbeddingRowSource& rows,
+                         EstimatedWork* work) {
   Mapping m = lower_to_units(std::move(model), chip, chip_yaml, compile);
   if (profile.tokens == 0) {
     m.decisions.push_back("traffic: flows weighed by the lowering's assumed densities (no profile: --profile-tokens 0); "
@@ -548,7 +565,7 @@ Mapping compile_profiled(QuantizedSpikeGpt&& model, const ChipSpec& chip, const 
       "densities",
       flows.tokens.size(), profile.first_token, measured, assumed));
   m = place_and_route(std::move(m), chip, compile);
-  m.estimate = estimate_latency(m, flows.tokens);
+  m.estimate = estimate_latency(m, flows.tokens, work);
   m.decisions.push_back(fmt::format(
       "latency: {:.0f} cycles per token without network contention (the bound), over the same {} tokens",
       m.estimate.cycles_per_token, flows.tokens.size()));

@@ -50,16 +50,29 @@ struct FlowProfile {
 };
 FlowProfile profile_flows(const Mapping& mapping, const ProfileOptions& options, const EmbeddingRowSource& rows);
 
+// What the replayed tokens did, summed over them: the counts the simulator would record (every
+// reaction's work) and the LIF updates among their neuron updates. The energy of a compile
+// objective prices these (runtime/compile_objective.hpp).
+struct EstimatedWork {
+  Counts counts;
+  double lif_updates = 0;
+  // SRAM accesses as the simulator's cores count them (CoreTiming: whole accesses per event).
+  double synapse_accesses = 0, state_reads = 0, state_writes = 0;
+  int tokens = 0;
+};
+
 // The estimate of a placed mapping over `tokens` (from the zero state): the latency bound, the
 // traffic the simulator would count, per-unit busy cycles, when each tensor's stage sends, and
-// the critical path of the last token.
-LatencyEstimate estimate_latency(const Mapping& mapping, const std::vector<ProfileToken>& tokens);
+// the critical path of the last token; with `work`, also what the tokens did.
+LatencyEstimate estimate_latency(const Mapping& mapping, const std::vector<ProfileToken>& tokens,
+                                 EstimatedWork* work = nullptr);
 
 // What `spiketile compile` runs: lower the model; replay the profile to weigh every flow by the
 // flits it really sends (bursts and markers included) instead of the lowering's density
 // assumptions; place and route on those weights; estimate the placed mapping's latency.
 // options.tokens == 0 skips the profile: the lowering's weights, no estimate.
 Mapping compile_profiled(QuantizedSpikeGpt&& model, const ChipSpec& chip, const std::string& chip_yaml,
-                         const CompileOptions& compile, const ProfileOptions& profile, const EmbeddingRowSource& rows);
+                         const CompileOptions& compile, const ProfileOptions& profile, const EmbeddingRowSource& rows,
+                         EstimatedWork* work = nullptr);
 
 }  // namespace spiketile

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <string>
 
 #include "runtime/stats.hpp"
@@ -136,6 +137,31 @@ TEST(CliFlow, LatencyObjectiveSplitsTheCriticalPathWithinTheCoresAllowed) {
   ASSERT_EQ(functional.status, 0) << functional.output;
   EXPECT_EQ(functional.output, mapped.output);
   EXPECT_EQ(functional.output, simulated.output);
+  fs::remove_all(dir);
+}
+
+// The energy and edp objectives run the same search but keep a split only when the estimated
+// energy per token (energy) or energy × bound (edp) falls; every kept line shows it falling.
+TEST(CliFlow, EnergyAndEdpObjectivesKeepOnlySplitsThatLowerTheirCost) {
+  const fs::path dir = temp_dir();
+  const std::regex kept(R"(objective (energy|edp): .*: ([0-9.]+) -> ([0-9.]+) µJ per token, bound ([0-9]+) -> ([0-9]+) cycles, [0-9]+ -> [0-9]+ cores: kept)");
+  for (const std::string objective : {"energy", "edp"}) {
+    const auto r = run_cli("compile --profile-tokens 4 --objective " + objective + " -o " + (dir / "m.stmap").string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("objective " + objective + ": "), std::string::npos) << r.output;
+    int lines = 0;
+    for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), kept); it != std::sregex_iterator(); ++it) {
+      const double e0 = std::stod((*it)[2]), e1 = std::stod((*it)[3]), b0 = std::stod((*it)[4]), b1 = std::stod((*it)[5]);
+      // Printed to three digits: the kept split is no worse than its predecessor at that precision.
+      if (objective == "energy") EXPECT_LE(e1, e0) << it->str();
+      else EXPECT_LT(e1 * b1, e0 * b0 * 1.001) << it->str();
+      ++lines;
+    }
+    if (objective == "edp") EXPECT_GT(lines, 0) << "the edp objective spends cores on the shipped model: " << r.output;
+  }
+  const auto bad = run_cli("compile --objective speed -o " + (dir / "x.stmap").string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("latency"), std::string::npos) << bad.output;
   fs::remove_all(dir);
 }
 
