@@ -32,6 +32,25 @@ Objective objective_from_name(const std::string& name) {
   throw std::invalid_argument(fmt::format("objective '{}': choose latency, energy, edp or cores", name));
 }
 
+double estimated_energy_pj(const Mapping& m, const ChipSpec& chip, const EnergyTable& table, const EstimatedWork& w) {
+  const LatencyEstimate& e = m.estimate;
+  const double tokens = std::max(1, w.tokens);
+  ActionCounts actions = chip_actions(w.counts, w.lif_updates, action_mapping(chip, GradedEncoding::Graded));
+  // SRAM accesses whole, per event, as the simulator's per-core counters (which the report prices).
+  actions["sram.synapse_read"] = w.synapse_accesses;
+  actions["sram.state_read"] = w.state_reads;
+  actions["sram.state_write"] = w.state_writes;
+  actions["router.flit_hop"] =
+      tokens * (e.flits_injected_per_token + e.mesh_flit_hops_per_token + e.inter_chip_flits_per_token);
+  actions["link.inter_chip_flit"] = tokens * e.inter_chip_flits_per_token;
+  const Topology topology(chip);
+  RoutingOptions routing = m.routing_options;
+  routing.enforce_table_capacity = false;
+  const RoutingTables routes = build_routing_tables(topology, m.unit_cores, to_placement_flows(m.flows), routing);
+  const double seconds = e.cycles_per_token / (chip.clock_frequency_mhz * 1e6);
+  return price_pj(actions, table) / tokens + static_energy_pj(table, power_states(chip, m.unit_cores, routes), seconds);
+}
+
 namespace {
 
 // What the search splits: the matrices of a stage in every layer (the ops of one stage run in
@@ -82,28 +101,6 @@ struct Snapshot {
   };
   std::map<std::pair<int, Op>, Matrix> matrices;
 };
-
-// The chip's energy per token the estimate predicts: the replayed work and traffic priced as the
-// report prices the simulator's (chip_actions, router.flit_hop, link.inter_chip_flit), plus the
-// static energy of the powered tiles over the bound.
-double estimated_energy_pj(const Mapping& m, const ChipSpec& chip, const EnergyTable& table, const EstimatedWork& w) {
-  const LatencyEstimate& e = m.estimate;
-  const double tokens = std::max(1, w.tokens);
-  ActionCounts actions = chip_actions(w.counts, w.lif_updates, action_mapping(chip, GradedEncoding::Graded));
-  // SRAM accesses whole, per event, as the simulator's per-core counters (which the report prices).
-  actions["sram.synapse_read"] = w.synapse_accesses;
-  actions["sram.state_read"] = w.state_reads;
-  actions["sram.state_write"] = w.state_writes;
-  actions["router.flit_hop"] =
-      tokens * (e.flits_injected_per_token + e.mesh_flit_hops_per_token + e.inter_chip_flits_per_token);
-  actions["link.inter_chip_flit"] = tokens * e.inter_chip_flits_per_token;
-  const Topology topology(chip);
-  RoutingOptions routing = m.routing_options;
-  routing.enforce_table_capacity = false;
-  const RoutingTables routes = build_routing_tables(topology, m.unit_cores, to_placement_flows(m.flows), routing);
-  const double seconds = e.cycles_per_token / (chip.clock_frequency_mhz * 1e6);
-  return price_pj(actions, table) / tokens + static_energy_pj(table, power_states(chip, m.unit_cores, routes), seconds);
-}
 
 Snapshot snapshot(const Mapping& m, const ChipSpec& chip, const EnergyTable* table, const EstimatedWork& work) {
   Snapshot s;

@@ -34,6 +34,13 @@ struct ObjectiveOptions {
   int search_profile_tokens = 4;  // tokens each tried split is estimated on (the result: ProfileOptions::tokens)
 };
 
+// The chip's energy per token, in pJ, that a placed mapping's estimate predicts: `work` (what its
+// replay did) and the estimate's traffic priced as the report prices the simulator's counts
+// (chip_actions with whole SRAM accesses, router.flit_hop, link.inter_chip_flit), plus the static
+// energy of the tiles power.gating keeps on, over the latency bound.
+double estimated_energy_pj(const Mapping& mapping, const ChipSpec& chip, const EnergyTable& table,
+                           const EstimatedWork& work);
+
 // The model, read anew for each compile the search runs (lowering consumes it).
 using ModelSource = std::function<QuantizedSpikeGpt()>;
 

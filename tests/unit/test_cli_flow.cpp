@@ -159,6 +159,24 @@ TEST(CliFlow, EnergyAndEdpObjectivesKeepOnlySplitsThatLowerTheirCost) {
     }
     if (objective == "edp") EXPECT_GT(lines, 0) << "the edp objective spends cores on the shipped model: " << r.output;
   }
+  // The estimate the energy objective weighs against what the report prices on a simulated run of
+  // text the profile never saw (its own tokens, with contention): within 8 %.
+  const std::string map = (dir / "energy.stmap").string(), stats = (dir / "energy.json").string();
+  const auto compiled = run_cli("compile --objective energy -o " + map);
+  ASSERT_EQ(compiled.status, 0) << compiled.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(compiled.output, m, std::regex(R"(splits? kept of [0-9]+ tried, [^:]*: [0-9.]+ -> ([0-9.]+) µJ per token)")))
+      << compiled.output;
+  const double estimated_uj = std::stod(m[1]);
+  ASSERT_EQ(run_cli("simulate --map " + map + " --prompt 'the meaning of life is ' -n 24 --seed 1 --progress off "
+                    "--quiet-stats --stats " + stats).status,
+            0);
+  const auto reported = run_cli("report --stats " + stats + " --json " + (dir / "energy.report.json").string());
+  ASSERT_EQ(reported.status, 0) << reported.output;
+  std::ifstream report_file(dir / "energy.report.json");
+  const double measured_uj = nlohmann::json::parse(report_file).at("chip").at("energy_per_token_pj").get<double>() / 1e6;
+  EXPECT_NEAR(estimated_uj, measured_uj, 0.08 * measured_uj);
+
   const auto bad = run_cli("compile --objective speed -o " + (dir / "x.stmap").string());
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("latency"), std::string::npos) << bad.output;
