@@ -91,10 +91,9 @@ struct FlowRouteFacts {
   int burst_capacity = 1;
 };
 
-// Per-token totals of one replay.
-struct TokenTraffic {
-  double packets = 0, flits_injected = 0, flits_delivered = 0, mesh_flit_hops = 0, inter_chip_flits = 0;
-  Cycle cycles = 0;
+// What the replayed tokens sent and took, summed over them.
+struct Totals {
+  double packets = 0, flits_injected = 0, flits_delivered = 0, mesh_flit_hops = 0, inter_chip_flits = 0, cycles = 0;
 };
 
 class Replay final : private UnitOutbox {
@@ -154,18 +153,11 @@ class Replay final : private UnitOutbox {
     run();
     const std::string stalled = unfinished_units(m_, units_, [this](int id) { return m_.units[std::size_t(id)].name; });
     if (!stalled.empty()) throw MappingError("latency estimate: the token stalled, but" + stalled);
-    traffic_.cycles = token_end_;
-    totals_.packets += traffic_.packets;
-    totals_.flits_injected += traffic_.flits_injected;
-    totals_.flits_delivered += traffic_.flits_delivered;
-    totals_.mesh_flit_hops += traffic_.mesh_flit_hops;
-    totals_.inter_chip_flits += traffic_.inter_chip_flits;
-    total_cycles_ += double(token_end_);
+    totals_.cycles += double(token_end_);
     ++tokens_;
     return host_.logits();
   }
 
-  int tokens() const { return tokens_; }
   EstimatedWork work() const {
     EstimatedWork w = work_;
     w.tokens = tokens_;
@@ -177,7 +169,7 @@ class Replay final : private UnitOutbox {
     LatencyEstimate e;
     e.profile_tokens = tokens_;
     const double n = std::max(1, tokens_);
-    e.cycles_per_token = total_cycles_ / n;
+    e.cycles_per_token = totals_.cycles / n;
     e.packets_per_token = totals_.packets / n;
     e.flits_injected_per_token = totals_.flits_injected / n;
     e.flits_delivered_per_token = totals_.flits_delivered / n;
@@ -224,7 +216,6 @@ class Replay final : private UnitOutbox {
   void start_token(bool keep_reactions) {
     observations_.reset(m_.config.n_layer, m_.config.n_embd);
     host_.start_token();
-    traffic_ = {};
     token_end_ = 0;
     keep_reactions_ = keep_reactions;
     reactions_.clear();
@@ -263,16 +254,13 @@ class Replay final : private UnitOutbox {
 
   // start_token may send (a unit with nothing to wait for): that is a reaction at cycle 0.
   void react_to_start(int unit) {
-    sending_ = unit;
     units_[std::size_t(unit)]->start_token(*this);
-    sending_ = kNone;
     if (!sent_.empty()) schedule_sends(unit, 0, kNone);
   }
 
   void react(int unit, const std::optional<Input>& input, Cycle start) {
     UnitBehavior& b = *units_[std::size_t(unit)];
     const int64_t lif_before = b.lif_updates();
-    sending_ = unit;
     if (input) {
       UnitEvent e;
       e.flow = input->flow;
@@ -283,7 +271,6 @@ class Replay final : private UnitOutbox {
     } else {
       b.host_input(input_row_, *this);
     }
-    sending_ = kNone;
     Counts delta;
     const bool worked = b.take_reaction_work(delta);
     const Cycle cost = worked ? timing_.cycles(delta) : timing_.cycles(Counts{});
@@ -394,11 +381,11 @@ class Replay final : private UnitOutbox {
   }
 
   void count_packet(const MappedFlow& flow, const FlowRouteFacts& facts, const OutPacket& p) {
-    traffic_.packets += 1;
-    traffic_.flits_injected += p.flits;
-    traffic_.flits_delivered += double(p.flits) * double(flow.destinations.size());
-    traffic_.mesh_flit_hops += double(p.flits) * double(facts.tree.mesh);
-    traffic_.inter_chip_flits += double(p.flits) * double(facts.tree.inter_chip);
+    totals_.packets += 1;
+    totals_.flits_injected += p.flits;
+    totals_.flits_delivered += double(p.flits) * double(flow.destinations.size());
+    totals_.mesh_flit_hops += double(p.flits) * double(facts.tree.mesh);
+    totals_.inter_chip_flits += double(p.flits) * double(facts.tree.inter_chip);
     flow_flits_[std::size_t(p.flow)] += p.flits;
     StageTimes& s = stages_[flow.tensor];
     s.layer = m_.units[std::size_t(flow.source)].layer;
@@ -479,7 +466,6 @@ class Replay final : private UnitOutbox {
 
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t seq_ = 0;
-  int sending_ = kNone;
   const int32_t* input_row_ = nullptr;
   std::vector<UnitEvent> sent_;
   std::vector<Cycle> busy_until_;
@@ -498,8 +484,7 @@ class Replay final : private UnitOutbox {
   std::vector<int> last_reaction_;
 
   std::map<std::string, StageTimes> stages_;
-  TokenTraffic traffic_, totals_;
-  double total_cycles_ = 0;
+  Totals totals_;
   std::vector<double> flow_flits_, unit_busy_;
   EstimatedWork work_;
   int tokens_ = 0;

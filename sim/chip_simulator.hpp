@@ -27,8 +27,6 @@ namespace spiketile::sim {
 class Network;
 class CoreModule;
 
-using spiketile::CoreTiming;
-
 // Which crossbar cores accumulate on the RTL neuron core (sim/accumulator_engines.hpp, engine "rtl").
 struct RtlInTheLoop {
   std::vector<std::string> cores;   // "all", core indices (as --trace-cores), or unit names; empty: none
@@ -45,9 +43,6 @@ struct RtlLoopStats {
   int64_t neuron_updates = 0;       // (LIF + readout ticks) × the core's neurons: what the neuron unit passed
   double wall_seconds = 0;          // the whole simulation's
 };
-
-using spiketile::needed_tiles;
-using spiketile::power_states;
 
 // Progress of a run, for a terminal line.
 struct SimulationProgress {

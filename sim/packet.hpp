@@ -12,9 +12,6 @@ namespace spiketile::sim {
 
 enum class PacketKind : uint8_t { unicast = 0, multicast = 1 };
 
-using spiketile::burst_length_bits;
-using spiketile::flits_per_packet;
-
 struct Packet {
   PacketKind kind = PacketKind::unicast;
   int32_t flow = -1;         // RoutingTables flow id; -1 for a unicast packet outside any flow
