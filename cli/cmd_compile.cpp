@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -67,8 +68,13 @@ int compile(const CompileCliOptions& o) {
     fmt::print("{}", ir::build_token_graph(read_model(), rule).to_text());
     if (!o.check && o.output.empty()) return 0;
   }
-  // A profile token's embedding row, straight from the checkpoint: the table is never held here.
+  // A profile token's embedding row, straight from the checkpoint: the table is never held here,
+  // only the rows of the profile's tokens, which every compile of the objective's search replays
+  // again (the same model and seed give the same tokens), so each row is read once.
+  std::map<int, std::vector<int32_t>> profile_rows;
   const EmbeddingRowSource row_of = [&](int token) {
+    const auto known = profile_rows.find(token);
+    if (known != profile_rows.end()) return known->second;
     std::vector<int32_t> row;
     int64_t at = 0;
     const int64_t begin = int64_t(token) * config.n_embd, end = begin + config.n_embd;
@@ -77,7 +83,7 @@ int compile(const CompileCliOptions& o) {
       if (from < to) row.insert(row.end(), values + (from - at), values + (to - at));
       at += int64_t(count);
     });
-    return row;
+    return profile_rows[token] = row;
   };
   // The energy and edp objectives price the estimate with the table the report would use.
   std::optional<EnergyTable> table;
