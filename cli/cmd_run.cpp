@@ -29,6 +29,27 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_flag("--quiet-stats", quiet_stats, "Do not print speed and firing rates to stderr");
 }
 
+RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,
+                   const std::vector<int>& generated, const CountTotals& counts) {
+  RunStats stats;
+  stats.level = model.level_name();
+  stats.model.path = model_options.model;
+  stats.model.n_layer = model.n_layer();
+  stats.model.n_embd = model.n_embd();
+  stats.model.vocab = model.vocab_size();
+  stats.model.params = ModelConfig{model.n_layer(), model.n_embd(), model.vocab_size()}.parameter_count();
+  if (model_options.quantized || !model_options.map.empty()) {
+    stats.model.weight_bits = model_options.quant.weight_bits;
+    stats.model.activation_bits = model_options.quant.activation_bits;
+    stats.model.membrane_bits = model_options.quant.membrane_bits;
+  }
+  stats.tokens.prompt = prompt;
+  stats.tokens.generated = generated;
+  stats.tokens.steps = int64_t(counts.per_step.size());
+  stats.counts = counts;
+  return stats;
+}
+
 void run_generation(const GenerationOptions& o, const ModelOptions& model_options, TokenModel& model,
                     const std::function<void(RunStats&)>& add_stats) {
   auto tokenizer = tokenizer_for_vocab(model.vocab_size(), model_options.data_dir);
@@ -65,22 +86,7 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
     if (result.counts.empty())
       throw std::invalid_argument("--stats needs a level that counts events (e.g. --quantized); 'spiketile report' "
                                   "prices counts");
-    RunStats stats;
-    stats.level = model.level_name();
-    stats.model.path = model_options.model;
-    stats.model.n_layer = model.n_layer();
-    stats.model.n_embd = model.n_embd();
-    stats.model.vocab = model.vocab_size();
-    stats.model.params = ModelConfig{model.n_layer(), model.n_embd(), model.vocab_size()}.parameter_count();
-    if (model_options.quantized || !model_options.map.empty()) {
-      stats.model.weight_bits = model_options.quant.weight_bits;
-      stats.model.activation_bits = model_options.quant.activation_bits;
-      stats.model.membrane_bits = model_options.quant.membrane_bits;
-    }
-    stats.tokens.prompt = prompt;
-    stats.tokens.generated = result.generated;
-    stats.tokens.steps = int64_t(result.counts.per_step.size());
-    stats.counts = result.counts;
+    RunStats stats = run_stats(model_options, model, prompt, result.generated, result.counts);
     if (add_stats) add_stats(stats);
     write_stats(o.stats_out, stats);
   }

@@ -8,6 +8,7 @@
 
 #include "compiler/mapping_io.hpp"
 #include "cli/common.hpp"
+#include "runtime/execution.hpp"
 #include "sim/chip_simulator.hpp"
 
 namespace spiketile::cli {
@@ -16,6 +17,8 @@ namespace {
 struct SimulateOptions {
   ModelOptions model;  // only --map and --data-dir apply
   GenerationOptions generation;
+  std::string text_file;   // --text: evaluate this text instead of generating
+  int64_t max_tokens = 0;
   std::string trace;
   std::vector<int> trace_cores;
   uint64_t watchdog_cycles = 0;
@@ -42,13 +45,30 @@ void simulate(const SimulateOptions& o) {
   ModelOptions model_options = o.model;
   model_options.model = mapping->model_source;
   model_options.quant = mapping->quant;
-  run_generation(o.generation, model_options, chip, [&](RunStats& stats) {
+  auto add_chip_stats = [&](RunStats& stats) {
     chip.fill_stats(stats);
     // The chip the mapping embeds, beside the statistics, so the report prices exactly this chip.
     const std::string chip_path = o.generation.stats_out + ".chip.yaml";
     std::ofstream(chip_path, std::ios::binary) << mapping->chip_yaml;
     stats.chip->spec_path = chip_path;
-  });
+  };
+  if (o.text_file.empty()) {
+    run_generation(o.generation, model_options, chip, add_chip_stats);
+  } else {
+    // Teacher forcing: the whole text is one pipelined prefill, scored as 'eval' scores it.
+    const auto tokens = encode_text_file(o.text_file, chip.vocab_size(), o.model.data_dir, o.max_tokens);
+    const EvalResult r = evaluate(chip, tokens);
+    const bool characters = chip.vocab_size() == 77;
+    fmt::print("mapping:           {}\n", o.model.map);
+    fmt::print("text:              {}\n", o.text_file);
+    fmt::print("tokens evaluated:  {}\n", r.tokens_evaluated);
+    fmt::print("{:<18} {:.6f}\n", characters ? "BPC:" : "bits/token:", r.bits_per_token());
+    if (!o.generation.stats_out.empty()) {
+      RunStats stats = run_stats(model_options, chip, tokens, {}, r.counts);
+      add_chip_stats(stats);
+      write_stats(o.generation.stats_out, stats);
+    }
+  }
   if (show_progress) fmt::print(stderr, "\n");
   if (!o.generation.quiet_stats) fmt::print(stderr, "{}", chip.summary());
 }
@@ -62,6 +82,15 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--map", o->model.map, "Mapping file written by 'spiketile compile'")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data-dir", o->model.data_dir, "Folder holding the tokenizer files")->capture_default_str();
   o->generation.add_to(cmd);
+  auto* text = cmd->add_option("--text", o->text_file,
+                               "Evaluate this text on the chip instead of generating: bits per character (or token), "
+                               "as 'eval' computes them, with the text streamed through as one pipelined prefill")
+                   ->check(CLI::ExistingFile);
+  for (const char* generating : {"--prompt", "--prompt-ids", "--tokens", "--logits-out"})
+    text->excludes(cmd->get_option(generating));
+  cmd->add_option("--max-tokens", o->max_tokens, "With --text: only the first N tokens (0 = all)")
+      ->capture_default_str()
+      ->needs(text);
   cmd->add_option("--trace", o->trace, "Write a VCD trace (GTKWave) of the routers of --trace-cores");
   cmd->add_option("--trace-cores", o->trace_cores, "Core indices to trace (chip-major, row-major within a chip)")
       ->delimiter(',');

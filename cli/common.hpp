@@ -64,6 +64,10 @@ struct GenerationOptions {
 void run_generation(const GenerationOptions& options, const ModelOptions& model_options, TokenModel& model,
                     const std::function<void(RunStats&)>& add_stats = {});
 
+// The statistics every level writes: model, tokens consumed (prompt, then generated) and counts.
+RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,
+                   const std::vector<int>& generated, const CountTotals& counts);
+
 // Prompt given as text (--prompt) or ids (--prompt-ids 3,17,42).
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
                                int vocab_size);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,15 @@ class TokenModel {
   virtual const StepActivity& last_activity() const = 0;
   // Action counts of the last step, for levels that count them (null for the float model).
   virtual const TokenCounts* last_counts() const { return nullptr; }
+
+  // Called once per consumed token, in order: its position in the sequence given and its
+  // next-token logits; last_activity() and last_counts() describe that token meanwhile. The
+  // callback must not feed the model.
+  using TokenCallback = std::function<void(int64_t position, const std::vector<float>& logits)>;
+  // Consumes `tokens` one after the other, as step() would, each token's results handed to
+  // `on_token`. A level that can overlap consecutive tokens (the simulator's pipelined prefill)
+  // does so here; the results are the same bits as stepping.
+  virtual void prefill(const std::vector<int>& tokens, const TokenCallback& on_token);
 
  protected:
   // Every level rejects an out-of-range id the same way, before touching any state.

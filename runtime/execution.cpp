@@ -53,22 +53,27 @@ GenerationResult generate(TokenModel& model, const std::vector<int>& prompt, int
   const auto t0 = std::chrono::steady_clock::now();
   GenerationResult r;
   Sampler sampler(sampling);
-  auto consume = [&](int token) -> const std::vector<float>& {
-    const auto& logits = model.step(token);
+  auto record = [&](const std::vector<float>& logits) {
     r.activity.add(model.last_activity());
     r.counts.add(model.last_counts());
     if (keep_logits) r.logits.insert(r.logits.end(), logits.begin(), logits.end());
     ++r.logit_rows;
-    return logits;
   };
   model.reset();
-  const std::vector<float>* logits = nullptr;
-  for (int t : prompt) logits = &consume(t);
+  // The prompt goes in as one prefill (pipelined where the level can); only its last logits
+  // choose the first generated token.
+  std::vector<float> latest;
+  model.prefill(prompt, [&](int64_t position, const std::vector<float>& logits) {
+    record(logits);
+    if (position + 1 == int64_t(prompt.size())) latest = logits;
+  });
+  const std::vector<float>* logits = &latest;
   for (int n = 0; n < n_tokens; ++n) {
     const int next = sampler.sample(*logits);
     r.generated.push_back(next);
     if (on_token) on_token(next);
-    logits = &consume(next);
+    logits = &model.step(next);
+    record(*logits);
   }
   r.seconds = seconds_since(t0);
   return r;
@@ -84,21 +89,19 @@ EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
   model.reset();
   double total = 0;
   const int64_t n = int64_t(tokens.size()) - 1;
-  for (int64_t t = 0; t < n; ++t) {
-    const auto& logits = model.step(tokens[t]);
+  // Teacher forcing: every token of the text is known, so the whole text is one prefill. The
+  // last token predicts nothing but still runs, so activity covers every token of the text.
+  model.prefill(tokens, [&](int64_t t, const std::vector<float>& logits) {
     r.activity.add(model.last_activity());
     r.counts.add(model.last_counts());
+    if (t == n) return;
     double max_logit = logits[0];
     for (float l : logits) max_logit = std::max(max_logit, double(l));
     double sum = 0;
     for (float l : logits) sum += std::exp(double(l) - max_logit);
-    total += std::log(sum) + max_logit - double(logits[tokens[t + 1]]);
+    total += std::log(sum) + max_logit - double(logits[std::size_t(tokens[std::size_t(t + 1)])]);
     if (progress && (t + 1) % 1024 == 0) progress(t + 1, n);
-  }
-  // The last token predicts nothing but still runs, so activity covers every token of the text.
-  model.step(tokens.back());
-  r.activity.add(model.last_activity());
-  r.counts.add(model.last_counts());
+  });
   r.tokens_evaluated = n;
   r.mean_nll_nats = total / double(n);
   r.seconds = seconds_since(t0);

@@ -290,6 +290,15 @@ json build_report(const ReportInputs& in) {
     chip["energy_per_token_pj"] = (dynamic_pj + static_pj) / steps;
     chip["latency_per_token_ns"] = double(s.cycles->total) / steps / s.chip->clock_mhz * 1e3;
     chip["tokens_per_s"] = steps / *run_seconds;
+    // A pipelined prefill overlaps its tokens: its throughput and the decode's latency apart.
+    const double mhz = s.chip->clock_mhz;
+    const int64_t prefill = s.cycles->prefill_steps, decode = int64_t(s.cycles->per_step.size()) - prefill;
+    chip["prefill_tokens"] = prefill;
+    chip["prefill_tokens_per_s"] = prefill > 0 ? json(double(prefill) / (double(s.cycles->prefill_cycles) / (mhz * 1e6))) : json();
+    int64_t decode_cycles = 0;
+    for (std::size_t i = std::size_t(prefill); i < s.cycles->per_step.size(); ++i) decode_cycles += s.cycles->per_step[i];
+    chip["decode_tokens"] = decode;
+    chip["decode_latency_per_token_ns"] = decode > 0 ? json(double(decode_cycles) / double(decode) / mhz * 1e3) : json();
   } else {
     chip["power"] = nullptr;  // not measured: no simulated time, so no static energy to split
     chip["cores_total"] = nullptr;
@@ -300,6 +309,10 @@ json build_report(const ReportInputs& in) {
     chip["energy_per_token_pj"] = dynamic_pj / steps;
     chip["latency_per_token_ns"] = nullptr;
     chip["tokens_per_s"] = nullptr;
+    chip["prefill_tokens"] = nullptr;
+    chip["prefill_tokens_per_s"] = nullptr;
+    chip["decode_tokens"] = nullptr;
+    chip["decode_latency_per_token_ns"] = nullptr;
   }
   chip["energy_includes_static"] = bool(run_seconds);
   chip["warnings"] = warnings;

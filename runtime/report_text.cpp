@@ -75,6 +75,11 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
   fmt::print(out, "  latency per token {}; tokens/s {}\n",
              or_not_measured(chip["latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns", v); }),
              or_not_measured(chip["tokens_per_s"], [](double v) { return si(v, ""); }));
+  if (!chip["prefill_tokens_per_s"].is_null())
+    fmt::print(out, "  prefill (pipelined): {} tokens at {} tokens/s; decode: {} tokens at {}\n",
+               chip["prefill_tokens"].get<int64_t>(), si(chip["prefill_tokens_per_s"].get<double>(), ""),
+               chip["decode_tokens"].get<int64_t>(),
+               or_not_measured(chip["decode_latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns per token", v); }));
   for (const auto& n : r["not_measured"]) fmt::print(out, "  not measured: {}\n", n.get<std::string>());
   for (const auto& w : chip["warnings"]) fmt::print(out, "  warning: {}\n", w.get<std::string>());
 

@@ -204,7 +204,11 @@ json stats_to_json(const RunStats& s) {
                  {"cores_total", s.chip->cores_total}, {"cores_used", s.chip->cores_used}};
   }
   if (s.power) j["power"] = power_to_json(*s.power);
-  if (s.cycles) j["cycles"] = {{"per_step", s.cycles->per_step}, {"total", s.cycles->total}};
+  if (s.cycles) {
+    j["cycles"] = {{"per_step", s.cycles->per_step}, {"total", s.cycles->total}};
+    if (s.cycles->prefill_steps > 0)
+      j["cycles"]["prefill"] = {{"steps", s.cycles->prefill_steps}, {"cycles", s.cycles->prefill_cycles}};
+  }
   if (s.network) {
     json per_step = json::array();
     for (const auto& step : s.network->per_step) {
@@ -286,6 +290,15 @@ RunStats stats_from_json(const json& j) {
     c.total = get_as<int64_t>(cycles, "total", "cycles");
     if (int64_t(c.per_step.size()) != s.tokens.steps)
       field_error("cycles.per_step", fmt::format("has {} entries for {} steps", c.per_step.size(), s.tokens.steps));
+    if (cycles.contains("prefill")) {
+      const json& prefill = section_object(cycles, "prefill");
+      c.prefill_steps = get_as<int64_t>(prefill, "steps", "cycles.prefill");
+      c.prefill_cycles = get_as<int64_t>(prefill, "cycles", "cycles.prefill");
+      if (c.prefill_steps < 0 || c.prefill_steps > s.tokens.steps)
+        field_error("cycles.prefill.steps", fmt::format("is {} for a run of {} steps", c.prefill_steps, s.tokens.steps));
+      if (c.prefill_cycles < 0 || c.prefill_cycles > c.total)
+        field_error("cycles.prefill.cycles", fmt::format("is {}, outside [0, {}] (the run's cycles)", c.prefill_cycles, c.total));
+    }
     if (!s.chip) field_error("chip", "is missing; cycles need the chip's clock to become time");
     s.cycles = c;
   }

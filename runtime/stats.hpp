@@ -55,8 +55,13 @@ struct StatsPower {
 };
 
 struct StatsCycles {
-  std::vector<int64_t> per_step;  // cycles from a token's first input event to its logits
-  int64_t total = 0;              // may exceed Σ per_step when steps overlap; never less
+  // One-at-a-time steps: cycles from a token's first input event to its logits. Steps of a
+  // pipelined prefill overlap: the cycles from the previous token's end to this one's.
+  std::vector<int64_t> per_step;
+  int64_t total = 0;              // never less than Σ per_step
+  // The first prefill_steps steps were one pipelined prefill of prefill_cycles (0: none);
+  // the rest were stepped one at a time (decode).
+  int64_t prefill_steps = 0, prefill_cycles = 0;
 };
 
 struct NetworkStepStats {

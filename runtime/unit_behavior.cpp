@@ -38,6 +38,13 @@ const std::vector<float>& TokenHost::logits() {
   return logits_;
 }
 
+int statistics_per_token(const Mapping& m, const MappedFlow& flow) {
+  if (flow.role != FlowRole::LnGather && flow.role != FlowRole::LnScatter) return 0;
+  const int layer = m.units[std::size_t(flow.source)].layer, L = m.config.n_layer;
+  const int layer_norms = 2 + (layer == 0 ? 1 : 0) + (layer == L - 1 ? 1 : 0);
+  return 2 * layer_norms;
+}
+
 const MappedFlow& flow_sent_by(const Mapping& m, int unit, const UnitEvent& event) {
   const auto& flow = m.flows[std::size_t(event.flow)];
   if (flow.source != unit)
@@ -103,7 +110,9 @@ std::vector<T> param_vector(const Unit& u, const std::string& name) {
 class LinkedUnit : public UnitBehavior {
  public:
   LinkedUnit(const Mapping& m, int id, const UnitLinks& links, TokenObservations& obs)
-      : m_(m), u_(m.units[std::size_t(id)]), links_(links), obs_(obs) {}
+      : m_(m), u_(m.units[std::size_t(id)]), links_(links) {
+    observe_into(obs);
+  }
 
  protected:
   // Sends `value` at tensor index `index` on this unit's flow of `role` that carries it, if any
@@ -138,7 +147,6 @@ class LinkedUnit : public UnitBehavior {
   const Mapping& m_;
   const Unit& u_;
   const UnitLinks& links_;
-  TokenObservations& obs_;
 };
 
 class CrossbarUnit final : public LinkedUnit {
@@ -204,7 +212,7 @@ class CrossbarUnit final : public LinkedUnit {
           ++counted().events_graded;
           counted().sop_graded += u_.rows();
           counted().synapse_read_bits += u_.rows() * m_.quant.weight_bits;
-          if (u_.out_index == 0) obs_.inputs(u_.layer, u_.op).add(int32_t(e.value));
+          if (u_.out_index == 0) observations().inputs(u_.layer, u_.op).add(int32_t(e.value));
           break;
         case FlowRole::PartialSum: engine_->partial_sum(int(local_row(e.index)), e.value); break;
         case FlowRole::Receptance:
@@ -299,7 +307,7 @@ class CrossbarUnit final : public LinkedUnit {
       case NeuronFunction::AttOutputLif:
       case NeuronFunction::FfnValueGateLif: {
         const bool att = u_.function == NeuronFunction::AttOutputLif;
-        auto& spikes = (att ? obs_.activity.spikes_att : obs_.activity.spikes_ffn)[std::size_t(u_.layer)];
+        auto& spikes = (att ? observations().activity.spikes_att : observations().activity.spikes_ffn)[std::size_t(u_.layer)];
         for (int64_t r = 0; r < rows; ++r) {
           const auto i = std::size_t(r);
           const bool spike = att ? spikes_[i] != 0 : q::lif_step_int(membrane_[i], rules::ffn_current(r_[i], acc_[i], out_[i], M), M);
@@ -324,7 +332,7 @@ class CrossbarUnit final : public LinkedUnit {
           nonzero += h != 0;
           send_value(FlowRole::Activation, u_.out_begin + r, h, out);
         }
-        obs_.activity.relu2_nonzero[std::size_t(u_.layer)] += nonzero;
+        observations().activity.relu2_nonzero[std::size_t(u_.layer)] += nonzero;
         end_streams(FlowRole::Activation, out);
         rules::count_relu2(counted(), rows, A);
         break;

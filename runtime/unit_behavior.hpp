@@ -81,6 +81,10 @@ class UnitBehavior {
   int64_t lif_updates() const { return lif_updates_; }
   // A crossbar unit's accumulation engine (runtime/accumulator_engine.hpp); nullptr for other units.
   virtual AccumulatorEngine* engine() { return nullptr; }
+  // Where the unit records the spikes and crossbar inputs of the token it works on. A level that
+  // keeps several tokens in flight (the simulator's pipelined prefill) points each unit at its
+  // token's record when the unit starts that token.
+  void observe_into(TokenObservations& observations) { observations_ = &observations; }
 
  protected:
   // Every count goes through counted(), so a reaction that counts nothing is known as such without
@@ -97,8 +101,10 @@ class UnitBehavior {
     counting_ = false;
   }
   int64_t events_out_ = 0, lif_updates_ = 0;
+  TokenObservations& observations() { return *observations_; }
 
  private:
+  TokenObservations* observations_ = nullptr;
   bool take_counted(Counts& delta);
   Counts work_, counted_from_;
   bool counting_ = false;
@@ -123,6 +129,12 @@ class TokenHost {
   std::vector<char> written_;
   std::vector<float> logits_;
 };
+
+// Values a LayerNorm statistic flow carries per token: two per LayerNorm of its layer (ln0 in
+// layer 0, ln1, ln2, ln_out in the last; docs/numerics.md §4.2); 0 for every other flow, which
+// ends each token with a marker. With tokens overlapping, a destination tells them apart by these
+// counts and the markers (a flow's events arrive in the order they were sent).
+int statistics_per_token(const Mapping& mapping, const MappedFlow& flow);
 
 // The unit that sent `event` must be its flow's source; returns the flow.
 const MappedFlow& flow_sent_by(const Mapping& mapping, int unit, const UnitEvent& event);

@@ -77,7 +77,47 @@ class CoreModule : public sc_core::sc_module {
     // reactions can be worked out the moment the router sends an event (no process run at the
     // arrival). A core whose engine keeps its own clock, or a traced one, runs at every event.
     if (!engine_) ni_.set_delivery_listener([this] { deliveries_known(); });
+    const Mapping& m = *chip.mapping_;
+    for (std::size_t f = 0; f < m.flows.size(); ++f) {
+      const auto& d = m.flows[f].destinations;
+      if (std::find(d.begin(), d.end(), unit) != d.end())
+        inputs_.push_back({int(f), statistics_per_token(m, m.flows[f]), 0, 0});
+    }
   }
+
+  // --- Tokens of a run. The unit works on one token at a time, in order; events of the next
+  // token that arrive before it has finished its own wait in the core's input stage.
+  void begin_run() {
+    token_ = -1;
+    finished_token_ = true;
+    held_.clear();
+    for (Input& in : inputs_) in.markers = in.statistics = 0;
+  }
+  int64_t token() const { return token_; }
+  bool finished_token() const { return finished_token_; }
+
+  // Starts the unit on the run's token `token` at cycle `at`: the host's embedding row if the
+  // unit takes one, then the events that came for this token while it finished the last.
+  void start(int64_t token, Cycle at) {
+    token_ = token;
+    finished_token_ = false;
+    behavior().observe_into(chip_.token_in_flight(token).observations);
+    behavior().start_token(chip_);
+    chip_.unit_started(unit_, at);
+    if (chip_.host_.takes_embedding(unit_)) {
+      const int32_t* row = chip_.token_in_flight(token).embedding_row;
+      last_input_ = std::max(at, busy_until_);
+      account([&] { behavior().host_input(row, chip_); }, last_input_);
+    }
+    while (!held_.empty() && held_.front().token == token_ && !finished_token_) {
+      const Held h = held_.front();
+      held_.pop_front();
+      last_input_ = std::max({at, h.arrival, busy_until_});
+      account([&] { behavior().receive(h.event, chip_); }, last_input_);
+    }
+    if (!pending_.empty()) wake_at(pending_.front().due);
+  }
+  int64_t peak_held = 0;   // most events held at once for the next token
 
   // An event the unit sends in the reaction under way; it leaves when the reaction's work ends
   // (account() fills in that cycle). Consecutive values of one flow form a run (one record, the
@@ -91,7 +131,7 @@ class CoreModule : public sc_core::sc_module {
         return;
       }
     }
-    pending_.push_back({kNever, e.flow, e.end_of_stream, e.index, pending_values_.size(), 1, 0});
+    pending_.push_back({kNever, e.flow, e.end_of_stream, e.index, pending_values_.size(), 1, 0, token_});
     pending_values_.push_back(e.value);
   }
 
@@ -109,11 +149,6 @@ class CoreModule : public sc_core::sc_module {
   // kernel reaches that cycle).
   Cycle last_input_cycle() const { return last_input_; }
 
-  void host_input(const int32_t* row) {
-    host_row_ = row;
-    wake_.notify(sc_core::SC_ZERO_TIME);
-  }
-
   // Totals over the run.
   Counts work;
   int64_t lif_updates = 0, events_out = 0, flits_injected = 0, synapse_accesses = 0, state_reads = 0,
@@ -123,7 +158,6 @@ class CoreModule : public sc_core::sc_module {
   // Outputs waiting for the router: the interface counts its backlog's cycles, so the core need not
   // wake every cycle to watch it.
   Cycle stall_cycles() const { return ni_.backlog_cycles(); }
-  int64_t flits_injected_this_token = 0;
 
  private:
   UnitBehavior& behavior() { return *chip_.behaviors_[std::size_t(unit_)]; }
@@ -135,22 +169,12 @@ class CoreModule : public sc_core::sc_module {
     ++activations;
     scheduled_wake_ = kNever;
     while (!pending_.empty() && pending_.front().due <= now) inject_next();
-    if (busy_until_ <= now) {
-      if (host_row_) {
-        const int32_t* row = host_row_;
-        host_row_ = nullptr;
-        last_input_ = now;
-        account([&] { behavior().host_input(row, chip_); }, now);
-      } else if (!takes_ahead() && ni_.has_delivery()) {
-        react(ni_.receive(), now);
-      }
-    }
-    if (takes_ahead() && !host_row_) take_known_deliveries();
+    if (busy_until_ <= now && !takes_ahead() && ni_.has_delivery()) react(ni_.receive(), now);
+    if (takes_ahead()) take_known_deliveries();
     Cycle next = kNever;
     if (!pending_.empty()) next = pending_.front().due;
     // The next input the core can take: at the end of its work, and not before it arrives.
-    Cycle input = takes_ahead() ? kNever : ni_.next_delivery();
-    if (host_row_) input = now;
+    const Cycle input = takes_ahead() ? kNever : ni_.next_delivery();
     if (input != kNever) next = std::min(next, std::max({input, busy_until_, now + 1}));
     if (busy_signal_) {
       busy_signal_->write(busy_until_ > now);
@@ -166,7 +190,6 @@ class CoreModule : public sc_core::sc_module {
 
   // The router has put deliveries into the queue (with their arrival cycles).
   void deliveries_known() {
-    if (host_row_) return;  // the process takes them after the host's input
     take_known_deliveries();
     if (!pending_.empty()) wake_at(pending_.front().due);
   }
@@ -188,7 +211,6 @@ class CoreModule : public sc_core::sc_module {
   }
 
   void react(const Delivery& d, Cycle now) {
-    last_input_ = now;
     const auto& flow = chip_.mapping_->flows[std::size_t(d.packet.flow)];
     UnitEvent e;
     e.flow = d.packet.flow;
@@ -196,18 +218,44 @@ class CoreModule : public sc_core::sc_module {
     e.index = e.end_of_stream ? 0 : flow.index_begin + d.packet.axon;
     e.value = d.packet.payload;
     if (d.packet.events == 1) {
-      account([&] { behavior().receive(e, chip_); }, now);
+      take(e, now);
       return;
     }
     // A burst's values are taken one after the other, each at the cycle the previous one's work
     // ends: the timing of the same events waiting back to back in the axon queue.
-    const int64_t* values = chip_.burst_values_.data() + d.packet.payload;
     for (int k = 0; k < d.packet.events; ++k) {
       e.index = flow.index_begin + d.packet.axon + k;
-      e.value = values[k];
-      last_input_ = k == 0 ? now : busy_until_;
-      account([&] { behavior().receive(e, chip_); }, last_input_);
+      e.value = chip_.burst_value(d.packet.payload, k);
+      take(e, k == 0 ? now : std::max(now, busy_until_));
     }
+  }
+
+  // The unit reacts to an event of its token; one of the next token waits for it to start that.
+  void take(const UnitEvent& e, Cycle at) {
+    const int64_t token = token_of(e);
+    if (token == token_ && !finished_token_) {
+      last_input_ = at;
+      account([&] { behavior().receive(e, chip_); }, at);
+      return;
+    }
+    if (token != token_ + 1)
+      throw NocError(fmt::format("core of unit {} ({}): an event of flow {} for token {} of the run came while it works "
+                                 "on token {}{}",
+                                 unit_, chip_.mapping_->units[std::size_t(unit_)].name, e.flow, token, token_,
+                                 token == token_ ? ", which it has finished" : ""));
+    held_.push_back({e, token, at});
+    peak_held = std::max(peak_held, int64_t(held_.size()));
+  }
+
+  // The token an event belongs to, from its flow's order: the markers before it, or for a
+  // LayerNorm statistic flow the values before it.
+  int64_t token_of(const UnitEvent& e) {
+    auto in = std::lower_bound(inputs_.begin(), inputs_.end(), e.flow,
+                               [](const Input& i, int flow) { return i.flow < flow; });
+    if (in == inputs_.end() || in->flow != e.flow)
+      throw NocError(fmt::format("core of unit {}: an event of flow {}, which does not lead to it", unit_, e.flow));
+    if (in->statistics_per_token > 0) return in->statistics++ / in->statistics_per_token;
+    return e.end_of_stream ? in->markers++ : in->markers;
   }
 
   template <class F>
@@ -225,6 +273,7 @@ class CoreModule : public sc_core::sc_module {
       engine_synced_at_ = now;
       engine_cycles_at_sync_ = engine_before;
     }
+    chip_.reacting_token_ = token_;
     react();
     // Most reactions (a partial sum added, a value stored) count no work and skip the arithmetic.
     Counts delta;
@@ -248,6 +297,10 @@ class CoreModule : public sc_core::sc_module {
     }
     for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].due = busy_until_;
     chip_.network_->note_progress();
+    if (!finished_token_ && behavior().finished()) {
+      finished_token_ = true;
+      chip_.unit_finished(unit_, token_, busy_until_);
+    }
   }
 
   // Injects the next values of the first pending run: up to the flow's burst capacity of them as
@@ -262,22 +315,19 @@ class CoreModule : public sc_core::sc_module {
     const int events =
         int(std::min<int64_t>(run.count - run.taken, chip_.burst_capacity_[std::size_t(run.flow)]));
     const int64_t* values = pending_values_.data() + run.values_at + run.taken;
-    Packet p;
-    if (events == 1) {
-      p = ni_.flow_event(run.flow, axon, values[0], payload_bits);
-    } else {
-      std::vector<int64_t>& store = chip_.burst_values_;
-      const int64_t handle = int64_t(store.size());
-      store.insert(store.end(), values, values + events);
-      p = ni_.flow_burst(run.flow, axon, events, handle, payload_bits);
-    }
+    Packet p = events == 1 ? ni_.flow_event(run.flow, axon, values[0], payload_bits)
+                           : ni_.flow_burst(run.flow, axon, events, chip_.store_burst(values, events, run.token),
+                                            payload_bits);
+    p.token = int32_t(run.token);
+    ChipSimulator::TokenInFlight& token = chip_.token_in_flight(run.token);
+    ++token.packets;
+    token.flits_injected += p.flits;
     run.taken += events;
     if (run.taken == run.count) {
       pending_.pop_front();
       if (pending_.empty()) pending_values_.clear();
     }
     flits_injected += p.flits;
-    flits_injected_this_token += p.flits;
     ni_.inject(p);
   }
 
@@ -287,8 +337,21 @@ class CoreModule : public sc_core::sc_module {
   const CoreTiming& timing_;
   const CycleClock& clock_;
   sc_core::sc_event wake_;
-  const int32_t* host_row_ = nullptr;
   Cycle busy_until_ = 0;
+  int64_t token_ = -1;
+  bool finished_token_ = true;
+  // An incoming flow's order: markers (or statistics) seen so far tell which token an event is of.
+  struct Input {
+    int flow, statistics_per_token;
+    int64_t markers, statistics;
+  };
+  std::vector<Input> inputs_;   // sorted by flow
+  struct Held {
+    UnitEvent event;
+    int64_t token;
+    Cycle arrival;
+  };
+  std::deque<Held> held_;
   // Counts of a reaction with the core time and SRAM accesses they cost.
   struct Priced {
     Counts work;
@@ -313,6 +376,7 @@ class CoreModule : public sc_core::sc_module {
     int64_t first_index;
     std::size_t values_at;  // in pending_values_
     int64_t count, taken;
+    int64_t token;          // of the run, that the reaction worked on
   };
   Ring<Run> pending_;
   std::vector<int64_t> pending_values_;
@@ -366,6 +430,19 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
     trace_file_ = file;
   }
   counts_.reset(m.config.n_layer);
+  counted_ = counted_model(m);
+  destinations_.resize(m.units.size());
+  sources_.resize(m.units.size());
+  for (const auto& flow : m.flows)
+    for (int d : flow.destinations) {
+      destinations_[std::size_t(flow.source)].push_back(d);
+      sources_[std::size_t(d)].push_back(flow.source);
+    }
+  for (auto* lists : {&destinations_, &sources_})
+    for (auto& l : *lists) {
+      std::sort(l.begin(), l.end());
+      l.erase(std::unique(l.begin(), l.end()), l.end());
+    }
 }
 
 ChipSimulator::~ChipSimulator() {
@@ -385,50 +462,141 @@ void ChipSimulator::send(int unit, const UnitEvent& event) {
   cores_[std::size_t(unit)]->stage(event);
 }
 
-void ChipSimulator::logit(int64_t vocab_index, int64_t accumulator) { host_.logit(vocab_index, accumulator); }
+void ChipSimulator::logit(int64_t vocab_index, int64_t accumulator) {
+  token_in_flight(reacting_token_).host.logit(vocab_index, accumulator);
+}
 
 const std::vector<float>& ChipSimulator::step(int token) {
-  require_token_in_vocabulary(token);
+  run_tokens({token}, {});
+  ++decode_.tokens;
+  decode_.cycles += Cycle(cycles_per_step_.back());
+  return logits_;
+}
+
+void ChipSimulator::prefill(const std::vector<int>& tokens, const TokenCallback& on_token) {
+  const Cycle start = now();
+  run_tokens(tokens, on_token);
+  prefill_.tokens += int64_t(tokens.size());
+  prefill_.cycles += now() - start;
+}
+
+void ChipSimulator::run_tokens(const std::vector<int>& tokens, const TokenCallback& on_token) {
+  for (int token : tokens) require_token_in_vocabulary(token);
+  if (tokens.empty()) return;
   const auto wall0 = std::chrono::steady_clock::now();
   const Mapping& m = *mapping_;
-  observations_.reset(m.config.n_layer, m.config.n_embd);
-  host_.start_token();
-  for (auto& b : behaviors_) b->start_token(*this);
-  for (auto& c : cores_) c->flits_injected_this_token = 0;
-  burst_values_.clear();  // the last token's bursts were all taken: its run ended with every core done
-  const auto& stats = network_->stats();
-  const double packets0 = stats.value("noc.packets_injected"), mesh0 = stats.value("noc.flit_hops.mesh"),
-               inter0 = stats.value("noc.flit_hops.inter_chip");
+  run_tokens_ = tokens;
+  on_token_ = &on_token;
+  in_flight_.clear();
+  tokens_finished_ = 0;
+  burst_values_.clear();  // the last run's bursts were all taken: it ended with every core done
+  burst_base_ = 0;
+  traffic_by_token_.assign(2 * tokens.size(), 0);
+  network_->count_traffic_by_token(&traffic_by_token_);
   const Cycle start = now();
-  const int32_t* row = host_.embedding_row(token);
-  for (std::size_t id = 0; id < cores_.size(); ++id)
-    if (host_.takes_embedding(int(id))) cores_[id]->host_input(row);
+  last_finished_at_ = start;
+  for (auto& c : cores_) c->begin_run();
+  // Starting a unit may start the units that send to it: each starts once.
+  for (int id = 0; id < int(cores_.size()); ++id) start_next_token_if_allowed(id, start);
 
   run(*network_);
-  // Cores work out their reactions when their events are sent; the token ends at the last cycle
+  // Cores work out their reactions when their events are sent; the run ends at the last cycle
   // one of them took an input, or the kernel's last event, whichever is later.
   Cycle end = now();
   for (const auto& c : cores_) end = std::max(end, c->last_input_cycle());
   if (end > now()) sc_core::sc_start(network_->clock().after(end - now()));
+  network_->count_traffic_by_token(nullptr);
 
-  const std::string stalled =
-      unfinished_units(m, behaviors_, [&](int id) { return "core " + to_string(m.unit_cores[std::size_t(id)]); });
-  if (!stalled.empty())
-    throw NocError(fmt::format("token step stalled at cycle {}: the network is empty, but{}", now(), stalled));
-  const auto& logits = host_.logits();
-  count_token(counted_model(m), observations_, row, counts_);
-  cycles_per_step_.push_back(int64_t(now() - start));
-  int64_t injected = 0;
-  for (const auto& c : cores_) injected += c->flits_injected_this_token;
-  NetworkStepStats net;
-  net.packets = int64_t(stats.value("noc.packets_injected") - packets0);
-  const int64_t mesh = int64_t(stats.value("noc.flit_hops.mesh") - mesh0);
-  net.inter_chip_flits = int64_t(stats.value("noc.flit_hops.inter_chip") - inter0);
-  net.flit_hops = mesh + net.inter_chip_flits + injected;  // a packet crossing h links passes h + 1 routers
-  network_per_step_.push_back(net);
+  if (tokens_finished_ < int64_t(tokens.size())) {
+    const std::string stalled = unfinished_units(m, behaviors_, [&](int id) {
+      return fmt::format("core {} (token {} of the run)", to_string(m.unit_cores[std::size_t(id)]),
+                         cores_[std::size_t(id)]->token());
+    });
+    throw NocError(fmt::format("token step stalled at cycle {} with {} of {} tokens done: the network is empty, but{}",
+                               now(), tokens_finished_, tokens.size(),
+                               stalled.empty() ? " every unit waits for another to start the next token" : stalled));
+  }
+  // The last token's interval runs to the end of the run: the token intervals sum to its cycles.
+  cycles_per_step_.back() += int64_t(now() - last_finished_at_);
   wall_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+}
+
+ChipSimulator::TokenInFlight& ChipSimulator::token_in_flight(int64_t token) {
+  const int64_t first = tokens_finished_;
+  if (token < first) throw NocError(fmt::format("token {} of the run is used after it finished", token));
+  while (first + int64_t(in_flight_.size()) <= token) {
+    const int vocabulary_id = run_tokens_[std::size_t(first + int64_t(in_flight_.size()))];
+    TokenInFlight& t = in_flight_.emplace_back(*mapping_);
+    t.embedding_row = host_.embedding_row(vocabulary_id);
+    t.observations.reset(mapping_->config.n_layer, mapping_->config.n_embd);
+    t.host.start_token();
+  }
+  return in_flight_[std::size_t(token - first)];
+}
+
+void ChipSimulator::unit_started(int unit, Cycle at) {
+  for (int source : sources_[std::size_t(unit)]) start_next_token_if_allowed(source, at);
+}
+
+void ChipSimulator::unit_finished(int unit, int64_t token, Cycle at) {
+  TokenInFlight& t = token_in_flight(token);
+  t.finished_at = std::max(t.finished_at, at);
+  if (++t.units_finished == int(cores_.size())) token_finished(t.finished_at);
+  start_next_token_if_allowed(unit, at);
+}
+
+// A unit may start the run's next token once it has finished its own and every unit it sends to
+// has started that one: no core then ever receives events of more than one token past its own.
+void ChipSimulator::start_next_token_if_allowed(int unit, Cycle at) {
+  CoreModule& core = *cores_[std::size_t(unit)];
+  const int64_t next = core.token() + 1;
+  if (!core.finished_token() || next >= int64_t(run_tokens_.size())) return;
+  for (int d : destinations_[std::size_t(unit)])
+    if (cores_[std::size_t(d)]->token() < next - 1) return;
+  core.start(next, at);
+}
+
+// Every unit has finished the oldest token in flight (tokens finish in order: a unit finishes
+// them in order).
+void ChipSimulator::token_finished(Cycle at) {
+  TokenInFlight& t = in_flight_.front();
+  logits_ = t.host.logits();
+  last_accumulators_ = t.host.accumulators();
+  std::swap(observations_, t.observations);
+  count_token(counted_, observations_, t.embedding_row, counts_);
+  const int64_t position = tokens_finished_;
+  cycles_per_step_.push_back(int64_t(std::max(at, last_finished_at_) - last_finished_at_));
+  last_finished_at_ = std::max(at, last_finished_at_);
+  NetworkStepStats net;
+  net.packets = t.packets;
+  const int64_t mesh = traffic_by_token_[2 * std::size_t(position)];
+  net.inter_chip_flits = traffic_by_token_[2 * std::size_t(position) + 1];
+  net.flit_hops = mesh + net.inter_chip_flits + t.flits_injected;  // a packet crossing h links passes h + 1 routers
+  network_per_step_.push_back(net);
+  in_flight_.pop_front();
+  ++tokens_finished_;
+  // Burst values of finished tokens have all been taken.
+  int64_t keep_from = burst_base_ + int64_t(burst_values_.size());
+  for (const auto& later : in_flight_)
+    if (later.first_burst >= 0) keep_from = std::min(keep_from, later.first_burst);
+  burst_values_.erase(burst_values_.begin(), burst_values_.begin() + (keep_from - burst_base_));
+  burst_base_ = keep_from;
+  if (*on_token_) (*on_token_)(position, logits_);
   if (options_.progress) options_.progress({int64_t(cycles_per_step_.size()), now(), wall_seconds_});
-  return logits;
+}
+
+int64_t ChipSimulator::store_burst(const int64_t* values, int events, int64_t token) {
+  const int64_t handle = burst_base_ + int64_t(burst_values_.size());
+  burst_values_.insert(burst_values_.end(), values, values + events);
+  TokenInFlight& t = token_in_flight(token);
+  if (t.first_burst < 0) t.first_burst = handle;
+  return handle;
+}
+
+int64_t ChipSimulator::peak_held_events() const {
+  int64_t peak = 0;
+  for (const auto& c : cores_) peak = std::max(peak, c->peak_held);
+  return peak;
 }
 
 void ChipSimulator::fill_stats(RunStats& s) const {
@@ -446,6 +614,8 @@ void ChipSimulator::fill_stats(RunStats& s) const {
   StatsCycles cycles;
   cycles.per_step = cycles_per_step_;
   for (auto c : cycles_per_step_) cycles.total += c;
+  cycles.prefill_steps = prefill_.tokens;
+  cycles.prefill_cycles = int64_t(prefill_.cycles);
   s.cycles = cycles;
   StatsNetwork net;
   net.per_step = network_per_step_;
@@ -498,12 +668,8 @@ std::string ChipSimulator::summary() const {
   const Mapping& m = *mapping_;
   const int64_t steps = int64_t(cycles_per_step_.size());
   if (steps == 0) return "no tokens simulated\n";
-  int64_t total = 0, max_cycles = 0;
-  for (auto c : cycles_per_step_) {
-    total += c;
-    max_cycles = std::max(max_cycles, c);
-  }
-  const double mean = double(total) / double(steps);
+  int64_t total = 0;
+  for (auto c : cycles_per_step_) total += c;
   Cycle busy = 0, stall = 0, busiest = 0;
   uint64_t core_runs = 0;
   std::string busiest_name;
@@ -516,20 +682,38 @@ std::string ChipSimulator::summary() const {
       busiest_name = m.units[id].name;
     }
   }
-  std::string s = fmt::format(
-      "chip {} at {} MHz: {} cores in use of {}\n"
-      "cycles per token: mean {:.0f}, max {} ({:.2f} µs mean latency per token; {:.0f} tokens/s on the chip)\n"
-      "core utilization: mean {:.1f} % of the token time, busiest {} ({:.1f} %); stall cycles (outputs waiting for "
-      "the router) {}\n"
+  const double mhz = chip_.clock_frequency_mhz;
+  std::string s = fmt::format("chip {} at {} MHz: {} cores in use of {}\n", chip_.name, mhz, m.units.size(),
+                              chip_.total_cores());
+  if (prefill_.tokens > 0) {
+    const double per_token = double(prefill_.cycles) / double(prefill_.tokens);
+    s += fmt::format("prefill (tokens overlapped through the layers): {} tokens in {} cycles, {:.0f} cycles per token "
+                     "({:.0f} tokens/s on the chip); at most {} events held for a core's next token\n",
+                     prefill_.tokens, prefill_.cycles, per_token, mhz * 1e6 / per_token, peak_held_events());
+  }
+  double decode_mean = 0;
+  if (decode_.tokens > 0) {
+    decode_mean = double(decode_.cycles) / double(decode_.tokens);
+    int64_t decode_max = 0;
+    for (std::size_t i = cycles_per_step_.size() - std::size_t(decode_.tokens); i < cycles_per_step_.size(); ++i)
+      decode_max = std::max(decode_max, cycles_per_step_[i]);
+    s += fmt::format("decode (one token at a time, each needs the last): {} tokens, cycles per token mean {:.0f}, max {} "
+                     "({:.2f} µs per token; {:.0f} tokens/s on the chip)\n",
+                     decode_.tokens, decode_mean, decode_max, decode_mean / mhz, mhz * 1e6 / decode_mean);
+  }
+  s += fmt::format(
+      "core utilization: mean {:.1f} % of the run, busiest {} ({:.1f} %); stall cycles (outputs waiting for the router) "
+      "{}\n"
       "simulation: {} tokens in {:.2f} s wall, {:.0f} chip cycles/s; {} core process runs\n",
-      chip_.name, chip_.clock_frequency_mhz, m.units.size(), chip_.total_cores(), mean, max_cycles,
-      mean / chip_.clock_frequency_mhz, chip_.clock_frequency_mhz * 1e6 / mean,
-      100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name,
-      100.0 * double(busiest) / double(total), stall, steps, wall_seconds_, double(total) / wall_seconds_, core_runs);
-  if (m.estimate.profile_tokens > 0)
-    s += fmt::format("latency bound (compiler, no network contention): {:.0f} cycles per token; measured mean {:.2f}× "
+      100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name, 100.0 * double(busiest) / double(total),
+      stall, steps, wall_seconds_, double(total) / wall_seconds_, core_runs);
+  if (m.estimate.profile_tokens > 0 && decode_.tokens > 0)
+    s += fmt::format("latency bound (compiler, no network contention): {:.0f} cycles per token; decode measured {:.2f}× "
                      "the bound\n",
-                     m.estimate.cycles_per_token, mean / m.estimate.cycles_per_token);
+                     m.estimate.cycles_per_token, decode_mean / m.estimate.cycles_per_token);
+  else if (m.estimate.profile_tokens > 0)
+    s += fmt::format("latency bound (compiler, no network contention): {:.0f} cycles per token (no token decoded)\n",
+                     m.estimate.cycles_per_token);
   else
     s += "latency bound: none in this mapping (compiled with --profile-tokens 0)\n";
   s += network_->summary();

@@ -1,12 +1,19 @@
 // The cycle-accurate chip: one SystemC process per core running the unit the mapping put there
 // (runtime/unit_behavior.hpp, the same code the mapping executor runs), one per router
 // (sim/network.hpp). Events travel as packets through the network-on-chip; every core charges
-// cycles for what it does from the chip description (CoreTiming). A token ends when the last core
-// is done and no packet is in flight — the barrier between tokens.
+// cycles for what it does from the chip description (CoreTiming).
+//
+// step() runs one token: it ends when the last core is done and no packet is in flight — the
+// barrier between generated tokens, each of which needs the one before. prefill() overlaps the
+// tokens it is given (a prompt, a text under teacher forcing): a core starts the next token as
+// soon as it has finished its last one and every core it sends to has started that last one, so
+// token t + 1 runs in layer 0 while token t is in layer 1, and no core ever holds events of more
+// than one token ahead of its own. The bits are those of stepping token by token.
 //
 // SystemC allows one elaboration per process: build one ChipSimulator per program.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,6 +21,7 @@
 
 #include "chips/chip_spec.hpp"
 #include "compiler/mapping.hpp"
+#include "models/token_counting.hpp"
 #include "models/token_model.hpp"
 #include "runtime/core_timing.hpp"
 #include "runtime/power_states.hpp"
@@ -75,16 +83,26 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   // The recurrent state returns to zero; simulated time goes on.
   void reset() override;
   const std::vector<float>& step(int token) override;
+  void prefill(const std::vector<int>& tokens, const TokenCallback& on_token) override;
   const StepActivity& last_activity() const override { return observations_.activity; }
   const TokenCounts* last_counts() const override { return &counts_; }
 
   const Mapping& mapping() const { return *mapping_; }
   const ChipSpec& chip() const { return chip_; }
-  const std::vector<int64_t>& last_logit_accumulators() const { return host_.accumulators(); }
+  const std::vector<int64_t>& last_logit_accumulators() const { return last_accumulators_; }
   Cycle last_token_cycles() const { return cycles_per_step_.empty() ? 0 : cycles_per_step_.back(); }
   const std::vector<int64_t>& cycles_per_step() const { return cycles_per_step_; }
   Cycle now() const;
-  double wall_seconds() const { return wall_seconds_; }   // spent in step()
+  double wall_seconds() const { return wall_seconds_; }   // spent in step() and prefill()
+  // Tokens and simulated cycles of the pipelined prefills and of the steps (decode), in all.
+  struct PhaseTotals {
+    int64_t tokens = 0;
+    Cycle cycles = 0;
+  };
+  const PhaseTotals& prefill_totals() const { return prefill_; }
+  const PhaseTotals& decode_totals() const { return decode_; }
+  // Most events one core held at once for the token after its own (prefill only), and that core.
+  int64_t peak_held_events() const;
   double clock_mhz() const { return chip_.clock_frequency_mhz; }
 
   // Adds the chip, cycle, network and per-core sections to a run's statistics.
@@ -102,6 +120,29 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   void send(int unit, const UnitEvent& event) override;
   void logit(int64_t vocab_index, int64_t accumulator) override;
 
+  // What one token of a run needs until every unit has finished it.
+  struct TokenInFlight {
+    explicit TokenInFlight(const Mapping& m) : host(m) {}
+    const int32_t* embedding_row = nullptr;
+    TokenObservations observations;
+    TokenHost host;
+    int units_finished = 0;
+    Cycle finished_at = 0;           // the end of the last unit's work on it
+    int64_t packets = 0, flits_injected = 0;
+    int64_t first_burst = -1;        // handle of its first burst (-1: none yet)
+  };
+  // Runs `tokens` overlapped; each finished token's results go to `on_token` (may be empty).
+  void run_tokens(const std::vector<int>& tokens, const TokenCallback& on_token);
+  TokenInFlight& token_in_flight(int64_t token);
+  // Core callbacks: a unit started its next token, or finished the run's token `token`, at `at`.
+  void unit_started(int unit, Cycle at);
+  void unit_finished(int unit, int64_t token, Cycle at);
+  void start_next_token_if_allowed(int unit, Cycle at);
+  void token_finished(Cycle at);
+  // Burst values, kept until the token that sent them has finished.
+  int64_t store_burst(const int64_t* values, int events, int64_t token);
+  int64_t burst_value(int64_t handle, int k) const { return burst_values_[std::size_t(handle - burst_base_ + k)]; }
+
   std::shared_ptr<const Mapping> mapping_;
   ChipSpec chip_;
   SimulatorOptions options_;
@@ -114,10 +155,25 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::unique_ptr<Network> network_;
   std::vector<std::unique_ptr<CoreModule>> cores_;  // per unit
   std::vector<int> burst_capacity_;      // per flow: values one packet may carry (Network::burst_capacity)
-  std::vector<int64_t> burst_values_;    // the values of this token's bursts; a burst's payload indexes it
+  std::deque<int64_t> burst_values_;     // values of the bursts of tokens in flight; a burst's payload
+  int64_t burst_base_ = 0;               // is its handle, burst_values_[handle - burst_base_]
+  std::vector<std::vector<int>> destinations_, sources_;  // per unit: the units its flows reach / come from
+  CountedModel counted_;
+  // The run under way.
+  std::vector<int> run_tokens_;
+  const TokenCallback* on_token_ = nullptr;
+  std::deque<TokenInFlight> in_flight_;  // run tokens [tokens_finished_, ...) some unit has started
+  int64_t tokens_finished_ = 0;
+  int64_t reacting_token_ = 0;           // the token of the reaction under way (its logits' token)
+  Cycle last_finished_at_ = 0;
+  std::vector<int64_t> traffic_by_token_;  // Network::count_traffic_by_token
+  // The last finished token's results (what step() returns and last_*() describe).
+  std::vector<float> logits_;
+  std::vector<int64_t> last_accumulators_;
   TokenCounts counts_;
   std::vector<int64_t> cycles_per_step_;
   std::vector<NetworkStepStats> network_per_step_;
+  PhaseTotals prefill_, decode_;
   double wall_seconds_ = 0;
   void* trace_file_ = nullptr;
 };

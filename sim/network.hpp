@@ -299,6 +299,11 @@ class Network : public sc_core::sc_module {
   // credit only the next one's departure can return: a deadlock. Empty when there is none.
   std::vector<std::pair<int, Port>> wait_cycle() const;
 
+  // Link flits by token: entry 2·t counts mesh flit-hops of packets tagged token t, entry 2·t + 1
+  // inter-chip flits (Packet::token); null stops the count. The simulator's overlapped tokens
+  // take their traffic from here.
+  void count_traffic_by_token(std::vector<int64_t>* flits) { traffic_by_token_ = flits; }
+
   // Statistics under "noc." (per router, port and link, and totals).
   StatRegistry& stats() { return stats_; }
   const StatRegistry& stats() const { return stats_; }
@@ -324,6 +329,10 @@ class Network : public sc_core::sc_module {
   void on_injected();
   void on_delivered(const Delivery& delivery);
   void on_forked() { ++in_flight_; }
+  void count_link_flits(const Packet& p, bool inter_chip) {
+    (inter_chip ? inter_chip_flit_hops_ : mesh_flit_hops_) += p.flits;
+    if (traffic_by_token_ && p.token >= 0) (*traffic_by_token_)[2 * std::size_t(p.token) + inter_chip] += p.flits;
+  }
   void on_quiescent();
   void on_dropped_copy();
   void arm_watchdog();
@@ -354,6 +363,7 @@ class Network : public sc_core::sc_module {
   // Totals.
   uint64_t packets_injected_ = 0, packets_delivered_ = 0, flits_delivered_ = 0;
   uint64_t mesh_flit_hops_ = 0, inter_chip_flit_hops_ = 0;
+  std::vector<int64_t>* traffic_by_token_ = nullptr;
   uint64_t latency_sum_ = 0, latency_max_ = 0, injection_wait_sum_ = 0, last_delivery_cycle_ = 0;
 };
 

@@ -23,6 +23,9 @@ struct Packet {
   uint16_t events = 1;       // values carried: 1, or a burst's length (each takes an axon-queue slot)
   int32_t source_core = -1;
   Cycle injected_at = 0;     // set by the network interface, for latency statistics
+  // Position in the simulator's run of the token the event belongs to, for per-token traffic
+  // statistics only: no header field (a destination tells tokens apart by the flow's order).
+  int32_t token = -1;
 };
 
 }  // namespace spiketile::sim

@@ -392,7 +392,7 @@ void Router::send(int input, int output, Cycle now, uint32_t& finished) {
       else if (interface_.next_look_ == kNever) interface_.delivery_event_.notify(network_.clock().after(arrival - now));
     }
   } else {
-    (out.inter_chip ? network_.inter_chip_flit_hops_ : network_.mesh_flit_hops_) += copy.flits;
+    network_.count_link_flits(copy, out.inter_chip);
     network_.router_at(out.downstream).accept(out.downstream_port, copy, arrival);
   }
   head.remaining &= uint8_t(~bit(output));

@@ -84,6 +84,71 @@ TEST(ChipSimulator, LatencySplitMappingEqualsMappingExecutor) {
   expect_same_as_executor(chip, mapping, 12);
 }
 
+// A prompt as one pipelined prefill: every token's logits, spikes, counts and traffic are those of
+// stepping the tokens one at a time (and of the mapping executor), in well under half the cycles.
+// On this mapping (residual slices exchanging LayerNorm statistics, several crossbars per matrix)
+// cores receive events of their next token before they finish their own and must hold them.
+TEST(ChipSimulator, PipelinedPrefillEqualsSteppingTokenByToken) {
+  ObjectiveOptions latency;
+  latency.max_cores = 160;
+  const auto mapping = test_fixtures::shipped_for_objective(latency, {}, ProfileOptions{4});
+  SimulatorOptions a, b;
+  a.instance_name = "pipelined_";
+  b.instance_name = "stepped_";
+  ChipSimulator pipelined(mapping, a), stepped(mapping, b);
+  MappingExecutor executor(mapping);
+  std::vector<int> tokens;
+  for (int t = 0; t < 12; ++t) tokens.push_back((t * 17 + 3) % mapping->config.vocab_size);
+  struct Seen {
+    std::vector<float> logits;
+    StepActivity activity;
+    TokenCounts counts;
+  };
+  std::vector<Seen> seen;
+  pipelined.prefill(tokens, [&](int64_t position, const std::vector<float>& logits) {
+    EXPECT_EQ(position, int64_t(seen.size()));
+    seen.push_back({logits, pipelined.last_activity(), *pipelined.last_counts()});
+  });
+  ASSERT_EQ(seen.size(), tokens.size());
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    const auto& le = executor.step(tokens[t]);
+    const auto& ls = stepped.step(tokens[t]);
+    ASSERT_EQ(le, ls) << "token " << t;
+    ASSERT_EQ(seen[t].logits, ls) << "token " << t;
+    for (int l = 0; l < mapping->config.n_layer; ++l) {
+      ASSERT_EQ(seen[t].activity.spikes_att[l], stepped.last_activity().spikes_att[l]) << "token " << t;
+      ASSERT_EQ(seen[t].activity.spikes_ffn[l], stepped.last_activity().spikes_ffn[l]) << "token " << t;
+    }
+    EXPECT_EQ(seen[t].activity.relu2_nonzero, stepped.last_activity().relu2_nonzero) << "token " << t;
+    EXPECT_TRUE(seen[t].counts == *stepped.last_counts()) << "token " << t;
+    EXPECT_TRUE(seen[t].counts == *executor.last_counts()) << "token " << t;
+  }
+  RunStats ps, ss;
+  pipelined.fill_stats(ps);
+  stepped.fill_stats(ss);
+  ASSERT_EQ(ps.network->per_step.size(), tokens.size());
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    EXPECT_EQ(ps.network->per_step[t].packets, ss.network->per_step[t].packets) << "token " << t;
+    EXPECT_EQ(ps.network->per_step[t].flit_hops, ss.network->per_step[t].flit_hops) << "token " << t;
+    EXPECT_EQ(ps.network->per_step[t].inter_chip_flits, ss.network->per_step[t].inter_chip_flits) << "token " << t;
+  }
+  for (std::size_t c = 0; c < ps.cores->size(); ++c) {
+    EXPECT_EQ((*ps.cores)[c].sop_graded, (*ss.cores)[c].sop_graded) << (*ps.cores)[c].unit;
+    EXPECT_EQ((*ps.cores)[c].synapse_reads, (*ss.cores)[c].synapse_reads) << (*ps.cores)[c].unit;
+    EXPECT_EQ((*ps.cores)[c].busy_cycles, (*ss.cores)[c].busy_cycles) << (*ps.cores)[c].unit;
+  }
+  // The token intervals add up to the run; the run is the prefill.
+  int64_t sum = 0;
+  for (int64_t c : ps.cycles->per_step) sum += c;
+  EXPECT_EQ(sum, ps.cycles->total);
+  EXPECT_EQ(ps.cycles->prefill_steps, int64_t(tokens.size()));
+  EXPECT_EQ(ps.cycles->prefill_cycles, ps.cycles->total);
+  EXPECT_EQ(ss.cycles->prefill_steps, 0);
+  EXPECT_LT(2 * ps.cycles->total, ss.cycles->total);
+  EXPECT_GT(pipelined.peak_held_events(), 0);
+  EXPECT_EQ(stepped.peak_held_events(), 0);
+}
+
 // 4 × 4 cores per chip: the 49 units cannot share one chip, so events cross inter-chip links.
 TEST(ChipSimulator, MultiChipMappingEqualsMappingExecutor) {
   const auto mapping = shipped_on_default_chip({{"rows: 8", "rows: 4"}, {"cols: 8", "cols: 4"}});

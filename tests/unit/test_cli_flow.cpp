@@ -106,6 +106,41 @@ TEST(CliFlow, SimulatePrintsItsCyclesBesideTheCompilersBound) {
   fs::remove_all(dir);
 }
 
+// simulate --text scores a text on the chip as eval scores it on the mapping, the text streamed
+// through as one pipelined prefill; the summary and the report show prefill and decode apart.
+TEST(CliFlow, SimulateTextScoresLikeEvalAndShowsPrefillApartFromDecode) {
+  const fs::path dir = temp_dir();
+  const std::string map = (dir / "m.stmap").string(), stats = (dir / "s.json").string();
+  ASSERT_EQ(run_cli("compile --profile-tokens 4 -o " + map).status, 0);
+  const std::string text = (fs::path(SPIKETILE_SOURCE_DIR) / "tests" / "data" / "heldout_excerpt.txt").string();
+  const auto evaluated = run_cli("eval --map " + map + " --text " + text + " --max-tokens 48");
+  ASSERT_EQ(evaluated.status, 0) << evaluated.output;
+  const auto simulated =
+      run_cli("simulate --map " + map + " --text " + text + " --max-tokens 48 --progress off --stats " + stats);
+  ASSERT_EQ(simulated.status, 0) << simulated.output;
+  auto bpc = [](const std::string& out) {
+    const auto at = out.find("BPC:");
+    return at == std::string::npos ? std::string("none") : out.substr(at, out.find('\n', at) - at);
+  };
+  EXPECT_NE(bpc(evaluated.output), "none") << evaluated.output;
+  EXPECT_EQ(bpc(simulated.output), bpc(evaluated.output)) << simulated.output;
+  EXPECT_NE(simulated.output.find("prefill (tokens overlapped through the layers): 48 tokens"), std::string::npos)
+      << simulated.output;
+  const auto reported = run_cli("report --stats " + stats);
+  ASSERT_EQ(reported.status, 0) << reported.output;
+  EXPECT_NE(reported.output.find("prefill (pipelined): 48 tokens"), std::string::npos) << reported.output;
+  // A prompt is a prefill too; the generated tokens are decoded one at a time.
+  const auto generated = run_cli("simulate --map " + map + " --prompt-ids 20,45,57,1 -n 3 --temperature 0 --progress off");
+  ASSERT_EQ(generated.status, 0) << generated.output;
+  EXPECT_NE(generated.output.find("prefill (tokens overlapped through the layers): 4 tokens"), std::string::npos)
+      << generated.output;
+  EXPECT_NE(generated.output.find("decode (one token at a time, each needs the last): 3 tokens"), std::string::npos)
+      << generated.output;
+  const auto both = run_cli("simulate --map " + map + " --text " + text + " --prompt hello");
+  EXPECT_NE(both.status, 0);
+  fs::remove_all(dir);
+}
+
 // The latency objective spends idle cores on the critical path, within --max-cores, and every
 // split it tried is a decision line; the cores objective stays on the fewest cores.
 TEST(CliFlow, LatencyObjectiveSplitsTheCriticalPathWithinTheCoresAllowed) {

@@ -441,6 +441,24 @@ std::set<std::string> keys(const json& j) {
   return k;
 }
 
+// A pipelined prefill's throughput and the decode's latency, apart: the fixture's two steps at
+// 500 MHz as a 1-token prefill of 1000 cycles (2 µs: 500 k tokens/s) and one decoded token of
+// 3000 cycles (6000 ns); without a prefill, every step counts as decoded.
+TEST(Report, PrefillThroughputAndDecodeLatencyApart) {
+  RunStats s = simulated_stats();
+  s.cycles->prefill_steps = 1;
+  s.cycles->prefill_cycles = 1000;
+  const json chip = build_report(inputs_for(s))["chip"];
+  EXPECT_EQ(chip["prefill_tokens"], 1);
+  EXPECT_DOUBLE_EQ(chip["prefill_tokens_per_s"].get<double>(), 500e3);
+  EXPECT_EQ(chip["decode_tokens"], 1);
+  EXPECT_DOUBLE_EQ(chip["decode_latency_per_token_ns"].get<double>(), 6000.0);
+  const json plain = build_report(inputs_for(simulated_stats()))["chip"];
+  EXPECT_TRUE(plain["prefill_tokens_per_s"].is_null());
+  EXPECT_EQ(plain["decode_tokens"], 2);
+  EXPECT_DOUBLE_EQ(plain["decode_latency_per_token_ns"].get<double>(), 4000.0);
+}
+
 TEST(Report, JsonSchemaIsStable) {
   const json r = build_report(inputs_for(simulated_stats()));
   EXPECT_EQ(r["format"], "spiketile-report-1");
@@ -452,7 +470,8 @@ TEST(Report, JsonSchemaIsStable) {
   EXPECT_EQ(keys(r["chip"]),
             (S{"counts_source", "actions", "dynamic_energy_pj", "dynamic_per_token_pj", "static_power_mw_per_core",
                "power", "cores_total", "cores_used", "run_seconds", "static_energy_pj", "static_per_token_pj",
-               "energy_per_token_pj", "latency_per_token_ns", "tokens_per_s", "energy_includes_static", "warnings"}));
+               "energy_per_token_pj", "latency_per_token_ns", "tokens_per_s", "prefill_tokens", "prefill_tokens_per_s",
+               "decode_tokens", "decode_latency_per_token_ns", "energy_includes_static", "warnings"}));
   EXPECT_EQ(keys(r["chip"]["power"]),
             (S{"gating", "gated_static_fraction", "tiles_total", "tiles_powered", "tiles_gated", "tiles_routing_only",
                "chips_total", "chips_powered", "charged_tiles", "recorded", "summary"}));
