@@ -64,7 +64,7 @@ class CoreModule : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CoreModule);
   CoreModule(const sc_core::sc_module_name& name, ChipSimulator& chip, int unit, NetworkInterface& ni,
-             const CoreTiming& timing)
+             const CoreTiming& timing, const std::vector<int>& incoming_flows)
       : sc_module(name), chip_(chip), unit_(unit), ni_(ni), timing_(timing), clock_(chip.network_->clock()) {
     SC_METHOD(process);
     sensitive << ni_.delivery_event() << wake_;
@@ -78,11 +78,7 @@ class CoreModule : public sc_core::sc_module {
     // arrival). A core whose engine keeps its own clock, or a traced one, runs at every event.
     if (!engine_) ni_.set_delivery_listener([this] { deliveries_known(); });
     const Mapping& m = *chip.mapping_;
-    for (std::size_t f = 0; f < m.flows.size(); ++f) {
-      const auto& d = m.flows[f].destinations;
-      if (std::find(d.begin(), d.end(), unit) != d.end())
-        inputs_.push_back({int(f), statistics_per_token(m, m.flows[f]), 0, 0});
-    }
+    for (int f : incoming_flows) inputs_.push_back({f, statistics_per_token(m, m.flows[std::size_t(f)]), 0, 0});
   }
 
   // --- Tokens of a run. The unit works on one token at a time, in order; events of the next
@@ -412,10 +408,25 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
   network_ = std::make_unique<Network>((options.instance_name + "noc").c_str(), noc, std::move(tables));
   timing_ = CoreTiming::from_chip(chip_);
   for (const auto& flow : m.flows) burst_capacity_.push_back(network_->burst_capacity(flow.payload_bits));
+  // Who sends to whom: the start rule of overlapped tokens, and each core's incoming flows (sorted).
+  std::vector<std::vector<int>> incoming(m.units.size());
+  destinations_.resize(m.units.size());
+  sources_.resize(m.units.size());
+  for (std::size_t f = 0; f < m.flows.size(); ++f)
+    for (int d : m.flows[f].destinations) {
+      incoming[std::size_t(d)].push_back(int(f));
+      destinations_[std::size_t(m.flows[f].source)].push_back(d);
+      sources_[std::size_t(d)].push_back(m.flows[f].source);
+    }
+  for (auto* lists : {&destinations_, &sources_})
+    for (auto& l : *lists) {
+      std::sort(l.begin(), l.end());
+      l.erase(std::unique(l.begin(), l.end()), l.end());
+    }
   for (int id = 0; id < int(m.units.size()); ++id) {
     const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
     cores_.push_back(std::make_unique<CoreModule>(fmt::format("{}core_{}", options.instance_name, core).c_str(), *this, id,
-                                                  network_->interface(core), timing_));
+                                                  network_->interface(core), timing_, incoming[std::size_t(id)]));
   }
   if (!options.trace_path.empty()) {
     std::string base = options.trace_path;
@@ -431,18 +442,6 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
   }
   counts_.reset(m.config.n_layer);
   counted_ = counted_model(m);
-  destinations_.resize(m.units.size());
-  sources_.resize(m.units.size());
-  for (const auto& flow : m.flows)
-    for (int d : flow.destinations) {
-      destinations_[std::size_t(flow.source)].push_back(d);
-      sources_[std::size_t(d)].push_back(flow.source);
-    }
-  for (auto* lists : {&destinations_, &sources_})
-    for (auto& l : *lists) {
-      std::sort(l.begin(), l.end());
-      l.erase(std::unique(l.begin(), l.end()), l.end());
-    }
 }
 
 ChipSimulator::~ChipSimulator() {
