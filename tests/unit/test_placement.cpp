@@ -61,8 +61,8 @@ TEST(Topology, FromShippedChips) {
   EXPECT_EQ(large.core_count(), 4096);
   EXPECT_EQ(large.params().chip_grid_rows, 4);
   EXPECT_EQ(large.params().chip_grid_cols, 4);
-  EXPECT_EQ(large.gateway_rows(), (std::vector<int>{2, 6, 10, 14}));
-  EXPECT_EQ(large.gateway_cols(), (std::vector<int>{2, 6, 10, 14}));
+  EXPECT_EQ(large.gateway_rows(), (std::vector<int>{1, 3, 5, 7, 9, 11, 13, 15}));
+  EXPECT_EQ(large.gateway_cols(), (std::vector<int>{1, 3, 5, 7, 9, 11, 13, 15}));
 
   const Topology tiny(load_chip_spec(kChips + "tiny.yaml"));
   EXPECT_EQ(tiny.core_count(), 4);
