@@ -347,6 +347,7 @@ class SectionReader {
 
   void bytes(void* destination, uint64_t length, const char* field) {
     require(length, field);
+    if (length == 0) return;  // an empty array's destination may be null, which memcpy must not get
     auto* out = static_cast<unsigned char*>(destination);
     if (length > kBufferBytes) {  // bulk (weights): straight into place, past the buffer
       const uint64_t buffered = buffer_end_ - position_in_buffer();

@@ -52,13 +52,25 @@ int64_t required_count(const nlohmann::json& parent, const char* key, const std:
   auto found = parent.find(key);
   if (found == parent.end() || !found->is_number_integer())
     throw std::invalid_argument(fmt::format("event counts: '{}{}' is missing or not an integer", where, key));
-  return found->get<int64_t>();
+  // A count read as unsigned above INT64_MAX would wrap to a negative one.
+  if (found->is_number_unsigned() && found->get<uint64_t>() > uint64_t(INT64_MAX))
+    throw std::invalid_argument(fmt::format("event counts: '{}{}' is {}, above the largest count ({})", where, key,
+                                            found->dump(), INT64_MAX));
+  const int64_t count = found->get<int64_t>();
+  if (count < 0) throw std::invalid_argument(fmt::format("event counts: '{}{}' is {}, below 0", where, key, count));
+  return count;
 }
 }  // namespace
 
+// Sums of counts read from files could leave int64: an error naming the count, not a wrap.
+static void add_count(int64_t& sum, int64_t add, const char* name) {
+  if (__builtin_add_overflow(sum, add, &sum))
+    throw std::overflow_error(fmt::format("event counts: the sum of '{}' leaves the 64-bit range", name));
+}
+
 Counts& Counts::operator+=(const Counts& o) {
-  for (const auto& f : kCountFields) this->*f.member += o.*f.member;
-  for (int i = 0; i < kSfuCount; ++i) sfu[i] += o.sfu[i];
+  for (const auto& f : kCountFields) add_count(this->*f.member, o.*f.member, f.key);
+  for (int i = 0; i < kSfuCount; ++i) add_count(sfu[i], o.sfu[i], sfu_name(Sfu(i)));
   return *this;
 }
 

@@ -191,7 +191,9 @@ void layer_norm_int(const int32_t* x, int n, const LayerNormConstants& c, int32_
 
 int32_t wkv_step_int(int32_t k, int32_t v, int32_t u, int32_t w, int64_t& a, int64_t& b, int32_t& p) {
   constexpr int64_t kNumMax = int64_t(1) << 46;
-  const int64_t v16 = int64_t(v) << kExpFrac;
+  // A multiply, not a left shift: shifting a negative value left is undefined in C++17; the
+  // product is the same two's-complement value the RTL's shift gives.
+  const int64_t v16 = int64_t(v) * (int64_t(1) << kExpFrac);
   const int64_t uk = int64_t(u) + k;
   int64_t q = std::max<int64_t>(p, uk);
   int64_t e1 = exp2_neg(p - q), e2 = exp2_neg(uk - q);
