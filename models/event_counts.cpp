@@ -63,14 +63,15 @@ int64_t required_count(const nlohmann::json& parent, const char* key, const std:
 }  // namespace
 
 // Sums of counts read from files could leave int64: an error naming the count, not a wrap.
-static void add_count(int64_t& sum, int64_t add, const char* name) {
+static void add_count(int64_t& sum, int64_t add, const char* group, const char* key) {
   if (__builtin_add_overflow(sum, add, &sum))
-    throw std::overflow_error(fmt::format("event counts: the sum of '{}' leaves the 64-bit range", name));
+    throw std::overflow_error(fmt::format("event counts: the sum of '{}{}{}' leaves the 64-bit range",
+                                          group ? group : "", group ? "." : "", key));
 }
 
 Counts& Counts::operator+=(const Counts& o) {
-  for (const auto& f : kCountFields) add_count(this->*f.member, o.*f.member, f.key);
-  for (int i = 0; i < kSfuCount; ++i) add_count(sfu[i], o.sfu[i], sfu_name(Sfu(i)));
+  for (const auto& f : kCountFields) add_count(this->*f.member, o.*f.member, f.group, f.key);
+  for (int i = 0; i < kSfuCount; ++i) add_count(sfu[i], o.sfu[i], "sfu", sfu_name(Sfu(i)));
   return *this;
 }
 

@@ -341,6 +341,32 @@ TEST(Report, StatsErrorsNameTheField) {
   bad = j;
   bad["counts"]["sum"]["layers"][0]["att.key"]["sop"].erase("graded");
   EXPECT_EQ(error_of(bad), "stats: counts: event counts: 'sop.graded' is missing or not an integer");
+  // Counts that would wrap to negative SOPs (and a negative GPU baseline) are refused.
+  bad = j;
+  bad["counts"]["sum"]["layers"][0]["att.key"]["sop"]["graded"] = -5;
+  EXPECT_EQ(error_of(bad), "stats: counts: event counts: 'sop.graded' is -5, below 0");
+  bad = j;
+  bad["counts"]["per_step_total"][0]["spikes"] = uint64_t(1) << 63;
+  EXPECT_EQ(error_of(bad), "stats: counts: event counts: 'spikes' is 9223372036854775808, above the largest count "
+                           "(9223372036854775807)");
+}
+
+// Summing counts that each fit int64 but together do not is an error naming the count, not a wrap
+// to a negative number (signed overflow, undefined behaviour, before).
+TEST(Report, CountSumsThatLeaveInt64AreAnError) {
+  Counts near_max, more;
+  near_max.sop_graded = INT64_MAX - 1;
+  more.sop_graded = 2;
+  try {
+    near_max += more;
+    FAIL() << "no error; sum " << near_max.sop_graded;
+  } catch (const std::overflow_error& e) {
+    EXPECT_EQ(std::string(e.what()), "event counts: the sum of 'sop.graded' leaves the 64-bit range");
+  }
+  Counts fits;
+  fits.sop_graded = INT64_MAX - 2;
+  fits += more;
+  EXPECT_EQ(fits.sop_graded, INT64_MAX);
 }
 
 TEST(Report, PaperModeMatchesTheHandCalculationForTheStatedSetting) {
