@@ -1,5 +1,7 @@
 #include "chips/chip_spec.hpp"
 
+#include "chips/event_packet.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -439,6 +441,17 @@ void check_consistency(const ParsedConfig& c, ProblemSink& sink) {
                fmt::format("router.max_burst_events: bursts add a burst bit to every event packet, which then needs "
                            "{} bits, more than router.flit_bits = {}; widen the flits or set max_burst_events to 1",
                            packet.total_bits() + 1, *flit_bits));
+    } else if (const auto buffer = c.integer("router.input_buffer_depth_flits"); buffer && accumulator_bits) {
+      // A packet moves whole between input buffers, so the simulator could never forward one wider
+      // than a buffer: the widest is a partial sum of up to the accumulator's bits.
+      const int burst = int(c.integer("router.max_burst_events").value_or(1));
+      const int widest = flits_per_packet(packet, int(*flit_bits), int(*accumulator_bits), 1, burst);
+      if (*buffer < widest)
+        sink.add(at("router.input_buffer_depth_flits"),
+                 fmt::format("router.input_buffer_depth_flits: {} flit{} cannot hold the widest event packet, a partial "
+                             "sum of up to core.accumulator_bits = {} bits, which takes {} flits of {} bits; a packet "
+                             "must fit one input buffer whole",
+                             *buffer, *buffer == 1 ? "" : "s", *accumulator_bits, widest, *flit_bits));
     }
   }
 }

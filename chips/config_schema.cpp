@@ -327,9 +327,47 @@ std::string type_name(ParamType type) {
   return "";
 }
 
+// A value as an error message may show it: short single-line text quoted, anything longer only
+// described, so a message never reproduces a file that was not a chip description at all.
+std::string shown(const std::string& text) {
+  constexpr std::size_t kShownChars = 40;
+  if (text.size() <= kShownChars && text.find_first_of("\r\n") == std::string::npos) return fmt::format("'{}'", text);
+  return fmt::format("a text of {} characters", text.size());
+}
+
+// Well-formed UTF-8 (Unicode Table 3-7): names end up in JSON and HTML, which need it.
+bool valid_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t length = 1;
+    unsigned char low = 0x80, high = 0xBF;
+    if (lead < 0x80) length = 1;
+    else if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + length > s.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const unsigned char c = byte(i + k);
+      if (c < (k == 1 ? low : 0x80) || c > (k == 1 ? high : 0xBF)) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 std::string found_kind(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Scalar: return fmt::format("'{}'", node.Scalar());
+    case YAML::NodeType::Scalar: return shown(node.Scalar());
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Map: return "a mapping";
     default: return "nothing";
@@ -489,10 +527,10 @@ class SchemaWalker {
       if (open || std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       std::string suggestion = closest_match(key, allowed);
       if (!suggestion.empty()) {
-        sink_.add(where, fmt::format("unknown key '{}' {}{} (did you mean '{}'?)", key, in_section(path), hint,
+        sink_.add(where, fmt::format("unknown key {} {}{} (did you mean '{}'?)", shown(key), in_section(path), hint,
                                      suggestion));
       } else {
-        sink_.add(where, fmt::format("unknown key '{}' {}{} (expected one of: {})", key, in_section(path), hint,
+        sink_.add(where, fmt::format("unknown key {} {}{} (expected one of: {})", shown(key), in_section(path), hint,
                                      joined(allowed)));
       }
     }
@@ -569,6 +607,10 @@ class SchemaWalker {
       return;
     }
     const std::string text = node.Scalar();
+    if (!valid_utf8(text)) {
+      sink_.add(where, fmt::format("{}: is not valid UTF-8", path));
+      return;
+    }
     if (param.type == ParamType::string) {
       if (param.need == Need::required && trim(text).empty()) {
         sink_.add(where, fmt::format("{}: must not be empty", path));
@@ -581,7 +623,7 @@ class SchemaWalker {
       if (auto value = parse_boolean_text(text)) {
         out_.set_value(path, *value, where);
       } else {
-        sink_.add(where, fmt::format("{}: expected true or false, got '{}'", path, text));
+        sink_.add(where, fmt::format("{}: expected true or false, got {}", path, shown(text)));
       }
       return;
     }
@@ -590,7 +632,7 @@ class SchemaWalker {
     if (param.type == ParamType::integer) {
       auto parsed = parse_integer_text(text);
       if (!parsed) {
-        sink_.add(where, fmt::format("{}: expected an integer, got '{}'", path, text));
+        sink_.add(where, fmt::format("{}: expected an integer, got {}", path, shown(text)));
         return;
       }
       as_double = static_cast<double>(*parsed);
@@ -598,7 +640,7 @@ class SchemaWalker {
     } else {
       auto parsed = parse_number_text(text);
       if (!parsed) {
-        sink_.add(where, fmt::format("{}: expected a number, got '{}'", path, text));
+        sink_.add(where, fmt::format("{}: expected a number, got {}", path, shown(text)));
         return;
       }
       as_double = *parsed;

@@ -28,7 +28,9 @@ void register_calibrate(CLI::App& app) {
   opts->model.add_to(cmd);
   cmd->add_option("--text", opts->text_file, "Sample text (use training data, not the evaluation text)")->required();
   cmd->add_option("-o,--output", opts->out, "Calibration file (default: <model>.calib.json)");
-  cmd->add_option("--max-tokens", opts->max_tokens, "Tokens of the text to run")->capture_default_str();
+  cmd->add_option("--max-tokens", opts->max_tokens, "Tokens of the text to run")
+      ->check(kFiniteNonNegative)
+      ->capture_default_str();
   cmd->callback([opts] { run_calibrate(*opts); });
 }
 

@@ -133,10 +133,11 @@ void register_compile(CLI::App& app) {
   cmd->add_flag("--check", o->check, "Only report whether and how the model fits; write nothing");
   cmd->add_flag("--dump-ir", o->dump_ir, "Print the graph IR of one token step (ops, tensors, formats, encodings, state)");
   cmd->add_option("--seed", o->compile.placement.seed, "Placement seed (the result is deterministic per seed)")
+      ->check(kFiniteNonNegative)
       ->capture_default_str();
   cmd->add_option("--placement-effort", o->compile.placement.moves_per_unit,
                   "Annealing moves per unit (0 keeps the best constructive placement)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(kFiniteNonNegative)->capture_default_str();
   cmd->add_option("--objective", o->objective_name,
                   "What the compile optimizes: latency (split the stages on a token's critical path over idle cores "
                   "while the bound shortens; the default: the chip's answer at its best, unused cores cost nothing "
@@ -159,7 +160,7 @@ void register_compile(CLI::App& app) {
   cmd->add_option("--firing-rate", o->compile.expected_firing_rate,
                   "Expected LIF firing rate used to weigh spike traffic during placement when there is no profile "
                   "(--profile-tokens 0)")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(kFiniteNonNegative & CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->callback([o] {
     o->objective.objective = objective_from_name(o->objective_name);
     const int rc = compile(*o);

@@ -63,7 +63,8 @@ void register_eval(CLI::App& app) {
   opts->model.add_to(cmd, true);
   cmd->add_option("--text", opts->text_file, "Text to evaluate as one sequence from the zero state")->required();
   cmd->add_option("--json", opts->json_out, "Also write the results as JSON");
-  cmd->add_option("--max-tokens", opts->max_tokens, "Evaluate only the first N tokens (0 = all)");
+  cmd->add_option("--max-tokens", opts->max_tokens, "Evaluate only the first N tokens (0 = all)")
+      ->check(kFiniteNonNegative);
   cmd->callback([opts] { eval(*opts); });
 }
 

@@ -14,12 +14,13 @@ namespace spiketile::cli {
 void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_option("--prompt,-p", prompt, "Prompt text (encoded with the model's tokenizer)");
   cmd->add_option("--prompt-ids", prompt_ids, "Prompt as comma-separated token ids, e.g. 3,17,42")
+      ->check(kNotEmpty)
       ->excludes(cmd->get_option("--prompt"));
   cmd->add_option("-n,--tokens", n_tokens, "Tokens to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--temperature,-t", sampling.temperature, "Sampling temperature; 0 = greedy argmax")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--seed", sampling.seed, "Sampling seed")->capture_default_str();
+      ->check(kFiniteNonNegative)->capture_default_str();
+  cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass")->check(kFiniteNonNegative & CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--seed", sampling.seed, "Sampling seed")->check(kFiniteNonNegative)->capture_default_str();
   cmd->add_option("--logits-out", logits_out,
                   "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
   cmd->add_option("--counts-out", counts_out, "Write event counts (per step, layer and op) as JSON");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <unistd.h>
 
@@ -50,7 +51,7 @@ void simulate(const SimulateOptions& o) {
     // The chip the mapping embeds, beside the statistics, so the report prices exactly this chip.
     const std::string chip_path = o.generation.stats_out + ".chip.yaml";
     std::ofstream(chip_path, std::ios::binary) << mapping->chip_yaml;
-    stats.chip->spec_path = chip_path;
+    stats.chip->spec_path = std::filesystem::path(chip_path).filename().string();  // beside the stats
   };
   if (o.text_file.empty()) {
     run_generation(o.generation, model_options, chip, add_chip_stats);
@@ -89,6 +90,7 @@ void register_simulate(CLI::App& app) {
   for (const char* generating : {"--prompt", "--prompt-ids", "--tokens", "--logits-out"})
     text->excludes(cmd->get_option(generating));
   cmd->add_option("--max-tokens", o->max_tokens, "With --text: only the first N tokens (0 = all)")
+      ->check(kFiniteNonNegative)
       ->capture_default_str()
       ->needs(text);
   cmd->add_option("--trace", o->trace, "Write a VCD trace (GTKWave) of the routers of --trace-cores");

@@ -174,8 +174,9 @@ void register_verify_rtl(CLI::App& app) {
       ->check(CLI::IsMember({"small", "narrow", "default"}))->capture_default_str();
   cmd->add_option("--cycles", o->cycles, "clock cycles the bench checks")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--compare-cycles", o->compare_cycles, "cycles of the backend comparison (0: --cycles)")
+      ->check(kFiniteNonNegative)
       ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "stimulus seed")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "stimulus seed")->check(kFiniteNonNegative)->capture_default_str();
   cmd->add_option("--mutant", o->mutant, "run the model with injected bug K (1-8, rtl/README.md); the checks must fail")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--profile", o->profile, "mixed (directed + random stimulus) or ticks (back-to-back ticks, for speed)")

@@ -6,8 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -31,7 +34,9 @@ void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
                   "Binarize the embedding row: auto (upstream: only when vocab == 77), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
-  app->add_option("--threads", threads, "Threads for matrix-vector products (0 = all cores)")->capture_default_str();
+  app->add_option("--threads", threads, "Threads for matrix-vector products (0 = all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
   app->add_option("--data-dir", data_dir, "Folder holding vocab_book.json and 20B_tokenizer.json")
       ->capture_default_str();
   auto* group = app->add_option_group("quantized", "Integer contract (docs/numerics.md)");
@@ -87,6 +92,32 @@ GoldenOptions ModelOptions::golden() const {
   return o;
 }
 
+namespace {
+// `text` read whole as a number by `convert` (a wrapper of std::stod, std::stoi), or nothing.
+template <class Convert>
+auto parsed_whole(const std::string& text, Convert convert) -> std::optional<decltype(convert(text, nullptr))> {
+  std::size_t used = 0;
+  try {
+    const auto value = convert(text, &used);
+    if (used > 0 && used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+const CLI::Validator kFiniteNonNegative(
+    [](std::string& value) -> std::string {
+      const auto number = parsed_whole(value, [](const std::string& s, std::size_t* used) { return std::stod(s, used); });
+      if (!number || !std::isfinite(*number) || *number < 0)
+        return fmt::format("'{}' is not a finite number of at least 0", value);
+      return {};
+    },
+    "NUMBER >= 0");
+
+const CLI::Validator kNotEmpty([](std::string& value) -> std::string { return value.empty() ? "may not be empty" : ""; },
+                               "NOT EMPTY");
+
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
                                int vocab_size) {
   std::vector<int> tokens;
@@ -94,15 +125,9 @@ std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, 
     std::stringstream ss(ids);
     std::string item;
     while (std::getline(ss, item, ',')) {
-      std::size_t used = 0;
-      int id = -1;
-      try {
-        id = std::stoi(item, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != item.size())
-        throw std::invalid_argument(fmt::format("--prompt-ids: '{}' is not an integer token id", item));
+      const auto parsed = parsed_whole(item, [](const std::string& s, std::size_t* used) { return std::stoi(s, used); });
+      if (!parsed) throw std::invalid_argument(fmt::format("--prompt-ids: '{}' is not an integer token id", item));
+      const int id = *parsed;
       if (id < 0 || id >= vocab_size)
         throw std::invalid_argument(fmt::format("--prompt-ids: token id {} is outside the vocabulary [0, {})", id, vocab_size));
       tokens.push_back(id);
@@ -122,9 +147,24 @@ std::vector<int> encode_text_file(const std::string& path, int vocab_size, const
   auto tokenizer = tokenizer_for_vocab(vocab_size, data_dir);
   if (!tokenizer)
     throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", vocab_size, path));
-  auto tokens = tokenizer->encode(unicode::read_file_bytes(path, "a text file to encode"));
-  if (max_tokens > 0 && int64_t(tokens.size()) > max_tokens) tokens.resize(std::size_t(max_tokens));
-  return tokens;
+  constexpr const char* kWhat = "a text file to encode";
+  if (max_tokens <= 0) return tokenizer->encode(unicode::read_file_bytes(path, kWhat));
+  // Only as much of the file as the tokens need (a stream such as /dev/zero has no end): a prefix
+  // that encodes to more tokens than asked for, by a margin that keeps the BPE merges at the cut
+  // those of the whole text.
+  constexpr int64_t kMargin = 64;
+  for (std::size_t bytes = std::size_t(max_tokens + kMargin) * 4;; bytes *= 2) {
+    bytes = std::min(bytes, unicode::kMaxInputFileBytes);
+    bool complete = false;
+    auto tokens = tokenizer->encode(unicode::read_file_prefix(path, kWhat, bytes, &complete));
+    if (complete || int64_t(tokens.size()) >= max_tokens + kMargin) {
+      if (int64_t(tokens.size()) > max_tokens) tokens.resize(std::size_t(max_tokens));
+      return tokens;
+    }
+    if (bytes == unicode::kMaxInputFileBytes)
+      throw std::invalid_argument(fmt::format("the first {} bytes of {} encode to only {} tokens of the {} asked for",
+                                              bytes, path, tokens.size(), max_tokens));
+  }
 }
 
 std::string Utf8Stream::push(const std::string& bytes) {

@@ -48,6 +48,12 @@ struct ModelOptions {
   std::unique_ptr<TokenModel> make_model() const;
 };
 
+// Numeric options: a finite number of at least 0 (CLI11's own checks let NaN through, and an
+// unsigned option would take -1 as its largest value).
+extern const CLI::Validator kFiniteNonNegative;
+// Text options that may not be given empty (--prompt-ids "").
+extern const CLI::Validator kNotEmpty;
+
 // What every generating command (run, simulate) accepts: prompt, sampling, output files.
 struct GenerationOptions {
   std::string prompt = "\n";

@@ -4,21 +4,42 @@
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
 
 namespace spiketile::unicode {
 
-std::string read_file_bytes(const std::string& path, std::string_view what_is_expected) {
+std::string read_file_prefix(const std::string& path, std::string_view what_is_expected, std::size_t max_bytes,
+                             bool* complete) {
+  const std::string expected(what_is_expected);
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    throw std::runtime_error("'" + path + "' is a folder: expected " + expected);
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw std::runtime_error("cannot open '" + path + "': expected " + std::string(what_is_expected));
+  if (!in) throw std::runtime_error("cannot open '" + path + "': expected " + expected);
+  std::string bytes;
+  constexpr std::size_t kChunk = 1 << 16;
+  while (bytes.size() < max_bytes) {
+    const std::size_t want = std::min(kChunk, max_bytes - bytes.size()), had = bytes.size();
+    bytes.resize(had + want);
+    in.read(bytes.data() + had, std::streamsize(want));
+    bytes.resize(had + std::size_t(in.gcount()));
+    if (in.bad()) throw std::runtime_error("error while reading '" + path + "' (" + expected + ")");
+    if (!in) break;  // end of file
   }
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    throw std::runtime_error("error while reading '" + path + "' (" + std::string(what_is_expected) + ")");
-  }
+  *complete = in.eof() || in.peek() == std::char_traits<char>::eof();
+  return bytes;
+}
+
+std::string read_file_bytes(const std::string& path, std::string_view what_is_expected, std::size_t max_bytes) {
+  bool complete = false;
+  std::string bytes = read_file_prefix(path, what_is_expected, max_bytes, &complete);
+  if (!complete)
+    throw std::runtime_error("'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes, the most this tool " +
+                             "reads of " + std::string(what_is_expected));
   return bytes;
 }
 

@@ -11,8 +11,18 @@ namespace spiketile::unicode {
 
 constexpr char32_t kReplacementChar = 0xFFFD;
 
-// Whole file as bytes; throws std::runtime_error naming the file and `what_is_expected`.
-std::string read_file_bytes(const std::string& path, std::string_view what_is_expected);
+// The most bytes an input file read whole may have: a stream (/dev/zero) or a runaway file is an
+// error naming it, not an unbounded read.
+constexpr std::size_t kMaxInputFileBytes = std::size_t(256) << 20;
+
+// Whole file as bytes; throws std::runtime_error naming the file and `what_is_expected` (also for
+// a folder, and for a file of more than max_bytes).
+std::string read_file_bytes(const std::string& path, std::string_view what_is_expected,
+                            std::size_t max_bytes = kMaxInputFileBytes);
+
+// At most the first max_bytes of a file; *complete says whether that was the whole file.
+std::string read_file_prefix(const std::string& path, std::string_view what_is_expected, std::size_t max_bytes,
+                             bool* complete);
 
 // Decodes one code point at `pos` and advances `pos`. An ill-formed sequence yields U+FFFD and
 // consumes its maximal ill-formed subpart (the WHATWG / ICU convention), so decoding never stalls.

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -328,7 +329,14 @@ RunStats stats_from_json(const json& j) {
     const json& cores = field(j, "cores", "cores");
     if (!cores.is_array()) field_error("cores", "must be an array");
     std::vector<CoreStats> list;
-    for (std::size_t i = 0; i < cores.size(); ++i) list.push_back(core_from_json(cores[i], i));
+    std::map<int, std::size_t> entry_of_core;  // a repeated core would count its events twice
+    for (std::size_t i = 0; i < cores.size(); ++i) {
+      list.push_back(core_from_json(cores[i], i));
+      const auto [at, fresh] = entry_of_core.emplace(list.back().index, i);
+      if (!fresh)
+        field_error(fmt::format("cores[{}].index", i), fmt::format("is {}, the core of cores[{}] already", list.back().index,
+                                                                   at->second));
+    }
     s.cores = std::move(list);
   }
   return s;
@@ -349,11 +357,17 @@ RunStats read_stats(const std::string& path) {
   } catch (const json::parse_error& e) {
     throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }
+  RunStats stats;
   try {
-    return stats_from_json(j);
+    stats = stats_from_json(j);
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
   }
+  // The chip description sits beside the statistics: a relative path is relative to their folder,
+  // not to wherever the report runs.
+  if (stats.chip && !stats.chip->spec_path.empty() && std::filesystem::path(stats.chip->spec_path).is_relative())
+    stats.chip->spec_path = (std::filesystem::path(path).parent_path() / stats.chip->spec_path).string();
+  return stats;
 }
 
 }  // namespace spiketile

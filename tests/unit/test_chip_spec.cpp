@@ -415,6 +415,31 @@ TEST_F(ChipFiles, ChipBurstsNeedRoomForTheBurstBit) {
   EXPECT_TRUE(has_problem(chip_problems(wide), line_of(wide, "max_burst_events"), "at most 255"));
 }
 
+// A packet moves whole from buffer to buffer: a chip whose input buffers cannot hold its widest
+// packet (a partial sum: 13 header + 24 accumulator bits, 2 flits of 32) is refused where it is
+// described, not left to stall the simulator.
+TEST_F(ChipFiles, ChipBuffersHoldTheWidestPacket) {
+  const std::string one = replaced(kMinimalChip, "  flit_bits: 32\n", "  flit_bits: 32\n  input_buffer_depth_flits: 1\n");
+  EXPECT_TRUE(has_problem(chip_problems(one), line_of(one, "input_buffer_depth_flits"),
+                          "router.input_buffer_depth_flits: 1 flit cannot hold the widest event packet, a partial sum "
+                          "of up to core.accumulator_bits = 24 bits, which takes 2 flits of 32 bits"));
+  const std::string two = replaced(kMinimalChip, "  flit_bits: 32\n", "  flit_bits: 32\n  input_buffer_depth_flits: 2\n");
+  EXPECT_TRUE(chip_problems(two).empty()) << listing(chip_problems(two));
+}
+
+// Names end up in JSON and HTML: a chip whose name is not UTF-8 is refused at its line. A file
+// that is not a chip description at all is described, never reproduced, in the message.
+TEST_F(ChipFiles, ChipTextIsUtf8AndNotEchoed) {
+  const std::string bad_name = replaced(kMinimalChip, "name: ", "name: bad\xff");
+  EXPECT_TRUE(has_problem(chip_problems(bad_name), line_of(bad_name, "name: "), "name: is not valid UTF-8"));
+  const std::string secret(200, 'x');
+  const auto problems = chip_problems("secret: " + secret + "\n" + secret + " more\n");
+  ASSERT_FALSE(problems.empty());
+  for (const auto& p : problems) EXPECT_EQ(p.message.find("xxxxxxxxxx"), std::string::npos) << p.message;
+  const auto text = chip_problems(secret + "\n" + secret + "\n");
+  EXPECT_TRUE(has_problem(text, 1, "the file: expected a mapping of keys, got a text of 401 characters"));
+}
+
 TEST_F(ChipFiles, ChipSfuOperationsAreValidated) {
   const std::string text = replaced(kMinimalChip, "  membrane_bits: 16\n",
                                     "  membrane_bits: 16\n  sfu:\n    ops:\n      expp: {latency_cycles: 4}\n"

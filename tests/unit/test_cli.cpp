@@ -46,6 +46,46 @@ TEST(Cli, BadPromptIdIsNamed) {
   EXPECT_NE(r.output.find("token id 99 is outside the vocabulary [0, 77)"), std::string::npos) << r.output;
 }
 
+// Numeric options out of their range (negative counts and seeds, NaN) and an empty --prompt-ids
+// are refused, naming the option, instead of running with a wrapped or meaningless value.
+TEST(Cli, NumericOptionsOutsideTheirRangeAreRefused) {
+  const std::string model = " --model " + (kFixtures / "tiny_l2_c32_v77_fp32.pth").string();
+  const std::string text = (fs::path(SPIKETILE_TEST_DATA) / "heldout_excerpt.txt").string();
+  const struct {
+    std::string command, option;
+  } cases[] = {
+      {"eval" + model + " --text " + text + " --max-tokens -5", "--max-tokens"},
+      {"run" + model + " --prompt-ids 3 -n 1 --seed -1", "--seed"},
+      {"run" + model + " --prompt-ids 3 -n 1 --temperature nan", "--temperature"},
+      {"run" + model + " --prompt-ids 3 -n 1 --top-p nan", "--top-p"},
+      {"run" + model + " --prompt-ids '' -n 1", "--prompt-ids"},
+      {"compile" + model + " --placement-effort nan --check", "--placement-effort"},
+      {"compile" + model + " --firing-rate inf --check", "--firing-rate"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.command);
+    const Result r = run_cli(c.command);
+    EXPECT_NE(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(c.option), std::string::npos) << r.output;
+  }
+}
+
+// A folder or an endless stream as a text input: an error naming it, or only what --max-tokens
+// needs read, never an unbounded read or a bare library message.
+TEST(Cli, TextInputsAreFilesAndBounded) {
+  const std::string model = " --model " + (kFixtures / "tiny_l2_c32_v77_fp32.pth").string();
+  const Result folder = run_cli("eval" + model + " --text " + ::testing::TempDir());
+  EXPECT_NE(folder.status, 0);
+  EXPECT_NE(folder.output.find("is a folder: expected a text file to encode"), std::string::npos) << folder.output;
+  EXPECT_EQ(folder.output.find("underflow"), std::string::npos) << folder.output;
+  const Result endless = run_cli("eval" + model + " --text /dev/zero");
+  EXPECT_NE(endless.status, 0);
+  EXPECT_NE(endless.output.find("'/dev/zero' is larger than 268435456 bytes"), std::string::npos) << endless.output;
+  const Result bounded = run_cli("eval" + model + " --text /dev/zero --max-tokens 20");
+  EXPECT_EQ(bounded.status, 0) << bounded.output;
+  EXPECT_NE(bounded.output.find("tokens evaluated:  19"), std::string::npos) << bounded.output;
+}
+
 TEST(Cli, MissingCheckpointNamesTheFile) {
   const Result r = run_cli("inspect /nonexistent/model.pth");
   EXPECT_NE(r.status, 0);

@@ -138,6 +138,14 @@ TEST(CliFlow, SimulateTextScoresLikeEvalAndShowsPrefillApartFromDecode) {
       << generated.output;
   const auto both = run_cli("simulate --map " + map + " --text " + text + " --prompt hello");
   EXPECT_NE(both.status, 0);
+  // Statistics written from their own folder name their chip beside them: the report finds it
+  // from anywhere.
+  const auto here = testing_cli::run_shell("cd " + dir.string() + " && " + SPIKETILE_CLI + " simulate --map m.stmap " +
+                                           "--prompt-ids 20,45 -n 1 --temperature 0 --progress off --stats here.json");
+  ASSERT_EQ(here.status, 0) << here.output;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "here.json")).at("chip").at("spec_path"), "here.json.chip.yaml");
+  const auto elsewhere = run_cli("report --stats " + (dir / "here.json").string());
+  EXPECT_EQ(elsewhere.status, 0) << elsewhere.output;
   fs::remove_all(dir);
 }
 

@@ -319,6 +319,10 @@ TEST(Report, StatsErrorsNameTheField) {
   bad["cycles"]["per_step"] = {1};
   EXPECT_EQ(error_of(bad), "stats: 'cycles.per_step' has 1 entries for 2 steps");
   bad = j;
+  bad["cores"][1]["index"] = bad["cores"][0]["index"];
+  EXPECT_EQ(error_of(bad), "stats: 'cores[1].index' is " + std::to_string(bad["cores"][0]["index"].get<int>()) +
+                              ", the core of cores[0] already");
+  bad = j;
   bad["cores"][1]["sop_graded"] = -3;
   EXPECT_EQ(error_of(bad), "stats: 'cores[1].sop_graded' must be at least 0 (got -3)");
   const json powered = stats_to_json(simulated_stats_with(power_of("core", 4, 1)));
