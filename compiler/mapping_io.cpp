@@ -868,6 +868,52 @@ void validate_unit(const Unit& u, std::size_t index, const Mapping& m, const Chi
                                      res.capacity, res.capacity_name));
 }
 
+// A flow carries what its source produces and every destination takes: otherwise a unit would meet
+// an event outside its columns, rows or channels, or of a kind it has no use for, only at run time.
+void check_flow_fits_its_units(const Mapping& m, const MappedFlow& f, const std::string& who) {
+  const auto unit_at = [&](int id) -> const Unit& { return m.units[std::size_t(id)]; };
+  const auto within = [&](const Unit& u, int id, int64_t begin, int64_t end, const char* what) {
+    if (f.index_begin < begin || f.index_end > end)
+      throw MappingError(fmt::format("{}: carries indices [{}, {}), outside the {} [{}, {}) of {}", who, f.index_begin,
+                                     f.index_end, what, begin, end, unit_label(u, std::size_t(id))));
+  };
+  const auto require_kind = [&](const Unit& u, int id, UnitKind kind) {
+    if (u.kind != kind)
+      throw MappingError(fmt::format("{}: a {} flow cannot go to {}, a {} unit", who, flow_role_name(f.role),
+                                     unit_label(u, std::size_t(id)), unit_kind_name(u.kind)));
+  };
+  const Unit& source = unit_at(f.source);
+  if (f.role == FlowRole::LnGather || f.role == FlowRole::LnScatter) {
+    require_kind(source, f.source, UnitKind::Residual);
+    for (int d : f.destinations) {
+      require_kind(unit_at(d), d, UnitKind::Residual);
+      if (unit_at(d).layer != source.layer)
+        throw MappingError(fmt::format("{}: LayerNorm statistics of layer {} cannot go to {} of layer {}", who,
+                                       source.layer, unit_label(unit_at(d), std::size_t(d)), unit_at(d).layer));
+    }
+    return;
+  }
+  within(source, f.source, source.out_begin, source.out_end, "outputs");
+  for (int d : f.destinations) {
+    const Unit& u = unit_at(d);
+    switch (f.role) {
+      case FlowRole::Activation:
+        require_kind(u, d, UnitKind::Crossbar);
+        within(u, d, u.in_begin, u.in_end, "input columns");
+        break;
+      case FlowRole::PartialSum:
+      case FlowRole::Receptance:
+      case FlowRole::Key:
+        require_kind(u, d, UnitKind::Crossbar);
+        within(u, d, u.out_begin, u.out_end, "rows");
+        break;
+      default:  // spikes and x into the residual stream
+        require_kind(u, d, UnitKind::Residual);
+        within(u, d, u.out_begin, u.out_end, "channels");
+    }
+  }
+}
+
 void validate_flows(const Mapping& m) {
   const int units = int(m.units.size());
   for (std::size_t i = 0; i < m.flows.size(); ++i) {
@@ -890,6 +936,7 @@ void validate_flows(const Mapping& m) {
       throw MappingError(fmt::format("{}: payload_bits {}; expected 0 to 64", who, f.payload_bits));
     if (!std::isfinite(f.flits_per_token) || f.flits_per_token < 0)
       throw MappingError(fmt::format("{}: flits_per_token {}; expected a finite value >= 0", who, f.flits_per_token));
+    check_flow_fits_its_units(m, f, who);
   }
 }
 

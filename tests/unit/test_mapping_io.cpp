@@ -154,7 +154,7 @@ Mapping small_mapping() {
   m.flows.push_back(flow(1, {0}, FlowRole::LnScatter, E::Wide, "L0.ln1.mean", 0, 1, 32, 1.0));
   m.flows.push_back(flow(2, {3}, FlowRole::Key, E::Wide, "L0.att.k", 0, 8, 16, 8.0));
   m.flows.push_back(flow(5, {4}, FlowRole::PartialSum, E::Wide, "head.partial", 0, 4, 32, 4.0));
-  m.flows.push_back(flow(3, {0, 1, 4, 5}, FlowRole::Spikes, E::Binary, "L0.att.spikes", 0, 8, 0, 1.5));
+  m.flows.push_back(flow(0, {2, 4}, FlowRole::Activation, E::Graded, "ln_out.z", 0, 4, 8, 1.5));
 
   m.host.embedding.resize(4 * 8);
   for (std::size_t i = 0; i < m.host.embedding.size(); ++i) m.host.embedding[i] = int32_t(i % 2 ? 4096 : 0);
@@ -540,8 +540,14 @@ TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
   const std::vector<Case> cases{
       {"unit id", [](Mapping& m) { m.units[2].id = 7; },
        "unit 2 (L0.att.key[0,0]): id is 7; units are numbered by position, expected 2"},
-      {"flow destination", [](Mapping& m) { m.flows[6].destinations[2] = 99; },
-       "flow 6 (L0.att.spikes): destination 99 is not a unit (the mapping has 6 units)"},
+      {"flow destination", [](Mapping& m) { m.flows[6].destinations[1] = 99; },
+       "flow 6 (ln_out.z): destination 99 is not a unit (the mapping has 6 units)"},
+      {"flow outside its destination's columns", [](Mapping& m) { m.flows[1].destinations = {2, 4}; },
+       "flow 1 (L0.att.xk): carries indices [4, 8), outside the input columns [0, 4) of unit 4 (head[0,0])"},
+      {"flow outside its source's outputs", [](Mapping& m) { m.flows[0].index_end = 6; },
+       "flow 0 (L0.att.xk): carries indices [0, 6), outside the outputs [0, 4) of unit 0 (L0.residual[0])"},
+      {"flow of a kind its destination cannot take", [](Mapping& m) { m.flows[4].destinations = {0}; },
+       "flow 4 (L0.att.k): a key flow cannot go to unit 0 (L0.residual[0]), a residual unit"},
       {"flow source", [](Mapping& m) { m.flows[0].source = -1; }, "flow 0 (L0.att.xk): source -1 is not a unit"},
       {"weights bytes", [](Mapping& m) { m.units[2].params[0].bytes.pop_back(); },
        "unit 2 (L0.att.key[0,0]), parameter 'weights': byte length is 63; 64 × i8 needs 64"},
