@@ -1,0 +1,185 @@
+// Output files appear whole or not at all, report every write error with the path, write devices
+// and FIFOs through, follow symlinks, and never replace an input (issue 19 item 3). The tests run
+// as root, for whom permissions never fail a write: /dev/full and missing folders make the errors.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "models/output_file.hpp"
+#include "tests/unit/output_file_checks.hpp"
+
+namespace spiketile {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_output::temporaries_beside;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_output_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// The message of what `action` throws, or "" when it throws nothing.
+template <class Action>
+std::string error_of(Action action) {
+  try {
+    action();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(OutputFile, TheTargetKeepsItsOldBytesUntilCommitThenHasTheNewOnes) {
+  const fs::path dir = fresh_dir("commit");
+  const fs::path target = dir / "stats.json";
+  write_text(target, "old");
+  ::chmod(target.c_str(), 0640);
+  {
+    OutputFile out(target.string());
+    out.write("new bytes");
+    out.close();
+    EXPECT_EQ(read_text(target), "old");
+    ASSERT_EQ(temporaries_beside(target.string()).size(), 1u);
+    EXPECT_EQ(temporaries_beside(target.string())[0], out.writing_path());
+    out.commit();
+  }
+  EXPECT_EQ(read_text(target), "new bytes");
+  EXPECT_TRUE(temporaries_beside(target.string()).empty());
+  EXPECT_EQ(fs::status(target).permissions() & fs::perms::all, fs::perms(0640));
+  fs::remove_all(dir);
+}
+
+TEST(OutputFile, WithoutCommitTheTemporaryIsRemovedAndTheOldFileStays) {
+  const fs::path dir = fresh_dir("abandon");
+  const fs::path target = dir / "model.calib.json";
+  write_text(target, "old");
+  {
+    OutputFile out(target.string());
+    out.write("half of a file");
+  }
+  EXPECT_EQ(read_text(target), "old");
+  EXPECT_TRUE(temporaries_beside(target.string()).empty());
+  fs::remove_all(dir);
+}
+
+TEST(OutputFile, AFullDeviceIsAnErrorNamingThePathAndTheDeviceStays) {
+  const std::string message = error_of([] {
+    OutputFile out("/dev/full");
+    out.write("x");
+    out.commit();
+  });
+  EXPECT_EQ(message, "cannot write /dev/full: No space left on device");
+  struct stat st;
+  ASSERT_EQ(::stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+TEST(OutputFile, AMissingFolderFailsAtOpenNamingThePath) {
+  const std::string message = error_of([] { OutputFile out("/nonexistent-dir/x.json"); });
+  EXPECT_EQ(message, "cannot write /nonexistent-dir/x.json: No such file or directory");
+}
+
+TEST(OutputFile, AFifoIsWrittenThroughAndStaysAFifo) {
+  const fs::path dir = fresh_dir("fifo");
+  const fs::path fifo = dir / "logits.npy";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string received;
+  std::thread reader([&] { received = read_text(fifo); });  // opening blocks until the writer opens
+  {
+    OutputFile out(fifo.string());
+    EXPECT_EQ(out.writing_path(), fifo.string());
+    out.write("through the pipe");
+    out.commit();
+  }
+  reader.join();
+  EXPECT_EQ(received, "through the pipe");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_TRUE(temporaries_beside(fifo.string()).empty());
+  fs::remove_all(dir);
+}
+
+TEST(OutputFile, ASymlinkIsFollowedAndStaysALink) {
+  const fs::path dir = fresh_dir("symlink");
+  fs::create_directories(dir / "real");
+  const fs::path real = dir / "real" / "report.json", link = dir / "report.json";
+  write_text(real, "old");
+  fs::create_symlink(real, link);
+  write_file(link.string(), "new");
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(fs::read_symlink(link), real);
+  EXPECT_EQ(read_text(real), "new");
+  EXPECT_TRUE(temporaries_beside(real.string()).empty());
+
+  // A link to a file not written yet creates that file, and the link stays.
+  const fs::path dangling = dir / "counts.json";
+  fs::create_symlink("real/counts.json", dangling);
+  write_file(dangling.string(), "counts");
+  EXPECT_TRUE(fs::is_symlink(dangling));
+  EXPECT_EQ(read_text(dir / "real" / "counts.json"), "counts");
+  fs::remove_all(dir);
+}
+
+TEST(OutputBatch, AFailingOutputLeavesNoneOfTheOthers) {
+  const fs::path dir = fresh_dir("batch");
+  const fs::path json = dir / "ok.json";
+  // The write error of /dev/full only surfaces when its buffer is flushed, at the batch's commit:
+  // ok.json was fully written by then, and still must not appear.
+  const std::string message = error_of([&] {
+    OutputBatch outputs;
+    outputs.open(json.string()).write("{}");
+    outputs.open("/dev/full").write("x");
+    outputs.commit();
+  });
+  EXPECT_EQ(message, "cannot write /dev/full: No space left on device");
+  EXPECT_FALSE(fs::exists(json));
+  EXPECT_TRUE(temporaries_beside(json.string()).empty());
+
+  const std::string missing = error_of([&] {
+    OutputBatch outputs;
+    outputs.open(json.string()).write("{}");
+    outputs.open("/nonexistent-dir/x.html");
+  });
+  EXPECT_EQ(missing, "cannot write /nonexistent-dir/x.html: No such file or directory");
+  EXPECT_FALSE(fs::exists(json));
+  EXPECT_TRUE(temporaries_beside(json.string()).empty());
+  fs::remove_all(dir);
+}
+
+TEST(RefuseSameFile, AnOutputThatIsAnInputUnderAnySpellingIsRefused) {
+  const fs::path dir = fresh_dir("same");
+  const fs::path model = dir / "model.pth", other = dir / "other.pth", hard_link = dir / "alias.pth";
+  write_text(model, "weights");
+  write_text(other, "other weights");
+  fs::create_hard_link(model, hard_link);
+  const std::string respelled = (dir / "." / "model.pth").string();
+
+  EXPECT_EQ(error_of([&] { refuse_same_file(respelled, {other.string(), model.string()}); }),
+            "refusing to write " + respelled + ": it is the input " + model.string() + ", which writing would destroy");
+  EXPECT_NE(error_of([&] { refuse_same_file(hard_link.string(), {model.string()}); }), "");
+  EXPECT_EQ(error_of([&] { refuse_same_file(other.string(), {model.string(), ""}); }), "");
+  EXPECT_EQ(error_of([&] { refuse_same_file((dir / "new.stmap").string(), {model.string()}); }), "");
+  EXPECT_EQ(error_of([&] { refuse_same_file("/dev/null", {"/dev/null"}); }), "");
+  EXPECT_EQ(read_text(model), "weights");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace spiketile
