@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "models/output_file.hpp"
 #include "models/quantized.hpp"
 #include "models/spikegpt.hpp"
 #include "models/tokenizer.hpp"
@@ -60,9 +61,10 @@ struct GenerationOptions {
 };
 
 // Generates with `model`, streaming the text to stdout, and writes the files the options ask
-// for; `add_stats` adds what only this level measured to the statistics file.
+// for into `outputs` (the caller commits them); `add_stats` adds what only this level measured
+// to the statistics file.
 void run_generation(const GenerationOptions& options, const ModelOptions& model_options, TokenModel& model,
-                    const std::function<void(RunStats&)>& add_stats = {});
+                    OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats = {});
 
 // The statistics every level writes: model, tokens consumed (prompt, then generated) and counts.
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "models/output_file.hpp"
+#include "tests/unit/cli_runner.hpp"
 #include "tests/unit/output_file_checks.hpp"
 
 namespace spiketile {
@@ -178,6 +180,86 @@ TEST(RefuseSameFile, AnOutputThatIsAnInputUnderAnySpellingIsRefused) {
   EXPECT_EQ(error_of([&] { refuse_same_file((dir / "new.stmap").string(), {model.string()}); }), "");
   EXPECT_EQ(error_of([&] { refuse_same_file("/dev/null", {"/dev/null"}); }), "");
   EXPECT_EQ(read_text(model), "weights");
+  fs::remove_all(dir);
+}
+
+// The commands fail with the path and the OS error (exit 1, never a signal) and leave no output behind.
+
+// What spiketile exited with: 1 for an error it reported, 128 + N after signal N (via the shell).
+int exit_code(const testing_cli::Result& r) { return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1; }
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
+
+// As root, `compile -o /dev/full` used to replace the device with a regular file.
+TEST(OutputFilesCli, CompileOntoAFullDeviceFailsNamingItAndTheDeviceStays) {
+  const auto r = testing_cli::run_cli("compile --objective cores --profile-tokens 0 -o /dev/full");
+  EXPECT_EQ(exit_code(r), 1) << r.output;
+  EXPECT_CONTAINS(r.output, "cannot write /dev/full: No space left on device");
+  struct stat st;
+  ASSERT_EQ(::stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+// The shipped model compiled onto the default chip, as the flow tests do.
+fs::path compiled_shipped_model(const fs::path& dir) {
+  const fs::path map = dir / "shipped.stmap";
+  const auto r = testing_cli::run_cli("compile --objective cores --profile-tokens 0 -o " + map.string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  return map;
+}
+
+const std::string kShortRun = " --prompt-ids 20,45 -n 2 --temperature 0 --quiet-stats --progress off";
+
+TEST(OutputFilesCli, SimulateReportsWriteErrorsAndUnwritableTracesAndLeavesNoOutputs) {
+  const fs::path dir = fresh_dir("cli_simulate");
+  const fs::path map = compiled_shipped_model(dir);
+
+  const auto full = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --stats /dev/full");
+  EXPECT_EQ(exit_code(full), 1) << full.output;
+  EXPECT_CONTAINS(full.output, "cannot write /dev/full: No space left on device");
+  EXPECT_FALSE(fs::exists("/dev/full.chip.yaml"));   // the chip beside the stats is not committed either
+  EXPECT_TRUE(temporaries_beside("/dev/full.chip.yaml").empty());
+
+  // SystemC used to open the VCD itself, fail, and die of SIGFPE (exit 136) in its destructor.
+  const auto trace = testing_cli::run_cli("simulate --map " + map.string() + kShortRun +
+                                          " --trace /nonexistent-dir/t.vcd --trace-cores 0 --stats " +
+                                          (dir / "s.json").string());
+  EXPECT_EQ(exit_code(trace), 1) << trace.output;
+  EXPECT_CONTAINS(trace.output, "cannot write /nonexistent-dir/t.vcd: No such file or directory");
+  EXPECT_FALSE(fs::exists(dir / "s.json"));
+
+  const auto traced = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --trace " +
+                                           (dir / "t.vcd").string() + " --trace-cores 0");
+  EXPECT_EQ(exit_code(traced), 0) << traced.output;
+  EXPECT_CONTAINS(read_text(dir / "t.vcd"), "$enddefinitions");
+  EXPECT_TRUE(temporaries_beside((dir / "t.vcd").string()).empty());
+  fs::remove_all(dir);
+}
+
+TEST(OutputFilesCli, ReportWritesAllOfItsOutputsOrNone) {
+  const fs::path dir = fresh_dir("cli_report");
+  const fs::path map = compiled_shipped_model(dir);
+  const fs::path stats = dir / "s.json";
+  const auto simulated = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --stats " + stats.string());
+  ASSERT_EQ(exit_code(simulated), 0) << simulated.output;
+
+  const fs::path json = dir / "ok.json";
+  const auto html_fails = testing_cli::run_cli("report --quiet --stats " + stats.string() + " --json " + json.string() +
+                                               " --html /nonexistent-dir/x.html");
+  EXPECT_EQ(exit_code(html_fails), 1) << html_fails.output;
+  EXPECT_CONTAINS(html_fails.output, "cannot write /nonexistent-dir/x.html: No such file or directory");
+  EXPECT_FALSE(fs::exists(json));
+  EXPECT_TRUE(temporaries_beside(json.string()).empty());
+
+  const auto csv_full = testing_cli::run_cli("report --quiet --stats " + stats.string() + " --json " + json.string() +
+                                             " --csv /dev/full");
+  EXPECT_EQ(exit_code(csv_full), 1) << csv_full.output;
+  EXPECT_CONTAINS(csv_full.output, "cannot write /dev/full: No space left on device");
+  EXPECT_FALSE(fs::exists(json));
+
+  const auto written = testing_cli::run_cli("report --quiet --stats " + stats.string() + " --json " + json.string());
+  EXPECT_EQ(exit_code(written), 0) << written.output;
+  EXPECT_CONTAINS(read_text(json), "spiketile-report-1");
   fs::remove_all(dir);
 }
 
