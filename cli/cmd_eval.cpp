@@ -18,6 +18,9 @@ struct EvalOptions {
 };
 
 void eval(const EvalOptions& o) {
+  std::vector<std::string> inputs = o.model.input_paths();
+  inputs.push_back(o.text_file);
+  refuse_overwriting_inputs({o.json_out}, inputs);
   // Opened before the evaluation: an output folder that does not exist fails now, not after it.
   std::optional<OutputFile> json_file;
   if (!o.json_out.empty()) json_file.emplace(o.json_out);

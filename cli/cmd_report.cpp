@@ -51,7 +51,10 @@ void run(const ReportOptions& o) {
                     ? in.stats.chip->spec_path
                     : std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml";
   in.chip = load_chip_spec(chip_path);
-  in.gpu = load_gpu_spec(gpu_path(o.gpu));
+  const std::string gpu = gpu_path(o.gpu);
+  refuse_overwriting_inputs({o.json_out, o.csv_out, o.html_out},
+                            {o.stats, o.energy_table, o.convention_table, chip_path, gpu});
+  in.gpu = load_gpu_spec(gpu);
   in.batch = o.batch;
   in.encoding = parse_graded_encoding(o.encoding);
   const nlohmann::json report = build_report(in);

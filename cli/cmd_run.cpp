@@ -29,6 +29,8 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_flag("--quiet-stats", quiet_stats, "Do not print speed and firing rates to stderr");
 }
 
+std::vector<std::string> GenerationOptions::output_paths() const { return {logits_out, counts_out, stats_out}; }
+
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,
                    const std::vector<int>& generated, const CountTotals& counts) {
   RunStats stats;
@@ -103,6 +105,7 @@ struct RunOptions {
 };
 
 void run(const RunOptions& o) {
+  refuse_overwriting_inputs(o.generation.output_paths(), o.model.input_paths());
   auto model = o.model.make_model();
   OutputBatch outputs;
   if (o.model.map.empty()) {

@@ -28,7 +28,15 @@ struct SimulateOptions {
 // The chip the mapping embeds is written beside the statistics, so the report prices exactly this chip.
 std::string chip_path_beside(const std::string& stats_path) { return stats_path + ".chip.yaml"; }
 
+void refuse_outputs_over_inputs(const SimulateOptions& o) {
+  std::vector<std::string> outputs = o.generation.output_paths();
+  if (!o.generation.stats_out.empty()) outputs.push_back(chip_path_beside(o.generation.stats_out));
+  if (!o.trace.empty()) outputs.push_back(sim::vcd_path(o.trace));
+  refuse_overwriting_inputs(outputs, {o.model.map, o.text_file});
+}
+
 void simulate(const SimulateOptions& o) {
+  refuse_outputs_over_inputs(o);
   auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
   sim::SimulatorOptions options;
   options.trace_path = o.trace;

@@ -47,6 +47,8 @@ struct ModelOptions {
   Calibration load_calibration(int n_layer) const;
   // The execution level these options select, ready to step.
   std::unique_ptr<TokenModel> make_model() const;
+  // The files make_model() reads, which no output may overwrite.
+  std::vector<std::string> input_paths() const;
 };
 
 // What every generating command (run, simulate) accepts: prompt, sampling, output files.
@@ -58,6 +60,7 @@ struct GenerationOptions {
   std::string logits_out, counts_out, stats_out;
   bool quiet_stats = false;
   void add_to(CLI::App* app);
+  std::vector<std::string> output_paths() const;
 };
 
 // Generates with `model`, streaming the text to stdout, and writes the files the options ask
@@ -65,6 +68,9 @@ struct GenerationOptions {
 // to the statistics file.
 void run_generation(const GenerationOptions& options, const ModelOptions& model_options, TokenModel& model,
                     OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats = {});
+
+// Refuses, before any work, every output (empty: not asked for) that is one of the inputs.
+void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs);
 
 // The statistics every level writes: model, tokens consumed (prompt, then generated) and counts.
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "models/output_file.hpp"
 #include "tests/unit/cli_runner.hpp"
@@ -183,12 +185,50 @@ TEST(RefuseSameFile, AnOutputThatIsAnInputUnderAnySpellingIsRefused) {
   fs::remove_all(dir);
 }
 
-// The commands fail with the path and the OS error (exit 1, never a signal) and leave no output behind.
+// The commands: every one refuses an output that is one of its inputs, and fails with the path
+// and the OS error (exit 1, never a signal) leaving no output behind.
 
 // What spiketile exited with: 1 for an error it reported, 128 + N after signal N (via the shell).
 int exit_code(const testing_cli::Result& r) { return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1; }
 
 #define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
+
+TEST(OutputFilesCli, CompileOntoItsOwnCheckpointIsRefusedAndTheCheckpointIsIntact) {
+  const fs::path dir = fresh_dir("cli_compile");
+  const fs::path model = dir / "model.pth";
+  fs::copy_file(fs::path(SPIKETILE_TEST_DATA) / "fixtures" / "tiny_l2_c32_v77_fp32.pth", model);
+  const std::string before = read_text(model);
+  const std::string respelled = (dir / "." / "model.pth").string();
+  const auto r = testing_cli::run_cli("compile -m " + model.string() + " -o " + respelled);
+  EXPECT_EQ(exit_code(r), 1) << r.output;
+  EXPECT_CONTAINS(r.output, "refusing to write " + respelled + ": it is the input " + model.string());
+  EXPECT_EQ(read_text(model), before);
+  EXPECT_TRUE(temporaries_beside(model.string()).empty());
+  fs::remove_all(dir);
+}
+
+TEST(OutputFilesCli, RunEvalAndCalibrateRefuseToWriteOverTheirInputs) {
+  const fs::path dir = fresh_dir("cli_inputs");
+  const fs::path model = dir / "model.pth", text = dir / "sample.txt";
+  fs::copy_file(fs::path(SPIKETILE_TEST_DATA) / "fixtures" / "tiny_l2_c32_v77_fp32.pth", model);
+  write_text(text, "a sample text\n");
+  const std::string weights = read_text(model);
+  const std::string m = " --model " + model.string();
+  const std::vector<std::pair<std::string, fs::path>> commands = {
+      {"run" + m + " --prompt-ids 3 -n 1 --logits-out " + model.string(), model},
+      {"run" + m + " --prompt-ids 3 -n 1 --stats " + model.string(), model},
+      {"eval" + m + " --text " + text.string() + " --json " + text.string(), text},
+      {"calibrate" + m + " --text " + text.string() + " -o " + text.string(), text},
+      {"calibrate" + m + " --text " + text.string() + " -o " + model.string(), model}};
+  for (const auto& [command, input] : commands) {
+    const auto r = testing_cli::run_cli(command);
+    EXPECT_EQ(exit_code(r), 1) << command << "\n" << r.output;
+    EXPECT_CONTAINS(r.output, "refusing to write " + input.string() + ": it is the input " + input.string());
+  }
+  EXPECT_EQ(read_text(model), weights);
+  EXPECT_EQ(read_text(text), "a sample text\n");
+  fs::remove_all(dir);
+}
 
 // As root, `compile -o /dev/full` used to replace the device with a regular file.
 TEST(OutputFilesCli, CompileOntoAFullDeviceFailsNamingItAndTheDeviceStays) {
@@ -236,12 +276,13 @@ TEST(OutputFilesCli, SimulateReportsWriteErrorsAndUnwritableTracesAndLeavesNoOut
   fs::remove_all(dir);
 }
 
-TEST(OutputFilesCli, ReportWritesAllOfItsOutputsOrNone) {
+TEST(OutputFilesCli, ReportWritesAllOfItsOutputsOrNoneAndNeverOverItsStats) {
   const fs::path dir = fresh_dir("cli_report");
   const fs::path map = compiled_shipped_model(dir);
   const fs::path stats = dir / "s.json";
   const auto simulated = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --stats " + stats.string());
   ASSERT_EQ(exit_code(simulated), 0) << simulated.output;
+  const std::string stats_text = read_text(stats);
 
   const fs::path json = dir / "ok.json";
   const auto html_fails = testing_cli::run_cli("report --quiet --stats " + stats.string() + " --json " + json.string() +
@@ -256,6 +297,11 @@ TEST(OutputFilesCli, ReportWritesAllOfItsOutputsOrNone) {
   EXPECT_EQ(exit_code(csv_full), 1) << csv_full.output;
   EXPECT_CONTAINS(csv_full.output, "cannot write /dev/full: No space left on device");
   EXPECT_FALSE(fs::exists(json));
+
+  const auto onto_stats = testing_cli::run_cli("report --quiet --stats " + stats.string() + " --json " + stats.string());
+  EXPECT_EQ(exit_code(onto_stats), 1) << onto_stats.output;
+  EXPECT_CONTAINS(onto_stats.output, "refusing to write " + stats.string());
+  EXPECT_EQ(read_text(stats), stats_text);
 
   const auto written = testing_cli::run_cli("report --quiet --stats " + stats.string() + " --json " + json.string());
   EXPECT_EQ(exit_code(written), 0) << written.output;
