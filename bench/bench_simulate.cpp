@@ -18,7 +18,6 @@
 #include <omp.h>
 
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -217,7 +216,9 @@ int bench(int argc, char** argv) {
   if (!stats_path.empty()) {
     spiketile::RunStats stats;
     simulator.fill_stats(stats);
-    std::ofstream(stats_path) << spiketile::stats_to_json(stats).dump(1) << "\n";
+    spiketile::OutputFile out(stats_path);
+    spiketile::write_stats(out, stats);
+    out.commit();
   }
   return same ? 0 : 1;
 }

@@ -45,6 +45,7 @@ void keep_large_buffers_out_of_the_heap() {
 int compile(const CompileCliOptions& o) {
   if (!o.check && !o.dump_ir && o.output.empty())
     throw std::invalid_argument("compile needs -o OUT.stmap, or --check to test the fit without writing");
+  refuse_overwriting_inputs({o.output}, {o.model.model, o.model.calibration_path(), o.chip, o.energy_table});
   keep_large_buffers_out_of_the_heap();
   const auto t0 = std::chrono::steady_clock::now();
   const ChipSpec chip = load_chip_spec(o.chip);

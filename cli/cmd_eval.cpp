@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
+#include <optional>
 
 #include "cli/common.hpp"
 #include "runtime/counts_report.hpp"
@@ -18,6 +18,12 @@ struct EvalOptions {
 };
 
 void eval(const EvalOptions& o) {
+  std::vector<std::string> inputs = o.model.input_paths();
+  inputs.push_back(o.text_file);
+  refuse_overwriting_inputs({o.json_out}, inputs);
+  // Opened before the evaluation: an output folder that does not exist fails now, not after it.
+  std::optional<OutputFile> json_file;
+  if (!o.json_out.empty()) json_file.emplace(o.json_out);
   auto model_ptr = o.model.make_model();
   TokenModel& model = *model_ptr;
   const auto tokens = encode_text_file(o.text_file, model.vocab_size(), o.model.data_dir, o.max_tokens);
@@ -42,7 +48,7 @@ void eval(const EvalOptions& o) {
                       {"relu2_density", r.activity.relu2_density(i)}});
   }
   print_counts_per_layer(stdout, r.counts);
-  if (!o.json_out.empty()) {
+  if (json_file) {
     nlohmann::json j = {{"model", o.model.model},
                         {"text", o.text_file},
                         {"level", model.level_name()},
@@ -52,7 +58,8 @@ void eval(const EvalOptions& o) {
                         {"mean_nll_nats", r.mean_nll_nats},
                         {"layers", layers}};
     if (!r.counts.empty()) j["counts"] = counts_json(r.counts)["sum"];
-    std::ofstream(o.json_out) << j.dump(2) << "\n";
+    json_file->write(j.dump(2) + "\n");
+    json_file->commit();
   }
 }
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <vector>
 
 #include "cli/common.hpp"
@@ -40,12 +39,6 @@ std::string gpu_path(const std::string& gpu) {
                                           path.string(), fmt::join(known, ", ")));
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
-  out << text;
-}
-
 void run(const ReportOptions& o) {
   ReportInputs in;
   in.stats = read_stats(o.stats);
@@ -58,14 +51,20 @@ void run(const ReportOptions& o) {
                     ? in.stats.chip->spec_path
                     : std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml";
   in.chip = load_chip_spec(chip_path);
-  in.gpu = load_gpu_spec(gpu_path(o.gpu));
+  const std::string gpu = gpu_path(o.gpu);
+  refuse_overwriting_inputs({o.json_out, o.csv_out, o.html_out},
+                            {o.stats, o.energy_table, o.convention_table, chip_path, gpu});
+  in.gpu = load_gpu_spec(gpu);
   in.batch = o.batch;
   in.encoding = parse_graded_encoding(o.encoding);
   const nlohmann::json report = build_report(in);
   if (!o.quiet) print_report_summary(stdout, report, o.paper);
-  if (!o.json_out.empty()) write_text(o.json_out, report.dump(1) + "\n");
-  if (!o.csv_out.empty()) write_text(o.csv_out, report_csv(report));
-  if (!o.html_out.empty()) write_text(o.html_out, report_html(report));
+  // All or none: a failing --html must not leave the --json of the same run behind.
+  OutputBatch outputs;
+  if (!o.json_out.empty()) outputs.open(o.json_out).write(report.dump(1) + "\n");
+  if (!o.csv_out.empty()) outputs.open(o.csv_out).write(report_csv(report));
+  if (!o.html_out.empty()) outputs.open(o.html_out).write(report_html(report));
+  outputs.commit();
 }
 }  // namespace
 

@@ -30,6 +30,8 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_flag("--quiet-stats", quiet_stats, "Do not print speed and firing rates to stderr");
 }
 
+std::vector<std::string> GenerationOptions::output_paths() const { return {logits_out, counts_out, stats_out}; }
+
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,
                    const std::vector<int>& generated, const CountTotals& counts) {
   RunStats stats;
@@ -52,9 +54,14 @@ RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, c
 }
 
 void run_generation(const GenerationOptions& o, const ModelOptions& model_options, TokenModel& model,
-                    const std::function<void(RunStats&)>& add_stats) {
+                    OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats) {
   auto tokenizer = tokenizer_for_vocab(model.vocab_size(), model_options.data_dir);
   const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, tokenizer.get(), model.vocab_size());
+  // Opened before generating: an output folder that does not exist fails now, not after the run.
+  const auto open_if_asked = [&](const std::string& path) { return path.empty() ? nullptr : &outputs.open(path); };
+  OutputFile* logits_file = open_if_asked(o.logits_out);
+  OutputFile* counts_file = open_if_asked(o.counts_out);
+  OutputFile* stats_file = open_if_asked(o.stats_out);
 
   Utf8Stream text;
   if (tokenizer && o.prompt_ids.empty()) fmt::print("{}", o.prompt);
@@ -67,8 +74,7 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
   fmt::print("{}\n", text.flush());
   std::fflush(stdout);
 
-  if (!o.logits_out.empty())
-    write_npy(o.logits_out, {result.logit_rows, int64_t(model.vocab_size())}, result.logits.data());
+  if (logits_file) write_npy(*logits_file, {result.logit_rows, int64_t(model.vocab_size())}, result.logits.data());
   if (!o.quiet_stats) {
     fmt::print(stderr, "[{} level] {} prompt + {} generated tokens in {:.3f} s ({:.1f} tokens/s)\n",
                model.level_name(), prompt.size(), result.generated.size(), result.seconds,
@@ -79,17 +85,17 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
                  result.activity.relu2_density(i));
     print_counts_per_layer(stderr, result.counts);
   }
-  if (!o.counts_out.empty()) {
+  if (counts_file) {
     if (result.counts.empty()) throw std::invalid_argument("--counts-out needs a level that counts events (e.g. --quantized)");
-    write_counts_json(o.counts_out, result.counts);
+    write_counts_json(*counts_file, result.counts);
   }
-  if (!o.stats_out.empty()) {
+  if (stats_file) {
     if (result.counts.empty())
       throw std::invalid_argument("--stats needs a level that counts events (e.g. --quantized); 'spiketile report' "
                                   "prices counts");
     RunStats stats = run_stats(model_options, model, prompt, result.generated, result.counts);
     if (add_stats) add_stats(stats);
-    write_stats(o.stats_out, stats);
+    write_stats(*stats_file, stats);
   }
 }
 
@@ -100,14 +106,20 @@ struct RunOptions {
 };
 
 void run(const RunOptions& o) {
+  refuse_overwriting_inputs(o.generation.output_paths(), o.model.input_paths());
   auto model = o.model.make_model();
-  if (o.model.map.empty()) return run_generation(o.generation, o.model, *model);
-  // A mapping knows the checkpoint it came from and the bits it was quantized to.
-  const Mapping& mapping = static_cast<const MappingExecutor&>(*model).mapping();
-  ModelOptions from_mapping = o.model;
-  from_mapping.model = mapping.model_source;
-  from_mapping.quant = mapping.quant;
-  run_generation(o.generation, from_mapping, *model);
+  OutputBatch outputs;
+  if (o.model.map.empty()) {
+    run_generation(o.generation, o.model, *model, outputs);
+  } else {
+    // A mapping knows the checkpoint it came from and the bits it was quantized to.
+    const Mapping& mapping = static_cast<const MappingExecutor&>(*model).mapping();
+    ModelOptions from_mapping = o.model;
+    from_mapping.model = mapping.model_source;
+    from_mapping.quant = mapping.quant;
+    run_generation(o.generation, from_mapping, *model, outputs);
+  }
+  outputs.commit();
 }
 }  // namespace
 

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <unistd.h>
 
 #include "compiler/mapping_io.hpp"
@@ -27,7 +26,18 @@ struct SimulateOptions {
   sim::RtlInTheLoop rtl;
 };
 
+// The chip the mapping embeds is written beside the statistics, so the report prices exactly this chip.
+std::string chip_path_beside(const std::string& stats_path) { return stats_path + ".chip.yaml"; }
+
+void refuse_outputs_over_inputs(const SimulateOptions& o) {
+  std::vector<std::string> outputs = o.generation.output_paths();
+  if (!o.generation.stats_out.empty()) outputs.push_back(chip_path_beside(o.generation.stats_out));
+  if (!o.trace.empty()) outputs.push_back(sim::vcd_path(o.trace));
+  refuse_overwriting_inputs(outputs, {o.model.map, o.text_file});
+}
+
 void simulate(const SimulateOptions& o) {
+  refuse_outputs_over_inputs(o);
   auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
   sim::SimulatorOptions options;
   options.trace_path = o.trace;
@@ -46,30 +56,33 @@ void simulate(const SimulateOptions& o) {
   ModelOptions model_options = o.model;
   model_options.model = mapping->model_source;
   model_options.quant = mapping->quant;
+  OutputBatch outputs;
   auto add_chip_stats = [&](RunStats& stats) {
     chip.fill_stats(stats);
-    // The chip the mapping embeds, beside the statistics, so the report prices exactly this chip.
-    const std::string chip_path = o.generation.stats_out + ".chip.yaml";
-    std::ofstream(chip_path, std::ios::binary) << mapping->chip_yaml;
+    const std::string chip_path = chip_path_beside(o.generation.stats_out);
+    outputs.open(chip_path).write(mapping->chip_yaml);
     stats.chip->spec_path = std::filesystem::path(chip_path).filename().string();  // beside the stats
   };
   if (o.text_file.empty()) {
-    run_generation(o.generation, model_options, chip, add_chip_stats);
+    run_generation(o.generation, model_options, chip, outputs, add_chip_stats);
   } else {
     // Teacher forcing: the whole text is one pipelined prefill, scored as 'eval' scores it.
     const auto tokens = encode_text_file(o.text_file, chip.vocab_size(), o.model.data_dir, o.max_tokens);
+    OutputFile* stats_file = o.generation.stats_out.empty() ? nullptr : &outputs.open(o.generation.stats_out);
     const EvalResult r = evaluate(chip, tokens);
     const bool characters = chip.vocab_size() == 77;
     fmt::print("mapping:           {}\n", o.model.map);
     fmt::print("text:              {}\n", o.text_file);
     fmt::print("tokens evaluated:  {}\n", r.tokens_evaluated);
     fmt::print("{:<18} {:.6f}\n", characters ? "BPC:" : "bits/token:", r.bits_per_token());
-    if (!o.generation.stats_out.empty()) {
+    if (stats_file) {
       RunStats stats = run_stats(model_options, chip, tokens, {}, r.counts);
       add_chip_stats(stats);
-      write_stats(o.generation.stats_out, stats);
+      write_stats(*stats_file, stats);
     }
   }
+  if (auto trace = chip.finish_trace()) outputs.adopt(std::move(trace));
+  outputs.commit();
   if (show_progress) fmt::print(stderr, "\n");
   if (!o.generation.quiet_stats) fmt::print(stderr, "{}", chip.summary());
 }

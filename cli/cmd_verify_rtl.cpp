@@ -6,7 +6,7 @@
 //                core on the verilated core against the plain simulation (sim/rtl_loop_comparison.hpp)
 #include <fmt/format.h>
 
-#include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 
@@ -59,6 +59,9 @@ int verify(const VerifyRtlOptions& o) {
     list_models_and_backends();
     return 0;
   }
+  // Opened before the checks: an output folder that does not exist fails now, not after them.
+  std::optional<OutputFile> json_file;
+  if (!o.json.empty()) json_file.emplace(o.json);
   const rtl::RtlModel& model = rtl::find_rtl_model(o.config, o.mutant);
   const rtl::Profile profile = o.profile == "ticks" ? rtl::Profile::kTicks : rtl::Profile::kMixed;
   fmt::print("verify-rtl: {}\n", rtl::describe_model(model));
@@ -152,10 +155,9 @@ int verify(const VerifyRtlOptions& o) {
   }
   report["pass"] = pass;
   fmt::print("verify-rtl: {}\n", pass ? "PASS" : "FAIL");
-  if (!o.json.empty()) {
-    std::ofstream f(o.json);
-    if (!f) throw std::runtime_error("cannot write --json file '" + o.json + "'");
-    f << report.dump(2) << "\n";
+  if (json_file) {
+    json_file->write(report.dump(2) + "\n");
+    json_file->commit();
   }
   return pass ? 0 : 1;
 }

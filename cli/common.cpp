@@ -84,6 +84,16 @@ std::unique_ptr<TokenModel> ModelOptions::make_model() const {
   return std::make_unique<GoldenModel>(SpikeGptWeights::load(model, golden()), threads);
 }
 
+std::vector<std::string> ModelOptions::input_paths() const {
+  if (!map.empty()) return {map};
+  if (quantized) return {model, calibration_path()};
+  return {model};
+}
+
+void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs) {
+  for (const std::string& output : outputs) refuse_same_file(output, inputs);
+}
+
 GoldenOptions ModelOptions::golden() const {
   GoldenOptions o;
   o.rescale_every_6_layers = !no_rescale;

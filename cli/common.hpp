@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "models/output_file.hpp"
 #include "models/quantized.hpp"
 #include "models/spikegpt.hpp"
 #include "models/tokenizer.hpp"
@@ -46,6 +47,8 @@ struct ModelOptions {
   Calibration load_calibration(int n_layer) const;
   // The execution level these options select, ready to step.
   std::unique_ptr<TokenModel> make_model() const;
+  // The files make_model() reads, which no output may overwrite.
+  std::vector<std::string> input_paths() const;
 };
 
 // Numeric options: a finite number of at least 0 (CLI11's own checks let NaN through, and an
@@ -63,12 +66,17 @@ struct GenerationOptions {
   std::string logits_out, counts_out, stats_out;
   bool quiet_stats = false;
   void add_to(CLI::App* app);
+  std::vector<std::string> output_paths() const;
 };
 
 // Generates with `model`, streaming the text to stdout, and writes the files the options ask
-// for; `add_stats` adds what only this level measured to the statistics file.
+// for into `outputs` (the caller commits them); `add_stats` adds what only this level measured
+// to the statistics file.
 void run_generation(const GenerationOptions& options, const ModelOptions& model_options, TokenModel& model,
-                    const std::function<void(RunStats&)>& add_stats = {});
+                    OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats = {});
+
+// Refuses, before any work, every output (empty: not asked for) that is one of the inputs.
+void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs);
 
 // The statistics every level writes: model, tokens consumed (prompt, then generated) and counts.
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "models/checkpoint_io.hpp"
+#include "models/output_file.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the mapping file is little endian and is read and written with plain copies");
@@ -75,20 +76,11 @@ class CountingSink {
 
 class FileSink {
  public:
-  explicit FileSink(std::string path) : path_(std::move(path)) {
-    file_ = std::fopen(path_.c_str(), "wb");
-    if (!file_) throw MappingError(fmt::format("cannot create {}: {}", path_, std::strerror(errno)));
-    std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
-  }
-  ~FileSink() {
-    if (file_) std::fclose(file_);
-  }
-  FileSink(const FileSink&) = delete;
-  FileSink& operator=(const FileSink&) = delete;
+  explicit FileSink(const std::string& path) : file_(path) {}
 
   void put(const void* bytes, std::size_t n) {
     if (n == 0) return;
-    if (std::fwrite(bytes, 1, n, file_) != n) throw MappingError(fmt::format("cannot write {}: {}", path_, std::strerror(errno)));
+    file_.write(bytes, n);
     file_crc_.update(bytes, n);
     section_crc_.update(bytes, n);
     written_ += n;
@@ -97,15 +89,10 @@ class FileSink {
   uint32_t section_crc() const { return section_crc_.value(); }
   uint32_t file_crc() const { return file_crc_.value(); }
   uint64_t written() const { return written_; }
-  void close() {
-    const bool failed = std::fclose(file_) != 0;
-    file_ = nullptr;
-    if (failed) throw MappingError(fmt::format("cannot write {}: {}", path_, std::strerror(errno)));
-  }
+  void commit() { file_.commit(); }
 
  private:
-  std::string path_;
-  std::FILE* file_ = nullptr;
+  OutputFile file_;
   Crc32 file_crc_, section_crc_;
   uint64_t written_ = 0;
 };
@@ -1160,30 +1147,19 @@ void save_mapping(const Mapping& m, const std::string& path, const EmbeddingStre
   store_le(header + 16, file_size);
   store_le(header + kTableEnd, checkpoint_io::crc32(header, kTableEnd));
 
-  const std::string partial = path + ".partial";
-  try {
-    FileSink sink(partial);
-    sink.put(header, sizeof header);
-    for (int i = 0; i < kSectionCount; ++i) {
-      sink.start_section();
-      const uint64_t before = sink.written();
-      write_section(sink, i, m, embedding);
-      if (sink.written() - before != lengths[std::size_t(i)])
-        throw std::logic_error(fmt::format("section '{}' wrote {} bytes after counting {}", mapping_section_names()[std::size_t(i)],
-                                           sink.written() - before, lengths[std::size_t(i)]));
-      put(sink, sink.section_crc());
-    }
-    put(sink, sink.file_crc());
-    sink.close();
-  } catch (...) {
-    std::remove(partial.c_str());
-    throw;
+  FileSink sink(path);
+  sink.put(header, sizeof header);
+  for (int i = 0; i < kSectionCount; ++i) {
+    sink.start_section();
+    const uint64_t before = sink.written();
+    write_section(sink, i, m, embedding);
+    if (sink.written() - before != lengths[std::size_t(i)])
+      throw std::logic_error(fmt::format("section '{}' wrote {} bytes after counting {}", mapping_section_names()[std::size_t(i)],
+                                         sink.written() - before, lengths[std::size_t(i)]));
+    put(sink, sink.section_crc());
   }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(partial.c_str());
-    throw MappingError(fmt::format("cannot rename {} to {}: {}", partial, path, reason));
-  }
+  put(sink, sink.file_crc());
+  sink.commit();
 }
 
 Mapping load_mapping(const std::string& path) {

@@ -2,6 +2,7 @@
 
 #include "models/crossbar_kernel.hpp"
 #include "models/op_rules.hpp"
+#include "models/output_file.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -69,11 +70,7 @@ Calibration Calibration::from_json(const nlohmann::json& j, int n_layer) {
   return c;
 }
 
-void Calibration::save(const std::string& path) const {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
-  out << to_json().dump(2) << "\n";
-}
+void Calibration::save(const std::string& path) const { write_file(path, to_json().dump(2) + "\n"); }
 
 Calibration Calibration::load(const std::string& path, int n_layer) {
   std::ifstream in(path);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/checkpoint_io.hpp"
+#include "models/output_file.hpp"
 #include "models/tensor_file.hpp"
 
 namespace spiketile {
@@ -313,18 +314,16 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
   // Padding the header with spaces aligns the data area to 8 bytes, as the reference writer does.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw CheckpointError(fmt::format("{}: cannot open for writing", path));
+  OutputFile out(path);
   uint8_t length[kLengthFieldSize];
   for (std::size_t i = 0; i < kLengthFieldSize; ++i) length[i] = static_cast<uint8_t>(header_text.size() >> (8 * i));
-  out.write(reinterpret_cast<const char*>(length), sizeof length);
-  out.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
+  out.write(length, sizeof length);
+  out.write(header_text);
   for (const std::string& name : names) {
     const std::vector<float>& data = file.tensors.at(name).data;
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+    out.write(data.data(), data.size() * sizeof(float));
   }
-  out.close();
-  if (!out) throw CheckpointError(fmt::format("{}: writing failed", path));
+  out.commit();
 }
 
 }  // namespace spiketile

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "models/lif.hpp"
+#include "models/output_file.hpp"
 
 namespace spiketile {
 
@@ -215,13 +216,12 @@ constexpr char kStateMagic[8] = {'S', 'T', 'S', 'T', 'A', 'T', 'E', '1'};
 }
 
 void RecurrentState::save(const std::string& path) const {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
+  OutputFile out(path);
   const int32_t dims[2] = {n_layer_, n_embd_};
   out.write(kStateMagic, sizeof kStateMagic);
-  out.write(reinterpret_cast<const char*>(dims), sizeof dims);
-  out.write(reinterpret_cast<const char*>(data_.data()), std::streamsize(data_.size() * sizeof(float)));
-  if (!out) throw std::runtime_error(fmt::format("{}: write failed", path));
+  out.write(dims, sizeof dims);
+  out.write(data_.data(), data_.size() * sizeof(float));
+  out.commit();
 }
 
 RecurrentState RecurrentState::load(const std::string& path) {

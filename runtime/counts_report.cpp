@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 
 namespace spiketile {
 
@@ -54,10 +53,6 @@ CountTotals count_totals_from_json(const nlohmann::json& j) {
   return totals;
 }
 
-void write_counts_json(const std::string& path, const CountTotals& counts) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
-  out << counts_json(counts).dump(1) << "\n";
-}
+void write_counts_json(OutputFile& out, const CountTotals& counts) { out.write(counts_json(counts).dump(1) + "\n"); }
 
 }  // namespace spiketile

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "models/output_file.hpp"
 #include "runtime/execution.hpp"
 
 namespace spiketile {
@@ -15,6 +16,7 @@ void print_counts_per_layer(std::FILE* out, const CountTotals& counts);
 nlohmann::json counts_json(const CountTotals& counts);
 // Inverse of counts_json; throws std::invalid_argument naming what is missing.
 CountTotals count_totals_from_json(const nlohmann::json& j);
-void write_counts_json(const std::string& path, const CountTotals& counts);
+// Writes into `out`; the caller commits it.
+void write_counts_json(OutputFile& out, const CountTotals& counts);
 
 }  // namespace spiketile

@@ -9,7 +9,7 @@
 
 namespace spiketile {
 
-void write_npy(const std::string& path, const std::vector<int64_t>& shape, const float* data) {
+void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* data) {
   std::string dims;
   int64_t count = 1;
   for (auto d : shape) {
@@ -22,14 +22,11 @@ void write_npy(const std::string& path, const std::vector<int64_t>& shape, const
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
   const uint16_t len = uint16_t(header.size());
   out.write("\x93NUMPY\x01\x00", 8);
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out.write(header.data(), std::streamsize(header.size()));
-  out.write(reinterpret_cast<const char*>(data), std::streamsize(count * sizeof(float)));
-  if (!out) throw std::runtime_error(fmt::format("{}: write failed", path));
+  out.write(&len, 2);
+  out.write(header);
+  out.write(data, std::size_t(count) * sizeof(float));
 }
 
 NpyArray read_npy(const std::string& path) {

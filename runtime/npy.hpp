@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "models/output_file.hpp"
+
 namespace spiketile {
 
 struct NpyArray {
@@ -12,7 +14,8 @@ struct NpyArray {
   std::vector<float> data;
 };
 
-void write_npy(const std::string& path, const std::vector<int64_t>& shape, const float* data);
+// Writes into `out`; the caller commits it.
+void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* data);
 // Reads little-endian float32 ('<f4'), C order. Anything else is a clear error.
 NpyArray read_npy(const std::string& path);
 

@@ -342,11 +342,7 @@ RunStats stats_from_json(const json& j) {
   return s;
 }
 
-void write_stats(const std::string& path, const RunStats& stats) {
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot open for writing", path));
-  out << stats_to_json(stats).dump(1) << "\n";
-}
+void write_stats(OutputFile& out, const RunStats& stats) { out.write(stats_to_json(stats).dump(1) + "\n"); }
 
 RunStats read_stats(const std::string& path) {
   std::ifstream in(path);

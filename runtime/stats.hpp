@@ -15,6 +15,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "models/output_file.hpp"
 #include "runtime/execution.hpp"
 
 namespace spiketile {
@@ -121,7 +122,8 @@ nlohmann::json stats_model_json(const StatsModel& model);
 nlohmann::json stats_to_json(const RunStats& stats);
 // Validates format, level and every required field; errors name the field and the file's need.
 RunStats stats_from_json(const nlohmann::json& j);
-void write_stats(const std::string& path, const RunStats& stats);
+// Writes into `out`; the caller commits it (with the command's other outputs).
+void write_stats(OutputFile& out, const RunStats& stats);
 RunStats read_stats(const std::string& path);
 
 }  // namespace spiketile

@@ -383,6 +383,9 @@ class CoreModule : public sc_core::sc_module {
 
 ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options)
     : mapping_(std::move(mapping)), chip_(mapping_chip_spec(*mapping_)), options_(options), host_(*mapping_) {
+  // Before elaborating anything: SystemC opens the VCD only when the run starts, and an open that
+  // fails there ends the process in its trace writer's destructor (SIGFPE) instead of an error.
+  if (!options.trace_path.empty()) trace_output_ = std::make_unique<OutputFile>(vcd_path(options.trace_path));
   const Mapping& m = *mapping_;
   links_ = link_units(m);
   observations_.reset(m.config.n_layer, m.config.n_embd);
@@ -428,10 +431,10 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
     cores_.push_back(std::make_unique<CoreModule>(fmt::format("{}core_{}", options.instance_name, core).c_str(), *this, id,
                                                   network_->interface(core), timing_, incoming[std::size_t(id)]));
   }
-  if (!options.trace_path.empty()) {
-    std::string base = options.trace_path;
-    if (base.size() > 4 && base.compare(base.size() - 4, 4, ".vcd") == 0) base.resize(base.size() - 4);
-    auto* file = sc_core::sc_create_vcd_trace_file(base.c_str());
+  if (trace_output_) {
+    // SystemC appends ".vcd" to the name it is given; the temporary ends with the target's name.
+    const std::string& writing = trace_output_->writing_path();
+    auto* file = sc_core::sc_create_vcd_trace_file(writing.substr(0, writing.size() - 4).c_str());
     network_->trace(file, options.trace_cores);
     for (int id = 0; id < int(m.units.size()); ++id) {
       const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
@@ -446,6 +449,17 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
 
 ChipSimulator::~ChipSimulator() {
   if (trace_file_) sc_core::sc_close_vcd_trace_file(static_cast<sc_core::sc_trace_file*>(trace_file_));
+}
+
+std::unique_ptr<OutputFile> ChipSimulator::finish_trace() {
+  if (trace_file_) sc_core::sc_close_vcd_trace_file(static_cast<sc_core::sc_trace_file*>(trace_file_));
+  trace_file_ = nullptr;
+  return std::move(trace_output_);
+}
+
+std::string vcd_path(const std::string& trace_path) {
+  const bool has_extension = trace_path.size() > 4 && trace_path.compare(trace_path.size() - 4, 4, ".vcd") == 0;
+  return has_extension ? trace_path : trace_path + ".vcd";
 }
 
 Cycle ChipSimulator::now() const { return network_->clock().now(); }

@@ -21,6 +21,7 @@
 
 #include "chips/chip_spec.hpp"
 #include "compiler/mapping.hpp"
+#include "models/output_file.hpp"
 #include "models/token_counting.hpp"
 #include "models/token_model.hpp"
 #include "runtime/core_timing.hpp"
@@ -60,7 +61,7 @@ struct SimulationProgress {
 };
 
 struct SimulatorOptions {
-  std::string trace_path;              // VCD of the selected cores' routers (empty: none)
+  std::string trace_path;              // VCD of the selected cores' routers (empty: none; see vcd_path)
   std::vector<int> trace_cores;        // core indices
   Cycle watchdog_cycles = 0;           // 0: the network's default
   std::function<void(const SimulationProgress&)> progress;  // called after every token
@@ -71,10 +72,18 @@ struct SimulatorOptions {
   std::function<void(int unit, const UnitEvent&)> on_send;
 };
 
+// The file a trace_path names: SystemC always appends ".vcd", so "t" and "t.vcd" both write t.vcd.
+std::string vcd_path(const std::string& trace_path);
+
 class ChipSimulator final : public TokenModel, private UnitOutbox {
  public:
   ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options = {});
   ~ChipSimulator() override;
+
+  // Closes the VCD writer and hands over the trace file for the caller to commit with the run's
+  // other outputs (null without a trace). Without this call the trace is discarded: a run that
+  // failed leaves no partial VCD.
+  std::unique_ptr<OutputFile> finish_trace();
 
   std::string level_name() const override { return "simulator"; }
   int vocab_size() const override { return mapping_->config.vocab_size; }
@@ -176,6 +185,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   PhaseTotals prefill_, decode_;
   double wall_seconds_ = 0;
   void* trace_file_ = nullptr;
+  std::unique_ptr<OutputFile> trace_output_;  // where SystemC writes trace_file_
 };
 
 }  // namespace spiketile::sim

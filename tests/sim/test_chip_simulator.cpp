@@ -194,6 +194,7 @@ TEST(ChipSimulator, TraceOfSelectedCoresShowsTheirActivity) {
     ChipSimulator chip(mapping, options);
     chip.step(3);
     chip.step(4);
+    chip.finish_trace()->commit();
   }
   const std::string text = read_text(vcd);
   fs::remove(vcd);

@@ -60,7 +60,9 @@ TEST(Npy, RoundTrip) {
   const std::string path = ::testing::TempDir() + "/x.npy";
   std::vector<float> data(6 * 5);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = float(i) * 0.5f - 3.0f;
-  write_npy(path, {6, 5}, data.data());
+  OutputFile out(path);
+  write_npy(out, {6, 5}, data.data());
+  out.commit();
   const NpyArray a = read_npy(path);
   EXPECT_EQ(a.shape, (std::vector<int64_t>{6, 5}));
   EXPECT_EQ(a.data, data);
