@@ -712,10 +712,11 @@ TEST(MappingSummary, ReportsUseAgainstTheChip) {
   EXPECT_CONTAINS(text, "  flows:             7 (3 multicast, 4 unicast, 0 within one core)\n");
   // Mesh links of each flow's xy tree × its flits (tiny.yaml chips: 2 × 2, one gateway per edge at
   // row 1): xk from (0,0) to (1,0),(1,1): 3 × 2.5; xk from (0,1): 3 × 2.5; LN gather and scatter
-  // 1 + 1; k 1 × 8; head partial sums 1 × 4; spikes from chip 0 (1,1) to (0,0),(0,1) (3 links),
-  // over the gateway link to chip 1 (1,0), then to (0,0),(0,1) (3 links): 6 × 1.5, and one
-  // inter-chip crossing × 1.5. Busiest mesh link: chip 0 (1,0) -> (1,1), the 8 key flits.
-  EXPECT_CONTAINS(text, "  mesh flit-hops:    38.0 (busiest link 8.00 flits)\n");
+  // 1 + 1; k 1 × 8; head partial sums 1 × 4; ln_out.z from chip 0 (0,0) to (1,0) (1 link) and,
+  // x first, through (0,1) to the gateway (1,1) (2 links), over the gateway link to chip 1 (1,0),
+  // then to (0,0) (1 link): 4 × 1.5, and one inter-chip crossing × 1.5. Busiest mesh link: chip 0
+  // (1,0) -> (1,1), the 8 key flits.
+  EXPECT_CONTAINS(text, "  mesh flit-hops:    35.0 (busiest link 8.00 flits)\n");
   EXPECT_CONTAINS(text, "  inter-chip flits:  1.5 (busiest link 1.50 flits)\n");
   EXPECT_CONTAINS(text, "  placement cost:    21.5 mesh-hop equivalents; baseline 30.5, lower bound 12.0");
   // L0: 2 residual, 1 key, 1 value+wkv+gate; head: 1 partial-sum, 1 logits.
