@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -785,6 +786,12 @@ ParsedConfig parse_yaml(LoadYaml load, const Schema& schema, ProblemSink& sink) 
 }  // namespace
 
 ParsedConfig parse_file(const std::string& path, const Schema& schema, ProblemSink& sink) {
+  // yaml-cpp fails on a folder only after allocating state it then leaks: ask first.
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    sink.add(Position{}, "cannot read the file: it is a folder");
+    return {};
+  }
   return parse_yaml([&path] { return YAML::LoadFile(path); }, schema, sink);
 }
 

@@ -15,10 +15,12 @@
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <set>
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
 
+#include "models/json_limits.hpp"
 #include "models/tokenizer.hpp"
 #include "models/unicode_util.hpp"
 
@@ -29,6 +31,8 @@ using unicode::CharClass;
 
 // Ids index dense tables, so an absurd id in a corrupt file must not trigger a huge allocation.
 constexpr long long kMaxTokenId = 1 << 24;
+// A tokenizer JSON nests a handful of levels (normalizer and pre-tokenizer sequences the deepest).
+constexpr int kMaxJsonDepth = 32;
 
 constexpr std::string_view kExpectedFormat =
     "a Hugging Face tokenizers JSON (BPE model, NFC or no normalizer, ByteLevel pre-tokenizer)";
@@ -340,6 +344,8 @@ void BpeTokenizer::load_model(const nlohmann::json& model, const std::string& or
 
 void BpeTokenizer::load_added_tokens(const nlohmann::json& added_tokens, const std::string& origin) {
   if (!added_tokens.is_array()) fail(origin, "\"added_tokens\" is not an array");
+  std::set<int> ids;
+  std::set<std::string> contents;
   for (const nlohmann::json& entry : added_tokens) {
     if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer() || !entry.contains("content") ||
         !entry["content"].is_string() || entry["id"].get<long long>() < 0 || entry["id"].get<long long>() > kMaxTokenId) {
@@ -354,7 +360,12 @@ void BpeTokenizer::load_added_tokens(const nlohmann::json& added_tokens, const s
     token.rstrip = entry.value("rstrip", false);
     token.normalized = entry.value("normalized", !token.special);
     token.pattern = token.normalized && normalize_nfc_ ? unicode::nfc_normalize(token.content) : token.content;
-    if (token.content.empty()) continue;  // tokenizers ignores empty added tokens
+    // tokenizers silently drops an empty added token and lets a repeated one shadow the first:
+    // either would make our ids differ from the file's without a word.
+    if (token.content.empty()) fail(origin, "added token " + std::to_string(token.id) + " has empty content");
+    if (!ids.insert(token.id).second) fail(origin, "added token id " + std::to_string(token.id) + " appears twice");
+    if (!contents.insert(token.content).second)
+      fail(origin, "added token " + std::to_string(token.id) + " repeats the content of an earlier one");
 
     if (static_cast<std::size_t>(token.id) >= token_utf8_.size()) {
       token_utf8_.resize(static_cast<std::size_t>(token.id) + 1);
@@ -597,7 +608,7 @@ std::string BpeTokenizer::token_bytes(int id) const {
 std::unique_ptr<Tokenizer> load_bpe_tokenizer_from_json(const std::string& json_text, const std::string& origin) {
   nlohmann::json config;
   try {
-    config = nlohmann::json::parse(json_text);
+    config = nlohmann::json::parse(json_text, nesting_limit(kMaxJsonDepth, origin));
   } catch (const nlohmann::json::parse_error& error) {
     fail(origin, std::string("malformed JSON (") + error.what() + ")");
   }

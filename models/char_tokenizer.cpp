@@ -9,6 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "models/json_limits.hpp"
 #include "models/tokenizer.hpp"
 #include "models/unicode_util.hpp"
 
@@ -106,7 +107,7 @@ std::unique_ptr<Tokenizer> load_char_tokenizer(const std::string& path) {
 
   nlohmann::json vocab;
   try {
-    vocab = nlohmann::json::parse(text);
+    vocab = nlohmann::json::parse(text, nesting_limit(2, "'" + path + "'"));  // one object of strings
   } catch (const nlohmann::json::parse_error& error) {
     throw std::runtime_error("'" + path + "': malformed JSON (" + error.what() + "); expected " + std::string(kExpectedFormat));
   }

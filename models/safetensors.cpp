@@ -68,7 +68,12 @@ uint64_t read_header_length(const checkpoint_io::RandomAccessFile& file) {
 
 Json parse_header_json(const std::string& path, const std::string& text) {
   std::set<std::string> top_level_keys;
+  // A header nests four levels (tensor → spec → shape → size); deeper is hostile, and destroying a
+  // deep JSON value recurses once per level.
+  constexpr int kMaxHeaderDepth = 8;
   auto reject_duplicates = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (depth > kMaxHeaderDepth)
+      throw CheckpointError(fmt::format("{}: safetensors header nests deeper than {} levels", path, kMaxHeaderDepth));
     if (event == Json::parse_event_t::key && depth == 1 && !top_level_keys.insert(parsed.get<std::string>()).second) {
       throw CheckpointError(fmt::format("{}: safetensors header names '{}' twice", path, parsed.get<std::string>()));
     }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "chips/chip_spec.hpp"
+#include "models/json_limits.hpp"
 #include "runtime/counts_report.hpp"
 
 namespace spiketile {
@@ -344,12 +345,15 @@ RunStats stats_from_json(const json& j) {
 
 void write_stats(OutputFile& out, const RunStats& stats) { out.write(stats_to_json(stats).dump(1) + "\n"); }
 
+// The format nests six levels (counts → layers → op → group → count); the network detail adds none.
+constexpr int kMaxStatsDepth = 16;
+
 RunStats read_stats(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(fmt::format("{}: cannot open the stats file", path));
   json j;
   try {
-    in >> j;
+    j = json::parse(in, nesting_limit(kMaxStatsDepth, path));
   } catch (const json::parse_error& e) {
     throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }

@@ -623,6 +623,11 @@ TEST(SafetensorsErrors, HeaderLengthAndJson) {
 
   write_bytes(path, "tiny");
   expect_checkpoint_error([&] { load_safetensors(path.string()); }, {"too small for a safetensors file"});
+
+  // __metadata__ nested a hundred thousand deep: refused before destroying it could overflow the stack.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  write_bytes(path, safetensors_bytes(R"({"__metadata__":{"x":)" + deep + "}}", ""));
+  expect_checkpoint_error([&] { load_safetensors(path.string()); }, {path.string(), "nests deeper than 8 levels"});
 }
 
 TEST(SafetensorsErrors, EntriesAndOffsets) {

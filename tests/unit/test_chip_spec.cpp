@@ -178,6 +178,16 @@ TEST(ChipSpec, DefaultChipLoadsWithTheDocumentedNumbers) {
   EXPECT_DOUBLE_EQ(chip.power.gated_static_fraction, 1.0 / 20);  // a 20× leakage reduction
 }
 
+// yaml-cpp leaks when handed a folder; the loader says what it is instead of asking it.
+TEST(ChipSpec, AFolderIsNotAChipDescription) {
+  try {
+    load_chip_spec(::testing::TempDir());
+    FAIL() << "no error";
+  } catch (const ChipSpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read the file: it is a folder"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ChipSpec, LargeChipHoldsSpikeGpt216mAtInt8) {
   const ChipSpec chip = load_chip_spec((kSourceDir / "chips/large.yaml").string());
   EXPECT_EQ(chip.system.topology.impl, "grid_2d");

@@ -288,6 +288,18 @@ TEST(Report, StatsWithoutPowerSectionAreChargedAsNoneAndSaySo) {
   fs::remove_all(dir);
 }
 
+// A stats file nested without bound is refused, naming it, before it can overflow the stack.
+TEST(Report, DeeplyNestedStatsFilesAreRefused) {
+  const std::string path = ::testing::TempDir() + "/deep_stats.json";
+  std::ofstream(path) << "{\"format\": " << std::string(100000, '[') << std::string(100000, ']') << "}";
+  try {
+    read_stats(path);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": JSON nests deeper than 16 levels");
+  }
+}
+
 TEST(Report, StatsRoundTripThroughJsonWithEveryOptionalSection) {
   for (const RunStats& s : {tiny_stats(), simulated_stats(), simulated_stats_with(power_of("core", 4, 1))}) {
     const json j = stats_to_json(s);

@@ -190,6 +190,31 @@ TEST(BpeTokenizer, EncodesMegabytesQuickly) {
   EXPECT_EQ(neox_bpe().decode(ids), text);
 }
 
+// tokenizers drops an empty added token and lets a repeated one shadow the first, silently; we
+// refuse both, naming the file. JSON nested without bound is refused before it can overflow the
+// stack.
+TEST(BpeTokenizer, AddedTokensAreNonEmptyAndUniqueAndNestingIsBounded) {
+  const nlohmann::json config = read_json(kSharedData + "/20B_tokenizer.json");
+  auto message_for = [](const nlohmann::json& edited) {
+    return load_error([&] { load_bpe_tokenizer_from_json(edited.dump(), "edited.json"); });
+  };
+  nlohmann::json empty = config;
+  empty["added_tokens"][0]["content"] = "";
+  EXPECT_NE(message_for(empty).find("added token 0 has empty content"), std::string::npos) << message_for(empty);
+  nlohmann::json twice = config;
+  twice["added_tokens"].push_back(config["added_tokens"][1]);
+  EXPECT_NE(message_for(twice).find("added token id 1 appears twice"), std::string::npos) << message_for(twice);
+  nlohmann::json shadow = config;
+  nlohmann::json copy = config["added_tokens"][1];
+  copy["id"] = 60000;
+  shadow["added_tokens"].push_back(copy);
+  EXPECT_NE(message_for(shadow).find("added token 60000 repeats the content of an earlier one"), std::string::npos)
+      << message_for(shadow);
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string message = load_error([&] { load_bpe_tokenizer_from_json(deep, "deep.json"); });
+  EXPECT_NE(message.find("deep.json: JSON nests deeper than 32 levels"), std::string::npos) << message;
+}
+
 TEST(BpeTokenizer, LoadErrorsNameTheFileAndTheExpectation) {
   ScratchDir scratch;
   const std::string missing = "/nonexistent/20B_tokenizer.json";
