@@ -1,0 +1,303 @@
+#include "tests/fuzz/fuzz_targets.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "chips/chip_spec.hpp"
+#include "chips/energy_table.hpp"
+#include "compiler/mapping.hpp"
+#include "compiler/mapping_io.hpp"
+#include "models/checkpoint_io.hpp"
+#include "models/tensor_file.hpp"
+#include "models/tokenizer.hpp"
+#include "runtime/stats.hpp"
+
+namespace spiketile::fuzz {
+namespace {
+
+// A tensor may legitimately be a view far larger than its storage (stride 0); reading one that
+// size would measure the allocator, not the reader.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 22;
+constexpr int64_t kRowsPerBlock = 3;   // odd, so blocks rarely line up with tensor shapes
+
+// Readers that take only a path get the bytes through a file, as the CLI gives them one. One file
+// per reader and process, removed at exit.
+class ScratchFile {
+ public:
+  explicit ScratchFile(const std::string& name)
+      : path_((std::filesystem::temp_directory_path() / fmt::format("spiketile-fuzz-{}-{}", ::getpid(), name))
+                  .string()) {}
+  ~ScratchFile() { std::remove(path_.c_str()); }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+
+  const std::string& write(const std::string& bytes) const {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+    if (!out.flush()) throw std::runtime_error("cannot write the fuzz scratch file " + path_);
+    return path_;
+  }
+
+ private:
+  std::string path_;
+};
+
+uint64_t load_le(const std::string& bytes, std::size_t at, int width) {
+  uint64_t value = 0;
+  for (int i = width - 1; i >= 0; --i) value = value << 8 | uint8_t(bytes[at + std::size_t(i)]);
+  return value;
+}
+
+void store_le32(std::string& bytes, std::size_t at, uint32_t value) {
+  for (int i = 0; i < 4; ++i) bytes[at + std::size_t(i)] = char(value >> (8 * i) & 0xFF);
+}
+
+uint32_t crc_of(const std::string& bytes, std::size_t begin, std::size_t length) {
+  return checkpoint_io::crc32(bytes.data() + begin, length);
+}
+
+// Rewrites the CRC-32 of every STORED entry of a (possibly mutated) zip archive in both its
+// central-directory record and its local header. Without this almost every mutation of the pickle
+// or of tensor data stops at the CRC check, and the pickle machine and tensor views behind it go
+// unfuzzed; the CRC comparison itself is a few lines the unit tests cover. Anything that does not
+// parse is left as it is for the reader to refuse.
+void repair_zip_checksums(std::string& bytes) {
+  constexpr uint32_t kEndOfCentralDirectory = 0x06054b50, kCentralRecord = 0x02014b50, kLocalHeader = 0x04034b50;
+  constexpr std::size_t kEndRecordBytes = 22, kCentralRecordBytes = 46, kLocalHeaderBytes = 30;
+  if (bytes.size() < kEndRecordBytes) return;
+  std::size_t end_record = bytes.size() - kEndRecordBytes;
+  while (load_le(bytes, end_record, 4) != kEndOfCentralDirectory) {
+    if (end_record == 0 || bytes.size() - end_record > kEndRecordBytes + 0xFFFF) return;
+    --end_record;
+  }
+  const uint64_t entries = load_le(bytes, end_record + 10, 2);
+  std::size_t record = std::size_t(load_le(bytes, end_record + 16, 4));
+  for (uint64_t i = 0; i < entries; ++i) {
+    if (record > bytes.size() || bytes.size() - record < kCentralRecordBytes) return;
+    if (load_le(bytes, record, 4) != kCentralRecord) return;
+    const uint64_t method = load_le(bytes, record + 10, 2);
+    const uint64_t stored_size = load_le(bytes, record + 20, 4);
+    const std::size_t local = std::size_t(load_le(bytes, record + 42, 4));
+    const std::size_t next = record + kCentralRecordBytes + load_le(bytes, record + 28, 2) +
+                             load_le(bytes, record + 30, 2) + load_le(bytes, record + 32, 2);
+    if (method == 0 && local < bytes.size() && bytes.size() - local >= kLocalHeaderBytes &&
+        load_le(bytes, local, 4) == kLocalHeader) {
+      const std::size_t data = local + kLocalHeaderBytes + load_le(bytes, local + 26, 2) + load_le(bytes, local + 28, 2);
+      if (data <= bytes.size() && stored_size <= bytes.size() - data) {
+        const uint32_t crc = crc_of(bytes, data, std::size_t(stored_size));
+        store_le32(bytes, record + 16, crc);
+        store_le32(bytes, local + 14, crc);
+      }
+    }
+    record = next;
+  }
+}
+
+// The same for a mapping file (docs/mapping-format.md, "File layout"): the header-and-table CRC,
+// each section's CRC and the whole-file CRC, for a section table that fits the input.
+void repair_mapping_checksums(std::string& bytes) {
+  constexpr std::size_t kHeaderBytes = 24, kTableEntryBytes = 32, kSectionNameBytes = 16, kCrcBytes = 4;
+  const std::size_t table_end = kHeaderBytes + mapping_section_names().size() * kTableEntryBytes;
+  if (bytes.size() < table_end + 2 * kCrcBytes) return;
+  store_le32(bytes, table_end, crc_of(bytes, 0, table_end));
+  for (std::size_t entry = kHeaderBytes; entry < table_end; entry += kTableEntryBytes) {
+    const uint64_t offset = load_le(bytes, entry + kSectionNameBytes, 8);
+    const uint64_t length = load_le(bytes, entry + kSectionNameBytes + 8, 8);
+    if (offset > bytes.size() || length > bytes.size() - offset || bytes.size() - offset - length < kCrcBytes) break;
+    store_le32(bytes, std::size_t(offset + length), crc_of(bytes, std::size_t(offset), std::size_t(length)));
+  }
+  const std::size_t whole_file = bytes.size() - kCrcBytes;
+  store_le32(bytes, whole_file, crc_of(bytes, 0, whole_file));
+}
+
+// Reads every tensor whole and by row blocks: the data path (dtype conversion, strided views,
+// finiteness checks) is where the offsets the file declares are used.
+void read_every_tensor(const std::function<std::unique_ptr<TensorReader>()>& open) {
+  try {
+    const std::unique_ptr<TensorReader> reader = open();
+    const TensorIndex& index = reader->index();
+    for (const std::string& name : index.order) {
+      const std::vector<int64_t>& shape = index.shape(name);
+      const int64_t numel = checkpoint_io::checked_numel(shape);
+      if (numel < 0 || numel > kMaxTensorElements) continue;
+      const Tensor tensor = reader->read(name);
+      if (int64_t(tensor.data.size()) != numel || tensor.shape != shape)
+        throw FuzzFinding(fmt::format("tensor '{}' read as {} values of {}; its index says {} of {}", name,
+                                      tensor.data.size(), tensor.shape_str(), numel, checkpoint_io::shape_str(shape)));
+      if (shape.empty() || shape[0] == 0 || numel == 0) continue;
+      int64_t rows_seen = 0;
+      reader->read_row_blocks(name, kRowsPerBlock, [&](int64_t first_row, int64_t rows, const float*) {
+        if (first_row != rows_seen) throw FuzzFinding(fmt::format("tensor '{}': row block starts at {}", name, first_row));
+        rows_seen += rows;
+      });
+      if (rows_seen != shape[0])
+        throw FuzzFinding(fmt::format("tensor '{}': row blocks gave {} rows of {}", name, rows_seen, shape[0]));
+    }
+  } catch (const CheckpointError&) {
+  }
+}
+
+// What a loaded tokenizer must do for any text: ids inside its vocabulary, each with its bytes.
+void require_consistent_encoding(const Tokenizer& tokenizer, const std::string& text) {
+  for (int id : tokenizer.encode(text)) {
+    if (id < 0 || id >= tokenizer.vocab_size())
+      throw FuzzFinding(fmt::format("{} encoded to id {} outside its {} ids", tokenizer.name(), id,
+                                    tokenizer.vocab_size()));
+    tokenizer.token_bytes(id);
+  }
+}
+
+// Text with spaces, digits, punctuation, an added token of the NeoX vocabulary, accents in NFD
+// form and ill-formed UTF-8, for tokenizers whose files were fuzzed.
+const std::string& tokenizer_probe_text() {
+  static const std::string text = "Hello, world!  It's 2024\n<|endoftext|>e\xCC\x81t\xC3\xA9 \xFF\xC3 end";
+  return text;
+}
+
+std::string data_dir() {
+  if (const char* env = std::getenv("SPIKETILE_DATA_DIR")) return env;
+  return std::string(SPIKETILE_SHARED_DIR) + "/data";
+}
+
+bool is_ascii(const std::string& text) {
+  for (char c : text)
+    if (uint8_t(c) >= 0x80) return false;
+  return true;
+}
+
+}  // namespace
+
+void fuzz_pth(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("checkpoint.pth");
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  repair_zip_checksums(bytes);
+  const std::string& path = file.write(bytes);
+  read_every_tensor([&] { return open_pth(path); });
+}
+
+void fuzz_safetensors(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("checkpoint.safetensors");
+  const std::string& path = file.write(std::string(reinterpret_cast<const char*>(data), size));
+  read_every_tensor([&] { return open_safetensors(path); });
+}
+
+void fuzz_mapping(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("mapping.stmap");
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  repair_mapping_checksums(bytes);
+  try {
+    load_mapping(file.write(bytes));
+  } catch (const MappingError&) {
+  }
+}
+
+void fuzz_chip_yaml(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  ChipSpec chip;
+  try {
+    chip = load_chip_spec_from_string(std::string(reinterpret_cast<const char*>(data), size), "fuzz input");
+  } catch (const ChipSpecError&) {
+    return;
+  }
+  // A description the loader accepts must be one the rest of the tool can derive its numbers from.
+  chip.event_packet_format();
+  chip.inter_chip_cycles_per_flit();
+  chip.gateway_offsets(chip.mesh.rows);
+  chip.gateway_offsets(chip.mesh.cols);
+  if (chip.crossbar_weight_bytes() <= 0 || chip.total_cores() <= 0)
+    throw FuzzFinding(fmt::format("accepted chip has {} crossbar weight bytes and {} cores",
+                                  chip.crossbar_weight_bytes(), chip.total_cores()));
+}
+
+void fuzz_energy_yaml(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("energy.yaml");
+  try {
+    const EnergyTable table = load_energy_table(file.write(std::string(reinterpret_cast<const char*>(data), size)));
+    for (const std::string& action : energy_action_names()) table.energy_pj(action);
+  } catch (const EnergyTableError&) {
+  }
+}
+
+void fuzz_stats_json(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(data, data + size);
+  } catch (const nlohmann::json::parse_error&) {
+    return;  // read_stats refuses text that is not JSON before the statistics reader sees it
+  }
+  RunStats stats;
+  try {
+    stats = stats_from_json(parsed);
+  } catch (const std::invalid_argument&) {
+    return;
+  }
+  // The tool writes what it read back (report, merge): accepted statistics must survive that.
+  const nlohmann::json written = stats_to_json(stats);
+  if (stats_to_json(stats_from_json(written)) != written)
+    throw FuzzFinding("statistics change on a write-read round trip: " + written.dump().substr(0, 400));
+}
+
+void fuzz_bpe_tokenizer_json(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  std::unique_ptr<Tokenizer> tokenizer;
+  try {
+    tokenizer = load_bpe_tokenizer_from_json(std::string(reinterpret_cast<const char*>(data), size), "fuzz input");
+  } catch (const std::runtime_error&) {
+    return;
+  }
+  require_consistent_encoding(*tokenizer, tokenizer_probe_text());
+}
+
+void fuzz_char_tokenizer_json(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("vocab.json");
+  std::unique_ptr<Tokenizer> tokenizer;
+  try {
+    tokenizer = load_char_tokenizer(file.write(std::string(reinterpret_cast<const char*>(data), size)));
+  } catch (const std::runtime_error&) {
+    return;
+  }
+  require_consistent_encoding(*tokenizer, tokenizer_probe_text());
+}
+
+void fuzz_text_input(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  // The tokenizers the CLI encodes text with, loaded once: the NeoX file takes a while.
+  static const std::unique_ptr<Tokenizer> book = tokenizer_for_vocab(77, data_dir());
+  static const std::unique_ptr<Tokenizer> neox = tokenizer_for_vocab(50277, data_dir());
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  require_consistent_encoding(*book, text);
+  require_consistent_encoding(*neox, text);
+  // Byte-level BPE loses nothing: NFC leaves ASCII alone, so ASCII text decodes to itself.
+  if (is_ascii(text) && neox->decode(neox->encode(text)) != text)
+    throw FuzzFinding("NeoX BPE does not round-trip the ASCII text: " + text.substr(0, 200));
+}
+
+const std::vector<FuzzReader>& fuzz_readers() {
+  static const std::vector<FuzzReader> readers = {
+      {"pth", fuzz_pth},
+      {"safetensors", fuzz_safetensors},
+      {"mapping", fuzz_mapping},
+      {"chip_yaml", fuzz_chip_yaml},
+      {"energy_yaml", fuzz_energy_yaml},
+      {"stats_json", fuzz_stats_json},
+      {"bpe_tokenizer_json", fuzz_bpe_tokenizer_json},
+      {"char_tokenizer_json", fuzz_char_tokenizer_json},
+      {"text_input", fuzz_text_input},
+  };
+  return readers;
+}
+
+}  // namespace spiketile::fuzz
