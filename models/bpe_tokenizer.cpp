@@ -609,7 +609,8 @@ std::unique_ptr<Tokenizer> load_bpe_tokenizer_from_json(const std::string& json_
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(json_text, nesting_limit(kMaxJsonDepth, origin));
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
+    // parse_error, and out_of_range for a number beyond double (1e999).
     fail(origin, std::string("malformed JSON (") + error.what() + ")");
   }
   try {

@@ -108,7 +108,7 @@ std::unique_ptr<Tokenizer> load_char_tokenizer(const std::string& path) {
   nlohmann::json vocab;
   try {
     vocab = nlohmann::json::parse(text, nesting_limit(2, "'" + path + "'"));  // one object of strings
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for 1e999
     throw std::runtime_error("'" + path + "': malformed JSON (" + error.what() + "); expected " + std::string(kExpectedFormat));
   }
   if (!vocab.is_object() || vocab.empty()) {

@@ -354,7 +354,7 @@ RunStats read_stats(const std::string& path) {
   json j;
   try {
     j = json::parse(in, nesting_limit(kMaxStatsDepth, path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond double (1e999)
     throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }
   RunStats stats;

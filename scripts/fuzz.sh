@@ -43,7 +43,10 @@ for reader in "${selected[@]}"; do
   mkdir -p "$corpus" "$findings"
   echo "== fuzz_$reader: ${seconds}s, max_len $(max_len "$reader")"
   log="$build/fuzz_$reader.log"
-  if "$build/fuzz/fuzz_$reader" "$corpus" "$root/tests/fuzz/corpus/$reader" -max_total_time="$seconds" \
+  # Committed crash inputs join the seeds, so a run starts by checking that they stay fixed.
+  seeds=("$root/tests/fuzz/corpus/$reader")
+  [[ -d "$root/tests/fuzz/regressions/$reader" ]] && seeds+=("$root/tests/fuzz/regressions/$reader")
+  if "$build/fuzz/fuzz_$reader" "$corpus" "${seeds[@]}" -max_total_time="$seconds" \
        -max_len="$(max_len "$reader")" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$findings/" >"$log" 2>&1; then
     grep -E '^stat::number_of_executed_units|^stat::new_units_added|^Done' "$log" || true

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "runtime/report.hpp"
 #include "tests/unit/cli_runner.hpp"
@@ -365,6 +367,20 @@ TEST(Report, StatsErrorsNameTheField) {
   bad["counts"]["per_step_total"][0]["spikes"] = uint64_t(1) << 63;
   EXPECT_EQ(error_of(bad), "stats: counts: event counts: 'spikes' is 9223372036854775808, above the largest count "
                            "(9223372036854775807)");
+}
+
+// nlohmann reports a number beyond double (1e999) as out_of_range, not parse_error: the stats
+// reader must still name the file and call it invalid JSON (found by fuzz_stats_json).
+TEST(Report, StatsFileWithANumberBeyondDoubleIsInvalidJson) {
+  const std::string path = ::testing::TempDir() + "/stats_number_overflow.json";
+  std::ofstream(path) << R"({"format": "spiketile-stats-1", "steps": 1e999})";
+  try {
+    read_stats(path);
+    ADD_FAILURE() << "read_stats accepted 1e999";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(path + ": not valid JSON: ", 0), 0u) << e.what();
+  }
+  std::remove(path.c_str());
 }
 
 // Summing counts that each fit int64 but together do not is an error naming the count, not a wrap
