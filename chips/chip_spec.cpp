@@ -271,6 +271,12 @@ config::Schema build_chip_schema() {
                             "packet (a burst: one header, a length field, the payloads packed; chips/event_packet.hpp). "
                             "1: every value is its own packet. A burst never exceeds a router input buffer or "
                             "the axon input queue."),
+       integer_with_default("multicast_branch_buffer_flits", "flits", 0, 0, 65536,
+                            "Room at each output port for branches of multicast packets that cannot leave yet: a "
+                            "branch blocked for credits waits there while the packet's other branches go on and its "
+                            "input buffer slot frees, so one slow destination does not hold up the others "
+                            "(docs/chip.md, \"Multicast branches\"). 0: a multicast packet holds its input buffer "
+                            "until every branch has left. Otherwise at least input_buffer_depth_flits, so every packet fits."),
        impl_param(ParamType::impl, "routing", "xy",
                   {ImplChoice{"xy", "dimension order: along X (columns) first, then Y; deadlock-free on a mesh.", {}},
                    ImplChoice{"yx", "dimension order: along Y first, then X.", {}}},
@@ -454,6 +460,14 @@ void check_consistency(const ParsedConfig& c, ProblemSink& sink) {
                              *buffer, *buffer == 1 ? "" : "s", *accumulator_bits, widest, *flit_bits));
     }
   }
+  const auto branch = c.integer("router.multicast_branch_buffer_flits");
+  const auto buffer = c.integer("router.input_buffer_depth_flits");
+  if (branch && buffer && *branch > 0 && *branch < *buffer)
+    sink.add(at("router.multicast_branch_buffer_flits"),
+             fmt::format("router.multicast_branch_buffer_flits: {} flit{} is less than an input buffer "
+                         "(router.input_buffer_depth_flits = {}), so a packet an input buffer holds might not fit; "
+                         "use 0 (no branch buffers) or at least {}",
+                         *branch, *branch == 1 ? "" : "s", *buffer, *buffer));
 }
 
 SramSpec read_sram(const ParsedConfig& c, const std::string& base, const std::string& width_key,
@@ -523,6 +537,7 @@ ChipSpec build_chip_spec(const ParsedConfig& c, const std::string& path) {
   router.routing_table_entries = integer("router.routing_table_entries");
   router.pipeline_latency_cycles = integer("router.pipeline_latency_cycles");
   router.max_burst_events = integer("router.max_burst_events");
+  router.multicast_branch_buffer_flits = integer("router.multicast_branch_buffer_flits");
 
   spec.power.gating = parse_power_gating(c.string("power.gating").value_or("")).value_or(PowerGating::none);
   spec.power.gated_static_fraction = c.number("power.gating.gated_static_fraction").value_or(1.0);

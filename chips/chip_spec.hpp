@@ -121,6 +121,7 @@ struct RouterSpec {
   int routing_table_entries = 0;
   int pipeline_latency_cycles = 0;  // per hop
   int max_burst_events = 1;         // values of one flow one packet may carry (1: no bursts)
+  int multicast_branch_buffer_flits = 0;  // per output port; 0: a multicast holds its input buffer
 };
 
 // The single-flit event packet (docs/chip.md, "Event packet"). A unicast packet's destination

@@ -446,25 +446,39 @@ class Lowering {
 
   // A vector one reaction sends on a flow (up to the flow's index range) that is longer than the
   // destination's axon input queue cannot all wait there while the destination is busy: the rest
-  // holds router buffers and, behind it, the sender's later packets to other destinations. Not an
-  // error (the simulator runs it, slower); a decision line says how many flows and how wide.
+  // holds router buffers and, behind it, the sender's later packets to other destinations. A
+  // multicast branch first waits in the destination router's branch buffer (one event per flit at
+  // least). Not an error (the simulator runs it, slower); a decision line says how many flows and
+  // how wide.
   void check_axon_queues() {
     const int64_t depth = chip_.core.axon_input_queue_depth;
-    int64_t wider = 0, widest = 0;
+    const int64_t branch = chip_.router.multicast_branch_buffer_flits;
+    int64_t wider = 0, wider_than_branch = 0, widest = 0;
     for (const MappedFlow& f : map_.flows) {
       const int64_t width = f.index_end - f.index_begin;
       widest = std::max(widest, width);
       wider += width > depth;
+      wider_than_branch += width > depth + branch;
     }
-    if (wider == 0)
+    if (wider == 0) {
       note(fmt::format("axon queues: every flow's vector (at most {} events) fits the {}-event axon input queue of its "
                        "destination, so a busy destination never holds up its sender's other flows",
                        widest, depth));
-    else
+    } else if (branch == 0) {
       note(fmt::format("axon queues: {} of {} flows send vectors longer than the {}-event axon input queue (up to {} "
                        "events): while such a destination is busy the rest waits in router buffers and can hold up the "
-                       "sender's packets to other destinations (core.axon_input_queue_depth)",
+                       "sender's packets to other destinations (core.axon_input_queue_depth; "
+                       "router.multicast_branch_buffer_flits is 0)",
                        wider, map_.flows.size(), depth, widest));
+    } else {
+      note(fmt::format("axon queues: {} of {} flows send vectors longer than the {}-event axon input queue (up to {} "
+                       "events); a multicast branch for a busy destination then waits in its router's {}-flit branch "
+                       "buffer, and {} flow{} longer than the two together ({} events): those, and unicast flows "
+                       "longer than the queue, can hold up the sender's packets to other destinations "
+                       "(core.axon_input_queue_depth, router.multicast_branch_buffer_flits)",
+                       wider, map_.flows.size(), depth, widest, branch, wider_than_branch,
+                       wider_than_branch == 1 ? " is" : "s are", depth + branch));
+    }
   }
 
   void check_totals() {

@@ -6,6 +6,10 @@ and reported with the default energy table, and one row of cycles per token, ene
 the size proxies is printed (docs/chip.md, "Why these numbers", records the result).
 
     ./scripts/chip_sweep.py [--quick] [--out DIR]
+    ./scripts/chip_sweep.py --branch-buffers [--out DIR]
+
+--branch-buffers keeps chips/default.yaml as it is and varies only
+router.multicast_branch_buffer_flits (0, 16, 32, 64).
 
 Needs build/spiketile (./scripts/build.sh). Standard library only.
 """
@@ -35,6 +39,13 @@ def variant(base, read_bits, lanes, sfus, queue, buffer):
         text, n = re.subn(pattern, lambda m: m.group(1) + str(value), text, count=1)
         if n != 1:
             sys.exit(f"chips/default.yaml has no field matching {pattern!r}")
+    return text
+
+
+def with_branch_buffers(base, flits):
+    text, n = re.subn(r"(multicast_branch_buffer_flits: )\d+", lambda m: m.group(1) + str(flits), base, count=1)
+    if n != 1:
+        sys.exit("chips/default.yaml has no router.multicast_branch_buffer_flits")
     return text
 
 
@@ -76,8 +87,11 @@ def measure(out, name, yaml_text, table_text):
         chip_report = json.load(f)["chip"]
     with open(stats) as f:
         cycle_stats = json.load(f)["cycles"]
+    # Decode cycles per token: the prompt's tokens overlap in the prefill (cycles.prefill), the
+    # generated ones run one at a time.
     steps = len(cycle_stats["per_step"])
-    cycles = cycle_stats["total"] / steps
+    prefill = cycle_stats.get("prefill", {"steps": 0, "cycles": 0})
+    cycles = (cycle_stats["total"] - prefill["cycles"]) / (steps - prefill["steps"])
     return {
         "cycles": cycles,
         "bound": bound,
@@ -93,6 +107,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="only the read width / lanes axis")
     ap.add_argument("--out", default="/tmp/spiketile-chip-sweep")
+    ap.add_argument("--branch-buffers", action="store_true", help="only router.multicast_branch_buffer_flits")
     a = ap.parse_args()
     if not os.access(TOOL, os.X_OK):
         sys.exit(f"missing {TOOL}: run ./scripts/build.sh first")
@@ -101,6 +116,15 @@ def main():
         base = f.read()
     with open(os.path.join(ROOT, "chips", "energy", "default.yaml")) as f:
         base_table = f.read()
+    if a.branch_buffers:
+        print("| branch buffer flits | bound | cycles/token | × bound | dynamic µJ | static µJ | total µJ "
+              "| branch buffer bits per router |")
+        print("|---|---|---|---|---|---|---|---|")
+        for flits in [0, 16, 32, 64]:
+            m = measure(a.out, f"branch{flits}", with_branch_buffers(base, flits), base_table)
+            print(f"| {flits} | {m['bound']:.0f} | {m['cycles']:.0f} | {m['cycles'] / m['bound']:.2f} "
+                  f"| {m['dynamic_uj']:.2f} | {m['static_uj']:.2f} | {m['total_uj']:.2f} | {5 * flits * 32} |", flush=True)
+        return
     # Lanes match the weights one read delivers (read bits / 8-bit weights): neither waits for the other.
     widths = [64, 128, 256, 512]
     sfus = [1, 4] if a.quick else [1, 2, 4]

@@ -147,21 +147,36 @@ void Network::watchdog_check() {
   fail(std::make_exception_ptr(NetworkStalled(stall_report())));
 }
 
-std::vector<std::pair<int, Port>> Network::wait_cycle() const {
-  // Node = router * kPortCount + input port; an edge leads from an input whose head packet wants
-  // a mesh output with no credit (and none on the way back) to the input buffer behind it.
-  const int nodes = core_count() * kPortCount;
+std::vector<WaitingBuffer> Network::wait_cycle() const {
+  // Node = router * 2·kPortCount + input port, or + kPortCount + output port for an output's branch
+  // buffer. Edges: a head (or oldest parked branch) that wants a mesh output with no credit (and
+  // none on the way back) waits on the input buffer behind the output; a multicast branch that
+  // must queue in a full branch buffer waits on that buffer.
+  constexpr int kNodesPerRouter = 2 * kPortCount;
+  const int nodes = core_count() * kNodesPerRouter;
   auto waits_on = [this](int node) {
     std::vector<int> targets;
-    const Router& r = *routers_[std::size_t(node / kPortCount)];
-    const Router::InputPort& in = r.inputs_[node % kPortCount];
+    const int router = node / kNodesPerRouter, k = node % kNodesPerRouter;
+    const Router& r = *routers_[std::size_t(router)];
+    auto credit_wait = [&](int o, const Packet& packet) {
+      const Router::OutputPort& out = r.outputs_[o];
+      if (o < kMeshPortCount && out.credits.available < int(packet.flits) && out.credits.returning.empty())
+        targets.push_back(out.downstream * kNodesPerRouter + int(out.downstream_port));
+    };
+    if (k >= kPortCount) {
+      const Router::OutputPort& out = r.outputs_[k - kPortCount];
+      if (!out.parked.empty()) credit_wait(k - kPortCount, out.parked.front().packet);
+      return targets;
+    }
+    const Router::InputPort& in = r.inputs_[k];
     if (in.fifo.empty()) return targets;
     const Router::Buffered& head = in.fifo.front();
-    for (int o = 0; o < kMeshPortCount; ++o) {
+    for (int o = 0; o < kPortCount; ++o) {
+      if (!(head.remaining & (1u << o))) continue;
       const Router::OutputPort& out = r.outputs_[o];
-      if (!(head.remaining & (1u << o)) || out.credits.available >= int(head.packet.flits) || !out.credits.returning.empty())
-        continue;
-      targets.push_back(out.downstream * kPortCount + int(out.downstream_port));
+      if (!r.uses_branch_buffers(head.packet)) credit_wait(o, head.packet);
+      else if (out.parked_flits + head.packet.flits > r.branch_buffer_flits_)
+        targets.push_back(router * kNodesPerRouter + kPortCount + o);
     }
     return targets;
   };
@@ -184,9 +199,12 @@ std::vector<std::pair<int, Port>> Network::wait_cycle() const {
       }
       const int next = top.next[top.at++];
       if (state[std::size_t(next)] == 1) {
-        std::vector<std::pair<int, Port>> cycle;
+        std::vector<WaitingBuffer> cycle;
         auto it = std::find_if(path.begin(), path.end(), [next](const Frame& f) { return f.node == next; });
-        for (; it != path.end(); ++it) cycle.emplace_back(it->node / kPortCount, Port(it->node % kPortCount));
+        for (; it != path.end(); ++it) {
+          const int k = it->node % kNodesPerRouter;
+          cycle.push_back({it->node / kNodesPerRouter, Port(k % kPortCount), k >= kPortCount});
+        }
         return cycle;
       }
       if (state[std::size_t(next)] == 0) {
@@ -205,14 +223,17 @@ std::string Network::stall_report() const {
       "cycles (noc.watchdog window_cycles)\n",
       name(), now, in_flight_, in_flight_ == 1 ? "" : "s", waits_.size(), waits_.size() == 1 ? "" : "s",
       config_.watchdog_window_cycles);
-  const std::vector<std::pair<int, Port>> cycle = wait_cycle();
+  const std::vector<WaitingBuffer> cycle = wait_cycle();
   if (cycle.empty()) {
     out += "  no cyclic wait among router buffers: the stall starts where a core does not take its events or a "
            "unit waits\n";
   } else {
-    out += fmt::format("  deadlock: cyclic wait of {} full input buffers, each waiting for the next:", cycle.size());
-    for (const auto& [router, port] : cycle) out += fmt::format(" router {} input {} ->", router, port_name(port));
-    out += fmt::format(" router {} input {}\n", cycle.front().first, port_name(cycle.front().second));
+    auto name = [](const WaitingBuffer& b) {
+      return fmt::format("router {} {} {}", b.router, b.branch ? "branch buffer" : "input", port_name(b.port));
+    };
+    out += fmt::format("  deadlock: cyclic wait of {} full buffers, each waiting for the next:", cycle.size());
+    for (const WaitingBuffer& b : cycle) out += " " + name(b) + " ->";
+    out += " " + name(cycle.front()) + "\n";
   }
   std::size_t reported = 0, blocked = 0;
   for (const auto& router : routers_) {
@@ -249,6 +270,11 @@ void Network::register_stats() {
       stats_.add_counter(link + "flits", &r->outputs_[p].flits, "flits sent through the output port", "flits");
       stats_.add_derived(link + "blocked_cycles", [r, port] { return double(r->blocked_cycles(port)); },
                          "cycles a ready packet wanted the port and the link had no credit", "cycles", true);
+      if (!config_.multicast_branch_buffer_flits) continue;
+      stats_.add_counter(link + "branch_parks", &r->outputs_[p].parks,
+                         "multicast branches that waited in the port's branch buffer", "packets");
+      stats_.add_counter(link + "peak_branch_occupancy_flits", &r->outputs_[p].peak_parked_flits,
+                         "most flits in the port's branch buffer at once", "flits");
     }
   }
   auto sum = [this](auto per_router) {
@@ -281,6 +307,23 @@ void Network::register_stats() {
                        return double(peak);
                      },
                      "fullest input buffer seen, any router and port", "flits", true);
+  if (config_.multicast_branch_buffer_flits) {
+    stats_.add_derived(prefix + "branch_parks", sum([](const Router& r) {
+                         double total = 0;
+                         for (int p = 0; p < kPortCount; ++p) total += double(r.branch_parks(Port(p)));
+                         return total;
+                       }),
+                       "multicast branches that waited in a branch buffer, all routers", "packets", true);
+    stats_.add_derived(prefix + "peak_branch_occupancy_flits",
+                       [this] {
+                         uint64_t peak = 0;
+                         for (const auto& r : routers_)
+                           for (int p = 0; p < kPortCount; ++p)
+                             peak = std::max(peak, r->peak_branch_occupancy_flits(Port(p)));
+                         return double(peak);
+                       },
+                       "fullest branch buffer seen, any router and port", "flits", true);
+  }
   stats_.add_derived(prefix + "routers_active", sum([](const Router& r) { return r.activations() > 0 ? 1.0 : 0.0; }),
                      "routers that ran at least once", "routers", true);
   stats_.add_counter(prefix + "latency.sum_cycles", &latency_sum_, "Σ injection-to-delivery latency", "cycles");

@@ -13,9 +13,12 @@
 // hop from RouteEntry::next_index) and every router forwards it to all output ports of the entry.
 // Replication is asynchronous: the packet stays at the head of its input buffer until every branch
 // has left, each branch competing for its output port on its own, so a blocked branch holds the
-// buffer but not the branches that can go. A router sends at most one packet per input port per
-// cycle (all branches of one packet may leave in the same cycle) and, per output port, as many as
-// the link's bandwidth allows.
+// buffer but not the branches that can go. With branch buffers (router.multicast_branch_buffer_flits)
+// a branch that lacks its output's credits moves, in order, into that output's branch buffer, and
+// the input slot frees once every branch has left or moved: one slow destination then holds up
+// only its own branch until the branch buffer fills. A router sends at most one packet per input
+// port per cycle (all branches of one packet may leave in the same cycle) and, per output port, as
+// many as the link's bandwidth allows.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +57,14 @@ class NetworkStalled : public NocError {
 
 class Network;
 class Router;
+
+// A buffer in a router: an input port's buffer, or (branch) the branch buffer of an output port.
+struct WaitingBuffer {
+  int router = -1;
+  Port port = Port::local;
+  bool branch = false;
+  bool operator==(const WaitingBuffer& o) const { return router == o.router && port == o.port && branch == o.branch; }
+};
 
 struct Delivery {
   Packet packet;
@@ -156,6 +167,11 @@ class Router : public sc_core::sc_module {
   uint64_t flits_out(Port port) const { return outputs_[std::size_t(port)].flits; }
   // Cycles in which a ready packet wanted the output and its link had no credit (up to now).
   uint64_t blocked_cycles(Port port) const;
+  // Multicast branches that moved into the output's branch buffer, and the flits it holds now and
+  // held at most.
+  uint64_t branch_parks(Port port) const { return outputs_[std::size_t(port)].parks; }
+  uint64_t branch_occupancy_flits(Port port) const { return outputs_[std::size_t(port)].parked_flits; }
+  uint64_t peak_branch_occupancy_flits(Port port) const { return outputs_[std::size_t(port)].peak_parked_flits; }
   // Flits in the input buffer now. A packet that arrived since the router last ran counts: its
   // admission waits for the next run (nothing leaves before), but an observer sees it.
   uint64_t occupancy_flits(Port input) const;
@@ -215,13 +231,31 @@ class Router : public sc_core::sc_module {
     Link link;
     uint64_t packets = 0, flits = 0, blocked = 0;
     Cycle blocked_since = kNever;
+    // Branch buffer: multicast branches waiting for this output's credits, oldest first, each
+    // already addressed for the next router; they leave in order, before any later branch.
+    Ring<Buffered> parked;
+    uint64_t parked_flits = 0, peak_parked_flits = 0, parks = 0;
   };
+  // The arbiter's requester index for an output's branch buffer, after the input ports.
+  static constexpr int kBranchBuffer = kPortCount;
 
   void run();
   uint32_t allocate(Cycle now);  // returns the input ports that sent their head packet
   void send(int input, int output, Cycle now, uint32_t& finished);
+  void send_parked(int output, Cycle now);
+  void park(int input, int output, uint32_t& finished);
+  void transmit(const Packet& copy, int output, Cycle now);
+  void branch_done(int input, int output, Cycle now, uint32_t& finished);
+  Packet branch_copy(const Buffered& head, int output) const;
+  // A multicast branch goes through the output's branch buffer (when the router has them) unless
+  // the buffer is empty and the output has the credits.
+  bool uses_branch_buffers(const Packet& packet) const {
+    return branch_buffer_flits_ > 0 && packet.kind == PacketKind::multicast;
+  }
   Cycle next_wake(Cycle now, uint32_t finished);
   Cycle head_wake(const Buffered& head, Cycle now, bool seen_by_allocate);
+  Cycle parked_wake(int output, Cycle now);
+  std::string output_wait(int output) const;
   void admit(InputPort& in, Cycle now);
   std::size_t arrived(const InputPort& in, Cycle now) const;  // packets in the buffer, admitted or not
   void eject(Cycle now);
@@ -255,6 +289,8 @@ class Router : public sc_core::sc_module {
   uint8_t occupied_ = 0;   // inputs with packets buffered or arriving
   uint8_t crediting_ = 0;  // outputs with credits on their way back
   uint8_t blocking_ = 0;   // outputs with an open (or pending) blocked interval
+  uint8_t parked_ = 0;     // outputs whose branch buffer holds packets
+  uint64_t branch_buffer_flits_ = 0;
   Cycle pipeline_ = 1;
   bool in_run_ = false;
   bool traced_ = false;  // wakes at arrivals too, so traced occupancies are exact per cycle
@@ -297,7 +333,7 @@ class Network : public sc_core::sc_module {
   std::string stall_report() const;
   // Input buffers (router, port) that wait on each other in a cycle, each head packet needing a
   // credit only the next one's departure can return: a deadlock. Empty when there is none.
-  std::vector<std::pair<int, Port>> wait_cycle() const;
+  std::vector<WaitingBuffer> wait_cycle() const;
 
   // Link flits by token: entry 2·t counts mesh flit-hops of packets tagged token t, entry 2·t + 1
   // inter-chip flits (Packet::token); null stops the count. The simulator's overlapped tokens

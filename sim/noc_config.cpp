@@ -43,6 +43,12 @@ void NocConfig::validate() const {
   require_positive("core.axon_input_queue_depth", axon_input_queue_depth);
   require_positive("watchdog_window_cycles", int64_t(watchdog_window_cycles));
   require_positive("router.max_burst_events", max_burst_events);
+  if (multicast_branch_buffer_flits < 0 ||
+      (multicast_branch_buffer_flits > 0 && multicast_branch_buffer_flits < input_buffer_depth_flits))
+    throw std::invalid_argument(fmt::format(
+        "network configuration: router.multicast_branch_buffer_flits must be 0 or at least "
+        "router.input_buffer_depth_flits = {} (every packet must fit), got {}",
+        input_buffer_depth_flits, multicast_branch_buffer_flits));
   if (max_burst_events > 1 && flits_per_packet(packet_format, flit_bits, -1, 1, max_burst_events) > 1)
     throw std::invalid_argument(fmt::format(
         "network configuration: router.max_burst_events = {} adds a burst bit to every event packet, which then needs "
@@ -64,6 +70,7 @@ NocConfig noc_config(const ChipSpec& chip) {
   c.inter_chip_cycles_per_flit = chip.inter_chip_cycles_per_flit();
   c.axon_input_queue_depth = chip.core.axon_input_queue_depth;
   c.max_burst_events = chip.router.max_burst_events;
+  c.multicast_branch_buffer_flits = chip.router.multicast_branch_buffer_flits;
   c.packet_format = chip.event_packet_format();
   return c;
 }
@@ -92,6 +99,14 @@ const config::Schema& noc_parameter_schema() {
                         "router.max_burst_events: values of one flow for consecutive axons a core sends as one packet "
                         "(header, length field, payloads packed); capped so a burst fits an input buffer and the "
                         "axon input queue. Each value still costs the receiving core what a single event does."),
+                  param("multicast_branch_buffer_flits", "flits", "0",
+                        "router.multicast_branch_buffer_flits: per output port, room for branches of multicast "
+                        "packets that lack the output's credits; such a branch moves there, in order, and the "
+                        "packet's input slot frees once every branch has left or moved, so a slow destination does "
+                        "not hold the packets behind it. A multicast branch for an output whose branch buffer holds "
+                        "packets queues behind them; unicast packets compete with the buffer's oldest (the arbiter "
+                        "sees the buffer as one more input, after local). 0: none; otherwise at least "
+                        "input_buffer_depth_flits."),
                   [] {
                     config::ParamSpec p = param("arbitration", "", "round_robin",
                                                 "router.arbitration: which ready input port an output port serves.");
@@ -135,13 +150,14 @@ std::string describe_noc_parameters() { return config::describe_markdown(noc_par
 std::string describe(const NocConfig& c) {
   return fmt::format(
       "noc.router: input_buffer_depth_flits = {}, pipeline_latency_cycles = {}, flit_bits = {}, arbitration = {}, "
-      "max_burst_events = {}\n"
+      "max_burst_events = {}, multicast_branch_buffer_flits = {}\n"
       "noc.mesh_link: latency_cycles = {}, bandwidth_flits_per_cycle = {}\n"
       "noc.inter_chip_link: latency_cycles = {}, cycles_per_flit = {}\n"
       "noc.network_interface: axon_input_queue_depth = {}, event packet = {} bits, {} flit(s)\n"
       "noc.watchdog: window_cycles = {}\n"
       "clock: {} MHz\n",
       c.input_buffer_depth_flits, c.router_pipeline_latency_cycles, c.flit_bits, c.arbitration, c.max_burst_events,
+      c.multicast_branch_buffer_flits,
       c.mesh_link_latency_cycles, c.mesh_link_bandwidth_flits_per_cycle, c.inter_chip_link_latency_cycles,
       c.inter_chip_cycles_per_flit, c.axon_input_queue_depth, c.packet_format.total_bits(),
       flits_per_packet(c.packet_format, c.flit_bits), c.watchdog_window_cycles, c.clock_frequency_mhz);

@@ -39,6 +39,9 @@ struct NocConfig {
   int inter_chip_cycles_per_flit = 4;   // ceil(flit_bits / inter_chip_link.bandwidth_bits_per_cycle)
   int axon_input_queue_depth = 64;      // events a core buffers before its router is back-pressured
   int max_burst_events = 1;             // values one packet may carry (router.max_burst_events)
+  // Per output port: room for multicast branches that wait for credits while the packet's other
+  // branches go on (router.multicast_branch_buffer_flits); 0: a multicast holds its input buffer.
+  int multicast_branch_buffer_flits = 0;
   EventPacketFormat packet_format;      // header and payload widths; sets flits per packet
   // Stop with NetworkStalled when events are outstanding and nothing has moved for this long.
   uint64_t watchdog_window_cycles = 100'000;

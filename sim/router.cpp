@@ -182,8 +182,9 @@ Router::Router(const sc_core::sc_module_name& name, Network& network, int core)
     : sc_module(name), network_(network), core_(core), interface_(*this) {
   const NocConfig& config = network.config();
   const Topology& topology = network.topology();
-  arbiter_ = make_arbiter(config.arbitration, kPortCount);
+  arbiter_ = make_arbiter(config.arbitration, kPortCount + 1);  // the inputs, then the branch buffer
   pipeline_ = Cycle(config.router_pipeline_latency_cycles);
+  branch_buffer_flits_ = uint64_t(config.multicast_branch_buffer_flits);
   const Link mesh_link{uint64_t(config.mesh_link_bandwidth_flits_per_cycle), 1, Cycle(config.mesh_link_latency_cycles), 0};
   const Link chip_link{1, uint64_t(config.inter_chip_cycles_per_flit), Cycle(config.inter_chip_link_latency_cycles), 0};
   for (int p = 0; p < kMeshPortCount; ++p) {
@@ -274,7 +275,7 @@ void Router::return_credit(Port output, int units, Cycle at) {
   if (!(credit_wanted_ & bit(int(output)))) return;
   // A head waiting for these credits cannot leave before it is through the pipeline: a return
   // that comes earlier is looked at then (the run then finds the output not blocked).
-  Cycle ready = kNever;
+  Cycle ready = parked_ & bit(int(output)) ? 0 : kNever;  // a parked branch is through the pipeline
   for (uint32_t m = occupied_; m; m &= m - 1) {
     const Buffered& head = inputs_[__builtin_ctz(m)].fifo.front();
     if (head.remaining & bit(int(output))) ready = std::min(ready, head.arrival + pipeline_);
@@ -367,12 +368,15 @@ uint64_t Router::blocked_cycles(Port port) const {
   return out.blocked + (out.blocked_since != kNever && now > out.blocked_since ? now - out.blocked_since : 0);
 }
 
-void Router::send(int input, int output, Cycle now, uint32_t& finished) {
-  InputPort& in = inputs_[input];
-  Buffered& head = in.fifo.front();
-  OutputPort& out = outputs_[output];
+Packet Router::branch_copy(const Buffered& head, int output) const {
   Packet copy = head.packet;
   if (copy.kind == PacketKind::multicast && output != kLocal) copy.destination = head.entry->next_index[std::size_t(output)];
+  return copy;
+}
+
+// Puts one copy on the output's link (or into the local core's queue) with its credits.
+void Router::transmit(const Packet& copy, int output, Cycle now) {
+  OutputPort& out = outputs_[output];
   out.credits.available -= credit_cost(output, copy);
   const Cycle arrival = out.link.transmit(now, copy.flits);
   ++out.packets;
@@ -395,9 +399,49 @@ void Router::send(int input, int output, Cycle now, uint32_t& finished) {
     network_.count_link_flits(copy, out.inter_chip);
     network_.router_at(out.downstream).accept(out.downstream_port, copy, arrival);
   }
+}
+
+void Router::send(int input, int output, Cycle now, uint32_t& finished) {
+  transmit(branch_copy(inputs_[input].fifo.front(), output), output, now);
+  branch_done(input, output, now, finished);
+}
+
+void Router::send_parked(int output, Cycle now) {
+  OutputPort& out = outputs_[output];
+  transmit(out.parked.front().packet, output, now);
+  out.parked_flits -= out.parked.front().packet.flits;
+  out.parked.pop_front();
+  if (out.parked.empty()) parked_ &= uint8_t(~bit(output));
+  network_.on_dropped_copy();  // the parked copy has become the one on the link
+}
+
+// The branch waits in the output's branch buffer as a copy of its own (already addressed for the
+// next router); it leaves from there in order, ahead of any later branch for the output.
+void Router::park(int input, int output, uint32_t& finished) {
+  const Cycle now = network_.clock().now();
+  OutputPort& out = outputs_[output];
+  const Buffered& head = inputs_[input].fifo.front();
+  Buffered parked;
+  parked.packet = branch_copy(head, output);
+  parked.arrival = now;
+  parked.remaining = bit(output);
+  out.parked.push_back(parked);
+  out.parked_flits += parked.packet.flits;
+  out.peak_parked_flits = std::max(out.peak_parked_flits, out.parked_flits);
+  ++out.parks;
+  parked_ |= bit(output);
+  network_.on_forked();
+  ++network_.progress_;
+  branch_done(input, output, now, finished);
+}
+
+void Router::branch_done(int input, int output, Cycle now, uint32_t& finished) {
+  InputPort& in = inputs_[input];
+  Buffered& head = in.fifo.front();
   head.remaining &= uint8_t(~bit(output));
   if (head.remaining) return;
-  // Every branch has left: the buffer slot frees and its credits go back upstream.
+  // Every branch has left (or moved to a branch buffer): the buffer slot frees and its credits go
+  // back upstream.
   const int flits = head.packet.flits;
   in.fifo.pop_front();
   if (in.fifo.empty()) occupied_ &= uint8_t(~bit(input));
@@ -420,23 +464,41 @@ uint32_t Router::allocate(Cycle now) {
     }
   }
   uint32_t finished = 0;
-  // Outputs a ready head wants, and blocked ones (whose interval may end now).
-  for (uint32_t outputs = wanted | blocking_; outputs; outputs &= outputs - 1) {
+  // Outputs a ready head or a parked branch wants, and blocked ones (whose interval may end now).
+  for (uint32_t outputs = wanted | blocking_ | parked_; outputs; outputs &= outputs - 1) {
     const int o = __builtin_ctz(outputs);
     OutputPort& out = outputs_[o];
     bool blocked = false;
     for (;;) {
       uint32_t requests = 0;
       blocked = false;
+      if (!out.parked.empty()) {
+        if (out.credits.available >= credit_cost(o, out.parked.front().packet)) requests |= bit(kBranchBuffer);
+        else blocked = true;
+      }
       for (uint32_t pending = ready & ~finished; pending; pending &= pending - 1) {
         const int i = __builtin_ctz(pending);
         const Buffered& head = inputs_[i].fifo.front();
         if (!(head.remaining & bit(o))) continue;
+        if (uses_branch_buffers(head.packet) && !out.parked.empty()) continue;  // queues behind them, below
         if (out.credits.available >= credit_cost(o, head.packet)) requests |= bit(i);
-        else blocked = true;
+        else if (!uses_branch_buffers(head.packet)) blocked = true;  // a branch moves to the buffer instead
       }
       if (!requests || !out.link.can_start(now)) break;
-      send(arbiter_->grant(o, requests), o, now, finished);
+      const int granted = arbiter_->grant(o, requests);
+      if (granted == kBranchBuffer) send_parked(o, now);
+      else send(granted, o, now, finished);
+    }
+    // Multicast branches that cannot leave now move into the branch buffer while it has room; one
+    // that could leave but lost the arbitration or the link tries again next cycle.
+    for (uint32_t pending = ready & ~finished; branch_buffer_flits_ && pending; pending &= pending - 1) {
+      const int i = __builtin_ctz(pending);
+      const Buffered& head = inputs_[i].fifo.front();
+      if (!(head.remaining & bit(o)) || !uses_branch_buffers(head.packet)) continue;
+      const bool has_credits = out.credits.available >= credit_cost(o, head.packet);
+      if (out.parked.empty() && has_credits) continue;
+      if (out.parked_flits + head.packet.flits <= branch_buffer_flits_) park(i, o, finished);
+      else if (!has_credits) blocked = true;
     }
     note_blocked(o, blocked, now);
   }
@@ -456,8 +518,20 @@ Cycle Router::next_wake(Cycle now, uint32_t finished) {
     const bool seen_by_allocate = in.fifo.front().arrival + pipeline_ <= now && !(finished & bit(i));
     next = std::min(next, head_wake(in.fifo.front(), now, seen_by_allocate));
   }
+  for (uint32_t m = parked_; m; m &= m - 1) next = std::min(next, parked_wake(__builtin_ctz(m), now));
   if (!ejecting_.empty()) next = std::min(next, ejecting_.front().arrival);
   return next;
+}
+
+// When the oldest parked branch of `output` can leave: at once if the output has its credits
+// (once the link is free), else at the return that brings them. allocate() has seen it, so the
+// blocked interval is open already.
+Cycle Router::parked_wake(int output, Cycle now) {
+  OutputPort& out = outputs_[output];
+  const Cycle credited = out.credits.available_by(credit_cost(output, out.parked.front().packet), now);
+  if (credited == now) return out.link.earliest_start(now + 1);
+  credit_wanted_ |= bit(output);
+  return credited;
 }
 
 // When `head` (at the front of its input buffer) next needs a run. A head that will be ready
@@ -470,6 +544,13 @@ Cycle Router::head_wake(const Buffered& head, Cycle now, bool seen_by_allocate) 
   for (int o = 0; o < kPortCount; ++o) {
     if (!(head.remaining & bit(o))) continue;
     OutputPort& out = outputs_[o];
+    if (uses_branch_buffers(head.packet)) {
+      // Ready, it leaves or moves to the branch buffer; a full buffer frees in a run of its own
+      // (parked_wake), which moves the branch in the same run.
+      if (out.parked_flits + head.packet.flits <= branch_buffer_flits_ || out.parked.empty())
+        next = std::min(next, seen_by_allocate ? out.link.earliest_start(now + 1) : ready_at);
+      continue;
+    }
     const Cycle credited = out.credits.available_by(credit_cost(o, head.packet), now);
     if (credited == now || (credited <= ready_at && !seen_by_allocate)) {
       next = std::min(next, out.link.earliest_start(ready_at));
@@ -510,9 +591,24 @@ void Router::run() {
 }
 
 bool Router::holds_packets() const {
+  if (parked_) return true;
   for (const InputPort& in : inputs_)
     if (!in.fifo.empty()) return true;
   return !ejecting_.empty() || !interface_.backlog_.empty() || !interface_.received_.empty();
+}
+
+// "E (2 credits + 1 returning from cycle 90, router 7 input W)": an output and what is behind it.
+std::string Router::output_wait(int o) const {
+  const OutputPort& port = outputs_[o];
+  const std::string behind =
+      o == kLocal ? fmt::format("core {}'s axon input queue ({} of {} events waiting to be taken)", core_,
+                                interface_.received_.size(), network_.config().axon_input_queue_depth)
+                  : fmt::format("router {} input {}", port.downstream, port_name(port.downstream_port));
+  std::string returning;
+  if (!port.credits.returning.empty())
+    returning = fmt::format(" + {} returning from cycle {}", port.credits.returning.size(), port.credits.next_return());
+  return fmt::format("{} ({} credit{}{}, {})", port_name(Port(o)), port.credits.available,
+                     port.credits.available == 1 ? "" : "s", returning, behind);
 }
 
 std::string Router::state_report() const {
@@ -528,16 +624,10 @@ std::string Router::state_report() const {
     std::string waits;
     for (int o = 0; o < kPortCount; ++o) {
       if (!(head.remaining & bit(o))) continue;
+      waits += (waits.empty() ? "" : "; ") + output_wait(o);
       const OutputPort& port = outputs_[o];
-      std::string behind =
-          o == kLocal ? fmt::format("core {}'s axon input queue ({} of {} events waiting to be taken)", core_,
-                                    interface_.received_.size(), config.axon_input_queue_depth)
-                      : fmt::format("router {} input {}", port.downstream, port_name(port.downstream_port));
-      std::string returning;
-      if (!port.credits.returning.empty())
-        returning = fmt::format(" + {} returning from cycle {}", port.credits.returning.size(), port.credits.next_return());
-      waits += fmt::format("{}{} ({} credit{}{}, {})", waits.empty() ? "" : "; ", port_name(Port(o)),
-                           port.credits.available, port.credits.available == 1 ? "" : "s", returning, behind);
+      if (uses_branch_buffers(head.packet) && !port.parked.empty())
+        waits += fmt::format(" behind its branch buffer ({} of {} flits)", port.parked_flits, branch_buffer_flits_);
     }
     out += fmt::format(
         "  {} input {}: {}/{} flits buffered{}; head: {} packet of flow {} from core {} ({} flit{}), {}, waits for "
@@ -547,6 +637,16 @@ std::string Router::state_report() const {
         head.packet.kind == PacketKind::multicast ? "multicast" : "unicast", head.packet.flow,
         head.packet.source_core, head.packet.flits, head.packet.flits == 1 ? "" : "s",
         head.arrival + pipeline_ <= now ? "ready" : "in the pipeline", waits);
+  }
+  for (uint32_t m = parked_; m; m &= m - 1) {
+    const int o = __builtin_ctz(m);
+    const OutputPort& port = outputs_[o];
+    const Buffered& head = port.parked.front();
+    out += fmt::format("  {} branch buffer of output {}: {} packet{}, {}/{} flits; oldest: flow {} from core {}, waits "
+                       "for output {}\n",
+                       where, port_name(Port(o)), port.parked.size(), port.parked.size() == 1 ? "" : "s",
+                       port.parked_flits, branch_buffer_flits_, head.packet.flow, head.packet.source_core,
+                       output_wait(o));
   }
   if (!interface_.backlog_.empty())
     out += fmt::format("  {}: {} packets wait at core {}'s network interface for room in the local input buffer\n",

@@ -163,6 +163,7 @@ TEST(NocBackpressure, AnInterChipLinkIsLimitedBySerialisationOrByItsCreditLoop) 
   ASSERT_EQ(topology.neighbor(from, Port::east), to);
   NocConfig deep = noc_config(spec), shallow = deep;
   deep.input_buffer_depth_flits = 64;
+  deep.multicast_branch_buffer_flits = 64;  // holds what an input buffer holds (unused: unicast only)
   shallow.input_buffer_depth_flits = 4;  // fewer flits than the 8 packets: the credit loop shows
   Network wide("deep", deep, topology), narrow("shallow", shallow, topology);
   ArrivalLog wide_log(wide), narrow_log(narrow);

@@ -437,6 +437,23 @@ TEST_F(ChipFiles, ChipBuffersHoldTheWidestPacket) {
   EXPECT_TRUE(chip_problems(two).empty()) << listing(chip_problems(two));
 }
 
+// A multicast branch moves whole into an output's branch buffer, so the buffer holds anything an
+// input buffer does; 0 turns branch buffers off.
+TEST_F(ChipFiles, BranchBuffersHoldWhatAnInputBufferHolds) {
+  auto with = [](const std::string& lines) {
+    return replaced(kMinimalChip, "  flit_bits: 32\n", "  flit_bits: 32\n" + lines);
+  };
+  const std::string narrow = with("  input_buffer_depth_flits: 8\n  multicast_branch_buffer_flits: 4\n");
+  EXPECT_TRUE(has_problem(chip_problems(narrow), line_of(narrow, "multicast_branch_buffer_flits"),
+                          "router.multicast_branch_buffer_flits: 4 flits is less than an input buffer "
+                          "(router.input_buffer_depth_flits = 8)"));
+  for (const std::string ok : {"  input_buffer_depth_flits: 8\n  multicast_branch_buffer_flits: 0\n",
+                               "  input_buffer_depth_flits: 8\n  multicast_branch_buffer_flits: 8\n"})
+    EXPECT_TRUE(chip_problems(with(ok)).empty()) << listing(chip_problems(with(ok)));
+  const std::string negative = with("  multicast_branch_buffer_flits: -1\n");
+  EXPECT_FALSE(chip_problems(negative).empty());
+}
+
 // Names end up in JSON and HTML: a chip whose name is not UTF-8 is refused at its line. A file
 // that is not a chip description at all is described, never reproduced, in the message.
 TEST_F(ChipFiles, ChipTextIsUtf8AndNotEchoed) {

@@ -52,7 +52,8 @@ TEST(Lowering, ShippedModelUnitsAsCountedByHand) {
 }
 
 // The widest vector a flow carries on the shipped model is ffn.key's 256-row block into ffn.value
-// (4C = 768 rows in 3 blocks): a 64-event axon queue cannot hold it, a 256-event one can.
+// (4C = 768 rows in 3 blocks): a 64-event axon queue cannot hold it, a 256-event one can; a
+// multicast branch waits in the 16-flit branch buffer first.
 TEST(Lowering, FlowsWiderThanTheAxonQueueAreNamed) {
   auto note_of = [](const Mapping& m) {
     for (const std::string& d : m.decisions)
@@ -61,6 +62,7 @@ TEST(Lowering, FlowsWiderThanTheAxonQueueAreNamed) {
   };
   const std::string shallow = note_of(lower_to_units(shipped(), default_chip(), ""));
   EXPECT_NE(shallow.find("longer than the 64-event axon input queue (up to 256 events)"), std::string::npos) << shallow;
+  EXPECT_NE(shallow.find("waits in its router's 16-flit branch buffer"), std::string::npos) << shallow;
   std::string yaml = test_fixtures::read_text(kRepo / "chips" / "default.yaml");
   yaml.replace(yaml.find("axon_input_queue_depth: 64"), 26, "axon_input_queue_depth: 256");
   const std::string deep = note_of(lower_to_units(shipped(), load_chip_spec_from_string(yaml, "deep"), yaml));
