@@ -10,13 +10,14 @@
 // A partial-sum beat adds psum_value (ACC_W, signed) to one lane of the group, saturating the
 // same way: the reduction input of a tile whose other inputs sit on other crossbars.
 // A tick beat reads the group (rd_acc, combinational) and clears it for the next token.
+`default_nettype none
+
 module accumulator_array #(
     parameter int NEURONS = 256,
     parameter int LANES   = 32,
     parameter int W_W     = 8,
     parameter int ACT_W   = 8,
     parameter int ACC_W   = 32,
-    parameter int MUTANT  = 0,             // 5: wrap instead of saturate; 7: partial sum zero-extended
     localparam int GROUPS = NEURONS / LANES,
     localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1,
     localparam int L_W    = LANES > 1 ? $clog2(LANES) : 1,
@@ -41,19 +42,22 @@ module accumulator_array #(
     localparam logic [1:0] KIND_SIGNED    = 2'd1;
     localparam logic [1:0] KIND_UNSIGNED  = 2'd2;
     localparam logic [1:0] KIND_BITSERIAL = 2'd3;
+`ifndef SPIKETILE_MUTANT_5
     localparam logic signed [ACC_W:0] ACC_MAX = {2'b00, {(ACC_W - 1){1'b1}}};
     localparam logic signed [ACC_W:0] ACC_MIN = {2'b11, {(ACC_W - 1){1'b0}}};
+`endif
 
     logic signed [ACC_W-1:0] acc [GROUPS][LANES];
 
-    // The payload decodes once per beat and is shared by every lane.
+    // The payload decodes once per beat and is shared by every lane. Fixed bit slices are continuous
+    // assignments: Icarus Verilog does not take constant selects inside always_comb.
     logic signed [TERM_W-1:0] x;
     logic [POS_W-1:0]         bit_pos;
     logic                     bit_neg;
+    assign bit_pos = value[POS_W-1:0];
+    assign bit_neg = value[ACT_W-1];
     always_comb begin
-        bit_pos = value[POS_W-1:0];
-        bit_neg = value[ACT_W-1];
-        unique case (kind)
+        case (kind)
             KIND_SIGNED:   x = TERM_W'($signed(value));
             KIND_UNSIGNED: x = TERM_W'($signed({1'b0, value}));
             default:       x = TERM_W'(1);
@@ -63,25 +67,53 @@ module accumulator_array #(
     logic signed [TERM_W-1:0] term [LANES];
     logic signed [ACC_W:0]    psum;
     logic signed [ACC_W:0]    sum  [LANES];
-    assign psum = (MUTANT == 7) ? $signed({1'b0, psum_value}) : (ACC_W+1)'($signed(psum_value));
+`ifdef SPIKETILE_MUTANT_7
+    assign psum = $signed({1'b0, psum_value});  // zero-extends a negative partial sum
+`else
+    assign psum = (ACC_W+1)'($signed(psum_value));
+`endif
     logic signed [ACC_W-1:0]  next [LANES];
+    logic signed [W_W-1:0]    lane_weight [LANES];
+    for (genvar l = 0; l < LANES; l++) begin : g_lane
+        assign lane_weight[l] = weights[l*W_W +: W_W];
+        assign rd_acc[l*ACC_W +: ACC_W] = acc[group][l];
+    end
     always_comb begin
         for (int l = 0; l < LANES; l++) begin
             logic signed [TERM_W-1:0] w, shifted;
-            w       = TERM_W'($signed(weights[l*W_W +: W_W]));
+            w       = TERM_W'(lane_weight[l]);
             shifted = w <<< bit_pos;
             if (kind == KIND_BITSERIAL) term[l] = bit_neg ? -shifted : shifted;
             else if (kind == KIND_BINARY) term[l] = w;
             else term[l] = w * x;
             if (psum_en) sum[l] = (ACC_W+1)'(acc[group][l]) + (psum_lane == L_W'(l) ? psum : '0);
             else         sum[l] = (ACC_W+1)'(acc[group][l]) + (ACC_W+1)'(term[l]);
-            if (MUTANT == 5)          next[l] = sum[l][ACC_W-1:0];
-            else if (sum[l] > ACC_MAX) next[l] = ACC_MAX[ACC_W-1:0];
-            else if (sum[l] < ACC_MIN) next[l] = ACC_MIN[ACC_W-1:0];
-            else                       next[l] = sum[l][ACC_W-1:0];
-            rd_acc[l*ACC_W +: ACC_W] = acc[group][l];
+`ifdef SPIKETILE_MUTANT_5
+            next[l] = ACC_W'(sum[l]);  // wraps instead of saturating
+`else
+            if (sum[l] > ACC_MAX)      next[l] = ACC_W'(ACC_MAX);
+            else if (sum[l] < ACC_MIN) next[l] = ACC_W'(ACC_MIN);
+            else                       next[l] = ACC_W'(sum[l]);
+`endif
         end
     end
+
+`ifndef SYNTHESIS
+    // Never a silent wrap: adding a positive term cannot lower an accumulator, nor a negative one
+    // raise it (at a rail the sum saturates and stays). Checked independently of how `next` is
+    // computed, so a wrapping adder trips it. A checker, not a flop: plain always.
+    always @(posedge clk) begin
+        if (rst_n && acc_en) begin
+            for (int l = 0; l < LANES; l++) begin
+                logic signed [ACC_W:0] added;
+                added = psum_en ? (psum_lane == L_W'(l) ? psum : '0) : (ACC_W+1)'(term[l]);
+                assert ((added >= 0 || next[l] <= acc[group][l]) && (added <= 0 || next[l] >= acc[group][l]))
+                    else $error("accumulator_array: lane %0d of group %0d wrapped: %0d + %0d gave %0d", l, group,
+                                acc[group][l], added, next[l]);
+            end
+        end
+    end
+`endif
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -94,3 +126,5 @@ module accumulator_array #(
         end
     end
 endmodule
+
+`default_nettype wire

@@ -4,11 +4,12 @@
 //   v <- sat_MEM_W(v + ((x - v) >>> 1)); spike <- v >= 256 (1.0 in Q.8); if spike: v <- 0
 // Outputs are registered: the group's spikes and post-update membranes, one cycle after the beat.
 // A held beat (in_hold: a readout tick) leaves the membranes as they are, reports them, no spikes.
+`default_nettype none
+
 module lif_neuron_unit #(
     parameter int NEURONS = 256,
     parameter int LANES   = 32,
     parameter int MEM_W   = 16,            // >= 10 so that the threshold 256 is representable
-    parameter int MUTANT  = 0,             // 1: fire at v > θ; 6: logical instead of arithmetic shift
     localparam int GROUPS = NEURONS / LANES,
     localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1
 ) (
@@ -32,19 +33,31 @@ module lif_neuron_unit #(
 
     logic signed [MEM_W-1:0] v_next [LANES];
     logic [LANES-1:0]        fire;
+    logic signed [MEM_W-1:0] lane_current [LANES];
+    for (genvar l = 0; l < LANES; l++) begin : g_lane
+        assign lane_current[l] = in_current[l*MEM_W +: MEM_W];  // not in always_comb: Icarus
+    end
     always_comb begin
         for (int l = 0; l < LANES; l++) begin
             logic signed [D_W-1:0] vo, x, diff, step, sum, sat;
             vo   = D_W'(v[in_group][l]);
-            x    = D_W'($signed(in_current[l*MEM_W +: MEM_W]));
+            x    = D_W'(lane_current[l]);
             diff = x - vo;
-            step = (MUTANT == 6) ? (diff >> 1) : (diff >>> 1);
+`ifdef SPIKETILE_MUTANT_6
+            step = diff >> 1;  // logical instead of arithmetic shift
+`else
+            step = diff >>> 1;
+`endif
             sum  = vo + step;
             // Unreachable while |x|, |v| fit MEM_W (the update is a convex step), kept as written
             // in the contract so a wider current cannot wrap the membrane.
             sat  = sum > V_MAX ? V_MAX : sum < V_MIN ? V_MIN : sum;
-            fire[l]   = (MUTANT == 1) ? (sat > THETA) : (sat >= THETA);
-            v_next[l] = fire[l] ? '0 : sat[MEM_W-1:0];
+`ifdef SPIKETILE_MUTANT_1
+            fire[l]   = sat > THETA;  // fires above the threshold only
+`else
+            fire[l]   = sat >= THETA;
+`endif
+            v_next[l] = fire[l] ? '0 : MEM_W'(sat);
         end
     end
 
@@ -70,3 +83,5 @@ module lif_neuron_unit #(
         end
     end
 endmodule
+
+`default_nettype wire

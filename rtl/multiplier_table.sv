@@ -1,6 +1,8 @@
 // Per-neuron requantization constants (q::Multiplier: mantissa, shift), written one neuron at a
 // time and read one lane group per cycle with a registered output, like the synapse memory, so
 // the constants meet the accumulators of the same group in the same pipeline stage.
+`default_nettype none
+
 module multiplier_table #(
     parameter int NEURONS = 256,
     parameter int LANES   = 32,
@@ -48,3 +50,5 @@ module multiplier_table #(
         end
     end
 endmodule
+
+`default_nettype wire

@@ -20,7 +20,14 @@
 //                         saturating), the reduction input of a tile split across crossbars
 //   otherwise             axon event with cmd_kind 0 binary, 1 graded signed, 2 graded unsigned,
 //                         3 bit-serial (cmd_value[ACT_W-1] = sign, low bits = bit position)
-// Weight and multiplier writes are for an idle core (idle=1).
+// Weight and multiplier writes are for an idle core (idle=1). cmd_ready is low while rst_n is:
+// a command presented during reset is not taken.
+//
+// Fault injection for the bench's mutation check is not part of this design: each injected bug is
+// an `ifdef SPIKETILE_MUTANT_<k>` alternative that only the bench's mutant models define
+// (rtl/CMakeLists.txt; the table is in rtl/README.md).
+`default_nettype none
+
 module neuron_core #(
     parameter int AXONS   = 256,
     parameter int NEURONS = 256,
@@ -31,11 +38,6 @@ module neuron_core #(
     parameter int MEM_W   = 16,    // LIF current and membrane bits, Q.8
     parameter int MANT_W  = 32,    // q::Multiplier mantissa
     parameter int SHIFT_W = 8,     // q::Multiplier shift, signed
-    // Injected bugs for the bench's mutation check; 0 is the real design.
-    // 1 threshold >, 2 truncating requantizer, 3 unsaturated requantizer, 4 round half up,
-    // 5 wrapping accumulator, 6 logical shift in the leak, 7 partial sum zero-extended,
-    // 8 readout does not clear the accumulators
-    parameter int MUTANT  = 0,
     localparam int GROUPS = NEURONS / LANES,
     localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1,
     localparam int AX_W   = AXONS > 1 ? $clog2(AXONS) : 1,
@@ -76,16 +78,28 @@ module neuron_core #(
 
     output logic                   idle            // no command in flight
 );
-    // Elaboration-time checks: configurations the datapath's widths do not cover.
-    if (NEURONS % LANES != 0) begin : g_bad_lanes
+    // Elaboration-time checks: configurations the datapath's widths do not cover. Icarus Verilog
+    // 11 cannot parse elaboration system tasks, so there they run at time 0 instead.
+    localparam bit BAD_LANES    = NEURONS % LANES != 0;
+    localparam bit BAD_MEMBRANE = MEM_W < 10;
+    localparam bit BAD_ACC      = ACC_W < W_W + (1 << (ACT_W > 1 ? $clog2(ACT_W) : 1)) + 1;
+`ifdef __ICARUS__
+    initial begin
+        if (BAD_LANES) $fatal(1, "neuron_core: NEURONS (%0d) must be a multiple of LANES (%0d)", NEURONS, LANES);
+        if (BAD_MEMBRANE) $fatal(1, "neuron_core: MEM_W (%0d) cannot hold the threshold 256 (Q.8)", MEM_W);
+        if (BAD_ACC) $fatal(1, "neuron_core: ACC_W (%0d) must hold one synaptic term (accumulator_array TERM_W)", ACC_W);
+    end
+`else
+    if (BAD_LANES) begin : g_bad_lanes
         $error("neuron_core: NEURONS (%0d) must be a multiple of LANES (%0d)", NEURONS, LANES);
     end
-    if (MEM_W < 10) begin : g_bad_membrane
+    if (BAD_MEMBRANE) begin : g_bad_membrane
         $error("neuron_core: MEM_W (%0d) cannot hold the threshold 256 (Q.8)", MEM_W);
     end
-    if (ACC_W < W_W + (1 << (ACT_W > 1 ? $clog2(ACT_W) : 1)) + 1) begin : g_bad_acc
+    if (BAD_ACC) begin : g_bad_acc
         $error("neuron_core: ACC_W (%0d) must hold one synaptic term (accumulator_array TERM_W)", ACC_W);
     end
+`endif
 
     // ---- S0: command issue ---------------------------------------------------------------
     logic              busy;
@@ -110,7 +124,7 @@ module neuron_core #(
     // A partial sum is a single beat: its group's.
     assign last_beat = cur_psum || beat == G_W'(GROUPS - 1);
     // Accepting on the last beat keeps the issue stage busy every cycle under back-to-back commands.
-    assign cmd_ready = !busy || last_beat;
+    assign cmd_ready = rst_n && (!busy || last_beat);
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -178,14 +192,24 @@ module neuron_core #(
     end
     logic s1_readout;
     assign s1_readout = s1_tick && s1_kind == TICK_READOUT;
+    logic s1_clear;
+`ifdef SPIKETILE_MUTANT_8
+    assign s1_clear = s1_valid && s1_tick && !s1_readout;  // a readout leaves the accumulators
+`else
+    assign s1_clear = s1_valid && s1_tick;
+`endif
+
+    // S2 and S3 state, declared here because the requantizers below take s2_valid.
+    logic                   s2_valid, s3_valid, s2_readout, s3_readout;
+    logic [G_W-1:0]         s2_group, s3_group;
+    logic [LANES*ACC_W-1:0] s2_acc, s3_acc;
 
     logic [LANES*ACC_W-1:0] group_acc;
-    accumulator_array #(.NEURONS(NEURONS), .LANES(LANES), .W_W(W_W), .ACT_W(ACT_W), .ACC_W(ACC_W),
-                        .MUTANT(MUTANT)) u_accumulators (
+    accumulator_array #(.NEURONS(NEURONS), .LANES(LANES), .W_W(W_W), .ACT_W(ACT_W), .ACC_W(ACC_W)) u_accumulators (
         .clk      (clk),
         .rst_n    (rst_n),
         .acc_en   (s1_valid && !s1_tick),
-        .clear_en (s1_valid && s1_tick && !(MUTANT == 8 && s1_readout)),
+        .clear_en (s1_clear),
         .group    (s1_group),
         .kind     (s1_kind),
         .value    (s1_value),
@@ -198,8 +222,7 @@ module neuron_core #(
 
     logic [LANES*MEM_W-1:0] currents;
     for (genvar l = 0; l < LANES; l++) begin : g_lane
-        requantizer #(.ACC_W(ACC_W), .MANT_W(MANT_W), .SHIFT_W(SHIFT_W), .OUT_W(MEM_W),
-                      .MUTANT(MUTANT)) u_requantizer (
+        requantizer #(.ACC_W(ACC_W), .MANT_W(MANT_W), .SHIFT_W(SHIFT_W), .OUT_W(MEM_W)) u_requantizer (
             .clk      (clk),
             .en_mul   (s1_valid && s1_tick),
             .en_round (s2_valid),
@@ -212,9 +235,6 @@ module neuron_core #(
 
     // ---- S2, S3: requantizer stages; the LIF unit consumes S3 --------------------------------
     // A readout beat carries its accumulators alongside, so it leaves in tick order.
-    logic                   s2_valid, s3_valid, s2_readout, s3_readout;
-    logic [G_W-1:0]         s2_group, s3_group;
-    logic [LANES*ACC_W-1:0] s2_acc, s3_acc;
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             s2_valid <= 1'b0;
@@ -235,7 +255,7 @@ module neuron_core #(
         end
     end
 
-    lif_neuron_unit #(.NEURONS(NEURONS), .LANES(LANES), .MEM_W(MEM_W), .MUTANT(MUTANT)) u_lif (
+    lif_neuron_unit #(.NEURONS(NEURONS), .LANES(LANES), .MEM_W(MEM_W)) u_lif (
         .clk          (clk),
         .rst_n        (rst_n),
         .in_valid     (s3_valid),
@@ -250,4 +270,28 @@ module neuron_core #(
 
     assign out_last = out_group == G_W'(GROUPS - 1);
     assign idle = !busy && !s1_valid && !s2_valid && !s3_valid && !out_valid;
+
+`ifndef SYNTHESIS
+    // The port contract, checked every cycle where the simulator runs assertions (Verilator's
+    // --assert: the bench's production models). A tick's beats leave in group order, 0 first.
+    logic [G_W-1:0] next_out_group;
+    always_ff @(posedge clk) begin
+        if (!rst_n) next_out_group <= '0;
+        else if (out_valid) next_out_group <= out_last ? '0 : out_group + 1'b1;
+    end
+    always @(posedge clk) begin  // a checker, not a flop: plain always
+        assert (rst_n || !(cmd_valid && cmd_ready))
+            else $error("neuron_core: a command was accepted during reset");
+        if (rst_n) begin
+            assert (!wr_en || idle) else $error("neuron_core: synapse write while the core is busy");
+            assert (!mul_wr_en || idle) else $error("neuron_core: multiplier write while the core is busy");
+            assert (!(cmd_valid && cmd_ready && cmd_tick && cmd_kind > TICK_READOUT))
+                else $error("neuron_core: tick kind %0d (only 0 LIF and 1 readout exist)", cmd_kind);
+            assert (!out_valid || out_group == next_out_group)
+                else $error("neuron_core: output beat of group %0d, expected group %0d", out_group, next_out_group);
+        end
+    end
+`endif
 endmodule
+
+`default_nettype wire

@@ -4,13 +4,13 @@
 //   current = sat_OUT_W(r)
 // Two pipeline stages (product register, result register): the multiplier is the long path,
 // and the rounding/saturation adder chain gets a cycle of its own.
+`default_nettype none
+
 module requantizer #(
     parameter int ACC_W   = 32,
     parameter int MANT_W  = 32,
     parameter int SHIFT_W = 8,
-    parameter int OUT_W   = 16,
-    // 2: truncate (no rounding), 3: drop the saturation (wrap), 4: round half up instead of away
-    parameter int MUTANT  = 0
+    parameter int OUT_W   = 16
 ) (
     input  logic                      clk,
     input  logic                      en_mul,       // stage enables: a tick beat is in that stage;
@@ -30,8 +30,10 @@ module requantizer #(
     localparam int C_W  = OUT_W + 1;
     localparam int R_W  = 2 * OUT_W + 2;
     localparam logic [P_W-1:0] CLAMP = P_W'(1) << OUT_W;
+`ifndef SPIKETILE_MUTANT_3
     localparam logic signed [R_W-1:0] OUT_MAX = {{(R_W - OUT_W + 1){1'b0}}, {(OUT_W - 1){1'b1}}};
     localparam logic signed [R_W-1:0] OUT_MIN = {{(R_W - OUT_W + 1){1'b1}}, {(OUT_W - 1){1'b0}}};
+`endif
 
     logic signed [P_W-1:0]     prod_q;
     logic signed [SHIFT_W-1:0] shift_q;
@@ -50,27 +52,44 @@ module requantizer #(
     logic [C_W-1:0]        mag_c;
     logic [R_W-1:0]        mag_out;
     logic signed [R_W-1:0] r;
+    logic signed [31:0]    sh;   // the shift sign-extended, so that its negation fits
+    // Fixed bit slices outside always_comb: Icarus Verilog does not take constant selects there.
+    assign neg = prod_q[P_W-1];
+    assign sh  = {{(32 - SHIFT_W){shift_q[SHIFT_W-1]}}, shift_q};
     always_comb begin
-        neg  = prod_q[P_W-1];
         mag  = neg ? -prod_q : prod_q;
-        rs   = (int'(shift_q) > P_W) ? RS_W'(P_W) : (shift_q > 0 ? RS_W'(shift_q) : '0);
-        ls   = (-int'(shift_q) > OUT_W) ? LS_W'(OUT_W) : (shift_q < 0 ? LS_W'(-int'(shift_q)) : '0);
-        half = (shift_q > 0 && MUTANT != 2) ? P_W'(1) << (rs - RS_W'(1)) : '0;
+        rs   = (sh > P_W) ? RS_W'(P_W) : (sh > 0 ? RS_W'(sh) : '0);
+        ls   = (-sh > OUT_W) ? LS_W'(OUT_W) : (sh < 0 ? LS_W'(-sh) : '0);
+`ifdef SPIKETILE_MUTANT_2
+        half = '0;  // truncates instead of rounding
+`else
+        half = shift_q > 0 ? P_W'(1) << (rs - RS_W'(1)) : '0;
+`endif
+`ifdef SPIKETILE_MUTANT_4
         // Two's-complement rounding, floor((p + half) / 2^s), is the same as this for p >= 0
-        // but rounds -n.5 toward zero: the common bug (mutant 4) in magnitude form.
-        if (MUTANT == 4 && neg && half != '0) half = half - 1'b1;
+        // but rounds -n.5 toward zero: the common bug, in magnitude form.
+        if (neg && half != '0) half = half - 1'b1;
+`endif
         rounded = (shift_q > 0) ? (mag + half) >> rs : mag;
         mag_c   = rounded >= CLAMP ? C_W'(CLAMP) : C_W'(rounded);
         mag_out = R_W'(mag_c) << ls;
         r       = neg ? -$signed(mag_out) : $signed(mag_out);
     end
 
+`ifdef SPIKETILE_MUTANT_3
+    wire unused_high_bits = ^r[R_W-1:OUT_W];  // what the wrap drops
+`endif
     always_ff @(posedge clk) begin
         if (en_round) begin
-            if (MUTANT == 3)      current <= r[OUT_W-1:0];
-            else if (r > OUT_MAX) current <= OUT_MAX[OUT_W-1:0];
+`ifdef SPIKETILE_MUTANT_3
+            current <= r[OUT_W-1:0];  // wraps instead of saturating
+`else
+            if (r > OUT_MAX)      current <= OUT_MAX[OUT_W-1:0];
             else if (r < OUT_MIN) current <= OUT_MIN[OUT_W-1:0];
             else                  current <= r[OUT_W-1:0];
+`endif
         end
     end
 endmodule
+
+`default_nettype wire

@@ -2,6 +2,8 @@
 // LANES weights per row (word address = axon * GROUPS + group). One write port for loading,
 // one read port with a registered output: the 1-cycle read latency of the chip's synapse SRAM,
 // so the core reads one lane group of a row per cycle.
+`default_nettype none
+
 module synapse_memory #(
     parameter int AXONS  = 256,
     parameter int GROUPS = 8,             // NEURONS / LANES
@@ -25,3 +27,5 @@ module synapse_memory #(
         if (rd_en) rd_data <= mem[rd_addr];
     end
 endmodule
+
+`default_nettype wire

@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libsystemc-dev verilator
+  iverilog yosys   # the RTL's portability checks (rtl.icarus.*, rtl.yosys.*)
   libeigen3-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium   # renders the HTML report headless in tests (ReportHtml.RendersHeadlessInChromium)

@@ -24,6 +24,12 @@ struct BenchOptions {
   bool directed = true;
   int max_report = 10;         // mismatches printed; 0 also skips recording the neuron inputs
   bool stop_at_first = false;  // the mutation tests need one mismatch, not all of them
+  // Breaks the port contract on purpose: weight writes also while the core is busy, which the
+  // RTL's assertions must report.
+  bool write_while_busy = false;
+  // Where to write the run as a vector file for other simulators (rtl/bench/vector_file.hpp);
+  // empty: none.
+  std::string vectors_path;
 };
 
 // How often the stimulus reached each corner the issue asks for (counted on the reference, per

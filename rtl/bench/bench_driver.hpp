@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -16,6 +17,7 @@
 #include "rtl/bench/core_reference.hpp"
 #include "rtl/bench/pipeline_model.hpp"
 #include "rtl/bench/port_bits.hpp"
+#include "rtl/bench/vector_file.hpp"
 #include "rtl/bench/stimulus.hpp"
 #include "verilated.h"
 
@@ -61,8 +63,7 @@ inline void count_corners(const CoreReference& ref, uint64_t events_since_tick, 
 template <typename V>
 BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
   // Context first and owned here, never file-scope statics (their init order is unspecified).
-  auto ctx = std::make_unique<VerilatedContext>();
-  ctx->randReset(0);  // memories power up as 0; the stimulus loads them before any read anyway
+  auto ctx = make_core_context();
   auto dut = std::make_unique<V>(ctx.get(), "core");
 
   const CoreShape& shape = cfg.geometry.shape;
@@ -77,6 +78,12 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
   BenchStats st;
 
   CorePipelineModel pipeline(groups);
+  std::unique_ptr<VectorFile> vectors;
+  if (!opt.vectors_path.empty()) vectors = std::make_unique<VectorFile>(opt.vectors_path);
+  const auto bits_for = [](int n) { return n > 1 ? int(std::ceil(std::log2(double(n)))) : 1; };
+  const int axon_bits = bits_for(shape.axons), neuron_bits = bits_for(shape.neurons), group_bits = bits_for(groups);
+  std::string vector_inputs;
+  bool vector_ready = false;
   struct Expected {
     uint64_t index;
     uint8_t scenario;
@@ -181,6 +188,10 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
           if (!expected.empty()) ++st.corners.reset_in_tick;
           events_since_tick = 0;
           dut->rst_n = 0;
+          // A command presented during reset is not taken (cmd_ready is low): a tick here would
+          // put beats on the outputs that the model, which drops it, does not expect.
+          dut->cmd_valid = 1;
+          dut->cmd_tick = 1;
           do_reset = true;
           ref.reset();
           ++st.resets;
@@ -190,7 +201,7 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
           if (--op.count <= 0) ops.pop_front();
           break;
         case Op::Type::kWeights:
-          if (model_idle) {  // the write port is for an idle core
+          if (model_idle || opt.write_while_busy) {  // the write port is for an idle core
             dut->wr_en = 1;
             dut->wr_axon = op.axon;
             dut->wr_group = op.group;
@@ -217,15 +228,31 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
       }
     }
 
-    // ---- outputs that depend on state only: check before the edge ----
+    // ---- combinational outputs with this cycle's inputs (cmd_ready follows rst_n): before the edge ----
+    dut->eval();
+    if (vectors) {
+      using VF = VectorFile;
+      vector_inputs = VF::hex(dut->rst_n, 1) + ' ' + VF::hex(dut->cmd_valid, 1) + ' ' + VF::hex(dut->cmd_tick, 1) + ' ' +
+                      VF::hex(dut->cmd_axon, axon_bits) + ' ' + VF::hex(dut->cmd_kind, 2) + ' ' +
+                      VF::hex(dut->cmd_value, shape.activation_bits) + ' ' + VF::hex(dut->cmd_psum, 1) + ' ' +
+                      VF::hex(dut->cmd_neuron, neuron_bits) + ' ' + VF::hex(dut->cmd_psum_value, acc_w) + ' ' +
+                      VF::hex(dut->wr_en, 1) + ' ' + VF::hex(dut->wr_axon, axon_bits) + ' ' +
+                      VF::hex(dut->wr_group, group_bits) + ' ' + VF::hex(dut->wr_weights, lanes * shape.weight_bits) +
+                      ' ' + VF::hex(dut->mul_wr_en, 1) + ' ' + VF::hex(dut->mul_wr_neuron, neuron_bits) + ' ' +
+                      VF::hex(dut->mul_wr_mantissa, 32) + ' ' + VF::hex(dut->mul_wr_shift, 8);
+      vector_ready = model_ready && !do_reset;
+    }
     const uint8_t scen = ops.empty() ? uint8_t(names.size() - 1) : ops.front().scenario;
-    if (bool(dut->cmd_ready) != model_ready)
-      report("cmd_ready=" + std::to_string(dut->cmd_ready) + " expected " + std::to_string(model_ready), scen);
+    if (bool(dut->cmd_ready) != (model_ready && !do_reset))
+      report("cmd_ready=" + std::to_string(dut->cmd_ready) + " expected " + std::to_string(model_ready && !do_reset) +
+                 (do_reset ? " (reset)" : ""),
+             scen);
     if (bool(dut->idle) != model_idle)
       report("idle=" + std::to_string(dut->idle) + " expected " + std::to_string(model_idle), scen);
 
     clock();
     ++st.cycles;
+    if (assertion_failed(*ctx)) report("an RTL assertion failed (its message is above)", scen);
 
     // ---- advance the cycle model through the same edge ----
     if (do_reset) {
@@ -235,6 +262,26 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
       pipeline.edge(accept, accept_tick, psum_group);
     }
     const CorePipelineModel::Beat& out = pipeline.output();
+    if (vectors) {
+      std::string outputs = "0 0 0 0 0 0";
+      if (out.valid && !expected.empty()) {
+        const Expected& e = expected.front();
+        std::vector<uint64_t> s(std::size_t{0}), v, a;
+        s.resize(std::size_t(lanes));
+        v.resize(std::size_t(lanes));
+        a.resize(std::size_t(lanes));
+        for (int l = 0; l < lanes; ++l) {
+          const std::size_t n = std::size_t(out.group * lanes + l);
+          s[std::size_t(l)] = e.readout ? 0 : e.spikes[n];
+          v[std::size_t(l)] = uint64_t(e.membranes[n]) & ((uint64_t(1) << mem) - 1);
+          if (e.readout) a[std::size_t(l)] = uint64_t(e.accumulators[n]) & amask;
+        }
+        outputs = "1 " + VectorFile::hex(uint32_t(out.group), group_bits) + ' ' + (e.readout ? "1 " : "0 ") +
+                  VectorFile::hex_lanes(s, 1) + ' ' + VectorFile::hex_lanes(v, mem) + ' ' +
+                  VectorFile::hex_lanes(a, acc_w);
+      }
+      vectors->cycle(vector_inputs, vector_ready, model_idle, outputs);
+    }
 
     // ---- registered outputs after the edge ----
     if (bool(dut->out_valid) != out.valid) {

@@ -16,7 +16,8 @@ class CorePipelineModel {
   explicit CorePipelineModel(int groups) : groups_(groups) {}
 
   int groups() const { return groups_; }
-  // cmd_ready during the current cycle: the issue stage is free or on its last beat.
+  // cmd_ready during the current cycle with rst_n high: the issue stage is free or on its last
+  // beat. With rst_n low cmd_ready is low.
   bool ready() const { return !busy_ || beat_ == last_beat_; }
   // idle during the current cycle: no beat anywhere in the pipeline.
   bool idle() const { return !busy_ && !s1_.valid && !s2_.valid && !s3_.valid && !out_.valid; }

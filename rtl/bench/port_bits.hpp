@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 
 #include "verilated.h"
@@ -62,6 +63,23 @@ inline void clock_edge(V& dut, VerilatedContext& ctx) {
   dut.clk = 0;
   dut.eval();
   ctx.timeInc(1);
+}
+
+// The simulation context of one verilated core: memories power up as 0 (the stimulus loads them
+// before any read anyway), and a failed RTL assertion ($error under --assert) is recorded
+// (gotError) instead of stopping the process, so the bench and the backends can report it.
+inline std::unique_ptr<VerilatedContext> make_core_context() {
+  auto ctx = std::make_unique<VerilatedContext>();
+  ctx->randReset(0);
+  ctx->fatalOnError(false);
+  return ctx;
+}
+
+// Whether an RTL assertion failed since the last call (its message is already printed).
+inline bool assertion_failed(VerilatedContext& ctx) {
+  const bool failed = ctx.gotError();
+  ctx.gotError(false);
+  return failed;
 }
 
 // Every input deasserted and reset held for two edges: the state every run starts from.

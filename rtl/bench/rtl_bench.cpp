@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Self-checking Verilator bench of the RTL neuron core (rtl/neuron_core.sv)"};
   std::string config = "small", profile = "mixed";
   int mutant = 0;
-  bool expect_mismatch = false, no_directed = false, list = false;
+  bool expect_mismatch = false, no_directed = false, list = false, parameters = false;
   BenchOptions opt;
   app.add_option("--config", config, "core configuration: small, narrow or default")->capture_default_str();
   app.add_option("--mutant", mutant, "run the model with injected bug K (see rtl/README.md)")->capture_default_str();
@@ -24,7 +24,14 @@ int main(int argc, char** argv) {
   app.add_option("--max-report", opt.max_report, "mismatches to print")->capture_default_str();
   app.add_flag("--expect-mismatch", expect_mismatch,
                "mutation check: stop at the first mismatch and exit 0 iff there is one");
+  app.add_flag("--write-while-busy", opt.write_while_busy,
+               "break the port contract: weight writes also while the core is busy (the RTL assertions must fire)");
+  app.add_option("--write-vectors", opt.vectors_path,
+                 "also write the run, inputs and the reference's expected outputs per cycle, as a vector file for "
+                 "rtl/portable/vectors_tb.sv");
   app.add_flag("--list", list, "list the verilated models");
+  app.add_flag("--parameters", parameters,
+               "print the configuration's neuron_core parameters (NAME=VALUE ...) for other tools, and exit");
   CLI11_PARSE(app, argc, argv);
 
   if (list) {
@@ -37,6 +44,12 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rtl bench: %s\n", e.what());
     return 2;
+  }
+  if (parameters) {
+    const CoreShape& s = model->geometry.shape;
+    std::printf("AXONS=%d NEURONS=%d LANES=%d W_W=%d ACT_W=%d ACC_W=%d MEM_W=%d\n", s.axons, s.neurons,
+                model->geometry.lanes, s.weight_bits, s.activation_bits, s.accumulator_bits, s.membrane_bits);
+    return 0;
   }
   opt.profile = profile == "ticks" ? Profile::kTicks : Profile::kMixed;
   opt.directed = !no_directed;

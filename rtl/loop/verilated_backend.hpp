@@ -18,15 +18,20 @@ template <typename V>
 class VerilatedBackend final : public NeuronCoreBackend {
  public:
   explicit VerilatedBackend(const RtlModel& model)
-      : NeuronCoreBackend("verilated", model.name, model.geometry), ctx_(std::make_unique<VerilatedContext>()) {
-    ctx_->randReset(0);
+      : NeuronCoreBackend("verilated", model.name, model.geometry), ctx_(make_core_context()) {
     dut_ = std::make_unique<V>(ctx_.get(), "core");
     power_on(*dut_, *ctx_);   // before cycle 0 of the backend's clock
   }
   ~VerilatedBackend() override { dut_->final(); }
 
  protected:
-  bool cmd_ready() const override { return dut_->cmd_ready; }
+  // cmd_ready depends on rst_n combinationally: asked for a cycle that is not a reset (reset()
+  // drives its own), after a reset cycle it must see rst_n high.
+  bool cmd_ready() const override {
+    dut_->rst_n = 1;
+    dut_->eval();
+    return dut_->cmd_ready;
+  }
   bool core_idle() const override { return dut_->idle; }
 
   int clock(const Drive& d, TickResult& out) override {
@@ -62,6 +67,9 @@ class VerilatedBackend final : public NeuronCoreBackend {
       dut_->mul_wr_shift = uint8_t(int8_t(d.multiplier.shift));
     }
     clock_edge(*dut_, *ctx_);
+    if (assertion_failed(*ctx_))
+      throw std::runtime_error("neuron core '" + model_name() + "' (verilated): an RTL assertion failed (its message "
+                               "is above)");
     if (!dut_->out_valid) return -1;
     const int g = dut_->out_group, mem = s.membrane_bits, acc = s.accumulator_bits;
     if (g >= geometry().groups()) return g;   // a broken core: the protocol reports it
