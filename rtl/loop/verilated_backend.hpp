@@ -22,7 +22,14 @@ class VerilatedBackend final : public NeuronCoreBackend {
     dut_ = std::make_unique<V>(ctx_.get(), "core");
     power_on(*dut_, *ctx_);   // before cycle 0 of the backend's clock
   }
-  ~VerilatedBackend() override { dut_->final(); }
+  // The model's scopes (the assertions' %m) unregister from the thread's current context, which
+  // is whichever model was built last, possibly one already destroyed: make it this model's own
+  // first (several cores in one process, torn down in any order).
+  ~VerilatedBackend() override {
+    Verilated::threadContextp(ctx_.get());
+    dut_->final();
+    dut_.reset();
+  }
 
  protected:
   // cmd_ready depends on rst_n combinationally: asked for a cycle that is not a reset (reset()
