@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "chips/chip_spec.hpp"
+#include "chips/core_area.hpp"
 #include "chips/energy_table.hpp"
 #include "cli/common.hpp"
 
@@ -36,6 +37,13 @@ void run_chip(const ChipOptions& o) {
   else
     fmt::print("power gating:      {} (a switched-off tile draws {:g} % of its static power)\n",
                power_gating_name(c.power.gating), 100.0 * c.power.gated_static_fraction);
+  std::string no_area;
+  if (const auto area = core_area_proxy(c, &no_area))
+    fmt::print("core area proxy:   {} generic cells ({} flip-flops) + {} synapse SRAM bits per core: the neuron-core "
+               "datapath as Yosys synthesizes the RTL (rtl/README.md)\n",
+               area->logic_cells, area->flip_flops, area->synapse_sram_bits);
+  else
+    fmt::print("core area proxy:   none ({})\n", no_area);
   fmt::print("valid:             yes (every field checked)\n");
   if (!o.energy.empty()) {
     const EnergyTable e = load_energy_table(o.energy);
