@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "runtime/report.hpp"
@@ -155,20 +156,33 @@ std::string csv_field(const std::string& s) {
   return quoted + "\"";
 }
 
-// Array elements are named by their natural key when they have one (an action, a layer, ...).
-std::string element_name(const json& element, std::size_t index) {
-  if (element.is_object())
-    for (const char* key : {"action", "layer", "op", "step", "core", "batch", "name"})
-      if (element.contains(key) && !element[key].is_null())
-        return element[key].is_string() ? element[key].get<std::string>() : element[key].dump();
-  return std::to_string(index);
+std::string key_text(const json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+// Array elements are named by their natural key (an action, a core, a layer, ...): the first of
+// these that every element has with a value no other element shares, so no two rows get one
+// name (per-core rows all carry a layer too); otherwise by their index.
+const char* naming_key(const json& array) {
+  for (const char* key : {"action", "core", "unit", "step", "layer", "op", "batch", "name"}) {
+    std::set<std::string> seen;
+    bool unique = true;
+    for (const json& e : array) {
+      if (!e.is_object() || !e.contains(key) || e[key].is_null() || !seen.insert(key_text(e[key])).second) {
+        unique = false;
+        break;
+      }
+    }
+    if (unique && !array.empty()) return key;
+  }
+  return nullptr;
 }
 
 void flatten(const json& j, const std::string& path, std::ostringstream& out) {
   if (j.is_object()) {
     for (const auto& [key, value] : j.items()) flatten(value, path.empty() ? key : path + "." + key, out);
   } else if (j.is_array()) {
-    for (std::size_t i = 0; i < j.size(); ++i) flatten(j[i], path + "[" + element_name(j[i], i) + "]", out);
+    const char* key = naming_key(j);
+    for (std::size_t i = 0; i < j.size(); ++i)
+      flatten(j[i], path + "[" + (key ? key_text(j[i][key]) : std::to_string(i)) + "]", out);
   } else {
     const std::string value = j.is_null() ? "not measured" : j.is_string() ? j.get<std::string>() : j.dump();
     out << csv_field(path) << "," << csv_field(value) << "\n";

@@ -152,6 +152,27 @@ TEST(Report, UnmeasuredSectionsAreSaidNotZero) {
   EXPECT_NE(report_csv(r).find("chip.static_per_token_pj,not measured\n"), std::string::npos);
 }
 
+// Every CSV row names one figure: per-core rows all carry a layer (the shipped mapping puts 63
+// cores in each), so they are named by their core, and an array with no key unique to each
+// element by its index.
+TEST(Report, CsvRowsHaveDistinctNames) {
+  json r;
+  r["per_core"] = json::array();
+  for (int core = 0; core < 6; ++core)
+    r["per_core"].push_back({{"core", core}, {"layer", core / 3}, {"unit", "L" + std::to_string(core / 3) + ".x"},
+                             {"busy_cycles", 10 * core}});
+  r["pairs"] = json::array({{{"layer", 0}, {"v", 1}}, {{"layer", 0}, {"v", 2}}});
+  const std::string csv = report_csv(r);
+  std::istringstream lines(csv);
+  std::set<std::string> names;
+  std::string line;
+  std::getline(lines, line);  // header
+  while (std::getline(lines, line)) EXPECT_TRUE(names.insert(line.substr(0, line.find(','))).second) << line;
+  EXPECT_NE(csv.find("per_core[5].busy_cycles,50\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("per_core[4].layer,1\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("pairs[1].v,2\n"), std::string::npos) << csv;
+}
+
 // What the simulator will write: cycles, network and per-core counters.
 RunStats simulated_stats() {
   RunStats s = tiny_stats();
