@@ -386,6 +386,17 @@ json build_report(const ReportInputs& in) {
     }
     per_layer.push_back(breakdown_row(row, scaled(layer_actions[i], 1 / steps), table));
   }
+  // The network's energy belongs to no layer: its own row, so the rows add up to the dynamic total.
+  if (s.network) {
+    ActionCounts network;
+    for (const char* action : {"router.flit_hop", "link.inter_chip_flit"}) network[action] = run_actions[action];
+    per_layer.push_back(breakdown_row({{"layer", "network"},
+                                       {"firing_rate_att", nullptr},
+                                       {"firing_rate_ffn", nullptr},
+                                       {"relu2_density", nullptr},
+                                       {"counts_per_token", nullptr}},
+                                      scaled(network, 1 / steps), table));
+  }
   r["per_layer"] = per_layer;
   for (int k = 0; k < kOpCount; ++k) {
     const std::string name = op_name(Op(k));

@@ -165,14 +165,16 @@ std::string report_html(const json& r) {
   for (const auto& l : r["per_layer"]) {
     const std::string name = l["layer"].get<std::string>();
     const double pj = l["energy_per_token_pj"].get<double>();
-    by_layer.push_back({name == "global" ? "global ops" : "layer " + name, pj, format_energy_pj(pj)});
+    by_layer.push_back({name == "global" ? "global ops" : name == "network" ? "network" : "layer " + name, pj,
+                        format_energy_pj(pj)});
     const json& c = l["counts_per_token"];
-    // Global ops (embedding, ln_out, head) have no LIF population: a rate does not apply.
+    // Global ops (embedding, ln_out, head) have no LIF population: a rate does not apply; the
+    // network row has no op counts.
     auto rate = [](const json& v) { return v.is_null() ? std::string("—") : number(v); };
-    layer_rows.push_back({name, format_energy_pj(pj), number(c["sop_graded"]), number(c["sop_bit_serial"]),
-                          number(c["sop_binary"]), number(c["dense_macs"]), number(c["neuron_updates"]),
-                          number(c["sfu_ops"]), rate(l["firing_rate_att"]), rate(l["firing_rate_ffn"]),
-                          rate(l["relu2_density"])});
+    auto count = [&c](const char* key) { return c.is_null() ? std::string("—") : number(c[key]); };
+    layer_rows.push_back({name, format_energy_pj(pj), count("sop_graded"), count("sop_bit_serial"), count("sop_binary"),
+                          count("dense_macs"), count("neuron_updates"), count("sfu_ops"), rate(l["firing_rate_att"]),
+                          rate(l["firing_rate_ffn"]), rate(l["relu2_density"])});
     if (!l["firing_rate_att"].is_null()) {
       rates.push_back({"layer " + name + " att LIF", l["firing_rate_att"].get<double>(),
                        fmt::format("{:.4f}", l["firing_rate_att"].get<double>()), "#3b73b9"});

@@ -89,11 +89,13 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
   for (const auto& l : r["per_layer"]) {
     const json& c = l["counts_per_token"];
     auto rate = [](const json& v) { return v.is_null() ? std::string("-") : fmt::format("{:.4f}", v.get<double>()); };
+    auto count = [&c](const char* key) { return c.is_null() ? std::string("-") : si(c[key].get<double>(), ""); };
     fmt::print(out, "  {:<7} {:>12} {:>11} {:>11} {:>9} {:>9} {:>8}\n", l["layer"].get<std::string>(),
-               format_energy_pj(l["energy_per_token_pj"].get<double>()), si(c["sop_graded"].get<double>(), ""),
-               si(c["dense_macs"].get<double>(), ""), rate(l["firing_rate_att"]), rate(l["firing_rate_ffn"]),
-               rate(l["relu2_density"]));
+               format_energy_pj(l["energy_per_token_pj"].get<double>()), count("sop_graded"), count("dense_macs"),
+               rate(l["firing_rate_att"]), rate(l["firing_rate_ffn"]), rate(l["relu2_density"]));
   }
+  if (r["per_layer"].size() && r["per_layer"].back()["layer"] == "network")
+    fmt::print(out, "  (the rows add up to the dynamic energy per token; network: router hops and inter-chip links)\n");
 
   const json& gpu = r["gpu"];
   fmt::print(out, "\nchip vs dense GPU baseline, energy per token (same model, same tokens):\n");

@@ -221,8 +221,27 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   ASSERT_EQ(r["per_core"].size(), 2u);
   EXPECT_NEAR(r["per_core"][0]["energy_per_token_pj"].get<double>(), (24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10) / 2,
               1e-9);
-  EXPECT_EQ(r["per_layer"].back()["layer"], "global");
-  EXPECT_NEAR(r["per_layer"].back()["energy_per_token_pj"].get<double>(), (8 * 3.3 + 2 * 10) / 2, 1e-9);
+  // The layers, the global ops and the network (a row of its own: no layer owns a router hop)
+  // add up to the dynamic energy.
+  const json& layers = r["per_layer"];
+  ASSERT_GE(layers.size(), 2u);
+  EXPECT_EQ(layers[layers.size() - 2]["layer"], "global");
+  EXPECT_NEAR(layers[layers.size() - 2]["energy_per_token_pj"].get<double>(), (8 * 3.3 + 2 * 10) / 2, 1e-9);
+  EXPECT_EQ(layers.back()["layer"], "network");
+  EXPECT_TRUE(layers.back()["counts_per_token"].is_null());
+  EXPECT_NEAR(layers.back()["energy_per_token_pj"].get<double>(), (40 * 11.6 + 6 * 13.5) / 2, 1e-9);
+  double rows = 0;
+  for (const auto& l : layers) rows += l["energy_per_token_pj"].get<double>();
+  EXPECT_NEAR(rows, dynamic / 2, 1e-9);
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  print_report_summary(f, r, false);
+  std::string text(std::size_t(std::ftell(f)), '\0');
+  std::rewind(f);
+  text.resize(std::fread(text.data(), 1, text.size(), f));
+  std::fclose(f);
+  EXPECT_NE(text.find("  network "), std::string::npos) << text;
+  EXPECT_NE(text.find("the rows add up to the dynamic energy per token"), std::string::npos) << text;
 }
 
 // The simulator's power section for the chip of simulated_stats (256 tiles on 4 chips): what a
