@@ -604,6 +604,7 @@ json build_report(const ReportInputs& in) {
                            "none of them",
                            graded_encoding_name(in.encoding), graded_encoding_name(in.encoding))}};
   r["paper"] = paper;
+  r["verdict"] = report_verdict(r);
   return r;
 }
 

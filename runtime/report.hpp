@@ -91,6 +91,12 @@ std::string format_energy_pj(double pj);
 // "dynamic 2.1 µJ, static 1.75 µJ (core gating: 49 of 256 tiles powered, 207 gated at 5 %), total 3.85 µJ".
 std::string chip_energy_split(const nlohmann::json& chip);
 
+// The verdict (report["verdict"]): per baseline, each metric's winner, factor and the term behind
+// each side, computed from the report's figures (runtime/report_verdict.cpp).
+nlohmann::json report_verdict(const nlohmann::json& report);
+// "energy per token: the chip wins, 112× lower (7.32 µJ vs 820 µJ); chip: ...; baseline: ...".
+std::string verdict_sentence(const nlohmann::json& comparison);
+
 void print_report_summary(std::FILE* out, const nlohmann::json& report, bool paper_detail);
 std::string report_csv(const nlohmann::json& report);
 std::string report_html(const nlohmann::json& report);

@@ -127,6 +127,13 @@ std::string report_html(const json& r) {
     h << "</ul>\n";
   }
 
+  h << "<h2>Verdict</h2>\n";
+  for (const auto& v : r["verdict"]) {
+    h << "<p><b>vs " << escape(v["baseline"].get<std::string>()) << "</b></p>\n<ul>\n";
+    for (const auto& c : v["comparisons"]) h << "<li>" << escape(verdict_sentence(c)) << "</li>\n";
+    h << "</ul>\n";
+  }
+
   h << "<h2>Chip vs dense GPU, energy per token</h2>\n";
   std::vector<Bar> versus;
   for (const auto& v : r["chip_vs_gpu"]) {

@@ -63,6 +63,12 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
              in["energy_table"]["name"].get<std::string>(), in["energy_table"]["path"].get<std::string>(),
              in["chip"]["name"].get<std::string>(), in["encoding"].get<std::string>());
   fmt::print(out, "counts: {}\n\n", chip["counts_source"].get<std::string>());
+  fmt::print(out, "verdict (chip vs each dense GPU baseline, per token):\n");
+  for (const auto& v : r["verdict"]) {
+    fmt::print(out, "  vs {}:\n", v["baseline"].get<std::string>());
+    for (const auto& c : v["comparisons"]) fmt::print(out, "    {}\n", verdict_sentence(c));
+  }
+  fmt::print(out, "\n");
 
   fmt::print(out, "chip energy per token by action ({}):\n", in["energy_table"]["name"].get<std::string>());
   fmt::print(out, "  {:<24} {:>14} {:>10} {:>12} {:>7}\n", "action", "count/token", "pJ each", "per token", "share");

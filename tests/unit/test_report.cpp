@@ -1,5 +1,6 @@
 // spiketile report: counts -> actions -> energy, the GPU baseline, paper mode, the stats and
 // report formats, and the HTML form (parsed here, rendered headless in Chromium when present).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -557,12 +559,72 @@ TEST(Report, PrefillThroughputAndDecodeLatencyApart) {
   EXPECT_DOUBLE_EQ(plain["decode_latency_per_token_ns"].get<double>(), 4000.0);
 }
 
+// The verdict compares, per baseline, every metric both sides have, from the report's own figures:
+// energy against every GPU row; latency, energy-delay product and tokens/s against the rooflines
+// (the 45 nm convention has no time). Winner and factor follow from the two numbers; the terms
+// name the largest share of the chip's energy and the roofline's bound. The text opens with it.
+TEST(Report, VerdictNamesTheWinnerPerMetricAndTheTermBehindIt) {
+  const json r = build_report(inputs_for(simulated_stats()));
+  const json& chip = r["chip"];
+  const double chip_pj = chip["energy_per_token_pj"].get<double>();
+  const json& verdict = r["verdict"];
+  ASSERT_EQ(verdict.size(), r["gpu"]["convention_45nm"].size() + r["gpu"]["roofline"].size());
+  const json& dram = verdict[0]["comparisons"];
+  ASSERT_EQ(dram.size(), 1u);
+  const double dram_pj = r["gpu"]["convention_45nm"][0]["total_pj"].get<double>();
+  EXPECT_EQ(dram[0]["winner"], chip_pj < dram_pj ? "chip" : "baseline");
+  EXPECT_NEAR(dram[0]["factor"].get<double>(), std::max(chip_pj, dram_pj) / std::min(chip_pj, dram_pj), 1e-9);
+  const json& roof = r["gpu"]["roofline"][0];
+  const json& vs_roof = verdict[r["gpu"]["convention_45nm"].size()]["comparisons"];
+  ASSERT_EQ(vs_roof.size(), 4u);
+  std::map<std::string, json> by_metric;
+  for (const auto& c : vs_roof) by_metric[c["metric"].get<std::string>()] = c;
+  const double chip_ns = chip["decode_latency_per_token_ns"].is_null() ? chip["latency_per_token_ns"].get<double>()
+                                                                        : chip["decode_latency_per_token_ns"].get<double>();
+  const double gpu_ns = roof["step_s"].get<double>() * 1e9;
+  EXPECT_DOUBLE_EQ(by_metric["latency per token"]["chip"].get<double>(), chip_ns);
+  EXPECT_DOUBLE_EQ(by_metric["latency per token"]["baseline"].get<double>(), gpu_ns);
+  EXPECT_EQ(by_metric["latency per token"]["winner"], chip_ns < gpu_ns ? "chip" : "baseline");
+  EXPECT_NEAR(by_metric["energy-delay product per token"]["chip"].get<double>(), chip_pj * chip_ns * 1e-9, 1e-9);
+  const double gpu_tps = roof["tokens_per_s"].get<double>(), chip_tps = chip["tokens_per_s"].get<double>();
+  EXPECT_EQ(by_metric["tokens per second"]["winner"], chip_tps > gpu_tps ? "chip" : "baseline");
+  // The chip's largest share: the run's biggest action or static energy, with its percentage.
+  std::string largest = "static energy";
+  double most = chip["static_per_token_pj"].get<double>();
+  for (const auto& a : chip["actions"])
+    if (a["energy_per_token_pj"].get<double>() > most) {
+      most = a["energy_per_token_pj"].get<double>();
+      largest = a["action"].get<std::string>();
+    }
+  EXPECT_EQ(by_metric["energy per token"]["chip_term"],
+            fmt::format("{} {:.0f} % of the chip's energy", largest, 100 * most / chip_pj));
+  EXPECT_NE(by_metric["energy per token"]["baseline_term"].get<std::string>().find(roof["bound"].get<std::string>() +
+                                                                                    "-bound step"),
+            std::string::npos);
+
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  print_report_summary(f, r, false);
+  std::string text(std::size_t(std::ftell(f)), '\0');
+  std::rewind(f);
+  text.resize(std::fread(text.data(), 1, text.size(), f));
+  std::fclose(f);
+  const std::size_t verdict_at = text.find("verdict (chip vs each dense GPU baseline, per token):");
+  ASSERT_NE(verdict_at, std::string::npos) << text;
+  EXPECT_LT(verdict_at, text.find("chip energy per token by action")) << "the verdict comes first";
+  EXPECT_NE(text.find("    " + verdict_sentence(vs_roof[0])), std::string::npos) << text;
+}
+
 TEST(Report, JsonSchemaIsStable) {
   const json r = build_report(inputs_for(simulated_stats()));
   EXPECT_EQ(r["format"], "spiketile-report-1");
   using S = std::set<std::string>;
   EXPECT_EQ(keys(r), (S{"format", "inputs", "model", "tokens", "measured", "not_measured", "chip", "per_token",
-                        "per_layer", "per_op", "per_core", "firing_rate_mean", "gpu", "chip_vs_gpu", "paper"}));
+                        "per_layer", "per_op", "per_core", "firing_rate_mean", "gpu", "chip_vs_gpu", "paper",
+                        "verdict"}));
+  EXPECT_EQ(keys(r["verdict"][0]), (S{"baseline", "comparisons"}));
+  EXPECT_EQ(keys(r["verdict"][0]["comparisons"][0]),
+            (S{"metric", "unit", "chip", "baseline", "winner", "factor", "chip_term", "baseline_term"}));
   EXPECT_EQ(keys(r["inputs"]), (S{"stats", "level", "energy_table", "convention_table", "chip", "gpu", "batch",
                                   "encoding"}));
   EXPECT_EQ(keys(r["chip"]),

@@ -1,0 +1,138 @@
+// The report's verdict: for every baseline and metric, which side wins, by how much, and the term
+// behind each side's figure, all computed from the report's own numbers (nothing templated).
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "runtime/report.hpp"
+
+namespace spiketile {
+
+using nlohmann::json;
+
+namespace {
+
+std::optional<double> number_at(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  return j[key].get<double>();
+}
+
+// The largest term of the chip's energy per token: static energy, or one dynamic action.
+std::string chip_energy_term(const json& chip) {
+  const double total = chip["energy_per_token_pj"].get<double>();
+  std::string name = "static energy";
+  double largest = number_at(chip, "static_per_token_pj").value_or(0.0);
+  for (const auto& a : chip["actions"])
+    if (a["energy_per_token_pj"].get<double>() > largest) {
+      largest = a["energy_per_token_pj"].get<double>();
+      name = a["action"].get<std::string>();
+    }
+  return fmt::format("{} {:.0f} % of the chip's energy", name, total > 0 ? 100 * largest / total : 0.0);
+}
+
+std::string roofline_term(const json& row) {
+  const bool memory = row["bound"] == "memory";
+  return fmt::format("board power over a {}-bound step of {:.3g} µs", memory ? "memory" : "compute",
+                     row["step_s"].get<double>() * 1e6);
+}
+
+// One comparison, lower_is_better for energy, latency and EDP, not for throughput.
+json compare(const std::string& metric, const std::string& unit, double chip, double baseline, bool lower_is_better,
+             const std::string& chip_term, const std::string& baseline_term) {
+  const bool chip_wins = lower_is_better ? chip < baseline : chip > baseline;
+  const double hi = std::max(chip, baseline), lo = std::min(chip, baseline);
+  const double factor = lo > 0 ? hi / lo : 0.0;
+  return {{"metric", metric},
+          {"unit", unit},
+          {"chip", chip},
+          {"baseline", baseline},
+          {"winner", chip == baseline ? "tie" : chip_wins ? "chip" : "baseline"},
+          {"factor", factor},
+          {"chip_term", chip_term},
+          {"baseline_term", baseline_term}};
+}
+
+}  // namespace
+
+json report_verdict(const json& r) {
+  json verdict = json::array();
+  const json& chip = r["chip"];
+  const double chip_pj = chip["energy_per_token_pj"].get<double>();
+  const std::string chip_energy = chip_energy_term(chip);
+  // A generated token needs the one before it: the decode latency is the chip's latency per
+  // token where the run has one, else the mean over the run.
+  const std::optional<double> chip_ns =
+      number_at(chip, "decode_latency_per_token_ns") ? number_at(chip, "decode_latency_per_token_ns")
+                                                      : number_at(chip, "latency_per_token_ns");
+  const std::optional<double> chip_tokens_per_s = number_at(chip, "tokens_per_s");
+  const std::string chip_latency_term =
+      chip_ns ? fmt::format("{} one token at a time through {} layers", chip.contains("decode_tokens") ? "decode:" : "",
+                            r["model"]["n_layer"].get<int>())
+              : "";
+
+  const json& gpu = r["gpu"];
+  const std::string gpu_name = gpu["spec"]["name"].get<std::string>();
+  for (const auto& row : gpu["convention_45nm"]) {
+    const double pj = row["total_pj"].get<double>(), dram = row["dram_pj"].get<double>();
+    json comparisons = json::array();
+    comparisons.push_back(compare("energy per token", "pJ", chip_pj, pj, true, chip_energy,
+                                  fmt::format("DRAM traffic {:.0f} % of its energy", pj > 0 ? 100 * dram / pj : 0.0)));
+    verdict.push_back({{"baseline", fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>())},
+                       {"comparisons", comparisons}});
+  }
+  for (const auto& row : gpu["roofline"]) {
+    const double step_ns = row["step_s"].get<double>() * 1e9, pj = row["energy_per_token_pj"].get<double>();
+    const std::string term = roofline_term(row);
+    json comparisons = json::array();
+    comparisons.push_back(compare("energy per token", "pJ", chip_pj, pj, true, chip_energy, term));
+    if (chip_ns) {
+      comparisons.push_back(compare("latency per token", "ns", *chip_ns, step_ns, true, chip_latency_term,
+                                    fmt::format("one {}-bound step per token", row["bound"].get<std::string>())));
+      comparisons.push_back(compare("energy-delay product per token", "pJ·s", chip_pj * *chip_ns * 1e-9,
+                                    pj * step_ns * 1e-9, true, chip_energy, term));
+    }
+    if (chip_tokens_per_s)
+      comparisons.push_back(compare("tokens per second", "tokens/s", *chip_tokens_per_s,
+                                    row["tokens_per_s"].get<double>(), false, "one sequence",
+                                    fmt::format("batch {}", row["batch"].get<int>())));
+    verdict.push_back({{"baseline", fmt::format("{} roofline, batch {}", gpu_name, row["batch"].get<int>())},
+                       {"comparisons", comparisons}});
+  }
+  return verdict;
+}
+
+}  // namespace spiketile
+
+namespace spiketile {
+
+namespace {
+
+std::string show(double v, const std::string& unit) {
+  if (unit == "pJ") return format_energy_pj(v);
+  if (unit == "ns") return v >= 1e3 ? fmt::format("{:.3g} µs", v / 1e3) : fmt::format("{:.3g} ns", v);
+  if (unit == "tokens/s")
+    return v >= 1e6 ? fmt::format("{:.3g} M", v / 1e6) : v >= 1e3 ? fmt::format("{:.3g} k", v / 1e3) : fmt::format("{:.3g}", v);
+  return fmt::format("{:.3g} {}", v, unit);
+}
+
+}  // namespace
+
+std::string verdict_sentence(const json& c) {
+  const std::string metric = c["metric"].get<std::string>(), unit = c["unit"].get<std::string>();
+  const bool higher_wins = metric == "tokens per second";
+  const std::string winner = c["winner"].get<std::string>();
+  const std::string side = winner == "chip" ? "the chip" : winner == "baseline" ? "the baseline" : "neither";
+  const std::string how = winner == "tie" ? "equal"
+                                          : fmt::format("{:.3g}× {}", c["factor"].get<double>(),
+                                                        higher_wins ? "more" : metric == "latency per token" ? "shorter"
+                                                                                                             : "lower");
+  return fmt::format("{}: {} wins, {} ({} vs {}); chip: {}; baseline: {}", metric, side, how,
+                     show(c["chip"].get<double>(), unit), show(c["baseline"].get<double>(), unit),
+                     c["chip_term"].get<std::string>(), c["baseline_term"].get<std::string>());
+}
+
+}  // namespace spiketile
