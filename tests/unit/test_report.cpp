@@ -140,6 +140,18 @@ TEST(Report, EnergyScalesExactlyWithTableEntries) {
               12 * 35.7 + 35.5 + 8 * 72.8 + 4 * 72.8 + 4 * 76.8 + 4 * 3.3 + 18.8, 1e-9);
 }
 
+// What `report` prints on stdout for `r`.
+std::string summary_text(const json& r) {
+  std::FILE* f = std::tmpfile();
+  if (!f) throw std::runtime_error("no temporary file");
+  print_report_summary(f, r, false);
+  std::string text(std::size_t(std::ftell(f)), '\0');
+  std::rewind(f);
+  text.resize(std::fread(text.data(), 1, text.size(), f));
+  std::fclose(f);
+  return text;
+}
+
 TEST(Report, UnmeasuredSectionsAreSaidNotZero) {
   const json r = build_report(inputs_for(tiny_stats()));
   EXPECT_TRUE(r["chip"]["static_per_token_pj"].is_null());
@@ -235,13 +247,7 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   double rows = 0;
   for (const auto& l : layers) rows += l["energy_per_token_pj"].get<double>();
   EXPECT_NEAR(rows, dynamic / 2, 1e-9);
-  std::FILE* f = std::tmpfile();
-  ASSERT_NE(f, nullptr);
-  print_report_summary(f, r, false);
-  std::string text(std::size_t(std::ftell(f)), '\0');
-  std::rewind(f);
-  text.resize(std::fread(text.data(), 1, text.size(), f));
-  std::fclose(f);
+  const std::string text = summary_text(r);
   EXPECT_NE(text.find("  network "), std::string::npos) << text;
   EXPECT_NE(text.find("the rows add up to the dynamic energy per token"), std::string::npos) << text;
 }
@@ -602,13 +608,7 @@ TEST(Report, VerdictNamesTheWinnerPerMetricAndTheTermBehindIt) {
                                                                                     "-bound step"),
             std::string::npos);
 
-  std::FILE* f = std::tmpfile();
-  ASSERT_NE(f, nullptr);
-  print_report_summary(f, r, false);
-  std::string text(std::size_t(std::ftell(f)), '\0');
-  std::rewind(f);
-  text.resize(std::fread(text.data(), 1, text.size(), f));
-  std::fclose(f);
+  const std::string text = summary_text(r);
   const std::size_t verdict_at = text.find("verdict (chip vs each dense GPU baseline, per token):");
   ASSERT_NE(verdict_at, std::string::npos) << text;
   EXPECT_LT(verdict_at, text.find("chip energy per token by action")) << "the verdict comes first";
