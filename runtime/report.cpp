@@ -513,21 +513,34 @@ json build_report(const ReportInputs& in) {
   // ---- chip vs GPU, per token ----------------------------------------------------------------
   const double chip_pj = r["chip"]["energy_per_token_pj"].get<double>();
   json versus = json::array();
-  auto add_versus = [&](const std::string& name, double pj, const std::string& basis) {
+  // Latency per token, tokens/s and the energy-delay product beside the energy, where the row has a
+  // time (null for the 45 nm convention, which has none).
+  auto add_versus = [&](const std::string& name, double pj, const std::string& basis, const json& latency_ns,
+                        const json& tokens_per_s) {
     versus.push_back({{"name", name}, {"energy_per_token_pj", pj}, {"basis", basis},
-                      {"ratio_to_chip", chip_pj > 0 ? pj / chip_pj : 0.0}});
+                      {"ratio_to_chip", chip_pj > 0 ? pj / chip_pj : 0.0},
+                      {"latency_per_token_ns", latency_ns},
+                      {"tokens_per_s", tokens_per_s},
+                      {"edp_pj_s", latency_ns.is_null() ? json() : json(pj * latency_ns.get<double>() * 1e-9)}});
   };
+  const json& chip_json = r["chip"];
+  const json chip_latency = chip_json.contains("decode_latency_per_token_ns") && !chip_json["decode_latency_per_token_ns"].is_null()
+                                ? chip_json["decode_latency_per_token_ns"]
+                                : chip_json["latency_per_token_ns"];
   add_versus(fmt::format("chip ({})", table.name), chip_pj,
              run_seconds ? "counted actions × table + static power × powered tiles (gated ones at their "
                            "fraction) × simulated time"
-                         : "counted actions × table (dynamic only: no simulated time at this level)");
-  add_versus("GPU dense, 45 nm convention, compute only", conv_compute_pj, "MACs × E_MAC + element-wise ops");
+                         : "counted actions × table (dynamic only: no simulated time at this level)",
+             chip_latency, chip_json["tokens_per_s"]);
+  add_versus("GPU dense, 45 nm convention, compute only", conv_compute_pj, "MACs × E_MAC + element-wise ops", json(),
+             json());
   for (const auto& row : convention)
     add_versus(fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>()),
-               row["total_pj"].get<double>(), "compute + weight and state bytes × dram.access / 8");
+               row["total_pj"].get<double>(), "compute + weight and state bytes × dram.access / 8", json(), json());
   for (const auto& row : roofline)
     add_versus(fmt::format("{} {} roofline, batch {}", in.gpu.name, in.gpu.variant, row["batch"].get<int>()),
-               row["energy_per_token_pj"].get<double>(), "board power × roofline step time / batch");
+               row["energy_per_token_pj"].get<double>(), "board power × roofline step time / batch",
+               row["step_s"].get<double>() * 1e9, row["tokens_per_s"]);
   r["chip_vs_gpu"] = versus;
 
   // ---- paper mode ----------------------------------------------------------------------------

@@ -145,8 +145,12 @@ std::string report_html(const json& r) {
   std::vector<std::vector<std::string>> versus_rows;
   for (const auto& v : r["chip_vs_gpu"])
     versus_rows.push_back({v["name"].get<std::string>(), format_energy_pj(v["energy_per_token_pj"].get<double>()),
-                           fmt::format("{:.3g}×", v["ratio_to_chip"].get<double>()), v["basis"].get<std::string>()});
-  h << table({"system", "energy per token", "× chip", "basis"}, versus_rows);
+                           fmt::format("{:.3g}×", v["ratio_to_chip"].get<double>()),
+                           v["latency_per_token_ns"].is_null() ? "—" : fmt::format("{:.4g} µs", v["latency_per_token_ns"].get<double>() / 1e3),
+                           v["tokens_per_s"].is_null() ? "—" : number(v["tokens_per_s"]),
+                           v["edp_pj_s"].is_null() ? "—" : number(v["edp_pj_s"]), v["basis"].get<std::string>()});
+  h << table({"system", "energy per token", "× chip", "latency per token", "tokens/s", "energy-delay (pJ·s)", "basis"},
+             versus_rows);
 
   h << "<h2>Chip energy by action</h2>\n";
   std::vector<Bar> by_action;

@@ -104,10 +104,19 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
     fmt::print(out, "  (the rows add up to the dynamic energy per token; network: router hops and inter-chip links)\n");
 
   const json& gpu = r["gpu"];
-  fmt::print(out, "\nchip vs dense GPU baseline, energy per token (same model, same tokens):\n");
+  fmt::print(out, "\nchip vs dense GPU baseline, per token (same model, same tokens; latency: the chip's decode):\n");
+  fmt::print(out, "  {:<48} {:>12} {:>11} {:>13} {:>11} {:>12}\n", "system", "energy", "× chip", "latency", "tokens/s",
+             "EDP (pJ·s)");
+  auto or_dash = [](const json& v, const std::function<std::string(double)>& show) {
+    return v.is_null() ? std::string("-") : show(v.get<double>());
+  };
   for (const auto& v : r["chip_vs_gpu"])
-    fmt::print(out, "  {:<48} {:>12}  ({:.3g}× the chip)\n", v["name"].get<std::string>(),
-               format_energy_pj(v["energy_per_token_pj"].get<double>()), v["ratio_to_chip"].get<double>());
+    fmt::print(out, "  {:<48} {:>12} {:>11} {:>13} {:>11} {:>12}\n", v["name"].get<std::string>(),
+               format_energy_pj(v["energy_per_token_pj"].get<double>()),
+               fmt::format("{:.3g}×", v["ratio_to_chip"].get<double>()),
+               or_dash(v["latency_per_token_ns"], [](double ns) { return fmt::format("{:.4g} µs", ns / 1e3); }),
+               or_dash(v["tokens_per_s"], [](double t) { return si(t, ""); }),
+               or_dash(v["edp_pj_s"], [](double e) { return fmt::format("{:.3g}", e); }));
   for (const auto& p : gpu["roofline"])
     fmt::print(out, "  {} roofline batch {}: {:.3g} µs per step, {}-bound, {} tokens/s\n",
                gpu["spec"]["name"].get<std::string>(), p["batch"].get<int>(), p["step_s"].get<double>() * 1e6,

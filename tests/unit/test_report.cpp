@@ -608,6 +608,16 @@ TEST(Report, VerdictNamesTheWinnerPerMetricAndTheTermBehindIt) {
                                                                                     "-bound step"),
             std::string::npos);
 
+  // The same figures beside the energy in the chip-vs-GPU table: the chip's decode latency, each
+  // roofline's step; the 45 nm convention has no time.
+  const json& versus = r["chip_vs_gpu"];
+  EXPECT_DOUBLE_EQ(versus[0]["latency_per_token_ns"].get<double>(), chip_ns);
+  EXPECT_NEAR(versus[0]["edp_pj_s"].get<double>(), chip_pj * chip_ns * 1e-9, 1e-9);
+  EXPECT_TRUE(versus[1]["latency_per_token_ns"].is_null());
+  EXPECT_TRUE(versus[1]["edp_pj_s"].is_null());
+  const json& roof_row = versus[versus.size() - r["gpu"]["roofline"].size()];
+  EXPECT_DOUBLE_EQ(roof_row["latency_per_token_ns"].get<double>(), gpu_ns);
+  EXPECT_DOUBLE_EQ(roof_row["tokens_per_s"].get<double>(), gpu_tps);
   const std::string text = summary_text(r);
   const std::size_t verdict_at = text.find("verdict (chip vs each dense GPU baseline, per token):");
   ASSERT_NE(verdict_at, std::string::npos) << text;
@@ -651,7 +661,8 @@ TEST(Report, JsonSchemaIsStable) {
             (S{"batch", "compute_s", "memory_s", "step_s", "bound", "tokens_per_s", "energy_per_token_pj"}));
   EXPECT_EQ(keys(r["gpu"]["convention_45nm"][0]),
             (S{"batch", "compute_pj", "mac_pj", "nonlinear_pj", "dram_bytes", "dram_pj", "total_pj"}));
-  EXPECT_EQ(keys(r["chip_vs_gpu"][0]), (S{"name", "energy_per_token_pj", "basis", "ratio_to_chip"}));
+  EXPECT_EQ(keys(r["chip_vs_gpu"][0]), (S{"name", "energy_per_token_pj", "basis", "ratio_to_chip",
+                                          "latency_per_token_ns", "tokens_per_s", "edp_pj_s"}));
   EXPECT_EQ(keys(r["paper"]), (S{"claim", "formulas", "sources", "readings", "stated_setting", "measured_rate",
                                  "counted"}));
   EXPECT_EQ(keys(r["paper"]["counted"]),
