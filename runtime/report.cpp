@@ -142,6 +142,16 @@ json breakdown_row(json row, const ActionCounts& per_token, const EnergyTable& t
   return row;
 }
 
+// The component an energy-table action belongs to, for the by-component view (docs/report.md).
+std::string energy_component(const std::string& action) {
+  auto starts = [&action](const char* prefix) { return action.rfind(prefix, 0) == 0; };
+  if (starts("synaptic_op.") || starts("neuron_update.") || starts("sfu.")) return "compute";
+  if (action == "sram.synapse_read") return "synapse SRAM";
+  if (starts("sram.state_")) return "state SRAM";
+  if (action == "core.event_out" || starts("router.") || starts("link.")) return "network and events";
+  return "other";
+}
+
 std::string table_source(const EnergyTable& t) { return fmt::format("{} ({})", t.name, t.source_path); }
 
 // The tiles that drew static power and how much of it (docs/report.md §1): powered tiles draw all
@@ -316,6 +326,24 @@ json build_report(const ReportInputs& in) {
   }
   chip["energy_includes_static"] = bool(run_seconds);
   chip["warnings"] = warnings;
+  // Shares of the whole energy per token, static included where it was measured: the dynamic-only
+  // share ("share") hides static energy however large it is.
+  const double total_per_token = chip["energy_per_token_pj"].get<double>();
+  std::map<std::string, double> component_pj;
+  for (auto& a : chip["actions"]) {
+    const double e = a["energy_per_token_pj"].get<double>();
+    a["share_of_total"] = total_per_token > 0 ? e / total_per_token : 0.0;
+    component_pj[energy_component(a["action"].get<std::string>())] += e;
+  }
+  if (!chip["static_per_token_pj"].is_null()) component_pj["static"] = chip["static_per_token_pj"].get<double>();
+  json components = json::array();
+  for (const char* name : {"compute", "synapse SRAM", "state SRAM", "network and events", "other", "static"}) {
+    if (!component_pj.count(name)) continue;
+    components.push_back({{"component", name},
+                          {"energy_per_token_pj", component_pj[name]},
+                          {"share_of_total", total_per_token > 0 ? component_pj[name] / total_per_token : 0.0}});
+  }
+  chip["components"] = components;
   r["chip"] = chip;
 
   // ---- per token ---------------------------------------------------------------------------

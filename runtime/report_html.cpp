@@ -159,12 +159,29 @@ std::string report_html(const json& r) {
     const double pj = a["energy_per_token_pj"].get<double>();
     action_rows.push_back({a["action"].get<std::string>(), fmt::format("{:.1f}", a["count_per_token"].get<double>()),
                            fmt::format("{:.4g}", a["pj_each"].get<double>()), format_energy_pj(pj),
-                           fmt::format("{:.1f}%", 100 * a["share"].get<double>())});
+                           fmt::format("{:.1f}%", 100 * a["share_of_total"].get<double>())});
     if (a["count"].get<double>() > 0) by_action.push_back({a["action"].get<std::string>(), pj, format_energy_pj(pj)});
   }
+  const bool with_static = !chip["static_per_token_pj"].is_null();
+  if (with_static) {
+    const double pj = chip["static_per_token_pj"].get<double>();
+    by_action.push_back({"static", pj, format_energy_pj(pj), "#888888"});
+    action_rows.push_back({"static", "", "", format_energy_pj(pj),
+                           fmt::format("{:.1f}%", 100 * pj / chip["energy_per_token_pj"].get<double>())});
+  }
   std::sort(by_action.begin(), by_action.end(), [](const Bar& a, const Bar& b) { return a.value > b.value; });
-  h << bar_chart("chart-energy-by-action", "Dynamic energy per token by action", by_action, false);
-  h << table({"action", "count per token", "pJ each", "energy per token", "share"}, action_rows);
+  h << bar_chart("chart-energy-by-action",
+                 with_static ? "Energy per token by action, static included" : "Dynamic energy per token by action "
+                                                                               "(no static energy at this level)",
+                 by_action, false);
+  h << table({"action", "count per token", "pJ each", "energy per token",
+              with_static ? "share of the total" : "share of the dynamic energy"},
+             action_rows);
+  std::vector<std::vector<std::string>> component_rows;
+  for (const auto& c : chip["components"])
+    component_rows.push_back({c["component"].get<std::string>(), format_energy_pj(c["energy_per_token_pj"].get<double>()),
+                              fmt::format("{:.1f}%", 100 * c["share_of_total"].get<double>())});
+  h << table({"component", "energy per token", "share"}, component_rows);
   h << fmt::format("<p>Per token: {}; latency per token {}; tokens/s {}.</p>\n", escape(chip_energy_split(chip)),
                    chip["latency_per_token_ns"].is_null() ? "not measured at this level"
                                                           : fmt::format("{:.1f} ns", chip["latency_per_token_ns"].get<double>()),

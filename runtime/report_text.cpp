@@ -71,13 +71,26 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
   fmt::print(out, "\n");
 
   fmt::print(out, "chip energy per token by action ({}):\n", in["energy_table"]["name"].get<std::string>());
-  fmt::print(out, "  {:<24} {:>14} {:>10} {:>12} {:>7}\n", "action", "count/token", "pJ each", "per token", "share");
+  fmt::print(out, "  {:<24} {:>14} {:>10} {:>12} {:>7}\n", "action", "count/token", "pJ each", "per token",
+             chip["energy_includes_static"].get<bool>() ? "share" : "share*");
   for (const auto& a : chip["actions"]) {
     if (a["count"].get<double>() == 0) continue;
     fmt::print(out, "  {:<24} {:>14.1f} {:>10.4g} {:>12} {:>6.1f}%\n", a["action"].get<std::string>(),
                a["count_per_token"].get<double>(), a["pj_each"].get<double>(),
-               format_energy_pj(a["energy_per_token_pj"].get<double>()), 100 * a["share"].get<double>());
+               format_energy_pj(a["energy_per_token_pj"].get<double>()), 100 * a["share_of_total"].get<double>());
   }
+  if (!chip["static_per_token_pj"].is_null())
+    fmt::print(out, "  {:<24} {:>14} {:>10} {:>12} {:>6.1f}%\n", "static", "", "",
+               format_energy_pj(chip["static_per_token_pj"].get<double>()),
+               100 * chip["static_per_token_pj"].get<double>() / chip["energy_per_token_pj"].get<double>());
+  else
+    fmt::print(out, "  (* of the dynamic energy: no simulated time at this level, so no static energy)\n");
+  std::string components;
+  for (const auto& c : chip["components"])
+    components += fmt::format("{}{} {} ({:.1f}%)", components.empty() ? "" : ", ", c["component"].get<std::string>(),
+                              format_energy_pj(c["energy_per_token_pj"].get<double>()),
+                              100 * c["share_of_total"].get<double>());
+  fmt::print(out, "  by component: {}\n", components);
   fmt::print(out, "  per token: {}\n", chip_energy_split(chip));
   fmt::print(out, "  latency per token {}; tokens/s {}\n",
              or_not_measured(chip["latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns", v); }),

@@ -252,6 +252,34 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_NE(text.find("the rows add up to the dynamic energy per token"), std::string::npos) << text;
 }
 
+// Energy by component, static included: synaptic ops, neuron updates and SFU ops are compute,
+// event_out and the router and links the network; the components and every action's share are
+// of the whole energy per token, so static energy is not hidden behind dynamic-only shares.
+TEST(Report, EnergyByComponentIncludesStaticAndAddsUp) {
+  const json r = build_report(inputs_for(simulated_stats()));
+  const json& chip = r["chip"];
+  const double total = chip["energy_per_token_pj"].get<double>();
+  std::map<std::string, double> pj;
+  double shares = 0;
+  for (const auto& c : chip["components"]) {
+    pj[c["component"].get<std::string>()] = c["energy_per_token_pj"].get<double>();
+    shares += c["share_of_total"].get<double>();
+  }
+  EXPECT_NEAR(shares, 1.0, 1e-12);
+  // simulated_stats: 24 graded SOPs, 8 other neuron updates and 8 mean_var SFU ops; 5 synapse
+  // reads; 2 state writes; 6 events out, 40 flit-hops, 6 inter-chip flits; over 2 steps.
+  EXPECT_NEAR(pj["compute"], (24 * 0.3 + 8 * 0.85 + 8 * 3.3) / 2, 1e-9);
+  EXPECT_NEAR(pj["synapse SRAM"], 5 * 110.38 / 2, 1e-9);
+  EXPECT_NEAR(pj["state SRAM"], 2 * 10.0 / 2, 1e-9);
+  EXPECT_NEAR(pj["network and events"], (6 * 10 + 40 * 11.6 + 6 * 13.5) / 2, 1e-9);
+  EXPECT_NEAR(pj["static"], chip["static_per_token_pj"].get<double>(), 1e-9);
+  for (const auto& a : chip["actions"])
+    EXPECT_NEAR(a["share_of_total"].get<double>(), a["energy_per_token_pj"].get<double>() / total, 1e-12);
+  const std::string text = summary_text(r);
+  EXPECT_NE(text.find("  static  "), std::string::npos) << text;
+  EXPECT_NE(text.find("by component: compute "), std::string::npos) << text;
+}
+
 // The simulator's power section for the chip of simulated_stats (256 tiles on 4 chips): what a
 // policy powered, with a gated tile drawing 5 % of its static power.
 StatsPower power_of(const std::string& gating, int64_t powered, int chips_powered) {
@@ -641,12 +669,14 @@ TEST(Report, JsonSchemaIsStable) {
             (S{"counts_source", "actions", "dynamic_energy_pj", "dynamic_per_token_pj", "static_power_mw_per_core",
                "power", "cores_total", "cores_used", "run_seconds", "static_energy_pj", "static_per_token_pj",
                "energy_per_token_pj", "latency_per_token_ns", "tokens_per_s", "prefill_tokens", "prefill_tokens_per_s",
-               "decode_tokens", "decode_latency_per_token_ns", "energy_includes_static", "warnings"}));
+               "decode_tokens", "decode_latency_per_token_ns", "energy_includes_static", "warnings", "components"}));
+  EXPECT_EQ(keys(r["chip"]["components"][0]), (S{"component", "energy_per_token_pj", "share_of_total"}));
   EXPECT_EQ(keys(r["chip"]["power"]),
             (S{"gating", "gated_static_fraction", "tiles_total", "tiles_powered", "tiles_gated", "tiles_routing_only",
                "chips_total", "chips_powered", "charged_tiles", "recorded", "summary"}));
   EXPECT_EQ(keys(r["chip"]["actions"][0]),
-            (S{"action", "count", "count_per_token", "pj_each", "energy_pj", "energy_per_token_pj", "share"}));
+            (S{"action", "count", "count_per_token", "pj_each", "energy_pj", "energy_per_token_pj", "share",
+               "share_of_total"}));
   EXPECT_EQ(keys(r["per_token"][0]),
             (S{"step", "sop_binary", "sop_graded", "sop_bit_serial", "dense_macs", "neuron_updates", "sfu_ops", "spikes",
                "synapse_read_bits", "state_read_bytes", "state_write_bytes", "flit_hops", "inter_chip_flits",
