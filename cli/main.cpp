@@ -19,6 +19,7 @@ const bool kQuietSystemC = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0) =
 // point is sc_main; commands that never build a SystemC model never touch the kernel.
 int sc_main(int argc, char** argv) {
   CLI::App app{"spiketile: what does a trained SpikeGPT really cost on neuromorphic hardware?"};
+  app.set_version_flag("--version", "spiketile " SPIKETILE_VERSION);
   app.require_subcommand(1);
   spiketile::cli::register_run(app);
   spiketile::cli::register_eval(app);

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "runtime/npy.hpp"
 #include "tests/unit/cli_runner.hpp"
@@ -38,6 +40,20 @@ TEST(Cli, TextPromptOnAVocabularyWithoutTokenizerIsAClearError) {
   const Result r = run_cli("run --model " + (kFixtures / "tiny_l3_c24_v300_bf16.pth").string() + " --prompt hello -n 3");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("has no text tokenizer; give the prompt with --prompt-ids"), std::string::npos) << r.output;
+}
+
+// --version prints the version the top-level CMakeLists.txt declares, and exits 0 without a
+// subcommand.
+TEST(Cli, VersionIsTheProjectVersion) {
+  std::ifstream cmake(std::string(SPIKETILE_SOURCE_DIR) + "/CMakeLists.txt");
+  std::stringstream text;
+  text << cmake.rdbuf();
+  std::smatch m;
+  const std::string s = text.str();
+  ASSERT_TRUE(std::regex_search(s, m, std::regex(R"(project\(spiketile VERSION ([0-9.]+))"))) << "no project() version";
+  const Result r = run_cli("--version");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "spiketile " + m[1].str() + "\n");
 }
 
 TEST(Cli, BadPromptIdIsNamed) {
