@@ -22,6 +22,15 @@ ParamSpec number(std::string key, std::string unit, std::string description) {
   return param;
 }
 
+// An optional figure: 0 when the spec sheet does not give it.
+ParamSpec optional_number(std::string key, std::string unit, std::string description) {
+  ParamSpec param = number(std::move(key), std::move(unit), std::move(description));
+  param.need = Need::defaulted;
+  param.default_value = "0";
+  param.min_value = 0;
+  return param;
+}
+
 ParamSpec bytes(std::string key, std::string default_value, std::string description) {
   ParamSpec param;
   param.key = std::move(key);
@@ -47,6 +56,12 @@ config::Schema build_gpu_schema() {
        number("peak_dense_tensor_tflops", "TFLOP/s",
               "Peak 16-bit (bf16/fp16) tensor-core FLOP/s without structured sparsity (spec sheets often "
               "print the 2:4-sparse figure, twice this)."),
+       optional_number("peak_dense_fp8_tflops", "TFLOP/s",
+                       "Peak 8-bit float tensor-core FLOP/s without structured sparsity, for report "
+                       "--gpu-precision fp8 (0: not given)."),
+       optional_number("peak_dense_int8_tops", "TOP/s",
+                       "Peak 8-bit integer tensor-core OP/s without structured sparsity, for report "
+                       "--gpu-precision int8 (0: not given)."),
        number("peak_fp32_tflops", "TFLOP/s", "Peak non-tensor fp32 FLOP/s, for element-wise work."),
        number("memory_bandwidth_tb_per_s", "TB/s", "Peak device-memory bandwidth, 10^12 bytes per second."),
        number("memory_gb", "GB", "Device memory capacity."),
@@ -84,12 +99,41 @@ GpuSpec load_gpu_spec(const std::string& path) {
   gpu.description = parsed.string("description").value_or("");
   gpu.sources = parsed.string("sources").value_or("");
   gpu.peak_dense_tensor_tflops = parsed.number("peak_dense_tensor_tflops").value_or(0);
+  gpu.peak_dense_fp8_tflops = parsed.number("peak_dense_fp8_tflops").value_or(0);
+  gpu.peak_dense_int8_tops = parsed.number("peak_dense_int8_tops").value_or(0);
   gpu.peak_fp32_tflops = parsed.number("peak_fp32_tflops").value_or(0);
   gpu.memory_bandwidth_tb_per_s = parsed.number("memory_bandwidth_tb_per_s").value_or(0);
   gpu.memory_gb = parsed.number("memory_gb").value_or(0);
   gpu.board_power_w = parsed.number("board_power_w").value_or(0);
   gpu.weight_bytes = int(parsed.integer("baseline.weight_bytes").value_or(2));
   gpu.state_bytes = int(parsed.integer("baseline.state_bytes").value_or(4));
+  return gpu;
+}
+
+GpuPrecision parse_gpu_precision(const std::string& name) {
+  for (GpuPrecision p : {GpuPrecision::bf16, GpuPrecision::fp8, GpuPrecision::int8})
+    if (gpu_precision_name(p) == name) return p;
+  throw std::invalid_argument(fmt::format("GPU precision '{}': expected bf16, fp8 or int8", name));
+}
+
+std::string gpu_precision_name(GpuPrecision precision) {
+  switch (precision) {
+    case GpuPrecision::bf16: return "bf16";
+    case GpuPrecision::fp8: return "fp8";
+    case GpuPrecision::int8: return "int8";
+  }
+  return "?";
+}
+
+GpuSpec at_precision(GpuSpec gpu, GpuPrecision precision) {
+  if (precision == GpuPrecision::bf16) return gpu;
+  const bool fp8 = precision == GpuPrecision::fp8;
+  const double peak = fp8 ? gpu.peak_dense_fp8_tflops : gpu.peak_dense_int8_tops;
+  if (peak <= 0)
+    throw GpuSpecError(fmt::format("{}: no {} (needed for --gpu-precision {})", gpu.source_path,
+                                   fp8 ? "peak_dense_fp8_tflops" : "peak_dense_int8_tops", gpu_precision_name(precision)));
+  gpu.peak_dense_tensor_tflops = peak;
+  gpu.weight_bytes = 1;
   return gpu;
 }
 

@@ -25,6 +25,8 @@ struct GpuSpec {
   std::string description;
   std::string sources;                  // where the numbers come from (URLs), quoted in reports
   double peak_dense_tensor_tflops = 0;  // 16-bit tensor-core matrix FLOP/s without structured sparsity
+  double peak_dense_fp8_tflops = 0;     // 8-bit float tensor-core FLOP/s, dense (0: not given)
+  double peak_dense_int8_tops = 0;      // 8-bit integer tensor-core OP/s, dense (0: not given)
   double peak_fp32_tflops = 0;          // non-tensor fp32 FLOP/s (element-wise work)
   double memory_bandwidth_tb_per_s = 0; // 10^12 bytes per second
   double memory_gb = 0;
@@ -34,6 +36,15 @@ struct GpuSpec {
   int state_bytes = 4;                  // per recurrent-state element (fp32)
   std::string source_path;
 };
+
+// The dense baseline's weight format: bf16 (the spec's baseline.weight_bytes, 16-bit tensor
+// peak), fp8 or int8 (1 byte per weight, the 8-bit tensor peak, which the spec must give).
+enum class GpuPrecision { bf16, fp8, int8 };
+GpuPrecision parse_gpu_precision(const std::string& name);  // throws std::invalid_argument
+std::string gpu_precision_name(GpuPrecision precision);
+// The spec as the baseline runs at `precision`: weight bytes and the tensor peak it uses. Throws
+// GpuSpecError naming the missing field when the spec has no peak for that precision.
+GpuSpec at_precision(GpuSpec gpu, GpuPrecision precision);
 
 GpuSpec load_gpu_spec(const std::string& path);
 const config::Schema& gpu_spec_schema();

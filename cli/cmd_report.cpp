@@ -18,6 +18,7 @@ struct ReportOptions {
   std::string convention_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/45nm-horowitz.yaml";
   std::string chip;  // default: the stats' chip, else chips/default.yaml
   std::string gpu = "h100";
+  std::string gpu_precision = "bf16";
   int batch = 8;
   std::string encoding = "graded";
   std::string json_out, csv_out, html_out;
@@ -54,7 +55,8 @@ void run(const ReportOptions& o) {
   const std::string gpu = gpu_path(o.gpu);
   refuse_overwriting_inputs({o.json_out, o.csv_out, o.html_out},
                             {o.stats, o.energy_table, o.convention_table, chip_path, gpu});
-  in.gpu = load_gpu_spec(gpu);
+  in.gpu = at_precision(load_gpu_spec(gpu), parse_gpu_precision(o.gpu_precision));
+  in.gpu_precision = o.gpu_precision;
   in.batch = o.batch;
   in.encoding = parse_graded_encoding(o.encoding);
   const nlohmann::json report = build_report(in);
@@ -88,6 +90,11 @@ void register_report(CLI::App& app) {
                   "were simulated on, else chips/default.yaml)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--gpu", opts->gpu, "GPU for the roofline baseline: h100, h200 (chips/gpu/NAME.yaml) or a YAML path")
+      ->capture_default_str();
+  cmd->add_option("--gpu-precision", opts->gpu_precision,
+                  "Weight format of the dense GPU baseline: bf16 (2 bytes, 16-bit tensor peak), fp8 or int8 (1 byte, "
+                  "the GPU's 8-bit tensor peak)")
+      ->check(CLI::IsMember({"bf16", "fp8", "int8"}))
       ->capture_default_str();
   cmd->add_option("--batch", opts->batch, "Second GPU batch size (batch 1 is always reported)")
       ->check(CLI::Range(1, 1 << 20))

@@ -208,7 +208,7 @@ json build_report(const ReportInputs& in) {
                  {"convention_table", {{"name", conv.name}, {"path", conv.source_path}, {"technology", conv.technology}}},
                  {"chip", {{"name", in.chip.name}, {"path", in.chip.source_path}}},
                  {"gpu", {{"name", in.gpu.name}, {"variant", in.gpu.variant}, {"path", in.gpu.source_path},
-                          {"sources", in.gpu.sources}}},
+                          {"sources", in.gpu.sources}, {"precision", in.gpu_precision}}},
                  {"batch", in.batch},
                  {"encoding", graded_encoding_name(in.encoding)}};
   r["model"] = stats_model_json(s.model);
@@ -483,9 +483,11 @@ json build_report(const ReportInputs& in) {
   gpu["assumptions"] = {
       "the same model runs densely, one token step at a time as an RNN (no T² attention): every weight "
       "multiplies every input, zeros included",
-      fmt::format("weights stored at {} bytes and read from device memory once per step (shared by the batch); "
-                  "the embedding table contributes one row",
-                  in.gpu.weight_bytes),
+      fmt::format("weights stored at {} byte{} ({}) and read from device memory once per step (shared by the "
+                  "batch); the embedding table contributes one row; the matrix products at the {} tensor peak, "
+                  "{:g} TFLOP/s dense",
+                  in.gpu.weight_bytes, in.gpu.weight_bytes == 1 ? "" : "s", in.gpu_precision, in.gpu_precision,
+                  in.gpu.peak_dense_tensor_tflops),
       fmt::format("recurrent state ({} vectors of n_embd per layer) at {} bytes per element, read and written once "
                   "per step per sequence",
                   kStateVectorsPerLayer, in.gpu.state_bytes),

@@ -75,7 +75,8 @@ struct ReportInputs {
   EnergyTable table;             // prices the chip
   EnergyTable convention_table;  // the 45 nm E_MAC / E_AC convention, for the dense baseline and paper mode
   ChipSpec chip;
-  GpuSpec gpu;
+  GpuSpec gpu;                   // as the baseline runs it (at_precision applied)
+  std::string gpu_precision = "bf16";
   int batch = 8;                 // the second GPU batch size (batch 1 is always reported)
   GradedEncoding encoding = GradedEncoding::Graded;
 };

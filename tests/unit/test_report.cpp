@@ -564,7 +564,7 @@ TEST(Report, EveryGpuNumberCarriesASourceComment) {
       ++numbers;
       EXPECT_GT(m[1].length(), 3) << name << ": a number without a source: " << line;
     }
-    EXPECT_EQ(numbers, 8) << name;  // version, 5 spec figures, 2 baseline byte widths
+    EXPECT_EQ(numbers, 10) << name;  // version, 7 spec figures (8-bit peaks included), 2 baseline byte widths
   }
 }
 
@@ -651,6 +651,37 @@ TEST(Report, VerdictNamesTheWinnerPerMetricAndTheTermBehindIt) {
   ASSERT_NE(verdict_at, std::string::npos) << text;
   EXPECT_LT(verdict_at, text.find("chip energy per token by action")) << "the verdict comes first";
   EXPECT_NE(text.find("    " + verdict_sentence(vs_roof[0])), std::string::npos) << text;
+}
+
+// --gpu-precision: 8-bit weights halve the weight bytes a memory-bound step streams and use the
+// spec's 8-bit tensor peak; a spec without that peak is refused naming the field.
+TEST(Report, GpuPrecisionChangesWeightBytesAndTensorPeak) {
+  ReportInputs bf16 = inputs_for(simulated_stats()), fp8 = bf16;
+  fp8.gpu = at_precision(fp8.gpu, GpuPrecision::fp8);
+  fp8.gpu_precision = "fp8";
+  EXPECT_EQ(fp8.gpu.weight_bytes, 1);
+  EXPECT_DOUBLE_EQ(fp8.gpu.peak_dense_tensor_tflops, 1978.9);  // chips/gpu/h100.yaml, [K]
+  EXPECT_DOUBLE_EQ(at_precision(bf16.gpu, GpuPrecision::int8).peak_dense_tensor_tflops, 1978.9);
+  const json a = build_report(bf16), b = build_report(fp8);
+  EXPECT_EQ(b["inputs"]["gpu"]["precision"], "fp8");
+  EXPECT_EQ(b["gpu"]["spec"]["weight_bytes"], 1);
+  // Batch 1 streams the weights and the state once: bytes = weights + state.
+  const double bw = bf16.gpu.memory_bandwidth_tb_per_s * 1e12;
+  const double bytes16 = a["gpu"]["roofline"][0]["memory_s"].get<double>() * bw;
+  const double bytes8 = b["gpu"]["roofline"][0]["memory_s"].get<double>() * bw;
+  const double weights8 = bytes16 - bytes8;  // the byte each weight no longer takes
+  EXPECT_GT(weights8, 0.0);
+  EXPECT_NEAR(bytes16 - 2 * weights8, bytes8 - weights8, 1e-3) << "the same state bytes either way";
+  GpuSpec without = bf16.gpu;
+  without.peak_dense_fp8_tflops = 0;
+  try {
+    at_precision(without, GpuPrecision::fp8);
+    ADD_FAILURE() << "a spec without an fp8 peak was accepted";
+  } catch (const GpuSpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("no peak_dense_fp8_tflops (needed for --gpu-precision fp8)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(parse_gpu_precision("fp16"), std::invalid_argument);
 }
 
 TEST(Report, JsonSchemaIsStable) {
