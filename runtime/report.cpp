@@ -515,6 +515,8 @@ json build_report(const ReportInputs& in) {
   json convention = json::array(), roofline = json::array();
   std::vector<int> batches{1};
   if (in.batch != 1) batches.push_back(in.batch);
+  // Prompt tokens the run took before generating (all of a teacher-forced text), at most its steps.
+  const int64_t prompt_tokens = std::min<int64_t>(int64_t(s.tokens.prompt.size()), s.tokens.steps);
   for (int b : batches) {
     const double dram_bytes = weight_bytes / b + state_bytes;
     convention.push_back({{"batch", b},
@@ -528,13 +530,26 @@ json build_report(const ReportInputs& in) {
         b * (2 * macs / (in.gpu.peak_dense_tensor_tflops * 1e12) + nonlinear_ops / (in.gpu.peak_fp32_tflops * 1e12));
     const double memory_s = (weight_bytes + b * state_bytes) / (in.gpu.memory_bandwidth_tb_per_s * 1e12);
     const double step_s = std::max(compute_s, memory_s);
+    // The prompt's tokens are known in advance, so a GPU takes them in one batched pass per
+    // sequence: the compute of all of them, the weights read once. The run's mean per token then
+    // weighs that pass and the decode steps by their tokens, as the chip's mean does.
+    const double prefill_compute_s = double(prompt_tokens) * compute_s;
+    const double prefill_step_s = std::max(prefill_compute_s, memory_s);
+    const double decode_pj = in.gpu.board_power_w * step_s / b * 1e12;
+    const double prefill_pj = prompt_tokens ? in.gpu.board_power_w * prefill_step_s / (b * double(prompt_tokens)) * 1e12 : 0.0;
     roofline.push_back({{"batch", b},
                         {"compute_s", compute_s},
                         {"memory_s", memory_s},
                         {"step_s", step_s},
                         {"bound", compute_s >= memory_s ? "compute" : "memory"},
                         {"tokens_per_s", b / step_s},
-                        {"energy_per_token_pj", in.gpu.board_power_w * step_s / b * 1e12}});
+                        {"energy_per_token_pj", decode_pj},
+                        {"prefill", {{"tokens", prompt_tokens},
+                                     {"step_s", prefill_step_s},
+                                     {"bound", prefill_compute_s >= memory_s ? "compute" : "memory"},
+                                     {"energy_per_token_pj", prefill_pj}}},
+                        {"energy_per_token_run_pj",
+                         (double(prompt_tokens) * prefill_pj + (steps - double(prompt_tokens)) * decode_pj) / steps}});
   }
   gpu["convention_45nm"] = convention;
   gpu["roofline"] = roofline;
@@ -569,7 +584,8 @@ json build_report(const ReportInputs& in) {
                row["total_pj"].get<double>(), "compute + weight and state bytes × dram.access / 8", json(), json());
   for (const auto& row : roofline)
     add_versus(fmt::format("{} {} roofline, batch {}", in.gpu.name, in.gpu.variant, row["batch"].get<int>()),
-               row["energy_per_token_pj"].get<double>(), "board power × roofline step time / batch",
+               row["energy_per_token_run_pj"].get<double>(),
+               "board power × roofline step time / batch, the prompt in one batched pass",
                row["step_s"].get<double>() * 1e9, row["tokens_per_s"]);
   r["chip_vs_gpu"] = versus;
 

@@ -36,8 +36,8 @@ std::string chip_energy_term(const json& chip) {
 
 std::string roofline_term(const json& row) {
   const bool memory = row["bound"] == "memory";
-  return fmt::format("board power over a {}-bound step of {:.3g} µs", memory ? "memory" : "compute",
-                     row["step_s"].get<double>() * 1e6);
+  return fmt::format("board power over a {}-bound decode step of {:.3g} µs (the prompt batched)",
+                     memory ? "memory" : "compute", row["step_s"].get<double>() * 1e6);
 }
 
 // One comparison, lower_is_better for energy, latency and EDP, not for throughput.
@@ -85,7 +85,8 @@ json report_verdict(const json& r) {
                        {"comparisons", comparisons}});
   }
   for (const auto& row : gpu["roofline"]) {
-    const double step_ns = row["step_s"].get<double>() * 1e9, pj = row["energy_per_token_pj"].get<double>();
+    // Energy: the run's mean per token, the prompt in one batched pass, as the chip's is its run mean.
+    const double step_ns = row["step_s"].get<double>() * 1e9, pj = row["energy_per_token_run_pj"].get<double>();
     const std::string term = roofline_term(row);
     json comparisons = json::array();
     comparisons.push_back(compare("energy per token", "pJ", chip_pj, pj, true, chip_energy, term));

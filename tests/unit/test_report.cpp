@@ -523,6 +523,28 @@ TEST(Report, GpuRooflineFollowsTheSpecSheet) {
   EXPECT_EQ(b1["bound"], "memory");
   EXPECT_NEAR(b1["energy_per_token_pj"].get<double>(), 700 * b1["step_s"].get<double>() * 1e12, 1e-6);
   EXPECT_NEAR(b4["tokens_per_s"].get<double>(), 4 / b4["step_s"].get<double>(), 1e-3);
+  // The prompt in one batched pass per sequence: its tokens' compute, the weights read once; the
+  // run's mean per token weighs it and the decode steps by their tokens.
+  const double P = double(s.tokens.prompt.size()), steps = double(s.tokens.steps);
+  ASSERT_GT(P, 0.0);
+  const json& pre = b1["prefill"];
+  EXPECT_EQ(pre["tokens"].get<double>(), P);
+  EXPECT_NEAR(pre["step_s"].get<double>(), std::max(P * b1["compute_s"].get<double>(), b1["memory_s"].get<double>()),
+              1e-24);
+  EXPECT_NEAR(pre["energy_per_token_pj"].get<double>(), 700 * pre["step_s"].get<double>() / P * 1e12, 1e-6);
+  EXPECT_NEAR(b1["energy_per_token_run_pj"].get<double>(),
+              (P * pre["energy_per_token_pj"].get<double>() + (steps - P) * b1["energy_per_token_pj"].get<double>()) /
+                  steps,
+              1e-6);
+  // One prompt token is one decode step; a 2-token prompt read by a memory-bound GPU in one pass
+  // costs each token half a step.
+  RunStats two = s;
+  two.tokens.prompt = {1, 2};
+  const json r2 = build_report(inputs_for(two));
+  const json& p2 = r2["gpu"]["roofline"][0];
+  EXPECT_NEAR(p2["energy_per_token_run_pj"].get<double>(), b1["energy_per_token_pj"].get<double>() / 2, 1e-6);
+  EXPECT_DOUBLE_EQ(r["chip_vs_gpu"][r["chip_vs_gpu"].size() - 2]["energy_per_token_pj"].get<double>(),
+                   b1["energy_per_token_run_pj"].get<double>());
   // 45 nm convention per token: 16 MACs × 4.6, 4 mean_var × 5.5, 1 rsqrt × 24, 8 LIF updates × 5.5,
   // 4 other updates × 4.6; DRAM bytes at 1300 pJ per 8.
   const double compute = 16 * 4.6 + 4 * 5.5 + 1 * 24.0 + 8 * 5.5 + 4 * 4.6;
@@ -633,7 +655,7 @@ TEST(Report, VerdictNamesTheWinnerPerMetricAndTheTermBehindIt) {
   EXPECT_EQ(by_metric["energy per token"]["chip_term"],
             fmt::format("{} {:.0f} % of the chip's energy", largest, 100 * most / chip_pj));
   EXPECT_NE(by_metric["energy per token"]["baseline_term"].get<std::string>().find(roof["bound"].get<std::string>() +
-                                                                                    "-bound step"),
+                                                                                    "-bound decode step"),
             std::string::npos);
 
   // The same figures beside the energy in the chip-vs-GPU table: the chip's decode latency, each
@@ -719,7 +741,8 @@ TEST(Report, JsonSchemaIsStable) {
                                        "stall_cycles", "energy_per_token_pj", "actions_per_token"}));
   EXPECT_EQ(keys(r["gpu"]), (S{"spec", "assumptions", "dense_per_token", "convention_45nm", "roofline"}));
   EXPECT_EQ(keys(r["gpu"]["roofline"][0]),
-            (S{"batch", "compute_s", "memory_s", "step_s", "bound", "tokens_per_s", "energy_per_token_pj"}));
+            (S{"batch", "compute_s", "memory_s", "step_s", "bound", "tokens_per_s", "energy_per_token_pj", "prefill",
+               "energy_per_token_run_pj"}));
   EXPECT_EQ(keys(r["gpu"]["convention_45nm"][0]),
             (S{"batch", "compute_pj", "mac_pj", "nonlinear_pj", "dram_bytes", "dram_pj", "total_pj"}));
   EXPECT_EQ(keys(r["chip_vs_gpu"][0]), (S{"name", "energy_per_token_pj", "basis", "ratio_to_chip",
