@@ -78,6 +78,13 @@ TEST(Cli, TextInputsAreFilesAndBounded) {
   EXPECT_NE(folder.status, 0);
   EXPECT_NE(folder.output.find("is a folder: expected a text file to encode"), std::string::npos) << folder.output;
   EXPECT_EQ(folder.output.find("underflow"), std::string::npos) << folder.output;
+  // Too little text to evaluate names the file.
+  const std::string empty = ::testing::TempDir() + "/spiketile_empty_text.txt";
+  std::ofstream{empty};
+  const Result too_short = run_cli("eval" + model + " --text " + empty);
+  EXPECT_NE(too_short.status, 0);
+  EXPECT_NE(too_short.output.find(empty + ": 0 tokens of text; evaluation needs at least two"), std::string::npos)
+      << too_short.output;
   const Result endless = run_cli("eval" + model + " --text /dev/zero");
   EXPECT_NE(endless.status, 0);
   EXPECT_NE(endless.output.find("'/dev/zero' is larger than 268435456 bytes"), std::string::npos) << endless.output;
