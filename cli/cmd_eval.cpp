@@ -26,10 +26,7 @@ void eval(const EvalOptions& o) {
   if (!o.json_out.empty()) json_file.emplace(o.json_out);
   auto model_ptr = o.model.make_model();
   TokenModel& model = *model_ptr;
-  const auto tokens = encode_text_file(o.text_file, model.vocab_size(), o.model.data_dir, o.max_tokens);
-  if (tokens.size() < 2)
-    throw std::invalid_argument(fmt::format("{}: {} token{} of text; evaluation needs at least two (one to predict the next)",
-                                            o.text_file, tokens.size(), tokens.size() == 1 ? "" : "s"));
+  const auto tokens = encode_text_file(o.text_file, model.vocab_size(), o.model.data_dir, o.max_tokens, kTextToEvaluate);
   const auto r = evaluate(model, tokens, [](int64_t done, int64_t total) {
     fmt::print(stderr, "\r  {}/{} tokens", done, total);
   });

@@ -72,7 +72,8 @@ void simulate(const SimulateOptions& o) {
     run_generation(o.generation, model_options, chip, outputs, add_chip_stats);
   } else {
     // Teacher forcing: the whole text is one pipelined prefill, scored as 'eval' scores it.
-    const auto tokens = encode_text_file(o.text_file, chip.vocab_size(), o.model.data_dir, o.max_tokens);
+    const auto tokens = encode_text_file(o.text_file, chip.vocab_size(), o.model.data_dir, o.max_tokens,
+                                         kTextToEvaluate);
     OutputFile* stats_file = o.generation.stats_out.empty() ? nullptr : &outputs.open(o.generation.stats_out);
     const EvalResult r = evaluate(chip, tokens);
     const bool characters = chip.vocab_size() == 77;

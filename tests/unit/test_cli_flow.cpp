@@ -282,7 +282,8 @@ TEST(CliFlow, CompileCheckOnATooSmallChipExplainsWhatDoesNotFit) {
 }
 
 // simulate's core indices and watchdog window are checked against their range, naming the option,
-// before any simulation (a core the chip lacks was a bare "no core N" from the network).
+// before any simulation (a core the chip lacks was a bare "no core N" from the network); a text
+// too short to score names the file.
 TEST(CliFlow, SimulateOptionsOutsideTheirRangeAreRefused) {
   const fs::path dir = temp_dir();
   const std::string map = (dir / "range.stmap").string();
@@ -298,6 +299,13 @@ TEST(CliFlow, SimulateOptionsOutsideTheirRangeAreRefused) {
   const auto negative_watchdog = run_cli(simulate + " --watchdog-cycles -1");
   EXPECT_NE(negative_watchdog.status, 0);
   EXPECT_NE(negative_watchdog.output.find("--watchdog-cycles"), std::string::npos) << negative_watchdog.output;
+  const fs::path one_char = dir / "one.txt";
+  std::ofstream(one_char) << "a";
+  const auto short_text = run_cli("simulate --map " + map + " --progress off --text " + one_char.string());
+  EXPECT_NE(short_text.status, 0);
+  EXPECT_NE(short_text.output.find(one_char.string() + ": 1 token of text; evaluation needs at least two"),
+            std::string::npos)
+      << short_text.output;
   fs::remove_all(dir);
 }
 
