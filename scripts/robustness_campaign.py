@@ -738,17 +738,18 @@ def run_case(binary, case, work, timeout):
         drainer = threading.Thread(target=drain, args=(os.path.join(folder, case.drain), drained), daemon=True)
         drainer.start()
     before = snapshot(folder)
-    proc = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
         rc = proc.returncode
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
-        out, _ = proc.communicate()
+        out, err = proc.communicate()
         rc = None
     if drainer:
         drainer.join(5)
-    text = out.decode("utf-8", "replace")
+    errors = err.decode("utf-8", "replace")
+    text = out.decode("utf-8", "replace") + errors
     change = describe_change(before, snapshot(folder))
     if rc is None:
         outcome = "hung"
@@ -773,9 +774,10 @@ def run_case(binary, case, work, timeout):
     else:
         outcome = "clean error"
     shutil.rmtree(folder, ignore_errors=True)
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    # The error's headline and, for a list of problems, the first.
+    lines = [l.strip() for l in (errors if errors.strip() else text).splitlines() if l.strip()]
     first = next((i for i, l in enumerate(lines) if "error" in l.lower()), 0)
-    message = " ".join(lines[first:first + 2])   # the headline and, for a list of problems, the first
+    message = " ".join(lines[first:first + 2])
     return outcome, message.replace(folder, "DIR").replace(work, "WORK")
 
 
