@@ -598,7 +598,7 @@ def option_cases(mapping, stats_file):
         (run + ["--no-such-option"], "--no-such-option"),
     ]:
         shown = " ".join(a for a in args if a not in (SHIPPED_MODEL, mapping, stats_file))
-        cases.append(Case("CLI: numeric option out of range", shown[:80], args, {}, [option]))
+        cases.append(Case("CLI: option out of range or unknown", shown[:80], args, {}, [option]))
     return cases
 
 
