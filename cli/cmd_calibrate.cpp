@@ -16,7 +16,8 @@ void run_calibrate(const CalibrateOptions& o) {
   const std::string out = o.out.empty() ? o.model.calibration_path() : o.out;
   refuse_overwriting_inputs({out}, {o.model.model, o.text_file});
   GoldenModel golden(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
-  const auto tokens = encode_text_file(o.text_file, golden.vocab_size(), o.model.data_dir, o.max_tokens);
+  const auto tokens = encode_text_file(o.text_file, golden.vocab_size(), o.model.data_dir, o.max_tokens,
+                                       kTextToCalibrate);
   const Calibration cal = calibrate(golden, tokens, o.text_file);
   cal.save(out);
   fmt::print("calibrated on {} tokens of {}; wrote {}\n", tokens.size(), o.text_file, out);

@@ -26,7 +26,7 @@ void eval(const EvalOptions& o) {
   if (!o.json_out.empty()) json_file.emplace(o.json_out);
   auto model_ptr = o.model.make_model();
   TokenModel& model = *model_ptr;
-  const auto tokens = encode_text_file(o.text_file, model.vocab_size(), o.model.data_dir, o.max_tokens);
+  const auto tokens = encode_text_file(o.text_file, model.vocab_size(), o.model.data_dir, o.max_tokens, kTextToEvaluate);
   const auto r = evaluate(model, tokens, [](int64_t done, int64_t total) {
     fmt::print(stderr, "\r  {}/{} tokens", done, total);
   });

@@ -39,6 +39,11 @@ void refuse_outputs_over_inputs(const SimulateOptions& o) {
 void simulate(const SimulateOptions& o) {
   refuse_outputs_over_inputs(o);
   auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
+  const int64_t cores = load_chip_spec_from_string(mapping->chip_yaml, o.model.map).total_cores();
+  for (int core : o.trace_cores)
+    if (core < 0 || core >= cores)
+      throw std::invalid_argument(fmt::format("--trace-cores: {} is not a core of the mapping's chip '{}' (cores 0 to {})",
+                                              core, mapping->chip_name, cores - 1));
   sim::SimulatorOptions options;
   options.trace_path = o.trace;
   options.trace_cores = o.trace_cores;
@@ -67,7 +72,8 @@ void simulate(const SimulateOptions& o) {
     run_generation(o.generation, model_options, chip, outputs, add_chip_stats);
   } else {
     // Teacher forcing: the whole text is one pipelined prefill, scored as 'eval' scores it.
-    const auto tokens = encode_text_file(o.text_file, chip.vocab_size(), o.model.data_dir, o.max_tokens);
+    const auto tokens = encode_text_file(o.text_file, chip.vocab_size(), o.model.data_dir, o.max_tokens,
+                                         kTextToEvaluate);
     OutputFile* stats_file = o.generation.stats_out.empty() ? nullptr : &outputs.open(o.generation.stats_out);
     const EvalResult r = evaluate(chip, tokens);
     const bool characters = chip.vocab_size() == 77;
@@ -112,6 +118,7 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--watchdog-cycles", o->watchdog_cycles,
                   "Cycles without progress, with packets in flight, before the run stops with a stall report "
                   "(0: the network's default)")
+      ->check(kFiniteNonNegative)
       ->capture_default_str();
   cmd->add_option("--progress", o->progress, "Progress line on stderr: auto (when a terminal), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))

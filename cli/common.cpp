@@ -152,8 +152,9 @@ std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, 
   return tokens;
 }
 
-std::vector<int> encode_text_file(const std::string& path, int vocab_size, const std::string& data_dir,
-                                  int64_t max_tokens) {
+namespace {
+std::vector<int> encode_text_prefix(const std::string& path, int vocab_size, const std::string& data_dir,
+                                    int64_t max_tokens) {
   auto tokenizer = tokenizer_for_vocab(vocab_size, data_dir);
   if (!tokenizer)
     throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", vocab_size, path));
@@ -175,6 +176,16 @@ std::vector<int> encode_text_file(const std::string& path, int vocab_size, const
       throw std::invalid_argument(fmt::format("the first {} bytes of {} encode to only {} tokens of the {} asked for",
                                               bytes, path, tokens.size(), max_tokens));
   }
+}
+}  // namespace
+
+std::vector<int> encode_text_file(const std::string& path, int vocab_size, const std::string& data_dir,
+                                  int64_t max_tokens, TextNeed need) {
+  std::vector<int> tokens = encode_text_prefix(path, vocab_size, data_dir, max_tokens);
+  if (tokens.size() < need.tokens)
+    throw std::invalid_argument(
+        fmt::format("{}: {} token{} of text; {}", path, tokens.size(), tokens.size() == 1 ? "" : "s", need.reason));
+  return tokens;
 }
 
 std::string Utf8Stream::push(const std::string& bytes) {

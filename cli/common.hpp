@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -86,10 +87,19 @@ RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, c
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
                                int vocab_size);
 
+// What a command needs of a text: at least `tokens` of it, and the sentence saying so in an error.
+struct TextNeed {
+  std::size_t tokens;
+  const char* reason;   // e.g. "evaluation needs at least two (one to predict the next)"
+};
+inline constexpr TextNeed kTextToEvaluate{2, "evaluation needs at least two (one to predict the next)"};
+inline constexpr TextNeed kTextToCalibrate{1, "calibration needs at least one (ranges measured on nothing are zero)"};
+
 // A text file encoded with the model's tokenizer, cut to max_tokens (0 = all). Errors name the
-// file when it cannot be read or the vocabulary has no tokenizer.
+// file when it cannot be read, the vocabulary has no tokenizer, or it gives fewer tokens than
+// `need` asks for.
 std::vector<int> encode_text_file(const std::string& path, int vocab_size, const std::string& data_dir,
-                                  int64_t max_tokens);
+                                  int64_t max_tokens, TextNeed need);
 
 // Collects token bytes and releases only complete UTF-8 characters, so byte-level BPE
 // tokens that split a character still print correctly when streamed.

@@ -13,6 +13,7 @@
 #include <set>
 #include <type_traits>
 
+#include "chips/utf8.hpp"
 #include "models/checkpoint_io.hpp"
 #include "models/output_file.hpp"
 
@@ -362,11 +363,14 @@ class SectionReader {
     return v == 1;
   }
 
+  // Names reach JSON, HTML and terminals: text that is not UTF-8 is refused here, naming the field.
   std::string get_string(const char* field) {
     const auto length = get<uint32_t>(field);
     require(length, field);
+    const uint64_t at = position_;
     std::string s(length, '\0');
     bytes(s.data(), length, field);
+    if (!valid_utf8(s)) fail(fmt::format("{} (the {} bytes at offset {}) is not valid UTF-8", field, length, at));
     return s;
   }
 

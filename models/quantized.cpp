@@ -52,21 +52,26 @@ Calibration Calibration::from_json(const nlohmann::json& j, int n_layer) {
   Calibration c;
   c.text = j.at("text").get<std::string>();
   c.tokens = j.at("tokens").get<int64_t>();
+  // Every range scales a quantizer: finite and non-negative.
+  auto range = [](const char* key, double x) {
+    if (!(x >= 0) || !std::isfinite(x)) throw std::runtime_error(fmt::format("calibration: '{}' has a bad range {}", key, x));
+    return x;
+  };
   auto layer_vector = [&](const char* key) {
     auto v = j.at(key).get<std::vector<double>>();
     if (int(v.size()) != n_layer)
       throw std::runtime_error(fmt::format("calibration: '{}' has {} layers, the model has {}", key, v.size(), n_layer));
-    for (double x : v)
-      if (!(x >= 0) || !std::isfinite(x)) throw std::runtime_error(fmt::format("calibration: '{}' has a bad range {}", key, x));
+    for (double x : v) range(key, x);
     return v;
   };
+  if (c.tokens < 0) throw std::runtime_error(fmt::format("calibration: 'tokens' is {}, below 0", c.tokens));
   c.ln1 = layer_vector("ln1");
   c.att_value = layer_vector("att_value");
   c.att_gated = layer_vector("att_gated");
   c.ln2 = layer_vector("ln2");
   c.ffn_key_pos = layer_vector("ffn_key_pos");
   c.ffn_hidden = layer_vector("ffn_hidden");
-  c.ln_out = j.at("ln_out").get<double>();
+  c.ln_out = range("ln_out", j.at("ln_out").get<double>());
   return c;
 }
 

@@ -232,6 +232,12 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : file_(path) {
       if (!spec.is_object()) {
         throw CheckpointError(fmt::format("{}: safetensors __metadata__ is a JSON {}, expected an object", path, spec.type_name()));
       }
+      // The format's metadata maps strings to strings; anything else is a header this reader
+      // (and the reference implementation) does not understand.
+      for (const auto& [key, value] : spec.items())
+        if (!value.is_string())
+          throw CheckpointError(fmt::format("{}: safetensors __metadata__ entry '{}' is a JSON {}, expected a string", path,
+                                            key, value.type_name()));
       continue;
     }
     entries_.push_back(parse_entry(path, name, spec));

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <stdexcept>
 
 #include "chips/chip_spec.hpp"
@@ -44,6 +45,10 @@ T get_as(const json& parent, const std::string& key, const std::string& section)
   } else {
     if (!value.is_number_integer()) field_error(path, "must be an integer");
     if (value.get<int64_t>() < 0) field_error(path, fmt::format("must be at least 0 (got {})", value.dump()));
+    // Narrowing would wrap (a core index of 2^32 + 5 would read as core 5).
+    if (value.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max()))
+      field_error(path, fmt::format("is {}, above the largest this field holds ({})", value.dump(),
+                                    std::numeric_limits<T>::max()));
   }
   return value.get<T>();
 }
@@ -333,6 +338,9 @@ RunStats stats_from_json(const json& j) {
     std::map<int, std::size_t> entry_of_core;  // a repeated core would count its events twice
     for (std::size_t i = 0; i < cores.size(); ++i) {
       list.push_back(core_from_json(cores[i], i));
+      if (s.chip && list.back().index >= s.chip->cores_total)
+        field_error(fmt::format("cores[{}].index", i), fmt::format("is {}; the chip has {} cores (chip.cores_total)",
+                                                                   list.back().index, s.chip->cores_total));
       const auto [at, fresh] = entry_of_core.emplace(list.back().index, i);
       if (!fresh)
         field_error(fmt::format("cores[{}].index", i), fmt::format("is {}, the core of cores[{}] already", list.back().index,

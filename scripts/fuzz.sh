@@ -10,7 +10,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 which_reader="${1:-all}"
 seconds="${2:-600}"
-readers=(pth safetensors mapping chip_yaml energy_yaml stats_json bpe_tokenizer_json char_tokenizer_json text_input)
+readers=(pth safetensors mapping chip_yaml energy_yaml stats_json bpe_tokenizer_json char_tokenizer_json text_input
+         calibration_json gpu_yaml)
 
 # Longest input libFuzzer makes per reader: room for the largest seed and some growth, small
 # enough that one execution stays in the milliseconds.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,10 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "chips/chip_spec.hpp"
+#include "chips/gpu_spec.hpp"
 #include "chips/energy_table.hpp"
 #include "compiler/mapping.hpp"
 #include "compiler/mapping_io.hpp"
 #include "models/checkpoint_io.hpp"
+#include "models/quantized.hpp"
 #include "models/tensor_file.hpp"
 #include "models/tokenizer.hpp"
 #include "runtime/stats.hpp"
@@ -285,6 +288,47 @@ void fuzz_text_input(const uint8_t* data, std::size_t size) {
     throw FuzzFinding("NeoX BPE does not round-trip the ASCII text: " + text.substr(0, 200));
 }
 
+void fuzz_calibration_json(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("model.calib.json");
+  constexpr int kLayers = 2;   // the seeds are calibrations of 2-layer models
+  Calibration calibration;
+  try {
+    calibration = Calibration::load(file.write(std::string(reinterpret_cast<const char*>(data), size)), kLayers);
+  } catch (const std::runtime_error&) {
+    return;
+  }
+  // The quantizer divides by these ranges and takes their logarithms: an accepted calibration has
+  // one finite, non-negative range per layer and quantity, and a token count that is one.
+  for (const std::vector<double>* ranges : {&calibration.ln1, &calibration.att_value, &calibration.att_gated,
+                                            &calibration.ln2, &calibration.ffn_key_pos, &calibration.ffn_hidden})
+    for (double range : *ranges)
+      if (ranges->size() != std::size_t(kLayers) || !std::isfinite(range) || range < 0)
+        throw FuzzFinding(fmt::format("accepted calibration has a range {} in {} layers", range, ranges->size()));
+  if (!std::isfinite(calibration.ln_out) || calibration.ln_out < 0)
+    throw FuzzFinding(fmt::format("accepted calibration has ln_out {}", calibration.ln_out));
+  if (calibration.tokens < 0) throw FuzzFinding(fmt::format("accepted calibration of {} tokens", calibration.tokens));
+}
+
+void fuzz_gpu_yaml(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("gpu.yaml");
+  GpuSpec gpu;
+  try {
+    gpu = load_gpu_spec(file.write(std::string(reinterpret_cast<const char*>(data), size)));
+  } catch (const GpuSpecError&) {
+    return;
+  }
+  // The roofline divides by every figure: an accepted sheet has them all finite and positive.
+  for (double figure : {gpu.peak_dense_tensor_tflops, gpu.peak_fp32_tflops, gpu.memory_bandwidth_tb_per_s,
+                        gpu.memory_gb, gpu.board_power_w})
+    if (!std::isfinite(figure) || figure <= 0)
+      throw FuzzFinding(fmt::format("accepted GPU spec '{}' has a figure {}", gpu.name, figure));
+  if (gpu.weight_bytes <= 0 || gpu.state_bytes <= 0)
+    throw FuzzFinding(fmt::format("accepted GPU spec '{}' stores {} bytes per weight and {} per state element",
+                                  gpu.name, gpu.weight_bytes, gpu.state_bytes));
+}
+
 const std::vector<FuzzReader>& fuzz_readers() {
   static const std::vector<FuzzReader> readers = {
       {"pth", fuzz_pth},
@@ -296,6 +340,8 @@ const std::vector<FuzzReader>& fuzz_readers() {
       {"bpe_tokenizer_json", fuzz_bpe_tokenizer_json},
       {"char_tokenizer_json", fuzz_char_tokenizer_json},
       {"text_input", fuzz_text_input},
+      {"calibration_json", fuzz_calibration_json},
+      {"gpu_yaml", fuzz_gpu_yaml},
   };
   return readers;
 }

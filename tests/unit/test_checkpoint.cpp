@@ -628,6 +628,12 @@ TEST(SafetensorsErrors, HeaderLengthAndJson) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   write_bytes(path, safetensors_bytes(R"({"__metadata__":{"x":)" + deep + "}}", ""));
   expect_checkpoint_error([&] { load_safetensors(path.string()); }, {path.string(), "nests deeper than 8 levels"});
+
+  // Metadata maps strings to strings (as in the reference implementation); another value is refused.
+  write_bytes(path, safetensors_bytes(R"({"__metadata__":{"format":7},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                                      data));
+  expect_checkpoint_error([&] { load_safetensors(path.string()); },
+                          {path.string(), "__metadata__ entry 'format' is a JSON number, expected a string"});
 }
 
 TEST(SafetensorsErrors, EntriesAndOffsets) {

@@ -659,6 +659,14 @@ TEST_F(ChipFiles, EnergyTableProblemsAreReportedTogether) {
   EXPECT_EQ(problems.size(), 4u) << listing(problems);
 }
 
+// An energy table's name reaches the report's JSON and HTML as the chip's does: one that is not
+// UTF-8 is refused at its line, not left for the JSON library to fail on naming no file.
+TEST_F(ChipFiles, EnergyTableTextIsUtf8) {
+  const std::string text = replaced(read_text(kSourceDir / "chips/energy/default.yaml"), "name: default", "name: \xc0\xaf");
+  const auto problems = energy_problems(text);
+  EXPECT_TRUE(has_problem(problems, line_of(text, "name: "), "name: is not valid UTF-8")) << listing(problems);
+}
+
 TEST_F(ChipFiles, EnergyTableMissingSectionAndStaticPower) {
   const std::string text = "version: 1\nname: bare\ntechnology: none\n";
   auto problems = energy_problems(text);

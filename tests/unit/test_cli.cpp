@@ -94,6 +94,20 @@ TEST(Cli, TextInputsAreFilesAndBounded) {
   EXPECT_NE(folder.status, 0);
   EXPECT_NE(folder.output.find("is a folder: expected a text file to encode"), std::string::npos) << folder.output;
   EXPECT_EQ(folder.output.find("underflow"), std::string::npos) << folder.output;
+  // Too little text to evaluate names the file.
+  const std::string empty = ::testing::TempDir() + "/spiketile_empty_text.txt";
+  std::ofstream{empty};
+  const Result too_short = run_cli("eval" + model + " --text " + empty);
+  EXPECT_NE(too_short.status, 0);
+  EXPECT_NE(too_short.output.find(empty + ": 0 tokens of text; evaluation needs at least two"), std::string::npos)
+      << too_short.output;
+  // Calibrating on no text wrote a calibration of zero ranges; it is refused, and nothing written.
+  const std::string calibration = ::testing::TempDir() + "/spiketile_empty_text.calib.json";
+  const Result no_ranges = run_cli("calibrate" + model + " --text " + empty + " -o " + calibration);
+  EXPECT_NE(no_ranges.status, 0);
+  EXPECT_NE(no_ranges.output.find(empty + ": 0 tokens of text; calibration needs at least one"), std::string::npos)
+      << no_ranges.output;
+  EXPECT_FALSE(fs::exists(calibration));
   const Result endless = run_cli("eval" + model + " --text /dev/zero");
   EXPECT_NE(endless.status, 0);
   EXPECT_NE(endless.output.find("'/dev/zero' is larger than 268435456 bytes"), std::string::npos) << endless.output;

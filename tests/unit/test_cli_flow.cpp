@@ -146,6 +146,17 @@ TEST(CliFlow, SimulateTextScoresLikeEvalAndShowsPrefillApartFromDecode) {
   EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "here.json")).at("chip").at("spec_path"), "here.json.chip.yaml");
   const auto elsewhere = run_cli("report --stats " + (dir / "here.json").string());
   EXPECT_EQ(elsewhere.status, 0) << elsewhere.output;
+  // The chip is read only as a chip description: a spec_path naming another file (here a
+  // passwd-like one) is an error naming that file, which never shows its content.
+  const fs::path secret = dir / "secret.txt";
+  std::ofstream(secret) << "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n";
+  auto pointed = nlohmann::json::parse(std::ifstream(dir / "here.json"));
+  pointed["chip"]["spec_path"] = secret.string();
+  std::ofstream(dir / "pointed.json") << pointed.dump();
+  const auto pointing = run_cli("report --stats " + (dir / "pointed.json").string());
+  EXPECT_NE(pointing.status, 0);
+  EXPECT_NE(pointing.output.find(secret.string()), std::string::npos) << pointing.output;
+  EXPECT_EQ(pointing.output.find("nologin"), std::string::npos) << pointing.output;
   fs::remove_all(dir);
 }
 
@@ -267,6 +278,34 @@ TEST(CliFlow, CompileCheckOnATooSmallChipExplainsWhatDoesNotFit) {
   EXPECT_NE(r.output.find("does not fit chip"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("cores at the chip system: need"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("capacity 4"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+// simulate's core indices and watchdog window are checked against their range, naming the option,
+// before any simulation (a core the chip lacks was a bare "no core N" from the network); a text
+// too short to score names the file.
+TEST(CliFlow, SimulateOptionsOutsideTheirRangeAreRefused) {
+  const fs::path dir = temp_dir();
+  const std::string map = (dir / "range.stmap").string();
+  ASSERT_EQ(run_cli("compile --objective cores --profile-tokens 0 -o " + map).status, 0);
+  const std::string simulate = "simulate --map " + map + " --prompt-ids 3 -n 1 --progress off";
+  const auto far_core = run_cli(simulate + " --trace " + (dir / "t.vcd").string() + " --trace-cores 0,100000");
+  EXPECT_NE(far_core.status, 0);
+  EXPECT_NE(far_core.output.find("--trace-cores: 100000 is not a core of the mapping's chip 'spiketile-default' "
+                                 "(cores 0 to 255)"),
+            std::string::npos)
+      << far_core.output;
+  EXPECT_FALSE(fs::exists(dir / "t.vcd"));
+  const auto negative_watchdog = run_cli(simulate + " --watchdog-cycles -1");
+  EXPECT_NE(negative_watchdog.status, 0);
+  EXPECT_NE(negative_watchdog.output.find("--watchdog-cycles"), std::string::npos) << negative_watchdog.output;
+  const fs::path one_char = dir / "one.txt";
+  std::ofstream(one_char) << "a";
+  const auto short_text = run_cli("simulate --map " + map + " --progress off --text " + one_char.string());
+  EXPECT_NE(short_text.status, 0);
+  EXPECT_NE(short_text.output.find(one_char.string() + ": 1 token of text; evaluation needs at least two"),
+            std::string::npos)
+      << short_text.output;
   fs::remove_all(dir);
 }
 

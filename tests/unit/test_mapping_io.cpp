@@ -532,13 +532,15 @@ Mapping mutated(const std::function<void(Mapping&)>& change) {
   return m;
 }
 
+// A change to a valid mapping and (part of) the error the loader must give for it.
+struct MappingDamage {
+  std::string what;
+  std::function<void(Mapping&)> change;
+  std::string message;
+};
+
 TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
-  struct Case {
-    std::string what;
-    std::function<void(Mapping&)> change;
-    std::string message;
-  };
-  const std::vector<Case> cases{
+  const std::vector<MappingDamage> cases{
       {"unit id", [](Mapping& m) { m.units[2].id = 7; },
        "unit 2 (L0.att.key[0,0]): id is 7; units are numbered by position, expected 2"},
       {"flow destination", [](Mapping& m) { m.flows[6].destinations[1] = 99; },
@@ -586,11 +588,45 @@ TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
       {"unit cores", [](Mapping& m) { m.unit_cores.pop_back(); m.placement.unit_cores = m.unit_cores; },
        "section 'placement': 5 unit cores for 6 units"},
   };
-  for (const Case& c : cases) {
+  for (const MappingDamage& c : cases) {
     SCOPED_TRACE(c.what);
     EXPECT_CONTAINS(error_for_mapping(mutated(c.change), "bad"), c.message);
     EXPECT_THROW(validate_mapping(mutated(c.change)), MappingError);
   }
+}
+
+// Every string of the file reaches JSON, HTML or a terminal: one that is not UTF-8 (here a bare
+// continuation byte, an overlong '/', a surrogate, a truncated sequence) is refused by the loader,
+// naming the file, the section and the field, before validation or any use of the name.
+TEST(MappingIo, StringsThatAreNotUtf8AreRefusedNamingFileAndField) {
+  const std::vector<MappingDamage> cases{
+      {"model source", [](Mapping& m) { m.model_source = "hand\x80" "built"; },
+       "section 'model': model_source (the 10 bytes at offset "},
+      {"chip name", [](Mapping& m) { m.chip_name = "tiny\xC0\xAF"; }, "section 'chip': chip_name (the 6 bytes at offset "},
+      {"unit name", [](Mapping& m) { m.units[2].name = "L0.\xED\xA0\x80key"; },
+       "section 'units', unit 2: name (the 9 bytes at offset "},
+      {"flow tensor", [](Mapping& m) { m.flows[1].tensor = "xk\xE2\x82"; },
+       "section 'flows', flow 1: tensor (the 4 bytes at offset "},
+      {"decision", [](Mapping& m) { m.decisions.push_back("split \xFF"); },
+       "section 'decisions': decision (the 7 bytes at offset "},
+  };
+  for (const MappingDamage& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string path = temp_path("not_utf8");
+    Mapping m = small_mapping();
+    c.change(m);
+    save_mapping(m, path);
+    const std::string error = load_error(path);
+    EXPECT_EQ(error.rfind(path + ": ", 0), 0u) << error;
+    EXPECT_CONTAINS(error, c.message);
+    EXPECT_CONTAINS(error, ") is not valid UTF-8");
+  }
+  // Well-formed multi-byte text, up to U+10FFFF, stays accepted.
+  Mapping m = small_mapping();
+  m.model_source = "h\xC3\xA9 \xE2\x82\xAC \xF4\x8F\xBF\xBF";
+  const std::string path = temp_path("utf8");
+  save_mapping(m, path);
+  EXPECT_EQ(load_mapping(path).model_source, m.model_source);
 }
 
 TEST(MappingIo, RejectsRoutingTablesThatDoNotMatchPlacementAndFlows) {

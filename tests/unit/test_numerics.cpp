@@ -1,6 +1,7 @@
 // Each integer rule of docs/numerics.md against its float counterpart, within the bound the
 // document states, plus exactness of the LIF and determinism of the quantized model.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <omp.h>
 
 #include <cmath>
@@ -303,6 +304,34 @@ TEST(CrossbarKernel, EqualsNaiveProductForSignedUnsignedAndWideInputs) {
       }
     }
   }
+}
+
+// Every range of a calibration file scales a quantizer: ln_out was not checked like the per-layer
+// ranges, so a negative one was accepted (found by fuzz_calibration_json's invariant, constructed
+// like tests/fuzz/regressions/calibration_json/negative_ln_out.json), as was a negative token count.
+TEST(Calibration, EveryRangeIsFiniteAndNonNegative) {
+  nlohmann::json j = {{"format", "spiketile-calibration-1"}, {"text", "sample.txt"}, {"tokens", 512},
+                      {"ln1", {2.4, 4.8}},       {"att_value", {14.7, 23.9}}, {"att_gated", {14.7, 22.4}},
+                      {"ln2", {3.4, 5.8}},       {"ffn_key_pos", {12.7, 11.2}}, {"ffn_hidden", {163.2, 126.8}},
+                      {"ln_out", 5.5}};
+  EXPECT_EQ(Calibration::from_json(j, 2).ln_out, 5.5);
+  auto error_of = [](const nlohmann::json& bad) {
+    try {
+      Calibration::from_json(bad, 2);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  nlohmann::json bad = j;
+  bad["ln_out"] = -5.5;
+  EXPECT_EQ(error_of(bad), "calibration: 'ln_out' has a bad range -5.5");
+  bad = j;
+  bad["tokens"] = -3;
+  EXPECT_EQ(error_of(bad), "calibration: 'tokens' is -3, below 0");
+  bad = j;
+  bad["ffn_hidden"][1] = -1.0;
+  EXPECT_EQ(error_of(bad), "calibration: 'ffn_hidden' has a bad range -1");
 }
 
 }  // namespace

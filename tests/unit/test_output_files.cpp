@@ -240,6 +240,38 @@ TEST(OutputFilesCli, CompileOntoAFullDeviceFailsNamingItAndTheDeviceStays) {
   EXPECT_TRUE(S_ISCHR(st.st_mode));
 }
 
+// Every writer the issue found exiting 0 on a full disk (run --counts-out and --stats, calibrate -o,
+// eval --json, report --json and --html) fails naming the device, which stays a device.
+TEST(OutputFilesCli, EveryWriterReportsAFullDevice) {
+  const fs::path dir = fresh_dir("cli_full");
+  const fs::path model = fs::path(SPIKETILE_TEST_DATA) / "fixtures" / "tiny_l2_c32_v77_fp32.pth";
+  const fs::path text = dir / "sample.txt";
+  write_text(text, "a sample text\n");
+  const std::string m = " --model " + model.string();
+  const fs::path calibration = dir / "tiny.calib.json";
+  ASSERT_EQ(exit_code(testing_cli::run_cli("calibrate" + m + " --text " + text.string() + " -o " + calibration.string())), 0);
+  const fs::path stats = dir / "s.json";
+  const std::string quantized = "run --quantized" + m + " --calibration " + calibration.string() +
+                                " --prompt-ids 3 -n 1 --quiet-stats";
+  ASSERT_EQ(exit_code(testing_cli::run_cli(quantized + " --stats " + stats.string())), 0);
+  const std::vector<std::string> commands = {
+      quantized + " --counts-out /dev/full",
+      quantized + " --stats /dev/full",
+      "calibrate" + m + " --text " + text.string() + " -o /dev/full",
+      "eval" + m + " --text " + text.string() + " --json /dev/full",
+      "report --quiet --stats " + stats.string() + " --json /dev/full",
+      "report --quiet --stats " + stats.string() + " --html /dev/full"};
+  for (const std::string& command : commands) {
+    const auto r = testing_cli::run_cli(command);
+    EXPECT_EQ(exit_code(r), 1) << command << "\n" << r.output;
+    EXPECT_CONTAINS(r.output, "cannot write /dev/full: No space left on device") << command;
+  }
+  struct stat st;
+  ASSERT_EQ(::stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  fs::remove_all(dir);
+}
+
 // The shipped model compiled onto the default chip, as the flow tests do.
 fs::path compiled_shipped_model(const fs::path& dir) {
   const fs::path map = dir / "shipped.stmap";
@@ -267,6 +299,13 @@ TEST(OutputFilesCli, SimulateReportsWriteErrorsAndUnwritableTracesAndLeavesNoOut
   EXPECT_EQ(exit_code(trace), 1) << trace.output;
   EXPECT_CONTAINS(trace.output, "cannot write /nonexistent-dir/t.vcd: No such file or directory");
   EXPECT_FALSE(fs::exists(dir / "s.json"));
+
+  // Statistics onto the mapping they are simulated from: refused, the mapping intact.
+  const std::string mapping_bytes = read_text(map);
+  const auto onto_map = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --stats " + map.string());
+  EXPECT_EQ(exit_code(onto_map), 1) << onto_map.output;
+  EXPECT_CONTAINS(onto_map.output, "refusing to write " + map.string() + ": it is the input " + map.string());
+  EXPECT_EQ(read_text(map), mapping_bytes);
 
   const auto traced = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --trace " +
                                            (dir / "t.vcd").string() + " --trace-cores 0");

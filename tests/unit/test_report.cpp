@@ -412,6 +412,15 @@ TEST(Report, StatsErrorsNameTheField) {
   bad["cores"][1]["index"] = bad["cores"][0]["index"];
   EXPECT_EQ(error_of(bad), "stats: 'cores[1].index' is " + std::to_string(bad["cores"][0]["index"].get<int>()) +
                               ", the core of cores[0] already");
+  // A core the chip does not have, also one whose index would wrap to a real core as an int.
+  bad = j;
+  bad["cores"][1]["index"] = bad["chip"]["cores_total"];
+  EXPECT_EQ(error_of(bad), "stats: 'cores[1].index' is " + bad["chip"]["cores_total"].dump() + "; the chip has " +
+                              bad["chip"]["cores_total"].dump() + " cores (chip.cores_total)");
+  bad = j;
+  bad["cores"][1]["index"] = (int64_t(1) << 32) + bad["cores"][0]["index"].get<int64_t>();
+  EXPECT_EQ(error_of(bad), "stats: 'cores[1].index' is " + bad["cores"][1]["index"].dump() +
+                              ", above the largest this field holds (2147483647)");
   bad = j;
   bad["cores"][1]["sop_graded"] = -3;
   EXPECT_EQ(error_of(bad), "stats: 'cores[1].sop_graded' must be at least 0 (got -3)");

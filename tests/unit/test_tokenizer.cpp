@@ -59,6 +59,12 @@ class ScratchDir {
     std::ofstream(file, std::ios::binary) << bytes;
     return file;
   }
+  // A folder named like the file a loader expects.
+  std::string folder(const std::string& name) const {
+    const fs::path folder = path_ / name;
+    fs::create_directories(folder);
+    return folder.string();
+  }
 
  private:
   fs::path path_;
@@ -243,6 +249,12 @@ TEST(BpeTokenizer, LoadErrorsNameTheFileAndTheExpectation) {
 
   // The char vocabulary is not a BPE tokenizer file.
   EXPECT_THROW(load_bpe_tokenizer(kSharedData + "/vocab_book.json"), std::runtime_error);
+
+  // A folder where the file belongs is named, never a bare "basic_filebuf::underflow error".
+  const std::string folder = scratch.folder("20B_tokenizer.json");
+  message = load_error([&] { load_bpe_tokenizer(folder); });
+  EXPECT_NE(message.find("'" + folder + "' is a folder"), std::string::npos) << message;
+  EXPECT_EQ(message.find("underflow"), std::string::npos) << message;
 }
 
 // ---------------------------------------------------------------- 77-character vocabulary
@@ -314,6 +326,12 @@ TEST(CharTokenizer, LoadErrorsNameTheFileAndTheExpectation) {
   message = load_error([&] { load_char_tokenizer(malformed); });
   EXPECT_NE(message.find(malformed), std::string::npos) << message;
   EXPECT_NE(message.find("malformed JSON"), std::string::npos) << message;
+
+  // A folder where the file belongs is named, never a bare "basic_filebuf::underflow error".
+  const std::string folder = scratch.folder("vocab_book.json");
+  message = load_error([&] { load_char_tokenizer(folder); });
+  EXPECT_NE(message.find("'" + folder + "' is a folder"), std::string::npos) << message;
+  EXPECT_EQ(message.find("underflow"), std::string::npos) << message;
 
   const std::string odd_bytes = scratch.write("odd.json", utf16le_with_bom(u"{}") + "x");
   message = load_error([&] { load_char_tokenizer(odd_bytes); });
