@@ -173,9 +173,8 @@ std::vector<WaitingBuffer> Network::wait_cycle() const {
     const Router::Buffered& head = in.fifo.front();
     for (int o = 0; o < kPortCount; ++o) {
       if (!(head.remaining & (1u << o))) continue;
-      const Router::OutputPort& out = r.outputs_[o];
       if (!r.uses_branch_buffers(head.packet)) credit_wait(o, head.packet);
-      else if (out.parked_flits + head.packet.flits > r.branch_buffer_flits_)
+      else if (!r.branch_has_room(o, head.packet))
         targets.push_back(router * kNodesPerRouter + kPortCount + o);
     }
     return targets;

@@ -243,7 +243,7 @@ class Router : public sc_core::sc_module {
   uint32_t allocate(Cycle now);  // returns the input ports that sent their head packet
   void send(int input, int output, Cycle now, uint32_t& finished);
   void send_parked(int output, Cycle now);
-  void park(int input, int output, uint32_t& finished);
+  void park(int input, int output, Cycle now, uint32_t& finished);
   void transmit(const Packet& copy, int output, Cycle now);
   void branch_done(int input, int output, Cycle now, uint32_t& finished);
   Packet branch_copy(const Buffered& head, int output) const;
@@ -251,6 +251,10 @@ class Router : public sc_core::sc_module {
   // the buffer is empty and the output has the credits.
   bool uses_branch_buffers(const Packet& packet) const {
     return branch_buffer_flits_ > 0 && packet.kind == PacketKind::multicast;
+  }
+  // Whether `packet` fits the output's branch buffer as it is now.
+  bool branch_has_room(int output, const Packet& packet) const {
+    return outputs_[output].parked_flits + packet.flits <= branch_buffer_flits_;
   }
   Cycle next_wake(Cycle now, uint32_t finished);
   Cycle head_wake(const Buffered& head, Cycle now, bool seen_by_allocate);

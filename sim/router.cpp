@@ -417,8 +417,7 @@ void Router::send_parked(int output, Cycle now) {
 
 // The branch waits in the output's branch buffer as a copy of its own (already addressed for the
 // next router); it leaves from there in order, ahead of any later branch for the output.
-void Router::park(int input, int output, uint32_t& finished) {
-  const Cycle now = network_.clock().now();
+void Router::park(int input, int output, Cycle now, uint32_t& finished) {
   OutputPort& out = outputs_[output];
   const Buffered& head = inputs_[input].fifo.front();
   Buffered parked;
@@ -497,7 +496,7 @@ uint32_t Router::allocate(Cycle now) {
       if (!(head.remaining & bit(o)) || !uses_branch_buffers(head.packet)) continue;
       const bool has_credits = out.credits.available >= credit_cost(o, head.packet);
       if (out.parked.empty() && has_credits) continue;
-      if (out.parked_flits + head.packet.flits <= branch_buffer_flits_) park(i, o, finished);
+      if (branch_has_room(o, head.packet)) park(i, o, now, finished);
       else if (!has_credits) blocked = true;
     }
     note_blocked(o, blocked, now);
@@ -547,7 +546,7 @@ Cycle Router::head_wake(const Buffered& head, Cycle now, bool seen_by_allocate) 
     if (uses_branch_buffers(head.packet)) {
       // Ready, it leaves or moves to the branch buffer; a full buffer frees in a run of its own
       // (parked_wake), which moves the branch in the same run.
-      if (out.parked_flits + head.packet.flits <= branch_buffer_flits_ || out.parked.empty())
+      if (branch_has_room(o, head.packet) || out.parked.empty())
         next = std::min(next, seen_by_allocate ? out.link.earliest_start(now + 1) : ready_at);
       continue;
     }
