@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "compiler/mapping_io.hpp"
+#include "models/nir/nir_graph.hpp"
 #include "cli/common.hpp"
 #include "runtime/mapping_summary.hpp"
 
@@ -20,6 +21,31 @@ void inspect_mapping(const std::string& path, bool json) {
     fmt::print("{}\n", mapping_summary_json(mapping).dump(2));
   else
     fmt::print("{:<20} {}\n{}", "mapping:", path, mapping_summary(mapping));
+}
+
+// A NIR graph, by its HDF5 signature whatever its extension.
+void inspect_nir(const std::string& path, bool json) {
+  const nir::Graph graph = nir::read_nir(path);
+  if (!json) return fmt::print("{}", nir::describe(graph));
+  nlohmann::json j;
+  j["path"] = graph.path;
+  j["version"] = graph.version;
+  j["parameters"] = graph.parameter_count();
+  for (const int n : graph.order) {
+    const nir::Node& node = graph.nodes[std::size_t(n)];
+    j["nodes"].push_back({{"id", node.id},
+                          {"type", nir::primitive(node.op).type},
+                          {"input_shape", node.input_shape},
+                          {"output_shape", node.output_shape},
+                          {"parameters", node.parameter_count()}});
+  }
+  for (const nir::Edge& e : graph.edges)
+    j["edges"].push_back({{"from", graph.nodes[std::size_t(e.from)].id},
+                          {"to", graph.nodes[std::size_t(e.to)].id},
+                          {"recurrent", e.recurrent}});
+  j["cycles"] = graph.cycles();
+  j["notes"] = graph.notes;
+  fmt::print("{}\n", j.dump(2));
 }
 
 void inspect_checkpoint(const std::string& path) {
@@ -52,14 +78,15 @@ void register_inspect(CLI::App& app) {
   auto path = std::make_shared<std::string>(default_model_path());
   auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("inspect",
-                                 "Print a checkpoint's configuration, parameter count and tensor table, or a compiled "
-                                 "mapping's (.stmap) use of its chip");
-  cmd->add_option("model", *path, "Checkpoint or compiled mapping (.stmap) to inspect")->capture_default_str();
-  cmd->add_flag("--json", *json, "Print a mapping's summary as JSON");
+                                 "Print a checkpoint's configuration, parameter count and tensor table, a compiled "
+                                 "mapping's (.stmap) use of its chip, or a NIR graph's nodes, shapes, edges and cycles");
+  cmd->add_option("model", *path, "Checkpoint, compiled mapping (.stmap) or NIR graph (.nir) to inspect")->capture_default_str();
+  cmd->add_flag("--json", *json, "Print a mapping's or NIR graph's summary as JSON");
   cmd->callback([path, json] {
     if (ends_with(*path, kMappingExtension) || is_mapping_file(*path))
       return inspect_mapping(*path, *json);
-    if (*json) throw CLI::ValidationError("--json", "is available for compiled mappings (.stmap) only");
+    if (ends_with(*path, ".nir") || nir::looks_like_nir(*path)) return inspect_nir(*path, *json);
+    if (*json) throw CLI::ValidationError("--json", "is available for compiled mappings (.stmap) and NIR graphs only");
     inspect_checkpoint(*path);
   });
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/common.hpp"
+#include "cli/nir_options.hpp"
 #include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/mapping_executor.hpp"
@@ -103,9 +104,17 @@ namespace {
 struct RunOptions {
   ModelOptions model;
   GenerationOptions generation;
+  NirOptions nir;
 };
 
 void run(const RunOptions& o) {
+  if (o.nir.given()) {
+    refuse_overwriting_inputs({o.nir.output}, {o.nir.graph, o.nir.input});
+    OutputBatch outputs;
+    run_nir_reference(o.nir, o.generation.quiet_stats, outputs);
+    outputs.commit();
+    return;
+  }
   refuse_overwriting_inputs(o.generation.output_paths(), o.model.input_paths());
   auto model = o.model.make_model();
   OutputBatch outputs;
@@ -125,10 +134,15 @@ void run(const RunOptions& o) {
 
 void register_run(CLI::App& app) {
   auto opts = std::make_shared<RunOptions>();
-  auto* cmd = app.add_subcommand("run", "Generate text (float32 golden model, --quantized integer model, or --map compiled mapping), streaming it to stdout");
+  auto* cmd = app.add_subcommand("run", "Generate text (float32 golden model, --quantized integer model, or --map compiled "
+                                        "mapping), streaming it to stdout; or run a NIR graph's float reference (--nir)");
   opts->model.add_to(cmd, true);
   opts->generation.add_to(cmd);
-  cmd->callback([opts] { run(*opts); });
+  opts->nir.add_to(cmd);
+  cmd->callback([opts, cmd] {
+    refuse_options_of_the_other_kind(*cmd, opts->nir);
+    run(*opts);
+  });
 }
 
 }  // namespace spiketile::cli

@@ -16,6 +16,10 @@ pkg_check_modules(SystemC REQUIRED IMPORTED_TARGET systemc>=2.3.4)
 # The library exports only the C++17 API-version symbol; pin it for any TU that includes SystemC.
 set_property(TARGET PkgConfig::SystemC APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS SC_CPLUSPLUS=201703L)
 
+# NIR graphs are HDF5 (libhdf5-dev). CMake's FindHDF5 needs the C language enabled; Debian's
+# pkg-config file needs nothing.
+pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5)
+
 find_package(verilator 5.0 REQUIRED)   # /usr/share/verilator/verilator-config.cmake
 
 if(TARGET yaml-cpp::yaml-cpp)

@@ -19,4 +19,14 @@ void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* 
 // Reads little-endian float32 ('<f4'), C order. Anything else is a clear error.
 NpyArray read_npy(const std::string& path);
 
+// Any numeric .npy in C order (float16/32/64, bool, signed and unsigned integers of 1-8 bytes,
+// little-endian or single-byte) as double: the time-stepped inputs of NIR graphs, which users
+// write as spikes (bool, uint8) or currents (float32, float64).
+struct NpyValues {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+  std::string dtype;  // as the header gives it, e.g. '<f8'
+};
+NpyValues read_npy_values(const std::string& path);
+
 }  // namespace spiketile

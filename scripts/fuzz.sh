@@ -11,13 +11,13 @@ build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 which_reader="${1:-all}"
 seconds="${2:-600}"
 readers=(pth safetensors mapping chip_yaml energy_yaml stats_json bpe_tokenizer_json char_tokenizer_json text_input
-         calibration_json gpu_yaml)
+         calibration_json gpu_yaml nir npy_input)
 
 # Longest input libFuzzer makes per reader: room for the largest seed and some growth, small
 # enough that one execution stays in the milliseconds.
 max_len() {
   case "$1" in
-    pth|safetensors|mapping) echo 65536 ;;
+    pth|safetensors|mapping|nir) echo 65536 ;;
     bpe_tokenizer_json) echo 16384 ;;
     text_input) echo 4096 ;;
     stats_json) echo 32768 ;;

@@ -8,6 +8,7 @@ packages=(
   iverilog yosys   # the RTL's portability checks (rtl.icarus.*, rtl.yosys.*)
   libeigen3-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhdf5-dev   # NIR graphs (models/nir/)
   chromium   # renders the HTML report headless in tests (ReportHtml.RendersHeadlessInChromium)
 )
 missing=()

@@ -17,9 +17,12 @@
 #include "compiler/mapping.hpp"
 #include "compiler/mapping_io.hpp"
 #include "models/checkpoint_io.hpp"
+#include "models/nir/nir_graph.hpp"
+#include "models/nir/nir_reference.hpp"
 #include "models/quantized.hpp"
 #include "models/tensor_file.hpp"
 #include "models/tokenizer.hpp"
+#include "runtime/npy.hpp"
 #include "runtime/stats.hpp"
 
 namespace spiketile::fuzz {
@@ -329,6 +332,56 @@ void fuzz_gpu_yaml(const uint8_t* data, std::size_t size) {
                                   gpu.name, gpu.weight_bytes, gpu.state_bytes));
 }
 
+void fuzz_nir(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("graph.nir");
+  nir::Graph graph;
+  try {
+    graph = nir::read_nir(file.write(std::string(reinterpret_cast<const char*>(data), size)));
+  } catch (const nir::NirError&) {
+    return;
+  }
+  (void)nir::describe(graph);
+  (void)graph.cycles();
+  // An accepted graph is consistent: every edge joins shapes of one size, the order covers
+  // every node once, and a step of the reference yields the output's size.
+  if (graph.order.size() != graph.nodes.size()) throw FuzzFinding("evaluation order misses nodes");
+  int64_t work = 0;
+  for (const nir::Edge& e : graph.edges)
+    if (nir::element_count(graph.nodes[std::size_t(e.from)].output_shape) !=
+        nir::element_count(graph.nodes[std::size_t(e.to)].input_shape))
+      throw FuzzFinding("accepted an edge between shapes of different sizes");
+  for (const auto& n : graph.nodes) {
+    const int64_t kernel = n.has("weight") ? n.params.at("weight").size() : 1;
+    work += nir::element_count(n.output_shape) * std::max<int64_t>(1, kernel / std::max<int64_t>(1, n.output_shape.at(0)));
+  }
+  if (work > (int64_t(1) << 22) || graph.inputs.size() != 1 || graph.outputs.size() != 1) return;  // too slow to step
+  nir::ReferenceOptions options;
+  options.dt = 1e-3;
+  try {
+    nir::ReferenceExecutor run(graph, options);
+    const auto& input = graph.nodes[std::size_t(graph.inputs[0])];
+    const auto y = run.step({std::vector<double>(std::size_t(nir::element_count(input.output_shape)), 1.0)});
+    if (int64_t(y.at(0).size()) != nir::element_count(graph.nodes[std::size_t(graph.outputs[0])].input_shape))
+      throw FuzzFinding("a step's output has the wrong size");
+  } catch (const std::invalid_argument&) {
+  }
+}
+
+void fuzz_npy_input(const uint8_t* data, std::size_t size) {
+  if (size > kMaxInputBytes) return;
+  static const ScratchFile file("input.npy");
+  NpyValues values;
+  try {
+    values = read_npy_values(file.write(std::string(reinterpret_cast<const char*>(data), size)));
+  } catch (const std::runtime_error&) {
+    return;
+  }
+  int64_t count = 1;
+  for (int64_t d : values.shape) count *= d;
+  if (count != int64_t(values.data.size())) throw FuzzFinding("npy values do not fill their shape");
+}
+
 const std::vector<FuzzReader>& fuzz_readers() {
   static const std::vector<FuzzReader> readers = {
       {"pth", fuzz_pth},
@@ -342,6 +395,8 @@ const std::vector<FuzzReader>& fuzz_readers() {
       {"text_input", fuzz_text_input},
       {"calibration_json", fuzz_calibration_json},
       {"gpu_yaml", fuzz_gpu_yaml},
+      {"nir", fuzz_nir},
+      {"npy_input", fuzz_npy_input},
   };
   return readers;
 }

@@ -36,6 +36,8 @@ void fuzz_char_tokenizer_json(const uint8_t* data, std::size_t size);
 void fuzz_text_input(const uint8_t* data, std::size_t size);
 void fuzz_calibration_json(const uint8_t* data, std::size_t size);
 void fuzz_gpu_yaml(const uint8_t* data, std::size_t size);
+void fuzz_nir(const uint8_t* data, std::size_t size);
+void fuzz_npy_input(const uint8_t* data, std::size_t size);
 
 using FuzzTarget = void (*)(const uint8_t* data, std::size_t size);
 

@@ -1,0 +1,97 @@
+#include "cli/nir_options.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "runtime/npy.hpp"
+
+namespace spiketile::cli {
+
+void NirOptions::add_to(CLI::App* cmd) {
+  auto* group = cmd->add_option_group("NIR graph", "A spiking network exported as NIR (docs/nir.md)");
+  group->add_option("--nir", graph, "NIR graph (.nir, HDF5) written by snnTorch, Norse, Sinabs, Rockpool, ...")
+      ->check(CLI::ExistingFile);
+  group->add_option("--dt", dt, "Time step in seconds for the graph's neurons and delays (forward Euler; e.g. 1e-4)")
+      ->check(CLI::PositiveNumber);
+  group->add_option("--input", input, "Input as .npy [T, *input shape]: spikes (bool/0-1) or currents, T time steps")
+      ->check(CLI::ExistingFile);
+  group->add_option("--output", output, "Write the output node's values as float32 .npy [T, *output shape]");
+  group->add_option("--reset", reset,
+                    "Reset after a spike: 'value' (v <- v_reset, NIR's definition, default) or 'subtract' "
+                    "(v <- v - v_threshold), for all neurons or per node: NODE=subtract,NODE2=value");
+  group->add_flag("--fire-at-threshold", fire_at_threshold,
+                  "Spike at v >= v_threshold (SpikeGPT's and Loihi's rule) instead of NIR's v > v_threshold");
+}
+
+std::vector<std::string> NirOptions::own_option_names() const {
+  return {"--nir", "--dt", "--input", "--output", "--reset", "--fire-at-threshold"};
+}
+
+nir::ReferenceOptions NirOptions::reference_options(const nir::Graph& graph) const {
+  nir::ReferenceOptions o;
+  o.dt = dt;
+  o.fire_at_threshold = fire_at_threshold;
+  if (!reset.empty()) nir::parse_reset_option(reset, graph, o);
+  return o;
+}
+
+namespace {
+
+// Every option of the command, including those of its option groups (CLI11 keeps those apart).
+std::vector<const CLI::Option*> all_options(const CLI::App& cmd) {
+  std::vector<const CLI::Option*> options = cmd.get_options();
+  for (const CLI::App* group : cmd.get_subcommands({}))
+    if (group->get_name().empty())
+      for (const CLI::Option* o : group->get_options()) options.push_back(o);
+  return options;
+}
+
+std::string flag_of(const CLI::Option& option) {
+  if (!option.get_lnames().empty()) return "--" + option.get_lnames().front();
+  if (!option.get_snames().empty()) return "-" + option.get_snames().front();
+  return option.get_name();
+}
+
+}  // namespace
+
+void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir) {
+  const auto own = nir.own_option_names();
+  // Options that mean the same for both kinds of model.
+  static const std::vector<std::string> shared = {"--help", "--quiet-stats"};
+  for (const CLI::Option* option : all_options(cmd)) {
+    if (option->count() == 0) continue;
+    const std::string flag = flag_of(*option);
+    if (std::find(shared.begin(), shared.end(), flag) != shared.end()) continue;
+    const bool nir_only = std::find(own.begin(), own.end(), flag) != own.end();
+    if (nir.given() && !nir_only)
+      throw CLI::ValidationError(flag, "does not apply to a NIR graph (--nir); it is an option of SpikeGPT models");
+    if (!nir.given() && nir_only)
+      throw CLI::ValidationError(flag, "applies to NIR graphs only: give the graph with --nir");
+  }
+}
+
+void run_nir_reference(const NirOptions& o, bool quiet, OutputBatch& outputs) {
+  if (o.input.empty()) throw CLI::ValidationError("--input", "a NIR graph runs on an input: give --input IN.npy [T, *input shape]");
+  const nir::Graph graph = nir::read_nir(o.graph);
+  const NpyValues input = read_npy_values(o.input);
+  OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
+  const nir::ReferenceRun run = nir::run_reference(graph, o.reference_options(graph), input.shape, input.data);
+  if (out) {
+    const std::vector<float> values(run.output.begin(), run.output.end());
+    write_npy(*out, run.shape, values.data());
+  }
+  if (quiet) return;
+  fmt::print(stderr, "[NIR float reference] {}: {} steps of dt = {:g} s, output {}\n", o.graph, run.steps, o.dt,
+             nir::shape_str(run.shape));
+  for (const int n : graph.order) {
+    const nir::Node& node = graph.nodes[std::size_t(n)];
+    if (!nir::primitive(node.op).spiking) continue;
+    const int64_t neurons = nir::element_count(node.output_shape);
+    fmt::print(stderr, "  {:<24} {:<9} {:>8} neurons {:>10} spikes  rate {:.4f} per neuron per step\n", node.id,
+               nir::primitive(node.op).type, neurons, run.spikes_per_node[std::size_t(n)],
+               run.steps ? double(run.spikes_per_node[std::size_t(n)]) / double(neurons * run.steps) : 0.0);
+  }
+}
+
+}  // namespace spiketile::cli

@@ -1,0 +1,37 @@
+// What every command that takes a NIR graph accepts (run now; compile and simulate as they gain
+// NIR graphs): the graph, the time step and the reset/firing conventions NIR files cannot state.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "models/nir/nir_reference.hpp"
+#include "models/output_file.hpp"
+
+namespace spiketile::cli {
+
+struct NirOptions {
+  std::string graph;    // --nir
+  double dt = 0;        // --dt, seconds
+  std::string reset;    // --reset
+  bool fire_at_threshold = false;
+  std::string input;    // --input [T, *input shape] .npy
+  std::string output;   // --output [T, *output shape] .npy
+
+  void add_to(CLI::App* cmd);
+  bool given() const { return !graph.empty(); }
+  // The options only a NIR graph uses; a command refuses them without --nir.
+  std::vector<std::string> own_option_names() const;
+  nir::ReferenceOptions reference_options(const nir::Graph& graph) const;
+};
+
+// A command that runs either SpikeGPT or a NIR graph refuses every option the chosen kind ignores,
+// naming it, instead of silently dropping it.
+void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir);
+
+// run --nir: the float reference over the input, output written as float32 .npy [T, *output shape].
+void run_nir_reference(const NirOptions& options, bool quiet, OutputBatch& outputs);
+
+}  // namespace spiketile::cli

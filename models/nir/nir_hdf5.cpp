@@ -1,0 +1,253 @@
+// The HDF5 side of the NIR reader: the file's tree of groups and datasets, nothing interpreted.
+// Debian's libhdf5 (1.10) C API; its automatic error printing is switched off and each failure
+// becomes a message naming the object.
+#include <hdf5.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "models/nir/nir_graph.hpp"
+
+namespace spiketile::nir {
+
+namespace {
+
+// Bounds that keep a damaged or hostile file from asking for unbounded memory or recursion.
+constexpr int kMaxNesting = 16;
+constexpr int kMaxRank = 8;
+constexpr int64_t kMaxElements = int64_t(1) << 27;  // 1 GiB as double
+constexpr int64_t kMaxNodes = 100000;
+
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+struct Reader {
+  std::string path;
+  std::vector<std::string> problems;
+  int64_t nodes_read = 0;
+
+  void problem(const std::string& object, const std::string& what) {
+    problems.push_back(fmt::format("'{}': {}", object, what));
+  }
+
+  std::vector<std::string> member_names(hid_t group, const std::string& where) {
+    std::vector<std::string> names;
+    H5G_info_t info;
+    if (H5Gget_info(group, &info) < 0) {
+      problem(where, "cannot list the group's members");
+      return names;
+    }
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      const ssize_t length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+      if (length < 0) {
+        problem(where, fmt::format("cannot read the name of member {}", i));
+        continue;
+      }
+      std::string name(std::size_t(length) + 1, '\0');
+      H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+      name.resize(std::size_t(length));
+      names.push_back(name);
+    }
+    return names;
+  }
+
+  // Only hard links: a soft or external link could point outside the file or back up the tree.
+  bool is_hard_link(hid_t group, const std::string& name, const std::string& where) {
+    H5L_info_t info;
+    if (H5Lget_info(group, name.c_str(), &info, H5P_DEFAULT) < 0) {
+      problem(where, "cannot read the link");
+      return false;
+    }
+    if (info.type != H5L_TYPE_HARD) {
+      problem(where, "is a soft or external link; a NIR file holds its groups and datasets itself");
+      return false;
+    }
+    return true;
+  }
+
+  std::string describe_type(hid_t type) {
+    const H5T_class_t c = H5Tget_class(type);
+    const std::size_t bytes = H5Tget_size(type);
+    if (c == H5T_FLOAT) return fmt::format("float{}", 8 * bytes);
+    if (c == H5T_INTEGER) return fmt::format("{}int{}", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", 8 * bytes);
+    if (c == H5T_STRING) return "string";
+    return fmt::format("HDF5 type class {}", int(c));
+  }
+
+  bool read_dataset(hid_t parent, const std::string& name, const std::string& where, NirArray& out) {
+    Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!ds.ok()) return problem(where, "cannot open the dataset"), false;
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    Handle space(H5Dget_space(ds.get()), H5Sclose);
+    if (!type.ok() || !space.ok()) return problem(where, "cannot read the dataset's type or shape"), false;
+
+    const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
+    if (space_class == H5S_NULL) return problem(where, "is an empty (null) dataset; expected a value"), false;
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0 || rank > kMaxRank)
+      return problem(where, fmt::format("has rank {}; at most {} dimensions are read", rank, kMaxRank)), false;
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    int64_t count = 1;
+    for (hsize_t d : dims) {
+      out.shape.push_back(int64_t(d));
+      if (d != 0 && count > kMaxElements / int64_t(d)) count = kMaxElements + 1;
+      else count *= int64_t(d);
+    }
+    if (count > kMaxElements)
+      return problem(where, fmt::format("shape {} holds more than {} values, the reader's limit", shape_str(out.shape),
+                                        kMaxElements)),
+             false;
+
+    const H5T_class_t type_class = H5Tget_class(type.get());
+    out.dtype = describe_type(type.get());
+    if (type_class == H5T_FLOAT || type_class == H5T_INTEGER) {
+      out.values.resize(std::size_t(count));
+      if (count > 0 && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()) < 0)
+        return problem(where, fmt::format("cannot read its {} values (damaged or unreadable data)", count)), false;
+      return true;
+    }
+    if (type_class != H5T_STRING)
+      return problem(where, fmt::format("has {}; expected a float, integer or string dataset", out.dtype)), false;
+
+    const htri_t variable = H5Tis_variable_str(type.get());
+    Handle memtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_cset(memtype.get(), H5Tget_cset(type.get()));
+    if (variable > 0) {
+      H5Tset_size(memtype.get(), H5T_VARIABLE);
+      std::vector<char*> strings(std::size_t(count), nullptr);
+      if (count > 0 && H5Dread(ds.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, strings.data()) < 0)
+        return problem(where, "cannot read its strings (damaged or unreadable data)"), false;
+      for (char* s : strings) out.texts.emplace_back(s ? s : "");
+      if (count > 0) H5Dvlen_reclaim(memtype.get(), space.get(), H5P_DEFAULT, strings.data());
+      return true;
+    }
+    const std::size_t width = H5Tget_size(type.get());
+    if (width == 0 || width > 1 << 20) return problem(where, fmt::format("has fixed strings of {} bytes", width)), false;
+    H5Tset_size(memtype.get(), width);
+    std::vector<char> buffer(std::size_t(count) * width);
+    if (count > 0 && H5Dread(ds.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
+      return problem(where, "cannot read its strings (damaged or unreadable data)"), false;
+    for (int64_t i = 0; i < count; ++i) {
+      std::string s(buffer.data() + i * int64_t(width), width);
+      s.resize(s.find_last_not_of(std::string("\0 ", 2)) + 1);  // NUL or space padding
+      out.texts.push_back(s);
+    }
+    return true;
+  }
+
+  // A node group: 'type' and one dataset per parameter; a NIRGraph also 'nodes' and 'edges'.
+  void read_node(hid_t group, const std::string& where, int depth, NirFileNode& node) {
+    if (depth > kMaxNesting) return problem(where, fmt::format("graphs nested deeper than {} levels", kMaxNesting));
+    if (++nodes_read > kMaxNodes) return problem(where, fmt::format("more than {} nodes in the file", kMaxNodes));
+    for (const std::string& name : member_names(group, where)) {
+      const std::string at = where + "/" + name;
+      if (!is_hard_link(group, name, at)) continue;
+      Handle object(H5Oopen(group, name.c_str(), H5P_DEFAULT), H5Oclose);
+      if (!object.ok()) {
+        problem(at, "cannot open");
+        continue;
+      }
+      const H5I_type_t kind = H5Iget_type(object.get());
+      if (kind == H5I_GROUP) {
+        if (name == "metadata") continue;  // free-form; NIR says backends must not rely on it
+        if (name != "nodes") {
+          problem(at, "is a group; a node holds datasets (and a graph its 'nodes' group)");
+          continue;
+        }
+        for (const std::string& child : member_names(object.get(), at)) {
+          const std::string child_at = at + "/" + child;
+          if (!is_hard_link(object.get(), child, child_at)) continue;
+          Handle child_group(H5Gopen2(object.get(), child.c_str(), H5P_DEFAULT), H5Gclose);
+          if (!child_group.ok()) {
+            problem(child_at, "is not a group; every member of 'nodes' is a node");
+            continue;
+          }
+          node.nodes.emplace_back(child, NirFileNode{});
+          read_node(child_group.get(), child_at, depth + 1, node.nodes.back().second);
+        }
+      } else if (kind == H5I_DATASET) {
+        NirArray value;
+        if (!read_dataset(group, name, at, value)) continue;
+        if (name == "type") {
+          if (!value.is_string() || value.texts.size() != 1) problem(at, "expected one string, the node's type");
+          else node.type = value.texts[0];
+        } else if (name == "edges") {
+          read_edges(value, at, node);
+        } else {
+          node.params.emplace(name, std::move(value));
+        }
+      } else {
+        problem(at, "is neither a group nor a dataset");
+      }
+    }
+    if (node.type.empty() && std::none_of(problems.begin(), problems.end(),
+                                          [&](const std::string& p) { return p.rfind("'" + where + "/type'", 0) == 0; }))
+      problem(where, "has no 'type' dataset; every NIR node names its type");
+  }
+
+  void read_edges(const NirArray& value, const std::string& where, NirFileNode& node) {
+    if (!value.is_string())
+      return problem(where, fmt::format("is {}; expected [E, 2] strings (source id, target id)", value.dtype));
+    if (value.shape.size() == 1 && value.shape[0] == 0) return;  // a graph without edges
+    if (value.shape.size() != 2 || value.shape[1] != 2)
+      return problem(where, fmt::format("has shape {}; expected [E, 2] (source id, target id)", shape_str(value.shape)));
+    for (std::size_t e = 0; e + 1 < value.texts.size(); e += 2) node.edges.emplace_back(value.texts[e], value.texts[e + 1]);
+  }
+};
+
+}  // namespace
+
+bool looks_like_nir(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char signature[8] = {};
+  in.read(signature, 8);
+  return in && std::string(signature, 8) == std::string("\x89HDF\r\n\x1a\n", 8);
+}
+
+NirFile read_nir_file(const std::string& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  if (!std::ifstream(path)) throw NirError(path, {"cannot open the file"});
+  if (!looks_like_nir(path)) throw NirError(path, {"not an HDF5 file (a NIR graph is HDF5; no HDF5 signature at byte 0)"});
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) throw NirError(path, {"HDF5 cannot open it (damaged file?)"});
+
+  Reader reader{path, {}, 0};
+  NirFile result;
+  result.path = path;
+  if (H5Lexists(file.get(), "version", H5P_DEFAULT) > 0) {
+    NirArray version;
+    if (reader.read_dataset(file.get(), "version", "/version", version)) {
+      if (!version.is_string() || version.texts.size() != 1) reader.problem("/version", "expected one string, e.g. 0.2.0");
+      else result.version = version.texts[0];
+    }
+  } else {
+    result.notes.push_back("the file names no format version ('version' dataset); read as NIR 0.2");
+  }
+  if (H5Lexists(file.get(), "node", H5P_DEFAULT) > 0 && reader.is_hard_link(file.get(), "node", "/node")) {
+    Handle root(H5Gopen2(file.get(), "node", H5P_DEFAULT), H5Gclose);
+    if (!root.ok()) reader.problem("/node", "is not a group; it holds the top-level graph");
+    else reader.read_node(root.get(), "/node", 0, result.root);
+  } else if (reader.problems.empty() || reader.problems.back().rfind("'/node'", 0) != 0) {
+    reader.problem("/node", "missing; a NIR file holds its top-level graph in the group 'node'");
+  }
+  if (!reader.problems.empty()) throw NirError(path, reader.problems);
+  return result;
+}
+
+}  // namespace spiketile::nir
