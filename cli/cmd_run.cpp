@@ -109,9 +109,11 @@ struct RunOptions {
 
 void run(const RunOptions& o) {
   if (o.nir.given()) {
-    refuse_overwriting_inputs({o.nir.output}, {o.nir.graph, o.nir.input});
+    refuse_overwriting_inputs({o.nir.output}, {o.nir.graph, o.nir.input, o.nir.calibrate});
     OutputBatch outputs;
-    run_nir_reference(o.nir, o.generation.quiet_stats, outputs);
+    NirQuantization quantization{o.model.quantized, o.model.quant.weight_bits, o.model.quant.activation_bits,
+                                 o.model.quant.membrane_bits};
+    run_nir(o.nir, quantization, o.generation.quiet_stats, outputs);
     outputs.commit();
     return;
   }

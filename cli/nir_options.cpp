@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "models/nir/nir_integer.hpp"
 #include "runtime/npy.hpp"
 
 namespace spiketile::cli {
@@ -20,12 +21,16 @@ void NirOptions::add_to(CLI::App* cmd) {
   group->add_option("--reset", reset,
                     "Reset after a spike: 'value' (v <- v_reset, NIR's definition, default) or 'subtract' "
                     "(v <- v - v_threshold), for all neurons or per node: NODE=subtract,NODE2=value");
+  group->add_option("--calibrate", calibrate,
+                    "With --quantized: the input (.npy [T, *input shape]) whose float-reference ranges set the integer "
+                    "model's scales (default: --input)")
+      ->check(CLI::ExistingFile);
   group->add_flag("--fire-at-threshold", fire_at_threshold,
                   "Spike at v >= v_threshold (SpikeGPT's and Loihi's rule) instead of NIR's v > v_threshold");
 }
 
 std::vector<std::string> NirOptions::own_option_names() const {
-  return {"--nir", "--dt", "--input", "--output", "--reset", "--fire-at-threshold"};
+  return {"--nir", "--dt", "--input", "--output", "--reset", "--fire-at-threshold", "--calibrate"};
 }
 
 nir::ReferenceOptions NirOptions::reference_options(const nir::Graph& graph) const {
@@ -58,7 +63,8 @@ std::string flag_of(const CLI::Option& option) {
 void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir) {
   const auto own = nir.own_option_names();
   // Options that mean the same for both kinds of model.
-  static const std::vector<std::string> shared = {"--help", "--quiet-stats"};
+  static const std::vector<std::string> shared = {"--help",           "--quiet-stats",     "--quantized",
+                                                  "--weight-bits",    "--activation-bits", "--membrane-bits"};
   for (const CLI::Option* option : all_options(cmd)) {
     if (option->count() == 0) continue;
     const std::string flag = flag_of(*option);
@@ -71,19 +77,9 @@ void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir
   }
 }
 
-void run_nir_reference(const NirOptions& o, bool quiet, OutputBatch& outputs) {
-  if (o.input.empty()) throw CLI::ValidationError("--input", "a NIR graph runs on an input: give --input IN.npy [T, *input shape]");
-  const nir::Graph graph = nir::read_nir(o.graph);
-  const NpyValues input = read_npy_values(o.input);
-  OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
-  const nir::ReferenceRun run = nir::run_reference(graph, o.reference_options(graph), input.shape, input.data);
-  if (out) {
-    const std::vector<float> values(run.output.begin(), run.output.end());
-    write_npy(*out, run.shape, values.data());
-  }
-  if (quiet) return;
-  fmt::print(stderr, "[NIR float reference] {}: {} steps of dt = {:g} s, output {}\n", o.graph, run.steps, o.dt,
-             nir::shape_str(run.shape));
+namespace {
+
+void print_spike_counts(const nir::Graph& graph, const nir::ReferenceRun& run) {
   for (const int n : graph.order) {
     const nir::Node& node = graph.nodes[std::size_t(n)];
     if (!nir::primitive(node.op).spiking) continue;
@@ -91,6 +87,68 @@ void run_nir_reference(const NirOptions& o, bool quiet, OutputBatch& outputs) {
     fmt::print(stderr, "  {:<24} {:<9} {:>8} neurons {:>10} spikes  rate {:.4f} per neuron per step\n", node.id,
                nir::primitive(node.op).type, neurons, run.spikes_per_node[std::size_t(n)],
                run.steps ? double(run.spikes_per_node[std::size_t(n)]) / double(neurons * run.steps) : 0.0);
+  }
+}
+
+void print_agreement(const nir::IntegerGraph& integer, const nir::Agreement& a, const nir::Shape& output_shape) {
+  for (const auto& d : integer.decisions()) fmt::print(stderr, "  quantization: {}\n", d);
+  fmt::print(stderr, "  {:<24} {:>8} {:>12} {:>12} {:>16}\n", "layer", "neurons", "float rate", "integer rate",
+             "spike agreement");
+  for (const auto& p : a.populations)
+    fmt::print(stderr, "  {:<24} {:>8} {:>12.4f} {:>12.4f} {:>15.2f}%\n", p.node, p.neurons, p.float_rate, p.integer_rate,
+               100.0 * p.spike_agreement);
+  const char* kind = a.output == nir::OutputKind::Spikes ? "spikes equal" : "1 - relative RMS error";
+  fmt::print(stderr, "  output {}: {} {:.2f}% (max |error| {:g})\n", nir::shape_str(output_shape), kind,
+             100.0 * a.output_agreement, a.output_max_abs_error);
+  const auto& c = integer.counts();
+  fmt::print(stderr, "  events: {} binary SOPs, {} graded SOPs, {} bias SOPs, {} neuron updates\n", c.binary_sops,
+             c.graded_sops, c.bias_sops, c.neuron_updates);
+}
+
+}  // namespace
+
+void run_nir(const NirOptions& o, const NirQuantization& quantization, bool quiet, OutputBatch& outputs) {
+  if (o.input.empty()) throw CLI::ValidationError("--input", "a NIR graph runs on an input: give --input IN.npy [T, *input shape]");
+  if (!o.calibrate.empty() && !quantization.quantized)
+    throw CLI::ValidationError("--calibrate", "sets the integer model's scales: it needs --quantized");
+  const nir::Graph graph = nir::read_nir(o.graph);
+  const NpyValues input = read_npy_values(o.input);
+  OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
+  const nir::ReferenceOptions reference = o.reference_options(graph);
+  std::vector<double> values;
+  nir::Shape shape;
+  if (quantization.quantized) {
+    nir::IntegerOptions options;
+    options.weight_bits = quantization.weight_bits;
+    options.activation_bits = quantization.activation_bits;
+    options.membrane_bits = quantization.membrane_bits;
+    options.reference = reference;
+    const NpyValues calibration = o.calibrate.empty() ? input : read_npy_values(o.calibrate);
+    nir::IntegerGraph integer = nir::IntegerGraph::build(graph, options, calibration.shape, calibration.data);
+    const nir::Agreement agreement = nir::compare_with_reference(graph, integer, input.shape, input.data);
+    values = agreement.integer_output;
+    const nir::Node& output = graph.nodes[std::size_t(graph.outputs[0])];
+    shape = {input.shape[0]};
+    shape.insert(shape.end(), output.input_shape.begin(), output.input_shape.end());
+    if (!quiet) {
+      fmt::print(stderr, "[NIR integer model] {}: {} steps of dt = {:g} s, {}-bit weights, {}-bit membranes, calibrated on {}\n",
+                 o.graph, input.shape[0], o.dt, options.weight_bits, options.membrane_bits,
+                 o.calibrate.empty() ? o.input : o.calibrate);
+      print_agreement(integer, agreement, shape);
+    }
+  } else {
+    const nir::ReferenceRun run = nir::run_reference(graph, reference, input.shape, input.data);
+    values = run.output;
+    shape = run.shape;
+    if (!quiet) {
+      fmt::print(stderr, "[NIR float reference] {}: {} steps of dt = {:g} s, output {}\n", o.graph, run.steps, o.dt,
+                 nir::shape_str(run.shape));
+      print_spike_counts(graph, run);
+    }
+  }
+  if (out) {
+    const std::vector<float> as_float(values.begin(), values.end());
+    write_npy(*out, shape, as_float.data());
   }
 }
 

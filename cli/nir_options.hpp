@@ -19,6 +19,7 @@ struct NirOptions {
   bool fire_at_threshold = false;
   std::string input;    // --input [T, *input shape] .npy
   std::string output;   // --output [T, *output shape] .npy
+  std::string calibrate;  // --calibrate: the input the integer model's ranges come from (default --input)
 
   void add_to(CLI::App* cmd);
   bool given() const { return !graph.empty(); }
@@ -31,7 +32,15 @@ struct NirOptions {
 // naming it, instead of silently dropping it.
 void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir);
 
-// run --nir: the float reference over the input, output written as float32 .npy [T, *output shape].
-void run_nir_reference(const NirOptions& options, bool quiet, OutputBatch& outputs);
+// The integer contract's widths, as the SpikeGPT levels take them (--weight-bits, ...).
+struct NirQuantization {
+  bool quantized = false;
+  int weight_bits = 8, activation_bits = 8, membrane_bits = 16;
+};
+
+// run --nir: the float reference over the input, or with --quantized the integer model (its
+// agreement with the float reference per layer on stderr); output written as float32 .npy
+// [T, *output shape].
+void run_nir(const NirOptions& options, const NirQuantization& quantization, bool quiet, OutputBatch& outputs);
 
 }  // namespace spiketile::cli

@@ -234,7 +234,9 @@ class Builder {
   // enters through its one Input node and leaves through its one Output node.
   void flatten(const NirFileNode& g, const std::string& prefix, int depth) {
     std::vector<std::pair<std::string, std::string>> local_edges;
-    for (const auto& [id, child] : g.nodes) {
+    for (const auto& entry : g.nodes) {
+      const std::string& id = entry.first;
+      const NirFileNode& child = entry.second;
       const std::string full = prefix + id;
       if (child.type == "NIRGraph") {
         flatten(child, full + ".", depth + 1);
@@ -320,8 +322,8 @@ class Builder {
         if (spec.kind == ParamKind::IntScalar && a.size() != 1)
           problem(who(n), fmt::format("parameter '{}' has shape {}; expected one integer", spec.name, shape_str(a.shape)));
       }
-      for (const auto& [name, value] : n.params) {
-        (void)value;
+      for (const auto& param : n.params) {
+        const std::string& name = param.first;
         if (std::none_of(p.params.begin(), p.params.end(), [&](const ParamSpec& s) { return name == s.name; }))
           graph_.notes.push_back(fmt::format("{}: parameter '{}' is not part of the primitive; ignored", who(n), name));
       }

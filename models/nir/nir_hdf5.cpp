@@ -130,11 +130,14 @@ struct Reader {
     H5Tset_cset(memtype.get(), H5Tget_cset(type.get()));
     if (variable > 0) {
       H5Tset_size(memtype.get(), H5T_VARIABLE);
-      std::vector<char*> strings(std::size_t(count), nullptr);
-      if (count > 0 && H5Dread(ds.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, strings.data()) < 0)
-        return problem(where, "cannot read its strings (damaged or unreadable data)"), false;
-      for (char* s : strings) out.texts.emplace_back(s ? s : "");
-      if (count > 0) H5Dvlen_reclaim(memtype.get(), space.get(), H5P_DEFAULT, strings.data());
+      std::vector<char*> strings(static_cast<std::size_t>(count), nullptr);
+      if (count == 0) return true;
+      const bool read = H5Dread(ds.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, strings.data()) >= 0;
+      if (read)
+        for (char* s : strings) out.texts.emplace_back(s ? s : "");
+      // Also after a failed read: the strings read before the failure were allocated.
+      H5Dvlen_reclaim(memtype.get(), space.get(), H5P_DEFAULT, strings.data());
+      if (!read) return problem(where, "cannot read its strings (damaged or unreadable data)"), false;
       return true;
     }
     const std::size_t width = H5Tget_size(type.get());

@@ -1,4 +1,5 @@
 #include "models/nir/nir_reference.hpp"
+#include "models/nir/nir_window.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,40 +18,13 @@ bool needs_time_step(Op op) {
          op == Op::Delay;
 }
 
-// out[o, y, x] over the window; `pool` true: one channel in, one out, all weights 1. A 1-d
-// convolution is the 2-d one with a height of 1.
-void window_2d(const Node& n, const std::vector<double>& in, std::vector<double>& out, bool pool) {
-  const bool one_d = n.input_shape.size() == 2;
-  const Shape is = one_d ? Shape{n.input_shape[0], 1, n.input_shape[1]} : n.input_shape;
-  const Shape os = one_d ? Shape{n.output_shape[0], 1, n.output_shape[1]} : n.output_shape;
-  auto with_height = [&](const std::vector<int64_t>& v, int64_t unit) {
-    return one_d ? std::vector<int64_t>{unit, v[0]} : v;
-  };
-  const auto kernel = with_height(n.window.kernel, 1), stride = with_height(n.window.stride, 1),
-             padding = with_height(n.window.padding, 0), dilation = with_height(n.window.dilation, 1);
-  const int64_t C = is[0], H = is[1], W = is[2], O = os[0], Ho = os[1], Wo = os[2];
-  const int64_t kh = kernel[0], kw = kernel[1];
-  const int64_t group_in = pool ? 1 : C / n.window.groups, group_out = pool ? 1 : O / n.window.groups;
-  const std::vector<double>* weight = pool ? nullptr : &n.values("weight");
-  for (int64_t o = 0; o < O; ++o) {
-    const int64_t first_c = pool ? o : (o / group_out) * group_in;
-    for (int64_t y = 0; y < Ho; ++y)
-      for (int64_t x = 0; x < Wo; ++x) {
-        double acc = 0;
-        for (int64_t c = 0; c < group_in; ++c)
-          for (int64_t ky = 0; ky < kh; ++ky) {
-            const int64_t iy = y * stride[0] - padding[0] + ky * dilation[0];
-            if (iy < 0 || iy >= H) continue;
-            for (int64_t kx = 0; kx < kw; ++kx) {
-              const int64_t ix = x * stride[1] - padding[1] + kx * dilation[1];
-              if (ix < 0 || ix >= W) continue;
-              const double value = in[std::size_t(((first_c + c) * H + iy) * W + ix)];
-              acc += pool ? value : (*weight)[std::size_t(((o * group_in + c) * kh + ky) * kw + kx)] * value;
-            }
-          }
-        out[std::size_t((o * Ho + y) * Wo + x)] = acc;
-      }
-  }
+// out = the window's sum over its taps (weights, or 1 for pooling), accumulated in tap order.
+void apply_window(const Node& n, const std::vector<double>& in, std::vector<double>& out) {
+  std::fill(out.begin(), out.end(), 0.0);
+  const std::vector<double>* weight = n.has("weight") ? &n.values("weight") : nullptr;
+  for_each_window_tap(n, [&](int64_t o, int64_t i, int64_t w) {
+    out[std::size_t(o)] += w < 0 ? in[std::size_t(i)] : (*weight)[std::size_t(w)] * in[std::size_t(i)];
+  });
 }
 
 }  // namespace
@@ -94,6 +68,7 @@ ReferenceExecutor::ReferenceExecutor(const Graph& graph, ReferenceOptions option
   const std::size_t count = graph_.nodes.size();
   out_.resize(count);
   previous_out_.resize(count);
+  in_.resize(count);
   v_.resize(count);
   i_.resize(count);
   delay_line_.resize(count);
@@ -163,6 +138,7 @@ std::vector<std::vector<double>> ReferenceExecutor::step(const std::vector<std::
       for (std::size_t j = 0; j < x.size(); ++j) x[j] += src[j];
     }
     evaluate(n, x);
+    in_[std::size_t(n)] = std::move(x);
   }
   ++steps_;
   std::vector<std::vector<double>> result;
@@ -241,7 +217,7 @@ void ReferenceExecutor::evaluate(int n, const std::vector<double>& x) {
       break;
     case Op::Conv1d:
     case Op::Conv2d: {
-      window_2d(node, x, out, false);
+      apply_window(node, x, out);
       const auto& bias = node.values("bias");
       const int64_t per_channel = int64_t(size) / node.output_shape[0];
       for (std::size_t j = 0; j < size; ++j) out[j] += bias.size() == 1 ? bias[0] : bias[j / std::size_t(per_channel)];
@@ -249,7 +225,7 @@ void ReferenceExecutor::evaluate(int n, const std::vector<double>& x) {
     }
     case Op::SumPool2d:
     case Op::AvgPool2d:
-      window_2d(node, x, out, true);
+      apply_window(node, x, out);
       if (node.op == Op::AvgPool2d) {
         const double area = double(node.window.kernel[0] * node.window.kernel[1]);
         for (double& value : out) value /= area;

@@ -41,6 +41,7 @@ class ReferenceExecutor {
   const std::vector<double>& output(int n) const { return out_[std::size_t(n)]; }
   const std::vector<double>& membrane(int n) const { return v_[std::size_t(n)]; }
   const std::vector<double>& synaptic_current(int n) const { return i_[std::size_t(n)]; }  // Cuba neurons
+  const std::vector<double>& input(int n) const { return in_[std::size_t(n)]; }  // what flowed in this step, summed
   int64_t spike_count(int n) const { return spikes_[std::size_t(n)]; }
   int64_t steps() const { return steps_; }
   ResetMode reset_mode(int n) const;
@@ -51,7 +52,7 @@ class ReferenceExecutor {
 
   const Graph& graph_;
   ReferenceOptions options_;
-  std::vector<std::vector<double>> out_, previous_out_, v_, i_;
+  std::vector<std::vector<double>> out_, previous_out_, in_, v_, i_;
   std::vector<std::vector<std::vector<double>>> delay_line_;  // per Delay node: [slot][element]
   std::vector<std::vector<int64_t>> delay_steps_;
   std::vector<int64_t> spikes_;

@@ -14,6 +14,7 @@
 
 #include "cli_runner.hpp"
 #include "models/nir/nir_graph.hpp"
+#include "models/nir/nir_integer.hpp"
 #include "models/nir/nir_reference.hpp"
 #include "nir_file_writer.hpp"
 #include "runtime/npy.hpp"
@@ -489,4 +490,89 @@ TEST(NirDocs, PrimitiveTableEqualsTheReadersDeclaration) {
   EXPECT_NE(doc.find(primitives_markdown()), std::string::npos)
       << "docs/nir.md's primitive table differs from nir_primitives(); paste:\n"
       << primitives_markdown();
+}
+
+// ---- the integer model -------------------------------------------------------------------------
+
+// The folding (paths of stateless nodes into one matrix, biases, the neuron constants and
+// multipliers) is exact in the limit. With wide words (16-bit weights and inputs, 30-bit
+// membranes) and time constants whose rates dt/τ lie on the contract's 1/4096 grid (its 12-bit
+// rates are a rounding of their own), every membrane must follow the float reference to 0.1 % of
+// its range until the first spike that differs — and that spike must be a near-threshold case
+// (the neuron that did not fire sat within that tolerance of its threshold), not a wrong model.
+// Recurrent networks then diverge chaotically, as any two simulators would.
+TEST_P(NirFixture, IntegerModelWithWideWordsFollowsTheFloatReferenceUntilANearThresholdSpike) {
+  const auto entry = fixture_entry(GetParam());
+  Graph g = read_nir((kFixtures / entry["files"]["nir"].get<std::string>()).string());
+  const double step = entry["dt"].get<double>();
+  for (Node& n : g.nodes)
+    for (const char* tau : {"tau", "tau_mem", "tau_syn"})
+      if (n.has(tau))
+        for (double& t : n.params.at(tau).values) t = step * 4096.0 / std::round(4096.0 * step / t);
+  IntegerOptions options;
+  options.weight_bits = 16;
+  options.activation_bits = 16;
+  options.membrane_bits = 30;
+  options.reference.dt = step;
+  options.reference.reset = entry["reset"] == "subtract" ? ResetMode::Subtract : ResetMode::ToValue;
+  const NpyValues input = read_npy_values((kFixtures / entry["files"]["input"].get<std::string>()).string());
+  if (std::any_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == Op::Delay; })) {
+    EXPECT_THROW(IntegerGraph::build(g, options, input.shape, input.data), std::invalid_argument);  // not on the chip yet
+    return;
+  }
+  IntegerGraph integer = IntegerGraph::build(g, options, input.shape, input.data);
+  ReferenceExecutor reference(g, options.reference);
+  const int64_t T = input.shape[0], per_step = int64_t(input.data.size()) / T;
+  const auto& pops = integer.populations();
+  for (int64_t t = 0; t < T; ++t) {
+    const std::vector<double> x(input.data.begin() + t * per_step, input.data.begin() + (t + 1) * per_step);
+    const auto y_float = reference.step({x})[0];
+    const auto y_int = integer.step(x);
+    bool diverged = false;
+    for (std::size_t p = 1; p < pops.size(); ++p) {
+      const int n = g.find(pops[p].node);
+      const double tolerance = 1e-3 * pops[p].scale * double(int64_t(1) << 28);
+      for (int64_t j = 0; j < pops[p].size; ++j) {
+        // A Threshold node keeps no membrane: its integer "membrane" is this step's input.
+        const auto& float_state = reference.membrane(n).empty() ? reference.input(n) : reference.membrane(n);
+        const double vf = float_state[std::size_t(j)];
+        const double vi = integer.state(int(p))[std::size_t(j)].v * pops[p].scale;
+        const bool sf = pops[p].binary && reference.output(n)[std::size_t(j)] != 0.0;
+        const bool si = pops[p].binary && integer.values(int(p))[std::size_t(j)] != 0;
+        if (sf != si) {
+          const double theta = pops[p].params[std::size_t(j)].theta * pops[p].scale;
+          EXPECT_NEAR(sf ? vi : vf, theta, tolerance)
+              << pops[p].node << "[" << j << "] step " << t << ": a spike differs far from the threshold";
+          diverged = true;
+        } else if (!sf) {
+          ASSERT_NEAR(vi, vf, tolerance) << pops[p].node << "[" << j << "] step " << t;
+        }
+      }
+    }
+    if (diverged) return;
+    if (integer.output_kind() == OutputKind::Spikes) continue;
+    for (std::size_t j = 0; j < y_float.size(); ++j)
+      ASSERT_NEAR(y_int[j], y_float[j], 1e-3 * std::max(1.0, std::abs(y_float[j]))) << "output " << j << " step " << t;
+  }
+}
+
+TEST(NirCli, QuantizedRunReportsDecisionsAndAgreementAndCalibrateNeedsIt) {
+  const std::string graph = (kFixtures / "braille_zero.nir").string();
+  const std::string input = (kFixtures / "braille_zero.input.npy").string();
+  const fs::path out = scratch("braille_int.npy");
+  fs::remove(out);
+  const auto r = testing_cli::run_cli("run --nir " + graph + " --dt 1e-4 --input " + input + " --quantized --output " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("quantization: 'lif1.lif' (CubaLIF, 16 neurons)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("its recurrent part from step 1 on"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("spike agreement"), std::string::npos);
+  EXPECT_EQ(read_npy(out.string()).shape, (std::vector<int64_t>{50, 4}));
+  const auto refused = testing_cli::run_cli("run --nir " + graph + " --dt 1e-4 --input " + input + " --calibrate " + input);
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("--calibrate: sets the integer model's scales: it needs --quantized"), std::string::npos)
+      << refused.output;
+  const auto delay = testing_cli::run_cli("run --nir " + (kFixtures / "delay.nir").string() + " --dt 1e-3 --input " +
+                                          (kFixtures / "delay.input.npy").string() + " --quantized");
+  EXPECT_NE(delay.status, 0);
+  EXPECT_NE(delay.output.find("(Delay): delays are not mapped onto the chip yet"), std::string::npos) << delay.output;
 }
