@@ -25,13 +25,18 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_option("--logits-out", logits_out,
                   "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
   cmd->add_option("--counts-out", counts_out, "Write event counts (per step, layer and op) as JSON");
+  cmd->add_option("--spikes-out", spikes_out,
+                  "Write every LIF spike as a uint8 .npy raster [steps × n_layer × 2 × n_embd] (0/1; index 0 the "
+                  "time-mix LIF, 1 the channel-mix LIF), one row per consumed token");
   cmd->add_option("--stats", stats_out,
                   "Write the run's statistics (model, tokens, event counts, and the chip's cycles, network and cores "
                   "where measured) for 'spiketile report' (format spiketile-stats-1, docs/stats-format.md)");
   cmd->add_flag("--quiet-stats", quiet_stats, "Do not print speed and firing rates to stderr");
 }
 
-std::vector<std::string> GenerationOptions::output_paths() const { return {logits_out, counts_out, stats_out}; }
+std::vector<std::string> GenerationOptions::output_paths() const {
+  return {logits_out, counts_out, stats_out, spikes_out};
+}
 
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,
                    const std::vector<int>& generated, const CountTotals& counts) {
@@ -63,6 +68,7 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
   OutputFile* logits_file = open_if_asked(o.logits_out);
   OutputFile* counts_file = open_if_asked(o.counts_out);
   OutputFile* stats_file = open_if_asked(o.stats_out);
+  OutputFile* spikes_file = open_if_asked(o.spikes_out);
 
   Utf8Stream text;
   if (tokenizer && o.prompt_ids.empty()) fmt::print("{}", o.prompt);
@@ -71,11 +77,14 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
     else fmt::print("{} ", id);
     std::fflush(stdout);
   };
-  const auto result = generate(model, prompt, o.n_tokens, o.sampling, !o.logits_out.empty(), on_token);
+  const auto result =
+      generate(model, prompt, o.n_tokens, o.sampling, {!o.logits_out.empty(), !o.spikes_out.empty()}, on_token);
   fmt::print("{}\n", text.flush());
   std::fflush(stdout);
 
   if (logits_file) write_npy(*logits_file, {result.logit_rows, int64_t(model.vocab_size())}, result.logits.data());
+  if (spikes_file)
+    write_npy(*spikes_file, {result.logit_rows, int64_t(model.n_layer()), 2, int64_t(model.n_embd())}, result.spikes.data());
   if (!o.quiet_stats) {
     fmt::print(stderr, "[{} level] {} prompt + {} generated tokens in {:.3f} s ({:.1f} tokens/s)\n",
                model.level_name(), prompt.size(), result.generated.size(), result.seconds,

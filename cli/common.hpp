@@ -64,7 +64,7 @@ struct GenerationOptions {
   std::string prompt_ids;
   int n_tokens = 200;
   SamplingOptions sampling;
-  std::string logits_out, counts_out, stats_out;
+  std::string logits_out, counts_out, stats_out, spikes_out;
   bool quiet_stats = false;
   void add_to(CLI::App* app);
   std::vector<std::string> output_paths() const;

@@ -47,16 +47,22 @@ void CountTotals::add(const TokenCounts* step) {
 }
 
 GenerationResult generate(TokenModel& model, const std::vector<int>& prompt, int n_tokens,
-                          const SamplingOptions& sampling, bool keep_logits,
+                          const SamplingOptions& sampling, const GenerationRecording& keep,
                           const std::function<void(int)>& on_token) {
   if (prompt.empty()) throw std::invalid_argument("the prompt must contain at least one token");
   const auto t0 = std::chrono::steady_clock::now();
   GenerationResult r;
   Sampler sampler(sampling);
   auto record = [&](const std::vector<float>& logits) {
-    r.activity.add(model.last_activity());
+    const StepActivity& activity = model.last_activity();
+    r.activity.add(activity);
     r.counts.add(model.last_counts());
-    if (keep_logits) r.logits.insert(r.logits.end(), logits.begin(), logits.end());
+    if (keep.logits) r.logits.insert(r.logits.end(), logits.begin(), logits.end());
+    if (keep.spikes)
+      for (std::size_t layer = 0; layer < activity.spikes_att.size(); ++layer) {
+        r.spikes.insert(r.spikes.end(), activity.spikes_att[layer].begin(), activity.spikes_att[layer].end());
+        r.spikes.insert(r.spikes.end(), activity.spikes_ffn[layer].begin(), activity.spikes_ffn[layer].end());
+      }
     ++r.logit_rows;
   };
   model.reset();

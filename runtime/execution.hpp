@@ -31,9 +31,16 @@ struct CountTotals {
   void add(const TokenCounts* step);
 };
 
+// What generate() keeps of every consumed token besides counts and activity totals.
+struct GenerationRecording {
+  bool logits = false;   // every row of logits
+  bool spikes = false;   // every LIF spike: [steps × n_layer × 2 (att, ffn) × n_embd]
+};
+
 struct GenerationResult {
   std::vector<int> generated;
   std::vector<float> logits;   // [rows × vocab], one row per consumed token, if requested
+  std::vector<uint8_t> spikes; // [rows × n_layer × 2 × n_embd] 0/1, if requested: att then ffn
   int64_t logit_rows = 0;
   ActivityTotals activity;
   CountTotals counts;
@@ -43,7 +50,7 @@ struct GenerationResult {
 // Feeds the prompt, then n_tokens times: sample from the latest logits, report the token,
 // feed it. Every consumed token yields one logits row (prompt tokens included).
 GenerationResult generate(TokenModel& model, const std::vector<int>& prompt, int n_tokens,
-                          const SamplingOptions& sampling, bool keep_logits,
+                          const SamplingOptions& sampling, const GenerationRecording& keep,
                           const std::function<void(int)>& on_token = {});
 
 struct EvalResult {

@@ -11,7 +11,10 @@
 
 namespace spiketile {
 
-void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* data) {
+namespace {
+
+// Magic, version 1.0, and the header dict padded to a multiple of 64 bytes, ending in '\n'.
+int64_t write_npy_header(OutputFile& out, const std::vector<int64_t>& shape, const char* descr) {
   std::string dims;
   int64_t count = 1;
   for (auto d : shape) {
@@ -19,8 +22,7 @@ void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* 
     count *= d;
   }
   if (shape.size() > 1) dims.resize(dims.size() - 2);
-  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims);
-  // Header (with magic, version and length field) padded to a multiple of 64 bytes, ending in '\n'.
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", descr, dims);
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
@@ -28,7 +30,19 @@ void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* 
   out.write("\x93NUMPY\x01\x00", 8);
   out.write(&len, 2);
   out.write(header);
+  return count;
+}
+
+}  // namespace
+
+void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* data) {
+  const int64_t count = write_npy_header(out, shape, "<f4");
   out.write(data, std::size_t(count) * sizeof(float));
+}
+
+void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const uint8_t* data) {
+  const int64_t count = write_npy_header(out, shape, "|u1");
+  out.write(data, std::size_t(count));
 }
 
 namespace {

@@ -16,6 +16,8 @@ struct NpyArray {
 
 // Writes into `out`; the caller commits it.
 void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const float* data);
+// The same as uint8 ('|u1'): spike rasters.
+void write_npy(OutputFile& out, const std::vector<int64_t>& shape, const uint8_t* data);
 // Reads little-endian float32 ('<f4'), C order. Anything else is a clear error.
 NpyArray read_npy(const std::string& path);
 

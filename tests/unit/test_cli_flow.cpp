@@ -36,15 +36,26 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   EXPECT_NE(compiled.output.find("critical path of the last profile token"), std::string::npos) << compiled.output;
 
   const std::string gen = " --prompt-ids 20,45,57,1 -n 24 --temperature 0 --quiet-stats";
-  const auto functional = run_cli("run --quantized" + gen);
-  const auto mapped = run_cli("run --map " + map + gen);
+  auto raster = [&](const std::string& level) { return " --spikes-out " + (dir / (level + ".spikes.npy")).string(); };
+  const auto functional = run_cli("run --quantized" + gen + raster("quantized"));
+  const auto mapped = run_cli("run --map " + map + gen + raster("mapping"));
   const std::string stats = (dir / "sim.json").string();
-  const auto simulated = run_cli("simulate --map " + map + gen + " --progress off --stats " + stats);
+  const auto simulated = run_cli("simulate --map " + map + gen + " --progress off --stats " + stats + raster("simulator"));
   ASSERT_EQ(functional.status, 0) << functional.output;
   ASSERT_EQ(mapped.status, 0) << mapped.output;
   ASSERT_EQ(simulated.status, 0) << simulated.output;
   EXPECT_EQ(functional.output, mapped.output);
   EXPECT_EQ(functional.output, simulated.output);
+  // Every LIF spike of every step is the same on the three levels, and the raster holds spikes.
+  auto read_bytes = [](const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  const std::string quantized_raster = read_bytes(dir / "quantized.spikes.npy");
+  EXPECT_NE(quantized_raster.find("'descr': '|u1', 'fortran_order': False, 'shape': (28, 4, 2, 192)"), std::string::npos);
+  EXPECT_EQ(quantized_raster, read_bytes(dir / "mapping.spikes.npy"));
+  EXPECT_EQ(quantized_raster, read_bytes(dir / "simulator.spikes.npy"));
+  EXPECT_NE(quantized_raster.find('\x01', 128), std::string::npos);
 
   std::ifstream in(stats);
   const auto j = nlohmann::json::parse(in);
@@ -207,11 +218,16 @@ TEST(CliFlow, EnergyAndEdpObjectivesKeepOnlySplitsThatLowerTheirCost) {
     for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), kept); it != std::sregex_iterator(); ++it) {
       const double e0 = std::stod((*it)[2]), e1 = std::stod((*it)[3]), b0 = std::stod((*it)[4]), b1 = std::stod((*it)[5]);
       // Printed to three digits: the kept split is no worse than its predecessor at that precision.
-      if (objective == "energy") EXPECT_LE(e1, e0) << it->str();
-      else EXPECT_LT(e1 * b1, e0 * b0 * 1.001) << it->str();
+      if (objective == "energy") {
+        EXPECT_LE(e1, e0) << it->str();
+      } else {
+        EXPECT_LT(e1 * b1, e0 * b0 * 1.001) << it->str();
+      }
       ++lines;
     }
-    if (objective == "edp") EXPECT_GT(lines, 0) << "the edp objective spends cores on the shipped model: " << r.output;
+    if (objective == "edp") {
+      EXPECT_GT(lines, 0) << "the edp objective spends cores on the shipped model: " << r.output;
+    }
   }
   // The estimate the energy objective weighs against what the report prices on a simulated run of
   // text the profile never saw (its own tokens, with contention): within 8 %.

@@ -70,7 +70,7 @@ TEST(Npy, RoundTrip) {
 
 TEST(Generate, OneLogitRowPerConsumedTokenAndGreedyIsArgmax) {
   GoldenModel model(SpikeGptWeights::from_file(random_spikegpt_checkpoint({2, 16, 30}, 4), {}), 1);
-  const auto r = generate(model, {1, 2, 3}, 5, {0.0f, 1.0f, 0}, true);
+  const auto r = generate(model, {1, 2, 3}, 5, {0.0f, 1.0f, 0}, {true});
   ASSERT_EQ(r.generated.size(), 5u);
   EXPECT_EQ(r.logit_rows, 8);
   ASSERT_EQ(r.logits.size(), 8u * 30u);

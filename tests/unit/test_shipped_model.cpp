@@ -74,14 +74,14 @@ TEST(ShippedModel, HeldoutBpcAndFiringRatesEqualTheModelCard) {
 TEST(ShippedModel, GreedyContinuationEqualsPyTorchReference) {
   GoldenModel m = golden();
   const auto& g = expect()["greedy"];
-  const auto result = generate(m, g["prompt_ids"].get<std::vector<int>>(), int(g["generated"].size()), {0.0f, 1.0f, 0}, false);
+  const auto result = generate(m, g["prompt_ids"].get<std::vector<int>>(), int(g["generated"].size()), {0.0f, 1.0f, 0}, {});
   EXPECT_EQ(result.generated, g["generated"].get<std::vector<int>>());
 }
 
 TEST(ShippedModel, SampledTextIsDeterministicPerSeed) {
   GoldenModel m = golden();
   const std::vector<int> prompt{0, 65, 53, 50, 8};
-  auto sample = [&](uint64_t seed) { return generate(m, prompt, 120, {1.0f, 0.7f, seed}, false).generated; };
+  auto sample = [&](uint64_t seed) { return generate(m, prompt, 120, {1.0f, 0.7f, seed}, {}).generated; };
   const auto a = sample(7), b = sample(7), c = sample(8);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
