@@ -4,10 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
 
+#include "compiler/placement.hpp"
 #include "runtime/power_states.hpp"
 
 namespace spiketile {
@@ -82,6 +84,55 @@ PaperEnergy paper_table1(const PaperSetting& s) {
   e.spikegpt_pj = s.e_ac_pj * s.rate * (projections + ffn) + s.e_mac_pj * s.wkv_macs_per_channel * T * d;
   return e;
 }
+
+namespace {
+
+// The mesh as the simulator measured it: every core's utilization (busy cycles over the run's
+// cycles; null where no unit ran) and every link's flits, by the router that sends on it, from the
+// network's named statistics (noc.router[i].out.<port>.flits). A link that leaves its chip's mesh
+// is an inter-chip link. Null without per-core counters.
+json mesh_view(const ChipSpec& chip, const RunStats& s) {
+  if (!s.cores || !s.cycles || s.cycles->total <= 0) return nullptr;
+  const Topology topology(chip);
+  json cores = json::array();
+  std::map<int, const CoreStats*> by_index;
+  for (const CoreStats& c : *s.cores) by_index[c.index] = &c;
+  for (int i = 0; i < topology.core_count(); ++i) {
+    const CoreCoord at = topology.coord(i);
+    const auto it = by_index.find(i);
+    json core{{"core", i}, {"chip", at.chip}, {"row", at.row}, {"col", at.col}};
+    if (it == by_index.end()) {
+      core["unit"] = nullptr;
+      core["utilization"] = nullptr;
+    } else {
+      core["unit"] = it->second->unit;
+      core["utilization"] = double(it->second->busy_cycles) / double(s.cycles->total);
+    }
+    cores.push_back(core);
+  }
+  json links = json::array();
+  if (s.network && !s.network->detail_json.empty()) {
+    const json detail = json::parse(s.network->detail_json);
+    for (int i = 0; i < topology.core_count(); ++i) {
+      const CoreCoord at = topology.coord(i);
+      for (int p = 0; p < kMeshPortCount; ++p) {
+        const auto it = detail.find(fmt::format("noc.router[{}].out.{}.flits", i, port_name(Port(p))));
+        if (it == detail.end() || !it->is_number() || it->get<double>() <= 0) continue;
+        const int row = at.row + (p == int(Port::south)) - (p == int(Port::north));
+        const int col = at.col + (p == int(Port::east)) - (p == int(Port::west));
+        const bool inter_chip = row < 0 || col < 0 || row >= topology.mesh_rows() || col >= topology.mesh_cols();
+        links.push_back({{"core", i}, {"port", port_name(Port(p))}, {"flits", it->get<int64_t>()}, {"inter_chip", inter_chip}});
+      }
+    }
+  }
+  return {{"chip_grid", {topology.params().chip_grid_rows, topology.params().chip_grid_cols}},
+          {"mesh", {topology.mesh_rows(), topology.mesh_cols()}},
+          {"cycles", s.cycles->total},
+          {"cores", cores},
+          {"links", links}};
+}
+
+}  // namespace
 
 namespace {
 
@@ -449,6 +500,7 @@ json build_report(const ReportInputs& in) {
   } else {
     r["per_core"] = nullptr;
   }
+  r["mesh"] = mesh_view(in.chip, s);
   const double measured_rate = lif_all > 0 ? spikes_all / lif_all : 0.0;
   r["firing_rate_mean"] = measured_rate;
 

@@ -83,6 +83,79 @@ std::string bar_chart(const std::string& id, const std::string& title, const std
   return svg.str();
 }
 
+// Sequential colour ramp for a share in [0, 1]: from a pale to a deep shade of the base hue.
+std::string ramp(double share, int r0, int g0, int b0, int r1, int g1, int b1) {
+  share = std::clamp(share, 0.0, 1.0);
+  auto mix = [&](int a, int b) { return int(std::lround(a + (b - a) * share)); };
+  return fmt::format("#{:02x}{:02x}{:02x}", mix(r0, r1), mix(g0, g1), mix(b0, b1));
+}
+
+// The mesh as measured: one square per core, shaded by utilization (busy cycles over the run's
+// cycles; grey where no unit ran), and one line per direction of each link, shaded and thickened
+// by its flits; a link leaving its chip (inter-chip) is a stub past the chip's edge. Chips sit
+// where they sit in the chip grid. Each square and line has a tooltip with its numbers.
+std::string mesh_heat_map(const json& mesh) {
+  const int chip_rows = mesh["chip_grid"][0].get<int>(), chip_cols = mesh["chip_grid"][1].get<int>();
+  const int rows = mesh["mesh"][0].get<int>(), cols = mesh["mesh"][1].get<int>();
+  const int cell = 18, pitch = 30, chip_gap = 36, top = 48, left = 10;
+  const int chip_w = cols * pitch, chip_h = rows * pitch;
+  const int width = left * 2 + chip_cols * chip_w + (chip_cols - 1) * chip_gap;
+  const int height = top + chip_rows * chip_h + (chip_rows - 1) * chip_gap + 10;
+  double max_util = 0, max_flits = 0;
+  for (const auto& c : mesh["cores"])
+    if (!c["utilization"].is_null()) max_util = std::max(max_util, c["utilization"].get<double>());
+  for (const auto& l : mesh["links"]) max_flits = std::max(max_flits, l["flits"].get<double>());
+  auto origin = [&](const json& c) {
+    const int chip = c["chip"].get<int>();
+    const int x = left + (chip % chip_cols) * (chip_w + chip_gap) + c["col"].get<int>() * pitch;
+    const int y = top + (chip / chip_cols) * (chip_h + chip_gap) + c["row"].get<int>() * pitch;
+    return std::pair<int, int>{x, y};
+  };
+  std::ostringstream svg;
+  svg << fmt::format(R"(<svg id="chart-mesh" class="chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" )"
+                     R"(aria-label="Core utilization and link load">)",
+                     width, height, width, height)
+      << "\n";
+  svg << fmt::format(R"(<text x="0" y="18" class="title">Core utilization (busiest {:.1f} %) and link load (busiest link {} )"
+                     R"(flits) over {} cycles</text>)",
+                     100 * max_util, number(json(int64_t(max_flits))), number(mesh["cycles"]))
+      << "\n"
+      << R"(<text x="0" y="36" class="label">darker core: busier; thicker, darker line: more flits; grey: no unit)"
+      << R"(; a stub past a chip's edge: its inter-chip link</text>)" << "\n";
+  for (const auto& c : mesh["cores"]) {
+    const auto [x, y] = origin(c);
+    const bool used = !c["utilization"].is_null();
+    const double u = used ? c["utilization"].get<double>() : 0.0;
+    svg << fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="{}" stroke="#9aa5b1" stroke-width="0.5">)", x,
+                       y, cell, cell, used ? ramp(max_util > 0 ? u / max_util : 0, 0xf7, 0xfb, 0xff, 0x08, 0x30, 0x6b) : "#e3e3e3")
+        << fmt::format("<title>core {} (chip {}, row {}, col {}): {}</title></rect>\n", number(c["core"]), number(c["chip"]),
+                       number(c["row"]), number(c["col"]),
+                       used ? escape(fmt::format("{}, busy {:.1f} % of the run", c["unit"].get<std::string>(), 100 * u))
+                            : std::string("no unit"));
+  }
+  for (const auto& l : mesh["links"]) {
+    const json& c = mesh["cores"][l["core"].get<std::size_t>()];
+    const auto [x, y] = origin(c);
+    const std::string port = l["port"].get<std::string>();
+    const double share = max_flits > 0 ? l["flits"].get<double>() / max_flits : 0;
+    // From the edge of the sending core to the edge of its neighbour, offset to its own side of
+    // the pair so both directions show.
+    const int cx = x + cell / 2, cy = y + cell / 2, offset = 3;
+    int x1 = cx, y1 = cy, x2 = cx, y2 = cy;
+    if (port == "E") x1 = x + cell, x2 = x + pitch, y1 = y2 = cy - offset;
+    if (port == "W") x1 = x, x2 = x + cell - pitch, y1 = y2 = cy + offset;
+    if (port == "S") y1 = y + cell, y2 = y + pitch, x1 = x2 = cx + offset;
+    if (port == "N") y1 = y, y2 = y + cell - pitch, x1 = x2 = cx - offset;
+    svg << fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="{:.1f}">)", x1, y1, x2, y2,
+                       ramp(share, 0xfd, 0xd0, 0xa2, 0x7f, 0x27, 0x04), 1.0 + 3.5 * share)
+        << fmt::format("<title>{} core {} port {}: {} flits</title></line>\n",
+                       l["inter_chip"].get<bool>() ? "inter-chip link from" : "link from", number(l["core"]), port,
+                       number(l["flits"]));
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
 std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::ostringstream t;
   t << "<table><thead><tr>";
@@ -233,6 +306,8 @@ std::string report_html(const json& r) {
                            number(c["busy_cycles"]), number(c["stall_cycles"])});
     h << table({"core", "chip/row/col", "unit", "energy per token", "busy cycles", "stall cycles"}, core_rows);
   }
+  if (r.contains("mesh") && !r["mesh"].is_null())
+    h << "<h2>Mesh: core utilization and link load</h2>\n" << mesh_heat_map(r["mesh"]);
 
   std::vector<Bar> per_token;
   for (const auto& t : r["per_token"]) {

@@ -37,6 +37,8 @@ cmake -S "$root" -B "$build" -DSPIKETILE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -D
 cmake --build "$build" -j "${JOBS:-$(nproc)}" --target "${selected[@]/#/fuzz_}"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=1:allocator_may_return_null=1"
+# Leaks inside third-party libraries that the harnesses reach, each explained in the file.
+export LSAN_OPTIONS="${LSAN_OPTIONS:-}:suppressions=$root/tests/fuzz/lsan.supp"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:print_stacktrace=1:halt_on_error=1"
 status=0
 for reader in "${selected[@]}"; do

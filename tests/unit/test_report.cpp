@@ -720,8 +720,10 @@ TEST(Report, JsonSchemaIsStable) {
   EXPECT_EQ(r["format"], "spiketile-report-1");
   using S = std::set<std::string>;
   EXPECT_EQ(keys(r), (S{"format", "inputs", "model", "tokens", "measured", "not_measured", "chip", "per_token",
-                        "per_layer", "per_op", "per_core", "firing_rate_mean", "gpu", "chip_vs_gpu", "paper",
+                        "per_layer", "per_op", "per_core", "mesh", "firing_rate_mean", "gpu", "chip_vs_gpu", "paper",
                         "verdict"}));
+  EXPECT_EQ(keys(r["mesh"]), (S{"chip_grid", "mesh", "cycles", "cores", "links"}));
+  EXPECT_EQ(keys(r["mesh"]["cores"][0]), (S{"core", "chip", "row", "col", "unit", "utilization"}));
   EXPECT_EQ(keys(r["verdict"][0]), (S{"baseline", "comparisons"}));
   EXPECT_EQ(keys(r["verdict"][0]["comparisons"][0]),
             (S{"metric", "unit", "chip", "baseline", "winner", "factor", "chip_term", "baseline_term"}));
@@ -767,13 +769,57 @@ TEST(Report, JsonSchemaIsStable) {
 // ---- HTML -------------------------------------------------------------------------------------
 
 const std::vector<std::string> kChartIds{"chart-chip-vs-gpu", "chart-energy-by-action", "chart-energy-by-layer",
-                                         "chart-firing-rate", "chart-energy-per-token"};
+                                         "chart-firing-rate", "chart-energy-per-token", "chart-mesh"};
+
+std::vector<std::string> html_problems(const std::string& html);
+
+// The mesh heat map reads utilization and link loads from the stats: core 0 busy 700 of 4,000
+// cycles, core 1 idle, the rest without a unit; router 0 sends 30 flits east and router 1 10 west
+// (one link, both directions), router 7 (the east edge of chip 0's 8 × 8 mesh) 4 flits east, off
+// the chip: an inter-chip link.
+TEST(ReportHtml, MeshHeatMapShowsUtilizationAndLinkLoadFromTheStats) {
+  RunStats s = simulated_stats();
+  s.network->detail_json =
+      R"({"noc.router[0].out.E.flits": 30, "noc.router[1].out.W.flits": 10, "noc.router[7].out.E.flits": 4,)"
+      R"( "noc.router[3].out.N.flits": 0, "noc.flit_hops.mesh": 40})";
+  const json r = build_report(inputs_for(s));
+  const json& mesh = r["mesh"];
+  EXPECT_EQ(mesh["chip_grid"], json::array({1, 4}));  // chips/default.yaml: a chain of 4
+  EXPECT_EQ(mesh["mesh"], json::array({8, 8}));
+  ASSERT_EQ(mesh["cores"].size(), 256u);
+  EXPECT_DOUBLE_EQ(mesh["cores"][0]["utilization"].get<double>(), 700.0 / 4000.0);
+  EXPECT_DOUBLE_EQ(mesh["cores"][1]["utilization"].get<double>(), 0.0);
+  EXPECT_TRUE(mesh["cores"][2]["utilization"].is_null());
+  EXPECT_EQ(mesh["cores"][65]["chip"], 1);  // chips are 64 cores each, numbered row-major in the grid
+  ASSERT_EQ(mesh["links"].size(), 3u);  // the zero-flit port is left out
+  EXPECT_EQ(mesh["links"][0], (json{{"core", 0}, {"port", "E"}, {"flits", 30}, {"inter_chip", false}}));
+  EXPECT_EQ(mesh["links"][2], (json{{"core", 7}, {"port", "E"}, {"flits", 4}, {"inter_chip", true}}));
+
+  const std::string html = report_html(r);
+  const auto begin = html.find("<svg id=\"chart-mesh\""), end = html.find("</svg>", begin);
+  ASSERT_NE(begin, std::string::npos);
+  const std::string svg = html.substr(begin, end - begin);
+  auto occurrences = [&](const std::string& what) {
+    int n = 0;
+    for (auto at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(occurrences("<rect "), 256);
+  EXPECT_EQ(occurrences("<line "), 3);
+  EXPECT_EQ(occurrences("no unit</title>"), 254);
+  EXPECT_NE(svg.find("att.key, busy 17.5 % of the run"), std::string::npos);
+  EXPECT_NE(svg.find("inter-chip link from core 7 port E: 4 flits"), std::string::npos);
+  EXPECT_NE(svg.find("busiest link 30 flits"), std::string::npos);
+  const auto problems = html_problems(html);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
 
 // Well-formedness of the generated HTML: every non-void element closed in order, attributes quoted.
 std::vector<std::string> html_problems(const std::string& html) {
   static const std::set<std::string> kVoid{"meta", "br", "img", "link", "input", "hr"};
   std::vector<std::string> problems, open;
-  const std::regex tag(R"(<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+="[^"]*")*)\s*(/?)>|<!DOCTYPE html>)");
+  // Attribute names may hold digits (SVG's x1, y2).
+  const std::regex tag(R"(<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z][a-zA-Z0-9-]*="[^"]*")*)\s*(/?)>|<!DOCTYPE html>)");
   std::size_t pos = 0;
   for (auto it = std::sregex_iterator(html.begin(), html.end(), tag); it != std::sregex_iterator(); ++it) {
     const std::smatch& m = *it;
