@@ -5,7 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "models/nir/nir_graph.hpp"
@@ -223,7 +230,115 @@ bool looks_like_nir(const std::string& path) {
   return in && std::string(signature, 8) == std::string("\x89HDF\r\n\x1a\n", 8);
 }
 
+namespace {
+
+// ---- the HDF5 walk runs in a child process ---------------------------------------------------
+// libhdf5 is not hardened against damaged files: fuzzing found it writing out of bounds (a
+// negative-size memcpy in H5HG_read on a damaged global heap) where it reads variable-length
+// strings, which every NIR file holds. A file is therefore read by a forked child that sends the
+// tree back as CBOR; a child that crashes or is killed becomes an error naming the file and the
+// signal, and the caller's process never runs libhdf5 at all.
+
+nlohmann::json to_json(const NirFileNode& node) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, a] : node.params)
+    params[name] = {{"shape", a.shape}, {"values", a.values}, {"dtype", a.dtype}, {"texts", a.texts}};
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& entry : node.nodes) nodes.push_back({entry.first, to_json(entry.second)});
+  return {{"type", node.type}, {"params", params}, {"nodes", nodes}, {"edges", node.edges}};
+}
+
+NirFileNode from_json(const nlohmann::json& j) {
+  NirFileNode node;
+  node.type = j.at("type").get<std::string>();
+  for (const auto& [name, a] : j.at("params").items())
+    node.params[name] = NirArray{a.at("shape").get<Shape>(), a.at("values").get<std::vector<double>>(),
+                                 a.at("dtype").get<std::string>(), a.at("texts").get<std::vector<std::string>>()};
+  for (const auto& entry : j.at("nodes")) node.nodes.emplace_back(entry.at(0).get<std::string>(), from_json(entry.at(1)));
+  node.edges = j.at("edges").get<std::vector<std::pair<std::string, std::string>>>();
+  return node;
+}
+
+std::vector<uint8_t> encode(const NirFile& file, const std::vector<std::string>& problems) {
+  if (!problems.empty()) return nlohmann::json::to_cbor(nlohmann::json{{"problems", problems}});
+  return nlohmann::json::to_cbor(
+      nlohmann::json{{"version", file.version}, {"notes", file.notes}, {"root", to_json(file.root)}});
+}
+
+bool write_all(int fd, const uint8_t* bytes, std::size_t count) {
+  while (count > 0) {
+    const ssize_t n = ::write(fd, bytes, count);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes += n;
+    count -= std::size_t(n);
+  }
+  return true;
+}
+
+}  // namespace
+
 NirFile read_nir_file(const std::string& path) {
+  if (!std::ifstream(path)) throw NirError(path, {"cannot open the file"});
+  if (!looks_like_nir(path)) throw NirError(path, {"not an HDF5 file (a NIR graph is HDF5; no HDF5 signature at byte 0)"});
+  int channel[2];
+  if (::pipe(channel) != 0) throw NirError(path, {fmt::format("cannot create a pipe for the reader: {}", std::strerror(errno))});
+  std::fflush(nullptr);  // nothing buffered in the parent is written twice by the child
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(channel[0]);
+    ::close(channel[1]);
+    throw NirError(path, {fmt::format("cannot start the reader process: {}", std::strerror(errno))});
+  }
+  if (child == 0) {
+    ::close(channel[0]);
+    std::vector<uint8_t> bytes;
+    try {
+      bytes = encode(read_nir_file_in_process(path), {});
+    } catch (const NirError& e) {
+      bytes = encode({}, e.problems());
+    } catch (const std::exception& e) {
+      bytes = encode({}, {e.what()});
+    }
+    ::_exit(write_all(channel[1], bytes.data(), bytes.size()) ? 0 : 3);
+  }
+  ::close(channel[1]);
+  std::vector<uint8_t> bytes;
+  uint8_t buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(channel[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.insert(bytes.end(), buffer, buffer + n);
+  }
+  ::close(channel[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    throw NirError(path, {fmt::format("libhdf5 crashed reading it ({}): the file is damaged in a way the HDF5 library does "
+                                      "not check",
+                                      strsignal(WTERMSIG(status)))});
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw NirError(path, {fmt::format("the reader process failed (exit status {}): the HDF5 library could not read the "
+                                      "file",
+                                      WIFEXITED(status) ? WEXITSTATUS(status) : -1)});
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::from_cbor(bytes);
+  } catch (const nlohmann::json::exception& e) {
+    throw NirError(path, {fmt::format("the reader process sent no readable result ({})", e.what())});
+  }
+  if (j.contains("problems")) throw NirError(path, j.at("problems").get<std::vector<std::string>>());
+  NirFile result;
+  result.path = path;
+  result.version = j.at("version").get<std::string>();
+  result.notes = j.at("notes").get<std::vector<std::string>>();
+  result.root = from_json(j.at("root"));
+  return result;
+}
+
+NirFile read_nir_file_in_process(const std::string& path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   if (!std::ifstream(path)) throw NirError(path, {"cannot open the file"});
   if (!looks_like_nir(path)) throw NirError(path, {"not an HDF5 file (a NIR graph is HDF5; no HDF5 signature at byte 0)"});

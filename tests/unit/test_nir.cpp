@@ -329,6 +329,21 @@ TEST(NirErrors, NotHdf5AndTruncatedFilesAreRefusedNotCrashed) {
   EXPECT_TRUE(any_contains(problems_of(scratch("missing_file.nir")), "cannot open"));
 }
 
+// A file found by fuzz_nir on which libhdf5 1.10.8 itself crashes (a damaged global heap: a
+// negative-size memcpy in H5HG_read while it reads a variable-length string). The reader runs
+// libhdf5 in a child process, so this is an error naming the file, never a crash of ours.
+TEST(NirErrors, AFileThatCrashesLibhdf5IsAnErrorNotACrash) {
+  const fs::path crasher = fs::path(SPIKETILE_FUZZ_INPUTS) / "regressions" / "nir" / "libhdf5-segfault-global-heap.nir";
+  ASSERT_TRUE(fs::exists(crasher));
+  const auto problems = problems_of(crasher);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_TRUE(problems[0].find("libhdf5 crashed reading it") != std::string::npos ||
+              problems[0].find("the reader process failed") != std::string::npos)  // under AddressSanitizer
+      << problems[0];
+  // The process that asked is unharmed and reads the next file.
+  EXPECT_EQ(read_nir((kReal / "lif_norse.nir").string()).nodes.size(), 4u);
+}
+
 TEST(NirErrors, EveryProblemOfAFileIsReportedAtOnceWithNodeAndExpectation) {
   const fs::path path = scratch("many_problems.nir");
   {
