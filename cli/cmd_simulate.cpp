@@ -20,11 +20,24 @@ struct SimulateOptions {
   std::string text_file;   // --text: evaluate this text instead of generating
   int64_t max_tokens = 0;
   std::string trace;
-  std::vector<int> trace_cores;
+  std::vector<std::string> trace_cores;  // core indices or unit names
   uint64_t watchdog_cycles = 0;
   std::string progress = "auto";
   sim::RtlInTheLoop rtl;
 };
+
+// The ',' delimiter also splits unit names ("L0.ffn.value[0,2]"): a piece with an open '[' joins the next.
+std::vector<std::string> join_split_unit_names(const std::vector<std::string>& pieces) {
+  std::vector<std::string> words;
+  for (const std::string& piece : pieces) {
+    if (!words.empty() && std::count(words.back().begin(), words.back().end(), '[') >
+                              std::count(words.back().begin(), words.back().end(), ']'))
+      words.back() += "," + piece;
+    else if (!piece.empty())
+      words.push_back(piece);
+  }
+  return words;
+}
 
 // The chip the mapping embeds is written beside the statistics, so the report prices exactly this chip.
 std::string chip_path_beside(const std::string& stats_path) { return stats_path + ".chip.yaml"; }
@@ -40,13 +53,22 @@ void simulate(const SimulateOptions& o) {
   refuse_outputs_over_inputs(o);
   auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
   const int64_t cores = load_chip_spec_from_string(mapping->chip_yaml, o.model.map).total_cores();
-  for (int core : o.trace_cores)
-    if (core < 0 || core >= cores)
-      throw std::invalid_argument(fmt::format("--trace-cores: {} is not a core of the mapping's chip '{}' (cores 0 to {})",
-                                              core, mapping->chip_name, cores - 1));
   sim::SimulatorOptions options;
   options.trace_path = o.trace;
-  options.trace_cores = o.trace_cores;
+  const Topology topology(load_chip_spec_from_string(mapping->chip_yaml, o.model.map));
+  for (const std::string& word : o.trace_cores) {
+    // A core index (any core: a router without a unit still forwards) or the name of a unit.
+    const bool numeric = !word.empty() && word.size() < 10 && word.find_first_not_of("0123456789") == std::string::npos;
+    const int unit = numeric ? -1 : find_unit(*mapping, topology, word);
+    if (numeric && std::stoll(word) >= cores)
+      throw std::invalid_argument(fmt::format("--trace-cores: {} is not a core of the mapping's chip '{}' (cores 0 to {})",
+                                              word, mapping->chip_name, cores - 1));
+    if (!numeric && unit < 0)
+      throw std::invalid_argument(fmt::format("--trace-cores: '{}' is neither a core index nor a unit of this mapping "
+                                              "('spiketile inspect {}' lists every core and its unit)",
+                                              word, o.model.map));
+    options.trace_cores.push_back(numeric ? std::stoi(word) : topology.core_index(mapping->unit_cores[std::size_t(unit)]));
+  }
   options.watchdog_cycles = o.watchdog_cycles;
   options.rtl = o.rtl;
   const bool show_progress = o.progress == "on" || (o.progress == "auto" && isatty(fileno(stderr)));
@@ -112,9 +134,14 @@ void register_simulate(CLI::App& app) {
       ->check(kFiniteNonNegative)
       ->capture_default_str()
       ->needs(text);
-  cmd->add_option("--trace", o->trace, "Write a VCD trace (GTKWave) of the routers of --trace-cores");
-  cmd->add_option("--trace-cores", o->trace_cores, "Core indices to trace (chip-major, row-major within a chip)")
-      ->delimiter(',');
+  auto* trace = cmd->add_option("--trace", o->trace, "Write a VCD trace (GTKWave) of the routers of --trace-cores");
+  auto* trace_cores = cmd->add_option("--trace-cores", o->trace_cores,
+                                      "Cores to trace: core indices (chip-major, row-major within a chip) or unit names, "
+                                      "comma-separated, as --rtl takes them")
+                          ->delimiter(',');
+  // Either alone would write an empty trace or be ignored.
+  trace->needs(trace_cores);
+  trace_cores->needs(trace);
   cmd->add_option("--watchdog-cycles", o->watchdog_cycles,
                   "Cycles without progress, with packets in flight, before the run stops with a stall report "
                   "(0: the network's default)")
@@ -134,17 +161,9 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--rtl-model", o->rtl.model, "Verilated model of --rtl ('spiketile verify-rtl --list')")
       ->capture_default_str();
   cmd->callback([o, rtl] {
-    // The delimiter also splits unit names ("L0.ffn.value[0,2]"): a piece with an open '[' joins the next.
-    std::vector<std::string> cores;
-    for (const std::string& piece : o->rtl.cores) {
-      if (!cores.empty() && std::count(cores.back().begin(), cores.back().end(), '[') >
-                                std::count(cores.back().begin(), cores.back().end(), ']'))
-        cores.back() += "," + piece;
-      else if (!piece.empty())
-        cores.push_back(piece);
-    }
-    if (rtl->count() > 0 && cores.empty()) cores = {"all"};   // --rtl with no value
-    o->rtl.cores = cores;
+    o->rtl.cores = join_split_unit_names(o->rtl.cores);
+    if (rtl->count() > 0 && o->rtl.cores.empty()) o->rtl.cores = {"all"};   // --rtl with no value
+    o->trace_cores = join_split_unit_names(o->trace_cores);
     simulate(*o);
   });
 }

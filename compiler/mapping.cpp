@@ -40,6 +40,16 @@ const char* flow_role_name(FlowRole r) {
   return "?";
 }
 
+int find_unit(const Mapping& mapping, const Topology& topology, const std::string& core_or_name) {
+  const bool numeric = !core_or_name.empty() && core_or_name.size() < 10 &&
+                       core_or_name.find_first_not_of("0123456789") == std::string::npos;
+  for (std::size_t id = 0; id < mapping.units.size(); ++id)
+    if (numeric ? topology.core_index(mapping.unit_cores[id]) == std::stoi(core_or_name)
+                : mapping.units[id].name == core_or_name)
+      return int(id);
+  return -1;
+}
+
 const ParamArray* Unit::find_param(const std::string& wanted) const {
   for (const auto& p : params)
     if (p.name == wanted) return &p;

@@ -200,6 +200,11 @@ ParamArray make_param(const std::string& name, const std::vector<T>& v) {
 // Multipliers as two arrays "<prefix>.mantissa" (i32) and "<prefix>.shift" (i8).
 void add_multipliers(Unit& unit, const std::string& prefix, const std::vector<q::Multiplier>& m);
 std::vector<q::Multiplier> read_multipliers(const Unit& unit, const std::string& prefix);
+// The unit a command-line word names: a core index (the unit placed on that core) or a unit's
+// name ("L0.ffn.value[0,2]"); -1 when none. One rule for every option that selects cores
+// (--rtl, --trace-cores), so they take the same words.
+int find_unit(const Mapping& mapping, const Topology& topology, const std::string& core_or_name);
+
 // The flows as placement and routing see them: unit ids and flits per token, in the same order.
 std::vector<Flow> to_placement_flows(const std::vector<MappedFlow>& flows);
 

@@ -215,6 +215,26 @@ std::string latency_section(const Mapping& m, const ChipSpec& chip) {
 
 }  // namespace
 
+namespace {
+
+struct PlacedUnit {
+  int core;
+  CoreCoord at;
+  const Unit* unit;
+};
+
+// Every unit with its core, in core order.
+std::vector<PlacedUnit> core_list(const Mapping& m, const ChipSpec& chip) {
+  const Topology topology(chip);
+  std::vector<PlacedUnit> list;
+  for (std::size_t id = 0; id < m.units.size(); ++id)
+    list.push_back({topology.core_index(m.unit_cores[id]), m.unit_cores[id], &m.units[id]});
+  std::sort(list.begin(), list.end(), [](const PlacedUnit& a, const PlacedUnit& b) { return a.core < b.core; });
+  return list;
+}
+
+}  // namespace
+
 std::string mapping_summary(const Mapping& m) {
   const Stats s = compute(m);
   std::string out;
@@ -278,6 +298,15 @@ std::string mapping_summary(const Mapping& m) {
     out += fmt::format("  {:<24} {:<11} {:>5} {:<12} {:>7} {:>14.1f}\n", e.tensor, e.encoding, e.payload_bits, e.role,
                        e.flows, e.flits_per_token);
 
+  out += "\ncores (each unit and where it runs; --rtl and --trace-cores take either column)\n";
+  out += fmt::format("  {:>5} {:>9}  {:<34} {:<9} {:>5}  {:<12} {}\n", "core", "chip/r/c", "unit", "kind", "layer", "op",
+                     "neuron function");
+  for (const auto& c : core_list(m, s.chip))
+    out += fmt::format("  {:>5} {:>9}  {:<34} {:<9} {:>5}  {:<12} {}\n", c.core,
+                       fmt::format("{}/{}/{}", c.at.chip, c.at.row, c.at.col), c.unit->name, unit_kind_name(c.unit->kind),
+                       c.unit->layer < 0 ? std::string("-") : std::to_string(c.unit->layer), op_name(c.unit->op),
+                       c.unit->kind == UnitKind::Crossbar ? neuron_function_name(c.unit->function) : "-");
+
   out += "\ndecisions\n";
   if (m.decisions.empty()) out += "  (none recorded)\n";
   for (const std::string& d : m.decisions) out += "  - " + d + "\n";
@@ -335,6 +364,19 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
   for (const EncodingUse& e : s.encodings)
     j["encodings"].push_back({{"tensor", e.tensor}, {"encoding", e.encoding}, {"payload_bits", e.payload_bits},
                               {"role", e.role}, {"flows", e.flows}, {"flits_per_token", e.flits_per_token}});
+  j["placement"] = nlohmann::json::array();
+  for (const auto& c : core_list(m, s.chip))
+    j["placement"].push_back({{"core", c.core},
+                              {"chip", c.at.chip},
+                              {"row", c.at.row},
+                              {"col", c.at.col},
+                              {"unit", c.unit->name},
+                              {"kind", unit_kind_name(c.unit->kind)},
+                              {"layer", c.unit->layer},
+                              {"op", op_name(c.unit->op)},
+                              {"function", c.unit->kind == UnitKind::Crossbar
+                                               ? nlohmann::json(neuron_function_name(c.unit->function))
+                                               : nlohmann::json(nullptr)}});
   j["decisions"] = m.decisions;
   return j;
 }

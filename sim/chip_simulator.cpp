@@ -27,10 +27,8 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
       for (std::size_t id = 0; id < m.units.size(); ++id) chosen[id] |= m.units[id].kind == UnitKind::Crossbar;
       continue;
     }
-    int found = -1;
+    const int found = find_unit(m, topology, core);
     const bool numeric = !core.empty() && core.find_first_not_of("0123456789") == std::string::npos;
-    for (std::size_t id = 0; id < m.units.size(); ++id)
-      if (numeric ? topology.core_index(m.unit_cores[id]) == std::stoi(core) : m.units[id].name == core) found = int(id);
     if (found < 0)
       throw std::invalid_argument(fmt::format("--rtl: {} '{}' runs no unit of this mapping ({} cores in use; "
                                               "'spiketile inspect MAP' lists them)",

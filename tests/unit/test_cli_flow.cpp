@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <set>
 #include <string>
 
 #include "runtime/stats.hpp"
@@ -113,6 +114,18 @@ TEST(CliFlow, SimulatePrintsItsCyclesBesideTheCompilersBound) {
   ASSERT_EQ(inspected.status, 0) << inspected.output;
   const auto j = nlohmann::json::parse(inspected.output);
   EXPECT_EQ(j.at("estimate").at("profile_tokens"), 4);
+  // Every core with its unit: as many entries as units, each core once, the coordinates matching
+  // the core index (chip-major, row-major: 4 chips of 8 × 8 on the default chip).
+  std::set<int> cores;
+  for (const auto& c : j.at("placement")) {
+    const int core = c.at("core");
+    EXPECT_TRUE(cores.insert(core).second) << core;
+    EXPECT_EQ(core, (c.at("chip").get<int>() * 8 + c.at("row").get<int>()) * 8 + c.at("col").get<int>());
+  }
+  EXPECT_EQ(cores.size(), std::size_t(j.at("cores").at("used").get<int>()));
+  const auto text = run_cli("inspect " + with);
+  EXPECT_NE(text.output.find("cores (each unit and where it runs"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find(j.at("placement")[0].at("unit").get<std::string>()), std::string::npos);
   EXPECT_GT(j.at("estimate").at("bound_cycles_per_token").get<double>(), 0.0);
   fs::remove_all(dir);
 }
@@ -312,6 +325,24 @@ TEST(CliFlow, SimulateOptionsOutsideTheirRangeAreRefused) {
             std::string::npos)
       << far_core.output;
   EXPECT_FALSE(fs::exists(dir / "t.vcd"));
+  // The same words as --rtl: a unit's name (its comma inside the brackets kept) or a core index;
+  // a word that is neither is named; --trace and --trace-cores need each other.
+  const auto inspected = nlohmann::json::parse(run_cli("inspect --json " + map).output);
+  std::string unit_with_comma;
+  for (const auto& c : inspected.at("placement"))
+    if (c.at("unit").get<std::string>().find(',') != std::string::npos) unit_with_comma = c.at("unit");
+  ASSERT_FALSE(unit_with_comma.empty());
+  const auto by_name = run_cli(simulate + " --trace " + (dir / "n.vcd").string() + " --trace-cores '" + unit_with_comma + ",3'");
+  EXPECT_EQ(by_name.status, 0) << by_name.output;
+  EXPECT_TRUE(fs::exists(dir / "n.vcd"));
+  const auto unknown = run_cli(simulate + " --trace " + (dir / "u.vcd").string() + " --trace-cores L9.nothing");
+  EXPECT_NE(unknown.status, 0);
+  EXPECT_NE(unknown.output.find("--trace-cores: 'L9.nothing' is neither a core index nor a unit of this mapping"),
+            std::string::npos)
+      << unknown.output;
+  EXPECT_NE(run_cli(simulate + " --trace " + (dir / "alone.vcd").string()).output.find("--trace requires --trace-cores"),
+            std::string::npos);
+  EXPECT_NE(run_cli(simulate + " --trace-cores 3").output.find("--trace-cores requires --trace"), std::string::npos);
   const auto negative_watchdog = run_cli(simulate + " --watchdog-cycles -1");
   EXPECT_NE(negative_watchdog.status, 0);
   EXPECT_NE(negative_watchdog.output.find("--watchdog-cycles"), std::string::npos) << negative_watchdog.output;
