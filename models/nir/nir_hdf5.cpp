@@ -6,8 +6,13 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +21,9 @@
 #include <fstream>
 
 #include "models/nir/nir_graph.hpp"
+
+// Set by the sanitizer runtimes when they are linked in (a null address otherwise).
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 namespace spiketile::nir {
 
@@ -265,6 +273,9 @@ std::vector<uint8_t> encode(const NirFile& file, const std::vector<std::string>&
       nlohmann::json{{"version", file.version}, {"notes", file.notes}, {"root", to_json(file.root)}});
 }
 
+// A real NIR file is read in milliseconds; a damaged one may never finish.
+constexpr uintmax_t kReadDeadlineBaseMs = 5000;
+
 bool write_all(int fd, const uint8_t* bytes, std::size_t count) {
   while (count > 0) {
     const ssize_t n = ::write(fd, bytes, count);
@@ -291,6 +302,10 @@ NirFile read_nir_file(const std::string& path) {
     throw NirError(path, {fmt::format("cannot start the reader process: {}", std::strerror(errno))});
   }
   if (child == 0) {
+    // The child dies by its own signal, not through handlers it inherited (a fuzzer's crash
+    // handler would report libhdf5's fault as the parent's).
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) ::signal(sig, SIG_DFL);
+    if (&__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
     ::close(channel[0]);
     std::vector<uint8_t> bytes;
     try {
@@ -303,18 +318,36 @@ NirFile read_nir_file(const std::string& path) {
     ::_exit(write_all(channel[1], bytes.data(), bytes.size()) ? 0 : 3);
   }
   ::close(channel[1]);
+  // libhdf5 can also loop forever on a damaged file (fuzzing found one in its global-heap
+  // loader): the child gets a deadline that grows with the file, far above any real read.
+  const auto size = std::filesystem::file_size(path);
+  const int deadline_ms = int(std::min<uintmax_t>(kReadDeadlineBaseMs + size / (10u << 20) * 1000u, 3600u * 1000u));
+  const auto started = std::chrono::steady_clock::now();
   std::vector<uint8_t> bytes;
   uint8_t buffer[65536];
+  bool timed_out = false;
   for (;;) {
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    pollfd ready{channel[0], POLLIN, 0};
+    const int left = deadline_ms - int(elapsed.count());
+    if (left <= 0 || ::poll(&ready, 1, left) == 0) {
+      timed_out = true;
+      break;
+    }
     const ssize_t n = ::read(channel[0], buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     bytes.insert(bytes.end(), buffer, buffer + n);
   }
   ::close(channel[0]);
+  if (timed_out) ::kill(child, SIGKILL);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  if (timed_out)
+    throw NirError(path, {fmt::format("libhdf5 did not finish reading it within {:.0f} s: the file is damaged in a way "
+                                      "that makes the HDF5 library loop",
+                                      deadline_ms / 1000.0)});
   if (WIFSIGNALED(status))
     throw NirError(path, {fmt::format("libhdf5 crashed reading it ({}): the file is damaged in a way the HDF5 library does "
                                       "not check",

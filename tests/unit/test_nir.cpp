@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -342,6 +343,18 @@ TEST(NirErrors, AFileThatCrashesLibhdf5IsAnErrorNotACrash) {
       << problems[0];
   // The process that asked is unharmed and reads the next file.
   EXPECT_EQ(read_nir((kReal / "lif_norse.nir").string()).nodes.size(), 4u);
+}
+
+// Another fuzz_nir find: libhdf5 loops forever in its global-heap loader on this file. The child
+// reading it gets a deadline (5 s plus 1 s per 10 MB) and is killed after it, with a message.
+TEST(NirErrors, AFileOnWhichLibhdf5LoopsIsRefusedAtTheReadersDeadline) {
+  const fs::path looper = fs::path(SPIKETILE_FUZZ_INPUTS) / "regressions" / "nir" / "libhdf5-endless-loop-global-heap.nir";
+  const auto started = std::chrono::steady_clock::now();
+  const auto problems = problems_of(looper);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("libhdf5 did not finish reading it within 5 s"), std::string::npos) << problems[0];
+  EXPECT_LT(seconds, 30.0);
 }
 
 TEST(NirErrors, EveryProblemOfAFileIsReportedAtOnceWithNodeAndExpectation) {
