@@ -215,6 +215,19 @@ std::string latency_section(const Mapping& m, const ChipSpec& chip) {
 
 }  // namespace
 
+std::optional<StatsEstimate> stats_estimate(const Mapping& m) {
+  if (m.estimate.profile_tokens <= 0) return std::nullopt;
+  StatsEstimate e;
+  e.profile_tokens = m.estimate.profile_tokens;
+  e.cycles_per_token = m.estimate.cycles_per_token;
+  for (const auto& st : m.estimate.stages) e.stages.push_back({st.tensor, st.layer, st.first_send, st.last_send});
+  for (const auto& step : m.estimate.critical_path) {
+    const Unit& u = m.units[std::size_t(step.unit)];
+    e.critical_path.push_back({u.name, u.layer, step.start, step.end});
+  }
+  return e;
+}
+
 namespace {
 
 struct PlacedUnit {
@@ -341,23 +354,13 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
                   {"placement_cost", m.placement.cost},
                   {"baseline_cost", m.placement.baseline_cost},
                   {"lower_bound", m.placement.lower_bound}};
-  if (m.estimate.profile_tokens > 0) {
-    const LatencyEstimate& e = m.estimate;
-    nlohmann::json est = {{"profile_tokens", e.profile_tokens},
-                          {"bound_cycles_per_token", e.cycles_per_token},
-                          {"packets_per_token", e.packets_per_token},
-                          {"flits_injected_per_token", e.flits_injected_per_token},
-                          {"flits_delivered_per_token", e.flits_delivered_per_token},
-                          {"mesh_flit_hops_per_token", e.mesh_flit_hops_per_token},
-                          {"inter_chip_flits_per_token", e.inter_chip_flits_per_token},
-                          {"stages", nlohmann::json::array()},
-                          {"critical_path", nlohmann::json::array()}};
-    for (const auto& st : e.stages)
-      est["stages"].push_back({{"tensor", st.tensor}, {"layer", st.layer}, {"first_send", st.first_send},
-                               {"last_send", st.last_send}});
-    for (const auto& step : e.critical_path)
-      est["critical_path"].push_back({{"unit", m.units[std::size_t(step.unit)].name}, {"start", step.start},
-                                      {"end", step.end}});
+  if (const auto e = stats_estimate(m)) {
+    nlohmann::json est = estimate_to_json(*e);
+    est["packets_per_token"] = m.estimate.packets_per_token;
+    est["flits_injected_per_token"] = m.estimate.flits_injected_per_token;
+    est["flits_delivered_per_token"] = m.estimate.flits_delivered_per_token;
+    est["mesh_flit_hops_per_token"] = m.estimate.mesh_flit_hops_per_token;
+    est["inter_chip_flits_per_token"] = m.estimate.inter_chip_flits_per_token;
     j["estimate"] = est;
   }
   j["encoding_rule"] = m.encoding_rule.describe();

@@ -3,9 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
 #include "compiler/mapping.hpp"
+#include "runtime/stats.hpp"
 
 namespace spiketile {
 
@@ -17,5 +19,8 @@ namespace spiketile {
 std::string mapping_summary(const Mapping& mapping);
 // The same figures as JSON (`inspect --json`).
 nlohmann::json mapping_summary_json(const Mapping& mapping);
+// The mapping's latency estimate with units named, as statistics carry it (empty optional: the
+// mapping was compiled without a profile).
+std::optional<StatsEstimate> stats_estimate(const Mapping& mapping);
 
 }  // namespace spiketile

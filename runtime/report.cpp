@@ -132,6 +132,37 @@ json mesh_view(const ChipSpec& chip, const RunStats& s) {
           {"links", links}};
 }
 
+// The compiler's critical path for the mapping that ran, beside what the chip measured: the
+// stages (when each tensor sends), the path's steps, and the path's cycles by layer. Null when the
+// statistics carry no estimate (not a simulator run, or a mapping compiled without a profile).
+json critical_path_view(const RunStats& s) {
+  if (!s.estimate) return nullptr;
+  const StatsEstimate& e = *s.estimate;
+  json j = estimate_to_json(e);
+  std::map<int, double> by_layer;
+  double on_path = 0;
+  for (const auto& step : e.critical_path) {
+    by_layer[step.layer] += step.end - step.start;
+    on_path += step.end - step.start;
+  }
+  json layers = json::array();
+  for (const auto& [layer, cycles] : by_layer)
+    layers.push_back({{"layer", layer < 0 ? json("global") : json(layer)},
+                      {"cycles", cycles},
+                      {"share", on_path > 0 ? cycles / on_path : 0.0}});
+  j["per_layer"] = layers;
+  if (s.cycles) {
+    const int64_t decode = s.tokens.steps - s.cycles->prefill_steps;
+    int64_t decode_cycles = 0;
+    for (std::size_t i = std::size_t(s.cycles->prefill_steps); i < s.cycles->per_step.size(); ++i)
+      decode_cycles += s.cycles->per_step[i];
+    j["measured_decode_cycles_per_token"] = decode > 0 ? json(double(decode_cycles) / double(decode)) : json();
+  } else {
+    j["measured_decode_cycles_per_token"] = nullptr;
+  }
+  return j;
+}
+
 }  // namespace
 
 namespace {
@@ -501,6 +532,7 @@ json build_report(const ReportInputs& in) {
     r["per_core"] = nullptr;
   }
   r["mesh"] = mesh_view(in.chip, s);
+  r["critical_path"] = critical_path_view(s);
   const double measured_rate = lif_all > 0 ? spikes_all / lif_all : 0.0;
   r["firing_rate_mean"] = measured_rate;
 

@@ -156,6 +156,73 @@ std::string mesh_heat_map(const json& mesh) {
   return svg.str();
 }
 
+// A categorical colour per layer (the global ops grey), so a stage and its steps on the critical
+// path read as one layer.
+std::string layer_color(int layer) {
+  static const char* kPalette[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+                                   "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6"};
+  return layer < 0 ? "#8c8c8c" : kPalette[layer % 10];
+}
+
+// The compiler's token timeline: one bar per tensor stage from its first to its last send, and the
+// critical path as a row of its steps on top, in cycles from the token's start, each coloured by
+// its layer; the measured decode cycles per token are a line beside the bound.
+std::string critical_path_chart(const json& cp) {
+  const double bound = cp["bound_cycles_per_token"].get<double>();
+  const double measured = cp["measured_decode_cycles_per_token"].is_null() ? 0.0 : cp["measured_decode_cycles_per_token"].get<double>();
+  double span = std::max(bound, measured);
+  for (const auto& st : cp["stages"]) span = std::max(span, st["last_send"].get<double>());
+  for (const auto& step : cp["critical_path"]) span = std::max(span, step["end"].get<double>());
+  if (span <= 0) span = 1;
+  const int label_w = 200, plot_w = 640, row_h = 14, top = 44;
+  const int rows = int(cp["stages"].size()) + 1;
+  const int width = label_w + plot_w + 110, height = top + rows * row_h + 30;  // room for the line labels
+  auto x_of = [&](double cycles) { return label_w + plot_w * cycles / span; };
+  std::ostringstream svg;
+  svg << fmt::format(R"(<svg id="chart-critical-path" class="chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" )"
+                     R"(aria-label="Critical path of a token">)",
+                     width, height, width, height)
+      << "\n"
+      << fmt::format(R"(<text x="0" y="18" class="title">A token's critical path and stages (compiler's bound {:.0f} cycles)"
+                     R"({})</text>)",
+                     bound, measured > 0 ? fmt::format("; measured {:.0f} cycles per decoded token", measured) : std::string())
+      << "\n"
+      << R"(<text x="0" y="34" class="label">cycles from the token's start; colour = layer (grey: global ops); top row: the critical path's steps</text>)"
+      << "\n";
+  const int path_y = top;
+  svg << fmt::format(R"(<text x="{}" y="{}" text-anchor="end" class="label">critical path</text>)", label_w - 6, path_y + 11)
+      << "\n";
+  for (const auto& step : cp["critical_path"]) {
+    const double a = step["start"].get<double>(), b = step["end"].get<double>();
+    svg << fmt::format(R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="{}">)", x_of(a), path_y + 1,
+                       std::max(0.5, x_of(b) - x_of(a)), row_h - 2, layer_color(step["layer"].get<int>()))
+        << fmt::format("<title>{}: cycles {:.0f} to {:.0f}</title></rect>\n", escape(step["unit"].get<std::string>()), a, b);
+  }
+  int row = 1;
+  for (const auto& st : cp["stages"]) {
+    const int y = top + row * row_h;
+    const double a = st["first_send"].get<double>(), b = st["last_send"].get<double>();
+    svg << fmt::format(R"(<text x="{}" y="{}" text-anchor="end" class="label">{}</text>)", label_w - 6, y + 11,
+                       escape(st["tensor"].get<std::string>()))
+        << fmt::format(R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="{}" opacity="0.8">)", x_of(a), y + 2,
+                       std::max(1.0, x_of(b) - x_of(a)), row_h - 4, layer_color(st["layer"].get<int>()))
+        << fmt::format("<title>{} sends from cycle {:.0f} to {:.0f}</title></rect>\n", escape(st["tensor"].get<std::string>()),
+                       a, b);
+    ++row;
+  }
+  const int axis_y = top + rows * row_h + 4;
+  for (const auto& [cycles, label] : std::vector<std::pair<double, std::string>>{{bound, "bound"}, {measured, "measured"}}) {
+    if (cycles <= 0) continue;
+    svg << fmt::format(R"(<line x1="{:.1f}" y1="{}" x2="{:.1f}" y2="{}" stroke="#333333" stroke-dasharray="3,2"/>)",
+                       x_of(cycles), top, x_of(cycles), axis_y)
+        << fmt::format(R"(<text x="{:.1f}" y="{}" class="label">{} {:.0f}</text>)", x_of(cycles) + 3, axis_y + 14, label,
+                       cycles)
+        << "\n";
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
 std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::ostringstream t;
   t << "<table><thead><tr>";
@@ -308,6 +375,15 @@ std::string report_html(const json& r) {
   }
   if (r.contains("mesh") && !r["mesh"].is_null())
     h << "<h2>Mesh: core utilization and link load</h2>\n" << mesh_heat_map(r["mesh"]);
+  if (r.contains("critical_path") && !r["critical_path"].is_null()) {
+    const json& cp = r["critical_path"];
+    h << "<h2>Critical path of a token</h2>\n" << critical_path_chart(cp);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& l : cp["per_layer"])
+      rows.push_back({l["layer"].is_string() ? l["layer"].get<std::string>() : number(l["layer"]),
+                      fmt::format("{:.0f}", l["cycles"].get<double>()), fmt::format("{:.1f} %", 100 * l["share"].get<double>())});
+    h << table({"layer", "cycles on the critical path", "share"}, rows);
+  }
 
   std::vector<Bar> per_token;
   for (const auto& t : r["per_token"]) {

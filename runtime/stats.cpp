@@ -1,6 +1,8 @@
 #include "runtime/stats.hpp"
 
 #include <fmt/format.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -198,6 +200,63 @@ json stats_model_json(const StatsModel& m) {
           {"membrane_bits", m.membrane_bits}};
 }
 
+json estimate_to_json(const StatsEstimate& e) {
+  json j = {{"profile_tokens", e.profile_tokens},
+            {"bound_cycles_per_token", e.cycles_per_token},
+            {"stages", json::array()},
+            {"critical_path", json::array()}};
+  for (const auto& st : e.stages)
+    j["stages"].push_back({{"tensor", st.tensor}, {"layer", st.layer}, {"first_send", st.first_send},
+                           {"last_send", st.last_send}});
+  for (const auto& step : e.critical_path)
+    j["critical_path"].push_back({{"unit", step.unit}, {"layer", step.layer}, {"start", step.start}, {"end", step.end}});
+  return j;
+}
+
+namespace {
+
+// A cycle time of the estimate: finite and at least 0.
+double cycle_time(const json& parent, const std::string& key, const std::string& section) {
+  const double v = get_as<double>(parent, key, section);
+  if (!std::isfinite(v) || v < 0) field_error(section + "." + key, fmt::format("must be a finite time >= 0 (got {})", v));
+  return v;
+}
+
+// A layer: -1 (head and global ops) or a layer index.
+int layer_of(const json& parent, const std::string& section) {
+  const json& v = field(parent, "layer", section + ".layer");
+  if (!v.is_number_integer() || v.get<int64_t>() < -1 || v.get<int64_t>() > 100000)
+    field_error(section + ".layer", fmt::format("must be -1 or a layer index (got {})", v.dump()));
+  return v.get<int>();
+}
+
+StatsEstimate estimate_from_json(const json& j) {
+  StatsEstimate e;
+  e.profile_tokens = get_as<int>(j, "profile_tokens", "estimate");
+  e.cycles_per_token = cycle_time(j, "bound_cycles_per_token", "estimate");
+  const json& stages = field(j, "stages", "estimate.stages");
+  const json& path = field(j, "critical_path", "estimate.critical_path");
+  if (!stages.is_array()) field_error("estimate.stages", "must be an array");
+  if (!path.is_array()) field_error("estimate.critical_path", "must be an array");
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    const std::string at = fmt::format("estimate.stages[{}]", i);
+    StatsEstimate::Stage st{get_as<std::string>(stages[i], "tensor", at), layer_of(stages[i], at),
+                            cycle_time(stages[i], "first_send", at), cycle_time(stages[i], "last_send", at)};
+    if (st.last_send < st.first_send) field_error(at, "has last_send before first_send");
+    e.stages.push_back(st);
+  }
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const std::string at = fmt::format("estimate.critical_path[{}]", i);
+    StatsEstimate::PathStep step{get_as<std::string>(path[i], "unit", at), layer_of(path[i], at),
+                                 cycle_time(path[i], "start", at), cycle_time(path[i], "end", at)};
+    if (step.end < step.start) field_error(at, "ends before it starts");
+    e.critical_path.push_back(step);
+  }
+  return e;
+}
+
+}  // namespace
+
 json stats_to_json(const RunStats& s) {
   json j;
   j["format"] = kStatsFormat;
@@ -233,6 +292,7 @@ json stats_to_json(const RunStats& s) {
     j["cores"] = json::array();
     for (const auto& c : *s.cores) j["cores"].push_back(core_to_json(c));
   }
+  if (s.estimate) j["estimate"] = estimate_to_json(*s.estimate);
   return j;
 }
 
@@ -348,6 +408,7 @@ RunStats stats_from_json(const json& j) {
     }
     s.cores = std::move(list);
   }
+  if (j.contains("estimate")) s.estimate = estimate_from_json(section_object(j, "estimate"));
   return s;
 }
 

@@ -106,6 +106,27 @@ struct CoreStats {
   std::optional<RtlCoreStats> rtl;  // only for cores on the RTL
 };
 
+// The compiler's latency bound for the mapping that ran (compiler/mapping.hpp LatencyEstimate),
+// carried into the statistics so the report can set the measured cycles beside the critical path
+// the compiler predicted: when each tensor's stage sends, and the path's steps by unit.
+struct StatsEstimate {
+  struct Stage {
+    std::string tensor;
+    int layer = -1;  // -1: the head / global ops
+    double first_send = 0, last_send = 0;
+  };
+  struct PathStep {
+    std::string unit;
+    int layer = -1;
+    double start = 0, end = 0;
+  };
+  int profile_tokens = 0;
+  double cycles_per_token = 0;
+  std::vector<Stage> stages;
+  std::vector<PathStep> critical_path;
+};
+nlohmann::json estimate_to_json(const StatsEstimate& e);
+
 struct RunStats {
   std::string level;  // one of stats_level_names()
   StatsModel model;
@@ -116,6 +137,7 @@ struct RunStats {
   std::optional<StatsCycles> cycles;
   std::optional<StatsNetwork> network;
   std::optional<std::vector<CoreStats>> cores;
+  std::optional<StatsEstimate> estimate;  // simulator runs of a mapping compiled with a profile
 };
 
 nlohmann::json stats_model_json(const StatsModel& model);

@@ -12,6 +12,7 @@
 #include "runtime/mapping_executor.hpp"
 #include "sim/accumulator_engines.hpp"
 #include "sim/network.hpp"
+#include "runtime/mapping_summary.hpp"
 #include "sim/noc_config.hpp"
 
 namespace spiketile::sim {
@@ -621,6 +622,7 @@ void ChipSimulator::fill_stats(RunStats& s) const {
   chip.cores_total = chip_.total_cores();
   chip.cores_used = int64_t(m.units.size());
   s.chip = chip;
+  s.estimate = stats_estimate(m);
   s.power = power_states(chip_, m.unit_cores, network_->tables());
   StatsCycles cycles;
   cycles.per_step = cycles_per_step_;

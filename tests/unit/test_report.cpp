@@ -378,8 +378,21 @@ TEST(Report, DeeplyNestedStatsFilesAreRefused) {
   }
 }
 
+// The compiler's estimate as simulate records it: a bound of 900 cycles, two stages, and a
+// critical path of three steps in layer 0, the head (-1) and layer 0 again.
+RunStats with_estimate(RunStats s) {
+  StatsEstimate e;
+  e.profile_tokens = 4;
+  e.cycles_per_token = 900;
+  e.stages = {{"L0.att.k", 0, 10, 200}, {"head.logits", -1, 600, 880}};
+  e.critical_path = {{"L0.att.key[0,0]", 0, 0, 300}, {"head[0,0]", -1, 300, 800}, {"L0.x", 0, 800, 900}};
+  s.estimate = e;
+  return s;
+}
+
 TEST(Report, StatsRoundTripThroughJsonWithEveryOptionalSection) {
-  for (const RunStats& s : {tiny_stats(), simulated_stats(), simulated_stats_with(power_of("core", 4, 1))}) {
+  for (const RunStats& s : {tiny_stats(), simulated_stats(), simulated_stats_with(power_of("core", 4, 1)),
+                            with_estimate(simulated_stats())}) {
     const json j = stats_to_json(s);
     EXPECT_EQ(j["format"], "spiketile-stats-1");
     const RunStats back = stats_from_json(j);
@@ -720,8 +733,8 @@ TEST(Report, JsonSchemaIsStable) {
   EXPECT_EQ(r["format"], "spiketile-report-1");
   using S = std::set<std::string>;
   EXPECT_EQ(keys(r), (S{"format", "inputs", "model", "tokens", "measured", "not_measured", "chip", "per_token",
-                        "per_layer", "per_op", "per_core", "mesh", "firing_rate_mean", "gpu", "chip_vs_gpu", "paper",
-                        "verdict"}));
+                        "per_layer", "per_op", "per_core", "mesh", "critical_path", "firing_rate_mean", "gpu",
+                        "chip_vs_gpu", "paper", "verdict"}));
   EXPECT_EQ(keys(r["mesh"]), (S{"chip_grid", "mesh", "cycles", "cores", "links"}));
   EXPECT_EQ(keys(r["mesh"]["cores"][0]), (S{"core", "chip", "row", "col", "unit", "utilization"}));
   EXPECT_EQ(keys(r["verdict"][0]), (S{"baseline", "comparisons"}));
@@ -772,6 +785,31 @@ const std::vector<std::string> kChartIds{"chart-chip-vs-gpu", "chart-energy-by-a
                                          "chart-firing-rate", "chart-energy-per-token", "chart-mesh"};
 
 std::vector<std::string> html_problems(const std::string& html);
+
+// The critical path section sets the compiler's bound beside the measured decode cycles and sums
+// the path's cycles by layer; the HTML draws every stage and every step of the path.
+TEST(ReportHtml, CriticalPathShowsTheCompilersStagesBesideTheMeasuredCycles) {
+  const json r = build_report(inputs_for(with_estimate(simulated_stats())));
+  const json& cp = r["critical_path"];
+  EXPECT_EQ(cp["bound_cycles_per_token"], 900.0);
+  EXPECT_DOUBLE_EQ(cp["measured_decode_cycles_per_token"].get<double>(), 2000.0);  // 4,000 cycles over 2 steps, no prefill
+  ASSERT_EQ(cp["per_layer"].size(), 2u);
+  EXPECT_EQ(cp["per_layer"][0], (json{{"layer", "global"}, {"cycles", 500.0}, {"share", 500.0 / 900.0}}));
+  EXPECT_EQ(cp["per_layer"][1]["cycles"], 400.0);
+  EXPECT_TRUE(build_report(inputs_for(simulated_stats()))["critical_path"].is_null());
+  const std::string html = report_html(r);
+  const auto begin = html.find("<svg id=\"chart-critical-path\""), end = html.find("</svg>", begin);
+  ASSERT_NE(begin, std::string::npos);
+  const std::string svg = html.substr(begin, end - begin);
+  int rects = 0;
+  for (auto at = svg.find("<rect "); at != std::string::npos; at = svg.find("<rect ", at + 1)) ++rects;
+  EXPECT_EQ(rects, 5);  // three path steps, two stages
+  EXPECT_NE(svg.find("head[0,0]: cycles 300 to 800"), std::string::npos);
+  EXPECT_NE(svg.find("measured 2000"), std::string::npos);
+  EXPECT_NE(html.find("cycles on the critical path"), std::string::npos);
+  const auto problems = html_problems(html);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
 
 // The mesh heat map reads utilization and link loads from the stats: core 0 busy 700 of 4,000
 // cycles, core 1 idle, the rest without a unit; router 0 sends 30 flits east and router 1 10 west
