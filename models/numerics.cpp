@@ -41,6 +41,24 @@ inline int128 round_shift128(int128 v, int s) {
 inline int64_t clamp128(int128 v, int64_t lo, int64_t hi) { return v > hi ? hi : v < lo ? lo : int64_t(v); }
 }  // namespace
 
+std::string NeuronParams::validation_error(int membrane_bits) const {
+  const int64_t rate_max = int64_t(1) << kNeuronRateFrac;
+  const int64_t vmax = (int64_t(1) << (membrane_bits - 1)) - 1, vmin = -vmax - 1;
+  const std::string membrane = fmt::format("{}-bit membrane, Q.8", membrane_bits);
+  const auto outside = [](const char* field, int64_t value, int64_t lo, int64_t hi, const std::string& meaning) {
+    return value < lo || value > hi
+               ? fmt::format("neuron parameter {} = {} outside [{}, {}] ({})", field, value, lo, hi, meaning)
+               : std::string();
+  };
+  for (const std::string& e :
+       {outside("dv", dv, 0, rate_max, "dt/tau_mem in Q.12"), outside("di", di, 0, rate_max, "dt/tau_syn in Q.12"),
+        outside("bias", bias, vmin, vmax, membrane), outside("theta", theta, vmin, vmax, membrane),
+        outside("v_reset", v_reset, vmin, vmax, membrane),
+        outside("reset_mode", int64_t(reset_mode), 0, 2, "0 to v_reset, 1 subtract theta, 2 no spikes")})
+    if (!e.empty()) return e;
+  return {};
+}
+
 int64_t requantize(int64_t v, const Multiplier& m, int bits) {
   const int128 r = round_shift128(int128(v) * m.mantissa, m.shift);
   return clamp128(r, -(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1);

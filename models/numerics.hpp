@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace spiketile::q {
@@ -13,6 +14,7 @@ namespace spiketile::q {
 // ---- fixed formats (docs/numerics.md §2) --------------------------------------------------
 constexpr int kResidualFrac = 12;        // residual stream x: int32, Q.12
 constexpr int kMembraneFrac = 8;         // LIF current and membrane: Q.8, threshold 1.0 = 256
+constexpr int kNeuronRateFrac = 12;      // general neuron's dv, di (dt/τ): Q.12, 4096 = 1.0
 constexpr int kLogFrac = 8;              // WKV exponent domain: log2 units, Q.8
 constexpr int kExpFrac = 16;             // exp2 results and WKV a, b: Q.16
 constexpr int kMixFrac = 10;             // token-shift mix coefficients μ: Q0.10
@@ -88,6 +90,79 @@ inline bool lif_step_int(int32_t& v, int32_t x, int membrane_bits) {
   const bool spike = v >= (1 << kMembraneFrac);
   if (spike) v = 0;
   return spike;
+}
+
+// ---- the general neuron (docs/numerics.md §4.8a) --------------------------------------------
+// One current-based LIF whose parameters select LIF, IF, LI, I, CubaLIF and CubaLI; the chip's
+// neuron unit implements it (rtl/neuron_unit.sv). SpikeGPT's LIF is the default configuration,
+// bit-identical to lif_step_int, which stays as its fast path.
+enum class ResetMode : uint8_t {
+  kToValue = 0,   // v <- v_reset
+  kSubtract = 1,  // v <- sat(v - theta)
+  kNone = 2,      // never spikes: the membrane is the output (LI, I, CubaLI)
+};
+
+struct NeuronParams {
+  int32_t dv = 2048;          // dt/τ_mem, Q.12 in [0, 4096]
+  int32_t di = 4096;          // dt/τ_syn, Q.12 in [0, 4096]; used only with `current`
+  bool current = false;       // current stage on: the membrane integrates the previous step's i
+  bool leak = true;           // the membrane leaks toward `bias`; false: a pure integrator
+  int32_t bias = 0;           // v_leak (folded), Q.8, membrane_bits signed
+  int32_t theta = 256;        // threshold, Q.8, membrane_bits signed
+  int32_t v_reset = 0;        // reset_mode kToValue's target, Q.8, membrane_bits signed
+  ResetMode reset_mode = ResetMode::kToValue;
+  bool fire_ge = true;        // fires at v >= theta; false: at v > theta (NIR's definition)
+
+  // SpikeGPT's LIF (docs/numerics.md §4.8), the neuron parameter table's reset value; also what a
+  // default-constructed NeuronParams holds.
+  static NeuronParams spikegpt_lif() { return NeuronParams{}; }
+  // "" when every field lies in its range for `membrane_bits`, otherwise which field is wrong:
+  // its name, its value and the allowed range.
+  std::string validation_error(int membrane_bits) const;
+  bool operator==(const NeuronParams& o) const {
+    return dv == o.dv && di == o.di && current == o.current && leak == o.leak && bias == o.bias && theta == o.theta &&
+           v_reset == o.v_reset && reset_mode == o.reset_mode && fire_ge == o.fire_ge;
+  }
+  bool operator!=(const NeuronParams& o) const { return !(*this == o); }
+};
+
+struct NeuronState {
+  int32_t v = 0;   // membrane, Q.8
+  int32_t i = 0;   // synaptic current, Q.8 (current stage only)
+};
+
+// What one step computed on the way, for callers that look inside it (the RTL bench counts the
+// corners its stimulus reached from these).
+struct NeuronStepTrace {
+  int64_t v_unclamped = 0;        // v + ((u · dv) >> 12) before saturation
+  int32_t v_integrated = 0;       // the same saturated: what the spike decision compares with theta
+  int64_t v_subtracted = 0;       // a subtract reset's v - theta before saturation (0 without one)
+};
+
+// One tick of the general neuron with x the requantized input current (membrane_bits wide):
+//   current: x_src = i, i <- sat(i + (((x - i) · di) >> 12));  otherwise x_src = x
+//   u = bias + x_src - (leak ? v : 0);  v <- sat(v + ((u · dv) >> 12))
+//   spike = reset_mode != none and (fire_ge ? v >= theta : v > theta)
+//   spike: v <- reset_mode == to-value ? v_reset : sat(v - theta)
+// All shifts are arithmetic (floor). The parameters must be valid (validation_error() == "").
+inline bool neuron_step_int(const NeuronParams& p, NeuronState& s, int32_t x, int membrane_bits,
+                            NeuronStepTrace* trace) {
+  int64_t x_src = x;
+  if (p.current) {
+    x_src = s.i;   // the membrane sees the previous step's current (NIR's reference scheme)
+    s.i = int32_t(saturate(s.i + (((int64_t(x) - s.i) * p.di) >> kNeuronRateFrac), membrane_bits));
+  }
+  const int64_t u = int64_t(p.bias) + x_src - (p.leak ? s.v : 0);
+  const int64_t v = s.v + ((u * p.dv) >> kNeuronRateFrac);
+  s.v = int32_t(saturate(v, membrane_bits));
+  const bool spike = p.reset_mode != ResetMode::kNone && (p.fire_ge ? s.v >= p.theta : s.v > p.theta);
+  const int64_t subtracted = spike && p.reset_mode == ResetMode::kSubtract ? int64_t(s.v) - p.theta : 0;
+  if (trace) *trace = {v, s.v, subtracted};
+  if (spike) s.v = p.reset_mode == ResetMode::kToValue ? p.v_reset : int32_t(saturate(subtracted, membrane_bits));
+  return spike;
+}
+inline bool neuron_step_int(const NeuronParams& p, NeuronState& s, int32_t x, int membrane_bits) {
+  return neuron_step_int(p, s, x, membrane_bits, nullptr);
 }
 
 // Token shift: round((μ·z + (2^10 − μ)·prev) / 2^10) with μ in Q0.10; stays in z's format.

@@ -223,6 +223,254 @@ TEST(LifInt, MatchesFloatRuleOnExactGrid) {
   }
 }
 
+// ---- the general neuron (docs/numerics.md §4.8a) -------------------------------------------------
+
+// Steps `p` through the inputs and returns the membrane after each step, with 'S' marking spikes.
+std::vector<std::pair<int32_t, bool>> neuron_trace(const q::NeuronParams& p, q::NeuronState& s,
+                                                   const std::vector<int32_t>& inputs, int bits = 16) {
+  std::vector<std::pair<int32_t, bool>> out;
+  for (int32_t x : inputs) {
+    const bool spike = q::neuron_step_int(p, s, x, bits);
+    out.emplace_back(s.v, spike);
+  }
+  return out;
+}
+using Trace = std::vector<std::pair<int32_t, bool>>;
+
+q::NeuronParams integrator(int32_t theta) {   // IF: no leak, dv = 1.0
+  q::NeuronParams p;
+  p.leak = false;
+  p.dv = 4096;
+  p.theta = theta;
+  p.fire_ge = false;
+  return p;
+}
+
+TEST(NeuronInt, SpikeGptConfigurationIsBitIdenticalToLifStepExhaustivelyAt12Bits) {
+  // (x - v)·2048 >> 12 == (x - v) >> 1 for every integer; here every (v, x) pair of a 12-bit
+  // membrane (the narrow RTL configuration) and every pair of a 10-bit one, spikes included.
+  const q::NeuronParams lif = q::NeuronParams::spikegpt_lif();
+  for (int bits : {10, 12}) {
+    const int32_t lo = -(1 << (bits - 1)), hi = (1 << (bits - 1)) - 1;
+    for (int32_t v0 = lo; v0 <= hi; ++v0)
+      for (int32_t x = lo; x <= hi; ++x) {
+        int32_t v = v0;
+        q::NeuronState s{v0, 0};
+        const bool a = q::lif_step_int(v, x, bits), b = q::neuron_step_int(lif, s, x, bits);
+        if (a != b || v != s.v) FAIL() << bits << " bits: v=" << v0 << " x=" << x;
+      }
+  }
+}
+
+TEST(NeuronInt, SpikeGptConfigurationIsBitIdenticalToLifStepOnDense16BitPairs) {
+  // Every 16-bit membrane against every 16-bit current on a stride-7 grid (7 is odd, so the grid
+  // hits both parities of x - v and every residue of small powers of two), plus each rail and its
+  // neighbours: 614M of the 4.3G pairs, about 2 s.
+  const q::NeuronParams lif = q::NeuronParams::spikegpt_lif();
+  std::vector<int32_t> xs;
+  for (int32_t x = -32768; x <= 32767; x += 7) xs.push_back(x);
+  for (int32_t x : {-32768, -32767, -32766, -257, -256, -255, -1, 0, 1, 255, 256, 257, 511, 512, 513, 32765, 32766, 32767})
+    xs.push_back(x);
+  for (int32_t v0 = -32768; v0 <= 32767; ++v0)
+    for (int32_t x : xs) {
+      int32_t v = v0;
+      q::NeuronState s{v0, 0};
+      const bool a = q::lif_step_int(v, x, 16), b = q::neuron_step_int(lif, s, x, 16);
+      if (a != b || v != s.v) FAIL() << "v=" << v0 << " x=" << x;
+    }
+}
+
+TEST(NeuronInt, LifWithStepInputLeakBiasAndFloor) {
+  q::NeuronParams p;   // NIR LIF: dt/τ = 0.25, fires above the threshold
+  p.dv = 1024;
+  p.fire_ge = false;
+  q::NeuronState s;
+  // u = 400 - v; v += floor(u / 4): 100, 175, 231 (56.25), 273 (42.25) > 256 -> spike, v_reset 0
+  EXPECT_EQ(neuron_trace(p, s, {400, 400, 400, 400, 400}),
+            (Trace{{100, false}, {175, false}, {231, false}, {0, true}, {100, false}}));
+  // v_leak = -50 with no input: floor rounds toward -inf: -12.5 -> -13, then -9.25 -> -10, -6.75 -> -7
+  p.bias = -50;
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {0, 0, 0}), (Trace{{-13, false}, {-23, false}, {-30, false}}));
+  // reset to v_reset = -20 when the input pushes past theta
+  p.bias = 0;
+  p.v_reset = -20;
+  p.dv = 4096;   // v follows bias + x exactly
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {257, 256, 100}), (Trace{{-20, true}, {256, false}, {100, false}}));
+}
+
+TEST(NeuronInt, FloorLeavesASmallNegativeMembraneStuck) {
+  // dv = 100: u·dv >> 12 is 0 for 0 < u < 41, so a membrane in [-40, -1] never leaks back up, while
+  // a positive one decays (floor(-40·100 / 4096) = -1).
+  q::NeuronParams p;
+  p.dv = 100;
+  q::NeuronState s{-40, 0};
+  EXPECT_EQ(neuron_trace(p, s, {0, 0, 0}), (Trace{{-40, false}, {-40, false}, {-40, false}}));
+  s = {40, 0};
+  EXPECT_EQ(neuron_trace(p, s, {0, 0}), (Trace{{39, false}, {38, false}}));
+}
+
+TEST(NeuronInt, IntegrateAndFireResetToValue) {
+  q::NeuronParams p = integrator(1000);
+  p.v_reset = 5;
+  q::NeuronState s;
+  EXPECT_EQ(neuron_trace(p, s, {300, 300, 300, 300, 300, -400}),
+            (Trace{{300, false}, {600, false}, {900, false}, {5, true}, {305, false}, {-95, false}}));
+}
+
+TEST(NeuronInt, SubtractResetKeepsTheRemainderAndSaturates) {
+  q::NeuronParams p = integrator(1000);
+  p.reset_mode = q::ResetMode::kSubtract;
+  q::NeuronState s;
+  EXPECT_EQ(neuron_trace(p, s, {300, 300, 300, 300, 300, 300, 300}),
+            (Trace{{300, false}, {600, false}, {900, false}, {200, true}, {500, false}, {800, false}, {100, true}}));
+  // A negative threshold: v - theta overflows the membrane and saturates at the top rail.
+  p.theta = -30000;
+  p.fire_ge = true;
+  s = {30000, 0};
+  EXPECT_EQ(neuron_trace(p, s, {10000}), (Trace{{32767, true}}));   // 40000 -> 32767; 62767 -> 32767
+  s = {-30000, 0};
+  EXPECT_EQ(neuron_trace(p, s, {0}), (Trace{{0, true}}));           // exactly theta, >=: fires, 0 left
+}
+
+TEST(NeuronInt, GreaterVersusGreaterOrEqualAtEquality) {
+  q::NeuronParams p = integrator(700);
+  q::NeuronState s;
+  EXPECT_EQ(neuron_trace(p, s, {700, 1}), (Trace{{700, false}, {0, true}}));   // >: 700 stays, 701 fires
+  p.fire_ge = true;
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {700}), (Trace{{0, true}}));                     // >=: 700 fires
+  p.theta = -5;   // negative thresholds compare the same way
+  s = {-10, 0};
+  EXPECT_EQ(neuron_trace(p, s, {5}), (Trace{{0, true}}));
+  p.fire_ge = false;
+  s = {-10, 0};
+  EXPECT_EQ(neuron_trace(p, s, {5, 1}), (Trace{{-5, false}, {0, true}}));
+}
+
+TEST(NeuronInt, CurrentStageFeedsTheMembraneOneStepLate) {
+  q::NeuronParams p = integrator(32767);
+  p.current = true;
+  p.reset_mode = q::ResetMode::kNone;
+  q::NeuronState s;
+  // di = 1.0: i is the previous input; the membrane adds the current of the step before.
+  EXPECT_EQ(neuron_trace(p, s, {100, 0, 0, 7}), (Trace{{0, false}, {100, false}, {100, false}, {100, false}}));
+  EXPECT_EQ(s.i, 7);
+  // di = 0.5: i = 50, 75, 87 (87.5 floored); v adds 0, 50, 75
+  p.di = 2048;
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {100, 100, 100}), (Trace{{0, false}, {50, false}, {125, false}}));
+  EXPECT_EQ(s.i, 87);
+  // di = 0: the current never moves, the membrane never sees the input
+  p.di = 0;
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {1000, 1000}), (Trace{{0, false}, {0, false}}));
+  EXPECT_EQ(s.i, 0);
+  // CubaLIF: leak toward bias with the delayed current, spike and reset
+  p = q::NeuronParams{};
+  p.current = true;
+  p.di = 4096;
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {600, 600, 600}), (Trace{{0, false}, {0, true}, {0, true}}));   // 300 >= 256
+}
+
+TEST(NeuronInt, MembraneAndCurrentSaturateAtBothEnds) {
+  q::NeuronParams p = integrator(0);
+  p.reset_mode = q::ResetMode::kNone;
+  q::NeuronState s;
+  EXPECT_EQ(neuron_trace(p, s, {32767, 32767, -32768, -32768, -32768}),
+            (Trace{{32767, false}, {32767, false}, {-1, false}, {-32768, false}, {-32768, false}}));
+  // u spans 18 bits: bias + x - v = 32767 + 32767 + 32768 with the leak on and dv = 1.0
+  p.leak = true;
+  p.bias = 32767;
+  s = {-32768, 0};
+  EXPECT_EQ(neuron_trace(p, s, {32767}), (Trace{{32767, false}}));
+  p.bias = -32768;
+  s = {32767, 0};
+  EXPECT_EQ(neuron_trace(p, s, {-32768}), (Trace{{-32768, false}}));
+  // The current is a convex step (di <= 1.0): it reaches each rail and stays, never past it.
+  p = integrator(0);
+  p.current = true;
+  p.reset_mode = q::ResetMode::kNone;
+  s = {};
+  for (int32_t x : {32767, 32767}) q::neuron_step_int(p, s, x, 16);
+  EXPECT_EQ(s.i, 32767);
+  for (int32_t x : {-32768, -32768}) q::neuron_step_int(p, s, x, 16);
+  EXPECT_EQ(s.i, -32768);
+  p.di = 4095;
+  s = {0, 32767};
+  q::neuron_step_int(p, s, -32768, 16);   // 32767 + floor(-65535·4095 / 4096) = 32767 - 65520
+  EXPECT_EQ(s.i, -32753);
+}
+
+TEST(NeuronInt, MembraneRateZeroAndOne) {
+  q::NeuronParams p;
+  p.dv = 0;   // the membrane never moves
+  q::NeuronState s{77, 0};
+  EXPECT_EQ(neuron_trace(p, s, {30000, -30000}), (Trace{{77, false}, {77, false}}));
+  p.theta = 0;   // ... and fires every step when it already sits at the threshold
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {0, 0}), (Trace{{0, true}, {0, true}}));
+  p = q::NeuronParams{};
+  p.dv = 4096;   // v = bias + x exactly, no memory
+  p.bias = -20;
+  s = {};
+  EXPECT_EQ(neuron_trace(p, s, {300, 100, 276}), (Trace{{0, true}, {80, false}, {0, true}}));
+}
+
+TEST(NeuronInt, ResetModeNoneNeverSpikes) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int32_t> v16(-32768, 32767), rate(0, 4096);
+  q::NeuronParams p;
+  p.reset_mode = q::ResetMode::kNone;
+  p.theta = -32768;   // everything is at or above it
+  q::NeuronState s;
+  for (int t = 0; t < 100000; ++t) {
+    p.dv = rate(rng);
+    p.leak = t % 2;
+    p.fire_ge = t % 3 == 0;
+    const int32_t before = s.v;
+    ASSERT_FALSE(q::neuron_step_int(p, s, v16(rng), 16)) << t;
+    if (p.dv == 0) {
+      ASSERT_EQ(s.v, before);
+    }
+  }
+}
+
+TEST(NeuronInt, TraceShowsTheValuesBeforeClampAndReset) {
+  q::NeuronParams p = integrator(-30000);
+  p.reset_mode = q::ResetMode::kSubtract;
+  q::NeuronState s{30000, 0};
+  q::NeuronStepTrace t;
+  EXPECT_TRUE(q::neuron_step_int(p, s, 10000, 16, &t));
+  EXPECT_EQ(t.v_unclamped, 40000);
+  EXPECT_EQ(t.v_integrated, 32767);
+  EXPECT_EQ(t.v_subtracted, 62767);
+  EXPECT_EQ(s.v, 32767);
+}
+
+TEST(NeuronInt, ValidationNamesTheFieldItsValueAndTheRange) {
+  EXPECT_EQ(q::NeuronParams::spikegpt_lif().validation_error(16), "");
+  EXPECT_EQ(q::NeuronParams::spikegpt_lif().validation_error(10), "");
+  const auto error = [](auto edit, int bits = 16) {
+    q::NeuronParams p;
+    edit(p);
+    return p.validation_error(bits);
+  };
+  EXPECT_EQ(error([](q::NeuronParams& p) { p.dv = 4097; }), "neuron parameter dv = 4097 outside [0, 4096] (dt/tau_mem in Q.12)");
+  EXPECT_EQ(error([](q::NeuronParams& p) { p.di = -1; }), "neuron parameter di = -1 outside [0, 4096] (dt/tau_syn in Q.12)");
+  EXPECT_EQ(error([](q::NeuronParams& p) { p.bias = 32768; }),
+            "neuron parameter bias = 32768 outside [-32768, 32767] (16-bit membrane, Q.8)");
+  EXPECT_EQ(error([](q::NeuronParams& p) { p.theta = 2048; }, 12),
+            "neuron parameter theta = 2048 outside [-2048, 2047] (12-bit membrane, Q.8)");
+  EXPECT_EQ(error([](q::NeuronParams& p) { p.v_reset = -40000; }),
+            "neuron parameter v_reset = -40000 outside [-32768, 32767] (16-bit membrane, Q.8)");
+  EXPECT_EQ(error([](q::NeuronParams& p) { p.reset_mode = q::ResetMode(3); }),
+            "neuron parameter reset_mode = 3 outside [0, 2] (0 to v_reset, 1 subtract theta, 2 no spikes)");
+  EXPECT_EQ(error([](q::NeuronParams& p) { p.dv = 0; p.di = 4096; p.bias = -32768; p.theta = 32767; }), "");
+}
+
 QuantizedModel make_quantized(uint64_t seed, const ModelConfig& c, const QuantOptions& o = {}) {
   const std::vector<int> sample{1, 5, 9, 2, 40, 3, 3, 17, 60, 8, 8, 8, 21, 0, 75};
   GoldenModel golden(SpikeGptWeights::from_file(random_spikegpt_checkpoint(c, seed), {}), 1);
