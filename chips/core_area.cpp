@@ -9,24 +9,27 @@ namespace spiketile {
 namespace {
 
 // Fitted to two syntheses at the calibrated widths (rtl/portable/synth.sh, Yosys 0.23,
-// 2026-12-06): `small` (4 lanes, 8 neurons) 47,275 cells and 1,777 flip-flops, `default`
-// (32 lanes, 256 neurons) 392,805 and 30,369. Per module (rtl/README.md's table): a requantizer
-// per lane (its 32 × 32 multiplier), the accumulators' adders per lane and their registers and
-// read multiplexers per neuron, the LIF lanes and membranes, the multiplier table's read
-// multiplexers per neuron, the issue stage and pipeline registers per lane.
+// 2026-12-06, the core with the general neuron of docs/numerics.md §4.8a): `small` (4 lanes,
+// 8 neurons) 63,176 cells and 2,853 flip-flops, `default` (32 lanes, 256 neurons) 575,650 and
+// 57,217. Per module (rtl/README.md's table): a requantizer and a neuron datapath (two Q.12
+// multiplies) per lane, the accumulators' adders per lane and their registers and read
+// multiplexers per neuron, the membranes and synaptic currents, the multiplier and neuron
+// parameter tables' registers and read multiplexers per neuron, the issue stage and pipeline
+// registers per lane.
 struct Calibration {
   int weight_bits, activation_bits, accumulator_bits, membrane_bits;
   double cells_per_lane, cells_per_neuron, cells_fixed;
   double flip_flops_per_lane, flip_flops_per_neuron, flip_flops_fixed;
 };
 constexpr Calibration kSynthesized{8, 8, 32, 16,
-                                   // cells: 4a + 8b + c = 47,275 and 32a + 256b + c = 392,805, with
+                                   // cells: 4a + 8b + c = 63,176 and 32a + 256b + c = 575,650, with
                                    // c = 2,874, the part of the requantizers and the issue stage
                                    // that does not grow with the lanes (their per-module fits)
-                                   10738.55, 180.849, 2874.0,
-                                   // flip-flops: per neuron 32 accumulator + 16 membrane + 40
-                                   // multiplier-table bits; 4a + c = 1,073, 32a + c = 7,841
-                                   241.714, 88.0, 106.14};
+                                   14134.25, 470.625, 2874.0,
+                                   // flip-flops: per neuron 32 accumulator + 16 membrane + 16
+                                   // synaptic current + 40 multiplier-table + 79 parameter-table
+                                   // bits; 4a + c = 1,389, 32a + c = 10,369
+                                   320.714, 183.0, 106.14};
 
 }  // namespace
 

@@ -93,13 +93,24 @@ int verify(const VerifyRtlOptions& o) {
                        {"events", st.events}, {"ticks", st.ticks}, {"neuron_updates", st.neuron_checks},
                        {"spikes", st.spikes}, {"resets", st.resets}, {"sops", st.sops}, {"seconds", st.seconds},
                        {"partial_sums", st.partial_sums}, {"readouts", st.readouts},
+                       {"neuron_param_writes", st.param_writes}, {"neuron_param_resets", st.param_resets},
                        {"skipped_scenarios", st.skipped},
-                       {"corners", {{"at_threshold", c.at_threshold}, {"below_threshold", c.below_threshold},
+                       {"corners", {{"at_threshold", c.at_threshold}, {"at_threshold_gt", c.at_threshold_gt},
+                                    {"below_threshold", c.below_threshold},
                                     {"current_max", c.current_max}, {"current_min", c.current_min},
                                     {"membrane_min", c.membrane_min}, {"acc_max", c.acc_max}, {"acc_min", c.acc_min},
                                     {"tie_pos", c.tie_pos}, {"tie_neg", c.tie_neg}, {"left_shift", c.left_shift},
                                     {"empty_ticks", c.empty_ticks}, {"reset_in_tick", c.reset_in_tick},
-                                    {"readout_rail", c.readout_rail}}}};
+                                    {"readout_rail", c.readout_rail}}},
+                       {"neuron_modes", {{"reset_to_value", c.reset_to_value}, {"reset_subtract", c.reset_subtract},
+                                         {"subtract_saturated", c.subtract_saturated},
+                                         {"no_spike_mode", c.no_spike_mode}, {"no_spike_over", c.no_spike_over},
+                                         {"membrane_clamp_max", c.membrane_clamp_max},
+                                         {"membrane_clamp_min", c.membrane_clamp_min},
+                                         {"current_stage", c.current_stage}, {"syn_current_max", c.syn_current_max},
+                                         {"syn_current_min", c.syn_current_min}, {"integrator", c.integrator},
+                                         {"dv_zero", c.dv_zero}, {"dv_one", c.dv_one}, {"di_zero", c.di_zero},
+                                         {"di_one", c.di_one}}}};
   }
 
   if (!o.skip_backends) {
@@ -179,7 +190,7 @@ void register_verify_rtl(CLI::App& app) {
       ->check(kFiniteNonNegative)
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "stimulus seed")->check(kFiniteNonNegative)->capture_default_str();
-  cmd->add_option("--mutant", o->mutant, "run the model with injected bug K (1-8, rtl/README.md); the checks must fail")
+  cmd->add_option("--mutant", o->mutant, "run the model with injected bug K (1-12, rtl/README.md); the checks must fail")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--profile", o->profile, "mixed (directed + random stimulus) or ticks (back-to-back ticks, for speed)")
       ->check(CLI::IsMember({"mixed", "ticks"}))->capture_default_str();

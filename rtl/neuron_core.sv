@@ -1,12 +1,13 @@
 // Neurosynaptic core datapath: axon events -> crossbar row read -> synaptic accumulation ->
-// (token tick) requantization -> LIF -> spikes. Neurons are processed LANES at a time: one lane
+// (token tick) requantization -> neuron update -> spikes. Neurons are processed LANES at a time: one lane
 // group of one command per cycle, GROUPS = NEURONS / LANES cycles per command, back to back.
 //
 // Pipeline (one beat = one lane group of one command):
 //   S0  issue: synapse memory read (event) or multiplier table read (tick)
 //   S1  event: acc[group] += synaptic op        tick: read + clear acc[group], multiply
-//   S2  tick: round and saturate (requantizer)
-//   S3  tick: LIF update, membrane write-back
+//   S2  tick: round and saturate (requantizer); neuron parameter table read
+//   S3  tick: neuron update (the general neuron of docs/numerics.md §4.8a, with the neuron's
+//       parameters; SpikeGPT's LIF unless the table was written), state write-back
 //   out tick: spikes + membranes of the group, 4 cycles after the beat issued
 // A partial-sum command is one beat (its neuron's group); a readout tick carries the group's
 // accumulators down the same stages instead of updating the membranes.
@@ -14,14 +15,17 @@
 // and the next token's events never touch an accumulator before the tick has read it.
 //
 // Command port (valid/ready), one command per handshake:
-//   cmd_tick=1            token tick; cmd_kind selects the neuron function: 0 LIF (requantize,
-//                         LIF, spikes), 1 readout (raw accumulators out, membranes untouched)
+//   cmd_tick=1            token tick; cmd_kind selects the neuron function: 0 neuron update
+//                         (requantize, neuron, spikes), 1 readout (raw accumulators out, state
+//                         untouched)
 //   cmd_psum=1            partial sum: acc[cmd_neuron] += cmd_psum_value (ACC_W, signed,
 //                         saturating), the reduction input of a tile split across crossbars
 //   otherwise             axon event with cmd_kind 0 binary, 1 graded signed, 2 graded unsigned,
 //                         3 bit-serial (cmd_value[ACT_W-1] = sign, low bits = bit position)
-// Weight and multiplier writes are for an idle core (idle=1). cmd_ready is low while rst_n is:
-// a command presented during reset is not taken.
+// Weight, multiplier and neuron parameter writes, and the parameter table's reset par_rst_n, are
+// for an idle core (idle=1). cmd_ready is low while rst_n is: a command presented during reset is
+// not taken. rst_n clears the neuron state (membranes, currents), accumulators and pipeline;
+// weights, multipliers and neuron parameters are configuration and stay.
 //
 // Fault injection for the bench's mutation check is not part of this design: each injected bug is
 // an `ifdef SPIKETILE_MUTANT_<k>` alternative that only the bench's mutant models define
@@ -35,14 +39,15 @@ module neuron_core #(
     parameter int W_W     = 8,     // weight bits (signed)
     parameter int ACT_W   = 8,     // graded event payload bits
     parameter int ACC_W   = 32,
-    parameter int MEM_W   = 16,    // LIF current and membrane bits, Q.8
+    parameter int MEM_W   = 16,    // input current, membrane and synaptic current bits, Q.8
     parameter int MANT_W  = 32,    // q::Multiplier mantissa
     parameter int SHIFT_W = 8,     // q::Multiplier shift, signed
     localparam int GROUPS = NEURONS / LANES,
     localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1,
     localparam int AX_W   = AXONS > 1 ? $clog2(AXONS) : 1,
     localparam int N_W    = NEURONS > 1 ? $clog2(NEURONS) : 1,
-    localparam int WA_W   = AXONS * GROUPS > 1 ? $clog2(AXONS * GROUPS) : 1
+    localparam int WA_W   = AXONS * GROUPS > 1 ? $clog2(AXONS * GROUPS) : 1,
+    localparam int PAR_W  = 3 * MEM_W + 31   // one neuron's parameters (neuron_param_table.sv)
 ) (
     input  logic                   clk,
     input  logic                   rst_n,          // synchronous: membranes, accumulators, pipeline
@@ -67,6 +72,12 @@ module neuron_core #(
     input  logic [N_W-1:0]         mul_wr_neuron,
     input  logic [MANT_W-1:0]      mul_wr_mantissa,
     input  logic [SHIFT_W-1:0]     mul_wr_shift,
+
+    // Neuron parameter table: one neuron's packed parameters (layout in neuron_param_table.sv).
+    input  logic                   par_rst_n,      // synchronous: every neuron back to SpikeGPT's LIF
+    input  logic                   par_wr_en,
+    input  logic [N_W-1:0]         par_wr_neuron,
+    input  logic [PAR_W-1:0]       par_wr_data,
 
     output logic                   out_valid,
     output logic                   out_last,       // last group of the tick
@@ -233,7 +244,7 @@ module neuron_core #(
         );
     end
 
-    // ---- S2, S3: requantizer stages; the LIF unit consumes S3 --------------------------------
+    // ---- S2, S3: requantizer stages; the neuron unit consumes S3 --------------------------------
     // A readout beat carries its accumulators alongside, so it leaves in tick order.
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -255,17 +266,52 @@ module neuron_core #(
         end
     end
 
-    lif_neuron_unit #(.NEURONS(NEURONS), .LANES(LANES), .MEM_W(MEM_W)) u_lif (
-        .clk          (clk),
-        .rst_n        (rst_n),
-        .in_valid     (s3_valid),
-        .in_hold      (s3_readout),
-        .in_group     (s3_group),
-        .in_current   (currents),
-        .out_valid    (out_valid),
-        .out_group    (out_group),
-        .out_spikes   (out_spikes),
-        .out_membrane (out_membrane)
+    // The parameters are read in S2, where the beat's group is known, so they arrive in S3 with
+    // its current: no delay line, and writes only happen while the core is idle.
+    localparam int RATE_W = 13;
+    logic [LANES*RATE_W-1:0] par_dv, par_di;
+    logic [LANES-1:0]        par_current_stage, par_leak, par_fire_ge;
+    logic [LANES*2-1:0]      par_reset_mode;
+    logic [LANES*MEM_W-1:0]  par_bias, par_theta, par_v_reset;
+    neuron_param_table #(.NEURONS(NEURONS), .LANES(LANES), .MEM_W(MEM_W)) u_neuron_params (
+        .clk           (clk),
+        .rst_n         (par_rst_n),
+        .wr_en         (par_wr_en),
+        .wr_neuron     (par_wr_neuron),
+        .wr_data       (par_wr_data),
+        .rd_en         (s2_valid),
+        .rd_group      (s2_group),
+        .rd_dv         (par_dv),
+        .rd_di         (par_di),
+        .rd_current    (par_current_stage),
+        .rd_leak       (par_leak),
+        .rd_fire_ge    (par_fire_ge),
+        .rd_reset_mode (par_reset_mode),
+        .rd_bias       (par_bias),
+        .rd_theta      (par_theta),
+        .rd_v_reset    (par_v_reset)
+    );
+
+    neuron_unit #(.NEURONS(NEURONS), .LANES(LANES), .MEM_W(MEM_W)) u_neurons (
+        .clk              (clk),
+        .rst_n            (rst_n),
+        .in_valid         (s3_valid),
+        .in_hold          (s3_readout),
+        .in_group         (s3_group),
+        .in_current       (currents),
+        .in_dv            (par_dv),
+        .in_di            (par_di),
+        .in_current_stage (par_current_stage),
+        .in_leak          (par_leak),
+        .in_fire_ge       (par_fire_ge),
+        .in_reset_mode    (par_reset_mode),
+        .in_bias          (par_bias),
+        .in_theta         (par_theta),
+        .in_v_reset       (par_v_reset),
+        .out_valid        (out_valid),
+        .out_group        (out_group),
+        .out_spikes       (out_spikes),
+        .out_membrane     (out_membrane)
     );
 
     assign out_last = out_group == G_W'(GROUPS - 1);
@@ -285,8 +331,10 @@ module neuron_core #(
         if (rst_n) begin
             assert (!wr_en || idle) else $error("neuron_core: synapse write while the core is busy");
             assert (!mul_wr_en || idle) else $error("neuron_core: multiplier write while the core is busy");
+            assert (!par_wr_en || idle) else $error("neuron_core: neuron parameter write while the core is busy");
+            assert (par_rst_n || idle) else $error("neuron_core: neuron parameter reset while the core is busy");
             assert (!(cmd_valid && cmd_ready && cmd_tick && cmd_kind > TICK_READOUT))
-                else $error("neuron_core: tick kind %0d (only 0 LIF and 1 readout exist)", cmd_kind);
+                else $error("neuron_core: tick kind %0d (only 0 neuron update and 1 readout exist)", cmd_kind);
             assert (!out_valid || out_group == next_out_group)
                 else $error("neuron_core: output beat of group %0d, expected group %0d", out_group, next_out_group);
         end

@@ -35,8 +35,9 @@ struct BenchOptions {
 // How often the stimulus reached each corner the issue asks for (counted on the reference, per
 // neuron and tick), so a run shows it exercised them rather than only that nothing failed.
 struct Corners {
-  uint64_t at_threshold = 0;    // v + ((x - v) >> 1) == 256 exactly: fires
-  uint64_t below_threshold = 0; // == 255: does not
+  uint64_t at_threshold = 0;    // the integrated membrane exactly at theta (SpikeGPT: 256)
+  uint64_t at_threshold_gt = 0; // of those, neurons firing at v > theta (they hold; >= fires)
+  uint64_t below_threshold = 0; // theta - 1: does not fire
   uint64_t current_max = 0, current_min = 0;   // requantizer saturated (or exactly at the rails)
   uint64_t membrane_min = 0;    // membrane at -2^(MEM_W-1)
   uint64_t acc_max = 0, acc_min = 0;           // accumulator at its rails
@@ -45,12 +46,22 @@ struct Corners {
   uint64_t empty_ticks = 0;     // ticks with no event since the previous one
   uint64_t reset_in_tick = 0;   // resets while a tick was in the pipeline
   uint64_t readout_rail = 0;    // accumulators read out at either rail (partial sums saturate)
+  // The general neuron's modes (docs/numerics.md §4.8a), per neuron and tick unless said otherwise.
+  uint64_t reset_to_value = 0, reset_subtract = 0;   // spikes by reset mode
+  uint64_t subtract_saturated = 0;                   // of the subtract resets, v - theta past the rail
+  uint64_t no_spike_mode = 0, no_spike_over = 0;     // reset_mode 2; of those, v at or above theta
+  uint64_t membrane_clamp_max = 0, membrane_clamp_min = 0;   // v + ((u·dv) >> 12) beyond a rail
+  uint64_t current_stage = 0;                        // current stage on with x != i (the delay shows)
+  uint64_t syn_current_max = 0, syn_current_min = 0; // the synaptic current at a rail
+  uint64_t integrator = 0;                           // leak off with v != 0 (the flag matters)
+  uint64_t dv_zero = 0, dv_one = 0, di_zero = 0, di_one = 0;   // rates 0 and 1.0 (di: current stage on)
 };
 
 struct BenchStats {
   uint64_t cycles = 0, events = 0, ticks = 0, neuron_checks = 0, spikes = 0, resets = 0;
   uint64_t weight_words = 0, multiplier_writes = 0, sops = 0, mismatches = 0;
   uint64_t partial_sums = 0, readouts = 0;   // readouts are counted in ticks too
+  uint64_t param_writes = 0, param_resets = 0;   // neuron parameter table entries, table resets
   uint64_t first_mismatch_cycle = 0;
   std::string first_mismatch_scenario;
   std::vector<std::string> skipped;

@@ -25,37 +25,58 @@ namespace spiketile::rtl {
 
 __extension__ typedef __int128 Int128;  // g++/clang built-in; -Wpedantic would flag the bare name
 
-// Corner coverage of the tick about to happen, from the reference's state before it. Only the
-// contract's functions decide what a corner is (e.g. exactly at threshold = fires with current x
-// but not with x - 2, which lowers v + ((x - v) >> 1) by exactly 1).
+// Corner coverage of the tick about to happen, from the reference's state before it: each neuron
+// is stepped on a copy of its state by the contract's own function (q::neuron_step_int), whose
+// trace says where the membrane landed before the clamp, the comparison and the reset.
 inline void count_corners(const CoreReference& ref, uint64_t events_since_tick, Corners& c) {
   const CoreShape& s = ref.shape();
   const int64_t vmax = (int64_t(1) << (s.membrane_bits - 1)) - 1, amax = (int64_t(1) << (s.accumulator_bits - 1)) - 1;
+  const int32_t one = 1 << q::kNeuronRateFrac;
   c.empty_ticks += events_since_tick == 0;
   for (int n = 0; n < s.neurons; ++n) {
-    const int32_t x = ref.current(n), v = ref.membrane(n);
+    const int32_t x = ref.current(n);
+    const q::NeuronState before = ref.neuron_state(n);
+    const q::NeuronParams& p = ref.neuron_params(n);
+    q::NeuronState after = before;
+    q::NeuronStepTrace t;
+    const bool spike = q::neuron_step_int(p, after, x, s.membrane_bits, &t);
+    if (p.reset_mode != q::ResetMode::kNone) {
+      c.at_threshold += t.v_integrated == p.theta;
+      c.at_threshold_gt += t.v_integrated == p.theta && !p.fire_ge;
+      c.below_threshold += t.v_integrated == int64_t(p.theta) - 1;
+    } else {
+      ++c.no_spike_mode;
+      c.no_spike_over += t.v_integrated >= p.theta;
+    }
+    if (spike) {
+      ++(p.reset_mode == q::ResetMode::kToValue ? c.reset_to_value : c.reset_subtract);
+      c.subtract_saturated += t.v_subtracted > vmax;
+    }
+    c.membrane_clamp_max += t.v_unclamped > vmax;
+    c.membrane_clamp_min += t.v_unclamped < -vmax - 1;
+    if (p.current) {
+      c.current_stage += x != before.i;
+      c.syn_current_max += after.i == vmax;
+      c.syn_current_min += after.i == -vmax - 1;
+      c.di_zero += p.di == 0;
+      c.di_one += p.di == one;
+    }
+    c.integrator += !p.leak && before.v != 0;
+    c.dv_zero += p.dv == 0;
+    c.dv_one += p.dv == one;
     const int64_t acc = ref.accumulator(n);
     const q::Multiplier& m = ref.multiplier(n);
-    const auto fires = [&](int32_t xx) {
-      int32_t vv = v;
-      return q::lif_step_int(vv, xx, s.membrane_bits);
-    };
-    if (x > -vmax + 1 && x < vmax - 1) {
-      const bool f = fires(x);
-      c.at_threshold += f && !fires(x - 2);
-      c.below_threshold += !f && fires(x + 2);
-    }
     c.current_max += x == vmax;
     c.current_min += x == -vmax - 1;
-    c.membrane_min += v == -vmax - 1;
+    c.membrane_min += before.v == -vmax - 1;
     c.acc_max += acc == amax;
     c.acc_min += acc == -amax - 1;
-    const Int128 p = Int128(acc) * m.mantissa;
+    const Int128 prod = Int128(acc) * m.mantissa;
     if (m.shift <= 0) {
-      c.left_shift += p != 0;
+      c.left_shift += prod != 0;
     } else if (m.shift < 126) {
-      const Int128 mag = p < 0 ? -p : p, one = 1;
-      if ((mag & ((one << m.shift) - 1)) == (one << (m.shift - 1))) (p < 0 ? c.tie_neg : c.tie_pos)++;
+      const Int128 mag = prod < 0 ? -prod : prod, bit = 1;
+      if ((mag & ((bit << m.shift) - 1)) == (bit << (m.shift - 1))) (prod < 0 ? c.tie_neg : c.tie_pos)++;
     }
   }
 }
@@ -127,6 +148,8 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
     dut->cmd_psum = 0;
     dut->wr_en = 0;
     dut->mul_wr_en = 0;
+    dut->par_rst_n = 1;
+    dut->par_wr_en = 0;
     const bool model_ready = pipeline.ready();
     bool accept = false, accept_tick = false, do_reset = false;
     int psum_group = -1;
@@ -225,6 +248,24 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
             ops.pop_front();
           }
           break;
+        case Op::Type::kNeuronParams:
+          if (model_idle) {
+            dut->par_wr_en = 1;
+            dut->par_wr_neuron = op.neuron;
+            put_fields(dut->par_wr_data, neuron_param_fields(op.params, mem));
+            ref.set_neuron_params(op.neuron, op.params);
+            ++st.param_writes;
+            ops.pop_front();
+          }
+          break;
+        case Op::Type::kParamReset:
+          if (model_idle) {
+            dut->par_rst_n = 0;
+            ref.reset_neuron_params();
+            ++st.param_resets;
+            ops.pop_front();
+          }
+          break;
       }
     }
 
@@ -239,7 +280,10 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
                       VF::hex(dut->wr_en, 1) + ' ' + VF::hex(dut->wr_axon, axon_bits) + ' ' +
                       VF::hex(dut->wr_group, group_bits) + ' ' + VF::hex(dut->wr_weights, lanes * shape.weight_bits) +
                       ' ' + VF::hex(dut->mul_wr_en, 1) + ' ' + VF::hex(dut->mul_wr_neuron, neuron_bits) + ' ' +
-                      VF::hex(dut->mul_wr_mantissa, 32) + ' ' + VF::hex(dut->mul_wr_shift, 8);
+                      VF::hex(dut->mul_wr_mantissa, 32) + ' ' + VF::hex(dut->mul_wr_shift, 8) + ' ' +
+                      VF::hex(dut->par_rst_n, 1) + ' ' + VF::hex(dut->par_wr_en, 1) + ' ' +
+                      VF::hex(dut->par_wr_neuron, neuron_bits) + ' ' +
+                      VF::hex(dut->par_wr_data, neuron_param_bits(mem));
       vector_ready = model_ready && !do_reset;
     }
     const uint8_t scen = ops.empty() ? uint8_t(names.size() - 1) : ops.front().scenario;
@@ -319,7 +363,7 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
           else
             std::snprintf(buf, sizeof buf, "tick %llu neuron %d: rtl v=%d spike=%d, ref v=%d spike=%d",
                           (unsigned long long)e.index, n, v, int(s), e.membranes[n], int(e.spikes[n]));
-          report(buf, e.scenario);
+          report(buf + describe_neuron_params(ref.neuron_params(n)), e.scenario);
         }
         ++st.neuron_checks;
       }

@@ -22,8 +22,9 @@ CoreReference::CoreReference(const CoreShape& shape)
     : shape_(shape),
       weights_(std::size_t(shape.axons) * shape.neurons, 0),
       multipliers_(shape.neurons),
+      params_(shape.neurons, q::NeuronParams::spikegpt_lif()),
       acc_(shape.neurons, 0),
-      v_(shape.neurons, 0) {
+      state_(shape.neurons) {
   if (shape.membrane_bits < 10) throw std::invalid_argument("membrane_bits must hold the threshold 256");
 }
 
@@ -46,10 +47,10 @@ int CoreReference::tick(std::vector<uint8_t>& spikes, std::vector<int32_t>& memb
   membranes.resize(shape_.neurons);
   int count = 0;
   for (int n = 0; n < shape_.neurons; ++n) {
-    const bool s = q::lif_step_int(v_[n], current(n), shape_.membrane_bits);
+    const bool s = q::neuron_step_int(params_[n], state_[n], current(n), shape_.membrane_bits);
     acc_[n] = 0;
     spikes[n] = s;
-    membranes[n] = v_[n];
+    membranes[n] = state_[n].v;
     count += s;
   }
   return count;
@@ -61,13 +62,18 @@ void CoreReference::add_partial_sum(int neuron, int64_t value) {
 
 void CoreReference::readout(std::vector<int64_t>& accumulators, std::vector<int32_t>& membranes) {
   accumulators = acc_;
-  membranes = v_;
+  membranes.resize(shape_.neurons);
+  for (int n = 0; n < shape_.neurons; ++n) membranes[n] = state_[n].v;
   std::fill(acc_.begin(), acc_.end(), 0);
 }
 
 void CoreReference::reset() {
   std::fill(acc_.begin(), acc_.end(), 0);
-  std::fill(v_.begin(), v_.end(), 0);
+  std::fill(state_.begin(), state_.end(), q::NeuronState{});
+}
+
+void CoreReference::reset_neuron_params() {
+  std::fill(params_.begin(), params_.end(), q::NeuronParams::spikegpt_lif());
 }
 
 }  // namespace spiketile::rtl

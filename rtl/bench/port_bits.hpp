@@ -36,6 +36,13 @@ inline void clear_port(VlWide<N>& port) {
   for (std::size_t i = 0; i < N; ++i) port.at(i) = 0;
 }
 
+// Several fields of one port word (e.g. neuron_param_fields()): the rest of the word is 0.
+template <typename P, typename Fields>
+inline void put_fields(P& port, const Fields& fields) {
+  clear_port(port);
+  for (const auto& f : fields) put_field(port, f.lsb, f.width, f.value);
+}
+
 template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
 inline uint64_t get_field(const T& port, int lsb, int width) {
   return (uint64_t(port) >> lsb) & ((uint64_t(1) << width) - 1);
@@ -82,14 +89,17 @@ inline bool assertion_failed(VerilatedContext& ctx) {
   return failed;
 }
 
-// Every input deasserted and reset held for two edges: the state every run starts from.
+// Every input deasserted and both resets (the state's and the neuron parameter table's) held for
+// two edges: the state every run starts from, with every neuron at SpikeGPT's LIF.
 template <typename V>
 inline void power_on(V& dut, VerilatedContext& ctx) {
   dut.clk = 0;
   dut.rst_n = 0;
+  dut.par_rst_n = 0;
   dut.cmd_valid = 0;
   dut.wr_en = 0;
   dut.mul_wr_en = 0;
+  dut.par_wr_en = 0;
   dut.eval();
   for (int i = 0; i < 2; ++i) clock_edge(dut, ctx);
 }

@@ -8,8 +8,10 @@ namespace spiketile::rtl {
 namespace {
 enum Scenario : uint8_t {
   kThreshold, kMembraneExtremes, kRequantizerExtremes, kRoundingTies, kResetMidstream, kSameAxon,
-  kEmptyTicks, kAccumulatorExtremes, kRandom, kTicksOnly, kInit, kPartialSums
+  kEmptyTicks, kAccumulatorExtremes, kRandom, kTicksOnly, kInit, kPartialSums, kNeuronModels, kNeuronThresholds,
+  kNeuronSaturation, kNeuronTable
 };
+constexpr int kNeuronFamilies = 7;   // Stimulus::random_neuron_params
 // The reference, q::requantize, computes v·m·2^-s in __int128: exact for s >= -64 (|v·m| <= 2^62),
 // overflowing below. make_multiplier never goes below 31 - 95; the RTL saturates any shift.
 constexpr int kMinShift = -64;
@@ -51,6 +53,28 @@ uint64_t encode_payload(const AxonEvent& e, int activation_bits) {
   return 0;
 }
 
+std::array<PortField, 9> neuron_param_fields(const q::NeuronParams& p, int membrane_bits) {
+  const int m = membrane_bits, rate = q::kNeuronRateFrac + 1;
+  const uint64_t mask = (uint64_t(1) << m) - 1;
+  return {{{0, rate, uint64_t(p.dv)},
+           {rate, rate, uint64_t(p.di)},
+           {2 * rate, 1, uint64_t(p.current)},
+           {2 * rate + 1, 1, uint64_t(p.leak)},
+           {2 * rate + 2, 1, uint64_t(p.fire_ge)},
+           {2 * rate + 3, 2, uint64_t(p.reset_mode)},
+           {2 * rate + 5, m, uint64_t(int64_t(p.bias)) & mask},
+           {2 * rate + 5 + m, m, uint64_t(int64_t(p.theta)) & mask},
+           {2 * rate + 5 + 2 * m, m, uint64_t(int64_t(p.v_reset)) & mask}}};
+}
+
+std::string describe_neuron_params(const q::NeuronParams& p) {
+  if (p == q::NeuronParams::spikegpt_lif()) return "";
+  return " [dv=" + std::to_string(p.dv) + " di=" + std::to_string(p.di) + " current=" + std::to_string(p.current) +
+         " leak=" + std::to_string(p.leak) + " bias=" + std::to_string(p.bias) + " theta=" + std::to_string(p.theta) +
+         " v_reset=" + std::to_string(p.v_reset) + " reset_mode=" + std::to_string(int(p.reset_mode)) +
+         " fire_ge=" + std::to_string(p.fire_ge) + "]";
+}
+
 q::Multiplier exact_multiplier(int64_t t) {
   if (t == 0) return {int32_t(1) << 30, 40};  // round(2^-10) = 0
   int k = 0;
@@ -61,7 +85,8 @@ q::Multiplier exact_multiplier(int64_t t) {
 const std::vector<std::string>& Stimulus::scenario_names() {
   static const std::vector<std::string> names = {
       "threshold", "membrane_extremes", "requantizer_extremes", "rounding_ties", "reset_midstream",
-      "same_axon", "empty_ticks", "accumulator_extremes", "random", "ticks_only", "init", "partial_sums"};
+      "same_axon", "empty_ticks", "accumulator_extremes", "random", "ticks_only", "init", "partial_sums",
+      "neuron_models", "neuron_thresholds", "neuron_saturation", "neuron_table"};
   return names;
 }
 
@@ -70,8 +95,11 @@ Stimulus::Stimulus(const CoreShape& shape, int lanes, uint64_t seed, Profile pro
     : shape_(shape), lanes_(lanes), groups_(shape.neurons / lanes), rng_(seed), profile_(profile),
       cycle_budget_(cycle_budget), w_(std::size_t(shape.axons) * shape.neurons, 0) {
   if (directed && profile == Profile::kMixed)
-    directed_queue_ = {kThreshold, kMembraneExtremes, kRequantizerExtremes, kRoundingTies, kResetMidstream,
-                       kSameAxon, kEmptyTicks, kAccumulatorExtremes, kPartialSums};
+    // The general neuron's scenarios early, so that short runs (the Icarus and gate-level replays)
+    // drive the parameter table too; they leave it at SpikeGPT's LIF for the scenarios after them.
+    directed_queue_ = {kThreshold, kNeuronModels, kNeuronThresholds, kNeuronSaturation, kNeuronTable,
+                       kMembraneExtremes, kRequantizerExtremes, kRoundingTies, kResetMidstream, kSameAxon,
+                       kEmptyTicks, kAccumulatorExtremes, kPartialSums};
 }
 
 // ---- emitters ------------------------------------------------------------------------------
@@ -111,6 +139,13 @@ void Stimulus::load_multiplier(int neuron, const q::Multiplier& m) {
   op.neuron = neuron;
   op.multiplier = m;
 }
+
+void Stimulus::load_neuron_params(int neuron, const q::NeuronParams& p) {
+  Op& op = emit(Op::Type::kNeuronParams);
+  op.neuron = neuron;
+  op.params = p;
+}
+void Stimulus::reset_neuron_params() { emit(Op::Type::kParamReset); }
 
 void Stimulus::tick_with_currents(const std::vector<int64_t>& x) {
   const int64_t cap = int64_t(1) << 30;
@@ -183,6 +218,33 @@ q::Multiplier Stimulus::random_multiplier(double typical_acc) {
   return {m, std::clamp(s, smin_shift, smax_shift)};
 }
 
+int32_t Stimulus::random_rate() {
+  const int32_t one = 1 << q::kNeuronRateFrac;
+  if (rng_.chance(0.2)) return rng_.pick(std::vector<int32_t>{0, 1, one / 2, one - 1, one});
+  return int32_t(rng_.uniform(0, one));
+}
+
+q::NeuronParams Stimulus::random_neuron_params(int family) {
+  const int64_t vmax = (int64_t(1) << (shape_.membrane_bits - 1)) - 1, vmin = -vmax - 1;
+  const auto potential = [&](int64_t lo, int64_t hi) {   // mostly near the threshold's scale, 10% anywhere
+    return int32_t(rng_.chance(0.1) ? rng_.uniform(vmin, vmax) : std::clamp(rng_.uniform(lo, hi), vmin, vmax));
+  };
+  if (family < 0) family = int(rng_.uniform(0, kNeuronFamilies - 1));
+  q::NeuronParams p;   // family 0: SpikeGPT's LIF
+  if (family == 0) return p;
+  const bool integrator = family == 2 || family == 4, spiking = family == 1 || family == 2 || family == 5;
+  p.current = family >= 5;
+  p.leak = !integrator;
+  p.dv = integrator && rng_.chance(0.7) ? 1 << q::kNeuronRateFrac : random_rate();
+  p.di = random_rate();
+  p.bias = integrator && rng_.chance(0.7) ? 0 : potential(-300, 300);
+  p.theta = potential(-100, 1000);
+  p.v_reset = potential(-300, 300);
+  p.reset_mode = !spiking ? q::ResetMode::kNone : rng_.chance(0.5) ? q::ResetMode::kToValue : q::ResetMode::kSubtract;
+  p.fire_ge = rng_.chance(0.5);
+  return p;
+}
+
 // ---- scenarios -------------------------------------------------------------------------------
 void Stimulus::next_segment(std::deque<Op>& out) {
   out_ = &out;
@@ -213,6 +275,10 @@ void Stimulus::next_segment(std::deque<Op>& out) {
       case kSameAxon: same_axon(); return;
       case kEmptyTicks: empty_ticks(); return;
       case kPartialSums: partial_sums(); return;
+      case kNeuronModels: neuron_models(); return;
+      case kNeuronThresholds: neuron_thresholds(); return;
+      case kNeuronSaturation: neuron_saturation(); return;
+      case kNeuronTable: neuron_table(); return;
       case kAccumulatorExtremes: {
         // ~2^(ACC-1) / (|w| x) events of `groups_` cycles each: only when the run is long enough
         const double events = 2.75 * std::ldexp(1.0, shape_.accumulator_bits - 1) /
@@ -227,6 +293,7 @@ void Stimulus::next_segment(std::deque<Op>& out) {
     }
   }
   scenario_ = kRandom;
+  if (rng_.chance(0.2)) random_neuron_table();
   if (rng_.chance(0.15)) random_currents();
   else random_segment();
 }
@@ -414,6 +481,143 @@ void Stimulus::partial_sums() {
     else tick();
     if (rng_.chance(0.3)) gap(int(rng_.uniform(0, groups_ + 5)));
   }
+}
+
+void Stimulus::neuron_models() {
+  // Every family side by side, one per neuron, from rest: a positive step, silence, a negative
+  // step, then currents anywhere, so leak, integration, the current stage's delay and each reset
+  // show in the membranes.
+  const int64_t vmax = (int64_t(1) << (shape_.membrane_bits - 1)) - 1;
+  std::vector<int64_t> x(shape_.neurons);
+  for (int round = 0; round < 2 * kNeuronFamilies; ++round) {
+    reset();
+    for (int n = 0; n < shape_.neurons; ++n) load_neuron_params(n, random_neuron_params((n + round) % kNeuronFamilies));
+    const int64_t step = rng_.pick(std::vector<int64_t>{100, 300, 600, 2000, vmax});
+    const auto ticks = [&](int count, int64_t value) {
+      std::fill(x.begin(), x.end(), value);
+      for (int t = 0; t < count; ++t) tick_with_currents(x);
+    };
+    ticks(6, step);
+    ticks(3, 0);
+    ticks(4, -step);
+    for (int t = 0; t < 4; ++t) {
+      for (auto& xi : x) xi = rng_.uniform(-vmax - 1, vmax);
+      tick_with_currents(x);
+    }
+  }
+}
+
+void Stimulus::neuron_thresholds() {
+  // Membranes landing exactly on theta - 2 ... theta + 1 under both comparisons and every reset
+  // mode, with thresholds across the whole range: with the leak on and dv = 1.0 the step is
+  // v = bias + x_src exactly (x_src: this input, or with a current stage of di = 1.0 the previous
+  // one, so each input is held for two ticks). The last rounds put theta near the bottom rail
+  // and the membrane at the top, so a subtract reset's v - theta overflows and saturates.
+  const int64_t vmax = (int64_t(1) << (shape_.membrane_bits - 1)) - 1, vmin = -vmax - 1;
+  std::vector<q::NeuronParams> params(shape_.neurons);
+  std::vector<int64_t> x(shape_.neurons);
+  for (int round = 0; round < 8; ++round) {
+    const bool overflow = round >= 6;
+    reset();
+    for (int n = 0; n < shape_.neurons; ++n) {
+      q::NeuronParams& p = params[n];
+      p = q::NeuronParams{};
+      p.dv = 1 << q::kNeuronRateFrac;
+      p.di = 1 << q::kNeuronRateFrac;
+      p.current = rng_.chance(0.3);
+      p.fire_ge = (n + round) % 2 == 0;
+      p.bias = int32_t(rng_.uniform(-300, 300));
+      p.theta = int32_t(overflow ? rng_.uniform(vmin, vmin + 64)
+                        : round < 3 ? rng_.uniform(-600, 600) : rng_.uniform(vmin + 302, vmax - 301));
+      p.v_reset = int32_t(rng_.uniform(-300, 300));
+      p.reset_mode = overflow ? q::ResetMode::kSubtract : q::ResetMode(rng_.uniform(0, 2));
+      load_neuron_params(n, p);
+    }
+    for (int t = 0; t < 6; ++t) {
+      for (int n = 0; n < shape_.neurons; ++n)
+        x[n] = overflow ? vmax : int64_t(params[n].theta) - params[n].bias + rng_.uniform(-2, 1);
+      tick_with_currents(x);
+      tick_with_currents(x);
+    }
+  }
+}
+
+void Stimulus::neuron_saturation() {
+  // Membranes and currents driven to both rails and held there: integrators fed rail currents,
+  // leaks toward a bias at a rail, current stages at the rails, and dv, di of 0 and 1.0 side by side.
+  const int64_t vmax = (int64_t(1) << (shape_.membrane_bits - 1)) - 1, vmin = -vmax - 1;
+  const int32_t one = 1 << q::kNeuronRateFrac;
+  std::vector<int64_t> x(shape_.neurons);
+  for (int round = 0; round < 4; ++round) {
+    reset();
+    for (int n = 0; n < shape_.neurons; ++n) {
+      q::NeuronParams p = random_neuron_params(n % 2 ? 4 : 6);   // I or CubaLI: no spikes
+      switch ((n / 2 + round) % 4) {
+        case 0: p.leak = false; p.dv = one; p.di = one; break;        // pure integrator of the rails
+        case 1: p.leak = true; p.dv = one; p.bias = int32_t(n % 4 < 2 ? vmax : vmin); break;
+        case 2: p.dv = 0; p.di = rng_.chance(0.5) ? 0 : one; break;   // nothing moves the membrane
+        default: p.di = 0; p.dv = random_rate(); break;                // the current never moves
+      }
+      if (round == 3) {   // the same with spikes: thresholds at the rails, every reset mode
+        p.reset_mode = q::ResetMode(rng_.uniform(0, 1));
+        p.theta = int32_t(rng_.pick(std::vector<int64_t>{vmax, vmax - 1, vmin, 0}));
+        p.v_reset = int32_t(rng_.pick(std::vector<int64_t>{vmax, vmin, 0}));
+      }
+      load_neuron_params(n, p);
+    }
+    const std::vector<int64_t> rails = {vmax, vmax, vmax, vmin, vmin, vmin, vmin, vmax, vmax};
+    for (int64_t rail : rails) {
+      std::fill(x.begin(), x.end(), rail);
+      tick_with_currents(x);
+    }
+    for (int t = 0; t < 3; ++t) {
+      for (auto& xi : x) xi = rng_.pick(std::vector<int64_t>{vmin, vmax, 0, 1, -1});
+      tick_with_currents(x);
+    }
+  }
+}
+
+void Stimulus::neuron_table() {
+  // The table's mechanics: entries rewritten one at a time between ticks (the state carries
+  // over), a readout between ticks (the state stays), rst_n keeps the table, par_rst_n puts
+  // SpikeGPT's LIF back, also right after writes. It ends at SpikeGPT's LIF for what follows.
+  std::vector<int64_t> x(shape_.neurons);
+  const auto random_ticks = [&](int count) {
+    for (int t = 0; t < count; ++t) {
+      for (auto& xi : x) xi = rng_.uniform(-600, 600);
+      tick_with_currents(x);
+    }
+  };
+  reset();
+  for (int n = 0; n < shape_.neurons; ++n) load_neuron_params(n, random_neuron_params());
+  random_ticks(3);
+  for (int k = 0; k < shape_.neurons; ++k) {
+    load_neuron_params(int(rng_.uniform(0, shape_.neurons - 1)), random_neuron_params());
+    random_ticks(1);
+  }
+  readout();
+  random_ticks(1);
+  reset();   // the state only: the table stays
+  random_ticks(2);
+  reset_neuron_params();
+  random_ticks(3);
+  for (int n = 0; n < shape_.neurons; n += 2) load_neuron_params(n, random_neuron_params());
+  random_ticks(1);
+  for (int n = 1; n < shape_.neurons; n += 2) load_neuron_params(n, random_neuron_params());
+  reset_neuron_params();
+  random_ticks(2);
+}
+
+void Stimulus::random_neuron_table() {
+  // A fresh random table (mixed families), a few entries rewritten, or SpikeGPT's LIF back.
+  const int kind = int(rng_.uniform(0, 9));
+  if (kind == 0) {
+    reset_neuron_params();
+    return;
+  }
+  const bool all = kind < 7;
+  for (int n = 0; n < shape_.neurons; ++n)
+    if (all || rng_.chance(0.2)) load_neuron_params(n, random_neuron_params());
 }
 
 void Stimulus::random_segment() {

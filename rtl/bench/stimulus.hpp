@@ -1,9 +1,10 @@
 // Stimulus for the RTL bench: a stream of core operations (events, ticks, resets, idle gaps,
-// weight and multiplier loads), produced one scenario at a time. Directed scenarios come first,
+// weight, multiplier and neuron parameter loads), produced one scenario at a time. Directed scenarios come first,
 // once each, then random segments until the driver has run its cycles. Model-independent: the
 // same stream drives the RTL and the reference.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -26,15 +27,20 @@ class Rng {  // xoshiro256**: fast, and the stream is the same on every platform
 };
 
 struct Op {
-  enum class Type : uint8_t { kEvent, kTick, kReset, kGap, kWeights, kMultiplier, kPartialSum, kReadout };
+  enum class Type : uint8_t {
+    kEvent, kTick, kReset, kGap, kWeights, kMultiplier, kPartialSum, kReadout,
+    kNeuronParams,   // one neuron's entry of the neuron parameter table
+    kParamReset,     // the table back to SpikeGPT's LIF (par_rst_n)
+  };
   Type type = Type::kGap;
   uint8_t scenario = 0;          // index into Stimulus::scenario_names()
   AxonEvent event;               // kEvent
   int count = 0;                 // kGap: idle cycles
   int axon = 0, group = 0;       // kWeights: row, lane group
   std::vector<int32_t> weights;  // kWeights: LANES values
-  int neuron = 0;                // kMultiplier, kPartialSum
+  int neuron = 0;                // kMultiplier, kPartialSum, kNeuronParams
   q::Multiplier multiplier;      // kMultiplier
+  q::NeuronParams params;        // kNeuronParams
   int64_t partial_sum = 0;       // kPartialSum: added to the neuron's accumulator
 };
 
@@ -43,6 +49,18 @@ struct Op {
 uint64_t encode_payload(const AxonEvent& e, int activation_bits);
 // {m, s} with requantize(1, {m, s}) == t exactly (0 <= t <= 2^30), m in [2^30, 2^31).
 q::Multiplier exact_multiplier(int64_t t);
+
+// One field of a port word: `width` bits at `lsb`, the value already in two's complement.
+struct PortField {
+  int lsb = 0, width = 0;
+  uint64_t value = 0;
+};
+// One neuron's parameters as the RTL's par_wr_data (the layout in rtl/neuron_param_table.sv),
+// LSB first; the word is neuron_param_bits() wide.
+std::array<PortField, 9> neuron_param_fields(const q::NeuronParams& p, int membrane_bits);
+constexpr int neuron_param_bits(int membrane_bits) { return 3 * membrane_bits + 31; }
+// "" for SpikeGPT's LIF, otherwise " [dv=.. di=.. current=.. ...]" for a mismatch report.
+std::string describe_neuron_params(const q::NeuronParams& p);
 
 enum class Profile { kMixed, kTicks };
 
@@ -68,6 +86,8 @@ class Stimulus {
   void load_row_word(int axon, int group);
   void load_weights();  // the whole matrix
   void load_multiplier(int neuron, const q::Multiplier& m);
+  void load_neuron_params(int neuron, const q::NeuronParams& p);
+  void reset_neuron_params();
   // One tick whose LIF input current is exactly x[n] for every neuron (saturated by the
   // requantizer when |x| >= 2^(MEM_W-1)): acc = ±1 from one binary event, |x| in the multiplier.
   void tick_with_currents(const std::vector<int64_t>& x);
@@ -82,7 +102,12 @@ class Stimulus {
   void empty_ticks();
   void accumulator_extremes();
   void partial_sums();
+  void neuron_models();
+  void neuron_thresholds();
+  void neuron_saturation();
+  void neuron_table();
   void random_segment();
+  void random_neuron_table();
   void random_currents();
   void ticks_only();
 
@@ -90,6 +115,10 @@ class Stimulus {
   AxonEvent random_event(int kind_mode, int value_mode, int axon);
   int64_t random_partial_sum();
   q::Multiplier random_multiplier(double typical_acc);
+  // A valid configuration of one neuron family: 0 SpikeGPT's LIF, 1 LIF, 2 IF, 3 LI, 4 I, 5 CubaLIF,
+  // 6 CubaLI (docs/numerics.md §4.8a); -1 any of them.
+  q::NeuronParams random_neuron_params(int family = -1);
+  int32_t random_rate();
 
   CoreShape shape_;
   int lanes_, groups_;

@@ -4,7 +4,7 @@
 // hex, separated by spaces (the order is VectorFile::kFields; vectors_tb.sv reads the same):
 //   inputs:   rst_n cmd_valid cmd_tick cmd_axon cmd_kind cmd_value cmd_psum cmd_neuron
 //             cmd_psum_value wr_en wr_axon wr_group wr_weights mul_wr_en mul_wr_neuron
-//             mul_wr_mantissa mul_wr_shift
+//             mul_wr_mantissa mul_wr_shift par_rst_n par_wr_en par_wr_neuron par_wr_data
 //   before the rising edge: cmd_ready idle
 //   after it: out_valid out_group out_readout out_spikes out_membrane out_acc
 // Output fields the reference does not define (no beat, or out_acc on a LIF beat) are 0 and the
@@ -24,7 +24,7 @@ namespace spiketile::rtl {
 
 class VectorFile {
  public:
-  static constexpr int kFields = 25;
+  static constexpr int kFields = 29;
 
   explicit VectorFile(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "w")) {
     if (!file_) throw std::runtime_error("cannot write the vector file '" + path + "'");

@@ -46,6 +46,8 @@ ComparisonResult compare_backends(NeuronCoreBackend& a, NeuronCoreBackend& b, co
           case Op::Type::kReset: return core.reset();
           case Op::Type::kWeights: return core.set_weights(op.axon, op.group * g.lanes, op.weights.data(), g.lanes);
           case Op::Type::kMultiplier: return core.set_multiplier(op.neuron, op.multiplier);
+          case Op::Type::kNeuronParams: return core.set_neuron_params(op.neuron, op.params);
+          case Op::Type::kParamReset: return core.reset_neuron_params();
           case Op::Type::kGap: return core.idle(uint64_t(op.count));
         }
         return 0;

@@ -1,5 +1,6 @@
 // Two neuron core backends driven with the same stimulus (rtl/bench/stimulus.hpp), call by call,
-// comparing every tick's spikes and membranes and every call's cycle count. This is the bench's
+// comparing every tick's spikes and membranes and every call's cycle count (writes of weights,
+// multipliers and neuron parameters included: their effect shows in the ticks after them). This is the bench's
 // check one level up: through NeuronCoreBackend, as a simulator would drive a core.
 #pragma once
 

@@ -97,6 +97,10 @@ uint64_t NeuronCoreBackend::set_multiplier(int neuron, const q::Multiplier& m) {
   d.kind = Drive::Kind::kMultiplier;
   d.neuron = neuron;
   d.multiplier = m;
+  return write(d);
+}
+
+uint64_t NeuronCoreBackend::write(const Drive& d) {
   const uint64_t before = stats_.write_cycles;
   wait_until(true, stats_.write_cycles);
   cycle(d, stats_.write_cycles);
@@ -110,6 +114,32 @@ uint64_t NeuronCoreBackend::load_multipliers(const std::vector<q::Multiplier>& m
   uint64_t cycles = 0;
   for (std::size_t n = 0; n < m.size(); ++n) cycles += set_multiplier(int(n), m[n]);
   return cycles;
+}
+
+uint64_t NeuronCoreBackend::set_neuron_params(int neuron, const q::NeuronParams& p) {
+  check_index("neuron", neuron, shape().neurons, model_);
+  const std::string error = p.validation_error(shape().membrane_bits);
+  if (!error.empty()) throw std::out_of_range(fmt::format("neuron core '{}': neuron {}: {}", model_, neuron, error));
+  Drive d;
+  d.kind = Drive::Kind::kNeuronParams;
+  d.neuron = neuron;
+  d.params = p;
+  return write(d);
+}
+
+uint64_t NeuronCoreBackend::load_neuron_params(const std::vector<q::NeuronParams>& p) {
+  if (p.size() > std::size_t(shape().neurons))
+    throw std::out_of_range(fmt::format("neuron core '{}': {} neuron parameter entries for {} neurons", model_, p.size(),
+                                        shape().neurons));
+  uint64_t cycles = 0;
+  for (std::size_t n = 0; n < p.size(); ++n) cycles += set_neuron_params(int(n), p[n]);
+  return cycles;
+}
+
+uint64_t NeuronCoreBackend::reset_neuron_params() {
+  Drive d;
+  d.kind = Drive::Kind::kParamReset;
+  return write(d);
 }
 
 uint64_t NeuronCoreBackend::apply(const AxonEvent& e) {

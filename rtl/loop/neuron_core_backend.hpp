@@ -25,7 +25,7 @@ namespace spiketile::rtl {
 
 struct TickResult {
   std::vector<uint8_t> spikes;     // per neuron, 0 or 1
-  std::vector<int32_t> membranes;  // per neuron, after this tick's LIF update (Q.8); read_out: as they are
+  std::vector<int32_t> membranes;  // per neuron, after this tick's neuron update (Q.8); read_out: as they are
   std::vector<int64_t> accumulators;   // read_out only: each neuron's accumulator before the clear
   int spike_count = 0;
   uint64_t cycles = 0;             // what the tick call advanced the core's clock by
@@ -37,7 +37,7 @@ struct CoreCycleStats {
   uint64_t event_cycles = 0, partial_sum_cycles = 0, tick_cycles = 0, readout_cycles = 0, reset_cycles = 0,
            write_cycles = 0, idle_cycles = 0;
   uint64_t idle_cycles_clocked = 0;   // of idle_cycles, those the core still had work in (evaluated)
-  uint64_t neuron_updates = 0, sops = 0;   // LIF ticks x neurons, events x neurons
+  uint64_t neuron_updates = 0, sops = 0;   // neuron ticks x neurons, events x neurons
   uint64_t total() const {
     return event_cycles + partial_sum_cycles + tick_cycles + readout_cycles + reset_cycles + write_cycles +
            idle_cycles;
@@ -55,7 +55,8 @@ class NeuronCoreBackend {
   const CoreGeometry& geometry() const { return geometry_; }
   const CoreShape& shape() const { return geometry_.shape; }
 
-  // ---- configuration: waits for an idle core, one weight word or multiplier per cycle -------
+  // ---- configuration: waits for an idle core, one weight word, multiplier or neuron's
+  //      parameters per cycle; reset() keeps all of it ---------------------------------------
   // Weights w[0..count) of row `axon` for neurons first_neuron.. (signed, weight_bits wide).
   uint64_t set_weights(int axon, int first_neuron, const int32_t* w, int count);
   // A rows × neurons tile, row-major [axon][neuron], into the top-left corner of the
@@ -63,6 +64,13 @@ class NeuronCoreBackend {
   uint64_t load_weights(const int32_t* w, int rows, int neurons);
   uint64_t set_multiplier(int neuron, const q::Multiplier& m);
   uint64_t load_multipliers(const std::vector<q::Multiplier>& m);   // neurons 0..m.size()
+  // One neuron's entry of the neuron parameter table (docs/numerics.md §4.8a): which neuron model
+  // its ticks run. Until written, every neuron runs SpikeGPT's LIF. Throws std::out_of_range
+  // naming the field of an invalid configuration (q::NeuronParams::validation_error).
+  uint64_t set_neuron_params(int neuron, const q::NeuronParams& p);
+  uint64_t load_neuron_params(const std::vector<q::NeuronParams>& p);   // neurons 0..p.size()
+  // Every neuron back to SpikeGPT's LIF (the RTL's par_rst_n): one cycle.
+  uint64_t reset_neuron_params();
   int32_t weight(int axon, int neuron) const { return weights_[std::size_t(axon) * shape().neurons + neuron]; }
 
   // ---- the token stream ---------------------------------------------------------------------
@@ -71,13 +79,15 @@ class NeuronCoreBackend {
   // A partial sum from another crossbar of the same tile: acc[neuron] += value, saturating at
   // accumulator_bits (one cycle: a single-lane-group command).
   uint64_t add_partial_sum(int neuron, int64_t value);
-  // The token tick: requantize every accumulator, LIF, clear; spikes and membranes of all neurons.
+  // The token tick: requantize every accumulator, each neuron's update (its parameter table entry),
+  // clear; spikes and membranes of all neurons.
   uint64_t tick(TickResult& out);
   // The readout tick (neuron function "identity"): every raw accumulator out, then cleared;
   // membranes untouched (reported as they are), no spikes. Same timing as tick(). For a tile
   // whose outputs are partial sums, or a layer whose neuron function runs elsewhere.
   uint64_t read_out(TickResult& out);
-  // Synchronous reset: membranes, accumulators and commands in flight; weights and multipliers stay.
+  // Synchronous reset: membranes, synaptic currents, accumulators and commands in flight; weights,
+  // multipliers and neuron parameters stay.
   uint64_t reset();
   // `cycles` cycles pass with nothing driven (the caller's time between commands): commands in
   // flight drain, so the next call does not wait for them again. Only the cycles in which the
@@ -92,14 +102,17 @@ class NeuronCoreBackend {
 
   // One clock cycle of the core's ports: what is driven in it (sampled at its rising edge).
   struct Drive {
-    enum class Kind { kIdle, kEvent, kPartialSum, kTick, kReadout, kWeightWord, kMultiplier, kReset };
+    enum class Kind {
+      kIdle, kEvent, kPartialSum, kTick, kReadout, kWeightWord, kMultiplier, kNeuronParams, kParamReset, kReset
+    };
     Kind kind = Kind::kIdle;
     AxonEvent event;                   // kEvent
     int64_t partial_sum = 0;           // kPartialSum (with neuron)
     int axon = 0, group = 0;           // kWeightWord: row, lane group
     const int32_t* word = nullptr;     // kWeightWord: lanes weights
-    int neuron = 0;                    // kMultiplier, kPartialSum
+    int neuron = 0;                    // kMultiplier, kPartialSum, kNeuronParams
     q::Multiplier multiplier;          // kMultiplier
+    q::NeuronParams params;            // kNeuronParams
   };
   // Port state during the current cycle.
   virtual bool cmd_ready() const = 0;
@@ -113,6 +126,7 @@ class NeuronCoreBackend {
   uint64_t cycle(const Drive& d, uint64_t& counter);
   uint64_t wait_until(bool idle, uint64_t& counter);
   uint64_t write_word(int axon, int group, uint64_t& counter);
+  uint64_t write(const Drive& d);   // a configuration write: waits for an idle core, one cycle
   uint64_t command(const Drive& d, uint64_t& counter);
   uint64_t run_tick(TickResult& out, bool readout);
 

@@ -53,6 +53,8 @@ uint64_t NeuronCoreModule::execute(const Command& c) {
     case Command::Kind::kReset: return backend_->reset();
     case Command::Kind::kWeights: return backend_->set_weights(c.axon, c.neuron, c.weights.data(), int(c.weights.size()));
     case Command::Kind::kMultiplier: return backend_->set_multiplier(c.neuron, c.multiplier);
+    case Command::Kind::kNeuronParams: return backend_->set_neuron_params(c.neuron, c.params);
+    case Command::Kind::kParamReset: return backend_->reset_neuron_params();
   }
   return 0;
 }

@@ -19,14 +19,15 @@ namespace spiketile::rtl {
 class NeuronCoreModule : public sc_core::sc_module {
  public:
   struct Command {
-    enum class Kind { kEvent, kPartialSum, kTick, kReadout, kReset, kWeights, kMultiplier };
+    enum class Kind { kEvent, kPartialSum, kTick, kReadout, kReset, kWeights, kMultiplier, kNeuronParams, kParamReset };
     Kind kind = Kind::kTick;
     AxonEvent event;                 // kEvent
-    int neuron = 0;                  // kPartialSum, kMultiplier; kWeights: the first neuron
+    int neuron = 0;                  // kPartialSum, kMultiplier, kNeuronParams; kWeights: the first neuron
     int64_t partial_sum = 0;         // kPartialSum
     int axon = 0;                    // kWeights
     std::vector<int32_t> weights;    // kWeights
     q::Multiplier multiplier;        // kMultiplier
+    q::NeuronParams params;          // kNeuronParams
   };
   // A tick's (or readout's) results and the time its last lane group left the core.
   using TickCallback = std::function<void(const TickResult& result, const sc_core::sc_time& done)>;

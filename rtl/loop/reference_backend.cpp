@@ -51,6 +51,14 @@ class ReferenceBackend final : public NeuronCoreBackend {
         ref_.set_multiplier(d.neuron, d.multiplier);
         pipeline_.edge(false, false);
         break;
+      case Drive::Kind::kNeuronParams:
+        ref_.set_neuron_params(d.neuron, d.params);
+        pipeline_.edge(false, false);
+        break;
+      case Drive::Kind::kParamReset:
+        ref_.reset_neuron_params();
+        pipeline_.edge(false, false);
+        break;
       case Drive::Kind::kIdle:
         pipeline_.edge(false, false);
         break;

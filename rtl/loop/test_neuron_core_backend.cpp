@@ -98,6 +98,97 @@ TEST(NeuronCoreBackend, HandWorkedPartialSumsAndReadout) {
   }
 }
 
+// The neuron parameter table on small: each neuron a different model of docs/numerics.md §4.8a,
+// every neuron fed x = 300 per token (weight 3 x graded 100, multiplier 1.0).
+//   0 SpikeGPT's LIF (never written)   150, 225, 262 -> spike, 0
+//   1 IF, theta 1000, >, to v_reset 5  300, 600, 900, 1200 -> spike, 5
+//   2 IF, subtract theta 1000          300, 600, 900, 1200 -> spike, 200
+//   3 CubaLI, di = dv = 1.0, no leak   0, 300, 600, 900: the current arrives one tick late
+//   4 NIR LIF, dv 0.25, >, theta 256   75, 131 (56.25), 173 (42.25), 204 (31.75)
+TEST(NeuronCoreBackend, HandWorkedNeuronParameterTable) {
+  for (auto& core : both("small")) {
+    SCOPED_TRACE(core->backend_name());
+    const std::vector<int32_t> weights(8, 3);
+    core->load_weights(weights.data(), 1, 8);
+    core->load_multipliers(std::vector<q::Multiplier>(8, q::Multiplier{1 << 30, 30}));
+    q::NeuronParams integrate;
+    integrate.leak = false;
+    integrate.dv = 4096;
+    integrate.theta = 1000;
+    integrate.fire_ge = false;
+    integrate.v_reset = 5;
+    q::NeuronParams subtract = integrate;
+    subtract.reset_mode = q::ResetMode::kSubtract;
+    q::NeuronParams cuba = integrate;
+    cuba.current = true;
+    cuba.di = 4096;
+    cuba.reset_mode = q::ResetMode::kNone;
+    q::NeuronParams nir_lif;
+    nir_lif.dv = 1024;
+    nir_lif.fire_ge = false;
+    EXPECT_EQ(core->set_neuron_params(1, integrate), 1u);   // one cycle each on an idle core
+    EXPECT_EQ(core->load_neuron_params({q::NeuronParams::spikegpt_lif(), integrate, subtract, cuba, nir_lif}), 5u);
+    const std::vector<std::vector<int32_t>> v = {
+        {150, 225, 0, 150}, {300, 600, 900, 5}, {300, 600, 900, 200}, {0, 300, 600, 900}, {75, 131, 173, 204}};
+    const std::vector<std::vector<int>> spikes = {{0, 0, 1, 0}, {0, 0, 0, 1}, {0, 0, 0, 1}, {0, 0, 0, 0}, {0, 0, 0, 0}};
+    TickResult t;
+    for (int token = 0; token < 4; ++token) {
+      core->apply(AxonEvent{0, EventKind::kGradedUnsigned, 100, false});
+      EXPECT_EQ(core->tick(t), 7u);   // the timing of a tick does not depend on the neuron model
+      for (int n = 0; n < 5; ++n) {
+        EXPECT_EQ(t.membranes[n], v[n][token]) << "neuron " << n << ", token " << token;
+        EXPECT_EQ(t.spikes[n], spikes[n][token]) << "neuron " << n << ", token " << token;
+      }
+    }
+    core->read_out(t);   // the state stays, the current stage's included
+    core->apply(AxonEvent{0, EventKind::kGradedUnsigned, 0, false});
+    core->tick(t);
+    EXPECT_EQ(t.membranes[3], 1200);   // 900 + the previous token's 300
+    core->reset();                     // the state only: the table stays
+    core->apply(AxonEvent{0, EventKind::kGradedUnsigned, 100, false});
+    core->tick(t);
+    EXPECT_EQ(t.membranes[1], 300);
+    EXPECT_EQ(t.membranes[3], 0);
+    // SpikeGPT's LIF again: 1 cycle until the tick's last beat leaves the output register (idle),
+    // 1 for the reset. Then 300 + ((300 - 300) >> 1) fires.
+    EXPECT_EQ(core->reset_neuron_params(), 2u);
+    core->apply(AxonEvent{0, EventKind::kGradedUnsigned, 100, false});
+    core->tick(t);
+    EXPECT_EQ(t.spikes[1], 1);
+    EXPECT_EQ(t.membranes[1], 0);
+    EXPECT_EQ(t.membranes[3], 150);
+    EXPECT_EQ(core->stats().writes, 16u * 2u + 8u + 7u);   // weight words, multipliers, table
+  }
+}
+
+TEST(NeuronCoreBackend, RejectsInvalidNeuronParameters) {
+  for (auto& core : both("narrow")) {   // 12-bit membranes
+    SCOPED_TRACE(core->backend_name());
+    const auto message = [&](int neuron, const q::NeuronParams& p) -> std::string {
+      try {
+        core->set_neuron_params(neuron, p);
+      } catch (const std::out_of_range& e) {
+        return e.what();
+      }
+      return "no error";
+    };
+    q::NeuronParams p;
+    EXPECT_NE(message(8, p).find("neuron 8 outside [0, 8)"), std::string::npos) << message(8, p);
+    p.dv = 4097;
+    EXPECT_EQ(message(2, p), "neuron core 'narrow': neuron 2: neuron parameter dv = 4097 outside [0, 4096] "
+                             "(dt/tau_mem in Q.12)");
+    p = q::NeuronParams{};
+    p.theta = 2048;
+    EXPECT_EQ(message(0, p), "neuron core 'narrow': neuron 0: neuron parameter theta = 2048 outside [-2048, 2047] "
+                             "(12-bit membrane, Q.8)");
+    p = q::NeuronParams{};
+    p.reset_mode = q::ResetMode(3);
+    EXPECT_NE(message(0, p).find("reset_mode = 3"), std::string::npos);
+    EXPECT_THROW(core->load_neuron_params(std::vector<q::NeuronParams>(9)), std::out_of_range);
+    EXPECT_EQ(core->cycles(), 0u);   // nothing reached the core
+  }
+}
+
 void expect_backends_agree(const std::string& config, uint64_t cycles, uint64_t seed) {
   auto ref = make_neuron_core_backend("reference", find_rtl_model(config));
   auto rtl = make_neuron_core_backend("verilated", find_rtl_model(config));

@@ -38,6 +38,8 @@ NeuronCoreModule::Command from_op(const spiketile::rtl::Op& op, int lanes) {
     case spiketile::rtl::Op::Type::kReset: c.kind = Kind::kReset; break;
     case spiketile::rtl::Op::Type::kWeights: c.kind = Kind::kWeights; c.axon = op.axon; c.neuron = op.group * lanes; c.weights = op.weights; break;
     case spiketile::rtl::Op::Type::kMultiplier: c.kind = Kind::kMultiplier; c.neuron = op.neuron; c.multiplier = op.multiplier; break;
+    case spiketile::rtl::Op::Type::kNeuronParams: c.kind = Kind::kNeuronParams; c.neuron = op.neuron; c.params = op.params; break;
+    case spiketile::rtl::Op::Type::kParamReset: c.kind = Kind::kParamReset; break;
     case spiketile::rtl::Op::Type::kGap: break;   // handled by the driver as time
   }
   return c;

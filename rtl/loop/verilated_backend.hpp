@@ -8,7 +8,7 @@
 #include <string>
 
 #include "rtl/bench/port_bits.hpp"
-#include "rtl/bench/stimulus.hpp"   // encode_payload
+#include "rtl/bench/stimulus.hpp"   // encode_payload, neuron_param_fields
 #include "rtl/loop/neuron_core_backend.hpp"
 #include "verilated.h"
 
@@ -54,7 +54,7 @@ class VerilatedBackend final : public NeuronCoreBackend {
       dut_->cmd_kind = uint8_t(d.event.kind);
       dut_->cmd_value = encode_payload(d.event, s.activation_bits);
     } else if (tick) {
-      dut_->cmd_kind = uint8_t(d.kind == Drive::Kind::kReadout ? TickFunction::kReadout : TickFunction::kLif);
+      dut_->cmd_kind = uint8_t(d.kind == Drive::Kind::kReadout ? TickFunction::kReadout : TickFunction::kNeuron);
     } else if (d.kind == Drive::Kind::kPartialSum) {
       dut_->cmd_neuron = d.neuron;
       dut_->cmd_psum_value = uint32_t(uint64_t(d.partial_sum) & ((uint64_t(1) << s.accumulator_bits) - 1));
@@ -72,6 +72,12 @@ class VerilatedBackend final : public NeuronCoreBackend {
       dut_->mul_wr_neuron = d.neuron;
       dut_->mul_wr_mantissa = uint32_t(d.multiplier.mantissa);
       dut_->mul_wr_shift = uint8_t(int8_t(d.multiplier.shift));
+    }
+    dut_->par_rst_n = d.kind != Drive::Kind::kParamReset;
+    dut_->par_wr_en = d.kind == Drive::Kind::kNeuronParams;
+    if (dut_->par_wr_en) {
+      dut_->par_wr_neuron = d.neuron;
+      put_fields(dut_->par_wr_data, neuron_param_fields(d.params, s.membrane_bits));
     }
     clock_edge(*dut_, *ctx_);
     if (assertion_failed(*ctx_))

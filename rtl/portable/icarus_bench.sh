@@ -14,7 +14,7 @@ rtl="$(dirname "$here")"
 bench="$1" config="$2" cycles="$3" seed="$4" work="$5"
 shift 5
 design=("$rtl"/synapse_memory.sv "$rtl"/multiplier_table.sv "$rtl"/accumulator_array.sv "$rtl"/requantizer.sv
-        "$rtl"/lif_neuron_unit.sv "$rtl"/neuron_core.sv)
+        "$rtl"/neuron_param_table.sv "$rtl"/neuron_unit.sv "$rtl"/neuron_core.sv)
 defines=()
 if [[ "${1:-}" == --netlist ]]; then
   design=("$2" "$rtl"/synapse_memory.sv)

@@ -30,7 +30,7 @@ params=$("$bench" --config "$config" --parameters)
 chparams=""
 for p in $params; do chparams+=" -chparam ${p%%=*} ${p#*=}"; done
 script="read_verilog -sv -lib $rtl/synapse_memory.sv
-read_verilog -sv $rtl/multiplier_table.sv $rtl/accumulator_array.sv $rtl/requantizer.sv $rtl/lif_neuron_unit.sv $rtl/neuron_core.sv
+read_verilog -sv $rtl/multiplier_table.sv $rtl/accumulator_array.sv $rtl/requantizer.sv $rtl/neuron_param_table.sv $rtl/neuron_unit.sv $rtl/neuron_core.sv
 hierarchy -check -top neuron_core$chparams
 synth -top neuron_core
 check -assert

@@ -20,7 +20,8 @@ module vectors_tb #(
     localparam int GROUPS = NEURONS / LANES,
     localparam int G_W    = GROUPS > 1 ? $clog2(GROUPS) : 1,
     localparam int AX_W   = AXONS > 1 ? $clog2(AXONS) : 1,
-    localparam int N_W    = NEURONS > 1 ? $clog2(NEURONS) : 1
+    localparam int N_W    = NEURONS > 1 ? $clog2(NEURONS) : 1,
+    localparam int PAR_W  = 3 * MEM_W + 31
 );
     logic                   clk = 1'b0, rst_n = 1'b0;
     logic                   cmd_valid = 1'b0, cmd_tick = 1'b0, cmd_psum = 1'b0;
@@ -36,6 +37,9 @@ module vectors_tb #(
     logic [N_W-1:0]         mul_wr_neuron = '0;
     logic [31:0]            mul_wr_mantissa = '0;
     logic [7:0]             mul_wr_shift = '0;
+    logic                   par_rst_n = 1'b0, par_wr_en = 1'b0;
+    logic [N_W-1:0]         par_wr_neuron = '0;
+    logic [PAR_W-1:0]       par_wr_data = '0;
     wire                    cmd_ready, out_valid, out_last, out_readout, idle;
     wire [G_W-1:0]          out_group;
     wire [LANES-1:0]        out_spikes;
@@ -50,7 +54,7 @@ module vectors_tb #(
 `endif
         .clk, .rst_n, .cmd_valid, .cmd_ready, .cmd_tick, .cmd_axon, .cmd_kind, .cmd_value, .cmd_psum, .cmd_neuron,
         .cmd_psum_value, .wr_en, .wr_axon, .wr_group, .wr_weights, .mul_wr_en, .mul_wr_neuron, .mul_wr_mantissa,
-        .mul_wr_shift, .out_valid, .out_last, .out_group, .out_spikes, .out_membrane, .out_readout, .out_acc, .idle);
+        .mul_wr_shift, .par_rst_n, .par_wr_en, .par_wr_neuron, .par_wr_data, .out_valid, .out_last, .out_group, .out_spikes, .out_membrane, .out_readout, .out_acc, .idle);
 
     // Expected values of one cycle.
     logic                   e_ready, e_idle, e_valid, e_readout;
@@ -83,17 +87,17 @@ module vectors_tb #(
             $display("vectors_tb: FAIL, cannot open %s", path);
             $finish;
         end
-        // Power on as the bench does: every input low, reset held for two edges.
+        // Power on as the bench does: every input low, both resets held for two edges.
         edge_pair;
         edge_pair;
-        fields = 25;
-        while (fields == 25) begin
-            fields = $fscanf(fd, "%h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h\n",
+        fields = 29;
+        while (fields == 29) begin
+            fields = $fscanf(fd, "%h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h %h\n",
                              rst_n, cmd_valid, cmd_tick, cmd_axon, cmd_kind, cmd_value, cmd_psum, cmd_neuron,
                              cmd_psum_value, wr_en, wr_axon, wr_group, wr_weights, mul_wr_en, mul_wr_neuron,
-                             mul_wr_mantissa, mul_wr_shift, e_ready, e_idle, e_valid, e_group, e_readout, e_spikes,
-                             e_membrane, e_acc);
-            if (fields == 25) begin
+                             mul_wr_mantissa, mul_wr_shift, par_rst_n, par_wr_en, par_wr_neuron, par_wr_data,
+                             e_ready, e_idle, e_valid, e_group, e_readout, e_spikes, e_membrane, e_acc);
+            if (fields == 29) begin
             #1;  // combinational outputs settle with this cycle's inputs
             if (cmd_ready !== e_ready) mismatch($sformatf("cmd_ready=%b expected %b", cmd_ready, e_ready));
             if (idle !== e_idle) mismatch($sformatf("idle=%b expected %b", idle, e_idle));

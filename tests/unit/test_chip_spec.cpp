@@ -709,23 +709,23 @@ namespace spiketile {
 namespace {
 
 // The area proxy reproduces the two syntheses it is fitted to (rtl/README.md: the default core
-// 392,805 cells and 30,369 flip-flops, the small one 47,275 and 1,777) and refuses widths it was
+// 575,650 cells and 57,217 flip-flops, the small one 63,176 and 2,853) and refuses widths it was
 // not calibrated at rather than extrapolate.
 TEST(CoreAreaProxy, ReproducesTheSynthesizedCoresAndRefusesOtherWidths) {
   const fs::path chips = kSourceDir / "chips";
   ChipSpec chip = load_chip_spec((chips / "default.yaml").string());
   const auto area = core_area_proxy(chip);
   ASSERT_TRUE(area.has_value());
-  EXPECT_NEAR(double(area->logic_cells), 392805.0, 2.0);
-  EXPECT_NEAR(double(area->flip_flops), 30369.0, 2.0);
+  EXPECT_NEAR(double(area->logic_cells), 575650.0, 2.0);
+  EXPECT_NEAR(double(area->flip_flops), 57217.0, 2.0);
   EXPECT_EQ(area->synapse_sram_bits, 256 * 256 * 8);
   chip.core.neuron_unit.lanes = 4;
   chip.core.crossbar.neurons = 8;
   chip.core.crossbar.axons = 16;
   const auto small = core_area_proxy(chip);
   ASSERT_TRUE(small.has_value());
-  EXPECT_NEAR(double(small->logic_cells), 47275.0, 2.0);
-  EXPECT_NEAR(double(small->flip_flops), 1777.0, 2.0);
+  EXPECT_NEAR(double(small->logic_cells), 63176.0, 2.0);
+  EXPECT_NEAR(double(small->flip_flops), 2853.0, 2.0);
   EXPECT_EQ(small->synapse_sram_bits, 1024);
   std::string why;
   EXPECT_FALSE(core_area_proxy(load_chip_spec((chips / "tiny.yaml").string()), &why).has_value());
