@@ -76,7 +76,7 @@ void eval(const EvalOptions& o) {
 
 void register_eval(CLI::App& app) {
   auto opts = std::make_shared<EvalOptions>();
-  auto* cmd = app.add_subcommand("eval", "Bits per character (or token) and per-layer firing rates on a text file");
+  auto* cmd = app.add_subcommand("eval", "Bits per character (or token) and per-layer firing rates on a text file or token ids");
   opts->model.add_to(cmd, true);
   opts->input.add_to(cmd, "Text to evaluate as one sequence from the zero state",
                      "Evaluate only the first N tokens (0 = all)");
