@@ -45,14 +45,20 @@ void keep_large_buffers_out_of_the_heap() {
 int compile(const CompileCliOptions& o) {
   if (!o.check && !o.dump_ir && o.output.empty())
     throw std::invalid_argument("compile needs -o OUT.stmap, or --check to test the fit without writing");
-  refuse_overwriting_inputs({o.output}, {o.model.model, o.model.calibration_path(), o.chip, o.energy_table});
+  refuse_overwriting_inputs({o.output},
+                            {o.model.model, o.model.calibration_path(), o.model.tokenizer, o.chip, o.energy_table});
   keep_large_buffers_out_of_the_heap();
   const auto t0 = std::chrono::steady_clock::now();
   const ChipSpec chip = load_chip_spec(o.chip);
   // Tensor by tensor, never the whole float model; the int32 embedding table comes last, after
   // lowering has moved the int8 weights into tiles, so peak memory stays near the mapping's own size.
   const std::unique_ptr<TensorReader> reader = open_tensor_file(o.model.model);
-  const Calibration calibration = o.model.load_calibration(infer_config(reader->index()).n_layer);
+  const ModelConfig checkpoint_config = infer_config(reader->index());
+  // Found before compiling, so a tokenizer that does not fit stops the compile at once; recorded in
+  // the mapping so that text runs from the mapping alone.
+  const FoundTokenizer tokenizer =
+      find_tokenizer(o.model.tokenizer, o.model.model, checkpoint_config.vocab_size, o.model.data_dir);
+  const Calibration calibration = o.model.load_calibration(checkpoint_config.n_layer);
   const std::string chip_yaml = unicode::read_file_bytes(o.chip, "a chip description (YAML)");
   // Read anew for every compile the objective's search runs: lowering consumes the weights.
   ModelConfig config;
@@ -108,6 +114,7 @@ int compile(const CompileCliOptions& o) {
     QuantizedSpikeGpt::read_embedding_blocks(*reader, mapping.config, mapping.binary_embedding, emit);
   };
   mapping.model_source = o.model.model;
+  mapping.tokenizer = tokenizer.source;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("{}", mapping_summary(mapping));
   if (o.check) {

@@ -12,30 +12,35 @@ namespace spiketile::cli {
 namespace {
 struct EvalOptions {
   ModelOptions model;
-  std::string text_file;
+  TokenInputOptions input;
   std::string json_out;
-  int64_t max_tokens = 0;
 };
 
 void eval(const EvalOptions& o) {
   std::vector<std::string> inputs = o.model.input_paths();
-  inputs.push_back(o.text_file);
+  inputs.push_back(o.input.path());
   refuse_overwriting_inputs({o.json_out}, inputs);
   // Opened before the evaluation: an output folder that does not exist fails now, not after it.
   std::optional<OutputFile> json_file;
   if (!o.json_out.empty()) json_file.emplace(o.json_out);
   auto model_ptr = o.model.make_model();
   TokenModel& model = *model_ptr;
-  const auto tokens = encode_text_file(o.text_file, model.vocab_size(), o.model.data_dir, o.max_tokens, kTextToEvaluate);
-  const auto r = evaluate(model, tokens, [](int64_t done, int64_t total) {
+  const FoundTokenizer tokenizer = o.model.find_tokenizer(model);
+  const FileTokens input = o.input.read(tokenizer, model.vocab_size(), kTextToEvaluate);
+  const auto r = evaluate(model, input.tokens, [](int64_t done, int64_t total) {
     fmt::print(stderr, "\r  {}/{} tokens", done, total);
   });
   fmt::print(stderr, "\r");
-  const char* unit = model.vocab_size() == 77 ? "bits per character" : "bits per token";
+  // A character vocabulary's tokens are characters, whichever its size and whether read from text or ids.
+  const bool characters = tokenizer.source.kind == TokenizerKind::Characters;
+  const char* unit = characters ? "bits per character" : "bits per token";
   fmt::print("model:             {}\n", o.model.model);
-  fmt::print("text:              {}\n", o.text_file);
+  if (o.input.text_file.empty())
+    fmt::print("ids:               {}\n", o.input.ids_file);
+  else
+    fmt::print("text:              {}\n", o.input.text_file);
   fmt::print("tokens evaluated:  {}\n", r.tokens_evaluated);
-  fmt::print("{:<18} {:.6f}\n", std::string(model.vocab_size() == 77 ? "BPC:" : "bits/token:"), r.bits_per_token());
+  fmt::print("{:<18} {:.6f}\n", std::string(characters ? "BPC:" : "bits/token:"), r.bits_per_token());
   fmt::print("time:              {:.2f} s ({:.0f} tokens/s)\n", r.seconds, double(r.tokens_evaluated) / r.seconds);
   fmt::print("layer  firing(att)  firing(ffn)  ReLU²-density\n");
   nlohmann::json layers = nlohmann::json::array();
@@ -50,12 +55,17 @@ void eval(const EvalOptions& o) {
   print_counts_per_layer(stdout, r.counts);
   if (json_file) {
     nlohmann::json j = {{"model", o.model.model},
-                        {"text", o.text_file},
+                        {o.input.text_file.empty() ? "ids" : "text", o.input.path()},
+                        {"tokenizer",
+                         {{"kind", tokenizer_kind_name(tokenizer.source.kind)},
+                          {"path", tokenizer.source.path},
+                          {"rule", tokenizer.source.rule}}},
                         {"level", model.level_name()},
                         {"unit", unit},
                         {"tokens_evaluated", r.tokens_evaluated},
                         {"bits_per_token", r.bits_per_token()},
                         {"mean_nll_nats", r.mean_nll_nats},
+                        {"unknown_characters_replaced", input.report.replaced},
                         {"layers", layers}};
     if (!r.counts.empty()) j["counts"] = counts_json(r.counts)["sum"];
     json_file->write(j.dump(2) + "\n");
@@ -66,12 +76,11 @@ void eval(const EvalOptions& o) {
 
 void register_eval(CLI::App& app) {
   auto opts = std::make_shared<EvalOptions>();
-  auto* cmd = app.add_subcommand("eval", "Bits per character (or token) and per-layer firing rates on a text file");
+  auto* cmd = app.add_subcommand("eval", "Bits per character (or token) and per-layer firing rates on a text file or token ids");
   opts->model.add_to(cmd, true);
-  cmd->add_option("--text", opts->text_file, "Text to evaluate as one sequence from the zero state")->required();
+  opts->input.add_to(cmd, "Text to evaluate as one sequence from the zero state",
+                     "Evaluate only the first N tokens (0 = all)");
   cmd->add_option("--json", opts->json_out, "Also write the results as JSON");
-  cmd->add_option("--max-tokens", opts->max_tokens, "Evaluate only the first N tokens (0 = all)")
-      ->check(kFiniteNonNegative);
   cmd->callback([opts] { eval(*opts); });
 }
 

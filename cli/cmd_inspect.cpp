@@ -13,10 +13,21 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+struct InspectOptions {
+  std::string path = default_model_path();
+  bool json = false;
+  std::string tokenizer;
+  std::string data_dir = default_data_dir();
+};
+
 // A compiled mapping: what it uses of its chip. The extension alone is enough to choose this
 // path, so a damaged .stmap is reported as a damaged mapping rather than as a strange checkpoint.
-void inspect_mapping(const std::string& path, bool json) {
+void inspect_mapping(const InspectOptions& o) {
+  const std::string& path = o.path;
+  const bool json = o.json;
   const Mapping mapping = load_mapping(path);
+  // A tokenizer given is checked against the mapping's record, as run --map and simulate would.
+  if (!o.tokenizer.empty()) mapping_tokenizer(mapping, path, o.tokenizer, o.data_dir);
   if (json)
     fmt::print("{}\n", mapping_summary_json(mapping).dump(2));
   else
@@ -48,7 +59,19 @@ void inspect_nir(const std::string& path, bool json) {
   fmt::print("{}\n", j.dump(2));
 }
 
-void inspect_checkpoint(const std::string& path) {
+// Which tokenizer text would be encoded with, and by which rule; a problem with it is reported
+// here rather than failing the inspection.
+std::string describe_tokenizer(const std::string& given, const std::string& checkpoint, int vocab_size,
+                               const std::string& data_dir) {
+  try {
+    return find_tokenizer(given, checkpoint, vocab_size, data_dir).describe();
+  } catch (const std::exception& e) {
+    return fmt::format("none usable: {}", e.what());
+  }
+}
+
+void inspect_checkpoint(const InspectOptions& o) {
+  const std::string& path = o.path;
   TensorFile file = load_tensor_file(path);
   const ModelConfig c = infer_config(file);
   validate_spikegpt(file, c);
@@ -60,6 +83,7 @@ void inspect_checkpoint(const std::string& path) {
   fmt::print("n_embd:            {}\n", c.n_embd);
   fmt::print("vocab_size:        {}{}\n", c.vocab_size,
              c.vocab_size == 77 ? " (77-char book vocabulary)" : c.vocab_size == 50277 ? " (GPT-NeoX BPE)" : "");
+  fmt::print("tokenizer:         {}\n", describe_tokenizer(o.tokenizer, path, c.vocab_size, o.data_dir));
   fmt::print("parameters:        {} ({:.2f} M)\n", c.parameter_count(), double(c.parameter_count()) / 1e6);
   fmt::print("tensor bytes:      {} as stored, {} as float32\n", stored_bytes, c.parameter_count() * 4);
   fmt::print("binary embedding:  {} (upstream binarizes only when vocab == 77)\n", c.vocab_size == 77 ? "yes" : "no");
@@ -75,19 +99,22 @@ void inspect_checkpoint(const std::string& path) {
 }  // namespace
 
 void register_inspect(CLI::App& app) {
-  auto path = std::make_shared<std::string>(default_model_path());
-  auto json = std::make_shared<bool>(false);
+  auto o = std::make_shared<InspectOptions>();
   auto* cmd = app.add_subcommand("inspect",
                                  "Print a checkpoint's configuration, parameter count and tensor table, a compiled "
                                  "mapping's (.stmap) use of its chip, or a NIR graph's nodes, shapes, edges and cycles");
-  cmd->add_option("model", *path, "Checkpoint, compiled mapping (.stmap) or NIR graph (.nir) to inspect")->capture_default_str();
-  cmd->add_flag("--json", *json, "Print a mapping's or NIR graph's summary as JSON");
-  cmd->callback([path, json] {
-    if (ends_with(*path, kMappingExtension) || is_mapping_file(*path))
-      return inspect_mapping(*path, *json);
-    if (ends_with(*path, ".nir") || nir::looks_like_nir(*path)) return inspect_nir(*path, *json);
-    if (*json) throw CLI::ValidationError("--json", "is available for compiled mappings (.stmap) and NIR graphs only");
-    inspect_checkpoint(*path);
+  cmd->add_option("model", o->path, "Checkpoint, compiled mapping (.stmap) or NIR graph (.nir) to inspect")
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print a mapping's or NIR graph's summary as JSON");
+  add_tokenizer_option(cmd, o->tokenizer);
+  cmd->add_option("--data-dir", o->data_dir, "Folder holding vocab_book.json and 20B_tokenizer.json")
+      ->capture_default_str();
+  cmd->callback([o] {
+    if (ends_with(o->path, kMappingExtension) || is_mapping_file(o->path))
+      return inspect_mapping(*o);
+    if (ends_with(o->path, ".nir") || nir::looks_like_nir(o->path)) return inspect_nir(o->path, o->json);
+    if (o->json) throw CLI::ValidationError("--json", "is available for compiled mappings (.stmap) and NIR graphs only");
+    inspect_checkpoint(*o);
   });
 }
 

@@ -60,9 +60,9 @@ RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, c
 }
 
 void run_generation(const GenerationOptions& o, const ModelOptions& model_options, TokenModel& model,
-                    OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats) {
-  auto tokenizer = tokenizer_for_vocab(model.vocab_size(), model_options.data_dir);
-  const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, tokenizer.get(), model.vocab_size());
+                    const FoundTokenizer& found, OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats) {
+  const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, found, model.vocab_size());
+  const Tokenizer* tokenizer = found.tokenizer.get();
   // Opened before generating: an output folder that does not exist fails now, not after the run.
   const auto open_if_asked = [&](const std::string& path) { return path.empty() ? nullptr : &outputs.open(path); };
   OutputFile* logits_file = open_if_asked(o.logits_out);
@@ -128,16 +128,17 @@ void run(const RunOptions& o) {
   }
   refuse_overwriting_inputs(o.generation.output_paths(), o.model.input_paths());
   auto model = o.model.make_model();
+  const FoundTokenizer tokenizer = o.model.find_tokenizer(*model);
   OutputBatch outputs;
   if (o.model.map.empty()) {
-    run_generation(o.generation, o.model, *model, outputs);
+    run_generation(o.generation, o.model, *model, tokenizer, outputs);
   } else {
     // A mapping knows the checkpoint it came from and the bits it was quantized to.
     const Mapping& mapping = static_cast<const MappingExecutor&>(*model).mapping();
     ModelOptions from_mapping = o.model;
     from_mapping.model = mapping.model_source;
     from_mapping.quant = mapping.quant;
-    run_generation(o.generation, from_mapping, *model, outputs);
+    run_generation(o.generation, from_mapping, *model, tokenizer, outputs);
   }
   outputs.commit();
 }

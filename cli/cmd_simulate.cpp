@@ -15,7 +15,7 @@ namespace spiketile::cli {
 
 namespace {
 struct SimulateOptions {
-  ModelOptions model;  // only --map and --data-dir apply
+  ModelOptions model;  // only --map, --data-dir and --tokenizer apply
   GenerationOptions generation;
   std::string text_file;   // --text: evaluate this text instead of generating
   int64_t max_tokens = 0;
@@ -46,12 +46,13 @@ void refuse_outputs_over_inputs(const SimulateOptions& o) {
   std::vector<std::string> outputs = o.generation.output_paths();
   if (!o.generation.stats_out.empty()) outputs.push_back(chip_path_beside(o.generation.stats_out));
   if (!o.trace.empty()) outputs.push_back(sim::vcd_path(o.trace));
-  refuse_overwriting_inputs(outputs, {o.model.map, o.text_file});
+  refuse_overwriting_inputs(outputs, {o.model.map, o.model.tokenizer, o.text_file});
 }
 
 void simulate(const SimulateOptions& o) {
   refuse_outputs_over_inputs(o);
   auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
+  const FoundTokenizer tokenizer = mapping_tokenizer(*mapping, o.model.map, o.model.tokenizer, o.model.data_dir);
   const int64_t cores = load_chip_spec_from_string(mapping->chip_yaml, o.model.map).total_cores();
   sim::SimulatorOptions options;
   options.trace_path = o.trace;
@@ -91,14 +92,14 @@ void simulate(const SimulateOptions& o) {
     stats.chip->spec_path = std::filesystem::path(chip_path).filename().string();  // beside the stats
   };
   if (o.text_file.empty()) {
-    run_generation(o.generation, model_options, chip, outputs, add_chip_stats);
+    run_generation(o.generation, model_options, chip, tokenizer, outputs, add_chip_stats);
   } else {
     // Teacher forcing: the whole text is one pipelined prefill, scored as 'eval' scores it.
-    const auto tokens = encode_text_file(o.text_file, chip.vocab_size(), o.model.data_dir, o.max_tokens,
-                                         kTextToEvaluate);
+    const std::vector<int> tokens =
+        encode_text_file(o.text_file, tokenizer, chip.vocab_size(), o.max_tokens, kTextToEvaluate).tokens;
     OutputFile* stats_file = o.generation.stats_out.empty() ? nullptr : &outputs.open(o.generation.stats_out);
     const EvalResult r = evaluate(chip, tokens);
-    const bool characters = chip.vocab_size() == 77;
+    const bool characters = tokenizer.source.kind == TokenizerKind::Characters;
     fmt::print("mapping:           {}\n", o.model.map);
     fmt::print("text:              {}\n", o.text_file);
     fmt::print("tokens evaluated:  {}\n", r.tokens_evaluated);
@@ -122,7 +123,10 @@ void register_simulate(CLI::App& app) {
                                  "Run a compiled mapping on the cycle-accurate SystemC model of the chip: same tokens, "
                                  "spikes and counts as 'run --map', plus cycles, latency, network and per-core statistics");
   cmd->add_option("--map", o->model.map, "Mapping file written by 'spiketile compile'")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--data-dir", o->model.data_dir, "Folder holding the tokenizer files")->capture_default_str();
+  cmd->add_option("--data-dir", o->model.data_dir,
+                  "Folder holding the shipped tokenizer files (for a mapping that records no tokenizer)")
+      ->capture_default_str();
+  add_tokenizer_option(cmd, o->model.tokenizer);
   o->generation.add_to(cmd);
   auto* text = cmd->add_option("--text", o->text_file,
                                "Evaluate this text on the chip instead of generating: bits per character (or token), "

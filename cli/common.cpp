@@ -3,6 +3,7 @@
 #include "compiler/mapping_io.hpp"
 #include "models/unicode_util.hpp"
 #include "runtime/mapping_executor.hpp"
+#include "runtime/npy.hpp"
 
 #include <fmt/format.h>
 
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -39,6 +41,7 @@ void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
       ->capture_default_str();
   app->add_option("--data-dir", data_dir, "Folder holding vocab_book.json and 20B_tokenizer.json")
       ->capture_default_str();
+  add_tokenizer_option(app, tokenizer);
   auto* group = app->add_option_group("quantized", "Integer contract (docs/numerics.md)");
   if (accepts_map)
     group->add_option("--map", map,
@@ -85,9 +88,57 @@ std::unique_ptr<TokenModel> ModelOptions::make_model() const {
 }
 
 std::vector<std::string> ModelOptions::input_paths() const {
-  if (!map.empty()) return {map};
-  if (quantized) return {model, calibration_path()};
-  return {model};
+  std::vector<std::string> inputs{map.empty() ? model : map};
+  if (map.empty() && quantized) inputs.push_back(calibration_path());
+  if (!tokenizer.empty()) inputs.push_back(tokenizer);
+  return inputs;
+}
+
+FoundTokenizer ModelOptions::find_tokenizer(const TokenModel& model) const {
+  // make_model() makes the mapping executor exactly when a mapping is given.
+  if (!map.empty())
+    return mapping_tokenizer(static_cast<const MappingExecutor&>(model).mapping(), map, tokenizer, data_dir);
+  return spiketile::find_tokenizer(tokenizer, this->model, model.vocab_size(), data_dir);
+}
+
+void add_tokenizer_option(CLI::App* app, std::string& path) {
+  app->add_option("--tokenizer", path,
+                  "Tokenizer file: upstream SpikeGPT's vocab.json (a character vocabulary of any size, UTF-16 or "
+                  "UTF-8) or a Hugging Face tokenizer.json, told apart by content (default: vocab.json beside the "
+                  "checkpoint, else the shipped one of the vocabulary size; a mapping's own record)")
+      ->check(CLI::ExistingFile);
+}
+
+FoundTokenizer mapping_tokenizer(const Mapping& mapping, const std::string& map_path, const std::string& given_path,
+                                 const std::string& data_dir) {
+  const TokenizerSource& recorded = mapping.tokenizer;
+  if (mapping.tokenizer_recorded && recorded.kind != TokenizerKind::None) {
+    if (!given_path.empty()) {
+      const FoundTokenizer given = read_tokenizer_file(given_path, "given with --tokenizer");
+      std::string difference;
+      if (!same_tokenizer(recorded, given.source, &difference))
+        throw std::invalid_argument(fmt::format(
+            "--tokenizer {} is not the tokenizer {} was compiled with ({}, {}): {} (the recorded one against {}); "
+            "leave --tokenizer out to use the recorded one, or recompile with 'spiketile compile --tokenizer {}'",
+            given_path, map_path, recorded.path, recorded.rule, difference, given_path, given_path));
+    }
+    FoundTokenizer found;
+    found.source = recorded;
+    found.source.rule = fmt::format("recorded in {} ({})", map_path, recorded.rule);
+    found.tokenizer = tokenizer_from_source(recorded, fmt::format("the tokenizer {} records ({})", map_path, recorded.path));
+    return found;
+  }
+  const std::string no_record = mapping.tokenizer_recorded
+                                    ? fmt::format("{} records no tokenizer: {}", map_path, recorded.rule)
+                                    : fmt::format("{} (mapping format version 3) records no tokenizer", map_path);
+  if (!given_path.empty()) {
+    FoundTokenizer given = read_tokenizer_file(given_path, "given with --tokenizer; " + no_record);
+    require_tokenizer_size(given, mapping.config.vocab_size);
+    return given;
+  }
+  FoundTokenizer shipped = find_shipped_tokenizer(mapping.config.vocab_size, data_dir);
+  shipped.source.rule = no_record + "; " + shipped.source.rule;
+  return shipped;
 }
 
 void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs) {
@@ -128,7 +179,31 @@ const CLI::Validator kFiniteNonNegative(
 const CLI::Validator kNotEmpty([](std::string& value) -> std::string { return value.empty() ? "may not be empty" : ""; },
                                "NOT EMPTY");
 
-std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
+namespace {
+// Characters read as space are never silent: their count, and the first of them, on stderr.
+void note_replaced_characters(const EncodeReport& report, const std::string& text, const std::string& what,
+                              const FoundTokenizer& tokenizer) {
+  if (report.replaced == 0) return;
+  fmt::print(stderr, "spiketile: note: {} character{} of {} {} not in the vocabulary {} and read as space (the first, "
+             "{}, at {})\n",
+             report.replaced, report.replaced == 1 ? "" : "s", what, report.replaced == 1 ? "is" : "are",
+             tokenizer.source.path, describe_character(report.first_replaced),
+             describe_text_position(text, report.first_replaced_byte));
+}
+
+// Encodes `text`, naming `what` it is (the prompt, a file) in the error for a character a
+// vocabulary without a space lacks.
+std::vector<int> encode_naming(const FoundTokenizer& tokenizer, const std::string& text, const std::string& what,
+                               EncodeReport& report) {
+  try {
+    return tokenizer.tokenizer->encode(text, report);
+  } catch (const UnknownCharacterError& e) {
+    throw UnknownCharacterError(fmt::format("{}: {}", what, e.what()));
+  }
+}
+}  // namespace
+
+std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const FoundTokenizer& tokenizer,
                                int vocab_size) {
   std::vector<int> tokens;
   if (!ids.empty()) {
@@ -144,48 +219,153 @@ std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, 
     }
     return tokens;
   }
-  if (!tokenizer)
+  if (!tokenizer.tokenizer)
     throw std::invalid_argument(fmt::format(
-        "this model's vocabulary ({} tokens) has no text tokenizer; give the prompt with --prompt-ids", vocab_size));
-  tokens = tokenizer->encode(text);
+        "this model's vocabulary ({} tokens) has no text tokenizer; give the prompt with --prompt-ids, or a "
+        "tokenizer with --tokenizer ({})",
+        vocab_size, tokenizer.source.rule));
+  EncodeReport report;
+  tokens = encode_naming(tokenizer, text, "--prompt", report);
+  note_replaced_characters(report, text, "the prompt", tokenizer);
   if (tokens.empty()) throw std::invalid_argument("the prompt is empty; give --prompt or --prompt-ids");
   return tokens;
 }
 
 namespace {
-std::vector<int> encode_text_prefix(const std::string& path, int vocab_size, const std::string& data_dir,
-                                    int64_t max_tokens) {
-  auto tokenizer = tokenizer_for_vocab(vocab_size, data_dir);
-  if (!tokenizer)
-    throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {}", vocab_size, path));
+// The text of a file the tokens were taken from, and its tokens.
+struct EncodedPrefix {
+  std::string text;
+  FileTokens encoded;
+};
+
+EncodedPrefix encode_text_prefix(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
+                                 int64_t max_tokens) {
+  if (!tokenizer.tokenizer)
+    throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {} ({}); give one with "
+                                            "--tokenizer, or token ids with --ids",
+                                            vocab_size, path, tokenizer.source.rule));
   constexpr const char* kWhat = "a text file to encode";
-  if (max_tokens <= 0) return tokenizer->encode(unicode::read_file_bytes(path, kWhat));
+  EncodedPrefix prefix;
+  if (max_tokens <= 0) {
+    prefix.text = unicode::read_file_bytes(path, kWhat);
+    prefix.encoded.tokens = encode_naming(tokenizer, prefix.text, path, prefix.encoded.report);
+    return prefix;
+  }
   // Only as much of the file as the tokens need (a stream such as /dev/zero has no end): a prefix
   // that encodes to more tokens than asked for, by a margin that keeps the BPE merges at the cut
-  // those of the whole text.
+  // those of the whole text; a character vocabulary stops at the cut itself.
   constexpr int64_t kMargin = 64;
   for (std::size_t bytes = std::size_t(max_tokens + kMargin) * 4;; bytes *= 2) {
     bytes = std::min(bytes, unicode::kMaxInputFileBytes);
     bool complete = false;
-    auto tokens = tokenizer->encode(unicode::read_file_prefix(path, kWhat, bytes, &complete));
-    if (complete || int64_t(tokens.size()) >= max_tokens + kMargin) {
+    prefix.text = unicode::read_file_prefix(path, kWhat, bytes, &complete);
+    prefix.encoded.report = EncodeReport{};
+    prefix.encoded.report.stop_after_tokens = max_tokens;
+    std::vector<int>& tokens = prefix.encoded.tokens;
+    tokens = encode_naming(tokenizer, prefix.text, path, prefix.encoded.report);
+    if (complete || prefix.encoded.report.stopped || int64_t(tokens.size()) >= max_tokens + kMargin) {
       if (int64_t(tokens.size()) > max_tokens) tokens.resize(std::size_t(max_tokens));
-      return tokens;
+      return prefix;
     }
     if (bytes == unicode::kMaxInputFileBytes)
       throw std::invalid_argument(fmt::format("the first {} bytes of {} encode to only {} tokens of the {} asked for",
                                               bytes, path, tokens.size(), max_tokens));
   }
 }
+
+// `noun` and `of_what` spell the count: "1 token of text", "0 token ids".
+void require_enough(const std::string& path, std::size_t tokens, TextNeed need, const char* noun, const char* of_what) {
+  if (tokens < need.tokens)
+    throw std::invalid_argument(
+        fmt::format("{}: {} {}{}{}; {}", path, tokens, noun, tokens == 1 ? "" : "s", of_what, need.reason));
+}
 }  // namespace
 
-std::vector<int> encode_text_file(const std::string& path, int vocab_size, const std::string& data_dir,
-                                  int64_t max_tokens, TextNeed need) {
-  std::vector<int> tokens = encode_text_prefix(path, vocab_size, data_dir, max_tokens);
-  if (tokens.size() < need.tokens)
-    throw std::invalid_argument(
-        fmt::format("{}: {} token{} of text; {}", path, tokens.size(), tokens.size() == 1 ? "" : "s", need.reason));
+FileTokens encode_text_file(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
+                            int64_t max_tokens, TextNeed need) {
+  EncodedPrefix prefix = encode_text_prefix(path, tokenizer, vocab_size, max_tokens);
+  note_replaced_characters(prefix.encoded.report, prefix.text, path, tokenizer);
+  require_enough(path, prefix.encoded.tokens.size(), need, "token", " of text");
+  return std::move(prefix.encoded);
+}
+
+namespace {
+// Whitespace-separated integers; an item that is not one is named with its position.
+std::vector<int64_t> integers_in_text(const std::string& path, const std::string& text) {
+  std::vector<int64_t> values;
+  std::istringstream items(text);
+  std::string item;
+  while (items >> item) {
+    const auto value = parsed_whole(item, [](const std::string& s, std::size_t* used) { return std::stoll(s, used); });
+    if (!value)
+      throw std::invalid_argument(fmt::format("{}: item {} (counting from 0), '{}', is not an integer token id", path,
+                                              values.size(), item.substr(0, 40)));
+    values.push_back(*value);
+  }
+  return values;
+}
+
+std::vector<int64_t> integers_in_npy(const std::string& path) {
+  const NpyValues array = read_npy_values(path);
+  const char kind = array.dtype.size() > 1 ? array.dtype[1] : '?';
+  if (kind != 'i' && kind != 'u')
+    throw std::invalid_argument(fmt::format("{}: a .npy of dtype '{}'; token ids are an integer array (int8 to int64, "
+                                            "uint8 to uint64)",
+                                            path, array.dtype));
+  if (array.shape.size() != 1)
+    throw std::invalid_argument(fmt::format("{}: a .npy of {} dimensions; token ids are a 1-D array", path,
+                                            array.shape.size()));
+  // Integers of up to 8 bytes read as double: exact up to 2^53, and anything larger is out of range anyway.
+  std::vector<int64_t> values;
+  values.reserve(array.data.size());
+  for (const double v : array.data) values.push_back(v >= 9.2e18 ? std::numeric_limits<int64_t>::max() : int64_t(v));
+  return values;
+}
+
+bool is_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[6] = {};
+  return in.read(magic, sizeof magic) && std::string(magic, sizeof magic) == "\x93NUMPY";
+}
+}  // namespace
+
+std::vector<int> read_token_ids_file(const std::string& path, int vocab_size, int64_t max_tokens, TextNeed need) {
+  const std::vector<int64_t> values =
+      is_npy(path) ? integers_in_npy(path)
+                   : integers_in_text(path, unicode::read_file_bytes(path, "token ids (.npy, or whitespace-separated integers)"));
+  const std::size_t count = max_tokens > 0 ? std::min(values.size(), std::size_t(max_tokens)) : values.size();
+  std::vector<int> tokens;
+  tokens.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (values[i] < 0 || values[i] >= vocab_size)
+      throw std::invalid_argument(fmt::format("{}: token id {} at position {} (counting from 0) is outside the "
+                                              "vocabulary [0, {})",
+                                              path, values[i], i, vocab_size));
+    tokens.push_back(int(values[i]));
+  }
+  require_enough(path, tokens.size(), need, "token id", "");
   return tokens;
+}
+
+void TokenInputOptions::add_to(CLI::App* app, const std::string& text_help, const std::string& max_tokens_help) {
+  auto* text = app->add_option("--text", text_file, text_help);
+  app->add_option("--ids", ids_file,
+                  "Token ids instead of text, for a vocabulary without a tokenizer: a 1-D .npy integer array, or a "
+                  "text file of whitespace-separated integers")
+      ->excludes(text);
+  app->add_option("--max-tokens", max_tokens, max_tokens_help)->check(kFiniteNonNegative)->capture_default_str();
+}
+
+const std::string& TokenInputOptions::path() const {
+  if (text_file.empty() && ids_file.empty()) throw CLI::RequiredError("--text or --ids");
+  return text_file.empty() ? ids_file : text_file;
+}
+
+FileTokens TokenInputOptions::read(const FoundTokenizer& tokenizer, int vocab_size, TextNeed need) const {
+  if (!text_file.empty()) return encode_text_file(text_file, tokenizer, vocab_size, max_tokens, need);
+  FileTokens ids;
+  ids.tokens = read_token_ids_file(path(), vocab_size, max_tokens, need);
+  return ids;
 }
 
 std::string Utf8Stream::push(const std::string& bytes) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/mapping.hpp"
 #include "models/output_file.hpp"
 #include "models/quantized.hpp"
 #include "models/spikegpt.hpp"
@@ -29,6 +30,8 @@ struct ModelOptions {
   std::string binary_embedding = "auto";
   int threads = 0;
   std::string data_dir = default_data_dir();
+  // A tokenizer file (--tokenizer): vocab.json or tokenizer.json; empty: found by find_tokenizer's rule.
+  std::string tokenizer;
 
   // Quantized functional model (the integer contract) instead of the float golden model.
   bool quantized = false;
@@ -50,7 +53,20 @@ struct ModelOptions {
   std::unique_ptr<TokenModel> make_model() const;
   // The files make_model() reads, which no output may overwrite.
   std::vector<std::string> input_paths() const;
+  // The tokenizer of the model make_model() made: the mapping's (mapping_tokenizer) with --map,
+  // else the checkpoint's (find_tokenizer: --tokenizer, vocab.json beside it, shipped by size).
+  FoundTokenizer find_tokenizer(const TokenModel& model) const;
 };
+
+// The option naming a tokenizer file, for commands with their own option sets (simulate, inspect).
+void add_tokenizer_option(CLI::App* app, std::string& path);
+
+// The tokenizer a compiled mapping encodes text with: the one it records (a --tokenizer given must
+// hold the same, else it is refused naming both); for a mapping that records none (format version
+// 3, or a vocabulary compile found none for), the one given with --tokenizer, else the shipped one
+// by vocabulary size.
+FoundTokenizer mapping_tokenizer(const Mapping& mapping, const std::string& map_path, const std::string& given_path,
+                                 const std::string& data_dir);
 
 // Numeric options: a finite number of at least 0 (CLI11's own checks let NaN through, and an
 // unsigned option would take -1 as its largest value).
@@ -70,11 +86,12 @@ struct GenerationOptions {
   std::vector<std::string> output_paths() const;
 };
 
-// Generates with `model`, streaming the text to stdout, and writes the files the options ask
-// for into `outputs` (the caller commits them); `add_stats` adds what only this level measured
-// to the statistics file.
+// Generates with `model`, streaming the text to stdout (encoded and decoded with `tokenizer`, or
+// ids where it has none), and writes the files the options ask for into `outputs` (the caller
+// commits them); `add_stats` adds what only this level measured to the statistics file.
 void run_generation(const GenerationOptions& options, const ModelOptions& model_options, TokenModel& model,
-                    OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats = {});
+                    const FoundTokenizer& tokenizer, OutputBatch& outputs,
+                    const std::function<void(RunStats&)>& add_stats = {});
 
 // Refuses, before any work, every output (empty: not asked for) that is one of the inputs.
 void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs);
@@ -84,7 +101,7 @@ RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, c
                    const std::vector<int>& generated, const CountTotals& counts);
 
 // Prompt given as text (--prompt) or ids (--prompt-ids 3,17,42).
-std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const Tokenizer* tokenizer,
+std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const FoundTokenizer& tokenizer,
                                int vocab_size);
 
 // What a command needs of a text: at least `tokens` of it, and the sentence saying so in an error.
@@ -95,11 +112,35 @@ struct TextNeed {
 inline constexpr TextNeed kTextToEvaluate{2, "evaluation needs at least two (one to predict the next)"};
 inline constexpr TextNeed kTextToCalibrate{1, "calibration needs at least one (ranges measured on nothing are zero)"};
 
-// A text file encoded with the model's tokenizer, cut to max_tokens (0 = all). Errors name the
-// file when it cannot be read, the vocabulary has no tokenizer, or it gives fewer tokens than
+// Tokens read from a file, and the characters its encoding had to replace.
+struct FileTokens {
+  std::vector<int> tokens;
+  EncodeReport report;
+};
+
+// A text file encoded with the model's tokenizer, cut to max_tokens (0 = all); characters read as
+// space are counted on stderr. Errors name the file when it cannot be read, the vocabulary has no
+// tokenizer, a character is not in a vocabulary without a space, or it gives fewer tokens than
 // `need` asks for.
-std::vector<int> encode_text_file(const std::string& path, int vocab_size, const std::string& data_dir,
-                                  int64_t max_tokens, TextNeed need);
+FileTokens encode_text_file(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
+                            int64_t max_tokens, TextNeed need);
+
+// Token ids from a file: a 1-D .npy array of any integer dtype, or text of whitespace-separated
+// integers; cut to max_tokens (0 = all). An id outside [0, vocab_size) is an error naming its
+// position, as is a file with fewer ids than `need` asks for.
+std::vector<int> read_token_ids_file(const std::string& path, int vocab_size, int64_t max_tokens, TextNeed need);
+
+// What eval and calibrate run on: a text (--text, encoded with the model's tokenizer) or token
+// ids (--ids, for a vocabulary without a tokenizer), exactly one of them, and --max-tokens.
+struct TokenInputOptions {
+  std::string text_file;
+  std::string ids_file;
+  int64_t max_tokens = 0;
+  void add_to(CLI::App* app, const std::string& text_help, const std::string& max_tokens_help);
+  // The file given (a CLI::RequiredError when neither is).
+  const std::string& path() const;
+  FileTokens read(const FoundTokenizer& tokenizer, int vocab_size, TextNeed need) const;
+};
 
 // Collects token bytes and releases only complete UTF-8 characters, so byte-level BPE
 // tokens that split a character still print correctly when streamed.

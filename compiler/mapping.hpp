@@ -19,6 +19,7 @@
 #include "models/event_counts.hpp"
 #include "models/numerics.hpp"
 #include "models/quantized.hpp"
+#include "models/tokenizer.hpp"
 
 namespace spiketile {
 
@@ -150,6 +151,10 @@ struct Mapping {
   bool binary_embedding = false;
   bool rescale_every_6_layers = true;
   std::string model_source;       // checkpoint path it was compiled from (informational)
+  // The tokenizer compile found for the vocabulary, content and all, so text is encoded and decoded
+  // from the mapping alone (kind None: the vocabulary had none).
+  TokenizerSource tokenizer;
+  bool tokenizer_recorded = true;  // false: read from a format-3 file, which predates the record
   // Chip: the description is kept verbatim so the mapping runs without the YAML beside it.
   std::string chip_name;
   std::string chip_yaml;

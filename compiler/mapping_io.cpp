@@ -26,14 +26,21 @@ namespace {
 
 using checkpoint_io::Crc32;
 
-enum Section : int { kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kSectionCount };
+enum Section : int {
+  kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kTokenizer, kSectionCount
+};
+// Version 3 had the sections before kTokenizer.
+constexpr int kVersion3SectionCount = kTokenizer;
 
 // Layout of the fixed part (docs/mapping-format.md, "File layout").
 constexpr uint64_t kHeaderBytes = 24;       // magic, version, section count, file size
 constexpr uint64_t kTableEntryBytes = 32;   // name[16], offset, length
 constexpr uint64_t kSectionNameBytes = 16;
-constexpr uint64_t kTableEnd = kHeaderBytes + kSectionCount * kTableEntryBytes;  // the table's CRC follows
-constexpr uint64_t kFirstSectionOffset = kTableEnd + 4;
+// Where the section table of `sections` entries ends (its CRC follows) and the first section starts.
+constexpr uint64_t table_end(uint64_t sections) { return kHeaderBytes + sections * kTableEntryBytes; }
+constexpr uint64_t first_section_offset(uint64_t sections) { return table_end(sections) + 4; }
+constexpr uint64_t kTableEnd = table_end(kSectionCount);
+constexpr uint64_t kFirstSectionOffset = first_section_offset(kSectionCount);
 constexpr uint64_t kCrcBytes = 4;
 
 // Smallest encoded size of each repeated record, so a count can be checked against the bytes left
@@ -268,6 +275,15 @@ void write_estimate(Sink& s, const Mapping& m) {
 }
 
 template <class Sink>
+void write_tokenizer(Sink& s, const Mapping& m) {
+  const TokenizerSource& t = m.tokenizer;
+  put(s, uint8_t(t.kind));
+  put_string(s, t.path, "tokenizer path");
+  put_string(s, t.rule, "tokenizer rule");
+  put_string(s, t.json, "tokenizer json");
+}
+
+template <class Sink>
 void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream* embedding) {
   switch (section) {
     case kModel: return write_model(s, m);
@@ -279,6 +295,7 @@ void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream
     case kRouting: return write_routing(s, m);
     case kDecisions: return write_decisions(s, m);
     case kEstimate: return write_estimate(s, m);
+    case kTokenizer: return write_tokenizer(s, m);
   }
 }
 
@@ -615,6 +632,14 @@ void read_estimate(SectionReader& r, Mapping& m) {
   }
 }
 
+void read_tokenizer(SectionReader& r, Mapping& m) {
+  TokenizerSource& t = m.tokenizer;
+  t.kind = r.get_enum<TokenizerKind>("kind", kTokenizerKindCount, tokenizer_kind_name);
+  t.path = r.get_string("path");
+  t.rule = r.get_string("rule");
+  t.json = r.get_string("json");
+}
+
 void read_section(SectionReader& r, int section, Mapping& m) {
   switch (section) {
     case kModel: return read_model(r, m);
@@ -626,11 +651,12 @@ void read_section(SectionReader& r, int section, Mapping& m) {
     case kRouting: return read_routing(r, m);
     case kDecisions: return read_decisions(r, m);
     case kEstimate: return read_estimate(r, m);
+    case kTokenizer: return read_tokenizer(r, m);
   }
 }
 
-// Magic, version, section table and sizes; returns the sections. Everything here is checked
-// before any checksum so a file of another version is named as such.
+// Magic, version, section table and sizes; returns the sections (as many as the file's version
+// has). Everything here is checked before any checksum so a file of another version is named as such.
 std::vector<SectionEntry> read_header(const FileReader& file) {
   const uint64_t file_size = file.size();
   unsigned char header[kFirstSectionOffset] = {};
@@ -650,35 +676,37 @@ std::vector<SectionEntry> read_header(const FileReader& file) {
   };
   if (have < 12) throw truncated("the format version", 8, 4);
   const auto version = load_le<uint32_t>(header + 8);
-  if (version != kMappingFormatVersion)
-    throw MappingError(fmt::format("mapping format version {}; this build reads version {} only (recompile the "
+  if (version < kOldestReadableMappingVersion || version > kMappingFormatVersion)
+    throw MappingError(fmt::format("mapping format version {}; this build reads versions {} to {} (recompile the "
                                    "model with this build's `spiketile compile`)",
-                                   version, kMappingFormatVersion));
+                                   version, kOldestReadableMappingVersion, kMappingFormatVersion));
   if (have < kHeaderBytes) throw truncated("the header", 0, kHeaderBytes);
+  const std::vector<std::string> names = mapping_section_names(version);
   const auto section_count = load_le<uint32_t>(header + 12);
-  if (section_count != kSectionCount)
-    throw MappingError(fmt::format("the header declares {} sections; version {} has {} ({})", section_count,
-                                   kMappingFormatVersion, int(kSectionCount), fmt::join(mapping_section_names(), ", ")));
-  if (have < kFirstSectionOffset) throw truncated("the section table", kHeaderBytes, kFirstSectionOffset - kHeaderBytes);
-  const uint32_t stored_table_crc = load_le<uint32_t>(header + kTableEnd);
-  const uint32_t table_crc = checkpoint_io::crc32(header, kTableEnd);
+  if (section_count != names.size())
+    throw MappingError(fmt::format("the header declares {} sections; version {} has {} ({})", section_count, version,
+                                   names.size(), fmt::join(names, ", ")));
+  const uint64_t first_offset = first_section_offset(names.size()), table_bytes = table_end(names.size());
+  if (have < first_offset) throw truncated("the section table", kHeaderBytes, first_offset - kHeaderBytes);
+  const uint32_t stored_table_crc = load_le<uint32_t>(header + table_bytes);
+  const uint32_t table_crc = checkpoint_io::crc32(header, table_bytes);
   if (stored_table_crc != table_crc)
     throw MappingError(fmt::format("header and section table CRC mismatch: stored 0x{:08x}, computed 0x{:08x} (the "
                                    "header or the table is corrupt)",
                                    stored_table_crc, table_crc));
 
-  std::vector<SectionEntry> sections(kSectionCount);
-  uint64_t expected_offset = kFirstSectionOffset;
-  for (int i = 0; i < kSectionCount; ++i) {
+  std::vector<SectionEntry> sections(names.size());
+  uint64_t expected_offset = first_offset;
+  for (std::size_t i = 0; i < names.size(); ++i) {
     const unsigned char* entry = header + kHeaderBytes + uint64_t(i) * kTableEntryBytes;
-    SectionEntry& s = sections[std::size_t(i)];
+    SectionEntry& s = sections[i];
     s.name.assign(reinterpret_cast<const char*>(entry), strnlen(reinterpret_cast<const char*>(entry), kSectionNameBytes));
     s.offset = load_le<uint64_t>(entry + kSectionNameBytes);
     s.length = load_le<uint64_t>(entry + kSectionNameBytes + 8);
-    const std::string& expected_name = mapping_section_names()[std::size_t(i)];
+    const std::string& expected_name = names[i];
     if (s.name != expected_name)
-      throw MappingError(fmt::format("section {} is named '{}'; version {} expects '{}'", i, s.name,
-                                     kMappingFormatVersion, expected_name));
+      throw MappingError(fmt::format("section {} is named '{}'; version {} expects '{}'", i, s.name, version,
+                                     expected_name));
     if (s.offset != expected_offset)
       throw MappingError(fmt::format("section '{}' starts at offset {}; sections follow each other, so it must start "
                                      "at {}",
@@ -706,8 +734,9 @@ void verify_checksums(const FileReader& file, const std::vector<SectionEntry>& s
   constexpr uint64_t kChunk = 4 << 20;
   std::vector<unsigned char> buffer(std::min<uint64_t>(kChunk, file.size()));
   Crc32 file_crc;
-  file.read(0, buffer.data(), kFirstSectionOffset);
-  file_crc.update(buffer.data(), kFirstSectionOffset);
+  const uint64_t header_and_table = sections.front().offset;
+  file.read(0, buffer.data(), header_and_table);
+  file_crc.update(buffer.data(), header_and_table);
   for (const SectionEntry& s : sections) {
     Crc32 section_crc;
     for (uint64_t at = s.offset, end = s.offset + s.length; at < end;) {
@@ -1005,9 +1034,14 @@ void validate_routing(const Mapping& m, const Topology& topology) {
 }  // namespace
 
 const std::vector<std::string>& mapping_section_names() {
-  static const std::vector<std::string> kNames{"model",     "chip",    "units",     "flows",   "host",
-                                                "placement", "routing", "decisions", "estimate"};
+  static const std::vector<std::string> kNames{"model",   "chip",      "units",    "flows",    "host",
+                                                "placement", "routing", "decisions", "estimate", "tokenizer"};
   return kNames;
+}
+
+std::vector<std::string> mapping_section_names(uint32_t version) {
+  const std::vector<std::string>& all = mapping_section_names();
+  return {all.begin(), all.begin() + (version <= 3 ? kVersion3SectionCount : kSectionCount)};
 }
 
 const char* param_type_name(ParamType type) {
@@ -1104,6 +1138,26 @@ void validate_estimate(const Mapping& m) {
   }
 }
 
+// The recorded tokenizer must be one, of the model's vocabulary size: text the mapping encodes
+// with it must give ids the host's embedding has rows for.
+void validate_tokenizer(const Mapping& m) {
+  const TokenizerSource& t = m.tokenizer;
+  auto fail = [](const std::string& what) { throw MappingError("section 'tokenizer': " + what); };
+  if (t.kind == TokenizerKind::None) {
+    if (!t.json.empty()) fail(fmt::format("kind none, yet it holds {} bytes of tokenizer JSON", t.json.size()));
+    return;
+  }
+  std::unique_ptr<Tokenizer> tokenizer;
+  try {
+    tokenizer = tokenizer_from_source(t, fmt::format("the tokenizer recorded from {}", t.path));
+  } catch (const std::runtime_error& e) {
+    fail(e.what());
+  }
+  if (tokenizer->vocab_size() != m.config.vocab_size)
+    fail(fmt::format("the recorded {} ({}) has {} ids; the model's vocabulary has {}", tokenizer_kind_name(t.kind),
+                     t.path, tokenizer->vocab_size(), m.config.vocab_size));
+}
+
 void validate_mapping(const Mapping& m) {
   validate_model(m);
   const ChipSpec chip = mapping_chip_spec(m);
@@ -1120,6 +1174,7 @@ void validate_mapping(const Mapping& m) {
   validate_placement(m, topology);
   validate_routing(m, topology);
   validate_estimate(m);
+  validate_tokenizer(m);
 }
 
 void save_mapping(const Mapping& m, const std::string& path, const EmbeddingStream* embedding) {
@@ -1172,11 +1227,12 @@ Mapping load_mapping(const std::string& path) {
     const std::vector<SectionEntry> sections = read_header(file);
     verify_checksums(file, sections);
     Mapping m;
-    for (int i = 0; i < kSectionCount; ++i) {
-      SectionReader reader(file, sections[std::size_t(i)]);
-      read_section(reader, i, m);
+    for (std::size_t i = 0; i < sections.size(); ++i) {
+      SectionReader reader(file, sections[i]);
+      read_section(reader, int(i), m);
       reader.finish();
     }
+    m.tokenizer_recorded = sections.size() > std::size_t(kTokenizer);
     validate_mapping(m);
     return m;
   } catch (const MappingError& e) {

@@ -1,9 +1,9 @@
 // The compiled-mapping file (.stmap): a versioned, checksummed, little-endian binary holding a
 // Mapping — everything the chip runs — including the chip description it was compiled for.
 //
-// docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of nine
-// sections (model, chip, units, flows, host, placement, routing, decisions, estimate) each followed
-// by its CRC-32, and a CRC-32 of the whole file. The writer streams every parameter array straight from
+// docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of ten
+// sections (model, chip, units, flows, host, placement, routing, decisions, estimate, tokenizer)
+// each followed by its CRC-32, and a CRC-32 of the whole file. The writer streams every parameter array straight from
 // the Mapping (no second copy); the loader checks sizes against the file before it allocates,
 // verifies every checksum before it parses, and validates the parsed mapping in full
 // (validate_mapping), so a corrupt, truncated or inconsistent file is rejected with a MappingError
@@ -21,10 +21,14 @@
 
 namespace spiketile {
 
-// The only mapping format version this build reads and writes. Version 1 was the format of this
-// tool under its earlier name (magic kFormerMappingMagic); version 2 was version 1's layout under
-// this tool's own magic; version 3 adds the 'estimate' section (the compiler's latency bound).
-inline constexpr uint32_t kMappingFormatVersion = 3;
+// The mapping format version this build writes. Version 1 was the format of this tool under its
+// earlier name (magic kFormerMappingMagic); version 2 was version 1's layout under this tool's own
+// magic; version 3 added the 'estimate' section (the compiler's latency bound); version 4 adds the
+// 'tokenizer' section (the tokenizer the model was compiled with, content and all).
+inline constexpr uint32_t kMappingFormatVersion = 4;
+// The oldest version this build still reads: a version-3 mapping loads without a tokenizer record
+// (Mapping::tokenizer_recorded false), and its text falls back to the shipped tokenizers by size.
+inline constexpr uint32_t kOldestReadableMappingVersion = 3;
 // "\x89STMAP\r\n": the high byte catches 7-bit transfers, CR LF catches newline translation.
 inline constexpr unsigned char kMappingMagic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
 inline constexpr const char* kMappingExtension = ".stmap";
@@ -32,8 +36,10 @@ inline constexpr const char* kMappingExtension = ".stmap";
 // such a file with a message that says what it is and how to recompile it.
 inline constexpr unsigned char kFormerMappingMagic[8] = {0x89, 'S', 'F', 'M', 'A', 'P', '\r', '\n'};
 
-// The sections of format version 3, in file order.
+// The sections of the format version this build writes, in file order, and of an older readable
+// version (its first sections; every version so far only appended sections).
 const std::vector<std::string>& mapping_section_names();
+std::vector<std::string> mapping_section_names(uint32_t version);
 
 // Writes `mapping` to `path` via "<path>.partial" and a rename, so a failed write never leaves a
 // truncated mapping behind. Streams: memory use does not grow with the weights. Does not validate

@@ -22,6 +22,7 @@
 
 #include "models/json_limits.hpp"
 #include "models/tokenizer.hpp"
+#include "models/tokenizer_json.hpp"
 #include "models/unicode_util.hpp"
 
 namespace spiketile {
@@ -31,8 +32,6 @@ using unicode::CharClass;
 
 // Ids index dense tables, so an absurd id in a corrupt file must not trigger a huge allocation.
 constexpr long long kMaxTokenId = 1 << 24;
-// A tokenizer JSON nests a handful of levels (normalizer and pre-tokenizer sequences the deepest).
-constexpr int kMaxJsonDepth = 32;
 
 constexpr std::string_view kExpectedFormat =
     "a Hugging Face tokenizers JSON (BPE model, NFC or no normalizer, ByteLevel pre-tokenizer)";
@@ -166,8 +165,11 @@ class BpeTokenizer final : public Tokenizer {
 
   std::string name() const override { return name_; }
   int vocab_size() const override { return static_cast<int>(token_utf8_.size()); }
-  std::vector<int> encode(const std::string& utf8) const override;
   std::string token_bytes(int id) const override;
+
+ protected:
+  // Byte-level: every text has its tokens, so nothing is ever replaced.
+  std::vector<int> encode_text(const std::string& utf8, EncodeReport& report) const override;
 
  private:
   struct MergeResult {
@@ -214,7 +216,7 @@ class BpeTokenizer final : public Tokenizer {
 };
 
 BpeTokenizer::BpeTokenizer(const nlohmann::json& config, const std::string& origin)
-    : name_("bpe:" + std::filesystem::path(origin).stem().string()) {
+    : Tokenizer(origin), name_("bpe:" + std::filesystem::path(origin).stem().string()) {
   if (!config.is_object()) fail(origin, std::string("top level is a JSON ") + config.type_name());
   if (!config.contains("model") || !config["model"].is_object()) fail(origin, "no \"model\" object");
   check_pipeline(config, origin);
@@ -407,7 +409,7 @@ std::vector<Span> BpeTokenizer::split_on_added_tokens(std::string_view text, con
   return spans;
 }
 
-std::vector<int> BpeTokenizer::encode(const std::string& utf8) const {
+std::vector<int> BpeTokenizer::encode_text(const std::string& utf8, EncodeReport&) const {
   std::vector<int> ids;
   ids.reserve(utf8.size() / 3);
   for (const Span& span : split_on_added_tokens(utf8, raw_added_tokens_)) {
@@ -605,20 +607,24 @@ std::string BpeTokenizer::token_bytes(int id) const {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_bpe_tokenizer_from_json(const std::string& json_text, const std::string& origin) {
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(json_text, nesting_limit(kMaxJsonDepth, origin));
-  } catch (const nlohmann::json::exception& error) {
-    // parse_error, and out_of_range for a number beyond double (1e999).
-    fail(origin, std::string("malformed JSON (") + error.what() + ")");
-  }
+std::unique_ptr<Tokenizer> bpe_tokenizer_from_json(const nlohmann::json& config, const std::string& origin) {
   try {
     return std::make_unique<BpeTokenizer>(config, origin);
   } catch (const nlohmann::json::exception& error) {
     // A field of the wrong JSON type (say, a string where a bool belongs).
     fail(origin, std::string("unexpected JSON structure (") + error.what() + ")");
   }
+}
+
+std::unique_ptr<Tokenizer> load_bpe_tokenizer_from_json(const std::string& json_text, const std::string& origin) {
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(json_text, nesting_limit(kMaxTokenizerJsonDepth, origin));
+  } catch (const nlohmann::json::exception& error) {
+    // parse_error, and out_of_range for a number beyond double (1e999).
+    fail(origin, std::string("malformed JSON (") + error.what() + ")");
+  }
+  return bpe_tokenizer_from_json(config, origin);
 }
 
 std::unique_ptr<Tokenizer> load_bpe_tokenizer(const std::string& path) {

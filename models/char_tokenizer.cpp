@@ -1,40 +1,39 @@
-// SpikeGPT's character vocabulary (vocab_book.json). Upstream encodes with
-// `[stoi.get(c, stoi[' ']) for c in text]` over Python code points, with no normalization.
+// SpikeGPT's character vocabularies: upstream's training code (src/utils.py, Dataset) writes the
+// sorted unique characters of its corpus as vocab.json, {"0": "\n", ...}, and encodes with
+// `[stoi[c] for c in text]` over Python code points, with no normalization; the shipped
+// vocab_book.json is one such file. Upstream has no rule for a character outside the vocabulary
+// (its lookup would raise KeyError); here it reads as space when the vocabulary has one, as the
+// book vocabulary's UNKNOWN_CHAR did, and is an error naming it otherwise.
 #include <nlohmann/json.hpp>
 
 #include <array>
-#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
 
-#include "models/json_limits.hpp"
 #include "models/tokenizer.hpp"
+#include "models/tokenizer_json.hpp"
 #include "models/unicode_util.hpp"
 
 namespace spiketile {
 namespace {
 
-constexpr std::string_view kExpectedFormat = "a UTF-16 LE JSON object (with BOM FF FE) mapping id strings to single characters";
-
-std::string describe_leading_bytes(std::string_view bytes) {
-  if (bytes.size() >= 3 && bytes.substr(0, 3) == "\xEF\xBB\xBF") return "a UTF-8 byte-order mark";
-  if (bytes.size() >= 2 && bytes.substr(0, 2) == "\xFE\xFF") return "a UTF-16 BE byte-order mark";
-  if (bytes.empty()) return "an empty file";
-  return "no byte-order mark";
-}
+constexpr std::string_view kExpectedFormat =
+    "a JSON object mapping the ids 0..N-1 to single characters (upstream's vocab.json, UTF-16 or UTF-8)";
 
 class CharTokenizer final : public Tokenizer {
  public:
   CharTokenizer(std::string name, std::vector<char32_t> chars_by_id, const std::string& origin)
-      : name_(std::move(name)), chars_by_id_(std::move(chars_by_id)) {
+      : Tokenizer(origin), name_(std::move(name)), chars_by_id_(std::move(chars_by_id)) {
     ascii_ids_.fill(kNotInVocab);
     for (std::size_t id = 0; id < chars_by_id_.size(); ++id) {
       const char32_t c = chars_by_id_[id];
-      const bool fresh = c < 128 ? ascii_ids_[c] == kNotInVocab : other_ids_.count(c) == 0;
-      if (!fresh) {
-        throw std::runtime_error("'" + origin + "': character U+" + hex(c) + " appears under two ids; expected a one-to-one vocabulary");
+      const int earlier = id_of(c);
+      if (earlier != kNotInVocab) {
+        throw std::runtime_error("'" + origin + "': character " + describe_character(c) + " appears under ids " +
+                                 std::to_string(earlier) + " and " + std::to_string(id) +
+                                 "; expected each character once");
       }
       if (c < 128) {
         ascii_ids_[c] = static_cast<int>(id);
@@ -44,31 +43,11 @@ class CharTokenizer final : public Tokenizer {
       token_utf8_.emplace_back();
       unicode::append_utf8(token_utf8_.back(), c);
     }
-    unknown_id_ = ascii_ids_[' '];
-    if (unknown_id_ == kNotInVocab) {
-      throw std::runtime_error("'" + origin + "': expected the space character in the vocabulary (unknown characters map to it)");
-    }
+    space_id_ = ascii_ids_[' '];
   }
 
   std::string name() const override { return name_; }
   int vocab_size() const override { return static_cast<int>(chars_by_id_.size()); }
-
-  std::vector<int> encode(const std::string& utf8) const override {
-    std::vector<int> ids;
-    ids.reserve(utf8.size());
-    std::size_t pos = 0;
-    while (pos < utf8.size()) {
-      const char32_t c = unicode::next_code_point(utf8, pos);
-      if (c < 128) {
-        const int id = ascii_ids_[c];
-        ids.push_back(id == kNotInVocab ? unknown_id_ : id);
-      } else {
-        const auto found = other_ids_.find(c);
-        ids.push_back(found == other_ids_.end() ? unknown_id_ : found->second);
-      }
-    }
-    return ids;
-  }
 
   std::string token_bytes(int id) const override {
     if (id < 0 || id >= vocab_size()) {
@@ -78,13 +57,41 @@ class CharTokenizer final : public Tokenizer {
     return token_utf8_[static_cast<std::size_t>(id)];
   }
 
+ protected:
+  std::vector<int> encode_text(const std::string& utf8, EncodeReport& report) const override {
+    std::vector<int> ids;
+    ids.reserve(utf8.size());
+    std::size_t pos = 0;
+    while (pos < utf8.size()) {
+      if (report.stop_after_tokens > 0 && int64_t(ids.size()) >= report.stop_after_tokens) {
+        report.stopped = true;
+        break;
+      }
+      const std::size_t at = pos;
+      const char32_t c = unicode::next_code_point(utf8, pos);
+      const int id = id_of(c);
+      if (id != kNotInVocab) {
+        ids.push_back(id);
+        continue;
+      }
+      if (space_id_ == kNotInVocab) {
+        throw UnknownCharacterError("character " + describe_character(c) + " at " + describe_text_position(utf8, at) +
+                                    " is not in the vocabulary " + origin() +
+                                    ", which has no space to read unknown characters as");
+      }
+      report.note_replaced(c, at);
+      ids.push_back(space_id_);
+    }
+    return ids;
+  }
+
  private:
   static constexpr int kNotInVocab = -1;
 
-  static std::string hex(char32_t c) {
-    char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "%04X", static_cast<unsigned>(c));
-    return buffer;
+  int id_of(char32_t c) const {
+    if (c < 128) return ascii_ids_[c];
+    const auto found = other_ids_.find(c);
+    return found == other_ids_.end() ? kNotInVocab : found->second;
   }
 
   std::string name_;
@@ -92,56 +99,52 @@ class CharTokenizer final : public Tokenizer {
   std::vector<std::string> token_utf8_;
   std::array<int, 128> ascii_ids_{};
   std::unordered_map<char32_t, int> other_ids_;
-  int unknown_id_ = kNotInVocab;
+  int space_id_ = kNotInVocab;
 };
+
+[[noreturn]] void fail(const std::string& origin, const std::string& problem) {
+  throw std::runtime_error("'" + origin + "': " + problem);
+}
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_char_tokenizer(const std::string& path) {
-  const std::string bytes = unicode::read_file_bytes(path, kExpectedFormat);
-  if (bytes.size() < 2 || bytes[0] != '\xFF' || bytes[1] != '\xFE') {
-    throw std::runtime_error("'" + path + "': expected UTF-16 LE with byte-order mark FF FE, found " +
-                             describe_leading_bytes(bytes));
-  }
-  const std::string text = unicode::utf16le_to_utf8(std::string_view(bytes).substr(2), path);
-
-  nlohmann::json vocab;
-  try {
-    vocab = nlohmann::json::parse(text, nesting_limit(2, "'" + path + "'"));  // one object of strings
-  } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for 1e999
-    throw std::runtime_error("'" + path + "': malformed JSON (" + error.what() + "); expected " + std::string(kExpectedFormat));
-  }
+std::unique_ptr<Tokenizer> char_tokenizer_from_json(const nlohmann::json& vocab, const std::string& origin) {
   if (!vocab.is_object() || vocab.empty()) {
-    throw std::runtime_error("'" + path + "': expected " + std::string(kExpectedFormat) + ", found JSON " + vocab.type_name());
+    fail(origin, "expected " + std::string(kExpectedFormat) + ", found " +
+                     (vocab.is_object() ? std::string("an empty object") : "JSON " + std::string(vocab.type_name())));
   }
-
-  std::vector<char32_t> chars_by_id(vocab.size(), 0);
-  std::vector<bool> seen(vocab.size(), false);
+  const std::size_t entries = vocab.size();
+  const std::string id_range = "0.." + std::to_string(entries - 1);
+  std::vector<char32_t> chars_by_id(entries, 0);
   for (const auto& [key, value] : vocab.items()) {
-    std::size_t parsed_length = 0;
-    long id = -1;
-    try {
-      id = std::stol(key, &parsed_length);
-    } catch (const std::exception&) {
-      parsed_length = 0;
+    // Exactly the decimal ids upstream writes: "01" or "+1" would be a second spelling of an id.
+    std::size_t id = 0;
+    bool canonical = !key.empty() && key.size() <= 9 && (key == "0" || key[0] != '0');
+    for (const char digit : key) {
+      canonical = canonical && digit >= '0' && digit <= '9';
+      id = id * 10 + std::size_t(digit - '0');
     }
-    if (parsed_length != key.size() || id < 0 || id >= static_cast<long>(vocab.size()) || seen[static_cast<std::size_t>(id)]) {
-      throw std::runtime_error("'" + path + "': key \"" + key + "\" is not a unique id in 0.." +
-                               std::to_string(vocab.size() - 1) + "; expected contiguous ids");
+    if (!canonical || id >= entries) {
+      fail(origin, "key \"" + key + "\" is not an id in " + id_range + "; a vocabulary of " + std::to_string(entries) +
+                       " entries has exactly the contiguous ids " + id_range);
     }
     if (!value.is_string()) {
-      throw std::runtime_error("'" + path + "': id " + key + " maps to a JSON " + value.type_name() + ", expected a one-character string");
+      fail(origin, "id " + key + " maps to a JSON " + value.type_name() + ", expected a one-character string");
     }
     const std::string& utf8 = value.get_ref<const std::string&>();
+    if (utf8.empty()) fail(origin, "id " + key + " maps to an empty string; expected exactly one character");
     std::size_t pos = 0;
-    const char32_t c = utf8.empty() ? 0 : unicode::next_code_point(utf8, pos);
-    if (utf8.empty() || pos != utf8.size()) {
-      throw std::runtime_error("'" + path + "': id " + key + " maps to \"" + utf8 + "\", expected exactly one character");
-    }
-    chars_by_id[static_cast<std::size_t>(id)] = c;
-    seen[static_cast<std::size_t>(id)] = true;
+    const char32_t c = unicode::next_code_point(utf8, pos);
+    if (pos != utf8.size()) fail(origin, "id " + key + " maps to \"" + utf8 + "\"; expected exactly one character");
+    chars_by_id[id] = c;
   }
-  return std::make_unique<CharTokenizer>("char:" + std::filesystem::path(path).stem().string(), std::move(chars_by_id), path);
+  return std::make_unique<CharTokenizer>("char:" + std::filesystem::path(origin).stem().string(), std::move(chars_by_id),
+                                         origin);
+}
+
+std::unique_ptr<Tokenizer> load_char_tokenizer(const std::string& path) {
+  const std::string text = json_text_from_bytes(unicode::read_file_bytes(path, kExpectedFormat), path);
+  return char_tokenizer_from_json(parse_tokenizer_json(text, path, kExpectedFormat), path);
 }
 
 }  // namespace spiketile

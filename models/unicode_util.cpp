@@ -103,15 +103,17 @@ void append_utf8(std::string& out, char32_t code_point) {
   }
 }
 
-std::string utf16le_to_utf8(std::string_view bytes, const std::string& origin) {
+std::string utf16_to_utf8(std::string_view bytes, bool big_endian, const std::string& origin) {
+  const std::string expected = big_endian ? "expected UTF-16 BE text" : "expected UTF-16 LE text";
   if (bytes.size() % 2 != 0) {
-    throw std::runtime_error("'" + origin + "': expected UTF-16 LE text, but the byte count " +
-                             std::to_string(bytes.size()) + " is odd");
+    throw std::runtime_error("'" + origin + "': " + expected + ", but the byte count " + std::to_string(bytes.size()) +
+                             " is odd");
   }
   const std::size_t unit_count = bytes.size() / 2;
+  const int high_byte = big_endian ? 0 : 1;
   const auto unit_at = [&](std::size_t i) {
-    return static_cast<char16_t>(static_cast<unsigned char>(bytes[2 * i]) |
-                                 (static_cast<unsigned char>(bytes[2 * i + 1]) << 8));
+    return static_cast<char16_t>(static_cast<unsigned char>(bytes[2 * i + 1 - high_byte]) |
+                                 (static_cast<unsigned char>(bytes[2 * i + high_byte]) << 8));
   };
   std::string utf8;
   utf8.reserve(unit_count);
@@ -120,13 +122,13 @@ std::string utf16le_to_utf8(std::string_view bytes, const std::string& origin) {
     if (unit >= 0xD800 && unit <= 0xDBFF) {
       const char16_t trail = i + 1 < unit_count ? unit_at(i + 1) : 0;
       if (trail < 0xDC00 || trail > 0xDFFF) {
-        throw std::runtime_error("'" + origin + "': expected UTF-16 LE text, found an unpaired high surrogate at code unit " +
+        throw std::runtime_error("'" + origin + "': " + expected + ", found an unpaired high surrogate at code unit " +
                                  std::to_string(i));
       }
       append_utf8(utf8, 0x10000 + ((char32_t(unit) - 0xD800) << 10) + (char32_t(trail) - 0xDC00));
       ++i;
     } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
-      throw std::runtime_error("'" + origin + "': expected UTF-16 LE text, found an unpaired low surrogate at code unit " +
+      throw std::runtime_error("'" + origin + "': " + expected + ", found an unpaired low surrogate at code unit " +
                                std::to_string(i));
     } else {
       append_utf8(utf8, unit);

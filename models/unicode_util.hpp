@@ -30,9 +30,10 @@ char32_t next_code_point(std::string_view utf8, std::size_t& pos);
 
 void append_utf8(std::string& out, char32_t code_point);
 
-// UTF-16 little-endian code units (no BOM) to UTF-8. Throws std::runtime_error mentioning
-// `origin` on an odd byte count or an unpaired surrogate, since that means the file is not UTF-16.
-std::string utf16le_to_utf8(std::string_view bytes, const std::string& origin);
+// UTF-16 code units (no BOM) of the given byte order to UTF-8. Throws std::runtime_error
+// mentioning `origin` on an odd byte count or an unpaired surrogate, since that means the file is
+// not UTF-16.
+std::string utf16_to_utf8(std::string_view bytes, bool big_endian, const std::string& origin);
 
 // The character classes of `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
 // \s is the Unicode White_Space property, which is what Oniguruma (used by Hugging Face

@@ -213,6 +213,17 @@ std::string latency_section(const Mapping& m, const ChipSpec& chip) {
   return out;
 }
 
+// What the mapping records of its tokenizer, in a line.
+std::string tokenizer_record(const Mapping& m) {
+  const TokenizerSource& t = m.tokenizer;
+  if (!m.tokenizer_recorded)
+    return "none recorded (mapping format version 3): text uses the shipped tokenizer of the vocabulary size, or "
+           "--tokenizer";
+  if (t.kind == TokenizerKind::None) return "none (" + t.rule + "): text needs --tokenizer, or token ids";
+  return fmt::format("{} of {} ids from {} ({}), recorded in the mapping", tokenizer_kind_name(t.kind),
+                     m.config.vocab_size, t.path, t.rule);
+}
+
 }  // namespace
 
 std::optional<StatsEstimate> stats_estimate(const Mapping& m) {
@@ -255,6 +266,7 @@ std::string mapping_summary(const Mapping& m) {
   line("model:", fmt::format("SpikeGPT L{} C{} V{} ({:.2f} M parameters){}", m.config.n_layer, m.config.n_embd,
                              m.config.vocab_size, double(m.config.parameter_count()) / 1e6,
                              m.model_source.empty() ? "" : ", from " + m.model_source));
+  line("tokenizer:", tokenizer_record(m));
   line("quantization:", fmt::format("{}-bit weights, {}-bit activations, {}-bit membranes; binary embedding {}; "
                                     "rescale every 6 layers {}",
                                     m.quant.weight_bits, m.quant.activation_bits, m.quant.membrane_bits,
@@ -333,6 +345,10 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
                 {"vocab_size", m.config.vocab_size},     {"weight_bits", m.quant.weight_bits},
                 {"activation_bits", m.quant.activation_bits}, {"membrane_bits", m.quant.membrane_bits},
                 {"source", m.model_source}};
+  j["tokenizer"] = {{"recorded", m.tokenizer_recorded},
+                    {"kind", tokenizer_kind_name(m.tokenizer.kind)},
+                    {"path", m.tokenizer.path},
+                    {"rule", m.tokenizer.rule}};
   j["chip"] = {{"name", m.chip_name}, {"system", s.system}};
   j["cores"] = {{"used", s.cores_used}, {"total", s.cores_total}, {"chips_used", s.chips_used}, {"chips", s.chip_count}};
   j["bytes"] = {{"weights", s.weight_bytes}, {"parameters", s.parameter_bytes}, {"host", s.host_bytes}};

@@ -258,6 +258,22 @@ def validate(out_dir):
     return ok
 
 
+def verify_regenerated(make, out_dir, prefix):
+    """Runs make(folder) into a temporary folder and compares every file it writes with the one of
+    the same name in out_dir; prints what differs and returns the exit code (1 if anything does)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        make(tmp)
+        names = sorted(os.listdir(tmp))
+        diff = [n for n in names if not os.path.exists(os.path.join(out_dir, n))
+                or not filecmp.cmp(os.path.join(tmp, n), os.path.join(out_dir, n), shallow=False)]
+        print(f"{len(names)} files regenerated; differing or missing in {out_dir}: "
+              f"{diff if diff else 'none'}")
+        return 1 if diff else 0
+    finally:
+        shutil.rmtree(tmp)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=OUT_DIR, help=f"output folder (default {OUT_DIR})")
@@ -273,18 +289,7 @@ def main():
     if args.validate_only:
         return 0 if validate(args.out) else 1
     if args.verify:
-        tmp = tempfile.mkdtemp(prefix="spiketile_fixtures_")
-        try:
-            make_all(tmp, quiet=True)
-            names = sorted(os.listdir(tmp))
-            diff = [n for n in names if not os.path.exists(os.path.join(args.out, n))
-                    or not filecmp.cmp(os.path.join(tmp, n), os.path.join(args.out, n),
-                                       shallow=False)]
-            print(f"{len(names)} files regenerated; differing or missing in {args.out}: "
-                  f"{diff if diff else 'none'}")
-            return 1 if diff else 0
-        finally:
-            shutil.rmtree(tmp)
+        return verify_regenerated(lambda tmp: make_all(tmp, quiet=True), args.out, "spiketile_fixtures_")
 
     report = make_all(args.out)
     print(f"\n{'fixture':36s} {'seed':>4s} {'rate':>6s} {'att/layer':>24s}  min|v-1|")

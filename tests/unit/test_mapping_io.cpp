@@ -187,6 +187,11 @@ Mapping small_mapping() {
   m.estimate.unit_busy_cycles = {10, 20, 30, 40, 50, 60};
   m.estimate.stages = {{"L0.att.k", 0, 12.5, 40}, {"head.logits", -1, 900, 1200}};
   m.estimate.critical_path = {{0, 0, 100}, {3, 120, 700}, {4, 710, 1234.5}};
+  // A four-character vocabulary as upstream's vocab.json holds it, decoded to UTF-8.
+  m.tokenizer.kind = TokenizerKind::Characters;
+  m.tokenizer.path = "/data/own/vocab.json";
+  m.tokenizer.rule = "vocab.json beside the checkpoint";
+  m.tokenizer.json = R"({"0": "\n", "1": " ", "2": "a", "3": "é"})";
   return m;
 }
 
@@ -270,6 +275,11 @@ void expect_same_mapping(const Mapping& a, const Mapping& b) {
       EXPECT_TRUE(same_entry(a.routing_tables[r][e], b.routing_tables[r][e])) << "router " << r << " entry " << e;
   }
   EXPECT_EQ(a.decisions, b.decisions);
+  EXPECT_EQ(a.tokenizer.kind, b.tokenizer.kind);
+  EXPECT_EQ(a.tokenizer.path, b.tokenizer.path);
+  EXPECT_EQ(a.tokenizer.rule, b.tokenizer.rule);
+  EXPECT_EQ(a.tokenizer.json, b.tokenizer.json);
+  EXPECT_EQ(a.tokenizer_recorded, b.tokenizer_recorded);
   const LatencyEstimate &x = a.estimate, &y = b.estimate;
   EXPECT_EQ(x.profile_tokens, y.profile_tokens);
   EXPECT_EQ(std::vector<double>({x.cycles_per_token, x.packets_per_token, x.flits_injected_per_token,
@@ -297,7 +307,7 @@ struct SectionSpan {
   std::string name;
   uint64_t offset, length;
 };
-constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 9;
+constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 10;
 
 template <class T>
 T load(const std::vector<unsigned char>& b, std::size_t at) {
@@ -312,7 +322,8 @@ void store(std::vector<unsigned char>& b, std::size_t at, T v) {
 
 std::vector<SectionSpan> sections_of(const std::vector<unsigned char>& b) {
   std::vector<SectionSpan> out;
-  for (std::size_t i = 0; i < kSections; ++i) {
+  const std::size_t sections = load<uint32_t>(b, 12);
+  for (std::size_t i = 0; i < sections; ++i) {
     const std::size_t at = kTableOffset + i * kEntryBytes;
     out.push_back({std::string(reinterpret_cast<const char*>(b.data() + at), strnlen(reinterpret_cast<const char*>(b.data() + at), 16)),
                    load<uint64_t>(b, at + 16), load<uint64_t>(b, at + 24)});
@@ -376,12 +387,13 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_small_mapping();
   const unsigned char magic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
   EXPECT_EQ(std::memcmp(b.data(), magic, 8), 0);
-  EXPECT_EQ(load<uint32_t>(b, 8), 3u);
-  EXPECT_EQ(load<uint32_t>(b, 12), 9u);
+  EXPECT_EQ(load<uint32_t>(b, 8), 4u);
+  EXPECT_EQ(load<uint32_t>(b, 12), 10u);
   EXPECT_EQ(load<uint64_t>(b, 16), b.size());
   const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
   EXPECT_EQ(load<uint32_t>(b, table_end), checkpoint_io::crc32(b.data(), table_end));
-  const std::vector<std::string> names{"model", "chip", "units", "flows", "host", "placement", "routing", "decisions", "estimate"};
+  const std::vector<std::string> names{"model",   "chip",      "units",    "flows",    "host",
+                                       "placement", "routing", "decisions", "estimate", "tokenizer"};
   uint64_t at = table_end + 4;
   const auto spans = sections_of(b);
   for (std::size_t i = 0; i < kSections; ++i) {
@@ -399,6 +411,74 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   // The host section: u64 count then V × C int32 values.
   EXPECT_EQ(load<uint64_t>(b, spans[4].offset), 32u);
   EXPECT_EQ(load<int32_t>(b, spans[4].offset + 8 + 4), 4096);
+  // The tokenizer section: u8 kind (1: character vocabulary), then the path as a string.
+  EXPECT_EQ(b[spans[9].offset], 1);
+  EXPECT_EQ(load<uint32_t>(b, spans[9].offset + 1), std::string("/data/own/vocab.json").size());
+}
+
+// The file as format version 3 wrote it: the same sections without the last ('tokenizer'), the
+// table one entry shorter, every offset 32 bytes earlier, all checksums anew.
+std::vector<unsigned char> as_version_3(const std::vector<unsigned char>& v4) {
+  const std::vector<SectionSpan> spans = sections_of(v4);
+  std::vector<unsigned char> b(v4.begin(), v4.begin() + std::ptrdiff_t(kTableOffset + 9 * kEntryBytes));
+  b.resize(b.size() + 4);  // the table's CRC
+  for (std::size_t i = 0; i < 9; ++i) {
+    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 16, spans[i].offset - kEntryBytes);
+    b.insert(b.end(), v4.begin() + std::ptrdiff_t(spans[i].offset),
+             v4.begin() + std::ptrdiff_t(spans[i].offset + spans[i].length + 4));
+  }
+  b.resize(b.size() + 4);  // the whole-file CRC
+  store<uint32_t>(b, 8, 3);
+  store<uint32_t>(b, 12, 9);
+  store<uint64_t>(b, 16, b.size());
+  store<uint32_t>(b, kTableOffset + 9 * kEntryBytes, checkpoint_io::crc32(b.data(), kTableOffset + 9 * kEntryBytes));
+  reseal(b);
+  return b;
+}
+
+// Mappings compiled before the tokenizer record keep loading: everything but the record, which
+// says it is absent, so text falls back to the shipped tokenizers by vocabulary size.
+TEST(MappingIo, ReadsVersion3MappingsWithoutATokenizerRecord) {
+  const std::string path = temp_path("version3");
+  write_bytes(path, as_version_3(saved_small_mapping()));
+  const Mapping back = load_mapping(path);
+  EXPECT_FALSE(back.tokenizer_recorded);
+  EXPECT_EQ(back.tokenizer.kind, TokenizerKind::None);
+  Mapping expected = small_mapping();
+  expected.tokenizer = TokenizerSource{};
+  expected.tokenizer_recorded = false;
+  expect_same_mapping(expected, back);
+  EXPECT_CONTAINS(mapping_summary(back), "tokenizer:           none recorded (mapping format version 3)");
+  // The mapping the fuzz corpus keeps was written by a version-3 compile of the 2-layer fixture.
+  const Mapping committed = load_mapping(std::string(SPIKETILE_FUZZ_INPUTS) + "/corpus/mapping/l2_c32_default_chip.stmap");
+  EXPECT_FALSE(committed.tokenizer_recorded);
+  EXPECT_EQ(committed.config.vocab_size, 77);
+}
+
+// The recorded tokenizer is one, of the model's vocabulary size, or the file is refused naming the
+// section: text encoded with it must give ids the embedding has rows for.
+TEST(MappingIo, RejectsATokenizerRecordThatDoesNotFitTheModel) {
+  Mapping m = small_mapping();
+  m.tokenizer.json = R"({"0": "\n", "1": " ", "2": "a", "3": "é", "4": "b"})";
+  EXPECT_CONTAINS(error_for_mapping(m, "tok-size"),
+                  "section 'tokenizer': the recorded character vocabulary (/data/own/vocab.json) has 5 ids; the "
+                  "model's vocabulary has 4");
+  m.tokenizer.json = R"({"0": "\n", "1": " ", "2": "a", "3": "a"})";
+  EXPECT_CONTAINS(error_for_mapping(m, "tok-dup"), "section 'tokenizer': ");
+  EXPECT_CONTAINS(error_for_mapping(m, "tok-dup"), "character 'a' (U+0061) appears under ids 2 and 3");
+  m.tokenizer.json = "{\"0\": ";
+  EXPECT_CONTAINS(error_for_mapping(m, "tok-json"), "section 'tokenizer': ");
+  EXPECT_CONTAINS(error_for_mapping(m, "tok-json"), "malformed JSON");
+  m.tokenizer.kind = TokenizerKind::ByteLevelBpe;
+  m.tokenizer.json = R"({"0": "\n", "1": " ", "2": "a", "3": "é"})";
+  EXPECT_CONTAINS(error_for_mapping(m, "tok-kind"), "recorded as a byte-level BPE, but its content is a character vocabulary");
+  m.tokenizer.kind = TokenizerKind::None;
+  EXPECT_CONTAINS(error_for_mapping(m, "tok-none"), "section 'tokenizer': kind none, yet it holds");
+  std::vector<unsigned char> b = saved_small_mapping();
+  b[sections_of(b)[9].offset] = 3;
+  reseal(b);
+  EXPECT_CONTAINS(error_for_bytes(b, "tok-enum"),
+                  "section 'tokenizer': kind is 3; expected one of 0 none, 1 character vocabulary, 2 byte-level BPE");
 }
 
 TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
@@ -408,7 +488,7 @@ TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
   b = saved_small_mapping();
   store<uint32_t>(b, 8, 2);
   const std::string e = error_for_bytes(b, "version");
-  EXPECT_CONTAINS(e, "mapping format version 2; this build reads version 3 only");
+  EXPECT_CONTAINS(e, "mapping format version 2; this build reads versions 3 to 4");
   EXPECT_CONTAINS(e, temp_path("version"));
   EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spiketile mapping: the file starts with [68 69]");
 }
@@ -457,7 +537,7 @@ TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
   EXPECT_CONTAINS(cut(0), "not a spiketile mapping");
   EXPECT_CONTAINS(cut(10), "truncated: the format version needs 4 bytes at offset 8; the file ends at 10");
   EXPECT_CONTAINS(cut(20), "truncated: the header needs 24 bytes at offset 0; the file ends at 20");
-  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 292 bytes at offset 24; the file ends at 100");
+  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 324 bytes at offset 24; the file ends at 100");
   for (const SectionSpan& s : sections_of(whole)) {
     const std::string needs = fmt::format("truncated: section '{}' needs {} bytes at offset {}", s.name, s.length + 4, s.offset);
     for (uint64_t at : {s.offset, s.offset + s.length / 2, s.offset + s.length + 2}) {

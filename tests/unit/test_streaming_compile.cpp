@@ -19,6 +19,7 @@
 #include "models/random_weights.hpp"
 #include "models/spikegpt.hpp"
 #include "models/tensor_file.hpp"
+#include "models/tokenizer.hpp"
 #include "runtime/compile_objective.hpp"
 
 namespace spiketile {
@@ -288,7 +289,8 @@ TEST(StreamingQuantize, EmbeddingReadLaterEqualsTheOneReadWithTheModel) {
 // ---- the compile command ----------------------------------------------------------------------
 
 // The mapping file compiling the whole float model gives, written the way `spiketile compile` does
-// (the default objective's search, profiled: runtime/compile_objective.hpp).
+// (the default objective's search, profiled: runtime/compile_objective.hpp; the tokenizer found
+// by the rule for checkpoints).
 std::string compile_whole_model(const fs::path& model, const fs::path& calibration, const fs::path& chip_yaml,
                                 const fs::path& out) {
   const SpikeGptWeights weights = SpikeGptWeights::load(model.string(), {});
@@ -303,6 +305,10 @@ std::string compile_whole_model(const fs::path& model, const fs::path& calibrati
   Mapping mapping = compile_for_objective([&] { return qm; }, load_chip_spec(chip_yaml.string()), read_bytes(chip_yaml),
                                           {}, ProfileOptions{}, rows, ObjectiveOptions{});
   mapping.model_source = model.string();
+  const char* data_dir = std::getenv("SPIKETILE_DATA_DIR");
+  mapping.tokenizer = find_tokenizer("", model.string(), qm.config.vocab_size,
+                                     data_dir ? data_dir : std::string(SPIKETILE_SHARED_DIR) + "/data")
+                          .source;
   save_mapping(mapping, out.string());
   return read_bytes(out);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/tokenizer.hpp"
+#include "models/unicode_util.hpp"
 #include "tests/unit/shipped_fixtures.hpp"
 
 namespace spiketile {
@@ -23,6 +24,9 @@ namespace fs = std::filesystem;
 
 const std::string kTokenizerTestData = std::string(SPIKETILE_TEST_DATA) + "/tokenizer";
 const std::string kSharedData = std::string(SPIKETILE_SHARED_DIR) + "/data";
+// A checkpoint with its own 108-character vocabulary, as upstream's training code writes it
+// (scripts/make_vocab_fixture.py).
+const std::string kOwnVocab = std::string(SPIKETILE_TEST_DATA) + "/own_vocab";
 
 using test_fixtures::read_text;
 
@@ -75,6 +79,26 @@ std::string utf16le_with_bom(const std::u16string& text) {
   for (const char16_t unit : text) {
     bytes.push_back(static_cast<char>(unit & 0xFF));
     bytes.push_back(static_cast<char>(unit >> 8));
+  }
+  return bytes;
+}
+
+// UTF-8 text as UTF-16 bytes of either byte order, with or without the byte-order mark.
+std::string utf16_bytes(const std::string& utf8, bool big_endian, bool bom) {
+  std::string bytes;
+  const auto unit = [&](char16_t u) {
+    const char high = static_cast<char>(u >> 8), low = static_cast<char>(u & 0xFF);
+    bytes += big_endian ? std::string{high, low} : std::string{low, high};
+  };
+  if (bom) unit(0xFEFF);
+  for (std::size_t pos = 0; pos < utf8.size();) {
+    const char32_t c = unicode::next_code_point(utf8, pos);
+    if (c < 0x10000) {
+      unit(static_cast<char16_t>(c));
+    } else {
+      unit(static_cast<char16_t>(0xD800 + ((c - 0x10000) >> 10)));
+      unit(static_cast<char16_t>(0xDC00 + ((c - 0x10000) & 0x3FF)));
+    }
   }
   return bytes;
 }
@@ -307,20 +331,15 @@ TEST(CharTokenizer, LoadErrorsNameTheFileAndTheExpectation) {
   EXPECT_NE(message.find(missing), std::string::npos) << message;
   EXPECT_NE(message.find("UTF-16"), std::string::npos) << message;
 
-  // The same JSON saved as UTF-8 (with and without BOM) or as UTF-16 BE is rejected by name.
-  const std::string utf8 = scratch.write("utf8.json", "{\"0\": \"\\n\", \"1\": \" \"}");
-  message = load_error([&] { load_char_tokenizer(utf8); });
-  EXPECT_NE(message.find(utf8), std::string::npos) << message;
-  EXPECT_NE(message.find("byte-order mark FF FE"), std::string::npos) << message;
-  EXPECT_NE(message.find("no byte-order mark"), std::string::npos) << message;
-
-  const std::string utf8_bom = scratch.write("utf8_bom.json", "\xEF\xBB\xBF{\"0\": \" \"}");
-  message = load_error([&] { load_char_tokenizer(utf8_bom); });
-  EXPECT_NE(message.find("UTF-8 byte-order mark"), std::string::npos) << message;
-
+  // An empty object, here in UTF-16 BE with its byte-order mark.
   const std::string utf16_be = scratch.write("utf16_be.json", std::string("\xFE\xFF\x00{\x00}", 6));
   message = load_error([&] { load_char_tokenizer(utf16_be); });
-  EXPECT_NE(message.find("UTF-16 BE"), std::string::npos) << message;
+  EXPECT_NE(message.find(utf16_be + "': expected"), std::string::npos) << message;
+  EXPECT_NE(message.find("found an empty object"), std::string::npos) << message;
+
+  const std::string empty = scratch.write("empty.json", "");
+  message = load_error([&] { load_char_tokenizer(empty); });
+  EXPECT_NE(message.find(empty + "' is empty; expected"), std::string::npos) << message;
 
   const std::string malformed = scratch.write("malformed.json", utf16le_with_bom(u"{\"0\": \"\\n\", "));
   message = load_error([&] { load_char_tokenizer(malformed); });
@@ -349,13 +368,175 @@ TEST(CharTokenizer, LoadErrorsNameTheFileAndTheExpectation) {
   message = load_error([&] { load_char_tokenizer(gap); });
   EXPECT_NE(message.find("contiguous"), std::string::npos) << message;
 
-  const std::string no_space = scratch.write("no_space.json", utf16le_with_bom(u"{\"0\": \"a\"}"));
-  message = load_error([&] { load_char_tokenizer(no_space); });
-  EXPECT_NE(message.find("space"), std::string::npos) << message;
-
   const std::string array = scratch.write("array.json", utf16le_with_bom(u"[\" \"]"));
   message = load_error([&] { load_char_tokenizer(array); });
   EXPECT_NE(message.find("array"), std::string::npos) << message;
+}
+
+// ---------------------------------------------------------------- a vocabulary of one's own
+
+TEST(CharTokenizer, ReadsAnUpstreamVocabJsonOfAnySize) {
+  const nlohmann::json expect = read_json(kOwnVocab + "/expect.json");
+  const FoundTokenizer found = read_tokenizer_file(kOwnVocab + "/vocab.json", "a test");
+  ASSERT_NE(found.tokenizer, nullptr);
+  EXPECT_EQ(found.source.kind, TokenizerKind::Characters);
+  EXPECT_EQ(found.tokenizer->vocab_size(), expect.at("V").get<int>());
+  EXPECT_EQ(found.tokenizer->vocab_size(), 108);
+  // The ids Python's upstream lookup gave, one per code point: é, ß, 日 and the astral 𝄞 included.
+  const std::string sample = read_text(kOwnVocab + "/sample.txt");
+  EXPECT_EQ(found.tokenizer->encode(sample), expect.at("tokens").get<std::vector<int>>());
+  EXPECT_EQ(found.tokenizer->decode(found.tokenizer->encode(sample)), sample);
+  for (const char* character : {"\u00e9", "\u00df", "\u65e5", "\U0001D11E"})
+    EXPECT_EQ(found.tokenizer->encode(character).size(), 1u) << character;
+  EXPECT_EQ(found.tokenizer->decode({0, 1}), "\n ");  // sorted: '\n' (U+000A) first, then space
+}
+
+// Python's "utf-16" codec writes a byte-order mark in the machine's order and reads little endian
+// without one; a vocabulary saved as UTF-8 (with or without mark) is read as well. Every form is
+// the same tokenizer.
+TEST(CharTokenizer, ReadsEveryEncodingOfAVocabJson) {
+  ScratchDir scratch;
+  const FoundTokenizer original = read_tokenizer_file(kOwnVocab + "/vocab.json", "a test");
+  const std::string& json = original.source.json;
+  const std::string sample = read_text(kOwnVocab + "/sample.txt");
+  const std::vector<int> expected = original.tokenizer->encode(sample);
+  const std::pair<std::string, std::string> forms[] = {
+      {"utf16le_bom", utf16_bytes(json, false, true)}, {"utf16le", utf16_bytes(json, false, false)},
+      {"utf16be_bom", utf16_bytes(json, true, true)},  {"utf16be", utf16_bytes(json, true, false)},
+      {"utf8", json},                                  {"utf8_bom", "\xEF\xBB\xBF" + json},
+  };
+  EXPECT_EQ(forms[0].second, read_text(kOwnVocab + "/vocab.json"));  // upstream's own form
+  for (const auto& [name, bytes] : forms) {
+    SCOPED_TRACE(name);
+    const FoundTokenizer found = read_tokenizer_file(scratch.write(name + ".json", bytes), "a test");
+    EXPECT_EQ(found.source.kind, TokenizerKind::Characters);
+    EXPECT_EQ(found.source.json, json);
+    EXPECT_EQ(found.tokenizer->encode(sample), expected);
+    std::string difference;
+    EXPECT_TRUE(same_tokenizer(original.source, found.source, &difference)) << difference;
+  }
+}
+
+// With a space in the vocabulary, a character outside it reads as space and is counted, the first
+// one named with its position; nothing is dropped, so ids never shift.
+TEST(CharTokenizer, UnknownCharactersReadAsSpaceAndAreCounted) {
+  const FoundTokenizer found = read_tokenizer_file(kOwnVocab + "/vocab.json", "a test");
+  const Tokenizer& chars = *found.tokenizer;
+  EncodeReport report;
+  const std::vector<int> ids = chars.encode("ab\nc$d~\u03a9", report);
+  EXPECT_EQ(ids, chars.encode("ab\nc d  "));
+  EXPECT_EQ(report.replaced, 3);
+  EXPECT_EQ(report.first_replaced, U'$');
+  EXPECT_EQ(report.first_replaced_byte, 4u);
+  EXPECT_EQ(describe_text_position("ab\nc$d", report.first_replaced_byte), "line 2, column 2 (character 4, counting from 0)");
+  EXPECT_EQ(describe_character(U'$'), "'$' (U+0024)");
+  EXPECT_EQ(describe_character(U'\x13'), "U+0013");
+  // A caller keeping only the first tokens counts (and refuses) nothing past them.
+  EncodeReport first_two;
+  first_two.stop_after_tokens = 2;
+  EXPECT_EQ(chars.encode("ab$$", first_two).size(), 2u);
+  EXPECT_TRUE(first_two.stopped);
+  EXPECT_EQ(first_two.replaced, 0);
+}
+
+TEST(CharTokenizer, UnknownCharacterWithoutASpaceIsAnErrorNamingIt) {
+  ScratchDir scratch;
+  const std::string path = scratch.write("vocab.json", utf16le_with_bom(u"{\"0\": \"\\n\", \"1\": \"a\", \"2\": \"b\"}"));
+  const std::unique_ptr<Tokenizer> chars = load_char_tokenizer(path);
+  EXPECT_EQ(chars->encode("ab\nba"), (std::vector<int>{1, 2, 0, 2, 1}));
+  try {
+    chars->encode("ab\nb\u00dfa");
+    ADD_FAILURE() << "encoded a character the vocabulary lacks";
+  } catch (const UnknownCharacterError& e) {
+    EXPECT_EQ(std::string(e.what()), "character '\u00df' (U+00DF) at line 2, column 2 (character 4, counting from 0) is "
+                                     "not in the vocabulary " + path + ", which has no space to read unknown characters as");
+  }
+}
+
+// Everything that would shift ids without a word is refused, naming the file and the entry.
+TEST(CharTokenizer, RefusesVocabulariesThatWouldShiftIds) {
+  ScratchDir scratch;
+  const struct {
+    std::string name;
+    std::u16string json;
+    std::string problem;
+  } cases[] = {
+      {"duplicate_char", u"{\"0\": \"a\", \"1\": \" \", \"2\": \"a\"}",
+       "character 'a' (U+0061) appears under ids 0 and 2; expected each character once"},
+      {"duplicate_key", u"{\"0\": \"a\", \"1\": \" \", \"1\": \"b\"}", "key \"1\" appears twice"},
+      {"empty_entry", u"{\"0\": \"a\", \"1\": \"\"}", "id 1 maps to an empty string"},
+      {"gap", u"{\"0\": \"a\", \"2\": \" \"}",
+       "key \"2\" is not an id in 0..1; a vocabulary of 2 entries has exactly the contiguous ids 0..1"},
+      {"leading_zero", u"{\"00\": \"a\", \"1\": \" \"}", "key \"00\" is not an id in 0..1"},
+      {"negative", u"{\"-1\": \"a\", \"1\": \" \"}", "key \"-1\" is not an id"},
+      {"number", u"{\"0\": 7}", "id 0 maps to a JSON number"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = scratch.write(c.name + ".json", utf16le_with_bom(c.json));
+    const std::string message = load_error([&] { read_tokenizer_file(path, "a test"); });
+    EXPECT_NE(message.find("'" + path + "': " + c.problem), std::string::npos) << message;
+  }
+}
+
+// vocab.json and tokenizer.json are told apart by what they hold, whatever their names.
+TEST(TokenizerFile, KindIsToldByContent) {
+  const FoundTokenizer neox = read_tokenizer_file(kSharedData + "/20B_tokenizer.json", "a test");
+  EXPECT_EQ(neox.source.kind, TokenizerKind::ByteLevelBpe);
+  EXPECT_EQ(neox.tokenizer->vocab_size(), 50277);
+  EXPECT_EQ(neox.tokenizer->encode("Hello world"), (std::vector<int>{12092, 1533}));
+  const FoundTokenizer book = read_tokenizer_file(kSharedData + "/vocab_book.json", "a test");
+  EXPECT_EQ(book.source.kind, TokenizerKind::Characters);
+  EXPECT_EQ(book.tokenizer->encode("ab"), (std::vector<int>{46, 47}));
+  EXPECT_EQ(book.describe(), kSharedData + "/vocab_book.json (character vocabulary, 77 ids; a test)");
+  ScratchDir scratch;
+  const std::string array = scratch.write("tokenizer.json", "[1, 2]");
+  const std::string message = load_error([&] { read_tokenizer_file(array, "a test"); });
+  EXPECT_NE(message.find("vocab.json"), std::string::npos) << message;
+  EXPECT_NE(message.find("tokenizer.json (a JSON object with a \"model\" object), found JSON array"), std::string::npos)
+      << message;
+  // A recorded source is rebuilt from its JSON text alone.
+  const std::unique_ptr<Tokenizer> again = tokenizer_from_source(book.source, "a recorded copy");
+  EXPECT_EQ(again->encode("ab"), (std::vector<int>{46, 47}));
+  std::string difference;
+  EXPECT_FALSE(same_tokenizer(book.source, neox.source, &difference));
+  EXPECT_EQ(difference, "a character vocabulary against a byte-level BPE");
+  const FoundTokenizer own = read_tokenizer_file(kOwnVocab + "/vocab.json", "a test");
+  EXPECT_FALSE(same_tokenizer(own.source, book.source, &difference));
+  EXPECT_EQ(difference, "108 entries against 77");
+}
+
+// The rule: the file given, else vocab.json beside the checkpoint, else the shipped one of the
+// vocabulary's size, else none; a tokenizer of another size than the model's is an error naming
+// the file, the rule and both sizes.
+TEST(FindTokenizer, GivenThenBesideTheCheckpointThenShippedBySize) {
+  ScratchDir scratch;
+  const std::string checkpoint = scratch.folder("run") + "/model.pth";  // only its folder is looked at
+  FoundTokenizer found = find_tokenizer("", checkpoint, 77, kSharedData);
+  EXPECT_EQ(found.source.path, kSharedData + "/vocab_book.json");
+  EXPECT_EQ(found.source.rule, "the shipped 77-character book vocabulary, chosen by the vocabulary size 77");
+  found = find_tokenizer("", checkpoint, 108, kSharedData);
+  EXPECT_EQ(found.tokenizer, nullptr);
+  EXPECT_EQ(found.describe(), "none (no --tokenizer, no vocab.json beside the checkpoint, and no shipped tokenizer has "
+                              "108 ids (vocab_book.json 77, 20B_tokenizer.json 50277))");
+
+  const std::string beside = scratch.write("run/vocab.json", read_text(kOwnVocab + "/vocab.json"));
+  found = find_tokenizer("", checkpoint, 108, kSharedData);
+  EXPECT_EQ(found.source.path, beside);
+  EXPECT_EQ(found.source.rule, "vocab.json beside the checkpoint");
+  EXPECT_EQ(found.tokenizer->vocab_size(), 108);
+
+  found = find_tokenizer(kSharedData + "/vocab_book.json", checkpoint, 77, kSharedData);
+  EXPECT_EQ(found.source.rule, "given with --tokenizer");
+  EXPECT_EQ(found.tokenizer->vocab_size(), 77);
+
+  std::string message = load_error([&] { find_tokenizer("", checkpoint, 77, kSharedData); });
+  EXPECT_EQ(message, "tokenizer '" + beside + "' (vocab.json beside the checkpoint) has 108 ids, but the model's "
+                     "vocabulary has 77: its ids would be the wrong rows of the embedding; give the model's own "
+                     "tokenizer with --tokenizer");
+  message = load_error([&] { find_tokenizer(kSharedData + "/vocab_book.json", checkpoint, 108, kSharedData); });
+  EXPECT_NE(message.find("(given with --tokenizer) has 77 ids, but the model's vocabulary has 108"), std::string::npos)
+      << message;
 }
 
 // ---------------------------------------------------------------- selection by vocabulary size
