@@ -4,12 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <tuple>
 
-#include "models/json_limits.hpp"
 #include "runtime/json_fields.hpp"
 
 namespace spiketile {
@@ -247,14 +245,7 @@ GpuMeasurement gpu_measurement_from_json(const json& j) {
 constexpr int kMaxMeasuredDepth = 8;
 
 GpuMeasurement read_gpu_measurement(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open the GPU measurement file", path));
-  json j;
-  try {
-    j = json::parse(in, nesting_limit(kMaxMeasuredDepth, path));
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond double
-    throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
+  const json j = parse_json_file(path, "GPU measurement file", kMaxMeasuredDepth);
   GpuMeasurement m;
   try {
     m = gpu_measurement_from_json(j);

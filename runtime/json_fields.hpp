@@ -7,13 +7,29 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+#include "models/json_limits.hpp"
+
 namespace spiketile {
+
+// A JSON file from outside, parsed under a nesting limit. std::runtime_error naming the file:
+// "<path>: cannot open the <what>" or "<path>: not valid JSON: …" (a parse error, or a number
+// beyond double such as 1e999).
+inline nlohmann::json parse_json_file(const std::string& path, const std::string& what, int max_depth) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot open the {}", path, what));
+  try {
+    return nlohmann::json::parse(in, nesting_limit(max_depth, path));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
+  }
+}
 
 class JsonFields {
  public:

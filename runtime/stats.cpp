@@ -5,12 +5,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
 
 #include "chips/chip_spec.hpp"
-#include "models/json_limits.hpp"
 #include "runtime/json_fields.hpp"
 #include "runtime/counts_report.hpp"
 
@@ -338,14 +336,7 @@ void write_stats(OutputFile& out, const RunStats& stats) { out.write(stats_to_js
 constexpr int kMaxStatsDepth = 16;
 
 RunStats read_stats(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open the stats file", path));
-  json j;
-  try {
-    j = json::parse(in, nesting_limit(kMaxStatsDepth, path));
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond double (1e999)
-    throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
+  const json j = parse_json_file(path, "stats file", kMaxStatsDepth);
   RunStats stats;
   try {
     stats = stats_from_json(j);
