@@ -21,6 +21,7 @@ struct ReportOptions {
   std::string gpu_precision = "bf16";
   int batch = 8;
   std::string encoding = "graded";
+  std::vector<std::string> gpu_measured;
   std::string json_out, csv_out, html_out;
   bool paper = false;
   bool quiet = false;
@@ -53,8 +54,13 @@ void run(const ReportOptions& o) {
                     : std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml";
   in.chip = load_chip_spec(chip_path);
   const std::string gpu = gpu_path(o.gpu);
-  refuse_overwriting_inputs({o.json_out, o.csv_out, o.html_out},
-                            {o.stats, o.energy_table, o.convention_table, chip_path, gpu});
+  std::vector<std::string> inputs{o.stats, o.energy_table, o.convention_table, chip_path, gpu};
+  inputs.insert(inputs.end(), o.gpu_measured.begin(), o.gpu_measured.end());
+  refuse_overwriting_inputs({o.json_out, o.csv_out, o.html_out}, inputs);
+  for (const std::string& path : o.gpu_measured) {
+    in.gpu_measured.push_back(read_gpu_measurement(path));
+    require_same_model(in.gpu_measured.back(), in.stats.model, o.stats);
+  }
   in.gpu = at_precision(load_gpu_spec(gpu), parse_gpu_precision(o.gpu_precision));
   in.gpu_precision = o.gpu_precision;
   in.batch = o.batch;
@@ -104,6 +110,10 @@ void register_report(CLI::App& app) {
                   "non-zero value) or bit_serial (one per set bit)")
       ->check(CLI::IsMember({"graded", "bit_serial"}))
       ->capture_default_str();
+  cmd->add_option("--gpu-measured", opts->gpu_measured,
+                  "GPU baselines measured on real boards by spiketile_gpu_bench --json (one or more files, of the "
+                  "stats' model), shown beside the roofline")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--json", opts->json_out, "Write the full report as JSON (format spiketile-report-1)");
   cmd->add_option("--csv", opts->csv_out, "Write every figure of the report as CSV rows: quantity,value");
   cmd->add_option("--html", opts->html_out, "Write a self-contained HTML report with charts");

@@ -253,29 +253,9 @@ void layer_norm(const float* x, const float* weight, const float* bias, int n, f
   for (int i = 0; i < n; ++i) out[i] = (x[i] - m) * rstd * weight[i] + bias[i];
 }
 
-float wkv_step(float k, float v, float u, float w, float& a, float& b, float& p) {
-  float uk = u + k;
-  float q = std::max(p, uk);
-  float e1 = std::exp(p - q);
-  float e2 = std::exp(uk - q);
-  const float num = e1 * a + e2 * v;
-  const float den = e1 * b + e2;
-  const float pw = p + w;
-  q = std::max(pw, k);
-  e1 = std::exp(pw - q);
-  e2 = std::exp(k - q);
-  a = e1 * a + e2 * v;
-  b = e1 * b + e2;
-  p = q;
-  return num / den;
-}
-
 namespace {
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
-// x·μ + prev·(1 − μ), the operand order of upstream's token shift.
 inline void token_shift(const float* x, const float* prev, const float* mix, int n, float* out) {
-  for (int i = 0; i < n; ++i) out[i] = x[i] * mix[i] + prev[i] * (1.0f - mix[i]);
+  for (int i = 0; i < n; ++i) out[i] = token_mix(x[i], prev[i], mix[i]);
 }
 }  // namespace
 

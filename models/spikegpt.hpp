@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "models/float_step_ops.hpp"
 #include "models/tensor_file.hpp"
 #include "models/token_model.hpp"
 
@@ -106,8 +107,7 @@ class RecurrentState {
 
 // Per-op kernels, exposed for per-op tests and for other levels that need the float form.
 void layer_norm(const float* x, const float* weight, const float* bias, int n, float* out);
-// One WKV step for one channel; updates (a, b, p) in place and returns wkv.
-float wkv_step(float k, float v, float u, float w, float& a, float& b, float& p);
+// wkv_step (one WKV step for one channel) is in models/float_step_ops.hpp.
 
 // Intermediate tensors the golden model can report each step (calibration reads their ranges).
 enum class ProbePoint { Ln1Out, AttValue, AttGated, Ln2Out, FfnKey, FfnHidden, LnOut };

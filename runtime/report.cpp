@@ -270,7 +270,30 @@ json power_json(const StatsChip& chip, const std::optional<StatsPower>& recorded
           {"summary", summary}};
 }
 
+// The measurement files as the report shows them: each file's own JSON (runtime/gpu_measured.hpp)
+// with its path, and per row the energy per token in pJ and the step's latency, the units of the
+// rest of the report. Null when no file was given.
+json measured_json(const std::vector<GpuMeasurement>& files) {
+  if (files.empty()) return nullptr;
+  json all = json::array();
+  for (const GpuMeasurement& m : files) {
+    json file = gpu_measurement_to_json(m);
+    file["file"] = m.source_path;
+    for (auto& row : file["rows"]) {
+      row["energy_per_token_pj"] = row["energy_per_token_j"].is_null() ? json(nullptr) : json(row["energy_per_token_j"].get<double>() * 1e12);
+      row["latency_per_step_ns"] = 1e9 / row["steps_per_s"].get<double>();
+    }
+    all.push_back(file);
+  }
+  return all;
+}
+
 }  // namespace
+
+std::string measured_row_name(const json& file, const json& row) {
+  return fmt::format("{} measured, {} {}, batch {}", file["gpu"]["name"].get<std::string>(),
+                     row["precision"].get<std::string>(), row["variant"].get<std::string>(), row["batch"].get<int>());
+}
 
 json build_report(const ReportInputs& in) {
   const RunStats& s = in.stats;
@@ -637,6 +660,7 @@ json build_report(const ReportInputs& in) {
   }
   gpu["convention_45nm"] = convention;
   gpu["roofline"] = roofline;
+  gpu["measured"] = measured_json(in.gpu_measured);
   r["gpu"] = gpu;
 
   // ---- chip vs GPU, per token ----------------------------------------------------------------
@@ -671,6 +695,19 @@ json build_report(const ReportInputs& in) {
                row["energy_per_token_run_pj"].get<double>(),
                "board power × roofline step time / batch, the prompt in one batched pass",
                row["step_s"].get<double>() * 1e9, row["tokens_per_s"]);
+  for (const auto& file : gpu["measured"].is_null() ? json::array() : gpu["measured"])
+    for (const auto& row : file["rows"]) {
+      // A row without an energy counter has nothing to set beside the chip's energy.
+      if (row["energy_per_token_pj"].is_null()) continue;
+      add_versus(measured_row_name(file, row), row["energy_per_token_pj"].get<double>(),
+                 fmt::format("measured: the board's energy counter over {} timed steps / tokens, idle power included "
+                             "({} above idle)",
+                             row["steps"].get<int64_t>(),
+                             row["energy_per_token_above_idle_j"].is_null()
+                                 ? std::string("no idle measurement")
+                                 : format_energy_pj(row["energy_per_token_above_idle_j"].get<double>() * 1e12)),
+                 row["latency_per_step_ns"], row["tokens_per_s"]);
+    }
   r["chip_vs_gpu"] = versus;
 
   // ---- paper mode ----------------------------------------------------------------------------

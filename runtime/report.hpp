@@ -17,6 +17,7 @@
 #include "chips/chip_spec.hpp"
 #include "chips/energy_table.hpp"
 #include "chips/gpu_spec.hpp"
+#include "runtime/gpu_measured.hpp"
 #include "runtime/stats.hpp"
 
 namespace spiketile {
@@ -38,6 +39,8 @@ struct ActionMapping {
   int synapse_read_width_bits = 64;
   int state_access_width_bits = 64;
   GradedEncoding encoding = GradedEncoding::Graded;
+  // GPU baselines measured on real boards (bench/gpu), each of the stats' model (require_same_model).
+  std::vector<GpuMeasurement> gpu_measured;
 };
 ActionMapping action_mapping(const ChipSpec& chip, GradedEncoding encoding);
 
@@ -79,11 +82,21 @@ struct ReportInputs {
   std::string gpu_precision = "bf16";
   int batch = 8;                 // the second GPU batch size (batch 1 is always reported)
   GradedEncoding encoding = GradedEncoding::Graded;
+  // GPU baselines measured on real boards (bench/gpu), each of the stats' model (require_same_model).
+  std::vector<GpuMeasurement> gpu_measured;
 };
 
 // Builds the whole report as JSON (format kReportFormat, docs/report.md §5). Everything the text,
 // CSV and HTML forms show is read from this object, so they cannot disagree.
 nlohmann::json build_report(const ReportInputs& in);
+
+// "NVIDIA H100 80GB HBM3 measured, fp16 graph, batch 8": a row of gpu.measured[].rows by name.
+std::string measured_row_name(const nlohmann::json& file, const nlohmann::json& row);
+
+// One line naming a measured GPU (gpu.measured[]): name, SMs, driver, CUDA, cuBLAS, clocks, date, file.
+std::string measured_gpu_headline(const nlohmann::json& file);
+// "1980/2619" (SM/memory MHz) or "-".
+std::string measured_clocks(const nlohmann::json& clocks);
 
 // 1234.5 pJ -> "1.23 nJ" (pJ, nJ, µJ, mJ).
 std::string format_energy_pj(double pj);

@@ -404,6 +404,35 @@ std::string report_html(const json& r) {
                          fmt::format("{:.4g}", p["tokens_per_s"].get<double>()),
                          format_energy_pj(p["energy_per_token_pj"].get<double>())});
   h << table({"batch", "compute time", "memory time", "bound", "tokens/s", "energy per token"}, roof_rows);
+  if (!gpu["measured"].is_null())
+    for (const auto& file : gpu["measured"]) {
+      h << "<h3>Measured on " << escape(file["gpu"]["name"].get<std::string>()) << "</h3>\n<p class=\"note\">"
+        << escape(measured_gpu_headline(file)) << ". Energy: " << escape(file["energy_counter"].get<std::string>())
+        << "; idle: "
+        << (file["idle"].is_null() ? std::string("not measured")
+                                   : fmt::format("{:.1f} W over {:.1f} s", file["idle"]["power_w"].get<double>(),
+                                                 file["idle"]["seconds"].get<double>()))
+        << ".</p>\n";
+      std::vector<std::vector<std::string>> rows;
+      auto energy = [](const json& joules) {
+        return joules.is_null() ? std::string("not measured") : format_energy_pj(joules.get<double>() * 1e12);
+      };
+      for (const auto& row : file["rows"])
+        rows.push_back({row["name"].get<std::string>(), fmt::format("{:.4g}", row["steps_per_s"].get<double>()),
+                        fmt::format("{:.4g}", row["tokens_per_s"].get<double>()), energy(row["energy_per_token_j"]),
+                        energy(row["energy_per_token_above_idle_j"]), number(row["mean_power_w"]),
+                        measured_clocks(row["clocks"]),
+                        fmt::format("{:.2g} (tolerance {:.2g})", row["check"]["max_normalized_error"].get<double>(),
+                                    row["check"]["tolerance"].get<double>())});
+      h << table({"configuration", "steps/s", "tokens/s", "energy per token", "above idle", "power (W)",
+                  "SM/memory MHz", "check: logits error"},
+                 rows);
+      if (!file["not_measured"].empty()) {
+        h << "<ul class=\"note\">\n";
+        for (const auto& n : file["not_measured"]) h << "<li>Not measured: " << escape(n.get<std::string>()) << "</li>\n";
+        h << "</ul>\n";
+      }
+    }
   const json& dense = gpu["dense_per_token"];
   h << table({"dense work per token", "value"},
              {{"MACs", number(dense["macs"])},

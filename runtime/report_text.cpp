@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -30,6 +31,50 @@ std::string si(double v, const char* unit) {
 
 std::string or_not_measured(const json& v, const std::function<std::string(double)>& show) {
   return v.is_null() ? std::string("not measured at this level") : show(v.get<double>());
+}
+
+}  // namespace
+
+std::string measured_gpu_headline(const json& file) {
+  const json& g = file["gpu"];
+  auto watts = [](const json& v) { return v.is_null() ? std::string("not measured") : fmt::format("{:.0f} W", v.get<double>()); };
+  const std::string clocks = g["max_clocks"].is_null()
+                                 ? std::string("max clocks not read")
+                                 : fmt::format("max clocks SM {:.0f} / memory {:.0f} MHz", g["max_clocks"]["sm_mhz"].get<double>(),
+                                               g["max_clocks"]["memory_mhz"].get<double>());
+  return fmt::format("{} ({} SMs, compute capability {}, {:.0f} GiB; driver {}, CUDA {}, cuBLAS {}; {}; power limit {}), "
+                     "measured {} ({})",
+                     g["name"].get<std::string>(), g["sm_count"].get<int>(), g["compute_capability"].get<std::string>(),
+                     g["memory_gib"].get<double>(), g["driver"].get<std::string>(), g["cuda_runtime"].get<std::string>(),
+                     g["cublas"].get<std::string>(), clocks, watts(g["power_limit_w"]), file["date"].get<std::string>(),
+                     file["file"].get<std::string>());
+}
+
+std::string measured_clocks(const json& clocks) {
+  return clocks.is_null() ? std::string("-")
+                          : fmt::format("{:.0f}/{:.0f}", clocks["sm_mhz"].get<double>(), clocks["memory_mhz"].get<double>());
+}
+
+namespace {
+
+void print_measured_gpu(std::FILE* out, const json& file) {
+  fmt::print(out, "  measured on {}:\n", measured_gpu_headline(file));
+  const json& idle = file["idle"];
+  fmt::print(out, "    energy: {}; idle: {}\n", file["energy_counter"].get<std::string>(),
+             idle.is_null() ? std::string("not measured")
+                            : fmt::format("{:.1f} W over {:.1f} s", idle["power_w"].get<double>(), idle["seconds"].get<double>()));
+  fmt::print(out, "    {:<24} {:>10} {:>11} {:>12} {:>12} {:>8} {:>15} {:>10}\n", "configuration", "steps/s", "tokens/s",
+             "energy/token", "above idle", "power", "SM/memory MHz", "check");
+  auto energy = [](const json& joules) {
+    return joules.is_null() ? std::string("-") : format_energy_pj(joules.get<double>() * 1e12);
+  };
+  for (const auto& row : file["rows"])
+    fmt::print(out, "    {:<24} {:>10} {:>11} {:>12} {:>12} {:>8} {:>15} {:>10}\n", row["name"].get<std::string>(),
+               si(row["steps_per_s"].get<double>(), ""), si(row["tokens_per_s"].get<double>(), ""),
+               energy(row["energy_per_token_j"]), energy(row["energy_per_token_above_idle_j"]),
+               row["mean_power_w"].is_null() ? std::string("-") : fmt::format("{:.0f} W", row["mean_power_w"].get<double>()),
+               measured_clocks(row["clocks"]), fmt::format("{:.2g}", row["check"]["max_normalized_error"].get<double>()));
+  for (const auto& n : file["not_measured"]) fmt::print(out, "    not measured: {}\n", n.get<std::string>());
 }
 
 }  // namespace
@@ -118,13 +163,15 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
 
   const json& gpu = r["gpu"];
   fmt::print(out, "\nchip vs dense GPU baseline, per token (same model, same tokens; latency: the chip's decode):\n");
-  fmt::print(out, "  {:<48} {:>12} {:>11} {:>13} {:>11} {:>12}\n", "system", "energy", "× chip", "latency", "tokens/s",
-             "EDP (pJ·s)");
+  std::size_t name_width = 48;  // measured GPUs' rows name the board: wider
+  for (const auto& v : r["chip_vs_gpu"]) name_width = std::max(name_width, v["name"].get<std::string>().size());
+  fmt::print(out, "  {:<{}} {:>12} {:>11} {:>13} {:>11} {:>12}\n", "system", name_width, "energy", "× chip", "latency",
+             "tokens/s", "EDP (pJ·s)");
   auto or_dash = [](const json& v, const std::function<std::string(double)>& show) {
     return v.is_null() ? std::string("-") : show(v.get<double>());
   };
   for (const auto& v : r["chip_vs_gpu"])
-    fmt::print(out, "  {:<48} {:>12} {:>11} {:>13} {:>11} {:>12}\n", v["name"].get<std::string>(),
+    fmt::print(out, "  {:<{}} {:>12} {:>11} {:>13} {:>11} {:>12}\n", v["name"].get<std::string>(), name_width,
                format_energy_pj(v["energy_per_token_pj"].get<double>()),
                fmt::format("{:.3g}×", v["ratio_to_chip"].get<double>()),
                or_dash(v["latency_per_token_ns"], [](double ns) { return fmt::format("{:.4g} µs", ns / 1e3); }),
@@ -134,6 +181,8 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
     fmt::print(out, "  {} roofline batch {}: {:.3g} µs per step, {}-bound, {} tokens/s\n",
                gpu["spec"]["name"].get<std::string>(), p["batch"].get<int>(), p["step_s"].get<double>() * 1e6,
                p["bound"].get<std::string>(), si(p["tokens_per_s"].get<double>(), ""));
+  if (!gpu["measured"].is_null())
+    for (const auto& file : gpu["measured"]) print_measured_gpu(out, file);
   fmt::print(out, "  GPU numbers: {}\n", gpu["spec"]["sources"].get<std::string>());
   fmt::print(out, "  assumptions:\n");
   for (const auto& a : gpu["assumptions"]) fmt::print(out, "   - {}\n", a.get<std::string>());

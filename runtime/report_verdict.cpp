@@ -56,52 +56,84 @@ json compare(const std::string& metric, const std::string& unit, double chip, do
           {"baseline_term", baseline_term}};
 }
 
+// The chip's side of every comparison.
+struct ChipSide {
+  double pj = 0;
+  std::string energy_term;
+  std::optional<double> ns, tokens_per_s;
+  std::string latency_term;
+};
+
+// A dense baseline that has a time per step (a roofline or a measured row): energy per token and,
+// where the chip has them, latency, energy-delay product and tokens/s.
+json timed_comparisons(const ChipSide& chip, double pj, double step_ns, double tokens_per_s, int batch,
+                       const std::string& term, const std::string& latency_term) {
+  json comparisons = json::array();
+  comparisons.push_back(compare("energy per token", "pJ", chip.pj, pj, true, chip.energy_term, term));
+  if (chip.ns) {
+    comparisons.push_back(compare("latency per token", "ns", *chip.ns, step_ns, true, chip.latency_term, latency_term));
+    comparisons.push_back(compare("energy-delay product per token", "pJ·s", chip.pj * *chip.ns * 1e-9,
+                                  pj * step_ns * 1e-9, true, chip.energy_term, term));
+  }
+  if (chip.tokens_per_s)
+    comparisons.push_back(compare("tokens per second", "tokens/s", *chip.tokens_per_s, tokens_per_s, false,
+                                  "one sequence", fmt::format("batch {}", batch)));
+  return comparisons;
+}
+
 }  // namespace
 
 json report_verdict(const json& r) {
   json verdict = json::array();
-  const json& chip = r["chip"];
-  const double chip_pj = chip["energy_per_token_pj"].get<double>();
-  const std::string chip_energy = chip_energy_term(chip);
+  const json& chip_json = r["chip"];
+  ChipSide chip;
+  chip.pj = chip_json["energy_per_token_pj"].get<double>();
+  chip.energy_term = chip_energy_term(chip_json);
   // A generated token needs the one before it: the decode latency is the chip's latency per
   // token where the run has one, else the mean over the run.
-  const std::optional<double> chip_ns =
-      number_at(chip, "decode_latency_per_token_ns") ? number_at(chip, "decode_latency_per_token_ns")
-                                                      : number_at(chip, "latency_per_token_ns");
-  const std::optional<double> chip_tokens_per_s = number_at(chip, "tokens_per_s");
-  const std::string chip_latency_term =
-      chip_ns ? fmt::format("{} one token at a time through {} layers", chip.contains("decode_tokens") ? "decode:" : "",
-                            r["model"]["n_layer"].get<int>())
-              : "";
+  chip.ns = number_at(chip_json, "decode_latency_per_token_ns") ? number_at(chip_json, "decode_latency_per_token_ns")
+                                                                : number_at(chip_json, "latency_per_token_ns");
+  chip.tokens_per_s = number_at(chip_json, "tokens_per_s");
+  if (chip.ns)
+    chip.latency_term = fmt::format("{} one token at a time through {} layers",
+                                    chip_json.contains("decode_tokens") ? "decode:" : "", r["model"]["n_layer"].get<int>());
 
   const json& gpu = r["gpu"];
   const std::string gpu_name = gpu["spec"]["name"].get<std::string>();
   for (const auto& row : gpu["convention_45nm"]) {
     const double pj = row["total_pj"].get<double>(), dram = row["dram_pj"].get<double>();
     json comparisons = json::array();
-    comparisons.push_back(compare("energy per token", "pJ", chip_pj, pj, true, chip_energy,
+    comparisons.push_back(compare("energy per token", "pJ", chip.pj, pj, true, chip.energy_term,
                                   fmt::format("DRAM traffic {:.0f} % of its energy", pj > 0 ? 100 * dram / pj : 0.0)));
     verdict.push_back({{"baseline", fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>())},
                        {"comparisons", comparisons}});
   }
   for (const auto& row : gpu["roofline"]) {
     // Energy: the run's mean per token, the prompt in one batched pass, as the chip's is its run mean.
-    const double step_ns = row["step_s"].get<double>() * 1e9, pj = row["energy_per_token_run_pj"].get<double>();
-    const std::string term = roofline_term(row);
-    json comparisons = json::array();
-    comparisons.push_back(compare("energy per token", "pJ", chip_pj, pj, true, chip_energy, term));
-    if (chip_ns) {
-      comparisons.push_back(compare("latency per token", "ns", *chip_ns, step_ns, true, chip_latency_term,
-                                    fmt::format("one {}-bound step per token", row["bound"].get<std::string>())));
-      comparisons.push_back(compare("energy-delay product per token", "pJ·s", chip_pj * *chip_ns * 1e-9,
-                                    pj * step_ns * 1e-9, true, chip_energy, term));
-    }
-    if (chip_tokens_per_s)
-      comparisons.push_back(compare("tokens per second", "tokens/s", *chip_tokens_per_s,
-                                    row["tokens_per_s"].get<double>(), false, "one sequence",
-                                    fmt::format("batch {}", row["batch"].get<int>())));
-    verdict.push_back({{"baseline", fmt::format("{} roofline, batch {}", gpu_name, row["batch"].get<int>())},
-                       {"comparisons", comparisons}});
+    verdict.push_back(
+        {{"baseline", fmt::format("{} roofline, batch {}", gpu_name, row["batch"].get<int>())},
+         {"comparisons", timed_comparisons(chip, row["energy_per_token_run_pj"].get<double>(), row["step_s"].get<double>() * 1e9,
+                                           row["tokens_per_s"].get<double>(), row["batch"].get<int>(), roofline_term(row),
+                                           fmt::format("one {}-bound step per token", row["bound"].get<std::string>()))}});
+  }
+  // Each measured GPU by its lowest energy per token: the dense baseline at its best.
+  for (const auto& file : gpu["measured"].is_null() ? json::array() : gpu["measured"]) {
+    const json* best = nullptr;
+    for (const auto& row : file["rows"])
+      if (!row["energy_per_token_pj"].is_null() &&
+          (!best || row["energy_per_token_pj"].get<double>() < (*best)["energy_per_token_pj"].get<double>()))
+        best = &row;
+    if (!best) continue;  // no energy counter on that machine: nothing to weigh the chip's energy against
+    const json& row = *best;
+    const double step_ns = row["latency_per_step_ns"].get<double>();
+    verdict.push_back(
+        {{"baseline", measured_row_name(file, row) + " (its lowest energy per token)"},
+         {"comparisons",
+          timed_comparisons(chip, row["energy_per_token_pj"].get<double>(), step_ns, row["tokens_per_s"].get<double>(),
+                            row["batch"].get<int>(),
+                            fmt::format("the board's energy counter: {:.0f} W over {} steps of {:.3g} µs",
+                                        row["mean_power_w"].get<double>(), row["steps"].get<int64_t>(), step_ns / 1e3),
+                            "one measured step per token")}});
   }
   return verdict;
 }

@@ -7,12 +7,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
 
 #include "chips/chip_spec.hpp"
-#include "models/json_limits.hpp"
+#include "runtime/json_fields.hpp"
 #include "runtime/counts_report.hpp"
 
 namespace spiketile {
@@ -26,40 +25,20 @@ const std::vector<std::string>& stats_level_names() {
 
 namespace {
 
-[[noreturn]] void field_error(const std::string& path, const std::string& need) {
-  throw std::invalid_argument(fmt::format("stats: '{}' {}", path, need));
-}
+const JsonFields kStatsFields("stats");
+
+[[noreturn]] void field_error(const std::string& path, const std::string& need) { kStatsFields.error(path, need); }
 
 const json& field(const json& parent, const std::string& key, const std::string& path) {
-  auto found = parent.find(key);
-  if (found == parent.end()) field_error(path, "is missing");
-  return *found;
+  return kStatsFields.field(parent, key, path);
 }
 
 template <typename T>
 T get_as(const json& parent, const std::string& key, const std::string& section) {
-  const std::string path = section.empty() ? key : section + "." + key;
-  const json& value = field(parent, key, path);
-  if constexpr (std::is_same_v<T, std::string>) {
-    if (!value.is_string()) field_error(path, "must be a string");
-  } else if constexpr (std::is_floating_point_v<T>) {
-    if (!value.is_number()) field_error(path, "must be a number");
-  } else {
-    if (!value.is_number_integer()) field_error(path, "must be an integer");
-    if (value.get<int64_t>() < 0) field_error(path, fmt::format("must be at least 0 (got {})", value.dump()));
-    // Narrowing would wrap (a core index of 2^32 + 5 would read as core 5).
-    if (value.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max()))
-      field_error(path, fmt::format("is {}, above the largest this field holds ({})", value.dump(),
-                                    std::numeric_limits<T>::max()));
-  }
-  return value.get<T>();
+  return kStatsFields.get<T>(parent, key, section);
 }
 
-const json& section_object(const json& parent, const std::string& key) {
-  const json& value = field(parent, key, key);
-  if (!value.is_object()) field_error(key, "must be an object");
-  return value;
-}
+const json& section_object(const json& parent, const std::string& key) { return kStatsFields.object(parent, key); }
 
 // Core counter names and members, one table for writing and reading.
 struct CoreCounter {
@@ -418,14 +397,7 @@ void write_stats(OutputFile& out, const RunStats& stats) { out.write(stats_to_js
 constexpr int kMaxStatsDepth = 16;
 
 RunStats read_stats(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open the stats file", path));
-  json j;
-  try {
-    j = json::parse(in, nesting_limit(kMaxStatsDepth, path));
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond double (1e999)
-    throw std::runtime_error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
+  const json j = parse_json_file(path, "stats file", kMaxStatsDepth);
   RunStats stats;
   try {
     stats = stats_from_json(j);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <map>
 #include <set>
@@ -763,7 +764,8 @@ TEST(Report, JsonSchemaIsStable) {
   EXPECT_EQ(keys(r["per_op"][0]), (S{"op", "counts_per_token", "energy_per_token_pj", "actions_per_token"}));
   EXPECT_EQ(keys(r["per_core"][0]), (S{"core", "chip", "row", "col", "unit", "layer", "op", "busy_cycles",
                                        "stall_cycles", "energy_per_token_pj", "actions_per_token"}));
-  EXPECT_EQ(keys(r["gpu"]), (S{"spec", "assumptions", "dense_per_token", "convention_45nm", "roofline"}));
+  EXPECT_EQ(keys(r["gpu"]), (S{"spec", "assumptions", "dense_per_token", "convention_45nm", "roofline", "measured"}));
+  EXPECT_TRUE(r["gpu"]["measured"].is_null());  // no --gpu-measured file
   EXPECT_EQ(keys(r["gpu"]["roofline"][0]),
             (S{"batch", "compute_s", "memory_s", "step_s", "bound", "tokens_per_s", "energy_per_token_pj", "prefill",
                "energy_per_token_run_pj"}));
@@ -777,6 +779,161 @@ TEST(Report, JsonSchemaIsStable) {
             (S{"dense_macs_per_token", "chip_sops_per_token", "operation_ratio", "dense_convention_pj",
                "chip_convention_pj", "convention_ratio", "chip_table_pj", "gpu_roofline_batch1_pj", "roofline_ratio",
                "note"}));
+}
+
+// ---- measured GPU baselines ---------------------------------------------------------------------
+
+std::vector<std::string> html_problems(const std::string& html);
+
+// A measurement of tiny_stats()'s model (L1 C4 V3) on a made-up board, as spiketile_gpu_bench writes it.
+GpuMeasurement sample_measurement() {
+  GpuMeasurement m;
+  m.tool = "spiketile_gpu_bench (bench/gpu)";
+  m.date = "2026-12-08T10:00:00Z";
+  m.gpu = {"NVIDIA H100 80GB HBM3", "00000000:19:00.0", "9.0", 132, 79.2, "570.86.15", "13.0", "13.0.2",
+           GpuClocks{1980, 2619}, 700.0};
+  m.model = {"tiny.pth", 1, 4, 3, 2 * 3 * 4 + 1 * (13 * 16 + 11 * 4) + 4 * 4, true, false};
+  m.energy_counter = "nvmlDeviceGetTotalEnergyConsumption (board energy, millijoules)";
+  m.idle = GpuIdle{10.0, 700.0, 70.0};
+  GpuMeasuredRow row;
+  row.precision = "fp16";
+  row.variant = "graph";
+  row.batch = 8;
+  row.steps = 40000;
+  row.seconds = 5.0;
+  row.steps_per_s = 8000;
+  row.tokens_per_s = 64000;
+  row.energy_j = 1000.0;                       // 200 W
+  row.mean_power_w = 200.0;
+  row.energy_per_token_j = 1000.0 / 320000;    // 3.125 mJ
+  row.energy_per_token_above_idle_j = (1000.0 - 70.0 * 5) / 320000;
+  row.clocks = GpuClocks{1980, 2619};
+  row.check = {16, 8, 120, 1e-4, 2e-4, 10.0 / 2048, 0.001, 0.01, 0.02, 1.0};
+  m.rows.push_back(row);
+  row.variant = "stream";
+  row.batch = 1;
+  row.steps_per_s = row.tokens_per_s = 2000;
+  row.steps = 10000;
+  row.energy_j = 500.0;
+  row.mean_power_w = 100.0;
+  row.energy_per_token_j = 0.05;
+  row.energy_per_token_above_idle_j = (500.0 - 350.0) / 10000;
+  m.rows.push_back(row);
+  m.not_measured = {"int8: cuBLAS's int8 matrix products (IMMA) need every matrix dimension a multiple of 4"};
+  m.source_path = "h100.json";
+  return m;
+}
+
+TEST(Report, MeasuredGpuRowsStandBesideTheRooflineInEveryForm) {
+  ReportInputs in = inputs_for(simulated_stats());
+  in.gpu_measured = {sample_measurement()};
+  const json r = build_report(in);
+  const json& measured = r["gpu"]["measured"];
+  ASSERT_EQ(measured.size(), 1u);
+  EXPECT_EQ(measured[0]["file"], "h100.json");
+  EXPECT_EQ(measured[0]["gpu"]["driver"], "570.86.15");
+  EXPECT_DOUBLE_EQ(measured[0]["rows"][0]["energy_per_token_pj"].get<double>(), 1000.0 / 320000 * 1e12);
+  EXPECT_DOUBLE_EQ(measured[0]["rows"][0]["latency_per_step_ns"].get<double>(), 1e9 / 8000);
+  // Every measured row with an energy stands in the chip-vs-GPU table, after the rooflines.
+  const json& last = r["chip_vs_gpu"].back();
+  EXPECT_EQ(last["name"], "NVIDIA H100 80GB HBM3 measured, fp16 stream, batch 1");
+  EXPECT_DOUBLE_EQ(last["energy_per_token_pj"].get<double>(), 0.05e12);
+  EXPECT_DOUBLE_EQ(last["latency_per_token_ns"].get<double>(), 1e9 / 2000);
+  EXPECT_DOUBLE_EQ(last["tokens_per_s"].get<double>(), 2000);
+  // The verdict weighs the chip against the board's best row (lowest energy per token).
+  const json& v = r["verdict"].back();
+  EXPECT_EQ(v["baseline"], "NVIDIA H100 80GB HBM3 measured, fp16 graph, batch 8 (its lowest energy per token)");
+  EXPECT_DOUBLE_EQ(v["comparisons"][0]["baseline"].get<double>(), 1000.0 / 320000 * 1e12);
+
+  const std::string text = summary_text(r);
+  for (const char* expected : {"measured on NVIDIA H100 80GB HBM3 (132 SMs, compute capability 9.0, 79 GiB; driver "
+                               "570.86.15, CUDA 13.0, cuBLAS 13.0.2; max clocks SM 1980 / memory 2619 MHz; power limit "
+                               "700 W), measured 2026-12-08T10:00:00Z (h100.json)",
+                               "idle: 70.0 W over 10.0 s", "fp16 graph batch 8", "3.12 mJ", "1980/2619",
+                               "not measured: int8: cuBLAS's int8"})
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  const std::string csv = report_csv(r);
+  EXPECT_NE(csv.find("gpu.measured[0].rows[8].steps_per_s,8000.0"), std::string::npos);
+  EXPECT_NE(csv.find("gpu.measured[0].gpu.max_clocks.sm_mhz,1980.0"), std::string::npos);
+  const std::string html = report_html(r);
+  EXPECT_NE(html.find("<h3>Measured on NVIDIA H100 80GB HBM3</h3>"), std::string::npos);
+  EXPECT_NE(html.find("fp16 stream batch 1"), std::string::npos);
+}
+
+TEST(Report, MeasuredRowsWithoutAnEnergyCounterShowTheirSpeedOnly) {
+  GpuMeasurement m = sample_measurement();
+  m.idle.reset();
+  m.energy_counter = "none: no NVML: cannot load libnvidia-ml.so.1";
+  for (GpuMeasuredRow& row : m.rows) row.energy_j = row.mean_power_w = row.energy_per_token_j = row.energy_per_token_above_idle_j = std::nullopt;
+  ReportInputs in = inputs_for(simulated_stats());
+  in.gpu_measured = {m};
+  const json r = build_report(in);
+  for (const auto& row : r["chip_vs_gpu"]) EXPECT_EQ(row["name"].get<std::string>().find("measured"), std::string::npos);
+  EXPECT_EQ(r["verdict"].back()["baseline"].get<std::string>().find("measured"), std::string::npos);
+  EXPECT_TRUE(r["gpu"]["measured"][0]["rows"][0]["energy_per_token_pj"].is_null());
+  EXPECT_NE(summary_text(r).find("energy: none: no NVML"), std::string::npos);
+  EXPECT_EQ(html_problems(report_html(r)), std::vector<std::string>{});
+}
+
+TEST(Report, MeasurementFilesRoundTripAndEveryProblemNamesItsField) {
+  const GpuMeasurement m = sample_measurement();
+  const json good = gpu_measurement_to_json(m);
+  EXPECT_EQ(gpu_measurement_to_json(gpu_measurement_from_json(good)), good);
+  auto error_of = [&](const std::function<void(json&)>& edit) {
+    json j = good;
+    edit(j);
+    try {
+      gpu_measurement_from_json(j);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::vector<std::pair<std::function<void(json&)>, std::string>> cases{
+      {[](json& j) { j["format"] = "spiketile-report-1"; },
+       "GPU measurement: 'format' is 'spiketile-report-1'; expected 'spiketile-gpu-measured-1'"},
+      {[](json& j) { j["gpu"].erase("name"); }, "'gpu.name' is missing"},
+      {[](json& j) { j["gpu"]["sm_count"] = 0; }, "'gpu.sm_count' must be at least 1 (got 0)"},
+      {[](json& j) { j["model"]["n_embd"] = "192"; }, "'model.n_embd' must be an integer"},
+      {[](json& j) { j["rows"] = json::array(); }, "'rows' must be an array of at least one measured configuration"},
+      {[](json& j) { j["rows"][1]["precision"] = "fp32"; }, "'rows[1].precision' is 'fp32'; expected one of fp16, bf16, int8"},
+      {[](json& j) { j["rows"][0]["variant"] = "eager"; }, "'rows[0].variant' is 'eager'"},
+      {[](json& j) { j["rows"][0]["batch"] = 0; }, "'rows[0].batch' must be at least 1 (got 0)"},
+      {[](json& j) { j["rows"][0]["steps_per_s"] = -3; }, "'rows[0].steps_per_s' must be above 0"},
+      {[](json& j) { j["rows"][0]["energy_per_token_j"] = "a lot"; }, "'rows[0].energy_per_token_j' must be a number"},
+      {[](json& j) { j["rows"][0]["clocks"] = 5; }, "'rows[0].clocks' must be an object"},
+      {[](json& j) { j["rows"][0]["check"]["max_normalized_error"] = 0.5; }, "'rows[0].check' did not pass"},
+      {[](json& j) { j["rows"][0]["check"]["spike_flip_share"] = 2; }, "'rows[0].check.spike_flip_share' is a share"},
+      {[](json& j) { j["rows"][1]["batch"] = 8; j["rows"][1]["variant"] = "graph"; }, "'rows[1]' repeats fp16 graph batch 8 of rows[0]"},
+      {[](json& j) { j["idle"]["seconds"] = 0; }, "'idle.seconds' must be above 0"},
+      {[](json& j) { j["not_measured"][0] = 3; }, "'not_measured[0]' must be a string"},
+  };
+  for (const auto& [edit, expected] : cases) {
+    const std::string error = error_of(edit);
+    EXPECT_NE(error.find(expected), std::string::npos) << "expected: " << expected << "\ngot: " << error;
+  }
+  json nulls = good;  // null where not measured is fine
+  for (const char* key : {"energy_j", "mean_power_w", "energy_per_token_j", "energy_per_token_above_idle_j", "clocks"})
+    nulls["rows"][0][key] = nullptr;
+  nulls["idle"] = nullptr;
+  nulls["gpu"]["max_clocks"] = nullptr;
+  EXPECT_NO_THROW(gpu_measurement_from_json(nulls));
+}
+
+TEST(Report, AMeasurementOfAnotherModelIsRefusedNamingFileAndField) {
+  const GpuMeasurement m = sample_measurement();
+  StatsModel shipped{"models/spikegpt-fortunes.pth", 4, 192, 77, 1955712, 8, 8, 16};
+  try {
+    require_same_model(m, shipped, "s.json");
+    ADD_FAILURE() << "a measurement of L1 C4 V3 passed for L4 C192 V77";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("h100.json: 'model.n_layer' is 1, but the stats' model (s.json) has n_layer 4"),
+              std::string::npos)
+        << e.what();
+  }
+  StatsModel same = shipped;
+  same.n_layer = 1, same.n_embd = 4, same.vocab = 3;
+  EXPECT_NO_THROW(require_same_model(m, same, "s.json"));
 }
 
 // ---- HTML -------------------------------------------------------------------------------------
@@ -979,11 +1136,44 @@ TEST(ReportCli, ShippedModelRoundTrip) {
   EXPECT_TRUE(fs::file_size(dir / "r.html") > 10000);
 }
 
+TEST(ReportCli, GpuMeasuredFilesAreReadCheckedAgainstTheModelAndShown) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "report_cli_measured";
+  fs::create_directories(dir);
+  const std::string stats = (dir / "s.json").string();
+  ASSERT_EQ(run_cli("run --quantized -n 2 --quiet-stats --stats " + stats).status, 0);
+  GpuMeasurement m = sample_measurement();
+  m.model.n_layer = 4, m.model.n_embd = 192, m.model.vocab = 77;  // the shipped model
+  const std::string good = (dir / "h100.json").string();
+  std::ofstream(good) << gpu_measurement_to_json(m).dump(1);
+  const auto shown = run_cli("report --stats " + stats + " --gpu-measured " + good + " --json " + (dir / "r.json").string());
+  ASSERT_EQ(shown.status, 0) << shown.output;
+  EXPECT_NE(shown.output.find("NVIDIA H100 80GB HBM3 measured, fp16 graph, batch 8"), std::string::npos) << shown.output;
+  json r;
+  std::ifstream(dir / "r.json") >> r;
+  EXPECT_EQ(r["gpu"]["measured"][0]["file"], good);
+
+  m.model.n_embd = 512;
+  const std::string other = (dir / "other.json").string();
+  std::ofstream(other) << gpu_measurement_to_json(m).dump(1);
+  const auto mismatch = run_cli("report --stats " + stats + " --gpu-measured " + good + " " + other);
+  EXPECT_NE(mismatch.status, 0);
+  EXPECT_NE(mismatch.output.find(other + ": 'model.n_embd' is 512, but the stats' model (" + stats + ") has n_embd 192"),
+            std::string::npos)
+      << mismatch.output;
+  const std::string broken = (dir / "broken.json").string();
+  std::ofstream(broken) << R"({"format": "spiketile-gpu-measured-1", "tool": "x"})";
+  const auto malformed = run_cli("report --stats " + stats + " --gpu-measured " + broken);
+  EXPECT_NE(malformed.status, 0);
+  EXPECT_NE(malformed.output.find(broken + ": GPU measurement: 'date' is missing"), std::string::npos) << malformed.output;
+  const auto overwrite = run_cli("report --stats " + stats + " --gpu-measured " + good + " --json " + good);
+  EXPECT_NE(overwrite.status, 0);
+}
+
 TEST(ReportCli, HelpDescribesEveryOption) {
   const auto help = run_cli("report --help");
   EXPECT_EQ(help.status, 0);
   for (const char* option : {"--stats", "--energy-table", "--convention-table", "--chip", "--gpu", "--batch",
-                             "--encoding", "--json", "--csv", "--html", "--paper", "--quiet"})
+                             "--encoding", "--gpu-measured", "--json", "--csv", "--html", "--paper", "--quiet"})
     EXPECT_NE(help.output.find(option), std::string::npos) << option;
   EXPECT_NE(run_cli("run --help").output.find("--stats"), std::string::npos);
 }
