@@ -157,6 +157,10 @@ struct Reader {
     }
     const std::size_t width = H5Tget_size(type.get());
     if (width == 0 || width > 1 << 20) return problem(where, fmt::format("has fixed strings of {} bytes", width)), false;
+    if (uint64_t(count) * width > uint64_t(kMaxElements))
+      return problem(where, fmt::format("holds {} strings of {} bytes, more than the reader's limit of {} bytes", count, width,
+                                        kMaxElements)),
+             false;
     H5Tset_size(memtype.get(), width);
     std::vector<char> buffer(std::size_t(count) * width);
     if (count > 0 && H5Dread(ds.get(), memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
