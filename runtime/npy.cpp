@@ -84,6 +84,7 @@ NpyHeader read_npy_header(std::ifstream& in, const std::string& path) {
   const std::string dims = m[1];
   static const std::regex number(R"(\d+)");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
+    if (it->str().size() > 15) throw std::runtime_error(fmt::format("{}: .npy shape ({}) is too large", path, dims));
     h.shape.push_back(std::stoll(it->str()));
     if (h.shape.back() != 0 && h.count > (int64_t(1) << 40) / h.shape.back())
       throw std::runtime_error(fmt::format("{}: .npy shape ({}) is too large", path, dims));
