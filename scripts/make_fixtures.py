@@ -258,18 +258,22 @@ def validate(out_dir):
     return ok
 
 
-def verify_regenerated(make, out_dir, prefix):
+def verify_regenerated(make, out_dir, prefix, every_file_generated=False):
     """Runs make(folder) into a temporary folder and compares every file it writes with the one of
-    the same name in out_dir; prints what differs and returns the exit code (1 if anything does)."""
+    the same name in out_dir; prints what differs and returns the exit code (1 if anything does).
+    every_file_generated: out_dir holds nothing else, so a file there that make() did not write
+    (a stale fixture) fails too."""
     tmp = tempfile.mkdtemp(prefix=prefix)
     try:
         make(tmp)
         names = sorted(os.listdir(tmp))
         diff = [n for n in names if not os.path.exists(os.path.join(out_dir, n))
                 or not filecmp.cmp(os.path.join(tmp, n), os.path.join(out_dir, n), shallow=False)]
+        extra = sorted(set(os.listdir(out_dir)) - set(names)) if every_file_generated else []
         print(f"{len(names)} files regenerated; differing or missing in {out_dir}: "
-              f"{diff if diff else 'none'}")
-        return 1 if diff else 0
+              f"{diff if diff else 'none'}"
+              + (f"; not written by the script: {extra or 'none'}" if every_file_generated else ""))
+        return 1 if diff or extra else 0
     finally:
         shutil.rmtree(tmp)
 

@@ -23,16 +23,16 @@ that float rounding differences between implementations cannot flip a spike).
 """
 
 import argparse
-import filecmp
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures  # noqa: E402  (verify_regenerated)
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "nir")
 STR = h5py.string_dtype("utf-8")
@@ -920,18 +920,8 @@ def main():
                     help="regenerate into a temp folder and check the files in --out are byte-identical")
     args = ap.parse_args()
     if args.verify:
-        tmp = tempfile.mkdtemp(prefix="spiketile_nir_fixtures_")
-        try:
-            make_all(tmp)
-            names = sorted(os.listdir(tmp))
-            diff = [n for n in names if not os.path.exists(os.path.join(args.out, n))
-                    or not filecmp.cmp(os.path.join(tmp, n), os.path.join(args.out, n), shallow=False)]
-            extra = sorted(set(os.listdir(args.out)) - set(names))
-            print(f"{len(names)} files regenerated; differing or missing in {args.out}: {diff or 'none'}; "
-                  f"not written by the script: {extra or 'none'}")
-            return 1 if diff or extra else 0
-        finally:
-            shutil.rmtree(tmp)
+        return make_fixtures.verify_regenerated(make_all, args.out, "spiketile_nir_fixtures_",
+                                                every_file_generated=True)
 
     report = make_all(args.out)
     print(f"{'fixture':18s} {'seed':>5s} {'T':>3s} {'dt':>7s} {'reset':>8s} {'margin':>8s}  input -> output; rates")
