@@ -8,6 +8,7 @@ const char* unit_kind_name(UnitKind k) {
   switch (k) {
     case UnitKind::Residual: return "residual";
     case UnitKind::Crossbar: return "crossbar";
+    case UnitKind::NirCrossbar: return "nir-crossbar";
   }
   return "?";
 }
@@ -22,6 +23,16 @@ const char* neuron_function_name(NeuronFunction f) {
     case NeuronFunction::FfnKeyRelu2: return "relu2";
     case NeuronFunction::FfnValueGateLif: return "gate+lif";
     case NeuronFunction::HeadLogits: return "logits";
+    case NeuronFunction::NirNeuron: return "neuron";
+    case NeuronFunction::NirReadout: return "readout";
+  }
+  return "?";
+}
+
+const char* mapping_kind_name(MappingKind k) {
+  switch (k) {
+    case MappingKind::SpikeGpt: return "spikegpt";
+    case MappingKind::Nir: return "nir";
   }
   return "?";
 }

@@ -26,6 +26,9 @@ namespace spiketile {
 enum class UnitKind : uint8_t {
   Residual = 0,  // a slice of the residual stream of one layer: LayerNorms, token shifts, spike adds
   Crossbar = 1,  // one crossbar tile of a weight matrix; a tile with in_index 0 also reduces its row block
+  // One crossbar tile of a NIR population's input matrix (compiler/nir_lowering.hpp): rows are the
+  // population's neurons (or the readout's rows), columns its input column space (NirProgram).
+  NirCrossbar = 2,
 };
 const char* unit_kind_name(UnitKind k);
 
@@ -39,6 +42,9 @@ enum class NeuronFunction : uint8_t {
   FfnKeyRelu2 = 5,      // h = requantize(max(0, k)²)             -> ffn.value tiles
   FfnValueGateLif = 6,  // current = requantize(r·acc); LIF       -> spikes into the residual
   HeadLogits = 7,       // the logit accumulators leave the chip to the host
+  // NIR tiles (UnitKind::NirCrossbar):
+  NirNeuron = 8,        // current = requantize(acc); the general neuron of docs/numerics.md §4.8a -> spikes
+  NirReadout = 9,       // the readout's accumulators leave the chip to the host
 };
 const char* neuron_function_name(NeuronFunction f);
 
@@ -92,7 +98,8 @@ struct Unit {
 
   int64_t rows() const { return out_end - out_begin; }
   int64_t cols() const { return in_end - in_begin; }
-  bool reduces() const { return kind == UnitKind::Crossbar && function != NeuronFunction::PartialSum; }
+  bool crossbar() const { return kind == UnitKind::Crossbar || kind == UnitKind::NirCrossbar; }
+  bool reduces() const { return crossbar() && function != NeuronFunction::PartialSum; }
   // The named parameter array; throws naming the unit and the array when it is missing.
   const ParamArray& param(const std::string& name) const;
   const ParamArray* find_param(const std::string& name) const;
@@ -108,6 +115,61 @@ struct MappedFlow {
   int payload_bits = 0;           // bits of one event's value (0 for spikes)
   double flits_per_token = 0.0;   // expected traffic (placement weight)
 };
+
+// What a mapping holds: a compiled SpikeGPT (token steps) or a compiled NIR graph (time steps).
+enum class MappingKind : uint8_t { SpikeGpt = 0, Nir = 1 };
+const char* mapping_kind_name(MappingKind k);
+
+// A compiled NIR graph's own description: its populations, the projections between them, how each
+// projection's inputs lie in its target's column space, and the host's side of a time step (the
+// graph input it quantizes, the outputs it reads back). compiler/nir_lowering.hpp builds it from a
+// nir::IntegerGraph; the NIR units and flows of the mapping refer to it by index.
+struct NirProgram {
+  enum class Output : uint8_t { Spikes = 0, Membrane = 1, Readout = 2 };
+  struct Population {
+    std::string node;        // NIR node id ("input" node for population 0; "<output>" for a readout)
+    std::string type;        // "Input", "LIF", "CubaLIF", ..., "Readout"
+    int64_t size = 0;
+    bool binary = true;      // puts out spikes
+    double scale = 1.0;      // graded input: value per LSB; neurons: membrane value per LSB
+    // Its input column space: the projections into it side by side (Projection::column_begin),
+    // then the always-on bias column and the late-bias column where it has them (-1: none).
+    int64_t columns = 0;
+    int64_t bias_column = -1, late_bias_column = -1;
+  };
+  struct Projection {
+    int source = 0, target = 0;      // populations
+    bool recurrent = false;          // carries the source's spikes of the previous step
+    int32_t spike_value = 1;         // 1: binary events; p > 1: graded events of value p
+    int64_t column_begin = 0;        // the source's neuron j is the target's column column_begin + j
+    std::vector<std::string> path;   // the linear nodes folded into it
+    int64_t synapses = 0, distinct_weights = 0;
+  };
+  std::string source_path;                         // the .nir file (informational)
+  std::vector<int64_t> input_shape, output_shape;  // one time step's
+  double dt = 0;
+  int weight_bits = 8, activation_bits = 8, membrane_bits = 16;
+  std::vector<Population> populations;  // 0: the graph input (never on a core: the host writes it)
+  std::vector<Projection> projections;
+  Output output = Output::Spikes;
+  int output_population = 0;            // whose values the host reads back (the readout's, for Readout)
+  std::vector<double> output_scale, output_bias;  // per output element: value = integer × scale + bias
+  std::vector<int> flow_projection;     // per flow of the mapping: the projection it carries, -1 for partial sums
+
+  int64_t output_size() const { return int64_t(output_scale.size()); }
+  int64_t input_size() const { return populations.empty() ? 0 : populations[0].size; }
+};
+
+// Names of the NIR tiles' parameter arrays (docs/mapping-format.md): the weights, and on a NirNeuron
+// reducer per row the multiplier "out" (accumulator -> input current) and the neuron constants.
+namespace param {
+inline constexpr const char* kNeuronDv = "neuron.dv";            // i32: dt/τ_mem on the 1/4096 grid
+inline constexpr const char* kNeuronDi = "neuron.di";            // i32: dt/τ_syn on the 1/4096 grid
+inline constexpr const char* kNeuronBias = "neuron.bias";        // i32: membrane LSBs
+inline constexpr const char* kNeuronTheta = "neuron.theta";      // i32: membrane LSBs
+inline constexpr const char* kNeuronVReset = "neuron.v_reset";   // i32: membrane LSBs
+inline constexpr const char* kNeuronMode = "neuron.mode";        // i8: bit 0 current, 1 leak, 2–3 reset mode, 4 fire at ≥
+}  // namespace param
 
 // Everything the host keeps: the embedding table it streams in and the logit scales it applies.
 struct HostData {
@@ -145,6 +207,8 @@ class MappingError : public std::runtime_error {
 };
 
 struct Mapping {
+  MappingKind kind = MappingKind::SpikeGpt;
+  NirProgram nir;                 // kind Nir: the graph's populations, projections and host side
   // Model.
   ModelConfig config;
   QuantOptions quant;
