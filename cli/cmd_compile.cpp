@@ -13,6 +13,7 @@
 #include "compiler/mapping_io.hpp"
 #include "models/unicode_util.hpp"
 #include "cli/common.hpp"
+#include "cli/nir_options.hpp"
 #include "runtime/compile_objective.hpp"
 #include "runtime/mapping_summary.hpp"
 
@@ -30,6 +31,7 @@ struct CompileCliOptions {
   ObjectiveOptions objective;
   std::string objective_name = "latency";
   std::string energy_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/default.yaml";
+  NirOptions nir;
 };
 
 // glibc raises its mmap threshold to the largest block freed so far; after the first 9 MB float
@@ -169,9 +171,25 @@ void register_compile(CLI::App& app) {
                   "Expected LIF firing rate used to weigh spike traffic during placement when there is no profile "
                   "(--profile-tokens 0)")
       ->check(kFiniteNonNegative & CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->callback([o] {
-    o->objective.objective = objective_from_name(o->objective_name);
-    const int rc = compile(*o);
+  o->nir.add_to(cmd, false);
+  cmd->callback([o, cmd] {
+    refuse_options_of_the_other_kind(*cmd, o->nir,
+                                      {"--chip", "--output", "--check", "--seed", "--placement-effort", "--firing-rate"});
+    int rc = 0;
+    if (o->nir.given()) {
+      if (!o->check && o->output.empty())
+        throw std::invalid_argument("compile needs -o OUT.stmap, or --check to test the fit without writing");
+      NirCompileRequest request;
+      request.quantization = {true, o->model.quant.weight_bits, o->model.quant.activation_bits, o->model.quant.membrane_bits};
+      request.chip_path = o->chip;
+      request.output = o->output;
+      request.check = o->check;
+      request.compile = o->compile;
+      rc = compile_nir_graph(o->nir, request);
+    } else {
+      o->objective.objective = objective_from_name(o->objective_name);
+      rc = compile(*o);
+    }
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
 }

@@ -117,6 +117,13 @@ struct RunOptions {
 };
 
 void run(const RunOptions& o) {
+  if (!o.model.map.empty() && !o.nir.input.empty()) {  // a compiled NIR graph
+    refuse_overwriting_inputs({o.nir.output}, {o.model.map, o.nir.input});
+    OutputBatch outputs;
+    run_nir_mapping(o.model.map, o.nir, o.generation.quiet_stats, outputs);
+    outputs.commit();
+    return;
+  }
   if (o.nir.given()) {
     refuse_overwriting_inputs({o.nir.output}, {o.nir.graph, o.nir.input, o.nir.calibrate});
     OutputBatch outputs;
@@ -152,7 +159,13 @@ void register_run(CLI::App& app) {
   opts->generation.add_to(cmd);
   opts->nir.add_to(cmd);
   cmd->callback([opts, cmd] {
-    refuse_options_of_the_other_kind(*cmd, opts->nir);
+    // A compiled NIR graph (--map with --input) takes the graph's input and output options.
+    const bool nir_mapping = !opts->model.map.empty() && !opts->nir.input.empty();
+    if (nir_mapping) {
+      refuse_options_fixed_at_compile(*cmd);
+    } else {
+      refuse_options_of_the_other_kind(*cmd, opts->nir);
+    }
     run(*opts);
   });
 }

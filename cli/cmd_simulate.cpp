@@ -9,6 +9,7 @@
 #include "compiler/mapping_io.hpp"
 #include "cli/common.hpp"
 #include "runtime/execution.hpp"
+#include "runtime/npy.hpp"
 #include "sim/chip_simulator.hpp"
 
 namespace spiketile::cli {
@@ -24,6 +25,7 @@ struct SimulateOptions {
   uint64_t watchdog_cycles = 0;
   std::string progress = "auto";
   sim::RtlInTheLoop rtl;
+  std::string input, output;  // a NIR graph's mapping: [T, *input shape] in, [T, *output shape] out
 };
 
 // The ',' delimiter also splits unit names ("L0.ffn.value[0,2]"): a piece with an open '[' joins the next.
@@ -44,15 +46,63 @@ std::string chip_path_beside(const std::string& stats_path) { return stats_path 
 
 void refuse_outputs_over_inputs(const SimulateOptions& o) {
   std::vector<std::string> outputs = o.generation.output_paths();
+  if (!o.output.empty()) outputs.push_back(o.output);
   if (!o.generation.stats_out.empty()) outputs.push_back(chip_path_beside(o.generation.stats_out));
   if (!o.trace.empty()) outputs.push_back(sim::vcd_path(o.trace));
-  refuse_overwriting_inputs(outputs, {o.model.map, o.model.tokenizer, o.text_file});
+  refuse_overwriting_inputs(outputs, {o.model.map, o.model.tokenizer, o.text_file, o.input});
+}
+
+// A NIR graph's time steps on the chip: the input quantized by the host as every level does, the
+// output written as float32 .npy [T, *output shape].
+void simulate_nir(const SimulateOptions& o, const std::shared_ptr<const Mapping>& mapping, sim::ChipSimulator& chip,
+                  OutputBatch& outputs) {
+  const NirProgram& program = mapping->nir;
+  const NpyValues input = read_npy_values(o.input);
+  const int64_t per_step = program.input_size();
+  if (input.shape.empty() || input.shape[0] < 1 || int64_t(input.data.size()) != input.shape[0] * per_step)
+    throw std::invalid_argument(fmt::format("--input {}: shape [{}], expected [T, {}] (T time steps of the graph input "
+                                            "'{}')",
+                                            o.input, fmt::join(input.shape, ", "), fmt::join(program.input_shape, ", "),
+                                            program.populations.at(0).node));
+  const int64_t T = input.shape[0];
+  std::vector<std::vector<int32_t>> steps;
+  for (int64_t t = 0; t < T; ++t)
+    steps.push_back(nir_quantize_input(
+        program, std::vector<double>(input.data.begin() + t * per_step, input.data.begin() + (t + 1) * per_step)));
+  OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
+  std::vector<float> values;
+  chip.run_nir_steps(steps, [&](int64_t, const std::vector<int64_t>& integers) {
+    for (double v : nir_output_values(program, integers)) values.push_back(float(v));
+  });
+  if (out) {
+    std::vector<int64_t> shape = {T};
+    shape.insert(shape.end(), program.output_shape.begin(), program.output_shape.end());
+    write_npy(*out, shape, values.data());
+  }
+  fmt::print("mapping:           {}\n", o.model.map);
+  fmt::print("graph:             {}\n", program.source_path);
+  fmt::print("time steps:        {} of dt = {:g} s\n", T, program.dt);
+  if (out) fmt::print("output:            {} [{}, {}]\n", o.output, T, fmt::join(program.output_shape, ", "));
 }
 
 void simulate(const SimulateOptions& o) {
   refuse_outputs_over_inputs(o);
   auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
-  const FoundTokenizer tokenizer = mapping_tokenizer(*mapping, o.model.map, o.model.tokenizer, o.model.data_dir);
+  const bool nir = mapping->kind == MappingKind::Nir;
+  if (nir && o.input.empty())
+    throw CLI::ValidationError("--input", fmt::format("{} holds a NIR graph: it runs on an input, give --input IN.npy "
+                                                      "[T, {}]",
+                                                      o.model.map, fmt::join(mapping->nir.input_shape, ", ")));
+  if (nir)
+    for (const std::string& path : o.generation.output_paths())
+      throw std::invalid_argument(fmt::format("{}: a NIR graph's run writes its output with --output; statistics, counts, "
+                                              "logits and spike files are written for SpikeGPT mappings only so far",
+                                              path));
+  if (!nir && !o.input.empty())
+    throw CLI::ValidationError("--input", fmt::format("{} holds a SpikeGPT model: it runs on a prompt or --text, not an "
+                                                      "input array",
+                                                      o.model.map));
+  const FoundTokenizer tokenizer = nir ? FoundTokenizer{} : mapping_tokenizer(*mapping, o.model.map, o.model.tokenizer, o.model.data_dir);
   const int64_t cores = load_chip_spec_from_string(mapping->chip_yaml, o.model.map).total_cores();
   sim::SimulatorOptions options;
   options.trace_path = o.trace;
@@ -91,7 +141,9 @@ void simulate(const SimulateOptions& o) {
     outputs.open(chip_path).write(mapping->chip_yaml);
     stats.chip->spec_path = std::filesystem::path(chip_path).filename().string();  // beside the stats
   };
-  if (o.text_file.empty()) {
+  if (nir) {
+    simulate_nir(o, mapping, chip, outputs);
+  } else if (o.text_file.empty()) {
     run_generation(o.generation, model_options, chip, tokenizer, outputs, add_chip_stats);
   } else {
     // Teacher forcing: the whole text is one pipelined prefill, scored as 'eval' scores it.
@@ -164,6 +216,14 @@ void register_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--rtl-model", o->rtl.model, "Verilated model of --rtl ('spiketile verify-rtl --list')")
       ->capture_default_str();
+  auto* input = cmd->add_option("--input", o->input,
+                                "A NIR graph's mapping: the input as .npy [T, *input shape] (spikes 0/1 or currents), "
+                                "T time steps run overlapped on the chip")
+                    ->check(CLI::ExistingFile);
+  cmd->add_option("--output", o->output, "With --input: the output node's values as float32 .npy [T, *output shape]")
+      ->needs(input);
+  for (const char* generating : {"--prompt", "--prompt-ids", "--tokens", "--logits-out", "--text"})
+    input->excludes(cmd->get_option(generating));
   cmd->callback([o, rtl] {
     o->rtl.cores = join_split_unit_names(o->rtl.cores);
     if (rtl->count() > 0 && o->rtl.cores.empty()) o->rtl.cores = {"all"};   // --rtl with no value

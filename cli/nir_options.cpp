@@ -3,34 +3,48 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
+#include "cli/common.hpp"
+#include "compiler/mapping_io.hpp"
+#include "compiler/nir/nir_lowering.hpp"
 #include "models/nir/nir_integer.hpp"
+#include "models/unicode_util.hpp"
+#include "runtime/mapping_summary.hpp"
+#include "runtime/nir_executor.hpp"
 #include "runtime/npy.hpp"
 
 namespace spiketile::cli {
 
-void NirOptions::add_to(CLI::App* cmd) {
+void NirOptions::add_to(CLI::App* cmd, bool takes_io) {
+  takes_io_ = takes_io;
   auto* group = cmd->add_option_group("NIR graph", "A spiking network exported as NIR (docs/nir.md)");
   group->add_option("--nir", graph, "NIR graph (.nir, HDF5) written by snnTorch, Norse, Sinabs, Rockpool, ...")
       ->check(CLI::ExistingFile);
   group->add_option("--dt", dt, "Time step in seconds for the graph's neurons and delays (forward Euler; e.g. 1e-4)")
       ->check(CLI::PositiveNumber);
-  group->add_option("--input", input, "Input as .npy [T, *input shape]: spikes (bool/0-1) or currents, T time steps")
-      ->check(CLI::ExistingFile);
-  group->add_option("--output", output, "Write the output node's values as float32 .npy [T, *output shape]");
+  if (takes_io) {
+    group->add_option("--input", input, "Input as .npy [T, *input shape]: spikes (bool/0-1) or currents, T time steps")
+        ->check(CLI::ExistingFile);
+    group->add_option("--output", output, "Write the output node's values as float32 .npy [T, *output shape]");
+  }
   group->add_option("--reset", reset,
                     "Reset after a spike: 'value' (v <- v_reset, NIR's definition, default) or 'subtract' "
                     "(v <- v - v_threshold), for all neurons or per node: NODE=subtract,NODE2=value");
   group->add_option("--calibrate", calibrate,
-                    "With --quantized: the input (.npy [T, *input shape]) whose float-reference ranges set the integer "
-                    "model's scales (default: --input)")
+                    takes_io ? "With --quantized: the input (.npy [T, *input shape]) whose float-reference ranges set the "
+                               "integer model's scales (default: --input)"
+                             : "The input (.npy [T, *input shape]) whose float-reference ranges set the integer model's "
+                               "scales; the quantization error on it is reported")
       ->check(CLI::ExistingFile);
   group->add_flag("--fire-at-threshold", fire_at_threshold,
                   "Spike at v >= v_threshold (SpikeGPT's and Loihi's rule) instead of NIR's v > v_threshold");
 }
 
 std::vector<std::string> NirOptions::own_option_names() const {
-  return {"--nir", "--dt", "--input", "--output", "--reset", "--fire-at-threshold", "--calibrate"};
+  std::vector<std::string> names = {"--nir", "--dt", "--reset", "--fire-at-threshold", "--calibrate"};
+  if (takes_io_) names.insert(names.end(), {"--input", "--output"});
+  return names;
 }
 
 nir::ReferenceOptions NirOptions::reference_options(const nir::Graph& graph) const {
@@ -60,11 +74,13 @@ std::string flag_of(const CLI::Option& option) {
 
 }  // namespace
 
-void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir) {
+void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir,
+                                      const std::vector<std::string>& command_shared) {
   const auto own = nir.own_option_names();
   // Options that mean the same for both kinds of model.
-  static const std::vector<std::string> shared = {"--help",           "--quiet-stats",     "--quantized",
-                                                  "--weight-bits",    "--activation-bits", "--membrane-bits"};
+  std::vector<std::string> shared = {"--help",        "--quiet-stats",     "--quantized",
+                                     "--weight-bits", "--activation-bits", "--membrane-bits"};
+  shared.insert(shared.end(), command_shared.begin(), command_shared.end());
   for (const CLI::Option* option : all_options(cmd)) {
     if (option->count() == 0) continue;
     const std::string flag = flag_of(*option);
@@ -74,6 +90,17 @@ void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir
       throw CLI::ValidationError(flag, "does not apply to a NIR graph (--nir); it is an option of SpikeGPT models");
     if (!nir.given() && nir_only)
       throw CLI::ValidationError(flag, "applies to NIR graphs only: give the graph with --nir");
+  }
+}
+
+void refuse_options_fixed_at_compile(const CLI::App& cmd) {
+  static const std::vector<std::string> allowed = {"--help", "--map", "--input", "--output", "--quiet-stats"};
+  for (const CLI::Option* option : all_options(cmd)) {
+    if (option->count() == 0) continue;
+    const std::string flag = flag_of(*option);
+    if (std::find(allowed.begin(), allowed.end(), flag) == allowed.end())
+      throw CLI::ValidationError(flag, "does not apply to a compiled NIR graph (--map with --input): the mapping runs as "
+                                       "compiled; it takes --input, --output and --quiet-stats");
   }
 }
 
@@ -107,6 +134,95 @@ void print_agreement(const nir::IntegerGraph& integer, const nir::Agreement& a, 
 
 }  // namespace
 
+namespace {
+nir::IntegerOptions integer_options(const NirQuantization& q, const nir::ReferenceOptions& reference) {
+  nir::IntegerOptions options;
+  options.weight_bits = q.weight_bits;
+  options.activation_bits = q.activation_bits;
+  options.membrane_bits = q.membrane_bits;
+  options.reference = reference;
+  return options;
+}
+}  // namespace
+
+void run_nir_mapping(const std::string& map_path, const NirOptions& o, bool quiet, OutputBatch& outputs) {
+  auto mapping = std::make_shared<const Mapping>(load_mapping(map_path));
+  if (mapping->kind != MappingKind::Nir)
+    throw CLI::ValidationError("--input", fmt::format("{} holds a SpikeGPT model: it runs on a prompt, not an input array",
+                                                      map_path));
+  const NirProgram& program = mapping->nir;
+  const NpyValues input = read_npy_values(o.input);
+  const int64_t per_step = program.input_size();
+  if (input.shape.empty() || input.shape[0] < 1 || int64_t(input.data.size()) != input.shape[0] * per_step)
+    throw std::invalid_argument(fmt::format("--input {}: shape {}, expected [T, {}] (T time steps of the graph input)",
+                                            o.input, nir::shape_str(input.shape), fmt::join(program.input_shape, ", ")));
+  OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
+  NirMappingExecutor executor(mapping);
+  std::vector<float> values;
+  std::vector<int64_t> spikes(program.populations.size(), 0);
+  const int64_t T = input.shape[0];
+  for (int64_t t = 0; t < T; ++t) {
+    for (double v : executor.step(std::vector<double>(input.data.begin() + t * per_step, input.data.begin() + (t + 1) * per_step)))
+      values.push_back(float(v));
+    const auto& populations = executor.last_observations().population_values;
+    for (std::size_t p = 1; p < populations.size(); ++p)
+      if (program.populations[p].binary)
+        for (int32_t v : populations[p]) spikes[p] += v;
+  }
+  if (out) {
+    nir::Shape shape = {T};
+    shape.insert(shape.end(), program.output_shape.begin(), program.output_shape.end());
+    write_npy(*out, shape, values.data());
+  }
+  if (quiet) return;
+  fmt::print(stderr, "[NIR mapping executor] {} ({}): {} steps of dt = {:g} s on {} cores\n", map_path,
+             program.source_path, T, program.dt, mapping->units.size());
+  for (std::size_t p = 1; p < program.populations.size(); ++p) {
+    const auto& pop = program.populations[p];
+    if (!pop.binary) continue;
+    fmt::print(stderr, "  {:<24} {:<9} {:>8} neurons {:>10} spikes  rate {:.4f} per neuron per step\n", pop.node, pop.type,
+               pop.size, spikes[p], double(spikes[p]) / double(pop.size * T));
+  }
+}
+
+int compile_nir_graph(const NirOptions& o, const NirCompileRequest& r) {
+  if (o.calibrate.empty())
+    throw CLI::ValidationError("--calibrate", "compile --nir quantizes the graph on an input: give --calibrate IN.npy "
+                                              "[T, *input shape]");
+  refuse_overwriting_inputs({r.output}, {o.graph, o.calibrate, r.chip_path});
+  const auto t0 = std::chrono::steady_clock::now();
+  const ChipSpec chip = load_chip_spec(r.chip_path);
+  const std::string chip_yaml = unicode::read_file_bytes(r.chip_path, "a chip description (YAML)");
+  const nir::Graph graph = nir::read_nir(o.graph);
+  const NpyValues calibration = read_npy_values(o.calibrate);
+  const nir::IntegerOptions options = integer_options(r.quantization, o.reference_options(graph));
+  nir::IntegerGraph integer = nir::IntegerGraph::build(graph, options, calibration.shape, calibration.data);
+  const nir::Agreement agreement = nir::compare_with_reference(graph, integer, calibration.shape, calibration.data);
+  const nir::Node& output = graph.nodes[std::size_t(graph.outputs[0])];
+  nir::Shape shape = {calibration.shape[0]};
+  shape.insert(shape.end(), output.input_shape.begin(), output.input_shape.end());
+  fmt::print(stderr, "[NIR compile] {}: quantization error against the float reference on {} ({} steps of dt = {:g} s)\n",
+             o.graph, o.calibrate, calibration.shape[0], o.dt);
+  print_agreement(integer, agreement, shape);
+  Mapping mapping;
+  try {
+    mapping = compile_nir(graph, integer, chip, chip_yaml, r.compile);
+  } catch (const DoesNotFitError& e) {
+    fmt::print(stderr, "spiketile: {}\n", e.what());
+    return 2;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("{}", mapping_summary(mapping));
+  if (r.check) {
+    fmt::print("\nfits: {} of {} cores; nothing written (--check) [{:.2f} s]\n", mapping.units.size(), chip.total_cores(),
+               seconds);
+    return 0;
+  }
+  save_mapping(mapping, r.output);
+  fmt::print("\nwrote {} [{:.2f} s]\n", r.output, seconds);
+  return 0;
+}
+
 void run_nir(const NirOptions& o, const NirQuantization& quantization, bool quiet, OutputBatch& outputs) {
   if (o.input.empty()) throw CLI::ValidationError("--input", "a NIR graph runs on an input: give --input IN.npy [T, *input shape]");
   if (!o.calibrate.empty() && !quantization.quantized)
@@ -118,11 +234,7 @@ void run_nir(const NirOptions& o, const NirQuantization& quantization, bool quie
   std::vector<double> values;
   nir::Shape shape;
   if (quantization.quantized) {
-    nir::IntegerOptions options;
-    options.weight_bits = quantization.weight_bits;
-    options.activation_bits = quantization.activation_bits;
-    options.membrane_bits = quantization.membrane_bits;
-    options.reference = reference;
+    const nir::IntegerOptions options = integer_options(quantization, reference);
     const NpyValues calibration = o.calibrate.empty() ? input : read_npy_values(o.calibrate);
     nir::IntegerGraph integer = nir::IntegerGraph::build(graph, options, calibration.shape, calibration.data);
     const nir::Agreement agreement = nir::compare_with_reference(graph, integer, input.shape, input.data);

@@ -114,13 +114,7 @@ class Lowering {
 
   void check_formats() {
     const auto& core = chip_.core;
-    const auto& o = m_.options;
-    if (o.weight_bits > core.weight_bits)
-      problem("weight bits", "every crossbar", o.weight_bits, core.weight_bits,
-              fmt::format("compile with --weight-bits {} or use a chip whose cells hold {} bits", core.weight_bits, o.weight_bits));
-    if (o.membrane_bits > core.membrane_bits)
-      problem("membrane bits", "every LIF neuron", o.membrane_bits, core.membrane_bits,
-              fmt::format("compile with --membrane-bits {}", core.membrane_bits));
+    check_word_widths(chip_, m_.options.weight_bits, m_.options.membrane_bits, "every LIF neuron", problems_);
     for (const char* fn : {"lif", "relu2"})
       if (!core.neuron_unit.supports(fn))
         problem(fmt::format("neuron function '{}'", fn), "the neuron unit", 1, 0,
@@ -159,10 +153,8 @@ class Lowering {
   // ffn.value as A + 1 bits), needs 1 + ceil(log2(worst + 1)) bits. At most the accumulator's
   // width, which check_accumulator() guarantees holds any row's sum.
   int partial_sum_bits(const QuantizedSpikeGpt::Linear& lin, const Unit& u, int input_bits) const {
-    const int64_t worst = worst_row_sum(lin, u.out_begin, u.out_end, u.in_begin, u.in_end, input_bits);
-    int bits = 1;
-    while (bits < chip_.core.accumulator_bits && worst > (int64_t(1) << (bits - 1)) - 1) ++bits;
-    return bits;
+    return signed_bits_for(worst_row_sum(lin, u.out_begin, u.out_end, u.in_begin, u.in_end, input_bits),
+                           chip_.core.accumulator_bits);
   }
 
   int add_unit(Unit u) {
@@ -171,19 +163,7 @@ class Lowering {
     return map_.units.back().id;
   }
 
-  void check_unit(const Unit& u) {
-    const auto& core = chip_.core;
-    if (u.resources.axons > core.crossbar.axons)
-      problem("crossbar axons", u.name, u.resources.axons, core.crossbar.axons, "larger crossbars");
-    if (u.resources.neurons > core.crossbar.neurons)
-      problem("neurons", u.name, u.resources.neurons, core.crossbar.neurons, "larger crossbars");
-    if (u.resources.synapse_bytes > core.synapse_sram.size_bytes)
-      problem("synapse SRAM bytes", u.name, u.resources.synapse_bytes, core.synapse_sram.size_bytes,
-              "a larger synapse SRAM or fewer weight bits");
-    if (u.resources.state_bytes > core.state_sram.size_bytes)
-      problem("state SRAM bytes", u.name, u.resources.state_bytes, core.state_sram.size_bytes,
-              "a larger state SRAM");
-  }
+  void check_unit(const Unit& u) { check_unit_resources(chip_, u, problems_); }
 
   // The residual slices of one layer.
   std::vector<int> lower_residual(int l) {
@@ -321,58 +301,22 @@ class Lowering {
 
   void add_flow(int source, std::vector<int> destinations, FlowRole role, const std::string& tensor, int64_t begin,
                 int64_t end, int payload_bits, double events_per_token) {
-    MappedFlow f;
-    f.source = source;
-    std::sort(destinations.begin(), destinations.end());
-    f.destinations = std::move(destinations);
-    f.role = role;
-    f.tensor = tensor;
-    f.index_begin = begin;
-    f.index_end = end;
-    f.payload_bits = payload_bits;
-    if (role == FlowRole::Spikes) f.encoding = ir::Encoding::Binary;
-    else if (role == FlowRole::Activation)
-      f.encoding = payload_bits <= map_.encoding_rule.graded_payload_bits ? ir::Encoding::Graded : ir::Encoding::BitSerial;
-    else f.encoding = ir::Encoding::Wide;
-    const double events = f.encoding == ir::Encoding::BitSerial ? events_per_token * payload_bits / 2.0 : events_per_token;
-    const int payload = f.encoding == ir::Encoding::BitSerial ? 1 : payload_bits;
-    // + one end-of-stream marker per token, so a destination knows the flow is complete.
-    f.flits_per_token = (events + 1.0) * flits_per_packet(chip_, payload);
-    map_.flows.push_back(std::move(f));
+    map_.flows.push_back(make_flow(chip_, map_.encoding_rule, source, std::move(destinations), role, tensor, begin, end,
+                                   payload_bits, events_per_token));
   }
 
   // Connects `source` (producing indices [begin, end) of `tensor`) to every destination unit whose input
   // range overlaps, one flow per maximal run of indices with the same destination set.
   void fan_out(int source, int64_t begin, int64_t end, const std::vector<int>& destinations, bool by_output_range,
                FlowRole role, const std::string& tensor, int payload_bits, double density) {
-    std::set<int64_t> cuts{begin, end};
-    auto range = [&](int d) {
-      const Unit& u = map_.units[std::size_t(d)];
-      return by_output_range ? std::pair(u.out_begin, u.out_end) : std::pair(u.in_begin, u.in_end);
-    };
+    std::vector<DestinationRange> ranges;
     for (int d : destinations) {
-      const auto [b, e] = range(d);
-      if (b > begin && b < end) cuts.insert(b);
-      if (e > begin && e < end) cuts.insert(e);
+      const Unit& u = map_.units[std::size_t(d)];
+      ranges.push_back({d, by_output_range ? u.out_begin : u.in_begin, by_output_range ? u.out_end : u.in_end});
     }
-    std::vector<int64_t> edges(cuts.begin(), cuts.end());
-    std::vector<int> current;
-    int64_t run_begin = begin;
-    for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
-      std::vector<int> set;
-      for (int d : destinations) {
-        const auto [b, e] = range(d);
-        if (b < edges[i + 1] && e > edges[i]) set.push_back(d);
-      }
-      if (i > 0 && set != current) {
-        if (!current.empty())
-          add_flow(source, current, role, tensor, run_begin, edges[i], payload_bits, density * double(edges[i] - run_begin));
-        run_begin = edges[i];
-      }
-      current = set;
-    }
-    if (!current.empty())
-      add_flow(source, current, role, tensor, run_begin, end, payload_bits, density * double(end - run_begin));
+    for (const IndexRun& run : runs_by_destination(begin, end, ranges))
+      add_flow(source, run.destinations, role, tensor, run.begin, run.end, payload_bits,
+               density * double(run.end - run.begin));
   }
 
   std::vector<int> reducers(const std::vector<int>& tiles) const {
@@ -510,6 +454,83 @@ class Lowering {
 };
 
 }  // namespace
+
+MappedFlow make_flow(const ChipSpec& chip, const ir::EncodingRule& rule, int source, std::vector<int> destinations,
+                     FlowRole role, const std::string& tensor, int64_t begin, int64_t end, int payload_bits,
+                     double events_per_token) {
+  MappedFlow f;
+  f.source = source;
+  std::sort(destinations.begin(), destinations.end());
+  f.destinations = std::move(destinations);
+  f.role = role;
+  f.tensor = tensor;
+  f.index_begin = begin;
+  f.index_end = end;
+  f.payload_bits = payload_bits;
+  if (role == FlowRole::Spikes) f.encoding = ir::Encoding::Binary;
+  else if (role == FlowRole::Activation)
+    f.encoding = payload_bits <= rule.graded_payload_bits ? ir::Encoding::Graded : ir::Encoding::BitSerial;
+  else f.encoding = ir::Encoding::Wide;
+  const double events = f.encoding == ir::Encoding::BitSerial ? events_per_token * payload_bits / 2.0 : events_per_token;
+  const int payload = f.encoding == ir::Encoding::BitSerial ? 1 : payload_bits;
+  // + one end-of-stream marker per token, so a destination knows the flow is complete.
+  f.flits_per_token = (events + 1.0) * flits_per_packet(chip, payload);
+  return f;
+}
+
+std::vector<IndexRun> runs_by_destination(int64_t begin, int64_t end, const std::vector<DestinationRange>& ranges) {
+  std::set<int64_t> cuts{begin, end};
+  for (const auto& d : ranges) {
+    if (d.begin > begin && d.begin < end) cuts.insert(d.begin);
+    if (d.end > begin && d.end < end) cuts.insert(d.end);
+  }
+  const std::vector<int64_t> edges(cuts.begin(), cuts.end());
+  std::vector<IndexRun> runs;
+  std::vector<int> current;
+  int64_t run_begin = begin;
+  for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
+    std::vector<int> set;
+    for (const auto& d : ranges)
+      if (d.begin < edges[i + 1] && d.end > edges[i]) set.push_back(d.unit);
+    if (i > 0 && set != current) {
+      if (!current.empty()) runs.push_back({run_begin, edges[i], current});
+      run_begin = edges[i];
+    }
+    current = set;
+  }
+  if (!current.empty()) runs.push_back({run_begin, end, current});
+  return runs;
+}
+
+int signed_bits_for(int64_t worst, int accumulator_bits) {
+  int bits = 1;
+  while (bits < accumulator_bits && worst > (int64_t(1) << (bits - 1)) - 1) ++bits;
+  return bits;
+}
+
+void check_word_widths(const ChipSpec& chip, int weight_bits, int membrane_bits, const std::string& neurons,
+                       std::vector<FitProblem>& problems) {
+  const auto& core = chip.core;
+  if (weight_bits > core.weight_bits)
+    problems.push_back({"weight bits", "every crossbar", weight_bits, core.weight_bits,
+                        fmt::format("compile with --weight-bits {} or use a chip whose cells hold {} bits", core.weight_bits,
+                                    weight_bits)});
+  if (membrane_bits > core.membrane_bits)
+    problems.push_back({"membrane bits", neurons, membrane_bits, core.membrane_bits,
+                        fmt::format("compile with --membrane-bits {}", core.membrane_bits)});
+}
+
+void check_unit_resources(const ChipSpec& chip, const Unit& u, std::vector<FitProblem>& problems) {
+  const auto& core = chip.core;
+  auto problem = [&](const char* resource, int64_t need, int64_t capacity, const char* fix) {
+    if (need > capacity) problems.push_back({resource, u.name, need, capacity, fix});
+  };
+  problem("crossbar axons", u.resources.axons, core.crossbar.axons, "larger crossbars");
+  problem("neurons", u.resources.neurons, core.crossbar.neurons, "larger crossbars");
+  problem("synapse SRAM bytes", u.resources.synapse_bytes, core.synapse_sram.size_bytes,
+          "a larger synapse SRAM or fewer weight bits");
+  problem("state SRAM bytes", u.resources.state_bytes, core.state_sram.size_bytes, "a larger state SRAM");
+}
 
 Mapping lower_to_units(const QuantizedSpikeGpt& model, const ChipSpec& chip, const std::string& chip_yaml,
                        const CompileOptions& options) {

@@ -47,6 +47,31 @@ struct CompileOptions {
   int residual_slices = 0;
 };
 
+// Pieces every lowering (SpikeGPT's here, NIR's in compiler/nir_lowering.hpp) builds with.
+// A flow of `events_per_token` value events (plus its end-of-stream marker): its encoding from its
+// role and payload, and its traffic in flits, which placement weighs.
+MappedFlow make_flow(const ChipSpec& chip, const ir::EncodingRule& rule, int source, std::vector<int> destinations,
+                     FlowRole role, const std::string& tensor, int64_t begin, int64_t end, int payload_bits,
+                     double events_per_token);
+// The indices [begin, end) a source produces, cut into maximal runs with the same destinations:
+// one flow each. A destination takes the indices [begin, end) of its range.
+struct DestinationRange {
+  int unit = 0;
+  int64_t begin = 0, end = 0;
+};
+struct IndexRun {
+  int64_t begin = 0, end = 0;
+  std::vector<int> destinations;
+};
+std::vector<IndexRun> runs_by_destination(int64_t begin, int64_t end, const std::vector<DestinationRange>& ranges);
+// Bits of a two's-complement value of magnitude up to `worst`, at most the accumulator's width.
+int signed_bits_for(int64_t worst, int accumulator_bits);
+// Appends a FitProblem for weights or membranes wider than the chip's cells and neurons hold.
+void check_word_widths(const ChipSpec& chip, int weight_bits, int membrane_bits, const std::string& neurons,
+                       std::vector<FitProblem>& problems);
+// Appends a FitProblem for each of the unit's resources beyond its core's.
+void check_unit_resources(const ChipSpec& chip, const Unit& u, std::vector<FitProblem>& problems);
+
 // Per-row bytes of state SRAM a reducing tile with this function keeps (docs/mapping-format.md).
 int64_t state_bytes_per_row(NeuronFunction f, const QuantOptions& quant);
 // Per-channel state bytes of a residual slice, and read-only bytes (LayerNorm constants) per

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "models/nir/nir_input.hpp"
+
 namespace spiketile {
 
 const char* unit_kind_name(UnitKind k) {
@@ -35,6 +37,72 @@ const char* mapping_kind_name(MappingKind k) {
     case MappingKind::Nir: return "nir";
   }
   return "?";
+}
+
+void add_neuron_params(Unit& u, const std::vector<q::NeuronParams>& neurons) {
+  std::vector<int32_t> dv, di, bias, theta, v_reset;
+  std::vector<int8_t> mode;
+  for (const q::NeuronParams& n : neurons) {
+    dv.push_back(n.dv);
+    di.push_back(n.di);
+    bias.push_back(n.bias);
+    theta.push_back(n.theta);
+    v_reset.push_back(n.v_reset);
+    mode.push_back(int8_t((n.current ? 1 : 0) | (n.leak ? 2 : 0) | (int(n.reset_mode) << 2) | (n.fire_ge ? 16 : 0)));
+  }
+  u.params.push_back(make_param(param::kNeuronDv, dv));
+  u.params.push_back(make_param(param::kNeuronDi, di));
+  u.params.push_back(make_param(param::kNeuronBias, bias));
+  u.params.push_back(make_param(param::kNeuronTheta, theta));
+  u.params.push_back(make_param(param::kNeuronVReset, v_reset));
+  u.params.push_back(make_param(param::kNeuronMode, mode));
+}
+
+std::vector<q::NeuronParams> read_neuron_params(const Unit& u, int membrane_bits) {
+  auto values = [&](const char* name, int bytes) {
+    const ParamArray& a = u.param(name);
+    if (a.element_bytes() != bytes || a.count != u.rows())
+      throw MappingError(fmt::format("unit {} ({}): parameter '{}' holds {} {}-byte values, expected {} of {} bytes", u.id,
+                                     u.name, name, a.count, a.element_bytes(), u.rows(), bytes));
+    return &a;
+  };
+  const int32_t* dv = values(param::kNeuronDv, 4)->data<int32_t>();
+  const int32_t* di = values(param::kNeuronDi, 4)->data<int32_t>();
+  const int32_t* bias = values(param::kNeuronBias, 4)->data<int32_t>();
+  const int32_t* theta = values(param::kNeuronTheta, 4)->data<int32_t>();
+  const int32_t* v_reset = values(param::kNeuronVReset, 4)->data<int32_t>();
+  const int8_t* mode = values(param::kNeuronMode, 1)->data<int8_t>();
+  std::vector<q::NeuronParams> neurons(static_cast<std::size_t>(u.rows()));
+  for (std::size_t r = 0; r < neurons.size(); ++r) {
+    q::NeuronParams& n = neurons[r];
+    n.dv = dv[r];
+    n.di = di[r];
+    n.bias = bias[r];
+    n.theta = theta[r];
+    n.v_reset = v_reset[r];
+    n.current = (mode[r] & 1) != 0;
+    n.leak = (mode[r] & 2) != 0;
+    n.reset_mode = q::ResetMode((mode[r] >> 2) & 3);
+    n.fire_ge = (mode[r] & 16) != 0;
+    if ((mode[r] & ~0x1F) != 0 || ((mode[r] >> 2) & 3) == 3)
+      throw MappingError(fmt::format("unit {} ({}) row {}: neuron.mode {:#x} has bits no mode defines", u.id, u.name, r,
+                                     uint8_t(mode[r])));
+    const std::string bad = n.validation_error(membrane_bits);
+    if (!bad.empty()) throw MappingError(fmt::format("unit {} ({}) row {}: {}", u.id, u.name, r, bad));
+  }
+  return neurons;
+}
+
+std::vector<int32_t> nir_quantize_input(const NirProgram& program, const std::vector<double>& input) {
+  const NirProgram::Population& in = program.populations.at(0);
+  return nir::quantize_input(in.node, in.size, in.binary, in.scale, program.activation_bits, input);
+}
+
+std::vector<double> nir_output_values(const NirProgram& program, const std::vector<int64_t>& integers) {
+  std::vector<double> values(integers.size());
+  for (std::size_t j = 0; j < integers.size(); ++j)
+    values[j] = double(integers[j]) * program.output_scale[j] + program.output_bias[j];
+  return values;
 }
 
 const char* flow_role_name(FlowRole r) {

@@ -160,6 +160,12 @@ struct NirProgram {
   int64_t input_size() const { return populations.empty() ? 0 : populations[0].size; }
 };
 
+// The host's side of a time step, one rule for every level that runs a NIR mapping: the graph
+// input's float values as the integers the tiles take (models/nir/nir_input.hpp), and the
+// output's integers as float values (integer × scale + bias).
+std::vector<int32_t> nir_quantize_input(const NirProgram& program, const std::vector<double>& input);
+std::vector<double> nir_output_values(const NirProgram& program, const std::vector<int64_t>& integers);
+
 // Names of the NIR tiles' parameter arrays (docs/mapping-format.md): the weights, and on a NirNeuron
 // reducer per row the multiplier "out" (accumulator -> input current) and the neuron constants.
 namespace param {
@@ -269,6 +275,10 @@ ParamArray make_param(const std::string& name, const std::vector<T>& v) {
 // Multipliers as two arrays "<prefix>.mantissa" (i32) and "<prefix>.shift" (i8).
 void add_multipliers(Unit& unit, const std::string& prefix, const std::vector<q::Multiplier>& m);
 std::vector<q::Multiplier> read_multipliers(const Unit& unit, const std::string& prefix);
+// A NIR reducer's general neurons (docs/numerics.md §4.8a) as the arrays param::kNeuron* hold them,
+// and back; reading checks every field's range for `membrane_bits`, naming the unit and row.
+void add_neuron_params(Unit& unit, const std::vector<q::NeuronParams>& neurons);
+std::vector<q::NeuronParams> read_neuron_params(const Unit& unit, int membrane_bits);
 // The unit a command-line word names: a core index (the unit placed on that core) or a unit's
 // name ("L0.ffn.value[0,2]"); -1 when none. One rule for every option that selects cores
 // (--rtl, --trace-cores), so they take the same words.

@@ -12,6 +12,11 @@ void TokenObservations::reset(int n_layer, int n_embd) {
   std::fill(activity.relu2_nonzero.begin(), activity.relu2_nonzero.end(), 0);
 }
 
+void TokenObservations::reset_populations(const std::vector<int64_t>& sizes) {
+  population_values.resize(sizes.size());
+  for (std::size_t p = 0; p < sizes.size(); ++p) population_values[p].assign(std::size_t(sizes[p]), 0);
+}
+
 void count_token(const CountedModel& m, const TokenObservations& obs, const int32_t* e, TokenCounts& counts) {
   const int L = m.config.n_layer, C = m.config.n_embd, V = m.config.vocab_size;
   const int A = m.quant.activation_bits, M = m.quant.membrane_bits, W = m.quant.weight_bits;

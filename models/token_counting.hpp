@@ -20,8 +20,12 @@ struct TokenObservations {
   // [layer][op] for crossbar ops (layer ops) and the head (global row, index n_layer).
   std::vector<std::array<rules::CrossbarInputs, kOpCount>> crossbar_inputs;
   StepActivity activity;
+  // A NIR mapping's step: per population, each neuron's output (spike 0/1, or membrane for a
+  // non-spiking population); empty for SpikeGPT.
+  std::vector<std::vector<int32_t>> population_values;
 
   void reset(int n_layer, int n_embd);
+  void reset_populations(const std::vector<int64_t>& sizes);
   rules::CrossbarInputs& inputs(int layer, Op op) {
     return crossbar_inputs[std::size_t(layer < 0 ? crossbar_inputs.size() - 1 : std::size_t(layer))][std::size_t(op)];
   }

@@ -22,6 +22,10 @@ CrossbarTile crossbar_tile(const Mapping& m, const Unit& u) {
   t.unsigned_inputs = u.op == Op::FfnValue;
   t.lif = u.function == NeuronFunction::AttOutputLif;
   if (t.lif) t.lif_current = read_multipliers(u, param::kOut);
+  if (u.function == NeuronFunction::NirNeuron) {
+    t.lif_current = read_multipliers(u, param::kOut);
+    t.neurons = read_neuron_params(u, m.quant.membrane_bits);
+  }
   t.weight_bits = m.quant.weight_bits;
   t.activation_bits = m.quant.activation_bits;
   t.membrane_bits = m.quant.membrane_bits;
@@ -40,6 +44,7 @@ class CppAccumulatorEngine final : public AccumulatorEngine {
     partial_.assign(std::size_t(t.rows), 0);
     acc_.resize(std::size_t(t.rows));
     membrane_.assign(std::size_t(t.rows), 0);
+    state_.assign(t.neurons.size(), q::NeuronState{});
   }
 
   std::string name() const override { return "cpp"; }
@@ -60,8 +65,19 @@ class CppAccumulatorEngine final : public AccumulatorEngine {
                                   tile_.membrane_bits);
   }
 
+  void fire_neurons(uint8_t* spikes, int32_t* membranes) override {
+    read_out(acc_.data());
+    const int M = tile_.membrane_bits;
+    for (std::size_t r = 0; r < acc_.size(); ++r) {
+      const int32_t x = int32_t(q::requantize(acc_[r], tile_.lif_current[r], M));
+      spikes[r] = q::neuron_step_int(tile_.neurons[r], state_[r], x, M);
+      membranes[r] = state_[r].v;
+    }
+  }
+
   void reset_state() override {
     std::fill(membrane_.begin(), membrane_.end(), 0);
+    state_.assign(tile_.neurons.size(), q::NeuronState{});
     clear();
   }
 
@@ -74,6 +90,7 @@ class CppAccumulatorEngine final : public AccumulatorEngine {
   CrossbarTile tile_;
   std::vector<int32_t> row_sum_, x_, membrane_;
   std::vector<int64_t> partial_, acc_;
+  std::vector<q::NeuronState> state_;   // general neurons: membrane and synaptic current per row
 };
 
 }  // namespace

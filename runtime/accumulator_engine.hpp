@@ -28,7 +28,8 @@ struct CrossbarTile {
   int rows = 0, cols = 0;
   bool unsigned_inputs = false;            // inputs are unsigned activation_bits values (ffn.h), else signed
   bool lif = false;                        // the reducer ends in the LIF of att.output (fire_lif)
-  std::vector<q::Multiplier> lif_current;  // lif: per row, accumulator -> Q.8 current
+  std::vector<q::Multiplier> lif_current;  // lif or neurons: per row, accumulator -> Q.8 current
+  std::vector<q::NeuronParams> neurons;    // a NIR reducer's general neurons (fire_neurons), else empty
   int weight_bits = 8, activation_bits = 8, membrane_bits = 16;
 };
 // The tile of a crossbar unit, its weights where the unit's parameters hold them (the mapping must
@@ -50,6 +51,10 @@ class AccumulatorEngine {
   // lif tiles: current = requantize(acc, lif_current[r], membrane_bits), LIF step on the engine's
   // membranes (docs/numerics.md §4.8); spikes[0..rows) ∈ {0, 1}; accumulators cleared.
   virtual void fire_lif(uint8_t* spikes) = 0;
+  // General-neuron tiles (a NIR reducer): current = requantize(acc, lif_current[r], membrane_bits),
+  // then row r's neuron (neurons[r], docs/numerics.md §4.8a) on the engine's membranes and currents;
+  // spikes[0..rows) ∈ {0, 1} and each row's membrane after the update; accumulators cleared.
+  virtual void fire_neurons(uint8_t* spikes, int32_t* membranes) = 0;
   // Back to the zero recurrent state (membranes), accumulators cleared.
   virtual void reset_state() = 0;
 

@@ -15,7 +15,15 @@ namespace spiketile {
 
 namespace {
 
-constexpr int kFunctionCount = 8;  // NeuronFunction values
+constexpr int kFunctionCount = 10;  // NeuronFunction values
+
+// The neuron functions a mapping of this kind can hold, the columns of its units table.
+std::vector<NeuronFunction> functions_of(MappingKind kind) {
+  if (kind == MappingKind::Nir) return {NeuronFunction::PartialSum, NeuronFunction::NirNeuron, NeuronFunction::NirReadout};
+  std::vector<NeuronFunction> f;
+  for (int k = 0; k <= int(NeuronFunction::HeadLogits); ++k) f.push_back(NeuronFunction(k));
+  return f;
+}
 
 struct ResourceUse {
   std::string name;
@@ -103,7 +111,8 @@ Stats compute(const Mapping& m) {
   }
   s.weight_bytes = m.weight_bytes();
   // The embedding is V × C int32 whether the mapping holds it or the compile streams it to the file.
-  s.host_bytes = int64_t(m.config.vocab_size) * m.config.n_embd * int64_t(sizeof(int32_t)) +
+  s.host_bytes = m.kind == MappingKind::Nir ? int64_t(m.nir.output_scale.size() + m.nir.output_bias.size()) * 8 :
+                 int64_t(m.config.vocab_size) * m.config.n_embd * int64_t(sizeof(int32_t)) +
                  int64_t(m.host.head_logit_scale.size() * sizeof(double));
   std::vector<int64_t> entries, peak_flows;
   for (std::size_t r = 0; r < routing.tables.size(); ++r) {
@@ -123,11 +132,16 @@ Stats compute(const Mapping& m) {
                "router.input_buffer_depth_flits"),
   };
 
-  s.layers.resize(std::size_t(m.config.n_layer) + 1);
-  for (int l = 0; l < m.config.n_layer; ++l) s.layers[std::size_t(l)].label = fmt::format("L{}", l);
-  s.layers.back().label = "head";
+  if (m.kind == MappingKind::Nir) {  // one row per population that receives input
+    for (const auto& p : m.nir.populations) s.layers.push_back({p.node});
+  } else {
+    s.layers.resize(std::size_t(m.config.n_layer) + 1);
+    for (int l = 0; l < m.config.n_layer; ++l) s.layers[std::size_t(l)].label = fmt::format("L{}", l);
+    s.layers.back().label = "head";
+  }
+  const int rows = int(s.layers.size()) - (m.kind == MappingKind::Nir ? 0 : 1);
   for (const Unit& u : m.units) {
-    LayerUnits& row = u.layer >= 0 && u.layer < m.config.n_layer ? s.layers[std::size_t(u.layer)] : s.layers.back();
+    LayerUnits& row = u.layer >= 0 && u.layer < rows ? s.layers[std::size_t(u.layer)] : s.layers.back();
     if (u.kind == UnitKind::Residual)
       ++row.residual;
     else
@@ -241,6 +255,19 @@ std::optional<StatsEstimate> stats_estimate(const Mapping& m) {
 
 namespace {
 
+// What a core's unit computes, for the cores table: SpikeGPT's crossbar op, or the NIR
+// population whose input matrix the tile holds.
+std::string unit_op_label(const Mapping& m, const Unit& u) {
+  if (u.kind == UnitKind::NirCrossbar) return m.nir.populations.at(std::size_t(u.layer)).node;
+  return op_name(u.op);
+}
+
+std::string nir_shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 struct PlacedUnit {
   int core;
   CoreCoord at;
@@ -263,22 +290,39 @@ std::string mapping_summary(const Mapping& m) {
   const Stats s = compute(m);
   std::string out;
   auto line = [&out](const std::string& label, const std::string& value) { out += fmt::format("{:<20} {}\n", label, value); };
-  line("model:", fmt::format("SpikeGPT L{} C{} V{} ({:.2f} M parameters){}", m.config.n_layer, m.config.n_embd,
-                             m.config.vocab_size, double(m.config.parameter_count()) / 1e6,
-                             m.model_source.empty() ? "" : ", from " + m.model_source));
-  line("tokenizer:", tokenizer_record(m));
-  line("quantization:", fmt::format("{}-bit weights, {}-bit activations, {}-bit membranes; binary embedding {}; "
-                                    "rescale every 6 layers {}",
-                                    m.quant.weight_bits, m.quant.activation_bits, m.quant.membrane_bits,
-                                    m.binary_embedding ? "on" : "off", m.rescale_every_6_layers ? "on" : "off"));
+  if (m.kind == MappingKind::Nir) {
+    const NirProgram& p = m.nir;
+    int64_t neurons = 0;
+    for (std::size_t k = 1; k < p.populations.size(); ++k) neurons += p.populations[k].type == "Readout" ? 0 : p.populations[k].size;
+    line("model:", fmt::format("NIR graph {}: input {} {}, {} populations ({} neurons), {} projections; output {} ({}); "
+                               "dt {:g} s",
+                               p.source_path, nir_shape_text(p.input_shape), p.populations[0].binary ? "spikes" : "graded",
+                               p.populations.size() - 1, neurons, p.projections.size(), nir_shape_text(p.output_shape),
+                               p.output == NirProgram::Output::Spikes     ? "spikes"
+                               : p.output == NirProgram::Output::Membrane ? "membranes"
+                                                                          : "readout accumulators",
+                               p.dt));
+    line("quantization:", fmt::format("{}-bit weights, {}-bit graded inputs, {}-bit membranes", m.quant.weight_bits,
+                                      m.quant.activation_bits, m.quant.membrane_bits));
+  } else {
+    line("model:", fmt::format("SpikeGPT L{} C{} V{} ({:.2f} M parameters){}", m.config.n_layer, m.config.n_embd,
+                               m.config.vocab_size, double(m.config.parameter_count()) / 1e6,
+                               m.model_source.empty() ? "" : ", from " + m.model_source));
+    line("tokenizer:", tokenizer_record(m));
+    line("quantization:", fmt::format("{}-bit weights, {}-bit activations, {}-bit membranes; binary embedding {}; "
+                                      "rescale every 6 layers {}",
+                                      m.quant.weight_bits, m.quant.activation_bits, m.quant.membrane_bits,
+                                      m.binary_embedding ? "on" : "off", m.rescale_every_6_layers ? "on" : "off"));
+  }
   const ChipSpec& chip = s.chip;
   line("chip:", fmt::format("{}: {}; {} × {} crossbars (axons × neurons), {}-bit weights", chip.name, s.system,
                             chip.core.crossbar.axons, chip.core.crossbar.neurons, chip.core.weight_bits));
   line("cores used:", fmt::format("{} of {} ({:.1f} %), on {} of {} chips", s.cores_used, s.cores_total,
                                   percent(s.cores_used, s.cores_total), s.chips_used, s.chip_count));
-  line("weights:", fmt::format("{} bytes at {} bits; {} parameter bytes on cores; {} bytes kept by the host "
-                               "(embedding, logit scales)",
-                               s.weight_bytes, m.quant.weight_bits, s.parameter_bytes, s.host_bytes));
+  const bool nir = m.kind == MappingKind::Nir;
+  line("weights:", fmt::format("{} bytes at {} bits; {} parameter bytes on cores; {} bytes kept by the host ({})",
+                               s.weight_bytes, m.quant.weight_bits, s.parameter_bytes, s.host_bytes,
+                               nir ? "output scales and biases" : "embedding, logit scales"));
   if (m.estimate.profile_tokens > 0)
     line("latency bound:", fmt::format("{:.0f} cycles per token ({:.2f} µs at {:g} MHz), the critical path of {} profile "
                                        "tokens without network contention (details below)",
@@ -293,17 +337,18 @@ std::string mapping_summary(const Mapping& m) {
                        fmt::format("{:.1f}", percent(double(r.max), r.capacity)),
                        fmt::format("{:.1f}", percent(r.mean, r.capacity)));
 
-  out += fmt::format("\nunits by layer     {:>9}", "residual");
-  for (int f = 0; f < kFunctionCount; ++f) out += fmt::format(" {:>12}", neuron_function_name(NeuronFunction(f)));
+  const auto functions = functions_of(m.kind);
+  out += fmt::format("\nunits by {:<10} {:>9}", m.kind == MappingKind::Nir ? "population" : "layer", "residual");
+  for (NeuronFunction f : functions) out += fmt::format(" {:>12}", neuron_function_name(f));
   out += fmt::format(" {:>7}\n", "total");
   for (const LayerUnits& row : s.layers) {
     if (row.total() == 0) continue;
     out += fmt::format("  {:<16} {:>9}", row.label, row.residual);
-    for (int c : row.crossbar) out += fmt::format(" {:>12}", c);
+    for (NeuronFunction f : functions) out += fmt::format(" {:>12}", row.crossbar[std::size_t(f)]);
     out += fmt::format(" {:>7}\n", row.total());
   }
 
-  out += "\ntraffic per token\n";
+  out += nir ? "\ntraffic per time step (spikes at the expected firing rate)\n" : "\ntraffic per token\n";
   line("  flows:", fmt::format("{} ({} multicast, {} unicast, {} within one core)", s.flows, s.multicast, s.unicast,
                                s.local_only));
   line("  flits injected:", fmt::format("{:.1f}", s.flits_per_token));
@@ -329,8 +374,8 @@ std::string mapping_summary(const Mapping& m) {
   for (const auto& c : core_list(m, s.chip))
     out += fmt::format("  {:>5} {:>9}  {:<34} {:<9} {:>5}  {:<12} {}\n", c.core,
                        fmt::format("{}/{}/{}", c.at.chip, c.at.row, c.at.col), c.unit->name, unit_kind_name(c.unit->kind),
-                       c.unit->layer < 0 ? std::string("-") : std::to_string(c.unit->layer), op_name(c.unit->op),
-                       c.unit->kind == UnitKind::Crossbar ? neuron_function_name(c.unit->function) : "-");
+                       c.unit->layer < 0 ? std::string("-") : std::to_string(c.unit->layer), unit_op_label(m, *c.unit),
+                       c.unit->crossbar() ? neuron_function_name(c.unit->function) : "-");
 
   out += "\ndecisions\n";
   if (m.decisions.empty()) out += "  (none recorded)\n";
@@ -341,6 +386,7 @@ std::string mapping_summary(const Mapping& m) {
 nlohmann::json mapping_summary_json(const Mapping& m) {
   const Stats s = compute(m);
   nlohmann::json j;
+  j["kind"] = mapping_kind_name(m.kind);
   j["model"] = {{"n_layer", m.config.n_layer},           {"n_embd", m.config.n_embd},
                 {"vocab_size", m.config.vocab_size},     {"weight_bits", m.quant.weight_bits},
                 {"activation_bits", m.quant.activation_bits}, {"membrane_bits", m.quant.membrane_bits},
@@ -357,7 +403,7 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
                               {"capacity", r.capacity}, {"capacity_key", r.capacity_key}});
   for (const LayerUnits& row : s.layers) {
     nlohmann::json counts = {{"residual", row.residual}};
-    for (int f = 0; f < kFunctionCount; ++f) counts[neuron_function_name(NeuronFunction(f))] = row.crossbar[std::size_t(f)];
+    for (NeuronFunction f : functions_of(m.kind)) counts[neuron_function_name(f)] = row.crossbar[std::size_t(f)];
     j["units"][row.label] = counts;
   }
   j["traffic"] = {{"flows", s.flows},
@@ -392,8 +438,8 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
                               {"unit", c.unit->name},
                               {"kind", unit_kind_name(c.unit->kind)},
                               {"layer", c.unit->layer},
-                              {"op", op_name(c.unit->op)},
-                              {"function", c.unit->kind == UnitKind::Crossbar
+                              {"op", unit_op_label(m, *c.unit)},
+                              {"function", c.unit->crossbar()
                                                ? nlohmann::json(neuron_function_name(c.unit->function))
                                                : nlohmann::json(nullptr)}});
   j["decisions"] = m.decisions;

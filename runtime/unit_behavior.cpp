@@ -1,5 +1,7 @@
 #include "runtime/unit_behavior.hpp"
 
+#include "runtime/nir_units.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,17 +9,22 @@
 
 namespace spiketile {
 
+namespace {
+int64_t host_outputs(const Mapping& m) { return m.kind == MappingKind::Nir ? m.nir.output_size() : m.config.vocab_size; }
+}  // namespace
+
 TokenHost::TokenHost(const Mapping& m)
     : m_(m),
-      accumulators_(std::size_t(m.config.vocab_size)),
-      written_(std::size_t(m.config.vocab_size)),
-      logits_(std::size_t(m.config.vocab_size)) {}
+      accumulators_(std::size_t(host_outputs(m))),
+      written_(std::size_t(host_outputs(m))),
+      logits_(m.kind == MappingKind::Nir ? 0 : std::size_t(m.config.vocab_size)) {}
 
 const int32_t* TokenHost::embedding_row(int token) const {
   return m_.host.embedding.data() + std::size_t(token) * std::size_t(m_.config.n_embd);
 }
 
 bool TokenHost::takes_embedding(int unit) const {
+  if (m_.kind == MappingKind::Nir) return true;  // every NIR unit starts its step from the host (runtime/nir_units.hpp)
   const Unit& u = m_.units[std::size_t(unit)];
   return u.kind == UnitKind::Residual && u.layer == 0;
 }
@@ -36,6 +43,14 @@ const std::vector<float>& TokenHost::logits() {
     logits_[v] = float(double(accumulators_[v]) * m_.host.head_logit_scale[v]);
   }
   return logits_;
+}
+
+const std::vector<int64_t>& TokenHost::outputs() const {
+  for (std::size_t j = 0; j < written_.size(); ++j)
+    if (!written_[j])
+      throw MappingError(fmt::format("time step produced no value for output element {} of '{}': no tile covers it", j,
+                                     m_.nir.populations.at(std::size_t(m_.nir.output_population)).node));
+  return accumulators_;
 }
 
 int statistics_per_token(const Mapping& m, const MappedFlow& flow) {
@@ -623,6 +638,7 @@ std::unique_ptr<UnitBehavior> make_unit_behavior(const Mapping& mapping, int id,
   switch (mapping.units[std::size_t(id)].kind) {
     case UnitKind::Crossbar: return std::make_unique<CrossbarUnit>(mapping, id, links, observations, make_engine);
     case UnitKind::Residual: return std::make_unique<ResidualUnit>(mapping, id, links, observations);
+    case UnitKind::NirCrossbar: return make_nir_unit_behavior(mapping, id, links, observations, make_engine);
   }
   throw MappingError(fmt::format("unit {} has an unknown kind", id));
 }

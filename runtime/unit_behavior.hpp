@@ -42,6 +42,7 @@ class UnitOutbox {
  public:
   virtual ~UnitOutbox() = default;
   virtual void send(int unit, const UnitEvent& event) = 0;  // `unit` is the sender
+  // A value for the host: a logit accumulator of the head, or (NIR) an output element's integer.
   virtual void logit(int64_t vocab_index, int64_t accumulator) = 0;
 };
 
@@ -67,7 +68,8 @@ class UnitBehavior {
   virtual bool finished() const = 0;
   virtual std::string waiting_for() const = 0;
   virtual void reset_state() = 0;  // back to the zero recurrent state
-  // Residual slices of layer 0 receive the embedding row of their channels from the host.
+  // Residual slices of layer 0 receive the embedding row of their channels from the host; every
+  // NIR unit starts its step here, with the quantized graph input (runtime/nir_units.hpp).
   virtual void host_input(const int32_t* embedding_row, UnitOutbox& out) {}
   // What this unit did since start_token, in the fields of Counts (docs/numerics.md §5): synaptic
   // ops by encoding, weight rows read (synapse_read_bits), neuron-unit updates, SFU ops by kind,
@@ -112,6 +114,8 @@ class UnitBehavior {
 
 // The host's side of a token on every level that runs a mapping's units: the embedding row it
 // writes into the layer-0 residual slices, and the logit accumulators it reads back from the head.
+// For a NIR mapping, a time step: the quantized graph input it hands every unit as the step
+// starts, and the output population's (or readout's) integers it reads back.
 class TokenHost {
  public:
   explicit TokenHost(const Mapping& mapping);
@@ -122,6 +126,8 @@ class TokenHost {
   // The scaled logits; throws naming a vocabulary entry no head tile wrote.
   const std::vector<float>& logits();
   const std::vector<int64_t>& accumulators() const { return accumulators_; }
+  // NIR: the step's output integers; throws naming an output element no tile wrote.
+  const std::vector<int64_t>& outputs() const;
 
  private:
   const Mapping& m_;

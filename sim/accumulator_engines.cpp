@@ -20,7 +20,8 @@ class RtlAccumulatorEngine final : public AccumulatorEngine {
         by_axon[std::size_t(c) * std::size_t(tile_.rows) + std::size_t(r)] =
             tile_.weights[std::size_t(r) * std::size_t(tile_.cols) + std::size_t(c)];
     core_->load_weights(by_axon.data(), tile_.cols, tile_.rows);
-    if (tile_.lif) core_->load_multipliers(tile_.lif_current);
+    if (tile_.lif || !tile_.neurons.empty()) core_->load_multipliers(tile_.lif_current);
+    if (!tile_.neurons.empty()) core_->load_neuron_params(tile_.neurons);
   }
 
   std::string name() const override { return "rtl:" + core_->backend_name(); }
@@ -40,6 +41,13 @@ class RtlAccumulatorEngine final : public AccumulatorEngine {
   void fire_lif(uint8_t* spikes) override {
     core_->tick(result_);
     std::copy_n(result_.spikes.begin(), tile_.rows, spikes);
+    updates_ += 2 * int64_t(tile_.rows);
+  }
+
+  void fire_neurons(uint8_t* spikes, int32_t* membranes) override {
+    core_->tick(result_);
+    std::copy_n(result_.spikes.begin(), tile_.rows, spikes);
+    std::copy_n(result_.membranes.begin(), tile_.rows, membranes);
     updates_ += 2 * int64_t(tile_.rows);
   }
 
@@ -72,8 +80,9 @@ class RtlAccumulatorEngine final : public AccumulatorEngine {
       refuse(fmt::format("weights are {} bits, the core holds {}", tile_.weight_bits, s.weight_bits));
     if (tile_.activation_bits > s.activation_bits)
       refuse(fmt::format("graded inputs are {} bits, the core's payload {}", tile_.activation_bits, s.activation_bits));
-    if (tile_.lif && tile_.membrane_bits != s.membrane_bits)
-      refuse(fmt::format("the LIF runs on {}-bit membranes, the core's on {}", tile_.membrane_bits, s.membrane_bits));
+    if ((tile_.lif || !tile_.neurons.empty()) && tile_.membrane_bits != s.membrane_bits)
+      refuse(fmt::format("the {} runs on {}-bit membranes, the core's on {}", tile_.lif ? "LIF" : "neuron",
+                         tile_.membrane_bits, s.membrane_bits));
   }
 
   CrossbarTile tile_;

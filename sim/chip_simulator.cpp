@@ -10,6 +10,7 @@
 
 #include "compiler/mapping_io.hpp"
 #include "runtime/mapping_executor.hpp"
+#include "runtime/nir_executor.hpp"
 #include "sim/accumulator_engines.hpp"
 #include "sim/network.hpp"
 #include "runtime/mapping_summary.hpp"
@@ -25,7 +26,7 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
   std::vector<char> chosen(m.units.size(), 0);
   for (const std::string& core : rtl.cores) {
     if (core == "all") {
-      for (std::size_t id = 0; id < m.units.size(); ++id) chosen[id] |= m.units[id].kind == UnitKind::Crossbar;
+      for (std::size_t id = 0; id < m.units.size(); ++id) chosen[id] |= m.units[id].crossbar();
       continue;
     }
     const int found = find_unit(m, topology, core);
@@ -35,7 +36,7 @@ std::vector<int> select_rtl_units(const Mapping& m, const Topology& topology, co
                                               "'spiketile inspect MAP' lists them)",
                                               numeric ? "core" : "unit", core, m.units.size()));
     const Unit& u = m.units[std::size_t(found)];
-    if (u.kind != UnitKind::Crossbar)
+    if (!u.crossbar())
       throw std::invalid_argument(fmt::format("--rtl: core {} holds {}, a {} unit without a crossbar: only crossbar cores "
                                               "accumulate on the RTL neuron core",
                                               topology.core_index(m.unit_cores[std::size_t(found)]), u.name,
@@ -444,6 +445,7 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
   }
   counts_.reset(m.config.n_layer);
   counted_ = counted_model(m);
+  if (m.kind == MappingKind::Nir) population_sizes_ = nir_population_sizes(m.nir);
 }
 
 ChipSimulator::~ChipSimulator() {
@@ -493,17 +495,41 @@ void ChipSimulator::prefill(const std::vector<int>& tokens, const TokenCallback&
 }
 
 void ChipSimulator::run_tokens(const std::vector<int>& tokens, const TokenCallback& on_token) {
+  if (mapping_->kind != MappingKind::SpikeGpt)
+    throw std::invalid_argument("this mapping is a NIR graph's: it runs time steps from an input (simulate --input)");
   for (int token : tokens) require_token_in_vocabulary(token);
-  if (tokens.empty()) return;
+  run_tokens_ = tokens;
+  run_inputs_ = nullptr;
+  on_token_ = &on_token;
+  run_steps(int64_t(tokens.size()));
+}
+
+void ChipSimulator::run_nir_steps(const std::vector<std::vector<int32_t>>& inputs, const StepCallback& on_step) {
+  if (mapping_->kind != MappingKind::Nir)
+    throw std::invalid_argument("this mapping is a SpikeGPT model's: it runs tokens, not a NIR graph's time steps");
+  for (std::size_t t = 0; t < inputs.size(); ++t)
+    if (int64_t(inputs[t].size()) != mapping_->nir.input_size())
+      throw std::invalid_argument(fmt::format("time step {}: the graph input takes {} values, {} given", t,
+                                              mapping_->nir.input_size(), inputs[t].size()));
+  run_tokens_.clear();
+  run_inputs_ = &inputs;
+  on_step_ = &on_step;
+  const Cycle start = now();
+  run_steps(int64_t(inputs.size()));
+  prefill_.tokens += int64_t(inputs.size());
+  prefill_.cycles += now() - start;
+}
+
+void ChipSimulator::run_steps(int64_t steps) {
+  if (steps == 0) return;
   const auto wall0 = std::chrono::steady_clock::now();
   const Mapping& m = *mapping_;
-  run_tokens_ = tokens;
-  on_token_ = &on_token;
+  run_length_ = steps;
   in_flight_.clear();
   tokens_finished_ = 0;
   burst_values_.clear();  // the last run's bursts were all taken: it ended with every core done
   burst_base_ = 0;
-  traffic_by_token_.assign(2 * tokens.size(), 0);
+  traffic_by_token_.assign(2 * std::size_t(steps), 0);
   network_->count_traffic_by_token(&traffic_by_token_);
   const Cycle start = now();
   last_finished_at_ = start;
@@ -519,13 +545,13 @@ void ChipSimulator::run_tokens(const std::vector<int>& tokens, const TokenCallba
   if (end > now()) sc_core::sc_start(network_->clock().after(end - now()));
   network_->count_traffic_by_token(nullptr);
 
-  if (tokens_finished_ < int64_t(tokens.size())) {
+  if (tokens_finished_ < steps) {
     const std::string stalled = unfinished_units(m, behaviors_, [&](int id) {
       return fmt::format("core {} (token {} of the run)", to_string(m.unit_cores[std::size_t(id)]),
                          cores_[std::size_t(id)]->token());
     });
     throw NocError(fmt::format("token step stalled at cycle {} with {} of {} tokens done: the network is empty, but{}",
-                               now(), tokens_finished_, tokens.size(),
+                               now(), tokens_finished_, steps,
                                stalled.empty() ? " every unit waits for another to start the next token" : stalled));
   }
   // The last token's interval runs to the end of the run: the token intervals sum to its cycles.
@@ -537,10 +563,11 @@ ChipSimulator::TokenInFlight& ChipSimulator::token_in_flight(int64_t token) {
   const int64_t first = tokens_finished_;
   if (token < first) throw NocError(fmt::format("token {} of the run is used after it finished", token));
   while (first + int64_t(in_flight_.size()) <= token) {
-    const int vocabulary_id = run_tokens_[std::size_t(first + int64_t(in_flight_.size()))];
+    const auto position = std::size_t(first + int64_t(in_flight_.size()));
     TokenInFlight& t = in_flight_.emplace_back(*mapping_);
-    t.embedding_row = host_.embedding_row(vocabulary_id);
+    t.embedding_row = run_inputs_ ? (*run_inputs_)[position].data() : host_.embedding_row(run_tokens_[position]);
     t.observations.reset(mapping_->config.n_layer, mapping_->config.n_embd);
+    if (run_inputs_) t.observations.reset_populations(population_sizes_);
     t.host.start_token();
   }
   return in_flight_[std::size_t(token - first)];
@@ -562,7 +589,7 @@ void ChipSimulator::unit_finished(int unit, int64_t token, Cycle at) {
 void ChipSimulator::start_next_token_if_allowed(int unit, Cycle at) {
   CoreModule& core = *cores_[std::size_t(unit)];
   const int64_t next = core.token() + 1;
-  if (!core.finished_token() || next >= int64_t(run_tokens_.size())) return;
+  if (!core.finished_token() || next >= run_length_) return;
   for (int d : destinations_[std::size_t(unit)])
     if (cores_[std::size_t(d)]->token() < next - 1) return;
   core.start(next, at);
@@ -572,10 +599,15 @@ void ChipSimulator::start_next_token_if_allowed(int unit, Cycle at) {
 // them in order).
 void ChipSimulator::token_finished(Cycle at) {
   TokenInFlight& t = in_flight_.front();
-  logits_ = t.host.logits();
-  last_accumulators_ = t.host.accumulators();
-  std::swap(observations_, t.observations);
-  count_token(counted_, observations_, t.embedding_row, counts_);
+  if (run_inputs_) {
+    last_accumulators_ = t.host.outputs();
+    std::swap(observations_, t.observations);
+  } else {
+    logits_ = t.host.logits();
+    last_accumulators_ = t.host.accumulators();
+    std::swap(observations_, t.observations);
+    count_token(counted_, observations_, t.embedding_row, counts_);
+  }
   const int64_t position = tokens_finished_;
   cycles_per_step_.push_back(int64_t(std::max(at, last_finished_at_) - last_finished_at_));
   last_finished_at_ = std::max(at, last_finished_at_);
@@ -593,7 +625,11 @@ void ChipSimulator::token_finished(Cycle at) {
     if (later.first_burst >= 0) keep_from = std::min(keep_from, later.first_burst);
   burst_values_.erase(burst_values_.begin(), burst_values_.begin() + (keep_from - burst_base_));
   burst_base_ = keep_from;
-  if (*on_token_) (*on_token_)(position, logits_);
+  if (run_inputs_) {
+    if (*on_step_) (*on_step_)(position, last_accumulators_);
+  } else if (*on_token_) {
+    (*on_token_)(position, logits_);
+  }
   if (options_.progress) options_.progress({int64_t(cycles_per_step_.size()), now(), wall_seconds_});
 }
 

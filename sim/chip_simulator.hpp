@@ -93,6 +93,13 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   void reset() override;
   const std::vector<float>& step(int token) override;
   void prefill(const std::vector<int>& tokens, const TokenCallback& on_token) override;
+  // A NIR mapping's time steps, each from its quantized graph input (nir_quantize_input),
+  // overlapped as a prefill's tokens are: a core starts step t + 1 once it has finished step t
+  // and every core it sends to has started step t. `on_step` gets each step's output integers
+  // (last_observations() then holds its population values). The bits are those of the executor.
+  using StepCallback = std::function<void(int64_t step, const std::vector<int64_t>& outputs)>;
+  void run_nir_steps(const std::vector<std::vector<int32_t>>& inputs, const StepCallback& on_step);
+  const TokenObservations& last_observations() const { return observations_; }
   const StepActivity& last_activity() const override { return observations_.activity; }
   const TokenCounts* last_counts() const override { return &counts_; }
 
@@ -142,6 +149,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   };
   // Runs `tokens` overlapped; each finished token's results go to `on_token` (may be empty).
   void run_tokens(const std::vector<int>& tokens, const TokenCallback& on_token);
+  // Runs the run's `steps` tokens (or NIR time steps) overlapped.
+  void run_steps(int64_t steps);
   TokenInFlight& token_in_flight(int64_t token);
   // Core callbacks: a unit started its next token, or finished the run's token `token`, at `at`.
   void unit_started(int unit, Cycle at);
@@ -171,6 +180,10 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   // The run under way.
   std::vector<int> run_tokens_;
   const TokenCallback* on_token_ = nullptr;
+  const std::vector<std::vector<int32_t>>* run_inputs_ = nullptr;  // NIR: the run's quantized inputs
+  const StepCallback* on_step_ = nullptr;
+  int64_t run_length_ = 0;               // tokens (or time steps) of the run
+  std::vector<int64_t> population_sizes_;  // NIR: per population, for the steps' observations
   std::deque<TokenInFlight> in_flight_;  // run tokens [tokens_finished_, ...) some unit has started
   int64_t tokens_finished_ = 0;
   int64_t reacting_token_ = 0;           // the token of the reaction under way (its logits' token)

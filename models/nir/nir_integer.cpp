@@ -532,17 +532,8 @@ void IntegerGraph::reset() {
 std::vector<double> IntegerGraph::step(const std::vector<double>& input) {
   const int M = options_.membrane_bits;
   previous_values_ = values_;
-  Population& in = populations_[std::size_t(order_.front())];
-  if (int64_t(input.size()) != in.size)
-    throw std::invalid_argument(fmt::format("input '{}' takes {} values per step; {} given", in.node, in.size, input.size()));
-  auto& in_values = values_[std::size_t(order_.front())];
-  for (std::size_t j = 0; j < input.size(); ++j) {
-    if (in.binary && input[j] != 0.0 && input[j] != 1.0)
-      throw std::invalid_argument(fmt::format("input '{}' holds {:g} at element {}; the model was calibrated on spikes "
-                                              "(0 and 1 only)",
-                                              in.node, input[j], j));
-    in_values[j] = in.binary ? int32_t(input[j]) : int32_t(q::quantize_value(input[j], in.scale, options_.activation_bits));
-  }
+  const Population& in = populations_[std::size_t(order_.front())];
+  values_[std::size_t(order_.front())] = quantize_input(in.node, in.size, in.binary, in.scale, options_.activation_bits, input);
   // Accumulate every projection into its target (or the readout), then run the neurons.
   auto accumulate = [&](const Projection& proj, std::vector<int64_t>& acc) {
     const auto& src = proj.recurrent ? previous_values_[std::size_t(proj.source)] : values_[std::size_t(proj.source)];

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "models/nir/nir_graph.hpp"
+#include "models/nir/nir_input.hpp"
 #include "models/nir/nir_reference.hpp"
 #include "models/numerics.hpp"
 
@@ -83,6 +84,9 @@ class IntegerGraph {
   const std::vector<Projection>& projections() const { return projections_; }
   OutputKind output_kind() const { return output_kind_; }
   int output_population() const { return output_population_; }
+  // Readout: per row, the value of one accumulator LSB and the bias the host adds.
+  const std::vector<double>& readout_scale() const { return readout_scale_; }
+  const std::vector<double>& readout_bias() const { return readout_bias_; }
   const IntegerCounts& counts() const { return counts_; }
   const IntegerOptions& options() const { return options_; }
   // After a step: a population's spikes (0/1) or integer values, and its neurons' state.

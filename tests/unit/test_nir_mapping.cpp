@@ -1,0 +1,187 @@
+// Compiled NIR graphs: the lowering onto crossbars and the mapping executor, which must reproduce
+// the integer model (nir::IntegerGraph) bit for bit — outputs and every population's spikes or
+// membranes at every step — on the real files of other frameworks and on every fixture.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "chips/chip_spec.hpp"
+#include "compiler/nir/nir_lowering.hpp"
+#include "models/nir/nir_graph.hpp"
+#include "models/nir/nir_integer.hpp"
+#include "runtime/nir_executor.hpp"
+#include "runtime/npy.hpp"
+#include "shipped_fixtures.hpp"
+
+namespace fs = std::filesystem;
+using namespace spiketile;
+
+namespace {
+
+using test_fixtures::kRepo;
+const fs::path kReal = fs::path(SPIKETILE_SHARED_DIR) / "data" / "nir";
+const fs::path kFixtures = fs::path(SPIKETILE_TEST_DATA) / "nir";
+
+std::string chip_yaml(const std::string& name) {
+  std::ifstream in(kRepo / "chips" / name);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+struct Case {
+  nir::Graph graph;
+  nir::Shape input_shape;
+  std::vector<double> input;
+  nir::IntegerOptions options;
+};
+
+// Compiles `c` on `chip` and steps the integer model and the mapping executor side by side.
+// Returns the mapping for further checks.
+Mapping expect_executor_equals_integer_model(const Case& c, const std::string& chip = "default.yaml") {
+  nir::IntegerGraph integer = nir::IntegerGraph::build(c.graph, c.options, c.input_shape, c.input);
+  const std::string yaml = chip_yaml(chip);
+  const ChipSpec spec = load_chip_spec_from_string(yaml, chip);
+  auto mapping = std::make_shared<const Mapping>(compile_nir(c.graph, integer, spec, yaml));
+  NirMappingExecutor executor(mapping);
+  integer.reset();
+  const int64_t T = c.input_shape[0], per_step = int64_t(c.input.size()) / T;
+  int64_t activity = 0;  // spikes, non-zero membranes and outputs
+  for (int64_t t = 0; t < T; ++t) {
+    const std::vector<double> x(c.input.begin() + t * per_step, c.input.begin() + (t + 1) * per_step);
+    const std::vector<double> want = integer.step(x);
+    const std::vector<double> got = executor.step(x);
+    EXPECT_EQ(got, want) << "output at step " << t;
+    activity += int64_t(want.size()) - std::count(want.begin(), want.end(), 0.0);
+    for (std::size_t p = 1; p < integer.populations().size(); ++p) {
+      const auto& v = integer.values(int(p));
+      EXPECT_EQ(executor.last_observations().population_values[p], v)
+          << integer.populations()[p].node << " at step " << t;
+      activity += int64_t(v.size()) - std::count(v.begin(), v.end(), 0);
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
+  // A comparison of all-zero steps proves nothing about the mapping.
+  EXPECT_GT(activity, 0) << "nothing spiked or moved: the input does not exercise the mapping";
+  return *mapping;
+}
+
+Case fixture_case(const nlohmann::json& entry) {
+  Case c;
+  c.graph = nir::read_nir((kFixtures / entry["files"]["nir"].get<std::string>()).string());
+  const NpyValues input = read_npy_values((kFixtures / entry["files"]["input"].get<std::string>()).string());
+  c.input_shape = input.shape;
+  c.input = input.data;
+  c.options.reference.dt = entry["dt"].get<double>();
+  c.options.reference.reset = entry["reset"] == "subtract" ? nir::ResetMode::Subtract : nir::ResetMode::ToValue;
+  return c;
+}
+
+// Every fixture but the Delay one (a delay does not run on the chip yet), by name.
+std::vector<std::string> chip_fixtures() {
+  std::ifstream in(kFixtures / "manifest.json");
+  std::vector<std::string> names;
+  if (!in) return names;
+  const auto manifest = nlohmann::json::parse(in);
+  for (const auto& f : manifest["fixtures"])
+    if (f["name"] != "delay") names.push_back(f["name"]);
+  return names;
+}
+
+nlohmann::json fixture_entry(const std::string& name) {
+  std::ifstream in(kFixtures / "manifest.json");
+  const auto manifest = nlohmann::json::parse(in);
+  for (const auto& f : manifest["fixtures"])
+    if (f["name"] == name) return f;
+  throw std::runtime_error("no fixture " + name);
+}
+
+Case random_spikes(const std::string& file, double dt, const nir::Shape& frame, int steps, double rate, unsigned seed) {
+  Case c;
+  c.graph = nir::read_nir((kReal / file).string());
+  c.options.reference.dt = dt;
+  c.input_shape = {steps};
+  c.input_shape.insert(c.input_shape.end(), frame.begin(), frame.end());
+  std::mt19937 rng(seed);
+  std::bernoulli_distribution spike(rate);
+  c.input.resize(std::size_t(nir::element_count(c.input_shape)));
+  for (double& s : c.input) s = spike(rng) ? 1.0 : 0.0;
+  return c;
+}
+
+}  // namespace
+
+class NirMappingFixture : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NirMappingFixture, ExecutorEqualsTheIntegerModelBitForBit) {
+  const Case c = fixture_case(fixture_entry(GetParam()));
+  const Mapping m = expect_executor_equals_integer_model(c);
+  EXPECT_EQ(m.kind, MappingKind::Nir);
+  EXPECT_EQ(m.unit_cores.size(), m.units.size());  // placed
+  EXPECT_EQ(m.nir.flow_projection.size(), m.flows.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryChipFixture, NirMappingFixture, ::testing::ValuesIn(chip_fixtures()),
+                         [](const auto& info) { return info.param; });
+
+TEST(NirMappingRealFiles, SinabsCnnOnSpikeFramesUnrollsItsConvolutionsAndEqualsTheIntegerModel) {
+  // 451 tiles: more than the default system's 256 cores.
+  const Case c = random_spikes("cnn_sinabs.nir", 1.0, {2, 34, 34}, 12, 0.2, 7);
+  const Mapping m = expect_executor_equals_integer_model(c, "large.yaml");
+  bool shared = false, tiled = false;
+  for (const auto& d : m.decisions) {
+    shared |= d.find("shared weights unrolled") != std::string::npos;
+    tiled |= d.find("column blocks") != std::string::npos;
+  }
+  EXPECT_TRUE(shared) << "the convolutions' weight sharing is reported";
+  EXPECT_TRUE(tiled);
+  int64_t partial_flows = 0;
+  for (const auto& f : m.flows) partial_flows += f.role == FlowRole::PartialSum;
+  EXPECT_GT(partial_flows, 0) << "a 2×34×34 input spans several crossbars: partial sums travel";
+}
+
+TEST(NirMappingRealFiles, NorseRockpoolAndTwoNeuronFilesEqualTheIntegerModel) {
+  // Norse's and Rockpool's single LIF layers under a constant current; two_lif_neurons fires from
+  // its leak potential alone.
+  for (const auto& [file, dt, size] :
+       {std::tuple<const char*, double, int>{"lif_norse.nir", 1e-4, 0}, {"lif_rockpool.nir", 1e-4, 0},
+        {"two_lif_neurons.nir", 1e-3, 0}}) {
+    SCOPED_TRACE(file);
+    (void)size;
+    Case c;
+    c.graph = nir::read_nir((kReal / file).string());
+    c.options.reference.dt = dt;
+    const nir::Node& in = c.graph.nodes[std::size_t(c.graph.inputs[0])];
+    const int64_t n = nir::element_count(in.output_shape);
+    c.input_shape = {200};
+    c.input_shape.insert(c.input_shape.end(), in.output_shape.begin(), in.output_shape.end());
+    c.input.assign(std::size_t(200 * n), 0.0);
+    for (int64_t t = 20; t < 200; ++t)
+      for (int64_t j = 0; j < n; ++j) c.input[std::size_t(t * n + j)] = 0.5 + 0.25 * double(j % 4);
+    expect_executor_equals_integer_model(c);
+  }
+}
+
+TEST(NirMappingErrors, AGraphTooLargeForTheChipNamesEveryResource) {
+  Case c = random_spikes("cnn_sinabs.nir", 1.0, {2, 34, 34}, 4, 0.2, 3);
+  nir::IntegerGraph integer = nir::IntegerGraph::build(c.graph, c.options, c.input_shape, c.input);
+  std::string yaml = chip_yaml("default.yaml");
+  // One chip of 2×2 cores: the CNN needs more.
+  const ChipSpec full = load_chip_spec_from_string(yaml, "default");
+  ChipSpec tiny = full;
+  tiny.mesh.rows = 2;
+  tiny.mesh.cols = 2;
+  tiny.system.chip_count = 1;
+  try {
+    lower_nir_to_units(c.graph, integer, tiny, yaml);
+    FAIL() << "the CNN fit 4 cores";
+  } catch (const DoesNotFitError& e) {
+    ASSERT_FALSE(e.problems().empty());
+    EXPECT_EQ(e.problems().back().resource, "cores");
+    EXPECT_EQ(e.problems().back().capacity, 4);
+    EXPECT_NE(std::string(e.what()).find("system.chip_count"), std::string::npos) << e.what();
+  }
+}
