@@ -838,38 +838,52 @@ void validate_params(const Unit& u, std::size_t index, const ModelConfig& config
                                      param_type_name(r.type)));
 }
 
+// The tile positions and function of a crossbar tile of `matrix` ("op 'att.key'", "population 1
+// (lif1)"), whose reducers compute `reducer`, and whether it fits the chip's crossbar.
+void check_tile(const Unit& u, const std::string& who, const std::string& matrix, NeuronFunction reducer,
+                const ChipSpec& chip) {
+  check_index(who, "input tile", u.in_index, u.in_tiles);
+  check_index(who, "output tile", u.out_index, u.out_tiles);
+  const NeuronFunction expected = u.in_index == 0 ? reducer : NeuronFunction::PartialSum;
+  if (u.function != expected)
+    throw MappingError(fmt::format("{}: function '{}'; tile {} of {} must be '{}' (the tile with input index 0 "
+                                   "reduces its row block)",
+                                   who, neuron_function_name(u.function), u.in_index, matrix,
+                                   neuron_function_name(expected)));
+  if (u.cols() > chip.core.crossbar.axons || u.rows() > chip.core.crossbar.neurons)
+    throw MappingError(fmt::format("{}: a {} × {} tile does not fit the {} × {} (neurons × axons) crossbar of '{}'", who,
+                                   u.rows(), u.cols(), chip.core.crossbar.neurons, chip.core.crossbar.axons, chip.name));
+}
+
+void validate_crossbar_tile(const Unit& u, const std::string& who, const ModelConfig& c, const ChipSpec& chip) {
+  CrossbarOp op;
+  if (!crossbar_op(u.op, c, op))
+    throw MappingError(fmt::format("{}: a crossbar unit runs op '{}', which has no weight matrix", who, op_name(u.op)));
+  if (u.op == Op::Head ? u.layer != -1 : (u.layer < 0 || u.layer >= c.n_layer))
+    throw MappingError(fmt::format("{}: layer {} for op '{}'; expected {}", who, u.layer, op_name(u.op),
+                                   u.op == Op::Head ? std::string("-1 (the head)") : fmt::format("0 to {}", c.n_layer - 1)));
+  check_range(who, "input range", u.in_begin, u.in_end, op.cols, "the weight matrix's columns");
+  check_range(who, "output range", u.out_begin, u.out_end, op.rows, "the weight matrix's rows");
+  check_tile(u, who, fmt::format("op '{}'", op_name(u.op)), op.reducer, chip);
+}
+
+void validate_residual_slice(const Unit& u, const std::string& who, const ModelConfig& c) {
+  if (u.op != Op::Ln1) throw MappingError(fmt::format("{}: a residual unit has op '{}'; expected '{}'", who, op_name(u.op), op_name(Op::Ln1)));
+  if (u.layer < 0 || u.layer >= c.n_layer)
+    throw MappingError(fmt::format("{}: layer {}; expected 0 to {}", who, u.layer, c.n_layer - 1));
+  check_range(who, "channel range", u.out_begin, u.out_end, c.n_embd, "n_embd");
+  check_index(who, "slice", u.slice, u.slices);
+}
+
 void validate_unit(const Unit& u, std::size_t index, const Mapping& m, const ChipSpec& chip) {
   const std::string who = unit_label(u, index);
   const ModelConfig& c = m.config;
   if (u.id != int(index))
     throw MappingError(fmt::format("{}: id is {}; units are numbered by position, expected {}", who, u.id, index));
-  if (u.kind == UnitKind::Crossbar) {
-    CrossbarOp op;
-    if (!crossbar_op(u.op, c, op))
-      throw MappingError(fmt::format("{}: a crossbar unit runs op '{}', which has no weight matrix", who, op_name(u.op)));
-    if (u.op == Op::Head ? u.layer != -1 : (u.layer < 0 || u.layer >= c.n_layer))
-      throw MappingError(fmt::format("{}: layer {} for op '{}'; expected {}", who, u.layer, op_name(u.op),
-                                     u.op == Op::Head ? std::string("-1 (the head)") : fmt::format("0 to {}", c.n_layer - 1)));
-    check_range(who, "input range", u.in_begin, u.in_end, op.cols, "the weight matrix's columns");
-    check_range(who, "output range", u.out_begin, u.out_end, op.rows, "the weight matrix's rows");
-    check_index(who, "input tile", u.in_index, u.in_tiles);
-    check_index(who, "output tile", u.out_index, u.out_tiles);
-    const NeuronFunction expected = u.in_index == 0 ? op.reducer : NeuronFunction::PartialSum;
-    if (u.function != expected)
-      throw MappingError(fmt::format("{}: function '{}'; tile {} of op '{}' must be '{}' (the tile with input index 0 "
-                                     "reduces its row block)",
-                                     who, neuron_function_name(u.function), u.in_index, op_name(u.op),
-                                     neuron_function_name(expected)));
-    if (u.cols() > chip.core.crossbar.axons || u.rows() > chip.core.crossbar.neurons)
-      throw MappingError(fmt::format("{}: a {} × {} tile does not fit the {} × {} (neurons × axons) crossbar of '{}'", who,
-                                     u.rows(), u.cols(), chip.core.crossbar.neurons, chip.core.crossbar.axons, chip.name));
-  } else {
-    if (u.op != Op::Ln1) throw MappingError(fmt::format("{}: a residual unit has op '{}'; expected '{}'", who, op_name(u.op), op_name(Op::Ln1)));
-    if (u.layer < 0 || u.layer >= c.n_layer)
-      throw MappingError(fmt::format("{}: layer {}; expected 0 to {}", who, u.layer, c.n_layer - 1));
-    check_range(who, "channel range", u.out_begin, u.out_end, c.n_embd, "n_embd");
-    check_index(who, "slice", u.slice, u.slices);
-  }
+  if (u.kind == UnitKind::Crossbar)
+    validate_crossbar_tile(u, who, c, chip);
+  else
+    validate_residual_slice(u, who, c);
   validate_params(u, index, c);
   const UnitResources& r = u.resources;
   const struct {
@@ -888,14 +902,20 @@ void validate_unit(const Unit& u, std::size_t index, const Mapping& m, const Chi
                                      res.capacity, res.capacity_name));
 }
 
+// The `carried` range [carried_begin, carried_end) of a flow lies within `what` [begin, end) of unit `id`.
+void check_within(const std::string& who, const char* carried, int64_t carried_begin, int64_t carried_end,
+                  const Unit& u, int id, int64_t begin, int64_t end, const char* what) {
+  if (carried_begin < begin || carried_end > end)
+    throw MappingError(fmt::format("{}: carries {} [{}, {}), outside the {} [{}, {}) of {}", who, carried, carried_begin,
+                                   carried_end, what, begin, end, unit_label(u, std::size_t(id))));
+}
+
 // A flow carries what its source produces and every destination takes: otherwise a unit would meet
 // an event outside its columns, rows or channels, or of a kind it has no use for, only at run time.
 void check_flow_fits_its_units(const Mapping& m, const MappedFlow& f, const std::string& who) {
   const auto unit_at = [&](int id) -> const Unit& { return m.units[std::size_t(id)]; };
   const auto within = [&](const Unit& u, int id, int64_t begin, int64_t end, const char* what) {
-    if (f.index_begin < begin || f.index_end > end)
-      throw MappingError(fmt::format("{}: carries indices [{}, {}), outside the {} [{}, {}) of {}", who, f.index_begin,
-                                     f.index_end, what, begin, end, unit_label(u, std::size_t(id))));
+    check_within(who, "indices", f.index_begin, f.index_end, u, id, begin, end, what);
   };
   const auto require_kind = [&](const Unit& u, int id, UnitKind kind) {
     if (u.kind != kind)

@@ -362,26 +362,28 @@ std::string error_for_mapping(const Mapping& m, const std::string& name) {
 
 #define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
-std::vector<unsigned char> saved_small_mapping() {
-  const std::string path = temp_path("small");
-  save_mapping(small_mapping(), path);
+std::vector<unsigned char> saved(const Mapping& m, const std::string& name) {
+  const std::string path = temp_path(name);
+  save_mapping(m, path);
   return read_bytes(path);
 }
+std::vector<unsigned char> saved_small_mapping() { return saved(small_mapping(), "small"); }
 
-TEST(MappingIo, RoundTripKeepsEveryField) {
-  const Mapping m = small_mapping();
+// Validates, saves and loads `m`, expects every field back, and that saving what was loaded gives
+// the same bytes; returns what was loaded.
+Mapping round_trip(const Mapping& m, const std::string& name) {
   validate_mapping(m);
-  const std::string path = temp_path("roundtrip");
+  const std::string path = temp_path(name);
   save_mapping(m, path);
   EXPECT_TRUE(testing_output::temporaries_beside(path).empty());
   EXPECT_TRUE(is_mapping_file(path));
-  const Mapping back = load_mapping(path);
+  Mapping back = load_mapping(path);
   expect_same_mapping(m, back);
-  // Saving what was loaded gives the same bytes.
-  const std::string again = temp_path("roundtrip2");
-  save_mapping(back, again);
-  EXPECT_EQ(read_bytes(path), read_bytes(again));
+  EXPECT_EQ(read_bytes(path), saved(back, name + "_again"));
+  return back;
 }
+
+TEST(MappingIo, RoundTripKeepsEveryField) { round_trip(small_mapping(), "roundtrip"); }
 
 TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_small_mapping();
@@ -606,18 +608,24 @@ TEST(MappingIo, CorruptCountIsRejectedBeforeAllocating) {
                   "parameter 'ln0.gain': 576460752303423488 × i64 needs 4611686018427387904 bytes; only ");
 }
 
-Mapping mutated(const std::function<void(Mapping&)>& change) {
-  Mapping m = small_mapping();
-  change(m);
-  return m;
-}
-
 // A change to a valid mapping and (part of) the error the loader must give for it.
 struct MappingDamage {
   std::string what;
   std::function<void(Mapping&)> change;
   std::string message;
 };
+
+// Each change made to `base`: the loader refuses the saved file with its message, and
+// validate_mapping refuses the mapping.
+void expect_refused(const std::vector<MappingDamage>& cases, const Mapping& base, const std::string& name) {
+  for (const MappingDamage& c : cases) {
+    SCOPED_TRACE(c.what);
+    Mapping m = base;
+    c.change(m);
+    EXPECT_CONTAINS(error_for_mapping(m, name), c.message);
+    EXPECT_THROW(validate_mapping(m), MappingError);
+  }
+}
 
 TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
   const std::vector<MappingDamage> cases{
@@ -668,11 +676,7 @@ TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
       {"unit cores", [](Mapping& m) { m.unit_cores.pop_back(); m.placement.unit_cores = m.unit_cores; },
        "section 'placement': 5 unit cores for 6 units"},
   };
-  for (const MappingDamage& c : cases) {
-    SCOPED_TRACE(c.what);
-    EXPECT_CONTAINS(error_for_mapping(mutated(c.change), "bad"), c.message);
-    EXPECT_THROW(validate_mapping(mutated(c.change)), MappingError);
-  }
+  expect_refused(cases, small_mapping(), "bad");
 }
 
 // Every string of the file reaches JSON, HTML or a terminal: one that is not UTF-8 (here a bare
