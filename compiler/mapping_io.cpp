@@ -27,10 +27,18 @@ namespace {
 using checkpoint_io::Crc32;
 
 enum Section : int {
-  kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kTokenizer, kSectionCount
+  kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kTokenizer, kNir, kSectionCount
 };
-// Version 3 had the sections before kTokenizer.
+// Version 3 had the sections before kTokenizer, version 4 those before kNir.
 constexpr int kVersion3SectionCount = kTokenizer;
+constexpr int kVersion4SectionCount = kNir;
+
+// How many values each stored enumeration has (its last value + 1).
+constexpr int kUnitKinds = int(UnitKind::NirCrossbar) + 1;
+constexpr int kNeuronFunctions = int(NeuronFunction::NirReadout) + 1;
+constexpr int kMappingKinds = int(MappingKind::Nir) + 1;
+constexpr int kNirOutputs = int(NirProgram::Output::Readout) + 1;
+static_assert(sizeof(int) == sizeof(int32_t), "NirProgram::flow_projection is stored as i32 with plain copies");
 
 // Layout of the fixed part (docs/mapping-format.md, "File layout").
 constexpr uint64_t kHeaderBytes = 24;       // magic, version, section count, file size
@@ -51,6 +59,17 @@ constexpr uint64_t kMinFlowBytes = 4 + 4 + 2 + 4 + 8 + 8 + 4 + 8;
 constexpr uint64_t kCoreBytes = 3 * 4;
 constexpr uint64_t kRouteEntryBytes = 4 + 1 + 1 + 4 * 4;
 constexpr uint64_t kMinStringBytes = 4;
+constexpr uint64_t kMinPopulationBytes = 2 * kMinStringBytes + 8 + 1 + 8 + 3 * 8;
+constexpr uint64_t kMinProjectionBytes = 4 + 4 + 1 + 4 + 8 + 4 + 8 + 8;
+
+const char* nir_output_name(NirProgram::Output o) {
+  switch (o) {
+    case NirProgram::Output::Spikes: return "spikes";
+    case NirProgram::Output::Membrane: return "membrane";
+    case NirProgram::Output::Readout: return "readout";
+  }
+  return "?";
+}
 
 std::string hex_bytes(const unsigned char* bytes, std::size_t n) {
   std::string out;
@@ -283,6 +302,45 @@ void write_tokenizer(Sink& s, const Mapping& m) {
   put_string(s, t.json, "tokenizer json");
 }
 
+// The kind, then the NirProgram's fields; a SpikeGPT mapping writes its (empty) program too, so the
+// layout has no optional fields.
+template <class Sink>
+void write_nir(Sink& s, const Mapping& m) {
+  const NirProgram& p = m.nir;
+  put(s, uint8_t(m.kind));
+  put_string(s, p.source_path, "nir source_path");
+  put_array(s, p.input_shape);
+  put_array(s, p.output_shape);
+  put(s, p.dt);
+  for (int v : {p.weight_bits, p.activation_bits, p.membrane_bits}) put(s, int32_t(v));
+  put(s, uint64_t(p.populations.size()));
+  for (const NirProgram::Population& q : p.populations) {
+    put_string(s, q.node, "population node");
+    put_string(s, q.type, "population type");
+    put(s, int64_t(q.size));
+    put(s, uint8_t(q.binary));
+    put(s, q.scale);
+    for (int64_t v : {q.columns, q.bias_column, q.late_bias_column}) put(s, v);
+  }
+  put(s, uint64_t(p.projections.size()));
+  for (const NirProgram::Projection& j : p.projections) {
+    put(s, int32_t(j.source));
+    put(s, int32_t(j.target));
+    put(s, uint8_t(j.recurrent));
+    put(s, int32_t(j.spike_value));
+    put(s, int64_t(j.column_begin));
+    put(s, uint32_t(j.path.size()));
+    for (const std::string& node : j.path) put_string(s, node, "projection path node");
+    put(s, int64_t(j.synapses));
+    put(s, int64_t(j.distinct_weights));
+  }
+  put(s, uint8_t(p.output));
+  put(s, int32_t(p.output_population));
+  put_array(s, p.output_scale);
+  put_array(s, p.output_bias);
+  put_array(s, p.flow_projection);
+}
+
 template <class Sink>
 void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream* embedding) {
   switch (section) {
@@ -296,6 +354,7 @@ void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream
     case kDecisions: return write_decisions(s, m);
     case kEstimate: return write_estimate(s, m);
     case kTokenizer: return write_tokenizer(s, m);
+    case kNir: return write_nir(s, m);
   }
 }
 
@@ -495,8 +554,8 @@ void read_units(SectionReader& r, Mapping& m) {
     u.id = r.get<int32_t>("id");
     u.name = r.get_string("name");
     r.set_context(fmt::format("unit {} ({})", i, u.name));
-    u.kind = r.get_enum<UnitKind>("kind", 2, unit_kind_name);
-    u.function = r.get_enum<NeuronFunction>("function", 8, neuron_function_name);
+    u.kind = r.get_enum<UnitKind>("kind", kUnitKinds, unit_kind_name);
+    u.function = r.get_enum<NeuronFunction>("function", kNeuronFunctions, neuron_function_name);
     u.op = r.get_enum<Op>("op", kOpCount, op_name);
     u.layer = r.get<int32_t>("layer");
     u.in_begin = r.get<int64_t>("in_begin");
@@ -640,6 +699,58 @@ void read_tokenizer(SectionReader& r, Mapping& m) {
   t.json = r.get_string("json");
 }
 
+void read_population(SectionReader& r, NirProgram::Population& q) {
+  q.type = r.get_string("type");
+  q.size = r.get<int64_t>("size");
+  q.binary = r.get_bool("binary");
+  q.scale = r.get<double>("scale");
+  q.columns = r.get<int64_t>("columns");
+  q.bias_column = r.get<int64_t>("bias_column");
+  q.late_bias_column = r.get<int64_t>("late_bias_column");
+}
+
+void read_projection(SectionReader& r, NirProgram::Projection& j) {
+  j.source = r.get<int32_t>("source");
+  j.target = r.get<int32_t>("target");
+  j.recurrent = r.get_bool("recurrent");
+  j.spike_value = r.get<int32_t>("spike_value");
+  j.column_begin = r.get<int64_t>("column_begin");
+  j.path.resize(r.get_count32("path count", kMinStringBytes));
+  for (std::string& node : j.path) node = r.get_string("path node");
+  j.synapses = r.get<int64_t>("synapses");
+  j.distinct_weights = r.get<int64_t>("distinct_weights");
+}
+
+void read_nir(SectionReader& r, Mapping& m) {
+  m.kind = r.get_enum<MappingKind>("kind", kMappingKinds, mapping_kind_name);
+  NirProgram& p = m.nir;
+  p.source_path = r.get_string("source_path");
+  p.input_shape = r.get_array<int64_t>("input_shape count");
+  p.output_shape = r.get_array<int64_t>("output_shape count");
+  p.dt = r.get<double>("dt");
+  p.weight_bits = r.get<int32_t>("weight_bits");
+  p.activation_bits = r.get<int32_t>("activation_bits");
+  p.membrane_bits = r.get<int32_t>("membrane_bits");
+  p.populations.resize(r.get_count("population count", kMinPopulationBytes));
+  for (std::size_t i = 0; i < p.populations.size(); ++i) {
+    r.set_context(fmt::format("population {}", i));
+    p.populations[i].node = r.get_string("node");
+    r.set_context(fmt::format("population {} ({})", i, p.populations[i].node));
+    read_population(r, p.populations[i]);
+  }
+  p.projections.resize(r.get_count("projection count", kMinProjectionBytes));
+  for (std::size_t k = 0; k < p.projections.size(); ++k) {
+    r.set_context(fmt::format("projection {}", k));
+    read_projection(r, p.projections[k]);
+  }
+  r.set_context("");
+  p.output = r.get_enum<NirProgram::Output>("output", kNirOutputs, nir_output_name);
+  p.output_population = r.get<int32_t>("output_population");
+  p.output_scale = r.get_array<double>("output_scale count");
+  p.output_bias = r.get_array<double>("output_bias count");
+  p.flow_projection = r.get_array<int>("flow_projection count");
+}
+
 void read_section(SectionReader& r, int section, Mapping& m) {
   switch (section) {
     case kModel: return read_model(r, m);
@@ -652,6 +763,7 @@ void read_section(SectionReader& r, int section, Mapping& m) {
     case kDecisions: return read_decisions(r, m);
     case kEstimate: return read_estimate(r, m);
     case kTokenizer: return read_tokenizer(r, m);
+    case kNir: return read_nir(r, m);
   }
 }
 
@@ -812,6 +924,30 @@ void validate_model(const Mapping& m) {
   positive("graded_payload_bits", m.encoding_rule.graded_payload_bits, 32);
 }
 
+// The first field of the NirProgram a SpikeGPT mapping has set, or null: it must hold the empty one.
+const char* set_nir_field(const NirProgram& p) {
+  const NirProgram empty;
+  const std::pair<bool, const char*> fields[] = {
+      {!p.source_path.empty(), "source_path"},
+      {!p.input_shape.empty(), "input_shape"},
+      {!p.output_shape.empty(), "output_shape"},
+      {!(p.dt == empty.dt), "dt"},
+      {p.weight_bits != empty.weight_bits, "weight_bits"},
+      {p.activation_bits != empty.activation_bits, "activation_bits"},
+      {p.membrane_bits != empty.membrane_bits, "membrane_bits"},
+      {!p.populations.empty(), "populations"},
+      {!p.projections.empty(), "projections"},
+      {p.output != empty.output, "output"},
+      {p.output_population != empty.output_population, "output_population"},
+      {!p.output_scale.empty(), "output_scale"},
+      {!p.output_bias.empty(), "output_bias"},
+      {!p.flow_projection.empty(), "flow_projection"},
+  };
+  for (const auto& [set, name] : fields)
+    if (set) return name;
+  return nullptr;
+}
+
 void validate_params(const Unit& u, std::size_t index, const ModelConfig& config) {
   const std::string who = unit_label(u, index);
   const std::vector<ParamRule> rules = expected_params(u, config);
@@ -882,8 +1018,11 @@ void validate_unit(const Unit& u, std::size_t index, const Mapping& m, const Chi
     throw MappingError(fmt::format("{}: id is {}; units are numbered by position, expected {}", who, u.id, index));
   if (u.kind == UnitKind::Crossbar)
     validate_crossbar_tile(u, who, c, chip);
-  else
+  else if (u.kind == UnitKind::Residual)
     validate_residual_slice(u, who, c);
+  else
+    throw MappingError(fmt::format("{}: a {} unit in a SpikeGPT mapping (only a NIR mapping has them)", who,
+                                   unit_kind_name(u.kind)));
   validate_params(u, index, c);
   const UnitResources& r = u.resources;
   const struct {
@@ -1054,14 +1193,15 @@ void validate_routing(const Mapping& m, const Topology& topology) {
 }  // namespace
 
 const std::vector<std::string>& mapping_section_names() {
-  static const std::vector<std::string> kNames{"model",   "chip",      "units",    "flows",    "host",
-                                                "placement", "routing", "decisions", "estimate", "tokenizer"};
+  static const std::vector<std::string> kNames{"model",     "chip",    "units",     "flows",    "host",     "placement",
+                                                "routing",   "decisions", "estimate", "tokenizer", "nir"};
   return kNames;
 }
 
 std::vector<std::string> mapping_section_names(uint32_t version) {
   const std::vector<std::string>& all = mapping_section_names();
-  return {all.begin(), all.begin() + (version <= 3 ? kVersion3SectionCount : kSectionCount)};
+  const int count = version <= 3 ? kVersion3SectionCount : version == 4 ? kVersion4SectionCount : kSectionCount;
+  return {all.begin(), all.begin() + count};
 }
 
 const char* param_type_name(ParamType type) {
@@ -1179,7 +1319,14 @@ void validate_tokenizer(const Mapping& m) {
 }
 
 void validate_mapping(const Mapping& m) {
+  if (m.kind == MappingKind::Nir)
+    throw MappingError("section 'nir': a mapping of kind nir; this build reads NIR programs but does not check them "
+                       "yet, so it does not accept them");
   validate_model(m);
+  if (const char* field = set_nir_field(m.nir))
+    throw MappingError(fmt::format("section 'nir': a SpikeGPT mapping holds the NIR field {}; only a mapping of kind "
+                                   "nir has a NIR program",
+                                   field));
   const ChipSpec chip = mapping_chip_spec(m);
   if (chip.name != m.chip_name)
     throw MappingError(fmt::format("section 'chip': chip_name is '{}' but the embedded description is named '{}'",

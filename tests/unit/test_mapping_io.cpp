@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -210,7 +212,51 @@ bool same_entry(const RouteEntry& a, const RouteEntry& b) {
          a.next_index == b.next_index;
 }
 
+// Doubles compared by bit pattern: the file keeps them bit for bit (a NaN or -0.0 included).
+std::vector<uint64_t> bits_of(const std::vector<double>& values) {
+  std::vector<uint64_t> bits(values.size());
+  if (!values.empty()) std::memcpy(bits.data(), values.data(), values.size() * sizeof(double));
+  return bits;
+}
+
+void expect_same_nir(const NirProgram& a, const NirProgram& b) {
+  EXPECT_EQ(a.source_path, b.source_path);
+  EXPECT_EQ(a.input_shape, b.input_shape);
+  EXPECT_EQ(a.output_shape, b.output_shape);
+  EXPECT_EQ(bits_of({a.dt}), bits_of({b.dt}));
+  EXPECT_EQ(std::vector<int>({a.weight_bits, a.activation_bits, a.membrane_bits}),
+            std::vector<int>({b.weight_bits, b.activation_bits, b.membrane_bits}));
+  ASSERT_EQ(a.populations.size(), b.populations.size());
+  for (std::size_t i = 0; i < a.populations.size(); ++i) {
+    const NirProgram::Population &x = a.populations[i], &y = b.populations[i];
+    SCOPED_TRACE("population " + std::to_string(i));
+    EXPECT_EQ(x.node, y.node);
+    EXPECT_EQ(x.type, y.type);
+    EXPECT_EQ(x.binary, y.binary);
+    EXPECT_EQ(bits_of({x.scale}), bits_of({y.scale}));
+    EXPECT_EQ(std::vector<int64_t>({x.size, x.columns, x.bias_column, x.late_bias_column}),
+              std::vector<int64_t>({y.size, y.columns, y.bias_column, y.late_bias_column}));
+  }
+  ASSERT_EQ(a.projections.size(), b.projections.size());
+  for (std::size_t k = 0; k < a.projections.size(); ++k) {
+    const NirProgram::Projection &x = a.projections[k], &y = b.projections[k];
+    SCOPED_TRACE("projection " + std::to_string(k));
+    EXPECT_EQ(std::vector<int>({x.source, x.target, x.spike_value}), std::vector<int>({y.source, y.target, y.spike_value}));
+    EXPECT_EQ(x.recurrent, y.recurrent);
+    EXPECT_EQ(std::vector<int64_t>({x.column_begin, x.synapses, x.distinct_weights}),
+              std::vector<int64_t>({y.column_begin, y.synapses, y.distinct_weights}));
+    EXPECT_EQ(x.path, y.path);
+  }
+  EXPECT_EQ(a.output, b.output);
+  EXPECT_EQ(a.output_population, b.output_population);
+  EXPECT_EQ(bits_of(a.output_scale), bits_of(b.output_scale));
+  EXPECT_EQ(bits_of(a.output_bias), bits_of(b.output_bias));
+  EXPECT_EQ(a.flow_projection, b.flow_projection);
+}
+
 void expect_same_mapping(const Mapping& a, const Mapping& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  expect_same_nir(a.nir, b.nir);
   EXPECT_EQ(a.config.n_layer, b.config.n_layer);
   EXPECT_EQ(a.config.n_embd, b.config.n_embd);
   EXPECT_EQ(a.config.vocab_size, b.config.vocab_size);
@@ -307,7 +353,7 @@ struct SectionSpan {
   std::string name;
   uint64_t offset, length;
 };
-constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 10;
+constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 11;
 
 template <class T>
 T load(const std::vector<unsigned char>& b, std::size_t at) {
@@ -389,13 +435,14 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_small_mapping();
   const unsigned char magic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
   EXPECT_EQ(std::memcmp(b.data(), magic, 8), 0);
-  EXPECT_EQ(load<uint32_t>(b, 8), 4u);
-  EXPECT_EQ(load<uint32_t>(b, 12), 10u);
+  EXPECT_EQ(load<uint32_t>(b, 8), 5u);
+  EXPECT_EQ(load<uint32_t>(b, 12), 11u);
   EXPECT_EQ(load<uint64_t>(b, 16), b.size());
   const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
   EXPECT_EQ(load<uint32_t>(b, table_end), checkpoint_io::crc32(b.data(), table_end));
-  const std::vector<std::string> names{"model",   "chip",      "units",    "flows",    "host",
-                                       "placement", "routing", "decisions", "estimate", "tokenizer"};
+  const std::vector<std::string> names{"model",   "chip",      "units",    "flows",    "host",     "placement",
+                                       "routing", "decisions", "estimate", "tokenizer", "nir"};
+  EXPECT_EQ(mapping_section_names(), names);
   uint64_t at = table_end + 4;
   const auto spans = sections_of(b);
   for (std::size_t i = 0; i < kSections; ++i) {
@@ -416,24 +463,31 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   // The tokenizer section: u8 kind (1: character vocabulary), then the path as a string.
   EXPECT_EQ(b[spans[9].offset], 1);
   EXPECT_EQ(load<uint32_t>(b, spans[9].offset + 1), std::string("/data/own/vocab.json").size());
+  // A SpikeGPT's nir section: kind 0, then the empty program (docs: 86 bytes), ending in the three
+  // empty f64/i32 arrays of the host side.
+  EXPECT_EQ(spans[10].length, 86u);
+  EXPECT_EQ(b[spans[10].offset], 0);
+  for (std::size_t tail = 1; tail <= 3; ++tail) EXPECT_EQ(load<uint64_t>(b, spans[10].offset + 86 - 8 * tail), 0u);
 }
 
-// The file as format version 3 wrote it: the same sections without the last ('tokenizer'), the
-// table one entry shorter, every offset 32 bytes earlier, all checksums anew.
-std::vector<unsigned char> as_version_3(const std::vector<unsigned char>& v4) {
-  const std::vector<SectionSpan> spans = sections_of(v4);
-  std::vector<unsigned char> b(v4.begin(), v4.begin() + std::ptrdiff_t(kTableOffset + 9 * kEntryBytes));
+// The file as an older format version wrote it: its first `sections` sections (every version so
+// far only appended sections), the table that much shorter, every offset moved, all checksums anew.
+std::vector<unsigned char> as_version(const std::vector<unsigned char>& current, uint32_t version, std::size_t sections) {
+  const std::vector<SectionSpan> spans = sections_of(current);
+  const std::size_t table_end = kTableOffset + sections * kEntryBytes;
+  const uint64_t shift = (spans.size() - sections) * kEntryBytes;
+  std::vector<unsigned char> b(current.begin(), current.begin() + std::ptrdiff_t(table_end));
   b.resize(b.size() + 4);  // the table's CRC
-  for (std::size_t i = 0; i < 9; ++i) {
-    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 16, spans[i].offset - kEntryBytes);
-    b.insert(b.end(), v4.begin() + std::ptrdiff_t(spans[i].offset),
-             v4.begin() + std::ptrdiff_t(spans[i].offset + spans[i].length + 4));
+  for (std::size_t i = 0; i < sections; ++i) {
+    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 16, spans[i].offset - shift);
+    b.insert(b.end(), current.begin() + std::ptrdiff_t(spans[i].offset),
+             current.begin() + std::ptrdiff_t(spans[i].offset + spans[i].length + 4));
   }
   b.resize(b.size() + 4);  // the whole-file CRC
-  store<uint32_t>(b, 8, 3);
-  store<uint32_t>(b, 12, 9);
+  store<uint32_t>(b, 8, version);
+  store<uint32_t>(b, 12, uint32_t(sections));
   store<uint64_t>(b, 16, b.size());
-  store<uint32_t>(b, kTableOffset + 9 * kEntryBytes, checkpoint_io::crc32(b.data(), kTableOffset + 9 * kEntryBytes));
+  store<uint32_t>(b, table_end, checkpoint_io::crc32(b.data(), table_end));
   reseal(b);
   return b;
 }
@@ -442,7 +496,7 @@ std::vector<unsigned char> as_version_3(const std::vector<unsigned char>& v4) {
 // says it is absent, so text falls back to the shipped tokenizers by vocabulary size.
 TEST(MappingIo, ReadsVersion3MappingsWithoutATokenizerRecord) {
   const std::string path = temp_path("version3");
-  write_bytes(path, as_version_3(saved_small_mapping()));
+  write_bytes(path, as_version(saved_small_mapping(), 3, 9));
   const Mapping back = load_mapping(path);
   EXPECT_FALSE(back.tokenizer_recorded);
   EXPECT_EQ(back.tokenizer.kind, TokenizerKind::None);
@@ -455,6 +509,32 @@ TEST(MappingIo, ReadsVersion3MappingsWithoutATokenizerRecord) {
   const Mapping committed = load_mapping(std::string(SPIKETILE_FUZZ_INPUTS) + "/corpus/mapping/l2_c32_default_chip.stmap");
   EXPECT_FALSE(committed.tokenizer_recorded);
   EXPECT_EQ(committed.config.vocab_size, 77);
+  EXPECT_EQ(committed.kind, MappingKind::SpikeGpt);
+}
+
+// Mappings compiled before NIR mappings existed load as what they are: SpikeGPTs with an empty
+// NIR program, everything else as written.
+TEST(MappingIo, ReadsVersion4MappingsAsSpikeGpt) {
+  const std::vector<unsigned char> v4 = as_version(saved_small_mapping(), 4, 10);
+  EXPECT_EQ(load<uint32_t>(v4, 8), 4u);
+  EXPECT_EQ(sections_of(v4).back().name, "tokenizer");
+  const std::string path = temp_path("version4");
+  write_bytes(path, v4);
+  const Mapping back = load_mapping(path);
+  EXPECT_EQ(back.kind, MappingKind::SpikeGpt);
+  EXPECT_TRUE(back.tokenizer_recorded);
+  expect_same_mapping(small_mapping(), back);
+  // Saving it again writes the current version: the same sections plus an empty 'nir'.
+  EXPECT_EQ(saved(back, "version4_again"), saved_small_mapping());
+  // The version-4 mapping the fuzz corpus keeps (a compile of the 2-layer fixture).
+  const Mapping committed = load_mapping(std::string(SPIKETILE_FUZZ_INPUTS) + "/corpus/mapping/l2_c32_default_chip_v4.stmap");
+  EXPECT_EQ(committed.kind, MappingKind::SpikeGpt);
+  EXPECT_TRUE(committed.tokenizer_recorded);
+  EXPECT_EQ(committed.nir.populations.size(), 0u);
+  EXPECT_EQ(committed.config.vocab_size, 77);
+  EXPECT_EQ(mapping_section_names(4).size(), 10u);
+  EXPECT_EQ(mapping_section_names(3).size(), 9u);
+  EXPECT_EQ(mapping_section_names(5), mapping_section_names());
 }
 
 // The recorded tokenizer is one, of the model's vocabulary size, or the file is refused naming the
@@ -490,8 +570,10 @@ TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
   b = saved_small_mapping();
   store<uint32_t>(b, 8, 2);
   const std::string e = error_for_bytes(b, "version");
-  EXPECT_CONTAINS(e, "mapping format version 2; this build reads versions 3 to 4");
+  EXPECT_CONTAINS(e, "mapping format version 2; this build reads versions 3 to 5");
   EXPECT_CONTAINS(e, temp_path("version"));
+  store<uint32_t>(b, 8, 6);
+  EXPECT_CONTAINS(error_for_bytes(b, "version"), "mapping format version 6; this build reads versions 3 to 5");
   EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spiketile mapping: the file starts with [68 69]");
 }
 
@@ -539,7 +621,7 @@ TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
   EXPECT_CONTAINS(cut(0), "not a spiketile mapping");
   EXPECT_CONTAINS(cut(10), "truncated: the format version needs 4 bytes at offset 8; the file ends at 10");
   EXPECT_CONTAINS(cut(20), "truncated: the header needs 24 bytes at offset 0; the file ends at 20");
-  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 324 bytes at offset 24; the file ends at 100");
+  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 356 bytes at offset 24; the file ends at 100");
   for (const SectionSpan& s : sections_of(whole)) {
     const std::string needs = fmt::format("truncated: section '{}' needs {} bytes at offset {}", s.name, s.length + 4, s.offset);
     for (uint64_t at : {s.offset, s.offset + s.length / 2, s.offset + s.length + 2}) {
@@ -815,6 +897,55 @@ TEST(MappingIo, SaveToAMissingFolderIsAClearError) {
   } catch (const std::runtime_error& e) {
     EXPECT_CONTAINS(std::string(e.what()), "cannot write /nonexistent-folder/x.stmap: No such file or directory");
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NIR mappings (format version 5): the 'nir' section, the NIR tiles and their checks.
+
+// The mapping file with its last section ('nir') replaced by `payload`: table, size and CRCs anew.
+std::vector<unsigned char> with_nir_payload(const std::vector<unsigned char>& whole, const std::vector<unsigned char>& payload) {
+  const SectionSpan nir = sections_of(whole).back();
+  std::vector<unsigned char> b(whole.begin(), whole.begin() + std::ptrdiff_t(nir.offset));
+  b.insert(b.end(), payload.begin(), payload.end());
+  b.resize(b.size() + 8);  // the section's CRC and the whole-file CRC
+  const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
+  store<uint64_t>(b, kTableOffset + (kSections - 1) * kEntryBytes + 24, payload.size());
+  store<uint64_t>(b, 16, b.size());
+  store<uint32_t>(b, table_end, checkpoint_io::crc32(b.data(), table_end));
+  reseal(b);
+  return b;
+}
+
+std::vector<unsigned char> nir_payload(const std::vector<unsigned char>& whole) {
+  const SectionSpan nir = sections_of(whole).back();
+  return {whole.begin() + std::ptrdiff_t(nir.offset), whole.begin() + std::ptrdiff_t(nir.offset + nir.length)};
+}
+
+// A SpikeGPT mapping holds the empty NIR program and no NIR tiles; the section's kind decides
+// which rules a file is checked by.
+TEST(MappingIoNir, SpikeGptMappingsHoldNoNirProgramOrTiles) {
+  const std::vector<MappingDamage> cases{
+      {"dt", [](Mapping& m) { m.nir.dt = 0.5; }, "section 'nir': a SpikeGPT mapping holds the NIR field dt"},
+      {"populations", [](Mapping& m) { m.nir.populations.resize(1); },
+       "section 'nir': a SpikeGPT mapping holds the NIR field populations"},
+      {"flow_projection", [](Mapping& m) { m.nir.flow_projection.assign(m.flows.size(), -1); },
+       "section 'nir': a SpikeGPT mapping holds the NIR field flow_projection"},
+      {"bit widths", [](Mapping& m) { m.nir.membrane_bits = 24; },
+       "section 'nir': a SpikeGPT mapping holds the NIR field membrane_bits"},
+      {"output", [](Mapping& m) { m.nir.output = NirProgram::Output::Membrane; },
+       "section 'nir': a SpikeGPT mapping holds the NIR field output"},
+      {"NIR tile", [](Mapping& m) { m.units[4].kind = UnitKind::NirCrossbar; },
+       "unit 4 (head[0,0]): a nir-crossbar unit in a SpikeGPT mapping (only a NIR mapping has them)"},
+      {"NIR function", [](Mapping& m) { m.units[4].function = NeuronFunction::NirReadout; },
+       "unit 4 (head[0,0]): function 'readout'; tile 0 of op 'head' must be 'logits'"},
+  };
+  expect_refused(cases, small_mapping(), "gpt_nir");
+  // The kind byte of a SpikeGPT's section set to nir: its empty program is then checked as one.
+  const std::vector<unsigned char> whole = saved_small_mapping();
+  std::vector<unsigned char> payload = nir_payload(whole);
+  payload[0] = 1;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, payload), "gpt_as_nir"),
+                  "section 'nir': a mapping of kind nir; this build reads NIR programs but does not check them yet");
 }
 
 TEST(MappingSummary, ReportsUseAgainstTheChip) {
