@@ -877,6 +877,13 @@ void verify_checksums(const FileReader& file, const std::vector<SectionEntry>& s
 // Validation.
 
 std::string unit_label(const Unit& u, std::size_t index) { return fmt::format("unit {} ({})", index, u.name); }
+std::string population_label(const NirProgram& p, int index) {
+  return fmt::format("population {} ({})", index, p.populations[std::size_t(index)].node);
+}
+// The type of a NIR readout population: its tiles' reducers hand the accumulators to the host.
+constexpr const char* kReadoutType = "Readout";
+// The most elements a NIR shape, population or column space may have (far beyond any chip system).
+constexpr int64_t kMaxNirElements = int64_t(1) << 40;
 
 // Output rows × input columns of a crossbar op's weight matrix, and the function of its reducers.
 struct CrossbarOp {
@@ -922,6 +929,101 @@ void validate_model(const Mapping& m) {
   positive("activation_bits", m.quant.activation_bits, 32);
   positive("membrane_bits", m.quant.membrane_bits, 32);
   positive("graded_payload_bits", m.encoding_rule.graded_payload_bits, 32);
+}
+
+[[noreturn]] void fail_nir(const std::string& what) { throw MappingError("section 'nir': " + what); }
+
+// The elements of a NIR shape: every dimension >= 1, the product at most kMaxNirElements.
+int64_t shape_elements(const std::vector<int64_t>& shape, const char* field) {
+  int64_t elements = 1;
+  for (int64_t dimension : shape) {
+    if (dimension < 1 || dimension > kMaxNirElements / elements)
+      fail_nir(fmt::format("{} is [{}]; expected dimensions >= 1 holding at most 2^40 elements", field,
+                           fmt::join(shape, ", ")));
+    elements *= dimension;
+  }
+  return elements;
+}
+
+void validate_nir_populations(const NirProgram& p) {
+  if (p.populations.empty()) fail_nir("no populations; population 0 is the graph input");
+  for (std::size_t i = 0; i < p.populations.size(); ++i) {
+    const NirProgram::Population& q = p.populations[i];
+    const std::string who = population_label(p, int(i));
+    if (q.size < 1 || q.size > kMaxNirElements) fail_nir(fmt::format("{}: size is {}; expected 1 to 2^40", who, q.size));
+    if (q.columns < 0 || q.columns > kMaxNirElements)
+      fail_nir(fmt::format("{}: columns is {}; expected 0 to 2^40", who, q.columns));
+    if (!std::isfinite(q.scale)) fail_nir(fmt::format("{}: scale is {}", who, q.scale));
+    for (const auto& [name, column] : {std::pair{"bias_column", q.bias_column}, std::pair{"late_bias_column", q.late_bias_column}})
+      if (column != -1 && (column < 0 || column >= q.columns))
+        fail_nir(fmt::format("{}: {} is {}; expected -1 (none) or one of its columns, 0 to {}", who, name, column,
+                             q.columns - 1));
+  }
+}
+
+void validate_nir_projections(const NirProgram& p) {
+  const int populations = int(p.populations.size());
+  for (std::size_t k = 0; k < p.projections.size(); ++k) {
+    const NirProgram::Projection& j = p.projections[k];
+    const std::string who = fmt::format("projection {}", k);
+    if (j.source < 0 || j.source >= populations)
+      fail_nir(fmt::format("{}: source {} is not a population (the program has {})", who, j.source, populations));
+    if (j.target < 1 || j.target >= populations)
+      fail_nir(fmt::format("{}: target {} is not a population on the chip; expected 1 to {}", who, j.target,
+                           populations - 1));
+    if (j.spike_value < 1) fail_nir(fmt::format("{}: spike_value is {}; expected 1 or more", who, j.spike_value));
+    const int64_t neurons = p.populations[std::size_t(j.source)].size;
+    const int64_t columns = p.populations[std::size_t(j.target)].columns;
+    if (j.column_begin < 0 || j.column_begin > columns - neurons)
+      fail_nir(fmt::format("{}: column_begin is {}: the {} neurons of {} would take columns [{}, {}), outside the {} "
+                           "columns of {}",
+                           who, j.column_begin, neurons, population_label(p, j.source), j.column_begin,
+                           j.column_begin + neurons, columns, population_label(p, j.target)));
+    if (j.synapses < 0 || j.distinct_weights < 0)
+      fail_nir(fmt::format("{}: synapses {}, distinct_weights {}; expected counts >= 0", who, j.synapses,
+                           j.distinct_weights));
+  }
+}
+
+// The host's side: the input it quantizes into population 0, the outputs it reads back and scales.
+void validate_nir_host_side(const NirProgram& p) {
+  const int64_t inputs = shape_elements(p.input_shape, "input_shape");
+  if (inputs != p.populations[0].size)
+    fail_nir(fmt::format("input_shape [{}] holds {} values; {} has {} neurons", fmt::join(p.input_shape, ", "), inputs,
+                         population_label(p, 0), p.populations[0].size));
+  if (p.output_population < 0 || p.output_population >= int(p.populations.size()))
+    fail_nir(fmt::format("output_population is {}; the program has {} populations", p.output_population,
+                         p.populations.size()));
+  const int64_t outputs = shape_elements(p.output_shape, "output_shape");
+  for (const auto& [name, values] : {std::pair{"output_scale", &p.output_scale}, std::pair{"output_bias", &p.output_bias}}) {
+    if (int64_t(values->size()) != outputs)
+      fail_nir(fmt::format("{} has {} values; output_shape [{}] holds {}", name, values->size(),
+                           fmt::join(p.output_shape, ", "), outputs));
+    for (std::size_t i = 0; i < values->size(); ++i)
+      if (!std::isfinite((*values)[i])) fail_nir(fmt::format("{}[{}] is {}", name, i, (*values)[i]));
+  }
+}
+
+// A NIR mapping's program, before its units and flows are checked against it.
+void validate_nir_program(const Mapping& m) {
+  const NirProgram& p = m.nir;
+  const auto bits = [](const char* field, int v, int max) {
+    if (v < 1 || v > max) fail_nir(fmt::format("{} is {}; expected 1 to {}", field, v, max));
+  };
+  bits("weight_bits", p.weight_bits, 8);
+  bits("activation_bits", p.activation_bits, 32);
+  bits("membrane_bits", p.membrane_bits, 32);
+  if (!std::isfinite(p.dt) || p.dt <= 0) fail_nir(fmt::format("dt is {}; expected a finite time step > 0", p.dt));
+  validate_nir_populations(p);
+  validate_nir_projections(p);
+  validate_nir_host_side(p);
+  if (p.flow_projection.size() != m.flows.size())
+    fail_nir(fmt::format("flow_projection has {} entries for {} flows (one per flow)", p.flow_projection.size(),
+                         m.flows.size()));
+  if (!m.host.embedding.empty() || !m.host.head_logit_scale.empty())
+    throw MappingError(fmt::format("section 'host': a NIR mapping keeps no embedding or logit scales (its host side is "
+                                   "section 'nir'); it holds {} and {} values",
+                                   m.host.embedding.size(), m.host.head_logit_scale.size()));
 }
 
 // The first field of the NirProgram a SpikeGPT mapping has set, or null: it must hold the empty one.
@@ -1011,12 +1113,32 @@ void validate_residual_slice(const Unit& u, const std::string& who, const ModelC
   check_index(who, "slice", u.slice, u.slices);
 }
 
+// A NIR tile: a block of one population's input matrix, rows its neurons (or the readout's rows),
+// columns its column space; the readout's reducers hand their accumulators to the host.
+void validate_nir_tile(const Unit& u, const std::string& who, const NirProgram& p, const ChipSpec& chip) {
+  if (u.kind != UnitKind::NirCrossbar)
+    throw MappingError(fmt::format("{}: a {} unit in a NIR mapping; every unit of a NIR mapping is a {} tile", who,
+                                   unit_kind_name(u.kind), unit_kind_name(UnitKind::NirCrossbar)));
+  const int populations = int(p.populations.size());
+  if (u.layer < 1 || u.layer >= populations)
+    throw MappingError(fmt::format("{}: layer {} is not a population on the chip; expected 1 to {} (population 0 is "
+                                   "the graph input, which the host writes)",
+                                   who, u.layer, populations - 1));
+  const NirProgram::Population& q = p.populations[std::size_t(u.layer)];
+  const std::string population = population_label(p, u.layer);
+  check_range(who, "output range", u.out_begin, u.out_end, q.size, ("the neurons of " + population).c_str());
+  check_range(who, "input range", u.in_begin, u.in_end, q.columns, ("the columns of " + population).c_str());
+  check_tile(u, who, population, q.type == kReadoutType ? NeuronFunction::NirReadout : NeuronFunction::NirNeuron, chip);
+}
+
 void validate_unit(const Unit& u, std::size_t index, const Mapping& m, const ChipSpec& chip) {
   const std::string who = unit_label(u, index);
   const ModelConfig& c = m.config;
   if (u.id != int(index))
     throw MappingError(fmt::format("{}: id is {}; units are numbered by position, expected {}", who, u.id, index));
-  if (u.kind == UnitKind::Crossbar)
+  if (m.kind == MappingKind::Nir)
+    validate_nir_tile(u, who, m.nir, chip);
+  else if (u.kind == UnitKind::Crossbar)
     validate_crossbar_tile(u, who, c, chip);
   else if (u.kind == UnitKind::Residual)
     validate_residual_slice(u, who, c);
@@ -1093,6 +1215,57 @@ void check_flow_fits_its_units(const Mapping& m, const MappedFlow& f, const std:
   }
 }
 
+// A NIR tile's partial sums go to the reducer of their row block (flow_projection -1).
+void check_nir_partial_sums(const Mapping& m, const MappedFlow& f, const std::string& who) {
+  const Unit& source = m.units[std::size_t(f.source)];
+  if (f.role != FlowRole::PartialSum)
+    throw MappingError(fmt::format("{}: flow_projection is -1 (partial sums), but the flow's role is '{}'", who,
+                                   flow_role_name(f.role)));
+  if (source.function != NeuronFunction::PartialSum)
+    throw MappingError(fmt::format("{}: partial sums from {}, which is a '{}' reducer, not a partial-sum tile", who,
+                                   unit_label(source, std::size_t(f.source)), neuron_function_name(source.function)));
+  for (int d : f.destinations) {
+    const Unit& u = m.units[std::size_t(d)];
+    if (!u.reduces() || u.layer != source.layer)
+      throw MappingError(fmt::format("{}: partial sums of population {} go to {}, which is no reducer of it", who,
+                                     source.layer, unit_label(u, std::size_t(d))));
+    check_within(who, "indices", f.index_begin, f.index_end, u, d, u.out_begin, u.out_end, "rows");
+  }
+}
+
+// A NIR flow carries one projection (nir.flow_projection[index]) from a neuron tile of its source
+// population into tiles of its target whose columns hold the carried neurons (shifted by the
+// projection's column_begin), or a partial-sum tile's sums (-1).
+void check_nir_flow(const Mapping& m, const MappedFlow& f, std::size_t index, const std::string& who) {
+  const NirProgram& p = m.nir;
+  const Unit& source = m.units[std::size_t(f.source)];
+  check_within(who, "indices", f.index_begin, f.index_end, source, f.source, source.out_begin, source.out_end, "outputs");
+  const int k = p.flow_projection[index];
+  if (k == -1) return check_nir_partial_sums(m, f, who);
+  if (k < -1 || k >= int(p.projections.size()))
+    throw MappingError(fmt::format("{}: flow_projection is {}; expected -1 (partial sums) or a projection, 0 to {}", who,
+                                   k, int(p.projections.size()) - 1));
+  if (f.role != FlowRole::Spikes && f.role != FlowRole::Activation)
+    throw MappingError(fmt::format("{}: a '{}' flow carries projection {}; a projection's events are spikes or "
+                                   "graded activations (partial sums carry flow_projection -1)",
+                                   who, flow_role_name(f.role), k));
+  const NirProgram::Projection& j = p.projections[std::size_t(k)];
+  if (source.layer != j.source || source.function != NeuronFunction::NirNeuron)
+    throw MappingError(fmt::format("{}: carries projection {} from population {}, but its source {} is a '{}' tile of "
+                                   "population {}",
+                                   who, k, j.source, unit_label(source, std::size_t(f.source)),
+                                   neuron_function_name(source.function), source.layer));
+  for (int d : f.destinations) {
+    const Unit& u = m.units[std::size_t(d)];
+    if (u.layer != j.target)
+      throw MappingError(fmt::format("{}: carries projection {} into population {}, but its destination {} is a tile "
+                                     "of population {}",
+                                     who, k, j.target, unit_label(u, std::size_t(d)), u.layer));
+    check_within(who, "columns", j.column_begin + f.index_begin, j.column_begin + f.index_end, u, d, u.in_begin,
+                 u.in_end, "input columns");
+  }
+}
+
 void validate_flows(const Mapping& m) {
   const int units = int(m.units.size());
   for (std::size_t i = 0; i < m.flows.size(); ++i) {
@@ -1115,7 +1288,10 @@ void validate_flows(const Mapping& m) {
       throw MappingError(fmt::format("{}: payload_bits {}; expected 0 to 64", who, f.payload_bits));
     if (!std::isfinite(f.flits_per_token) || f.flits_per_token < 0)
       throw MappingError(fmt::format("{}: flits_per_token {}; expected a finite value >= 0", who, f.flits_per_token));
-    check_flow_fits_its_units(m, f, who);
+    if (m.kind == MappingKind::Nir)
+      check_nir_flow(m, f, i, who);
+    else
+      check_flow_fits_its_units(m, f, who);
   }
 }
 
@@ -1232,6 +1408,17 @@ std::vector<ParamRule> expected_params(const Unit& u, const ModelConfig& config)
     }
     return rules;
   }
+  if (u.kind == UnitKind::NirCrossbar) {
+    add(param::kWeights, ParamType::i8, rows * u.cols());
+    if (u.function == NeuronFunction::NirNeuron) {
+      add_multipliers(param::kOut, rows);
+      for (const char* name : {param::kNeuronDv, param::kNeuronDi, param::kNeuronBias, param::kNeuronTheta,
+                               param::kNeuronVReset})
+        add(name, ParamType::i32, rows);
+      add(param::kNeuronMode, ParamType::i8, rows);
+    }
+    return rules;
+  }
   auto add_layer_norm = [&add, rows](const std::string& ln) {
     add(ln + ".gain", ParamType::i64, rows);
     add(ln + ".bias", ParamType::i64, rows);
@@ -1288,7 +1475,8 @@ void validate_estimate(const Mapping& m) {
   for (const LatencyEstimate::Stage& st : e.stages) {
     check(st.first_send, "stage " + st.tensor + " first_send");
     check(st.last_send, "stage " + st.tensor + " last_send");
-    if (st.layer < -1 || st.layer >= m.config.n_layer) fail(fmt::format("stage {} is in layer {}", st.tensor, st.layer));
+    const int layers = m.kind == MappingKind::Nir ? int(m.nir.populations.size()) : m.config.n_layer;
+    if (st.layer < -1 || st.layer >= layers) fail(fmt::format("stage {} is in layer {}", st.tensor, st.layer));
   }
   for (const LatencyEstimate::PathStep& step : e.critical_path) {
     if (step.unit < 0 || std::size_t(step.unit) >= m.units.size())
@@ -1303,6 +1491,8 @@ void validate_estimate(const Mapping& m) {
 void validate_tokenizer(const Mapping& m) {
   const TokenizerSource& t = m.tokenizer;
   auto fail = [](const std::string& what) { throw MappingError("section 'tokenizer': " + what); };
+  if (m.kind == MappingKind::Nir && t.kind != TokenizerKind::None)
+    fail(fmt::format("a NIR mapping encodes no text, yet it records a {}", tokenizer_kind_name(t.kind)));
   if (t.kind == TokenizerKind::None) {
     if (!t.json.empty()) fail(fmt::format("kind none, yet it holds {} bytes of tokenizer JSON", t.json.size()));
     return;
@@ -1319,24 +1509,27 @@ void validate_tokenizer(const Mapping& m) {
 }
 
 void validate_mapping(const Mapping& m) {
-  if (m.kind == MappingKind::Nir)
-    throw MappingError("section 'nir': a mapping of kind nir; this build reads NIR programs but does not check them "
-                       "yet, so it does not accept them");
-  validate_model(m);
-  if (const char* field = set_nir_field(m.nir))
-    throw MappingError(fmt::format("section 'nir': a SpikeGPT mapping holds the NIR field {}; only a mapping of kind "
-                                   "nir has a NIR program",
-                                   field));
+  const bool nir = m.kind == MappingKind::Nir;
+  if (nir) {
+    validate_nir_program(m);
+  } else {
+    validate_model(m);
+    if (const char* field = set_nir_field(m.nir))
+      throw MappingError(fmt::format("section 'nir': a SpikeGPT mapping holds the NIR field {}; only a mapping of kind "
+                                     "nir has a NIR program",
+                                     field));
+  }
   const ChipSpec chip = mapping_chip_spec(m);
   if (chip.name != m.chip_name)
     throw MappingError(fmt::format("section 'chip': chip_name is '{}' but the embedded description is named '{}'",
                                    m.chip_name, chip.name));
-  if (m.quant.weight_bits > chip.core.weight_bits)
-    throw MappingError(fmt::format("section 'model': {}-bit weights; the cores of '{}' store {}-bit weights",
-                                   m.quant.weight_bits, chip.name, chip.core.weight_bits));
+  const int weight_bits = nir ? m.nir.weight_bits : m.quant.weight_bits;
+  if (weight_bits > chip.core.weight_bits)
+    throw MappingError(fmt::format("section '{}': {}-bit weights; the cores of '{}' store {}-bit weights",
+                                   nir ? "nir" : "model", weight_bits, chip.name, chip.core.weight_bits));
   for (std::size_t i = 0; i < m.units.size(); ++i) validate_unit(m.units[i], i, m, chip);
   validate_flows(m);
-  validate_host(m);
+  if (!nir) validate_host(m);
   const Topology topology(chip);
   validate_placement(m, topology);
   validate_routing(m, topology);

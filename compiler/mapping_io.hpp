@@ -63,7 +63,9 @@ Mapping load_mapping(const std::string& path);
 // Everything the loader checks once the bytes are parsed: model and chip consistency, unit ids,
 // ranges and parameter arrays (expected_params), flows, host data, placement (every unit on a
 // distinct core of the chip, within the core's resources), and the routing tables against a
-// rebuild from placement and flows.
+// rebuild from placement and flows. A NIR mapping (kind Nir) is checked against its NirProgram
+// (populations, projections, column spaces, flow_projection) instead of a SpikeGPT's shapes, host
+// data and op rules; a SpikeGPT mapping must hold an empty NirProgram and no NIR units.
 void validate_mapping(const Mapping& mapping);
 
 // True when the file starts with kMappingMagic or kFormerMappingMagic (`spiketile inspect`

@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 
+#include "compiler/lowering.hpp"
 #include "compiler/mapping_io.hpp"
 #include "tests/unit/cli_runner.hpp"
 #include "tests/unit/output_file_checks.hpp"
@@ -902,6 +903,172 @@ TEST(MappingIo, SaveToAMissingFolderIsAClearError) {
 // ---------------------------------------------------------------------------------------------
 // NIR mappings (format version 5): the 'nir' section, the NIR tiles and their checks.
 
+// A tile of NIR population `population`; a neuron reducer holds its multipliers and constants.
+Unit nir_tile(int id, const std::string& name, NeuronFunction f, int population, int64_t in_begin, int64_t in_end,
+              int64_t out_begin, int64_t out_end, int in_index, int in_tiles) {
+  Unit u = crossbar(id, name, Op::Head, f, population, in_begin, in_end, out_begin, out_end, in_index, in_tiles);
+  u.kind = UnitKind::NirCrossbar;
+  if (f != NeuronFunction::NirNeuron) return u;
+  add_multiplier_arrays(u, param::kOut, u.rows());
+  int seed = id;
+  for (const char* name_i32 : {param::kNeuronDv, param::kNeuronDi, param::kNeuronBias, param::kNeuronTheta,
+                               param::kNeuronVReset})
+    u.params.push_back(filled<int32_t>(name_i32, u.rows(), ++seed));
+  u.params.push_back(filled<int8_t>(param::kNeuronMode, u.rows(), ++seed));
+  return u;
+}
+
+// A recurrent CubaLIF layer of 6 neurons on a 2 × 2 input and a readout of 3, by hand, placed and
+// routed on chips/tiny.yaml. lif1's columns: the input [0, 4), its own spikes of the previous step
+// [4, 10), the bias 10; as two input tiles. The readout's: lif1's spikes [0, 6), bias 6, late bias 7.
+Mapping nir_mapping() {
+  Mapping m;
+  m.kind = MappingKind::Nir;
+  m.chip_yaml = read_text(test_fixtures::kChipsDir + "tiny.yaml");
+  m.chip_name = "spiketile-tiny";
+  NirProgram& p = m.nir;
+  p.source_path = "tests/data/nir/cuba_recurrent.nir";
+  p.input_shape = {2, 2};
+  p.output_shape = {3};
+  p.dt = 1e-4;  // not a binary fraction: read back bit for bit or not at all
+  p.weight_bits = 6;
+  p.activation_bits = 7;
+  p.membrane_bits = 20;
+  p.populations = {
+      {"input", "Input", 4, false, 0.1, 0, -1, -1},
+      {"lif1", "CubaLIF", 6, true, 1.0 / 3.0, 11, 10, -1},
+      {"<output>", "Readout", 3, false, -2.5e-7, 8, 6, 7},
+  };
+  p.projections = {
+      {0, 1, false, 1, 0, {"fc1"}, 24, 24},
+      {1, 1, true, 3, 4, {"lif1.w_rec", "scale"}, 36, 30},
+      {1, 2, false, 1, 0, {"fc_out"}, 18, 17},
+  };
+  p.output = NirProgram::Output::Readout;
+  p.output_population = 2;
+  p.output_scale = {0.5, 1e-3, 0.1};
+  p.output_bias = {-0.25, -0.0, 2.5};
+
+  using F = NeuronFunction;
+  m.units.push_back(nir_tile(0, "lif1[0,0]", F::NirNeuron, 1, 0, 4, 0, 6, 0, 2));
+  m.units.push_back(nir_tile(1, "lif1[0,1]", F::PartialSum, 1, 4, 11, 0, 6, 1, 2));
+  m.units.push_back(nir_tile(2, "<output>[0,0]", F::NirReadout, 2, 0, 8, 0, 3, 0, 1));
+  m.units[0].resources = UnitResources{4, 6, 24, 60};
+  m.units[1].resources = UnitResources{7, 6, 42, 24};
+  m.units[2].resources = UnitResources{8, 3, 24, 12};
+
+  using E = ir::Encoding;
+  m.flows.push_back(flow(1, {0}, FlowRole::PartialSum, E::Wide, "lif1.partial", 0, 6, 24, 6.0));
+  m.flows.push_back(flow(0, {1}, FlowRole::Activation, E::Graded, "lif1.rec", 0, 6, 2, 1.5));
+  m.flows.push_back(flow(0, {2}, FlowRole::Spikes, E::Binary, "lif1.spikes", 0, 6, 0, 1.25));
+  p.flow_projection = {-1, 1, 2};
+  m.decisions = {"lif1: two input tiles (input, then recurrent spikes and bias)"};
+  m.estimate.profile_tokens = 2;
+  m.estimate.cycles_per_token = 77.5;
+  m.estimate.unit_busy_cycles = {30, 12, 9};
+  m.estimate.stages = {{"lif1.spikes", 1, 20, 30}, {"<output>", 2, 40, 77.5}};
+  return place_and_route(std::move(m), load_chip_spec_from_string(read_text(test_fixtures::kChipsDir + "tiny.yaml"), "tiny"));
+}
+
+std::vector<unsigned char> saved_nir_mapping() { return saved(nir_mapping(), "nir"); }
+
+TEST(MappingIoNir, RoundTripKeepsEveryField) {
+  const Mapping m = nir_mapping();
+  ASSERT_EQ(m.unit_cores.size(), 3u);  // placed and routed
+  const Mapping back = round_trip(m, "nir_roundtrip");
+  // Key fields against the values written above, not only against each other.
+  EXPECT_EQ(back.kind, MappingKind::Nir);
+  EXPECT_EQ(bits_of({back.nir.dt}), bits_of({1e-4}));
+  EXPECT_EQ(bits_of(back.nir.output_bias), bits_of({-0.25, -0.0, 2.5}));
+  EXPECT_EQ(back.nir.populations[2].type, "Readout");
+  EXPECT_EQ(back.nir.populations[2].late_bias_column, 7);
+  EXPECT_EQ(back.nir.projections[1].path, std::vector<std::string>({"lif1.w_rec", "scale"}));
+  EXPECT_TRUE(back.nir.projections[1].recurrent);
+  EXPECT_EQ(back.nir.projections[1].spike_value, 3);
+  EXPECT_EQ(back.nir.flow_projection, std::vector<int>({-1, 1, 2}));
+  EXPECT_EQ(back.nir.output, NirProgram::Output::Readout);
+  EXPECT_EQ(back.units[1].kind, UnitKind::NirCrossbar);
+  EXPECT_EQ(back.units[0].function, NeuronFunction::NirNeuron);
+  EXPECT_EQ(back.units[2].function, NeuronFunction::NirReadout);
+  EXPECT_EQ(back.units[0].param(param::kNeuronMode).count, 6);
+  EXPECT_EQ(back.tokenizer.kind, TokenizerKind::None);
+}
+
+// The 'nir' section read field by field as docs/mapping-format.md lays it out, without the loader.
+TEST(MappingIoNir, SectionLayoutMatchesTheDocumentedFormat) {
+  const std::vector<unsigned char> b = saved_nir_mapping();
+  EXPECT_EQ(load<uint32_t>(b, 8), 5u);
+  const SectionSpan nir = sections_of(b)[10];
+  ASSERT_EQ(nir.name, "nir");
+  std::size_t at = nir.offset;
+  const auto string_at = [&]() {
+    const auto length = load<uint32_t>(b, at);
+    std::string s(reinterpret_cast<const char*>(b.data() + at + 4), length);
+    at += 4 + length;
+    return s;
+  };
+  const auto take = [&](auto value) {
+    value = load<decltype(value)>(b, at);
+    at += sizeof value;
+    return value;
+  };
+  EXPECT_EQ(take(uint8_t()), 1);  // kind nir
+  EXPECT_EQ(string_at(), "tests/data/nir/cuba_recurrent.nir");
+  EXPECT_EQ(take(uint64_t()), 2u);  // input_shape
+  EXPECT_EQ(std::vector<int64_t>({take(int64_t()), take(int64_t())}), std::vector<int64_t>({2, 2}));
+  EXPECT_EQ(take(uint64_t()), 1u);  // output_shape
+  EXPECT_EQ(take(int64_t()), 3);
+  EXPECT_EQ(take(double()), 1e-4);
+  EXPECT_EQ(std::vector<int32_t>({take(int32_t()), take(int32_t()), take(int32_t())}), std::vector<int32_t>({6, 7, 20}));
+  EXPECT_EQ(take(uint64_t()), 3u);  // populations
+  for (const char* node : {"input", "lif1", "<output>"}) {
+    EXPECT_EQ(string_at(), node);
+    const std::string type = string_at();
+    const auto size = take(int64_t());
+    const auto binary = take(uint8_t());
+    const auto scale = take(double());
+    const std::vector<int64_t> columns{take(int64_t()), take(int64_t()), take(int64_t())};
+    if (type == "CubaLIF") {
+      EXPECT_EQ(size, 6);
+      EXPECT_EQ(binary, 1);
+      EXPECT_EQ(scale, 1.0 / 3.0);
+      EXPECT_EQ(columns, std::vector<int64_t>({11, 10, -1}));
+    }
+  }
+  EXPECT_EQ(take(uint64_t()), 3u);  // projections
+  for (int k = 0; k < 3; ++k) {
+    const std::vector<int32_t> ends{take(int32_t()), take(int32_t())};
+    const auto recurrent = take(uint8_t());
+    const auto spike_value = take(int32_t());
+    const auto column_begin = take(int64_t());
+    std::vector<std::string> path(take(uint32_t()));
+    for (std::string& node : path) node = string_at();
+    const std::vector<int64_t> counts{take(int64_t()), take(int64_t())};
+    if (k == 1) {
+      EXPECT_EQ(ends, std::vector<int32_t>({1, 1}));
+      EXPECT_EQ(recurrent, 1);
+      EXPECT_EQ(spike_value, 3);
+      EXPECT_EQ(column_begin, 4);
+      EXPECT_EQ(path, std::vector<std::string>({"lif1.w_rec", "scale"}));
+      EXPECT_EQ(counts, std::vector<int64_t>({36, 30}));
+    }
+  }
+  EXPECT_EQ(take(uint8_t()), 2);   // output: readout
+  EXPECT_EQ(take(int32_t()), 2);   // output_population
+  EXPECT_EQ(take(uint64_t()), 3u);
+  EXPECT_EQ(std::vector<double>({take(double()), take(double()), take(double())}), std::vector<double>({0.5, 1e-3, 0.1}));
+  EXPECT_EQ(take(uint64_t()), 3u);
+  EXPECT_EQ(std::vector<double>({take(double()), take(double()), take(double())}), std::vector<double>({-0.25, 0.0, 2.5}));
+  EXPECT_EQ(take(uint64_t()), 3u);  // flow_projection
+  EXPECT_EQ(std::vector<int32_t>({take(int32_t()), take(int32_t()), take(int32_t())}), std::vector<int32_t>({-1, 1, 2}));
+  EXPECT_EQ(at, nir.offset + nir.length);  // nothing else in the section
+  // The units section stores the NIR kind and functions as their enum values.
+  const Mapping m = nir_mapping();
+  EXPECT_EQ(int(UnitKind::NirCrossbar), 2);
+  EXPECT_EQ(int(NeuronFunction::NirReadout), 9);
+  EXPECT_EQ(m.units[2].function, NeuronFunction::NirReadout);
+}
+
 // The mapping file with its last section ('nir') replaced by `payload`: table, size and CRCs anew.
 std::vector<unsigned char> with_nir_payload(const std::vector<unsigned char>& whole, const std::vector<unsigned char>& payload) {
   const SectionSpan nir = sections_of(whole).back();
@@ -919,6 +1086,147 @@ std::vector<unsigned char> with_nir_payload(const std::vector<unsigned char>& wh
 std::vector<unsigned char> nir_payload(const std::vector<unsigned char>& whole) {
   const SectionSpan nir = sections_of(whole).back();
   return {whole.begin() + std::ptrdiff_t(nir.offset), whole.begin() + std::ptrdiff_t(nir.offset + nir.length)};
+}
+
+TEST(MappingIoNir, RejectsACorruptNirSectionNamingTheField) {
+  const std::vector<unsigned char> whole = saved_nir_mapping();
+  ASSERT_EQ(load_error(temp_path("nir")), "(accepted)");
+  const std::vector<unsigned char> payload = nir_payload(whole);
+  ASSERT_EQ(error_for_bytes(with_nir_payload(whole, payload), "nir_same"), "(accepted)");  // the helper itself
+  // The file cut inside the section.
+  const SectionSpan nir = sections_of(whole).back();
+  EXPECT_CONTAINS(error_for_bytes(std::vector<unsigned char>(whole.begin(), whole.begin() + std::ptrdiff_t(nir.offset + 20)), "nir_cut"),
+                  fmt::format("truncated: section 'nir' needs {} bytes at offset {}", nir.length + 4, nir.offset));
+  // The section itself shorter (its CRCs valid): the field it cuts is named.
+  std::vector<unsigned char> shorter(payload.begin(), payload.end() - 4);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, shorter), "nir_short"),
+                  "section 'nir': flow_projection count is 3, which needs at least 12 bytes at 4 bytes each; only 8 bytes remain");
+  shorter.assign(payload.begin(), payload.begin() + 3);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, shorter), "nir_short"),
+                  "section 'nir': source_path needs 4 bytes at offset");
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, {}), "nir_empty"), "section 'nir': kind needs 1 bytes at offset");
+  std::vector<unsigned char> longer = payload;
+  longer.push_back(0);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, longer), "nir_long"),
+                  "section 'nir': 1 bytes left after the last field");
+  // Enumerations out of range: the kind (first byte) and the output (before output_population,
+  // output_scale, output_bias and flow_projection: 4 + 2 × (8 + 3 × 8) + 8 + 3 × 4 bytes from the end).
+  std::vector<unsigned char> bad = payload;
+  bad[0] = 2;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_kind"),
+                  "section 'nir': kind is 2; expected one of 0 spikegpt, 1 nir");
+  bad = payload;
+  const std::size_t output_at = payload.size() - (1 + 4 + 2 * (8 + 24) + 8 + 12);
+  ASSERT_EQ(bad[output_at], 2);
+  bad[output_at] = 3;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_output"),
+                  "section 'nir': output is 3; expected one of 0 spikes, 1 membrane, 2 readout");
+  // The first population's binary flag is not a bool: after kind, source_path, the shapes, dt,
+  // the widths, the population count, node "input" and type "Input" and size.
+  bad = payload;
+  const std::size_t binary_at = 1 + 4 + 33 + (8 + 16) + (8 + 8) + 8 + 12 + 8 + (4 + 5) + (4 + 5) + 8;
+  ASSERT_EQ(bad[binary_at], 0);
+  bad[binary_at] = 7;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_bool"),
+                  "section 'nir', population 0 (input): binary is 7; expected 0 or 1");
+  // A count beyond the section's bytes is refused before anything is allocated.
+  bad = payload;
+  store<uint64_t>(bad, binary_at - 8 - 9 - 9 - 8, uint64_t(1) << 61);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_count"),
+                  "section 'nir': population count is 2305843009213693952, which needs more than 2^64 bytes");
+  // A flow_projection of the wrong size and a unit outside its population, behind valid checksums.
+  expect_refused({{"flow_projection size", [](Mapping& m) { m.nir.flow_projection.pop_back(); },
+                   "section 'nir': flow_projection has 2 entries for 3 flows"},
+                  {"rows outside the population", [](Mapping& m) { m.units[2].out_end = 4; },
+                   "unit 2 (<output>[0,0]): output range [0, 4) is not a non-empty range inside [0, 3) (the neurons "
+                   "of population 2 (<output>))"}},
+                 nir_mapping(), "nir_bad");
+}
+
+TEST(MappingIoNir, RejectsMappingsThatDoNotFitTheirProgram) {
+  using F = NeuronFunction;
+  const std::vector<MappingDamage> cases{
+      {"unit kind", [](Mapping& m) { m.units[0].kind = UnitKind::Crossbar; },
+       "unit 0 (lif1[0,0]): a crossbar unit in a NIR mapping; every unit of a NIR mapping is a nir-crossbar tile"},
+      {"layer 0", [](Mapping& m) { m.units[0].layer = 0; },
+       "unit 0 (lif1[0,0]): layer 0 is not a population on the chip; expected 1 to 2"},
+      {"layer 3", [](Mapping& m) { m.units[2].layer = 3; },
+       "unit 2 (<output>[0,0]): layer 3 is not a population on the chip; expected 1 to 2"},
+      {"columns", [](Mapping& m) { m.units[1].in_end = 12; },
+       "unit 1 (lif1[0,1]): input range [4, 12) is not a non-empty range inside [0, 11) (the columns of population 1 (lif1))"},
+      {"readout function", [](Mapping& m) { m.units[2].function = F::NirNeuron; },
+       "unit 2 (<output>[0,0]): function 'neuron'; tile 0 of population 2 (<output>) must be 'readout'"},
+      {"neuron function", [](Mapping& m) { m.units[0].function = F::NirReadout; },
+       "unit 0 (lif1[0,0]): function 'readout'; tile 0 of population 1 (lif1) must be 'neuron'"},
+      {"partial-sum function", [](Mapping& m) { m.units[1].function = F::NirNeuron; },
+       "unit 1 (lif1[0,1]): function 'neuron'; tile 1 of population 1 (lif1) must be 'partial-sum'"},
+      {"missing neuron constant", [](Mapping& m) { m.units[0].params.pop_back(); },
+       "unit 0 (lif1[0,0]): parameter 'neuron.mode' (6 × i8) is missing"},
+      {"readout with neuron constants", [](Mapping& m) { m.units[2].params.push_back(filled<int32_t>(param::kNeuronTheta, 3, 0)); },
+       "unit 2 (<output>[0,0]): unexpected parameter 'neuron.theta'; a nir-crossbar readout unit holds [weights]"},
+      {"neuron constant count", [](Mapping& m) { m.units[0].params[3] = filled<int32_t>(param::kNeuronDv, 5, 0); },
+       "unit 0 (lif1[0,0]): parameter 'neuron.dv' is 5 × i32; expected 6 × i32"},
+      {"spikes as partial sums", [](Mapping& m) { m.nir.flow_projection[2] = -1; },
+       "flow 2 (lif1.spikes): flow_projection is -1 (partial sums), but the flow's role is 'spikes'"},
+      {"partial sums as a projection", [](Mapping& m) { m.nir.flow_projection[0] = 0; },
+       "flow 0 (lif1.partial): a 'partial-sum' flow carries projection 0"},
+      {"no such projection", [](Mapping& m) { m.nir.flow_projection[1] = 3; },
+       "flow 1 (lif1.rec): flow_projection is 3; expected -1 (partial sums) or a projection, 0 to 2"},
+      {"projection into another population", [](Mapping& m) { m.nir.flow_projection[2] = 1; },
+       "flow 2 (lif1.spikes): carries projection 1 into population 1, but its destination unit 2 (<output>[0,0]) is a "
+       "tile of population 2"},
+      {"projection from a partial-sum tile", [](Mapping& m) { m.flows[1].source = 1; },
+       "flow 1 (lif1.rec): carries projection 1 from population 1, but its source unit 1 (lif1[0,1]) is a "
+       "'partial-sum' tile of population 1"},
+      {"partial sums to another population", [](Mapping& m) { m.flows[0].destinations = {2}; },
+       "flow 0 (lif1.partial): partial sums of population 1 go to unit 2 (<output>[0,0]), which is no reducer of it"},
+      {"columns outside the destination", [](Mapping& m) { m.nir.projections[1].column_begin = 3; },
+       "flow 1 (lif1.rec): carries columns [3, 9), outside the input columns [4, 11) of unit 1 (lif1[0,1])"},
+      {"projection outside its target's columns", [](Mapping& m) { m.nir.projections[2].column_begin = 3; },
+       "section 'nir': projection 2: column_begin is 3: the 6 neurons of population 1 (lif1) would take columns "
+       "[3, 9), outside the 8 columns of population 2 (<output>)"},
+      {"projection into the input", [](Mapping& m) { m.nir.projections[0].target = 0; },
+       "section 'nir': projection 0: target 0 is not a population on the chip; expected 1 to 2"},
+      {"projection source", [](Mapping& m) { m.nir.projections[2].source = 3; },
+       "section 'nir': projection 2: source 3 is not a population (the program has 3)"},
+      {"spike value", [](Mapping& m) { m.nir.projections[2].spike_value = 0; },
+       "section 'nir': projection 2: spike_value is 0; expected 1 or more"},
+      {"bias column", [](Mapping& m) { m.nir.populations[2].bias_column = 8; },
+       "section 'nir': population 2 (<output>): bias_column is 8; expected -1 (none) or one of its columns, 0 to 7"},
+      {"late bias column", [](Mapping& m) { m.nir.populations[1].late_bias_column = -2; },
+       "section 'nir': population 1 (lif1): late_bias_column is -2; expected -1 (none)"},
+      {"population size", [](Mapping& m) { m.nir.populations[1].size = 0; },
+       "section 'nir': population 1 (lif1): size is 0; expected 1 to 2^40"},
+      {"population scale", [](Mapping& m) { m.nir.populations[1].scale = std::nan(""); },
+       "section 'nir': population 1 (lif1): scale is nan"},
+      {"output scales", [](Mapping& m) { m.nir.output_scale.push_back(1.0); },
+       "section 'nir': output_scale has 4 values; output_shape [3] holds 3"},
+      {"output biases", [](Mapping& m) { m.nir.output_bias.pop_back(); },
+       "section 'nir': output_bias has 2 values; output_shape [3] holds 3"},
+      {"output bias value", [](Mapping& m) { m.nir.output_bias[1] = std::numeric_limits<double>::infinity(); },
+       "section 'nir': output_bias[1] is inf"},
+      {"output population", [](Mapping& m) { m.nir.output_population = 3; },
+       "section 'nir': output_population is 3; the program has 3 populations"},
+      {"input size", [](Mapping& m) { m.nir.input_shape = {2, 3}; },
+       "section 'nir': input_shape [2, 3] holds 6 values; population 0 (input) has 4 neurons"},
+      {"input shape", [](Mapping& m) { m.nir.input_shape = {4, -1}; },
+       "section 'nir': input_shape is [4, -1]; expected dimensions >= 1"},
+      {"no populations", [](Mapping& m) { m.nir.populations.clear(); }, "section 'nir': no populations"},
+      {"dt", [](Mapping& m) { m.nir.dt = 0; }, "section 'nir': dt is 0; expected a finite time step > 0"},
+      {"weight bits", [](Mapping& m) { m.nir.weight_bits = 9; }, "section 'nir': weight_bits is 9; expected 1 to 8"},
+      {"membrane bits", [](Mapping& m) { m.nir.membrane_bits = 0; }, "section 'nir': membrane_bits is 0; expected 1 to 32"},
+      {"host data", [](Mapping& m) { m.host.head_logit_scale = {1.0}; },
+       "section 'host': a NIR mapping keeps no embedding or logit scales"},
+      {"tokenizer", [](Mapping& m) { m.tokenizer.kind = TokenizerKind::Characters; },
+       "section 'tokenizer': a NIR mapping encodes no text, yet it records a character vocabulary"},
+      {"estimate stage", [](Mapping& m) { m.estimate.stages[1].layer = 3; },
+       "section 'estimate': stage <output> is in layer 3"},
+      {"resources", [](Mapping& m) { m.units[0].resources.state_bytes = 65; },
+       "unit 0 (lif1[0,0]): needs 65 state bytes; a core of 'spiketile-tiny' has 64"},
+  };
+  const Mapping base = nir_mapping();
+  ASSERT_NO_THROW(validate_mapping(base));
+  expect_refused(cases, base, "nir_bad");
 }
 
 // A SpikeGPT mapping holds the empty NIR program and no NIR tiles; the section's kind decides
@@ -945,7 +1253,48 @@ TEST(MappingIoNir, SpikeGptMappingsHoldNoNirProgramOrTiles) {
   std::vector<unsigned char> payload = nir_payload(whole);
   payload[0] = 1;
   EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, payload), "gpt_as_nir"),
-                  "section 'nir': a mapping of kind nir; this build reads NIR programs but does not check them yet");
+                  "section 'nir': dt is 0; expected a finite time step > 0");
+}
+
+// Past the checksums, any value in the 'nir' section becomes a MappingError or a valid mapping.
+TEST(MappingIoNir, DamagedFieldsBehindValidChecksumsAreRejectedCleanly) {
+  const std::vector<unsigned char> whole = saved_nir_mapping();
+  const SectionSpan nir = sections_of(whole).back();
+  std::mt19937_64 rng(5);
+  const std::string path = temp_path("nir_fuzz_sealed");
+  int rejected = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<unsigned char> b = whole;
+    for (int k = 0, flips = 1 + int(rng() % 3); k < flips; ++k) b[nir.offset + rng() % nir.length] ^= uint8_t(1u << (rng() % 8));
+    reseal(b);
+    write_bytes(path, b);
+    try {
+      load_mapping(path);
+    } catch (const MappingError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 150);  // most fields are checked; names, scales and counts of synapses may take any value
+}
+
+// The parameter table of docs/mapping-format.md names every array expected_params asks of a unit.
+TEST(MappingIoNir, DocumentedParameterTableNamesEveryExpectedArray) {
+  const std::string doc = read_text(test_fixtures::kRepo / "docs" / "mapping-format.md");
+  const auto begin = doc.find("#### Parameter arrays per unit");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string table = doc.substr(begin, doc.find("\n### ", begin) - begin);
+  std::vector<Unit> units = small_mapping().units;
+  for (const Unit& u : nir_mapping().units) units.push_back(u);
+  Unit ffn_key = crossbar(9, "L0.ffn.key[0,0]", Op::FfnKey, NeuronFunction::FfnKeyRelu2, 0, 0, 8, 0, 8, 0, 1);
+  units.push_back(ffn_key);
+  int arrays = 0;
+  for (const Unit& u : units)
+    for (const ParamRule& rule : expected_params(u, ModelConfig{1, 8, 4})) {
+      EXPECT_CONTAINS(table, "`" + rule.name + "`");
+      ++arrays;
+    }
+  EXPECT_GT(arrays, 40);
+  EXPECT_CONTAINS(table, "| NIR neuron reducers | `neuron.mode` | i8 | rows |");
 }
 
 TEST(MappingSummary, ReportsUseAgainstTheChip) {
