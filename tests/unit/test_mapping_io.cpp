@@ -992,6 +992,9 @@ TEST(MappingIoNir, RoundTripKeepsEveryField) {
   EXPECT_EQ(back.units[2].function, NeuronFunction::NirReadout);
   EXPECT_EQ(back.units[0].param(param::kNeuronMode).count, 6);
   EXPECT_EQ(back.tokenizer.kind, TokenizerKind::None);
+  // The fuzz corpus keeps this mapping as version 5 wrote it: it still loads, field for field.
+  const Mapping committed = load_mapping(std::string(SPIKETILE_FUZZ_INPUTS) + "/corpus/mapping/nir_cuba_readout_v5.stmap");
+  expect_same_mapping(m, committed);
 }
 
 // The 'nir' section read field by field as docs/mapping-format.md lays it out, without the loader.
