@@ -27,10 +27,18 @@ namespace {
 using checkpoint_io::Crc32;
 
 enum Section : int {
-  kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kTokenizer, kSectionCount
+  kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kTokenizer, kNir, kSectionCount
 };
-// Version 3 had the sections before kTokenizer.
+// Version 3 had the sections before kTokenizer, version 4 those before kNir.
 constexpr int kVersion3SectionCount = kTokenizer;
+constexpr int kVersion4SectionCount = kNir;
+
+// How many values each stored enumeration has (its last value + 1).
+constexpr int kUnitKinds = int(UnitKind::NirCrossbar) + 1;
+constexpr int kNeuronFunctions = int(NeuronFunction::NirReadout) + 1;
+constexpr int kMappingKinds = int(MappingKind::Nir) + 1;
+constexpr int kNirOutputs = int(NirProgram::Output::Readout) + 1;
+static_assert(sizeof(int) == sizeof(int32_t), "NirProgram::flow_projection is stored as i32 with plain copies");
 
 // Layout of the fixed part (docs/mapping-format.md, "File layout").
 constexpr uint64_t kHeaderBytes = 24;       // magic, version, section count, file size
@@ -51,6 +59,17 @@ constexpr uint64_t kMinFlowBytes = 4 + 4 + 2 + 4 + 8 + 8 + 4 + 8;
 constexpr uint64_t kCoreBytes = 3 * 4;
 constexpr uint64_t kRouteEntryBytes = 4 + 1 + 1 + 4 * 4;
 constexpr uint64_t kMinStringBytes = 4;
+constexpr uint64_t kMinPopulationBytes = 2 * kMinStringBytes + 8 + 1 + 8 + 3 * 8;
+constexpr uint64_t kMinProjectionBytes = 4 + 4 + 1 + 4 + 8 + 4 + 8 + 8;
+
+const char* nir_output_name(NirProgram::Output o) {
+  switch (o) {
+    case NirProgram::Output::Spikes: return "spikes";
+    case NirProgram::Output::Membrane: return "membrane";
+    case NirProgram::Output::Readout: return "readout";
+  }
+  return "?";
+}
 
 std::string hex_bytes(const unsigned char* bytes, std::size_t n) {
   std::string out;
@@ -283,6 +302,45 @@ void write_tokenizer(Sink& s, const Mapping& m) {
   put_string(s, t.json, "tokenizer json");
 }
 
+// The kind, then the NirProgram's fields; a SpikeGPT mapping writes its (empty) program too, so the
+// layout has no optional fields.
+template <class Sink>
+void write_nir(Sink& s, const Mapping& m) {
+  const NirProgram& p = m.nir;
+  put(s, uint8_t(m.kind));
+  put_string(s, p.source_path, "nir source_path");
+  put_array(s, p.input_shape);
+  put_array(s, p.output_shape);
+  put(s, p.dt);
+  for (int v : {p.weight_bits, p.activation_bits, p.membrane_bits}) put(s, int32_t(v));
+  put(s, uint64_t(p.populations.size()));
+  for (const NirProgram::Population& q : p.populations) {
+    put_string(s, q.node, "population node");
+    put_string(s, q.type, "population type");
+    put(s, int64_t(q.size));
+    put(s, uint8_t(q.binary));
+    put(s, q.scale);
+    for (int64_t v : {q.columns, q.bias_column, q.late_bias_column}) put(s, v);
+  }
+  put(s, uint64_t(p.projections.size()));
+  for (const NirProgram::Projection& j : p.projections) {
+    put(s, int32_t(j.source));
+    put(s, int32_t(j.target));
+    put(s, uint8_t(j.recurrent));
+    put(s, int32_t(j.spike_value));
+    put(s, int64_t(j.column_begin));
+    put(s, uint32_t(j.path.size()));
+    for (const std::string& node : j.path) put_string(s, node, "projection path node");
+    put(s, int64_t(j.synapses));
+    put(s, int64_t(j.distinct_weights));
+  }
+  put(s, uint8_t(p.output));
+  put(s, int32_t(p.output_population));
+  put_array(s, p.output_scale);
+  put_array(s, p.output_bias);
+  put_array(s, p.flow_projection);
+}
+
 template <class Sink>
 void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream* embedding) {
   switch (section) {
@@ -296,6 +354,7 @@ void write_section(Sink& s, int section, const Mapping& m, const EmbeddingStream
     case kDecisions: return write_decisions(s, m);
     case kEstimate: return write_estimate(s, m);
     case kTokenizer: return write_tokenizer(s, m);
+    case kNir: return write_nir(s, m);
   }
 }
 
@@ -495,8 +554,8 @@ void read_units(SectionReader& r, Mapping& m) {
     u.id = r.get<int32_t>("id");
     u.name = r.get_string("name");
     r.set_context(fmt::format("unit {} ({})", i, u.name));
-    u.kind = r.get_enum<UnitKind>("kind", 2, unit_kind_name);
-    u.function = r.get_enum<NeuronFunction>("function", 8, neuron_function_name);
+    u.kind = r.get_enum<UnitKind>("kind", kUnitKinds, unit_kind_name);
+    u.function = r.get_enum<NeuronFunction>("function", kNeuronFunctions, neuron_function_name);
     u.op = r.get_enum<Op>("op", kOpCount, op_name);
     u.layer = r.get<int32_t>("layer");
     u.in_begin = r.get<int64_t>("in_begin");
@@ -640,6 +699,58 @@ void read_tokenizer(SectionReader& r, Mapping& m) {
   t.json = r.get_string("json");
 }
 
+void read_population(SectionReader& r, NirProgram::Population& q) {
+  q.type = r.get_string("type");
+  q.size = r.get<int64_t>("size");
+  q.binary = r.get_bool("binary");
+  q.scale = r.get<double>("scale");
+  q.columns = r.get<int64_t>("columns");
+  q.bias_column = r.get<int64_t>("bias_column");
+  q.late_bias_column = r.get<int64_t>("late_bias_column");
+}
+
+void read_projection(SectionReader& r, NirProgram::Projection& j) {
+  j.source = r.get<int32_t>("source");
+  j.target = r.get<int32_t>("target");
+  j.recurrent = r.get_bool("recurrent");
+  j.spike_value = r.get<int32_t>("spike_value");
+  j.column_begin = r.get<int64_t>("column_begin");
+  j.path.resize(r.get_count32("path count", kMinStringBytes));
+  for (std::string& node : j.path) node = r.get_string("path node");
+  j.synapses = r.get<int64_t>("synapses");
+  j.distinct_weights = r.get<int64_t>("distinct_weights");
+}
+
+void read_nir(SectionReader& r, Mapping& m) {
+  m.kind = r.get_enum<MappingKind>("kind", kMappingKinds, mapping_kind_name);
+  NirProgram& p = m.nir;
+  p.source_path = r.get_string("source_path");
+  p.input_shape = r.get_array<int64_t>("input_shape count");
+  p.output_shape = r.get_array<int64_t>("output_shape count");
+  p.dt = r.get<double>("dt");
+  p.weight_bits = r.get<int32_t>("weight_bits");
+  p.activation_bits = r.get<int32_t>("activation_bits");
+  p.membrane_bits = r.get<int32_t>("membrane_bits");
+  p.populations.resize(r.get_count("population count", kMinPopulationBytes));
+  for (std::size_t i = 0; i < p.populations.size(); ++i) {
+    r.set_context(fmt::format("population {}", i));
+    p.populations[i].node = r.get_string("node");
+    r.set_context(fmt::format("population {} ({})", i, p.populations[i].node));
+    read_population(r, p.populations[i]);
+  }
+  p.projections.resize(r.get_count("projection count", kMinProjectionBytes));
+  for (std::size_t k = 0; k < p.projections.size(); ++k) {
+    r.set_context(fmt::format("projection {}", k));
+    read_projection(r, p.projections[k]);
+  }
+  r.set_context("");
+  p.output = r.get_enum<NirProgram::Output>("output", kNirOutputs, nir_output_name);
+  p.output_population = r.get<int32_t>("output_population");
+  p.output_scale = r.get_array<double>("output_scale count");
+  p.output_bias = r.get_array<double>("output_bias count");
+  p.flow_projection = r.get_array<int>("flow_projection count");
+}
+
 void read_section(SectionReader& r, int section, Mapping& m) {
   switch (section) {
     case kModel: return read_model(r, m);
@@ -652,6 +763,7 @@ void read_section(SectionReader& r, int section, Mapping& m) {
     case kDecisions: return read_decisions(r, m);
     case kEstimate: return read_estimate(r, m);
     case kTokenizer: return read_tokenizer(r, m);
+    case kNir: return read_nir(r, m);
   }
 }
 
@@ -765,6 +877,13 @@ void verify_checksums(const FileReader& file, const std::vector<SectionEntry>& s
 // Validation.
 
 std::string unit_label(const Unit& u, std::size_t index) { return fmt::format("unit {} ({})", index, u.name); }
+std::string population_label(const NirProgram& p, int index) {
+  return fmt::format("population {} ({})", index, p.populations[std::size_t(index)].node);
+}
+// The type of a NIR readout population: its tiles' reducers hand the accumulators to the host.
+constexpr const char* kReadoutType = "Readout";
+// The most elements a NIR shape, population or column space may have (far beyond any chip system).
+constexpr int64_t kMaxNirElements = int64_t(1) << 40;
 
 // Output rows × input columns of a crossbar op's weight matrix, and the function of its reducers.
 struct CrossbarOp {
@@ -812,6 +931,125 @@ void validate_model(const Mapping& m) {
   positive("graded_payload_bits", m.encoding_rule.graded_payload_bits, 32);
 }
 
+[[noreturn]] void fail_nir(const std::string& what) { throw MappingError("section 'nir': " + what); }
+
+// The elements of a NIR shape: every dimension >= 1, the product at most kMaxNirElements.
+int64_t shape_elements(const std::vector<int64_t>& shape, const char* field) {
+  int64_t elements = 1;
+  for (int64_t dimension : shape) {
+    if (dimension < 1 || dimension > kMaxNirElements / elements)
+      fail_nir(fmt::format("{} is [{}]; expected dimensions >= 1 holding at most 2^40 elements", field,
+                           fmt::join(shape, ", ")));
+    elements *= dimension;
+  }
+  return elements;
+}
+
+void validate_nir_populations(const NirProgram& p) {
+  if (p.populations.empty()) fail_nir("no populations; population 0 is the graph input");
+  for (std::size_t i = 0; i < p.populations.size(); ++i) {
+    const NirProgram::Population& q = p.populations[i];
+    const std::string who = population_label(p, int(i));
+    if (q.size < 1 || q.size > kMaxNirElements) fail_nir(fmt::format("{}: size is {}; expected 1 to 2^40", who, q.size));
+    if (q.columns < 0 || q.columns > kMaxNirElements)
+      fail_nir(fmt::format("{}: columns is {}; expected 0 to 2^40", who, q.columns));
+    if (!std::isfinite(q.scale)) fail_nir(fmt::format("{}: scale is {}", who, q.scale));
+    for (const auto& [name, column] : {std::pair{"bias_column", q.bias_column}, std::pair{"late_bias_column", q.late_bias_column}})
+      if (column != -1 && (column < 0 || column >= q.columns))
+        fail_nir(fmt::format("{}: {} is {}; expected -1 (none) or one of its columns, 0 to {}", who, name, column,
+                             q.columns - 1));
+  }
+}
+
+void validate_nir_projections(const NirProgram& p) {
+  const int populations = int(p.populations.size());
+  for (std::size_t k = 0; k < p.projections.size(); ++k) {
+    const NirProgram::Projection& j = p.projections[k];
+    const std::string who = fmt::format("projection {}", k);
+    if (j.source < 0 || j.source >= populations)
+      fail_nir(fmt::format("{}: source {} is not a population (the program has {})", who, j.source, populations));
+    if (j.target < 1 || j.target >= populations)
+      fail_nir(fmt::format("{}: target {} is not a population on the chip; expected 1 to {}", who, j.target,
+                           populations - 1));
+    if (j.spike_value < 1) fail_nir(fmt::format("{}: spike_value is {}; expected 1 or more", who, j.spike_value));
+    const int64_t neurons = p.populations[std::size_t(j.source)].size;
+    const int64_t columns = p.populations[std::size_t(j.target)].columns;
+    if (j.column_begin < 0 || j.column_begin > columns - neurons)
+      fail_nir(fmt::format("{}: column_begin is {}: the {} neurons of {} would take columns [{}, {}), outside the {} "
+                           "columns of {}",
+                           who, j.column_begin, neurons, population_label(p, j.source), j.column_begin,
+                           j.column_begin + neurons, columns, population_label(p, j.target)));
+    if (j.synapses < 0 || j.distinct_weights < 0)
+      fail_nir(fmt::format("{}: synapses {}, distinct_weights {}; expected counts >= 0", who, j.synapses,
+                           j.distinct_weights));
+  }
+}
+
+// The host's side: the input it quantizes into population 0, the outputs it reads back and scales.
+void validate_nir_host_side(const NirProgram& p) {
+  const int64_t inputs = shape_elements(p.input_shape, "input_shape");
+  if (inputs != p.populations[0].size)
+    fail_nir(fmt::format("input_shape [{}] holds {} values; {} has {} neurons", fmt::join(p.input_shape, ", "), inputs,
+                         population_label(p, 0), p.populations[0].size));
+  if (p.output_population < 0 || p.output_population >= int(p.populations.size()))
+    fail_nir(fmt::format("output_population is {}; the program has {} populations", p.output_population,
+                         p.populations.size()));
+  const int64_t outputs = shape_elements(p.output_shape, "output_shape");
+  for (const auto& [name, values] : {std::pair{"output_scale", &p.output_scale}, std::pair{"output_bias", &p.output_bias}}) {
+    if (int64_t(values->size()) != outputs)
+      fail_nir(fmt::format("{} has {} values; output_shape [{}] holds {}", name, values->size(),
+                           fmt::join(p.output_shape, ", "), outputs));
+    for (std::size_t i = 0; i < values->size(); ++i)
+      if (!std::isfinite((*values)[i])) fail_nir(fmt::format("{}[{}] is {}", name, i, (*values)[i]));
+  }
+}
+
+// A NIR mapping's program, before its units and flows are checked against it.
+void validate_nir_program(const Mapping& m) {
+  const NirProgram& p = m.nir;
+  const auto bits = [](const char* field, int v, int max) {
+    if (v < 1 || v > max) fail_nir(fmt::format("{} is {}; expected 1 to {}", field, v, max));
+  };
+  bits("weight_bits", p.weight_bits, 8);
+  bits("activation_bits", p.activation_bits, 32);
+  bits("membrane_bits", p.membrane_bits, 32);
+  if (!std::isfinite(p.dt) || p.dt <= 0) fail_nir(fmt::format("dt is {}; expected a finite time step > 0", p.dt));
+  validate_nir_populations(p);
+  validate_nir_projections(p);
+  validate_nir_host_side(p);
+  if (p.flow_projection.size() != m.flows.size())
+    fail_nir(fmt::format("flow_projection has {} entries for {} flows (one per flow)", p.flow_projection.size(),
+                         m.flows.size()));
+  if (!m.host.embedding.empty() || !m.host.head_logit_scale.empty())
+    throw MappingError(fmt::format("section 'host': a NIR mapping keeps no embedding or logit scales (its host side is "
+                                   "section 'nir'); it holds {} and {} values",
+                                   m.host.embedding.size(), m.host.head_logit_scale.size()));
+}
+
+// The first field of the NirProgram a SpikeGPT mapping has set, or null: it must hold the empty one.
+const char* set_nir_field(const NirProgram& p) {
+  const NirProgram empty;
+  const std::pair<bool, const char*> fields[] = {
+      {!p.source_path.empty(), "source_path"},
+      {!p.input_shape.empty(), "input_shape"},
+      {!p.output_shape.empty(), "output_shape"},
+      {!(p.dt == empty.dt), "dt"},
+      {p.weight_bits != empty.weight_bits, "weight_bits"},
+      {p.activation_bits != empty.activation_bits, "activation_bits"},
+      {p.membrane_bits != empty.membrane_bits, "membrane_bits"},
+      {!p.populations.empty(), "populations"},
+      {!p.projections.empty(), "projections"},
+      {p.output != empty.output, "output"},
+      {p.output_population != empty.output_population, "output_population"},
+      {!p.output_scale.empty(), "output_scale"},
+      {!p.output_bias.empty(), "output_bias"},
+      {!p.flow_projection.empty(), "flow_projection"},
+  };
+  for (const auto& [set, name] : fields)
+    if (set) return name;
+  return nullptr;
+}
+
 void validate_params(const Unit& u, std::size_t index, const ModelConfig& config) {
   const std::string who = unit_label(u, index);
   const std::vector<ParamRule> rules = expected_params(u, config);
@@ -838,38 +1076,75 @@ void validate_params(const Unit& u, std::size_t index, const ModelConfig& config
                                      param_type_name(r.type)));
 }
 
+// The tile positions and function of a crossbar tile of `matrix` ("op 'att.key'", "population 1
+// (lif1)"), whose reducers compute `reducer`, and whether it fits the chip's crossbar.
+void check_tile(const Unit& u, const std::string& who, const std::string& matrix, NeuronFunction reducer,
+                const ChipSpec& chip) {
+  check_index(who, "input tile", u.in_index, u.in_tiles);
+  check_index(who, "output tile", u.out_index, u.out_tiles);
+  const NeuronFunction expected = u.in_index == 0 ? reducer : NeuronFunction::PartialSum;
+  if (u.function != expected)
+    throw MappingError(fmt::format("{}: function '{}'; tile {} of {} must be '{}' (the tile with input index 0 "
+                                   "reduces its row block)",
+                                   who, neuron_function_name(u.function), u.in_index, matrix,
+                                   neuron_function_name(expected)));
+  if (u.cols() > chip.core.crossbar.axons || u.rows() > chip.core.crossbar.neurons)
+    throw MappingError(fmt::format("{}: a {} × {} tile does not fit the {} × {} (neurons × axons) crossbar of '{}'", who,
+                                   u.rows(), u.cols(), chip.core.crossbar.neurons, chip.core.crossbar.axons, chip.name));
+}
+
+void validate_crossbar_tile(const Unit& u, const std::string& who, const ModelConfig& c, const ChipSpec& chip) {
+  CrossbarOp op;
+  if (!crossbar_op(u.op, c, op))
+    throw MappingError(fmt::format("{}: a crossbar unit runs op '{}', which has no weight matrix", who, op_name(u.op)));
+  if (u.op == Op::Head ? u.layer != -1 : (u.layer < 0 || u.layer >= c.n_layer))
+    throw MappingError(fmt::format("{}: layer {} for op '{}'; expected {}", who, u.layer, op_name(u.op),
+                                   u.op == Op::Head ? std::string("-1 (the head)") : fmt::format("0 to {}", c.n_layer - 1)));
+  check_range(who, "input range", u.in_begin, u.in_end, op.cols, "the weight matrix's columns");
+  check_range(who, "output range", u.out_begin, u.out_end, op.rows, "the weight matrix's rows");
+  check_tile(u, who, fmt::format("op '{}'", op_name(u.op)), op.reducer, chip);
+}
+
+void validate_residual_slice(const Unit& u, const std::string& who, const ModelConfig& c) {
+  if (u.op != Op::Ln1) throw MappingError(fmt::format("{}: a residual unit has op '{}'; expected '{}'", who, op_name(u.op), op_name(Op::Ln1)));
+  if (u.layer < 0 || u.layer >= c.n_layer)
+    throw MappingError(fmt::format("{}: layer {}; expected 0 to {}", who, u.layer, c.n_layer - 1));
+  check_range(who, "channel range", u.out_begin, u.out_end, c.n_embd, "n_embd");
+  check_index(who, "slice", u.slice, u.slices);
+}
+
+// A NIR tile: a block of one population's input matrix, rows its neurons (or the readout's rows),
+// columns its column space; the readout's reducers hand their accumulators to the host.
+void validate_nir_tile(const Unit& u, const std::string& who, const NirProgram& p, const ChipSpec& chip) {
+  if (u.kind != UnitKind::NirCrossbar)
+    throw MappingError(fmt::format("{}: a {} unit in a NIR mapping; every unit of a NIR mapping is a {} tile", who,
+                                   unit_kind_name(u.kind), unit_kind_name(UnitKind::NirCrossbar)));
+  const int populations = int(p.populations.size());
+  if (u.layer < 1 || u.layer >= populations)
+    throw MappingError(fmt::format("{}: layer {} is not a population on the chip; expected 1 to {} (population 0 is "
+                                   "the graph input, which the host writes)",
+                                   who, u.layer, populations - 1));
+  const NirProgram::Population& q = p.populations[std::size_t(u.layer)];
+  const std::string population = population_label(p, u.layer);
+  check_range(who, "output range", u.out_begin, u.out_end, q.size, ("the neurons of " + population).c_str());
+  check_range(who, "input range", u.in_begin, u.in_end, q.columns, ("the columns of " + population).c_str());
+  check_tile(u, who, population, q.type == kReadoutType ? NeuronFunction::NirReadout : NeuronFunction::NirNeuron, chip);
+}
+
 void validate_unit(const Unit& u, std::size_t index, const Mapping& m, const ChipSpec& chip) {
   const std::string who = unit_label(u, index);
   const ModelConfig& c = m.config;
   if (u.id != int(index))
     throw MappingError(fmt::format("{}: id is {}; units are numbered by position, expected {}", who, u.id, index));
-  if (u.kind == UnitKind::Crossbar) {
-    CrossbarOp op;
-    if (!crossbar_op(u.op, c, op))
-      throw MappingError(fmt::format("{}: a crossbar unit runs op '{}', which has no weight matrix", who, op_name(u.op)));
-    if (u.op == Op::Head ? u.layer != -1 : (u.layer < 0 || u.layer >= c.n_layer))
-      throw MappingError(fmt::format("{}: layer {} for op '{}'; expected {}", who, u.layer, op_name(u.op),
-                                     u.op == Op::Head ? std::string("-1 (the head)") : fmt::format("0 to {}", c.n_layer - 1)));
-    check_range(who, "input range", u.in_begin, u.in_end, op.cols, "the weight matrix's columns");
-    check_range(who, "output range", u.out_begin, u.out_end, op.rows, "the weight matrix's rows");
-    check_index(who, "input tile", u.in_index, u.in_tiles);
-    check_index(who, "output tile", u.out_index, u.out_tiles);
-    const NeuronFunction expected = u.in_index == 0 ? op.reducer : NeuronFunction::PartialSum;
-    if (u.function != expected)
-      throw MappingError(fmt::format("{}: function '{}'; tile {} of op '{}' must be '{}' (the tile with input index 0 "
-                                     "reduces its row block)",
-                                     who, neuron_function_name(u.function), u.in_index, op_name(u.op),
-                                     neuron_function_name(expected)));
-    if (u.cols() > chip.core.crossbar.axons || u.rows() > chip.core.crossbar.neurons)
-      throw MappingError(fmt::format("{}: a {} × {} tile does not fit the {} × {} (neurons × axons) crossbar of '{}'", who,
-                                     u.rows(), u.cols(), chip.core.crossbar.neurons, chip.core.crossbar.axons, chip.name));
-  } else {
-    if (u.op != Op::Ln1) throw MappingError(fmt::format("{}: a residual unit has op '{}'; expected '{}'", who, op_name(u.op), op_name(Op::Ln1)));
-    if (u.layer < 0 || u.layer >= c.n_layer)
-      throw MappingError(fmt::format("{}: layer {}; expected 0 to {}", who, u.layer, c.n_layer - 1));
-    check_range(who, "channel range", u.out_begin, u.out_end, c.n_embd, "n_embd");
-    check_index(who, "slice", u.slice, u.slices);
-  }
+  if (m.kind == MappingKind::Nir)
+    validate_nir_tile(u, who, m.nir, chip);
+  else if (u.kind == UnitKind::Crossbar)
+    validate_crossbar_tile(u, who, c, chip);
+  else if (u.kind == UnitKind::Residual)
+    validate_residual_slice(u, who, c);
+  else
+    throw MappingError(fmt::format("{}: a {} unit in a SpikeGPT mapping (only a NIR mapping has them)", who,
+                                   unit_kind_name(u.kind)));
   validate_params(u, index, c);
   const UnitResources& r = u.resources;
   const struct {
@@ -888,14 +1163,20 @@ void validate_unit(const Unit& u, std::size_t index, const Mapping& m, const Chi
                                      res.capacity, res.capacity_name));
 }
 
+// The `carried` range [carried_begin, carried_end) of a flow lies within `what` [begin, end) of unit `id`.
+void check_within(const std::string& who, const char* carried, int64_t carried_begin, int64_t carried_end,
+                  const Unit& u, int id, int64_t begin, int64_t end, const char* what) {
+  if (carried_begin < begin || carried_end > end)
+    throw MappingError(fmt::format("{}: carries {} [{}, {}), outside the {} [{}, {}) of {}", who, carried, carried_begin,
+                                   carried_end, what, begin, end, unit_label(u, std::size_t(id))));
+}
+
 // A flow carries what its source produces and every destination takes: otherwise a unit would meet
 // an event outside its columns, rows or channels, or of a kind it has no use for, only at run time.
 void check_flow_fits_its_units(const Mapping& m, const MappedFlow& f, const std::string& who) {
   const auto unit_at = [&](int id) -> const Unit& { return m.units[std::size_t(id)]; };
   const auto within = [&](const Unit& u, int id, int64_t begin, int64_t end, const char* what) {
-    if (f.index_begin < begin || f.index_end > end)
-      throw MappingError(fmt::format("{}: carries indices [{}, {}), outside the {} [{}, {}) of {}", who, f.index_begin,
-                                     f.index_end, what, begin, end, unit_label(u, std::size_t(id))));
+    check_within(who, "indices", f.index_begin, f.index_end, u, id, begin, end, what);
   };
   const auto require_kind = [&](const Unit& u, int id, UnitKind kind) {
     if (u.kind != kind)
@@ -934,6 +1215,57 @@ void check_flow_fits_its_units(const Mapping& m, const MappedFlow& f, const std:
   }
 }
 
+// A NIR tile's partial sums go to the reducer of their row block (flow_projection -1).
+void check_nir_partial_sums(const Mapping& m, const MappedFlow& f, const std::string& who) {
+  const Unit& source = m.units[std::size_t(f.source)];
+  if (f.role != FlowRole::PartialSum)
+    throw MappingError(fmt::format("{}: flow_projection is -1 (partial sums), but the flow's role is '{}'", who,
+                                   flow_role_name(f.role)));
+  if (source.function != NeuronFunction::PartialSum)
+    throw MappingError(fmt::format("{}: partial sums from {}, which is a '{}' reducer, not a partial-sum tile", who,
+                                   unit_label(source, std::size_t(f.source)), neuron_function_name(source.function)));
+  for (int d : f.destinations) {
+    const Unit& u = m.units[std::size_t(d)];
+    if (!u.reduces() || u.layer != source.layer)
+      throw MappingError(fmt::format("{}: partial sums of population {} go to {}, which is no reducer of it", who,
+                                     source.layer, unit_label(u, std::size_t(d))));
+    check_within(who, "indices", f.index_begin, f.index_end, u, d, u.out_begin, u.out_end, "rows");
+  }
+}
+
+// A NIR flow carries one projection (nir.flow_projection[index]) from a neuron tile of its source
+// population into tiles of its target whose columns hold the carried neurons (shifted by the
+// projection's column_begin), or a partial-sum tile's sums (-1).
+void check_nir_flow(const Mapping& m, const MappedFlow& f, std::size_t index, const std::string& who) {
+  const NirProgram& p = m.nir;
+  const Unit& source = m.units[std::size_t(f.source)];
+  check_within(who, "indices", f.index_begin, f.index_end, source, f.source, source.out_begin, source.out_end, "outputs");
+  const int k = p.flow_projection[index];
+  if (k == -1) return check_nir_partial_sums(m, f, who);
+  if (k < -1 || k >= int(p.projections.size()))
+    throw MappingError(fmt::format("{}: flow_projection is {}; expected -1 (partial sums) or a projection, 0 to {}", who,
+                                   k, int(p.projections.size()) - 1));
+  if (f.role != FlowRole::Spikes && f.role != FlowRole::Activation)
+    throw MappingError(fmt::format("{}: a '{}' flow carries projection {}; a projection's events are spikes or "
+                                   "graded activations (partial sums carry flow_projection -1)",
+                                   who, flow_role_name(f.role), k));
+  const NirProgram::Projection& j = p.projections[std::size_t(k)];
+  if (source.layer != j.source || source.function != NeuronFunction::NirNeuron)
+    throw MappingError(fmt::format("{}: carries projection {} from population {}, but its source {} is a '{}' tile of "
+                                   "population {}",
+                                   who, k, j.source, unit_label(source, std::size_t(f.source)),
+                                   neuron_function_name(source.function), source.layer));
+  for (int d : f.destinations) {
+    const Unit& u = m.units[std::size_t(d)];
+    if (u.layer != j.target)
+      throw MappingError(fmt::format("{}: carries projection {} into population {}, but its destination {} is a tile "
+                                     "of population {}",
+                                     who, k, j.target, unit_label(u, std::size_t(d)), u.layer));
+    check_within(who, "columns", j.column_begin + f.index_begin, j.column_begin + f.index_end, u, d, u.in_begin,
+                 u.in_end, "input columns");
+  }
+}
+
 void validate_flows(const Mapping& m) {
   const int units = int(m.units.size());
   for (std::size_t i = 0; i < m.flows.size(); ++i) {
@@ -956,7 +1288,10 @@ void validate_flows(const Mapping& m) {
       throw MappingError(fmt::format("{}: payload_bits {}; expected 0 to 64", who, f.payload_bits));
     if (!std::isfinite(f.flits_per_token) || f.flits_per_token < 0)
       throw MappingError(fmt::format("{}: flits_per_token {}; expected a finite value >= 0", who, f.flits_per_token));
-    check_flow_fits_its_units(m, f, who);
+    if (m.kind == MappingKind::Nir)
+      check_nir_flow(m, f, i, who);
+    else
+      check_flow_fits_its_units(m, f, who);
   }
 }
 
@@ -1034,14 +1369,15 @@ void validate_routing(const Mapping& m, const Topology& topology) {
 }  // namespace
 
 const std::vector<std::string>& mapping_section_names() {
-  static const std::vector<std::string> kNames{"model",   "chip",      "units",    "flows",    "host",
-                                                "placement", "routing", "decisions", "estimate", "tokenizer"};
+  static const std::vector<std::string> kNames{"model",     "chip",    "units",     "flows",    "host",     "placement",
+                                                "routing",   "decisions", "estimate", "tokenizer", "nir"};
   return kNames;
 }
 
 std::vector<std::string> mapping_section_names(uint32_t version) {
   const std::vector<std::string>& all = mapping_section_names();
-  return {all.begin(), all.begin() + (version <= 3 ? kVersion3SectionCount : kSectionCount)};
+  const int count = version <= 3 ? kVersion3SectionCount : version == 4 ? kVersion4SectionCount : kSectionCount;
+  return {all.begin(), all.begin() + count};
 }
 
 const char* param_type_name(ParamType type) {
@@ -1069,6 +1405,17 @@ std::vector<ParamRule> expected_params(const Unit& u, const ModelConfig& config)
     if (u.function == NeuronFunction::AttValueWkvGate) {
       add(param::kTimeFirst, ParamType::i32, rows);
       add(param::kTimeDecay, ParamType::i32, rows);
+    }
+    return rules;
+  }
+  if (u.kind == UnitKind::NirCrossbar) {
+    add(param::kWeights, ParamType::i8, rows * u.cols());
+    if (u.function == NeuronFunction::NirNeuron) {
+      add_multipliers(param::kOut, rows);
+      for (const char* name : {param::kNeuronDv, param::kNeuronDi, param::kNeuronBias, param::kNeuronTheta,
+                               param::kNeuronVReset})
+        add(name, ParamType::i32, rows);
+      add(param::kNeuronMode, ParamType::i8, rows);
     }
     return rules;
   }
@@ -1128,7 +1475,8 @@ void validate_estimate(const Mapping& m) {
   for (const LatencyEstimate::Stage& st : e.stages) {
     check(st.first_send, "stage " + st.tensor + " first_send");
     check(st.last_send, "stage " + st.tensor + " last_send");
-    if (st.layer < -1 || st.layer >= m.config.n_layer) fail(fmt::format("stage {} is in layer {}", st.tensor, st.layer));
+    const int layers = m.kind == MappingKind::Nir ? int(m.nir.populations.size()) : m.config.n_layer;
+    if (st.layer < -1 || st.layer >= layers) fail(fmt::format("stage {} is in layer {}", st.tensor, st.layer));
   }
   for (const LatencyEstimate::PathStep& step : e.critical_path) {
     if (step.unit < 0 || std::size_t(step.unit) >= m.units.size())
@@ -1143,6 +1491,8 @@ void validate_estimate(const Mapping& m) {
 void validate_tokenizer(const Mapping& m) {
   const TokenizerSource& t = m.tokenizer;
   auto fail = [](const std::string& what) { throw MappingError("section 'tokenizer': " + what); };
+  if (m.kind == MappingKind::Nir && t.kind != TokenizerKind::None)
+    fail(fmt::format("a NIR mapping encodes no text, yet it records a {}", tokenizer_kind_name(t.kind)));
   if (t.kind == TokenizerKind::None) {
     if (!t.json.empty()) fail(fmt::format("kind none, yet it holds {} bytes of tokenizer JSON", t.json.size()));
     return;
@@ -1159,17 +1509,27 @@ void validate_tokenizer(const Mapping& m) {
 }
 
 void validate_mapping(const Mapping& m) {
-  validate_model(m);
+  const bool nir = m.kind == MappingKind::Nir;
+  if (nir) {
+    validate_nir_program(m);
+  } else {
+    validate_model(m);
+    if (const char* field = set_nir_field(m.nir))
+      throw MappingError(fmt::format("section 'nir': a SpikeGPT mapping holds the NIR field {}; only a mapping of kind "
+                                     "nir has a NIR program",
+                                     field));
+  }
   const ChipSpec chip = mapping_chip_spec(m);
   if (chip.name != m.chip_name)
     throw MappingError(fmt::format("section 'chip': chip_name is '{}' but the embedded description is named '{}'",
                                    m.chip_name, chip.name));
-  if (m.quant.weight_bits > chip.core.weight_bits)
-    throw MappingError(fmt::format("section 'model': {}-bit weights; the cores of '{}' store {}-bit weights",
-                                   m.quant.weight_bits, chip.name, chip.core.weight_bits));
+  const int weight_bits = nir ? m.nir.weight_bits : m.quant.weight_bits;
+  if (weight_bits > chip.core.weight_bits)
+    throw MappingError(fmt::format("section '{}': {}-bit weights; the cores of '{}' store {}-bit weights",
+                                   nir ? "nir" : "model", weight_bits, chip.name, chip.core.weight_bits));
   for (std::size_t i = 0; i < m.units.size(); ++i) validate_unit(m.units[i], i, m, chip);
   validate_flows(m);
-  validate_host(m);
+  if (!nir) validate_host(m);
   const Topology topology(chip);
   validate_placement(m, topology);
   validate_routing(m, topology);

@@ -1,9 +1,9 @@
 // The compiled-mapping file (.stmap): a versioned, checksummed, little-endian binary holding a
 // Mapping — everything the chip runs — including the chip description it was compiled for.
 //
-// docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of ten
-// sections (model, chip, units, flows, host, placement, routing, decisions, estimate, tokenizer)
-// each followed by its CRC-32, and a CRC-32 of the whole file. The writer streams every parameter array straight from
+// docs/mapping-format.md is the byte-level layout. In short: magic and version, a table of eleven
+// sections (model, chip, units, flows, host, placement, routing, decisions, estimate, tokenizer,
+// nir) each followed by its CRC-32, and a CRC-32 of the whole file. The writer streams every parameter array straight from
 // the Mapping (no second copy); the loader checks sizes against the file before it allocates,
 // verifies every checksum before it parses, and validates the parsed mapping in full
 // (validate_mapping), so a corrupt, truncated or inconsistent file is rejected with a MappingError
@@ -23,11 +23,14 @@ namespace spiketile {
 
 // The mapping format version this build writes. Version 1 was the format of this tool under its
 // earlier name (magic kFormerMappingMagic); version 2 was version 1's layout under this tool's own
-// magic; version 3 added the 'estimate' section (the compiler's latency bound); version 4 adds the
-// 'tokenizer' section (the tokenizer the model was compiled with, content and all).
-inline constexpr uint32_t kMappingFormatVersion = 4;
+// magic; version 3 added the 'estimate' section (the compiler's latency bound); version 4 added the
+// 'tokenizer' section (the tokenizer the model was compiled with, content and all); version 5 adds
+// the 'nir' section (the mapping's kind and, for a compiled NIR graph, its NirProgram) and the NIR
+// unit kind, neuron functions and parameter arrays.
+inline constexpr uint32_t kMappingFormatVersion = 5;
 // The oldest version this build still reads: a version-3 mapping loads without a tokenizer record
-// (Mapping::tokenizer_recorded false), and its text falls back to the shipped tokenizers by size.
+// (Mapping::tokenizer_recorded false), and its text falls back to the shipped tokenizers by size;
+// a version-3 or version-4 mapping is a SpikeGPT (they predate NIR mappings).
 inline constexpr uint32_t kOldestReadableMappingVersion = 3;
 // "\x89STMAP\r\n": the high byte catches 7-bit transfers, CR LF catches newline translation.
 inline constexpr unsigned char kMappingMagic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
@@ -60,7 +63,9 @@ Mapping load_mapping(const std::string& path);
 // Everything the loader checks once the bytes are parsed: model and chip consistency, unit ids,
 // ranges and parameter arrays (expected_params), flows, host data, placement (every unit on a
 // distinct core of the chip, within the core's resources), and the routing tables against a
-// rebuild from placement and flows.
+// rebuild from placement and flows. A NIR mapping (kind Nir) is checked against its NirProgram
+// (populations, projections, column spaces, flow_projection) instead of a SpikeGPT's shapes, host
+// data and op rules; a SpikeGPT mapping must hold an empty NirProgram and no NIR units.
 void validate_mapping(const Mapping& mapping);
 
 // True when the file starts with kMappingMagic or kFormerMappingMagic (`spiketile inspect`

@@ -5,14 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <random>
 #include <sstream>
 
+#include "compiler/lowering.hpp"
 #include "compiler/mapping_io.hpp"
 #include "tests/unit/cli_runner.hpp"
 #include "tests/unit/output_file_checks.hpp"
@@ -210,7 +213,51 @@ bool same_entry(const RouteEntry& a, const RouteEntry& b) {
          a.next_index == b.next_index;
 }
 
+// Doubles compared by bit pattern: the file keeps them bit for bit (a NaN or -0.0 included).
+std::vector<uint64_t> bits_of(const std::vector<double>& values) {
+  std::vector<uint64_t> bits(values.size());
+  if (!values.empty()) std::memcpy(bits.data(), values.data(), values.size() * sizeof(double));
+  return bits;
+}
+
+void expect_same_nir(const NirProgram& a, const NirProgram& b) {
+  EXPECT_EQ(a.source_path, b.source_path);
+  EXPECT_EQ(a.input_shape, b.input_shape);
+  EXPECT_EQ(a.output_shape, b.output_shape);
+  EXPECT_EQ(bits_of({a.dt}), bits_of({b.dt}));
+  EXPECT_EQ(std::vector<int>({a.weight_bits, a.activation_bits, a.membrane_bits}),
+            std::vector<int>({b.weight_bits, b.activation_bits, b.membrane_bits}));
+  ASSERT_EQ(a.populations.size(), b.populations.size());
+  for (std::size_t i = 0; i < a.populations.size(); ++i) {
+    const NirProgram::Population &x = a.populations[i], &y = b.populations[i];
+    SCOPED_TRACE("population " + std::to_string(i));
+    EXPECT_EQ(x.node, y.node);
+    EXPECT_EQ(x.type, y.type);
+    EXPECT_EQ(x.binary, y.binary);
+    EXPECT_EQ(bits_of({x.scale}), bits_of({y.scale}));
+    EXPECT_EQ(std::vector<int64_t>({x.size, x.columns, x.bias_column, x.late_bias_column}),
+              std::vector<int64_t>({y.size, y.columns, y.bias_column, y.late_bias_column}));
+  }
+  ASSERT_EQ(a.projections.size(), b.projections.size());
+  for (std::size_t k = 0; k < a.projections.size(); ++k) {
+    const NirProgram::Projection &x = a.projections[k], &y = b.projections[k];
+    SCOPED_TRACE("projection " + std::to_string(k));
+    EXPECT_EQ(std::vector<int>({x.source, x.target, x.spike_value}), std::vector<int>({y.source, y.target, y.spike_value}));
+    EXPECT_EQ(x.recurrent, y.recurrent);
+    EXPECT_EQ(std::vector<int64_t>({x.column_begin, x.synapses, x.distinct_weights}),
+              std::vector<int64_t>({y.column_begin, y.synapses, y.distinct_weights}));
+    EXPECT_EQ(x.path, y.path);
+  }
+  EXPECT_EQ(a.output, b.output);
+  EXPECT_EQ(a.output_population, b.output_population);
+  EXPECT_EQ(bits_of(a.output_scale), bits_of(b.output_scale));
+  EXPECT_EQ(bits_of(a.output_bias), bits_of(b.output_bias));
+  EXPECT_EQ(a.flow_projection, b.flow_projection);
+}
+
 void expect_same_mapping(const Mapping& a, const Mapping& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  expect_same_nir(a.nir, b.nir);
   EXPECT_EQ(a.config.n_layer, b.config.n_layer);
   EXPECT_EQ(a.config.n_embd, b.config.n_embd);
   EXPECT_EQ(a.config.vocab_size, b.config.vocab_size);
@@ -307,7 +354,7 @@ struct SectionSpan {
   std::string name;
   uint64_t offset, length;
 };
-constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 10;
+constexpr std::size_t kTableOffset = 24, kEntryBytes = 32, kSections = 11;
 
 template <class T>
 T load(const std::vector<unsigned char>& b, std::size_t at) {
@@ -362,38 +409,41 @@ std::string error_for_mapping(const Mapping& m, const std::string& name) {
 
 #define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
-std::vector<unsigned char> saved_small_mapping() {
-  const std::string path = temp_path("small");
-  save_mapping(small_mapping(), path);
+std::vector<unsigned char> saved(const Mapping& m, const std::string& name) {
+  const std::string path = temp_path(name);
+  save_mapping(m, path);
   return read_bytes(path);
 }
+std::vector<unsigned char> saved_small_mapping() { return saved(small_mapping(), "small"); }
 
-TEST(MappingIo, RoundTripKeepsEveryField) {
-  const Mapping m = small_mapping();
+// Validates, saves and loads `m`, expects every field back, and that saving what was loaded gives
+// the same bytes; returns what was loaded.
+Mapping round_trip(const Mapping& m, const std::string& name) {
   validate_mapping(m);
-  const std::string path = temp_path("roundtrip");
+  const std::string path = temp_path(name);
   save_mapping(m, path);
   EXPECT_TRUE(testing_output::temporaries_beside(path).empty());
   EXPECT_TRUE(is_mapping_file(path));
-  const Mapping back = load_mapping(path);
+  Mapping back = load_mapping(path);
   expect_same_mapping(m, back);
-  // Saving what was loaded gives the same bytes.
-  const std::string again = temp_path("roundtrip2");
-  save_mapping(back, again);
-  EXPECT_EQ(read_bytes(path), read_bytes(again));
+  EXPECT_EQ(read_bytes(path), saved(back, name + "_again"));
+  return back;
 }
+
+TEST(MappingIo, RoundTripKeepsEveryField) { round_trip(small_mapping(), "roundtrip"); }
 
 TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_small_mapping();
   const unsigned char magic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
   EXPECT_EQ(std::memcmp(b.data(), magic, 8), 0);
-  EXPECT_EQ(load<uint32_t>(b, 8), 4u);
-  EXPECT_EQ(load<uint32_t>(b, 12), 10u);
+  EXPECT_EQ(load<uint32_t>(b, 8), 5u);
+  EXPECT_EQ(load<uint32_t>(b, 12), 11u);
   EXPECT_EQ(load<uint64_t>(b, 16), b.size());
   const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
   EXPECT_EQ(load<uint32_t>(b, table_end), checkpoint_io::crc32(b.data(), table_end));
-  const std::vector<std::string> names{"model",   "chip",      "units",    "flows",    "host",
-                                       "placement", "routing", "decisions", "estimate", "tokenizer"};
+  const std::vector<std::string> names{"model",   "chip",      "units",    "flows",    "host",     "placement",
+                                       "routing", "decisions", "estimate", "tokenizer", "nir"};
+  EXPECT_EQ(mapping_section_names(), names);
   uint64_t at = table_end + 4;
   const auto spans = sections_of(b);
   for (std::size_t i = 0; i < kSections; ++i) {
@@ -414,24 +464,31 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   // The tokenizer section: u8 kind (1: character vocabulary), then the path as a string.
   EXPECT_EQ(b[spans[9].offset], 1);
   EXPECT_EQ(load<uint32_t>(b, spans[9].offset + 1), std::string("/data/own/vocab.json").size());
+  // A SpikeGPT's nir section: kind 0, then the empty program (docs: 86 bytes), ending in the three
+  // empty f64/i32 arrays of the host side.
+  EXPECT_EQ(spans[10].length, 86u);
+  EXPECT_EQ(b[spans[10].offset], 0);
+  for (std::size_t tail = 1; tail <= 3; ++tail) EXPECT_EQ(load<uint64_t>(b, spans[10].offset + 86 - 8 * tail), 0u);
 }
 
-// The file as format version 3 wrote it: the same sections without the last ('tokenizer'), the
-// table one entry shorter, every offset 32 bytes earlier, all checksums anew.
-std::vector<unsigned char> as_version_3(const std::vector<unsigned char>& v4) {
-  const std::vector<SectionSpan> spans = sections_of(v4);
-  std::vector<unsigned char> b(v4.begin(), v4.begin() + std::ptrdiff_t(kTableOffset + 9 * kEntryBytes));
+// The file as an older format version wrote it: its first `sections` sections (every version so
+// far only appended sections), the table that much shorter, every offset moved, all checksums anew.
+std::vector<unsigned char> as_version(const std::vector<unsigned char>& current, uint32_t version, std::size_t sections) {
+  const std::vector<SectionSpan> spans = sections_of(current);
+  const std::size_t table_end = kTableOffset + sections * kEntryBytes;
+  const uint64_t shift = (spans.size() - sections) * kEntryBytes;
+  std::vector<unsigned char> b(current.begin(), current.begin() + std::ptrdiff_t(table_end));
   b.resize(b.size() + 4);  // the table's CRC
-  for (std::size_t i = 0; i < 9; ++i) {
-    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 16, spans[i].offset - kEntryBytes);
-    b.insert(b.end(), v4.begin() + std::ptrdiff_t(spans[i].offset),
-             v4.begin() + std::ptrdiff_t(spans[i].offset + spans[i].length + 4));
+  for (std::size_t i = 0; i < sections; ++i) {
+    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 16, spans[i].offset - shift);
+    b.insert(b.end(), current.begin() + std::ptrdiff_t(spans[i].offset),
+             current.begin() + std::ptrdiff_t(spans[i].offset + spans[i].length + 4));
   }
   b.resize(b.size() + 4);  // the whole-file CRC
-  store<uint32_t>(b, 8, 3);
-  store<uint32_t>(b, 12, 9);
+  store<uint32_t>(b, 8, version);
+  store<uint32_t>(b, 12, uint32_t(sections));
   store<uint64_t>(b, 16, b.size());
-  store<uint32_t>(b, kTableOffset + 9 * kEntryBytes, checkpoint_io::crc32(b.data(), kTableOffset + 9 * kEntryBytes));
+  store<uint32_t>(b, table_end, checkpoint_io::crc32(b.data(), table_end));
   reseal(b);
   return b;
 }
@@ -440,7 +497,7 @@ std::vector<unsigned char> as_version_3(const std::vector<unsigned char>& v4) {
 // says it is absent, so text falls back to the shipped tokenizers by vocabulary size.
 TEST(MappingIo, ReadsVersion3MappingsWithoutATokenizerRecord) {
   const std::string path = temp_path("version3");
-  write_bytes(path, as_version_3(saved_small_mapping()));
+  write_bytes(path, as_version(saved_small_mapping(), 3, 9));
   const Mapping back = load_mapping(path);
   EXPECT_FALSE(back.tokenizer_recorded);
   EXPECT_EQ(back.tokenizer.kind, TokenizerKind::None);
@@ -453,6 +510,32 @@ TEST(MappingIo, ReadsVersion3MappingsWithoutATokenizerRecord) {
   const Mapping committed = load_mapping(std::string(SPIKETILE_FUZZ_INPUTS) + "/corpus/mapping/l2_c32_default_chip.stmap");
   EXPECT_FALSE(committed.tokenizer_recorded);
   EXPECT_EQ(committed.config.vocab_size, 77);
+  EXPECT_EQ(committed.kind, MappingKind::SpikeGpt);
+}
+
+// Mappings compiled before NIR mappings existed load as what they are: SpikeGPTs with an empty
+// NIR program, everything else as written.
+TEST(MappingIo, ReadsVersion4MappingsAsSpikeGpt) {
+  const std::vector<unsigned char> v4 = as_version(saved_small_mapping(), 4, 10);
+  EXPECT_EQ(load<uint32_t>(v4, 8), 4u);
+  EXPECT_EQ(sections_of(v4).back().name, "tokenizer");
+  const std::string path = temp_path("version4");
+  write_bytes(path, v4);
+  const Mapping back = load_mapping(path);
+  EXPECT_EQ(back.kind, MappingKind::SpikeGpt);
+  EXPECT_TRUE(back.tokenizer_recorded);
+  expect_same_mapping(small_mapping(), back);
+  // Saving it again writes the current version: the same sections plus an empty 'nir'.
+  EXPECT_EQ(saved(back, "version4_again"), saved_small_mapping());
+  // The version-4 mapping the fuzz corpus keeps (a compile of the 2-layer fixture).
+  const Mapping committed = load_mapping(std::string(SPIKETILE_FUZZ_INPUTS) + "/corpus/mapping/l2_c32_default_chip_v4.stmap");
+  EXPECT_EQ(committed.kind, MappingKind::SpikeGpt);
+  EXPECT_TRUE(committed.tokenizer_recorded);
+  EXPECT_EQ(committed.nir.populations.size(), 0u);
+  EXPECT_EQ(committed.config.vocab_size, 77);
+  EXPECT_EQ(mapping_section_names(4).size(), 10u);
+  EXPECT_EQ(mapping_section_names(3).size(), 9u);
+  EXPECT_EQ(mapping_section_names(5), mapping_section_names());
 }
 
 // The recorded tokenizer is one, of the model's vocabulary size, or the file is refused naming the
@@ -488,8 +571,10 @@ TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
   b = saved_small_mapping();
   store<uint32_t>(b, 8, 2);
   const std::string e = error_for_bytes(b, "version");
-  EXPECT_CONTAINS(e, "mapping format version 2; this build reads versions 3 to 4");
+  EXPECT_CONTAINS(e, "mapping format version 2; this build reads versions 3 to 5");
   EXPECT_CONTAINS(e, temp_path("version"));
+  store<uint32_t>(b, 8, 6);
+  EXPECT_CONTAINS(error_for_bytes(b, "version"), "mapping format version 6; this build reads versions 3 to 5");
   EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spiketile mapping: the file starts with [68 69]");
 }
 
@@ -537,7 +622,7 @@ TEST(MappingIo, RejectsTruncationNamingTheSectionItCuts) {
   EXPECT_CONTAINS(cut(0), "not a spiketile mapping");
   EXPECT_CONTAINS(cut(10), "truncated: the format version needs 4 bytes at offset 8; the file ends at 10");
   EXPECT_CONTAINS(cut(20), "truncated: the header needs 24 bytes at offset 0; the file ends at 20");
-  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 324 bytes at offset 24; the file ends at 100");
+  EXPECT_CONTAINS(cut(100), "truncated: the section table needs 356 bytes at offset 24; the file ends at 100");
   for (const SectionSpan& s : sections_of(whole)) {
     const std::string needs = fmt::format("truncated: section '{}' needs {} bytes at offset {}", s.name, s.length + 4, s.offset);
     for (uint64_t at : {s.offset, s.offset + s.length / 2, s.offset + s.length + 2}) {
@@ -606,18 +691,24 @@ TEST(MappingIo, CorruptCountIsRejectedBeforeAllocating) {
                   "parameter 'ln0.gain': 576460752303423488 × i64 needs 4611686018427387904 bytes; only ");
 }
 
-Mapping mutated(const std::function<void(Mapping&)>& change) {
-  Mapping m = small_mapping();
-  change(m);
-  return m;
-}
-
 // A change to a valid mapping and (part of) the error the loader must give for it.
 struct MappingDamage {
   std::string what;
   std::function<void(Mapping&)> change;
   std::string message;
 };
+
+// Each change made to `base`: the loader refuses the saved file with its message, and
+// validate_mapping refuses the mapping.
+void expect_refused(const std::vector<MappingDamage>& cases, const Mapping& base, const std::string& name) {
+  for (const MappingDamage& c : cases) {
+    SCOPED_TRACE(c.what);
+    Mapping m = base;
+    c.change(m);
+    EXPECT_CONTAINS(error_for_mapping(m, name), c.message);
+    EXPECT_THROW(validate_mapping(m), MappingError);
+  }
+}
 
 TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
   const std::vector<MappingDamage> cases{
@@ -668,11 +759,7 @@ TEST(MappingIo, RejectsOutOfRangeIdsAndSizes) {
       {"unit cores", [](Mapping& m) { m.unit_cores.pop_back(); m.placement.unit_cores = m.unit_cores; },
        "section 'placement': 5 unit cores for 6 units"},
   };
-  for (const MappingDamage& c : cases) {
-    SCOPED_TRACE(c.what);
-    EXPECT_CONTAINS(error_for_mapping(mutated(c.change), "bad"), c.message);
-    EXPECT_THROW(validate_mapping(mutated(c.change)), MappingError);
-  }
+  expect_refused(cases, small_mapping(), "bad");
 }
 
 // Every string of the file reaches JSON, HTML or a terminal: one that is not UTF-8 (here a bare
@@ -811,6 +898,406 @@ TEST(MappingIo, SaveToAMissingFolderIsAClearError) {
   } catch (const std::runtime_error& e) {
     EXPECT_CONTAINS(std::string(e.what()), "cannot write /nonexistent-folder/x.stmap: No such file or directory");
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NIR mappings (format version 5): the 'nir' section, the NIR tiles and their checks.
+
+// A tile of NIR population `population`; a neuron reducer holds its multipliers and constants.
+Unit nir_tile(int id, const std::string& name, NeuronFunction f, int population, int64_t in_begin, int64_t in_end,
+              int64_t out_begin, int64_t out_end, int in_index, int in_tiles) {
+  Unit u = crossbar(id, name, Op::Head, f, population, in_begin, in_end, out_begin, out_end, in_index, in_tiles);
+  u.kind = UnitKind::NirCrossbar;
+  if (f != NeuronFunction::NirNeuron) return u;
+  add_multiplier_arrays(u, param::kOut, u.rows());
+  int seed = id;
+  for (const char* name_i32 : {param::kNeuronDv, param::kNeuronDi, param::kNeuronBias, param::kNeuronTheta,
+                               param::kNeuronVReset})
+    u.params.push_back(filled<int32_t>(name_i32, u.rows(), ++seed));
+  u.params.push_back(filled<int8_t>(param::kNeuronMode, u.rows(), ++seed));
+  return u;
+}
+
+// A recurrent CubaLIF layer of 6 neurons on a 2 × 2 input and a readout of 3, by hand, placed and
+// routed on chips/tiny.yaml. lif1's columns: the input [0, 4), its own spikes of the previous step
+// [4, 10), the bias 10; as two input tiles. The readout's: lif1's spikes [0, 6), bias 6, late bias 7.
+Mapping nir_mapping() {
+  Mapping m;
+  m.kind = MappingKind::Nir;
+  m.chip_yaml = read_text(test_fixtures::kChipsDir + "tiny.yaml");
+  m.chip_name = "spiketile-tiny";
+  NirProgram& p = m.nir;
+  p.source_path = "tests/data/nir/cuba_recurrent.nir";
+  p.input_shape = {2, 2};
+  p.output_shape = {3};
+  p.dt = 1e-4;  // not a binary fraction: read back bit for bit or not at all
+  p.weight_bits = 6;
+  p.activation_bits = 7;
+  p.membrane_bits = 20;
+  p.populations = {
+      {"input", "Input", 4, false, 0.1, 0, -1, -1},
+      {"lif1", "CubaLIF", 6, true, 1.0 / 3.0, 11, 10, -1},
+      {"<output>", "Readout", 3, false, -2.5e-7, 8, 6, 7},
+  };
+  p.projections = {
+      {0, 1, false, 1, 0, {"fc1"}, 24, 24},
+      {1, 1, true, 3, 4, {"lif1.w_rec", "scale"}, 36, 30},
+      {1, 2, false, 1, 0, {"fc_out"}, 18, 17},
+  };
+  p.output = NirProgram::Output::Readout;
+  p.output_population = 2;
+  p.output_scale = {0.5, 1e-3, 0.1};
+  p.output_bias = {-0.25, -0.0, 2.5};
+
+  using F = NeuronFunction;
+  m.units.push_back(nir_tile(0, "lif1[0,0]", F::NirNeuron, 1, 0, 4, 0, 6, 0, 2));
+  m.units.push_back(nir_tile(1, "lif1[0,1]", F::PartialSum, 1, 4, 11, 0, 6, 1, 2));
+  m.units.push_back(nir_tile(2, "<output>[0,0]", F::NirReadout, 2, 0, 8, 0, 3, 0, 1));
+  m.units[0].resources = UnitResources{4, 6, 24, 60};
+  m.units[1].resources = UnitResources{7, 6, 42, 24};
+  m.units[2].resources = UnitResources{8, 3, 24, 12};
+
+  using E = ir::Encoding;
+  m.flows.push_back(flow(1, {0}, FlowRole::PartialSum, E::Wide, "lif1.partial", 0, 6, 24, 6.0));
+  m.flows.push_back(flow(0, {1}, FlowRole::Activation, E::Graded, "lif1.rec", 0, 6, 2, 1.5));
+  m.flows.push_back(flow(0, {2}, FlowRole::Spikes, E::Binary, "lif1.spikes", 0, 6, 0, 1.25));
+  p.flow_projection = {-1, 1, 2};
+  m.decisions = {"lif1: two input tiles (input, then recurrent spikes and bias)"};
+  m.estimate.profile_tokens = 2;
+  m.estimate.cycles_per_token = 77.5;
+  m.estimate.unit_busy_cycles = {30, 12, 9};
+  m.estimate.stages = {{"lif1.spikes", 1, 20, 30}, {"<output>", 2, 40, 77.5}};
+  return place_and_route(std::move(m), load_chip_spec_from_string(read_text(test_fixtures::kChipsDir + "tiny.yaml"), "tiny"));
+}
+
+std::vector<unsigned char> saved_nir_mapping() { return saved(nir_mapping(), "nir"); }
+
+TEST(MappingIoNir, RoundTripKeepsEveryField) {
+  const Mapping m = nir_mapping();
+  ASSERT_EQ(m.unit_cores.size(), 3u);  // placed and routed
+  const Mapping back = round_trip(m, "nir_roundtrip");
+  // Key fields against the values written above, not only against each other.
+  EXPECT_EQ(back.kind, MappingKind::Nir);
+  EXPECT_EQ(bits_of({back.nir.dt}), bits_of({1e-4}));
+  EXPECT_EQ(bits_of(back.nir.output_bias), bits_of({-0.25, -0.0, 2.5}));
+  EXPECT_EQ(back.nir.populations[2].type, "Readout");
+  EXPECT_EQ(back.nir.populations[2].late_bias_column, 7);
+  EXPECT_EQ(back.nir.projections[1].path, std::vector<std::string>({"lif1.w_rec", "scale"}));
+  EXPECT_TRUE(back.nir.projections[1].recurrent);
+  EXPECT_EQ(back.nir.projections[1].spike_value, 3);
+  EXPECT_EQ(back.nir.flow_projection, std::vector<int>({-1, 1, 2}));
+  EXPECT_EQ(back.nir.output, NirProgram::Output::Readout);
+  EXPECT_EQ(back.units[1].kind, UnitKind::NirCrossbar);
+  EXPECT_EQ(back.units[0].function, NeuronFunction::NirNeuron);
+  EXPECT_EQ(back.units[2].function, NeuronFunction::NirReadout);
+  EXPECT_EQ(back.units[0].param(param::kNeuronMode).count, 6);
+  EXPECT_EQ(back.tokenizer.kind, TokenizerKind::None);
+  // The fuzz corpus keeps this mapping as version 5 wrote it: it still loads, field for field.
+  const Mapping committed = load_mapping(std::string(SPIKETILE_FUZZ_INPUTS) + "/corpus/mapping/nir_cuba_readout_v5.stmap");
+  expect_same_mapping(m, committed);
+}
+
+// The 'nir' section read field by field as docs/mapping-format.md lays it out, without the loader.
+TEST(MappingIoNir, SectionLayoutMatchesTheDocumentedFormat) {
+  const std::vector<unsigned char> b = saved_nir_mapping();
+  EXPECT_EQ(load<uint32_t>(b, 8), 5u);
+  const SectionSpan nir = sections_of(b)[10];
+  ASSERT_EQ(nir.name, "nir");
+  std::size_t at = nir.offset;
+  const auto string_at = [&]() {
+    const auto length = load<uint32_t>(b, at);
+    std::string s(reinterpret_cast<const char*>(b.data() + at + 4), length);
+    at += 4 + length;
+    return s;
+  };
+  const auto take = [&](auto value) {
+    value = load<decltype(value)>(b, at);
+    at += sizeof value;
+    return value;
+  };
+  EXPECT_EQ(take(uint8_t()), 1);  // kind nir
+  EXPECT_EQ(string_at(), "tests/data/nir/cuba_recurrent.nir");
+  EXPECT_EQ(take(uint64_t()), 2u);  // input_shape
+  EXPECT_EQ(std::vector<int64_t>({take(int64_t()), take(int64_t())}), std::vector<int64_t>({2, 2}));
+  EXPECT_EQ(take(uint64_t()), 1u);  // output_shape
+  EXPECT_EQ(take(int64_t()), 3);
+  EXPECT_EQ(take(double()), 1e-4);
+  EXPECT_EQ(std::vector<int32_t>({take(int32_t()), take(int32_t()), take(int32_t())}), std::vector<int32_t>({6, 7, 20}));
+  EXPECT_EQ(take(uint64_t()), 3u);  // populations
+  for (const char* node : {"input", "lif1", "<output>"}) {
+    EXPECT_EQ(string_at(), node);
+    const std::string type = string_at();
+    const auto size = take(int64_t());
+    const auto binary = take(uint8_t());
+    const auto scale = take(double());
+    const std::vector<int64_t> columns{take(int64_t()), take(int64_t()), take(int64_t())};
+    if (type == "CubaLIF") {
+      EXPECT_EQ(size, 6);
+      EXPECT_EQ(binary, 1);
+      EXPECT_EQ(scale, 1.0 / 3.0);
+      EXPECT_EQ(columns, std::vector<int64_t>({11, 10, -1}));
+    }
+  }
+  EXPECT_EQ(take(uint64_t()), 3u);  // projections
+  for (int k = 0; k < 3; ++k) {
+    const std::vector<int32_t> ends{take(int32_t()), take(int32_t())};
+    const auto recurrent = take(uint8_t());
+    const auto spike_value = take(int32_t());
+    const auto column_begin = take(int64_t());
+    std::vector<std::string> path(take(uint32_t()));
+    for (std::string& node : path) node = string_at();
+    const std::vector<int64_t> counts{take(int64_t()), take(int64_t())};
+    if (k == 1) {
+      EXPECT_EQ(ends, std::vector<int32_t>({1, 1}));
+      EXPECT_EQ(recurrent, 1);
+      EXPECT_EQ(spike_value, 3);
+      EXPECT_EQ(column_begin, 4);
+      EXPECT_EQ(path, std::vector<std::string>({"lif1.w_rec", "scale"}));
+      EXPECT_EQ(counts, std::vector<int64_t>({36, 30}));
+    }
+  }
+  EXPECT_EQ(take(uint8_t()), 2);   // output: readout
+  EXPECT_EQ(take(int32_t()), 2);   // output_population
+  EXPECT_EQ(take(uint64_t()), 3u);
+  EXPECT_EQ(std::vector<double>({take(double()), take(double()), take(double())}), std::vector<double>({0.5, 1e-3, 0.1}));
+  EXPECT_EQ(take(uint64_t()), 3u);
+  EXPECT_EQ(std::vector<double>({take(double()), take(double()), take(double())}), std::vector<double>({-0.25, 0.0, 2.5}));
+  EXPECT_EQ(take(uint64_t()), 3u);  // flow_projection
+  EXPECT_EQ(std::vector<int32_t>({take(int32_t()), take(int32_t()), take(int32_t())}), std::vector<int32_t>({-1, 1, 2}));
+  EXPECT_EQ(at, nir.offset + nir.length);  // nothing else in the section
+  // The units section stores the NIR kind and functions as their enum values.
+  const Mapping m = nir_mapping();
+  EXPECT_EQ(int(UnitKind::NirCrossbar), 2);
+  EXPECT_EQ(int(NeuronFunction::NirReadout), 9);
+  EXPECT_EQ(m.units[2].function, NeuronFunction::NirReadout);
+}
+
+// The mapping file with its last section ('nir') replaced by `payload`: table, size and CRCs anew.
+std::vector<unsigned char> with_nir_payload(const std::vector<unsigned char>& whole, const std::vector<unsigned char>& payload) {
+  const SectionSpan nir = sections_of(whole).back();
+  std::vector<unsigned char> b(whole.begin(), whole.begin() + std::ptrdiff_t(nir.offset));
+  b.insert(b.end(), payload.begin(), payload.end());
+  b.resize(b.size() + 8);  // the section's CRC and the whole-file CRC
+  const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
+  store<uint64_t>(b, kTableOffset + (kSections - 1) * kEntryBytes + 24, payload.size());
+  store<uint64_t>(b, 16, b.size());
+  store<uint32_t>(b, table_end, checkpoint_io::crc32(b.data(), table_end));
+  reseal(b);
+  return b;
+}
+
+std::vector<unsigned char> nir_payload(const std::vector<unsigned char>& whole) {
+  const SectionSpan nir = sections_of(whole).back();
+  return {whole.begin() + std::ptrdiff_t(nir.offset), whole.begin() + std::ptrdiff_t(nir.offset + nir.length)};
+}
+
+TEST(MappingIoNir, RejectsACorruptNirSectionNamingTheField) {
+  const std::vector<unsigned char> whole = saved_nir_mapping();
+  ASSERT_EQ(load_error(temp_path("nir")), "(accepted)");
+  const std::vector<unsigned char> payload = nir_payload(whole);
+  ASSERT_EQ(error_for_bytes(with_nir_payload(whole, payload), "nir_same"), "(accepted)");  // the helper itself
+  // The file cut inside the section.
+  const SectionSpan nir = sections_of(whole).back();
+  EXPECT_CONTAINS(error_for_bytes(std::vector<unsigned char>(whole.begin(), whole.begin() + std::ptrdiff_t(nir.offset + 20)), "nir_cut"),
+                  fmt::format("truncated: section 'nir' needs {} bytes at offset {}", nir.length + 4, nir.offset));
+  // The section itself shorter (its CRCs valid): the field it cuts is named.
+  std::vector<unsigned char> shorter(payload.begin(), payload.end() - 4);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, shorter), "nir_short"),
+                  "section 'nir': flow_projection count is 3, which needs at least 12 bytes at 4 bytes each; only 8 bytes remain");
+  shorter.assign(payload.begin(), payload.begin() + 3);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, shorter), "nir_short"),
+                  "section 'nir': source_path needs 4 bytes at offset");
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, {}), "nir_empty"), "section 'nir': kind needs 1 bytes at offset");
+  std::vector<unsigned char> longer = payload;
+  longer.push_back(0);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, longer), "nir_long"),
+                  "section 'nir': 1 bytes left after the last field");
+  // Enumerations out of range: the kind (first byte) and the output (before output_population,
+  // output_scale, output_bias and flow_projection: 4 + 2 × (8 + 3 × 8) + 8 + 3 × 4 bytes from the end).
+  std::vector<unsigned char> bad = payload;
+  bad[0] = 2;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_kind"),
+                  "section 'nir': kind is 2; expected one of 0 spikegpt, 1 nir");
+  bad = payload;
+  const std::size_t output_at = payload.size() - (1 + 4 + 2 * (8 + 24) + 8 + 12);
+  ASSERT_EQ(bad[output_at], 2);
+  bad[output_at] = 3;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_output"),
+                  "section 'nir': output is 3; expected one of 0 spikes, 1 membrane, 2 readout");
+  // The first population's binary flag is not a bool: after kind, source_path, the shapes, dt,
+  // the widths, the population count, node "input" and type "Input" and size.
+  bad = payload;
+  const std::size_t binary_at = 1 + 4 + 33 + (8 + 16) + (8 + 8) + 8 + 12 + 8 + (4 + 5) + (4 + 5) + 8;
+  ASSERT_EQ(bad[binary_at], 0);
+  bad[binary_at] = 7;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_bool"),
+                  "section 'nir', population 0 (input): binary is 7; expected 0 or 1");
+  // A count beyond the section's bytes is refused before anything is allocated.
+  bad = payload;
+  store<uint64_t>(bad, binary_at - 8 - 9 - 9 - 8, uint64_t(1) << 61);
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, bad), "nir_count"),
+                  "section 'nir': population count is 2305843009213693952, which needs more than 2^64 bytes");
+  // A flow_projection of the wrong size and a unit outside its population, behind valid checksums.
+  expect_refused({{"flow_projection size", [](Mapping& m) { m.nir.flow_projection.pop_back(); },
+                   "section 'nir': flow_projection has 2 entries for 3 flows"},
+                  {"rows outside the population", [](Mapping& m) { m.units[2].out_end = 4; },
+                   "unit 2 (<output>[0,0]): output range [0, 4) is not a non-empty range inside [0, 3) (the neurons "
+                   "of population 2 (<output>))"}},
+                 nir_mapping(), "nir_bad");
+}
+
+TEST(MappingIoNir, RejectsMappingsThatDoNotFitTheirProgram) {
+  using F = NeuronFunction;
+  const std::vector<MappingDamage> cases{
+      {"unit kind", [](Mapping& m) { m.units[0].kind = UnitKind::Crossbar; },
+       "unit 0 (lif1[0,0]): a crossbar unit in a NIR mapping; every unit of a NIR mapping is a nir-crossbar tile"},
+      {"layer 0", [](Mapping& m) { m.units[0].layer = 0; },
+       "unit 0 (lif1[0,0]): layer 0 is not a population on the chip; expected 1 to 2"},
+      {"layer 3", [](Mapping& m) { m.units[2].layer = 3; },
+       "unit 2 (<output>[0,0]): layer 3 is not a population on the chip; expected 1 to 2"},
+      {"columns", [](Mapping& m) { m.units[1].in_end = 12; },
+       "unit 1 (lif1[0,1]): input range [4, 12) is not a non-empty range inside [0, 11) (the columns of population 1 (lif1))"},
+      {"readout function", [](Mapping& m) { m.units[2].function = F::NirNeuron; },
+       "unit 2 (<output>[0,0]): function 'neuron'; tile 0 of population 2 (<output>) must be 'readout'"},
+      {"neuron function", [](Mapping& m) { m.units[0].function = F::NirReadout; },
+       "unit 0 (lif1[0,0]): function 'readout'; tile 0 of population 1 (lif1) must be 'neuron'"},
+      {"partial-sum function", [](Mapping& m) { m.units[1].function = F::NirNeuron; },
+       "unit 1 (lif1[0,1]): function 'neuron'; tile 1 of population 1 (lif1) must be 'partial-sum'"},
+      {"missing neuron constant", [](Mapping& m) { m.units[0].params.pop_back(); },
+       "unit 0 (lif1[0,0]): parameter 'neuron.mode' (6 × i8) is missing"},
+      {"readout with neuron constants", [](Mapping& m) { m.units[2].params.push_back(filled<int32_t>(param::kNeuronTheta, 3, 0)); },
+       "unit 2 (<output>[0,0]): unexpected parameter 'neuron.theta'; a nir-crossbar readout unit holds [weights]"},
+      {"neuron constant count", [](Mapping& m) { m.units[0].params[3] = filled<int32_t>(param::kNeuronDv, 5, 0); },
+       "unit 0 (lif1[0,0]): parameter 'neuron.dv' is 5 × i32; expected 6 × i32"},
+      {"spikes as partial sums", [](Mapping& m) { m.nir.flow_projection[2] = -1; },
+       "flow 2 (lif1.spikes): flow_projection is -1 (partial sums), but the flow's role is 'spikes'"},
+      {"partial sums as a projection", [](Mapping& m) { m.nir.flow_projection[0] = 0; },
+       "flow 0 (lif1.partial): a 'partial-sum' flow carries projection 0"},
+      {"no such projection", [](Mapping& m) { m.nir.flow_projection[1] = 3; },
+       "flow 1 (lif1.rec): flow_projection is 3; expected -1 (partial sums) or a projection, 0 to 2"},
+      {"projection into another population", [](Mapping& m) { m.nir.flow_projection[2] = 1; },
+       "flow 2 (lif1.spikes): carries projection 1 into population 1, but its destination unit 2 (<output>[0,0]) is a "
+       "tile of population 2"},
+      {"projection from a partial-sum tile", [](Mapping& m) { m.flows[1].source = 1; },
+       "flow 1 (lif1.rec): carries projection 1 from population 1, but its source unit 1 (lif1[0,1]) is a "
+       "'partial-sum' tile of population 1"},
+      {"partial sums to another population", [](Mapping& m) { m.flows[0].destinations = {2}; },
+       "flow 0 (lif1.partial): partial sums of population 1 go to unit 2 (<output>[0,0]), which is no reducer of it"},
+      {"columns outside the destination", [](Mapping& m) { m.nir.projections[1].column_begin = 3; },
+       "flow 1 (lif1.rec): carries columns [3, 9), outside the input columns [4, 11) of unit 1 (lif1[0,1])"},
+      {"projection outside its target's columns", [](Mapping& m) { m.nir.projections[2].column_begin = 3; },
+       "section 'nir': projection 2: column_begin is 3: the 6 neurons of population 1 (lif1) would take columns "
+       "[3, 9), outside the 8 columns of population 2 (<output>)"},
+      {"projection into the input", [](Mapping& m) { m.nir.projections[0].target = 0; },
+       "section 'nir': projection 0: target 0 is not a population on the chip; expected 1 to 2"},
+      {"projection source", [](Mapping& m) { m.nir.projections[2].source = 3; },
+       "section 'nir': projection 2: source 3 is not a population (the program has 3)"},
+      {"spike value", [](Mapping& m) { m.nir.projections[2].spike_value = 0; },
+       "section 'nir': projection 2: spike_value is 0; expected 1 or more"},
+      {"bias column", [](Mapping& m) { m.nir.populations[2].bias_column = 8; },
+       "section 'nir': population 2 (<output>): bias_column is 8; expected -1 (none) or one of its columns, 0 to 7"},
+      {"late bias column", [](Mapping& m) { m.nir.populations[1].late_bias_column = -2; },
+       "section 'nir': population 1 (lif1): late_bias_column is -2; expected -1 (none)"},
+      {"population size", [](Mapping& m) { m.nir.populations[1].size = 0; },
+       "section 'nir': population 1 (lif1): size is 0; expected 1 to 2^40"},
+      {"population scale", [](Mapping& m) { m.nir.populations[1].scale = std::nan(""); },
+       "section 'nir': population 1 (lif1): scale is nan"},
+      {"output scales", [](Mapping& m) { m.nir.output_scale.push_back(1.0); },
+       "section 'nir': output_scale has 4 values; output_shape [3] holds 3"},
+      {"output biases", [](Mapping& m) { m.nir.output_bias.pop_back(); },
+       "section 'nir': output_bias has 2 values; output_shape [3] holds 3"},
+      {"output bias value", [](Mapping& m) { m.nir.output_bias[1] = std::numeric_limits<double>::infinity(); },
+       "section 'nir': output_bias[1] is inf"},
+      {"output population", [](Mapping& m) { m.nir.output_population = 3; },
+       "section 'nir': output_population is 3; the program has 3 populations"},
+      {"input size", [](Mapping& m) { m.nir.input_shape = {2, 3}; },
+       "section 'nir': input_shape [2, 3] holds 6 values; population 0 (input) has 4 neurons"},
+      {"input shape", [](Mapping& m) { m.nir.input_shape = {4, -1}; },
+       "section 'nir': input_shape is [4, -1]; expected dimensions >= 1"},
+      {"no populations", [](Mapping& m) { m.nir.populations.clear(); }, "section 'nir': no populations"},
+      {"dt", [](Mapping& m) { m.nir.dt = 0; }, "section 'nir': dt is 0; expected a finite time step > 0"},
+      {"weight bits", [](Mapping& m) { m.nir.weight_bits = 9; }, "section 'nir': weight_bits is 9; expected 1 to 8"},
+      {"membrane bits", [](Mapping& m) { m.nir.membrane_bits = 0; }, "section 'nir': membrane_bits is 0; expected 1 to 32"},
+      {"host data", [](Mapping& m) { m.host.head_logit_scale = {1.0}; },
+       "section 'host': a NIR mapping keeps no embedding or logit scales"},
+      {"tokenizer", [](Mapping& m) { m.tokenizer.kind = TokenizerKind::Characters; },
+       "section 'tokenizer': a NIR mapping encodes no text, yet it records a character vocabulary"},
+      {"estimate stage", [](Mapping& m) { m.estimate.stages[1].layer = 3; },
+       "section 'estimate': stage <output> is in layer 3"},
+      {"resources", [](Mapping& m) { m.units[0].resources.state_bytes = 65; },
+       "unit 0 (lif1[0,0]): needs 65 state bytes; a core of 'spiketile-tiny' has 64"},
+  };
+  const Mapping base = nir_mapping();
+  ASSERT_NO_THROW(validate_mapping(base));
+  expect_refused(cases, base, "nir_bad");
+}
+
+// A SpikeGPT mapping holds the empty NIR program and no NIR tiles; the section's kind decides
+// which rules a file is checked by.
+TEST(MappingIoNir, SpikeGptMappingsHoldNoNirProgramOrTiles) {
+  const std::vector<MappingDamage> cases{
+      {"dt", [](Mapping& m) { m.nir.dt = 0.5; }, "section 'nir': a SpikeGPT mapping holds the NIR field dt"},
+      {"populations", [](Mapping& m) { m.nir.populations.resize(1); },
+       "section 'nir': a SpikeGPT mapping holds the NIR field populations"},
+      {"flow_projection", [](Mapping& m) { m.nir.flow_projection.assign(m.flows.size(), -1); },
+       "section 'nir': a SpikeGPT mapping holds the NIR field flow_projection"},
+      {"bit widths", [](Mapping& m) { m.nir.membrane_bits = 24; },
+       "section 'nir': a SpikeGPT mapping holds the NIR field membrane_bits"},
+      {"output", [](Mapping& m) { m.nir.output = NirProgram::Output::Membrane; },
+       "section 'nir': a SpikeGPT mapping holds the NIR field output"},
+      {"NIR tile", [](Mapping& m) { m.units[4].kind = UnitKind::NirCrossbar; },
+       "unit 4 (head[0,0]): a nir-crossbar unit in a SpikeGPT mapping (only a NIR mapping has them)"},
+      {"NIR function", [](Mapping& m) { m.units[4].function = NeuronFunction::NirReadout; },
+       "unit 4 (head[0,0]): function 'readout'; tile 0 of op 'head' must be 'logits'"},
+  };
+  expect_refused(cases, small_mapping(), "gpt_nir");
+  // The kind byte of a SpikeGPT's section set to nir: its empty program is then checked as one.
+  const std::vector<unsigned char> whole = saved_small_mapping();
+  std::vector<unsigned char> payload = nir_payload(whole);
+  payload[0] = 1;
+  EXPECT_CONTAINS(error_for_bytes(with_nir_payload(whole, payload), "gpt_as_nir"),
+                  "section 'nir': dt is 0; expected a finite time step > 0");
+}
+
+// Past the checksums, any value in the 'nir' section becomes a MappingError or a valid mapping.
+TEST(MappingIoNir, DamagedFieldsBehindValidChecksumsAreRejectedCleanly) {
+  const std::vector<unsigned char> whole = saved_nir_mapping();
+  const SectionSpan nir = sections_of(whole).back();
+  std::mt19937_64 rng(5);
+  const std::string path = temp_path("nir_fuzz_sealed");
+  int rejected = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<unsigned char> b = whole;
+    for (int k = 0, flips = 1 + int(rng() % 3); k < flips; ++k) b[nir.offset + rng() % nir.length] ^= uint8_t(1u << (rng() % 8));
+    reseal(b);
+    write_bytes(path, b);
+    try {
+      load_mapping(path);
+    } catch (const MappingError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 150);  // most fields are checked; names, scales and counts of synapses may take any value
+}
+
+// The parameter table of docs/mapping-format.md names every array expected_params asks of a unit.
+TEST(MappingIoNir, DocumentedParameterTableNamesEveryExpectedArray) {
+  const std::string doc = read_text(test_fixtures::kRepo / "docs" / "mapping-format.md");
+  const auto begin = doc.find("#### Parameter arrays per unit");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string table = doc.substr(begin, doc.find("\n### ", begin) - begin);
+  std::vector<Unit> units = small_mapping().units;
+  for (const Unit& u : nir_mapping().units) units.push_back(u);
+  Unit ffn_key = crossbar(9, "L0.ffn.key[0,0]", Op::FfnKey, NeuronFunction::FfnKeyRelu2, 0, 0, 8, 0, 8, 0, 1);
+  units.push_back(ffn_key);
+  int arrays = 0;
+  for (const Unit& u : units)
+    for (const ParamRule& rule : expected_params(u, ModelConfig{1, 8, 4})) {
+      EXPECT_CONTAINS(table, "`" + rule.name + "`");
+      ++arrays;
+    }
+  EXPECT_GT(arrays, 40);
+  EXPECT_CONTAINS(table, "| NIR neuron reducers | `neuron.mode` | i8 | rows |");
 }
 
 TEST(MappingSummary, ReportsUseAgainstTheChip) {
