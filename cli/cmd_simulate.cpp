@@ -95,7 +95,7 @@ void simulate(const SimulateOptions& o) {
                                                       o.model.map, fmt::join(mapping->nir.input_shape, ", ")));
   if (nir)
     for (const std::string& path : o.generation.output_paths())
-      throw std::invalid_argument(fmt::format("{}: a NIR graph's run writes its output with --output; statistics, counts, "
+      if (!path.empty()) throw std::invalid_argument(fmt::format("{}: a NIR graph's run writes its output with --output; statistics, counts, "
                                               "logits and spike files are written for SpikeGPT mappings only so far",
                                               path));
   if (!nir && !o.input.empty())

@@ -734,7 +734,14 @@ std::string ChipSimulator::summary() const {
   const double mhz = chip_.clock_frequency_mhz;
   std::string s = fmt::format("chip {} at {} MHz: {} cores in use of {}\n", chip_.name, mhz, m.units.size(),
                               chip_.total_cores());
-  if (prefill_.tokens > 0) {
+  const bool nir = m.kind == MappingKind::Nir;
+  if (nir && prefill_.tokens > 0) {
+    const double per_step = double(prefill_.cycles) / double(prefill_.tokens);
+    s += fmt::format("time steps (overlapped through the layers): {} steps in {} cycles, {:.0f} cycles per step ({:.2f} µs; "
+                     "{:.0f} steps/s on the chip); at most {} events held for a core's next step\n",
+                     prefill_.tokens, prefill_.cycles, per_step, per_step / chip_.clock_frequency_mhz,
+                     chip_.clock_frequency_mhz * 1e6 / per_step, peak_held_events());
+  } else if (prefill_.tokens > 0) {
     const double per_token = double(prefill_.cycles) / double(prefill_.tokens);
     s += fmt::format("prefill (tokens overlapped through the layers): {} tokens in {} cycles, {:.0f} cycles per token "
                      "({:.0f} tokens/s on the chip); at most {} events held for a core's next token\n",
@@ -753,9 +760,9 @@ std::string ChipSimulator::summary() const {
   s += fmt::format(
       "core utilization: mean {:.1f} % of the run, busiest {} ({:.1f} %); stall cycles (outputs waiting for the router) "
       "{}\n"
-      "simulation: {} tokens in {:.2f} s wall, {:.0f} chip cycles/s; {} core process runs\n",
+      "simulation: {} {} in {:.2f} s wall, {:.0f} chip cycles/s; {} core process runs\n",
       100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name, 100.0 * double(busiest) / double(total),
-      stall, steps, wall_seconds_, double(total) / wall_seconds_, core_runs);
+      stall, steps, nir ? "time steps" : "tokens", wall_seconds_, double(total) / wall_seconds_, core_runs);
   if (m.estimate.profile_tokens > 0 && decode_.tokens > 0)
     s += fmt::format("latency bound (compiler, no network contention): {:.0f} cycles per token; decode measured {:.2f}× "
                      "the bound\n",
@@ -763,7 +770,7 @@ std::string ChipSimulator::summary() const {
   else if (m.estimate.profile_tokens > 0)
     s += fmt::format("latency bound (compiler, no network contention): {:.0f} cycles per token (no token decoded)\n",
                      m.estimate.cycles_per_token);
-  else
+  else if (!nir)
     s += "latency bound: none in this mapping (compiled with --profile-tokens 0)\n";
   s += network_->summary();
   if (!rtl_units_.empty()) {

@@ -10,7 +10,10 @@
 #include <fstream>
 #include <random>
 
+#include <unistd.h>
+
 #include "chips/chip_spec.hpp"
+#include "cli_runner.hpp"
 #include "compiler/nir/nir_lowering.hpp"
 #include "models/nir/nir_graph.hpp"
 #include "models/nir/nir_integer.hpp"
@@ -146,11 +149,9 @@ TEST(NirMappingRealFiles, SinabsCnnOnSpikeFramesUnrollsItsConvolutionsAndEqualsT
 TEST(NirMappingRealFiles, NorseRockpoolAndTwoNeuronFilesEqualTheIntegerModel) {
   // Norse's and Rockpool's single LIF layers under a constant current; two_lif_neurons fires from
   // its leak potential alone.
-  for (const auto& [file, dt, size] :
-       {std::tuple<const char*, double, int>{"lif_norse.nir", 1e-4, 0}, {"lif_rockpool.nir", 1e-4, 0},
-        {"two_lif_neurons.nir", 1e-3, 0}}) {
+  for (const auto& [file, dt] : {std::pair<const char*, double>{"lif_norse.nir", 1e-4}, {"lif_rockpool.nir", 1e-4},
+                                 {"two_lif_neurons.nir", 1e-3}}) {
     SCOPED_TRACE(file);
-    (void)size;
     Case c;
     c.graph = nir::read_nir((kReal / file).string());
     c.options.reference.dt = dt;
@@ -184,4 +185,73 @@ TEST(NirMappingErrors, AGraphTooLargeForTheChipNamesEveryResource) {
     EXPECT_EQ(e.problems().back().capacity, 4);
     EXPECT_NE(std::string(e.what()).find("system.chip_count"), std::string::npos) << e.what();
   }
+}
+
+// ---- the README's NIR flow through the command line ----------------------------------------------
+
+namespace {
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+}  // namespace
+
+// compile --nir -> simulate --input and run --map --input: the chip's output file is byte for byte
+// the executor's and the integer model's (run --nir --quantized, calibrated on the same input).
+TEST(NirMappingCli, CompileThenSimulateAndRunMapWriteTheIntegerModelsOutput) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_nir_flow_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string graph = (kFixtures / "braille_subtract.nir").string();
+  const std::string input = (kFixtures / "braille_subtract.input.npy").string();
+  const std::string conventions = " --dt 1e-4 --reset subtract";
+  const std::string map = (dir / "braille.stmap").string();
+  const auto compiled = testing_cli::run_cli("compile --nir " + graph + conventions + " --calibrate " + input + " -o " + map);
+  ASSERT_EQ(compiled.status, 0) << compiled.output;
+  EXPECT_NE(compiled.output.find("spike agreement"), std::string::npos) << compiled.output;
+  EXPECT_NE(compiled.output.find("units by population"), std::string::npos) << compiled.output;
+  EXPECT_NE(compiled.output.find("(recurrent: its spikes of the previous step, sent as the step starts)"), std::string::npos)
+      << compiled.output;
+  const auto integer = testing_cli::run_cli("run --nir " + graph + conventions + " --quantized --input " + input +
+                                            " --output " + (dir / "integer.npy").string());
+  const auto executor = testing_cli::run_cli("run --map " + map + " --input " + input + " --output " + (dir / "executor.npy").string());
+  const auto chip = testing_cli::run_cli("simulate --map " + map + " --input " + input + " --output " + (dir / "chip.npy").string());
+  ASSERT_EQ(integer.status, 0) << integer.output;
+  ASSERT_EQ(executor.status, 0) << executor.output;
+  ASSERT_EQ(chip.status, 0) << chip.output;
+  EXPECT_NE(chip.output.find("cycles per step"), std::string::npos) << chip.output;
+  const std::string want = slurp(dir / "integer.npy");
+  ASSERT_GT(want.size(), 128u);
+  EXPECT_EQ(slurp(dir / "executor.npy"), want);
+  EXPECT_EQ(slurp(dir / "chip.npy"), want);
+  fs::remove_all(dir);
+}
+
+TEST(NirMappingCli, MisusedOptionsAreRefusedNamingThem) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_nir_misuse_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string graph = (kFixtures / "lif.nir").string();
+  const std::string input = (kFixtures / "lif.input.npy").string();
+  const std::string map = (dir / "lif.stmap").string();
+  const auto no_calibration = testing_cli::run_cli("compile --nir " + graph + " --dt 1e-4 -o " + map);
+  EXPECT_NE(no_calibration.status, 0);
+  EXPECT_NE(no_calibration.output.find("--calibrate: compile --nir quantizes the graph on an input"), std::string::npos)
+      << no_calibration.output;
+  EXPECT_FALSE(fs::exists(map));
+  const auto objective = testing_cli::run_cli("compile --nir " + graph + " --dt 1e-4 --calibrate " + input +
+                                              " --objective energy -o " + map);
+  EXPECT_NE(objective.status, 0);
+  EXPECT_NE(objective.output.find("--objective: does not apply to a NIR graph"), std::string::npos) << objective.output;
+  ASSERT_EQ(testing_cli::run_cli("compile --nir " + graph + " --dt 1e-4 --calibrate " + input + " -o " + map).status, 0);
+  const auto no_input = testing_cli::run_cli("simulate --map " + map);
+  EXPECT_NE(no_input.status, 0);
+  EXPECT_NE(no_input.output.find("holds a NIR graph: it runs on an input"), std::string::npos) << no_input.output;
+  const auto recompile_option = testing_cli::run_cli("run --map " + map + " --input " + input + " --dt 1e-4");
+  EXPECT_NE(recompile_option.status, 0);
+  EXPECT_NE(recompile_option.output.find("--dt: does not apply to a compiled NIR graph"), std::string::npos)
+      << recompile_option.output;
+  const auto stats = testing_cli::run_cli("simulate --map " + map + " --input " + input + " --stats " +
+                                          (dir / "s.json").string());
+  EXPECT_NE(stats.status, 0);
+  EXPECT_FALSE(fs::exists(dir / "s.json"));
+  fs::remove_all(dir);
 }
