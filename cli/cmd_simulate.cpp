@@ -10,6 +10,7 @@
 #include "cli/common.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/npy.hpp"
+#include "runtime/stats.hpp"
 #include "sim/chip_simulator.hpp"
 
 namespace spiketile::cli {
@@ -52,10 +53,45 @@ void refuse_outputs_over_inputs(const SimulateOptions& o) {
   refuse_overwriting_inputs(outputs, {o.model.map, o.model.tokenizer, o.text_file, o.input});
 }
 
+// The statistics of a NIR run: the graph, its dense equivalent and each population's spikes; the
+// counts are per-step totals (counts.sum has no layers: a graph has populations, not SpikeGPT ops).
+RunStats nir_run_stats(const Mapping& m, const std::vector<int64_t>& spikes, const std::vector<Counts>& per_step) {
+  const NirProgram& p = m.nir;
+  RunStats s;
+  s.level = "simulator";
+  StatsNir nir;
+  nir.graph = p.source_path;
+  nir.dt = p.dt;
+  nir.input_shape = p.input_shape;
+  nir.output_shape = p.output_shape;
+  for (std::size_t k = 1; k < p.populations.size(); ++k) {
+    const auto& pop = p.populations[k];
+    nir.populations.push_back({pop.node, pop.type, pop.size, pop.binary, spikes[k]});
+    nir.state_elements += pop.type == "Readout" ? 0 : pop.size;
+  }
+  for (const auto& proj : p.projections) {
+    nir.dense_macs_per_step += proj.synapses;
+    nir.weight_elements += proj.distinct_weights;
+  }
+  for (const Unit& u : m.units)  // a synaptic current doubles a neuron's state
+    if (u.function == NeuronFunction::NirNeuron)
+      for (const q::NeuronParams& n : read_neuron_params(u, m.quant.membrane_bits)) nir.state_elements += n.current;
+  s.model.path = p.source_path;
+  s.model.params = nir.weight_elements;
+  s.model.weight_bits = m.quant.weight_bits;
+  s.model.activation_bits = m.quant.activation_bits;
+  s.model.membrane_bits = m.quant.membrane_bits;
+  s.tokens.steps = int64_t(per_step.size());
+  s.counts.sum.reset(0);
+  for (const Counts& c : per_step) s.counts.per_step.push_back(c);
+  s.nir = nir;
+  return s;
+}
+
 // A NIR graph's time steps on the chip: the input quantized by the host as every level does, the
 // output written as float32 .npy [T, *output shape].
 void simulate_nir(const SimulateOptions& o, const std::shared_ptr<const Mapping>& mapping, sim::ChipSimulator& chip,
-                  OutputBatch& outputs) {
+                  OutputBatch& outputs, const std::function<void(RunStats&)>& add_chip_stats) {
   const NirProgram& program = mapping->nir;
   const NpyValues input = read_npy_values(o.input);
   const int64_t per_step = program.input_size();
@@ -70,10 +106,21 @@ void simulate_nir(const SimulateOptions& o, const std::shared_ptr<const Mapping>
     steps.push_back(nir_quantize_input(
         program, std::vector<double>(input.data.begin() + t * per_step, input.data.begin() + (t + 1) * per_step)));
   OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
+  OutputFile* stats_file = o.generation.stats_out.empty() ? nullptr : &outputs.open(o.generation.stats_out);
   std::vector<float> values;
+  std::vector<int64_t> spikes(program.populations.size(), 0);
   chip.run_nir_steps(steps, [&](int64_t, const std::vector<int64_t>& integers) {
     for (double v : nir_output_values(program, integers)) values.push_back(float(v));
+    const auto& populations = chip.last_observations().population_values;
+    for (std::size_t p = 1; p < populations.size(); ++p)
+      if (program.populations[p].binary)
+        for (int32_t v : populations[p]) spikes[p] += v;
   });
+  if (stats_file) {
+    RunStats stats = nir_run_stats(*mapping, spikes, chip.work_per_step());
+    add_chip_stats(stats);
+    write_stats(*stats_file, stats);
+  }
   if (out) {
     std::vector<int64_t> shape = {T};
     shape.insert(shape.end(), program.output_shape.begin(), program.output_shape.end());
@@ -94,10 +141,11 @@ void simulate(const SimulateOptions& o) {
                                                       "[T, {}]",
                                                       o.model.map, fmt::join(mapping->nir.input_shape, ", ")));
   if (nir)
-    for (const std::string& path : o.generation.output_paths())
-      if (!path.empty()) throw std::invalid_argument(fmt::format("{}: a NIR graph's run writes its output with --output; statistics, counts, "
-                                              "logits and spike files are written for SpikeGPT mappings only so far",
-                                              path));
+    for (const std::string& path : {o.generation.logits_out, o.generation.counts_out, o.generation.spikes_out})
+      if (!path.empty())
+        throw std::invalid_argument(fmt::format("{}: a NIR graph's run writes its output with --output and its statistics "
+                                                "with --stats; logits, counts and spike files are SpikeGPT's",
+                                                path));
   if (!nir && !o.input.empty())
     throw CLI::ValidationError("--input", fmt::format("{} holds a SpikeGPT model: it runs on a prompt or --text, not an "
                                                       "input array",
@@ -142,7 +190,7 @@ void simulate(const SimulateOptions& o) {
     stats.chip->spec_path = std::filesystem::path(chip_path).filename().string();  // beside the stats
   };
   if (nir) {
-    simulate_nir(o, mapping, chip, outputs);
+    simulate_nir(o, mapping, chip, outputs, add_chip_stats);
   } else if (o.text_file.empty()) {
     run_generation(o.generation, model_options, chip, tokenizer, outputs, add_chip_stats);
   } else {

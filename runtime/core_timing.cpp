@@ -27,9 +27,12 @@ CoreTiming CoreTiming::from_chip(const ChipSpec& chip) {
 }
 
 int64_t CoreTiming::synapse_accesses(const Counts& w) const {
-  // One access per read_width bits of a weight row; rows are read whole per event.
-  if (w.events_graded == 0) return 0;
-  return w.events_graded * int64_t(ceil_div(w.synapse_read_bits / w.events_graded, synapse_read_width_bits));
+  // One access per read_width bits of a weight row; rows are read whole per event. Every event of
+  // a reaction that reads weights reads a row as long (a SpikeGPT spike into the residual reads
+  // none; a NIR spike into a crossbar, binary or graded, reads its column like a graded event).
+  const int64_t events = w.events_graded + w.events_binary;
+  if (events == 0 || w.synapse_read_bits == 0) return 0;
+  return events * int64_t(ceil_div(w.synapse_read_bits / events, synapse_read_width_bits));
 }
 
 int64_t CoreTiming::state_accesses(int64_t bytes) const { return int64_t(ceil_div(bytes * 8, state_access_width_bits)); }

@@ -1,5 +1,7 @@
 #include "runtime/report.hpp"
 
+#include "runtime/report_parts.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -85,8 +87,6 @@ PaperEnergy paper_table1(const PaperSetting& s) {
   return e;
 }
 
-namespace {
-
 // The mesh as the simulator measured it: every core's utilization (busy cycles over the run's
 // cycles; null where no unit ran) and every link's flits, by the router that sends on it, from the
 // network's named statistics (noc.router[i].out.<port>.flits). A link that leaves its chip's mesh
@@ -163,21 +163,9 @@ json critical_path_view(const RunStats& s) {
   return j;
 }
 
-}  // namespace
-
 namespace {
 
 bool is_lif(Op op) { return op == Op::AttLif || op == Op::FfnLif; }
-
-ActionCounts& operator+=(ActionCounts& a, const ActionCounts& b) {
-  for (const auto& [action, n] : b) a[action] += n;
-  return a;
-}
-
-ActionCounts scaled(ActionCounts a, double factor) {
-  for (auto& [action, n] : a) n *= factor;
-  return a;
-}
 
 int64_t sfu_total(const Counts& c) { return std::accumulate(c.sfu.begin(), c.sfu.end(), int64_t{0}); }
 
@@ -209,6 +197,18 @@ json counts_per_token_json(const Counts& c, double steps) {
           {"synapse_read_bits", c.synapse_read_bits / steps},
           {"state_read_bytes", c.state_read_bytes / steps},
           {"state_write_bytes", c.state_write_bytes / steps}};
+}
+
+}  // namespace
+
+ActionCounts& operator+=(ActionCounts& a, const ActionCounts& b) {
+  for (const auto& [action, n] : b) a[action] += n;
+  return a;
+}
+
+ActionCounts scaled(ActionCounts a, double factor) {
+  for (auto& [action, n] : a) n *= factor;
+  return a;
 }
 
 json actions_json(const ActionCounts& a) {
@@ -288,91 +288,18 @@ json measured_json(const std::vector<GpuMeasurement>& files) {
   return all;
 }
 
-}  // namespace
-
 std::string measured_row_name(const json& file, const json& row) {
   return fmt::format("{} measured, {} {}, batch {}", file["gpu"]["name"].get<std::string>(),
                      row["precision"].get<std::string>(), row["variant"].get<std::string>(), row["batch"].get<int>());
 }
 
-json build_report(const ReportInputs& in) {
+// The chip's energy over the run (dynamic from the actions, static from the simulated time and the
+// tiles that drew power), per step, by component, with latency and throughput where measured.
+json chip_section(const ReportInputs& in, const ActionCounts& run_actions, const std::string& counts_source,
+                  const json& warnings) {
   const RunStats& s = in.stats;
-  const TokenCounts& sum = s.counts.sum;
-  const double steps = double(s.tokens.steps);
-  if (s.tokens.steps <= 0) throw std::invalid_argument("stats: the run has no steps; nothing to report");
-  const ActionMapping mapping = action_mapping(in.chip, in.encoding);
   const EnergyTable& table = in.table;
-  const EnergyTable& conv = in.convention_table;
-  const int L = s.model.n_layer;
-
-  json r;
-  r["format"] = kReportFormat;
-  r["inputs"] = {{"stats", in.stats_path},
-                 {"level", s.level},
-                 {"energy_table", {{"name", table.name}, {"path", table.source_path}, {"technology", table.technology}}},
-                 {"convention_table", {{"name", conv.name}, {"path", conv.source_path}, {"technology", conv.technology}}},
-                 {"chip", {{"name", in.chip.name}, {"path", in.chip.source_path}}},
-                 {"gpu", {{"name", in.gpu.name}, {"variant", in.gpu.variant}, {"path", in.gpu.source_path},
-                          {"sources", in.gpu.sources}, {"precision", in.gpu_precision}}},
-                 {"batch", in.batch},
-                 {"encoding", graded_encoding_name(in.encoding)}};
-  r["model"] = stats_model_json(s.model);
-  r["tokens"] = {{"prompt", s.tokens.prompt.size()}, {"generated", s.tokens.generated.size()}, {"steps", s.tokens.steps}};
-  r["measured"] = {{"counts", true}, {"cycles", bool(s.cycles)}, {"network", bool(s.network)}, {"cores", bool(s.cores)}};
-
-  json not_measured = json::array();
-  if (!s.cycles)
-    not_measured.push_back(fmt::format("cycles, latency, tokens/s and static energy: not measured at the {} level "
-                                       "(needs the cycle-accurate simulator)",
-                                       s.level));
-  if (!s.network)
-    not_measured.push_back(fmt::format("router.flit_hop and link.inter_chip_flit (mesh flit-hops, inter-chip "
-                                       "traffic): not measured at the {} level (needs placement and routing)",
-                                       s.level));
-  if (!s.cores) not_measured.push_back(fmt::format("per-core counters: not measured at the {} level", s.level));
-  r["not_measured"] = not_measured;
-
-  json warnings = json::array();
-  for (const auto& w : energy_table_compatibility_warnings(table, in.chip)) warnings.push_back(w);
-  if (s.chip && s.chip->name != in.chip.name)
-    warnings.push_back(fmt::format("the stats were simulated on chip '{}' but the report maps counts with '{}'",
-                                   s.chip->name, in.chip.name));
-
-  // ---- chip: actions over the run ------------------------------------------------------------
-  ActionCounts run_actions;
-  std::string counts_source;
-  json per_layer = json::array(), per_op = json::array();
-  std::map<std::string, ActionCounts> op_actions;     // op name -> actions over the run
-  std::map<std::string, Counts> op_counts;            // op name -> counts over the run
-  std::vector<ActionCounts> layer_actions(L + 1);     // [L] = global ops
-  for (const OpCounts& oc : all_ops(sum)) {
-    const ActionCounts a = chip_actions(*oc.counts, is_lif(oc.op) ? double(oc.counts->neuron_updates) : 0.0, mapping);
-    op_actions[op_name(oc.op)] += a;
-    op_counts[op_name(oc.op)] += *oc.counts;
-    layer_actions[oc.layer < 0 ? L : oc.layer] += a;
-  }
-  if (s.cores) {
-    counts_source = "simulator per-core counters (cores section)";
-    std::vector<ActionCounts> core_layer_actions(L + 1);
-    std::map<std::string, ActionCounts> core_op_actions;
-    for (const CoreStats& core : *s.cores) {
-      const ActionCounts a = core_actions(core);
-      run_actions += a;
-      core_layer_actions[core.layer < 0 || core.layer >= L ? L : core.layer] += a;
-      core_op_actions[core.op.empty() ? "(several)" : core.op] += a;
-    }
-    layer_actions = core_layer_actions;
-    op_actions = core_op_actions;
-  } else {
-    counts_source = fmt::format("{}-level event counts mapped to actions (docs/report.md §2)", s.level);
-    for (const auto& a : layer_actions) run_actions += a;
-  }
-  // Router and link actions come from the network statistics only (never estimated).
-  if (s.network) {
-    run_actions["router.flit_hop"] = double(s.network->flit_hops);
-    run_actions["link.inter_chip_flit"] = double(s.network->inter_chip_flits);
-  }
-
+  const double steps = double(s.tokens.steps);
   json action_rows = json::array();
   const double dynamic_pj = price_pj(run_actions, table);
   for (const auto& [action, n] : run_actions) {
@@ -449,17 +376,14 @@ json build_report(const ReportInputs& in) {
                           {"share_of_total", total_per_token > 0 ? component_pj[name] / total_per_token : 0.0}});
   }
   chip["components"] = components;
-  r["chip"] = chip;
+  return chip;
+}
 
-  // ---- per token ---------------------------------------------------------------------------
-  // Only step totals are stored per step; neuron updates do not depend on data (every neuron
-  // updates every step), so the run's LIF share splits each step's updates exactly.
-  int64_t lif_updates_run = 0, updates_run = 0;
-  for (const OpCounts& oc : all_ops(sum)) {
-    if (is_lif(oc.op)) lif_updates_run += oc.counts->neuron_updates;
-    updates_run += oc.counts->neuron_updates;
-  }
-  const double lif_share = updates_run ? double(lif_updates_run) / double(updates_run) : 0.0;
+// Each step's counts, dynamic energy, network traffic and cycles. Only step totals are stored per
+// step: `lif_share` of each step's neuron updates are LIF updates.
+json per_step_rows(const ReportInputs& in, const ActionMapping& mapping, double lif_share) {
+  const RunStats& s = in.stats;
+  const EnergyTable& table = in.table;
   json per_token = json::array();
   for (std::size_t i = 0; i < s.counts.per_step.size(); ++i) {
     const Counts& c = s.counts.per_step[i];
@@ -488,6 +412,236 @@ json build_report(const ReportInputs& in) {
     }
     per_token.push_back(row);
   }
+  return per_token;
+}
+
+// The dense baseline's rows, per step: the 45 nm convention (compute and DRAM traffic priced with
+// the convention table) and the GPU roofline, at batch 1 and the report's batch. `prompt_tokens`
+// steps are known in advance and run as one batched pass per sequence.
+std::pair<json, json> dense_baseline_rows(const ReportInputs& in, const DenseWork& w, int64_t prompt_tokens) {
+  const EnergyTable& conv = in.convention_table;
+  const double steps = double(in.stats.tokens.steps);
+  const double macs = w.macs, nonlinear_ops = w.nonlinear_ops, weight_bytes = w.weight_bytes, state_bytes = w.state_bytes;
+  const double e_mac = conv.energy_pj("synaptic_op.graded");
+  const double dram_pj_per_byte = conv.energy_pj("dram.access") / 8;
+  const double conv_compute_pj = macs * e_mac + price_pj(w.nonlinear, conv);
+  json convention = json::array(), roofline = json::array();
+  std::vector<int> batches{1};
+  if (in.batch != 1) batches.push_back(in.batch);
+  for (int b : batches) {
+    const double dram_bytes = weight_bytes / b + state_bytes;
+    convention.push_back({{"batch", b},
+                          {"compute_pj", conv_compute_pj},
+                          {"mac_pj", macs * e_mac},
+                          {"nonlinear_pj", conv_compute_pj - macs * e_mac},
+                          {"dram_bytes", dram_bytes},
+                          {"dram_pj", dram_bytes * dram_pj_per_byte},
+                          {"total_pj", conv_compute_pj + dram_bytes * dram_pj_per_byte}});
+    const double compute_s =
+        b * (2 * macs / (in.gpu.peak_dense_tensor_tflops * 1e12) + nonlinear_ops / (in.gpu.peak_fp32_tflops * 1e12));
+    const double memory_s = (weight_bytes + b * state_bytes) / (in.gpu.memory_bandwidth_tb_per_s * 1e12);
+    const double step_s = std::max(compute_s, memory_s);
+    // The prompt's tokens are known in advance, so a GPU takes them in one batched pass per
+    // sequence: the compute of all of them, the weights read once. The run's mean per token then
+    // weighs that pass and the decode steps by their tokens, as the chip's mean does.
+    const double prefill_compute_s = double(prompt_tokens) * compute_s;
+    const double prefill_step_s = std::max(prefill_compute_s, memory_s);
+    const double decode_pj = in.gpu.board_power_w * step_s / b * 1e12;
+    const double prefill_pj = prompt_tokens ? in.gpu.board_power_w * prefill_step_s / (b * double(prompt_tokens)) * 1e12 : 0.0;
+    roofline.push_back({{"batch", b},
+                        {"compute_s", compute_s},
+                        {"memory_s", memory_s},
+                        {"step_s", step_s},
+                        {"bound", compute_s >= memory_s ? "compute" : "memory"},
+                        {"tokens_per_s", b / step_s},
+                        {"energy_per_token_pj", decode_pj},
+                        {"prefill", {{"tokens", prompt_tokens},
+                                     {"step_s", prefill_step_s},
+                                     {"bound", prefill_compute_s >= memory_s ? "compute" : "memory"},
+                                     {"energy_per_token_pj", prefill_pj}}},
+                        {"energy_per_token_run_pj",
+                         (double(prompt_tokens) * prefill_pj + (steps - double(prompt_tokens)) * decode_pj) / steps}});
+  }
+  return {convention, roofline};
+}
+
+// The chip beside every dense baseline, per step: energy, latency, throughput and EDP where the
+// row has a time (the 45 nm convention has none).
+json versus_rows(const ReportInputs& in, const json& chip_json, double conv_compute_pj, const json& convention,
+                 const json& roofline, const json& measured, bool run_timed) {
+  const EnergyTable& table = in.table;
+  const double chip_pj = chip_json["energy_per_token_pj"].get<double>();
+  json versus = json::array();
+  // Latency per token, tokens/s and the energy-delay product beside the energy, where the row has a
+  // time (null for the 45 nm convention, which has none).
+  auto add_versus = [&](const std::string& name, double pj, const std::string& basis, const json& latency_ns,
+                        const json& tokens_per_s) {
+    versus.push_back({{"name", name}, {"energy_per_token_pj", pj}, {"basis", basis},
+                      {"ratio_to_chip", chip_pj > 0 ? pj / chip_pj : 0.0},
+                      {"latency_per_token_ns", latency_ns},
+                      {"tokens_per_s", tokens_per_s},
+                      {"edp_pj_s", latency_ns.is_null() ? json() : json(pj * latency_ns.get<double>() * 1e-9)}});
+  };
+  const json chip_latency = chip_json.contains("decode_latency_per_token_ns") && !chip_json["decode_latency_per_token_ns"].is_null()
+                                ? chip_json["decode_latency_per_token_ns"]
+                                : chip_json["latency_per_token_ns"];
+  add_versus(fmt::format("chip ({})", table.name), chip_pj,
+             run_timed ? "counted actions × table + static power × powered tiles (gated ones at their "
+                           "fraction) × simulated time"
+                         : "counted actions × table (dynamic only: no simulated time at this level)",
+             chip_latency, chip_json["tokens_per_s"]);
+  add_versus("GPU dense, 45 nm convention, compute only", conv_compute_pj, "MACs × E_MAC + element-wise ops", json(),
+             json());
+  for (const auto& row : convention)
+    add_versus(fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>()),
+               row["total_pj"].get<double>(), "compute + weight and state bytes × dram.access / 8", json(), json());
+  for (const auto& row : roofline)
+    add_versus(fmt::format("{} {} roofline, batch {}", in.gpu.name, in.gpu.variant, row["batch"].get<int>()),
+               row["energy_per_token_run_pj"].get<double>(),
+               "board power × roofline step time / batch, the prompt in one batched pass",
+               row["step_s"].get<double>() * 1e9, row["tokens_per_s"]);
+  for (const auto& file : measured.is_null() ? json::array() : measured)
+    for (const auto& row : file["rows"]) {
+      // A row without an energy counter has nothing to set beside the chip's energy.
+      if (row["energy_per_token_pj"].is_null()) continue;
+      add_versus(measured_row_name(file, row), row["energy_per_token_pj"].get<double>(),
+                 fmt::format("measured: the board's energy counter over {} timed steps / tokens, idle power included "
+                             "({} above idle)",
+                             row["steps"].get<int64_t>(),
+                             row["energy_per_token_above_idle_j"].is_null()
+                                 ? std::string("no idle measurement")
+                                 : format_energy_pj(row["energy_per_token_above_idle_j"].get<double>() * 1e12)),
+                 row["latency_per_step_ns"], row["tokens_per_s"]);
+    }
+  return versus;
+}
+
+json inputs_json(const ReportInputs& in) {
+  const EnergyTable& table = in.table;
+  const EnergyTable& conv = in.convention_table;
+  return {{"stats", in.stats_path},
+          {"level", in.stats.level},
+          {"energy_table", {{"name", table.name}, {"path", table.source_path}, {"technology", table.technology}}},
+          {"convention_table", {{"name", conv.name}, {"path", conv.source_path}, {"technology", conv.technology}}},
+          {"chip", {{"name", in.chip.name}, {"path", in.chip.source_path}}},
+          {"gpu", {{"name", in.gpu.name}, {"variant", in.gpu.variant}, {"path", in.gpu.source_path},
+                   {"sources", in.gpu.sources}, {"precision", in.gpu_precision}}},
+          {"batch", in.batch},
+          {"encoding", graded_encoding_name(in.encoding)}};
+}
+
+json gpu_spec_json(const ReportInputs& in) {
+  return {{"name", in.gpu.name},
+          {"variant", in.gpu.variant},
+          {"path", in.gpu.source_path},
+          {"sources", in.gpu.sources},
+          {"peak_dense_tensor_tflops", in.gpu.peak_dense_tensor_tflops},
+          {"peak_fp32_tflops", in.gpu.peak_fp32_tflops},
+          {"memory_bandwidth_tb_per_s", in.gpu.memory_bandwidth_tb_per_s},
+          {"board_power_w", in.gpu.board_power_w},
+          {"weight_bytes", in.gpu.weight_bytes},
+          {"state_bytes", in.gpu.state_bytes}};
+}
+
+json per_core_rows(const ReportInputs& in) {
+  const RunStats& s = in.stats;
+  if (!s.cores) return nullptr;
+  const double steps = double(s.tokens.steps);
+  json cores = json::array();
+  for (const CoreStats& core : *s.cores) {
+    json row{{"core", core.index}, {"chip", core.chip}, {"row", core.row}, {"col", core.col},
+             {"unit", core.unit},  {"layer", core.layer}, {"op", core.op},
+             {"busy_cycles", core.busy_cycles}, {"stall_cycles", core.stall_cycles}};
+    cores.push_back(breakdown_row(row, scaled(core_actions(core), 1 / steps), in.table));
+  }
+  return cores;
+}
+
+json build_report(const ReportInputs& in) {
+  if (in.stats.nir) return build_nir_report(in);
+  const RunStats& s = in.stats;
+  const TokenCounts& sum = s.counts.sum;
+  const double steps = double(s.tokens.steps);
+  if (s.tokens.steps <= 0) throw std::invalid_argument("stats: the run has no steps; nothing to report");
+  const ActionMapping mapping = action_mapping(in.chip, in.encoding);
+  const EnergyTable& table = in.table;
+  const EnergyTable& conv = in.convention_table;
+  const int L = s.model.n_layer;
+
+  json r;
+  r["format"] = kReportFormat;
+  r["inputs"] = inputs_json(in);
+  r["model"] = stats_model_json(s.model);
+  r["tokens"] = {{"prompt", s.tokens.prompt.size()}, {"generated", s.tokens.generated.size()}, {"steps", s.tokens.steps}};
+  r["measured"] = {{"counts", true}, {"cycles", bool(s.cycles)}, {"network", bool(s.network)}, {"cores", bool(s.cores)}};
+
+  json not_measured = json::array();
+  if (!s.cycles)
+    not_measured.push_back(fmt::format("cycles, latency, tokens/s and static energy: not measured at the {} level "
+                                       "(needs the cycle-accurate simulator)",
+                                       s.level));
+  if (!s.network)
+    not_measured.push_back(fmt::format("router.flit_hop and link.inter_chip_flit (mesh flit-hops, inter-chip "
+                                       "traffic): not measured at the {} level (needs placement and routing)",
+                                       s.level));
+  if (!s.cores) not_measured.push_back(fmt::format("per-core counters: not measured at the {} level", s.level));
+  r["not_measured"] = not_measured;
+
+  json warnings = json::array();
+  for (const auto& w : energy_table_compatibility_warnings(table, in.chip)) warnings.push_back(w);
+  if (s.chip && s.chip->name != in.chip.name)
+    warnings.push_back(fmt::format("the stats were simulated on chip '{}' but the report maps counts with '{}'",
+                                   s.chip->name, in.chip.name));
+
+  // ---- chip: actions over the run ------------------------------------------------------------
+  ActionCounts run_actions;
+  std::string counts_source;
+  json per_layer = json::array(), per_op = json::array();
+  std::map<std::string, ActionCounts> op_actions;     // op name -> actions over the run
+  std::map<std::string, Counts> op_counts;            // op name -> counts over the run
+  std::vector<ActionCounts> layer_actions(L + 1);     // [L] = global ops
+  for (const OpCounts& oc : all_ops(sum)) {
+    const ActionCounts a = chip_actions(*oc.counts, is_lif(oc.op) ? double(oc.counts->neuron_updates) : 0.0, mapping);
+    op_actions[op_name(oc.op)] += a;
+    op_counts[op_name(oc.op)] += *oc.counts;
+    layer_actions[oc.layer < 0 ? L : oc.layer] += a;
+  }
+  if (s.cores) {
+    counts_source = "simulator per-core counters (cores section)";
+    std::vector<ActionCounts> core_layer_actions(L + 1);
+    std::map<std::string, ActionCounts> core_op_actions;
+    for (const CoreStats& core : *s.cores) {
+      const ActionCounts a = core_actions(core);
+      run_actions += a;
+      core_layer_actions[core.layer < 0 || core.layer >= L ? L : core.layer] += a;
+      core_op_actions[core.op.empty() ? "(several)" : core.op] += a;
+    }
+    layer_actions = core_layer_actions;
+    op_actions = core_op_actions;
+  } else {
+    counts_source = fmt::format("{}-level event counts mapped to actions (docs/report.md §2)", s.level);
+    for (const auto& a : layer_actions) run_actions += a;
+  }
+  // Router and link actions come from the network statistics only (never estimated).
+  if (s.network) {
+    run_actions["router.flit_hop"] = double(s.network->flit_hops);
+    run_actions["link.inter_chip_flit"] = double(s.network->inter_chip_flits);
+  }
+
+  const json chip = chip_section(in, run_actions, counts_source, warnings);
+  const bool run_timed = chip["energy_includes_static"].get<bool>();
+  r["chip"] = chip;
+
+  // ---- per token ---------------------------------------------------------------------------
+  // Only step totals are stored per step; neuron updates do not depend on data (every neuron
+  // updates every step), so the run's LIF share splits each step's updates exactly.
+  int64_t lif_updates_run = 0, updates_run = 0;
+  for (const OpCounts& oc : all_ops(sum)) {
+    if (is_lif(oc.op)) lif_updates_run += oc.counts->neuron_updates;
+    updates_run += oc.counts->neuron_updates;
+  }
+  const double lif_share = updates_run ? double(lif_updates_run) / double(updates_run) : 0.0;
+  const json per_token = per_step_rows(in, mapping, lif_share);
   r["per_token"] = per_token;
 
   // ---- per layer and per op ----------------------------------------------------------------
@@ -542,18 +696,7 @@ json build_report(const ReportInputs& in) {
                                    scaled(op_actions["(several)"], 1 / steps), table));
   r["per_op"] = per_op;
 
-  if (s.cores) {
-    json cores = json::array();
-    for (const CoreStats& core : *s.cores) {
-      json row{{"core", core.index}, {"chip", core.chip}, {"row", core.row}, {"col", core.col},
-               {"unit", core.unit},  {"layer", core.layer}, {"op", core.op},
-               {"busy_cycles", core.busy_cycles}, {"stall_cycles", core.stall_cycles}};
-      cores.push_back(breakdown_row(row, scaled(core_actions(core), 1 / steps), table));
-    }
-    r["per_core"] = cores;
-  } else {
-    r["per_core"] = nullptr;
-  }
+  r["per_core"] = per_core_rows(in);
   r["mesh"] = mesh_view(in.chip, s);
   r["critical_path"] = critical_path_view(s);
   const double measured_rate = lif_all > 0 ? spikes_all / lif_all : 0.0;
@@ -577,16 +720,7 @@ json build_report(const ReportInputs& in) {
   const double state_bytes = 2 * state_elements * in.gpu.state_bytes;  // read and written every step
 
   json gpu;
-  gpu["spec"] = {{"name", in.gpu.name},
-                 {"variant", in.gpu.variant},
-                 {"path", in.gpu.source_path},
-                 {"sources", in.gpu.sources},
-                 {"peak_dense_tensor_tflops", in.gpu.peak_dense_tensor_tflops},
-                 {"peak_fp32_tflops", in.gpu.peak_fp32_tflops},
-                 {"memory_bandwidth_tb_per_s", in.gpu.memory_bandwidth_tb_per_s},
-                 {"board_power_w", in.gpu.board_power_w},
-                 {"weight_bytes", in.gpu.weight_bytes},
-                 {"state_bytes", in.gpu.state_bytes}};
+  gpu["spec"] = gpu_spec_json(in);
   gpu["assumptions"] = {
       "the same model runs densely, one token step at a time as an RNN (no T² attention): every weight "
       "multiplies every input, zeros included",
@@ -617,47 +751,10 @@ json build_report(const ReportInputs& in) {
                             {"state_elements", state_elements},
                             {"state_bytes", state_bytes}};
   const double e_mac = conv.energy_pj("synaptic_op.graded");
-  const double dram_pj_per_byte = conv.energy_pj("dram.access") / 8;
   const double conv_compute_pj = macs * e_mac + price_pj(nonlinear, conv);
-  json convention = json::array(), roofline = json::array();
-  std::vector<int> batches{1};
-  if (in.batch != 1) batches.push_back(in.batch);
   // Prompt tokens the run took before generating (all of a teacher-forced text), at most its steps.
   const int64_t prompt_tokens = std::min<int64_t>(int64_t(s.tokens.prompt.size()), s.tokens.steps);
-  for (int b : batches) {
-    const double dram_bytes = weight_bytes / b + state_bytes;
-    convention.push_back({{"batch", b},
-                          {"compute_pj", conv_compute_pj},
-                          {"mac_pj", macs * e_mac},
-                          {"nonlinear_pj", conv_compute_pj - macs * e_mac},
-                          {"dram_bytes", dram_bytes},
-                          {"dram_pj", dram_bytes * dram_pj_per_byte},
-                          {"total_pj", conv_compute_pj + dram_bytes * dram_pj_per_byte}});
-    const double compute_s =
-        b * (2 * macs / (in.gpu.peak_dense_tensor_tflops * 1e12) + nonlinear_ops / (in.gpu.peak_fp32_tflops * 1e12));
-    const double memory_s = (weight_bytes + b * state_bytes) / (in.gpu.memory_bandwidth_tb_per_s * 1e12);
-    const double step_s = std::max(compute_s, memory_s);
-    // The prompt's tokens are known in advance, so a GPU takes them in one batched pass per
-    // sequence: the compute of all of them, the weights read once. The run's mean per token then
-    // weighs that pass and the decode steps by their tokens, as the chip's mean does.
-    const double prefill_compute_s = double(prompt_tokens) * compute_s;
-    const double prefill_step_s = std::max(prefill_compute_s, memory_s);
-    const double decode_pj = in.gpu.board_power_w * step_s / b * 1e12;
-    const double prefill_pj = prompt_tokens ? in.gpu.board_power_w * prefill_step_s / (b * double(prompt_tokens)) * 1e12 : 0.0;
-    roofline.push_back({{"batch", b},
-                        {"compute_s", compute_s},
-                        {"memory_s", memory_s},
-                        {"step_s", step_s},
-                        {"bound", compute_s >= memory_s ? "compute" : "memory"},
-                        {"tokens_per_s", b / step_s},
-                        {"energy_per_token_pj", decode_pj},
-                        {"prefill", {{"tokens", prompt_tokens},
-                                     {"step_s", prefill_step_s},
-                                     {"bound", prefill_compute_s >= memory_s ? "compute" : "memory"},
-                                     {"energy_per_token_pj", prefill_pj}}},
-                        {"energy_per_token_run_pj",
-                         (double(prompt_tokens) * prefill_pj + (steps - double(prompt_tokens)) * decode_pj) / steps}});
-  }
+  const auto [convention, roofline] = dense_baseline_rows(in, {macs, nonlinear_ops, nonlinear, weight_bytes, state_bytes}, prompt_tokens);
   gpu["convention_45nm"] = convention;
   gpu["roofline"] = roofline;
   gpu["measured"] = measured_json(in.gpu_measured);
@@ -665,50 +762,7 @@ json build_report(const ReportInputs& in) {
 
   // ---- chip vs GPU, per token ----------------------------------------------------------------
   const double chip_pj = r["chip"]["energy_per_token_pj"].get<double>();
-  json versus = json::array();
-  // Latency per token, tokens/s and the energy-delay product beside the energy, where the row has a
-  // time (null for the 45 nm convention, which has none).
-  auto add_versus = [&](const std::string& name, double pj, const std::string& basis, const json& latency_ns,
-                        const json& tokens_per_s) {
-    versus.push_back({{"name", name}, {"energy_per_token_pj", pj}, {"basis", basis},
-                      {"ratio_to_chip", chip_pj > 0 ? pj / chip_pj : 0.0},
-                      {"latency_per_token_ns", latency_ns},
-                      {"tokens_per_s", tokens_per_s},
-                      {"edp_pj_s", latency_ns.is_null() ? json() : json(pj * latency_ns.get<double>() * 1e-9)}});
-  };
-  const json& chip_json = r["chip"];
-  const json chip_latency = chip_json.contains("decode_latency_per_token_ns") && !chip_json["decode_latency_per_token_ns"].is_null()
-                                ? chip_json["decode_latency_per_token_ns"]
-                                : chip_json["latency_per_token_ns"];
-  add_versus(fmt::format("chip ({})", table.name), chip_pj,
-             run_seconds ? "counted actions × table + static power × powered tiles (gated ones at their "
-                           "fraction) × simulated time"
-                         : "counted actions × table (dynamic only: no simulated time at this level)",
-             chip_latency, chip_json["tokens_per_s"]);
-  add_versus("GPU dense, 45 nm convention, compute only", conv_compute_pj, "MACs × E_MAC + element-wise ops", json(),
-             json());
-  for (const auto& row : convention)
-    add_versus(fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>()),
-               row["total_pj"].get<double>(), "compute + weight and state bytes × dram.access / 8", json(), json());
-  for (const auto& row : roofline)
-    add_versus(fmt::format("{} {} roofline, batch {}", in.gpu.name, in.gpu.variant, row["batch"].get<int>()),
-               row["energy_per_token_run_pj"].get<double>(),
-               "board power × roofline step time / batch, the prompt in one batched pass",
-               row["step_s"].get<double>() * 1e9, row["tokens_per_s"]);
-  for (const auto& file : gpu["measured"].is_null() ? json::array() : gpu["measured"])
-    for (const auto& row : file["rows"]) {
-      // A row without an energy counter has nothing to set beside the chip's energy.
-      if (row["energy_per_token_pj"].is_null()) continue;
-      add_versus(measured_row_name(file, row), row["energy_per_token_pj"].get<double>(),
-                 fmt::format("measured: the board's energy counter over {} timed steps / tokens, idle power included "
-                             "({} above idle)",
-                             row["steps"].get<int64_t>(),
-                             row["energy_per_token_above_idle_j"].is_null()
-                                 ? std::string("no idle measurement")
-                                 : format_energy_pj(row["energy_per_token_above_idle_j"].get<double>() * 1e12)),
-                 row["latency_per_step_ns"], row["tokens_per_s"]);
-    }
-  r["chip_vs_gpu"] = versus;
+  r["chip_vs_gpu"] = versus_rows(in, r["chip"], conv_compute_pj, convention, roofline, gpu["measured"], run_timed);
 
   // ---- paper mode ----------------------------------------------------------------------------
   const double e_ac = conv.energy_pj("synaptic_op.binary");

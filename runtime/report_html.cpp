@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 #include "runtime/report.hpp"
 
@@ -240,6 +241,9 @@ std::string table(const std::vector<std::string>& header, const std::vector<std:
 }  // namespace
 
 std::string report_html(const json& r) {
+  if (r.contains("kind") && r["kind"] == "nir")
+    throw std::invalid_argument("--html: the HTML report is SpikeGPT's so far; for a NIR run, --json and --csv hold every "
+                                "figure of the text report");
   const json& in = r["inputs"];
   const json& chip = r["chip"];
   std::ostringstream h;

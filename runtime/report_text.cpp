@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "runtime/report.hpp"
+#include "runtime/report_parts.hpp"
 
 namespace spiketile {
 
@@ -97,7 +98,17 @@ std::string chip_energy_split(const json& chip) {
                      chip["power"]["summary"].get<std::string>(), format_energy_pj(chip["energy_per_token_pj"].get<double>()));
 }
 
+std::string components_line(const json& chip) {
+  std::string components;
+  for (const auto& c : chip["components"])
+    components += fmt::format("{}{} {} ({:.1f}%)", components.empty() ? "" : ", ", c["component"].get<std::string>(),
+                              format_energy_pj(c["energy_per_token_pj"].get<double>()),
+                              100 * c["share_of_total"].get<double>());
+  return components;
+}
+
 void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
+  if (r.contains("kind") && r["kind"] == "nir") return print_nir_report_summary(out, r);
   const json& in = r["inputs"];
   const json& chip = r["chip"];
   fmt::print(out, "spiketile report — {} level, {} steps ({} prompt + {} generated), model L{} C{} V{} ({} params)\n",
@@ -130,12 +141,7 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
                100 * chip["static_per_token_pj"].get<double>() / chip["energy_per_token_pj"].get<double>());
   else
     fmt::print(out, "  (* of the dynamic energy: no simulated time at this level, so no static energy)\n");
-  std::string components;
-  for (const auto& c : chip["components"])
-    components += fmt::format("{}{} {} ({:.1f}%)", components.empty() ? "" : ", ", c["component"].get<std::string>(),
-                              format_energy_pj(c["energy_per_token_pj"].get<double>()),
-                              100 * c["share_of_total"].get<double>());
-  fmt::print(out, "  by component: {}\n", components);
+  fmt::print(out, "  by component: {}\n", components_line(chip));
   fmt::print(out, "  per token: {}\n", chip_energy_split(chip));
   fmt::print(out, "  latency per token {}; tokens/s {}\n",
              or_not_measured(chip["latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns", v); }),

@@ -34,8 +34,11 @@ std::string chip_energy_term(const json& chip) {
   return fmt::format("{} {:.0f} % of the chip's energy", name, total > 0 ? 100 * largest / total : 0.0);
 }
 
-std::string roofline_term(const json& row) {
+std::string roofline_term(const json& row, const std::string& step) {
   const bool memory = row["bound"] == "memory";
+  if (step != "token")
+    return fmt::format("board power over a {}-bound step of {:.3g} µs", memory ? "memory" : "compute",
+                       row["step_s"].get<double>() * 1e6);
   return fmt::format("board power over a {}-bound decode step of {:.3g} µs (the prompt batched)",
                      memory ? "memory" : "compute", row["step_s"].get<double>() * 1e6);
 }
@@ -66,17 +69,18 @@ struct ChipSide {
 
 // A dense baseline that has a time per step (a roofline or a measured row): energy per token and,
 // where the chip has them, latency, energy-delay product and tokens/s.
-json timed_comparisons(const ChipSide& chip, double pj, double step_ns, double tokens_per_s, int batch,
-                       const std::string& term, const std::string& latency_term) {
+// `step`: what one step of the run is ("token", or a NIR graph's "time step").
+json timed_comparisons(const std::string& step, const ChipSide& chip, double pj, double step_ns, double tokens_per_s,
+                       int batch, const std::string& term, const std::string& latency_term) {
   json comparisons = json::array();
-  comparisons.push_back(compare("energy per token", "pJ", chip.pj, pj, true, chip.energy_term, term));
+  comparisons.push_back(compare("energy per " + step, "pJ", chip.pj, pj, true, chip.energy_term, term));
   if (chip.ns) {
-    comparisons.push_back(compare("latency per token", "ns", *chip.ns, step_ns, true, chip.latency_term, latency_term));
-    comparisons.push_back(compare("energy-delay product per token", "pJ·s", chip.pj * *chip.ns * 1e-9,
+    comparisons.push_back(compare("latency per " + step, "ns", *chip.ns, step_ns, true, chip.latency_term, latency_term));
+    comparisons.push_back(compare("energy-delay product per " + step, "pJ·s", chip.pj * *chip.ns * 1e-9,
                                   pj * step_ns * 1e-9, true, chip.energy_term, term));
   }
   if (chip.tokens_per_s)
-    comparisons.push_back(compare("tokens per second", "tokens/s", *chip.tokens_per_s, tokens_per_s, false,
+    comparisons.push_back(compare(step + "s per second", "tokens/s", *chip.tokens_per_s, tokens_per_s, false,
                                   "one sequence", fmt::format("batch {}", batch)));
   return comparisons;
 }
@@ -85,6 +89,7 @@ json timed_comparisons(const ChipSide& chip, double pj, double step_ns, double t
 
 json report_verdict(const json& r) {
   json verdict = json::array();
+  const std::string step = r.contains("step") ? r["step"].get<std::string>() : "token";
   const json& chip_json = r["chip"];
   ChipSide chip;
   chip.pj = chip_json["energy_per_token_pj"].get<double>();
@@ -94,7 +99,9 @@ json report_verdict(const json& r) {
   chip.ns = number_at(chip_json, "decode_latency_per_token_ns") ? number_at(chip_json, "decode_latency_per_token_ns")
                                                                 : number_at(chip_json, "latency_per_token_ns");
   chip.tokens_per_s = number_at(chip_json, "tokens_per_s");
-  if (chip.ns)
+  if (chip.ns && step != "token")  // a NIR graph's steps are known in advance and overlap on the chip
+    chip.latency_term = fmt::format("the input's steps overlapped through {} populations", r["model"]["n_layer"].get<int>());
+  else if (chip.ns)
     chip.latency_term = fmt::format("{} one token at a time through {} layers",
                                     chip_json.contains("decode_tokens") ? "decode:" : "", r["model"]["n_layer"].get<int>());
 
@@ -103,7 +110,7 @@ json report_verdict(const json& r) {
   for (const auto& row : gpu["convention_45nm"]) {
     const double pj = row["total_pj"].get<double>(), dram = row["dram_pj"].get<double>();
     json comparisons = json::array();
-    comparisons.push_back(compare("energy per token", "pJ", chip.pj, pj, true, chip.energy_term,
+    comparisons.push_back(compare("energy per " + step, "pJ", chip.pj, pj, true, chip.energy_term,
                                   fmt::format("DRAM traffic {:.0f} % of its energy", pj > 0 ? 100 * dram / pj : 0.0)));
     verdict.push_back({{"baseline", fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>())},
                        {"comparisons", comparisons}});
@@ -112,9 +119,10 @@ json report_verdict(const json& r) {
     // Energy: the run's mean per token, the prompt in one batched pass, as the chip's is its run mean.
     verdict.push_back(
         {{"baseline", fmt::format("{} roofline, batch {}", gpu_name, row["batch"].get<int>())},
-         {"comparisons", timed_comparisons(chip, row["energy_per_token_run_pj"].get<double>(), row["step_s"].get<double>() * 1e9,
-                                           row["tokens_per_s"].get<double>(), row["batch"].get<int>(), roofline_term(row),
-                                           fmt::format("one {}-bound step per token", row["bound"].get<std::string>()))}});
+         {"comparisons", timed_comparisons(step, chip, row["energy_per_token_run_pj"].get<double>(),
+                                           row["step_s"].get<double>() * 1e9, row["tokens_per_s"].get<double>(),
+                                           row["batch"].get<int>(), roofline_term(row, step),
+                                           fmt::format("one {}-bound step per {}", row["bound"].get<std::string>(), step))}});
   }
   // Each measured GPU by its lowest energy per token: the dense baseline at its best.
   for (const auto& file : gpu["measured"].is_null() ? json::array() : gpu["measured"]) {
@@ -129,7 +137,7 @@ json report_verdict(const json& r) {
     verdict.push_back(
         {{"baseline", measured_row_name(file, row) + " (its lowest energy per token)"},
          {"comparisons",
-          timed_comparisons(chip, row["energy_per_token_pj"].get<double>(), step_ns, row["tokens_per_s"].get<double>(),
+          timed_comparisons(step, chip, row["energy_per_token_pj"].get<double>(), step_ns, row["tokens_per_s"].get<double>(),
                             row["batch"].get<int>(),
                             fmt::format("the board's energy counter: {:.0f} W over {} steps of {:.3g} µs",
                                         row["mean_power_w"].get<double>(), row["steps"].get<int64_t>(), step_ns / 1e3),
@@ -156,12 +164,15 @@ std::string show(double v, const std::string& unit) {
 
 std::string verdict_sentence(const json& c) {
   const std::string metric = c["metric"].get<std::string>(), unit = c["unit"].get<std::string>();
-  const bool higher_wins = metric == "tokens per second";
+  auto ends_with = [&](const std::string& tail) {
+    return metric.size() >= tail.size() && metric.compare(metric.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  const bool higher_wins = ends_with(" per second");  // tokens or time steps
   const std::string winner = c["winner"].get<std::string>();
   const std::string side = winner == "chip" ? "the chip" : winner == "baseline" ? "the baseline" : "neither";
   const std::string how = winner == "tie" ? "equal"
                                           : fmt::format("{:.3g}× {}", c["factor"].get<double>(),
-                                                        higher_wins ? "more" : metric == "latency per token" ? "shorter"
+                                                        higher_wins ? "more" : metric.rfind("latency per ", 0) == 0 ? "shorter"
                                                                                                              : "lower");
   return fmt::format("{}: {} wins, {} ({} vs {}); chip: {}; baseline: {}", metric, side, how,
                      show(c["chip"].get<double>(), unit), show(c["baseline"].get<double>(), unit),

@@ -168,6 +168,20 @@ CoreStats core_from_json(const json& j, std::size_t position) {
 
 }  // namespace
 
+json nir_to_json(const StatsNir& n) {
+  json pops = json::array();
+  for (const auto& p : n.populations)
+    pops.push_back({{"node", p.node}, {"type", p.type}, {"neurons", p.neurons}, {"spiking", p.spiking}, {"spikes", p.spikes}});
+  return {{"graph", n.graph},
+          {"dt", n.dt},
+          {"input_shape", n.input_shape},
+          {"output_shape", n.output_shape},
+          {"populations", pops},
+          {"dense_macs_per_step", n.dense_macs_per_step},
+          {"weight_elements", n.weight_elements},
+          {"state_elements", n.state_elements}};
+}
+
 json stats_model_json(const StatsModel& m) {
   return {{"path", m.path},
           {"n_layer", m.n_layer},
@@ -241,6 +255,7 @@ json stats_to_json(const RunStats& s) {
   j["format"] = kStatsFormat;
   j["level"] = s.level;
   j["model"] = stats_model_json(s.model);
+  if (s.nir) j["nir"] = nir_to_json(*s.nir);
   j["tokens"] = {{"prompt", s.tokens.prompt}, {"generated", s.tokens.generated}, {"steps", s.tokens.steps}};
   j["counts"] = counts_json(s.counts);
   if (s.chip) {
@@ -308,6 +323,33 @@ RunStats stats_from_json(const json& j) {
   }
   if (int64_t(s.counts.per_step.size()) != s.tokens.steps)
     field_error("tokens.steps", fmt::format("is {} but counts hold {} steps", s.tokens.steps, s.counts.per_step.size()));
+  if (j.contains("nir")) {
+    const json& n = section_object(j, "nir");
+    StatsNir nir;
+    nir.graph = get_as<std::string>(n, "graph", "nir");
+    nir.dt = get_as<double>(n, "dt", "nir");
+    nir.input_shape = field(n, "input_shape", "nir.input_shape").get<std::vector<int64_t>>();
+    nir.output_shape = field(n, "output_shape", "nir.output_shape").get<std::vector<int64_t>>();
+    nir.dense_macs_per_step = get_as<int64_t>(n, "dense_macs_per_step", "nir");
+    nir.weight_elements = get_as<int64_t>(n, "weight_elements", "nir");
+    nir.state_elements = get_as<int64_t>(n, "state_elements", "nir");
+    const json& pops = field(n, "populations", "nir.populations");
+    if (!pops.is_array()) field_error("nir.populations", "must be an array");
+    for (std::size_t i = 0; i < pops.size(); ++i) {
+      const std::string at = fmt::format("nir.populations[{}]", i);
+      StatsNir::Population p;
+      p.node = get_as<std::string>(pops[i], "node", at);
+      p.type = get_as<std::string>(pops[i], "type", at);
+      p.neurons = get_as<int64_t>(pops[i], "neurons", at);
+      p.spiking = get_as<bool>(pops[i], "spiking", at);
+      p.spikes = get_as<int64_t>(pops[i], "spikes", at);
+      if (p.neurons < 1 || p.spikes < 0) field_error(at, "needs neurons ≥ 1 and spikes ≥ 0");
+      nir.populations.push_back(p);
+    }
+    if (nir.dense_macs_per_step < 0 || nir.weight_elements < 0 || nir.state_elements < 0)
+      field_error("nir", "dense_macs_per_step, weight_elements and state_elements must be ≥ 0");
+    s.nir = nir;
+  }
   if (int(s.counts.sum.layers.size()) != s.model.n_layer)
     field_error("counts.sum.layers",
                 fmt::format("has {} layers but model.n_layer is {}", s.counts.sum.layers.size(), s.model.n_layer));

@@ -32,6 +32,25 @@ struct StatsModel {
   int weight_bits = 0, activation_bits = 0, membrane_bits = 0;  // 0 = float (golden level)
 };
 
+// A NIR graph's run (`simulate --map graph.stmap --input`): what the graph is, its dense
+// equivalent (what a GPU multiplies every step, zeros included), and each population's spikes over
+// the run. The counts of such a run hold only per-step totals (counts.sum has no layers).
+struct StatsNir {
+  struct Population {
+    std::string node, type;   // NIR node id and primitive ("LIF", ...; "Readout" for a readout)
+    int64_t neurons = 0;
+    bool spiking = true;
+    int64_t spikes = 0;       // over the run
+  };
+  std::string graph;          // the .nir file
+  double dt = 0;
+  std::vector<int64_t> input_shape, output_shape;
+  std::vector<Population> populations;   // on the chip (not the graph input)
+  int64_t dense_macs_per_step = 0;       // every stored synapse, each step
+  int64_t weight_elements = 0;           // the graph's own weights (a shared convolution weight once)
+  int64_t state_elements = 0;            // membranes and synaptic currents
+};
+
 struct StatsTokens {
   std::vector<int> prompt, generated;
   int64_t steps = 0;  // tokens consumed = counts.per_step.size()
@@ -138,6 +157,7 @@ struct RunStats {
   std::optional<StatsNetwork> network;
   std::optional<std::vector<CoreStats>> cores;
   std::optional<StatsEstimate> estimate;  // simulator runs of a mapping compiled with a profile
+  std::optional<StatsNir> nir;            // a NIR graph's run; absent for SpikeGPT
 };
 
 nlohmann::json stats_model_json(const StatsModel& model);

@@ -580,6 +580,7 @@ void ChipSimulator::unit_started(int unit, Cycle at) {
 void ChipSimulator::unit_finished(int unit, int64_t token, Cycle at) {
   TokenInFlight& t = token_in_flight(token);
   t.finished_at = std::max(t.finished_at, at);
+  t.work += behaviors_[std::size_t(unit)]->work();  // the unit has not started its next token yet
   if (++t.units_finished == int(cores_.size())) token_finished(t.finished_at);
   start_next_token_if_allowed(unit, at);
 }
@@ -602,6 +603,7 @@ void ChipSimulator::token_finished(Cycle at) {
   if (run_inputs_) {
     last_accumulators_ = t.host.outputs();
     std::swap(observations_, t.observations);
+    work_per_step_.push_back(t.work);
   } else {
     logits_ = t.host.logits();
     last_accumulators_ = t.host.accumulators();
@@ -687,7 +689,9 @@ void ChipSimulator::fill_stats(RunStats& s) const {
     cs.col = coord.col;
     cs.unit = u.name;
     cs.layer = u.layer;
-    cs.op = u.kind == UnitKind::Residual ? "" : op_name(u.op);
+    cs.op = u.kind == UnitKind::Residual      ? ""
+            : u.kind == UnitKind::NirCrossbar ? m.nir.populations[std::size_t(u.layer)].node  // the population it serves
+                                              : op_name(u.op);
     cs.sop_binary = c.work.sop_binary;
     cs.sop_graded = c.work.sop_graded;
     cs.sop_bit_serial = c.work.sop_bit_serial;

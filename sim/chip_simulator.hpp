@@ -100,6 +100,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   using StepCallback = std::function<void(int64_t step, const std::vector<int64_t>& outputs)>;
   void run_nir_steps(const std::vector<std::vector<int32_t>>& inputs, const StepCallback& on_step);
   const TokenObservations& last_observations() const { return observations_; }
+  // What every unit did in each step run so far (NIR runs; SpikeGPT steps count through last_counts()).
+  const std::vector<Counts>& work_per_step() const { return work_per_step_; }
   const StepActivity& last_activity() const override { return observations_.activity; }
   const TokenCounts* last_counts() const override { return &counts_; }
 
@@ -146,6 +148,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
     Cycle finished_at = 0;           // the end of the last unit's work on it
     int64_t packets = 0, flits_injected = 0;
     int64_t first_burst = -1;        // handle of its first burst (-1: none yet)
+    Counts work;                     // what every unit did for it (summed as each finishes it)
   };
   // Runs `tokens` overlapped; each finished token's results go to `on_token` (may be empty).
   void run_tokens(const std::vector<int>& tokens, const TokenCallback& on_token);
@@ -184,6 +187,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   const StepCallback* on_step_ = nullptr;
   int64_t run_length_ = 0;               // tokens (or time steps) of the run
   std::vector<int64_t> population_sizes_;  // NIR: per population, for the steps' observations
+  std::vector<Counts> work_per_step_;
   std::deque<TokenInFlight> in_flight_;  // run tokens [tokens_finished_, ...) some unit has started
   int64_t tokens_finished_ = 0;
   int64_t reacting_token_ = 0;           // the token of the reaction under way (its logits' token)

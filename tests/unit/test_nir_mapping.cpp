@@ -249,9 +249,58 @@ TEST(NirMappingCli, MisusedOptionsAreRefusedNamingThem) {
   EXPECT_NE(recompile_option.status, 0);
   EXPECT_NE(recompile_option.output.find("--dt: does not apply to a compiled NIR graph"), std::string::npos)
       << recompile_option.output;
-  const auto stats = testing_cli::run_cli("simulate --map " + map + " --input " + input + " --stats " +
-                                          (dir / "s.json").string());
-  EXPECT_NE(stats.status, 0);
-  EXPECT_FALSE(fs::exists(dir / "s.json"));
+  const auto logits = testing_cli::run_cli("simulate --map " + map + " --input " + input + " --counts-out " +
+                                           (dir / "c.json").string());
+  EXPECT_NE(logits.status, 0);
+  EXPECT_NE(logits.output.find("logits, counts and spike files are SpikeGPT's"), std::string::npos) << logits.output;
+  EXPECT_FALSE(fs::exists(dir / "c.json"));
+  fs::remove_all(dir);
+}
+
+// simulate --stats of a NIR run -> report: the figures add up (population rows and the network to
+// the dynamic energy, steps to the inference), the dense equivalent is the integer model's
+// synapse count, the verdict speaks of time steps, and --html is refused rather than mislabelled.
+TEST(NirMappingCli, ReportOfASimulatedRunPricesEveryStepAndTheGraphsDenseEquivalent) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_nir_report_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string graph = (kFixtures / "braille_zero.nir").string();
+  const std::string input = (kFixtures / "braille_zero.input.npy").string();
+  const std::string map = (dir / "b.stmap").string(), stats = (dir / "s.json").string(), report = (dir / "r.json").string();
+  ASSERT_EQ(testing_cli::run_cli("compile --nir " + graph + " --dt 1e-4 --calibrate " + input + " -o " + map).status, 0);
+  const auto sim = testing_cli::run_cli("simulate --map " + map + " --input " + input + " --stats " + stats + " --quiet-stats");
+  ASSERT_EQ(sim.status, 0) << sim.output;
+  const auto rep = testing_cli::run_cli("report --stats " + stats + " --json " + report);
+  ASSERT_EQ(rep.status, 0) << rep.output;
+  EXPECT_NE(rep.output.find("per inference (the whole input, 50 steps"), std::string::npos) << rep.output;
+  std::ifstream in(report);
+  const auto r = nlohmann::json::parse(in);
+  EXPECT_EQ(r["kind"], "nir");
+  const double steps = r["tokens"]["steps"].get<double>();
+  EXPECT_EQ(steps, 50);
+  const auto& chip = r["chip"];
+  double rows = 0;
+  for (const auto& p : r["per_population"]) rows += p["energy_per_token_pj"].get<double>();
+  EXPECT_NEAR(rows, chip["dynamic_per_token_pj"].get<double>(), 1e-6 * rows);
+  EXPECT_NEAR(r["inference"]["energy_pj"].get<double>(), chip["energy_per_token_pj"].get<double>() * steps,
+              1e-9 * r["inference"]["energy_pj"].get<double>());
+  double per_step_sum = 0;
+  for (const auto& row : r["per_token"]) per_step_sum += row["cycles"].get<double>();
+  EXPECT_EQ(per_step_sum, r["inference"]["cycles"].get<double>());
+  // The dense equivalent: every synapse of the integer model's projections, once per step.
+  Case c;
+  c.graph = nir::read_nir(graph);
+  const NpyValues x = read_npy_values(input);
+  c.options.reference.dt = 1e-4;
+  const nir::IntegerGraph integer = nir::IntegerGraph::build(c.graph, c.options, x.shape, x.data);
+  int64_t synapses = 0;
+  for (const auto& p : integer.projections()) synapses += p.synapses();
+  EXPECT_EQ(r["gpu"]["dense_per_token"]["macs"].get<double>(), double(synapses));
+  ASSERT_FALSE(r["verdict"].empty());
+  EXPECT_EQ(r["verdict"][0]["comparisons"][0]["metric"], "energy per time step");
+  EXPECT_GT(r["per_population"][0]["firing_rate"].get<double>(), 0.0);
+  const auto html = testing_cli::run_cli("report --stats " + stats + " --html " + (dir / "r.html").string());
+  EXPECT_NE(html.status, 0);
+  EXPECT_NE(html.output.find("--html: the HTML report is SpikeGPT's so far"), std::string::npos) << html.output;
+  EXPECT_FALSE(fs::exists(dir / "r.html"));
   fs::remove_all(dir);
 }
