@@ -125,3 +125,36 @@ TEST(NirChipRealFiles, SinabsCnnOnRandomSpikeFramesGivesTheExecutorsBits) {
 
 }  // namespace
 }  // namespace spiketile::sim
+
+namespace spiketile::sim {
+namespace {
+
+// Norse's and Rockpool's LIF layers and the two chained LIFs under a current that makes them fire.
+class NirChipLifFile : public ::testing::TestWithParam<std::pair<std::string, double>> {};
+
+TEST_P(NirChipLifFile, GivesTheExecutorsBits) {
+  const auto& [file, dt] = GetParam();
+  const nir::Graph graph = nir::read_nir((fs::path(SPIKETILE_SHARED_DIR) / "data" / "nir" / file).string());
+  nir::IntegerOptions options;
+  options.reference.dt = dt;
+  const nir::Node& in = graph.nodes[std::size_t(graph.inputs[0])];
+  const int64_t n = nir::element_count(in.output_shape), T = 200;
+  nir::Shape shape = {T};
+  shape.insert(shape.end(), in.output_shape.begin(), in.output_shape.end());
+  std::vector<double> input(std::size_t(T * n), 0.0);
+  for (int64_t t = 20; t < T; ++t)
+    for (int64_t j = 0; j < n; ++j) input[std::size_t(t * n + j)] = 0.5 + 0.25 * double(j % 4);
+  expect_chip_equals_executor(graph, options, shape, input, "default.yaml");
+}
+
+INSTANTIATE_TEST_SUITE_P(RealFiles, NirChipLifFile,
+                         ::testing::Values(std::pair<std::string, double>{"lif_norse.nir", 1e-4},
+                                           std::pair<std::string, double>{"lif_rockpool.nir", 1e-4},
+                                           std::pair<std::string, double>{"two_lif_neurons.nir", 1e-3}),
+                         [](const auto& info) {
+                           std::string name = info.param.first.substr(0, info.param.first.find('.'));
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace spiketile::sim

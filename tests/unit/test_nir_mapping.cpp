@@ -17,6 +17,7 @@
 #include "compiler/nir/nir_lowering.hpp"
 #include "models/nir/nir_graph.hpp"
 #include "models/nir/nir_integer.hpp"
+#include "models/output_file.hpp"
 #include "runtime/nir_executor.hpp"
 #include "runtime/npy.hpp"
 #include "shipped_fixtures.hpp"
@@ -302,5 +303,40 @@ TEST(NirMappingCli, ReportOfASimulatedRunPricesEveryStepAndTheGraphsDenseEquival
   EXPECT_NE(html.status, 0);
   EXPECT_NE(html.output.find("--html: the HTML report is SpikeGPT's so far"), std::string::npos) << html.output;
   EXPECT_FALSE(fs::exists(dir / "r.html"));
+  fs::remove_all(dir);
+}
+
+// The README's NIR commands on a file another framework wrote: Sinabs's N-MNIST CNN on generated
+// 2×34×34 spike frames goes through compile --nir (on the large system: 451 tiles), simulate and
+// report; the chip's output is the integer model's.
+TEST(NirMappingCli, SinabsCnnGoesThroughTheReadmeCommands) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_nir_sinabs_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string input = (dir / "frames.npy").string();
+  {
+    std::mt19937 rng(5);
+    std::bernoulli_distribution spike(0.2);
+    std::vector<float> frames(std::size_t(8 * 2 * 34 * 34));
+    for (float& f : frames) f = spike(rng) ? 1.0f : 0.0f;
+    OutputFile out(input);
+    write_npy(out, {8, 2, 34, 34}, frames.data());
+    out.commit();
+  }
+  const std::string graph = (kReal / "cnn_sinabs.nir").string(), map = (dir / "cnn.stmap").string();
+  const std::string stats = (dir / "s.json").string();
+  const auto compiled = testing_cli::run_cli("compile --nir " + graph + " --dt 1 --calibrate " + input + " --chip " +
+                                             (kRepo / "chips" / "large.yaml").string() + " -o " + map);
+  ASSERT_EQ(compiled.status, 0) << compiled.output;
+  EXPECT_NE(compiled.output.find("shared weights unrolled"), std::string::npos) << compiled.output;
+  const auto chip = testing_cli::run_cli("simulate --map " + map + " --input " + input + " --output " +
+                                         (dir / "chip.npy").string() + " --stats " + stats + " --quiet-stats");
+  ASSERT_EQ(chip.status, 0) << chip.output;
+  const auto integer = testing_cli::run_cli("run --nir " + graph + " --dt 1 --quantized --input " + input + " --output " +
+                                            (dir / "integer.npy").string() + " --quiet-stats");
+  ASSERT_EQ(integer.status, 0) << integer.output;
+  EXPECT_EQ(slurp(dir / "chip.npy"), slurp(dir / "integer.npy"));
+  const auto report = testing_cli::run_cli("report --stats " + stats);
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_NE(report.output.find("per inference (the whole input, 8 steps"), std::string::npos) << report.output;
   fs::remove_all(dir);
 }
