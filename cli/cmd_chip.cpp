@@ -57,7 +57,9 @@ void run_chip(const ChipOptions& o) {
 void register_chip(CLI::App& app) {
   auto opts = std::make_shared<ChipOptions>();
   auto* cmd = app.add_subcommand("chip", "Validate a chip description (and energy table) or describe every parameter");
-  cmd->add_option("chip", opts->chip, "Chip description YAML")->capture_default_str();
+  auto* positional = cmd->add_option("chip", opts->chip, "Chip description YAML")->capture_default_str();
+  // The same file by the name compile and report give it.
+  cmd->add_option("-c,--chip", opts->chip, "The same as the positional argument")->excludes(positional);
   cmd->add_option("--energy-table", opts->energy, "Also validate this per-action energy table");
   cmd->add_flag("--describe", opts->describe, "Print every section and parameter with unit, default and meaning");
   cmd->callback([opts] { run_chip(*opts); });

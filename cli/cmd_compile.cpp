@@ -142,9 +142,8 @@ void register_compile(CLI::App& app) {
   cmd->add_option("-o,--output", o->output, "Mapping file to write (.stmap)");
   cmd->add_flag("--check", o->check, "Only report whether and how the model fits; write nothing");
   cmd->add_flag("--dump-ir", o->dump_ir, "Print the graph IR of one token step (ops, tensors, formats, encodings, state)");
-  cmd->add_option("--seed", o->compile.placement.seed, "Placement seed (the result is deterministic per seed)")
-      ->check(kFiniteNonNegative)
-      ->capture_default_str();
+  add_seed_option(cmd, "--placement-seed", o->compile.placement.seed,
+                  "Seed of the placement's annealing (the result is deterministic per seed)");
   cmd->add_option("--placement-effort", o->compile.placement.moves_per_unit,
                   "Annealing moves per unit (0 keeps the best constructive placement)")
       ->check(kFiniteNonNegative)->capture_default_str();
@@ -174,7 +173,7 @@ void register_compile(CLI::App& app) {
   o->nir.add_to(cmd, false);
   cmd->callback([o, cmd] {
     refuse_options_of_the_other_kind(*cmd, o->nir,
-                                      {"--chip", "--output", "--check", "--seed", "--placement-effort", "--firing-rate"});
+                                      {"--chip", "--output", "--check", "--placement-seed", "--seed", "--placement-effort", "--firing-rate"});
     int rc = 0;
     if (o->nir.given()) {
       if (!o->check && o->output.empty())

@@ -14,6 +14,7 @@ struct EvalOptions {
   ModelOptions model;
   TokenInputOptions input;
   std::string json_out;
+  ProgressOption progress;
 };
 
 void eval(const EvalOptions& o) {
@@ -27,10 +28,11 @@ void eval(const EvalOptions& o) {
   TokenModel& model = *model_ptr;
   const FoundTokenizer tokenizer = o.model.find_tokenizer(model);
   const FileTokens input = o.input.read(tokenizer, model.vocab_size(), kTextToEvaluate);
-  const auto r = evaluate(model, input.tokens, [](int64_t done, int64_t total) {
-    fmt::print(stderr, "\r  {}/{} tokens", done, total);
+  const bool show_progress = o.progress.enabled();
+  const auto r = evaluate(model, input.tokens, [show_progress](int64_t done, int64_t total) {
+    if (show_progress) fmt::print(stderr, "\r\033[K[eval] {}/{} tokens", done, total);
   });
-  fmt::print(stderr, "\r");
+  if (show_progress) fmt::print(stderr, "\r\033[K");
   // A character vocabulary's tokens are characters, whichever its size and whether read from text or ids.
   const bool characters = tokenizer.source.kind == TokenizerKind::Characters;
   const char* unit = characters ? "bits per character" : "bits per token";
@@ -81,6 +83,7 @@ void register_eval(CLI::App& app) {
   opts->input.add_to(cmd, "Text to evaluate as one sequence from the zero state",
                      "Evaluate only the first N tokens (0 = all)");
   cmd->add_option("--json", opts->json_out, "Also write the results as JSON");
+  opts->progress.add_to(cmd);
   cmd->callback([opts] { eval(*opts); });
 }
 

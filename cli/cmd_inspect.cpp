@@ -103,8 +103,10 @@ void register_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect",
                                  "Print a checkpoint's configuration, parameter count and tensor table, a compiled "
                                  "mapping's (.stmap) use of its chip, or a NIR graph's nodes, shapes, edges and cycles");
-  cmd->add_option("model", o->path, "Checkpoint, compiled mapping (.stmap) or NIR graph (.nir) to inspect")
-      ->capture_default_str();
+  auto* positional = cmd->add_option("model", o->path, "Checkpoint, compiled mapping (.stmap) or NIR graph (.nir) to inspect")
+                         ->capture_default_str();
+  // The same file by the name every other command gives it.
+  cmd->add_option("-m,--model", o->path, "The same as the positional argument")->excludes(positional);
   cmd->add_flag("--json", o->json, "Print a mapping's or NIR graph's summary as JSON");
   add_tokenizer_option(cmd, o->tokenizer);
   cmd->add_option("--data-dir", o->data_dir, "Folder holding vocab_book.json and 20B_tokenizer.json")

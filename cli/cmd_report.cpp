@@ -118,7 +118,7 @@ void register_report(CLI::App& app) {
   cmd->add_option("--csv", opts->csv_out, "Write every figure of the report as CSV rows: quantity,value");
   cmd->add_option("--html", opts->html_out, "Write a self-contained HTML report with charts");
   cmd->add_flag("--paper", opts->paper, "Also print every reading of the paper's Table 1, its formulas and sources");
-  cmd->add_flag("--quiet", opts->quiet, "Do not print the summary");
+  add_quiet_flag(cmd, opts->quiet, "Do not print the summary");
   cmd->callback([opts] { run(*opts); });
 }
 

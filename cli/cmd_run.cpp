@@ -20,8 +20,8 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_option("-n,--tokens", n_tokens, "Tokens to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--temperature,-t", sampling.temperature, "Sampling temperature; 0 = greedy argmax")
       ->check(kFiniteNonNegative)->capture_default_str();
-  cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass")->check(kFiniteNonNegative & CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--seed", sampling.seed, "Sampling seed")->check(kFiniteNonNegative)->capture_default_str();
+  cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass, in (0, 1]")->check(kUnitInterval)->capture_default_str();
+  add_seed_option(cmd, "--sample-seed", sampling.seed, "Seed of the sampler (with --temperature > 0)");
   cmd->add_option("--logits-out", logits_out,
                   "Write every step's logits as a float32 .npy array [steps × vocab] (one row per consumed token)");
   cmd->add_option("--counts-out", counts_out, "Write event counts (per step, layer and op) as JSON");
@@ -31,7 +31,7 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_option("--stats", stats_out,
                   "Write the run's statistics (model, tokens, event counts, and the chip's cycles, network and cores "
                   "where measured) for 'spiketile report' (format spiketile-stats-1, docs/stats-format.md)");
-  cmd->add_flag("--quiet-stats", quiet_stats, "Do not print speed and firing rates to stderr");
+  add_quiet_flag(cmd, quiet_stats, "Do not print speed and firing rates (simulate: the chip's summary) to stderr");
 }
 
 std::vector<std::string> GenerationOptions::output_paths() const {

@@ -24,7 +24,7 @@ struct SimulateOptions {
   std::string trace;
   std::vector<std::string> trace_cores;  // core indices or unit names
   uint64_t watchdog_cycles = 0;
-  std::string progress = "auto";
+  ProgressOption progress;
   sim::RtlInTheLoop rtl;
   std::string input, output;  // a NIR graph's mapping: [T, *input shape] in, [T, *output shape] out
 };
@@ -170,7 +170,7 @@ void simulate(const SimulateOptions& o) {
   }
   options.watchdog_cycles = o.watchdog_cycles;
   options.rtl = o.rtl;
-  const bool show_progress = o.progress == "on" || (o.progress == "auto" && isatty(fileno(stderr)));
+  const bool show_progress = o.progress.enabled();
   const int64_t total = int64_t(o.generation.n_tokens);
   if (show_progress)
     options.progress = [total](const sim::SimulationProgress& p) {
@@ -251,9 +251,7 @@ void register_simulate(CLI::App& app) {
                   "(0: the network's default)")
       ->check(kFiniteNonNegative)
       ->capture_default_str();
-  cmd->add_option("--progress", o->progress, "Progress line on stderr: auto (when a terminal), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
+  o->progress.add_to(cmd);
   auto* rtl = cmd->add_option("--rtl", o->rtl.cores,
                               "Run the RTL neuron core (rtl/neuron_core.sv) in place of the C++ accumulation on these "
                               "crossbar cores: 'all' (also with no value), core indices or unit names, comma-separated")

@@ -189,7 +189,7 @@ void register_verify_rtl(CLI::App& app) {
   cmd->add_option("--compare-cycles", o->compare_cycles, "cycles of the backend comparison (0: --cycles)")
       ->check(kFiniteNonNegative)
       ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "stimulus seed")->check(kFiniteNonNegative)->capture_default_str();
+  add_seed_option(cmd, "--stimulus-seed", o->seed, "Seed of the random stimulus");
   cmd->add_option("--mutant", o->mutant, "run the model with injected bug K (1-12, rtl/README.md); the checks must fail")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--profile", o->profile, "mixed (directed + random stimulus) or ticks (back-to-back ticks, for speed)")

@@ -7,6 +7,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -166,6 +169,54 @@ auto parsed_whole(const std::string& text, Convert convert) -> std::optional<dec
   return std::nullopt;
 }
 }  // namespace
+
+const CLI::Validator kUnitInterval(
+    [](std::string& value) -> std::string {
+      const auto number = parsed_whole(value, [](const std::string& s, std::size_t* used) { return std::stod(s, used); });
+      if (!number || !(*number > 0.0 && *number <= 1.0)) return fmt::format("'{}' is not a number in (0, 1]", value);
+      return {};
+    },
+    "NUMBER in (0, 1]");
+
+namespace {
+// A hidden former spelling of `named`: giving both is an error naming both (whichever comes second
+// sees the other already counted).
+void refuse_both(CLI::Option* named, const std::string& named_flag, CLI::Option* former, const std::string& former_flag) {
+  const std::string message = fmt::format("is the former spelling of {}: give one of them", named_flag);
+  named->each([former, former_flag, message](const std::string&) {
+    if (former->count() > 0) throw CLI::ValidationError(former_flag, message);
+  });
+  former->each([named, former_flag, message](const std::string&) {
+    if (named->count() > 0) throw CLI::ValidationError(former_flag, message);
+  });
+}
+}  // namespace
+
+void add_seed_option(CLI::App* cmd, const std::string& name, uint64_t& seed, const std::string& help) {
+  auto* named = cmd->add_option(name, seed, help)->check(kFiniteNonNegative)->capture_default_str();
+  // CLI11 gives a hidden option no name in its errors: the check names it itself.
+  const CLI::Validator former_check(
+      [](std::string& value) {
+        const std::string problem = kFiniteNonNegative(value);
+        return problem.empty() ? problem : "--seed: " + problem;
+      },
+      "NUMBER >= 0");
+  refuse_both(named, name, cmd->add_option("--seed", seed, "Former spelling of " + name)->check(former_check)->group(""),
+              "--seed");
+}
+
+void add_quiet_flag(CLI::App* cmd, bool& quiet, const std::string& help) {
+  refuse_both(cmd->add_flag("--quiet", quiet, help), "--quiet",
+              cmd->add_flag("--quiet-stats", quiet, "Former spelling of --quiet")->group(""), "--quiet-stats");
+}
+
+void ProgressOption::add_to(CLI::App* cmd) {
+  cmd->add_option("--progress", mode, "Progress line on stderr: auto (when a terminal), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+}
+
+bool ProgressOption::enabled() const { return mode == "on" || (mode == "auto" && isatty(fileno(stderr))); }
 
 const CLI::Validator kFiniteNonNegative(
     [](std::string& value) -> std::string {

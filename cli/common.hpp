@@ -71,6 +71,21 @@ FoundTokenizer mapping_tokenizer(const Mapping& mapping, const std::string& map_
 // Numeric options: a finite number of at least 0 (CLI11's own checks let NaN through, and an
 // unsigned option would take -1 as its largest value).
 extern const CLI::Validator kFiniteNonNegative;
+extern const CLI::Validator kUnitInterval;   // a number in (0, 1]
+
+// The option names every command shares (README, "One vocabulary"). A seed is named by what it
+// seeds (--sample-seed, --placement-seed, --stimulus-seed); the bare --seed of earlier releases
+// stays as a hidden alias. --quiet silences a command's summary on stderr; --quiet-stats is its
+// hidden former spelling.
+void add_seed_option(CLI::App* cmd, const std::string& name, uint64_t& seed, const std::string& help);
+void add_quiet_flag(CLI::App* cmd, bool& quiet, const std::string& help);
+// --progress auto|on|off: a progress line on stderr, by default only when stderr is a terminal
+// (never '\r' lines in a redirected file). One style everywhere: "\r\033[K[command] …".
+struct ProgressOption {
+  std::string mode = "auto";
+  void add_to(CLI::App* cmd);
+  bool enabled() const;
+};
 // Text options that may not be given empty (--prompt-ids "").
 extern const CLI::Validator kNotEmpty;
 

@@ -78,7 +78,7 @@ void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir
                                       const std::vector<std::string>& command_shared) {
   const auto own = nir.own_option_names();
   // Options that mean the same for both kinds of model.
-  std::vector<std::string> shared = {"--help",        "--quiet-stats",     "--quantized",
+  std::vector<std::string> shared = {"--help", "--quiet", "--quiet-stats", "--quantized",
                                      "--weight-bits", "--activation-bits", "--membrane-bits"};
   shared.insert(shared.end(), command_shared.begin(), command_shared.end());
   for (const CLI::Option* option : all_options(cmd)) {
@@ -94,13 +94,13 @@ void refuse_options_of_the_other_kind(const CLI::App& cmd, const NirOptions& nir
 }
 
 void refuse_options_fixed_at_compile(const CLI::App& cmd) {
-  static const std::vector<std::string> allowed = {"--help", "--map", "--input", "--output", "--quiet-stats"};
+  static const std::vector<std::string> allowed = {"--help", "--map", "--input", "--output", "--quiet", "--quiet-stats"};
   for (const CLI::Option* option : all_options(cmd)) {
     if (option->count() == 0) continue;
     const std::string flag = flag_of(*option);
     if (std::find(allowed.begin(), allowed.end(), flag) == allowed.end())
       throw CLI::ValidationError(flag, "does not apply to a compiled NIR graph (--map with --input): the mapping runs as "
-                                       "compiled; it takes --input, --output and --quiet-stats");
+                                       "compiled; it takes --input, --output and --quiet");
   }
 }
 

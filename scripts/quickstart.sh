@@ -17,7 +17,7 @@ sed -n "/^chip:/,/^units by layer/p" "$out/compile.txt" | sed '$d'   # sed reads
 echo "(full compile report: $out/compile.txt; 'spiketile inspect $out/spikegpt-fortunes.stmap' prints it again)"
 echo
 echo "== 2. simulate a prompt on the cycle-accurate SystemC chip (same bits as the functional model) =="
-$tool simulate --map "$out/spikegpt-fortunes.stmap" --prompt "the meaning of life is " -n 64 --seed 1 \
+$tool simulate --map "$out/spikegpt-fortunes.stmap" --prompt "the meaning of life is " -n 64 --sample-seed 1 \
   --stats "$out/simulate-stats.json" --progress off
 echo
 echo "== 3. energy and SOP report: chip vs GPU vs the paper's estimate =="

@@ -71,7 +71,9 @@ TEST(Cli, NumericOptionsOutsideTheirRangeAreRefused) {
     std::string command, option;
   } cases[] = {
       {"eval" + model + " --text " + text + " --max-tokens -5", "--max-tokens"},
+      {"run" + model + " --prompt-ids 3 -n 1 --sample-seed -1", "--sample-seed"},
       {"run" + model + " --prompt-ids 3 -n 1 --seed -1", "--seed"},
+      {"run" + model + " --prompt-ids 3 -n 1 --top-p 0", "--top-p"},
       {"run" + model + " --prompt-ids 3 -n 1 --temperature nan", "--temperature"},
       {"run" + model + " --prompt-ids 3 -n 1 --top-p nan", "--top-p"},
       {"run" + model + " --prompt-ids '' -n 1", "--prompt-ids"},
@@ -160,6 +162,48 @@ TEST(Cli, ChipNamesItsDatapathBuffersAndPowerPolicy) {
   const Result tiny = run_cli("chip " + (chips / "tiny.yaml").string());
   ASSERT_EQ(tiny.status, 0) << tiny.output;
   EXPECT_NE(tiny.output.find("power gating:      none"), std::string::npos) << tiny.output;
+}
+
+// One vocabulary (README): seeds named by purpose with the former --seed as a hidden alias giving
+// the same run, --quiet for every summary (--quiet-stats its former spelling), the file of
+// inspect and chip by the names other commands use, --progress only where asked or on a terminal.
+TEST(Cli, OneVocabularyWithFormerSpellingsAsHiddenAliases) {
+  const std::string model = " --model " + (kFixtures / "tiny_l2_c32_v77_fp32.pth").string();
+  const std::string sample = "run" + model + " --prompt-ids 3,4 -n 12 --temperature 1";
+  const Result by_purpose = run_cli(sample + " --sample-seed 7 --quiet");
+  const Result former = run_cli(sample + " --seed 7 --quiet-stats");
+  const Result other_seed = run_cli(sample + " --sample-seed 8 --quiet");
+  ASSERT_EQ(by_purpose.status, 0) << by_purpose.output;
+  ASSERT_EQ(former.status, 0) << former.output;
+  EXPECT_EQ(by_purpose.output, former.output);
+  EXPECT_NE(by_purpose.output, other_seed.output) << "the seed changes the sample";
+  EXPECT_EQ(by_purpose.output.find("tokens/s"), std::string::npos) << "--quiet silences the summary: " << by_purpose.output;
+  const Result both = run_cli(sample + " --sample-seed 7 --seed 7");
+  EXPECT_NE(both.status, 0);
+  EXPECT_NE(both.output.find("--seed: is the former spelling of --sample-seed"), std::string::npos) << both.output;
+  const Result help = run_cli("run --help");
+  EXPECT_NE(help.output.find("--sample-seed"), std::string::npos);
+  EXPECT_EQ(help.output.find("--seed "), std::string::npos) << "the former spelling stays out of the help";
+  EXPECT_EQ(help.output.find("--quiet-stats"), std::string::npos);
+  EXPECT_NE(run_cli("compile --help").output.find("--placement-seed"), std::string::npos);
+  EXPECT_NE(run_cli("verify-rtl --help").output.find("--stimulus-seed"), std::string::npos);
+
+  const std::string checkpoint = (kFixtures / "tiny_l2_c32_v77_fp32.pth").string();
+  const Result positional = run_cli("inspect " + checkpoint), named = run_cli("inspect -m " + checkpoint);
+  ASSERT_EQ(named.status, 0) << named.output;
+  EXPECT_EQ(positional.output, named.output);
+  const std::string chip = (fs::path(SPIKETILE_SOURCE_DIR) / "chips" / "tiny.yaml").string();
+  const Result chip_named = run_cli("chip -c " + chip);
+  ASSERT_EQ(chip_named.status, 0) << chip_named.output;
+  EXPECT_EQ(run_cli("chip " + chip).output, chip_named.output);
+
+  const std::string text = (fs::path(SPIKETILE_TEST_DATA) / "heldout_excerpt.txt").string();
+  const Result progress = run_cli("eval" + model + " --text " + text + " --max-tokens 1100 --progress on");
+  ASSERT_EQ(progress.status, 0) << progress.output;
+  EXPECT_NE(progress.output.find("[eval] 1024/"), std::string::npos) << progress.output;
+  const Result redirected = run_cli("eval" + model + " --text " + text + " --max-tokens 1100");
+  ASSERT_EQ(redirected.status, 0) << redirected.output;
+  EXPECT_EQ(redirected.output.find('\r'), std::string::npos) << "no progress lines into a redirected stream";
 }
 
 }  // namespace
