@@ -31,14 +31,15 @@ std::string default_data_dir() {
 }
 
 void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
-  app->add_option("--model,-m", model, "Checkpoint (.pth written by torch.save, or .safetensors)")
-      ->capture_default_str();
-  app->add_flag("--no-rescale", no_rescale,
-                "Disable upstream's 2^-floor(i/6) rescale of att.output/ffn.value and x/2 every 6 layers");
-  app->add_option("--binary-embedding", binary_embedding,
+  fixed_by_mapping_.clear();
+  fixed_by_mapping_.push_back(app->add_option("--model,-m", model, "Checkpoint (.pth written by torch.save, or .safetensors)")
+                                  ->capture_default_str());
+  fixed_by_mapping_.push_back(app->add_flag("--no-rescale", no_rescale,
+                "Disable upstream's 2^-floor(i/6) rescale of att.output/ffn.value and x/2 every 6 layers"));
+  fixed_by_mapping_.push_back(app->add_option("--binary-embedding", binary_embedding,
                   "Binarize the embedding row: auto (upstream: only when vocab == 77), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
+      ->capture_default_str());
   app->add_option("--threads", threads, "Threads for matrix-vector products (0 = all cores)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
@@ -50,12 +51,24 @@ void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
     group->add_option("--map", map,
                       "Run a compiled mapping (spiketile compile) with the mapping executor; needs no checkpoint")
         ->check(CLI::ExistingFile);
-  group->add_flag("--quantized", quantized, "Run the quantized functional model instead of the float golden model");
-  group->add_option("--calibration", calibration, "Activation ranges (default: <model>.calib.json; see 'spiketile calibrate')");
-  group->add_option("--weight-bits", quant.weight_bits, "Crossbar weight bits")->check(CLI::Range(2, 8))->capture_default_str();
-  group->add_option("--activation-bits", quant.activation_bits, "Bits of real-valued crossbar inputs")
-      ->check(CLI::Range(2, 8))->capture_default_str();
-  group->add_option("--membrane-bits", quant.membrane_bits, "LIF membrane bits (Q.8)")->check(CLI::Range(10, 32))->capture_default_str();
+  fixed_by_mapping_.push_back(
+      group->add_flag("--quantized", quantized, "Run the quantized functional model instead of the float golden model"));
+  fixed_by_mapping_.push_back(group->add_option("--calibration", calibration,
+                                                "Activation ranges (default: <model>.calib.json; see 'spiketile calibrate')"));
+  fixed_by_mapping_.push_back(
+      group->add_option("--weight-bits", quant.weight_bits, "Crossbar weight bits")->check(CLI::Range(2, 8))->capture_default_str());
+  fixed_by_mapping_.push_back(group->add_option("--activation-bits", quant.activation_bits, "Bits of real-valued crossbar inputs")
+                                  ->check(CLI::Range(2, 8))->capture_default_str());
+  fixed_by_mapping_.push_back(group->add_option("--membrane-bits", quant.membrane_bits, "LIF membrane bits (Q.8)")
+                                  ->check(CLI::Range(10, 32))->capture_default_str());
+}
+
+void ModelOptions::refuse_what_the_mapping_fixes() const {
+  if (map.empty()) return;
+  for (const CLI::Option* option : fixed_by_mapping_)
+    if (option->count() > 0)
+      throw CLI::ValidationError("--" + option->get_lnames().front(),
+                                 "was fixed when the mapping was compiled; --map runs it as compiled (recompile to change it)");
 }
 
 std::string ModelOptions::calibration_path() const {
@@ -84,6 +97,7 @@ QuantizedSpikeGpt ModelOptions::make_quantized() const {
 }
 
 std::unique_ptr<TokenModel> ModelOptions::make_model() const {
+  refuse_what_the_mapping_fixes();
   if (!map.empty()) return std::make_unique<MappingExecutor>(std::make_shared<const Mapping>(load_mapping(map)));
   // The integer level is read tensor by tensor: it never holds the float weights beside its own.
   if (quantized) return std::make_unique<QuantizedModel>(make_quantized());

@@ -40,10 +40,18 @@ struct ModelOptions {
 
   // accepts_map: the command can run a compiled mapping (--map) instead of a checkpoint.
   void add_to(CLI::App* app, bool accepts_map = false);
+  // With --map: every option the mapping fixed (checkpoint, rescale, embedding, quantization) is
+  // an error naming it, instead of being silently ignored.
+  void refuse_what_the_mapping_fixes() const;
   GoldenOptions golden() const;
   std::string calibration_path() const;
   // A compiled mapping (spiketile compile) to run with the mapping executor instead of a checkpoint.
   std::string map;
+
+ private:
+  std::vector<const CLI::Option*> fixed_by_mapping_;
+
+ public:
 
   // The integer parameters of the checkpoint under the quantization options and calibration.
   QuantizedSpikeGpt make_quantized() const;

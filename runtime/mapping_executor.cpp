@@ -1,6 +1,7 @@
 #include "runtime/mapping_executor.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -12,6 +13,10 @@ CountedModel counted_model(const Mapping& m) {
 }
 
 MappingExecutor::MappingExecutor(std::shared_ptr<const Mapping> mapping) : m_(std::move(mapping)), host_(*m_) {
+  if (m_->kind == MappingKind::Nir)
+    throw MappingError(fmt::format("this mapping holds the NIR graph {}: it runs time steps from an input (run --map MAP "
+                                   "--input IN.npy [T, {}])",
+                                   m_->nir.source_path, fmt::join(m_->nir.input_shape, ", ")));
   links_ = link_units(*m_);
   observations_.reset(m_->config.n_layer, m_->config.n_embd);
   for (int id = 0; id < int(m_->units.size()); ++id) units_.push_back(make_unit_behavior(*m_, id, links_[std::size_t(id)], observations_));

@@ -206,5 +206,39 @@ TEST(Cli, OneVocabularyWithFormerSpellingsAsHiddenAliases) {
   EXPECT_EQ(redirected.output.find('\r'), std::string::npos) << "no progress lines into a redirected stream";
 }
 
+// A mapping runs as compiled: the options it fixed are refused by name, not silently ignored, and a
+// NIR graph's mapping asks for its input instead of a prompt.
+TEST(Cli, OptionsTheMappingFixedAreRefusedWithMap) {
+  const std::string checkpoint = (kFixtures / "tiny_l2_c32_v77_fp32.pth").string();
+  const std::string map = ::testing::TempDir() + "/spiketile_fixed_options.stmap";
+  const std::string calibration = ::testing::TempDir() + "/spiketile_fixed_options.calib.json";
+  ASSERT_EQ(run_cli("calibrate --model " + checkpoint + " --text " +
+                    (fs::path(SPIKETILE_TEST_DATA) / "heldout_excerpt.txt").string() + " --max-tokens 300 -o " + calibration)
+                .status,
+            0);
+  const Result compiled = run_cli("compile --model " + checkpoint + " --calibration " + calibration +
+                                  " --objective cores --profile-tokens 0 -o " + map);
+  ASSERT_EQ(compiled.status, 0) << compiled.output;
+  ASSERT_EQ(run_cli("run --map " + map + " --prompt-ids 3 -n 2 --quiet").status, 0);
+  for (const std::string& option :
+       std::vector<std::string>{"--weight-bits 4", "--model " + checkpoint, "--quantized", "--no-rescale"}) {
+    SCOPED_TRACE(option);
+    const Result r = run_cli("run --map " + map + " --prompt-ids 3 -n 2 " + option);
+    EXPECT_NE(r.status, 0);
+    const std::string flag = option.substr(0, option.find(' '));
+    EXPECT_NE(r.output.find(flag + ": was fixed when the mapping was compiled"), std::string::npos) << r.output;
+  }
+  const Result nir = run_cli("compile --nir " + (fs::path(SPIKETILE_TEST_DATA) / "nir" / "lif.nir").string() +
+                             " --dt 1e-4 --calibrate " + (fs::path(SPIKETILE_TEST_DATA) / "nir" / "lif.input.npy").string() +
+                             " -o " + map);
+  ASSERT_EQ(nir.status, 0) << nir.output;
+  const Result prompt = run_cli("run --map " + map + " --prompt-ids 3 -n 2");
+  EXPECT_NE(prompt.status, 0);
+  EXPECT_NE(prompt.output.find("it runs time steps from an input (run --map MAP --input IN.npy"), std::string::npos)
+      << prompt.output;
+  fs::remove(map);
+  fs::remove(calibration);
+}
+
 }  // namespace
 }  // namespace spiketile
