@@ -49,7 +49,7 @@ void refuse_outputs_over_inputs(const SimulateOptions& o) {
   std::vector<std::string> outputs = o.generation.output_paths();
   if (!o.output.empty()) outputs.push_back(o.output);
   if (!o.generation.stats_out.empty()) outputs.push_back(chip_path_beside(o.generation.stats_out));
-  if (!o.trace.empty()) outputs.push_back(sim::vcd_path(o.trace));
+  if (!o.trace.empty()) outputs.push_back(o.trace);
   refuse_overwriting_inputs(outputs, {o.model.map, o.model.tokenizer, o.text_file, o.input});
 }
 

@@ -3,10 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
+
+#include <unistd.h>
 
 #include "compiler/mapping_io.hpp"
 #include "runtime/mapping_executor.hpp"
@@ -385,7 +390,7 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
     : mapping_(std::move(mapping)), chip_(mapping_chip_spec(*mapping_)), options_(options), host_(*mapping_) {
   // Before elaborating anything: SystemC opens the VCD only when the run starts, and an open that
   // fails there ends the process in its trace writer's destructor (SIGFPE) instead of an error.
-  if (!options.trace_path.empty()) trace_output_ = std::make_unique<OutputFile>(vcd_path(options.trace_path));
+  if (!options.trace_path.empty()) trace_output_ = std::make_unique<OutputFile>(options.trace_path);
   const Mapping& m = *mapping_;
   links_ = link_units(m);
   observations_.reset(m.config.n_layer, m.config.n_embd);
@@ -432,9 +437,14 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
                                                   network_->interface(core), timing_, incoming[std::size_t(id)]));
   }
   if (trace_output_) {
-    // SystemC appends ".vcd" to the name it is given; the temporary ends with the target's name.
-    const std::string& writing = trace_output_->writing_path();
-    auto* file = sc_core::sc_create_vcd_trace_file(writing.substr(0, writing.size() - 4).c_str());
+    // SystemC appends ".vcd" to the name it is given and opens it itself: it writes a scratch file
+    // whose content goes into the output when the trace is finished (finish_trace), so the output
+    // is named as given and may be any writable target (a FIFO, a device).
+    static int traces = 0;
+    trace_scratch_ = (std::filesystem::temp_directory_path() /
+                      fmt::format("spiketile-trace-{}-{}", ::getpid(), traces++)).string();
+    auto* file = sc_core::sc_create_vcd_trace_file(trace_scratch_.c_str());
+    trace_scratch_ += ".vcd";
     network_->trace(file, options.trace_cores);
     for (int id = 0; id < int(m.units.size()); ++id) {
       const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
@@ -450,17 +460,26 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
 
 ChipSimulator::~ChipSimulator() {
   if (trace_file_) sc_core::sc_close_vcd_trace_file(static_cast<sc_core::sc_trace_file*>(trace_file_));
+  // A trace not finished leaves nothing behind: SystemC's scratch file here, the output's
+  // temporary in OutputFile.
+  if (!trace_scratch_.empty()) std::remove(trace_scratch_.c_str());
 }
 
 std::unique_ptr<OutputFile> ChipSimulator::finish_trace() {
   if (trace_file_) sc_core::sc_close_vcd_trace_file(static_cast<sc_core::sc_trace_file*>(trace_file_));
   trace_file_ = nullptr;
+  if (trace_output_) {
+    // No simulated step: SystemC opened no file, and the trace stays empty.
+    std::ifstream scratch(trace_scratch_, std::ios::binary);
+    std::vector<char> chunk(std::size_t(1) << 20);
+    while (scratch) {
+      scratch.read(chunk.data(), std::streamsize(chunk.size()));
+      if (scratch.gcount() > 0) trace_output_->write(chunk.data(), std::size_t(scratch.gcount()));
+    }
+    std::remove(trace_scratch_.c_str());
+    trace_scratch_.clear();
+  }
   return std::move(trace_output_);
-}
-
-std::string vcd_path(const std::string& trace_path) {
-  const bool has_extension = trace_path.size() > 4 && trace_path.compare(trace_path.size() - 4, 4, ".vcd") == 0;
-  return has_extension ? trace_path : trace_path + ".vcd";
 }
 
 Cycle ChipSimulator::now() const { return network_->clock().now(); }

@@ -61,7 +61,7 @@ struct SimulationProgress {
 };
 
 struct SimulatorOptions {
-  std::string trace_path;              // VCD of the selected cores' routers (empty: none; see vcd_path)
+  std::string trace_path;              // VCD of the selected cores' routers, named as given (empty: none)
   std::vector<int> trace_cores;        // core indices
   Cycle watchdog_cycles = 0;           // 0: the network's default
   std::function<void(const SimulationProgress&)> progress;  // called after every token
@@ -72,8 +72,6 @@ struct SimulatorOptions {
   std::function<void(int unit, const UnitEvent&)> on_send;
 };
 
-// The file a trace_path names: SystemC always appends ".vcd", so "t" and "t.vcd" both write t.vcd.
-std::string vcd_path(const std::string& trace_path);
 
 class ChipSimulator final : public TokenModel, private UnitOutbox {
  public:
@@ -202,7 +200,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   PhaseTotals prefill_, decode_;
   double wall_seconds_ = 0;
   void* trace_file_ = nullptr;
-  std::unique_ptr<OutputFile> trace_output_;  // where SystemC writes trace_file_
+  std::unique_ptr<OutputFile> trace_output_;  // where the trace goes (finish_trace)
+  std::string trace_scratch_;                 // where SystemC writes trace_file_ meanwhile
 };
 
 }  // namespace spiketile::sim

@@ -312,6 +312,17 @@ TEST(OutputFilesCli, SimulateReportsWriteErrorsAndUnwritableTracesAndLeavesNoOut
   EXPECT_EQ(exit_code(traced), 0) << traced.output;
   EXPECT_CONTAINS(read_text(dir / "t.vcd"), "$enddefinitions");
   EXPECT_TRUE(temporaries_beside((dir / "t.vcd").string()).empty());
+  // A name without the extension is used as given: SystemC's own ".vcd" suffix is not added.
+  const auto bare = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --trace " +
+                                         (dir / "trace").string() + " --trace-cores 0");
+  EXPECT_EQ(exit_code(bare), 0) << bare.output;
+  EXPECT_CONTAINS(read_text(dir / "trace"), "$enddefinitions");
+  EXPECT_FALSE(fs::exists(dir / "trace.vcd"));
+  EXPECT_TRUE(temporaries_beside((dir / "trace").string()).empty());
+  // Any writable target, a device included: its write error is the command's, named.
+  const auto trace_full = testing_cli::run_cli("simulate --map " + map.string() + kShortRun + " --trace /dev/full --trace-cores 0");
+  EXPECT_EQ(exit_code(trace_full), 1) << trace_full.output;
+  EXPECT_CONTAINS(trace_full.output, "cannot write /dev/full: No space left on device");
   fs::remove_all(dir);
 }
 
