@@ -9,6 +9,7 @@ struct CalibrateOptions {
   ModelOptions model;
   TokenInputOptions input;
   std::string out;
+  ProgressOption progress;
 };
 
 void run_calibrate(const CalibrateOptions& o) {
@@ -16,7 +17,11 @@ void run_calibrate(const CalibrateOptions& o) {
   refuse_overwriting_inputs({out}, {o.model.model, o.model.tokenizer, o.input.path()});
   GoldenModel golden(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
   const FileTokens input = o.input.read(o.model.find_tokenizer(golden), golden.vocab_size(), kTextToCalibrate);
-  const Calibration cal = calibrate(golden, input.tokens, o.input.path());
+  const bool show_progress = o.progress.enabled();
+  const Calibration cal = calibrate(golden, input.tokens, o.input.path(), [show_progress](int64_t done, int64_t total) {
+    if (show_progress) fmt::print(stderr, "\r\033[K[calibrate] {}/{} tokens", done, total);
+  });
+  if (show_progress) fmt::print(stderr, "\r\033[K");
   cal.save(out);
   fmt::print("calibrated on {} tokens of {}; wrote {}\n", input.tokens.size(), o.input.path(), out);
 }
@@ -29,6 +34,7 @@ void register_calibrate(CLI::App& app) {
   opts->input.max_tokens = 20000;
   opts->input.add_to(cmd, "Sample text (use training data, not the evaluation text)", "Tokens of the text to run");
   cmd->add_option("-o,--output", opts->out, "Calibration file (default: <model>.calib.json)");
+  opts->progress.add_to(cmd);
   cmd->callback([opts] { run_calibrate(*opts); });
 }
 

@@ -32,6 +32,7 @@ struct CompileCliOptions {
   std::string objective_name = "latency";
   std::string energy_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/default.yaml";
   NirOptions nir;
+  ProgressOption progress;
 };
 
 // glibc raises its mmap threshold to the largest block freed so far; after the first 9 MB float
@@ -101,13 +102,20 @@ int compile(const CompileCliOptions& o) {
     table = load_energy_table(o.energy_table);
     objective.energy_table = &*table;
   }
+  const bool show_progress = o.progress.enabled();
+  if (show_progress)
+    objective.progress = [&o](int tried, int most) {
+      fmt::print(stderr, "\r\033[K[compile] objective {}: split {} tried (at most {})", o.objective_name, tried, most);
+    };
   Mapping mapping;
   try {
     mapping = compile_for_objective(read_model, chip, chip_yaml, o.compile, o.profile, row_of, objective);
   } catch (const DoesNotFitError& e) {
+    if (show_progress) fmt::print(stderr, "\r\033[K");
     fmt::print(stderr, "spiketile: {}\n", e.what());
     return 2;
   }
+  if (show_progress) fmt::print(stderr, "\r\033[K");
   // The embedding goes from the checkpoint into the file block by block (read here too with --check,
   // so a bad table is found): at 216M it is 155 MB the compile does not need to hold.
   EmbeddingStream embedding;
@@ -171,9 +179,10 @@ void register_compile(CLI::App& app) {
                   "(--profile-tokens 0)")
       ->check(kFiniteNonNegative & CLI::Range(0.0, 1.0))->capture_default_str();
   o->nir.add_to(cmd, false);
+  o->progress.add_to(cmd);
   cmd->callback([o, cmd] {
     refuse_options_of_the_other_kind(*cmd, o->nir,
-                                      {"--chip", "--output", "--check", "--placement-seed", "--seed", "--placement-effort", "--firing-rate"});
+                                      {"--chip", "--output", "--check", "--placement-seed", "--seed", "--placement-effort", "--firing-rate", "--progress"});
     int rc = 0;
     if (o->nir.given()) {
       if (!o->check && o->output.empty())

@@ -42,6 +42,9 @@ int64_t state_bytes_per_row(NeuronFunction f, const QuantOptions& quant) {
     case NeuronFunction::AttOutputLif: return multiplier + membrane;
     case NeuronFunction::FfnValueGateLif: return multiplier + membrane + 1;  // + staged r
     case NeuronFunction::HeadLogits: return 0;             // logit scales stay on the host
+    // NIR reducers keep their own state (compiler/nir/nir_lowering.hpp, nir_neuron_state_bytes_per_row).
+    case NeuronFunction::NirNeuron:
+    case NeuronFunction::NirReadout: return 0;
   }
   return 0;
 }

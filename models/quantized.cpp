@@ -87,7 +87,8 @@ Calibration Calibration::load(const std::string& path, int n_layer) {
   }
 }
 
-Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const std::string& text_name) {
+Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const std::string& text_name,
+                      const std::function<void(int64_t, int64_t)>& progress) {
   const int L = golden.n_layer();
   Calibration c;
   c.text = text_name;
@@ -105,7 +106,10 @@ Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const
     }
   });
   golden.reset();
-  for (int t : tokens) golden.step(t);
+  for (std::size_t k = 0; k < tokens.size(); ++k) {
+    golden.step(tokens[k]);
+    if (progress && (k + 1) % 1024 == 0) progress(int64_t(k + 1), int64_t(tokens.size()));
+  }
   golden.set_probe({});
   golden.reset();
   return c;

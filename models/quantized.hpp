@@ -31,7 +31,9 @@ struct Calibration {
 };
 
 // Runs the golden model over `tokens` from the zero state and records every range.
-Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const std::string& text_name);
+// `progress` (may be empty) hears (tokens done, tokens) every 1024 tokens.
+Calibration calibrate(GoldenModel& golden, const std::vector<int>& tokens, const std::string& text_name,
+                      const std::function<void(int64_t, int64_t)>& progress = {});
 
 // Every integer constant of the contract. Built once from float weights + calibration; the
 // compiler lowers exactly this onto the chip.

@@ -226,6 +226,7 @@ Mapping compile_for_objective(const ModelSource& read_model, const ChipSpec& chi
       continue;
     }
     ++steps;
+    if (objective.progress) objective.progress(steps, objective.search_steps);
     const std::string what =
         *chosen == Group::residual
             ? fmt::format("the residual stream in {} slices per layer", trial.residual_slices)

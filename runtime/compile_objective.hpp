@@ -32,6 +32,8 @@ struct ObjectiveOptions {
   int max_cores = 0;            // cores the mapping may take; 0: every core of the system
   int search_steps = 24;        // splits tried at most
   int search_profile_tokens = 4;  // tokens each tried split is estimated on (the result: ProfileOptions::tokens)
+  // Hears (splits tried, the most it may try) as the search goes (may be empty).
+  std::function<void(int, int)> progress;
 };
 
 // The chip's energy per token, in pJ, that a placed mapping's estimate predicts: `work` (what its

@@ -356,6 +356,9 @@ class CrossbarUnit final : public LinkedUnit {
         for (int64_t r = 0; r < rows; ++r) out.logit(u_.out_begin + r, acc_[std::size_t(r)]);
         break;
       case NeuronFunction::PartialSum: break;
+      case NeuronFunction::NirNeuron:
+      case NeuronFunction::NirReadout:  // NIR tiles are runtime/nir_units.cpp's, never this class's
+        throw MappingError(fmt::format("unit {} ({}): a NIR function on a SpikeGPT crossbar unit", u_.id, u_.name));
     }
   }
 

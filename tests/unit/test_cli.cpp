@@ -204,6 +204,16 @@ TEST(Cli, OneVocabularyWithFormerSpellingsAsHiddenAliases) {
   const Result redirected = run_cli("eval" + model + " --text " + text + " --max-tokens 1100");
   ASSERT_EQ(redirected.status, 0) << redirected.output;
   EXPECT_EQ(redirected.output.find('\r'), std::string::npos) << "no progress lines into a redirected stream";
+  const std::string calibration = ::testing::TempDir() + "/spiketile_progress.calib.json";
+  const Result calibrating = run_cli("calibrate" + model + " --text " + text + " --max-tokens 1100 --progress on -o " + calibration);
+  ASSERT_EQ(calibrating.status, 0) << calibrating.output;
+  EXPECT_NE(calibrating.output.find("\r\033[K[calibrate] 1024/1100 tokens"), std::string::npos) << calibrating.output;
+  const Result compiling = run_cli("compile" + model + " --calibration " + calibration +
+                                   " --search-steps 2 --profile-tokens 2 --check --progress on");
+  ASSERT_EQ(compiling.status, 0) << compiling.output;
+  EXPECT_NE(compiling.output.find("\r\033[K[compile] objective latency: split 1 tried (at most 2)"), std::string::npos)
+      << compiling.output;
+  fs::remove(calibration);
 }
 
 // A mapping runs as compiled: the options it fixed are refused by name, not silently ignored, and a
