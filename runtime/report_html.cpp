@@ -241,9 +241,10 @@ std::string table(const std::vector<std::string>& header, const std::vector<std:
 }  // namespace
 
 std::string report_html(const json& r) {
-  if (r.contains("kind") && r["kind"] == "nir")
-    throw std::invalid_argument("--html: the HTML report is SpikeGPT's so far; for a NIR run, --json and --csv hold every "
-                                "figure of the text report");
+  // A NIR graph's run (runtime/report_nir.cpp): its steps are time steps, its rows populations,
+  // and it has no paper section.
+  const bool nir = r.contains("kind") && r["kind"] == "nir";
+  const std::string step = nir ? "time step" : "token";
   const json& in = r["inputs"];
   const json& chip = r["chip"];
   std::ostringstream h;
@@ -254,6 +255,15 @@ std::string report_html(const json& r) {
     << ".chart{display:block;margin:12px 0}.chart .title{font-weight:bold;font-size:14px}"
     << ".chart .label,.chart .value{font-size:12px}.note{color:#555;font-size:13px}\n</style>\n</head>\n<body>\n";
   h << "<h1>spiketile report</h1>\n";
+  if (nir)
+    h << fmt::format("<p>NIR graph {} (dt {} s, {} populations, {} weights): {} time steps. Energy table <b>{}</b> ({}), "
+                     "chip {}, GPU {} {}.</p>\n",
+                     escape(r["nir"]["graph"].get<std::string>()), number(r["nir"]["dt"]), r["nir"]["populations"].size(),
+                     number(r["model"]["params"]), number(r["tokens"]["steps"]),
+                     escape(in["energy_table"]["name"].get<std::string>()), escape(in["energy_table"]["path"].get<std::string>()),
+                     escape(in["chip"]["name"].get<std::string>()), escape(in["gpu"]["name"].get<std::string>()),
+                     escape(in["gpu"]["variant"].get<std::string>()));
+  else
   h << fmt::format("<p>{} level, {} steps ({} prompt + {} generated tokens), model {} (L{} C{} V{}, {} parameters). "
                    "Energy table <b>{}</b> ({}), chip {}, GPU {} {}, encoding of real-valued inputs: {}.</p>\n",
                    escape(in["level"].get<std::string>()), number(r["tokens"]["steps"]), number(r["tokens"]["prompt"]),
@@ -278,14 +288,22 @@ std::string report_html(const json& r) {
     h << "</ul>\n";
   }
 
-  h << "<h2>Chip vs dense GPU, energy per token</h2>\n";
+  if (nir) {
+    const json& inference = r["inference"];
+    h << fmt::format("<p>Per inference (the whole input, its steps overlapped through the chip): {} in {} cycles ({:.4g} µs, "
+                     "{:.4g} inferences/s); {} binary and {} graded SOPs.</p>\n",
+                     format_energy_pj(inference["energy_pj"].get<double>()), number(inference["cycles"]),
+                     inference["latency_ns"].get<double>() / 1e3, inference["inferences_per_s"].get<double>(),
+                     number(inference["sop_binary"]), number(inference["sop_graded"]));
+  }
+  h << "<h2>Chip vs dense GPU, energy per " << step << "</h2>\n";
   std::vector<Bar> versus;
   for (const auto& v : r["chip_vs_gpu"]) {
     const double pj = v["energy_per_token_pj"].get<double>();
     versus.push_back({v["name"].get<std::string>(), pj, format_energy_pj(pj),
                       versus.empty() ? std::string("#2a9d55") : std::string("#c0504d")});
   }
-  h << bar_chart("chart-chip-vs-gpu", "Energy per token: chip vs dense GPU", versus, true);
+  h << bar_chart("chart-chip-vs-gpu", "Energy per " + step + ": chip vs dense GPU", versus, true);
   std::vector<std::vector<std::string>> versus_rows;
   for (const auto& v : r["chip_vs_gpu"])
     versus_rows.push_back({v["name"].get<std::string>(), format_energy_pj(v["energy_per_token_pj"].get<double>()),
@@ -293,7 +311,7 @@ std::string report_html(const json& r) {
                            v["latency_per_token_ns"].is_null() ? "—" : fmt::format("{:.4g} µs", v["latency_per_token_ns"].get<double>() / 1e3),
                            v["tokens_per_s"].is_null() ? "—" : number(v["tokens_per_s"]),
                            v["edp_pj_s"].is_null() ? "—" : number(v["edp_pj_s"]), v["basis"].get<std::string>()});
-  h << table({"system", "energy per token", "× chip", "latency per token", "tokens/s", "energy-delay (pJ·s)", "basis"},
+  h << table({"system", "energy per " + step, "× chip", "latency per " + step, step + "s/s", "energy-delay (pJ·s)", "basis"},
              versus_rows);
 
   h << "<h2>Chip energy by action</h2>\n";
@@ -315,22 +333,37 @@ std::string report_html(const json& r) {
   }
   std::sort(by_action.begin(), by_action.end(), [](const Bar& a, const Bar& b) { return a.value > b.value; });
   h << bar_chart("chart-energy-by-action",
-                 with_static ? "Energy per token by action, static included" : "Dynamic energy per token by action "
-                                                                               "(no static energy at this level)",
+                 with_static ? "Energy per " + step + " by action, static included"
+                             : "Dynamic energy per " + step + " by action (no static energy at this level)",
                  by_action, false);
-  h << table({"action", "count per token", "pJ each", "energy per token",
+  h << table({"action", "count per " + step, "pJ each", "energy per " + step,
               with_static ? "share of the total" : "share of the dynamic energy"},
              action_rows);
   std::vector<std::vector<std::string>> component_rows;
   for (const auto& c : chip["components"])
     component_rows.push_back({c["component"].get<std::string>(), format_energy_pj(c["energy_per_token_pj"].get<double>()),
                               fmt::format("{:.1f}%", 100 * c["share_of_total"].get<double>())});
-  h << table({"component", "energy per token", "share"}, component_rows);
-  h << fmt::format("<p>Per token: {}; latency per token {}; tokens/s {}.</p>\n", escape(chip_energy_split(chip)),
+  h << table({"component", "energy per " + step, "share"}, component_rows);
+  h << fmt::format("<p>Per {}: {}; latency per {} {}; {}s/s {}.</p>\n", step, escape(chip_energy_split(chip)), step,
                    chip["latency_per_token_ns"].is_null() ? "not measured at this level"
                                                           : fmt::format("{:.1f} ns", chip["latency_per_token_ns"].get<double>()),
-                   number(chip["tokens_per_s"]));
+                   step, number(chip["tokens_per_s"]));
 
+  if (nir) {
+    h << "<h2>Per population</h2>\n";
+    std::vector<Bar> by_population;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : r["per_population"]) {
+      const double pj = p["energy_per_token_pj"].get<double>();
+      by_population.push_back({p["population"].get<std::string>(), pj, format_energy_pj(pj)});
+      auto or_dash = [](const json& v) { return v.is_null() ? std::string("—") : number(v); };
+      rows.push_back({p["population"].get<std::string>(), p["type"].is_null() ? "—" : p["type"].get<std::string>(),
+                      or_dash(p["neurons"]), or_dash(p["cores"]), format_energy_pj(pj), or_dash(p["spikes"]),
+                      or_dash(p["firing_rate"])});
+    }
+    h << bar_chart("chart-energy-by-population", "Dynamic energy per time step by population", by_population, false);
+    h << table({"population", "type", "neurons", "cores", "energy per time step", "spikes", "firing rate"}, rows);
+  } else {
   h << "<h2>Per layer</h2>\n";
   std::vector<Bar> by_layer, rates;
   std::vector<std::vector<std::string>> layer_rows;
@@ -367,6 +400,7 @@ std::string report_html(const json& r) {
   std::vector<std::vector<std::string>> op_rows;
   for (const auto& o : r["per_op"]) op_rows.push_back({o["op"].get<std::string>(), format_energy_pj(o["energy_per_token_pj"].get<double>())});
   h << table({"op", "energy per token"}, op_rows);
+  }
 
   if (!r["per_core"].is_null()) {
     h << "<h2>Per core</h2>\n";
@@ -375,7 +409,7 @@ std::string report_html(const json& r) {
       core_rows.push_back({number(c["core"]), fmt::format("{}/{}/{}", number(c["chip"]), number(c["row"]), number(c["col"])),
                            c["unit"].get<std::string>(), format_energy_pj(c["energy_per_token_pj"].get<double>()),
                            number(c["busy_cycles"]), number(c["stall_cycles"])});
-    h << table({"core", "chip/row/col", "unit", "energy per token", "busy cycles", "stall cycles"}, core_rows);
+    h << table({"core", "chip/row/col", "unit", "energy per " + step, "busy cycles", "stall cycles"}, core_rows);
   }
   if (r.contains("mesh") && !r["mesh"].is_null())
     h << "<h2>Mesh: core utilization and link load</h2>\n" << mesh_heat_map(r["mesh"]);
@@ -394,7 +428,8 @@ std::string report_html(const json& r) {
     const double pj = t["dynamic_energy_pj"].get<double>();
     per_token.push_back({"step " + number(t["step"]), pj, format_energy_pj(pj)});
   }
-  h << "<h2>Per token</h2>\n" << bar_chart("chart-energy-per-token", "Dynamic energy of each token step", per_token, false);
+  h << "<h2>Per " << step << "</h2>\n"
+    << bar_chart("chart-energy-per-token", "Dynamic energy of each " + step + (nir ? "" : " step"), per_token, false);
 
   const json& gpu = r["gpu"];
   h << "<h2>Dense GPU baseline</h2>\n<p class=\"note\">Sources: " << escape(gpu["spec"]["sources"].get<std::string>())
@@ -407,7 +442,7 @@ std::string report_html(const json& r) {
                          fmt::format("{:.3g} µs", p["memory_s"].get<double>() * 1e6), p["bound"].get<std::string>(),
                          fmt::format("{:.4g}", p["tokens_per_s"].get<double>()),
                          format_energy_pj(p["energy_per_token_pj"].get<double>())});
-  h << table({"batch", "compute time", "memory time", "bound", "tokens/s", "energy per token"}, roof_rows);
+  h << table({"batch", "compute time", "memory time", "bound", step + "s/s", "energy per " + step}, roof_rows);
   if (!gpu["measured"].is_null())
     for (const auto& file : gpu["measured"]) {
       h << "<h3>Measured on " << escape(file["gpu"]["name"].get<std::string>()) << "</h3>\n<p class=\"note\">"
@@ -438,12 +473,16 @@ std::string report_html(const json& r) {
       }
     }
   const json& dense = gpu["dense_per_token"];
-  h << table({"dense work per token", "value"},
+  h << table({"dense work per " + step, "value"},
              {{"MACs", number(dense["macs"])},
               {"element-wise ops", number(dense["nonlinear_ops"])},
               {"weight bytes per step", number(dense["weight_bytes"])},
               {"state bytes per step and sequence", number(dense["state_bytes"])}});
 
+  if (nir) {
+    h << "</body>\n</html>\n";
+    return h.str();
+  }
   const json& paper = r["paper"];
   h << "<h2>Paper mode</h2>\n<p>Claim: " << escape(paper["claim"].get<std::string>()) << "</p>\n";
   const json& counted = paper["counted"];

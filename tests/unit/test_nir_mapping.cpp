@@ -260,7 +260,7 @@ TEST(NirMappingCli, MisusedOptionsAreRefusedNamingThem) {
 
 // simulate --stats of a NIR run -> report: the figures add up (population rows and the network to
 // the dynamic energy, steps to the inference), the dense equivalent is the integer model's
-// synapse count, the verdict speaks of time steps, and --html is refused rather than mislabelled.
+// synapse count, the verdict and the HTML page speak of time steps and populations.
 TEST(NirMappingCli, ReportOfASimulatedRunPricesEveryStepAndTheGraphsDenseEquivalent) {
   const fs::path dir = fs::temp_directory_path() / ("spiketile_nir_report_" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -299,10 +299,14 @@ TEST(NirMappingCli, ReportOfASimulatedRunPricesEveryStepAndTheGraphsDenseEquival
   ASSERT_FALSE(r["verdict"].empty());
   EXPECT_EQ(r["verdict"][0]["comparisons"][0]["metric"], "energy per time step");
   EXPECT_GT(r["per_population"][0]["firing_rate"].get<double>(), 0.0);
-  const auto html = testing_cli::run_cli("report --stats " + stats + " --html " + (dir / "r.html").string());
-  EXPECT_NE(html.status, 0);
-  EXPECT_NE(html.output.find("--html: the HTML report is SpikeGPT's so far"), std::string::npos) << html.output;
-  EXPECT_FALSE(fs::exists(dir / "r.html"));
+  const auto html = testing_cli::run_cli("report --stats " + stats + " --html " + (dir / "r.html").string() + " --quiet");
+  ASSERT_EQ(html.status, 0) << html.output;
+  const std::string page = slurp(dir / "r.html");
+  for (const char* part : {"<h2>Per population", "<svg id=\"chart-energy-by-population\"", "<svg id=\"chart-chip-vs-gpu\"",
+                           "Per inference (the whole input", "lif1.lif"})
+    EXPECT_NE(page.find(part), std::string::npos) << part;
+  EXPECT_EQ(page.find("Paper mode"), std::string::npos) << "the paper section is SpikeGPT's";
+  EXPECT_EQ(page.find("per token"), std::string::npos) << "a NIR run's steps are time steps";
   fs::remove_all(dir);
 }
 
