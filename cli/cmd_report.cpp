@@ -65,6 +65,12 @@ void run(const ReportOptions& o) {
   in.gpu_precision = o.gpu_precision;
   in.batch = o.batch;
   in.encoding = parse_graded_encoding(o.encoding);
+  // Every shipped energy table beside the chosen one (sorted by name, so the order is stable).
+  std::vector<std::filesystem::path> shipped;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(SPIKETILE_SOURCE_DIR) / "chips/energy"))
+    if (entry.path().extension() == ".yaml") shipped.push_back(entry.path());
+  std::sort(shipped.begin(), shipped.end());
+  for (const auto& path : shipped) in.side_by_side.push_back(load_energy_table(path.string()));
   const nlohmann::json report = build_report(in);
   if (!o.quiet) print_report_summary(stdout, report, o.paper);
   // All or none: a failing --html must not leave the --json of the same run behind.

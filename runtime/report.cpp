@@ -357,6 +357,27 @@ json chip_section(const ReportInputs& in, const ActionCounts& run_actions, const
     chip["decode_latency_per_token_ns"] = nullptr;
   }
   chip["energy_includes_static"] = bool(run_seconds);
+  // The same actions and simulated time under every shipped table (null when none was given).
+  json tables = json::array();
+  for (const EnergyTable& other : in.side_by_side) {
+    json row{{"name", other.name}, {"path", other.source_path}, {"technology", other.technology}};
+    try {
+      const double dynamic = price_pj(run_actions, other) / steps;
+      const json static_per_step =
+          run_seconds ? json(static_energy_pj(other, charged_power(*s.chip, s.power), *run_seconds) / steps) : json();
+      const double total = dynamic + (static_per_step.is_null() ? 0.0 : static_per_step.get<double>());
+      row["dynamic_per_token_pj"] = dynamic;
+      row["static_per_token_pj"] = static_per_step;
+      row["energy_per_token_pj"] = total;
+      row["ratio_to_report_table"] = chip["energy_per_token_pj"].get<double>() > 0
+                                         ? total / chip["energy_per_token_pj"].get<double>()
+                                         : 0.0;
+    } catch (const std::exception& e) {
+      row["unavailable"] = e.what();  // the table lacks an action the run counted
+    }
+    tables.push_back(row);
+  }
+  chip["side_by_side"] = in.side_by_side.empty() ? json() : tables;
   chip["warnings"] = warnings;
   // Shares of the whole energy per token, static included where it was measured: the dynamic-only
   // share ("share") hides static energy however large it is.

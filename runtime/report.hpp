@@ -84,6 +84,9 @@ struct ReportInputs {
   GradedEncoding encoding = GradedEncoding::Graded;
   // GPU baselines measured on real boards (bench/gpu), each of the stats' model (require_same_model).
   std::vector<GpuMeasurement> gpu_measured;
+  // Every shipped energy table (chips/energy/): the run priced with each, side by side with
+  // `table`, so a conclusion that holds under one calibration only shows as such.
+  std::vector<EnergyTable> side_by_side;
 };
 
 // Builds the whole report as JSON (format kReportFormat, docs/report.md §5). Everything the text,

@@ -344,6 +344,23 @@ std::string report_html(const json& r) {
     component_rows.push_back({c["component"].get<std::string>(), format_energy_pj(c["energy_per_token_pj"].get<double>()),
                               fmt::format("{:.1f}%", 100 * c["share_of_total"].get<double>())});
   h << table({"component", "energy per " + step, "share"}, component_rows);
+  if (chip.contains("side_by_side") && !chip["side_by_side"].is_null()) {
+    std::vector<std::vector<std::string>> table_rows;
+    for (const auto& t : chip["side_by_side"])
+      table_rows.push_back(t.contains("unavailable")
+                               ? std::vector<std::string>{t["name"].get<std::string>(), "—", "—", "—",
+                                                          "not applicable: " + t["unavailable"].get<std::string>()}
+                               : std::vector<std::string>{t["name"].get<std::string>(),
+                                                          format_energy_pj(t["dynamic_per_token_pj"].get<double>()),
+                                                          t["static_per_token_pj"].is_null()
+                                                              ? "—"
+                                                              : format_energy_pj(t["static_per_token_pj"].get<double>()),
+                                                          format_energy_pj(t["energy_per_token_pj"].get<double>()),
+                                                          fmt::format("{:.3g}×", t["ratio_to_report_table"].get<double>())});
+    h << "<p>The same counts under every shipped energy table:</p>\n"
+      << table({"energy table", "dynamic per " + step, "static per " + step, "total per " + step, "× this report's table"},
+               table_rows);
+  }
   h << fmt::format("<p>Per {}: {}; latency per {} {}; {}s/s {}.</p>\n", step, escape(chip_energy_split(chip)), step,
                    chip["latency_per_token_ns"].is_null() ? "not measured at this level"
                                                           : fmt::format("{:.1f} ns", chip["latency_per_token_ns"].get<double>()),

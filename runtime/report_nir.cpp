@@ -193,6 +193,8 @@ void print_nir_report_summary(std::FILE* out, const json& r) {
   fmt::print(out, "per time step: {}; {:.1f} ns per step\n", chip_energy_split(chip),
              chip["latency_per_token_ns"].get<double>());
   fmt::print(out, "  by component: {}\n", components_line(chip));
+  if (const std::string tables = side_by_side_line(chip); !tables.empty())
+    fmt::print(out, "  under every shipped energy table, per time step: {}\n", tables);
   for (const auto& w : chip["warnings"]) fmt::print(out, "  warning: {}\n", w.get<std::string>());
 
   fmt::print(out, "\nper population (per time step):\n  {:<24} {:<9} {:>8} {:>6} {:>12} {:>10}\n", "population", "type",

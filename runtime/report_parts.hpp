@@ -44,6 +44,9 @@ nlohmann::json inputs_json(const ReportInputs& in);
 nlohmann::json gpu_spec_json(const ReportInputs& in);
 // "compute 1.2 nJ (40.1%), synapse SRAM …": the chip's energy per step by component, in a line.
 std::string components_line(const nlohmann::json& chip);
+// "default 2.14 nJ (1×); loihi 18 nJ (8.42×); …": the chip's energy per step under every shipped
+// energy table ("" when the report has none).
+std::string side_by_side_line(const nlohmann::json& chip);
 
 // Every core's counters priced per step (null without per-core counters).
 nlohmann::json per_core_rows(const ReportInputs& in);

@@ -98,6 +98,19 @@ std::string chip_energy_split(const json& chip) {
                      chip["power"]["summary"].get<std::string>(), format_energy_pj(chip["energy_per_token_pj"].get<double>()));
 }
 
+std::string side_by_side_line(const json& chip) {
+  if (!chip.contains("side_by_side") || chip["side_by_side"].is_null()) return "";
+  std::string line;
+  for (const auto& t : chip["side_by_side"])
+    line += (line.empty() ? "" : "; ") +
+            (t.contains("unavailable")
+                 ? fmt::format("{} not applicable ({})", t["name"].get<std::string>(), t["unavailable"].get<std::string>())
+                 : fmt::format("{} {} ({:.3g}×)", t["name"].get<std::string>(),
+                               format_energy_pj(t["energy_per_token_pj"].get<double>()),
+                               t["ratio_to_report_table"].get<double>()));
+  return line;
+}
+
 std::string components_line(const json& chip) {
   std::string components;
   for (const auto& c : chip["components"])
@@ -142,6 +155,8 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
   else
     fmt::print(out, "  (* of the dynamic energy: no simulated time at this level, so no static energy)\n");
   fmt::print(out, "  by component: {}\n", components_line(chip));
+  if (const std::string tables = side_by_side_line(chip); !tables.empty())
+    fmt::print(out, "  under every shipped energy table, per token: {}\n", tables);
   fmt::print(out, "  per token: {}\n", chip_energy_split(chip));
   fmt::print(out, "  latency per token {}; tokens/s {}\n",
              or_not_measured(chip["latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns", v); }),

@@ -153,6 +153,29 @@ std::string summary_text(const json& r) {
   return text;
 }
 
+// The same run under every shipped table, side by side: each row is its own report's figure (the
+// hand-checked Loihi sum above), the report's own table is 1×, and a table that lacks an action
+// the run counted is named as not applicable instead of pricing it at zero.
+TEST(Report, SideBySideTablesPriceTheSameCountsWithEachTable) {
+  ReportInputs in = inputs_for(tiny_stats());
+  in.side_by_side = {table_named("default"), table_named("loihi")};
+  EnergyTable partial = table_named("default");
+  partial.name = "partial";
+  partial.actions_pj.erase("synaptic_op.graded");
+  in.side_by_side.push_back(partial);
+  const json r = build_report(in);
+  const json& rows = r["chip"]["side_by_side"];
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["name"], "default");
+  EXPECT_DOUBLE_EQ(rows[0]["dynamic_per_token_pj"].get<double>(), r["chip"]["dynamic_per_token_pj"].get<double>());
+  EXPECT_DOUBLE_EQ(rows[0]["ratio_to_report_table"].get<double>(), 1.0);
+  EXPECT_NEAR(rows[1]["dynamic_per_token_pj"].get<double>(),
+              build_report(inputs_for(tiny_stats(), "loihi"))["chip"]["dynamic_per_token_pj"].get<double>(), 1e-9);
+  EXPECT_TRUE(rows[2].contains("unavailable"));
+  EXPECT_NE(rows[2]["unavailable"].get<std::string>().find("synaptic_op.graded"), std::string::npos) << rows[2].dump();
+  EXPECT_NE(summary_text(r).find("under every shipped energy table"), std::string::npos);
+}
+
 TEST(Report, UnmeasuredSectionsAreSaidNotZero) {
   const json r = build_report(inputs_for(tiny_stats()));
   EXPECT_TRUE(r["chip"]["static_per_token_pj"].is_null());
@@ -747,7 +770,7 @@ TEST(Report, JsonSchemaIsStable) {
             (S{"counts_source", "actions", "dynamic_energy_pj", "dynamic_per_token_pj", "static_power_mw_per_core",
                "power", "cores_total", "cores_used", "run_seconds", "static_energy_pj", "static_per_token_pj",
                "energy_per_token_pj", "latency_per_token_ns", "tokens_per_s", "prefill_tokens", "prefill_tokens_per_s",
-               "decode_tokens", "decode_latency_per_token_ns", "energy_includes_static", "warnings", "components"}));
+               "decode_tokens", "decode_latency_per_token_ns", "energy_includes_static", "warnings", "components", "side_by_side"}));
   EXPECT_EQ(keys(r["chip"]["components"][0]), (S{"component", "energy_per_token_pj", "share_of_total"}));
   EXPECT_EQ(keys(r["chip"]["power"]),
             (S{"gating", "gated_static_fraction", "tiles_total", "tiles_powered", "tiles_gated", "tiles_routing_only",
