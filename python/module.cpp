@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <memory>
 #include <set>
 #include <string>
@@ -26,9 +27,17 @@
 #include "runtime/compile_checkpoint.hpp"
 #include "runtime/mapping_summary.hpp"
 #include "runtime/nir_executor.hpp"
+#include "runtime/stats.hpp"
+#include "python/forked.hpp"
+#include "sim/chip_simulator.hpp"
+#include "sim/nir_run.hpp"
 
 namespace py = pybind11;
 using namespace spiketile;
+
+// libsystemc.so supplies a main() that calls sc_main; Python never runs it, but the symbol must
+// resolve when the module loads. Simulations elaborate in forked children (python/forked.hpp).
+__attribute__((visibility("default"))) int sc_main(int, char**) { return 1; }
 
 namespace {
 
@@ -249,6 +258,40 @@ py::array_t<float> run_nir_mapping(const PyMapping& m, const py::object& input) 
   return out;
 }
 
+// A simulation's results, as the parent receives them from the child.
+struct Simulation {
+  py::array_t<float> outputs;
+  py::object stats;
+};
+
+// A compiled NIR graph's time steps on the SystemC chip, in a forked child (SystemC elaborates
+// once per process): the output and the statistics `simulate --stats` writes.
+Simulation simulate(const PyMapping& m, const py::object& input, uint64_t watchdog_cycles) {
+  if (m.mapping->kind != MappingKind::Nir)
+    throw py::value_error("simulate() of a SpikeGPT mapping is not in the module yet: use 'spiketile simulate --map'");
+  if (input.is_none()) throw py::value_error("a NIR graph's mapping runs on an input: give input=array [T, *input shape]");
+  auto [shape, values] = array_values(input, "input");
+  const std::shared_ptr<const Mapping> mapping = m.mapping;
+  const std::vector<uint8_t> answer = python::run_forked([&]() {
+    sim::SimulatorOptions options;
+    options.watchdog_cycles = watchdog_cycles;
+    sim::ChipSimulator chip(mapping, options);
+    sim::NirChipRun run = sim::run_nir_on_chip(chip, shape, values, "input");
+    chip.fill_stats(run.stats);
+    const auto* bytes = reinterpret_cast<const uint8_t*>(run.outputs.data());
+    return nlohmann::json::to_cbor(nlohmann::json{
+        {"shape", run.shape},
+        {"outputs", nlohmann::json::binary(std::vector<uint8_t>(bytes, bytes + run.outputs.size() * sizeof(float)))},
+        {"stats", stats_to_json(run.stats)}});
+  });
+  const nlohmann::json j = nlohmann::json::from_cbor(answer);
+  const auto& bytes = j.at("outputs").get_binary();
+  const auto out_shape = j.at("shape").get<std::vector<py::ssize_t>>();
+  py::array_t<float> outputs(out_shape);
+  std::memcpy(outputs.mutable_data(), bytes.data(), bytes.size());
+  return {outputs, to_python(j.at("stats"))};
+}
+
 }  // namespace
 
 PYBIND11_MODULE(spiketile, m) {
@@ -333,6 +376,19 @@ PYBIND11_MODULE(spiketile, m) {
         "shape], required), reset ('value', 'subtract' or 'NODE=subtract,...'), fire_at_threshold, weight_bits, "
         "activation_bits, membrane_bits, seed, placement_effort, firing_rate. Raises DoesNotFit when it does not "
         "fit, TypeError naming an unknown option.");
+
+  py::class_<Simulation>(m, "Simulation", "What simulate() returns.")
+      .def_readonly("outputs", &Simulation::outputs, "The output node's values, float32 [T, *output shape].")
+      .def_readonly("stats", &Simulation::stats,
+                    "The run's statistics as a dict: the file `spiketile simulate --stats` writes (docs/stats-format.md).");
+
+  m.def("simulate", &simulate, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
+        py::arg("watchdog_cycles") = 0,
+        "Runs a compiled NIR graph on the cycle-accurate SystemC chip over `input` [T, *input shape] (the steps "
+        "overlapped through the layers) and returns a Simulation: outputs, the bits of `spiketile simulate --map X "
+        "--input IN.npy --output OUT.npy`, and stats. Each call runs in its own child process (SystemC elaborates once "
+        "per process), so a session simulates as often as it likes; the GIL is released while it runs and Ctrl-C "
+        "stops it with KeyboardInterrupt.");
 
   m.def("run", &run_nir_mapping, py::arg("mapping"), py::kw_only(), py::arg("input"),
         "Runs a compiled NIR graph on the mapping executor (the chip's units without timing, in this process) over "

@@ -97,3 +97,17 @@ def compile(
 def run(mapping: Mapping, *, input: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """A compiled NIR graph on the mapping executor over input [T, *input shape]: the output
     [T, *output shape], the bits of `spiketile run --map X.stmap --input IN.npy --output OUT.npy`."""
+
+class Simulation:
+    """What simulate() returns."""
+    @property
+    def outputs(self) -> npt.NDArray[np.float32]:
+        """The output node's values [T, *output shape]."""
+    @property
+    def stats(self) -> Dict[str, Any]:
+        """The run's statistics: the file `spiketile simulate --stats` writes (docs/stats-format.md)."""
+
+def simulate(mapping: Mapping, *, input: Optional[npt.ArrayLike] = None, watchdog_cycles: int = 0) -> Simulation:
+    """A compiled NIR graph on the cycle-accurate SystemC chip, in its own child process (SystemC
+    elaborates once per process), so a session simulates as often as it likes; the outputs are the
+    bits of `spiketile simulate --map X.stmap --input IN.npy --output OUT.npy`."""

@@ -1,5 +1,5 @@
-"""Ctrl-C during a long run: a clean KeyboardInterrupt between time steps, and the module still
-works afterwards."""
+"""Ctrl-C during a long run or simulation: a clean KeyboardInterrupt (between time steps, or the
+simulation's child killed), and the module still works afterwards."""
 import os
 import signal
 import threading
@@ -11,15 +11,31 @@ import spiketile
 from conftest import NIR
 
 
-def test_ctrl_c_stops_run_with_keyboard_interrupt():
+def braille():
     inputs = np.load(NIR / "braille_subtract.input.npy")
-    mapping = spiketile.compile(str(NIR / "braille_subtract.nir"), dt=1e-4, reset="subtract", calibrate=inputs)
-    long_input = np.tile(inputs, (20000, 1))  # a million steps: seconds, where the signal comes at 50 ms
-    timer = threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT))
+    return spiketile.compile(str(NIR / "braille_subtract.nir"), dt=1e-4, reset="subtract", calibrate=inputs), inputs
+
+
+def interrupted_after(seconds, call):
+    """Sends this process SIGINT (Ctrl-C) `seconds` into `call`, which must raise KeyboardInterrupt."""
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            spiketile.run(mapping, input=long_input)
+            call()
     finally:
         timer.cancel()
+
+
+def test_ctrl_c_stops_run_with_keyboard_interrupt():
+    mapping, inputs = braille()
+    long_input = np.tile(inputs, (20000, 1))  # a million steps: seconds, where the signal comes at 50 ms
+    interrupted_after(0.05, lambda: spiketile.run(mapping, input=long_input))
     assert spiketile.run(mapping, input=inputs).shape == (50, 4)
+
+
+def test_ctrl_c_stops_simulate_killing_its_child():
+    mapping, inputs = braille()
+    long_input = np.tile(inputs, (2000, 1))  # 100,000 steps on the SystemC chip: seconds, not 300 ms
+    interrupted_after(0.3, lambda: spiketile.simulate(mapping, input=long_input))
+    assert spiketile.simulate(mapping, input=inputs).outputs.shape == (50, 4)
