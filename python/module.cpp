@@ -25,6 +25,9 @@
 #include "models/tensor_file.hpp"
 #include "models/unicode_util.hpp"
 #include "runtime/compile_checkpoint.hpp"
+#include "runtime/execution.hpp"
+#include "runtime/generation_stats.hpp"
+#include "runtime/mapping_executor.hpp"
 #include "runtime/mapping_summary.hpp"
 #include "runtime/nir_executor.hpp"
 #include "runtime/stats.hpp"
@@ -258,6 +261,80 @@ py::array_t<float> run_nir_mapping(const PyMapping& m, const py::object& input) 
   return out;
 }
 
+// A SpikeGPT generation's request: the prompt's ids and how the next tokens are drawn.
+struct GenerationRequest {
+  std::vector<int> prompt;
+  int n_tokens = 0;
+  SamplingOptions sampling;
+};
+
+GenerationRequest generation_request(const Mapping& mapping, const py::object& prompt_ids, int n, float temperature,
+                                     float top_p, uint64_t seed) {
+  if (prompt_ids.is_none()) throw py::value_error("a SpikeGPT mapping generates from a prompt: give prompt_ids=[...]");
+  GenerationRequest r;
+  r.prompt = prompt_ids.cast<std::vector<int>>();
+  if (r.prompt.empty()) throw py::value_error("prompt_ids is empty");
+  for (std::size_t i = 0; i < r.prompt.size(); ++i)
+    if (r.prompt[i] < 0 || r.prompt[i] >= mapping.config.vocab_size)
+      throw py::value_error(fmt::format("prompt_ids[{}]: token id {} is outside the vocabulary [0, {})", i, r.prompt[i],
+                                        mapping.config.vocab_size));
+  if (n < 0) throw py::value_error("n must be at least 0");
+  r.n_tokens = n;
+  r.sampling = {temperature, top_p, seed};
+  return r;
+}
+
+// What a SpikeGPT generation gives back: the tokens generated, every consumed token's logits and
+// the statistics (`--stats`), as CBOR so a forked simulation sends it the same way.
+nlohmann::json generation_answer(TokenModel& model, const Mapping& mapping, const GenerationRequest& r,
+                                 const std::function<void(RunStats&)>& add_stats = {}) {
+  const GenerationResult result = generate(model, r.prompt, r.n_tokens, r.sampling, {true, false});
+  RunStats stats = generation_stats(mapping.model_source, &mapping.quant, model, r.prompt, result.generated, result.counts);
+  if (add_stats) add_stats(stats);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(result.logits.data());
+  return {{"generated", result.generated},
+          {"rows", result.logit_rows},
+          {"vocab", model.vocab_size()},
+          {"logits", nlohmann::json::binary(std::vector<uint8_t>(bytes, bytes + result.logits.size() * sizeof(float)))},
+          {"stats", stats_to_json(stats)}};
+}
+
+struct Generation {
+  std::vector<int> prompt_ids, tokens;
+  py::array_t<float> logits;
+  py::object stats;
+};
+
+Generation generation_from(const nlohmann::json& j, const std::vector<int>& prompt) {
+  Generation g;
+  g.prompt_ids = prompt;
+  g.tokens = j.at("generated").get<std::vector<int>>();
+  const auto& bytes = j.at("logits").get_binary();
+  g.logits = py::array_t<float>({j.at("rows").get<py::ssize_t>(), j.at("vocab").get<py::ssize_t>()});
+  std::memcpy(g.logits.mutable_data(), bytes.data(), bytes.size());
+  g.stats = to_python(j.at("stats"));
+  return g;
+}
+
+py::object run_mapping(const PyMapping& m, const py::object& input, const py::object& prompt_ids, int n, float temperature,
+                       float top_p, uint64_t seed) {
+  if (m.mapping->kind == MappingKind::Nir) {
+    if (!prompt_ids.is_none()) throw py::value_error("a NIR graph's mapping runs on input=array, not on prompt_ids");
+    if (input.is_none()) throw py::value_error("a NIR graph's mapping runs on an input: give input=array [T, *input shape]");
+    return run_nir_mapping(m, input);
+  }
+  if (!input.is_none())
+    throw py::value_error("this mapping holds a SpikeGPT model: it runs on prompt_ids=[...], not on an input array");
+  const GenerationRequest request = generation_request(*m.mapping, prompt_ids, n, temperature, top_p, seed);
+  nlohmann::json answer;
+  {
+    py::gil_scoped_release release;
+    MappingExecutor executor(m.mapping);
+    answer = generation_answer(executor, *m.mapping, request);
+  }
+  return py::cast(generation_from(answer, request.prompt));
+}
+
 // A simulation's results, as the parent receives them from the child.
 struct Simulation {
   py::array_t<float> outputs;
@@ -266,9 +343,23 @@ struct Simulation {
 
 // A compiled NIR graph's time steps on the SystemC chip, in a forked child (SystemC elaborates
 // once per process): the output and the statistics `simulate --stats` writes.
-Simulation simulate(const PyMapping& m, const py::object& input, uint64_t watchdog_cycles) {
-  if (m.mapping->kind != MappingKind::Nir)
-    throw py::value_error("simulate() of a SpikeGPT mapping is not in the module yet: use 'spiketile simulate --map'");
+py::object simulate(const PyMapping& m, const py::object& input, const py::object& prompt_ids, int n, float temperature,
+                    float top_p, uint64_t seed, uint64_t watchdog_cycles) {
+  if (m.mapping->kind != MappingKind::Nir) {
+    if (!input.is_none())
+      throw py::value_error("this mapping holds a SpikeGPT model: it runs on prompt_ids=[...], not on an input array");
+    const GenerationRequest request = generation_request(*m.mapping, prompt_ids, n, temperature, top_p, seed);
+    const std::shared_ptr<const Mapping> mapping = m.mapping;
+    const std::vector<uint8_t> answer = python::run_forked([&]() {
+      sim::SimulatorOptions options;
+      options.watchdog_cycles = watchdog_cycles;
+      sim::ChipSimulator chip(mapping, options);
+      return nlohmann::json::to_cbor(
+          generation_answer(chip, *mapping, request, [&](RunStats& stats) { chip.fill_stats(stats); }));
+    });
+    return py::cast(generation_from(nlohmann::json::from_cbor(answer), request.prompt));
+  }
+  if (!prompt_ids.is_none()) throw py::value_error("a NIR graph's mapping runs on input=array, not on prompt_ids");
   if (input.is_none()) throw py::value_error("a NIR graph's mapping runs on an input: give input=array [T, *input shape]");
   auto [shape, values] = array_values(input, "input");
   const std::shared_ptr<const Mapping> mapping = m.mapping;
@@ -289,7 +380,7 @@ Simulation simulate(const PyMapping& m, const py::object& input, uint64_t watchd
   const auto out_shape = j.at("shape").get<std::vector<py::ssize_t>>();
   py::array_t<float> outputs(out_shape);
   std::memcpy(outputs.mutable_data(), bytes.data(), bytes.size());
-  return {outputs, to_python(j.at("stats"))};
+  return py::cast(Simulation{outputs, to_python(j.at("stats"))});
 }
 
 }  // namespace
@@ -382,16 +473,31 @@ PYBIND11_MODULE(spiketile, m) {
       .def_readonly("stats", &Simulation::stats,
                     "The run's statistics as a dict: the file `spiketile simulate --stats` writes (docs/stats-format.md).");
 
-  m.def("simulate", &simulate, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
-        py::arg("watchdog_cycles") = 0,
-        "Runs a compiled NIR graph on the cycle-accurate SystemC chip over `input` [T, *input shape] (the steps "
-        "overlapped through the layers) and returns a Simulation: outputs, the bits of `spiketile simulate --map X "
-        "--input IN.npy --output OUT.npy`, and stats. Each call runs in its own child process (SystemC elaborates once "
-        "per process), so a session simulates as often as it likes; the GIL is released while it runs and Ctrl-C "
-        "stops it with KeyboardInterrupt.");
+  py::class_<Generation>(m, "Generation", "What run() and simulate() of a SpikeGPT mapping return.")
+      .def_readonly("prompt_ids", &Generation::prompt_ids, "The prompt's token ids.")
+      .def_readonly("tokens", &Generation::tokens, "The generated token ids.")
+      .def_readonly("logits", &Generation::logits,
+                    "Every consumed token's logits, float32 [rows, vocab] (prompt tokens included): the array "
+                    "`--logits-out` writes.")
+      .def_readonly("stats", &Generation::stats, "The run's statistics as a dict: the file `--stats` writes.");
 
-  m.def("run", &run_nir_mapping, py::arg("mapping"), py::kw_only(), py::arg("input"),
-        "Runs a compiled NIR graph on the mapping executor (the chip's units without timing, in this process) over "
-        "`input` [T, *input shape] and returns the output as float32 [T, *output shape]: the bits of "
-        "`spiketile run --map X.stmap --input IN.npy --output OUT.npy`. Ctrl-C stops it between steps.");
+  m.def("simulate", &simulate, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
+        py::arg("prompt_ids") = py::none(), py::arg("n") = 200, py::arg("temperature") = SamplingOptions{}.temperature,
+        py::arg("top_p") = SamplingOptions{}.top_p, py::arg("seed") = SamplingOptions{}.seed, py::arg("watchdog_cycles") = 0,
+        "Runs a mapping on the cycle-accurate SystemC chip, each call in its own child process (SystemC elaborates "
+        "once per process), so a session simulates as often as it likes; the GIL is released while it runs and "
+        "Ctrl-C stops it with KeyboardInterrupt. A NIR graph's mapping runs over input [T, *input shape] and returns "
+        "a Simulation (outputs, stats): the bits of `spiketile simulate --map X --input IN.npy --output OUT.npy`. A "
+        "SpikeGPT mapping feeds prompt_ids as one pipelined prefill, then generates n tokens (temperature 0: greedy; "
+        "top_p, seed as the CLI's) and returns a Generation (tokens, logits, stats): the bits of `spiketile simulate "
+        "--map X --prompt-ids ... -n N --logits-out L.npy --stats S.json`.");
+
+  m.def("run", &run_mapping, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
+        py::arg("prompt_ids") = py::none(), py::arg("n") = 200, py::arg("temperature") = SamplingOptions{}.temperature,
+        py::arg("top_p") = SamplingOptions{}.top_p, py::arg("seed") = SamplingOptions{}.seed,
+        "Runs a mapping on the mapping executor (the chip's units without timing, in this process, the GIL released). "
+        "A NIR graph's mapping runs over input [T, *input shape] and returns its output as float32 [T, *output "
+        "shape] (the bits of `spiketile run --map X --input IN.npy --output OUT.npy`; Ctrl-C stops it between "
+        "steps). A SpikeGPT mapping generates n tokens after prompt_ids and returns a Generation (tokens, logits, "
+        "stats): the bits of `spiketile run --map X --prompt-ids ... -n N --logits-out L.npy --stats S.json`.");
 }

@@ -1,5 +1,5 @@
 """Type stubs of the spiketile extension module (python/module.cpp; docs/python.md)."""
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -94,12 +94,22 @@ def compile(
     """Compiles onto a chip; the same options give the same mapping file as `spiketile compile`.
     Raises DoesNotFit when the model does not fit, TypeError naming an option that does not apply."""
 
-def run(mapping: Mapping, *, input: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """A compiled NIR graph on the mapping executor over input [T, *input shape]: the output
-    [T, *output shape], the bits of `spiketile run --map X.stmap --input IN.npy --output OUT.npy`."""
+class Generation:
+    """What run() and simulate() of a SpikeGPT mapping return."""
+    @property
+    def prompt_ids(self) -> List[int]: ...
+    @property
+    def tokens(self) -> List[int]:
+        """The generated token ids."""
+    @property
+    def logits(self) -> npt.NDArray[np.float32]:
+        """Every consumed token's logits [rows, vocab] (prompt tokens included): what --logits-out writes."""
+    @property
+    def stats(self) -> Dict[str, Any]:
+        """The run's statistics: the file --stats writes (docs/stats-format.md)."""
 
 class Simulation:
-    """What simulate() returns."""
+    """What simulate() of a NIR graph's mapping returns."""
     @property
     def outputs(self) -> npt.NDArray[np.float32]:
         """The output node's values [T, *output shape]."""
@@ -107,7 +117,21 @@ class Simulation:
     def stats(self) -> Dict[str, Any]:
         """The run's statistics: the file `spiketile simulate --stats` writes (docs/stats-format.md)."""
 
-def simulate(mapping: Mapping, *, input: Optional[npt.ArrayLike] = None, watchdog_cycles: int = 0) -> Simulation:
+@overload
+def run(mapping: Mapping, *, input: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """A compiled NIR graph on the mapping executor over input [T, *input shape]: the output
+    [T, *output shape], the bits of `spiketile run --map X.stmap --input IN.npy --output OUT.npy`."""
+@overload
+def run(mapping: Mapping, *, prompt_ids: Sequence[int], n: int = 200, temperature: float = 1.0, top_p: float = 0.7,
+        seed: int = 0) -> Generation:
+    """A SpikeGPT mapping on the mapping executor: the bits of `spiketile run --map X.stmap --prompt-ids ...`."""
+
+@overload
+def simulate(mapping: Mapping, *, input: npt.ArrayLike, watchdog_cycles: int = 0) -> Simulation:
     """A compiled NIR graph on the cycle-accurate SystemC chip, in its own child process (SystemC
-    elaborates once per process), so a session simulates as often as it likes; the outputs are the
-    bits of `spiketile simulate --map X.stmap --input IN.npy --output OUT.npy`."""
+    elaborates once per process): the bits of `spiketile simulate --map X.stmap --input IN.npy --output OUT.npy`."""
+@overload
+def simulate(mapping: Mapping, *, prompt_ids: Sequence[int], n: int = 200, temperature: float = 1.0, top_p: float = 0.7,
+             seed: int = 0, watchdog_cycles: int = 0) -> Generation:
+    """A SpikeGPT mapping on the SystemC chip, in its own child process: the bits of
+    `spiketile simulate --map X.stmap --prompt-ids ...`."""
