@@ -287,8 +287,9 @@ GenerationRequest generation_request(const Mapping& mapping, const py::object& p
 // What a SpikeGPT generation gives back: the tokens generated, every consumed token's logits and
 // the statistics (`--stats`), as CBOR so a forked simulation sends it the same way.
 nlohmann::json generation_answer(TokenModel& model, const Mapping& mapping, const GenerationRequest& r,
-                                 const std::function<void(RunStats&)>& add_stats = {}) {
-  const GenerationResult result = generate(model, r.prompt, r.n_tokens, r.sampling, {true, false});
+                                 const std::function<void(RunStats&)>& add_stats = {},
+                                 const std::function<void(int)>& on_token = {}) {
+  const GenerationResult result = generate(model, r.prompt, r.n_tokens, r.sampling, {true, false}, on_token);
   RunStats stats = generation_stats(mapping.model_source, &mapping.quant, model, r.prompt, result.generated, result.counts);
   if (add_stats) add_stats(stats);
   const auto* bytes = reinterpret_cast<const uint8_t*>(result.logits.data());
@@ -326,11 +327,20 @@ py::object run_mapping(const PyMapping& m, const py::object& input, const py::ob
   if (!input.is_none())
     throw py::value_error("this mapping holds a SpikeGPT model: it runs on prompt_ids=[...], not on an input array");
   const GenerationRequest request = generation_request(*m.mapping, prompt_ids, n, temperature, top_p, seed);
+  // Ctrl-C is looked for after every generated token (the GIL taken back for the check); it ends
+  // the generation with KeyboardInterrupt.
+  struct Interrupted {};
+  const auto check_signals = [](int) {
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) throw Interrupted{};
+  };
   nlohmann::json answer;
-  {
+  try {
     py::gil_scoped_release release;
     MappingExecutor executor(m.mapping);
-    answer = generation_answer(executor, *m.mapping, request);
+    answer = generation_answer(executor, *m.mapping, request, {}, check_signals);
+  } catch (const Interrupted&) {
+    throw py::error_already_set();
   }
   return py::cast(generation_from(answer, request.prompt));
 }

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import spiketile
-from conftest import NIR
+from conftest import MODEL, NIR
 
 
 def braille():
@@ -39,3 +39,10 @@ def test_ctrl_c_stops_simulate_killing_its_child():
     long_input = np.tile(inputs, (2000, 1))  # 100,000 steps on the SystemC chip: seconds, not 300 ms
     interrupted_after(0.3, lambda: spiketile.simulate(mapping, input=long_input))
     assert spiketile.simulate(mapping, input=inputs).outputs.shape == (50, 4)
+
+
+def test_ctrl_c_stops_a_spikegpt_generation_on_the_executor():
+    mapping = spiketile.compile(str(MODEL), objective="cores", profile_tokens=0, placement_effort=0)
+    # 200,000 tokens take minutes on the executor; the signal comes at 300 ms.
+    interrupted_after(0.3, lambda: spiketile.run(mapping, prompt_ids=[3], n=200000, temperature=0))
+    assert len(spiketile.run(mapping, prompt_ids=[3], n=2, temperature=0).tokens) == 2
