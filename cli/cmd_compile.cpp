@@ -1,19 +1,17 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <map>
-#include <optional>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
-#include "chips/energy_table.hpp"
 #include "compiler/graph.hpp"
 #include "compiler/lowering.hpp"
 #include "compiler/mapping_io.hpp"
 #include "models/unicode_util.hpp"
 #include "cli/common.hpp"
 #include "cli/nir_options.hpp"
+#include "runtime/compile_checkpoint.hpp"
 #include "runtime/compile_objective.hpp"
 #include "runtime/mapping_summary.hpp"
 
@@ -53,78 +51,40 @@ int compile(const CompileCliOptions& o) {
   keep_large_buffers_out_of_the_heap();
   const auto t0 = std::chrono::steady_clock::now();
   const ChipSpec chip = load_chip_spec(o.chip);
-  // Tensor by tensor, never the whole float model; the int32 embedding table comes last, after
-  // lowering has moved the int8 weights into tiles, so peak memory stays near the mapping's own size.
-  const std::unique_ptr<TensorReader> reader = open_tensor_file(o.model.model);
-  const ModelConfig checkpoint_config = infer_config(reader->index());
-  // Found before compiling, so a tokenizer that does not fit stops the compile at once; recorded in
-  // the mapping so that text runs from the mapping alone.
-  const FoundTokenizer tokenizer =
-      find_tokenizer(o.model.tokenizer, o.model.model, checkpoint_config.vocab_size, o.model.data_dir);
-  const Calibration calibration = o.model.load_calibration(checkpoint_config.n_layer);
+  CheckpointCompileOptions request;
+  request.model = o.model.model;
+  request.calibration = o.model.calibration;
+  request.tokenizer = o.model.tokenizer;
+  request.data_dir = o.model.data_dir;
+  request.golden = o.model.golden();
+  request.quant = o.model.quant;
+  request.compile = o.compile;
+  request.profile = o.profile;
+  request.objective = o.objective;
+  request.energy_table = o.energy_table;
+  const bool show_progress = o.progress.enabled();
+  if (show_progress)
+    request.objective.progress = [&o](int tried, int most) {
+      fmt::print(stderr, "\r\033[K[compile] objective {}: split {} tried (at most {})", o.objective_name, tried, most);
+    };
+  CheckpointCompiler compiler(request);
   const std::string chip_yaml = unicode::read_file_bytes(o.chip, "a chip description (YAML)");
-  // Read anew for every compile the objective's search runs: lowering consumes the weights.
-  ModelConfig config;
-  bool binary_embedding = false;
-  const ModelSource read_model = [&] {
-    QuantizedSpikeGpt qm = QuantizedSpikeGpt::read(*reader, calibration, o.model.quant, o.model.golden(), false);
-    config = qm.config;
-    binary_embedding = qm.binary_embedding;
-    return qm;
-  };
   if (o.dump_ir) {
     ir::EncodingRule rule;
     rule.graded_payload_bits = chip.core.activation_bits;
-    fmt::print("{}", ir::build_token_graph(read_model(), rule).to_text());
+    fmt::print("{}", ir::build_token_graph(compiler.read_model(), rule).to_text());
     if (!o.check && o.output.empty()) return 0;
   }
-  // A profile token's embedding row, straight from the checkpoint: the table is never held here,
-  // only the rows of the profile's tokens, which every compile of the objective's search replays
-  // again (the same model and seed give the same tokens), so each row is read once.
-  std::map<int, std::vector<int32_t>> profile_rows;
-  const EmbeddingRowSource row_of = [&](int token) {
-    const auto known = profile_rows.find(token);
-    if (known != profile_rows.end()) return known->second;
-    std::vector<int32_t> row;
-    int64_t at = 0;
-    const int64_t begin = int64_t(token) * config.n_embd, end = begin + config.n_embd;
-    QuantizedSpikeGpt::read_embedding_blocks(*reader, config, binary_embedding, [&](const int32_t* values, std::size_t count) {
-      const int64_t from = std::max(at, begin), to = std::min(at + int64_t(count), end);
-      if (from < to) row.insert(row.end(), values + (from - at), values + (to - at));
-      at += int64_t(count);
-    });
-    return profile_rows[token] = row;
-  };
-  // The energy and edp objectives price the estimate with the table the report would use.
-  std::optional<EnergyTable> table;
-  ObjectiveOptions objective = o.objective;
-  if (objective.objective == Objective::energy || objective.objective == Objective::edp) {
-    table = load_energy_table(o.energy_table);
-    objective.energy_table = &*table;
-  }
-  const bool show_progress = o.progress.enabled();
-  if (show_progress)
-    objective.progress = [&o](int tried, int most) {
-      fmt::print(stderr, "\r\033[K[compile] objective {}: split {} tried (at most {})", o.objective_name, tried, most);
-    };
   Mapping mapping;
   try {
-    mapping = compile_for_objective(read_model, chip, chip_yaml, o.compile, o.profile, row_of, objective);
+    mapping = compiler.compile(chip, chip_yaml);
   } catch (const DoesNotFitError& e) {
     if (show_progress) fmt::print(stderr, "\r\033[K");
     fmt::print(stderr, "spiketile: {}\n", e.what());
     return 2;
   }
   if (show_progress) fmt::print(stderr, "\r\033[K");
-  // The embedding goes from the checkpoint into the file block by block (read here too with --check,
-  // so a bad table is found): at 216M it is 155 MB the compile does not need to hold.
-  EmbeddingStream embedding;
-  embedding.values = int64_t(mapping.config.vocab_size) * mapping.config.n_embd;
-  embedding.produce = [&](const std::function<void(const int32_t*, std::size_t)>& emit) {
-    QuantizedSpikeGpt::read_embedding_blocks(*reader, mapping.config, mapping.binary_embedding, emit);
-  };
-  mapping.model_source = o.model.model;
-  mapping.tokenizer = tokenizer.source;
+  const EmbeddingStream embedding = compiler.embedding(mapping);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("{}", mapping_summary(mapping));
   if (o.check) {

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "compiler/mapping_io.hpp"
+#include "models/checkpoint_files.hpp"
 #include "models/nir/nir_graph.hpp"
 #include "cli/common.hpp"
 #include "runtime/mapping_summary.hpp"
@@ -59,42 +60,8 @@ void inspect_nir(const std::string& path, bool json) {
   fmt::print("{}\n", j.dump(2));
 }
 
-// Which tokenizer text would be encoded with, and by which rule; a problem with it is reported
-// here rather than failing the inspection.
-std::string describe_tokenizer(const std::string& given, const std::string& checkpoint, int vocab_size,
-                               const std::string& data_dir) {
-  try {
-    return find_tokenizer(given, checkpoint, vocab_size, data_dir).describe();
-  } catch (const std::exception& e) {
-    return fmt::format("none usable: {}", e.what());
-  }
-}
-
 void inspect_checkpoint(const InspectOptions& o) {
-  const std::string& path = o.path;
-  TensorFile file = load_tensor_file(path);
-  const ModelConfig c = infer_config(file);
-  validate_spikegpt(file, c);
-  int64_t stored_bytes = 0;
-  for (const auto& name : file.order) stored_bytes += file.at(name).numel() * int64_t(dtype_size(file.at(name).source_dtype));
-  fmt::print("checkpoint:        {} ({})\n", path, file.format);
-  fmt::print("architecture:      SpikeGPT (spiking RWKV), inferred from tensor shapes\n");
-  fmt::print("n_layer:           {}\n", c.n_layer);
-  fmt::print("n_embd:            {}\n", c.n_embd);
-  fmt::print("vocab_size:        {}{}\n", c.vocab_size,
-             c.vocab_size == 77 ? " (77-char book vocabulary)" : c.vocab_size == 50277 ? " (GPT-NeoX BPE)" : "");
-  fmt::print("tokenizer:         {}\n", describe_tokenizer(o.tokenizer, path, c.vocab_size, o.data_dir));
-  fmt::print("parameters:        {} ({:.2f} M)\n", c.parameter_count(), double(c.parameter_count()) / 1e6);
-  fmt::print("tensor bytes:      {} as stored, {} as float32\n", stored_bytes, c.parameter_count() * 4);
-  fmt::print("binary embedding:  {} (upstream binarizes only when vocab == 77)\n", c.vocab_size == 77 ? "yes" : "no");
-  fmt::print("rescale quirk:     {}\n", c.n_layer > 6 ? "applies (n_layer > 6): att.output/ffn.value /2^floor(i/6), x/2 every 6 layers"
-                                                      : "no effect (n_layer <= 6)");
-  fmt::print("recurrent state:   {} floats (7·L·C)\n", 7LL * c.n_layer * c.n_embd);
-  fmt::print("\n{:<34} {:>16} {:>6} {:>12}\n", "tensor", "shape", "dtype", "elements");
-  for (const auto& name : file.order) {
-    const Tensor& t = file.at(name);
-    fmt::print("{:<34} {:>16} {:>6} {:>12}\n", name, t.shape_str(), dtype_name(t.source_dtype), t.numel());
-  }
+  fmt::print("{}", describe_checkpoint(o.path, o.tokenizer, o.data_dir));
 }
 }  // namespace
 

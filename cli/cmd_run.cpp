@@ -6,6 +6,7 @@
 #include "cli/nir_options.hpp"
 #include "runtime/counts_report.hpp"
 #include "runtime/execution.hpp"
+#include "runtime/generation_stats.hpp"
 #include "runtime/mapping_executor.hpp"
 #include "runtime/npy.hpp"
 #include "runtime/stats.hpp"
@@ -40,23 +41,8 @@ std::vector<std::string> GenerationOptions::output_paths() const {
 
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,
                    const std::vector<int>& generated, const CountTotals& counts) {
-  RunStats stats;
-  stats.level = model.level_name();
-  stats.model.path = model_options.model;
-  stats.model.n_layer = model.n_layer();
-  stats.model.n_embd = model.n_embd();
-  stats.model.vocab = model.vocab_size();
-  stats.model.params = ModelConfig{model.n_layer(), model.n_embd(), model.vocab_size()}.parameter_count();
-  if (model_options.quantized || !model_options.map.empty()) {
-    stats.model.weight_bits = model_options.quant.weight_bits;
-    stats.model.activation_bits = model_options.quant.activation_bits;
-    stats.model.membrane_bits = model_options.quant.membrane_bits;
-  }
-  stats.tokens.prompt = prompt;
-  stats.tokens.generated = generated;
-  stats.tokens.steps = int64_t(counts.per_step.size());
-  stats.counts = counts;
-  return stats;
+  const bool integer = model_options.quantized || !model_options.map.empty();
+  return generation_stats(model_options.model, integer ? &model_options.quant : nullptr, model, prompt, generated, counts);
 }
 
 void run_generation(const GenerationOptions& o, const ModelOptions& model_options, TokenModel& model,

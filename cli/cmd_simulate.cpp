@@ -12,6 +12,7 @@
 #include "runtime/npy.hpp"
 #include "runtime/stats.hpp"
 #include "sim/chip_simulator.hpp"
+#include "sim/nir_run.hpp"
 
 namespace spiketile::cli {
 
@@ -53,79 +54,21 @@ void refuse_outputs_over_inputs(const SimulateOptions& o) {
   refuse_overwriting_inputs(outputs, {o.model.map, o.model.tokenizer, o.text_file, o.input});
 }
 
-// The statistics of a NIR run: the graph, its dense equivalent and each population's spikes; the
-// counts are per-step totals (counts.sum has no layers: a graph has populations, not SpikeGPT ops).
-RunStats nir_run_stats(const Mapping& m, const std::vector<int64_t>& spikes, const std::vector<Counts>& per_step) {
-  const NirProgram& p = m.nir;
-  RunStats s;
-  s.level = "simulator";
-  StatsNir nir;
-  nir.graph = p.source_path;
-  nir.dt = p.dt;
-  nir.input_shape = p.input_shape;
-  nir.output_shape = p.output_shape;
-  for (std::size_t k = 1; k < p.populations.size(); ++k) {
-    const auto& pop = p.populations[k];
-    nir.populations.push_back({pop.node, pop.type, pop.size, pop.binary, spikes[k]});
-    nir.state_elements += pop.type == "Readout" ? 0 : pop.size;
-  }
-  for (const auto& proj : p.projections) {
-    nir.dense_macs_per_step += proj.synapses;
-    nir.weight_elements += proj.distinct_weights;
-  }
-  for (const Unit& u : m.units)  // a synaptic current doubles a neuron's state
-    if (u.function == NeuronFunction::NirNeuron)
-      for (const q::NeuronParams& n : read_neuron_params(u, m.quant.membrane_bits)) nir.state_elements += n.current;
-  s.model.path = p.source_path;
-  s.model.params = nir.weight_elements;
-  s.model.weight_bits = m.quant.weight_bits;
-  s.model.activation_bits = m.quant.activation_bits;
-  s.model.membrane_bits = m.quant.membrane_bits;
-  s.tokens.steps = int64_t(per_step.size());
-  s.counts.sum.reset(0);
-  for (const Counts& c : per_step) s.counts.per_step.push_back(c);
-  s.nir = nir;
-  return s;
-}
-
 // A NIR graph's time steps on the chip: the input quantized by the host as every level does, the
 // output written as float32 .npy [T, *output shape].
 void simulate_nir(const SimulateOptions& o, const std::shared_ptr<const Mapping>& mapping, sim::ChipSimulator& chip,
                   OutputBatch& outputs, const std::function<void(RunStats&)>& add_chip_stats) {
   const NirProgram& program = mapping->nir;
   const NpyValues input = read_npy_values(o.input);
-  const int64_t per_step = program.input_size();
-  if (input.shape.empty() || input.shape[0] < 1 || int64_t(input.data.size()) != input.shape[0] * per_step)
-    throw std::invalid_argument(fmt::format("--input {}: shape [{}], expected [T, {}] (T time steps of the graph input "
-                                            "'{}')",
-                                            o.input, fmt::join(input.shape, ", "), fmt::join(program.input_shape, ", "),
-                                            program.populations.at(0).node));
-  const int64_t T = input.shape[0];
-  std::vector<std::vector<int32_t>> steps;
-  for (int64_t t = 0; t < T; ++t)
-    steps.push_back(nir_quantize_input(
-        program, std::vector<double>(input.data.begin() + t * per_step, input.data.begin() + (t + 1) * per_step)));
   OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
   OutputFile* stats_file = o.generation.stats_out.empty() ? nullptr : &outputs.open(o.generation.stats_out);
-  std::vector<float> values;
-  std::vector<int64_t> spikes(program.populations.size(), 0);
-  chip.run_nir_steps(steps, [&](int64_t, const std::vector<int64_t>& integers) {
-    for (double v : nir_output_values(program, integers)) values.push_back(float(v));
-    const auto& populations = chip.last_observations().population_values;
-    for (std::size_t p = 1; p < populations.size(); ++p)
-      if (program.populations[p].binary)
-        for (int32_t v : populations[p]) spikes[p] += v;
-  });
+  sim::NirChipRun run = sim::run_nir_on_chip(chip, input.shape, input.data, "--input " + o.input);
+  const int64_t T = run.shape[0];
   if (stats_file) {
-    RunStats stats = nir_run_stats(*mapping, spikes, chip.work_per_step());
-    add_chip_stats(stats);
-    write_stats(*stats_file, stats);
+    add_chip_stats(run.stats);
+    write_stats(*stats_file, run.stats);
   }
-  if (out) {
-    std::vector<int64_t> shape = {T};
-    shape.insert(shape.end(), program.output_shape.begin(), program.output_shape.end());
-    write_npy(*out, shape, values.data());
-  }
+  if (out) write_npy(*out, run.shape, run.outputs.data());
   fmt::print("mapping:           {}\n", o.model.map);
   fmt::print("graph:             {}\n", program.source_path);
   fmt::print("time steps:        {} of dt = {:g} s\n", T, program.dt);

@@ -1,6 +1,7 @@
 #include "cli/common.hpp"
 
 #include "compiler/mapping_io.hpp"
+#include "models/checkpoint_files.hpp"
 #include "models/unicode_util.hpp"
 #include "runtime/mapping_executor.hpp"
 #include "runtime/npy.hpp"
@@ -25,10 +26,7 @@ std::string default_model_path() { return std::string(SPIKETILE_SOURCE_DIR) + "/
 
 std::string default_chip_path() { return std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml"; }
 
-std::string default_data_dir() {
-  if (const char* env = std::getenv("SPIKETILE_DATA_DIR")) return env;
-  return std::string(SPIKETILE_SHARED_DIR) + "/data";
-}
+std::string default_data_dir() { return shipped_data_dir(); }
 
 void ModelOptions::add_to(CLI::App* app, bool accepts_map) {
   fixed_by_mapping_.clear();
@@ -71,23 +69,10 @@ void ModelOptions::refuse_what_the_mapping_fixes() const {
                                  "was fixed when the mapping was compiled; --map runs it as compiled (recompile to change it)");
 }
 
-std::string ModelOptions::calibration_path() const {
-  if (!calibration.empty()) return calibration;
-  std::string base = model;
-  for (const char* ext : {".pth", ".safetensors"}) {
-    const std::string e(ext);
-    if (base.size() > e.size() && base.compare(base.size() - e.size(), e.size(), e) == 0) base.resize(base.size() - e.size());
-  }
-  return base + ".calib.json";
-}
+std::string ModelOptions::calibration_path() const { return calibration_path_for(model, calibration); }
 
 Calibration ModelOptions::load_calibration(int n_layer) const {
-  const std::string cal_path = calibration_path();
-  if (!std::ifstream(cal_path))
-    throw std::runtime_error(fmt::format("the integer model needs activation ranges: {} does not exist; create it with "
-                                         "'spiketile calibrate --model {} --text SAMPLE.txt -o {}'",
-                                         cal_path, model, cal_path));
-  return Calibration::load(cal_path, n_layer);
+  return load_model_calibration(calibration_path(), model, n_layer);
 }
 
 QuantizedSpikeGpt ModelOptions::make_quantized() const {

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "models/fd_io.hpp"
 #include "models/nir/nir_graph.hpp"
 
 // Set by the sanitizer runtimes when they are linked in (a null address otherwise).
@@ -279,17 +280,6 @@ std::vector<uint8_t> encode(const NirFile& file, const std::vector<std::string>&
 
 // A real NIR file is read in milliseconds; a damaged one may never finish.
 constexpr uintmax_t kReadDeadlineBaseMs = 5000;
-
-bool write_all(int fd, const uint8_t* bytes, std::size_t count) {
-  while (count > 0) {
-    const ssize_t n = ::write(fd, bytes, count);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes += n;
-    count -= std::size_t(n);
-  }
-  return true;
-}
 
 }  // namespace
 
