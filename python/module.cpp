@@ -3,6 +3,7 @@
 // (defaults, calibration, tokenizer choice, the objective's search, NIR quantization and lowering)
 // is the libraries' own, shared with the command-line front end, so the same options give the same
 // mapping file byte for byte (tests/python/test_compile.py checks it against build/spiketile).
+#include <optional>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -22,6 +23,7 @@
 #include "models/checkpoint_files.hpp"
 #include "models/nir/nir_graph.hpp"
 #include "models/nir/nir_integer.hpp"
+#include "models/output_file.hpp"
 #include "models/tensor_file.hpp"
 #include "models/unicode_util.hpp"
 #include "runtime/compile_checkpoint.hpp"
@@ -30,6 +32,8 @@
 #include "runtime/mapping_executor.hpp"
 #include "runtime/mapping_summary.hpp"
 #include "runtime/nir_executor.hpp"
+#include "runtime/report.hpp"
+#include "runtime/report_request.hpp"
 #include "runtime/stats.hpp"
 #include "python/forked.hpp"
 #include "sim/chip_simulator.hpp"
@@ -393,7 +397,40 @@ py::object simulate(const PyMapping& m, const py::object& input, const py::objec
   return py::cast(Simulation{outputs, to_python(j.at("stats"))});
 }
 
+// report(): the same request as `spiketile report`, assembled by the same library function.
+py::object report(const std::string& stats, const std::optional<std::string>& energy_table,
+                  const std::optional<std::string>& convention_table, const std::optional<std::string>& chip,
+                  const std::string& gpu, const std::string& gpu_precision, int batch, const std::string& encoding,
+                  const std::vector<std::string>& gpu_measured) {
+  ReportRequest request;
+  request.stats = stats;
+  if (energy_table) request.energy_table = *energy_table;
+  if (convention_table) request.convention_table = *convention_table;
+  if (chip) request.chip = *chip;
+  request.gpu = gpu;
+  request.gpu_precision = gpu_precision;
+  request.batch = batch;
+  request.encoding = encoding;
+  request.gpu_measured = gpu_measured;
+  nlohmann::json r;
+  {
+    py::gil_scoped_release release;
+    r = build_report(report_inputs(request));
+  }
+  return to_python(r);
+}
+
+// to_html(): a report dict as the self-contained page `report --html` writes, through the same
+// all-or-nothing writer.
+void to_html(const py::object& report, const std::string& path) {
+  const nlohmann::json r = nlohmann::json::parse(py::module_::import("json").attr("dumps")(report).cast<std::string>());
+  OutputFile out(path);
+  out.write(report_html(r));
+  out.commit();
+}
+
 }  // namespace
+
 
 PYBIND11_MODULE(spiketile, m) {
   m.doc() = "spiketile: compile SpikeGPT checkpoints and NIR spiking networks onto a modelled crossbar "
@@ -501,6 +538,16 @@ PYBIND11_MODULE(spiketile, m) {
         "SpikeGPT mapping feeds prompt_ids as one pipelined prefill, then generates n tokens (temperature 0: greedy; "
         "top_p, seed as the CLI's) and returns a Generation (tokens, logits, stats): the bits of `spiketile simulate "
         "--map X --prompt-ids ... -n N --logits-out L.npy --stats S.json`.");
+
+  m.def("report", &report, py::arg("stats"), py::kw_only(), py::arg("energy_table") = py::none(),
+        py::arg("convention_table") = py::none(), py::arg("chip") = py::none(), py::arg("gpu") = "h100",
+        py::arg("gpu_precision") = "bf16", py::arg("batch") = 8, py::arg("encoding") = "graded",
+        py::arg("gpu_measured") = std::vector<std::string>{},
+        "The energy and operation report of a run's statistics file (run or simulate with stats): the dict "
+        "`spiketile report --stats S.json --json R.json` writes, with the same options (energy_table, "
+        "convention_table and chip default as the CLI's: the shipped tables, the chip the stats were simulated on).");
+  m.def("to_html", &to_html, py::arg("report"), py::arg("path"),
+        "Writes a report dict as the self-contained HTML page `spiketile report --html` writes (all or nothing).");
 
   m.def("run", &run_mapping, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
         py::arg("prompt_ids") = py::none(), py::arg("n") = 200, py::arg("temperature") = SamplingOptions{}.temperature,

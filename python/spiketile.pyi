@@ -135,3 +135,22 @@ def simulate(mapping: Mapping, *, prompt_ids: Sequence[int], n: int = 200, tempe
              seed: int = 0, watchdog_cycles: int = 0) -> Generation:
     """A SpikeGPT mapping on the SystemC chip, in its own child process: the bits of
     `spiketile simulate --map X.stmap --prompt-ids ...`."""
+
+def report(
+    stats: str,
+    *,
+    energy_table: Optional[str] = None,
+    convention_table: Optional[str] = None,
+    chip: Optional[str] = None,
+    gpu: str = "h100",
+    gpu_precision: str = "bf16",
+    batch: int = 8,
+    encoding: str = "graded",
+    gpu_measured: Sequence[str] = (),
+) -> Dict[str, Any]:
+    """The report of a statistics file: the dict `spiketile report --stats STATS --json R.json` writes."""
+    ...
+
+def to_html(report: Dict[str, Any], path: str) -> None:
+    """Writes a report dict as the HTML page `spiketile report --html` writes (all or nothing)."""
+    ...

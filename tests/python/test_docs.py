@@ -19,3 +19,5 @@ def test_worked_session_runs_as_written(tmp_path, monkeypatch):
         exec(compile(block, "docs/python.md", "exec"), namespace)
     assert (tmp_path / "fortunes.stmap").stat().st_size > 0
     assert namespace["outputs"].shape == (50, 4)
+    assert "<h2>Verdict" in (tmp_path / "fortunes-report.html").read_text()
+    assert len(namespace["energy_per_layer"]) >= 5   # four layers, the global ops and the network
