@@ -152,22 +152,15 @@ void run_nir_mapping(const std::string& map_path, const NirOptions& o, bool quie
                                                       map_path));
   const NirProgram& program = mapping->nir;
   const NpyValues input = read_npy_values(o.input);
-  const int64_t per_step = program.input_size();
-  if (input.shape.empty() || input.shape[0] < 1 || int64_t(input.data.size()) != input.shape[0] * per_step)
-    throw std::invalid_argument(fmt::format("--input {}: shape {}, expected [T, {}] (T time steps of the graph input)",
-                                            o.input, nir::shape_str(input.shape), fmt::join(program.input_shape, ", ")));
+  const std::vector<std::vector<int32_t>> steps = nir_quantize_steps(program, input.shape, input.data, "--input " + o.input);
   OutputFile* out = o.output.empty() ? nullptr : &outputs.open(o.output);
   NirMappingExecutor executor(mapping);
   std::vector<float> values;
   std::vector<int64_t> spikes(program.populations.size(), 0);
-  const int64_t T = input.shape[0];
-  for (int64_t t = 0; t < T; ++t) {
-    for (double v : executor.step(std::vector<double>(input.data.begin() + t * per_step, input.data.begin() + (t + 1) * per_step)))
-      values.push_back(float(v));
-    const auto& populations = executor.last_observations().population_values;
-    for (std::size_t p = 1; p < populations.size(); ++p)
-      if (program.populations[p].binary)
-        for (int32_t v : populations[p]) spikes[p] += v;
+  const int64_t T = int64_t(steps.size());
+  for (const auto& step : steps) {
+    for (double v : nir_output_values(program, executor.step_quantized(step))) values.push_back(float(v));
+    count_population_spikes(program, executor.last_observations(), spikes);
   }
   if (out) {
     nir::Shape shape = {T};

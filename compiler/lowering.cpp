@@ -250,25 +250,12 @@ class Lowering {
                                     : ""));
     std::vector<int> ids;
     for (const auto& tile : t.tiles) {
-      Unit u;
+      Unit u = tile_unit(tile, t, lin.w.q.data(), lin.w.cols, m_.options.weight_bits);
       u.kind = UnitKind::Crossbar;
       u.layer = l;
       u.op = spec.op;
-      u.in_begin = tile.in_begin;
-      u.in_end = tile.in_end;
-      u.out_begin = tile.out_begin;
-      u.out_end = tile.out_end;
-      u.in_index = tile.in_index;
-      u.out_index = tile.out_index;
-      u.in_tiles = t.in_tiles;
-      u.out_tiles = t.out_tiles;
       u.function = tile.reduces_partial_sums() ? spec.function : NeuronFunction::PartialSum;
       u.name = fmt::format("{}[{},{}]", base, tile.out_index, tile.in_index);
-      std::vector<int8_t> w(std::size_t(u.rows() * u.cols()));
-      for (int64_t r = 0; r < u.rows(); ++r)
-        std::copy_n(lin.w.q.data() + (tile.out_begin + r) * lin.w.cols + tile.in_begin, u.cols(),
-                    w.data() + r * u.cols());
-      u.params.push_back(make_param(param::kWeights, w));
       if (u.reduces() && u.function != NeuronFunction::HeadLogits)
         add_multipliers(u, param::kOut,
                         std::vector<q::Multiplier>(lin.out.begin() + tile.out_begin, lin.out.begin() + tile.out_end));
@@ -281,9 +268,6 @@ class Lowering {
                                                                               ql.time_decay.begin() + tile.out_end)));
       }
       if (u.function == NeuronFunction::FfnKeyRelu2) add_multipliers(u, param::kGate, {m_.layers[std::size_t(l)].ffn_hidden});
-      u.resources.axons = u.cols();
-      u.resources.neurons = u.rows();
-      u.resources.synapse_bytes = (u.rows() * u.cols() * m_.options.weight_bits + 7) / 8;
       u.resources.state_bytes = u.reduces() ? u.rows() * per_row + fixed : 0;
       check_unit(u);
       ids.push_back(add_unit(std::move(u)));
@@ -509,6 +493,26 @@ int signed_bits_for(int64_t worst, int accumulator_bits) {
   int bits = 1;
   while (bits < accumulator_bits && worst > (int64_t(1) << (bits - 1)) - 1) ++bits;
   return bits;
+}
+
+Unit tile_unit(const Tile& tile, const MatrixTiling& tiling, const int8_t* matrix, int64_t matrix_cols, int weight_bits) {
+  Unit u;
+  u.in_begin = tile.in_begin;
+  u.in_end = tile.in_end;
+  u.out_begin = tile.out_begin;
+  u.out_end = tile.out_end;
+  u.in_index = tile.in_index;
+  u.out_index = tile.out_index;
+  u.in_tiles = tiling.in_tiles;
+  u.out_tiles = tiling.out_tiles;
+  std::vector<int8_t> w(std::size_t(u.rows() * u.cols()));
+  for (int64_t r = 0; r < u.rows(); ++r)
+    std::copy_n(matrix + (tile.out_begin + r) * matrix_cols + tile.in_begin, u.cols(), w.data() + r * u.cols());
+  u.params.push_back(make_param(param::kWeights, w));
+  u.resources.axons = u.cols();
+  u.resources.neurons = u.rows();
+  u.resources.synapse_bytes = (u.rows() * u.cols() * weight_bits + 7) / 8;
+  return u;
 }
 
 void check_word_widths(const ChipSpec& chip, int weight_bits, int membrane_bits, const std::string& neurons,

@@ -12,6 +12,7 @@
 #include "compiler/mapping.hpp"
 #include "compiler/placement.hpp"
 #include "compiler/routing.hpp"
+#include "compiler/tiling.hpp"
 
 namespace spiketile {
 
@@ -66,6 +67,10 @@ struct IndexRun {
 std::vector<IndexRun> runs_by_destination(int64_t begin, int64_t end, const std::vector<DestinationRange>& ranges);
 // Bits of a two's-complement value of magnitude up to `worst`, at most the accumulator's width.
 int signed_bits_for(int64_t worst, int accumulator_bits);
+// A crossbar tile of a row-major weight matrix [rows × matrix_cols] as a unit: its ranges and grid
+// position, its weights (param::kWeights) and the axons, neurons and synapse bytes it takes. The
+// caller gives it its kind, layer, op, function, name, reducer parameters and state bytes.
+Unit tile_unit(const Tile& tile, const MatrixTiling& tiling, const int8_t* matrix, int64_t matrix_cols, int weight_bits);
 // Appends a FitProblem for weights or membranes wider than the chip's cells and neurons hold.
 void check_word_widths(const ChipSpec& chip, int weight_bits, int membrane_bits, const std::string& neurons,
                        std::vector<FitProblem>& problems);

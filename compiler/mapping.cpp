@@ -1,6 +1,9 @@
 #include "compiler/mapping.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <stdexcept>
 
 #include "models/nir/nir_input.hpp"
 
@@ -103,6 +106,20 @@ std::vector<double> nir_output_values(const NirProgram& program, const std::vect
   for (std::size_t j = 0; j < integers.size(); ++j)
     values[j] = double(integers[j]) * program.output_scale[j] + program.output_bias[j];
   return values;
+}
+
+std::vector<std::vector<int32_t>> nir_quantize_steps(const NirProgram& program, const std::vector<int64_t>& shape,
+                                                     const std::vector<double>& values, const std::string& input_name) {
+  const int64_t per_step = program.input_size();
+  if (shape.empty() || shape[0] < 1 || int64_t(values.size()) != shape[0] * per_step)
+    throw std::invalid_argument(fmt::format("{}: shape [{}], expected [T, {}] (T time steps of the graph input '{}')",
+                                            input_name, fmt::join(shape, ", "), fmt::join(program.input_shape, ", "),
+                                            program.populations.at(0).node));
+  std::vector<std::vector<int32_t>> steps;
+  for (int64_t t = 0; t < shape[0]; ++t)
+    steps.push_back(nir_quantize_input(
+        program, std::vector<double>(values.begin() + t * per_step, values.begin() + (t + 1) * per_step)));
+  return steps;
 }
 
 const char* flow_role_name(FlowRole r) {

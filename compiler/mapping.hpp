@@ -165,6 +165,10 @@ struct NirProgram {
 // output's integers as float values (integer × scale + bias).
 std::vector<int32_t> nir_quantize_input(const NirProgram& program, const std::vector<double>& input);
 std::vector<double> nir_output_values(const NirProgram& program, const std::vector<int64_t>& integers);
+// An input [T, *input shape] (`shape`, flattened `values`) as its T steps, each quantized by
+// nir_quantize_input; any other shape is an std::invalid_argument naming `input_name`.
+std::vector<std::vector<int32_t>> nir_quantize_steps(const NirProgram& program, const std::vector<int64_t>& shape,
+                                                     const std::vector<double>& values, const std::string& input_name);
 
 // Names of the NIR tiles' parameter arrays (docs/mapping-format.md): the weights, and on a NirNeuron
 // reducer per row the multiplier "out" (accumulator -> input current) and the neuron constants.

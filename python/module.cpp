@@ -243,21 +243,17 @@ py::array_t<float> run_nir_mapping(const PyMapping& m, const py::object& input) 
     throw py::value_error("run(mapping, input=...) runs a compiled NIR graph; this mapping holds a SpikeGPT model");
   auto [shape, values] = array_values(input, "input");
   const NirProgram& program = mapping.nir;
-  const int64_t per_step = program.input_size();
-  if (shape.empty() || shape[0] < 1 || int64_t(values.size()) != shape[0] * per_step)
-    throw py::value_error(fmt::format("input: shape {}, expected [T, {}] (T time steps of the graph input)",
-                                      nir::shape_str(shape), fmt::join(program.input_shape, ", ")));
+  const std::vector<std::vector<int32_t>> steps = nir_quantize_steps(program, shape, values, "input");
   std::vector<py::ssize_t> out_shape = {py::ssize_t(shape[0])};
   for (int64_t d : program.output_shape) out_shape.push_back(py::ssize_t(d));
   py::array_t<float> out(out_shape);
   float* at = out.mutable_data();
   NirMappingExecutor executor(m.mapping);
-  for (int64_t t = 0; t < shape[0]; ++t) {
-    std::vector<double> step_input(values.begin() + t * per_step, values.begin() + (t + 1) * per_step);
+  for (const auto& step : steps) {
     std::vector<double> step_output;
     {
       py::gil_scoped_release release;
-      step_output = executor.step(step_input);
+      step_output = nir_output_values(program, executor.step_quantized(step));
     }
     for (double v : step_output) *at++ = float(v);
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();

@@ -10,6 +10,14 @@ std::vector<int64_t> nir_population_sizes(const NirProgram& program) {
   return sizes;
 }
 
+void count_population_spikes(const NirProgram& program, const TokenObservations& observations,
+                             std::vector<int64_t>& spikes) {
+  const auto& populations = observations.population_values;
+  for (std::size_t p = 1; p < populations.size(); ++p)
+    if (program.populations[p].binary)
+      for (int32_t v : populations[p]) spikes[p] += v;
+}
+
 NirMappingExecutor::NirMappingExecutor(std::shared_ptr<const Mapping> mapping) : m_(std::move(mapping)), host_(*m_) {
   if (m_->kind != MappingKind::Nir)
     throw MappingError(fmt::format("the mapping of '{}' is a {} mapping, not a NIR graph's", m_->model_source,

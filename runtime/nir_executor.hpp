@@ -41,6 +41,10 @@ class NirMappingExecutor final : private UnitOutbox {
   TokenHost host_;
 };
 
+// Adds a step's spikes (observations.population_values) to `spikes`, per spiking population.
+void count_population_spikes(const NirProgram& program, const TokenObservations& observations,
+                             std::vector<int64_t>& spikes);
+
 // The population sizes of a NIR mapping, for TokenObservations::reset_populations.
 std::vector<int64_t> nir_population_sizes(const NirProgram& program);
 

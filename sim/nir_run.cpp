@@ -1,9 +1,6 @@
 #include "sim/nir_run.hpp"
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
-#include <stdexcept>
+#include "runtime/nir_executor.hpp"
 
 namespace spiketile::sim {
 
@@ -50,24 +47,13 @@ NirChipRun run_nir_on_chip(ChipSimulator& chip, const std::vector<int64_t>& inpu
                            const std::string& input_name) {
   const Mapping& mapping = chip.mapping();
   const NirProgram& program = mapping.nir;
-  const int64_t per_step = program.input_size();
-  if (input_shape.empty() || input_shape[0] < 1 || int64_t(input.size()) != input_shape[0] * per_step)
-    throw std::invalid_argument(fmt::format("{}: shape [{}], expected [T, {}] (T time steps of the graph input '{}')",
-                                            input_name, fmt::join(input_shape, ", "), fmt::join(program.input_shape, ", "),
-                                            program.populations.at(0).node));
-  const int64_t T = input_shape[0];
-  std::vector<std::vector<int32_t>> steps;
-  for (int64_t t = 0; t < T; ++t)
-    steps.push_back(
-        nir_quantize_input(program, std::vector<double>(input.begin() + t * per_step, input.begin() + (t + 1) * per_step)));
+  const std::vector<std::vector<int32_t>> steps = nir_quantize_steps(program, input_shape, input, input_name);
+  const int64_t T = int64_t(steps.size());
   NirChipRun run;
   std::vector<int64_t> spikes(program.populations.size(), 0);
   chip.run_nir_steps(steps, [&](int64_t, const std::vector<int64_t>& integers) {
     for (double v : nir_output_values(program, integers)) run.outputs.push_back(float(v));
-    const auto& populations = chip.last_observations().population_values;
-    for (std::size_t p = 1; p < populations.size(); ++p)
-      if (program.populations[p].binary)
-        for (int32_t v : populations[p]) spikes[p] += v;
+    count_population_spikes(program, chip.last_observations(), spikes);
   });
   run.stats = nir_run_stats(mapping, spikes, chip.work_per_step());
   run.shape = {T};

@@ -236,35 +236,20 @@ class NirLowering {
         ++dropped;
         continue;
       }
-      Unit u;
+      Unit u = tile_unit(tile, tiling, w.data(), cols, p.weight_bits);
       u.kind = UnitKind::NirCrossbar;
       u.layer = t;
       u.op = Op::Head;  // unused by NIR units; a valid value for code that prints ops
-      u.in_begin = tile.in_begin;
-      u.in_end = tile.in_end;
-      u.out_begin = tile.out_begin;
-      u.out_end = tile.out_end;
-      u.in_index = tile.in_index;
-      u.out_index = tile.out_index;
-      u.in_tiles = tiling.in_tiles;
-      u.out_tiles = tiling.out_tiles;
       u.function = !tile.reduces_partial_sums() ? NeuronFunction::PartialSum
                    : readout                    ? NeuronFunction::NirReadout
                                                 : NeuronFunction::NirNeuron;
       u.name = fmt::format("{}[{},{}]", base, tile.out_index, tile.in_index);
-      std::vector<int8_t> tw(std::size_t(u.rows() * u.cols()));
-      for (int64_t r = 0; r < u.rows(); ++r)
-        std::copy_n(w.data() + (tile.out_begin + r) * cols + tile.in_begin, u.cols(), tw.data() + r * u.cols());
-      u.params.push_back(make_param(param::kWeights, tw));
       if (u.function == NeuronFunction::NirNeuron) {
         const auto b = neurons->params.begin() + long(u.out_begin), e = neurons->params.begin() + long(u.out_end);
         add_multipliers(u, param::kOut, std::vector<q::Multiplier>(neurons->multiplier.begin() + long(u.out_begin),
                                                                    neurons->multiplier.begin() + long(u.out_end)));
         add_neuron_params(u, std::vector<q::NeuronParams>(b, e));
       }
-      u.resources.axons = u.cols();
-      u.resources.neurons = u.rows();
-      u.resources.synapse_bytes = (u.rows() * u.cols() * p.weight_bits + 7) / 8;
       u.resources.state_bytes = u.reduces() ? u.rows() * per_row : 0;
       check_unit_resources(chip_, u, problems_);
       const int bits = signed_bits_for(worst_row(u.out_begin, u.out_end, u.in_begin, u.in_end), chip_.core.accumulator_bits);
