@@ -599,7 +599,9 @@ void ChipSimulator::unit_started(int unit, Cycle at) {
 void ChipSimulator::unit_finished(int unit, int64_t token, Cycle at) {
   TokenInFlight& t = token_in_flight(token);
   t.finished_at = std::max(t.finished_at, at);
-  t.work += behaviors_[std::size_t(unit)]->work();  // the unit has not started its next token yet
+  // A NIR run's per-step counts are the units' work (SpikeGPT's come from count_token); the unit
+  // has not started its next step yet.
+  if (run_inputs_) t.work += behaviors_[std::size_t(unit)]->work();
   if (++t.units_finished == int(cores_.size())) token_finished(t.finished_at);
   start_next_token_if_allowed(unit, at);
 }
