@@ -441,12 +441,12 @@ void check_consistency(const ParsedConfig& c, ProblemSink& sink) {
                            *flit_bits, packet.total_bits(), packet.kind_bits, packet.destination_bits(),
                            packet.address_bits(), packet.chip_bits, packet.row_bits, packet.col_bits,
                            packet.route_id_bits, packet.axon_bits, packet.payload_bits));
-    } else if (const auto burst = c.integer("router.max_burst_events"); burst && *burst > 1 &&
-                                                                         *flit_bits < packet.total_bits() + 1) {
+    } else if (const auto burst = c.integer("router.max_burst_events");
+               burst && *flit_bits < packet.single_event_bits(int(*burst))) {
       sink.add(at("router.max_burst_events"),
                fmt::format("router.max_burst_events: bursts add a burst bit to every event packet, which then needs "
                            "{} bits, more than router.flit_bits = {}; widen the flits or set max_burst_events to 1",
-                           packet.total_bits() + 1, *flit_bits));
+                           packet.single_event_bits(int(*burst)), *flit_bits));
     } else if (const auto buffer = c.integer("router.input_buffer_depth_flits"); buffer && accumulator_bits) {
       // A packet moves whole between input buffers, so the simulator could never forward one wider
       // than a buffer: the widest is a partial sum of up to the accumulator's bits.

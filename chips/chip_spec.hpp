@@ -138,6 +138,13 @@ struct EventPacketFormat {
   int address_bits() const { return chip_bits + row_bits + col_bits; }
   int destination_bits() const { return address_bits() > route_id_bits ? address_bits() : route_id_bits; }
   int total_bits() const { return kind_bits + destination_bits() + axon_bits + payload_bits; }
+  // The kind field on a chip that sends bursts (max_burst_events > 1) has one more bit, single or
+  // burst, in every packet.
+  int kind_field_bits(int max_burst_events) const { return kind_bits + (max_burst_events > 1 ? 1 : 0); }
+  // One event's packet as it travels on a chip with that burst limit.
+  int single_event_bits(int max_burst_events) const {
+    return total_bits() - kind_bits + kind_field_bits(max_burst_events);
+  }
 };
 
 EventPacketFormat compute_event_packet_format(int64_t chip_count, int64_t mesh_rows, int64_t mesh_cols,

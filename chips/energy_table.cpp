@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "chips/chip_spec.hpp"
@@ -116,8 +117,12 @@ config::Schema build_energy_schema() {
       "On-chip network.",
       false,
       {energy("flit_hop",
-              "One flit through one router: buffer write and read, route, arbitrate, crossbar, and the link to "
-              "the next router or the local core.")},
+              "One flit-hop: a flit leaving a router for the next one, mesh or inter-chip (buffer write and read, "
+              "route, arbitrate, crossbar, and the link to that router). A packet of f flits crossing h links "
+              "makes f·h, as the statistics count them; an inter-chip link adds `link.inter_chip_flit`."),
+       energy("flit_delivery",
+              "One flit handed from its destination router into the router's own core (buffer, crossbar and "
+              "the local port): one per flit and destination core, the last router of every path.")},
       std::nullopt});
   schema.push_back(SectionSpec{
       "energy_pj.link",
@@ -159,6 +164,32 @@ config::Schema build_energy_schema() {
       "derived_for",
       "The chip parameters the per-action numbers assume; a chip that differs gets a compatibility warning.",
       true, std::move(derived_for), std::nullopt});
+
+  // low_pj / high_pj mirror energy_pj, every key optional: the ends of the range the sources give
+  // for an action whose sources disagree.
+  std::vector<SectionSpec> ranges;
+  for (const char* end : {"low_pj", "high_pj"}) {
+    const bool low = std::string(end) == "low_pj";
+    ranges.push_back(SectionSpec{end,
+                                 low ? "Where published sources disagree on an action's energy: the lowest value they "
+                                       "support (at most the action's energy_pj). Optional, as every key below."
+                                     : "Where published sources disagree: the highest value they support (at least "
+                                       "the action's energy_pj).",
+                                 true, {}, std::nullopt});
+    for (const SectionSpec& section : schema) {
+      if (section.path.rfind("energy_pj.", 0) != 0) continue;
+      SectionSpec mirrored{std::string(end) + section.path.substr(std::string("energy_pj").size()),
+                           fmt::format("The {} end of `{}` actions.", low ? "low" : "high", section.path), true, {},
+                           std::nullopt};
+      for (ParamSpec param : section.params) {
+        param.need = Need::optional;
+        param.description = fmt::format("{} end of `{}.{}`.", low ? "Low" : "High", section.path, param.key);
+        mirrored.params.push_back(param);
+      }
+      ranges.push_back(mirrored);
+    }
+  }
+  schema.insert(schema.end(), ranges.begin(), ranges.end());
 
   ParamSpec primitive = energy("", "A source number (e.g. Horowitz's int8 add) the actions were derived from.");
   schema.push_back(SectionSpec{"reference_primitives_pj",
@@ -203,8 +234,8 @@ EnergyTable load_energy_table(const std::string& path) {
   ProblemSink sink(path);
   const ParsedConfig parsed = config::parse_file(path, energy_table_schema(), sink);
   config::check_version(parsed, kEnergyTableVersion, "energy table", sink);
-  if (!sink.empty()) throw EnergyTableError(config::problems_headline("energy table", sink), sink.sorted());
 
+  // Problems of the ranges are reported with those of the parse, all at once.
   EnergyTable table;
   table.source_path = path;
   table.version = static_cast<int>(parsed.integer("version").value_or(0));
@@ -213,8 +244,25 @@ EnergyTable load_energy_table(const std::string& path) {
   table.technology = parsed.string("technology").value_or("");
   table.static_power_mw_per_core = parsed.number("static_power_mw_per_core").value_or(0.0);
   for (const std::string& action : energy_action_names()) {
-    table.actions_pj[action] = parsed.number("energy_pj." + action).value_or(0.0);
+    const std::optional<double> stated = parsed.number("energy_pj." + action);
+    table.actions_pj[action] = stated.value_or(0.0);
+    const double value = table.actions_pj[action];
+    if (const auto low = parsed.number("low_pj." + action)) {
+      if (stated && *low > value)
+        sink.add(parsed.position("low_pj." + action),
+                 fmt::format("low_pj.{}: {} pJ is above the action's energy_pj ({} pJ); a range's low end must not be",
+                             action, *low, value));
+      table.low_pj[action] = *low;
+    }
+    if (const auto high = parsed.number("high_pj." + action)) {
+      if (stated && *high < value)
+        sink.add(parsed.position("high_pj." + action),
+                 fmt::format("high_pj.{}: {} pJ is below the action's energy_pj ({} pJ); a range's high end must not be",
+                             action, *high, value));
+      table.high_pj[action] = *high;
+    }
   }
+  if (!sink.empty()) throw EnergyTableError(config::problems_headline("energy table", sink), sink.sorted());
   for (const auto& [key, getter] : derived_for_getters()) {
     if (auto value = parsed.integer("derived_for." + key)) table.derived_for[key] = *value;
   }
@@ -223,6 +271,20 @@ EnergyTable load_energy_table(const std::string& path) {
   }
   return table;
 }
+
+namespace {
+EnergyTable at_end(const EnergyTable& t, const std::map<std::string, double>& end, const char* which) {
+  EnergyTable e = t;
+  for (const auto& [action, pj] : end) e.actions_pj[action] = pj;
+  e.low_pj.clear();
+  e.high_pj.clear();
+  e.name = t.name + " (" + which + ")";
+  return e;
+}
+}  // namespace
+
+EnergyTable EnergyTable::at_low_end() const { return at_end(*this, low_pj, "low"); }
+EnergyTable EnergyTable::at_high_end() const { return at_end(*this, high_pj, "high"); }
 
 std::vector<std::string> energy_table_compatibility_warnings(const EnergyTable& table, const ChipSpec& chip) {
   std::vector<std::string> warnings;

@@ -34,11 +34,19 @@ struct EnergyTable {
   double static_power_mw_per_core = 0.0;
   std::map<std::string, int64_t> derived_for;     // chip parameters the numbers assume ("flit_bits")
   std::map<std::string, double> reference_primitives_pj;  // informational source numbers
+  // Where published sources disagree on an action: the lowest and highest value they support
+  // (low_pj / high_pj sections), around actions_pj's own. Absent actions have no spread.
+  std::map<std::string, double> low_pj, high_pj;
   std::string source_path;
 
   // pJ for one `action`; throws EnergyTableError naming the action and this table if absent.
   double energy_pj(const std::string& action) const;
   bool has_action(const std::string& action) const { return actions_pj.count(action) != 0; }
+  // The same table at the low (or high) end of every stated range: what a report prices to give
+  // the spread of its figures.
+  EnergyTable at_low_end() const;
+  EnergyTable at_high_end() const;
+  bool has_ranges() const { return !low_pj.empty() || !high_pj.empty(); }
 };
 
 // Every action a table must price, in schema order ("synaptic_op.binary", ...).

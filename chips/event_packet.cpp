@@ -19,9 +19,9 @@ int flits_per_packet(const EventPacketFormat& format, int flit_bits, int payload
     throw std::invalid_argument(
         fmt::format("a packet carries 1 to router.max_burst_events = {} values, not {}", max_burst_events, events));
   const int payload = payload_bits < 0 ? format.payload_bits : payload_bits;
-  const int burst_flag = max_burst_events > 1 ? 1 : 0;
   const int length = events > 1 ? burst_length_bits(max_burst_events) : 0;
-  const int bits = format.kind_bits + burst_flag + format.destination_bits() + format.axon_bits + length + events * payload;
+  const int bits = format.kind_field_bits(max_burst_events) + format.destination_bits() + format.axon_bits + length +
+                   events * payload;
   return (bits + flit_bits - 1) / flit_bits;
 }
 

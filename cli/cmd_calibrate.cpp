@@ -17,11 +17,11 @@ void run_calibrate(const CalibrateOptions& o) {
   refuse_overwriting_inputs({out}, {o.model.model, o.model.tokenizer, o.input.path()});
   GoldenModel golden(SpikeGptWeights::load(o.model.model, o.model.golden()), o.model.threads);
   const FileTokens input = o.input.read(o.model.find_tokenizer(golden), golden.vocab_size(), kTextToCalibrate);
-  const bool show_progress = o.progress.enabled();
-  const Calibration cal = calibrate(golden, input.tokens, o.input.path(), [show_progress](int64_t done, int64_t total) {
-    if (show_progress) fmt::print(stderr, "\r\033[K[calibrate] {}/{} tokens", done, total);
+  ProgressLine progress(o.progress, "calibrate");
+  const Calibration cal = calibrate(golden, input.tokens, o.input.path(), [&progress](int64_t done, int64_t total) {
+    progress.show("{}/{} tokens", done, total);
   });
-  if (show_progress) fmt::print(stderr, "\r\033[K");
+  progress.clear();
   cal.save(out);
   fmt::print("calibrated on {} tokens of {}; wrote {}\n", input.tokens.size(), o.input.path(), out);
 }

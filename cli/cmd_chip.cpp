@@ -30,8 +30,10 @@ void run_chip(const ChipOptions& o) {
   fmt::print("core datapath:     {}-bit synapse reads, {} neuron-unit lanes, {} SFU(s); axon queue {} events\n",
              c.core.synapse_sram.access_width_bits, c.core.neuron_unit.lanes, c.core.sfu.units,
              c.core.axon_input_queue_depth);
-  fmt::print("event packet:      {} bits in a {}-bit flit; router buffers {} flits per port, bursts of up to {}\n",
-             packet.total_bits(), c.router.flit_bits, c.router.input_buffer_depth_flits, c.router.max_burst_events);
+  fmt::print("event packet:      {} bits in a {}-bit flit{}; router buffers {} flits per port, bursts of up to {}\n",
+             packet.single_event_bits(c.router.max_burst_events), c.router.flit_bits,
+             c.router.max_burst_events > 1 ? " (its burst bit included)" : "", c.router.input_buffer_depth_flits,
+             c.router.max_burst_events);
   if (c.power.gating == PowerGating::none)
     fmt::print("power gating:      none (every tile powered for the whole run)\n");
   else

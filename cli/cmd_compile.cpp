@@ -62,10 +62,10 @@ int compile(const CompileCliOptions& o) {
   request.profile = o.profile;
   request.objective = o.objective;
   request.energy_table = o.energy_table;
-  const bool show_progress = o.progress.enabled();
-  if (show_progress)
-    request.objective.progress = [&o](int tried, int most) {
-      fmt::print(stderr, "\r\033[K[compile] objective {}: split {} tried (at most {})", o.objective_name, tried, most);
+  ProgressLine progress(o.progress, "compile");
+  if (progress.enabled())
+    request.objective.progress = [&o, &progress](int tried, int most) {
+      progress.show("objective {}: split {} tried (at most {})", o.objective_name, tried, most);
     };
   CheckpointCompiler compiler(request);
   const std::string chip_yaml = unicode::read_file_bytes(o.chip, "a chip description (YAML)");
@@ -79,11 +79,11 @@ int compile(const CompileCliOptions& o) {
   try {
     mapping = compiler.compile(chip, chip_yaml);
   } catch (const DoesNotFitError& e) {
-    if (show_progress) fmt::print(stderr, "\r\033[K");
+    progress.clear();
     fmt::print(stderr, "spiketile: {}\n", e.what());
     return 2;
   }
-  if (show_progress) fmt::print(stderr, "\r\033[K");
+  progress.clear();
   const EmbeddingStream embedding = compiler.embedding(mapping);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("{}", mapping_summary(mapping));

@@ -28,11 +28,11 @@ void eval(const EvalOptions& o) {
   TokenModel& model = *model_ptr;
   const FoundTokenizer tokenizer = o.model.find_tokenizer(model);
   const FileTokens input = o.input.read(tokenizer, model.vocab_size(), kTextToEvaluate);
-  const bool show_progress = o.progress.enabled();
-  const auto r = evaluate(model, input.tokens, [show_progress](int64_t done, int64_t total) {
-    if (show_progress) fmt::print(stderr, "\r\033[K[eval] {}/{} tokens", done, total);
+  ProgressLine progress(o.progress, "eval");
+  const auto r = evaluate(model, input.tokens, [&progress](int64_t done, int64_t total) {
+    progress.show("{}/{} tokens", done, total);
   });
-  if (show_progress) fmt::print(stderr, "\r\033[K");
+  progress.clear();
   // A character vocabulary's tokens are characters, whichever its size and whether read from text or ids.
   const bool characters = tokenizer.source.kind == TokenizerKind::Characters;
   const char* unit = characters ? "bits per character" : "bits per token";

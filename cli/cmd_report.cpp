@@ -73,6 +73,14 @@ void register_report(CLI::App& app) {
                   "GPU baselines measured on real boards by spiketile_gpu_bench --json (one or more files, of the "
                   "stats' model), shown beside the roofline")
       ->check(CLI::ExistingFile);
+  auto* raster = cmd->add_option("--raster", opts->request.raster,
+                                 "The same run's spike raster (run/simulate --spikes-out F.npy): the HTML draws one "
+                                 "layer's spikes, the JSON lists them")
+                     ->check(CLI::ExistingFile);
+  cmd->add_option("--raster-layer", opts->request.raster_layer, "Layer of --raster to draw")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(raster)
+      ->capture_default_str();
   cmd->add_option("--json", opts->json_out, "Write the full report as JSON (format spiketile-report-1)");
   cmd->add_option("--csv", opts->csv_out, "Write every figure of the report as CSV rows: quantity,value");
   cmd->add_option("--html", opts->html_out, "Write a self-contained HTML report with charts");

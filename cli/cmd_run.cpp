@@ -29,14 +29,19 @@ void GenerationOptions::add_to(CLI::App* cmd) {
   cmd->add_option("--spikes-out", spikes_out,
                   "Write every LIF spike as a uint8 .npy raster [steps × n_layer × 2 × n_embd] (0/1; index 0 the "
                   "time-mix LIF, 1 the channel-mix LIF), one row per consumed token");
+  cmd->add_option("--membranes-out", membranes_out,
+                  "Write every LIF membrane after its step as a float32 .npy [steps × n_layer × 2 × n_embd] in units "
+                  "of the firing threshold (1.0 fires; 0 after a spike; the integer levels' Q.8 membrane / 256), laid "
+                  "out as --spikes-out");
   cmd->add_option("--stats", stats_out,
-                  "Write the run's statistics (model, tokens, event counts, and the chip's cycles, network and cores "
-                  "where measured) for 'spiketile report' (format spiketile-stats-1, docs/stats-format.md)");
+                  fmt::format("Write the run's statistics (model, tokens, event counts, and the chip's cycles, network "
+                              "and cores where measured) for 'spiketile report' (format {}, docs/stats-format.md)",
+                              kStatsFormat));
   add_quiet_flag(cmd, quiet_stats, "Do not print speed and firing rates (simulate: the chip's summary) to stderr");
 }
 
 std::vector<std::string> GenerationOptions::output_paths() const {
-  return {logits_out, counts_out, stats_out, spikes_out};
+  return {logits_out, counts_out, stats_out, spikes_out, membranes_out};
 }
 
 RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, const std::vector<int>& prompt,
@@ -55,6 +60,7 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
   OutputFile* counts_file = open_if_asked(o.counts_out);
   OutputFile* stats_file = open_if_asked(o.stats_out);
   OutputFile* spikes_file = open_if_asked(o.spikes_out);
+  OutputFile* membranes_file = open_if_asked(o.membranes_out);
 
   Utf8Stream text;
   if (tokenizer && o.prompt_ids.empty()) fmt::print("{}", o.prompt);
@@ -64,13 +70,15 @@ void run_generation(const GenerationOptions& o, const ModelOptions& model_option
     std::fflush(stdout);
   };
   const auto result =
-      generate(model, prompt, o.n_tokens, o.sampling, {!o.logits_out.empty(), !o.spikes_out.empty()}, on_token);
+      generate(model, prompt, o.n_tokens, o.sampling,
+               {!o.logits_out.empty(), !o.spikes_out.empty(), !o.membranes_out.empty()}, on_token);
   fmt::print("{}\n", text.flush());
   std::fflush(stdout);
 
   if (logits_file) write_npy(*logits_file, {result.logit_rows, int64_t(model.vocab_size())}, result.logits.data());
-  if (spikes_file)
-    write_npy(*spikes_file, {result.logit_rows, int64_t(model.n_layer()), 2, int64_t(model.n_embd())}, result.spikes.data());
+  const std::vector<int64_t> raster_shape{result.logit_rows, int64_t(model.n_layer()), 2, int64_t(model.n_embd())};
+  if (spikes_file) write_npy(*spikes_file, raster_shape, result.spikes.data());
+  if (membranes_file) write_npy(*membranes_file, raster_shape, result.membranes.data());
   if (!o.quiet_stats) {
     fmt::print(stderr, "[{} level] {} prompt + {} generated tokens in {:.3f} s ({:.1f} tokens/s)\n",
                model.level_name(), prompt.size(), result.generated.size(), result.seconds,

@@ -84,7 +84,8 @@ void simulate(const SimulateOptions& o) {
                                                       "[T, {}]",
                                                       o.model.map, fmt::join(mapping->nir.input_shape, ", ")));
   if (nir)
-    for (const std::string& path : {o.generation.logits_out, o.generation.counts_out, o.generation.spikes_out})
+    for (const std::string& path :
+         {o.generation.logits_out, o.generation.counts_out, o.generation.spikes_out, o.generation.membranes_out})
       if (!path.empty())
         throw std::invalid_argument(fmt::format("{}: a NIR graph's run writes its output with --output and its statistics "
                                                 "with --stats; logits, counts and spike files are SpikeGPT's",
@@ -113,13 +114,12 @@ void simulate(const SimulateOptions& o) {
   }
   options.watchdog_cycles = o.watchdog_cycles;
   options.rtl = o.rtl;
-  const bool show_progress = o.progress.enabled();
+  ProgressLine progress(o.progress, "simulate");
   const int64_t total = int64_t(o.generation.n_tokens);
-  if (show_progress)
-    options.progress = [total](const sim::SimulationProgress& p) {
-      fmt::print(stderr, "\r\033[K[simulate] {} tokens (generating {}), {} cycles, {:.1f} s wall", p.tokens_done, total,
-                 p.cycles, p.wall_seconds);
-      std::fflush(stderr);
+  if (progress.enabled())
+    options.progress = [total, &progress](const sim::SimulationProgress& p) {
+      progress.show("{} tokens (generating {}), {} cycles, {:.1f} s wall", p.tokens_done, total, p.cycles,
+                    p.wall_seconds);
     };
   sim::ChipSimulator chip(mapping, options);
   ModelOptions model_options = o.model;
@@ -155,7 +155,7 @@ void simulate(const SimulateOptions& o) {
   }
   if (auto trace = chip.finish_trace()) outputs.adopt(std::move(trace));
   outputs.commit();
-  if (show_progress) fmt::print(stderr, "\n");
+  progress.clear();
   if (!o.generation.quiet_stats) fmt::print(stderr, "{}", chip.summary());
 }
 }  // namespace

@@ -31,6 +31,7 @@ struct VerifyRtlOptions {
   bool skip_bench = false, skip_backends = false, skip_loop = false, list = false;
   int loop_tokens = 16;
   std::string json;
+  ProgressOption progress;
 };
 
 void list_models_and_backends() {
@@ -68,6 +69,10 @@ int verify(const VerifyRtlOptions& o) {
   if (o.mutant) fmt::print("  model with injected bug {} (rtl/README.md): every check below should FAIL\n", o.mutant);
   nlohmann::json report = {{"model", model.name}, {"mutant", model.mutant}, {"seed", o.seed}, {"profile", o.profile}};
   bool pass = true;
+  ProgressLine progress(o.progress, "verify-rtl");
+  const auto cycles_done = [&progress](const char* phase) {
+    return [&progress, phase](uint64_t done, uint64_t total) { progress.show("{}: {}/{} cycles", phase, done, total); };
+  };
 
   if (!o.skip_bench) {
     rtl::BenchOptions opt;
@@ -76,7 +81,9 @@ int verify(const VerifyRtlOptions& o) {
     opt.profile = profile;
     opt.stop_at_first = o.mutant != 0;   // a mutant needs one mismatch, not all of them
     opt.max_report = 5;
+    if (progress.enabled()) opt.progress = cycles_done("bench");
     const rtl::BenchStats st = rtl::run_rtl_bench(model, opt);
+    progress.clear();
     const bool ok = st.mismatches == 0;
     pass = pass && ok;
     fmt::print("[bench] {}: {} cycles checked, {} mismatches, {} neuron updates, {} spikes; "
@@ -122,7 +129,9 @@ int verify(const VerifyRtlOptions& o) {
     opt.profile = profile;
     opt.stop_at_first = o.mutant != 0;
     opt.max_report = 5;
+    if (progress.enabled()) opt.progress = cycles_done("backends");
     const rtl::ComparisonResult r = rtl::compare_backends(*reference, *verilated, opt);
+    progress.clear();
     const bool ok = r.mismatches == 0;
     pass = pass && ok;
     fmt::print("[backends] {}: reference vs verilated through the neuron core interface: {} calls, {} ticks, "
@@ -152,7 +161,10 @@ int verify(const VerifyRtlOptions& o) {
       sim::LoopComparisonOptions opt;
       opt.tokens = o.loop_tokens;
       opt.rtl.model = loop_model;
+      if (progress.enabled())
+        opt.progress = [&progress](int done, int total) { progress.show("in the loop: {}/{} tokens", done, total); };
       const sim::LoopComparisonResult r = sim::compare_rtl_in_the_loop(mapping, opt);
+      progress.clear();
       pass = pass && r.pass;
       fmt::print("[in-the-loop vs simulate] shipped model on chips/default.yaml, every crossbar core on the verilated "
                  "core vs the C++ one: {}\n",
@@ -201,6 +213,7 @@ void register_verify_rtl(CLI::App& app) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--json", o->json, "write the summary as JSON to this file");
   cmd->add_flag("--list", o->list, "list the verilated models and the neuron core backends, then exit");
+  o->progress.add_to(cmd);
   cmd->callback([o] {
     if (verify(*o) != 0) throw std::runtime_error("RTL verification failed (see the FAIL lines above)");
   });

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -216,6 +217,30 @@ void ProgressOption::add_to(CLI::App* cmd) {
 }
 
 bool ProgressOption::enabled() const { return mode == "on" || (mode == "auto" && isatty(fileno(stderr))); }
+
+ProgressLine::ProgressLine(const ProgressOption& option, std::string command)
+    : enabled_(option.enabled()), command_(std::move(command)) {}
+
+bool ProgressLine::due() {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (drawn_ && now - last_drawn_ns_ < 100'000'000) return false;
+  last_drawn_ns_ = now;
+  return true;
+}
+
+void ProgressLine::draw(const std::string& text) {
+  fmt::print(stderr, "\r\033[K[{}] {}", command_, text);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void ProgressLine::clear() {
+  if (!drawn_) return;
+  fmt::print(stderr, "\r\033[K");
+  std::fflush(stderr);
+  drawn_ = false;
+}
 
 const CLI::Validator kFiniteNonNegative(
     [](std::string& value) -> std::string {

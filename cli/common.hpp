@@ -2,11 +2,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/mapping.hpp"
@@ -94,6 +97,29 @@ struct ProgressOption {
   void add_to(CLI::App* cmd);
   bool enabled() const;
 };
+// The progress line itself, the one implementation of that style: `show` rewrites it at most ten
+// times a second (a per-cycle loop may call it freely; the text is formatted only when it is
+// drawn), `clear` erases it before the command prints, as the destructor does.
+class ProgressLine {
+ public:
+  ProgressLine(const ProgressOption& option, std::string command);
+  ~ProgressLine() { clear(); }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  bool enabled() const { return enabled_; }
+  template <class... Args>
+  void show(fmt::format_string<Args...> format, Args&&... args) {
+    if (enabled_ && due()) draw(fmt::format(format, std::forward<Args>(args)...));
+  }
+  void clear();
+
+ private:
+  bool due();
+  void draw(const std::string& text);
+  bool enabled_ = false, drawn_ = false;
+  std::string command_;
+  int64_t last_drawn_ns_ = 0;
+};
 // Text options that may not be given empty (--prompt-ids "").
 extern const CLI::Validator kNotEmpty;
 
@@ -103,7 +129,7 @@ struct GenerationOptions {
   std::string prompt_ids;
   int n_tokens = 200;
   SamplingOptions sampling;
-  std::string logits_out, counts_out, stats_out, spikes_out;
+  std::string logits_out, counts_out, stats_out, spikes_out, membranes_out;
   bool quiet_stats = false;
   void add_to(CLI::App* app);
   std::vector<std::string> output_paths() const;

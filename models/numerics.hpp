@@ -92,6 +92,10 @@ inline bool lif_step_int(int32_t& v, int32_t x, int membrane_bits) {
   return spike;
 }
 
+// A Q.8 membrane in units of the firing threshold (1.0 fires), as the float model holds it:
+// what --membranes-out writes for every level, exact in float32 for membranes of up to 24 bits.
+inline float membrane_in_thresholds(int32_t v) { return float(v) / float(1 << kMembraneFrac); }
+
 // ---- the general neuron (docs/numerics.md §4.8a) --------------------------------------------
 // One current-based LIF whose parameters select LIF, IF, LI, I, CubaLIF and CubaLI; the chip's
 // neuron unit implements it (rtl/neuron_unit.sv). SpikeGPT's LIF is the default configuration,

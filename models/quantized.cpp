@@ -317,11 +317,13 @@ void QuantizedModel::layer_norm(const int32_t* in, const q::LayerNormConstants& 
   q::layer_norm_int(in, C, c, out);
 }
 
-void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes) {
+void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes,
+                                      std::vector<float>& recorded) {
   const int C = m_.config.n_embd, M = m_.options.membrane_bits;
   for (int c = 0; c < C; ++c) {
     spikes[c] = q::lif_step_int(membrane[c], cur_[c], M);
     if (spikes[c]) x_[c] += rules::kSpikeResidual;
+    recorded[c] = q::membrane_in_thresholds(membrane[c]);
   }
 }
 
@@ -360,7 +362,7 @@ void QuantizedModel::time_mix(int i) {
   crossbar(l.att_output, y_.data(), acc_.data(), i, Op::AttOutput);
   for (int c = 0; c < C; ++c) cur_[c] = rules::att_current(acc_[c], l.att_output.out[c], M);
 
-  lif_and_residual(state_.mem_att[i], obs_.activity.spikes_att[i]);
+  lif_and_residual(state_.mem_att[i], obs_.activity.spikes_att[i], obs_.activity.membrane_att[i]);
 }
 
 void QuantizedModel::channel_mix(int i) {
@@ -388,7 +390,7 @@ void QuantizedModel::channel_mix(int i) {
   crossbar(l.ffn_value, h_.data(), acc_.data(), i, Op::FfnValue);
   for (int c = 0; c < C; ++c) cur_[c] = rules::ffn_current(r_[c], acc_[c], l.ffn_value.out[c], M);
 
-  lif_and_residual(state_.mem_ffn[i], obs_.activity.spikes_ffn[i]);
+  lif_and_residual(state_.mem_ffn[i], obs_.activity.spikes_ffn[i], obs_.activity.membrane_ffn[i]);
 }
 
 const std::vector<float>& QuantizedModel::step(int token) {

@@ -109,7 +109,7 @@ class QuantizedModel final : public TokenModel {
   // Integer LayerNorm of C values.
   void layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out);
   // LIF on the current in cur_, spikes added to the residual x_.
-  void lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes);
+  void lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, std::vector<float>& recorded);
   // r_ = σ(requantize(W·xr_)), as both mixes compute their receptance.
   void receptance(const QuantizedSpikeGpt::Linear& lin, int layer, Op op);
   void time_mix(int layer);

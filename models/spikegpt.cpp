@@ -35,6 +35,8 @@ void StepActivity::resize(int n_layer, int n_embd) {
   spikes_att.assign(n_layer, std::vector<uint8_t>(n_embd, 0));
   spikes_ffn.assign(n_layer, std::vector<uint8_t>(n_embd, 0));
   relu2_nonzero.assign(n_layer, 0);
+  membrane_att.assign(n_layer, std::vector<float>(n_embd, 0.0f));
+  membrane_ffn.assign(n_layer, std::vector<float>(n_embd, 0.0f));
 }
 
 int64_t ModelConfig::parameter_count() const {
@@ -323,6 +325,7 @@ void GoldenModel::time_mix(int i, float* x) {
     spikes[c] = lif_step(mem[c], z_[c]);
     x[c] += float(spikes[c]);
   }
+  std::copy_n(mem, C, activity_.membrane_att[i].begin());
 }
 
 void GoldenModel::channel_mix(int i, float* x) {
@@ -351,6 +354,7 @@ void GoldenModel::channel_mix(int i, float* x) {
     spikes[c] = lif_step(mem[c], sigmoid(r_[c]) * y_[c]);
     x[c] += float(spikes[c]);
   }
+  std::copy_n(mem, C, activity_.membrane_ffn[i].begin());
 }
 
 const std::vector<float>& GoldenModel::step(int token) {

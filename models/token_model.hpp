@@ -18,6 +18,9 @@ struct StepActivity {
   std::vector<std::vector<uint8_t>> spikes_att;  // [layer][channel] 0/1, LIF after time-mix
   std::vector<std::vector<uint8_t>> spikes_ffn;  // [layer][channel] 0/1, LIF after channel-mix
   std::vector<int> relu2_nonzero;                // [layer] non-zero entries of ReLU²(key) (of 4C)
+  // [layer][channel] each LIF's membrane after the step (0 after a spike), in units of the firing
+  // threshold (q::membrane_in_thresholds for the integer levels).
+  std::vector<std::vector<float>> membrane_att, membrane_ffn;
 
   void resize(int n_layer, int n_embd);
 };

@@ -58,11 +58,13 @@ class CppAccumulatorEngine final : public AccumulatorEngine {
     clear();
   }
 
-  void fire_lif(uint8_t* spikes) override {
+  void fire_lif(uint8_t* spikes, int32_t* membranes) override {
     read_out(acc_.data());
-    for (std::size_t r = 0; r < acc_.size(); ++r)
+    for (std::size_t r = 0; r < acc_.size(); ++r) {
       spikes[r] = q::lif_step_int(membrane_[r], rules::att_current(acc_[r], tile_.lif_current[r], tile_.membrane_bits),
                                   tile_.membrane_bits);
+      membranes[r] = membrane_[r];
+    }
   }
 
   void fire_neurons(uint8_t* spikes, int32_t* membranes) override {

@@ -49,8 +49,9 @@ class AccumulatorEngine {
   // Every row's accumulator (its events and partial sums) into acc[0..rows); cleared for the next token.
   virtual void read_out(int64_t* acc) = 0;
   // lif tiles: current = requantize(acc, lif_current[r], membrane_bits), LIF step on the engine's
-  // membranes (docs/numerics.md §4.8); spikes[0..rows) ∈ {0, 1}; accumulators cleared.
-  virtual void fire_lif(uint8_t* spikes) = 0;
+  // membranes (docs/numerics.md §4.8); spikes[0..rows) ∈ {0, 1} and each row's membrane after the
+  // step; accumulators cleared.
+  virtual void fire_lif(uint8_t* spikes, int32_t* membranes) = 0;
   // General-neuron tiles (a NIR reducer): current = requantize(acc, lif_current[r], membrane_bits),
   // then row r's neuron (neurons[r], docs/numerics.md §4.8a) on the engine's membranes and currents;
   // spikes[0..rows) ∈ {0, 1} and each row's membrane after the update; accumulators cleared.

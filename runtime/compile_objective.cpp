@@ -40,8 +40,8 @@ double estimated_energy_pj(const Mapping& m, const ChipSpec& chip, const EnergyT
   actions["sram.synapse_read"] = w.synapse_accesses;
   actions["sram.state_read"] = w.state_reads;
   actions["sram.state_write"] = w.state_writes;
-  actions["router.flit_hop"] =
-      tokens * (e.flits_injected_per_token + e.mesh_flit_hops_per_token + e.inter_chip_flits_per_token);
+  actions["router.flit_hop"] = tokens * (e.mesh_flit_hops_per_token + e.inter_chip_flits_per_token);
+  actions["router.flit_delivery"] = tokens * e.flits_delivered_per_token;
   actions["link.inter_chip_flit"] = tokens * e.inter_chip_flits_per_token;
   const Topology topology(chip);
   RoutingOptions routing = m.routing_options;

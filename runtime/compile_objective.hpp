@@ -38,7 +38,7 @@ struct ObjectiveOptions {
 
 // The chip's energy per token, in pJ, that a placed mapping's estimate predicts: `work` (what its
 // replay did) and the estimate's traffic priced as the report prices the simulator's counts
-// (chip_actions with whole SRAM accesses, router.flit_hop, link.inter_chip_flit), plus the static
+// (chip_actions with whole SRAM accesses, router.flit_hop and flit_delivery, link.inter_chip_flit), plus the static
 // energy of the tiles power.gating keeps on, over the latency bound.
 double estimated_energy_pj(const Mapping& mapping, const ChipSpec& chip, const EnergyTable& table,
                            const EstimatedWork& work);

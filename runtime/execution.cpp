@@ -58,11 +58,15 @@ GenerationResult generate(TokenModel& model, const std::vector<int>& prompt, int
     r.activity.add(activity);
     r.counts.add(model.last_counts());
     if (keep.logits) r.logits.insert(r.logits.end(), logits.begin(), logits.end());
-    if (keep.spikes)
-      for (std::size_t layer = 0; layer < activity.spikes_att.size(); ++layer) {
-        r.spikes.insert(r.spikes.end(), activity.spikes_att[layer].begin(), activity.spikes_att[layer].end());
-        r.spikes.insert(r.spikes.end(), activity.spikes_ffn[layer].begin(), activity.spikes_ffn[layer].end());
+    // Layer by layer, the time mix's LIF then the channel mix's: the raster's layout.
+    const auto keep_layers = [](const auto& att, const auto& ffn, auto& into) {
+      for (std::size_t layer = 0; layer < att.size(); ++layer) {
+        into.insert(into.end(), att[layer].begin(), att[layer].end());
+        into.insert(into.end(), ffn[layer].begin(), ffn[layer].end());
       }
+    };
+    if (keep.spikes) keep_layers(activity.spikes_att, activity.spikes_ffn, r.spikes);
+    if (keep.membranes) keep_layers(activity.membrane_att, activity.membrane_ffn, r.membranes);
     ++r.logit_rows;
   };
   model.reset();

@@ -35,12 +35,14 @@ struct CountTotals {
 struct GenerationRecording {
   bool logits = false;   // every row of logits
   bool spikes = false;   // every LIF spike: [steps × n_layer × 2 (att, ffn) × n_embd]
+  bool membranes = false;  // every LIF membrane after its step, same layout, in threshold units
 };
 
 struct GenerationResult {
   std::vector<int> generated;
   std::vector<float> logits;   // [rows × vocab], one row per consumed token, if requested
   std::vector<uint8_t> spikes; // [rows × n_layer × 2 × n_embd] 0/1, if requested: att then ffn
+  std::vector<float> membranes;  // [rows × n_layer × 2 × n_embd], if requested: StepActivity's
   int64_t logit_rows = 0;
   ActivityTotals activity;
   CountTotals counts;

@@ -62,6 +62,11 @@ class NirCrossbarUnit final : public UnitBehavior {
 
   AccumulatorEngine* engine() override { return engine_.get(); }
 
+  NeuronView neurons() const override {
+    if (membranes_.empty()) return {};
+    return {spiked_.data(), membranes_.data(), int64_t(membranes_.size()), lif_updates_};
+  }
+
   void start_token(UnitOutbox&) override {
     started_ = computed_ = finished_ = false;
     events_ended_ = partials_ended_ = 0;

@@ -357,6 +357,35 @@ json chip_section(const ReportInputs& in, const ActionCounts& run_actions, const
     chip["decode_latency_per_token_ns"] = nullptr;
   }
   chip["energy_includes_static"] = bool(run_seconds);
+  // The run's energy per token under a table (static included where measured), and at the two
+  // ends of the ranges the table gives where its sources disagree (null without ranges).
+  const auto total_under = [&](const EnergyTable& t) {
+    double total = price_pj(run_actions, t) / steps;
+    if (run_seconds) total += static_energy_pj(t, charged_power(*s.chip, s.power), *run_seconds) / steps;
+    return total;
+  };
+  const auto ends = [&](const EnergyTable& t, json& into) {
+    into["low_per_token_pj"] = t.has_ranges() ? json(total_under(t.at_low_end())) : json();
+    into["high_per_token_pj"] = t.has_ranges() ? json(total_under(t.at_high_end())) : json();
+  };
+  chip["range"] = json();
+  if (table.has_ranges()) {
+    json range, disputed = json::array();
+    for (const auto& [action, pj] : table.actions_pj) {
+      const auto low = table.low_pj.find(action), high = table.high_pj.find(action);
+      const auto counted = run_actions.find(action);
+      if ((low == table.low_pj.end() && high == table.high_pj.end()) || counted == run_actions.end() ||
+          counted->second == 0)
+        continue;  // agreed on, or never counted in this run: no spread
+      disputed.push_back({{"action", action},
+                          {"low", low != table.low_pj.end() ? low->second : pj},
+                          {"pj_each", pj},
+                          {"high", high != table.high_pj.end() ? high->second : pj}});
+    }
+    ends(table, range);
+    range["actions"] = disputed;
+    chip["range"] = range;
+  }
   // The same actions and simulated time under every shipped table (null when none was given).
   json tables = json::array();
   for (const EnergyTable& other : in.side_by_side) {
@@ -372,6 +401,7 @@ json chip_section(const ReportInputs& in, const ActionCounts& run_actions, const
       row["ratio_to_report_table"] = chip["energy_per_token_pj"].get<double>() > 0
                                          ? total / chip["energy_per_token_pj"].get<double>()
                                          : 0.0;
+      ends(other, row);
     } catch (const std::exception& e) {
       row["unavailable"] = e.what();  // the table lacks an action the run counted
     }
@@ -415,12 +445,14 @@ json per_step_rows(const ReportInputs& in, const ActionMapping& mapping, double 
              {"synapse_read_bits", c.synapse_read_bits}, {"state_read_bytes", c.state_read_bytes},
              {"state_write_bytes", c.state_write_bytes}};
     if (s.network && !s.network->per_step.empty()) {
-      a["router.flit_hop"] = double(s.network->per_step[i].flit_hops);
-      a["link.inter_chip_flit"] = double(s.network->per_step[i].inter_chip_flits);
-      row["flit_hops"] = s.network->per_step[i].flit_hops;
-      row["inter_chip_flits"] = s.network->per_step[i].inter_chip_flits;
+      const NetworkStepStats& n = s.network->per_step[i];
+      a += network_actions(n);
+      row["flit_hops"] = n.flit_hops;
+      row["flits_delivered"] = n.flits_delivered;
+      row["inter_chip_flits"] = n.inter_chip_flits;
     } else {
       row["flit_hops"] = nullptr;
+      row["flits_delivered"] = nullptr;
       row["inter_chip_flits"] = nullptr;
     }
     row["dynamic_energy_pj"] = price_pj(a, table);
@@ -602,8 +634,9 @@ json build_report(const ReportInputs& in) {
                                        "(needs the cycle-accurate simulator)",
                                        s.level));
   if (!s.network)
-    not_measured.push_back(fmt::format("router.flit_hop and link.inter_chip_flit (mesh flit-hops, inter-chip "
-                                       "traffic): not measured at the {} level (needs placement and routing)",
+    not_measured.push_back(fmt::format("router.flit_hop, router.flit_delivery and link.inter_chip_flit (the "
+                                       "network's traffic): not measured at the {} level (needs the cycle-accurate "
+                                       "simulator's network)",
                                        s.level));
   if (!s.cores) not_measured.push_back(fmt::format("per-core counters: not measured at the {} level", s.level));
   r["not_measured"] = not_measured;
@@ -644,10 +677,7 @@ json build_report(const ReportInputs& in) {
     for (const auto& a : layer_actions) run_actions += a;
   }
   // Router and link actions come from the network statistics only (never estimated).
-  if (s.network) {
-    run_actions["router.flit_hop"] = double(s.network->flit_hops);
-    run_actions["link.inter_chip_flit"] = double(s.network->inter_chip_flits);
-  }
+  if (s.network) run_actions += network_actions(*s.network);
 
   const json chip = chip_section(in, run_actions, counts_source, warnings);
   const bool run_timed = chip["energy_includes_static"].get<bool>();
@@ -696,8 +726,7 @@ json build_report(const ReportInputs& in) {
   }
   // The network's energy belongs to no layer: its own row, so the rows add up to the dynamic total.
   if (s.network) {
-    ActionCounts network;
-    for (const char* action : {"router.flit_hop", "link.inter_chip_flit"}) network[action] = run_actions[action];
+    const ActionCounts network = network_actions(*s.network);
     per_layer.push_back(breakdown_row({{"layer", "network"},
                                        {"firing_rate_att", nullptr},
                                        {"firing_rate_ffn", nullptr},
@@ -720,6 +749,7 @@ json build_report(const ReportInputs& in) {
   r["per_core"] = per_core_rows(in);
   r["mesh"] = mesh_view(in.chip, s);
   r["critical_path"] = critical_path_view(s);
+  r["raster"] = in.raster ? spike_raster_json(*in.raster) : json();
   const double measured_rate = lif_all > 0 ? spikes_all / lif_all : 0.0;
   r["firing_rate_mean"] = measured_rate;
 
@@ -839,7 +869,7 @@ json build_report(const ReportInputs& in) {
   // the paper counts), next to the dense work of the same model.
   ActionCounts chip_compute = scaled(run_actions, 1 / steps);
   for (const char* excluded : {"sram.synapse_read", "sram.state_read", "sram.state_write", "core.event_out",
-                               "router.flit_hop", "link.inter_chip_flit"})
+                               "router.flit_hop", "router.flit_delivery", "link.inter_chip_flit"})
     chip_compute.erase(excluded);
   const double chip_conv_pj = price_pj(chip_compute, conv);
   const double chip_sops = chip_compute["synaptic_op.binary"] + chip_compute["synaptic_op.graded"] +

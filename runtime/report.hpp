@@ -18,6 +18,7 @@
 #include "chips/energy_table.hpp"
 #include "chips/gpu_spec.hpp"
 #include "runtime/gpu_measured.hpp"
+#include "runtime/spike_raster.hpp"
 #include "runtime/stats.hpp"
 
 namespace spiketile {
@@ -87,6 +88,8 @@ struct ReportInputs {
   // Every shipped energy table (chips/energy/): the run priced with each, side by side with
   // `table`, so a conclusion that holds under one calibration only shows as such.
   std::vector<EnergyTable> side_by_side;
+  // One layer's spikes from the run's --spikes-out file, drawn as a raster (absent: none given).
+  std::optional<SpikeRaster> raster;
 };
 
 // Builds the whole report as JSON (format kReportFormat, docs/report.md §5). Everything the text,
@@ -107,6 +110,9 @@ std::string format_energy_pj(double pj);
 // Per token, static beside dynamic with the power policy named, from a report's "chip" object:
 // "dynamic 2.1 µJ, static 1.75 µJ (core gating: 49 of 256 tiles powered, 207 gated at 5 %), total 3.85 µJ".
 std::string chip_energy_split(const nlohmann::json& chip);
+// "7.1 µJ to 7.6 µJ per token where the sources disagree: router.flit_hop 9.6-13.5 pJ, …" (""
+// when the report's table states no range for an action the run counted).
+std::string energy_range_line(const nlohmann::json& chip, const std::string& step);
 
 // The verdict (report["verdict"]): per baseline, each metric's winner, factor and the term behind
 // each side, computed from the report's figures (runtime/report_verdict.cpp).

@@ -157,6 +157,44 @@ std::string mesh_heat_map(const json& mesh) {
   return svg.str();
 }
 
+// One layer's spikes: time left to right (a column per step), neurons top to bottom, the time-mix
+// LIF above the channel-mix LIF; each spike a dot. Its JSON is `raster` (runtime/spike_raster.hpp).
+std::string spike_raster_chart(const json& raster) {
+  const int64_t steps = raster["steps"].get<int64_t>(), neurons = raster["neurons"].get<int64_t>();
+  const double plot_w = 760, dx = plot_w / double(std::max<int64_t>(steps, 1));
+  const double dy = std::max(0.5, std::min(3.0, 240.0 / double(std::max<int64_t>(neurons, 1))));
+  const double panel_h = dy * double(neurons), left = 120, top = 40, gap = 28;
+  const double width = left + plot_w + 10, height = top + 2 * panel_h + gap + 30;
+  std::ostringstream svg;
+  svg << fmt::format(R"(<svg id="chart-raster" class="chart" width="{:.0f}" height="{:.0f}" viewBox="0 0 {:.0f} {:.0f}" )"
+                     R"(role="img" aria-label="spike raster of layer {}">)",
+                     width, height, width, height, number(raster["layer"]))
+      << fmt::format(R"(<text x="0" y="18" class="title">Spike raster, layer {}: {} steps × {} neurons ({} and {} spikes)</text>)",
+                     number(raster["layer"]), steps, neurons, number(raster["spikes_att"]), number(raster["spikes_ffn"]))
+      << R"(<text x="0" y="34" class="label">a dot per spike; x = step (token), y = neuron</text>)";
+  const struct {
+    const char* key;
+    const char* name;
+    const char* color;
+  } panels[] = {{"att", "time-mix LIF", "#3b73b9"}, {"ffn", "channel-mix LIF", "#7a5cb8"}};
+  for (int k = 0; k < 2; ++k) {
+    const double y0 = top + k * (panel_h + gap);
+    svg << fmt::format(R"(<rect x="{:.0f}" y="{:.1f}" width="{:.0f}" height="{:.1f}" fill="#f6f6f6" stroke="#ccc"/>)", left,
+                       y0, plot_w, panel_h)
+        << fmt::format(R"(<text x="{:.0f}" y="{:.1f}" text-anchor="end" class="label">{}</text>)", left - 6,
+                       y0 + panel_h / 2 + 4, panels[k].name);
+    for (const auto& spike : raster[panels[k].key])
+      svg << fmt::format(R"(<rect x="{:.2f}" y="{:.2f}" width="{:.2f}" height="{:.2f}" fill="{}"/>)",
+                         left + dx * spike[0].get<double>(), y0 + dy * spike[1].get<double>(), std::max(dx - 0.5, 0.5),
+                         dy, panels[k].color);
+  }
+  svg << fmt::format(R"(<text x="{:.0f}" y="{:.0f}" class="label">step 0</text>)", left, height - 8)
+      << fmt::format(R"(<text x="{:.0f}" y="{:.0f}" text-anchor="end" class="label">step {}</text>)", left + plot_w,
+                     height - 8, steps - 1)
+      << "</svg>\n";
+  return svg.str();
+}
+
 // A categorical colour per layer (the global ops grey), so a stage and its steps on the critical
 // path read as one layer.
 std::string layer_color(int layer) {
@@ -361,6 +399,8 @@ std::string report_html(const json& r) {
       << table({"energy table", "dynamic per " + step, "static per " + step, "total per " + step, "× this report's table"},
                table_rows);
   }
+  if (const std::string range = energy_range_line(chip, step); !range.empty())
+    h << fmt::format("<p>Range: {}.</p>\n", escape(range));
   h << fmt::format("<p>Per {}: {}; latency per {} {}; {}s/s {}.</p>\n", step, escape(chip_energy_split(chip)), step,
                    chip["latency_per_token_ns"].is_null() ? "not measured at this level"
                                                           : fmt::format("{:.1f} ns", chip["latency_per_token_ns"].get<double>()),
@@ -409,6 +449,7 @@ std::string report_html(const json& r) {
   h << bar_chart("chart-energy-by-layer", "Dynamic energy per token by layer", by_layer, false);
   h << bar_chart("chart-firing-rate", "Firing rate per layer (spikes per neuron per token) and ReLU² density", rates,
                  false);
+  if (r.contains("raster") && !r["raster"].is_null()) h << spike_raster_chart(r["raster"]);
   h << table({"layer", "energy", "SOP graded", "SOP bit-serial", "SOP binary", "dense MACs", "neuron updates",
               "SFU ops", "fire att", "fire ffn", "ReLU² density"},
              layer_rows);

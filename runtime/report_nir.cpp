@@ -65,10 +65,7 @@ json build_nir_report(const ReportInputs& in) {
     lif_updates += core.neuron_updates_lif;
     updates += core.neuron_updates_lif + core.neuron_updates_other;
   }
-  if (s.network) {
-    run_actions["router.flit_hop"] = double(s.network->flit_hops);
-    run_actions["link.inter_chip_flit"] = double(s.network->inter_chip_flits);
-  }
+  if (s.network) run_actions += network_actions(*s.network);
   const json chip = chip_section(in, run_actions, "simulator per-core counters (cores section)", warnings);
   r["chip"] = chip;
 
@@ -107,8 +104,7 @@ json build_nir_report(const ReportInputs& in) {
     per_population.push_back(breakdown_row(row, scaled(population_actions[k + 1], 1 / steps), table));
   }
   if (s.network) {
-    ActionCounts network;
-    for (const char* action : {"router.flit_hop", "link.inter_chip_flit"}) network[action] = run_actions[action];
+    const ActionCounts network = network_actions(*s.network);
     per_population.push_back(breakdown_row({{"population", "network"}, {"type", nullptr}, {"neurons", nullptr},
                                             {"cores", nullptr}, {"spikes", nullptr}, {"firing_rate", nullptr}},
                                            scaled(network, 1 / steps), table));
@@ -192,6 +188,8 @@ void print_nir_report_summary(std::FILE* out, const json& r) {
              inference["sop_binary"].get<int64_t>(), inference["sop_graded"].get<int64_t>());
   fmt::print(out, "per time step: {}; {:.1f} ns per step\n", chip_energy_split(chip),
              chip["latency_per_token_ns"].get<double>());
+  if (const std::string range = energy_range_line(chip, "time step"); !range.empty())
+    fmt::print(out, "  range: {}\n", range);
   fmt::print(out, "  by component: {}\n", components_line(chip));
   if (const std::string tables = side_by_side_line(chip); !tables.empty())
     fmt::print(out, "  under every shipped energy table, per time step: {}\n", tables);

@@ -17,6 +17,14 @@ namespace spiketile {
 ActionCounts& operator+=(ActionCounts& a, const ActionCounts& b);
 ActionCounts scaled(ActionCounts a, double factor);
 nlohmann::json actions_json(const ActionCounts& a);
+// The measured network traffic (the run's StatsNetwork or one step's NetworkStepStats) as the
+// actions that price it: the one place flit-hops, deliveries and inter-chip flits become energy.
+template <class Traffic>
+ActionCounts network_actions(const Traffic& t) {
+  return {{"router.flit_hop", double(t.flit_hops)},
+          {"router.flit_delivery", double(t.flits_delivered)},
+          {"link.inter_chip_flit", double(t.inter_chip_flits)}};
+}
 // One breakdown row: its actions per step, priced.
 nlohmann::json breakdown_row(nlohmann::json row, const ActionCounts& per_step, const EnergyTable& table);
 // The GPU measurement files as the report shows them (null when none was given).

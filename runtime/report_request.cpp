@@ -38,7 +38,9 @@ ReportInputs report_inputs(const ReportRequest& o, std::vector<std::string>* inp
   if (inputs) {
     *inputs = {o.stats, o.energy_table, o.convention_table, chip_path, gpu};
     inputs->insert(inputs->end(), o.gpu_measured.begin(), o.gpu_measured.end());
+    if (!o.raster.empty()) inputs->push_back(o.raster);
   }
+  if (!o.raster.empty()) in.raster = read_spike_raster(o.raster, o.raster_layer, in.stats);
   for (const std::string& path : o.gpu_measured) {
     in.gpu_measured.push_back(read_gpu_measurement(path));
     require_same_model(in.gpu_measured.back(), in.stats.model, o.stats);

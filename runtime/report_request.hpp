@@ -20,6 +20,8 @@ struct ReportRequest {
   int batch = 8;
   std::string encoding = "graded";
   std::vector<std::string> gpu_measured;   // spiketile_gpu_bench --json files of the stats' model
+  std::string raster;  // the same run's --spikes-out file, to draw (empty: none)
+  int raster_layer = 0;
 };
 
 // "h100" names chips/gpu/h100.yaml; anything with a '/' or ending in .yaml is a path. An unknown

@@ -105,10 +105,25 @@ std::string side_by_side_line(const json& chip) {
     line += (line.empty() ? "" : "; ") +
             (t.contains("unavailable")
                  ? fmt::format("{} not applicable ({})", t["name"].get<std::string>(), t["unavailable"].get<std::string>())
-                 : fmt::format("{} {} ({:.3g}×)", t["name"].get<std::string>(),
+                 : fmt::format("{} {} ({:.3g}×{})", t["name"].get<std::string>(),
                                format_energy_pj(t["energy_per_token_pj"].get<double>()),
-                               t["ratio_to_report_table"].get<double>()));
+                               t["ratio_to_report_table"].get<double>(),
+                               t.value("low_per_token_pj", json()).is_null()
+                                   ? ""
+                                   : fmt::format(", {} to {}", format_energy_pj(t["low_per_token_pj"].get<double>()),
+                                                 format_energy_pj(t["high_per_token_pj"].get<double>()))));
   return line;
+}
+
+std::string energy_range_line(const json& chip, const std::string& step) {
+  if (!chip.contains("range") || chip["range"].is_null() || chip["range"]["actions"].empty()) return "";
+  std::string actions;
+  for (const auto& a : chip["range"]["actions"])
+    actions += fmt::format("{}{} {:g}-{:g} pJ (table {:g})", actions.empty() ? "" : ", ", a["action"].get<std::string>(),
+                           a["low"].get<double>(), a["high"].get<double>(), a["pj_each"].get<double>());
+  return fmt::format("{} to {} per {} where the sources disagree: {}",
+                     format_energy_pj(chip["range"]["low_per_token_pj"].get<double>()),
+                     format_energy_pj(chip["range"]["high_per_token_pj"].get<double>()), step, actions);
 }
 
 std::string components_line(const json& chip) {
@@ -158,6 +173,7 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
   if (const std::string tables = side_by_side_line(chip); !tables.empty())
     fmt::print(out, "  under every shipped energy table, per token: {}\n", tables);
   fmt::print(out, "  per token: {}\n", chip_energy_split(chip));
+  if (const std::string range = energy_range_line(chip, "token"); !range.empty()) fmt::print(out, "  range: {}\n", range);
   fmt::print(out, "  latency per token {}; tokens/s {}\n",
              or_not_measured(chip["latency_per_token_ns"], [](double v) { return fmt::format("{:.1f} ns", v); }),
              or_not_measured(chip["tokens_per_s"], [](double v) { return si(v, ""); }));
@@ -180,7 +196,8 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
                rate(l["firing_rate_att"]), rate(l["firing_rate_ffn"]), rate(l["relu2_density"]));
   }
   if (r["per_layer"].size() && r["per_layer"].back()["layer"] == "network")
-    fmt::print(out, "  (the rows add up to the dynamic energy per token; network: router hops and inter-chip links)\n");
+    fmt::print(out, "  (the rows add up to the dynamic energy per token; network: flit-hops, deliveries into cores and "
+                    "inter-chip links)\n");
 
   const json& gpu = r["gpu"];
   fmt::print(out, "\nchip vs dense GPU baseline, per token (same model, same tokens; latency: the chip's decode):\n");

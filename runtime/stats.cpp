@@ -77,6 +77,7 @@ struct NetworkCounter {
 constexpr NetworkCounter kNetworkCounters[] = {
     {"packets", &NetworkStepStats::packets},
     {"flit_hops", &NetworkStepStats::flit_hops},
+    {"flits_delivered", &NetworkStepStats::flits_delivered},
     {"inter_chip_flits", &NetworkStepStats::inter_chip_flits},
 };
 
@@ -278,6 +279,7 @@ json stats_to_json(const RunStats& s) {
     }
     j["network"] = {{"packets", s.network->packets},
                     {"flit_hops", s.network->flit_hops},
+                    {"flits_delivered", s.network->flits_delivered},
                     {"inter_chip_flits", s.network->inter_chip_flits},
                     {"per_step", per_step}};
     if (!s.network->detail_json.empty()) j["network"]["detail"] = json::parse(s.network->detail_json);
@@ -395,6 +397,7 @@ RunStats stats_from_json(const json& j) {
     StatsNetwork n;
     n.packets = get_as<int64_t>(network, "packets", "network");
     n.flit_hops = get_as<int64_t>(network, "flit_hops", "network");
+    n.flits_delivered = get_as<int64_t>(network, "flits_delivered", "network");
     n.inter_chip_flits = get_as<int64_t>(network, "inter_chip_flits", "network");
     const json& per_step = field(network, "per_step", "network.per_step");
     if (!per_step.is_array()) field_error("network.per_step", "must be an array");

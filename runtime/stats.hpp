@@ -1,5 +1,5 @@
 // What a run measured, in one file every execution level writes and `spiketile report` reads
-// (format "spiketile-stats-1", docs/stats-format.md).
+// (format "spiketile-stats-2", docs/stats-format.md).
 //
 // Counts are always present. The chip, cycle, network and per-core sections exist only at
 // levels that measure them (the cycle-accurate simulator); an absent section means "not
@@ -20,7 +20,7 @@
 
 namespace spiketile {
 
-inline constexpr const char* kStatsFormat = "spiketile-stats-1";
+inline constexpr const char* kStatsFormat = "spiketile-stats-2";
 
 // Execution levels, from the float reference down to the cycle-accurate chip.
 const std::vector<std::string>& stats_level_names();  // golden, quantized, mapping, simulator
@@ -85,12 +85,16 @@ struct StatsCycles {
 };
 
 struct NetworkStepStats {
-  int64_t packets = 0, flit_hops = 0, inter_chip_flits = 0;
+  int64_t packets = 0, flit_hops = 0, flits_delivered = 0, inter_chip_flits = 0;
 };
 
 struct StatsNetwork {
   int64_t packets = 0;           // event packets injected
-  int64_t flit_hops = 0;         // flits through routers (a packet crossing h links: h + 1 per flit)
+  // Flit-hops, the one definition (docs/stats-format.md): flits × links crossed from router to
+  // router, mesh and inter-chip alike; a packet of f flits crossing h links makes f·h. A
+  // multicast tree counts each of its links once.
+  int64_t flit_hops = 0;
+  int64_t flits_delivered = 0;   // flits handed from a router to its own core, one per destination
   int64_t inter_chip_flits = 0;  // flits across inter-chip links
   std::vector<NetworkStepStats> per_step;  // may be empty; otherwise one entry per step
   // Every statistic the network model registered by name (per router, port and link: packets,

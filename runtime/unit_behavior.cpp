@@ -201,11 +201,17 @@ class CrossbarUnit final : public LinkedUnit {
       b_.assign(rows, 0);
       p_.assign(rows, q::kWkvNegInf);
     }
-    if (u_.function == NeuronFunction::FfnValueGateLif) membrane_.assign(rows, 0);
+    if (u_.function == NeuronFunction::FfnValueGateLif || u_.function == NeuronFunction::AttOutputLif)
+      membrane_.assign(rows, 0);
     engine_->reset_state();
   }
 
   AccumulatorEngine* engine() override { return engine_.get(); }
+
+  NeuronView neurons() const override {
+    if (membrane_.empty()) return {};
+    return {spikes_.data(), membrane_.data(), int64_t(membrane_.size()), lif_updates_};
+  }
 
   void start_token(UnitOutbox&) override {
     std::fill(r_.begin(), r_.end(), 0);
@@ -286,7 +292,7 @@ class CrossbarUnit final : public LinkedUnit {
       return;
     // The LIF of att.output runs in the engine (the RTL core's tick); every other function needs the
     // raw accumulators (rtl/README.md, "Why partial sums and readout ticks").
-    if (u_.function == NeuronFunction::AttOutputLif) engine_->fire_lif(spikes_.data());
+    if (u_.function == NeuronFunction::AttOutputLif) engine_->fire_lif(spikes_.data(), membrane_.data());
     else engine_->read_out(acc_.data());
     fire(out);
     finished_ = true;
@@ -322,10 +328,14 @@ class CrossbarUnit final : public LinkedUnit {
       case NeuronFunction::AttOutputLif:
       case NeuronFunction::FfnValueGateLif: {
         const bool att = u_.function == NeuronFunction::AttOutputLif;
-        auto& spikes = (att ? observations().activity.spikes_att : observations().activity.spikes_ffn)[std::size_t(u_.layer)];
+        StepActivity& activity = observations().activity;
+        auto& spikes = (att ? activity.spikes_att : activity.spikes_ffn)[std::size_t(u_.layer)];
+        auto& membranes = (att ? activity.membrane_att : activity.membrane_ffn)[std::size_t(u_.layer)];
         for (int64_t r = 0; r < rows; ++r) {
           const auto i = std::size_t(r);
           const bool spike = att ? spikes_[i] != 0 : q::lif_step_int(membrane_[i], rules::ffn_current(r_[i], acc_[i], out_[i], M), M);
+          spikes_[i] = uint8_t(spike);
+          membranes[std::size_t(u_.out_begin + r)] = q::membrane_in_thresholds(membrane_[i]);
           if (spike) {
             spikes[std::size_t(u_.out_begin + r)] = 1;
             send_value(FlowRole::Spikes, u_.out_begin + r, 1, out);
@@ -367,7 +377,9 @@ class CrossbarUnit final : public LinkedUnit {
   q::Multiplier gate_;
   std::vector<int32_t> time_first_, time_decay_;
   std::vector<int64_t> a_, b_;
-  std::vector<int32_t> p_, membrane_;   // membrane_: the channel mix's LIF (the gate r·acc runs outside the core)
+  // membrane_: the channel mix's LIF (the gate r·acc runs outside the core), or the time mix's as
+  // the engine reported it after its tick.
+  std::vector<int32_t> p_, membrane_;
   std::vector<int32_t> r_, k_;
   std::vector<int64_t> acc_;
   std::vector<uint8_t> spikes_;

@@ -83,6 +83,16 @@ class UnitBehavior {
   int64_t lif_updates() const { return lif_updates_; }
   // A crossbar unit's accumulation engine (runtime/accumulator_engine.hpp); nullptr for other units.
   virtual AccumulatorEngine* engine() { return nullptr; }
+  // The rows' spikes and integer membranes (docs/numerics.md §4.8) after the unit's last neuron
+  // update, and how many updates it has made, for a waveform trace; rows 0 for a unit without
+  // spiking neurons.
+  struct NeuronView {
+    const uint8_t* spikes = nullptr;
+    const int32_t* membranes = nullptr;
+    int64_t rows = 0;
+    int64_t updates = 0;  // grows with every update (a count of neuron updates)
+  };
+  virtual NeuronView neurons() const { return {}; }
   // Where the unit records the spikes and crossbar inputs of the token it works on. A level that
   // keeps several tokens in flight (the simulator's pipelined prefill) points each unit at its
   // token's record when the unit starts that token.

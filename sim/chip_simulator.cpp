@@ -136,13 +136,25 @@ class CoreModule : public sc_core::sc_module {
     pending_values_.push_back(e.value);
   }
 
-  // VCD: whether the core is working and how many events wait in its axon queue. Only traced
-  // cores own signals (and wake at the end of each piece of work to lower `busy`).
+  // VCD: whether the core is working and how many events wait in its axon queue, and for a unit
+  // with spiking neurons each neuron's spike and integer membrane (named by its output index),
+  // set when the update's work ends. Only traced cores own signals (and wake at the end of each
+  // piece of work to lower `busy`).
   void trace(sc_core::sc_trace_file* file, const std::string& prefix) {
     busy_signal_ = std::make_unique<sc_core::sc_signal<bool>>((prefix + "_busy").c_str());
     queue_signal_ = std::make_unique<sc_core::sc_signal<int>>((prefix + "_queue").c_str());
     sc_core::sc_trace(file, *busy_signal_, prefix + ".busy");
     sc_core::sc_trace(file, *queue_signal_, prefix + ".axon_queue");
+    const UnitBehavior::NeuronView n = behavior().neurons();
+    const int64_t first = chip_.mapping_->units[std::size_t(unit_)].out_begin;
+    for (int64_t r = 0; r < n.rows; ++r) {
+      const std::string name = fmt::format("{}_neuron_{}", prefix, first + r);
+      spike_signals_.push_back(std::make_unique<sc_core::sc_signal<bool>>((name + "_spike").c_str()));
+      membrane_signals_.push_back(std::make_unique<sc_core::sc_signal<int>>((name + "_v").c_str()));
+      sc_core::sc_trace(file, *spike_signals_.back(), fmt::format("{}.neuron_{}.spike", prefix, first + r));
+      sc_core::sc_trace(file, *membrane_signals_.back(), fmt::format("{}.neuron_{}.v", prefix, first + r));
+    }
+    traced_updates_ = n.updates;
     ni_.set_delivery_listener(nullptr);
   }
 
@@ -180,6 +192,13 @@ class CoreModule : public sc_core::sc_module {
     if (busy_signal_) {
       busy_signal_->write(busy_until_ > now);
       queue_signal_->write(int(ni_.deliveries_waiting()));
+      if (neurons_due_ <= now) {
+        for (std::size_t r = 0; r < spike_signals_.size(); ++r) {
+          spike_signals_[r]->write(neuron_spikes_[r] != 0);
+          membrane_signals_[r]->write(neuron_membranes_[r]);
+        }
+        neurons_due_ = kNever;
+      }
       if (busy_until_ > now) next = std::min(next, busy_until_);
     }
     wake_at(next);
@@ -297,11 +316,22 @@ class CoreModule : public sc_core::sc_module {
       state_writes += priced_.state_writes;
     }
     for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].due = busy_until_;
+    if (!spike_signals_.empty()) note_neuron_update();
     chip_.network_->note_progress();
     if (!finished_token_ && behavior().finished()) {
       finished_token_ = true;
       chip_.unit_finished(unit_, token_, busy_until_);
     }
+  }
+
+  // A traced unit's neurons after an update, kept for the signals until its work ends.
+  void note_neuron_update() {
+    const UnitBehavior::NeuronView n = behavior().neurons();
+    if (n.updates == traced_updates_) return;
+    traced_updates_ = n.updates;
+    neuron_spikes_.assign(n.spikes, n.spikes + n.rows);
+    neuron_membranes_.assign(n.membranes, n.membranes + n.rows);
+    neurons_due_ = busy_until_;
   }
 
   // Injects the next values of the first pending run: up to the flow's burst capacity of them as
@@ -322,7 +352,6 @@ class CoreModule : public sc_core::sc_module {
     p.token = int32_t(run.token);
     ChipSimulator::TokenInFlight& token = chip_.token_in_flight(run.token);
     ++token.packets;
-    token.flits_injected += p.flits;
     run.taken += events;
     if (run.taken == run.count) {
       pending_.pop_front();
@@ -384,6 +413,12 @@ class CoreModule : public sc_core::sc_module {
   const Cycle idle_reaction_cycles_ = timing_.cycles(Counts{});
   std::unique_ptr<sc_core::sc_signal<bool>> busy_signal_;
   std::unique_ptr<sc_core::sc_signal<int>> queue_signal_;
+  std::vector<std::unique_ptr<sc_core::sc_signal<bool>>> spike_signals_;
+  std::vector<std::unique_ptr<sc_core::sc_signal<int>>> membrane_signals_;
+  int64_t traced_updates_ = 0;
+  std::vector<uint8_t> neuron_spikes_;
+  std::vector<int32_t> neuron_membranes_;
+  Cycle neurons_due_ = kNever;
 };
 
 ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options)
@@ -548,7 +583,7 @@ void ChipSimulator::run_steps(int64_t steps) {
   tokens_finished_ = 0;
   burst_values_.clear();  // the last run's bursts were all taken: it ended with every core done
   burst_base_ = 0;
-  traffic_by_token_.assign(2 * std::size_t(steps), 0);
+  traffic_by_token_.assign(Network::kTrafficKinds * std::size_t(steps), 0);
   network_->count_traffic_by_token(&traffic_by_token_);
   const Cycle start = now();
   last_finished_at_ = start;
@@ -636,9 +671,10 @@ void ChipSimulator::token_finished(Cycle at) {
   last_finished_at_ = std::max(at, last_finished_at_);
   NetworkStepStats net;
   net.packets = t.packets;
-  const int64_t mesh = traffic_by_token_[2 * std::size_t(position)];
-  net.inter_chip_flits = traffic_by_token_[2 * std::size_t(position) + 1];
-  net.flit_hops = mesh + net.inter_chip_flits + t.flits_injected;  // a packet crossing h links passes h + 1 routers
+  const int64_t* traffic = &traffic_by_token_[Network::kTrafficKinds * std::size_t(position)];
+  net.inter_chip_flits = traffic[Network::kInterChipHops];
+  net.flit_hops = traffic[Network::kMeshHops] + net.inter_chip_flits;
+  net.flits_delivered = traffic[Network::kDelivered];
   network_per_step_.push_back(net);
   in_flight_.pop_front();
   ++tokens_finished_;
@@ -694,6 +730,7 @@ void ChipSimulator::fill_stats(RunStats& s) const {
   for (const auto& n : network_per_step_) {
     net.packets += n.packets;
     net.flit_hops += n.flit_hops;
+    net.flits_delivered += n.flits_delivered;
     net.inter_chip_flits += n.inter_chip_flits;
   }
   net.detail_json = network_->stats().to_json().dump();

@@ -144,7 +144,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
     TokenHost host;
     int units_finished = 0;
     Cycle finished_at = 0;           // the end of the last unit's work on it
-    int64_t packets = 0, flits_injected = 0;
+    int64_t packets = 0;
     int64_t first_burst = -1;        // handle of its first burst (-1: none yet)
     Counts work;                     // what every unit did for it (summed as each finishes it)
   };

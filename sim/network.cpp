@@ -70,6 +70,7 @@ void Network::on_delivered(const Delivery& delivery) {
   ++progress_;
   ++packets_delivered_;
   flits_delivered_ += delivery.packet.flits;
+  count_by_token(delivery.packet, kDelivered);
   const Cycle latency = delivery.arrival - delivery.packet.injected_at;
   latency_sum_ += latency;
   latency_max_ = std::max<uint64_t>(latency_max_, latency);

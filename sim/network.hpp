@@ -339,9 +339,10 @@ class Network : public sc_core::sc_module {
   // credit only the next one's departure can return: a deadlock. Empty when there is none.
   std::vector<WaitingBuffer> wait_cycle() const;
 
-  // Link flits by token: entry 2·t counts mesh flit-hops of packets tagged token t, entry 2·t + 1
-  // inter-chip flits (Packet::token); null stops the count. The simulator's overlapped tokens
-  // take their traffic from here.
+  // Flits by token (Packet::token), kTrafficKinds entries per token t: mesh flit-hops, inter-chip
+  // flit-hops and flits delivered into cores, at kTrafficKinds·t + TrafficKind; null stops the
+  // count. The simulator's overlapped tokens take their traffic from here.
+  enum TrafficKind { kMeshHops = 0, kInterChipHops = 1, kDelivered = 2, kTrafficKinds = 3 };
   void count_traffic_by_token(std::vector<int64_t>* flits) { traffic_by_token_ = flits; }
 
   // Statistics under "noc." (per router, port and link, and totals).
@@ -371,7 +372,10 @@ class Network : public sc_core::sc_module {
   void on_forked() { ++in_flight_; }
   void count_link_flits(const Packet& p, bool inter_chip) {
     (inter_chip ? inter_chip_flit_hops_ : mesh_flit_hops_) += p.flits;
-    if (traffic_by_token_ && p.token >= 0) (*traffic_by_token_)[2 * std::size_t(p.token) + inter_chip] += p.flits;
+    count_by_token(p, inter_chip ? kInterChipHops : kMeshHops);
+  }
+  void count_by_token(const Packet& p, TrafficKind kind) {
+    if (traffic_by_token_ && p.token >= 0) (*traffic_by_token_)[kTrafficKinds * std::size_t(p.token) + kind] += p.flits;
   }
   void on_quiescent();
   void on_dropped_copy();

@@ -11,8 +11,8 @@
 //    per flit (inter-chip serialisation). A packet that starts in cycle c has left when its last
 //    flit has gone, and arrives `latency` cycles after that cycle: c + latency for one flit on a
 //    mesh link, c + cycles_per_flit - 1 + latency across chips.
-//  * The link from a router to its own core is a mesh link (flit_hop energy covers "the link to the
-//    next router or the local core"); the core's axon input queue holds axon_input_queue_depth
+//  * The link from a router to its own core is timed as a mesh link but is not a flit-hop: its
+//    energy is router.flit_delivery; the core's axon input queue holds axon_input_queue_depth
 //    events, whatever their flits.
 //  * Credits travel back over the link they belong to: mesh link latency, inter-chip link latency,
 //    and one cycle between a router and its own core (both directions).

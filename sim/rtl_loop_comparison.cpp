@@ -72,6 +72,7 @@ LoopComparisonResult compare_rtl_in_the_loop(std::shared_ptr<const Mapping> mapp
     r.plain_cycles += plain.last_token_cycles();
     r.rtl_cycles += rtl.last_token_cycles();
     ++r.tokens;
+    if (o.progress) o.progress(r.tokens, o.tokens);
 
     // A core that sends something else is named; before all others, one that received the same
     // events in both runs (the difference starts there), else the first by unit id.

@@ -7,6 +7,7 @@
 // Build it at most once per process, before any other ChipSimulator runs (one elaboration).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,7 @@ struct LoopComparisonOptions {
   int tokens = 16;
   int prompt_tokens = 5;   // teacher-forced ids first, then the plain run's greedy choice
   RtlInTheLoop rtl{{"all"}};
+  std::function<void(int, int)> progress;  // (tokens compared, tokens), after each token
 };
 
 struct LoopComparisonResult {

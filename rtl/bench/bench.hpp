@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct BenchOptions {
   // Where to write the run as a vector file for other simulators (rtl/bench/vector_file.hpp);
   // empty: none.
   std::string vectors_path;
+  // Called every 16,384 checked cycles with (cycles checked, cycles to check), for a progress line.
+  std::function<void(uint64_t, uint64_t)> progress;
 };
 
 // How often the stimulus reached each corner the issue asks for (counted on the reference, per

@@ -296,6 +296,7 @@ BenchStats run_bench(const RtlModel& cfg, const BenchOptions& opt) {
 
     clock();
     ++st.cycles;
+    if (opt.progress && (st.cycles & 0x3FFF) == 0) opt.progress(st.cycles, opt.cycles);
     if (assertion_failed(*ctx)) report("an RTL assertion failed (its message is above)", scen);
 
     // ---- advance the cycle model through the same edge ----

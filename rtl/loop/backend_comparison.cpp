@@ -32,6 +32,7 @@ ComparisonResult compare_backends(NeuronCoreBackend& a, NeuronCoreBackend& b, co
   while (a.cycles() < opt.cycles || !ops.empty()) {
     if (opt.stop_at_first && r.mismatches) break;
     if (ops.empty()) stim.next_segment(ops);
+    if (opt.progress) opt.progress(a.cycles(), opt.cycles);
     const Op op = std::move(ops.front());
     ops.pop_front();
     uint64_t ca = 0, cb = 0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct ComparisonOptions {
   bool directed = true;          // the bench's directed scenarios first
   int max_report = 10;           // mismatch descriptions kept
   bool stop_at_first = false;
+  // Called after every stimulus call with (backend a's cycles, cycles), for a progress line.
+  std::function<void(uint64_t, uint64_t)> progress;
 };
 
 struct BackendRun {

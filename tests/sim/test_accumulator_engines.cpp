@@ -81,17 +81,21 @@ TEST(AccumulatorEngines, LifTickKeepsTheMembraneAcrossTokens) {
   for (auto& e : engines.all) {
     SCOPED_TRACE(e->name());
     uint8_t spikes[2];
+    int32_t membranes[2];
     for (int token = 0; token < 2; ++token) {
       e->activation(0, 100);
       e->activation(1, 50);
-      e->fire_lif(spikes);
+      e->fire_lif(spikes, membranes);
       EXPECT_EQ(spikes[0], 1) << "token " << token;
       EXPECT_EQ(spikes[1], token == 1 ? 1 : 0) << "token " << token;
+      EXPECT_EQ(membranes[0], 0) << "reset after the spike, token " << token;
+      EXPECT_EQ(membranes[1], token == 1 ? 0 : 200) << "token " << token;
     }
     e->reset_state();   // membranes back to 0: row 1 needs two tokens again
     e->activation(1, 50);
-    e->fire_lif(spikes);
+    e->fire_lif(spikes, membranes);
     EXPECT_EQ(spikes[1], 0);
+    EXPECT_EQ(membranes[1], 200);
   }
 }
 

@@ -2,9 +2,12 @@
 // event counts, on the shipped model over 64 tokens and on a mapping spread over four chips; plus
 // the ways a run can go wrong, each ending in an error that names the cause instead of a hang.
 // One TEST per process (SystemC elaborates once).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <unistd.h>
 
@@ -130,6 +133,7 @@ TEST(ChipSimulator, PipelinedPrefillEqualsSteppingTokenByToken) {
   for (std::size_t t = 0; t < tokens.size(); ++t) {
     EXPECT_EQ(ps.network->per_step[t].packets, ss.network->per_step[t].packets) << "token " << t;
     EXPECT_EQ(ps.network->per_step[t].flit_hops, ss.network->per_step[t].flit_hops) << "token " << t;
+    EXPECT_EQ(ps.network->per_step[t].flits_delivered, ss.network->per_step[t].flits_delivered) << "token " << t;
     EXPECT_EQ(ps.network->per_step[t].inter_chip_flits, ss.network->per_step[t].inter_chip_flits) << "token " << t;
   }
   for (std::size_t c = 0; c < ps.cores->size(); ++c) {
@@ -160,6 +164,22 @@ TEST(ChipSimulator, MultiChipMappingEqualsMappingExecutor) {
   RunStats stats;
   chip.fill_stats(stats);
   EXPECT_GT(stats.network->inter_chip_flits, 0);
+  // One definition of flit-hops: the stats' count is the network's own links-crossed counters
+  // (mesh and inter-chip), the deliveries into cores its delivered flits, and the steps add up.
+  const auto noc = nlohmann::json::parse(stats.network->detail_json);
+  const int64_t mesh = noc.at("noc.flit_hops.mesh"), inter_chip = noc.at("noc.flit_hops.inter_chip");
+  EXPECT_EQ(stats.network->flit_hops, mesh + inter_chip);
+  EXPECT_EQ(stats.network->inter_chip_flits, inter_chip);
+  EXPECT_EQ(stats.network->flits_delivered, noc.at("noc.flits_delivered").get<int64_t>());
+  NetworkStepStats sum;
+  for (const auto& step : stats.network->per_step) {
+    sum.flit_hops += step.flit_hops;
+    sum.flits_delivered += step.flits_delivered;
+    sum.inter_chip_flits += step.inter_chip_flits;
+  }
+  EXPECT_EQ(sum.flit_hops, stats.network->flit_hops);
+  EXPECT_EQ(sum.flits_delivered, stats.network->flits_delivered);
+  EXPECT_EQ(sum.inter_chip_flits, stats.network->inter_chip_flits);
 }
 
 // Buffers of 2 flits (a partial sum is 2 flits) and one-event axon queues: the run either completes
@@ -182,21 +202,79 @@ TEST(ChipSimulator, UndersizedBuffersCompleteCorrectlyOrReportTheStall) {
 }
 
 // The VCD holds the selected cores' busy flag and axon queue, and their routers, and shows activity.
+// Every value change of a VCD, by signal: scope path joined with '.', then the changes in order.
+std::map<std::string, std::vector<std::string>> vcd_changes(const std::string& text) {
+  std::map<std::string, std::string> name_of;  // identifier code -> scoped name
+  std::map<std::string, std::vector<std::string>> changes;
+  std::vector<std::string> scope;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string first;
+    if (!(words >> first)) continue;
+    if (first == "$scope") {
+      std::string kind, name;
+      words >> kind >> name;
+      scope.push_back(name);
+    } else if (first == "$upscope") {
+      scope.pop_back();
+    } else if (first == "$var") {
+      std::string kind, width, code, name, path;
+      words >> kind >> width >> code >> name;
+      for (const auto& s : scope) path += s + ".";
+      name_of[code] = path + name;
+    } else if (first[0] == 'b' || first[0] == 'r') {  // vector or real: "bVALUE CODE"
+      std::string code;
+      words >> code;
+      if (name_of.count(code)) changes[name_of[code]].push_back(first.substr(1));
+    } else if (first[0] == '0' || first[0] == '1') {  // scalar: "1CODE"
+      const std::string code = first.substr(1);
+      if (name_of.count(code)) changes[name_of[code]].push_back(first.substr(0, 1));
+    }
+  }
+  return changes;
+}
+
 TEST(ChipSimulator, TraceOfSelectedCoresShowsTheirActivity) {
   const auto mapping = shipped_on_default_chip({});
   const Topology topology(mapping_chip_spec(*mapping));
   const int core = topology.core_index(mapping->unit_cores[0]);
+  // A LIF unit: its neurons' spikes and membranes are traced too.
+  int lif_unit = -1;
+  for (const Unit& u : mapping->units)
+    if (u.name == "L0.att.output[0,0]") lif_unit = u.id;
+  ASSERT_GE(lif_unit, 0);
+  const Unit& lif = mapping->units[std::size_t(lif_unit)];
+  const int lif_core = topology.core_index(mapping->unit_cores[std::size_t(lif_unit)]);
   const fs::path vcd = fs::temp_directory_path() / ("spiketile_trace_" + std::to_string(::getpid()) + ".vcd");
   SimulatorOptions options;
   options.trace_path = vcd.string();
-  options.trace_cores = {core};
+  options.trace_cores = {core, lif_core};
+  StepActivity last;
+  int64_t spiking_steps = 0;
   {
     ChipSimulator chip(mapping, options);
-    chip.step(3);
-    chip.step(4);
+    for (int token : {3, 4, 20, 45, 57, 1, 9, 9}) {
+      chip.step(token);
+      for (uint8_t s : chip.last_activity().spikes_att[0]) spiking_steps += s;
+    }
+    last = chip.last_activity();
     chip.finish_trace()->commit();
   }
   const std::string text = read_text(vcd);
+  // Each traced neuron's last spike and membrane are the chip's after the last token (the
+  // membrane as the integer the unit holds: threshold units × 256).
+  const auto changes = vcd_changes(text);
+  for (int64_t r = 0; r < lif.rows(); ++r) {
+    const int64_t neuron = lif.out_begin + r;
+    const std::string at = fmt::format("SystemC.core_{}.neuron_{}.", lif_core, neuron);
+    ASSERT_TRUE(changes.count(at + "spike") && changes.count(at + "v")) << at;
+    EXPECT_EQ(changes.at(at + "spike").back(), last.spikes_att[0][std::size_t(neuron)] ? "1" : "0") << at;
+    const std::string bits = changes.at(at + "v").back();
+    const int32_t v = int32_t(std::stoul(bits, nullptr, 2));
+    EXPECT_EQ(float(v) / 256.0f, last.membrane_att[0][std::size_t(neuron)]) << at;
+  }
+  EXPECT_GT(spiking_steps, 0) << "some neuron spiked over the run, so the spike signals changed";
   fs::remove(vcd);
   EXPECT_NE(text.find("busy"), std::string::npos);
   EXPECT_NE(text.find("axon_queue"), std::string::npos);

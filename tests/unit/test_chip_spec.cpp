@@ -667,6 +667,39 @@ TEST_F(ChipFiles, EnergyTableTextIsUtf8) {
   EXPECT_TRUE(has_problem(problems, line_of(text, "name: "), "name: is not valid UTF-8")) << listing(problems);
 }
 
+// Where sources disagree a table gives low and high ends around an action's value; an end on the
+// wrong side of the value, or one for an action that does not exist, is refused at its line.
+TEST_F(ChipFiles, EnergyRangesSurroundTheirValue) {
+  const EnergyTable loihi = load_energy_table((kSourceDir / "chips/energy/loihi.yaml").string());
+  EXPECT_DOUBLE_EQ(loihi.low_pj.at("synaptic_op.binary"), 21.1);   // SANA-FE's commented alternative
+  EXPECT_DOUBLE_EQ(loihi.high_pj.at("neuron_update.lif"), 81.0);   // KerasSpiking's per-update figure
+  EXPECT_EQ(loihi.high_pj.count("synaptic_op.binary"), 0u);
+  const EnergyTable low = loihi.at_low_end(), high = loihi.at_high_end();
+  EXPECT_DOUBLE_EQ(low.energy_pj("synaptic_op.binary"), 21.1);
+  EXPECT_DOUBLE_EQ(high.energy_pj("synaptic_op.binary"), 35.5);    // no high end stated: the value
+  EXPECT_DOUBLE_EQ(high.energy_pj("router.flit_hop"), 4.2);
+  EXPECT_DOUBLE_EQ(low.energy_pj("router.flit_delivery"), 0.0);
+  EXPECT_FALSE(low.has_ranges());
+
+  std::string text = read_text(kSourceDir / "chips/energy/default.yaml");
+  text = replaced(text, "    flit_hop: 9.6 ", "    flit_hop: 12.0 ");
+  text = replaced(text, "    flit_hop: 13.5 ", "    flit_hop: 10.0 ");
+  text = replaced(text, "    flit_delivery: 0.0 ", "    flit_delivry: 0.0 ");
+  const auto problems = energy_problems(text);
+  EXPECT_TRUE(has_problem(problems, line_of(text, "flit_hop: 12.0"),
+                          "low_pj.router.flit_hop: 12 pJ is above the action's energy_pj (11.6 pJ); a range's low end "
+                          "must not be"))
+      << listing(problems);
+  EXPECT_TRUE(has_problem(problems, line_of(text, "flit_hop: 10.0"),
+                          "high_pj.router.flit_hop: 10 pJ is below the action's energy_pj (11.6 pJ); a range's high "
+                          "end must not be"))
+      << listing(problems);
+  EXPECT_TRUE(has_problem(problems, line_of(text, "flit_delivry:"),
+                          "unknown key 'flit_delivry' in low_pj.router (did you mean 'flit_delivery'?)"))
+      << listing(problems);
+  EXPECT_EQ(problems.size(), 3u) << listing(problems);
+}
+
 TEST_F(ChipFiles, EnergyTableMissingSectionAndStaticPower) {
   const std::string text = "version: 1\nname: bare\ntechnology: none\n";
   auto problems = energy_problems(text);

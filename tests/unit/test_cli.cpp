@@ -162,6 +162,13 @@ TEST(Cli, ChipNamesItsDatapathBuffersAndPowerPolicy) {
   const Result tiny = run_cli("chip " + (chips / "tiny.yaml").string());
   ASSERT_EQ(tiny.status, 0) << tiny.output;
   EXPECT_NE(tiny.output.find("power gating:      none"), std::string::npos) << tiny.output;
+  // The packet as it travels: kind 1 + burst 1 + destination max(2 + 3 + 3 address, 8 route-id
+  // bits) + 8 axon + 8 payload bits on the default chip (bursts of 16); 1 + 4 (max(0 + 1 + 1, 4))
+  // + 4 + 8 = 17 on tiny (one chip: no chip bits), which sends no bursts.
+  EXPECT_NE(shipped.output.find("event packet:      26 bits in a 32-bit flit (its burst bit included)"),
+            std::string::npos)
+      << shipped.output;
+  EXPECT_NE(tiny.output.find("event packet:      17 bits in a 32-bit flit;"), std::string::npos) << tiny.output;
 }
 
 // One vocabulary (README): seeds named by purpose with the former --seed as a hidden alias giving
@@ -214,6 +221,12 @@ TEST(Cli, OneVocabularyWithFormerSpellingsAsHiddenAliases) {
   EXPECT_NE(compiling.output.find("\r\033[K[compile] objective latency: split 1 tried (at most 2)"), std::string::npos)
       << compiling.output;
   fs::remove(calibration);
+  const std::string verify = "verify-rtl --config small --cycles 40000 --skip-backends --skip-loop";
+  const Result verifying = run_cli(verify + " --progress on");
+  ASSERT_EQ(verifying.status, 0) << verifying.output;
+  EXPECT_NE(verifying.output.find("\r\033[K[verify-rtl] bench: 16384/40000 cycles"), std::string::npos)
+      << verifying.output;
+  EXPECT_EQ(run_cli(verify).output.find('\r'), std::string::npos) << "no progress lines into a redirected stream";
 }
 
 // A mapping runs as compiled: the options it fixed are refused by name, not silently ignored, and a

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "runtime/npy.hpp"
 #include "runtime/stats.hpp"
 #include "tests/unit/cli_runner.hpp"
 
@@ -37,7 +38,10 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   EXPECT_NE(compiled.output.find("critical path of the last profile token"), std::string::npos) << compiled.output;
 
   const std::string gen = " --prompt-ids 20,45,57,1 -n 24 --temperature 0 --quiet-stats";
-  auto raster = [&](const std::string& level) { return " --spikes-out " + (dir / (level + ".spikes.npy")).string(); };
+  auto raster = [&](const std::string& level) {
+    return " --spikes-out " + (dir / (level + ".spikes.npy")).string() + " --membranes-out " +
+           (dir / (level + ".membranes.npy")).string();
+  };
   const auto functional = run_cli("run --quantized" + gen + raster("quantized"));
   const auto mapped = run_cli("run --map " + map + gen + raster("mapping"));
   const std::string stats = (dir / "sim.json").string();
@@ -57,6 +61,22 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   EXPECT_EQ(quantized_raster, read_bytes(dir / "mapping.spikes.npy"));
   EXPECT_EQ(quantized_raster, read_bytes(dir / "simulator.spikes.npy"));
   EXPECT_NE(quantized_raster.find('\x01', 128), std::string::npos);
+  // So is every membrane, and it agrees with the raster: 0 where its LIF fired, below the threshold
+  // (1.0) everywhere else, and not all 0.
+  const std::string quantized_membranes = read_bytes(dir / "quantized.membranes.npy");
+  EXPECT_EQ(quantized_membranes, read_bytes(dir / "mapping.membranes.npy"));
+  EXPECT_EQ(quantized_membranes, read_bytes(dir / "simulator.membranes.npy"));
+  const NpyArray membranes = read_npy((dir / "quantized.membranes.npy").string());
+  const NpyValues spikes = read_npy_values((dir / "quantized.spikes.npy").string());
+  ASSERT_EQ(membranes.shape, (std::vector<int64_t>{28, 4, 2, 192}));
+  ASSERT_EQ(membranes.data.size(), spikes.data.size());
+  std::size_t resting = 0;
+  for (std::size_t i = 0; i < membranes.data.size(); ++i) {
+    if (spikes.data[i] != 0) EXPECT_EQ(membranes.data[i], 0.0f) << "entry " << i;
+    EXPECT_LT(membranes.data[i], 1.0f) << "entry " << i;
+    resting += membranes.data[i] == 0.0f;
+  }
+  EXPECT_LT(resting, membranes.data.size());
 
   std::ifstream in(stats);
   const auto j = nlohmann::json::parse(in);
@@ -65,11 +85,20 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
   EXPECT_EQ(j.at("cores").size(), 49u);
   EXPECT_GT(j.at("network").at("flit_hops").get<int64_t>(), 0);
 
-  const auto report = run_cli("report --stats " + stats + " --html " + (dir / "r.html").string());
+  const auto report = run_cli("report --stats " + stats + " --html " + (dir / "r.html").string() + " --raster " +
+                              (dir / "simulator.spikes.npy").string() + " --raster-layer 2 --json " +
+                              (dir / "r.json").string());
   ASSERT_EQ(report.status, 0) << report.output;
   EXPECT_NE(report.output.find("router.flit_hop"), std::string::npos) << report.output;
   EXPECT_NE(report.output.find("latency per token"), std::string::npos) << report.output;
-  EXPECT_TRUE(fs::exists(dir / "r.html"));
+  EXPECT_NE(read_bytes(dir / "r.html").find("Spike raster, layer 2: 28 steps × 192 neurons"), std::string::npos);
+  // The raster lists layer 2's spikes of the run, as many as its file holds there.
+  std::size_t layer2_spikes = 0;
+  for (int64_t t = 0; t < 28; ++t)
+    for (int64_t i = 0; i < 2 * 192; ++i) layer2_spikes += spikes.data[std::size_t((t * 4 + 2) * 2 * 192 + i)] != 0;
+  std::ifstream report_json(dir / "r.json");
+  const auto rj = nlohmann::json::parse(report_json);
+  EXPECT_EQ(rj.at("raster").at("att").size() + rj.at("raster").at("ffn").size(), layer2_spikes);
 
   // The same mapping under the magic of the tool's earlier name: every command that takes a
   // mapping refuses it and says how to recompile, none reads it as something else.

@@ -15,7 +15,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "models/output_file.hpp"
+#include "runtime/npy.hpp"
 #include "runtime/report.hpp"
+#include "runtime/spike_raster.hpp"
 #include "tests/unit/cli_runner.hpp"
 
 namespace spiketile {
@@ -184,7 +187,7 @@ TEST(Report, UnmeasuredSectionsAreSaidNotZero) {
   EXPECT_TRUE(r["per_token"][0]["flit_hops"].is_null());
   for (const auto& a : r["chip"]["actions"]) EXPECT_NE(a["action"], "router.flit_hop");
   const std::string notes = r["not_measured"].dump();
-  EXPECT_NE(notes.find("router.flit_hop and link.inter_chip_flit"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("router.flit_hop, router.flit_delivery and link.inter_chip_flit"), std::string::npos) << notes;
   EXPECT_NE(notes.find("cycles, latency, tokens/s and static energy: not measured at the quantized level"),
             std::string::npos);
   EXPECT_NE(report_csv(r).find("chip.static_per_token_pj,not measured\n"), std::string::npos);
@@ -193,6 +196,56 @@ TEST(Report, UnmeasuredSectionsAreSaidNotZero) {
 // Every CSV row names one figure: per-core rows all carry a layer (the shipped mapping puts 63
 // cores in each), so they are named by their core, and an array with no key unique to each
 // element by its index.
+// The raster of a chosen layer comes from the run's --spikes-out file: every spike listed in the
+// JSON and drawn in the HTML; a file of another run or model, or not a raster, is refused by name.
+TEST(Report, SpikeRasterOfTheRunIsListedAndDrawn) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_raster_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto write_raster = [&](const std::string& name, const std::vector<int64_t>& shape, std::vector<uint8_t> v) {
+    OutputFile out((dir / name).string());
+    write_npy(out, shape, v.data());
+    out.commit();
+    return (dir / name).string();
+  };
+  // tiny_stats: 1 layer of 4 neurons, 2 steps. [step][layer][lif][neuron]: step 0 att neurons 1 and
+  // 3 fire, step 1 ffn neuron 0.
+  std::vector<uint8_t> spikes(2 * 1 * 2 * 4, 0);
+  spikes[0 * 8 + 0 * 4 + 1] = spikes[0 * 8 + 0 * 4 + 3] = 1;
+  spikes[1 * 8 + 1 * 4 + 0] = 1;
+  const std::string good = write_raster("good.npy", {2, 1, 2, 4}, spikes);
+  ReportInputs in = inputs_for(tiny_stats());
+  in.raster = read_spike_raster(good, 0, in.stats);
+  const json r = build_report(in);
+  EXPECT_EQ(r["raster"]["att"], json::parse("[[0, 1], [0, 3]]"));
+  EXPECT_EQ(r["raster"]["ffn"], json::parse("[[1, 0]]"));
+  EXPECT_EQ(r["raster"]["spikes_att"], 2);
+  EXPECT_EQ(r["raster"]["file"], good);
+  const std::string html = report_html(r);
+  EXPECT_NE(html.find("id=\"chart-raster\""), std::string::npos);
+  EXPECT_NE(html.find("Spike raster, layer 0: 2 steps × 4 neurons (2 and 1 spikes)"), std::string::npos);
+  EXPECT_TRUE(build_report(inputs_for(tiny_stats()))["raster"].is_null());
+
+  const auto error_of = [&](const std::string& path, int layer) {
+    try {
+      read_spike_raster(path, layer, tiny_stats());
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of(good, 1), "spike raster " + good + ": layer 1 asked for; the model has layers 0 to 0");
+  const std::string longer = write_raster("longer.npy", {3, 1, 2, 4}, std::vector<uint8_t>(24, 0));
+  EXPECT_EQ(error_of(longer, 0), "spike raster " + longer + ": has 3 steps, the stats 2: both must come from the same run");
+  const std::string wider = write_raster("wider.npy", {2, 1, 2, 5}, std::vector<uint8_t>(20, 0));
+  EXPECT_EQ(error_of(wider, 0), "spike raster " + wider +
+                                    ": has shape (2, 1, 2, 5); the stats' model (L1 C4) needs (steps, 1, 2, 4) as "
+                                    "--spikes-out writes it");
+  spikes[5] = 2;
+  const std::string counts = write_raster("counts.npy", {2, 1, 2, 4}, spikes);
+  EXPECT_EQ(error_of(counts, 0), "spike raster " + counts + ": holds 2 at step 0, layer 0, neuron 1; spikes are 0 or 1");
+  fs::remove_all(dir);
+}
+
 TEST(Report, CsvRowsHaveDistinctNames) {
   json r;
   r["per_core"] = json::array();
@@ -217,7 +270,9 @@ RunStats simulated_stats() {
   s.level = "simulator";
   s.chip = StatsChip{"spiketile-default", "", 500.0, 4, 256, 3};
   s.cycles = StatsCycles{{1000, 3000}, 4000};
-  s.network = StatsNetwork{10, 40, 6, {{4, 15, 2}, {6, 25, 4}}, ""};
+  // 40 flit-hops, 12 flits delivered into cores, 6 of the hops across chips (per step 15/5/2 and
+  // 25/7/4).
+  s.network = StatsNetwork{10, 40, 12, 6, {{4, 15, 5, 2}, {6, 25, 7, 4}}, ""};
   CoreStats a;
   a.index = 0;
   a.unit = "att.key";
@@ -246,8 +301,10 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_DOUBLE_EQ(action_count(r, "synaptic_op.graded"), 24.0);
   EXPECT_DOUBLE_EQ(action_count(r, "sram.synapse_read"), 5.0);
   EXPECT_DOUBLE_EQ(action_count(r, "router.flit_hop"), 40.0);
+  EXPECT_DOUBLE_EQ(action_count(r, "router.flit_delivery"), 12.0);
   EXPECT_DOUBLE_EQ(action_count(r, "link.inter_chip_flit"), 6.0);
-  const double dynamic = 24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
+  const double dynamic =
+      24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 12 * 5.5 + 6 * 13.5;
   EXPECT_NEAR(r["chip"]["dynamic_energy_pj"].get<double>(), dynamic, 1e-9);
   // No power section (as stats written before power states): every tile powered. 4000 cycles at
   // 500 MHz = 8 µs; 0.143 mW × 256 tiles × 8 µs = 292.864 nJ.
@@ -256,6 +313,7 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_NEAR(r["chip"]["latency_per_token_ns"].get<double>(), 4000.0 / 2 / 500 * 1000, 1e-9);
   EXPECT_NEAR(r["per_token"][1]["latency_ns"].get<double>(), 3000.0 / 500 * 1000, 1e-9);
   EXPECT_EQ(r["per_token"][1]["flit_hops"], 25);
+  EXPECT_EQ(r["per_token"][1]["flits_delivered"], 7);
   ASSERT_EQ(r["per_core"].size(), 2u);
   EXPECT_NEAR(r["per_core"][0]["energy_per_token_pj"].get<double>(), (24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10) / 2,
               1e-9);
@@ -267,13 +325,49 @@ TEST(Report, SimulatorStatsUseCoreCountersNetworkAndStaticPower) {
   EXPECT_NEAR(layers[layers.size() - 2]["energy_per_token_pj"].get<double>(), (8 * 3.3 + 2 * 10) / 2, 1e-9);
   EXPECT_EQ(layers.back()["layer"], "network");
   EXPECT_TRUE(layers.back()["counts_per_token"].is_null());
-  EXPECT_NEAR(layers.back()["energy_per_token_pj"].get<double>(), (40 * 11.6 + 6 * 13.5) / 2, 1e-9);
+  EXPECT_NEAR(layers.back()["energy_per_token_pj"].get<double>(), (40 * 11.6 + 12 * 5.5 + 6 * 13.5) / 2, 1e-9);
   double rows = 0;
   for (const auto& l : layers) rows += l["energy_per_token_pj"].get<double>();
   EXPECT_NEAR(rows, dynamic / 2, 1e-9);
   const std::string text = summary_text(r);
   EXPECT_NE(text.find("  network "), std::string::npos) << text;
   EXPECT_NE(text.find("the rows add up to the dynamic energy per token"), std::string::npos) << text;
+}
+
+// Where the table's sources disagree the report prices both ends: the default table's flit-hop
+// (Loihi's east-west 3.0 to north-south 4.2 pJ hop, node-scaled: 9.6 to 13.5 pJ) and delivery (0,
+// SANA-FE's calibrated value, to 5.5 pJ); simulated_stats counts 40 flit-hops and 12 deliveries
+// over 2 steps, so the range is the total moved by those actions alone.
+TEST(Report, EnergyRangeWhereSourcesDisagree) {
+  ReportInputs in = inputs_for(simulated_stats());
+  in.side_by_side = {table_named("45nm-horowitz"), table_named("default"), table_named("loihi")};
+  const json r = build_report(in);
+  const json& chip = r["chip"];
+  const double total = chip["energy_per_token_pj"].get<double>();
+  EXPECT_NEAR(chip["range"]["low_per_token_pj"].get<double>(), total - (40 * (11.6 - 9.6) + 12 * 5.5) / 2, 1e-9);
+  EXPECT_NEAR(chip["range"]["high_per_token_pj"].get<double>(), total + 40 * (13.5 - 11.6) / 2, 1e-9);
+  ASSERT_EQ(chip["range"]["actions"].size(), 2u);  // the DRAM range: never counted on the chip
+  EXPECT_EQ(chip["range"]["actions"][0], json::parse(R"({"action": "router.flit_delivery", "low": 0.0, "pj_each": 5.5, "high": 5.5})"));
+  EXPECT_EQ(chip["range"]["actions"][1]["action"], "router.flit_hop");
+  const std::string text = summary_text(r);
+  EXPECT_NE(text.find("  range: " + format_energy_pj(chip["range"]["low_per_token_pj"].get<double>()) + " to " +
+                      format_energy_pj(chip["range"]["high_per_token_pj"].get<double>()) +
+                      " per token where the sources disagree: router.flit_delivery 0-5.5 pJ (table 5.5), "
+                      "router.flit_hop 9.6-13.5 pJ (table 11.6)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(report_html(r).find("<p>Range: "), std::string::npos);
+  // Every shipped table's row of the side-by-side view carries its own ends.
+  ASSERT_EQ(chip["side_by_side"].size(), 3u);
+  for (const auto& t : chip["side_by_side"]) {
+    EXPECT_LE(t["low_per_token_pj"].get<double>(), t["energy_per_token_pj"].get<double>()) << t["name"];
+    EXPECT_GE(t["high_per_token_pj"].get<double>(), t["energy_per_token_pj"].get<double>()) << t["name"];
+  }
+  // A table without ranges gives none.
+  ReportInputs plain = inputs_for(simulated_stats());
+  plain.table.low_pj.clear();
+  plain.table.high_pj.clear();
+  EXPECT_TRUE(build_report(plain)["chip"]["range"].is_null());
 }
 
 // Energy by component, static included: synaptic ops, neuron updates and SFU ops are compute,
@@ -291,11 +385,12 @@ TEST(Report, EnergyByComponentIncludesStaticAndAddsUp) {
   }
   EXPECT_NEAR(shares, 1.0, 1e-12);
   // simulated_stats: 24 graded SOPs, 8 other neuron updates and 8 mean_var SFU ops; 5 synapse
-  // reads; 2 state writes; 6 events out, 40 flit-hops, 6 inter-chip flits; over 2 steps.
+  // reads; 2 state writes; 6 events out, 40 flit-hops, 12 flits delivered, 6 inter-chip flits;
+  // over 2 steps.
   EXPECT_NEAR(pj["compute"], (24 * 0.3 + 8 * 0.85 + 8 * 3.3) / 2, 1e-9);
   EXPECT_NEAR(pj["synapse SRAM"], 5 * 110.38 / 2, 1e-9);
   EXPECT_NEAR(pj["state SRAM"], 2 * 10.0 / 2, 1e-9);
-  EXPECT_NEAR(pj["network and events"], (6 * 10 + 40 * 11.6 + 6 * 13.5) / 2, 1e-9);
+  EXPECT_NEAR(pj["network and events"], (6 * 10 + 40 * 11.6 + 12 * 5.5 + 6 * 13.5) / 2, 1e-9);
   EXPECT_NEAR(pj["static"], chip["static_per_token_pj"].get<double>(), 1e-9);
   for (const auto& a : chip["actions"])
     EXPECT_NEAR(a["share_of_total"].get<double>(), a["energy_per_token_pj"].get<double>() / total, 1e-12);
@@ -332,7 +427,8 @@ TEST(Report, StaticEnergyIsChargedToPoweredTilesAndGatedOnesAtTheirFraction) {
       // 4 tiles on (3 units, 1 router on a route), 252 gated: (4 + 12.6) × 0.143 mW × 8 µs = 18.9904 nJ.
       {power_of("core", 4, 1), 18990.4, "core gating: 4 of 256 tiles powered, 252 gated at 5 %, 1 of 4 chips on"},
   };
-  const double dynamic = 24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 6 * 13.5;
+  const double dynamic =
+      24 * 0.3 + 5 * 110.38 + 8 * 0.85 + 6 * 10 + 8 * 3.3 + 2 * 10 + 40 * 11.6 + 12 * 5.5 + 6 * 13.5;
   for (const Case& c : cases) {
     const json r = build_report(inputs_for(simulated_stats_with(c.power)));
     const json& chip = r["chip"];
@@ -418,7 +514,7 @@ TEST(Report, StatsRoundTripThroughJsonWithEveryOptionalSection) {
   for (const RunStats& s : {tiny_stats(), simulated_stats(), simulated_stats_with(power_of("core", 4, 1)),
                             with_estimate(simulated_stats())}) {
     const json j = stats_to_json(s);
-    EXPECT_EQ(j["format"], "spiketile-stats-1");
+    EXPECT_EQ(j["format"], "spiketile-stats-2");
     const RunStats back = stats_from_json(j);
     EXPECT_EQ(stats_to_json(back), j);
     EXPECT_TRUE(back.counts.sum == s.counts.sum);
@@ -438,7 +534,7 @@ TEST(Report, StatsErrorsNameTheField) {
   };
   json bad = j;
   bad["format"] = "spiketile-stats-0";
-  EXPECT_EQ(error_of(bad), "stats: 'format' is 'spiketile-stats-0'; this build reads 'spiketile-stats-1'");
+  EXPECT_EQ(error_of(bad), "stats: 'format' is 'spiketile-stats-0'; this build reads 'spiketile-stats-2'");
   bad = j;
   bad["model"].erase("n_embd");
   EXPECT_EQ(error_of(bad), "stats: 'model.n_embd' is missing");
@@ -495,7 +591,7 @@ TEST(Report, StatsErrorsNameTheField) {
 // reader must still name the file and call it invalid JSON (found by fuzz_stats_json).
 TEST(Report, StatsFileWithANumberBeyondDoubleIsInvalidJson) {
   const std::string path = ::testing::TempDir() + "/stats_number_overflow.json";
-  std::ofstream(path) << R"({"format": "spiketile-stats-1", "steps": 1e999})";
+  std::ofstream(path) << R"({"format": "spiketile-stats-2", "steps": 1e999})";
   try {
     read_stats(path);
     ADD_FAILURE() << "read_stats accepted 1e999";
@@ -757,7 +853,7 @@ TEST(Report, JsonSchemaIsStable) {
   EXPECT_EQ(r["format"], "spiketile-report-1");
   using S = std::set<std::string>;
   EXPECT_EQ(keys(r), (S{"format", "inputs", "model", "tokens", "measured", "not_measured", "chip", "per_token",
-                        "per_layer", "per_op", "per_core", "mesh", "critical_path", "firing_rate_mean", "gpu",
+                        "per_layer", "per_op", "per_core", "mesh", "critical_path", "raster", "firing_rate_mean", "gpu",
                         "chip_vs_gpu", "paper", "verdict"}));
   EXPECT_EQ(keys(r["mesh"]), (S{"chip_grid", "mesh", "cycles", "cores", "links"}));
   EXPECT_EQ(keys(r["mesh"]["cores"][0]), (S{"core", "chip", "row", "col", "unit", "utilization"}));
@@ -770,7 +866,7 @@ TEST(Report, JsonSchemaIsStable) {
             (S{"counts_source", "actions", "dynamic_energy_pj", "dynamic_per_token_pj", "static_power_mw_per_core",
                "power", "cores_total", "cores_used", "run_seconds", "static_energy_pj", "static_per_token_pj",
                "energy_per_token_pj", "latency_per_token_ns", "tokens_per_s", "prefill_tokens", "prefill_tokens_per_s",
-               "decode_tokens", "decode_latency_per_token_ns", "energy_includes_static", "warnings", "components", "side_by_side"}));
+               "decode_tokens", "decode_latency_per_token_ns", "energy_includes_static", "range", "warnings", "components", "side_by_side"}));
   EXPECT_EQ(keys(r["chip"]["components"][0]), (S{"component", "energy_per_token_pj", "share_of_total"}));
   EXPECT_EQ(keys(r["chip"]["power"]),
             (S{"gating", "gated_static_fraction", "tiles_total", "tiles_powered", "tiles_gated", "tiles_routing_only",
@@ -780,7 +876,7 @@ TEST(Report, JsonSchemaIsStable) {
                "share_of_total"}));
   EXPECT_EQ(keys(r["per_token"][0]),
             (S{"step", "sop_binary", "sop_graded", "sop_bit_serial", "dense_macs", "neuron_updates", "sfu_ops", "spikes",
-               "synapse_read_bits", "state_read_bytes", "state_write_bytes", "flit_hops", "inter_chip_flits",
+               "synapse_read_bits", "state_read_bytes", "state_write_bytes", "flit_hops", "flits_delivered", "inter_chip_flits",
                "dynamic_energy_pj", "cycles", "latency_ns"}));
   EXPECT_EQ(keys(r["per_layer"][0]), (S{"layer", "firing_rate_att", "firing_rate_ffn", "relu2_density",
                                         "counts_per_token", "energy_per_token_pj", "actions_per_token"}));
@@ -962,7 +1058,14 @@ TEST(Report, AMeasurementOfAnotherModelIsRefusedNamingFileAndField) {
 // ---- HTML -------------------------------------------------------------------------------------
 
 const std::vector<std::string> kChartIds{"chart-chip-vs-gpu", "chart-energy-by-action", "chart-energy-by-layer",
-                                         "chart-firing-rate", "chart-energy-per-token", "chart-mesh"};
+                                         "chart-firing-rate", "chart-energy-per-token", "chart-mesh", "chart-raster"};
+
+// simulated_stats's inputs with a raster of its one layer (4 neurons, 2 steps), as --raster gives.
+ReportInputs simulated_with_raster() {
+  ReportInputs in = inputs_for(simulated_stats());
+  in.raster = SpikeRaster{"spikes.npy", 0, 2, 4, {{0, 1}, {1, 3}}, {{1, 0}}};
+  return in;
+}
 
 std::vector<std::string> html_problems(const std::string& html);
 
@@ -1060,7 +1163,7 @@ std::vector<std::string> html_problems(const std::string& html) {
 }
 
 TEST(ReportHtml, IsWellFormedSelfContainedAndHasEveryChart) {
-  const std::string html = report_html(build_report(inputs_for(simulated_stats())));
+  const std::string html = report_html(build_report(simulated_with_raster()));
   const auto problems = html_problems(html);
   EXPECT_TRUE(problems.empty()) << problems.front();
   // Nothing is fetched: no scripts, no linked resources (URLs appear only as quoted source text).
@@ -1092,7 +1195,7 @@ TEST(ReportHtml, RendersHeadlessInChromium) {
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs Debian's package)";
   const fs::path dir = fs::path(::testing::TempDir()) / "report_html_render";
   fs::create_directories(dir);
-  std::ofstream(dir / "report.html") << report_html(build_report(inputs_for(simulated_stats())));
+  std::ofstream(dir / "report.html") << report_html(build_report(simulated_with_raster()));
   std::ofstream(dir / "blank.html") << "<!DOCTYPE html><html><body></body></html>";
   const std::string chrome = "timeout 120 " + chromium + " --headless --no-sandbox --disable-gpu --user-data-dir=" +
                              (dir / "profile").string() + " ";
@@ -1208,7 +1311,7 @@ TEST(ReportCli, ErrorsNameTheProblem) {
   EXPECT_NE(golden.status, 0);
   EXPECT_NE(golden.output.find("--stats needs a level that counts events (e.g. --quantized)"), std::string::npos)
       << golden.output;
-  std::ofstream(dir / "bad.json") << R"({"format": "spiketile-stats-1", "level": "quantized"})";
+  std::ofstream(dir / "bad.json") << R"({"format": "spiketile-stats-2", "level": "quantized"})";
   const auto bad = run_cli("report --stats " + (dir / "bad.json").string());
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("bad.json: stats: 'model' is missing"), std::string::npos) << bad.output;
