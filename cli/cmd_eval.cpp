@@ -1,11 +1,12 @@
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <optional>
 
 #include "cli/common.hpp"
 #include "runtime/counts_report.hpp"
+#include "runtime/evaluation_json.hpp"
 #include "runtime/execution.hpp"
+#include "runtime/mapping_executor.hpp"
 
 namespace spiketile::cli {
 
@@ -34,9 +35,11 @@ void eval(const EvalOptions& o) {
   });
   progress.clear();
   // A character vocabulary's tokens are characters, whichever its size and whether read from text or ids.
-  const bool characters = tokenizer.source.kind == TokenizerKind::Characters;
-  const char* unit = characters ? "bits per character" : "bits per token";
-  fmt::print("model:             {}\n", o.model.model);
+  const bool characters = evaluates_characters(tokenizer.source);
+  // A mapping names the checkpoint it was compiled from (--model is refused with --map).
+  const std::string model_path =
+      o.model.map.empty() ? o.model.model : static_cast<const MappingExecutor&>(model).mapping().model_source;
+  fmt::print("model:             {}\n", model_path);
   if (o.input.text_file.empty())
     fmt::print("ids:               {}\n", o.input.ids_file);
   else
@@ -45,32 +48,14 @@ void eval(const EvalOptions& o) {
   fmt::print("{:<18} {:.6f}\n", std::string(characters ? "BPC:" : "bits/token:"), r.bits_per_token());
   fmt::print("time:              {:.2f} s ({:.0f} tokens/s)\n", r.seconds, double(r.tokens_evaluated) / r.seconds);
   fmt::print("layer  firing(att)  firing(ffn)  ReLU²-density\n");
-  nlohmann::json layers = nlohmann::json::array();
-  for (int i = 0; i < model.n_layer(); ++i) {
+  for (int i = 0; i < model.n_layer(); ++i)
     fmt::print("{:5d}  {:11.6f}  {:11.6f}  {:13.6f}\n", i, r.activity.firing_rate_att(i), r.activity.firing_rate_ffn(i),
                r.activity.relu2_density(i));
-    layers.push_back({{"layer", i},
-                      {"firing_rate_att", r.activity.firing_rate_att(i)},
-                      {"firing_rate_ffn", r.activity.firing_rate_ffn(i)},
-                      {"relu2_density", r.activity.relu2_density(i)}});
-  }
   print_counts_per_layer(stdout, r.counts);
   if (json_file) {
-    nlohmann::json j = {{"model", o.model.model},
-                        {o.input.text_file.empty() ? "ids" : "text", o.input.path()},
-                        {"tokenizer",
-                         {{"kind", tokenizer_kind_name(tokenizer.source.kind)},
-                          {"path", tokenizer.source.path},
-                          {"rule", tokenizer.source.rule}}},
-                        {"level", model.level_name()},
-                        {"unit", unit},
-                        {"tokens_evaluated", r.tokens_evaluated},
-                        {"bits_per_token", r.bits_per_token()},
-                        {"mean_nll_nats", r.mean_nll_nats},
-                        {"unknown_characters_replaced", input.report.replaced},
-                        {"layers", layers}};
-    if (!r.counts.empty()) j["counts"] = counts_json(r.counts)["sum"];
-    json_file->write(j.dump(2) + "\n");
+    const EvaluationInput evaluated{model_path, o.input.text_file.empty() ? "ids" : "text", o.input.path(),
+                                    tokenizer.source, input.report.replaced};
+    json_file->write(evaluation_json(evaluated, model, r).dump(2) + "\n");
     json_file->commit();
   }
 }

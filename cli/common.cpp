@@ -72,14 +72,8 @@ void ModelOptions::refuse_what_the_mapping_fixes() const {
 
 std::string ModelOptions::calibration_path() const { return calibration_path_for(model, calibration); }
 
-Calibration ModelOptions::load_calibration(int n_layer) const {
-  return load_model_calibration(calibration_path(), model, n_layer);
-}
-
 QuantizedSpikeGpt ModelOptions::make_quantized() const {
-  // Tensor by tensor: the float model is never held whole (a 216M checkpoint is 860 MB of float32).
-  const std::unique_ptr<TensorReader> reader = open_tensor_file(model);
-  return QuantizedSpikeGpt::read(*reader, load_calibration(infer_config(reader->index()).n_layer), quant, golden());
+  return read_quantized_checkpoint(model, calibration, quant, golden());
 }
 
 std::unique_ptr<TokenModel> ModelOptions::make_model() const {
@@ -110,38 +104,6 @@ void add_tokenizer_option(CLI::App* app, std::string& path) {
                   "UTF-8) or a Hugging Face tokenizer.json, told apart by content (default: vocab.json beside the "
                   "checkpoint, else the shipped one of the vocabulary size; a mapping's own record)")
       ->check(CLI::ExistingFile);
-}
-
-FoundTokenizer mapping_tokenizer(const Mapping& mapping, const std::string& map_path, const std::string& given_path,
-                                 const std::string& data_dir) {
-  const TokenizerSource& recorded = mapping.tokenizer;
-  if (mapping.tokenizer_recorded && recorded.kind != TokenizerKind::None) {
-    if (!given_path.empty()) {
-      const FoundTokenizer given = read_tokenizer_file(given_path, "given with --tokenizer");
-      std::string difference;
-      if (!same_tokenizer(recorded, given.source, &difference))
-        throw std::invalid_argument(fmt::format(
-            "--tokenizer {} is not the tokenizer {} was compiled with ({}, {}): {} (the recorded one against {}); "
-            "leave --tokenizer out to use the recorded one, or recompile with 'spiketile compile --tokenizer {}'",
-            given_path, map_path, recorded.path, recorded.rule, difference, given_path, given_path));
-    }
-    FoundTokenizer found;
-    found.source = recorded;
-    found.source.rule = fmt::format("recorded in {} ({})", map_path, recorded.rule);
-    found.tokenizer = tokenizer_from_source(recorded, fmt::format("the tokenizer {} records ({})", map_path, recorded.path));
-    return found;
-  }
-  const std::string no_record = mapping.tokenizer_recorded
-                                    ? fmt::format("{} records no tokenizer: {}", map_path, recorded.rule)
-                                    : fmt::format("{} (mapping format version 3) records no tokenizer", map_path);
-  if (!given_path.empty()) {
-    FoundTokenizer given = read_tokenizer_file(given_path, "given with --tokenizer; " + no_record);
-    require_tokenizer_size(given, mapping.config.vocab_size);
-    return given;
-  }
-  FoundTokenizer shipped = find_shipped_tokenizer(mapping.config.vocab_size, data_dir);
-  shipped.source.rule = no_record + "; " + shipped.source.rule;
-  return shipped;
 }
 
 void refuse_overwriting_inputs(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs) {
@@ -254,30 +216,6 @@ const CLI::Validator kFiniteNonNegative(
 const CLI::Validator kNotEmpty([](std::string& value) -> std::string { return value.empty() ? "may not be empty" : ""; },
                                "NOT EMPTY");
 
-namespace {
-// Characters read as space are never silent: their count, and the first of them, on stderr.
-void note_replaced_characters(const EncodeReport& report, const std::string& text, const std::string& what,
-                              const FoundTokenizer& tokenizer) {
-  if (report.replaced == 0) return;
-  fmt::print(stderr, "spiketile: note: {} character{} of {} {} not in the vocabulary {} and read as space (the first, "
-             "{}, at {})\n",
-             report.replaced, report.replaced == 1 ? "" : "s", what, report.replaced == 1 ? "is" : "are",
-             tokenizer.source.path, describe_character(report.first_replaced),
-             describe_text_position(text, report.first_replaced_byte));
-}
-
-// Encodes `text`, naming `what` it is (the prompt, a file) in the error for a character a
-// vocabulary without a space lacks.
-std::vector<int> encode_naming(const FoundTokenizer& tokenizer, const std::string& text, const std::string& what,
-                               EncodeReport& report) {
-  try {
-    return tokenizer.tokenizer->encode(text, report);
-  } catch (const UnknownCharacterError& e) {
-    throw UnknownCharacterError(fmt::format("{}: {}", what, e.what()));
-  }
-}
-}  // namespace
-
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const FoundTokenizer& tokenizer,
                                int vocab_size) {
   std::vector<int> tokens;
@@ -294,74 +232,7 @@ std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, 
     }
     return tokens;
   }
-  if (!tokenizer.tokenizer)
-    throw std::invalid_argument(fmt::format(
-        "this model's vocabulary ({} tokens) has no text tokenizer; give the prompt with --prompt-ids, or a "
-        "tokenizer with --tokenizer ({})",
-        vocab_size, tokenizer.source.rule));
-  EncodeReport report;
-  tokens = encode_naming(tokenizer, text, "--prompt", report);
-  note_replaced_characters(report, text, "the prompt", tokenizer);
-  if (tokens.empty()) throw std::invalid_argument("the prompt is empty; give --prompt or --prompt-ids");
-  return tokens;
-}
-
-namespace {
-// The text of a file the tokens were taken from, and its tokens.
-struct EncodedPrefix {
-  std::string text;
-  FileTokens encoded;
-};
-
-EncodedPrefix encode_text_prefix(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
-                                 int64_t max_tokens) {
-  if (!tokenizer.tokenizer)
-    throw std::invalid_argument(fmt::format("vocabulary of {} tokens has no tokenizer to encode {} ({}); give one with "
-                                            "--tokenizer, or token ids with --ids",
-                                            vocab_size, path, tokenizer.source.rule));
-  constexpr const char* kWhat = "a text file to encode";
-  EncodedPrefix prefix;
-  if (max_tokens <= 0) {
-    prefix.text = unicode::read_file_bytes(path, kWhat);
-    prefix.encoded.tokens = encode_naming(tokenizer, prefix.text, path, prefix.encoded.report);
-    return prefix;
-  }
-  // Only as much of the file as the tokens need (a stream such as /dev/zero has no end): a prefix
-  // that encodes to more tokens than asked for, by a margin that keeps the BPE merges at the cut
-  // those of the whole text; a character vocabulary stops at the cut itself.
-  constexpr int64_t kMargin = 64;
-  for (std::size_t bytes = std::size_t(max_tokens + kMargin) * 4;; bytes *= 2) {
-    bytes = std::min(bytes, unicode::kMaxInputFileBytes);
-    bool complete = false;
-    prefix.text = unicode::read_file_prefix(path, kWhat, bytes, &complete);
-    prefix.encoded.report = EncodeReport{};
-    prefix.encoded.report.stop_after_tokens = max_tokens;
-    std::vector<int>& tokens = prefix.encoded.tokens;
-    tokens = encode_naming(tokenizer, prefix.text, path, prefix.encoded.report);
-    if (complete || prefix.encoded.report.stopped || int64_t(tokens.size()) >= max_tokens + kMargin) {
-      if (int64_t(tokens.size()) > max_tokens) tokens.resize(std::size_t(max_tokens));
-      return prefix;
-    }
-    if (bytes == unicode::kMaxInputFileBytes)
-      throw std::invalid_argument(fmt::format("the first {} bytes of {} encode to only {} tokens of the {} asked for",
-                                              bytes, path, tokens.size(), max_tokens));
-  }
-}
-
-// `noun` and `of_what` spell the count: "1 token of text", "0 token ids".
-void require_enough(const std::string& path, std::size_t tokens, TextNeed need, const char* noun, const char* of_what) {
-  if (tokens < need.tokens)
-    throw std::invalid_argument(
-        fmt::format("{}: {} {}{}{}; {}", path, tokens, noun, tokens == 1 ? "" : "s", of_what, need.reason));
-}
-}  // namespace
-
-FileTokens encode_text_file(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
-                            int64_t max_tokens, TextNeed need) {
-  EncodedPrefix prefix = encode_text_prefix(path, tokenizer, vocab_size, max_tokens);
-  note_replaced_characters(prefix.encoded.report, prefix.text, path, tokenizer);
-  require_enough(path, prefix.encoded.tokens.size(), need, "token", " of text");
-  return std::move(prefix.encoded);
+  return encode_prompt(text, tokenizer, vocab_size);
 }
 
 namespace {

@@ -19,6 +19,7 @@
 #include "models/tokenizer.hpp"
 #include "runtime/sampler.hpp"
 #include "runtime/stats.hpp"
+#include "runtime/token_input.hpp"
 
 namespace spiketile::cli {
 
@@ -58,8 +59,6 @@ struct ModelOptions {
 
   // The integer parameters of the checkpoint under the quantization options and calibration.
   QuantizedSpikeGpt make_quantized() const;
-  // The calibration file's ranges (an error naming the file and how to make it if it is missing).
-  Calibration load_calibration(int n_layer) const;
   // The execution level these options select, ready to step.
   std::unique_ptr<TokenModel> make_model() const;
   // The files make_model() reads, which no output may overwrite.
@@ -71,13 +70,6 @@ struct ModelOptions {
 
 // The option naming a tokenizer file, for commands with their own option sets (simulate, inspect).
 void add_tokenizer_option(CLI::App* app, std::string& path);
-
-// The tokenizer a compiled mapping encodes text with: the one it records (a --tokenizer given must
-// hold the same, else it is refused naming both); for a mapping that records none (format version
-// 3, or a vocabulary compile found none for), the one given with --tokenizer, else the shipped one
-// by vocabulary size.
-FoundTokenizer mapping_tokenizer(const Mapping& mapping, const std::string& map_path, const std::string& given_path,
-                                 const std::string& data_dir);
 
 // Numeric options: a finite number of at least 0 (CLI11's own checks let NaN through, and an
 // unsigned option would take -1 as its largest value).
@@ -125,9 +117,9 @@ extern const CLI::Validator kNotEmpty;
 
 // What every generating command (run, simulate) accepts: prompt, sampling, output files.
 struct GenerationOptions {
-  std::string prompt = "\n";
+  std::string prompt = kDefaultPrompt;
   std::string prompt_ids;
-  int n_tokens = 200;
+  int n_tokens = kDefaultGeneratedTokens;
   SamplingOptions sampling;
   std::string logits_out, counts_out, stats_out, spikes_out, membranes_out;
   bool quiet_stats = false;
@@ -152,27 +144,6 @@ RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, c
 // Prompt given as text (--prompt) or ids (--prompt-ids 3,17,42).
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const FoundTokenizer& tokenizer,
                                int vocab_size);
-
-// What a command needs of a text: at least `tokens` of it, and the sentence saying so in an error.
-struct TextNeed {
-  std::size_t tokens;
-  const char* reason;   // e.g. "evaluation needs at least two (one to predict the next)"
-};
-inline constexpr TextNeed kTextToEvaluate{2, "evaluation needs at least two (one to predict the next)"};
-inline constexpr TextNeed kTextToCalibrate{1, "calibration needs at least one (ranges measured on nothing are zero)"};
-
-// Tokens read from a file, and the characters its encoding had to replace.
-struct FileTokens {
-  std::vector<int> tokens;
-  EncodeReport report;
-};
-
-// A text file encoded with the model's tokenizer, cut to max_tokens (0 = all); characters read as
-// space are counted on stderr. Errors name the file when it cannot be read, the vocabulary has no
-// tokenizer, a character is not in a vocabulary without a space, or it gives fewer tokens than
-// `need` asks for.
-FileTokens encode_text_file(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
-                            int64_t max_tokens, TextNeed need);
 
 // Token ids from a file: a 1-D .npy array of any integer dtype, or text of whitespace-separated
 // integers; cut to max_tokens (0 = all). An id outside [0, vocab_size) is an error naming its

@@ -35,6 +35,15 @@ Calibration load_model_calibration(const std::string& path, const std::string& m
   return Calibration::load(path, n_layer);
 }
 
+QuantizedSpikeGpt read_quantized_checkpoint(const std::string& model, const std::string& calibration,
+                                            const QuantOptions& quant, const GoldenOptions& golden) {
+  // Tensor by tensor: the float model is never held whole (a 216M checkpoint is 860 MB of float32).
+  const std::unique_ptr<TensorReader> reader = open_tensor_file(model);
+  const Calibration ranges =
+      load_model_calibration(calibration_path_for(model, calibration), model, infer_config(reader->index()).n_layer);
+  return QuantizedSpikeGpt::read(*reader, ranges, quant, golden);
+}
+
 namespace {
 // Which tokenizer text would be encoded with, and by which rule; a problem with it is reported
 // here rather than failing the inspection.

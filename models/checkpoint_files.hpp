@@ -20,6 +20,11 @@ std::string calibration_path_for(const std::string& model, const std::string& gi
 // when it does not exist).
 Calibration load_model_calibration(const std::string& path, const std::string& model, int n_layer);
 
+// The integer parameters of a checkpoint under `quant`, with the calibration `calibration` (empty:
+// the one beside the checkpoint): what the quantized level runs.
+QuantizedSpikeGpt read_quantized_checkpoint(const std::string& model, const std::string& calibration,
+                                            const QuantOptions& quant, const GoldenOptions& golden);
+
 // Configuration inferred from the tensor shapes, parameter count, the tokenizer text would be
 // encoded with (its file and rule, or why none is usable) and the tensor table.
 std::string describe_checkpoint(const std::string& path, const std::string& tokenizer, const std::string& data_dir);

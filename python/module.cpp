@@ -1,5 +1,6 @@
 // The Python module `spiketile` (docs/python.md): loading checkpoints and NIR graphs, chip
-// descriptions, compiling onto a chip, compiled mappings. A thin layer: every rule it applies
+// descriptions, compiling onto a chip, running and simulating on every level, evaluating a text,
+// reports. A thin layer: every rule it applies
 // (defaults, calibration, tokenizer choice, the objective's search, NIR quantization and lowering)
 // is the libraries' own, shared with the command-line front end, so the same options give the same
 // mapping file byte for byte (tests/python/test_compile.py checks it against build/spiketile).
@@ -11,7 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cstring>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,10 +24,14 @@
 #include "models/checkpoint_files.hpp"
 #include "models/nir/nir_graph.hpp"
 #include "models/nir/nir_integer.hpp"
+#include "models/nir/nir_reference.hpp"
 #include "models/output_file.hpp"
+#include "models/quantized.hpp"
+#include "models/spikegpt.hpp"
 #include "models/tensor_file.hpp"
 #include "models/unicode_util.hpp"
 #include "runtime/compile_checkpoint.hpp"
+#include "runtime/evaluation_json.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/generation_stats.hpp"
 #include "runtime/mapping_executor.hpp"
@@ -35,6 +40,7 @@
 #include "runtime/report.hpp"
 #include "runtime/report_request.hpp"
 #include "runtime/stats.hpp"
+#include "runtime/token_input.hpp"
 #include "python/forked.hpp"
 #include "sim/chip_simulator.hpp"
 #include "sim/nir_run.hpp"
@@ -126,6 +132,8 @@ Chip load_chip(const std::string& path) {
 
 struct PyMapping {
   std::shared_ptr<const Mapping> mapping;
+  // The file it was loaded from or saved to: what the CLI's messages name (the tokenizer's rule).
+  std::string path = "the mapping";
 };
 
 // Keyword options: each taken once by name; what is left is refused, naming it.
@@ -152,11 +160,90 @@ class Options {
     if (given_.empty()) return;
     std::vector<std::string> names;
     for (const auto& [name, value] : given_) names.push_back(name);
-    throw py::type_error(fmt::format("compile() of a {} got unexpected option(s): {}", kind, fmt::join(names, ", ")));
+    throw py::type_error(fmt::format("{} got unexpected option(s): {}", kind, fmt::join(names, ", ")));
   }
 
  private:
   std::map<std::string, py::object> given_;
+};
+
+// An array that owns the vector it views (a capsule deletes it): results reach Python uncopied.
+template <class T>
+py::array_t<T> owned_array(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
+  auto* held = new std::vector<T>(std::move(values));
+  py::capsule owner(held, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(std::move(shape), held->data(), owner);
+}
+
+// The same of bytes that hold T values (a result received from a simulation's child).
+template <class T>
+py::array_t<T> owned_array_of_bytes(std::vector<uint8_t>&& bytes, std::vector<py::ssize_t> shape) {
+  auto* held = new std::vector<uint8_t>(std::move(bytes));
+  py::capsule owner(held, [](void* p) { delete static_cast<std::vector<uint8_t>*>(p); });
+  return py::array_t<T>(std::move(shape), reinterpret_cast<const T*>(held->data()), owner);
+}
+
+std::vector<uint8_t> take_binary(nlohmann::json& j, const char* key) {
+  return std::move(static_cast<std::vector<uint8_t>&>(j.at(key).get_binary()));
+}
+
+// A Python progress callable (or None), called from work that runs without the GIL. The GIL is
+// taken back for each report, and Ctrl-C is looked for then too; Ctrl-C, or an exception the
+// callable raises, ends the work: Stop is thrown with that Python error set, and released() turns
+// it back into the Python exception.
+class Progress {
+ public:
+  struct Stop {};
+  explicit Progress(py::object callback) : callback_(std::move(callback)) {
+    if (!callback_.is_none() && !PyCallable_Check(callback_.ptr()))
+      throw py::type_error("progress must be a callable progress(done, total), or None");
+  }
+  void operator()(int64_t done, int64_t total) {
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) throw Stop{};
+    if (callback_.is_none() || !rate_.due(done, total)) return;
+    call_now(done, total);
+  }
+  // In the parent of a simulation: the child thinned its reports already, and the GIL is held.
+  python::ProgressFn forwarder() {
+    if (callback_.is_none()) return {};
+    return [this](int64_t done, int64_t total) { callback_(done, total); };
+  }
+
+ private:
+  void call_now(int64_t done, int64_t total) {
+    try {
+      callback_(done, total);
+    } catch (py::error_already_set& e) {
+      e.restore();
+      throw Stop{};
+    }
+  }
+  py::object callback_;
+  python::ProgressRate rate_;
+};
+
+// Runs `work` with the GIL released; a Progress::Stop becomes the Python exception it set.
+template <class Work>
+auto released(Work&& work) {
+  try {
+    py::gil_scoped_release release;
+    return work();
+  } catch (const Progress::Stop&) {
+    throw py::error_already_set();
+  }
+}
+
+// Notes on the text (characters read as space) become Python warnings with the CLI's sentence.
+struct Notes {
+  std::vector<std::string> notes;
+  NoteSink sink() {
+    return [this](const std::string& note) { notes.push_back(note); };
+  }
+  void warn() const {
+    for (const std::string& note : notes)
+      if (PyErr_WarnEx(PyExc_UserWarning, note.c_str(), 1) != 0) throw py::error_already_set();  // warnings as errors
+  }
 };
 
 void take_placement_options(Options& options, CompileOptions& compile) {
@@ -165,7 +252,16 @@ void take_placement_options(Options& options, CompileOptions& compile) {
   options.take("firing_rate", compile.expected_firing_rate);
 }
 
-PyMapping compile_spikegpt(const Model& model, const Chip& chip, Options& options) {
+// The conventions a NIR file cannot state (the CLI's --dt, --reset, --fire-at-threshold).
+void take_reference_options(Options& options, const nir::Graph& graph, nir::ReferenceOptions& reference) {
+  std::string reset;
+  options.take("dt", reference.dt);
+  options.take("reset", reset);
+  options.take("fire_at_threshold", reference.fire_at_threshold);
+  if (!reset.empty()) nir::parse_reset_option(reset, graph, reference);
+}
+
+PyMapping compile_spikegpt(const Model& model, const Chip& chip, Options& options, Progress& progress) {
   CheckpointCompileOptions request;
   request.model = model.path;
   request.tokenizer = model.tokenizer;
@@ -186,15 +282,17 @@ PyMapping compile_spikegpt(const Model& model, const Chip& chip, Options& option
   options.take("no_rescale", no_rescale);
   options.take("binary_embedding", binary_embedding);
   take_placement_options(options, request.compile);
-  options.refuse_rest("SpikeGPT checkpoint");
+  options.refuse_rest("compile() of a SpikeGPT checkpoint");
   request.objective.objective = objective_from_name(objective);
   request.golden.rescale_every_6_layers = !no_rescale;
   request.golden.binary_embedding = parse_binary_embedding(binary_embedding);
-  py::gil_scoped_release release;
-  CheckpointCompiler compiler(request);
-  auto mapping = std::make_shared<Mapping>(compiler.compile(chip.spec, chip.yaml));
-  compiler.read_embedding(*mapping);
-  return {std::move(mapping)};
+  request.objective.progress = [&](int tried, int most) { progress(tried, most); };
+  return released([&] {
+    CheckpointCompiler compiler(request);
+    auto mapping = std::make_shared<Mapping>(compiler.compile(chip.spec, chip.yaml));
+    compiler.read_embedding(*mapping);
+    return PyMapping{std::move(mapping)};
+  });
 }
 
 // [T, *input shape] as the NIR readers take it: shape and float64 values.
@@ -208,141 +306,346 @@ std::pair<nir::Shape, std::vector<double>> array_values(const py::object& object
 PyMapping compile_nir_model(const Model& model, const Chip& chip, Options& options) {
   nir::IntegerOptions integer_options;
   CompileOptions compile;
-  std::string reset;
-  options.take("dt", integer_options.reference.dt);
-  options.take("reset", reset);
-  options.take("fire_at_threshold", integer_options.reference.fire_at_threshold);
+  take_reference_options(options, *model.graph, integer_options.reference);
   options.take("weight_bits", integer_options.weight_bits);
   options.take("activation_bits", integer_options.activation_bits);
   options.take("membrane_bits", integer_options.membrane_bits);
   take_placement_options(options, compile);
   const py::object calibrate = options.take_object("calibrate");
-  options.refuse_rest("NIR graph");
+  options.refuse_rest("compile() of a NIR graph");
   if (calibrate.is_none())
     throw py::value_error("compile() of a NIR graph quantizes it on an input: give calibrate=array [T, *input shape]");
-  if (!reset.empty()) nir::parse_reset_option(reset, *model.graph, integer_options.reference);
   auto [shape, values] = array_values(calibrate, "calibrate");
   py::gil_scoped_release release;
   const nir::IntegerGraph integer = nir::IntegerGraph::build(*model.graph, integer_options, shape, values);
   return {std::make_shared<Mapping>(compile_nir(*model.graph, integer, chip.spec, chip.yaml, compile))};
 }
 
-PyMapping compile_any(const py::object& model_or_path, const py::object& chip_or_path, const py::kwargs& kwargs) {
+PyMapping compile_any(const py::object& model_or_path, const py::object& chip_or_path, const py::object& progress_callback,
+                      const py::kwargs& kwargs) {
   const Model model = py::isinstance<py::str>(model_or_path) ? load_model(model_or_path.cast<std::string>(), "", "")
                                                              : model_or_path.cast<Model>();
   const Chip chip = py::isinstance<py::str>(chip_or_path) ? load_chip(chip_or_path.cast<std::string>())
                                                           : chip_or_path.cast<Chip>();
   Options options(kwargs);
-  return model.kind == "nir" ? compile_nir_model(model, chip, options) : compile_spikegpt(model, chip, options);
+  Progress progress(progress_callback);
+  if (model.kind == "nir") {
+    if (!progress_callback.is_none())
+      throw py::type_error("compile() of a NIR graph has no search to report: progress is for SpikeGPT checkpoints");
+    return compile_nir_model(model, chip, options);
+  }
+  return compile_spikegpt(model, chip, options, progress);
 }
 
-// A compiled NIR graph on the mapping executor (no timing, in-process): the output per step.
-py::array_t<float> run_nir_mapping(const PyMapping& m, const py::object& input) {
-  const Mapping& mapping = *m.mapping;
-  if (mapping.kind != MappingKind::Nir)
-    throw py::value_error("run(mapping, input=...) runs a compiled NIR graph; this mapping holds a SpikeGPT model");
-  auto [shape, values] = array_values(input, "input");
-  const NirProgram& program = mapping.nir;
-  const std::vector<std::vector<int32_t>> steps = nir_quantize_steps(program, shape, values, "input");
-  std::vector<py::ssize_t> out_shape = {py::ssize_t(shape[0])};
-  for (int64_t d : program.output_shape) out_shape.push_back(py::ssize_t(d));
-  py::array_t<float> out(out_shape);
-  float* at = out.mutable_data();
-  NirMappingExecutor executor(m.mapping);
-  for (const auto& step : steps) {
-    std::vector<double> step_output;
-    {
-      py::gil_scoped_release release;
-      step_output = nir_output_values(program, executor.step_quantized(step));
-    }
-    for (double v : step_output) *at++ = float(v);
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+// What run() and evaluate() take: a Model, a path to one, or a compiled Mapping.
+struct Subject {
+  std::optional<Model> model;
+  std::shared_ptr<const Mapping> mapping;
+  std::string mapping_path;
+  bool nir() const { return mapping ? mapping->kind == MappingKind::Nir : model->kind == "nir"; }
+};
+
+Subject subject_of(const py::object& o) {
+  if (py::isinstance<PyMapping>(o)) {
+    const auto& m = o.cast<const PyMapping&>();
+    return {std::nullopt, m.mapping, m.path};
   }
-  return out;
+  if (py::isinstance<Model>(o)) return {o.cast<Model>(), nullptr, ""};
+  const std::string path = py::module_::import("os").attr("fspath")(o).cast<std::string>();
+  return {load_model(path, "", ""), nullptr, ""};
 }
+
+// The execution levels run() and evaluate() name: the float model, the integer model, and a
+// compiled mapping on the mapping executor (the CLI's run, run --quantized and run --map).
+enum class Level { golden, quantized, executor };
+constexpr const char* kLevelNames[] = {"golden", "quantized", "executor"};
+
+Level level_of(const std::optional<std::string>& name, const Subject& s) {
+  if (!name) return s.mapping ? Level::executor : Level::golden;
+  Level level = Level::golden;
+  bool known = false;
+  for (int i = 0; i < 3; ++i)
+    if (*name == kLevelNames[i]) level = Level(i), known = true;
+  if (!known)
+    throw py::value_error(fmt::format("level='{}' is not a level: choose 'golden' (the float model), 'quantized' (the "
+                                      "integer model) or 'executor' (a compiled Mapping on the mapping executor)",
+                                      *name));
+  if (level == Level::executor && !s.mapping)
+    throw py::value_error("level='executor' runs a compiled Mapping: compile the model first, then pass the Mapping");
+  if (level != Level::executor && s.mapping)
+    throw py::value_error(fmt::format("level='{}' runs a model (load_model's result or its path); a Mapping runs on "
+                                      "level='executor'",
+                                      *name));
+  return level;
+}
+
+// A SpikeGPT level ready to step, with what its statistics and its text need.
+struct TokenLevel {
+  std::unique_ptr<TokenModel> model;
+  std::string source;               // the checkpoint the statistics name
+  std::optional<QuantOptions> quant;  // the integer levels' bits
+  FoundTokenizer tokenizer;
+};
+
+TokenLevel token_level(const Subject& s, Level level, Options& options, const char* call) {
+  TokenLevel t;
+  if (level == Level::executor) {
+    options.refuse_rest(fmt::format("{} of a Mapping (it runs as compiled)", call));
+    t.source = s.mapping->model_source;
+    t.quant = s.mapping->quant;
+    t.tokenizer = mapping_tokenizer(*s.mapping, s.mapping_path, "", shipped_data_dir());
+    t.model = std::make_unique<MappingExecutor>(s.mapping);
+    return t;
+  }
+  const Model& m = *s.model;
+  GoldenOptions golden;
+  std::string binary_embedding = "auto";
+  bool no_rescale = false;
+  options.take("no_rescale", no_rescale);
+  options.take("binary_embedding", binary_embedding);
+  options.take("threads", golden.threads);
+  golden.rescale_every_6_layers = !no_rescale;
+  golden.binary_embedding = parse_binary_embedding(binary_embedding);
+  t.source = m.path;
+  if (level == Level::quantized) {
+    QuantOptions quant;
+    std::string calibration;
+    options.take("calibration", calibration);
+    options.take("weight_bits", quant.weight_bits);
+    options.take("activation_bits", quant.activation_bits);
+    options.take("membrane_bits", quant.membrane_bits);
+    options.refuse_rest(fmt::format("{} on level 'quantized'", call));
+    t.quant = quant;
+    t.model = released([&] { return std::make_unique<QuantizedModel>(read_quantized_checkpoint(m.path, calibration, quant, golden)); });
+  } else {
+    options.refuse_rest(fmt::format("{} on level 'golden'", call));
+    t.model = released([&] { return std::make_unique<GoldenModel>(SpikeGptWeights::load(m.path, golden), golden.threads); });
+  }
+  t.tokenizer = find_tokenizer(m.tokenizer, m.path, t.model->vocab_size(), m.data_dir);
+  return t;
+}
+
+// The names the module's errors give the prompt's forms.
+constexpr PromptNames kPythonPrompt{"prompt", "prompt_ids", "load_model(..., tokenizer=...)"};
 
 // A SpikeGPT generation's request: the prompt's ids and how the next tokens are drawn.
 struct GenerationRequest {
   std::vector<int> prompt;
   int n_tokens = 0;
   SamplingOptions sampling;
+  bool spikes = false;
 };
 
-GenerationRequest generation_request(const Mapping& mapping, const py::object& prompt_ids, int n, float temperature,
-                                     float top_p, uint64_t seed) {
-  if (prompt_ids.is_none()) throw py::value_error("a SpikeGPT mapping generates from a prompt: give prompt_ids=[...]");
-  GenerationRequest r;
-  r.prompt = prompt_ids.cast<std::vector<int>>();
-  if (r.prompt.empty()) throw py::value_error("prompt_ids is empty");
-  for (std::size_t i = 0; i < r.prompt.size(); ++i)
-    if (r.prompt[i] < 0 || r.prompt[i] >= mapping.config.vocab_size)
-      throw py::value_error(fmt::format("prompt_ids[{}]: token id {} is outside the vocabulary [0, {})", i, r.prompt[i],
-                                        mapping.config.vocab_size));
+// The prompt as the CLI takes it: text encoded with the model's tokenizer (the CLI's default
+// prompt when neither is given), or ids.
+GenerationRequest generation_request(const FoundTokenizer& tokenizer, int vocab_size, const py::object& prompt,
+                                     const py::object& prompt_ids, int n, float temperature, float top_p, uint64_t seed,
+                                     bool spikes) {
+  if (!prompt.is_none() && !prompt_ids.is_none())
+    throw py::value_error("give the prompt as prompt=\"text\" or as prompt_ids=[...], not both");
   if (n < 0) throw py::value_error("n must be at least 0");
+  GenerationRequest r;
+  if (!prompt_ids.is_none()) {
+    r.prompt = prompt_ids.cast<std::vector<int>>();
+    if (r.prompt.empty()) throw py::value_error("prompt_ids is empty");
+    for (std::size_t i = 0; i < r.prompt.size(); ++i)
+      if (r.prompt[i] < 0 || r.prompt[i] >= vocab_size)
+        throw py::value_error(fmt::format("prompt_ids[{}]: token id {} is outside the vocabulary [0, {})", i,
+                                          r.prompt[i], vocab_size));
+  } else {
+    Notes notes;
+    const std::string text = prompt.is_none() ? std::string(kDefaultPrompt) : prompt.cast<std::string>();
+    r.prompt = encode_prompt(text, tokenizer, vocab_size, kPythonPrompt, notes.sink());
+    notes.warn();
+  }
   r.n_tokens = n;
   r.sampling = {temperature, top_p, seed};
+  r.spikes = spikes;
   return r;
 }
 
-// What a SpikeGPT generation gives back: the tokens generated, every consumed token's logits and
-// the statistics (`--stats`), as CBOR so a forked simulation sends it the same way.
-nlohmann::json generation_answer(TokenModel& model, const Mapping& mapping, const GenerationRequest& r,
-                                 const std::function<void(RunStats&)>& add_stats = {},
-                                 const std::function<void(int)>& on_token = {}) {
-  const GenerationResult result = generate(model, r.prompt, r.n_tokens, r.sampling, {true, false}, on_token);
-  RunStats stats = generation_stats(mapping.model_source, &mapping.quant, model, r.prompt, result.generated, result.counts);
-  if (add_stats) add_stats(stats);
-  const auto* bytes = reinterpret_cast<const uint8_t*>(result.logits.data());
-  return {{"generated", result.generated},
-          {"rows", result.logit_rows},
-          {"vocab", model.vocab_size()},
-          {"logits", nlohmann::json::binary(std::vector<uint8_t>(bytes, bytes + result.logits.size() * sizeof(float)))},
-          {"stats", stats_to_json(stats)}};
+// What a SpikeGPT generation gives back, in this process or from a simulation's child: the tokens
+// generated, every consumed token's logits and spikes (`--logits-out`, `--spikes-out`) and the
+// statistics (`--stats`, null on a level that counts nothing).
+struct GenerationOutcome {
+  std::vector<int> generated;
+  std::vector<float> logits;
+  std::vector<uint8_t> spikes;
+  int64_t rows = 0;
+  int vocab = 0, n_layer = 0, n_embd = 0;
+  nlohmann::json stats;
+};
+
+GenerationOutcome generate_outcome(TokenModel& model, const GenerationRequest& r, const std::string& source,
+                                   const QuantOptions* quant, const std::function<void(int)>& on_token,
+                                   const std::function<void(RunStats&)>& add_stats = {}) {
+  GenerationResult result = generate(model, r.prompt, r.n_tokens, r.sampling, {true, r.spikes}, on_token);
+  GenerationOutcome o;
+  if (!result.counts.empty()) {
+    RunStats stats = generation_stats(source, quant, model, r.prompt, result.generated, result.counts);
+    if (add_stats) add_stats(stats);
+    o.stats = stats_to_json(stats);
+  }
+  o.generated = std::move(result.generated);
+  o.logits = std::move(result.logits);
+  o.spikes = std::move(result.spikes);
+  o.rows = result.logit_rows;
+  o.vocab = model.vocab_size();
+  o.n_layer = model.n_layer();
+  o.n_embd = model.n_embd();
+  return o;
+}
+
+template <class T>
+nlohmann::json::binary_t as_binary(const std::vector<T>& values) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
+  return nlohmann::json::binary_t(std::vector<uint8_t>(bytes, bytes + values.size() * sizeof(T)));
+}
+
+std::vector<uint8_t> outcome_to_cbor(const GenerationOutcome& o) {
+  return nlohmann::json::to_cbor(nlohmann::json{{"generated", o.generated},
+                                                {"logits", as_binary(o.logits)},
+                                                {"spikes", as_binary(o.spikes)},
+                                                {"shape", {o.rows, o.vocab, o.n_layer, o.n_embd}},
+                                                {"stats", o.stats}});
 }
 
 struct Generation {
   std::vector<int> prompt_ids, tokens;
+  py::object text;     // str, or None without a tokenizer
   py::array_t<float> logits;
-  py::object stats;
+  py::object spikes;   // uint8 array, or None when not asked for
+  py::object stats;    // dict, or None on the golden level
 };
 
-Generation generation_from(const nlohmann::json& j, const std::vector<int>& prompt) {
+// `logits` and `spikes` make the arrays (spikes only when asked for).
+Generation generation_of(const GenerationRequest& r, const FoundTokenizer& tokenizer, std::vector<int> generated,
+                         const nlohmann::json& stats,
+                         const std::function<py::array_t<float>()>& logits,
+                         const std::function<py::object()>& spikes) {
   Generation g;
-  g.prompt_ids = prompt;
-  g.tokens = j.at("generated").get<std::vector<int>>();
-  const auto& bytes = j.at("logits").get_binary();
-  g.logits = py::array_t<float>({j.at("rows").get<py::ssize_t>(), j.at("vocab").get<py::ssize_t>()});
-  std::memcpy(g.logits.mutable_data(), bytes.data(), bytes.size());
-  g.stats = to_python(j.at("stats"));
+  g.prompt_ids = r.prompt;
+  g.tokens = std::move(generated);
+  // The text the CLI prints after the prompt, its bytes those of the tokens; bytes that are no
+  // UTF-8 (a BPE run cut inside a character) read as U+FFFD.
+  g.text = tokenizer.tokenizer
+               ? py::object(py::bytes(tokenizer.tokenizer->decode(g.tokens)).attr("decode")("utf-8", "replace"))
+               : py::none();
+  g.logits = logits();
+  g.spikes = r.spikes ? spikes() : py::none();
+  g.stats = stats.is_null() ? py::none() : to_python(stats);
   return g;
 }
 
-py::object run_mapping(const PyMapping& m, const py::object& input, const py::object& prompt_ids, int n, float temperature,
-                       float top_p, uint64_t seed) {
-  if (m.mapping->kind == MappingKind::Nir) {
-    if (!prompt_ids.is_none()) throw py::value_error("a NIR graph's mapping runs on input=array, not on prompt_ids");
-    if (input.is_none()) throw py::value_error("a NIR graph's mapping runs on an input: give input=array [T, *input shape]");
-    return run_nir_mapping(m, input);
+Generation generation_from(GenerationOutcome&& o, const GenerationRequest& r, const FoundTokenizer& tokenizer) {
+  return generation_of(
+      r, tokenizer, std::move(o.generated), o.stats,
+      [&] { return owned_array(std::move(o.logits), {py::ssize_t(o.rows), py::ssize_t(o.vocab)}); },
+      [&] {
+        return py::object(owned_array(std::move(o.spikes),
+                                      {py::ssize_t(o.rows), py::ssize_t(o.n_layer), 2, py::ssize_t(o.n_embd)}));
+      });
+}
+
+Generation generation_from_cbor(std::vector<uint8_t>&& cbor, const GenerationRequest& r, const FoundTokenizer& tokenizer) {
+  nlohmann::json j = nlohmann::json::from_cbor(cbor);
+  cbor.clear();
+  cbor.shrink_to_fit();
+  const auto shape = j.at("shape").get<std::vector<int64_t>>();
+  return generation_of(
+      r, tokenizer, j.at("generated").get<std::vector<int>>(), j.at("stats"),
+      [&] { return owned_array_of_bytes<float>(take_binary(j, "logits"), {py::ssize_t(shape[0]), py::ssize_t(shape[1])}); },
+      [&] {
+        return py::object(owned_array_of_bytes<uint8_t>(
+            take_binary(j, "spikes"), {py::ssize_t(shape[0]), py::ssize_t(shape[2]), 2, py::ssize_t(shape[3])}));
+      });
+}
+
+// The generation's on_token: progress over the tokens generated (Ctrl-C looked for with it).
+std::function<void(int)> token_progress(Progress& progress, int n_tokens) {
+  return [&progress, n_tokens, done = int64_t(0)](int) mutable { progress(++done, n_tokens); };
+}
+
+// A NIR graph's levels as `spiketile run --nir G [--quantized]` and `run --map X --input` run them:
+// the output [T, *output shape].
+py::array_t<float> run_nir(const Subject& s, Level level, const py::object& input, Options& options, Progress& progress) {
+  const auto given = array_values(input, "input");
+  const nir::Shape& shape = given.first;
+  const std::vector<double>& values = given.second;
+  std::vector<float> out;
+  std::vector<py::ssize_t> out_shape = {py::ssize_t(shape.at(0))};
+  if (level == Level::executor) {
+    options.refuse_rest("run() of a Mapping (it runs as compiled)");
+    const NirProgram& program = s.mapping->nir;
+    const std::vector<std::vector<int32_t>> steps = nir_quantize_steps(program, shape, values, "input");
+    for (int64_t d : program.output_shape) out_shape.push_back(py::ssize_t(d));
+    released([&] {
+      NirMappingExecutor executor(s.mapping);
+      const int64_t T = int64_t(steps.size());
+      for (int64_t t = 0; t < T; ++t) {
+        for (double v : nir_output_values(program, executor.step_quantized(steps[std::size_t(t)]))) out.push_back(float(v));
+        progress(t + 1, T);
+      }
+    });
+    return owned_array(std::move(out), out_shape);
+  }
+  const nir::Graph& graph = *s.model->graph;
+  nir::IntegerOptions integer_options;
+  take_reference_options(options, graph, integer_options.reference);
+  std::vector<double> result;
+  if (level == Level::quantized) {
+    options.take("weight_bits", integer_options.weight_bits);
+    options.take("activation_bits", integer_options.activation_bits);
+    options.take("membrane_bits", integer_options.membrane_bits);
+    const py::object calibrate = options.take_object("calibrate");
+    options.refuse_rest("run() of a NIR graph on level 'quantized'");
+    // The integer model's ranges come from `calibrate`, else from the input itself (run --quantized's rule).
+    const auto calibration = calibrate.is_none() ? given : array_values(calibrate, "calibrate");
+    result = released([&] {
+      nir::IntegerGraph integer = nir::IntegerGraph::build(graph, integer_options, calibration.first, calibration.second);
+      std::vector<double> output = nir::compare_with_reference(graph, integer, shape, values).integer_output;
+      progress(shape.at(0), shape.at(0));  // the library runs the steps in one call: the end alone is known
+      return output;
+    });
+    const nir::Node& output = graph.nodes[std::size_t(graph.outputs[0])];
+    for (int64_t d : output.input_shape) out_shape.push_back(py::ssize_t(d));
+  } else {
+    options.refuse_rest("run() of a NIR graph on level 'golden'");
+    const nir::ReferenceRun run = released([&] {
+      nir::ReferenceRun reference = nir::run_reference(graph, integer_options.reference, shape, values);
+      progress(shape.at(0), shape.at(0));
+      return reference;
+    });
+    result = run.output;
+    out_shape.assign(run.shape.begin(), run.shape.end());
+  }
+  return owned_array(std::vector<float>(result.begin(), result.end()), out_shape);
+}
+
+py::object run_any(const py::object& subject, const std::optional<std::string>& level_name, const py::object& input,
+               const py::object& prompt, const py::object& prompt_ids, int n, float temperature, float top_p,
+               uint64_t seed, bool spikes, const py::object& progress_callback, const py::kwargs& kwargs) {
+  const Subject s = subject_of(subject);
+  const Level level = level_of(level_name, s);
+  Options options(kwargs);
+  Progress progress(progress_callback);
+  if (s.nir()) {
+    if (!prompt_ids.is_none() || !prompt.is_none())
+      throw py::value_error("a NIR graph runs on input=array, not on a prompt");
+    if (input.is_none()) throw py::value_error("a NIR graph runs on an input: give input=array [T, *input shape]");
+    if (spikes) throw py::value_error("spikes=True records SpikeGPT's LIF spikes; a NIR graph's run returns its output");
+    return run_nir(s, level, input, options, progress);
   }
   if (!input.is_none())
-    throw py::value_error("this mapping holds a SpikeGPT model: it runs on prompt_ids=[...], not on an input array");
-  const GenerationRequest request = generation_request(*m.mapping, prompt_ids, n, temperature, top_p, seed);
-  // Ctrl-C is looked for after every generated token (the GIL taken back for the check); it ends
-  // the generation with KeyboardInterrupt.
-  struct Interrupted {};
-  const auto check_signals = [](int) {
-    py::gil_scoped_acquire acquire;
-    if (PyErr_CheckSignals() != 0) throw Interrupted{};
-  };
-  nlohmann::json answer;
-  try {
-    py::gil_scoped_release release;
-    MappingExecutor executor(m.mapping);
-    answer = generation_answer(executor, *m.mapping, request, {}, check_signals);
-  } catch (const Interrupted&) {
-    throw py::error_already_set();
-  }
-  return py::cast(generation_from(answer, request.prompt));
+    throw py::value_error("a SpikeGPT model runs on a prompt (prompt=\"text\" or prompt_ids=[...]), not on an input array");
+  TokenLevel t = token_level(s, level, options, "run()");
+  const GenerationRequest request =
+      generation_request(t.tokenizer, t.model->vocab_size(), prompt, prompt_ids, n, temperature, top_p, seed, spikes);
+  GenerationOutcome outcome = released([&] {
+    return generate_outcome(*t.model, request, t.source, t.quant ? &*t.quant : nullptr,
+                            token_progress(progress, request.n_tokens));
+  });
+  return py::cast(generation_from(std::move(outcome), request, t.tokenizer));
 }
 
 // A simulation's results, as the parent receives them from the child.
@@ -351,55 +654,94 @@ struct Simulation {
   py::object stats;
 };
 
-// A compiled NIR graph's time steps on the SystemC chip, in a forked child (SystemC elaborates
-// once per process): the output and the statistics `simulate --stats` writes.
-py::object simulate(const PyMapping& m, const py::object& input, const py::object& prompt_ids, int n, float temperature,
-                    float top_p, uint64_t seed, uint64_t watchdog_cycles) {
-  if (m.mapping->kind != MappingKind::Nir) {
-    if (!input.is_none())
-      throw py::value_error("this mapping holds a SpikeGPT model: it runs on prompt_ids=[...], not on an input array");
-    const GenerationRequest request = generation_request(*m.mapping, prompt_ids, n, temperature, top_p, seed);
-    const std::shared_ptr<const Mapping> mapping = m.mapping;
-    const std::vector<uint8_t> answer = python::run_forked([&]() {
-      sim::SimulatorOptions options;
-      options.watchdog_cycles = watchdog_cycles;
-      sim::ChipSimulator chip(mapping, options);
-      return nlohmann::json::to_cbor(
-          generation_answer(chip, *mapping, request, [&](RunStats& stats) { chip.fill_stats(stats); }));
-    });
-    return py::cast(generation_from(nlohmann::json::from_cbor(answer), request.prompt));
-  }
-  if (!prompt_ids.is_none()) throw py::value_error("a NIR graph's mapping runs on input=array, not on prompt_ids");
-  if (input.is_none()) throw py::value_error("a NIR graph's mapping runs on an input: give input=array [T, *input shape]");
-  auto [shape, values] = array_values(input, "input");
+// A mapping on the SystemC chip, in a forked child (SystemC elaborates once per process): a NIR
+// graph's output and statistics, or a SpikeGPT generation.
+py::object simulate(const PyMapping& m, const py::object& input, const py::object& prompt, const py::object& prompt_ids,
+                    int n, float temperature, float top_p, uint64_t seed, bool spikes, uint64_t watchdog_cycles,
+                    const py::object& progress_callback) {
+  Progress progress(progress_callback);
   const std::shared_ptr<const Mapping> mapping = m.mapping;
-  const std::vector<uint8_t> answer = python::run_forked([&]() {
-    sim::SimulatorOptions options;
-    options.watchdog_cycles = watchdog_cycles;
-    sim::ChipSimulator chip(mapping, options);
-    sim::NirChipRun run = sim::run_nir_on_chip(chip, shape, values, "input");
-    chip.fill_stats(run.stats);
-    const auto* bytes = reinterpret_cast<const uint8_t*>(run.outputs.data());
-    return nlohmann::json::to_cbor(nlohmann::json{
-        {"shape", run.shape},
-        {"outputs", nlohmann::json::binary(std::vector<uint8_t>(bytes, bytes + run.outputs.size() * sizeof(float)))},
-        {"stats", stats_to_json(run.stats)}});
-  });
-  const nlohmann::json j = nlohmann::json::from_cbor(answer);
-  const auto& bytes = j.at("outputs").get_binary();
+  sim::SimulatorOptions options;
+  options.watchdog_cycles = watchdog_cycles;
+  if (mapping->kind != MappingKind::Nir) {
+    if (!input.is_none())
+      throw py::value_error("a SpikeGPT mapping runs on a prompt (prompt=\"text\" or prompt_ids=[...]), not on an input array");
+    const FoundTokenizer tokenizer = mapping_tokenizer(*mapping, m.path, "", shipped_data_dir());
+    const GenerationRequest request = generation_request(tokenizer, mapping->config.vocab_size, prompt, prompt_ids, n,
+                                                         temperature, top_p, seed, spikes);
+    std::vector<uint8_t> answer = python::run_forked(
+        [&](const python::ProgressFn& report) {
+          sim::ChipSimulator chip(mapping, options);
+          int64_t done = 0;
+          const auto on_token = [&](int) { report(++done, request.n_tokens); };
+          return outcome_to_cbor(generate_outcome(chip, request, mapping->model_source, &mapping->quant, on_token,
+                                                  [&](RunStats& stats) { chip.fill_stats(stats); }));
+        },
+        progress.forwarder());
+    return py::cast(generation_from_cbor(std::move(answer), request, tokenizer));
+  }
+  if (!prompt_ids.is_none() || !prompt.is_none()) throw py::value_error("a NIR graph's mapping runs on input=array, not on a prompt");
+  if (input.is_none()) throw py::value_error("a NIR graph's mapping runs on an input: give input=array [T, *input shape]");
+  if (spikes) throw py::value_error("spikes=True records SpikeGPT's LIF spikes; a NIR graph's simulation returns its output");
+  const auto given = array_values(input, "input");
+  const nir::Shape& shape = given.first;
+  const std::vector<double>& values = given.second;
+  std::vector<uint8_t> answer = python::run_forked(
+      [&](const python::ProgressFn& report) {
+        options.progress = [&](const sim::SimulationProgress& p) { report(p.tokens_done, shape.at(0)); };
+        sim::ChipSimulator chip(mapping, options);
+        sim::NirChipRun run = sim::run_nir_on_chip(chip, shape, values, "input");
+        chip.fill_stats(run.stats);
+        return nlohmann::json::to_cbor(
+            nlohmann::json{{"shape", run.shape}, {"outputs", as_binary(run.outputs)}, {"stats", stats_to_json(run.stats)}});
+      },
+      progress.forwarder());
+  nlohmann::json j = nlohmann::json::from_cbor(answer);
+  answer = {};
   const auto out_shape = j.at("shape").get<std::vector<py::ssize_t>>();
-  py::array_t<float> outputs(out_shape);
-  std::memcpy(outputs.mutable_data(), bytes.data(), bytes.size());
-  return py::cast(Simulation{outputs, to_python(j.at("stats"))});
+  return py::cast(Simulation{owned_array_of_bytes<float>(take_binary(j, "outputs"), out_shape), to_python(j.at("stats"))});
+}
+
+// evaluate(): `spiketile eval`'s scoring of a text on a level, its --json as a dict.
+py::object evaluate_text(const py::object& subject, const py::object& text, const py::object& path,
+                    const std::optional<std::string>& level_name, int64_t max_tokens, const py::object& progress_callback,
+                    const py::kwargs& kwargs) {
+  const Subject s = subject_of(subject);
+  if (s.nir()) throw py::value_error("evaluate() scores a SpikeGPT model on a text; a NIR graph has none (use run())");
+  if (!text.is_none() && !path.is_none()) throw py::value_error("give the text as text=\"...\" or as path=FILE, not both");
+  if (text.is_none() && path.is_none()) throw py::value_error("evaluate() needs a text: give text=\"...\" or path=FILE");
+  if (max_tokens < 0) throw py::value_error("max_tokens must be at least 0 (0: the whole text)");
+  const Level level = level_of(level_name, s);
+  Options options(kwargs);
+  Progress progress(progress_callback);
+  TokenLevel t = token_level(s, level, options, "evaluate()");
+  Notes notes;
+  const int vocab = t.model->vocab_size();
+  const std::string file = path.is_none() ? "" : py::module_::import("os").attr("fspath")(path).cast<std::string>();
+  const FileTokens input = path.is_none()
+                               ? encode_text(text.cast<std::string>(), "text", t.tokenizer, vocab, max_tokens,
+                                             kTextToEvaluate, notes.sink())
+                               : encode_text_file(file, t.tokenizer, vocab, max_tokens, kTextToEvaluate, notes.sink());
+  notes.warn();
+  const EvalResult r = released([&] {
+    return spiketile::evaluate(*t.model, input.tokens, [&](int64_t done, int64_t total) { progress(done, total); });
+  });
+  const EvaluationInput evaluated{t.source, "text", path.is_none() ? nlohmann::json(nullptr) : nlohmann::json(file),
+                                  t.tokenizer.source, input.report.replaced};
+  return to_python(evaluation_json(evaluated, *t.model, r));
 }
 
 // report(): the same request as `spiketile report`, assembled by the same library function.
-py::object report(const std::string& stats, const std::optional<std::string>& energy_table,
+py::object report(const py::object& stats, const std::optional<std::string>& energy_table,
                   const std::optional<std::string>& convention_table, const std::optional<std::string>& chip,
                   const std::string& gpu, const std::string& gpu_precision, int batch, const std::string& encoding,
                   const std::vector<std::string>& gpu_measured) {
   ReportRequest request;
-  request.stats = stats;
+  // A dict is priced as it is, without a file between (the statistics of run() and simulate()).
+  if (py::isinstance<py::dict>(stats))
+    request.stats_json = nlohmann::json::parse(py::module_::import("json").attr("dumps")(stats).cast<std::string>());
+  else
+    request.stats = py::module_::import("os").attr("fspath")(stats).cast<std::string>();
   if (energy_table) request.energy_table = *energy_table;
   if (convention_table) request.convention_table = *convention_table;
   if (chip) request.chip = *chip;
@@ -481,11 +823,14 @@ PYBIND11_MODULE(spiketile, m) {
       .def("__repr__", [](const Chip& c) { return fmt::format("<spiketile.Chip '{}' {} cores>", c.spec.name, c.spec.total_cores()); });
 
   py::class_<PyMapping>(m, "Mapping", "A model compiled onto a chip: what `spiketile compile -o X.stmap` writes.")
-      .def_static("load", [](const std::string& path) { return PyMapping{std::make_shared<const Mapping>(load_mapping(path))}; },
+      .def_static("load", [](const std::string& path) { return PyMapping{std::make_shared<const Mapping>(load_mapping(path)), path}; },
                   py::arg("path"), "Reads and validates a mapping file (.stmap); raises MappingError naming the problem.")
-      .def("save", [](const PyMapping& pm, const std::string& path) {
-             py::gil_scoped_release release;
-             save_mapping(*pm.mapping, path);
+      .def("save", [](PyMapping& pm, const std::string& path) {
+             {
+               py::gil_scoped_release release;
+               save_mapping(*pm.mapping, path);
+             }
+             pm.path = path;
            }, py::arg("path"),
            "Writes the mapping file (via a temporary renamed onto `path`, so no partial file is left).")
       .def("summary", [](const PyMapping& pm) { return to_python(mapping_summary_json(*pm.mapping)); },
@@ -501,7 +846,8 @@ PYBIND11_MODULE(spiketile, m) {
                            pm.mapping->units.size());
       });
 
-  m.def("compile", &compile_any, py::arg("model"), py::arg("chip") = default_chip(),
+  m.def("compile", &compile_any, py::arg("model"), py::arg("chip") = default_chip(), py::kw_only(),
+        py::arg("progress") = py::none(),
         "Compiles a model (load_model's result or a path) onto a chip (a Chip or a YAML path) and returns a Mapping; "
         "the same options give the same mapping file as `spiketile compile`. SpikeGPT options: objective "
         "('latency', 'energy', 'edp', 'cores'), energy_table, max_cores, search_steps, profile_tokens, "
@@ -509,48 +855,84 @@ PYBIND11_MODULE(spiketile, m) {
         "seed, placement_effort, firing_rate. NIR options: dt (seconds, required), calibrate (array [T, *input "
         "shape], required), reset ('value', 'subtract' or 'NODE=subtract,...'), fire_at_threshold, weight_bits, "
         "activation_bits, membrane_bits, seed, placement_effort, firing_rate. Raises DoesNotFit when it does not "
-        "fit, TypeError naming an unknown option.");
+        "fit, TypeError naming an unknown option. progress(done, total), if given, hears the objective's search: splits "
+        "tried of the most it may try.");
 
   py::class_<Simulation>(m, "Simulation", "What simulate() returns.")
       .def_readonly("outputs", &Simulation::outputs, "The output node's values, float32 [T, *output shape].")
       .def_readonly("stats", &Simulation::stats,
                     "The run's statistics as a dict: the file `spiketile simulate --stats` writes (docs/stats-format.md).");
 
-  py::class_<Generation>(m, "Generation", "What run() and simulate() of a SpikeGPT mapping return.")
-      .def_readonly("prompt_ids", &Generation::prompt_ids, "The prompt's token ids.")
+  py::class_<Generation>(m, "Generation", "What run() and simulate() of a SpikeGPT model return.")
+      .def_readonly("prompt_ids", &Generation::prompt_ids, "The prompt's token ids (a text prompt as the tokenizer encoded it).")
       .def_readonly("tokens", &Generation::tokens, "The generated token ids.")
+      .def_readonly("text", &Generation::text,
+                    "The generated text, decoded with the model's tokenizer: what the CLI prints after the prompt "
+                    "(None for a vocabulary without a tokenizer).")
       .def_readonly("logits", &Generation::logits,
                     "Every consumed token's logits, float32 [rows, vocab] (prompt tokens included): the array "
                     "`--logits-out` writes.")
-      .def_readonly("stats", &Generation::stats, "The run's statistics as a dict: the file `--stats` writes.");
+      .def_readonly("spikes", &Generation::spikes,
+                    "With spikes=True: every LIF spike, uint8 0/1 [rows, n_layer, 2, n_embd] (index 0 the time-mix "
+                    "LIF, 1 the channel-mix LIF), the array `--spikes-out` writes; else None.")
+      .def_readonly("stats", &Generation::stats,
+                    "The run's statistics as a dict: the file `--stats` writes (None on the golden level, which "
+                    "counts no events).");
 
   m.def("simulate", &simulate, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
-        py::arg("prompt_ids") = py::none(), py::arg("n") = 200, py::arg("temperature") = SamplingOptions{}.temperature,
-        py::arg("top_p") = SamplingOptions{}.top_p, py::arg("seed") = SamplingOptions{}.seed, py::arg("watchdog_cycles") = 0,
+        py::arg("prompt") = py::none(), py::arg("prompt_ids") = py::none(), py::arg("n") = kDefaultGeneratedTokens,
+        py::arg("temperature") = SamplingOptions{}.temperature, py::arg("top_p") = SamplingOptions{}.top_p,
+        py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("watchdog_cycles") = 0,
+        py::arg("progress") = py::none(),
         "Runs a mapping on the cycle-accurate SystemC chip, each call in its own child process (SystemC elaborates "
         "once per process), so a session simulates as often as it likes; the GIL is released while it runs and "
         "Ctrl-C stops it with KeyboardInterrupt. A NIR graph's mapping runs over input [T, *input shape] and returns "
         "a Simulation (outputs, stats): the bits of `spiketile simulate --map X --input IN.npy --output OUT.npy`. A "
-        "SpikeGPT mapping feeds prompt_ids as one pipelined prefill, then generates n tokens (temperature 0: greedy; "
-        "top_p, seed as the CLI's) and returns a Generation (tokens, logits, stats): the bits of `spiketile simulate "
-        "--map X --prompt-ids ... -n N --logits-out L.npy --stats S.json`.");
+        "SpikeGPT mapping feeds its prompt (prompt: text, encoded with the mapping's tokenizer, default the CLI's; or "
+        "prompt_ids) as one pipelined prefill, then generates n tokens (temperature 0: greedy; top_p, seed as the "
+        "CLI's) and returns a Generation (tokens, text, logits, spikes with spikes=True, stats): the bits of "
+        "`spiketile simulate --map X --prompt ... -n N --logits-out L.npy --spikes-out S.npy --stats S.json`. "
+        "progress(done, total) hears the tokens generated (a NIR graph: the time steps finished), at most ten times "
+        "a second and at the end; an exception it raises stops the simulation and propagates.");
 
   m.def("report", &report, py::arg("stats"), py::kw_only(), py::arg("energy_table") = py::none(),
         py::arg("convention_table") = py::none(), py::arg("chip") = py::none(), py::arg("gpu") = "h100",
         py::arg("gpu_precision") = "bf16", py::arg("batch") = 8, py::arg("encoding") = "graded",
         py::arg("gpu_measured") = std::vector<std::string>{},
-        "The energy and operation report of a run's statistics file (run or simulate with stats): the dict "
-        "`spiketile report --stats S.json --json R.json` writes, with the same options (energy_table, "
-        "convention_table and chip default as the CLI's: the shipped tables, the chip the stats were simulated on).");
+        "The energy and operation report of a run's statistics: a stats file (run or simulate with stats), or a "
+        "statistics dict (a Generation's or Simulation's .stats, priced as it is, with no file written; the report's "
+        "inputs.stats is then \"\"): the dict `spiketile report --stats S.json --json R.json` writes, with the same "
+        "options (energy_table, convention_table and chip default as the CLI's: the shipped tables, the chip the "
+        "stats were simulated on; the module's statistics name the chip their mapping embeds, which is no file, so "
+        "give chip=).");
   m.def("to_html", &to_html, py::arg("report"), py::arg("path"),
         "Writes a report dict as the self-contained HTML page `spiketile report --html` writes (all or nothing).");
 
-  m.def("run", &run_mapping, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
-        py::arg("prompt_ids") = py::none(), py::arg("n") = 200, py::arg("temperature") = SamplingOptions{}.temperature,
-        py::arg("top_p") = SamplingOptions{}.top_p, py::arg("seed") = SamplingOptions{}.seed,
-        "Runs a mapping on the mapping executor (the chip's units without timing, in this process, the GIL released). "
-        "A NIR graph's mapping runs over input [T, *input shape] and returns its output as float32 [T, *output "
-        "shape] (the bits of `spiketile run --map X --input IN.npy --output OUT.npy`; Ctrl-C stops it between "
-        "steps). A SpikeGPT mapping generates n tokens after prompt_ids and returns a Generation (tokens, logits, "
-        "stats): the bits of `spiketile run --map X --prompt-ids ... -n N --logits-out L.npy --stats S.json`.");
+  m.def("run", &run_any, py::arg("model"), py::kw_only(), py::arg("level") = py::none(), py::arg("input") = py::none(),
+        py::arg("prompt") = py::none(), py::arg("prompt_ids") = py::none(), py::arg("n") = kDefaultGeneratedTokens,
+        py::arg("temperature") = SamplingOptions{}.temperature, py::arg("top_p") = SamplingOptions{}.top_p,
+        py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("progress") = py::none(),
+        "Runs a model in this process, the GIL released, on a level: 'golden' (the float model, `spiketile run`), "
+        "'quantized' (the integer model, `run --quantized`) or 'executor' (a compiled Mapping on the mapping "
+        "executor, `run --map`); the default is 'executor' for a Mapping, else 'golden'. `model` is a Mapping, "
+        "load_model's result or a path. A SpikeGPT model generates n tokens after its prompt (prompt: text, encoded "
+        "with the model's tokenizer, default the CLI's; or prompt_ids) and returns a Generation (tokens, text, "
+        "logits, spikes with spikes=True, stats on the levels that count): the bits of `spiketile run ... --prompt "
+        "... -n N --logits-out L.npy --spikes-out S.npy --stats S.json`. A NIR graph runs over input [T, *input "
+        "shape] and returns its output as float32 [T, *output shape] (`run --nir G [--quantized]`, `run --map X "
+        "--input IN.npy`). Options of the model levels, as the CLI's flags: no_rescale, binary_embedding, threads; "
+        "quantized: calibration, weight_bits, activation_bits, membrane_bits; a NIR graph: dt, reset, "
+        "fire_at_threshold, and quantized: calibrate (default: the input), weight_bits, activation_bits, "
+        "membrane_bits. progress(done, total) hears the tokens generated (a NIR mapping: the steps), at most ten "
+        "times a second and at the end; Ctrl-C or an exception it raises stops the run and propagates.");
+
+  m.def("evaluate", &evaluate_text, py::arg("model"), py::kw_only(), py::arg("text") = py::none(),
+        py::arg("path") = py::none(), py::arg("level") = py::none(), py::arg("max_tokens") = 0,
+        py::arg("progress") = py::none(),
+        "Scores a SpikeGPT model on a text as `spiketile eval` does, from the zero state, each token predicted from "
+        "the ones before it: the dict `spiketile eval --text FILE --json J` writes (bits_per_token, which is bits "
+        "per character for a character vocabulary, mean_nll_nats, per-layer firing rates, event counts on the "
+        "levels that count). The text is given as text=str (its 'text' entry is then None) or path=FILE; "
+        "max_tokens cuts it (0: all). level and the model options as run()'s. progress(done, total) hears the "
+        "tokens scored.");
 }

@@ -1,5 +1,5 @@
 """Type stubs of the spiketile extension module (python/module.cpp; docs/python.md)."""
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -64,10 +64,19 @@ class Mapping:
     @property
     def cores(self) -> int: ...
 
+ProgressCallback = Callable[[int, int], Any]
+"""progress(done, total): called with the GIL held, at most ten times a second and always at the end;
+an exception it raises stops the call and propagates."""
+
+Level = Literal["golden", "quantized", "executor"]
+"""The CLI's `run` (float model), `run --quantized` (integer model) and `run --map` (a compiled Mapping
+on the mapping executor)."""
+
 def compile(
     model: Union[Model, str],
     chip: Union[Chip, str] = ...,
     *,
+    progress: Optional[ProgressCallback] = None,
     # SpikeGPT checkpoints
     objective: Literal["latency", "energy", "edp", "cores"] = "latency",
     energy_table: str = ...,
@@ -92,21 +101,31 @@ def compile(
     firing_rate: float = 0.2,
 ) -> Mapping:
     """Compiles onto a chip; the same options give the same mapping file as `spiketile compile`.
-    Raises DoesNotFit when the model does not fit, TypeError naming an option that does not apply."""
+    Raises DoesNotFit when the model does not fit, TypeError naming an option that does not apply.
+    progress (SpikeGPT only) hears the objective's search: splits tried of the most it may try."""
 
 class Generation:
-    """What run() and simulate() of a SpikeGPT mapping return."""
+    """What run() and simulate() of a SpikeGPT model return."""
     @property
-    def prompt_ids(self) -> List[int]: ...
+    def prompt_ids(self) -> List[int]:
+        """The prompt's token ids (a text prompt as the tokenizer encoded it)."""
     @property
     def tokens(self) -> List[int]:
         """The generated token ids."""
     @property
+    def text(self) -> Optional[str]:
+        """The generated text, decoded with the model's tokenizer: what the CLI prints after the prompt
+        (bytes that are not UTF-8 read as U+FFFD); None for a vocabulary without a tokenizer."""
+    @property
     def logits(self) -> npt.NDArray[np.float32]:
         """Every consumed token's logits [rows, vocab] (prompt tokens included): what --logits-out writes."""
     @property
-    def stats(self) -> Dict[str, Any]:
-        """The run's statistics: the file --stats writes (docs/stats-format.md)."""
+    def spikes(self) -> Optional[npt.NDArray[np.uint8]]:
+        """With spikes=True: every LIF spike, 0/1 [rows, n_layer, 2, n_embd] (0 the time-mix LIF, 1 the
+        channel-mix LIF), what --spikes-out writes; else None."""
+    @property
+    def stats(self) -> Optional[Dict[str, Any]]:
+        """The run's statistics: the file --stats writes (docs/stats-format.md); None on the golden level."""
 
 class Simulation:
     """What simulate() of a NIR graph's mapping returns."""
@@ -118,26 +137,58 @@ class Simulation:
         """The run's statistics: the file `spiketile simulate --stats` writes (docs/stats-format.md)."""
 
 @overload
-def run(mapping: Mapping, *, input: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """A compiled NIR graph on the mapping executor over input [T, *input shape]: the output
-    [T, *output shape], the bits of `spiketile run --map X.stmap --input IN.npy --output OUT.npy`."""
+def run(model: Union[Mapping, Model, str], *, input: npt.ArrayLike, level: Optional[Level] = None,
+        progress: Optional[ProgressCallback] = None,
+        # a NIR graph's golden and quantized levels (dt required)
+        dt: float = ..., reset: str = "", fire_at_threshold: bool = False,
+        calibrate: Optional[npt.ArrayLike] = None, weight_bits: int = 8, activation_bits: int = 8,
+        membrane_bits: int = 16) -> npt.NDArray[np.float32]:
+    """A NIR graph over input [T, *input shape]: its output [T, *output shape], the bits of `spiketile run
+    --nir G [--quantized] --input IN.npy --output OUT.npy` (a Model) or `run --map X.stmap --input IN.npy`
+    (a Mapping)."""
 @overload
-def run(mapping: Mapping, *, prompt_ids: Sequence[int], n: int = 200, temperature: float = 1.0, top_p: float = 0.7,
-        seed: int = 0) -> Generation:
-    """A SpikeGPT mapping on the mapping executor: the bits of `spiketile run --map X.stmap --prompt-ids ...`."""
+def run(model: Union[Mapping, Model, str], *, prompt: Optional[str] = None, prompt_ids: Optional[Sequence[int]] = None,
+        level: Optional[Level] = None, n: int = 200, temperature: float = 1.0, top_p: float = 0.7, seed: int = 0,
+        spikes: bool = False, progress: Optional[ProgressCallback] = None,
+        # the golden and quantized levels of a checkpoint
+        no_rescale: bool = False, binary_embedding: Literal["auto", "on", "off"] = "auto", threads: int = 0,
+        calibration: str = "", weight_bits: int = 8, activation_bits: int = 8, membrane_bits: int = 16) -> Generation:
+    """A SpikeGPT model generating after its prompt (text with the model's tokenizer, default the CLI's, or
+    ids; not both): the bits of `spiketile run [--quantized | --map X.stmap] --prompt ...`."""
 
 @overload
-def simulate(mapping: Mapping, *, input: npt.ArrayLike, watchdog_cycles: int = 0) -> Simulation:
+def simulate(mapping: Mapping, *, input: npt.ArrayLike, watchdog_cycles: int = 0,
+             progress: Optional[ProgressCallback] = None) -> Simulation:
     """A compiled NIR graph on the cycle-accurate SystemC chip, in its own child process (SystemC
     elaborates once per process): the bits of `spiketile simulate --map X.stmap --input IN.npy --output OUT.npy`."""
 @overload
-def simulate(mapping: Mapping, *, prompt_ids: Sequence[int], n: int = 200, temperature: float = 1.0, top_p: float = 0.7,
-             seed: int = 0, watchdog_cycles: int = 0) -> Generation:
+def simulate(mapping: Mapping, *, prompt: Optional[str] = None, prompt_ids: Optional[Sequence[int]] = None,
+             n: int = 200, temperature: float = 1.0, top_p: float = 0.7, seed: int = 0, spikes: bool = False,
+             watchdog_cycles: int = 0, progress: Optional[ProgressCallback] = None) -> Generation:
     """A SpikeGPT mapping on the SystemC chip, in its own child process: the bits of
-    `spiketile simulate --map X.stmap --prompt-ids ...`."""
+    `spiketile simulate --map X.stmap --prompt ...`."""
+
+def evaluate(
+    model: Union[Mapping, Model, str],
+    *,
+    text: Optional[str] = None,
+    path: Optional[str] = None,
+    level: Optional[Level] = None,
+    max_tokens: int = 0,
+    progress: Optional[ProgressCallback] = None,
+    no_rescale: bool = False,
+    binary_embedding: Literal["auto", "on", "off"] = "auto",
+    threads: int = 0,
+    calibration: str = "",
+    weight_bits: int = 8,
+    activation_bits: int = 8,
+    membrane_bits: int = 16,
+) -> Dict[str, Any]:
+    """Scores a text (text= or path=, not both) as `spiketile eval --text FILE --json J` does: that dict
+    (bits_per_token, mean_nll_nats, layers, counts on the levels that count; 'text' None for text=)."""
 
 def report(
-    stats: str,
+    stats: Union[str, Dict[str, Any]],
     *,
     energy_table: Optional[str] = None,
     convention_table: Optional[str] = None,
@@ -148,7 +199,9 @@ def report(
     encoding: str = "graded",
     gpu_measured: Sequence[str] = (),
 ) -> Dict[str, Any]:
-    """The report of a statistics file: the dict `spiketile report --stats STATS --json R.json` writes."""
+    """The report of a statistics file, or of a statistics dict (a Generation's or Simulation's .stats,
+    priced without a file; its inputs.stats is ""): the dict `spiketile report --stats STATS --json R.json`
+    writes."""
     ...
 
 def to_html(report: Dict[str, Any], path: str) -> None:

@@ -110,7 +110,7 @@ EvalResult evaluate(TokenModel& model, const std::vector<int>& tokens,
     double sum = 0;
     for (float l : logits) sum += std::exp(double(l) - max_logit);
     total += std::log(sum) + max_logit - double(logits[std::size_t(tokens[std::size_t(t + 1)])]);
-    if (progress && (t + 1) % 1024 == 0) progress(t + 1, n);
+    if (progress && ((t + 1) % 1024 == 0 || t + 1 == n)) progress(t + 1, n);  // the last too: a bar ends full
   });
   r.tokens_evaluated = n;
   r.mean_nll_nats = total / double(n);

@@ -24,7 +24,7 @@ std::string gpu_spec_path(const std::string& gpu) {
 
 ReportInputs report_inputs(const ReportRequest& o, std::vector<std::string>* inputs) {
   ReportInputs in;
-  in.stats = read_stats(o.stats);
+  in.stats = o.stats_json ? stats_from_json(*o.stats_json) : read_stats(o.stats);
   in.stats_path = o.stats;
   in.table = load_energy_table(o.energy_table);
   in.convention_table = load_energy_table(o.convention_table);

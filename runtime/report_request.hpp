@@ -3,6 +3,9 @@
 // assemble their ReportInputs here, so the same request gives the same report.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,8 @@ namespace spiketile {
 
 struct ReportRequest {
   std::string stats;   // the stats file (run --stats, simulate --stats)
+  // The statistics themselves, in place of the file (the Python module's dict; `stats` is then "").
+  std::optional<nlohmann::json> stats_json;
   std::string energy_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/default.yaml";
   std::string convention_table = std::string(SPIKETILE_SOURCE_DIR) + "/chips/energy/45nm-horowitz.yaml";
   std::string chip;    // empty: the chip the stats were simulated on, else chips/default.yaml

@@ -28,3 +28,23 @@ def run_cli(*args):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def run_cli_full(*args):
+    """Runs build/spiketile with `args`; returns (stdout, stderr), failing the test on a non-zero exit."""
+    done = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
+    assert done.returncode == 0, f"spiketile {' '.join(map(str, args))}: {done.stderr}"
+    return done.stdout, done.stderr
+
+
+HELDOUT = SOURCE / "tests" / "data" / "heldout_excerpt.txt"
+
+
+@pytest.fixture(scope="session")
+def quick_fortunes(tmp_path_factory):
+    """The shipped SpikeGPT compiled the quickest way (no profile, no placement search), and its file."""
+    import spiketile
+    path = tmp_path_factory.mktemp("quick") / "fortunes.stmap"
+    run_cli("compile", "--model", MODEL, "--objective", "cores", "--profile-tokens", 0, "--placement-effort", 0,
+            "-o", path)
+    return spiketile.Mapping.load(str(path)), path

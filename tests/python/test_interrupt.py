@@ -46,3 +46,9 @@ def test_ctrl_c_stops_a_spikegpt_generation_on_the_executor():
     # 200,000 tokens take minutes on the executor; the signal comes at 300 ms.
     interrupted_after(0.3, lambda: spiketile.run(mapping, prompt_ids=[3], n=200000, temperature=0))
     assert len(spiketile.run(mapping, prompt_ids=[3], n=2, temperature=0).tokens) == 2
+
+
+def test_ctrl_c_stops_evaluate_at_its_next_progress_report():
+    text = MODEL.parent.parent / "tests" / "data" / "fortunes_heldout.txt"   # 120,000 characters: seconds
+    interrupted_after(0.3, lambda: spiketile.evaluate(str(MODEL), path=str(text)))
+    assert spiketile.evaluate(str(MODEL), text="a fortune", max_tokens=4)["tokens_evaluated"] == 3
