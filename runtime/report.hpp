@@ -52,7 +52,7 @@ ActionMapping action_mapping(const ChipSpec& chip, GradedEncoding encoding);
 // by name. Router and link actions come only from network statistics.
 ActionCounts chip_actions(const Counts& c, double lif_updates, const ActionMapping& m);
 // The same actions as a simulator core counted them.
-ActionCounts core_actions(const CoreStats& core);
+ActionCounts core_actions(const CoreWork& core);
 
 // Σ count × pJ over the actions (throws EnergyTableError for an action the table lacks).
 double price_pj(const ActionCounts& actions, const EnergyTable& table);

@@ -40,21 +40,28 @@ T get_as(const json& parent, const std::string& key, const std::string& section)
 
 const json& section_object(const json& parent, const std::string& key) { return kStatsFields.object(parent, key); }
 
-// Core counter names and members, one table for writing and reading.
+// Core counter names and members, one table for writing and reading: the work (also kept per
+// step) and the core's cycles.
+struct WorkCounter {
+  const char* key;
+  int64_t CoreWork::*member;
+};
+constexpr WorkCounter kWorkCounters[] = {
+    {"sop_binary", &CoreWork::sop_binary},
+    {"sop_graded", &CoreWork::sop_graded},
+    {"sop_bit_serial", &CoreWork::sop_bit_serial},
+    {"synapse_reads", &CoreWork::synapse_reads},
+    {"state_reads", &CoreWork::state_reads},
+    {"state_writes", &CoreWork::state_writes},
+    {"neuron_updates_lif", &CoreWork::neuron_updates_lif},
+    {"neuron_updates_other", &CoreWork::neuron_updates_other},
+    {"events_out", &CoreWork::events_out},
+};
 struct CoreCounter {
   const char* key;
   int64_t CoreStats::*member;
 };
-constexpr CoreCounter kCoreCounters[] = {
-    {"sop_binary", &CoreStats::sop_binary},
-    {"sop_graded", &CoreStats::sop_graded},
-    {"sop_bit_serial", &CoreStats::sop_bit_serial},
-    {"synapse_reads", &CoreStats::synapse_reads},
-    {"state_reads", &CoreStats::state_reads},
-    {"state_writes", &CoreStats::state_writes},
-    {"neuron_updates_lif", &CoreStats::neuron_updates_lif},
-    {"neuron_updates_other", &CoreStats::neuron_updates_other},
-    {"events_out", &CoreStats::events_out},
+constexpr CoreCounter kCycleCounters[] = {
     {"busy_cycles", &CoreStats::busy_cycles},
     {"stall_cycles", &CoreStats::stall_cycles},
 };
@@ -124,11 +131,30 @@ StatsPower power_from_json(const json& j, const StatsChip& chip) {
   return p;
 }
 
+json work_to_json(const CoreWork& w) {
+  json j{{"sfu", json::object()}};
+  for (const auto& counter : kWorkCounters) j[counter.key] = w.*counter.member;
+  for (const auto& [name, n] : w.sfu) j["sfu"][name] = n;
+  return j;
+}
+
+void work_from_json(const json& j, const std::string& where, CoreWork& w) {
+  for (const auto& counter : kWorkCounters) w.*counter.member = get_as<int64_t>(j, counter.key, where);
+  const json& sfu = field(j, "sfu", where + ".sfu");
+  if (!sfu.is_object()) field_error(where + ".sfu", "must be an object of op name -> count");
+  for (const auto& [name, n] : sfu.items()) w.sfu[name] = get_as<int64_t>(sfu, name, where + ".sfu");
+}
+
 json core_to_json(const CoreStats& c) {
-  json j{{"index", c.index}, {"chip", c.chip}, {"row", c.row}, {"col", c.col},
-         {"unit", c.unit},   {"layer", c.layer}, {"op", c.op}, {"sfu", json::object()}};
-  for (const auto& counter : kCoreCounters) j[counter.key] = c.*counter.member;
-  for (const auto& [name, n] : c.sfu) j["sfu"][name] = n;
+  json j = work_to_json(c);
+  j["index"] = c.index;
+  j["chip"] = c.chip;
+  j["row"] = c.row;
+  j["col"] = c.col;
+  j["unit"] = c.unit;
+  j["layer"] = c.layer;
+  j["op"] = c.op;
+  for (const auto& counter : kCycleCounters) j[counter.key] = c.*counter.member;
   if (c.rtl) {
     json r{{"backend", c.rtl->backend}, {"model", c.rtl->model}};
     for (const auto& counter : kRtlCounters) r[counter.key] = (*c.rtl).*counter.member;
@@ -150,10 +176,8 @@ CoreStats core_from_json(const json& j, std::size_t position) {
   if (!layer.is_number_integer() || layer.get<int>() < -1) field_error(where + ".layer", "must be an integer >= -1");
   c.layer = layer.get<int>();
   c.op = get_as<std::string>(j, "op", where);
-  for (const auto& counter : kCoreCounters) c.*counter.member = get_as<int64_t>(j, counter.key, where);
-  const json& sfu = field(j, "sfu", where + ".sfu");
-  if (!sfu.is_object()) field_error(where + ".sfu", "must be an object of op name -> count");
-  for (const auto& [name, n] : sfu.items()) c.sfu[name] = get_as<int64_t>(sfu, name, where + ".sfu");
+  work_from_json(j, where, c);
+  for (const auto& counter : kCycleCounters) c.*counter.member = get_as<int64_t>(j, counter.key, where);
   if (j.contains("rtl")) {
     const std::string at = where + ".rtl";
     const json& r = field(j, "rtl", at);
@@ -287,6 +311,10 @@ json stats_to_json(const RunStats& s) {
   if (s.cores) {
     j["cores"] = json::array();
     for (const auto& c : *s.cores) j["cores"].push_back(core_to_json(c));
+  }
+  if (s.cores_per_step) {
+    j["cores_per_step"] = json::array();
+    for (const auto& w : *s.cores_per_step) j["cores_per_step"].push_back(work_to_json(w));
   }
   if (s.estimate) j["estimate"] = estimate_to_json(*s.estimate);
   return j;
@@ -431,6 +459,29 @@ RunStats stats_from_json(const json& j) {
                                                                    at->second));
     }
     s.cores = std::move(list);
+  }
+  if (j.contains("cores_per_step")) {
+    const json& steps = field(j, "cores_per_step", "cores_per_step");
+    if (!steps.is_array()) field_error("cores_per_step", "must be an array");
+    if (!s.cores) field_error("cores_per_step", "needs the cores section whose counters it splits by step");
+    if (int64_t(steps.size()) != s.tokens.steps)
+      field_error("cores_per_step", fmt::format("has {} entries for {} steps", steps.size(), s.tokens.steps));
+    std::vector<CoreWork> list;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const std::string where = fmt::format("cores_per_step[{}]", i);
+      if (!steps[i].is_object()) field_error(where, "must be an object");
+      work_from_json(steps[i], where, list.emplace_back());
+    }
+    // The steps split the cores' counters: each adds up to the cores' total.
+    for (const auto& counter : kWorkCounters) {
+      int64_t by_step = 0, by_core = 0;
+      for (const CoreWork& w : list) by_step += w.*counter.member;
+      for (const CoreStats& c : *s.cores) by_core += c.*counter.member;
+      if (by_step != by_core)
+        field_error("cores_per_step", fmt::format("has {} adding up to {} over its steps; the cores count {}", counter.key,
+                                                  by_step, by_core));
+    }
+    s.cores_per_step = std::move(list);
   }
   if (j.contains("estimate")) s.estimate = estimate_from_json(section_object(j, "estimate"));
   return s;

@@ -114,17 +114,22 @@ struct RtlCoreStats {
 };
 
 // One core's counters over the whole run, in the units the energy table prices.
-struct CoreStats {
-  int index = 0, chip = 0, row = 0, col = 0;
-  std::string unit;    // what the core hosts, e.g. "att.key[0:256,0:192]"
-  int layer = -1;      // -1 for global ops (embedding, ln_out, head)
-  std::string op;      // op_name() of the op it serves, "" when it serves several
+// What a core's datapath did, as the report prices it: one core's over the run (CoreStats), or
+// every core's for one step (RunStats::cores_per_step).
+struct CoreWork {
   int64_t sop_binary = 0, sop_graded = 0, sop_bit_serial = 0;
   int64_t synapse_reads = 0;                    // accesses of read_width_bits
   int64_t state_reads = 0, state_writes = 0;    // accesses of access_width_bits
   int64_t neuron_updates_lif = 0, neuron_updates_other = 0;
   std::map<std::string, int64_t> sfu;           // by energy-table name: exp, sigmoid, ...
   int64_t events_out = 0;
+};
+
+struct CoreStats : CoreWork {
+  int index = 0, chip = 0, row = 0, col = 0;
+  std::string unit;    // what the core hosts, e.g. "att.key[0:256,0:192]"
+  int layer = -1;      // -1 for global ops (embedding, ln_out, head)
+  std::string op;      // op_name() of the op it serves, "" when it serves several
   int64_t busy_cycles = 0, stall_cycles = 0;
   std::optional<RtlCoreStats> rtl;  // only for cores on the RTL
 };
@@ -160,6 +165,9 @@ struct RunStats {
   std::optional<StatsCycles> cycles;
   std::optional<StatsNetwork> network;
   std::optional<std::vector<CoreStats>> cores;
+  // The cores' work summed per step, each reaction counted for the token it served (the
+  // simulator's; a step then prices what the run's per-core counters price).
+  std::optional<std::vector<CoreWork>> cores_per_step;
   std::optional<StatsEstimate> estimate;  // simulator runs of a mapping compiled with a profile
   std::optional<StatsNir> nir;            // a NIR graph's run; absent for SpikeGPT
 };

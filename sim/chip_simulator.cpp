@@ -58,6 +58,24 @@ static_assert(std::has_unique_object_representations_v<Counts>, "Counts are comp
 // The all-ones axon address is reserved: a packet to it is a flow's end-of-stream marker.
 constexpr int32_t kEndOfStreamAxon = -1;
 
+// A core's (or a step's) counters as the statistics keep them: the datapath's counts, whole SRAM
+// accesses, and the neuron updates split into LIF and the rest.
+CoreWork core_work(const Counts& work, int64_t lif_updates, int64_t synapse_accesses, int64_t state_reads,
+                   int64_t state_writes, int64_t events_out) {
+  CoreWork w;
+  w.sop_binary = work.sop_binary;
+  w.sop_graded = work.sop_graded;
+  w.sop_bit_serial = work.sop_bit_serial;
+  w.synapse_reads = synapse_accesses;
+  w.state_reads = state_reads;
+  w.state_writes = state_writes;
+  w.neuron_updates_lif = lif_updates;
+  w.neuron_updates_other = work.neuron_updates - lif_updates;
+  for (int k = 0; k < kSfuCount; ++k)
+    if (work.sfu[std::size_t(k)] > 0) w.sfu[sfu_name(Sfu(k))] = work.sfu[std::size_t(k)];
+  w.events_out = events_out;
+  return w;
+}
 
 }  // namespace
 
@@ -307,13 +325,21 @@ class CoreModule : public sc_core::sc_module {
                                     timing_.cycles_beside_datapath(delta, engine_->neuron_updates() - engine_updates_before));
     busy_until_ = now + cost;
     busy_cycles += cost;
-    lif_updates += behavior().lif_updates() - lif_before;
-    events_out += behavior().events_out() - out_before;
+    ChipSimulator::TokenInFlight& token = chip_.token_in_flight(token_);
+    const int64_t lif = behavior().lif_updates() - lif_before, sent = behavior().events_out() - out_before;
+    lif_updates += lif;
+    events_out += sent;
+    token.lif_updates += lif;
+    token.events_out += sent;
     if (!no_work) {
       work += delta;
       synapse_accesses += priced_.synapse_accesses;
       state_reads += priced_.state_reads;
       state_writes += priced_.state_writes;
+      token.core_work += delta;
+      token.synapse_accesses += priced_.synapse_accesses;
+      token.state_reads += priced_.state_reads;
+      token.state_writes += priced_.state_writes;
     }
     for (std::size_t i = pending_before; i < pending_.size(); ++i) pending_[i].due = busy_until_;
     if (!spike_signals_.empty()) note_neuron_update();
@@ -676,6 +702,8 @@ void ChipSimulator::token_finished(Cycle at) {
   net.flit_hops = traffic[Network::kMeshHops] + net.inter_chip_flits;
   net.flits_delivered = traffic[Network::kDelivered];
   network_per_step_.push_back(net);
+  cores_per_step_.push_back(core_work(t.core_work, t.lif_updates, t.synapse_accesses, t.state_reads, t.state_writes,
+                                      t.events_out));
   in_flight_.pop_front();
   ++tokens_finished_;
   // Burst values of finished tokens have all been taken.
@@ -750,17 +778,8 @@ void ChipSimulator::fill_stats(RunStats& s) const {
     cs.op = u.kind == UnitKind::Residual      ? ""
             : u.kind == UnitKind::NirCrossbar ? m.nir.populations[std::size_t(u.layer)].node  // the population it serves
                                               : op_name(u.op);
-    cs.sop_binary = c.work.sop_binary;
-    cs.sop_graded = c.work.sop_graded;
-    cs.sop_bit_serial = c.work.sop_bit_serial;
-    cs.synapse_reads = c.synapse_accesses;
-    cs.state_reads = c.state_reads;
-    cs.state_writes = c.state_writes;
-    cs.neuron_updates_lif = c.lif_updates;
-    cs.neuron_updates_other = c.work.neuron_updates - c.lif_updates;
-    for (int k = 0; k < kSfuCount; ++k)
-      if (c.work.sfu[std::size_t(k)] > 0) cs.sfu[sfu_name(Sfu(k))] = c.work.sfu[std::size_t(k)];
-    cs.events_out = c.events_out;
+    static_cast<CoreWork&>(cs) =
+        core_work(c.work, c.lif_updates, c.synapse_accesses, c.state_reads, c.state_writes, c.events_out);
     cs.busy_cycles = int64_t(c.busy_cycles);
     cs.stall_cycles = int64_t(c.stall_cycles());
     if (const AccumulatorEngine* engine = behaviors_[id]->engine())
@@ -773,6 +792,7 @@ void ChipSimulator::fill_stats(RunStats& s) const {
     cores.push_back(std::move(cs));
   }
   s.cores = std::move(cores);
+  s.cores_per_step = cores_per_step_;
 }
 
 std::string ChipSimulator::summary() const {

@@ -147,6 +147,9 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
     int64_t packets = 0;
     int64_t first_burst = -1;        // handle of its first burst (-1: none yet)
     Counts work;                     // what every unit did for it (summed as each finishes it)
+    // What the cores' datapaths did for it, reaction by reaction, as their counters count it.
+    Counts core_work;
+    int64_t synapse_accesses = 0, state_reads = 0, state_writes = 0, lif_updates = 0, events_out = 0;
   };
   // Runs `tokens` overlapped; each finished token's results go to `on_token` (may be empty).
   void run_tokens(const std::vector<int>& tokens, const TokenCallback& on_token);
@@ -197,6 +200,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   TokenCounts counts_;
   std::vector<int64_t> cycles_per_step_;
   std::vector<NetworkStepStats> network_per_step_;
+  std::vector<CoreWork> cores_per_step_;
   PhaseTotals prefill_, decode_;
   double wall_seconds_ = 0;
   void* trace_file_ = nullptr;

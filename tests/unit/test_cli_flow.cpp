@@ -98,6 +98,11 @@ TEST(CliFlow, CompileThenRunMapSimulateAndReportAgreeWithTheFunctionalModel) {
     for (int64_t i = 0; i < 2 * 192; ++i) layer2_spikes += spikes.data[std::size_t((t * 4 + 2) * 2 * 192 + i)] != 0;
   std::ifstream report_json(dir / "r.json");
   const auto rj = nlohmann::json::parse(report_json);
+  // The per-token energies are the cores' work of each token: they add up to the run's.
+  double steps_pj = 0;
+  for (const auto& row : rj.at("per_token")) steps_pj += row.at("dynamic_energy_pj").get<double>();
+  EXPECT_NEAR(steps_pj, rj.at("chip").at("dynamic_energy_pj").get<double>(),
+              1e-9 * rj.at("chip").at("dynamic_energy_pj").get<double>());
   EXPECT_EQ(rj.at("raster").at("att").size() + rj.at("raster").at("ffn").size(), layer2_spikes);
 
   // The same mapping under the magic of the tool's earlier name: every command that takes a

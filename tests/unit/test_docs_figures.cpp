@@ -83,7 +83,8 @@ std::string run_in_repo(const std::string& command, const fs::path& tmp) {
   std::ofstream(script) << "set -o pipefail\ncd '" << SPIKETILE_SOURCE_DIR << "'\nexport TMP='" << tmp.string()
                         << "'\nexport PATH='" << fs::path(SPIKETILE_CLI).parent_path().string() << "':\"$PATH\"\n"
                         << command << "\n";
-  const auto r = testing_cli::run_shell("bash " + script.string() + " 2>" + err.string());
+  // The braces keep stderr out of the captured output (run_shell folds the outer stderr in).
+  const auto r = testing_cli::run_shell("{ bash " + script.string() + " 2>" + err.string() + "; }");
   EXPECT_EQ(r.status, 0) << "$ " << command << "\n" << r.output << read_file(err);
   return r.output;
 }
