@@ -318,23 +318,36 @@ void read_run(const config::ParsedConfig& parsed, const std::string& path, bool 
 }
 
 // Every point's derived chip goes through the chip loader, so what the chip's own consistency
-// rules refuse (a crossbar larger than its SRAM) is refused here, at the point's first chip setting.
+// rules refuse (a crossbar larger than its SRAM) is refused here, at the value the problem names
+// (else the point's first chip value), once for all the points it breaks.
 void check_derived_chips(const Sweep& sweep, ProblemSink& sink) {
-  std::set<std::string> reported;
+  std::map<std::pair<std::pair<int, int>, std::string>, std::vector<std::size_t>> broken;  // (where, why) -> points
   for (std::size_t i = 0; i < sweep.points.size(); ++i) {
-    const SweepPoint& point = sweep.points[i];
-    auto first_chip = std::find_if(point.settings.begin(), point.settings.end(),
-                                   [](const Setting& s) { return s.key.rfind("chip.", 0) == 0; });
-    if (first_chip == point.settings.end()) continue;
+    std::vector<const Setting*> chip;
+    for (const Setting& s : sweep.points[i].settings)
+      if (s.key.rfind("chip.", 0) == 0) chip.push_back(&s);
+    if (chip.empty()) continue;
     try {
-      load_chip_spec_from_string(derived_chip_yaml(sweep, point), "derived chip");
+      load_chip_spec_from_string(derived_chip_yaml(sweep, sweep.points[i]), "derived chip");
     } catch (const ConfigError& e) {
       for (const ConfigProblem& problem : e.problems()) {
-        const std::string message =
-            fmt::format("point {} ({}): its chip is invalid: {}", i, point.label(), problem.message);
-        if (reported.insert(message).second) sink.add(first_chip->where, message);
+        const Setting* named = chip.front();
+        for (const Setting* s : chip)
+          if (problem.message.find(s->key.substr(5)) != std::string::npos) {
+            named = s;
+            break;
+          }
+        broken[{{named->where.line, named->where.column}, problem.message}].push_back(i);
       }
     }
+  }
+  for (const auto& [where_why, points] : broken) {
+    const SweepPoint& first = sweep.points[points.front()];
+    sink.add(Position{where_why.first.first, where_why.first.second},
+             points.size() == 1
+                 ? fmt::format("point {} ({}): its chip is invalid: {}", points.front(), first.label(), where_why.second)
+                 : fmt::format("points {} ({} points, the first {}): their chip is invalid: {}", fmt::join(points, ", "),
+                               points.size(), first.label(), where_why.second));
   }
 }
 
