@@ -170,6 +170,26 @@ TEST(ExploreSweep, APointWhoseChipBreaksTheChipsOwnRulesIsRefusedAtItsValue) {
   }
 }
 
+TEST(ExploreSweep, AChipProblemIsReportedOnceAtTheValueItNamesWithEveryPointItBreaks) {
+  const std::string path = write_sweep("buffers.yaml", "version: 1\n"
+                                                       "grid:\n"
+                                                       "  chip.clock_frequency_mhz: [250, 500]\n"
+                                                       "  chip.router.input_buffer_depth_flits: [16, 32]\n");
+  try {
+    load_sweep(path);
+    FAIL() << "input buffers deeper than the branch buffers were accepted";
+  } catch (const ConfigError& e) {
+    ASSERT_EQ(e.problems().size(), 1u) << e.what();
+    EXPECT_EQ(e.problems()[0].line, 4) << e.what();
+    EXPECT_EQ(e.problems()[0].column, 46) << e.what();
+    EXPECT_NE(e.problems()[0].message.find("points 1, 3 (2 points, the first chip.clock_frequency_mhz=250 "
+                                           "chip.router.input_buffer_depth_flits=32): their chip is invalid: "
+                                           "router.multicast_branch_buffer_flits: 16 flits is less than an input buffer"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ExplorePoint, TheCacheKeyChangesWithWhatChangesTheResultAndOnlyThen) {
   const std::string a = write_sweep("key_a.yaml", "version: 1\nrun: {tokens: 2}\ngrid: {chip.mesh.rows: [4, 8]}\n");
   const std::string b = write_sweep("key_b.yaml", "version: 1\nrun: {tokens: 2}\ngrid: {chip.mesh.rows: [8, 2]}\n");
