@@ -92,11 +92,15 @@ int explore_sweep(const ExploreOptions& o) {
   std::size_t finished = 0, failed = 0;
   const bool show_progress = o.progress.enabled();
   auto seconds = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  std::string shown;  // redrawn only when it changes, not at every poll
   auto tick = [&] {
     if (!show_progress) return;
     const std::size_t running = std::min<std::size_t>(std::size_t(o.jobs), jobs.size() - finished);
-    fmt::print(stderr, "\r\033[K[explore] {} of {} points done ({} cached, {} failed), {} running, {:.0f} s",
-               cached + finished, plans.size(), cached, failed, running, seconds());
+    const std::string line = fmt::format("[explore] {} of {} points done ({} cached, {} failed), {} running, {:.0f} s",
+                                         cached + finished, plans.size(), cached, failed, running, seconds());
+    if (line == shown) return;
+    shown = line;
+    fmt::print(stderr, "\r\033[K{}", line);
     std::fflush(stderr);
   };
   explore::run_pool(explore::self_executable(), jobs, o.jobs,

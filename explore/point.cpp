@@ -54,12 +54,14 @@ std::vector<std::string> simulate_args(const RunSetup& run, const std::string& d
 std::vector<Job> point_steps(const Sweep& sweep, const SweepPoint& point, const std::string& model, const std::string& dir) {
   std::vector<std::string> compile{"compile",        "--model",    model, "--chip", dir + "/chip.yaml", "-o",
                                    dir + "/model.stmap", "--energy-table", sweep.run.energy_table, "--progress", "off"};
-  const std::vector<std::string> options = compile_arguments(point);
+  const std::vector<std::string> options = option_arguments(point, "compile");
   compile.insert(compile.end(), options.begin(), options.end());
-  const std::vector<std::string> report{"report",   "--stats",         dir + "/stats.json",     "--energy-table",
+  std::vector<std::string> report{"report",   "--stats",         dir + "/stats.json",     "--energy-table",
                                         sweep.run.energy_table, "--gpu", sweep.run.gpu, "--gpu-precision",
                                         sweep.run.gpu_precision, "--batch", std::to_string(sweep.run.batch),
                                         "--json", dir + "/report.json", "--quiet"};
+  const std::vector<std::string> pricing = option_arguments(point, "report");
+  report.insert(report.end(), pricing.begin(), pricing.end());
   return {{compile, dir + "/compile.log"}, {simulate_args(sweep.run, dir), dir + "/simulate.log"}, {report, dir + "/report.log"}};
 }
 
@@ -91,7 +93,8 @@ std::vector<PointPlan> plan_points(const Sweep& sweep, const std::string& out_di
                 {"model", hashes.of(plan.model)},
                 {"calibration", hashes.of(calibration_path_for(plan.model))},
                 {"chip", plan.chip_yaml},
-                {"compile", compile_arguments(point)},
+                {"compile", option_arguments(point, "compile")},
+                {"report", option_arguments(point, "report")},
                 {"run", run}};
     plan.hash = sha256_hex(plan.key.dump());
     plan.dir = root + "/points/" + plan.hash.substr(0, 16);

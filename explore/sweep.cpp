@@ -93,16 +93,18 @@ const ParamSpec* axis_param(const std::string& key) {
     auto found = chip_params().find(key.substr(5));
     return found == chip_params().end() ? nullptr : &found->second;
   }
-  if (key.rfind("compile.", 0) == 0)
-    for (const ParamSpec& param : compile_axis_params())
-      if ("compile." + param.key == key) return &param;
+  for (const char* command : {"compile", "report"})
+    if (key.rfind(std::string(command) + ".", 0) == 0)
+      for (const ParamSpec& param : option_axis_params(command))
+        if (command + ("." + param.key) == key) return &param;
   return nullptr;
 }
 
 std::vector<std::string> axis_keys() {
   std::vector<std::string> keys{"model"};
   for (const auto& [path, param] : chip_params()) keys.push_back("chip." + path);
-  for (const ParamSpec& param : compile_axis_params()) keys.push_back("compile." + param.key);
+  for (const char* command : {"compile", "report"})
+    for (const ParamSpec& param : option_axis_params(command)) keys.push_back(command + ("." + param.key));
   return keys;
 }
 
@@ -127,8 +129,9 @@ class SweepReader {
     const ParamSpec* param = axis_param(name);
     if (!param) {
       std::string hint;
-      if (name.rfind("chip.", 0) != 0 && name.rfind("compile.", 0) != 0 && name != "model")
-        hint = " (an axis is 'model', 'chip.<parameter path>' or 'compile.<option>')";
+      if (name.rfind("chip.", 0) != 0 && name.rfind("compile.", 0) != 0 && name.rfind("report.", 0) != 0 &&
+          name != "model")
+        hint = " (an axis is 'model', 'chip.<parameter path>', 'compile.<option>' or 'report.<option>')";
       const std::string near = config::closest_match(name, axis_keys());
       sink_.add(where, fmt::format("unknown axis '{}'{}{}", name, hint,
                                    near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
@@ -353,7 +356,14 @@ void check_derived_chips(const Sweep& sweep, ProblemSink& sink) {
 
 }  // namespace
 
-const std::vector<ParamSpec>& compile_axis_params() {
+const std::vector<ParamSpec>& option_axis_params(const std::string& command) {
+  if (command == "report") {
+    static const std::vector<ParamSpec> kReport = {choice_param(
+        "encoding", Need::optional, "",
+        {{"graded", "one event per non-zero value (report's default)", {}}, {"bit_serial", "one event per set bit", {}}},
+        "report --encoding: how real-valued crossbar inputs are priced")};
+    return kReport;
+  }
   static const std::vector<ParamSpec> kParams = {
       choice_param("objective", Need::optional, "",
                    {{"latency", "split the critical path while the bound shortens (compile's default)", {}},
@@ -552,11 +562,11 @@ std::string derived_chip_yaml(const Sweep& sweep, const SweepPoint& point) {
   return std::string(out.c_str()) + "\n";
 }
 
-std::vector<std::string> compile_arguments(const SweepPoint& point) {
+std::vector<std::string> option_arguments(const SweepPoint& point, const std::string& command) {
   std::vector<std::string> args;
   for (const Setting& s : point.settings) {
-    if (s.key.rfind("compile.", 0) != 0) continue;
-    std::string flag = "--" + s.key.substr(8);
+    if (s.key.rfind(command + ".", 0) != 0) continue;
+    std::string flag = "--" + s.key.substr(command.size() + 1);
     std::replace(flag.begin(), flag.end(), '_', '-');
     args.push_back(flag);
     args.push_back(s.value);

@@ -65,12 +65,13 @@ Sweep load_sweep(const std::string& path);
 std::string point_model(const Sweep& sweep, const SweepPoint& point);
 // The base chip with the point's chip.* settings applied, as YAML text.
 std::string derived_chip_yaml(const Sweep& sweep, const SweepPoint& point);
-// The point's compile.* settings as `spiketile compile` options: {"--objective", "cores"}, ...
-std::vector<std::string> compile_arguments(const SweepPoint& point);
+// The point's settings of `command` ("compile", "report") as its options: compile.objective=cores
+// is {"--objective", "cores"}.
+std::vector<std::string> option_arguments(const SweepPoint& point, const std::string& command);
 
-// The keys a grid or point may set besides chip.*: compile options and `model`, with their
-// descriptions (docs/explore.md lists them).
-const std::vector<config::ParamSpec>& compile_axis_params();
+// The options of `command` ("compile", "report") a grid or point may set as `command.<key>`,
+// with their ranges and descriptions (docs/explore.md lists them).
+const std::vector<config::ParamSpec>& option_axis_params(const std::string& command);
 // The `run` section's keys.
 const config::Schema& run_schema();
 

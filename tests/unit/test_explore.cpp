@@ -69,15 +69,16 @@ TEST(ExploreSweep, GridIsTheCartesianProductFirstAxisSlowestThenExplicitPoints) 
                                                     "  chip.mesh.rows: [4, 8]\n"
                                                     "  compile.objective: [latency, cores, energy]\n"
                                                     "points:\n"
-                                                    "  - {chip.clock_frequency_mhz: 250, compile.weight_bits: 4}\n");
+                                                    "  - {chip.clock_frequency_mhz: 250, compile.weight_bits: 4, "
+                                                    "report.encoding: bit_serial}\n");
   const Sweep sweep = load_sweep(path);
   ASSERT_EQ(sweep.points.size(), 7u);
   EXPECT_EQ(sweep.points[0].label(), "chip.mesh.rows=4 compile.objective=latency");
   EXPECT_EQ(sweep.points[2].label(), "chip.mesh.rows=4 compile.objective=energy");
   EXPECT_EQ(sweep.points[3].label(), "chip.mesh.rows=8 compile.objective=latency");
-  EXPECT_EQ(sweep.points[6].label(), "chip.clock_frequency_mhz=250 compile.weight_bits=4");
+  EXPECT_EQ(sweep.points[6].label(), "chip.clock_frequency_mhz=250 compile.weight_bits=4 report.encoding=bit_serial");
   EXPECT_EQ(sweep.axes, (std::vector<std::string>{"chip.mesh.rows", "compile.objective", "chip.clock_frequency_mhz",
-                                                  "compile.weight_bits"}));
+                                                  "compile.weight_bits", "report.encoding"}));
   EXPECT_EQ(sweep.run.tokens, 3);
   EXPECT_EQ(sweep.run.gpu, "h100");
 
@@ -91,8 +92,10 @@ TEST(ExploreSweep, GridIsTheCartesianProductFirstAxisSlowestThenExplicitPoints) 
   const ChipSpec last = load_chip_spec_from_string(derived_chip_yaml(sweep, sweep.points[6]), "p6");
   EXPECT_EQ(last.clock_frequency_mhz, 250);
   EXPECT_EQ(last.mesh.rows, base.mesh.rows);
-  EXPECT_EQ(compile_arguments(sweep.points[6]), (std::vector<std::string>{"--weight-bits", "4"}));
-  EXPECT_EQ(compile_arguments(sweep.points[1]), (std::vector<std::string>{"--objective", "cores"}));
+  EXPECT_EQ(option_arguments(sweep.points[6], "compile"), (std::vector<std::string>{"--weight-bits", "4"}));
+  EXPECT_EQ(option_arguments(sweep.points[1], "compile"), (std::vector<std::string>{"--objective", "cores"}));
+  EXPECT_EQ(option_arguments(sweep.points[6], "report"), (std::vector<std::string>{"--encoding", "bit_serial"}));
+  EXPECT_TRUE(option_arguments(sweep.points[1], "report").empty());
 }
 
 TEST(ExploreSweep, AnImplementationAndItsParameterCanBothBeSet) {
