@@ -111,87 +111,133 @@ struct Scale {
     lo -= pad, hi += pad;
   }
   double at(double v, double length) const { return ((log ? std::log10(v) : v) - lo) / (hi - lo) * length; }
-  double value(double t) const { const double x = lo + t * (hi - lo); return log ? std::pow(10, x) : x; }
+  double value(double t) const {
+    const double x = lo + t * (hi - lo);
+    return log ? std::pow(10, x) : x;
+  }
 };
 
-std::string scatter(const json& rows) {
-  const int width = 760, height = 460, left = 90, bottom = 60, top = 30, right = 150;
-  const int plot_w = width - left - right, plot_h = height - top - bottom;
-  double e_min = 1e300, e_max = 0, l_min = 1e300, l_max = 0, c_min = 1e300, c_max = 0;
-  for (const json& row : rows) {
-    if (!ok(row)) continue;
-    const json& m = row["metrics"];
-    const double e = m["energy_per_token_pj"].get<double>() / 1e6, l = m["latency_per_token_us"].get<double>();
-    const double c = m["cores_used"].get<double>();
-    e_min = std::min(e_min, e), e_max = std::max(e_max, e), l_min = std::min(l_min, l), l_max = std::max(l_max, l);
-    c_min = std::min(c_min, c), c_max = std::max(c_max, c);
-  }
+struct Range {
+  double min = 1e300, max = -1e300;
+  void add(double v) { min = std::min(min, v), max = std::max(max, v); }
+  double share(double v) const { return max > min ? (v - min) / (max - min) : 1.0; }
+};
+
+double energy_uj(const json& row) { return row["metrics"]["energy_per_token_pj"].get<double>() / 1e6; }
+double latency_us(const json& row) { return row["metrics"]["latency_per_token_us"].get<double>(); }
+
+// What the colour shows: the area proxy where every finished point has one (it weighs a core by
+// its size, which a sweep over crossbars changes), else the cores used.
+struct Shade {
+  const char* metric;
+  const char* title;
+  Range range;
+};
+
+Shade shade_of(const json& rows) {
+  bool area = true;
+  for (const json& row : rows)
+    if (ok(row) && !row["metrics"]["area_proxy_logic_cells"].is_number()) area = false;
+  Shade shade{area ? "area_proxy_logic_cells" : "cores_used", area ? "area proxy (logic cells)" : "cores used", {}};
+  for (const json& row : rows)
+    if (ok(row)) shade.range.add(row["metrics"][shade.metric].get<double>());
+  return shade;
+}
+
+std::string shade_color(double share) { return color_ramp(share, 0xc6, 0xdb, 0xef, 0x08, 0x30, 0x6b); }
+
+struct Plot {
+  int width = 780, height = 460, left = 90, bottom = 60, top = 30, right = 170;
+  int w() const { return width - left - right; }
+  int h() const { return height - top - bottom; }
+  Scale xs{1, 1}, ys{1, 1};
+  double x(double latency) const { return left + xs.at(latency, w()); }
+  double y(double energy) const { return top + h() - ys.at(energy, h()); }
+};
+
+std::string plot_axes(const Plot& p) {
   std::ostringstream svg;
-  svg << fmt::format(R"(<svg class="chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" )"
-                     R"(aria-label="energy per token against latency per token">)" "\n",
-                     width, height, width, height);
-  if (e_max <= 0) return svg.str() + "<text x=\"10\" y=\"20\">no point finished</text></svg>\n";
-  const Scale xs(l_min, l_max), ys(e_min, e_max);
-  auto x = [&](double l) { return left + xs.at(l, plot_w); };
-  auto y = [&](double e) { return top + plot_h - ys.at(e, plot_h); };
-  svg << fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#999"/>)", left, top, plot_w, plot_h)
+  svg << fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#999"/>)", p.left, p.top, p.w(), p.h())
       << "\n";
   for (int t = 0; t <= 4; ++t) {
     const double f = t / 4.0;
     svg << fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle" class="label">{:.4g}</text>)",
-                       left + f * plot_w, top + plot_h + 16, xs.value(f))
-        << fmt::format(R"(<text x="{}" y="{:.1f}" text-anchor="end" class="label">{:.4g}</text>)", left - 6,
-                       top + plot_h - f * plot_h + 4, ys.value(f))
+                       p.left + f * p.w(), p.top + p.h() + 16, p.xs.value(f))
+        << fmt::format(R"(<text x="{}" y="{:.1f}" text-anchor="end" class="label">{:.4g}</text>)", p.left - 6,
+                       p.top + p.h() - f * p.h() + 4, p.ys.value(f))
         << "\n";
   }
   svg << fmt::format(R"(<text x="{}" y="{}" text-anchor="middle" class="title">latency per token (µs){}</text>)",
-                     left + plot_w / 2, height - 18, xs.log ? ", log scale" : "")
+                     p.left + p.w() / 2, p.height - 18, p.xs.log ? ", log scale" : "")
       << fmt::format(R"svg(<text x="18" y="{}" text-anchor="middle" class="title" transform="rotate(-90 18 {})">)svg"
                      R"(energy per token (µJ){}</text>)",
-                     top + plot_h / 2, top + plot_h / 2, ys.log ? ", log scale" : "")
+                     p.top + p.h() / 2, p.top + p.h() / 2, p.ys.log ? ", log scale" : "")
       << "\n";
-  // The front as a staircase: what the best design costs at each latency.
+  return svg.str();
+}
+
+// The front as a staircase: the least energy a design of at most that latency needs.
+std::string front_path(const Plot& p, const json& rows) {
   std::vector<std::pair<double, double>> front;
   for (const json& row : rows)
-    if (ok(row) && row["on_front"].get<bool>())
-      front.emplace_back(row["metrics"]["latency_per_token_us"].get<double>(),
-                         row["metrics"]["energy_per_token_pj"].get<double>() / 1e6);
+    if (ok(row) && row["on_front"].get<bool>()) front.emplace_back(latency_us(row), energy_uj(row));
   std::sort(front.begin(), front.end());
   std::string path;
   for (std::size_t i = 0; i < front.size(); ++i) {
-    if (i > 0) path += fmt::format(" L{:.1f},{:.1f}", x(front[i].first), y(front[i - 1].second));
-    path += fmt::format("{}{:.1f},{:.1f}", i ? " L" : "M", x(front[i].first), y(front[i].second));
+    if (i > 0) path += fmt::format(" L{:.1f},{:.1f}", p.x(front[i].first), p.y(front[i - 1].second));
+    path += fmt::format("{}{:.1f},{:.1f}", i ? " L" : "M", p.x(front[i].first), p.y(front[i].second));
   }
-  svg << fmt::format(R"(<path d="{}" fill="none" stroke="#d62728" stroke-width="1.5"/>)", path) << "\n";
+  return fmt::format(R"(<path d="{}" fill="none" stroke="#d62728" stroke-width="1.5"/>)", path) + "\n";
+}
+
+std::string plot_points(const Plot& p, const json& rows, const Shade& shade) {
+  std::ostringstream svg;
   for (const json& row : rows) {
     if (!ok(row)) continue;
     const json& m = row["metrics"];
-    const double c = m["cores_used"].get<double>();
-    const std::string color = color_ramp(c_max > c_min ? (c - c_min) / (c_max - c_min) : 1.0, 0xc6, 0xdb, 0xef, 0x08, 0x30, 0x6b);
+    const bool front = row["on_front"].get<bool>();
     svg << fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="{}" fill="{}" stroke="{}" stroke-width="{}">)",
-                       x(m["latency_per_token_us"].get<double>()), y(m["energy_per_token_pj"].get<double>() / 1e6),
-                       row["on_front"].get<bool>() ? 7 : 5, color, row["on_front"].get<bool>() ? "#d62728" : "#333",
-                       row["on_front"].get<bool>() ? 2 : 0.5)
-        << fmt::format("<title>point {}: {}&#10;{:.4g} µJ/token, {:.4g} µs/token, {} cores</title></circle>",
-                       cell(row["index"]), html_escape(row["label"].get<std::string>()),
-                       m["energy_per_token_pj"].get<double>() / 1e6, m["latency_per_token_us"].get<double>(), cell(m["cores_used"]))
-        << "\n";
+                       p.x(latency_us(row)), p.y(energy_uj(row)), front ? 7 : 5,
+                       shade_color(shade.range.share(m[shade.metric].get<double>())), front ? "#d62728" : "#333",
+                       front ? 2 : 0.5)
+        << fmt::format("<title>point {}: {}&#10;{:.4g} µJ/token, {:.4g} µs/token, {} cores</title></circle>\n",
+                       cell(row["index"]), html_escape(row["label"].get<std::string>()), energy_uj(row),
+                       latency_us(row), cell(m["cores_used"]));
   }
-  // Legend: the colour ramp of cores used, and the front.
-  const int lx = left + plot_w + 20;
-  svg << fmt::format(R"(<text x="{}" y="{}" class="label">cores used</text>)", lx, top + 10) << "\n";
+  return svg.str();
+}
+
+std::string legend(const Plot& p, const Shade& shade) {
+  std::ostringstream svg;
+  const int lx = p.left + p.w() + 20;
+  svg << fmt::format(R"(<text x="{}" y="{}" class="label">{}</text>)", lx, p.top + 10, shade.title) << "\n";
   for (int k = 0; k <= 4; ++k) {
     const double f = k / 4.0;
-    svg << fmt::format(R"(<circle cx="{}" cy="{}" r="5" fill="{}"/><text x="{}" y="{}" class="label">{:.0f}</text>)", lx + 6,
-                       top + 28 + 18 * k, color_ramp(f, 0xc6, 0xdb, 0xef, 0x08, 0x30, 0x6b), lx + 18, top + 32 + 18 * k,
-                       c_min + f * (c_max - c_min))
+    svg << fmt::format(R"(<circle cx="{}" cy="{}" r="5" fill="{}"/><text x="{}" y="{}" class="label">{:.4g}</text>)",
+                       lx + 6, p.top + 28 + 18 * k, shade_color(f), lx + 18, p.top + 32 + 18 * k,
+                       shade.range.min + f * (shade.range.max - shade.range.min))
         << "\n";
   }
   svg << fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#d62728" stroke-width="1.5"/>)"
                      R"(<text x="{}" y="{}" class="label">Pareto front</text>)",
-                     lx, top + 130, lx + 14, top + 130, lx + 18, top + 134)
-      << "\n</svg>\n";
+                     lx, p.top + 130, lx + 14, p.top + 130, lx + 18, p.top + 134)
+      << "\n";
   return svg.str();
+}
+
+std::string scatter(const json& rows) {
+  Plot p;
+  Range energy, latency;
+  for (const json& row : rows)
+    if (ok(row)) energy.add(energy_uj(row)), latency.add(latency_us(row));
+  std::string svg = fmt::format(R"(<svg class="chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" )"
+                                R"(aria-label="energy per token against latency per token">)" "\n",
+                                p.width, p.height, p.width, p.height);
+  if (energy.max < energy.min) return svg + "<text x=\"10\" y=\"20\">no point finished</text></svg>\n";
+  p.xs = Scale(latency.min, latency.max);
+  p.ys = Scale(energy.min, energy.max);
+  const Shade shade = shade_of(rows);
+  return svg + plot_axes(p) + front_path(p, rows) + plot_points(p, rows, shade) + legend(p, shade) + "</svg>\n";
 }
 
 std::vector<std::string> point_cells(const json& row) {
@@ -240,8 +286,9 @@ std::string results_html(const json& results) {
                    html_escape(results["base_chip"].get<std::string>()), cell(run["tokens"]),
                    html_escape(run["energy_table"].get<std::string>()), failed);
   h << "<h2>Energy per token against latency per token</h2>\n"
-    << "<p class=\"note\">Each point coloured by the cores its mapping uses; the red staircase joins the Pareto front "
-       "(no other point is better on both).</p>\n"
+    << "<p class=\"note\">Each point coloured by the area proxy of the cores its mapping uses (cores used × the RTL "
+       "core's logic cells, chips/core_area.hpp) where every point has one, else by the cores used; the red "
+       "staircase joins the Pareto front (no other point is better on both).</p>\n"
     << scatter(results["points"]);
   h << "<h2>The Pareto front</h2>\n" << html_table(kTableHeader, front_rows);
   h << "<h2>Every point</h2>\n" << html_table(kTableHeader, all_rows);

@@ -429,11 +429,9 @@ std::string SweepPoint::label() const {
   return fmt::format("{}", fmt::join(parts, " "));
 }
 
-Sweep load_sweep(const std::string& path) {
-  ProblemSink sink(path);
-  std::vector<ConfigProblem> other_files;
-  Sweep sweep;
-  sweep.path = path;
+namespace {
+
+YAML::Node load_root(const std::string& path) {
   YAML::Node root;
   try {
     if (fs::is_directory(path)) throw std::runtime_error("it is a folder");
@@ -446,18 +444,27 @@ Sweep load_sweep(const std::string& path) {
     throw ConfigError(fmt::format("cannot read the sweep file {}: {}", path, e.what()));
   }
   if (!root.IsMap()) throw ConfigError(fmt::format("invalid sweep file {}", path), {{path, 1, 1, "expected a mapping of keys"}});
+  return root;
+}
 
-  // The plain keys go through the project's schema reader; grid and points are lists of values it
-  // has no type for, read below with the same messages.
-  YAML::Node plain(YAML::NodeType::Map);
-  YAML::Node grid, points;
-  bool has_grid = false, has_points = false;
+// The plain keys go through the project's schema reader; grid and points are lists of values it
+// has no type for, read by SweepReader with the same messages.
+struct TopLevel {
+  YAML::Node plain{YAML::NodeType::Map};
+  std::optional<YAML::Node> grid, points;
+};
+
+TopLevel split_top_level(const YAML::Node& root, ProblemSink& sink) {
+  TopLevel top;
   for (auto it = root.begin(); it != root.end(); ++it) {
     const std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
-    if (key == "grid") grid.reset(it->second), has_grid = true;
-    else if (key == "points") points.reset(it->second), has_points = true;
-    else if (std::find(kTopKeys.begin(), kTopKeys.end(), key) != kTopKeys.end()) plain.force_insert(it->first, it->second);
-    else {
+    if (key == "grid") {
+      top.grid = it->second;
+    } else if (key == "points") {
+      top.points = it->second;
+    } else if (std::find(kTopKeys.begin(), kTopKeys.end(), key) != kTopKeys.end()) {
+      top.plain.force_insert(it->first, it->second);
+    } else {
       const std::string near = config::closest_match(key, kTopKeys);
       sink.add(position_of(it->first.Mark()),
                fmt::format("unknown key '{}' at the top level{}", key,
@@ -465,55 +472,68 @@ Sweep load_sweep(const std::string& path) {
                                         : fmt::format(" (did you mean '{}'?)", near)));
     }
   }
-  const config::ParsedConfig parsed = config::parse_node(plain, top_schema(), sink);
+  return top;
+}
+
+// A file another loader reads (base chip, energy table): its own problems with its own lines, or
+// a problem at the key that names it. False when it cannot be used.
+template <class Load>
+bool check_file(const char* key, Position where, ProblemSink& sink, std::vector<ConfigProblem>& other_files, Load load) {
+  try {
+    load();
+    return true;
+  } catch (const ConfigError& e) {
+    if (e.problems().empty()) sink.add(where, fmt::format("{}: {}", key, e.what()));
+    other_files.insert(other_files.end(), e.problems().begin(), e.problems().end());
+  } catch (const std::exception& e) {
+    sink.add(where, fmt::format("{}: {}", key, e.what()));
+  }
+  return false;
+}
+
+}  // namespace
+
+Sweep load_sweep(const std::string& path) {
+  ProblemSink sink(path);
+  std::vector<ConfigProblem> other_files;
+  const YAML::Node root = load_root(path);
+  const TopLevel top = split_top_level(root, sink);
+  const config::ParsedConfig parsed = config::parse_node(top.plain, top_schema(), sink);
   config::check_version(parsed, kSweepVersion, "sweep file", sink);
+  Sweep sweep;
+  sweep.path = path;
   sweep.name = parsed.string("name").value_or(fs::path(path).stem().string());
   sweep.base_chip = resolved(path, parsed.string("base_chip").value_or(""));
   if (sweep.base_chip.empty()) sweep.base_chip = std::string(SPIKETILE_SOURCE_DIR) + "/chips/default.yaml";
   sweep.default_model = resolved(path, parsed.string("model").value_or(""));
   if (sweep.default_model.empty()) sweep.default_model = std::string(SPIKETILE_SOURCE_DIR) + "/models/spikegpt-fortunes.pth";
-  const YAML::Node& const_root = root;  // the const operator[] adds no key
-  const YAML::Node run = const_root["run"];
+  const YAML::Node run = root["run"];  // const: looking adds no key
   read_run(parsed, path, run.IsDefined() && run.IsMap() && run["prompt"] && run["prompt_ids"], sweep.run, sink);
-
-  SweepReader reader(path, sink);
-  bool base_ok = true;
-  try {
+  const bool base_ok = check_file("base_chip", parsed.position("base_chip"), sink, other_files, [&] {
     load_chip_spec(sweep.base_chip);
     sweep.base_chip_yaml = unicode::read_file_bytes(sweep.base_chip, "a chip description (YAML)");
-  } catch (const ConfigError& e) {
-    base_ok = false;
-    if (e.problems().empty()) sink.add(parsed.position("base_chip"), fmt::format("base_chip: {}", e.what()));
-    other_files.insert(other_files.end(), e.problems().begin(), e.problems().end());
-  } catch (const std::exception& e) {
-    base_ok = false;
-    sink.add(parsed.position("base_chip"), fmt::format("base_chip: {}", e.what()));
-  }
-  try {
-    load_energy_table(sweep.run.energy_table);
-  } catch (const ConfigError& e) {
-    if (e.problems().empty()) sink.add(parsed.position("run.energy_table"), fmt::format("run.energy_table: {}", e.what()));
-    other_files.insert(other_files.end(), e.problems().begin(), e.problems().end());
-  }
-  bool has_model_axis = false;
+  });
+  check_file("run.energy_table", parsed.position("run.energy_table"), sink, other_files,
+             [&] { load_energy_table(sweep.run.energy_table); });
+
+  SweepReader reader(path, sink);
   std::vector<std::vector<Setting>> lists;
-  if (has_grid) lists = reader.grid(grid, sweep.axes);
-  if (has_grid || !has_points) sweep.points = product(lists);
-  if (has_points) {
-    const std::vector<SweepPoint> explicit_points = reader.points(points, sweep.axes);
+  if (top.grid) lists = reader.grid(*top.grid, sweep.axes);
+  if (top.grid || !top.points) sweep.points = product(lists);
+  if (top.points) {
+    const std::vector<SweepPoint> explicit_points = reader.points(*top.points, sweep.axes);
     sweep.points.insert(sweep.points.end(), explicit_points.begin(), explicit_points.end());
   }
-  has_model_axis = std::find(sweep.axes.begin(), sweep.axes.end(), "model") != sweep.axes.end();
-  if (!has_model_axis || parsed.has("model")) reader.check_model(sweep.default_model, parsed.position("model"));
+  const bool model_axis = std::find(sweep.axes.begin(), sweep.axes.end(), "model") != sweep.axes.end();
+  if (!model_axis || parsed.has("model")) reader.check_model(sweep.default_model, parsed.position("model"));
   if (base_ok && sink.empty()) check_derived_chips(sweep, sink);
 
   std::vector<ConfigProblem> problems = sink.sorted();
   problems.insert(problems.end(), other_files.begin(), other_files.end());
-  if (!problems.empty()) {
+  if (!problems.empty())
     throw ConfigError(fmt::format("invalid sweep file {} ({} problem{}):", path, problems.size(),
                                   problems.size() == 1 ? "" : "s"),
                       problems);
-  }
   return sweep;
 }
 
