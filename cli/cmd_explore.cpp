@@ -31,7 +31,8 @@ struct ExploreOptions {
 // The one command line that computes point `index`: what the pool starts, and what a cluster's
 // array job runs per task (docs/explore.md).
 std::vector<std::string> worker_args(const ExploreOptions& o, std::size_t index) {
-  return {"explore", fs::absolute(o.sweep).string(), "-o", fs::absolute(o.out).string(), "--point",
+  return {"explore", fs::absolute(o.sweep).lexically_normal().string(), "-o",
+          fs::absolute(o.out).lexically_normal().string(), "--point",
           std::to_string(index), "--progress", "off"};
 }
 
@@ -71,7 +72,7 @@ int explore_sweep(const ExploreOptions& o) {
   if (o.list) {
     for (const auto& plan : plans)
       fmt::print("{}\t{}\t{}\t{}\n", plan.index, plan.hash.substr(0, 16), plan.label,
-                 explore::shell_command("spiketile", worker_args(o, plan.index)));
+                 explore::shell_command(explore::self_executable(), worker_args(o, plan.index)));
     return 0;
   }
   if (o.point >= 0) return run_worker(o, plans);

@@ -66,13 +66,24 @@ std::vector<Job> point_steps(const Sweep& sweep, const SweepPoint& point, const 
 }
 
 json run_key(const RunSetup& run, FileHashes& hashes) {
-  json key{{"prompt", run.prompt},           {"prompt_ids", run.prompt_ids},
-           {"tokens", run.tokens},           {"gpu", run.gpu},
-           {"gpu_precision", run.gpu_precision}, {"batch", run.batch},
-           {"energy_table", hashes.of(run.energy_table)}, {"gpu_spec", hashes.of(gpu_spec_path(run.gpu))}};
+  // Files by their bytes only: the same table or GPU under another path is the same point.
+  json key{{"prompt", run.prompt},
+           {"prompt_ids", run.prompt_ids},
+           {"tokens", run.tokens},
+           {"gpu_precision", run.gpu_precision},
+           {"batch", run.batch},
+           {"energy_table", hashes.of(run.energy_table)},
+           {"gpu_spec", hashes.of(gpu_spec_path(run.gpu))}};
   key["temperature"] = run.temperature ? json(*run.temperature) : json();
   key["sample_seed"] = run.sample_seed ? json(*run.sample_seed) : json();
   return key;
+}
+
+// A vocab.json beside the checkpoint is its tokenizer (README, "Your own SpikeGPT"), which the
+// mapping records; without one the shipped tokenizer of the vocabulary's size is used.
+json tokenizer_beside(const std::string& model, FileHashes& hashes) {
+  const fs::path vocab = fs::path(model).parent_path() / "vocab.json";
+  return fs::is_regular_file(vocab) ? json(hashes.of(vocab.string())) : json();
 }
 
 }  // namespace
@@ -92,6 +103,7 @@ std::vector<PointPlan> plan_points(const Sweep& sweep, const std::string& out_di
     plan.key = {{"spiketile", version},
                 {"model", hashes.of(plan.model)},
                 {"calibration", hashes.of(calibration_path_for(plan.model))},
+                {"tokenizer", tokenizer_beside(plan.model, hashes)},
                 {"chip", plan.chip_yaml},
                 {"compile", option_arguments(point, "compile")},
                 {"report", option_arguments(point, "report")},
@@ -169,7 +181,7 @@ json run_point(const PointPlan& plan, const std::string& exe) {
   fs::create_directories(plan.dir);
   write_file(plan.dir + "/chip.yaml", plan.chip_yaml);
   std::string commands = "#!/bin/sh\n# spiketile explore point " + plan.hash.substr(0, 16) + ": " + plan.label + "\nset -e\n";
-  for (const Job& step : plan.steps) commands += shell_command("spiketile", step.args) + "\n";
+  for (const Job& step : plan.steps) commands += shell_command(exe, step.args) + "\n";
   write_file(plan.dir + "/commands.sh", commands);
   json result{{"format", kPointResultFormat}, {"hash", plan.hash}, {"label", plan.label}, {"key", plan.key}};
   static const char* const kStepNames[] = {"compile", "simulate", "report"};

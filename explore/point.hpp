@@ -2,9 +2,10 @@
 // lines that compute it (compile, simulate, report) and the row its results make.
 //
 // The cache rule: a point's folder is DIR/points/<first 16 hex digits of the SHA-256 of its key>,
-// where the key holds the bytes of the checkpoint and its calibration, the derived chip YAML, the
-// compile and report options, the run setup (prompt, tokens, sampling, GPU and precision and batch, with the
-// bytes of the energy table and the GPU file) and the spiketile version. result.json, written
+// where the key holds the bytes of the checkpoint, its calibration and a vocab.json beside it,
+// the derived chip YAML, the compile and report options, the run setup (prompt, tokens, sampling,
+// GPU precision and batch, with the bytes of the energy table and the GPU file) and the spiketile
+// version. result.json, written
 // last and whole, marks the point done; a later sweep reuses it when its key is the same. A point
 // that failed because the model does not fit the chip (compile's exit status 2) is a result too;
 // any other failure (a crash, a full disk) is computed again next time.

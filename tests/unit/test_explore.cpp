@@ -205,6 +205,10 @@ TEST(ExplorePoint, TheCacheKeyChangesWithWhatChangesTheResultAndOnlyThen) {
   EXPECT_EQ(pa[1].dir, pb[0].dir);
   EXPECT_NE(pb[0].hash, pc[0].hash);  // more tokens
   EXPECT_NE(pa[1].hash, plan_points(load_sweep(a), "out", "1.1")[1].hash);  // another spiketile
+  // A file counts by its bytes: the shipped H100 named or given by its path is the same point.
+  const std::string d = write_sweep("key_d.yaml", "version: 1\nrun: {tokens: 2, gpu: " + std::string(SPIKETILE_SOURCE_DIR) +
+                                                      "/chips/gpu/h100.yaml}\ngrid: {chip.mesh.rows: [4]}\n");
+  EXPECT_EQ(plan_points(load_sweep(d), "out", "1.0")[0].hash, pa[0].hash);
 }
 
 TEST(ExplorePoint, AFailedStepsErrorIsWhatItPrintedAfterItsName) {
