@@ -150,6 +150,41 @@ TEST(CliExplore, ASweepMatchesItsCommandsRunByHandNamesItsFailureAndCachesByCont
   EXPECT_EQ(more["points"][2]["settings"]["chip.clock_frequency_mhz"], "125");
   EXPECT_TRUE(more["points"][2]["computed"].get<bool>());
   EXPECT_FALSE(more["points"][0]["computed"].get<bool>());
+
+  // A point whose result is unreadable (a worker killed while writing it) is computed again.
+  std::ofstream(out / more["points"][1]["dir"].get<std::string>() / "result.json") << "{\"format\": \"spiketile-ex";
+  const auto repaired = run_cli(command);
+  EXPECT_NE(repaired.output.find("4 points: 1 computed, 3 cached, 1 failed"), std::string::npos) << repaired.output;
+  EXPECT_EQ(read_json(out / "results.json")["points"][1]["metrics"], m);
+  fs::remove_all(dir);
+}
+
+TEST(CliExplore, AModelAxisComparesCheckpointsAndTheirCalibrationIsPartOfTheKey) {
+  const fs::path dir = temp_dir("models");
+  fs::copy_file(std::string(SPIKETILE_TEST_DATA) + "/fixtures/tiny_l2_c32_v77_fp32.pth", dir / "tiny.pth");
+  const std::string calibrate = "calibrate --model " + (dir / "tiny.pth").string() + " --text " +
+                                std::string(SPIKETILE_TEST_DATA) + "/heldout_excerpt.txt --max-tokens ";
+  ASSERT_EQ(run_cli(calibrate + "200").status, 0);
+  const fs::path sweep = dir / "sweep.yaml", out = dir / "out";
+  std::ofstream(sweep) << "version: 1\nrun: {prompt_ids: \"20,45\", tokens: 2}\ngrid:\n"
+                          "  model: [tiny.pth, " + std::string(SPIKETILE_SOURCE_DIR) + "/models/spikegpt-fortunes.pth]\n"
+                          "  compile.objective: [cores]\n";
+  const std::string command = "explore " + sweep.string() + " -o " + out.string() + " --progress off";
+  const auto first = run_cli(command);
+  ASSERT_EQ(first.status, 0) << first.output;
+  const json results = read_json(out / "results.json");
+  const json& tiny = results["points"][0];
+  const json& shipped = results["points"][1];
+  EXPECT_EQ(tiny["settings"]["model"], "tiny.pth");
+  EXPECT_EQ(tiny["model"], (dir / "tiny.pth").string());
+  // Two layers of width 32 against four of 192: fewer cores, less energy and time per token.
+  EXPECT_LT(tiny["metrics"]["cores_used"].get<int>(), shipped["metrics"]["cores_used"].get<int>());
+  EXPECT_LT(tiny["metrics"]["energy_per_token_pj"].get<double>(), shipped["metrics"]["energy_per_token_pj"].get<double>());
+  EXPECT_EQ(results["front"], json::array({0}));
+  // A new calibration is a new point: only the tiny model's is computed again.
+  ASSERT_EQ(run_cli(calibrate + "100").status, 0);
+  const auto again = run_cli(command);
+  EXPECT_NE(again.output.find("2 points: 1 computed, 1 cached, 0 failed"), std::string::npos) << again.output;
   fs::remove_all(dir);
 }
 
