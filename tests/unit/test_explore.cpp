@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "chips/chip_spec.hpp"
@@ -96,6 +97,27 @@ TEST(ExploreSweep, GridIsTheCartesianProductFirstAxisSlowestThenExplicitPoints) 
   EXPECT_EQ(option_arguments(sweep.points[1], "compile"), (std::vector<std::string>{"--objective", "cores"}));
   EXPECT_EQ(option_arguments(sweep.points[6], "report"), (std::vector<std::string>{"--encoding", "bit_serial"}));
   EXPECT_TRUE(option_arguments(sweep.points[1], "report").empty());
+}
+
+TEST(ExploreSweep, TheShippedSweepAndTheDocumentedExampleAreValid) {
+  const std::string source = SPIKETILE_SOURCE_DIR;
+  const Sweep shipped = load_sweep(source + "/chips/sweeps/default-architecture.yaml");
+  EXPECT_EQ(shipped.points.size(), 24u);  // docs/performance.md times this sweep
+  EXPECT_EQ(shipped.run.tokens, 64);
+  // docs/explore.md's file-format block, its paths made absolute (it is written for chips/sweeps/).
+  std::ifstream doc(source + "/docs/explore.md");
+  const std::string text{std::istreambuf_iterator<char>(doc), {}};
+  const std::size_t start = text.find("```yaml\n") + 8;
+  std::string block = text.substr(start, text.find("```", start) - start);
+  for (const auto& [relative, absolute] :
+       std::vector<std::pair<std::string, std::string>>{{"../../models/", source + "/models/"},
+                                                        {"../energy/", source + "/chips/energy/"},
+                                                        {"../default.yaml", source + "/chips/default.yaml"}})
+    for (std::size_t at = block.find(relative); at != std::string::npos; at = block.find(relative, at + absolute.size()))
+      block.replace(at, relative.size(), absolute);
+  const Sweep example = load_sweep(write_sweep("doc_example.yaml", block));
+  EXPECT_EQ(example.points.size(), 2u * 3u * 2u + 1u);
+  EXPECT_EQ(example.run.prompt, "the ");
 }
 
 TEST(ExploreSweep, AnImplementationAndItsParameterCanBothBeSet) {
