@@ -27,12 +27,10 @@ std::string cell(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  return fmt::format("{:.6g}", v.get<double>());
+  return fmt::format("{}", v.get<double>());  // the shortest text that reads back to the same double
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-// A multi-line error on one line ("a; b"), so each point stays one line of the CSV.
+// A multi-line error on one line ("a: b; c"), so each point stays one line of a table.
 std::string one_line(const std::string& text) {
   std::string out;
   std::size_t start = 0;
@@ -41,7 +39,7 @@ std::string one_line(const std::string& text) {
     if (end == std::string::npos) end = text.size();
     std::string line = text.substr(start, end - start);
     line.erase(0, line.find_first_not_of(" \t"));
-    if (!line.empty()) out += (out.empty() ? "" : "; ") + line;
+    if (!line.empty()) out += (out.empty() ? "" : out.back() == ':' ? " " : "; ") + line;
     start = end + 1;
   }
   return out;
@@ -243,11 +241,11 @@ std::string scatter(const json& rows) {
 std::vector<std::string> point_cells(const json& row) {
   const json& m = row["metrics"];
   if (!ok(row)) return {cell(row["index"]), row["label"].get<std::string>(), "failed", "", "", "", "", "",
-                        first_line(cell(row["error"]))};
+                        one_line(cell(row["error"]))};
   return {cell(row["index"]), row["label"].get<std::string>(), cell(m["cores_used"]),
           fmt::format("{:.4g}", m["energy_per_token_pj"].get<double>() / 1e6),
           fmt::format("{:.4g}", m["static_per_token_pj"].get<double>() / 1e6),
-          fmt::format("{:.4g}", m["latency_per_token_us"].get<double>()), cell(m["tokens_per_s"]),
+          fmt::format("{:.4g}", m["latency_per_token_us"].get<double>()), fmt::format("{:.4g}", m["tokens_per_s"].get<double>()),
           fmt::format("{:.4g}", m["edp_pj_s"].get<double>()), row["on_front"].get<bool>() ? "front" : ""};
 }
 
@@ -304,7 +302,7 @@ std::string results_text(const json& results) {
     const std::string mark = row["on_front"].get<bool>() ? " *" : "";
     if (!ok(row)) {
       out << fmt::format("{:>5}  {:<16}  FAILED {}: {}\n", cell(row["index"]), cell(row["hash"]),
-                         row["label"].get<std::string>(), first_line(cell(row["error"])));
+                         row["label"].get<std::string>(), one_line(cell(row["error"])));
       continue;
     }
     const json& m = row["metrics"];
