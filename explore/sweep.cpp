@@ -356,6 +356,9 @@ void check_derived_chips(const Sweep& sweep, ProblemSink& sink) {
 
 }  // namespace
 
+// The ranges restate the commands' own option checks so that a bad value is reported at its line
+// before any work; CliExplore.EveryCompileRangeTheSweepCheckIsOneCompileRefusesPastItsEnds keeps
+// them in step with compile's.
 const std::vector<ParamSpec>& option_axis_params(const std::string& command) {
   if (command == "report") {
     static const std::vector<ParamSpec> kReport = {choice_param(

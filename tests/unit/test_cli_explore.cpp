@@ -2,11 +2,13 @@
 // same point's commands run by hand, a failing point named while the others finish, the cache (a
 // re-run computes nothing; a new axis value computes only the new points), the worker command
 // line of one point, and an invalid sweep refused before any work.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "explore/sweep.hpp"
 #include "tests/unit/cli_runner.hpp"
 
 namespace spiketile {
@@ -205,6 +208,27 @@ TEST(CliExplore, OnePointIsOneSelfContainedCommandLine) {
   EXPECT_TRUE(fs::exists(out / "points" / hash / "commands.sh"));
   EXPECT_FALSE(fs::exists(out / "results.csv"));  // a worker writes its point only
   fs::remove_all(dir);
+}
+
+// The sweep file restates compile's ranges to report a bad value at its line before any work; a
+// value just outside each range must be one compile itself refuses, so the two cannot drift apart.
+TEST(CliExplore, EveryCompileRangeTheSweepCheckIsOneCompileRefusesPastItsEnds) {
+  int checked = 0;
+  for (const auto& param : explore::option_axis_params("compile")) {
+    if (param.type != config::ParamType::integer && param.type != config::ParamType::number) continue;
+    std::string flag = "--" + param.key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    const double step = param.type == config::ParamType::integer ? 1 : 0.5;
+    std::vector<double> outside{param.min_value - step};
+    if (param.max_value < 1e6) outside.push_back(param.max_value + step);  // above: our own caps on free counts
+    for (double value : outside) {
+      const auto r = run_cli("compile " + flag + " " + fmt::format("{}", value) + " --check");
+      EXPECT_NE(exit_code(r.status), 0) << flag << " " << value << " is refused by the sweep but not by compile";
+      EXPECT_NE(r.output.find(flag), std::string::npos) << r.output;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 12);
 }
 
 TEST(CliExplore, AnInvalidSweepIsRefusedWithEveryProblemBeforeAnyWork) {
