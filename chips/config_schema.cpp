@@ -392,6 +392,58 @@ std::optional<Entry> find_entry(const YAML::Node& map, const std::string& key) {
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<Value> scalar_value(const std::string& path, const ParamSpec& param, const std::string& text,
+                                  std::string& problem) {
+  if (!valid_utf8(text)) {
+    problem = fmt::format("{}: is not valid UTF-8", path);
+    return std::nullopt;
+  }
+  if (param.type == ParamType::string) {
+    if (param.need == Need::required && trim(text).empty()) {
+      problem = fmt::format("{}: must not be empty", path);
+      return std::nullopt;
+    }
+    return Value{text};
+  }
+  if (param.type == ParamType::boolean) {
+    if (auto value = parse_boolean_text(text)) return Value{*value};
+    problem = fmt::format("{}: expected true or false, got {}", path, shown(text));
+    return std::nullopt;
+  }
+  double as_double = 0.0;
+  Value value;
+  if (param.type == ParamType::integer) {
+    auto parsed = parse_integer_text(text);
+    if (!parsed) {
+      problem = fmt::format("{}: expected an integer, got {}", path, shown(text));
+      return std::nullopt;
+    }
+    as_double = static_cast<double>(*parsed);
+    value = *parsed;
+  } else {
+    auto parsed = parse_number_text(text);
+    if (!parsed) {
+      problem = fmt::format("{}: expected a number, got {}", path, shown(text));
+      return std::nullopt;
+    }
+    as_double = *parsed;
+    value = *parsed;
+  }
+  if (has_lower_bound(param) && as_double < param.min_value) {
+    problem = fmt::format("{}: must be at least {}, got {}", path, format_bound(param.min_value, param.type), trim(text));
+    return std::nullopt;
+  }
+  if (has_upper_bound(param) && as_double > param.max_value) {
+    problem = fmt::format("{}: must be at most {}, got {}", path, format_bound(param.max_value, param.type), trim(text));
+    return std::nullopt;
+  }
+  return value;
+}
+
+namespace {
+
 // ---------------------------------------------------------------------------------------------
 // The walker: validates a YAML tree against a schema
 
@@ -579,57 +631,12 @@ class SchemaWalker {
       sink_.add(where, fmt::format("{}: expected {}, got {}", path, expected_kind(param.type), found_kind(node)));
       return;
     }
-    const std::string text = node.Scalar();
-    if (!valid_utf8(text)) {
-      sink_.add(where, fmt::format("{}: is not valid UTF-8", path));
-      return;
-    }
-    if (param.type == ParamType::string) {
-      if (param.need == Need::required && trim(text).empty()) {
-        sink_.add(where, fmt::format("{}: must not be empty", path));
-        return;
-      }
-      out_.set_value(path, text, where);
-      return;
-    }
-    if (param.type == ParamType::boolean) {
-      if (auto value = parse_boolean_text(text)) {
-        out_.set_value(path, *value, where);
-      } else {
-        sink_.add(where, fmt::format("{}: expected true or false, got {}", path, shown(text)));
-      }
-      return;
-    }
-    double as_double = 0.0;
-    Value value;
-    if (param.type == ParamType::integer) {
-      auto parsed = parse_integer_text(text);
-      if (!parsed) {
-        sink_.add(where, fmt::format("{}: expected an integer, got {}", path, shown(text)));
-        return;
-      }
-      as_double = static_cast<double>(*parsed);
-      value = *parsed;
+    std::string problem;
+    if (auto value = scalar_value(path, param, node.Scalar(), problem)) {
+      out_.set_value(path, std::move(*value), where);
     } else {
-      auto parsed = parse_number_text(text);
-      if (!parsed) {
-        sink_.add(where, fmt::format("{}: expected a number, got {}", path, shown(text)));
-        return;
-      }
-      as_double = *parsed;
-      value = *parsed;
+      sink_.add(where, std::move(problem));
     }
-    if (has_lower_bound(param) && as_double < param.min_value) {
-      sink_.add(where, fmt::format("{}: must be at least {}, got {}", path, format_bound(param.min_value, param.type),
-                                   trim(text)));
-      return;
-    }
-    if (has_upper_bound(param) && as_double > param.max_value) {
-      sink_.add(where, fmt::format("{}: must be at most {}, got {}", path, format_bound(param.max_value, param.type),
-                                   trim(text)));
-      return;
-    }
-    out_.set_value(path, std::move(value), where);
   }
 
   void report_unknown_choice(const std::string& path, const ParamSpec& param, const std::string& name,
@@ -769,6 +776,10 @@ ParsedConfig parse_file(const std::string& path, const Schema& schema, ProblemSi
 
 ParsedConfig parse_text(const std::string& text, const Schema& schema, ProblemSink& sink) {
   return parse_yaml([&text] { return YAML::Load(text); }, schema, sink);
+}
+
+ParsedConfig parse_node(const YAML::Node& root, const Schema& schema, ProblemSink& sink) {
+  return parse_yaml([&root] { return root; }, schema, sink);
 }
 
 // ---------------------------------------------------------------------------------------------

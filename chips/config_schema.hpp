@@ -18,6 +18,10 @@
 #include <variant>
 #include <vector>
 
+namespace YAML {
+class Node;
+}
+
 namespace spiketile {
 
 // One thing wrong with a configuration file, located in it (line/column are 1-based, 0 = unknown).
@@ -146,6 +150,15 @@ class ProblemSink {
 ParsedConfig parse_file(const std::string& path, const Schema& schema, ProblemSink& sink);
 // The same for YAML held in memory (a chip description embedded in a compiled mapping).
 ParsedConfig parse_text(const std::string& text, const Schema& schema, ProblemSink& sink);
+
+// The same for a YAML tree another reader loaded (a part of a larger file): positions stay those of
+// that file.
+ParsedConfig parse_node(const YAML::Node& root, const Schema& schema, ProblemSink& sink);
+
+// Checks one scalar's text against `param` as the loader checks a value in a file (UTF-8, type,
+// range, a required string not empty): the value, or nullopt with `problem` set to "path: why".
+std::optional<Value> scalar_value(const std::string& path, const ParamSpec& param, const std::string& text,
+                                  std::string& problem);
 
 // Renders the schema as Markdown: one table per section, implementation choices listed.
 std::string describe_markdown(const Schema& schema);

@@ -182,5 +182,6 @@ void register_compile(CLI::App& app);
 void register_simulate(CLI::App& app);
 void register_report(CLI::App& app);
 void register_verify_rtl(CLI::App& app);
+void register_explore(CLI::App& app);
 
 }  // namespace spiketile::cli

@@ -30,6 +30,7 @@ int sc_main(int argc, char** argv) {
   spiketile::cli::register_simulate(app);
   spiketile::cli::register_report(app);
   spiketile::cli::register_verify_rtl(app);
+  spiketile::cli::register_explore(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

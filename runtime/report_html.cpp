@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "runtime/markup.hpp"
 #include "runtime/report.hpp"
 
 namespace spiketile {
@@ -16,19 +17,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+// One spelling of each markup rule (runtime/markup.hpp), shared with explore's page.
+std::string escape(const std::string& s) { return html_escape(s); }
 
 std::string number(const json& v) {
   if (v.is_null()) return "not measured";
@@ -84,11 +74,8 @@ std::string bar_chart(const std::string& id, const std::string& title, const std
   return svg.str();
 }
 
-// Sequential colour ramp for a share in [0, 1]: from a pale to a deep shade of the base hue.
 std::string ramp(double share, int r0, int g0, int b0, int r1, int g1, int b1) {
-  share = std::clamp(share, 0.0, 1.0);
-  auto mix = [&](int a, int b) { return int(std::lround(a + (b - a) * share)); };
-  return fmt::format("#{:02x}{:02x}{:02x}", mix(r0, r1), mix(g0, g1), mix(b0, b1));
+  return color_ramp(share, r0, g0, b0, r1, g1, b1);
 }
 
 // The mesh as measured: one square per core, shaded by utilization (busy cycles over the run's
@@ -263,17 +250,7 @@ std::string critical_path_chart(const json& cp) {
 }
 
 std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::ostringstream t;
-  t << "<table><thead><tr>";
-  for (const auto& h : header) t << "<th>" << escape(h) << "</th>";
-  t << "</tr></thead><tbody>\n";
-  for (const auto& row : rows) {
-    t << "<tr>";
-    for (const auto& cell : row) t << "<td>" << escape(cell) << "</td>";
-    t << "</tr>\n";
-  }
-  t << "</tbody></table>\n";
-  return t.str();
+  return html_table(header, rows);
 }
 
 }  // namespace

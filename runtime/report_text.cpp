@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "runtime/markup.hpp"
 #include "runtime/report.hpp"
 #include "runtime/report_parts.hpp"
 
@@ -262,16 +263,6 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
 }
 
 namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
 
 std::string key_text(const json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
 

@@ -12,6 +12,10 @@ the size proxies is printed (docs/chip.md, "Why these numbers", records the resu
 router.multicast_branch_buffer_flits (0, 16, 32, 64).
 
 Needs build/spiketile (./scripts/build.sh). Standard library only.
+
+Superseded by `spiketile explore` (docs/explore.md): a sweep file over any chip parameter,
+compile option or model, validated, computed in parallel and cached. This script is kept only
+to reproduce the figures docs/chip.md records from it.
 """
 import argparse
 import itertools
