@@ -433,14 +433,14 @@ struct GenerationRequest {
   std::vector<int> prompt;
   int n_tokens = 0;
   SamplingOptions sampling;
-  bool spikes = false;
+  bool spikes = false, membranes = false;  // the LIF records `--spikes-out`, `--membranes-out` keep
 };
 
 // The prompt as the CLI takes it: text encoded with the model's tokenizer (the CLI's default
 // prompt when neither is given), or ids.
 GenerationRequest generation_request(const FoundTokenizer& tokenizer, int vocab_size, const py::object& prompt,
                                      const py::object& prompt_ids, int n, float temperature, float top_p, uint64_t seed,
-                                     bool spikes) {
+                                     bool spikes, bool membranes) {
   if (!prompt.is_none() && !prompt_ids.is_none())
     throw py::value_error("give the prompt as prompt=\"text\" or as prompt_ids=[...], not both");
   if (n < 0) throw py::value_error("n must be at least 0");
@@ -461,25 +461,32 @@ GenerationRequest generation_request(const FoundTokenizer& tokenizer, int vocab_
   r.n_tokens = n;
   r.sampling = {temperature, top_p, seed};
   r.spikes = spikes;
+  r.membranes = membranes;
   return r;
 }
 
+// The sizes a generation's arrays are shaped by: logits [rows, vocab], the LIF records
+// [rows, n_layer, 2, n_embd].
+struct GenerationShape {
+  int64_t rows = 0, vocab = 0, n_layer = 0, n_embd = 0;
+};
+
 // What a SpikeGPT generation gives back, in this process or from a simulation's child: the tokens
-// generated, every consumed token's logits and spikes (`--logits-out`, `--spikes-out`) and the
-// statistics (`--stats`, null on a level that counts nothing).
+// generated, every consumed token's logits, spikes and membranes (`--logits-out`, `--spikes-out`,
+// `--membranes-out`) and the statistics (`--stats`, null on a level that counts nothing).
 struct GenerationOutcome {
   std::vector<int> generated;
   std::vector<float> logits;
   std::vector<uint8_t> spikes;
-  int64_t rows = 0;
-  int vocab = 0, n_layer = 0, n_embd = 0;
+  std::vector<float> membranes;
+  GenerationShape shape;
   nlohmann::json stats;
 };
 
 GenerationOutcome generate_outcome(TokenModel& model, const GenerationRequest& r, const std::string& source,
                                    const QuantOptions* quant, const std::function<void(int)>& on_token,
                                    const std::function<void(RunStats&)>& add_stats = {}) {
-  GenerationResult result = generate(model, r.prompt, r.n_tokens, r.sampling, {true, r.spikes}, on_token);
+  GenerationResult result = generate(model, r.prompt, r.n_tokens, r.sampling, {true, r.spikes, r.membranes}, on_token);
   GenerationOutcome o;
   if (!result.counts.empty()) {
     RunStats stats = generation_stats(source, quant, model, r.prompt, result.generated, result.counts);
@@ -489,10 +496,8 @@ GenerationOutcome generate_outcome(TokenModel& model, const GenerationRequest& r
   o.generated = std::move(result.generated);
   o.logits = std::move(result.logits);
   o.spikes = std::move(result.spikes);
-  o.rows = result.logit_rows;
-  o.vocab = model.vocab_size();
-  o.n_layer = model.n_layer();
-  o.n_embd = model.n_embd();
+  o.membranes = std::move(result.membranes);
+  o.shape = {result.logit_rows, model.vocab_size(), model.n_layer(), model.n_embd()};
   return o;
 }
 
@@ -506,23 +511,27 @@ std::vector<uint8_t> outcome_to_cbor(const GenerationOutcome& o) {
   return nlohmann::json::to_cbor(nlohmann::json{{"generated", o.generated},
                                                 {"logits", as_binary(o.logits)},
                                                 {"spikes", as_binary(o.spikes)},
-                                                {"shape", {o.rows, o.vocab, o.n_layer, o.n_embd}},
+                                                {"membranes", as_binary(o.membranes)},
+                                                {"shape", {o.shape.rows, o.shape.vocab, o.shape.n_layer, o.shape.n_embd}},
                                                 {"stats", o.stats}});
 }
 
 struct Generation {
   std::vector<int> prompt_ids, tokens;
-  py::object text;     // str, or None without a tokenizer
-  py::array_t<float> logits;
-  py::object spikes;   // uint8 array, or None when not asked for
-  py::object stats;    // dict, or None on the golden level
+  py::object text;       // str, or None without a tokenizer
+  py::object logits;     // float32 array
+  py::object spikes;     // uint8 array, or None when not asked for
+  py::object membranes;  // float32 array, or None when not asked for
+  py::object stats;      // dict, or None on the golden level
 };
 
-// `logits` and `spikes` make the arrays (spikes only when asked for).
+// A generation's array by name ("logits", "spikes", "membranes") in its shape: made from the
+// vectors of a run in this process, or from the bytes a simulation's child sent.
+using ArrayMaker = std::function<py::object(const std::string& name, std::vector<py::ssize_t> shape)>;
+
+// The LIF records are made only when asked for.
 Generation generation_of(const GenerationRequest& r, const FoundTokenizer& tokenizer, std::vector<int> generated,
-                         const nlohmann::json& stats,
-                         const std::function<py::array_t<float>()>& logits,
-                         const std::function<py::object()>& spikes) {
+                         const nlohmann::json& stats, const GenerationShape& shape, const ArrayMaker& array) {
   Generation g;
   g.prompt_ids = r.prompt;
   g.tokens = std::move(generated);
@@ -531,34 +540,41 @@ Generation generation_of(const GenerationRequest& r, const FoundTokenizer& token
   g.text = tokenizer.tokenizer
                ? py::object(py::bytes(tokenizer.tokenizer->decode(g.tokens)).attr("decode")("utf-8", "replace"))
                : py::none();
-  g.logits = logits();
-  g.spikes = r.spikes ? spikes() : py::none();
+  g.logits = array("logits", {py::ssize_t(shape.rows), py::ssize_t(shape.vocab)});
+  const std::vector<py::ssize_t> per_lif = {py::ssize_t(shape.rows), py::ssize_t(shape.n_layer), 2,
+                                            py::ssize_t(shape.n_embd)};
+  g.spikes = r.spikes ? array("spikes", per_lif) : py::none();
+  g.membranes = r.membranes ? array("membranes", per_lif) : py::none();
   g.stats = stats.is_null() ? py::none() : to_python(stats);
   return g;
 }
 
 Generation generation_from(GenerationOutcome&& o, const GenerationRequest& r, const FoundTokenizer& tokenizer) {
-  return generation_of(
-      r, tokenizer, std::move(o.generated), o.stats,
-      [&] { return owned_array(std::move(o.logits), {py::ssize_t(o.rows), py::ssize_t(o.vocab)}); },
-      [&] {
-        return py::object(owned_array(std::move(o.spikes),
-                                      {py::ssize_t(o.rows), py::ssize_t(o.n_layer), 2, py::ssize_t(o.n_embd)}));
-      });
+  return generation_of(r, tokenizer, std::move(o.generated), o.stats, o.shape,
+                       [&o](const std::string& name, std::vector<py::ssize_t> shape) -> py::object {
+                         if (name == "spikes") return owned_array(std::move(o.spikes), std::move(shape));
+                         return owned_array(std::move(name == "logits" ? o.logits : o.membranes), std::move(shape));
+                       });
 }
 
 Generation generation_from_cbor(std::vector<uint8_t>&& cbor, const GenerationRequest& r, const FoundTokenizer& tokenizer) {
   nlohmann::json j = nlohmann::json::from_cbor(cbor);
   cbor.clear();
   cbor.shrink_to_fit();
-  const auto shape = j.at("shape").get<std::vector<int64_t>>();
-  return generation_of(
-      r, tokenizer, j.at("generated").get<std::vector<int>>(), j.at("stats"),
-      [&] { return owned_array_of_bytes<float>(take_binary(j, "logits"), {py::ssize_t(shape[0]), py::ssize_t(shape[1])}); },
-      [&] {
-        return py::object(owned_array_of_bytes<uint8_t>(
-            take_binary(j, "spikes"), {py::ssize_t(shape[0]), py::ssize_t(shape[2]), 2, py::ssize_t(shape[3])}));
-      });
+  const auto dims = j.at("shape").get<std::vector<int64_t>>();
+  return generation_of(r, tokenizer, j.at("generated").get<std::vector<int>>(), j.at("stats"),
+                       {dims.at(0), dims.at(1), dims.at(2), dims.at(3)},
+                       [&j](const std::string& name, std::vector<py::ssize_t> shape) -> py::object {
+                         if (name == "spikes") return owned_array_of_bytes<uint8_t>(take_binary(j, "spikes"), std::move(shape));
+                         return owned_array_of_bytes<float>(take_binary(j, name.c_str()), std::move(shape));
+                       });
+}
+
+// spikes=True and membranes=True record SpikeGPT's LIFs; a NIR graph's `call` returns its output.
+void refuse_lif_records(bool spikes, bool membranes, const char* call) {
+  for (const auto& [asked, what] : {std::pair{spikes, "spikes=True records SpikeGPT's LIF spikes"},
+                                    std::pair{membranes, "membranes=True records SpikeGPT's LIF membranes"}})
+    if (asked) throw py::value_error(fmt::format("{}; a NIR graph's {} returns its output", what, call));
 }
 
 // The generation's on_token: progress over the tokens generated (Ctrl-C looked for with it).
@@ -624,7 +640,7 @@ py::array_t<float> run_nir(const Subject& s, Level level, const py::object& inpu
 
 py::object run_any(const py::object& subject, const std::optional<std::string>& level_name, const py::object& input,
                const py::object& prompt, const py::object& prompt_ids, int n, float temperature, float top_p,
-               uint64_t seed, bool spikes, const py::object& progress_callback, const py::kwargs& kwargs) {
+               uint64_t seed, bool spikes, bool membranes, const py::object& progress_callback, const py::kwargs& kwargs) {
   const Subject s = subject_of(subject);
   const Level level = level_of(level_name, s);
   Options options(kwargs);
@@ -633,14 +649,15 @@ py::object run_any(const py::object& subject, const std::optional<std::string>& 
     if (!prompt_ids.is_none() || !prompt.is_none())
       throw py::value_error("a NIR graph runs on input=array, not on a prompt");
     if (input.is_none()) throw py::value_error("a NIR graph runs on an input: give input=array [T, *input shape]");
-    if (spikes) throw py::value_error("spikes=True records SpikeGPT's LIF spikes; a NIR graph's run returns its output");
+    refuse_lif_records(spikes, membranes, "run");
     return run_nir(s, level, input, options, progress);
   }
   if (!input.is_none())
     throw py::value_error("a SpikeGPT model runs on a prompt (prompt=\"text\" or prompt_ids=[...]), not on an input array");
   TokenLevel t = token_level(s, level, options, "run()");
   const GenerationRequest request =
-      generation_request(t.tokenizer, t.model->vocab_size(), prompt, prompt_ids, n, temperature, top_p, seed, spikes);
+      generation_request(t.tokenizer, t.model->vocab_size(), prompt, prompt_ids, n, temperature, top_p, seed, spikes,
+                         membranes);
   GenerationOutcome outcome = released([&] {
     return generate_outcome(*t.model, request, t.source, t.quant ? &*t.quant : nullptr,
                             token_progress(progress, request.n_tokens));
@@ -657,7 +674,8 @@ struct Simulation {
 // A mapping on the SystemC chip, in a forked child (SystemC elaborates once per process): a NIR
 // graph's output and statistics, or a SpikeGPT generation.
 py::object simulate(const PyMapping& m, const py::object& input, const py::object& prompt, const py::object& prompt_ids,
-                    int n, float temperature, float top_p, uint64_t seed, bool spikes, uint64_t watchdog_cycles,
+                    int n, float temperature, float top_p, uint64_t seed, bool spikes, bool membranes,
+                    uint64_t watchdog_cycles,
                     const py::object& progress_callback) {
   Progress progress(progress_callback);
   const std::shared_ptr<const Mapping> mapping = m.mapping;
@@ -668,7 +686,7 @@ py::object simulate(const PyMapping& m, const py::object& input, const py::objec
       throw py::value_error("a SpikeGPT mapping runs on a prompt (prompt=\"text\" or prompt_ids=[...]), not on an input array");
     const FoundTokenizer tokenizer = mapping_tokenizer(*mapping, m.path, "", shipped_data_dir());
     const GenerationRequest request = generation_request(tokenizer, mapping->config.vocab_size, prompt, prompt_ids, n,
-                                                         temperature, top_p, seed, spikes);
+                                                         temperature, top_p, seed, spikes, membranes);
     std::vector<uint8_t> answer = python::run_forked(
         [&](const python::ProgressFn& report) {
           sim::ChipSimulator chip(mapping, options);
@@ -682,7 +700,7 @@ py::object simulate(const PyMapping& m, const py::object& input, const py::objec
   }
   if (!prompt_ids.is_none() || !prompt.is_none()) throw py::value_error("a NIR graph's mapping runs on input=array, not on a prompt");
   if (input.is_none()) throw py::value_error("a NIR graph's mapping runs on an input: give input=array [T, *input shape]");
-  if (spikes) throw py::value_error("spikes=True records SpikeGPT's LIF spikes; a NIR graph's simulation returns its output");
+  refuse_lif_records(spikes, membranes, "simulation");
   const auto given = array_values(input, "input");
   const nir::Shape& shape = given.first;
   const std::vector<double>& values = given.second;
@@ -735,7 +753,7 @@ py::object evaluate_text(const py::object& subject, const py::object& text, cons
 py::object report(const py::object& stats, const std::optional<std::string>& energy_table,
                   const std::optional<std::string>& convention_table, const std::optional<std::string>& chip,
                   const std::string& gpu, const std::string& gpu_precision, int batch, const std::string& encoding,
-                  const std::vector<std::string>& gpu_measured) {
+                  const std::vector<std::string>& gpu_measured, const py::object& raster, int raster_layer) {
   ReportRequest request;
   // A dict is priced as it is, without a file between (the statistics of run() and simulate()).
   if (py::isinstance<py::dict>(stats))
@@ -750,10 +768,28 @@ py::object report(const py::object& stats, const std::optional<std::string>& ene
   request.batch = batch;
   request.encoding = encoding;
   request.gpu_measured = gpu_measured;
+  // An array is checked as the CLI checks its file, once the stats it must agree with are read, and
+  // is read in place: no file between.
+  std::optional<py::array> array;
+  if (py::isinstance<py::array>(raster)) {
+    array = py::array::ensure(raster, py::array::c_style);
+  } else if (!raster.is_none()) {
+    request.raster = py::module_::import("os").attr("fspath")(raster).cast<std::string>();
+    request.raster_layer = raster_layer;
+  } else if (raster_layer != 0) {
+    throw py::value_error("raster_layer names a layer of raster=: give raster= (a --spikes-out file or array) too");
+  }
+  const std::string dtype = array ? array->dtype().attr("str").cast<std::string>() : "";
+  const std::vector<int64_t> shape = array ? std::vector<int64_t>(array->shape(), array->shape() + array->ndim())
+                                           : std::vector<int64_t>{};
   nlohmann::json r;
   {
     py::gil_scoped_release release;
-    r = build_report(report_inputs(request));
+    ReportInputs in = report_inputs(request);
+    if (array)
+      in.raster = spike_raster_of_array("(array)", dtype, shape, static_cast<const uint8_t*>(array->data()),
+                                        raster_layer, in.stats);
+    r = build_report(in);
   }
   return to_python(r);
 }
@@ -875,6 +911,10 @@ PYBIND11_MODULE(spiketile, m) {
       .def_readonly("spikes", &Generation::spikes,
                     "With spikes=True: every LIF spike, uint8 0/1 [rows, n_layer, 2, n_embd] (index 0 the time-mix "
                     "LIF, 1 the channel-mix LIF), the array `--spikes-out` writes; else None.")
+      .def_readonly("membranes", &Generation::membranes,
+                    "With membranes=True: every LIF membrane after its step, float32 [rows, n_layer, 2, n_embd] laid "
+                    "out as spikes, in units of the firing threshold (1.0 fires, 0 after a spike; the integer levels' "
+                    "Q.8 membrane / 256), the array `--membranes-out` writes; else None.")
       .def_readonly("stats", &Generation::stats,
                     "The run's statistics as a dict: the file `--stats` writes (None on the golden level, which "
                     "counts no events).");
@@ -882,7 +922,8 @@ PYBIND11_MODULE(spiketile, m) {
   m.def("simulate", &simulate, py::arg("mapping"), py::kw_only(), py::arg("input") = py::none(),
         py::arg("prompt") = py::none(), py::arg("prompt_ids") = py::none(), py::arg("n") = kDefaultGeneratedTokens,
         py::arg("temperature") = SamplingOptions{}.temperature, py::arg("top_p") = SamplingOptions{}.top_p,
-        py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("watchdog_cycles") = 0,
+        py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("membranes") = false,
+        py::arg("watchdog_cycles") = 0,
         py::arg("progress") = py::none(),
         "Runs a mapping on the cycle-accurate SystemC chip, each call in its own child process (SystemC elaborates "
         "once per process), so a session simulates as often as it likes; the GIL is released while it runs and "
@@ -890,35 +931,43 @@ PYBIND11_MODULE(spiketile, m) {
         "a Simulation (outputs, stats): the bits of `spiketile simulate --map X --input IN.npy --output OUT.npy`. A "
         "SpikeGPT mapping feeds its prompt (prompt: text, encoded with the mapping's tokenizer, default the CLI's; or "
         "prompt_ids) as one pipelined prefill, then generates n tokens (temperature 0: greedy; top_p, seed as the "
-        "CLI's) and returns a Generation (tokens, text, logits, spikes with spikes=True, stats): the bits of "
-        "`spiketile simulate --map X --prompt ... -n N --logits-out L.npy --spikes-out S.npy --stats S.json`. "
+        "CLI's) and returns a Generation (tokens, text, logits, spikes with spikes=True, membranes with "
+        "membranes=True, stats): the bits of `spiketile simulate --map X --prompt ... -n N --logits-out L.npy "
+        "--spikes-out S.npy --membranes-out M.npy --stats S.json`. "
         "progress(done, total) hears the tokens generated (a NIR graph: the time steps finished), at most ten times "
         "a second and at the end; an exception it raises stops the simulation and propagates.");
 
   m.def("report", &report, py::arg("stats"), py::kw_only(), py::arg("energy_table") = py::none(),
         py::arg("convention_table") = py::none(), py::arg("chip") = py::none(), py::arg("gpu") = "h100",
         py::arg("gpu_precision") = "bf16", py::arg("batch") = 8, py::arg("encoding") = "graded",
-        py::arg("gpu_measured") = std::vector<std::string>{},
+        py::arg("gpu_measured") = std::vector<std::string>{}, py::arg("raster") = py::none(),
+        py::arg("raster_layer") = 0,
         "The energy and operation report of a run's statistics: a stats file (run or simulate with stats), or a "
         "statistics dict (a Generation's or Simulation's .stats, priced as it is, with no file written; the report's "
         "inputs.stats is then \"\"): the dict `spiketile report --stats S.json --json R.json` writes, with the same "
         "options (energy_table, convention_table and chip default as the CLI's: the shipped tables, the chip the "
         "stats were simulated on; the module's statistics name the chip their mapping embeds, which is no file, so "
-        "give chip=).");
+        "give chip=). raster, the same run's spikes (a Generation's .spikes, uint8 or bool [steps, n_layer, 2, "
+        "n_embd], read in place, or a `--spikes-out` file), adds layer raster_layer's spikes as `raster` "
+        "(`report --raster F --raster-layer L`): the HTML draws them; an array or file that disagrees with the "
+        "stats raises ValueError with the CLI's message (an array is named \"(array)\" there and its "
+        "raster[\"file\"] is \"\").");
   m.def("to_html", &to_html, py::arg("report"), py::arg("path"),
         "Writes a report dict as the self-contained HTML page `spiketile report --html` writes (all or nothing).");
 
   m.def("run", &run_any, py::arg("model"), py::kw_only(), py::arg("level") = py::none(), py::arg("input") = py::none(),
         py::arg("prompt") = py::none(), py::arg("prompt_ids") = py::none(), py::arg("n") = kDefaultGeneratedTokens,
         py::arg("temperature") = SamplingOptions{}.temperature, py::arg("top_p") = SamplingOptions{}.top_p,
-        py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("progress") = py::none(),
+        py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("membranes") = false,
+        py::arg("progress") = py::none(),
         "Runs a model in this process, the GIL released, on a level: 'golden' (the float model, `spiketile run`), "
         "'quantized' (the integer model, `run --quantized`) or 'executor' (a compiled Mapping on the mapping "
         "executor, `run --map`); the default is 'executor' for a Mapping, else 'golden'. `model` is a Mapping, "
         "load_model's result or a path. A SpikeGPT model generates n tokens after its prompt (prompt: text, encoded "
         "with the model's tokenizer, default the CLI's; or prompt_ids) and returns a Generation (tokens, text, "
-        "logits, spikes with spikes=True, stats on the levels that count): the bits of `spiketile run ... --prompt "
-        "... -n N --logits-out L.npy --spikes-out S.npy --stats S.json`. A NIR graph runs over input [T, *input "
+        "logits, spikes with spikes=True, membranes with membranes=True, stats on the levels that count): the bits "
+        "of `spiketile run ... --prompt ... -n N --logits-out L.npy --spikes-out S.npy --membranes-out M.npy --stats "
+        "S.json`. A NIR graph runs over input [T, *input "
         "shape] and returns its output as float32 [T, *output shape] (`run --nir G [--quantized]`, `run --map X "
         "--input IN.npy`). Options of the model levels, as the CLI's flags: no_rescale, binary_embedding, threads; "
         "quantized: calibration, weight_bits, activation_bits, membrane_bits; a NIR graph: dt, reset, "

@@ -1,6 +1,8 @@
 """Type stubs of the spiketile extension module (python/module.cpp; docs/python.md)."""
 from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
+import os
+
 import numpy as np
 import numpy.typing as npt
 
@@ -124,6 +126,11 @@ class Generation:
         """With spikes=True: every LIF spike, 0/1 [rows, n_layer, 2, n_embd] (0 the time-mix LIF, 1 the
         channel-mix LIF), what --spikes-out writes; else None."""
     @property
+    def membranes(self) -> Optional[npt.NDArray[np.float32]]:
+        """With membranes=True: every LIF membrane after its step, [rows, n_layer, 2, n_embd] laid out as
+        spikes, in units of the firing threshold (1.0 fires, 0 after a spike; the integer levels' Q.8
+        membrane / 256), what --membranes-out writes; else None."""
+    @property
     def stats(self) -> Optional[Dict[str, Any]]:
         """The run's statistics: the file --stats writes (docs/stats-format.md); None on the golden level."""
 
@@ -149,7 +156,7 @@ def run(model: Union[Mapping, Model, str], *, input: npt.ArrayLike, level: Optio
 @overload
 def run(model: Union[Mapping, Model, str], *, prompt: Optional[str] = None, prompt_ids: Optional[Sequence[int]] = None,
         level: Optional[Level] = None, n: int = 200, temperature: float = 1.0, top_p: float = 0.7, seed: int = 0,
-        spikes: bool = False, progress: Optional[ProgressCallback] = None,
+        spikes: bool = False, membranes: bool = False, progress: Optional[ProgressCallback] = None,
         # the golden and quantized levels of a checkpoint
         no_rescale: bool = False, binary_embedding: Literal["auto", "on", "off"] = "auto", threads: int = 0,
         calibration: str = "", weight_bits: int = 8, activation_bits: int = 8, membrane_bits: int = 16) -> Generation:
@@ -164,7 +171,8 @@ def simulate(mapping: Mapping, *, input: npt.ArrayLike, watchdog_cycles: int = 0
 @overload
 def simulate(mapping: Mapping, *, prompt: Optional[str] = None, prompt_ids: Optional[Sequence[int]] = None,
              n: int = 200, temperature: float = 1.0, top_p: float = 0.7, seed: int = 0, spikes: bool = False,
-             watchdog_cycles: int = 0, progress: Optional[ProgressCallback] = None) -> Generation:
+             membranes: bool = False, watchdog_cycles: int = 0,
+             progress: Optional[ProgressCallback] = None) -> Generation:
     """A SpikeGPT mapping on the SystemC chip, in its own child process: the bits of
     `spiketile simulate --map X.stmap --prompt ...`."""
 
@@ -198,10 +206,14 @@ def report(
     batch: int = 8,
     encoding: str = "graded",
     gpu_measured: Sequence[str] = (),
+    raster: Union[None, str, "os.PathLike[str]", npt.NDArray[Union[np.uint8, np.bool_]]] = None,
+    raster_layer: int = 0,
 ) -> Dict[str, Any]:
     """The report of a statistics file, or of a statistics dict (a Generation's or Simulation's .stats,
     priced without a file; its inputs.stats is ""): the dict `spiketile report --stats STATS --json R.json`
-    writes."""
+    writes. raster (the same run's Generation.spikes, read in place, or its --spikes-out file) adds layer
+    raster_layer's spikes as "raster" (`report --raster F --raster-layer L`; an array's raster["file"] is
+    ""); one that disagrees with the stats raises ValueError with the CLI's message."""
     ...
 
 def to_html(report: Dict[str, Any], path: str) -> None:

@@ -27,6 +27,12 @@ struct SpikeRaster {
 // is not a raster (a value other than 0 and 1, another shape).
 SpikeRaster read_spike_raster(const std::string& path, int layer, const RunStats& stats);
 
+// The same checks of a raster already in memory (the Python module's array, given no file): its
+// dtype as a .npy header names it ('|u1', '|b1'), its shape and C-order bytes. `source` names it in
+// errors; the raster's `path` is "" (no file).
+SpikeRaster spike_raster_of_array(const std::string& source, const std::string& dtype, const std::vector<int64_t>& shape,
+                                  const uint8_t* data, int layer, const RunStats& stats);
+
 // {file, layer, steps, neurons, spikes_att, spikes_ffn, att: [[step, neuron], ...], ffn: [...]}.
 nlohmann::json spike_raster_json(const SpikeRaster& raster);
 

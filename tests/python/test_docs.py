@@ -20,4 +20,5 @@ def test_worked_session_runs_as_written(tmp_path, monkeypatch):
     assert (tmp_path / "fortunes.stmap").stat().st_size > 0
     assert namespace["outputs"].shape == (50, 4)
     assert "<h2>Verdict" in (tmp_path / "fortunes-report.html").read_text()
+    assert 'id="chart-raster"' in (tmp_path / "story-report.html").read_text()
     assert len(namespace["energy_per_layer"]) >= 5   # four layers, the global ops and the network
