@@ -19,6 +19,7 @@ void GenerationOptions::add_to(CLI::App* cmd) {
       ->check(kNotEmpty)
       ->excludes(cmd->get_option("--prompt"));
   cmd->add_option("-n,--tokens", n_tokens, "Tokens to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_flag("--lowercase", lowercase, kLowercaseHelp)->excludes(cmd->get_option("--prompt-ids"));
   cmd->add_option("--temperature,-t", sampling.temperature, "Sampling temperature; 0 = greedy argmax")
       ->check(kFiniteNonNegative)->capture_default_str();
   cmd->add_option("--top-p", sampling.top_p, "Nucleus sampling mass, in (0, 1]")->check(kUnitInterval)->capture_default_str();
@@ -52,7 +53,7 @@ RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, c
 
 void run_generation(const GenerationOptions& o, const ModelOptions& model_options, TokenModel& model,
                     const FoundTokenizer& found, OutputBatch& outputs, const std::function<void(RunStats&)>& add_stats) {
-  const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, found, model.vocab_size());
+  const auto prompt = prompt_tokens(o.prompt, o.prompt_ids, found, model.vocab_size(), o.text_case());
   const Tokenizer* tokenizer = found.tokenizer.get();
   // Opened before generating: an output folder that does not exist fails now, not after the run.
   const auto open_if_asked = [&](const std::string& path) { return path.empty() ? nullptr : &outputs.open(path); };

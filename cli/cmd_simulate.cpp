@@ -139,7 +139,9 @@ void simulate(const SimulateOptions& o) {
   } else {
     // Teacher forcing: the whole text is one pipelined prefill, scored as 'eval' scores it.
     const std::vector<int> tokens =
-        encode_text_file(o.text_file, tokenizer, chip.vocab_size(), o.max_tokens, kTextToEvaluate).tokens;
+        encode_text_file(o.text_file, tokenizer, chip.vocab_size(), o.max_tokens, kTextToEvaluate, print_note_to_stderr,
+                         o.generation.text_case())
+            .tokens;
     OutputFile* stats_file = o.generation.stats_out.empty() ? nullptr : &outputs.open(o.generation.stats_out);
     const EvalResult r = evaluate(chip, tokens);
     const bool characters = tokenizer.source.kind == TokenizerKind::Characters;

@@ -213,11 +213,15 @@ const CLI::Validator kFiniteNonNegative(
     },
     "NUMBER >= 0");
 
+const char* const kLowercaseHelp =
+    "Lowercase the text before encoding it, for a lowercase vocabulary such as the shipped one (which reads \"The\" "
+    "as \" he\", a space for the capital, without it; characters read as space are counted on stderr either way)";
+
 const CLI::Validator kNotEmpty([](std::string& value) -> std::string { return value.empty() ? "may not be empty" : ""; },
                                "NOT EMPTY");
 
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const FoundTokenizer& tokenizer,
-                               int vocab_size) {
+                               int vocab_size, TextCase text_case) {
   std::vector<int> tokens;
   if (!ids.empty()) {
     std::stringstream ss(ids);
@@ -232,7 +236,7 @@ std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, 
     }
     return tokens;
   }
-  return encode_prompt(text, tokenizer, vocab_size);
+  return encode_prompt(text, tokenizer, vocab_size, {}, print_note_to_stderr, text_case);
 }
 
 namespace {
@@ -300,6 +304,7 @@ void TokenInputOptions::add_to(CLI::App* app, const std::string& text_help, cons
                   "text file of whitespace-separated integers")
       ->excludes(text);
   app->add_option("--max-tokens", max_tokens, max_tokens_help)->check(kFiniteNonNegative)->capture_default_str();
+  app->add_flag("--lowercase", lowercase, kLowercaseHelp)->excludes("--ids");
 }
 
 const std::string& TokenInputOptions::path() const {
@@ -308,7 +313,9 @@ const std::string& TokenInputOptions::path() const {
 }
 
 FileTokens TokenInputOptions::read(const FoundTokenizer& tokenizer, int vocab_size, TextNeed need) const {
-  if (!text_file.empty()) return encode_text_file(text_file, tokenizer, vocab_size, max_tokens, need);
+  if (!text_file.empty())
+    return encode_text_file(text_file, tokenizer, vocab_size, max_tokens, need, print_note_to_stderr,
+                            lowercase ? TextCase::Lowercase : TextCase::AsGiven);
   FileTokens ids;
   ids.tokens = read_token_ids_file(path(), vocab_size, max_tokens, need);
   return ids;

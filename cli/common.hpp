@@ -112,6 +112,8 @@ class ProgressLine {
   std::string command_;
   int64_t last_drawn_ns_ = 0;
 };
+// --lowercase's help, one text for every command that reads text.
+extern const char* const kLowercaseHelp;
 // Text options that may not be given empty (--prompt-ids "").
 extern const CLI::Validator kNotEmpty;
 
@@ -122,6 +124,8 @@ struct GenerationOptions {
   int n_tokens = kDefaultGeneratedTokens;
   SamplingOptions sampling;
   std::string logits_out, counts_out, stats_out, spikes_out, membranes_out;
+  bool lowercase = false;  // --lowercase: the prompt (and simulate's --text) lowercased first
+  TextCase text_case() const { return lowercase ? TextCase::Lowercase : TextCase::AsGiven; }
   bool quiet_stats = false;
   void add_to(CLI::App* app);
   std::vector<std::string> output_paths() const;
@@ -143,7 +147,7 @@ RunStats run_stats(const ModelOptions& model_options, const TokenModel& model, c
 
 // Prompt given as text (--prompt) or ids (--prompt-ids 3,17,42).
 std::vector<int> prompt_tokens(const std::string& text, const std::string& ids, const FoundTokenizer& tokenizer,
-                               int vocab_size);
+                               int vocab_size, TextCase text_case = TextCase::AsGiven);
 
 // Token ids from a file: a 1-D .npy array of any integer dtype, or text of whitespace-separated
 // integers; cut to max_tokens (0 = all). An id outside [0, vocab_size) is an error naming its
@@ -156,6 +160,7 @@ struct TokenInputOptions {
   std::string text_file;
   std::string ids_file;
   int64_t max_tokens = 0;
+  bool lowercase = false;
   void add_to(CLI::App* app, const std::string& text_help, const std::string& max_tokens_help);
   // The file given (a CLI::RequiredError when neither is).
   const std::string& path() const;

@@ -1,5 +1,6 @@
 #include "models/unicode_util.hpp"
 
+#include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
@@ -204,6 +205,14 @@ std::string nfc_normalize(std::string_view utf8) {
   }
   std::string out;
   normalized.toUTF8String(out);
+  return out;
+}
+
+std::string to_lowercase(std::string_view utf8) {
+  icu::UnicodeString text = icu::UnicodeString::fromUTF8(icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size())));
+  text.toLower(icu::Locale::getRoot());
+  std::string out;
+  text.toUTF8String(out);
   return out;
 }
 

@@ -49,4 +49,8 @@ bool is_word_char(char32_t code_point);
 // Unicode Normalization Form C via ICU. Ill-formed UTF-8 in the input becomes U+FFFD.
 std::string nfc_normalize(std::string_view utf8);
 
+// Unicode lowercase (ICU's full case mapping, root locale): a lowercase vocabulary's reading of a
+// mixed-case text. Ill-formed UTF-8 in the input becomes U+FFFD.
+std::string to_lowercase(std::string_view utf8);
+
 }  // namespace spiketile::unicode

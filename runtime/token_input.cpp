@@ -46,13 +46,32 @@ void print_note_to_stderr(const std::string& note) { fmt::print(stderr, "spiketi
 
 namespace {
 // Characters read as space are never silent: their count, and the first of them.
+// Where lowercasing would have kept some of them (a lowercase vocabulary reading mixed-case text),
+// the note says how many, so the user knows --lowercase is there.
 void note_replaced_characters(const EncodeReport& report, const std::string& text, const std::string& what,
-                              const FoundTokenizer& tokenizer, const NoteSink& note) {
+                              const FoundTokenizer& tokenizer, const NoteSink& note, TextCase text_case) {
   if (report.replaced == 0) return;
-  note(fmt::format("{} character{} of {} {} not in the vocabulary {} and read as space (the first, {}, at {})",
+  std::string hint;
+  if (text_case == TextCase::AsGiven) {
+    EncodeReport lowered;
+    lowered.stop_after_tokens = report.stop_after_tokens;
+    try {
+      tokenizer.tokenizer->encode(unicode::to_lowercase(text), lowered);
+    } catch (const UnknownCharacterError&) {
+      lowered.replaced = report.replaced;  // no better lowercased
+    }
+    if (lowered.replaced < report.replaced)
+      hint = fmt::format("; lowercased (--lowercase), {} of them would be read as the vocabulary's letters",
+                         report.replaced - lowered.replaced);
+  }
+  note(fmt::format("{} character{} of {} {} not in the vocabulary {} and read as space (the first, {}, at {}){}",
                    report.replaced, report.replaced == 1 ? "" : "s", what, report.replaced == 1 ? "is" : "are",
                    tokenizer.source.path, describe_character(report.first_replaced),
-                   describe_text_position(text, report.first_replaced_byte)));
+                   describe_text_position(text, report.first_replaced_byte), hint));
+}
+
+std::string as_cased(std::string text, TextCase text_case) {
+  return text_case == TextCase::Lowercase ? unicode::to_lowercase(text) : text;
 }
 
 // Encodes `text`, naming `what` it is (the prompt, a file) in the error for a character a
@@ -67,15 +86,16 @@ std::vector<int> encode_naming(const FoundTokenizer& tokenizer, const std::strin
 }
 }  // namespace
 
-std::vector<int> encode_prompt(const std::string& text, const FoundTokenizer& tokenizer, int vocab_size,
-                               const PromptNames& names, const NoteSink& note) {
+std::vector<int> encode_prompt(const std::string& given, const FoundTokenizer& tokenizer, int vocab_size,
+                               const PromptNames& names, const NoteSink& note, TextCase text_case) {
   if (!tokenizer.tokenizer)
     throw std::invalid_argument(fmt::format(
         "this model's vocabulary ({} tokens) has no text tokenizer; give the prompt with {}, or a tokenizer with {} ({})",
         vocab_size, names.ids, names.tokenizer, tokenizer.source.rule));
+  const std::string text = as_cased(given, text_case);
   EncodeReport report;
   std::vector<int> tokens = encode_naming(tokenizer, text, names.text, report);
-  note_replaced_characters(report, text, "the prompt", tokenizer, note);
+  note_replaced_characters(report, text, "the prompt", tokenizer, note, text_case);
   if (tokens.empty()) throw std::invalid_argument(fmt::format("the prompt is empty; give {} or {}", names.text, names.ids));
   return tokens;
 }
@@ -125,10 +145,13 @@ EncodedPrefix encode_text_prefix(const std::string& name, const TextPrefixReader
   }
 }
 
-FileTokens encode_checked(const std::string& name, const TextPrefixReader& read, const FoundTokenizer& tokenizer,
-                          int vocab_size, int64_t max_tokens, TextNeed need, const NoteSink& note) {
+FileTokens encode_checked(const std::string& name, const TextPrefixReader& read_as_given, const FoundTokenizer& tokenizer,
+                          int vocab_size, int64_t max_tokens, TextNeed need, const NoteSink& note, TextCase text_case) {
+  const TextPrefixReader read = [&](std::size_t bytes, bool* complete) {
+    return as_cased(read_as_given(bytes, complete), text_case);
+  };
   EncodedPrefix prefix = encode_text_prefix(name, read, tokenizer, vocab_size, max_tokens);
-  note_replaced_characters(prefix.encoded.report, prefix.text, name, tokenizer, note);
+  note_replaced_characters(prefix.encoded.report, prefix.text, name, tokenizer, note, text_case);
   require_enough(name, prefix.encoded.tokens.size(), need, "token", " of text");
   return std::move(prefix.encoded);
 }
@@ -141,21 +164,21 @@ void require_enough(const std::string& path, std::size_t tokens, TextNeed need, 
 }
 
 FileTokens encode_text_file(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
-                            int64_t max_tokens, TextNeed need, const NoteSink& note) {
+                            int64_t max_tokens, TextNeed need, const NoteSink& note, TextCase text_case) {
   constexpr const char* kWhat = "a text file to encode";
   const auto read = [&](std::size_t bytes, bool* complete) {
     return bytes == 0 ? unicode::read_file_bytes(path, kWhat) : unicode::read_file_prefix(path, kWhat, bytes, complete);
   };
-  return encode_checked(path, read, tokenizer, vocab_size, max_tokens, need, note);
+  return encode_checked(path, read, tokenizer, vocab_size, max_tokens, need, note, text_case);
 }
 
 FileTokens encode_text(const std::string& text, const std::string& name, const FoundTokenizer& tokenizer,
-                       int vocab_size, int64_t max_tokens, TextNeed need, const NoteSink& note) {
+                       int vocab_size, int64_t max_tokens, TextNeed need, const NoteSink& note, TextCase text_case) {
   const auto read = [&](std::size_t bytes, bool* complete) {
     *complete = bytes == 0 || bytes >= text.size();
     return *complete ? text : text.substr(0, bytes);
   };
-  return encode_checked(name, read, tokenizer, vocab_size, max_tokens, need, note);
+  return encode_checked(name, read, tokenizer, vocab_size, max_tokens, need, note, text_case);
 }
 
 }  // namespace spiketile

@@ -34,6 +34,10 @@ struct PromptNames {
   const char* tokenizer = "--tokenizer";
 };
 
+// Whether a text is read as given or lowercased first (--lowercase: a lowercase vocabulary such
+// as the shipped one then reads "The" as "the", not as " he").
+enum class TextCase { AsGiven, Lowercase };
+
 // The prompt a generation starts from when none is given (run --prompt's default).
 inline constexpr const char* kDefaultPrompt = "\n";
 // The tokens a generation makes when not told (run -n's default).
@@ -42,7 +46,8 @@ inline constexpr int kDefaultGeneratedTokens = 200;
 // A prompt text encoded with the model's tokenizer. Errors: no tokenizer, a character a vocabulary
 // without a space lacks, a prompt that encodes to nothing.
 std::vector<int> encode_prompt(const std::string& text, const FoundTokenizer& tokenizer, int vocab_size,
-                               const PromptNames& names = {}, const NoteSink& note = print_note_to_stderr);
+                               const PromptNames& names = {}, const NoteSink& note = print_note_to_stderr,
+                               TextCase text_case = TextCase::AsGiven);
 
 // What a command needs of a text: at least `tokens` of it, and the sentence saying so in an error.
 struct TextNeed {
@@ -63,11 +68,13 @@ struct FileTokens {
 // tokenizer, a character is not in a vocabulary without a space, or it gives fewer tokens than
 // `need` asks for.
 FileTokens encode_text_file(const std::string& path, const FoundTokenizer& tokenizer, int vocab_size,
-                            int64_t max_tokens, TextNeed need, const NoteSink& note = print_note_to_stderr);
+                            int64_t max_tokens, TextNeed need, const NoteSink& note = print_note_to_stderr,
+                            TextCase text_case = TextCase::AsGiven);
 // The same of a text in memory, which `name` names in notes and errors; the same text gives the
 // same tokens as its file.
 FileTokens encode_text(const std::string& text, const std::string& name, const FoundTokenizer& tokenizer,
-                       int vocab_size, int64_t max_tokens, TextNeed need, const NoteSink& note = print_note_to_stderr);
+                       int vocab_size, int64_t max_tokens, TextNeed need, const NoteSink& note = print_note_to_stderr,
+                       TextCase text_case = TextCase::AsGiven);
 
 // Refuses fewer tokens than `need`; `noun` and `of_what` spell the count: "1 token of text", "0 token ids".
 void require_enough(const std::string& path, std::size_t tokens, TextNeed need, const char* noun, const char* of_what);

@@ -36,6 +36,30 @@ TEST(Cli, RunWritesReferenceLogitsForPromptIds) {
   for (std::size_t i = 0; i < got.data.size(); ++i) ASSERT_NEAR(got.data[i], ref.data[i], 1e-5f * 40) << i;
 }
 
+// --lowercase: the shipped lowercase vocabulary reads "The " as "the " (the same logits), where
+// without it the capital is read as space and stderr says lowercasing would keep it.
+TEST(Cli, LowercaseReadsAMixedCasePromptAsItsLowercase) {
+  const std::string dir = ::testing::TempDir();
+  const std::string run = "run -n 2 --temperature 0 --quiet --logits-out ";
+  const Result lowered = run_cli(run + dir + "/lowered.npy --prompt \"The \" --lowercase");
+  const Result lower = run_cli(run + dir + "/lower.npy --prompt \"the \"");
+  const Result as_given = run_cli(run + dir + "/as_given.npy --prompt \"The \"");
+  ASSERT_EQ(lowered.status, 0) << lowered.output;
+  ASSERT_EQ(lower.status, 0) << lower.output;
+  ASSERT_EQ(as_given.status, 0) << as_given.output;
+  EXPECT_EQ(read_npy(dir + "/lowered.npy").data, read_npy(dir + "/lower.npy").data);
+  EXPECT_NE(read_npy(dir + "/as_given.npy").data, read_npy(dir + "/lower.npy").data);
+  EXPECT_EQ(lowered.output.find("read as space"), std::string::npos) << lowered.output;
+  EXPECT_NE(as_given.output.find("1 character of the prompt is not in the vocabulary"), std::string::npos)
+      << as_given.output;
+  EXPECT_NE(as_given.output.find("lowercased (--lowercase), 1 of them would be read as the vocabulary's letters"),
+            std::string::npos)
+      << as_given.output;
+  const Result with_ids = run_cli("run -n 1 --prompt-ids 3 --lowercase");
+  EXPECT_NE(with_ids.status, 0);
+  EXPECT_NE(with_ids.output.find("--lowercase"), std::string::npos) << with_ids.output;
+}
+
 TEST(Cli, TextPromptOnAVocabularyWithoutTokenizerIsAClearError) {
   const Result r = run_cli("run --model " + (kFixtures / "tiny_l3_c24_v300_bf16.pth").string() + " --prompt hello -n 3");
   EXPECT_NE(r.status, 0);

@@ -45,5 +45,31 @@ TEST(TokenInput, CharactersReadAsSpaceAreNotedAndAnEmptyPromptIsRefused) {
   }
 }
 
+// A lowercase vocabulary reads mixed-case text with --lowercase as its lowercase letters; without
+// it the capitals are read as space, and the note says how many lowercasing would keep.
+TEST(TokenInput, LowercaseReadsCapitalsAsTheVocabularysLetters) {
+  const FoundTokenizer tokenizer = find_shipped_tokenizer(77, shipped_data_dir());
+  std::vector<std::string> notes;
+  const auto note = [&](const std::string& n) { notes.push_back(n); };
+  EXPECT_EQ(encode_prompt("The Cat", tokenizer, 77, {}, note, TextCase::Lowercase),
+            encode_prompt("the cat", tokenizer, 77, {}, note));
+  EXPECT_TRUE(notes.empty()) << notes[0];
+  EXPECT_EQ(encode_prompt("The Cat", tokenizer, 77, {}, note), encode_prompt(" he  at", tokenizer, 77, {}, note));
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("2 characters of the prompt are not in the vocabulary"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("; lowercased (--lowercase), 2 of them would be read as the vocabulary's letters"),
+            std::string::npos)
+      << notes[0];
+  // A character no case maps into the vocabulary gets no such hint.
+  notes.clear();
+  encode_prompt("a \u2603", tokenizer, 77, {}, note);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].find("--lowercase"), std::string::npos) << notes[0];
+  // A file reads the same way, the cut counted in tokens of the lowercased text.
+  const FileTokens lowered = encode_text("Hello World", "t", tokenizer, 77, 0, kTextToCalibrate, note, TextCase::Lowercase);
+  EXPECT_EQ(lowered.tokens, encode_text("hello world", "t", tokenizer, 77, 0, kTextToCalibrate, note).tokens);
+  EXPECT_EQ(lowered.report.replaced, 0);
+}
+
 }  // namespace
 }  // namespace spiketile
