@@ -440,7 +440,7 @@ struct GenerationRequest {
 // prompt when neither is given), or ids.
 GenerationRequest generation_request(const FoundTokenizer& tokenizer, int vocab_size, const py::object& prompt,
                                      const py::object& prompt_ids, int n, float temperature, float top_p, uint64_t seed,
-                                     bool spikes, bool membranes) {
+                                     bool spikes, bool membranes, bool lowercase) {
   if (!prompt.is_none() && !prompt_ids.is_none())
     throw py::value_error("give the prompt as prompt=\"text\" or as prompt_ids=[...], not both");
   if (n < 0) throw py::value_error("n must be at least 0");
@@ -455,7 +455,8 @@ GenerationRequest generation_request(const FoundTokenizer& tokenizer, int vocab_
   } else {
     Notes notes;
     const std::string text = prompt.is_none() ? std::string(kDefaultPrompt) : prompt.cast<std::string>();
-    r.prompt = encode_prompt(text, tokenizer, vocab_size, kPythonPrompt, notes.sink());
+    r.prompt = encode_prompt(text, tokenizer, vocab_size, kPythonPrompt, notes.sink(),
+                             lowercase ? TextCase::Lowercase : TextCase::AsGiven);
     notes.warn();
   }
   r.n_tokens = n;
@@ -640,7 +641,8 @@ py::array_t<float> run_nir(const Subject& s, Level level, const py::object& inpu
 
 py::object run_any(const py::object& subject, const std::optional<std::string>& level_name, const py::object& input,
                const py::object& prompt, const py::object& prompt_ids, int n, float temperature, float top_p,
-               uint64_t seed, bool spikes, bool membranes, const py::object& progress_callback, const py::kwargs& kwargs) {
+               uint64_t seed, bool spikes, bool membranes, bool lowercase, const py::object& progress_callback,
+               const py::kwargs& kwargs) {
   const Subject s = subject_of(subject);
   const Level level = level_of(level_name, s);
   Options options(kwargs);
@@ -657,7 +659,7 @@ py::object run_any(const py::object& subject, const std::optional<std::string>& 
   TokenLevel t = token_level(s, level, options, "run()");
   const GenerationRequest request =
       generation_request(t.tokenizer, t.model->vocab_size(), prompt, prompt_ids, n, temperature, top_p, seed, spikes,
-                         membranes);
+                         membranes, lowercase);
   GenerationOutcome outcome = released([&] {
     return generate_outcome(*t.model, request, t.source, t.quant ? &*t.quant : nullptr,
                             token_progress(progress, request.n_tokens));
@@ -675,7 +677,7 @@ struct Simulation {
 // graph's output and statistics, or a SpikeGPT generation.
 py::object simulate(const PyMapping& m, const py::object& input, const py::object& prompt, const py::object& prompt_ids,
                     int n, float temperature, float top_p, uint64_t seed, bool spikes, bool membranes,
-                    uint64_t watchdog_cycles,
+                    bool lowercase, uint64_t watchdog_cycles,
                     const py::object& progress_callback) {
   Progress progress(progress_callback);
   const std::shared_ptr<const Mapping> mapping = m.mapping;
@@ -686,7 +688,7 @@ py::object simulate(const PyMapping& m, const py::object& input, const py::objec
       throw py::value_error("a SpikeGPT mapping runs on a prompt (prompt=\"text\" or prompt_ids=[...]), not on an input array");
     const FoundTokenizer tokenizer = mapping_tokenizer(*mapping, m.path, "", shipped_data_dir());
     const GenerationRequest request = generation_request(tokenizer, mapping->config.vocab_size, prompt, prompt_ids, n,
-                                                         temperature, top_p, seed, spikes, membranes);
+                                                         temperature, top_p, seed, spikes, membranes, lowercase);
     std::vector<uint8_t> answer = python::run_forked(
         [&](const python::ProgressFn& report) {
           sim::ChipSimulator chip(mapping, options);
@@ -722,8 +724,8 @@ py::object simulate(const PyMapping& m, const py::object& input, const py::objec
 
 // evaluate(): `spiketile eval`'s scoring of a text on a level, its --json as a dict.
 py::object evaluate_text(const py::object& subject, const py::object& text, const py::object& path,
-                    const std::optional<std::string>& level_name, int64_t max_tokens, const py::object& progress_callback,
-                    const py::kwargs& kwargs) {
+                    const std::optional<std::string>& level_name, int64_t max_tokens, bool lowercase,
+                    const py::object& progress_callback, const py::kwargs& kwargs) {
   const Subject s = subject_of(subject);
   if (s.nir()) throw py::value_error("evaluate() scores a SpikeGPT model on a text; a NIR graph has none (use run())");
   if (!text.is_none() && !path.is_none()) throw py::value_error("give the text as text=\"...\" or as path=FILE, not both");
@@ -736,10 +738,12 @@ py::object evaluate_text(const py::object& subject, const py::object& text, cons
   Notes notes;
   const int vocab = t.model->vocab_size();
   const std::string file = path.is_none() ? "" : py::module_::import("os").attr("fspath")(path).cast<std::string>();
+  const TextCase text_case = lowercase ? TextCase::Lowercase : TextCase::AsGiven;
   const FileTokens input = path.is_none()
                                ? encode_text(text.cast<std::string>(), "text", t.tokenizer, vocab, max_tokens,
-                                             kTextToEvaluate, notes.sink())
-                               : encode_text_file(file, t.tokenizer, vocab, max_tokens, kTextToEvaluate, notes.sink());
+                                             kTextToEvaluate, notes.sink(), text_case)
+                               : encode_text_file(file, t.tokenizer, vocab, max_tokens, kTextToEvaluate, notes.sink(),
+                                                  text_case);
   notes.warn();
   const EvalResult r = released([&] {
     return spiketile::evaluate(*t.model, input.tokens, [&](int64_t done, int64_t total) { progress(done, total); });
@@ -923,14 +927,14 @@ PYBIND11_MODULE(spiketile, m) {
         py::arg("prompt") = py::none(), py::arg("prompt_ids") = py::none(), py::arg("n") = kDefaultGeneratedTokens,
         py::arg("temperature") = SamplingOptions{}.temperature, py::arg("top_p") = SamplingOptions{}.top_p,
         py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("membranes") = false,
-        py::arg("watchdog_cycles") = 0,
+        py::arg("lowercase") = false, py::arg("watchdog_cycles") = 0,
         py::arg("progress") = py::none(),
         "Runs a mapping on the cycle-accurate SystemC chip, each call in its own child process (SystemC elaborates "
         "once per process), so a session simulates as often as it likes; the GIL is released while it runs and "
         "Ctrl-C stops it with KeyboardInterrupt. A NIR graph's mapping runs over input [T, *input shape] and returns "
         "a Simulation (outputs, stats): the bits of `spiketile simulate --map X --input IN.npy --output OUT.npy`. A "
         "SpikeGPT mapping feeds its prompt (prompt: text, encoded with the mapping's tokenizer, default the CLI's; or "
-        "prompt_ids) as one pipelined prefill, then generates n tokens (temperature 0: greedy; top_p, seed as the "
+        "prompt_ids; lowercase=True lowercases the text first, as --lowercase) as one pipelined prefill, then generates n tokens (temperature 0: greedy; top_p, seed as the "
         "CLI's) and returns a Generation (tokens, text, logits, spikes with spikes=True, membranes with "
         "membranes=True, stats): the bits of `spiketile simulate --map X --prompt ... -n N --logits-out L.npy "
         "--spikes-out S.npy --membranes-out M.npy --stats S.json`. "
@@ -959,12 +963,13 @@ PYBIND11_MODULE(spiketile, m) {
         py::arg("prompt") = py::none(), py::arg("prompt_ids") = py::none(), py::arg("n") = kDefaultGeneratedTokens,
         py::arg("temperature") = SamplingOptions{}.temperature, py::arg("top_p") = SamplingOptions{}.top_p,
         py::arg("seed") = SamplingOptions{}.seed, py::arg("spikes") = false, py::arg("membranes") = false,
-        py::arg("progress") = py::none(),
+        py::arg("lowercase") = false, py::arg("progress") = py::none(),
         "Runs a model in this process, the GIL released, on a level: 'golden' (the float model, `spiketile run`), "
         "'quantized' (the integer model, `run --quantized`) or 'executor' (a compiled Mapping on the mapping "
         "executor, `run --map`); the default is 'executor' for a Mapping, else 'golden'. `model` is a Mapping, "
         "load_model's result or a path. A SpikeGPT model generates n tokens after its prompt (prompt: text, encoded "
-        "with the model's tokenizer, default the CLI's; or prompt_ids) and returns a Generation (tokens, text, "
+        "with the model's tokenizer, default the CLI's, lowercased first with lowercase=True as --lowercase; or "
+        "prompt_ids) and returns a Generation (tokens, text, "
         "logits, spikes with spikes=True, membranes with membranes=True, stats on the levels that count): the bits "
         "of `spiketile run ... --prompt ... -n N --logits-out L.npy --spikes-out S.npy --membranes-out M.npy --stats "
         "S.json`. A NIR graph runs over input [T, *input "
@@ -977,11 +982,11 @@ PYBIND11_MODULE(spiketile, m) {
 
   m.def("evaluate", &evaluate_text, py::arg("model"), py::kw_only(), py::arg("text") = py::none(),
         py::arg("path") = py::none(), py::arg("level") = py::none(), py::arg("max_tokens") = 0,
-        py::arg("progress") = py::none(),
+        py::arg("lowercase") = false, py::arg("progress") = py::none(),
         "Scores a SpikeGPT model on a text as `spiketile eval` does, from the zero state, each token predicted from "
         "the ones before it: the dict `spiketile eval --text FILE --json J` writes (bits_per_token, which is bits "
         "per character for a character vocabulary, mean_nll_nats, per-layer firing rates, event counts on the "
         "levels that count). The text is given as text=str (its 'text' entry is then None) or path=FILE; "
-        "max_tokens cuts it (0: all). level and the model options as run()'s. progress(done, total) hears the "
+        "max_tokens cuts it (0: all); lowercase=True lowercases it first (--lowercase). level and the model options as run()'s. progress(done, total) hears the "
         "tokens scored.");
 }

@@ -156,12 +156,14 @@ def run(model: Union[Mapping, Model, str], *, input: npt.ArrayLike, level: Optio
 @overload
 def run(model: Union[Mapping, Model, str], *, prompt: Optional[str] = None, prompt_ids: Optional[Sequence[int]] = None,
         level: Optional[Level] = None, n: int = 200, temperature: float = 1.0, top_p: float = 0.7, seed: int = 0,
-        spikes: bool = False, membranes: bool = False, progress: Optional[ProgressCallback] = None,
+        spikes: bool = False, membranes: bool = False, lowercase: bool = False,
+        progress: Optional[ProgressCallback] = None,
         # the golden and quantized levels of a checkpoint
         no_rescale: bool = False, binary_embedding: Literal["auto", "on", "off"] = "auto", threads: int = 0,
         calibration: str = "", weight_bits: int = 8, activation_bits: int = 8, membrane_bits: int = 16) -> Generation:
     """A SpikeGPT model generating after its prompt (text with the model's tokenizer, default the CLI's, or
-    ids; not both): the bits of `spiketile run [--quantized | --map X.stmap] --prompt ...`."""
+    ids; not both; lowercase=True lowercases the text first): the bits of `spiketile run [--quantized | --map
+    X.stmap] --prompt ... [--lowercase]`."""
 
 @overload
 def simulate(mapping: Mapping, *, input: npt.ArrayLike, watchdog_cycles: int = 0,
@@ -171,7 +173,7 @@ def simulate(mapping: Mapping, *, input: npt.ArrayLike, watchdog_cycles: int = 0
 @overload
 def simulate(mapping: Mapping, *, prompt: Optional[str] = None, prompt_ids: Optional[Sequence[int]] = None,
              n: int = 200, temperature: float = 1.0, top_p: float = 0.7, seed: int = 0, spikes: bool = False,
-             membranes: bool = False, watchdog_cycles: int = 0,
+             membranes: bool = False, lowercase: bool = False, watchdog_cycles: int = 0,
              progress: Optional[ProgressCallback] = None) -> Generation:
     """A SpikeGPT mapping on the SystemC chip, in its own child process: the bits of
     `spiketile simulate --map X.stmap --prompt ...`."""
@@ -183,6 +185,7 @@ def evaluate(
     path: Optional[str] = None,
     level: Optional[Level] = None,
     max_tokens: int = 0,
+    lowercase: bool = False,
     progress: Optional[ProgressCallback] = None,
     no_rescale: bool = False,
     binary_embedding: Literal["auto", "on", "off"] = "auto",

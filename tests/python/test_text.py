@@ -82,3 +82,22 @@ def test_an_empty_prompt_is_refused(quick_fortunes):
     mapping, _ = quick_fortunes
     with pytest.raises(ValueError, match="the prompt is empty; give prompt or prompt_ids"):
         spiketile.run(mapping, prompt="", n=1)
+
+
+def test_lowercase_reads_a_mixed_case_prompt_and_text_as_the_clis_lowercase(quick_fortunes, tmp_path):
+    mapping, path = quick_fortunes
+    mine = spiketile.run(mapping, prompt="The Cat ", n=8, temperature=0, lowercase=True)
+    stdout, stderr, logits = cli_generate("run", ["--map", path], tmp_path, "--prompt", "The Cat ", "--lowercase")
+    assert "read as space" not in stderr
+    assert stdout == "The Cat " + mine.text + "\n"
+    assert mine.logits.tobytes() == logits.tobytes()
+    assert mine.prompt_ids == spiketile.run(mapping, prompt="the cat ", n=0).prompt_ids
+    simulated = spiketile.simulate(mapping, prompt="The Cat ", n=8, temperature=0, lowercase=True)
+    assert simulated.logits.tobytes() == mine.logits.tobytes()
+    text = tmp_path / "mixed.txt"
+    text.write_text("The Fortune Of The Day Is A Fortune.\n")
+    scored = spiketile.evaluate(mapping, path=str(text), lowercase=True)
+    run_cli_full("eval", "--map", path, "--text", text, "--lowercase", "--json", tmp_path / "e.json")
+    cli = json.loads((tmp_path / "e.json").read_text())
+    assert scored["bits_per_token"] == cli["bits_per_token"]
+    assert scored["unknown_characters_replaced"] == 0
