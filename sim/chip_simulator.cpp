@@ -660,9 +660,6 @@ void ChipSimulator::unit_started(int unit, Cycle at) {
 void ChipSimulator::unit_finished(int unit, int64_t token, Cycle at) {
   TokenInFlight& t = token_in_flight(token);
   t.finished_at = std::max(t.finished_at, at);
-  // A NIR run's per-step counts are the units' work (SpikeGPT's come from count_token); the unit
-  // has not started its next step yet.
-  if (run_inputs_) t.work += behaviors_[std::size_t(unit)]->work();
   if (++t.units_finished == int(cores_.size())) token_finished(t.finished_at);
   start_next_token_if_allowed(unit, at);
 }
@@ -685,7 +682,8 @@ void ChipSimulator::token_finished(Cycle at) {
   if (run_inputs_) {
     last_accumulators_ = t.host.outputs();
     std::swap(observations_, t.observations);
-    work_per_step_.push_back(t.work);
+    // A NIR run's per-step counts are its cores' work (SpikeGPT's come from count_token).
+    work_per_step_.push_back(t.core_work);
   } else {
     logits_ = t.host.logits();
     last_accumulators_ = t.host.accumulators();

@@ -146,7 +146,6 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
     Cycle finished_at = 0;           // the end of the last unit's work on it
     int64_t packets = 0;
     int64_t first_burst = -1;        // handle of its first burst (-1: none yet)
-    Counts work;                     // what every unit did for it (summed as each finishes it)
     // What the cores' datapaths did for it, reaction by reaction, as their counters count it.
     Counts core_work;
     int64_t synapse_accesses = 0, state_reads = 0, state_writes = 0, lif_updates = 0, events_out = 0;
