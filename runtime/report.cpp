@@ -357,16 +357,21 @@ json chip_section(const ReportInputs& in, const ActionCounts& run_actions, const
     chip["decode_latency_per_token_ns"] = nullptr;
   }
   chip["energy_includes_static"] = bool(run_seconds);
-  // The run's energy per token under a table (static included where measured), and at the two
-  // ends of the ranges the table gives where its sources disagree (null without ranges).
-  const auto total_under = [&](const EnergyTable& t) {
-    double total = price_pj(run_actions, t) / steps;
-    if (run_seconds) total += static_energy_pj(t, charged_power(*s.chip, s.power), *run_seconds) / steps;
-    return total;
+  // The run's energy per token under a table: dynamic, and static where the run was timed.
+  struct PerToken {
+    double dynamic;
+    std::optional<double> static_pj;
+    double total() const { return dynamic + static_pj.value_or(0.0); }
   };
+  const auto per_token_under = [&](const EnergyTable& t) {
+    PerToken e{price_pj(run_actions, t) / steps, std::nullopt};
+    if (run_seconds) e.static_pj = static_energy_pj(t, charged_power(*s.chip, s.power), *run_seconds) / steps;
+    return e;
+  };
+  // The ends of the ranges the table gives where its sources disagree (null without ranges).
   const auto ends = [&](const EnergyTable& t, json& into) {
-    into["low_per_token_pj"] = t.has_ranges() ? json(total_under(t.at_low_end())) : json();
-    into["high_per_token_pj"] = t.has_ranges() ? json(total_under(t.at_high_end())) : json();
+    into["low_per_token_pj"] = t.has_ranges() ? json(per_token_under(t.at_low_end()).total()) : json();
+    into["high_per_token_pj"] = t.has_ranges() ? json(per_token_under(t.at_high_end()).total()) : json();
   };
   chip["range"] = json();
   if (table.has_ranges()) {
@@ -391,12 +396,10 @@ json chip_section(const ReportInputs& in, const ActionCounts& run_actions, const
   for (const EnergyTable& other : in.side_by_side) {
     json row{{"name", other.name}, {"path", other.source_path}, {"technology", other.technology}};
     try {
-      const double dynamic = price_pj(run_actions, other) / steps;
-      const json static_per_step =
-          run_seconds ? json(static_energy_pj(other, charged_power(*s.chip, s.power), *run_seconds) / steps) : json();
-      const double total = dynamic + (static_per_step.is_null() ? 0.0 : static_per_step.get<double>());
-      row["dynamic_per_token_pj"] = dynamic;
-      row["static_per_token_pj"] = static_per_step;
+      const PerToken e = per_token_under(other);
+      const double total = e.total();
+      row["dynamic_per_token_pj"] = e.dynamic;
+      row["static_per_token_pj"] = e.static_pj ? json(*e.static_pj) : json();
       row["energy_per_token_pj"] = total;
       row["ratio_to_report_table"] = chip["energy_per_token_pj"].get<double>() > 0
                                          ? total / chip["energy_per_token_pj"].get<double>()
