@@ -91,18 +91,12 @@ int explore_sweep(const ExploreOptions& o) {
   }
   const std::size_t cached = plans.size() - jobs.size();
   std::size_t finished = 0, failed = 0;
-  const bool show_progress = o.progress.enabled();
+  ProgressLine progress(o.progress, "explore");
   auto seconds = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  std::string shown;  // redrawn only when it changes, not at every poll
   auto tick = [&] {
-    if (!show_progress) return;
     const std::size_t running = std::min<std::size_t>(std::size_t(o.jobs), jobs.size() - finished);
-    const std::string line = fmt::format("[explore] {} of {} points done ({} cached, {} failed), {} running, {:.0f} s",
-                                         cached + finished, plans.size(), cached, failed, running, seconds());
-    if (line == shown) return;
-    shown = line;
-    fmt::print(stderr, "\r\033[K{}", line);
-    std::fflush(stderr);
+    progress.show("{} of {} points done ({} cached, {} failed), {} running, {:.0f} s", cached + finished, plans.size(),
+                  cached, failed, running, seconds());
   };
   explore::run_pool(explore::self_executable(), jobs, o.jobs,
                     [&](std::size_t job, int status) {
@@ -119,7 +113,7 @@ int explore_sweep(const ExploreOptions& o) {
                       results[plan.index] = result;
                     },
                     tick);
-  if (show_progress && !jobs.empty()) fmt::print(stderr, "\n");
+  progress.clear();
 
   json rows = json::array();
   std::size_t failures = 0;
