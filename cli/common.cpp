@@ -315,7 +315,7 @@ const std::string& TokenInputOptions::path() const {
 FileTokens TokenInputOptions::read(const FoundTokenizer& tokenizer, int vocab_size, TextNeed need) const {
   if (!text_file.empty())
     return encode_text_file(text_file, tokenizer, vocab_size, max_tokens, need, print_note_to_stderr,
-                            lowercase ? TextCase::Lowercase : TextCase::AsGiven);
+                            text_case_of(lowercase));
   FileTokens ids;
   ids.tokens = read_token_ids_file(path(), vocab_size, max_tokens, need);
   return ids;

@@ -125,7 +125,7 @@ struct GenerationOptions {
   SamplingOptions sampling;
   std::string logits_out, counts_out, stats_out, spikes_out, membranes_out;
   bool lowercase = false;  // --lowercase: the prompt (and simulate's --text) lowercased first
-  TextCase text_case() const { return lowercase ? TextCase::Lowercase : TextCase::AsGiven; }
+  TextCase text_case() const { return text_case_of(lowercase); }
   bool quiet_stats = false;
   void add_to(CLI::App* app);
   std::vector<std::string> output_paths() const;

@@ -456,7 +456,7 @@ GenerationRequest generation_request(const FoundTokenizer& tokenizer, int vocab_
     Notes notes;
     const std::string text = prompt.is_none() ? std::string(kDefaultPrompt) : prompt.cast<std::string>();
     r.prompt = encode_prompt(text, tokenizer, vocab_size, kPythonPrompt, notes.sink(),
-                             lowercase ? TextCase::Lowercase : TextCase::AsGiven);
+                             text_case_of(lowercase));
     notes.warn();
   }
   r.n_tokens = n;
@@ -738,7 +738,7 @@ py::object evaluate_text(const py::object& subject, const py::object& text, cons
   Notes notes;
   const int vocab = t.model->vocab_size();
   const std::string file = path.is_none() ? "" : py::module_::import("os").attr("fspath")(path).cast<std::string>();
-  const TextCase text_case = lowercase ? TextCase::Lowercase : TextCase::AsGiven;
+  const TextCase text_case = text_case_of(lowercase);
   const FileTokens input = path.is_none()
                                ? encode_text(text.cast<std::string>(), "text", t.tokenizer, vocab, max_tokens,
                                              kTextToEvaluate, notes.sink(), text_case)

@@ -37,6 +37,8 @@ struct PromptNames {
 // Whether a text is read as given or lowercased first (--lowercase: a lowercase vocabulary such
 // as the shipped one then reads "The" as "the", not as " he").
 enum class TextCase { AsGiven, Lowercase };
+// The case a --lowercase flag (Python: lowercase=) asks for.
+inline TextCase text_case_of(bool lowercase) { return lowercase ? TextCase::Lowercase : TextCase::AsGiven; }
 
 // The prompt a generation starts from when none is given (run --prompt's default).
 inline constexpr const char* kDefaultPrompt = "\n";

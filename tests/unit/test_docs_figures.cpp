@@ -21,11 +21,13 @@
 #include <vector>
 
 #include "tests/unit/cli_runner.hpp"
+#include "tests/unit/shipped_fixtures.hpp"
 
 namespace spiketile {
 namespace {
 
 namespace fs = std::filesystem;
+using test_fixtures::read_text;
 
 const std::string kGeneratedMarker = "<!-- generated: scripts/update-docs reruns these commands; the tests check them -->";
 
@@ -38,13 +40,6 @@ struct Block {
   std::size_t begin = 0, end = 0;  // the fence's content in the file's text: [begin, end)
   std::vector<Command> commands;
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 // Every generated block of a doc, in order: the marker on a line of its own (a doc may quote it in
 // running text); one not followed by a console fence is an error.
@@ -85,7 +80,7 @@ std::string run_in_repo(const std::string& command, const fs::path& tmp) {
                         << command << "\n";
   // The braces keep stderr out of the captured output (run_shell folds the outer stderr in).
   const auto r = testing_cli::run_shell("{ bash " + script.string() + " 2>" + err.string() + "; }");
-  EXPECT_EQ(r.status, 0) << "$ " << command << "\n" << r.output << read_file(err);
+  EXPECT_EQ(r.status, 0) << "$ " << command << "\n" << r.output << read_text(err);
   return r.output;
 }
 
@@ -98,7 +93,7 @@ std::vector<fs::path> docs_with_figures() {
       it.disable_recursion_pending();
       continue;
     }
-    if (it->path().extension() == ".md" && read_file(it->path()).find("\n" + kGeneratedMarker + "\n") != std::string::npos)
+    if (it->path().extension() == ".md" && read_text(it->path()).find("\n" + kGeneratedMarker + "\n") != std::string::npos)
       docs.push_back(it->path());
   }
   std::sort(docs.begin(), docs.end());
@@ -111,7 +106,7 @@ TEST(DocsFigures, EveryGeneratedBlockIsWhatItsCommandsPrintNow) {
   ASSERT_FALSE(docs.empty()) << "no doc holds a generated block";
   int block_index = 0;
   for (const fs::path& doc : docs) {
-    std::string text = read_file(doc);
+    std::string text = read_text(doc);
     const std::string name = fs::relative(doc, SPIKETILE_SOURCE_DIR).string();
     auto blocks = generated_blocks(text, name);
     // Rewritten from the last block back, so the earlier offsets stay valid.
