@@ -455,6 +455,45 @@ class ATanHeaviside(torch.autograd.Function):
         return g * (ATAN_ALPHA / 2) / (1 + z * z)
 
 
+SPIKE_INPUT_KEY = "spiketile.spike_input_steps"
+SPIKE_INPUT_VARIANTS = {"graded": 0, "binary": 1, "2bit": 3, "4bit": 15}
+
+
+class RateSpike(torch.autograd.Function):
+    """The spike function of the spike-input variants (docs/spiking-frontier.md §1): T time
+    steps of an integrate-and-fire neuron (threshold 1, reset by subtraction, zero initial
+    membrane) driven by a constant input x fire count = clamp(floor(T·x), 0, T) times; the
+    projection receives count / T. T = 1 is the binary spike H(x − 1), the LIF threshold of the
+    model. Backward: the ATan surrogate of each of the T step edges x = j/T, scaled by 1/T, so
+    T = 1 is exactly the embedding's surrogate."""
+
+    @staticmethod
+    def forward(ctx, x, steps):
+        ctx.save_for_backward(x)
+        ctx.steps = steps
+        return torch.clamp(torch.floor(x * steps), 0, steps) / steps
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        T = ctx.steps
+        grad = torch.zeros_like(x)
+        for j in range(1, T + 1):
+            z = (math.pi / 2 * ATAN_ALPHA) * (x - j / T)
+            grad += (ATAN_ALPHA / 2) / (1 + z * z)
+        return g * grad / T, None
+
+
+def spike_input(x, steps):
+    """Identity for the released graph (steps 0), else the RateSpike of the variant."""
+    return x if steps == 0 else RateSpike.apply(x, steps)
+
+
+def spike_count(x, steps):
+    """The no-grad form for the RNN: the same values as RateSpike.forward."""
+    return x if steps == 0 else torch.clamp(torch.floor(x * steps), 0, steps) / steps
+
+
 class L2Wrap(torch.autograd.Function):
     """Upstream's regulariser: identity on the loss, adds 1e-4/(B*T) * max-logit to the
     gradient of each position's largest logit."""
@@ -511,13 +550,18 @@ def lif_naive(x):
 # model (names/shapes/registration order exactly as upstream src/model.py)
 # --------------------------------------------------------------------------------------------
 class GPTConfig:
-    def __init__(self, vocab_size=77, n_layer=4, n_embd=128, ctx_len=256, dropout=0.03):
+    def __init__(self, vocab_size=77, n_layer=4, n_embd=128, ctx_len=256, dropout=0.03,
+                 spike_input_steps=0):
         self.vocab_size, self.n_layer, self.n_embd = vocab_size, n_layer, n_embd
         self.ctx_len, self.dropout = ctx_len, dropout
+        # 0: the released graph (graded projection inputs); T >= 1: every projection input
+        # passes through RateSpike with T steps (1 = binary)
+        self.spike_input_steps = spike_input_steps
 
     def to_dict(self):
         return dict(vocab_size=self.vocab_size, n_layer=self.n_layer, n_embd=self.n_embd,
-                    ctx_len=self.ctx_len, dropout=self.dropout)
+                    ctx_len=self.ctx_len, dropout=self.dropout,
+                    spike_input_steps=self.spike_input_steps)
 
 
 def _token_shift(z, prev):
@@ -550,20 +594,29 @@ class RWKV_TimeMix(nn.Module):
         self.value = nn.Linear(C, C, bias=False)
         self.receptance = nn.Linear(C, C, bias=False)
         self.output = nn.Linear(C, C, bias=False)
+        self.spike_steps = config.spike_input_steps
 
-    def forward(self, z, state=None):
-        """z = ln1(x) [B,T,C]. state = (prev_z, (a, b, p)) or None (zero state, trainable)."""
+    def forward(self, z, state=None, stats=None):
+        """z = ln1(x) [B,T,C]. state = (prev_z, (a, b, p)) or None (zero state, trainable).
+        stats: optional dict, per projection the number of non-zero (spiking) inputs."""
         xx = _token_shift(z, None if state is None else state[0])
         xk = z * self.time_mix_k + xx * (1 - self.time_mix_k)
         xv = z * self.time_mix_v + xx * (1 - self.time_mix_v)
         xr = z * self.time_mix_r + xx * (1 - self.time_mix_r)
+        T = self.spike_steps
+        xk, xv, xr = spike_input(xk, T), spike_input(xv, T), spike_input(xr, T)
         k, v, sr = self.key(xk), self.value(xv), torch.sigmoid(self.receptance(xr))
         if state is None:
             y = WKVFunction.apply(self.time_decay, self.time_first, k, v)
             new_wkv = None
         else:
             y, new_wkv = wkv_with_state(self.time_decay, self.time_first, k, v, state[1])
-        return self.output(sr * y), (z[:, -1], new_wkv)
+        out_in = spike_input(sr * y, T)
+        if stats is not None and T:
+            for name, t in (("att.key", xk), ("att.value", xv), ("att.receptance", xr),
+                            ("att.output", out_in)):
+                stats[name] = stats.get(name, 0.0) + float((t > 0).sum())
+        return self.output(out_in), (z[:, -1], new_wkv)
 
 
 class RWKV_ChannelMix(nn.Module):
@@ -580,14 +633,20 @@ class RWKV_ChannelMix(nn.Module):
         self.key = nn.Linear(C, 4 * C, bias=False)
         self.receptance = nn.Linear(C, C, bias=False)
         self.value = nn.Linear(4 * C, C, bias=False)
+        self.spike_steps = config.spike_input_steps
 
-    def forward(self, z, prev=None, stats=None):
+    def forward(self, z, prev=None, stats=None, spike_stats=None):
         xx = _token_shift(z, prev)
         xk = z * self.time_mix_k + xx * (1 - self.time_mix_k)
         xr = z * self.time_mix_r + xx * (1 - self.time_mix_r)
-        h = torch.square(torch.relu(self.key(xk)))
+        T = self.spike_steps
+        xk, xr = spike_input(xk, T), spike_input(xr, T)
+        h = spike_input(torch.square(torch.relu(self.key(xk))), T)
         if stats is not None:
             stats.append(float((h > 0).sum()))
+        if spike_stats is not None and T:
+            for name, t in (("ffn.key", xk), ("ffn.receptance", xr), ("ffn.value", h)):
+                spike_stats[name] = spike_stats.get(name, 0.0) + float((t > 0).sum())
         return torch.sigmoid(self.receptance(xr)) * self.value(h), z[:, -1]
 
 
@@ -610,11 +669,12 @@ class Block(nn.Module):
         if self.layer_id == 0:
             x = self.ln0(x)
         st = state
-        y, att_st = self.att(self.ln1(x), None if st is None else st["att"])
+        spike_stats = None if stats is None else stats.setdefault("spike_inputs", {})
+        y, att_st = self.att(self.ln1(x), None if st is None else st["att"], spike_stats)
         s1, v1 = lif(y, None if st is None else st["v1"])
         x = x + s1
         y, ffn_prev = self.ffn(self.ln2(x), None if st is None else st["ffn"],
-                               None if stats is None else stats["relu2_nnz"])
+                               None if stats is None else stats["relu2_nnz"], spike_stats)
         s2, v2 = lif(y, None if st is None else st["v2"])
         x = x + s2
         x = self.dropout(x)
@@ -635,6 +695,18 @@ class GPT(nn.Module):
         self.blocks = nn.Sequential(*[Block(config, i) for i in range(config.n_layer)])
         self.ln_out = nn.LayerNorm(config.n_embd)
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.spike_input_steps:
+            # PyTorch's default init gives Var(w) = 1/(3·fan_in), made for unit-variance
+            # inputs. Spike inputs fire at a rate p well below 1 (about 1/6 for a LayerNorm
+            # output against threshold 1), so the projection's output would have variance p/3
+            # and the spike functions after att.value/ffn.key (threshold 1) would never fire
+            # at the start. Scaling by sqrt(3/p0), p0 = 1/6, gives unit output variance.
+            gain = math.sqrt(3 * 6)
+            with torch.no_grad():
+                for blk in self.blocks:
+                    for lin in (blk.att.key, blk.att.value, blk.att.receptance, blk.att.output,
+                                blk.ffn.key, blk.ffn.receptance, blk.ffn.value):
+                        lin.weight.mul_(gain)
 
     def zero_state(self, B):
         C = self.config.n_embd
@@ -653,7 +725,7 @@ class GPT(nn.Module):
         for i, blk in enumerate(self.blocks):
             ls = None
             if stats is not None:
-                ls = {"lif1": [], "lif2": [], "relu2_nnz": []}
+                ls = {"lif1": [], "lif2": [], "relu2_nnz": [], "spike_inputs": {}}
             x, ns = blk(x, None if state is None else state[i], ls)
             if new_states is not None:
                 new_states.append(ns)
@@ -661,8 +733,11 @@ class GPT(nn.Module):
         if stats is not None:
             for i, ls in enumerate(per_layer):
                 d = stats.setdefault(i, {"lif1": 0.0, "lif2": 0.0, "relu2_nnz": 0.0})
-                for key in d:
+                for key in ("lif1", "lif2", "relu2_nnz"):
                     d[key] += sum(ls[key])
+                si = d.setdefault("spike_inputs", {})
+                for name, n in ls["spike_inputs"].items():
+                    si[name] = si.get(name, 0.0) + n
         logits = self.head(self.ln_out(x))
         loss = None
         if targets is not None:
@@ -696,10 +771,26 @@ def upstream_keys(V, C, L):
     return out
 
 
+def spike_input_steps_of(sd):
+    """The variant recorded in a checkpoint: the extra tensor SPIKE_INPUT_KEY ([1], float32,
+    holding T) or, when absent, 0 (the released graph)."""
+    t = sd.get(SPIKE_INPUT_KEY)
+    return 0 if t is None else int(round(float(t.reshape(-1)[0])))
+
+
+def variant_state_dict(model):
+    """The upstream state_dict, plus SPIKE_INPUT_KEY for a spike-input variant."""
+    sd = model.state_dict()
+    T = model.config.spike_input_steps
+    if T:
+        sd[SPIKE_INPUT_KEY] = torch.tensor([float(T)])
+    return sd
+
+
 def config_from_state_dict(sd):
     V, C = sd["emb.weight"].shape
     L = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))
-    return GPTConfig(vocab_size=V, n_layer=L, n_embd=C)
+    return GPTConfig(vocab_size=V, n_layer=L, n_embd=C, spike_input_steps=spike_input_steps_of(sd))
 
 
 def load_checkpoint(path):
@@ -707,7 +798,7 @@ def load_checkpoint(path):
     sd = obj["model"] if isinstance(obj, dict) and "model" in obj else obj
     cfg = config_from_state_dict(sd)
     model = GPT(cfg)
-    model.load_state_dict(sd)
+    model.load_state_dict({k: v for k, v in sd.items() if k != SPIKE_INPUT_KEY})
     return model
 
 
@@ -719,7 +810,10 @@ class RNN:
     def __init__(self, model_or_sd, rescale=False):
         sd = model_or_sd.state_dict() if isinstance(model_or_sd, nn.Module) else model_or_sd
         self.w = {}
+        self.spike_steps = spike_input_steps_of(sd)
         for k, t in sd.items():
+            if k == SPIKE_INPUT_KEY:
+                continue
             t = t.detach().float().clone()
             if rescale:
                 if "att.output.weight" in k or "ffn.value.weight" in k:
@@ -773,6 +867,8 @@ class RNN:
             xv = z * mv + xa * (1 - mv)
             xr = z * mr + xa * (1 - mr)
             st[5 * i + 1] = z
+            T = self.spike_steps
+            xk, xv, xr = spike_count(xk, T), spike_count(xv, T), spike_count(xr, T)
             r = torch.sigmoid(w[p + "att.receptance.weight"] @ xr)
             k = w[p + "att.key.weight"] @ xk
             v = w[p + "att.value.weight"] @ xv
@@ -786,7 +882,7 @@ class RNN:
             st[5 * i + 2] = e1 * aa + e2 * v
             st[5 * i + 3] = e1 * bb + e2
             st[5 * i + 4] = q
-            s = self._lif(w[p + "att.output.weight"] @ (r * wkv), self.mem1[i])
+            s = self._lif(w[p + "att.output.weight"] @ spike_count(r * wkv, T), self.mem1[i])
             self.stats["lif1"][i] += float(s.sum())
             x = x + s
             # channel-mix
@@ -796,8 +892,9 @@ class RNN:
             xk = z * mk + xf * (1 - mk)
             xr = z * mr + xf * (1 - mr)
             st[5 * i + 0] = z
+            xk, xr = spike_count(xk, T), spike_count(xr, T)
             r = torch.sigmoid(w[p + "ffn.receptance.weight"] @ xr)
-            h = torch.square(torch.relu(w[p + "ffn.key.weight"] @ xk))
+            h = spike_count(torch.square(torch.relu(w[p + "ffn.key.weight"] @ xk)), T)
             self.stats["relu2_nnz"][i] += float((h > 0).sum())
             s = self._lif(r * (w[p + "ffn.value.weight"] @ h), self.mem2[i])
             self.stats["lif2"][i] += float(s.sum())
@@ -868,6 +965,11 @@ def evaluate_ids(model, ids, chunk=2048):
     res["lif1_rate"] = [stats[i]["lif1"] / (N * C) for i in range(L)]
     res["lif2_rate"] = [stats[i]["lif2"] / (N * C) for i in range(L)]
     res["relu2_density"] = [stats[i]["relu2_nnz"] / (N * 4 * C) for i in range(L)]
+    if model.config.spike_input_steps:
+        fan_in = {"att.key": C, "att.value": C, "att.receptance": C, "att.output": C,
+                  "ffn.key": C, "ffn.receptance": C, "ffn.value": 4 * C}
+        res["spike_input_rate"] = [{name: stats[i]["spike_inputs"].get(name, 0.0) / (N * n)
+                                    for name, n in fan_in.items()} for i in range(L)]
     return res
 
 

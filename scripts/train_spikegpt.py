@@ -60,6 +60,10 @@ def main():
     ap.add_argument("--ctx-len", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--dropout", type=float, default=0.03)
+    ap.add_argument("--spike-inputs", choices=list(sg.SPIKE_INPUT_VARIANTS), default="graded",
+                    help="graded: the released graph; binary / 2bit / 4bit: every projection "
+                         "input passes through a spike function of T = 1 / 3 / 15 steps "
+                         "(docs/spiking-frontier.md)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--lr-final", type=float, default=1e-4)
     ap.add_argument("--lr-schedule", choices=["cosine", "linear"], default="cosine")
@@ -92,7 +96,8 @@ def main():
     held_ids = vocab.encode(held_text)
 
     cfg = sg.GPTConfig(vocab_size=len(vocab), n_layer=args.n_layer, n_embd=args.n_embd,
-                       ctx_len=args.ctx_len, dropout=args.dropout)
+                       ctx_len=args.ctx_len, dropout=args.dropout,
+                       spike_input_steps=sg.SPIKE_INPUT_VARIANTS[args.spike_inputs])
     model = sg.GPT(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == sg.n_params_formula(cfg.vocab_size, cfg.n_embd, cfg.n_layer)
@@ -116,6 +121,7 @@ def main():
         print(f"resumed at step {step}")
 
     print(f"SpikeGPT L={cfg.n_layer} C={cfg.n_embd} V={cfg.vocab_size} ctx={cfg.ctx_len} "
+          f"spike_inputs={args.spike_inputs} (T={cfg.spike_input_steps}) "
           f"params={n_params} ({n_params * 4 / 1e6:.2f} MB fp32) batch={args.batch_size} "
           f"kernels={kernels} threads={torch.get_num_threads()} train_chars={len(train_ids)}",
           flush=True)
@@ -128,7 +134,7 @@ def main():
         return d[:, :-1], d[:, 1:]
 
     def save(tag_best=False):
-        sd = model.state_dict()
+        sd = sg.variant_state_dict(model)
         atomic_save(sd, os.path.join(args.out_dir, "latest.pth"))
         if tag_best:
             atomic_save(sd, os.path.join(args.out_dir, "best.pth"))
@@ -205,6 +211,8 @@ def main():
                   f"bpc {res['bpc']:.4f} lif1 {[round(r, 3) for r in res['lif1_rate']]} "
                   f"lif2 {[round(r, 3) for r in res['lif2_rate']]} "
                   f"relu2 {[round(r, 3) for r in res['relu2_density']]} ({res['seconds']}s)"
+                  + (f" spike_inputs {[{n: round(r, 3) for n, r in d.items()} for d in res['spike_input_rate']]}"
+                     if "spike_input_rate" in res else "") +
                   f"{' *best*' if is_best else ''}", flush=True)
             meta.update(step=step, tokens_seen=tokens_seen, wall_s=round(wall, 1))
             save(tag_best=is_best)
