@@ -24,6 +24,7 @@ import collections
 import filecmp
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -52,6 +53,16 @@ FIXTURES = [
     ("tiny_l3_c24_v300_bf16", 3, 24, 300, "bf16", 300, []),
     ("tiny_l7_c16_v123_fp32", 7, 16, 123, "fp32", 400, []),
 ]
+# Spike-input variants (docs/spiking-frontier.md): name, L, C, V, dtype, base seed, T. Their
+# checkpoints carry ref.SPIKE_INPUT_KEY; the reference applies the spike function, and its
+# threshold margins count toward MIN_MARGIN like the LIF's.
+SPIKE_INPUT_FIXTURES = [
+    ("tiny_l2_c32_v77_binary", 2, 32, 77, "fp32", 500, 1),
+    ("tiny_l2_c24_v77_3step", 2, 24, 77, "fp32", 600, 3),
+]
+# Binary inputs fire at a rate p well below 1, so every projection's weights are scaled by
+# sqrt(3 / p0), p0 = 1/6, as the training script initialises a variant (unit output variance).
+SPIKE_INPUT_GAIN = math.sqrt(18)
 SAFETENSORS_COPY = "tiny_l2_c32_v77_fp32"     # also written as <name>.safetensors (F32)
 GAIN_ATT, GAIN_FFN = 6.0, 3.5
 
@@ -139,23 +150,30 @@ def write_json(path, obj):
         f.write("\n")
 
 
+def first_accepted(name, base_seed, L, quiet, make_state_dict, run_golden):
+    """The first seed from base_seed whose weights pass accept(): (seed, state dict, goldens)."""
+    for seed in range(base_seed, base_seed + MAX_SEED_TRIES):
+        sd = make_state_dict(seed)
+        gold = run_golden(sd)
+        why = accept(gold, sd, L)
+        if why is None:
+            return seed, sd, gold
+        if not quiet:
+            print(f"  {name}: seed {seed} rejected: {why}")
+    raise SystemExit(f"{name}: no acceptable seed in {MAX_SEED_TRIES} tries")
+
+
 def make_all(out_dir, quiet=False):
     os.makedirs(out_dir, exist_ok=True)
     report = []
     for index, (name, L, C, V, dtype, base_seed, extra) in enumerate(FIXTURES):
         tokens = fixture_tokens(index, V)
         variants = [("", True, "auto")] + [(f".{s}", r, b) for s, r, b in extra]
-        for seed in range(base_seed, base_seed + MAX_SEED_TRIES):
-            sd = ref.random_state_dict(L, C, V, seed=seed, gain_att=GAIN_ATT, gain_ffn=GAIN_FFN,
-                                       dtype=DTYPES[dtype])
-            gold = [golden(sd, tokens, r, b) for _, r, b in variants]
-            why = accept(gold, sd, L)
-            if why is None:
-                break
-            if not quiet:
-                print(f"  {name}: seed {seed} rejected: {why}")
-        else:
-            raise SystemExit(f"{name}: no acceptable seed in {MAX_SEED_TRIES} tries")
+        seed, sd, gold = first_accepted(
+            name, base_seed, L, quiet,
+            lambda seed: ref.random_state_dict(L, C, V, seed=seed, gain_att=GAIN_ATT, gain_ffn=GAIN_FFN,
+                                               dtype=DTYPES[dtype]),
+            lambda sd: [golden(sd, tokens, r, b) for _, r, b in variants])
 
         ckpt = f"{name}.pth"
         torch.save(sd, os.path.join(out_dir, ckpt))
@@ -168,7 +186,32 @@ def make_all(out_dir, quiet=False):
             report.append((name + suffix, seed, g))
         if name == SAFETENSORS_COPY:
             ref.save_safetensors(os.path.join(out_dir, f"{name}.safetensors"), sd)
+    for index, (name, L, C, V, dtype, base_seed, steps) in enumerate(SPIKE_INPUT_FIXTURES):
+        tokens = fixture_tokens(len(FIXTURES) + index, V)
+        seed, sd, (g,) = first_accepted(name, base_seed, L, quiet,
+                                        lambda seed: spike_input_state_dict(L, C, V, seed, dtype, steps),
+                                        lambda sd: [golden(sd, tokens, True, "auto")])
+        ckpt = f"{name}.pth"
+        torch.save(sd, os.path.join(out_dir, ckpt))
+        write_json(os.path.join(out_dir, f"{name}.tokens.json"), {"tokens": tokens})
+        logits_file = f"{name}.logits.npy"
+        np.save(os.path.join(out_dir, logits_file), g["logits"])
+        expect = expect_json(name, ckpt, L, C, V, dtype, seed, tokens, g, logits_file)
+        expect["spike_input_steps"] = steps
+        write_json(os.path.join(out_dir, f"{name}.expect.json"), expect)
+        report.append((name, seed, g))
     return report
+
+
+def spike_input_state_dict(L, C, V, seed, dtype, steps):
+    sd = ref.random_state_dict(L, C, V, seed=seed, gain_att=GAIN_ATT, gain_ffn=GAIN_FFN, dtype=DTYPES[dtype])
+    for i in range(L):
+        for proj in ("att.key", "att.value", "att.receptance", "att.output", "ffn.key", "ffn.receptance",
+                     "ffn.value"):
+            key = f"blocks.{i}.{proj}.weight"
+            sd[key] = (sd[key] * SPIKE_INPUT_GAIN).to(DTYPES[dtype])
+    sd[ref.SPIKE_INPUT_KEY] = torch.tensor([float(steps)])
+    return sd
 
 
 # --------------------------------------------------------------------------------------------

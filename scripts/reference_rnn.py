@@ -201,6 +201,9 @@ class Weights:
                 t = -torch.exp(t)
             f[name] = t.contiguous()
         self.t = f
+        # A spike-input variant (docs/spiking-frontier.md) records its T in one extra tensor.
+        steps = sd.get(SPIKE_INPUT_KEY)
+        self.spike_steps = 0 if steps is None else int(float(steps.reshape(-1)[0]))
         self.emb = f["emb.weight"]
         self.ln0 = (f["blocks.0.ln0.weight"], f["blocks.0.ln0.bias"])
         self.ln_out = (f["ln_out.weight"], f["ln_out.bias"])
@@ -229,6 +232,9 @@ class Weights:
 
     def param_count(self):
         return sum(t.numel() for t in self.t.values())
+
+
+SPIKE_INPUT_KEY = "spiketile.spike_input_steps"
 
 
 class types_ns:
@@ -326,12 +332,28 @@ class RNN:
         mem[i] = (1. - spike) * v + spike * LIF_V_RESET    # hard reset
         return spike
 
+    def _spike(self, x):
+        """A spike-input variant's projection input: the number of the T thresholds j/T that x
+        reaches (an integrate-and-fire neuron with threshold 1 driven T steps by x), over T.
+        Identity for the released graph."""
+        T = self.w.spike_steps
+        if T == 0:
+            return x
+        scaled = x * T
+        count = torch.zeros_like(x)
+        for j in range(1, T + 1):
+            d = scaled - j
+            count = count + (d >= 0).to(x)
+            if self.record:
+                self.min_margin = min(self.min_margin, float(d.abs().min()))
+        return count / T
+
     def _sa(self, x, i, b):
         s = self.state
         xa = s[5 * i + 1]
-        xk = x * b.att_mk + xa * (1 - b.att_mk)
-        xv = x * b.att_mv + xa * (1 - b.att_mv)
-        xr = x * b.att_mr + xa * (1 - b.att_mr)
+        xk = self._spike(x * b.att_mk + xa * (1 - b.att_mk))
+        xv = self._spike(x * b.att_mv + xa * (1 - b.att_mv))
+        xr = self._spike(x * b.att_mr + xa * (1 - b.att_mr))
         s[5 * i + 1] = x
         r = torch.sigmoid(b.att_r @ xr)
         k = b.att_k @ xk
@@ -353,16 +375,16 @@ class RNN:
         s[5 * i + 3] = e1 * bb + e2
         s[5 * i + 4] = p
         wkv = a / bsum
-        return self._lif(self.mem1, i, b.att_o @ (r * wkv))
+        return self._lif(self.mem1, i, b.att_o @ self._spike(r * wkv))
 
     def _ff(self, x, i, b):
         s = self.state
         xf = s[5 * i + 0]
-        xk = x * b.ffn_mk + xf * (1 - b.ffn_mk)
-        xr = x * b.ffn_mr + xf * (1 - b.ffn_mr)
+        xk = self._spike(x * b.ffn_mk + xf * (1 - b.ffn_mk))
+        xr = self._spike(x * b.ffn_mr + xf * (1 - b.ffn_mr))
         s[5 * i + 0] = x
         r = torch.sigmoid(b.ffn_r @ xr)
-        k = torch.square(torch.relu(b.ffn_k @ xk))
+        k = self._spike(torch.square(torch.relu(b.ffn_k @ xk)))
         kv = b.ffn_v @ k
         return self._lif(self.mem2, i, r * kv)
 

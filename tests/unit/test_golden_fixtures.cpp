@@ -45,7 +45,10 @@ TEST_P(GoldenFixture, LogitsAndSpikesMatchPyTorchReference) {
   GoldenOptions options;
   options.rescale_every_6_layers = expect["switches"]["rescale"].get<bool>();
   options.binary_embedding = expect["switches"]["binary_embedding"].get<bool>() ? BinaryEmbedding::On : BinaryEmbedding::Off;
-  GoldenModel model(SpikeGptWeights::load((kFixtures / expect["checkpoint"].get<std::string>()).string(), options), 1);
+  SpikeGptWeights weights = SpikeGptWeights::load((kFixtures / expect["checkpoint"].get<std::string>()).string(), options);
+  // A spike-input variant is read from its checkpoint's extra tensor, never from a switch.
+  EXPECT_EQ(weights.config.spike_input_steps, expect.value("spike_input_steps", 0));
+  GoldenModel model(std::move(weights), 1);
   const NpyArray ref = read_npy((kFixtures / expect["logits"].get<std::string>()).string());
   const auto tokens = expect["tokens"].get<std::vector<int>>();
   ASSERT_GE(tokens.size(), 32u);
