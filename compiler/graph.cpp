@@ -85,6 +85,10 @@ class Builder {
     const int C = m_.config.n_embd, A = m_.options.activation_bits, M = m_.options.membrane_bits;
     const Format residual{32, true, "Q.12"}, act{A, true, "calibrated"}, spike{1, false, "spike"},
         current{M, true, "Q.8 current"}, sig{9, false, "Q0.8 sigmoid"};
+    // A spike-input variant's projection inputs are spike counts of T steps (§4.10).
+    const int T = m_.config.spike_input_steps;
+    const Format spike_count{q::spike_count_bits(T), false, fmt::format("spike count of {} step{}", T, T == 1 ? "" : "s")};
+    const Format mixed = T ? spike_count : act;
     int e = tensor("embedding", C, m_.binary_embedding ? spike : residual);
     node(Op::Embedding, -1, Unit::Host, {}, {e}, m_.binary_embedding ? "binary embedding row" : "embedding row, Q.12");
     int x = tensor("x0", C, residual);
@@ -94,8 +98,8 @@ class Builder {
       auto nm = [&](const char* s) { return fmt::format("L{}.{}", i, s); };
       const int z = tensor(nm("att.z"), C, act);
       node(Op::Ln1, i, Unit::Sfu, {x}, {z}, "§4.1 integer LayerNorm");
-      const int xk = tensor(nm("att.xk"), C, act), xv = tensor(nm("att.xv"), C, act), xr = tensor(nm("att.xr"), C, act);
-      node(Op::AttShift, i, Unit::NeuronUnit, {z}, {xk, xv, xr}, "§4.2 token shift").state = {{nm("att.shift.prev"), C, A}};
+      const int xk = tensor(nm("att.xk"), C, mixed), xv = tensor(nm("att.xv"), C, mixed), xr = tensor(nm("att.xr"), C, mixed);
+      node(Op::AttShift, i, Unit::NeuronUnit, {z}, {xk, xv, xr}, T ? "§4.2 token shift, §4.10 spike function" : "§4.2 token shift").state = {{nm("att.shift.prev"), C, A}};
       const int r = tensor(nm("att.r"), C, sig);
       crossbar(Op::AttReceptance, i, xr, r, l.att_receptance);
       const int k = tensor(nm("att.k"), C, Format{24, true, "log2 Q.8"});
@@ -105,8 +109,8 @@ class Builder {
       const int wkv = tensor(nm("att.wkv"), C, Format{16, true, "v units"});
       node(Op::AttWkv, i, Unit::Sfu, {k, v}, {wkv}, "§4.5 fixed-point WKV").state = {
           {nm("att.wkv.a"), C, 64}, {nm("att.wkv.b"), C, 64}, {nm("att.wkv.p"), C, 32}};
-      const int y = tensor(nm("att.y"), C, act);
-      node(Op::AttGate, i, Unit::Sfu, {r, wkv}, {y}, "§4.7 r·wkv requantized");
+      const int y = tensor(nm("att.y"), C, T ? spike_count : act);
+      node(Op::AttGate, i, Unit::Sfu, {r, wkv}, {y}, T ? "§4.7 r·wkv, §4.10 spike function" : "§4.7 r·wkv requantized");
       const int cur = tensor(nm("att.current"), C, current);
       crossbar(Op::AttOutput, i, y, cur, l.att_output);
       const int s = tensor(nm("att.spikes"), C, spike);
@@ -117,14 +121,14 @@ class Builder {
 
       const int z2 = tensor(nm("ffn.z"), C, act);
       node(Op::Ln2, i, Unit::Sfu, {x}, {z2}, "§4.1 integer LayerNorm");
-      const int fk = tensor(nm("ffn.xk"), C, act), fr = tensor(nm("ffn.xr"), C, act);
-      node(Op::FfnShift, i, Unit::NeuronUnit, {z2}, {fk, fr}, "§4.2 token shift").state = {{nm("ffn.shift.prev"), C, A}};
+      const int fk = tensor(nm("ffn.xk"), C, mixed), fr = tensor(nm("ffn.xr"), C, mixed);
+      node(Op::FfnShift, i, Unit::NeuronUnit, {z2}, {fk, fr}, T ? "§4.2 token shift, §4.10 spike function" : "§4.2 token shift").state = {{nm("ffn.shift.prev"), C, A}};
       const int rr = tensor(nm("ffn.r"), C, sig);
       crossbar(Op::FfnReceptance, i, fr, rr, l.ffn_receptance);
       const int key = tensor(nm("ffn.key"), 4 * C, Format{16, true, "calibrated"});
       crossbar(Op::FfnKey, i, fk, key, l.ffn_key);
-      const int h = tensor(nm("ffn.h"), 4 * C, Format{A, false, "calibrated, sparse"});
-      node(Op::FfnRelu2, i, Unit::NeuronUnit, {key}, {h}, "§4.6 ReLU²");
+      const int h = tensor(nm("ffn.h"), 4 * C, T ? spike_count : Format{A, false, "calibrated, sparse"});
+      node(Op::FfnRelu2, i, Unit::NeuronUnit, {key}, {h}, T ? "§4.6 ReLU², §4.10 spike function" : "§4.6 ReLU²");
       const int acc = tensor(nm("ffn.acc"), C, Format{32, true, "accumulator"});
       crossbar(Op::FfnValue, i, h, acc, l.ffn_value);
       const int cur2 = tensor(nm("ffn.current"), C, current);

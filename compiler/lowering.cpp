@@ -204,10 +204,15 @@ class Lowering {
       add_mix(param::kMixAttR, ql.att_mix_r);
       add_mix(param::kMixFfnK, ql.ffn_mix_k);
       add_mix(param::kMixFfnR, ql.ffn_mix_r);
+      if (m_.config.spike_input_steps) {
+        u.params.push_back(make_param(param::kSpikesAttMix, ql.att_mix_spikes));
+        u.params.push_back(make_param(param::kSpikesFfnMix, ql.ffn_mix_spikes));
+      }
       const int64_t n = u.out_end - u.out_begin;
       u.resources.neurons = n;
       u.resources.state_bytes = n * residual_state_bytes_per_channel(m_.options);
-      u.resources.synapse_bytes = n * residual_parameter_bytes_per_channel(norms);
+      u.resources.synapse_bytes = n * residual_parameter_bytes_per_channel(norms) +
+                                  2 * 8 * int64_t(m_.config.spike_input_steps);  // the two threshold arrays
       check_unit(u);
       ids.push_back(add_unit(std::move(u)));
     }
@@ -220,7 +225,10 @@ class Lowering {
     const std::string base = l >= 0 ? fmt::format("L{}.{}", l, spec.name) : std::string(spec.name);
     const auto& core = chip_.core;
     const int64_t per_row = state_bytes_per_row(spec.function, m_.options);
-    const int64_t fixed = (spec.function == NeuronFunction::AttValueWkvGate || spec.function == NeuronFunction::FfnKeyRelu2) ? 5 : 0;
+    // The gate multiplier (5 bytes) and, for a spike-input variant, its T spike thresholds (8 bytes each).
+    const int64_t fixed = (spec.function == NeuronFunction::AttValueWkvGate || spec.function == NeuronFunction::FfnKeyRelu2)
+                              ? 5 + 8 * int64_t(m_.config.spike_input_steps)
+                              : 0;
     int64_t max_rows = core.crossbar.neurons;
     if (per_row > 0) max_rows = std::min<int64_t>(max_rows, (core.state_sram.size_bytes - fixed) / per_row);
     if (max_rows < 1) {
@@ -266,8 +274,13 @@ class Lowering {
                                                                               ql.time_first.begin() + tile.out_end)));
         u.params.push_back(make_param(param::kTimeDecay, std::vector<int32_t>(ql.time_decay.begin() + tile.out_begin,
                                                                               ql.time_decay.begin() + tile.out_end)));
+        if (m_.config.spike_input_steps) u.params.push_back(make_param(param::kSpikesGate, ql.att_gate_spikes));
       }
-      if (u.function == NeuronFunction::FfnKeyRelu2) add_multipliers(u, param::kGate, {m_.layers[std::size_t(l)].ffn_hidden});
+      if (u.function == NeuronFunction::FfnKeyRelu2) {
+        const auto& ql = m_.layers[std::size_t(l)];
+        add_multipliers(u, param::kGate, {ql.ffn_hidden});
+        if (m_.config.spike_input_steps) u.params.push_back(make_param(param::kSpikesGate, ql.ffn_hidden_spikes));
+      }
       u.resources.state_bytes = u.reduces() ? u.rows() * per_row + fixed : 0;
       check_unit(u);
       ids.push_back(add_unit(std::move(u)));
@@ -340,17 +353,22 @@ class Lowering {
     const auto ffn_v = lower_matrix(l, {Op::FfnValue, "ffn.value", &ql.ffn_value, NeuronFunction::FfnValueGateLif});
 
     const double spikes = options_.expected_firing_rate;
-    fan_out_all(residual, att_r, false, FlowRole::Activation, p + "att.xr", A, 1.0);
-    fan_out_all(residual, att_k, false, FlowRole::Activation, p + "att.xk", A, 1.0);
-    fan_out_all(residual, att_v, false, FlowRole::Activation, p + "att.xv", A, 1.0);
+    // A projection input's payload and expected density: graded activations, or a spike-input
+    // variant's counts (binary spikes carry no payload, like the LIF spikes, and fire about as often).
+    const int T = m_.config.spike_input_steps;
+    const int counts = T == 0 ? A : T == 1 ? 0 : q::spike_count_bits(T);
+    const double count_density = T == 1 ? spikes : 1.0;
+    fan_out_all(residual, att_r, false, FlowRole::Activation, p + "att.xr", counts, count_density);
+    fan_out_all(residual, att_k, false, FlowRole::Activation, p + "att.xk", counts, count_density);
+    fan_out_all(residual, att_v, false, FlowRole::Activation, p + "att.xv", counts, count_density);
     fan_out_all(reducers(att_r), reducers(att_v), true, FlowRole::Receptance, p + "att.r", q::kSigmoidOutFrac + 1, 1.0);
     fan_out_all(reducers(att_k), reducers(att_v), true, FlowRole::Key, p + "att.k", rules::kKeyBits, 1.0);
-    fan_out_all(reducers(att_v), att_o, false, FlowRole::Activation, p + "att.y", A, 1.0);
+    fan_out_all(reducers(att_v), att_o, false, FlowRole::Activation, p + "att.y", counts, count_density);
     fan_out_all(reducers(att_o), residual, true, FlowRole::Spikes, p + "att.spikes", 0, spikes);
-    fan_out_all(residual, ffn_r, false, FlowRole::Activation, p + "ffn.xr", A, 1.0);
-    fan_out_all(residual, ffn_k, false, FlowRole::Activation, p + "ffn.xk", A, 1.0);
+    fan_out_all(residual, ffn_r, false, FlowRole::Activation, p + "ffn.xr", counts, count_density);
+    fan_out_all(residual, ffn_k, false, FlowRole::Activation, p + "ffn.xk", counts, count_density);
     fan_out_all(reducers(ffn_r), reducers(ffn_v), true, FlowRole::Receptance, p + "ffn.r", q::kSigmoidOutFrac + 1, 1.0);
-    fan_out_all(reducers(ffn_k), ffn_v, false, FlowRole::Activation, p + "ffn.h", A, 0.25);
+    fan_out_all(reducers(ffn_k), ffn_v, false, FlowRole::Activation, p + "ffn.h", T ? counts : A, 0.25);
     fan_out_all(reducers(ffn_v), residual, true, FlowRole::Spikes, p + "ffn.spikes", 0, spikes);
     // LayerNorm statistics: every other slice -> the leader, the leader -> every other slice.
     if (residual.size() > 1) {
@@ -454,7 +472,8 @@ MappedFlow make_flow(const ChipSpec& chip, const ir::EncodingRule& rule, int sou
   f.index_begin = begin;
   f.index_end = end;
   f.payload_bits = payload_bits;
-  if (role == FlowRole::Spikes) f.encoding = ir::Encoding::Binary;
+  // Spikes, and a binary spike-input variant's crossbar inputs (payload 0), are binary events.
+  if (role == FlowRole::Spikes || (role == FlowRole::Activation && payload_bits == 0)) f.encoding = ir::Encoding::Binary;
   else if (role == FlowRole::Activation)
     f.encoding = payload_bits <= rule.graded_payload_bits ? ir::Encoding::Graded : ir::Encoding::BitSerial;
   else f.encoding = ir::Encoding::Wide;

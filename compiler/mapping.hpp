@@ -267,6 +267,12 @@ inline constexpr const char* kMixAttV = "mix.att_v";
 inline constexpr const char* kMixAttR = "mix.att_r";
 inline constexpr const char* kMixFfnK = "mix.ffn_k";
 inline constexpr const char* kMixFfnR = "mix.ffn_r";
+// A spike-input variant's thresholds (docs/numerics.md §4.10), i64 × T each, only when the model is
+// one (config.spike_input_steps = T): residual slices on their token-shift outputs, att.value
+// reducers on r·wkv, ffn.key reducers on k².
+inline constexpr const char* kSpikesAttMix = "spikes.att_mix";
+inline constexpr const char* kSpikesFfnMix = "spikes.ffn_mix";
+inline constexpr const char* kSpikesGate = "spikes.gate";
 }  // namespace param
 
 // Helpers shared by the lowering and the loader.

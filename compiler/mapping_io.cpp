@@ -29,9 +29,12 @@ using checkpoint_io::Crc32;
 enum Section : int {
   kModel, kChip, kUnits, kFlows, kHost, kPlacement, kRouting, kDecisions, kEstimate, kTokenizer, kNir, kSectionCount
 };
-// Version 3 had the sections before kTokenizer, version 4 those before kNir.
+// Version 3 had the sections before kTokenizer, version 4 those before kNir; versions 5 and 6 have
+// them all (6 adds a field to 'model').
 constexpr int kVersion3SectionCount = kTokenizer;
 constexpr int kVersion4SectionCount = kNir;
+// The first version whose 'model' section ends with spike_input_steps.
+constexpr uint32_t kFirstVersionWithSpikeInputs = 6;
 
 // How many values each stored enumeration has (its last value + 1).
 constexpr int kUnitKinds = int(UnitKind::NirCrossbar) + 1;
@@ -156,6 +159,7 @@ void write_model(Sink& s, const Mapping& m) {
   put(s, uint8_t(m.rescale_every_6_layers));
   put(s, int32_t(m.encoding_rule.graded_payload_bits));
   put_string(s, m.model_source, "model_source");
+  put(s, int32_t(m.config.spike_input_steps));
 }
 
 template <class Sink>
@@ -528,7 +532,7 @@ class SectionReader {
   std::vector<unsigned char> buffer_;
 };
 
-void read_model(SectionReader& r, Mapping& m) {
+void read_model(SectionReader& r, Mapping& m, uint32_t version) {
   m.config.n_layer = r.get<int32_t>("n_layer");
   m.config.n_embd = r.get<int32_t>("n_embd");
   m.config.vocab_size = r.get<int32_t>("vocab_size");
@@ -539,6 +543,8 @@ void read_model(SectionReader& r, Mapping& m) {
   m.rescale_every_6_layers = r.get_bool("rescale_every_6_layers");
   m.encoding_rule.graded_payload_bits = r.get<int32_t>("graded_payload_bits");
   m.model_source = r.get_string("model_source");
+  // Before version 6 every mapping was of the released graph.
+  if (version >= kFirstVersionWithSpikeInputs) m.config.spike_input_steps = r.get<int32_t>("spike_input_steps");
 }
 
 void read_chip(SectionReader& r, Mapping& m) {
@@ -751,9 +757,9 @@ void read_nir(SectionReader& r, Mapping& m) {
   p.flow_projection = r.get_array<int>("flow_projection count");
 }
 
-void read_section(SectionReader& r, int section, Mapping& m) {
+void read_section(SectionReader& r, int section, Mapping& m, uint32_t version) {
   switch (section) {
-    case kModel: return read_model(r, m);
+    case kModel: return read_model(r, m, version);
     case kChip: return read_chip(r, m);
     case kUnits: return read_units(r, m);
     case kFlows: return read_flows(r, m);
@@ -769,7 +775,7 @@ void read_section(SectionReader& r, int section, Mapping& m) {
 
 // Magic, version, section table and sizes; returns the sections (as many as the file's version
 // has). Everything here is checked before any checksum so a file of another version is named as such.
-std::vector<SectionEntry> read_header(const FileReader& file) {
+std::vector<SectionEntry> read_header(const FileReader& file, uint32_t& version_read) {
   const uint64_t file_size = file.size();
   unsigned char header[kFirstSectionOffset] = {};
   const uint64_t have = std::min<uint64_t>(file_size, kFirstSectionOffset);
@@ -793,6 +799,7 @@ std::vector<SectionEntry> read_header(const FileReader& file) {
                                    "model with this build's `spiketile compile`)",
                                    version, kOldestReadableMappingVersion, kMappingFormatVersion));
   if (have < kHeaderBytes) throw truncated("the header", 0, kHeaderBytes);
+  version_read = version;
   const std::vector<std::string> names = mapping_section_names(version);
   const auto section_count = load_le<uint32_t>(header + 12);
   if (section_count != names.size())
@@ -929,6 +936,9 @@ void validate_model(const Mapping& m) {
   positive("activation_bits", m.quant.activation_bits, 32);
   positive("membrane_bits", m.quant.membrane_bits, 32);
   positive("graded_payload_bits", m.encoding_rule.graded_payload_bits, 32);
+  if (m.config.spike_input_steps < 0 || m.config.spike_input_steps > kMaxSpikeInputSteps)
+    throw MappingError(fmt::format("section 'model': spike_input_steps is {}; expected 0 to {}",
+                                   m.config.spike_input_steps, kMaxSpikeInputSteps));
 }
 
 [[noreturn]] void fail_nir(const std::string& what) { throw MappingError("section 'nir': " + what); }
@@ -1406,6 +1416,9 @@ std::vector<ParamRule> expected_params(const Unit& u, const ModelConfig& config)
       add(param::kTimeFirst, ParamType::i32, rows);
       add(param::kTimeDecay, ParamType::i32, rows);
     }
+    if (config.spike_input_steps &&
+        (u.function == NeuronFunction::AttValueWkvGate || u.function == NeuronFunction::FfnKeyRelu2))
+      add(param::kSpikesGate, ParamType::i64, config.spike_input_steps);
     return rules;
   }
   if (u.kind == UnitKind::NirCrossbar) {
@@ -1429,6 +1442,10 @@ std::vector<ParamRule> expected_params(const Unit& u, const ModelConfig& config)
   if (u.layer == config.n_layer - 1) add_layer_norm(param::kLnOut);
   for (const char* mix : {param::kMixAttK, param::kMixAttV, param::kMixAttR, param::kMixFfnK, param::kMixFfnR})
     add(mix, ParamType::i32, rows);
+  if (config.spike_input_steps) {
+    add(param::kSpikesAttMix, ParamType::i64, config.spike_input_steps);
+    add(param::kSpikesFfnMix, ParamType::i64, config.spike_input_steps);
+  }
   return rules;
 }
 
@@ -1584,12 +1601,13 @@ void save_mapping(const Mapping& m, const std::string& path, const EmbeddingStre
 Mapping load_mapping(const std::string& path) {
   try {
     const FileReader file(path);
-    const std::vector<SectionEntry> sections = read_header(file);
+    uint32_t version = 0;
+    const std::vector<SectionEntry> sections = read_header(file, version);
     verify_checksums(file, sections);
     Mapping m;
     for (std::size_t i = 0; i < sections.size(); ++i) {
       SectionReader reader(file, sections[i]);
-      read_section(reader, int(i), m);
+      read_section(reader, int(i), m, version);
       reader.finish();
     }
     m.tokenizer_recorded = sections.size() > std::size_t(kTokenizer);

@@ -26,11 +26,13 @@ namespace spiketile {
 // magic; version 3 added the 'estimate' section (the compiler's latency bound); version 4 added the
 // 'tokenizer' section (the tokenizer the model was compiled with, content and all); version 5 adds
 // the 'nir' section (the mapping's kind and, for a compiled NIR graph, its NirProgram) and the NIR
-// unit kind, neuron functions and parameter arrays.
-inline constexpr uint32_t kMappingFormatVersion = 5;
+// unit kind, neuron functions and parameter arrays; version 6 ends the 'model' section with a
+// spike-input variant's T (0 for the released graph) and adds the spike-threshold parameter arrays.
+inline constexpr uint32_t kMappingFormatVersion = 6;
 // The oldest version this build still reads: a version-3 mapping loads without a tokenizer record
 // (Mapping::tokenizer_recorded false), and its text falls back to the shipped tokenizers by size;
-// a version-3 or version-4 mapping is a SpikeGPT (they predate NIR mappings).
+// a version-3 or version-4 mapping is a SpikeGPT (they predate NIR mappings), and one before
+// version 6 is of the released graph (they predate spike-input variants).
 inline constexpr uint32_t kOldestReadableMappingVersion = 3;
 // "\x89STMAP\r\n": the high byte catches 7-bit transfers, CR LF catches newline translation.
 inline constexpr unsigned char kMappingMagic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};

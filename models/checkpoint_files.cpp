@@ -78,6 +78,14 @@ std::string describe_checkpoint(const std::string& path, const std::string& toke
   print("rescale quirk:     {}\n", c.n_layer > 6 ? "applies (n_layer > 6): att.output/ffn.value /2^floor(i/6), x/2 every 6 layers"
                                                  : "no effect (n_layer <= 6)");
   print("recurrent state:   {} floats (7·L·C)\n", 7LL * c.n_layer * c.n_embd);
+  if (file.has(kSpikeInputStepsTensor)) {
+    const int steps = spike_input_steps(file.at(kSpikeInputStepsTensor), path);
+    print("projection inputs: spike-input variant, {} (every projection's input is a spike count of {} step{}; "
+          "docs/spiking-frontier.md)\n",
+          steps == 1 ? "binary" : fmt::format("{}-step", steps), steps, steps == 1 ? "" : "s");
+  } else {
+    print("projection inputs: graded (the released graph)\n");
+  }
   print("\n{:<34} {:>16} {:>6} {:>12}\n", "tensor", "shape", "dtype", "elements");
   for (const auto& name : file.order) {
     const Tensor& t = file.at(name);

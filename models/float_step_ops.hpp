@@ -15,6 +15,16 @@ SPIKETILE_HOST_DEVICE inline float token_mix(float x, float prev, float mix) { r
 
 SPIKETILE_HOST_DEVICE inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+// The spike function of a spike-input variant (docs/spiking-frontier.md §1): an integrate-and-fire
+// neuron with threshold 1 driven T steps by x fires clamp(floor(T·x), 0, T) times, and the
+// projection receives that count / T (T = 1: the binary spike x ≥ 1). The float32 operations of
+// the training script's RateSpike, so the golden model reproduces its forward pass.
+SPIKETILE_HOST_DEVICE inline float spike_input(float x, int steps) {
+  const float t = float(steps);
+  const float count = floorf(x * t);
+  return (count < 0.0f ? 0.0f : count > t ? t : count) / t;
+}
+
 // One WKV step for one channel (spikegpt.md §3.2): updates (a, b, p) in place and returns wkv.
 // The maxima are std::max's (a < b ? b : a), spelled out for the device.
 SPIKETILE_HOST_DEVICE inline float wkv_step(float k, float v, float u, float w, float& a, float& b, float& p) {

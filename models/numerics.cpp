@@ -112,6 +112,22 @@ double activation_scale(double max_abs, int bits, bool is_unsigned) {
   return max_abs > 0 ? max_abs / qmax : 1.0;
 }
 
+std::vector<int64_t> make_spike_thresholds(double scale, int steps) {
+  std::vector<int64_t> thresholds;
+  for (int j = 1; j <= steps; ++j) {
+    // The smallest integer v with T·v·scale ≥ j; at least 1, so a zero input never fires.
+    const double real = std::min(std::ceil(double(j) / (double(steps) * scale)), 0x1p62);
+    thresholds.push_back(std::max<int64_t>(1, int64_t(real)));
+  }
+  return thresholds;
+}
+
+int spike_count_bits(int steps) {
+  int bits = 1;
+  while ((int64_t(1) << bits) <= steps) ++bits;
+  return bits;
+}
+
 int64_t quantize_value(double x, double scale, int bits) { return saturate(std::llround(x / scale), bits); }
 
 namespace {

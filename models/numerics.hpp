@@ -174,6 +174,19 @@ inline int32_t token_shift_int(int32_t z, int32_t prev, int32_t mix) {
   return int32_t(round_shift(int64_t(mix) * z + int64_t((1 << kMixFrac) - mix) * prev, kMixFrac));
 }
 
+// The spike function of a spike-input variant in integer form (docs/numerics.md §4.10): a value v
+// whose real value is v·scale fires count = clamp(floor(T·v·scale), 0, T), i.e. the number of the T
+// thresholds θ_j = ceil(j / (T·scale)), j = 1..T, that v reaches. The thresholds are compile-time
+// constants in v's own units, so the chip compares integers and never multiplies.
+std::vector<int64_t> make_spike_thresholds(double scale, int steps);
+inline int32_t spike_count(int64_t v, const std::vector<int64_t>& thresholds) {
+  int32_t count = 0;
+  for (int64_t t : thresholds) count += v >= t;
+  return count;
+}
+// Bits of a spike count of T steps on the network: 1 for binary spikes.
+int spike_count_bits(int steps);
+
 // Integer LayerNorm constants for one output format: G = γ/s_out and B = β/s_out in Q.16.
 struct LayerNormConstants {
   std::vector<int64_t> gain, bias;

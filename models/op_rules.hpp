@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "models/event_counts.hpp"
 #include "models/numerics.hpp"
@@ -21,18 +22,25 @@ inline int32_t receptance(int64_t acc, const q::Multiplier& m) {
 }
 inline int32_t att_key(int64_t acc, const q::Multiplier& m) { return int32_t(q::requantize(acc, m, kKeyBits)); }
 inline int32_t att_value(int64_t acc, const q::Multiplier& m) { return int32_t(q::requantize(acc, m, kInternalBits)); }
-// y = requantize(r · wkv): the receptance gate of the time mix, to a graded activation.
-inline int32_t att_gate(int32_t r, int32_t wkv, const q::Multiplier& gate, int activation_bits) {
+// y = requantize(r · wkv): the receptance gate of the time mix, to a graded activation; for a
+// spike-input variant (thresholds given) the spike count of r · wkv instead (§4.10).
+inline int32_t att_gate(int32_t r, int32_t wkv, const q::Multiplier& gate, int activation_bits,
+                        const std::vector<int64_t>& spike_thresholds) {
+  if (!spike_thresholds.empty()) return q::spike_count(int64_t(r) * wkv, spike_thresholds);
   return int32_t(q::requantize(int64_t(r) * wkv, gate, activation_bits));
 }
 // LIF input current (Q.8) from the output projection's accumulator.
 inline int32_t att_current(int64_t acc, const q::Multiplier& m, int membrane_bits) {
   return int32_t(q::requantize(acc, m, membrane_bits));
 }
-// h = requantize(max(0, k)²) with k = requantize(acc) in int16.
-inline int32_t ffn_hidden(int64_t acc, const q::Multiplier& key, const q::Multiplier& hidden, int activation_bits) {
+// h = requantize(max(0, k)²) with k = requantize(acc) in int16; for a spike-input variant the
+// spike count of k² (§4.10).
+inline int32_t ffn_hidden(int64_t acc, const q::Multiplier& key, const q::Multiplier& hidden, int activation_bits,
+                          const std::vector<int64_t>& spike_thresholds) {
   const int64_t k = q::requantize(acc, key, kInternalBits);
-  return k <= 0 ? 0 : int32_t(q::requantize_unsigned(k * k, hidden, activation_bits));
+  if (k <= 0) return 0;
+  if (!spike_thresholds.empty()) return q::spike_count(k * k, spike_thresholds);
+  return int32_t(q::requantize_unsigned(k * k, hidden, activation_bits));
 }
 // LIF input current of the channel mix: requantize(r · acc) (the gate folds into the multiplier).
 inline int32_t ffn_current(int32_t r, int64_t acc, const q::Multiplier& m, int membrane_bits) {
@@ -66,15 +74,26 @@ inline CrossbarInputs observe_inputs(const int32_t* x, int64_t n) {
 
 // A rows × cols crossbar op: each non-zero input is one graded event (or set_bits bit-serial
 // events) reaching every row; every row's accumulator is read out once.
-inline void count_crossbar(Counts& c, int64_t rows, int64_t cols, int weight_bits, const CrossbarInputs& in) {
-  c.events_graded += in.nonzero;
-  c.sop_graded += in.nonzero * rows;
-  c.events_bit_serial += in.set_bits;
-  c.sop_bit_serial += in.set_bits * rows;
+// With binary inputs (a binary spike-input variant, §4.10) each input is one binary event instead:
+// its SOPs are binary, and it still reads its column's weights.
+inline void count_crossbar(Counts& c, int64_t rows, int64_t cols, int weight_bits, const CrossbarInputs& in,
+                           bool binary_inputs) {
+  if (binary_inputs) {
+    c.events_binary += in.nonzero;
+    c.sop_binary += in.nonzero * rows;
+  } else {
+    c.events_graded += in.nonzero;
+    c.sop_graded += in.nonzero * rows;
+    c.events_bit_serial += in.set_bits;
+    c.sop_bit_serial += in.set_bits * rows;
+  }
   c.dense_macs += rows * cols;
   c.synapse_read_bits += in.nonzero * rows * weight_bits;
   c.neuron_updates += rows;
 }
+// A spike-input variant's spike function: one threshold comparison per element, in the neuron unit
+// that produced the value.
+inline void count_spike_function(Counts& c, int64_t n) { c.neuron_updates += n; }
 
 inline int64_t packed_bytes(int64_t elements, int bits) { return (elements * bits + 7) / 8; }
 
@@ -85,13 +104,14 @@ inline void count_layer_norm(Counts& c, int64_t n, int out_bits) {
   c.output_bytes += packed_bytes(n, out_bits);
 }
 
-// Token shift producing `outputs` mixed vectors of n activations from one LN output.
-inline void count_token_shift(Counts& c, int64_t n, int activation_bits, int outputs) {
+// Token shift producing `outputs` mixed vectors of n values of `output_bits` (the activation's,
+// or a variant's spike counts) from one LN output of `activation_bits`.
+inline void count_token_shift(Counts& c, int64_t n, int activation_bits, int output_bits, int outputs) {
   const int64_t vector_bytes = packed_bytes(n, activation_bits);
   c.sfu[int(Sfu::Multiply)] += 2 * outputs * n;
   c.state_read_bytes += vector_bytes;   // the previous token's LN output
   c.state_write_bytes += vector_bytes;  // replaced by this token's
-  c.output_bytes += outputs * vector_bytes;
+  c.output_bytes += outputs * packed_bytes(n, output_bits);
 }
 
 inline void count_receptance(Counts& c, int64_t n) { c.sfu[int(Sfu::Sigmoid)] += n; }

@@ -175,7 +175,7 @@ void finish_head(QuantizedSpikeGpt& m, q::QuantizedMatrix head, const Calibratio
 }
 
 QuantizedSpikeGpt::Layer quantize_layer(const SpikeGptWeights::Layer& l, int i, const Calibration& cal,
-                                        const QuantOptions& o) {
+                                        const QuantOptions& o, int spike_steps) {
   const int C = int(l.ln1_weight.data.size()), A = o.activation_bits;
   QuantizedSpikeGpt::Layer ql;
   const double s_z1 = q::activation_scale(cal.ln1[i], A, false);
@@ -205,16 +205,26 @@ QuantizedSpikeGpt::Layer quantize_layer(const SpikeGptWeights::Layer& l, int i, 
   }
   const int bits = o.weight_bits;
   const double sig_in = std::ldexp(1.0, q::kSigmoidInFrac);
-  ql.att_receptance = quantize_linear(l.att_receptance, bits, [&](double s) { return s * s_z1 * sig_in; });
-  ql.att_key = quantize_linear(l.att_key, bits, [&](double s) { return s * s_z1 * kLog2e * (1 << q::kLogFrac); });
-  ql.att_value = quantize_linear(l.att_value, bits, [&](double s) { return s * s_z1 / s_v; });
-  ql.att_output = quantize_linear(l.att_output, bits, [&](double s) { return s * s_y * (1 << q::kMembraneFrac); });
+  // A projection's input scale: the activation's, or 1/T for a variant's spike counts (count/T).
+  const int steps = spike_steps;
+  auto input_scale = [&](double activation_scale) { return steps ? 1.0 / steps : activation_scale; };
+  const double in_z1 = input_scale(s_z1), in_y = input_scale(s_y), in_z2 = input_scale(s_z2), in_h = input_scale(s_h);
+  ql.att_receptance = quantize_linear(l.att_receptance, bits, [&](double s) { return s * in_z1 * sig_in; });
+  ql.att_key = quantize_linear(l.att_key, bits, [&](double s) { return s * in_z1 * kLog2e * (1 << q::kLogFrac); });
+  ql.att_value = quantize_linear(l.att_value, bits, [&](double s) { return s * in_z1 / s_v; });
+  ql.att_output = quantize_linear(l.att_output, bits, [&](double s) { return s * in_y * (1 << q::kMembraneFrac); });
   ql.att_gate = q::make_multiplier(s_v / (double(1 << q::kSigmoidOutFrac) * s_y));
-  ql.ffn_receptance = quantize_linear(l.ffn_receptance, bits, [&](double s) { return s * s_z2 * sig_in; });
-  ql.ffn_key = quantize_linear(l.ffn_key, bits, [&](double s) { return s * s_z2 / s_k; });
+  ql.ffn_receptance = quantize_linear(l.ffn_receptance, bits, [&](double s) { return s * in_z2 * sig_in; });
+  ql.ffn_key = quantize_linear(l.ffn_key, bits, [&](double s) { return s * in_z2 / s_k; });
   ql.ffn_hidden = q::make_multiplier(s_k * s_k / s_h);
   // (r/256)·acc·s_w·s_h in Q.8 is r·acc·s_w·s_h.
-  ql.ffn_value = quantize_linear(l.ffn_value, bits, [&](double s) { return s * s_h; });
+  ql.ffn_value = quantize_linear(l.ffn_value, bits, [&](double s) { return s * in_h; });
+  if (steps) {
+    ql.att_mix_spikes = q::make_spike_thresholds(s_z1, steps);
+    ql.ffn_mix_spikes = q::make_spike_thresholds(s_z2, steps);
+    ql.att_gate_spikes = q::make_spike_thresholds(s_v / double(1 << q::kSigmoidOutFrac), steps);
+    ql.ffn_hidden_spikes = q::make_spike_thresholds(s_k * s_k, steps);
+  }
   return ql;
 }
 
@@ -228,7 +238,7 @@ QuantizedSpikeGpt QuantizedSpikeGpt::build(const SpikeGptWeights& w, const Calib
   m.embedding.resize(w.emb.data.size());
   quantize_embedding(w.emb.data.data(), w.emb.data.size(), w.binary_embedding, m.embedding.data());
   finish_head(m, q::quantize_rows(w.head.data.data(), int(w.head.shape[0]), int(w.head.shape[1]), o.weight_bits), cal);
-  for (int i = 0; i < w.config.n_layer; ++i) m.layers.push_back(quantize_layer(w.layers[i], i, cal, o));
+  for (int i = 0; i < w.config.n_layer; ++i) m.layers.push_back(quantize_layer(w.layers[i], i, cal, o, w.config.spike_input_steps));
   return m;
 }
 
@@ -259,7 +269,8 @@ QuantizedSpikeGpt QuantizedSpikeGpt::read(TensorReader& reader, const Calibratio
   const int L = m.config.n_layer, C = m.config.n_embd, V = m.config.vocab_size;
   // Smallest first, so the peak (int8 weights + int32 embedding) is reached only at the very end.
   for (int i = 0; i < L; ++i)
-    m.layers.push_back(quantize_layer(SpikeGptWeights::read_layer(reader, i, m.rescale_every_6_layers), i, cal, o));
+    m.layers.push_back(quantize_layer(SpikeGptWeights::read_layer(reader, i, m.rescale_every_6_layers), i, cal, o,
+                                    m.config.spike_input_steps));
   q::QuantizedMatrix head = q::empty_quantized_matrix(V, C, o.weight_bits);
   reader.read_row_blocks("head.weight", kRowsPerBlock, [&](int64_t first, int64_t rows, const float* values) {
     q::quantize_row_block(values, int(first), int(rows), head);
@@ -327,6 +338,11 @@ void QuantizedModel::lif_and_residual(std::vector<int32_t>& membrane, std::vecto
   }
 }
 
+void QuantizedModel::spike_inputs(std::vector<int32_t>& x, const std::vector<int64_t>& thresholds) {
+  if (thresholds.empty()) return;
+  for (auto& v : x) v = q::spike_count(v, thresholds);
+}
+
 void QuantizedModel::receptance(const QuantizedSpikeGpt::Linear& lin, int layer, Op op) {
   const int C = m_.config.n_embd;
   crossbar(lin, xr_.data(), acc_.data(), layer, op);
@@ -345,6 +361,9 @@ void QuantizedModel::time_mix(int i) {
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.att_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
+  spike_inputs(xk_, l.att_mix_spikes);
+  spike_inputs(xv_, l.att_mix_spikes);
+  spike_inputs(xr_, l.att_mix_spikes);
 
   receptance(l.att_receptance, i, Op::AttReceptance);
   crossbar(l.att_key, xk_.data(), acc_.data(), i, Op::AttKey);
@@ -356,7 +375,7 @@ void QuantizedModel::time_mix(int i) {
   auto& p = state_.wkv_p[i];
   for (int c = 0; c < C; ++c) {
     const int32_t wkv = q::wkv_step_int(k_[c], v_[c], l.time_first[c], l.time_decay[c], a[c], b[c], p[c]);
-    y_[c] = rules::att_gate(r_[c], wkv, l.att_gate, A);
+    y_[c] = rules::att_gate(r_[c], wkv, l.att_gate, A, l.att_gate_spikes);
   }
 
   crossbar(l.att_output, y_.data(), acc_.data(), i, Op::AttOutput);
@@ -376,13 +395,15 @@ void QuantizedModel::channel_mix(int i) {
     xr_[c] = q::token_shift_int(z_[c], prev[c], l.ffn_mix_r[c]);
   }
   prev.assign(z_.begin(), z_.end());
+  spike_inputs(xk_, l.ffn_mix_spikes);
+  spike_inputs(xr_, l.ffn_mix_spikes);
 
   receptance(l.ffn_receptance, i, Op::FfnReceptance);
 
   crossbar(l.ffn_key, xk_.data(), acc_.data(), i, Op::FfnKey);
   int nonzero = 0;
   for (int c = 0; c < 4 * C; ++c) {
-    h_[c] = rules::ffn_hidden(acc_[c], l.ffn_key.out[c], l.ffn_hidden, A);
+    h_[c] = rules::ffn_hidden(acc_[c], l.ffn_key.out[c], l.ffn_hidden, A, l.ffn_hidden_spikes);
     nonzero += h_[c] != 0;
   }
   obs_.activity.relu2_nonzero[i] = nonzero;

@@ -50,6 +50,10 @@ struct QuantizedSpikeGpt {
     Linear ffn_receptance, ffn_key, ffn_value;
     q::Multiplier att_gate;       // r·wkv (Q0.8 × v units) -> activation
     q::Multiplier ffn_hidden;     // k² (int16² units) -> unsigned activation
+    // A spike-input variant's thresholds (q::make_spike_thresholds, docs/numerics.md §4.10), empty
+    // for the released graph: on the token-shift outputs (in the LN output's units), on r·wkv
+    // (Q0.8 × v units) and on k² (int16² units). The crossbar inputs are then spike counts.
+    std::vector<int64_t> att_mix_spikes, ffn_mix_spikes, att_gate_spikes, ffn_hidden_spikes;
     double v_scale = 1, gated_scale = 1, key_scale = 1, hidden_scale = 1, shift_scale = 1, ffn_shift_scale = 1;
   };
   ModelConfig config;
@@ -88,6 +92,7 @@ class QuantizedModel final : public TokenModel {
   int vocab_size() const override { return m_.config.vocab_size; }
   int n_layer() const override { return m_.config.n_layer; }
   int n_embd() const override { return m_.config.n_embd; }
+  int spike_input_steps() const override { return m_.config.spike_input_steps; }
   void reset() override;
   const std::vector<float>& step(int token) override;
   const StepActivity& last_activity() const override { return obs_.activity; }
@@ -110,6 +115,8 @@ class QuantizedModel final : public TokenModel {
   void layer_norm(const int32_t* in, const q::LayerNormConstants& c, int32_t* out);
   // LIF on the current in cur_, spikes added to the residual x_.
   void lif_and_residual(std::vector<int32_t>& membrane, std::vector<uint8_t>& spikes, std::vector<float>& recorded);
+  // A variant's spike counts in place of a projection's input (no thresholds: unchanged).
+  static void spike_inputs(std::vector<int32_t>& x, const std::vector<int64_t>& thresholds);
   // r_ = σ(requantize(W·xr_)), as both mixes compute their receptance.
   void receptance(const QuantizedSpikeGpt::Linear& lin, int layer, Op op);
   void time_mix(int layer);

@@ -77,6 +77,14 @@ ModelConfig infer_config(const TensorIndex& file) {
   return c;
 }
 
+int spike_input_steps(const Tensor& recorded, const std::string& path) {
+  const float steps = recorded.data.at(0);
+  if (!(steps >= 1 && steps <= kMaxSpikeInputSteps) || steps != std::floor(steps))
+    throw CheckpointError(fmt::format("{}: tensor '{}' holds {}, expected a whole number of spike steps in [1, {}]", path,
+                                      kSpikeInputStepsTensor, steps, kMaxSpikeInputSteps));
+  return int(steps);
+}
+
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
   const int64_t C = c.n_embd, V = c.vocab_size;
   std::vector<ExpectedTensor> e;
@@ -126,6 +134,13 @@ void validate_spikegpt(const TensorIndex& file, const ModelConfig& config) {
     if (shape != e.shape)
       problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", e.name, shape_str(shape), shape_str(e.shape)));
   }
+  if (file.has(kSpikeInputStepsTensor)) {
+    expected_names.insert(kSpikeInputStepsTensor);
+    const std::vector<int64_t>& shape = file.shape(kSpikeInputStepsTensor);
+    if (shape != std::vector<int64_t>{1})
+      problems.push_back(fmt::format("tensor '{}' has shape {}, expected [1] (the spike-input variant's T)",
+                                     kSpikeInputStepsTensor, shape_str(shape)));
+  }
   for (const auto& name : file.order)
     if (!expected_names.count(name))
       problems.push_back(fmt::format("unexpected tensor '{}' (not part of an upstream SpikeGPT state dict)", name));
@@ -143,6 +158,8 @@ SpikeGptWeights SpikeGptWeights::read_outline(TensorReader& reader, const Golden
   w.rescale_every_6_layers = options.rescale_every_6_layers;
   w.binary_embedding = options.binary_embedding == BinaryEmbedding::On ||
                        (options.binary_embedding == BinaryEmbedding::Auto && w.config.vocab_size == 77);
+  if (reader.index().has(kSpikeInputStepsTensor))
+    w.config.spike_input_steps = spike_input_steps(reader.read(kSpikeInputStepsTensor), reader.index().path);
   w.ln0_weight = reader.read("blocks.0.ln0.weight");
   w.ln0_bias = reader.read("blocks.0.ln0.bias");
   w.ln_out_weight = reader.read("ln_out.weight");
@@ -294,6 +311,12 @@ void GoldenModel::matvec(const Tensor& w, const float* in, float* out) const {
   }
 }
 
+void GoldenModel::spike_inputs(float* x, int n) const {
+  const int steps = w_.config.spike_input_steps;
+  if (steps == 0) return;
+  for (int j = 0; j < n; ++j) x[j] = spike_input(x[j], steps);
+}
+
 void GoldenModel::time_mix(int i, float* x) {
   const int C = w_.config.n_embd;
   const auto& l = w_.layers[i];
@@ -304,6 +327,9 @@ void GoldenModel::time_mix(int i, float* x) {
   token_shift(z_.data(), xa, l.att_mix_v.data.data(), C, xv_.data());
   token_shift(z_.data(), xa, l.att_mix_r.data.data(), C, xr_.data());
   std::copy(z_.begin(), z_.end(), xa);
+  spike_inputs(xk_.data(), C);
+  spike_inputs(xv_.data(), C);
+  spike_inputs(xr_.data(), C);
   matvec(l.att_receptance, xr_.data(), r_.data());
   matvec(l.att_key, xk_.data(), k_.data());
   matvec(l.att_value, xv_.data(), v_.data());
@@ -318,6 +344,7 @@ void GoldenModel::time_mix(int i, float* x) {
     y_[c] = sigmoid(r_[c]) * wkv;
   }
   if (probe_) probe_(i, ProbePoint::AttGated, y_.data(), C);
+  spike_inputs(y_.data(), C);
   matvec(l.att_output, y_.data(), z_.data());
   float* mem = state_.slot(i, RecurrentState::MemAtt);
   auto& spikes = activity_.spikes_att[i];
@@ -337,16 +364,17 @@ void GoldenModel::channel_mix(int i, float* x) {
   token_shift(z_.data(), xf, l.ffn_mix_k.data.data(), C, xk_.data());
   token_shift(z_.data(), xf, l.ffn_mix_r.data.data(), C, xr_.data());
   std::copy(z_.begin(), z_.end(), xf);
+  spike_inputs(xk_.data(), C);
+  spike_inputs(xr_.data(), C);
   matvec(l.ffn_receptance, xr_.data(), r_.data());
   matvec(l.ffn_key, xk_.data(), hidden_.data());
   if (probe_) probe_(i, ProbePoint::FfnKey, hidden_.data(), 4 * C);
-  int nonzero = 0;
-  for (float& h : hidden_) {
-    h = h > 0.0f ? h * h : 0.0f;
-    nonzero += h != 0.0f;
-  }
-  activity_.relu2_nonzero[i] = nonzero;
+  for (float& h : hidden_) h = h > 0.0f ? h * h : 0.0f;
   if (probe_) probe_(i, ProbePoint::FfnHidden, hidden_.data(), 4 * C);
+  spike_inputs(hidden_.data(), 4 * C);
+  int nonzero = 0;
+  for (float h : hidden_) nonzero += h != 0.0f;
+  activity_.relu2_nonzero[i] = nonzero;
   matvec(l.ffn_value, hidden_.data(), y_.data());
   float* mem = state_.slot(i, RecurrentState::MemFfn);
   auto& spikes = activity_.spikes_ffn[i];

@@ -19,6 +19,10 @@ struct ModelConfig {
   int n_layer = 0;
   int n_embd = 0;
   int vocab_size = 0;
+  // 0: the released graph (graded projection inputs). T ≥ 1: a spike-input variant, every
+  // projection input passes through spike_input(x, T) (docs/spiking-frontier.md); 1 = binary.
+  // Read from the checkpoint's kSpikeInputStepsTensor, never from a config file.
+  int spike_input_steps = 0;
   // P = 2·V·C + L·(13·C² + 11·C) + 4·C (spikegpt.md §5.2).
   int64_t parameter_count() const;
 };
@@ -38,6 +42,14 @@ struct ExpectedTensor {
   std::string name;
   std::vector<int64_t> shape;
 };
+
+// The extra tensor a spike-input variant's checkpoint carries: [1] float32 holding T.
+inline constexpr const char* kSpikeInputStepsTensor = "spiketile.spike_input_steps";
+// The largest T a variant may record: a count travels in at most 8 bits.
+inline constexpr int kMaxSpikeInputSteps = 255;
+
+// T from a variant's kSpikeInputStepsTensor ([1], validated: a whole number in [1, kMaxSpikeInputSteps]).
+int spike_input_steps(const Tensor& recorded, const std::string& path);
 
 // n_layer, n_embd and vocab size come from tensor shapes, never from a config file.
 ModelConfig infer_config(const TensorIndex& index);
@@ -121,6 +133,7 @@ class GoldenModel final : public TokenModel {
   int vocab_size() const override { return w_.config.vocab_size; }
   int n_layer() const override { return w_.config.n_layer; }
   int n_embd() const override { return w_.config.n_embd; }
+  int spike_input_steps() const override { return w_.config.spike_input_steps; }
   void reset() override { state_.reset(); }
   const std::vector<float>& step(int token) override;
   const StepActivity& last_activity() const override { return activity_; }
@@ -132,6 +145,8 @@ class GoldenModel final : public TokenModel {
   const RecurrentState& state() const { return state_; }
 
  private:
+  // A spike-input variant's spike function on a projection's input, in place (no-op for the released graph).
+  void spike_inputs(float* x, int n) const;
   void time_mix(int layer, float* x);
   void channel_mix(int layer, float* x);
   // out = W · in for a row-major [rows × cols] tensor, split across threads by rows.

@@ -32,6 +32,8 @@ class TokenModel {
   virtual int vocab_size() const = 0;
   virtual int n_layer() const = 0;
   virtual int n_embd() const = 0;
+  // T of a spike-input variant (docs/spiking-frontier.md), 0 for the released graph.
+  virtual int spike_input_steps() const { return 0; }
   // Back to the zero state every sequence starts from (membranes 0, WKV p = -1e30).
   virtual void reset() = 0;
   // Consumes one token; returns next-token logits, valid until the next call.

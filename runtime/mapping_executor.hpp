@@ -26,6 +26,7 @@ class MappingExecutor final : public TokenModel, private UnitOutbox {
   int vocab_size() const override { return m_->config.vocab_size; }
   int n_layer() const override { return m_->config.n_layer; }
   int n_embd() const override { return m_->config.n_embd; }
+  int spike_input_steps() const override { return m_->config.spike_input_steps; }
   void reset() override;
   const std::vector<float>& step(int token) override;
   const StepActivity& last_activity() const override { return observations_.activity; }

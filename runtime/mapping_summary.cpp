@@ -313,6 +313,12 @@ std::string mapping_summary(const Mapping& m) {
                                       "rescale every 6 layers {}",
                                       m.quant.weight_bits, m.quant.activation_bits, m.quant.membrane_bits,
                                       m.binary_embedding ? "on" : "off", m.rescale_every_6_layers ? "on" : "off"));
+    const int steps = m.config.spike_input_steps;
+    line("projection inputs:", steps == 0 ? std::string("graded activations (the released graph)")
+                               : steps == 1
+                                   ? std::string("binary spikes (spike-input variant, T = 1): binary SOPs")
+                                   : fmt::format("spike counts of {} steps ({}-bit graded events)", steps,
+                                                 q::spike_count_bits(steps)));
   }
   const ChipSpec& chip = s.chip;
   line("chip:", fmt::format("{}: {}; {} × {} crossbars (axons × neurons), {}-bit weights", chip.name, s.system,
@@ -390,7 +396,7 @@ nlohmann::json mapping_summary_json(const Mapping& m) {
   j["model"] = {{"n_layer", m.config.n_layer},           {"n_embd", m.config.n_embd},
                 {"vocab_size", m.config.vocab_size},     {"weight_bits", m.quant.weight_bits},
                 {"activation_bits", m.quant.activation_bits}, {"membrane_bits", m.quant.membrane_bits},
-                {"source", m.model_source}};
+                {"spike_input_steps", m.config.spike_input_steps}, {"source", m.model_source}};
   j["tokenizer"] = {{"recorded", m.tokenizer_recorded},
                     {"kind", tokenizer_kind_name(m.tokenizer.kind)},
                     {"path", m.tokenizer.path},

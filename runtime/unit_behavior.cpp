@@ -173,8 +173,13 @@ class CrossbarUnit final : public LinkedUnit {
     const CrossbarTile tile = crossbar_tile(m, u_);
     engine_ = make_engine ? make_engine(tile) : make_cpp_accumulator_engine(tile);
     if (u_.reduces() && u_.function != NeuronFunction::HeadLogits) out_ = read_multipliers(u_, param::kOut);
-    if (u_.function == NeuronFunction::AttValueWkvGate || u_.function == NeuronFunction::FfnKeyRelu2)
+    if (u_.function == NeuronFunction::AttValueWkvGate || u_.function == NeuronFunction::FfnKeyRelu2) {
       gate_ = read_multipliers(u_, param::kGate).at(0);
+      if (m.config.spike_input_steps) spike_thresholds_ = param_vector<int64_t>(u_, param::kSpikesGate);
+    }
+    // A spike-input variant's counts: the bits its neuron functions put out, binary or not.
+    const int T = m.config.spike_input_steps;
+    projection_input_bits_ = T ? q::spike_count_bits(T) : m.quant.activation_bits;
     if (u_.function == NeuronFunction::AttValueWkvGate) {
       time_first_ = param_vector<int32_t>(u_, param::kTimeFirst);
       time_decay_ = param_vector<int32_t>(u_, param::kTimeDecay);
@@ -230,8 +235,13 @@ class CrossbarUnit final : public LinkedUnit {
       switch (role) {
         case FlowRole::Activation:
           engine_->activation(int(local_input(e.index)), int32_t(e.value));
-          ++counted().events_graded;
-          counted().sop_graded += u_.rows();
+          if (m_.flows[std::size_t(e.flow)].encoding == ir::Encoding::Binary) {
+            ++counted().events_binary;
+            counted().sop_binary += u_.rows();
+          } else {
+            ++counted().events_graded;
+            counted().sop_graded += u_.rows();
+          }
           counted().synapse_read_bits += u_.rows() * m_.quant.weight_bits;
           if (u_.out_index == 0) observations().inputs(u_.layer, u_.op).add(int32_t(e.value));
           break;
@@ -320,10 +330,11 @@ class CrossbarUnit final : public LinkedUnit {
           const auto i = std::size_t(r);
           const int32_t v = rules::att_value(acc_[i], out_[i]);
           const int32_t wkv = q::wkv_step_int(k_[i], v, time_first_[i], time_decay_[i], a_[i], b_[i], p_[i]);
-          send_value(FlowRole::Activation, u_.out_begin + r, rules::att_gate(r_[i], wkv, gate_, A), out);
+          send_value(FlowRole::Activation, u_.out_begin + r, rules::att_gate(r_[i], wkv, gate_, A, spike_thresholds_), out);
         }
         end_streams(FlowRole::Activation, out);
-        rules::count_wkv_and_gate(counted(), counted(), rows, A);
+        rules::count_wkv_and_gate(counted(), counted(), rows, projection_input_bits_);
+        if (!spike_thresholds_.empty()) rules::count_spike_function(counted(), rows);
         break;
       case NeuronFunction::AttOutputLif:
       case NeuronFunction::FfnValueGateLif: {
@@ -353,13 +364,14 @@ class CrossbarUnit final : public LinkedUnit {
       case NeuronFunction::FfnKeyRelu2: {
         int nonzero = 0;
         for (int64_t r = 0; r < rows; ++r) {
-          const int32_t h = rules::ffn_hidden(acc_[std::size_t(r)], out_[std::size_t(r)], gate_, A);
+          const int32_t h = rules::ffn_hidden(acc_[std::size_t(r)], out_[std::size_t(r)], gate_, A, spike_thresholds_);
           nonzero += h != 0;
           send_value(FlowRole::Activation, u_.out_begin + r, h, out);
         }
         observations().activity.relu2_nonzero[std::size_t(u_.layer)] += nonzero;
         end_streams(FlowRole::Activation, out);
-        rules::count_relu2(counted(), rows, A);
+        rules::count_relu2(counted(), rows, projection_input_bits_);
+        if (!spike_thresholds_.empty()) rules::count_spike_function(counted(), rows);
         break;
       }
       case NeuronFunction::HeadLogits:
@@ -375,6 +387,8 @@ class CrossbarUnit final : public LinkedUnit {
   std::unique_ptr<AccumulatorEngine> engine_;
   std::vector<q::Multiplier> out_;
   q::Multiplier gate_;
+  std::vector<int64_t> spike_thresholds_;  // a spike-input variant's, on r·wkv or k²; empty otherwise
+  int projection_input_bits_ = 8;
   std::vector<int32_t> time_first_, time_decay_;
   std::vector<int64_t> a_, b_;
   // membrane_: the channel mix's LIF (the gate r·acc runs outside the core), or the time mix's as
@@ -410,6 +424,10 @@ class ResidualUnit final : public LinkedUnit {
     mix_att_r_ = param_vector<int32_t>(u_, param::kMixAttR);
     mix_ffn_k_ = param_vector<int32_t>(u_, param::kMixFfnK);
     mix_ffn_r_ = param_vector<int32_t>(u_, param::kMixFfnR);
+    if (m.config.spike_input_steps) {
+      att_mix_spikes_ = param_vector<int64_t>(u_, param::kSpikesAttMix);
+      ffn_mix_spikes_ = param_vector<int64_t>(u_, param::kSpikesFfnMix);
+    }
     x_.resize(std::size_t(n_));
     z_.resize(std::size_t(n_));
     for (const auto& o : links.outputs)
@@ -561,18 +579,25 @@ class ResidualUnit final : public LinkedUnit {
     for (int c = 0; c < n_; ++c) send_value(role, u_.out_begin + c, v[std::size_t(c)], out, dest_filter);
   }
 
+  // The token shift's mixed vectors; a spike-input variant sends their spike counts (`spikes`).
   void token_shift(std::vector<int32_t>& prev, const std::vector<std::pair<const std::vector<int32_t>*, Op>>& outputs,
-                   UnitOutbox& out) {
+                   const std::vector<int64_t>& spikes, UnitOutbox& out) {
     std::vector<int32_t> mixed(static_cast<std::size_t>(n_));
     for (const auto& [mix, op] : outputs) {
-      for (int c = 0; c < n_; ++c)
-        mixed[std::size_t(c)] = q::token_shift_int(z_[std::size_t(c)], prev[std::size_t(c)], (*mix)[std::size_t(c)]);
+      for (int c = 0; c < n_; ++c) {
+        const int32_t v = q::token_shift_int(z_[std::size_t(c)], prev[std::size_t(c)], (*mix)[std::size_t(c)]);
+        mixed[std::size_t(c)] = spikes.empty() ? v : q::spike_count(v, spikes);
+      }
       auto to_op = [this, op = op](int flow) { return destination_op(flow) == op; };
       send_vector(FlowRole::Activation, mixed, out, to_op);
       end_streams(FlowRole::Activation, out, to_op);
     }
     prev = z_;
-    rules::count_token_shift(counted(), n_, m_.quant.activation_bits, int(outputs.size()));
+    const int T = m_.config.spike_input_steps;
+    const int outputs_n = int(outputs.size());
+    rules::count_token_shift(counted(), n_, m_.quant.activation_bits,
+                             T ? q::spike_count_bits(T) : m_.quant.activation_bits, outputs_n);
+    if (!spikes.empty()) rules::count_spike_function(counted(), int64_t(outputs_n) * n_);
   }
 
   void advance(UnitOutbox& out) {
@@ -596,7 +621,7 @@ class ResidualUnit final : public LinkedUnit {
         case Step::Ln1:
           if (!layer_norm(kSlotLn1, x_, A)) return;
           token_shift(prev_att_, {{&mix_att_k_, Op::AttKey}, {&mix_att_v_, Op::AttValue}, {&mix_att_r_, Op::AttReceptance}},
-                      out);
+                      att_mix_spikes_, out);
           step_ = Step::WaitAttSpikes;
           break;
         case Step::WaitAttSpikes:
@@ -605,7 +630,7 @@ class ResidualUnit final : public LinkedUnit {
           break;
         case Step::Ln2:
           if (!layer_norm(kSlotLn2, x_, A)) return;
-          token_shift(prev_ffn_, {{&mix_ffn_k_, Op::FfnKey}, {&mix_ffn_r_, Op::FfnReceptance}}, out);
+          token_shift(prev_ffn_, {{&mix_ffn_k_, Op::FfnKey}, {&mix_ffn_r_, Op::FfnReceptance}}, ffn_mix_spikes_, out);
           step_ = Step::WaitFfnSpikes;
           break;
         case Step::WaitFfnSpikes:
@@ -635,6 +660,7 @@ class ResidualUnit final : public LinkedUnit {
   int n_ = 0;
   std::array<std::vector<int64_t>, 4> ln_gain_, ln_bias_;
   std::vector<int32_t> mix_att_k_, mix_att_v_, mix_att_r_, mix_ffn_k_, mix_ffn_r_;
+  std::vector<int64_t> att_mix_spikes_, ffn_mix_spikes_;  // a spike-input variant's thresholds; empty otherwise
   std::vector<int32_t> x_, z_, prev_att_, prev_ffn_;
   Step step_ = Step::WaitHost;
   int residual_ended_ = 0, att_spikes_ended_ = 0, ffn_spikes_ended_ = 0;

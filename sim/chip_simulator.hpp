@@ -87,6 +87,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   int vocab_size() const override { return mapping_->config.vocab_size; }
   int n_layer() const override { return mapping_->config.n_layer; }
   int n_embd() const override { return mapping_->config.n_embd; }
+  int spike_input_steps() const override { return mapping_->config.spike_input_steps; }
   // The recurrent state returns to zero; simulated time goes on.
   void reset() override;
   const std::vector<float>& step(int token) override;

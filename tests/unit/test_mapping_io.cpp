@@ -436,7 +436,7 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_small_mapping();
   const unsigned char magic[8] = {0x89, 'S', 'T', 'M', 'A', 'P', '\r', '\n'};
   EXPECT_EQ(std::memcmp(b.data(), magic, 8), 0);
-  EXPECT_EQ(load<uint32_t>(b, 8), 5u);
+  EXPECT_EQ(load<uint32_t>(b, 8), 6u);
   EXPECT_EQ(load<uint32_t>(b, 12), 11u);
   EXPECT_EQ(load<uint64_t>(b, 16), b.size());
   const std::size_t table_end = kTableOffset + kSections * kEntryBytes;
@@ -471,18 +471,24 @@ TEST(MappingIo, LayoutMatchesTheDocumentedFormat) {
   for (std::size_t tail = 1; tail <= 3; ++tail) EXPECT_EQ(load<uint64_t>(b, spans[10].offset + 86 - 8 * tail), 0u);
 }
 
-// The file as an older format version wrote it: its first `sections` sections (every version so
-// far only appended sections), the table that much shorter, every offset moved, all checksums anew.
+// The file as an older format version wrote it: its first `sections` sections (versions before 6
+// only appended sections; 6 appended spike_input_steps, 0 here, to 'model'), the table that much
+// shorter, every offset moved, all checksums anew.
 std::vector<unsigned char> as_version(const std::vector<unsigned char>& current, uint32_t version, std::size_t sections) {
   const std::vector<SectionSpan> spans = sections_of(current);
   const std::size_t table_end = kTableOffset + sections * kEntryBytes;
-  const uint64_t shift = (spans.size() - sections) * kEntryBytes;
   std::vector<unsigned char> b(current.begin(), current.begin() + std::ptrdiff_t(table_end));
   b.resize(b.size() + 4);  // the table's CRC
   for (std::size_t i = 0; i < sections; ++i) {
-    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 16, spans[i].offset - shift);
+    const uint64_t length = spans[i].length - (i == 0 && version < 6 ? 4 : 0);
+    if (i == 0 && version < 6) {
+      EXPECT_EQ(load<int32_t>(current, spans[i].offset + length), 0);
+    }
+    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 16, b.size());
+    store<uint64_t>(b, kTableOffset + i * kEntryBytes + 24, length);
     b.insert(b.end(), current.begin() + std::ptrdiff_t(spans[i].offset),
-             current.begin() + std::ptrdiff_t(spans[i].offset + spans[i].length + 4));
+             current.begin() + std::ptrdiff_t(spans[i].offset + length));
+    b.resize(b.size() + 4);  // its CRC, set by reseal
   }
   b.resize(b.size() + 4);  // the whole-file CRC
   store<uint32_t>(b, 8, version);
@@ -533,9 +539,11 @@ TEST(MappingIo, ReadsVersion4MappingsAsSpikeGpt) {
   EXPECT_TRUE(committed.tokenizer_recorded);
   EXPECT_EQ(committed.nir.populations.size(), 0u);
   EXPECT_EQ(committed.config.vocab_size, 77);
+  EXPECT_EQ(committed.config.spike_input_steps, 0);  // before version 6: the released graph
   EXPECT_EQ(mapping_section_names(4).size(), 10u);
   EXPECT_EQ(mapping_section_names(3).size(), 9u);
   EXPECT_EQ(mapping_section_names(5), mapping_section_names());
+  EXPECT_EQ(mapping_section_names(6), mapping_section_names());
 }
 
 // The recorded tokenizer is one, of the model's vocabulary size, or the file is refused naming the
@@ -571,10 +579,10 @@ TEST(MappingIo, RejectsWrongMagicAndOtherVersions) {
   b = saved_small_mapping();
   store<uint32_t>(b, 8, 2);
   const std::string e = error_for_bytes(b, "version");
-  EXPECT_CONTAINS(e, "mapping format version 2; this build reads versions 3 to 5");
+  EXPECT_CONTAINS(e, "mapping format version 2; this build reads versions 3 to 6");
   EXPECT_CONTAINS(e, temp_path("version"));
-  store<uint32_t>(b, 8, 6);
-  EXPECT_CONTAINS(error_for_bytes(b, "version"), "mapping format version 6; this build reads versions 3 to 5");
+  store<uint32_t>(b, 8, 7);
+  EXPECT_CONTAINS(error_for_bytes(b, "version"), "mapping format version 7; this build reads versions 3 to 6");
   EXPECT_CONTAINS(error_for_bytes({'h', 'i'}, "short"), "not a spiketile mapping: the file starts with [68 69]");
 }
 
@@ -1000,7 +1008,7 @@ TEST(MappingIoNir, RoundTripKeepsEveryField) {
 // The 'nir' section read field by field as docs/mapping-format.md lays it out, without the loader.
 TEST(MappingIoNir, SectionLayoutMatchesTheDocumentedFormat) {
   const std::vector<unsigned char> b = saved_nir_mapping();
-  EXPECT_EQ(load<uint32_t>(b, 8), 5u);
+  EXPECT_EQ(load<uint32_t>(b, 8), 6u);
   const SectionSpan nir = sections_of(b)[10];
   ASSERT_EQ(nir.name, "nir");
   std::size_t at = nir.offset;
