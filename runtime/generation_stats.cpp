@@ -13,6 +13,7 @@ RunStats generation_stats(const std::string& model_path, const QuantOptions* qua
   stats.model.n_embd = model.n_embd();
   stats.model.vocab = model.vocab_size();
   stats.model.params = ModelConfig{model.n_layer(), model.n_embd(), model.vocab_size()}.parameter_count();
+  stats.model.spike_input_steps = model.spike_input_steps();
   if (quant) {
     stats.model.weight_bits = quant->weight_bits;
     stats.model.activation_bits = quant->activation_bits;

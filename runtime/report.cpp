@@ -42,10 +42,11 @@ ActionCounts chip_actions(const Counts& c, double lif_updates, const ActionMappi
   a["synaptic_op.bit_serial"] = graded ? 0.0 : double(c.sop_bit_serial);
   a["neuron_update.lif"] = lif_updates;
   a["neuron_update.other"] = double(c.neuron_updates) - lif_updates;
-  // Counted weight bits are those of graded SOPs (one weight read per SOP); a bit-serial event
-  // re-reads its weights for every set bit.
+  // Counted weight bits are those of crossbar SOPs (one weight read per SOP, graded or a binary
+  // spike-input variant's); a bit-serial event re-reads its weights for every set bit, so the graded
+  // SOPs' reads become the bit-serial SOPs'.
   double weight_bits = double(c.synapse_read_bits);
-  if (!graded) weight_bits = c.sop_graded ? weight_bits / double(c.sop_graded) * double(c.sop_bit_serial) : 0.0;
+  if (!graded) weight_bits += double(c.sop_bit_serial - c.sop_graded) * m.weight_bits;
   a["sram.synapse_read"] = weight_bits / m.synapse_read_width_bits;
   a["sram.state_read"] = double(c.state_read_bytes) * 8 / m.state_access_width_bits;
   a["sram.state_write"] = double(c.state_write_bytes) * 8 / m.state_access_width_bits;
@@ -616,13 +617,50 @@ json per_core_rows(const ReportInputs& in) {
   return cores;
 }
 
+namespace {
+// What the blocks' weight matrices receive, per projection: the fraction of their inputs that are
+// non-zero events (a spike-input variant's spikes, the paper's R̂; the released graph's non-zero
+// graded activations), over all layers and steps, and per layer.
+json projection_inputs_view(const TokenCounts& sum, const StatsModel& model, double steps) {
+  const int T = model.spike_input_steps;
+  json view;
+  view["kind"] = T == 0 ? "graded activations (the released graph)"
+                 : T == 1 ? "binary spikes (spike-input variant)"
+                          : fmt::format("spike counts of {} steps (spike-input variant)", T);
+  view["spike_input_steps"] = T;
+  json per_op = json::array();
+  double events_all = 0, inputs_all = 0;
+  const int64_t C = model.n_embd;
+  for (Op op : {Op::AttReceptance, Op::AttKey, Op::AttValue, Op::AttOutput, Op::FfnReceptance, Op::FfnKey,
+                Op::FfnValue}) {
+    const double cols = double(op == Op::FfnValue ? 4 * C : C);
+    json layers = json::array();
+    double events_op = 0;
+    for (std::size_t l = 0; l < sum.layers.size(); ++l) {
+      const Counts& c = sum.layers[l][std::size_t(op)];
+      const double events = double(c.events_binary + c.events_graded);
+      events_op += events;
+      layers.push_back(steps > 0 ? events / (cols * steps) : 0.0);
+    }
+    const double inputs = cols * steps * double(sum.layers.size());
+    events_all += events_op;
+    inputs_all += inputs;
+    per_op.push_back({{"op", op_name(op)}, {"rate", inputs > 0 ? events_op / inputs : 0.0}, {"per_layer", layers}});
+  }
+  view["per_op"] = per_op;
+  view["rate_mean"] = inputs_all > 0 ? events_all / inputs_all : 0.0;
+  return view;
+}
+}  // namespace
+
 json build_report(const ReportInputs& in) {
   if (in.stats.nir) return build_nir_report(in);
   const RunStats& s = in.stats;
   const TokenCounts& sum = s.counts.sum;
   const double steps = double(s.tokens.steps);
   if (s.tokens.steps <= 0) throw std::invalid_argument("stats: the run has no steps; nothing to report");
-  const ActionMapping mapping = action_mapping(in.chip, in.encoding);
+  ActionMapping mapping = action_mapping(in.chip, in.encoding);
+  if (s.model.weight_bits > 0) mapping.weight_bits = s.model.weight_bits;
   const EnergyTable& table = in.table;
   const EnergyTable& conv = in.convention_table;
   const int L = s.model.n_layer;
@@ -756,8 +794,13 @@ json build_report(const ReportInputs& in) {
   r["mesh"] = mesh_view(in.chip, s);
   r["critical_path"] = critical_path_view(s);
   r["raster"] = in.raster ? spike_raster_json(*in.raster) : json();
-  const double measured_rate = lif_all > 0 ? spikes_all / lif_all : 0.0;
-  r["firing_rate_mean"] = measured_rate;
+  const double lif_rate = lif_all > 0 ? spikes_all / lif_all : 0.0;
+  r["firing_rate_mean"] = lif_rate;
+  r["projection_inputs"] = projection_inputs_view(sum, s.model, steps);
+  // The paper's R̂ is the rate of the spikes its weight matrices receive: a spike-input variant's
+  // measured projection rate; the released graph's projections receive none, so the LIF's rate.
+  const bool spiking_projections = s.model.spike_input_steps > 0;
+  const double measured_rate = spiking_projections ? r["projection_inputs"]["rate_mean"].get<double>() : lif_rate;
 
   // ---- dense GPU baseline ------------------------------------------------------------------
   const Counts total = sum.total();
@@ -866,7 +909,10 @@ json build_report(const ReportInputs& in) {
   on_model.tokens = steps;
   on_model.width = double(C);
   paper["measured_rate"] = {{"rate", measured_rate},
-                            {"source", "Σ spikes / Σ LIF neuron updates over all layers and steps of this run"},
+                            {"source", spiking_projections
+                                           ? "Σ spiking projection inputs / Σ projection inputs over all layers and "
+                                             "steps of this run (the spike-input variant's measured R̂)"
+                                           : "Σ spikes / Σ LIF neuron updates over all layers and steps of this run"},
                             {"ratio_paper_T_d", paper_table1(with_measured).ratio()},
                             {"ratio_model_T_d", paper_table1(on_model).ratio()},
                             {"model_tokens", steps},
@@ -890,10 +936,17 @@ json build_report(const ReportInputs& in) {
       {"chip_table_pj", chip_pj},
       {"gpu_roofline_batch1_pj", roofline[0]["energy_per_token_pj"]},
       {"roofline_ratio", chip_pj > 0 ? roofline[0]["energy_per_token_pj"].get<double>() / chip_pj : 0.0},
-      {"note", fmt::format("the chip performs {} SOPs for real-valued inputs ({} encoding); in the released "
-                           "graph no weight matrix receives a spike, so the paper's E_AC · R̂ discount applies to "
-                           "none of them",
-                           graded_encoding_name(in.encoding), graded_encoding_name(in.encoding))}};
+      {"note", spiking_projections
+                   ? fmt::format("a spike-input variant ({}): every block projection receives spike counts, so "
+                                 "{:.1f} % of the chip's SOPs are binary (E_AC) and the rest are the head's graded ones",
+                                 s.model.spike_input_steps == 1
+                                     ? std::string("binary")
+                                     : fmt::format("{} steps, graded counts", s.model.spike_input_steps),
+                                 chip_sops > 0 ? 100.0 * chip_compute["synaptic_op.binary"] / chip_sops : 0.0)
+                   : fmt::format("the chip performs {} SOPs for real-valued inputs ({} encoding); in the released "
+                                 "graph no weight matrix receives a spike, so the paper's E_AC · R̂ discount applies "
+                                 "to none of them",
+                                 graded_encoding_name(in.encoding), graded_encoding_name(in.encoding))}};
   r["paper"] = paper;
   r["verdict"] = report_verdict(r);
   return r;

@@ -40,6 +40,8 @@ struct ActionMapping {
   int synapse_read_width_bits = 64;
   int state_access_width_bits = 64;
   GradedEncoding encoding = GradedEncoding::Graded;
+  // Bits of the weight one crossbar SOP reads: what a bit-serial event re-reads per set bit.
+  int weight_bits = 8;
   // GPU baselines measured on real boards (bench/gpu), each of the stats' model (require_same_model).
   std::vector<GpuMeasurement> gpu_measured;
 };

@@ -534,6 +534,16 @@ std::string report_html(const json& r) {
               {"GPU roofline (batch 1) / chip with data movement",
                fmt::format("{:.3g}×", counted["roofline_ratio"].get<double>())}});
   h << "<p class=\"note\">" << escape(counted["note"].get<std::string>()) << "</p>\n";
+  const json& inputs = r["projection_inputs"];
+  std::vector<std::vector<std::string>> input_rows;
+  for (const auto& p : inputs["per_op"]) {
+    std::string layers;
+    for (const auto& l : p["per_layer"]) layers += fmt::format("{}{:.3f}", layers.empty() ? "" : " ", l.get<double>());
+    input_rows.push_back({p["op"].get<std::string>(), fmt::format("{:.4f}", p["rate"].get<double>()), layers});
+  }
+  h << "<p>Projection inputs: " << escape(inputs["kind"].get<std::string>()) << "; the fraction that are non-zero events "
+    << "(the measured R̂ where they are spikes):</p>\n"
+    << table({"projection", "non-zero fraction", "per layer"}, input_rows);
   std::vector<std::vector<std::string>> reading_rows;
   for (const auto& p : paper["readings"])
     reading_rows.push_back({fmt::format("{:.2f}", p["e_mac_pj"].get<double>()), number(p["wkv_macs_per_channel"]) + "Td",

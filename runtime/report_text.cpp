@@ -233,6 +233,12 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
              stated["tokens"].get<double>(), stated["width"].get<double>(), stated["rate"].get<double>(),
              stated["e_mac_pj"].get<double>(), stated["e_ac_pj"].get<double>(),
              stated["wkv_macs_per_channel"].get<int>(), stated["ratio"].get<double>());
+  const json& inputs = r["projection_inputs"];
+  std::string per_op;
+  for (const auto& p : inputs["per_op"])
+    per_op += fmt::format("{}{} {:.3f}", per_op.empty() ? "" : ", ", p["op"].get<std::string>(), p["rate"].get<double>());
+  fmt::print(out, "  projection inputs: {}; non-zero fraction (R̂ for spikes) {:.4f}: {}\n", inputs["kind"].get<std::string>(),
+             inputs["rate_mean"].get<double>(), per_op);
   const json& measured = paper["measured_rate"];
   fmt::print(out, "  same formula, measured firing rate R̂ = {:.4f}: {:.2f}× (paper T, d); {:.2f}× (this model's d, T)\n",
              measured["rate"].get<double>(), measured["ratio_paper_T_d"].get<double>(),

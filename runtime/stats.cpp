@@ -215,7 +215,8 @@ json stats_model_json(const StatsModel& m) {
           {"params", m.params},
           {"weight_bits", m.weight_bits},
           {"activation_bits", m.activation_bits},
-          {"membrane_bits", m.membrane_bits}};
+          {"membrane_bits", m.membrane_bits},
+          {"spike_input_steps", m.spike_input_steps}};
 }
 
 json estimate_to_json(const StatsEstimate& e) {
@@ -340,6 +341,8 @@ RunStats stats_from_json(const json& j) {
   s.model.weight_bits = get_as<int>(model, "weight_bits", "model");
   s.model.activation_bits = get_as<int>(model, "activation_bits", "model");
   s.model.membrane_bits = get_as<int>(model, "membrane_bits", "model");
+  // Written since spike-input variants exist; a file from before is of the released graph.
+  if (model.contains("spike_input_steps")) s.model.spike_input_steps = get_as<int>(model, "spike_input_steps", "model");
 
   const json& tokens = section_object(j, "tokens");
   s.tokens.prompt = field(tokens, "prompt", "tokens.prompt").get<std::vector<int>>();

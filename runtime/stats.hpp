@@ -30,6 +30,7 @@ struct StatsModel {
   int n_layer = 0, n_embd = 0, vocab = 0;
   int64_t params = 0;
   int weight_bits = 0, activation_bits = 0, membrane_bits = 0;  // 0 = float (golden level)
+  int spike_input_steps = 0;  // T of a spike-input variant; 0: the released graph
 };
 
 // A NIR graph's run (`simulate --map graph.stmap --input`): what the graph is, its dense

@@ -896,7 +896,9 @@ TEST(Report, JsonSchemaIsStable) {
   using S = std::set<std::string>;
   EXPECT_EQ(keys(r), (S{"format", "inputs", "model", "tokens", "measured", "not_measured", "chip", "per_token",
                         "per_layer", "per_op", "per_core", "mesh", "critical_path", "raster", "firing_rate_mean", "gpu",
-                        "chip_vs_gpu", "paper", "verdict"}));
+                        "chip_vs_gpu", "paper", "verdict", "projection_inputs"}));
+  EXPECT_EQ(keys(r["projection_inputs"]), (S{"kind", "spike_input_steps", "per_op", "rate_mean"}));
+  EXPECT_EQ(keys(r["projection_inputs"]["per_op"][0]), (S{"op", "rate", "per_layer"}));
   EXPECT_EQ(keys(r["mesh"]), (S{"chip_grid", "mesh", "cycles", "cores", "links"}));
   EXPECT_EQ(keys(r["mesh"]["cores"][0]), (S{"core", "chip", "row", "col", "unit", "utilization"}));
   EXPECT_EQ(keys(r["verdict"][0]), (S{"baseline", "comparisons"}));
