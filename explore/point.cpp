@@ -62,7 +62,15 @@ std::vector<Job> point_steps(const Sweep& sweep, const SweepPoint& point, const 
                                         "--json", dir + "/report.json", "--quiet"};
   const std::vector<std::string> pricing = option_arguments(point, "report");
   report.insert(report.end(), pricing.begin(), pricing.end());
-  return {{compile, dir + "/compile.log"}, {simulate_args(sweep.run, dir), dir + "/simulate.log"}, {report, dir + "/report.log"}};
+  std::vector<Job> steps{{compile, dir + "/compile.log"}, {simulate_args(sweep.run, dir), dir + "/simulate.log"},
+                         {report, dir + "/report.log"}};
+  if (!sweep.run.eval_text.empty()) {
+    std::vector<std::string> eval{"eval", "--map", dir + "/model.stmap", "--text", sweep.run.eval_text,
+                                  "--json", dir + "/eval.json", "--progress", "off"};
+    if (sweep.run.eval_tokens > 0) eval.insert(eval.end(), {"--max-tokens", std::to_string(sweep.run.eval_tokens)});
+    steps.push_back({eval, dir + "/eval.log"});
+  }
+  return steps;
 }
 
 json run_key(const RunSetup& run, FileHashes& hashes) {
@@ -76,6 +84,11 @@ json run_key(const RunSetup& run, FileHashes& hashes) {
            {"gpu_spec", hashes.of(gpu_spec_path(run.gpu))}};
   key["temperature"] = run.temperature ? json(*run.temperature) : json();
   key["sample_seed"] = run.sample_seed ? json(*run.sample_seed) : json();
+  // Only a sweep that scores adds these, so the points of one that does not keep their hashes.
+  if (!run.eval_text.empty()) {
+    key["eval_text"] = hashes.of(run.eval_text);
+    key["eval_tokens"] = run.eval_tokens;
+  }
   return key;
 }
 
@@ -145,7 +158,7 @@ std::string step_error(const std::string& log_text) {
   return started ? error : last;
 }
 
-json point_metrics(const json& report, const json& stats) {
+json point_metrics(const json& report, const json& stats, const json& eval) {
   const json& chip = report.at("chip");
   const double steps = stats.at("tokens").at("steps").get<double>();
   const double cycles = stats.at("cycles").at("total").get<double>();
@@ -164,6 +177,10 @@ json point_metrics(const json& report, const json& stats) {
   const json& decode = chip.value("decode_latency_per_token_ns", json());
   m["decode_latency_per_token_us"] = decode.is_number() ? json(decode.get<double>() / 1e3) : json();
   m["sops_per_token"] = report.contains("paper") ? report["paper"]["counted"]["chip_sops_per_token"] : json();
+  const json& inputs = report.value("projection_inputs", json());
+  m["spike_input_steps"] = inputs.is_object() ? inputs["spike_input_steps"] : json();
+  m["projection_input_rate"] = inputs.is_object() ? inputs["rate_mean"] : json();
+  m["bits_per_token"] = eval.is_object() ? eval.at("bits_per_token") : json();  // per character: a char vocabulary
   return m;
 }
 
@@ -184,7 +201,7 @@ json run_point(const PointPlan& plan, const std::string& exe) {
   for (const Job& step : plan.steps) commands += shell_command(exe, step.args) + "\n";
   write_file(plan.dir + "/commands.sh", commands);
   json result{{"format", kPointResultFormat}, {"hash", plan.hash}, {"label", plan.label}, {"key", plan.key}};
-  static const char* const kStepNames[] = {"compile", "simulate", "report"};
+  static const char* const kStepNames[] = {"compile", "simulate", "report", "eval"};
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const int status = run_job(exe, plan.steps[i]);
     if (status != 0) {
@@ -200,8 +217,10 @@ json run_point(const PointPlan& plan, const std::string& exe) {
   }
   result["status"] = "ok";
   result["error"] = nullptr;
+  const bool scored = plan.steps.size() > 3;
   result["metrics"] = point_metrics(json::parse(read_text(plan.dir + "/report.json")),
-                                    json::parse(read_text(plan.dir + "/stats.json")));
+                                    json::parse(read_text(plan.dir + "/stats.json")),
+                                    scored ? json::parse(read_text(plan.dir + "/eval.json")) : json());
   result["metrics"]["area_proxy_logic_cells"] = area_proxy(plan.chip_yaml, result["metrics"]);
   result["reusable"] = true;
   write_file(plan.result_path(), result.dump(1) + "\n");

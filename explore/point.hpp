@@ -1,5 +1,6 @@
-// One point of a sweep as work: its content hash (the cache key), its folder, the three command
-// lines that compute it (compile, simulate, report) and the row its results make.
+// One point of a sweep as work: its content hash (the cache key), its folder, the command lines
+// that compute it (compile, simulate, report, and eval when the sweep scores a text) and the row
+// its results make.
 //
 // The cache rule: a point's folder is DIR/points/<first 16 hex digits of the SHA-256 of its key>,
 // where the key holds the bytes of the checkpoint, its calibration and a vocab.json beside it,
@@ -33,7 +34,7 @@ struct PointPlan {
   std::string model;
   std::string chip_yaml;
   nlohmann::json key;       // what the hash covers
-  std::vector<Job> steps;   // compile, simulate, report: each `spiketile <args>`
+  std::vector<Job> steps;   // compile, simulate, report[, eval]: each `spiketile <args>`
   std::string result_path() const { return dir + "/result.json"; }
 };
 
@@ -49,8 +50,9 @@ std::optional<nlohmann::json> stored_result(const PointPlan& plan, bool reusable
 // other (each in its own process, its output in <step>.log), and writes result.json. Returns it.
 nlohmann::json run_point(const PointPlan& plan, const std::string& exe);
 
-// The figures of a finished point from its report (report --json) and statistics (simulate --stats).
-nlohmann::json point_metrics(const nlohmann::json& report, const nlohmann::json& stats);
+// The figures of a finished point from its report (report --json), statistics (simulate --stats)
+// and, for a sweep that scores its points, its evaluation (eval --json; null otherwise).
+nlohmann::json point_metrics(const nlohmann::json& report, const nlohmann::json& stats, const nlohmann::json& eval);
 
 // The error a failed step printed: from its first "spiketile:" line on (its last line otherwise).
 std::string step_error(const std::string& log_text);

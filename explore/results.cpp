@@ -18,7 +18,8 @@ namespace {
 const char* const kMetricColumns[] = {"cores_used",          "cores_total",          "energy_per_token_pj",
                                       "dynamic_per_token_pj", "static_per_token_pj",  "latency_per_token_cycles",
                                       "latency_per_token_us", "decode_latency_per_token_us", "tokens_per_s",
-                                      "edp_pj_s",            "sops_per_token",       "area_proxy_logic_cells"};
+                                      "edp_pj_s",            "sops_per_token",       "area_proxy_logic_cells",
+                                      "spike_input_steps",   "projection_input_rate", "bits_per_token"};
 
 bool ok(const json& row) { return row["status"] == "ok"; }
 
@@ -67,7 +68,8 @@ json results_json(const Sweep& sweep, json rows) {
   json run{{"prompt", sweep.run.prompt},         {"prompt_ids", sweep.run.prompt_ids},
            {"tokens", sweep.run.tokens},         {"energy_table", sweep.run.energy_table},
            {"gpu", sweep.run.gpu},               {"gpu_precision", sweep.run.gpu_precision},
-           {"batch", sweep.run.batch}};
+           {"batch", sweep.run.batch},           {"eval_text", sweep.run.eval_text},
+           {"eval_tokens", sweep.run.eval_tokens}};
   return {{"format", kResultsFormat}, {"sweep", sweep.path},     {"name", sweep.name},
           {"base_chip", sweep.base_chip}, {"run", run},          {"axes", sweep.axes},
           {"points", rows},           {"front", front_indices}};
@@ -149,8 +151,9 @@ struct Plot {
   int w() const { return width - left - right; }
   int h() const { return height - top - bottom; }
   Scale xs{1, 1}, ys{1, 1};
-  double x(double latency) const { return left + xs.at(latency, w()); }
-  double y(double energy) const { return top + h() - ys.at(energy, h()); }
+  std::string x_title = "latency per token (µs)", y_title = "energy per token (µJ)";
+  double x(double v) const { return left + xs.at(v, w()); }
+  double y(double v) const { return top + h() - ys.at(v, h()); }
 };
 
 std::string plot_axes(const Plot& p) {
@@ -165,11 +168,11 @@ std::string plot_axes(const Plot& p) {
                        p.top + p.h() - f * p.h() + 4, p.ys.value(f))
         << "\n";
   }
-  svg << fmt::format(R"(<text x="{}" y="{}" text-anchor="middle" class="title">latency per token (µs){}</text>)",
-                     p.left + p.w() / 2, p.height - 18, p.xs.log ? ", log scale" : "")
+  svg << fmt::format(R"(<text x="{}" y="{}" text-anchor="middle" class="title">{}{}</text>)", p.left + p.w() / 2,
+                     p.height - 18, p.x_title, p.xs.log ? ", log scale" : "")
       << fmt::format(R"svg(<text x="18" y="{}" text-anchor="middle" class="title" transform="rotate(-90 18 {})">)svg"
-                     R"(energy per token (µJ){}</text>)",
-                     p.top + p.h() / 2, p.top + p.h() / 2, p.ys.log ? ", log scale" : "")
+                     R"({}{}</text>)",
+                     p.top + p.h() / 2, p.top + p.h() / 2, p.y_title, p.ys.log ? ", log scale" : "")
       << "\n";
   return svg.str();
 }
@@ -238,6 +241,35 @@ std::string scatter(const json& rows) {
   return svg + plot_axes(p) + front_path(p, rows) + plot_points(p, rows, shade) + legend(p, shade) + "</svg>\n";
 }
 
+bool scored(const json& row) { return ok(row) && row["metrics"].value("bits_per_token", json()).is_number(); }
+
+// The accuracy frontier of a sweep that scores its points: bits per character against energy per
+// token, each point labelled with its settings (a sweep over models: which variant it is).
+std::string accuracy_scatter(const json& rows) {
+  Plot p;
+  p.x_title = "energy per token (µJ)";
+  p.y_title = "bits per token (per character: a character vocabulary)";
+  Range energy, bpc;
+  for (const json& row : rows)
+    if (scored(row)) energy.add(energy_uj(row)), bpc.add(row["metrics"]["bits_per_token"].get<double>());
+  std::string svg = fmt::format(R"(<svg class="chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" )"
+                                R"(aria-label="bits per token against energy per token">)" "\n",
+                                p.width, p.height, p.width, p.height);
+  p.xs = Scale(energy.min, energy.max);
+  p.ys = Scale(bpc.min, bpc.max);
+  svg += plot_axes(p);
+  for (const json& row : rows) {
+    if (!scored(row)) continue;
+    const double x = p.x(energy_uj(row)), y = p.y(row["metrics"]["bits_per_token"].get<double>());
+    svg += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="6" fill="#1f77b4"><title>point {}: {}&#10;{:.4g} µJ/token, )"
+                       R"({:.4g} bits/token</title></circle>)"
+                       R"(<text x="{:.1f}" y="{:.1f}" class="label">{}</text>)" "\n",
+                       x, y, cell(row["index"]), html_escape(row["label"].get<std::string>()), energy_uj(row),
+                       row["metrics"]["bits_per_token"].get<double>(), x + 9, y - 6, html_escape(row["label"].get<std::string>()));
+  }
+  return svg + "</svg>\n";
+}
+
 std::vector<std::string> point_cells(const json& row) {
   const json& m = row["metrics"];
   if (!ok(row)) return {cell(row["index"]), row["label"].get<std::string>(), "failed", "", "", "", "", "",
@@ -288,6 +320,33 @@ std::string results_html(const json& results) {
        "core's logic cells, chips/core_area.hpp) where every point has one, else by the cores used; the red "
        "staircase joins the Pareto front (no other point is better on both).</p>\n"
     << scatter(results["points"]);
+  bool any_scored = false;
+  for (const json& row : results["points"]) any_scored |= scored(row);
+  if (any_scored) {
+    std::vector<std::vector<std::string>> accuracy_rows;
+    for (const json& row : results["points"]) {
+      if (!scored(row)) continue;
+      const json& m = row["metrics"];
+      accuracy_rows.push_back({cell(row["index"]), row["label"].get<std::string>(),
+                               fmt::format("{:.4f}", m["bits_per_token"].get<double>()),
+                               fmt::format("{:.4g}", m["energy_per_token_pj"].get<double>() / 1e6),
+                               fmt::format("{:.4g}", m["dynamic_per_token_pj"].get<double>() / 1e6),
+                               fmt::format("{:.4g}", m["latency_per_token_cycles"].get<double>()),
+                               m["projection_input_rate"].is_number()
+                                   ? fmt::format("{:.4f}", m["projection_input_rate"].get<double>())
+                                   : std::string()});
+    }
+    h << "<h2>Bits per token against energy per token</h2>\n"
+      << fmt::format("<p class=\"note\">Each point's mapping scored on {} ({}), the integer contract the chip "
+                     "computes (eval --map).</p>\n",
+                     html_escape(run["eval_text"].get<std::string>()),
+                     run["eval_tokens"].get<int64_t>() > 0 ? "its first " + cell(run["eval_tokens"]) + " tokens"
+                                                           : std::string("the whole text"))
+      << accuracy_scatter(results["points"])
+      << html_table({"point", "settings", "bits/token", "energy/token (µJ)", "dynamic (µJ)", "cycles/token",
+                     "projection inputs non-zero"},
+                    accuracy_rows);
+  }
   h << "<h2>The Pareto front</h2>\n" << html_table(kTableHeader, front_rows);
   h << "<h2>Every point</h2>\n" << html_table(kTableHeader, all_rows);
   h << "</body>\n</html>\n";

@@ -311,6 +311,12 @@ void read_run(const config::ParsedConfig& parsed, const std::string& path, bool 
     run.gpu = resolved(path, run.gpu);
   run.gpu_precision = parsed.string("run.gpu_precision").value_or(run.gpu_precision);
   run.batch = parsed.integer("run.batch").value_or(run.batch);
+  run.eval_text = resolved(path, parsed.string("run.eval_text").value_or(""));
+  run.eval_tokens = parsed.integer("run.eval_tokens").value_or(0);
+  if (!run.eval_text.empty() && !std::filesystem::is_regular_file(run.eval_text))
+    sink.add(parsed.position("run.eval_text"), fmt::format("run.eval_text: {} is not a file", run.eval_text));
+  if (run.eval_text.empty() && run.eval_tokens > 0)
+    sink.add(parsed.position("run.eval_tokens"), "run.eval_tokens: set run.eval_text, the text it limits");
   if (both_prompts)
     sink.add(parsed.position("run.prompt_ids"), "run: give prompt or prompt_ids, not both");
   try {
@@ -412,7 +418,11 @@ const config::Schema& run_schema() {
                   gpu,
                   choice_param("gpu_precision", Need::defaulted, "bf16", {{"bf16", "", {}}, {"fp8", "", {}}, {"int8", "", {}}},
                                "report --gpu-precision"),
-                  batch};
+                  batch,
+                  config::string_param("eval_text", Need::optional,
+                                       "eval --map --text: a held-out text each point's mapping is scored on (bits "
+                                       "per character), relative to this file"),
+                  integer_param("eval_tokens", 0, 1e12, "eval --max-tokens: score only the first N tokens (0 = all)")};
     return config::Schema{run};
   }();
   return kSchema;

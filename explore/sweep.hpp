@@ -45,6 +45,10 @@ struct RunSetup {
   std::string gpu = "h100";  // a name of chips/gpu, or a resolved path
   std::string gpu_precision = "bf16";
   int64_t batch = 8;
+  // A held-out text every point's mapping is scored on (eval --map: bits per character, the
+  // accuracy axis of a frontier over models); empty: no scoring.
+  std::string eval_text;    // resolved path
+  int64_t eval_tokens = 0;  // eval --max-tokens (0: the whole text)
 };
 
 struct Sweep {

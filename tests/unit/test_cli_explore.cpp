@@ -191,6 +191,49 @@ TEST(CliExplore, AModelAxisComparesCheckpointsAndTheirCalibrationIsPartOfTheKey)
   fs::remove_all(dir);
 }
 
+// A sweep that scores its points on a text (run.eval_text): each point's bits per character are
+// what `eval --map` prints for its mapping, a spike-input variant carries its measured projection
+// rate, and the page draws bits per character against energy per token.
+TEST(CliExplore, AScoredSweepOverVariantsPutsBitsPerCharacterBesideEnergy) {
+  const fs::path dir = temp_dir("frontier");
+  const std::string excerpt = std::string(SPIKETILE_TEST_DATA) + "/heldout_excerpt.txt";
+  for (const char* name : {"tiny_l2_c32_v77_fp32", "tiny_l2_c32_v77_binary"}) {
+    fs::copy_file(std::string(SPIKETILE_TEST_DATA) + "/fixtures/" + name + ".pth", dir / (std::string(name) + ".pth"));
+    ASSERT_EQ(run_cli("calibrate --model " + (dir / (std::string(name) + ".pth")).string() + " --text " + excerpt +
+                      " --max-tokens 300 --progress off")
+                  .status,
+              0);
+  }
+  const fs::path sweep = dir / "sweep.yaml", out = dir / "out";
+  std::ofstream(sweep) << "version: 1\nrun: {prompt_ids: \"20,45\", tokens: 2, eval_text: " << excerpt
+                       << ", eval_tokens: 200}\ngrid:\n  model: [tiny_l2_c32_v77_fp32.pth, tiny_l2_c32_v77_binary.pth]\n"
+                          "  compile.objective: [cores]\n";
+  const auto ran = run_cli("explore " + sweep.string() + " -o " + out.string() + " --progress off");
+  ASSERT_EQ(ran.status, 0) << ran.output;
+  const json results = read_json(out / "results.json");
+  ASSERT_EQ(results["points"].size(), 2u);
+  for (const json& point : results["points"]) {
+    const fs::path map = out / "points" / point["hash"].get<std::string>().substr(0, 16) / "model.stmap";
+    const fs::path by_hand = dir / "eval.json";
+    const auto eval = run_cli("eval --map " + map.string() + " --text " + excerpt + " --max-tokens 200 --progress off --json " +
+                              by_hand.string());
+    ASSERT_EQ(eval.status, 0) << eval.output;
+    EXPECT_EQ(point["metrics"]["bits_per_token"], read_json(by_hand)["bits_per_token"]) << point["label"];
+  }
+  EXPECT_EQ(results["points"][0]["metrics"]["spike_input_steps"], 0);
+  EXPECT_EQ(results["points"][1]["metrics"]["spike_input_steps"], 1);
+  EXPECT_GT(results["points"][1]["metrics"]["projection_input_rate"].get<double>(), 0.0);
+  EXPECT_LT(results["points"][1]["metrics"]["projection_input_rate"].get<double>(), 1.0);
+  const auto rows = csv_rows(read_text(out / "results.csv"));
+  const auto bpc_column = std::find(rows[0].begin(), rows[0].end(), "bits_per_token");
+  ASSERT_NE(bpc_column, rows[0].end());
+  EXPECT_FALSE(rows[1][std::size_t(bpc_column - rows[0].begin())].empty());
+  const std::string html = read_text(out / "explore.html");
+  EXPECT_NE(html.find("Bits per token against energy per token"), std::string::npos);
+  EXPECT_NE(html.find("aria-label=\"bits per token against energy per token\""), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(CliExplore, OnePointIsOneSelfContainedCommandLine) {
   const fs::path dir = temp_dir("point");
   const fs::path sweep = dir / "sweep.yaml", out = dir / "out";

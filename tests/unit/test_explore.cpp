@@ -112,12 +112,14 @@ TEST(ExploreSweep, TheShippedSweepAndTheDocumentedExampleAreValid) {
   for (const auto& [relative, absolute] :
        std::vector<std::pair<std::string, std::string>>{{"../../models/", source + "/models/"},
                                                         {"../energy/", source + "/chips/energy/"},
-                                                        {"../default.yaml", source + "/chips/default.yaml"}})
+                                                        {"../default.yaml", source + "/chips/default.yaml"},
+                                                        {"../../tests/", source + "/tests/"}})
     for (std::size_t at = block.find(relative); at != std::string::npos; at = block.find(relative, at + absolute.size()))
       block.replace(at, relative.size(), absolute);
   const Sweep example = load_sweep(write_sweep("doc_example.yaml", block));
   EXPECT_EQ(example.points.size(), 2u * 3u * 2u + 1u);
   EXPECT_EQ(example.run.prompt, "the ");
+  EXPECT_EQ(example.run.eval_tokens, 20000);
 }
 
 TEST(ExploreSweep, AnImplementationAndItsParameterCanBothBeSet) {
