@@ -741,6 +741,49 @@ TEST(Report, GpuRooflineFollowsTheSpecSheet) {
   EXPECT_DOUBLE_EQ(h200.peak_dense_tensor_tflops, 989.4);
 }
 
+// The figures chips/gpu/h100.yaml and h200.yaml give the residency decision and its prices (the
+// same GH100 die), and the H100's device-memory bandwidth.
+constexpr double kHopperL2ResidentBytes = 25e6, kHopperL2BytesPerS = 5.5e12, kH100HbmBytesPerS = 3.35e12;
+constexpr double kHopperL2PjPerBit = 0.906, kHopperL2HighPjPerBit = 1.56;
+constexpr double kHopperHbmPjPerBit = 3.97, kHopperHbmLowPjPerBit = 2.54;
+
+// The L2 and energy-per-bit sections are checked like the energy tables' ranges: every problem
+// named with its line.
+TEST(Report, GpuSpecMemoryProblemsNameTheLine) {
+  const std::string path = ::testing::TempDir() + "/bad_gpu_memory.yaml";
+  std::ofstream(path) << "version: 1\nname: X\nvariant: SXM\nsources: none\npeak_dense_tensor_tflops: 1\n"
+                         "peak_fp32_tflops: 1\nmemory_bandwidth_tb_per_s: 1\nmemory_gb: 1\nboard_power_w: 1\n"
+                         "l2_cache:\n  size_mb: 10\n  resident_mb: 20\n  read_bandwidth_tb_per_s: 2\n"  // lines 10-13
+                         "energy_pj_per_bit:\n  hbm: 4\n"                                                    // 14-15
+                         "low_pj_per_bit:\n  hbm: 5\n  l2: 1\n"                                             // 16-18
+                         "high_pj_per_bit:\n  hbm: 3\n";                                                     // 19-20
+  try {
+    load_gpu_spec(path);
+    FAIL() << "expected GpuSpecError";
+  } catch (const GpuSpecError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("(5 problems)"), std::string::npos) << what;
+    EXPECT_NE(what.find(":12:"), std::string::npos) << what;
+    EXPECT_NE(what.find("l2_cache.resident_mb: 20 MB is more than the cache's size_mb (10 MB)"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("energy_pj_per_bit.l2 is missing"), std::string::npos) << what;
+    EXPECT_NE(what.find(":17:"), std::string::npos) << what;
+    EXPECT_NE(what.find("low_pj_per_bit.hbm: 5 pJ/bit is above energy_pj_per_bit.hbm (4 pJ/bit)"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find(":18:"), std::string::npos) << what;
+    EXPECT_NE(what.find("low_pj_per_bit.l2: a range end without energy_pj_per_bit.l2"), std::string::npos) << what;
+    EXPECT_NE(what.find(":20:"), std::string::npos) << what;
+    EXPECT_NE(what.find("high_pj_per_bit.hbm: 3 pJ/bit is below energy_pj_per_bit.hbm (4 pJ/bit)"), std::string::npos)
+        << what;
+  }
+  // The shipped specs give every figure, the ranges where their sources disagree.
+  const GpuSpec h200 = load_gpu_spec((kSourceDir / "chips/gpu/h200.yaml").string());
+  EXPECT_DOUBLE_EQ(h200.l2_resident_mb, 25);
+  EXPECT_DOUBLE_EQ(h200.hbm_energy.low, kHopperHbmLowPjPerBit);
+  EXPECT_DOUBLE_EQ(h200.hbm_energy.high, kHopperHbmPjPerBit);
+  EXPECT_DOUBLE_EQ(h200.l2_energy.low, kHopperL2PjPerBit);
+}
+
 TEST(Report, GpuSpecProblemsNameTheLine) {
   const std::string path = ::testing::TempDir() + "/bad_gpu.yaml";
   std::ofstream(path) << "version: 1\nname: X\nvariant: SXM\nsources: none\npeak_dense_tensor_tflops: fast\n"
@@ -770,7 +813,9 @@ TEST(Report, EveryGpuNumberCarriesASourceComment) {
       ++numbers;
       EXPECT_GT(m[1].length(), 3) << name << ": a number without a source: " << line;
     }
-    EXPECT_EQ(numbers, 10) << name;  // version, 7 spec figures (8-bit peaks included), 2 baseline byte widths
+    // version, 7 spec figures (8-bit peaks included), 3 of the L2, 2 energies per bit and 2 range ends,
+    // 2 baseline byte widths
+    EXPECT_EQ(numbers, 17) << name;
   }
 }
 
