@@ -68,6 +68,37 @@ config::Schema build_gpu_schema() {
        number("board_power_w", "W", "Maximum board power (TDP); the roofline charges it for the whole step.")},
       std::nullopt});
   schema.push_back(config::SectionSpec{
+      "l2_cache",
+      "The L2 cache, where the weights stay between steps when they fit (docs/report.md §3). Without this "
+      "section the baseline reads them from device memory every step.",
+      true,
+      {number("size_mb", "MB", "Capacity, 10^6 bytes."),
+       number("resident_mb", "MB",
+              "What data read by every SM can occupy: on a partitioned L2 each partition holds its own copy, "
+              "so one partition's share (at most size_mb)."),
+       number("read_bandwidth_tb_per_s", "TB/s", "Read bandwidth from resident_mb, 10^12 bytes per second.")},
+      std::nullopt});
+  // energy_pj_per_bit, and its low and high ends where sources disagree (as in energy tables).
+  const char* kEnergySections[] = {"energy_pj_per_bit", "low_pj_per_bit", "high_pj_per_bit"};
+  for (const char* section : kEnergySections) {
+    const std::string name = section;
+    const bool value = name == "energy_pj_per_bit";
+    const std::string end = name == "low_pj_per_bit" ? "low" : "high";
+    ParamSpec hbm = number("hbm", "pJ/bit",
+                           value ? "Energy to read one bit from device memory (HBM), for the data-movement rows."
+                                 : "The " + end + " end of energy_pj_per_bit.hbm where sources disagree.");
+    ParamSpec l2 = number("l2", "pJ/bit",
+                          value ? "Energy to read one bit from the L2 (needed with an l2_cache section)."
+                                : "The " + end + " end of energy_pj_per_bit.l2 where sources disagree.");
+    if (!value) hbm.need = Need::optional;
+    l2.need = Need::optional;
+    schema.push_back(config::SectionSpec{
+        name,
+        value ? "Energy per bit moved from each memory level; every figure with its source."
+              : "Where published sources disagree: the " + end + " end of the range they support (docs/report.md).",
+        true, {hbm, l2}, std::nullopt});
+  }
+  schema.push_back(config::SectionSpec{
       "baseline",
       "How the dense baseline holds the model on this GPU.",
       false,
@@ -75,6 +106,27 @@ config::Schema build_gpu_schema() {
        bytes("state_bytes", "4", "Bytes per recurrent-state element (4 = fp32).")},
       std::nullopt});
   return schema;
+}
+
+// One level's energy per bit and the ends of its range; an end the file does not state is the
+// value itself. An end on the wrong side of the value, or without one, is reported at its line.
+BitEnergy bit_energy(const config::ParsedConfig& parsed, const std::string& level, config::ProblemSink& sink) {
+  BitEnergy e;
+  e.pj = parsed.number("energy_pj_per_bit." + level).value_or(0);
+  e.low = e.high = e.pj;
+  for (const bool low : {true, false}) {
+    const std::string path = std::string(low ? "low" : "high") + "_pj_per_bit." + level;
+    const std::optional<double> end = parsed.number(path);
+    if (!end) continue;
+    if (!e.given())
+      sink.add(parsed.position(path), fmt::format("{}: a range end without energy_pj_per_bit.{}", path, level));
+    else if (low ? *end > e.pj : *end < e.pj)
+      sink.add(parsed.position(path), fmt::format("{}: {} pJ/bit is {} energy_pj_per_bit.{} ({} pJ/bit); a range's {} "
+                                                  "end must not be",
+                                                  path, *end, low ? "above" : "below", level, e.pj, low ? "low" : "high"));
+    (low ? e.low : e.high) = *end;
+  }
+  return e;
 }
 
 }  // namespace
@@ -107,6 +159,19 @@ GpuSpec load_gpu_spec(const std::string& path) {
   gpu.board_power_w = parsed.number("board_power_w").value_or(0);
   gpu.weight_bytes = int(parsed.integer("baseline.weight_bytes").value_or(2));
   gpu.state_bytes = int(parsed.integer("baseline.state_bytes").value_or(4));
+  gpu.l2_cache_mb = parsed.number("l2_cache.size_mb").value_or(0);
+  gpu.l2_resident_mb = parsed.number("l2_cache.resident_mb").value_or(0);
+  gpu.l2_read_bandwidth_tb_per_s = parsed.number("l2_cache.read_bandwidth_tb_per_s").value_or(0);
+  if (gpu.l2_resident_mb > gpu.l2_cache_mb)
+    sink.add(parsed.position("l2_cache.resident_mb"),
+             fmt::format("l2_cache.resident_mb: {} MB is more than the cache's size_mb ({} MB)", gpu.l2_resident_mb,
+                         gpu.l2_cache_mb));
+  gpu.hbm_energy = bit_energy(parsed, "hbm", sink);
+  gpu.l2_energy = bit_energy(parsed, "l2", sink);
+  if (parsed.has_section("l2_cache") && parsed.has_section("energy_pj_per_bit") && !gpu.l2_energy.given())
+    sink.add(parsed.position("energy_pj_per_bit"),
+             "energy_pj_per_bit.l2 is missing; a spec with an l2_cache section prices reads from it");
+  if (!sink.empty()) throw GpuSpecError(config::problems_headline("GPU spec", sink), sink.sorted());
   return gpu;
 }
 

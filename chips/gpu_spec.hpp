@@ -18,6 +18,13 @@ class GpuSpecError : public ConfigError {
 
 inline constexpr int kGpuSpecVersion = 1;
 
+// Energy to move one bit from a memory level, with the ends of the range its sources support
+// (both equal to `pj` where they agree; all 0 where the spec does not give the figure).
+struct BitEnergy {
+  double pj = 0, low = 0, high = 0;
+  bool given() const { return pj > 0; }
+};
+
 struct GpuSpec {
   int version = kGpuSpecVersion;
   std::string name;
@@ -31,6 +38,12 @@ struct GpuSpec {
   double memory_bandwidth_tb_per_s = 0; // 10^12 bytes per second
   double memory_gb = 0;
   double board_power_w = 0;             // maximum board power (TDP)
+  // The L2 cache, where a model small enough stays between steps (all 0 when the spec has no
+  // l2_cache section: the weights are then read from device memory every step).
+  double l2_cache_mb = 0;               // capacity, 10^6 bytes
+  double l2_resident_mb = 0;            // what data every SM reads can occupy (docs/report.md §3)
+  double l2_read_bandwidth_tb_per_s = 0;
+  BitEnergy hbm_energy, l2_energy;      // per bit read from device memory (HBM) and from the L2
   // How the dense baseline stores the model on this GPU.
   int weight_bytes = 2;                 // per weight (bf16)
   int state_bytes = 4;                  // per recurrent-state element (fp32)

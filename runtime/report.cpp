@@ -289,6 +289,15 @@ json measured_json(const std::vector<GpuMeasurement>& files) {
   return all;
 }
 
+std::string convention_row_name(const json& row) {
+  return fmt::format("GPU dense, 45 nm convention + DDR DRAM (Horowitz), batch {}", row["batch"].get<int>());
+}
+
+std::string gpu_memory_row_name(const std::string& gpu_name, const json& row) {
+  return fmt::format("GPU dense, 45 nm convention + {} {}, batch {}", gpu_name,
+                     row["gpu_memory"]["level"].get<std::string>(), row["batch"].get<int>());
+}
+
 std::string measured_row_name(const json& file, const json& row) {
   return fmt::format("{} measured, {} {}, batch {}", file["gpu"]["name"].get<std::string>(),
                      row["precision"].get<std::string>(), row["variant"].get<std::string>(), row["batch"].get<int>());
@@ -475,9 +484,71 @@ json per_step_rows(const ReportInputs& in, const ActionMapping& mapping, double 
   return per_token;
 }
 
-// The dense baseline's rows, per step: the 45 nm convention (compute and DRAM traffic priced with
-// the convention table) and the GPU roofline, at batch 1 and the report's batch. `prompt_tokens`
-// steps are known in advance and run as one batched pass per sequence.
+namespace {
+
+// The batches every dense baseline is shown at: 1 and the report's.
+std::vector<int> baseline_batches(const ReportInputs& in) {
+  std::vector<int> batches{1};
+  if (in.batch != 1) batches.push_back(in.batch);
+  return batches;
+}
+
+std::string megabytes(double bytes) { return fmt::format("{:.3g} MB", bytes / 1e6); }
+
+// A per-bit energy with the range its sources give: "0.906 pJ/bit (0.906 to 1.56 where sources disagree)".
+std::string per_bit(const BitEnergy& e) {
+  if (e.low == e.pj && e.high == e.pj) return fmt::format("{:g} pJ/bit", e.pj);
+  return fmt::format("{:g} pJ/bit ({:g} to {:g} where sources disagree)", e.pj, e.low, e.high);
+}
+
+}  // namespace
+
+WeightResidence weight_residence(const GpuSpec& gpu, const DenseWork& w, int batch) {
+  WeightResidence r;
+  r.held_bytes = w.weight_bytes + batch * w.state_held_bytes;
+  r.capacity_bytes = gpu.l2_resident_mb * 1e6;
+  r.in_l2 = r.capacity_bytes > 0 && r.held_bytes <= r.capacity_bytes;
+  r.bandwidth_tb_per_s = r.in_l2 ? gpu.l2_read_bandwidth_tb_per_s : gpu.memory_bandwidth_tb_per_s;
+  r.energy = r.in_l2 ? gpu.l2_energy : gpu.hbm_energy;
+  return r;
+}
+
+std::vector<std::string> memory_assumptions(const ReportInputs& in, const DenseWork& w) {
+  const GpuSpec& gpu = in.gpu;
+  std::vector<std::string> said;
+  for (int b : baseline_batches(in)) {
+    const WeightResidence r = weight_residence(gpu, w, b);
+    const std::string held = fmt::format("{} of weights + {} × {} of recurrent state = {}", megabytes(w.weight_bytes),
+                                         b, megabytes(w.state_held_bytes), megabytes(r.held_bytes));
+    if (r.capacity_bytes <= 0)
+      said.push_back(fmt::format("batch {}: weights and state read from HBM at {:g} TB/s every step: the spec gives "
+                                 "no L2 figures",
+                                 b, r.bandwidth_tb_per_s));
+    else
+      said.push_back(fmt::format(
+          "batch {}: weights and state {} in the {}'s L2{}: {} {} {}, what data every SM reads can occupy of its "
+          "{:g} MB L2 (each of its partitions keeps its own copy), read at {:g} TB/s",
+          b, r.in_l2 ? "resident" : "read from HBM, not resident", gpu.name, r.in_l2 ? "" : " (too large)", held,
+          r.in_l2 ? "<=" : ">", megabytes(r.capacity_bytes), gpu.l2_cache_mb, r.bandwidth_tb_per_s));
+  }
+  if (gpu.hbm_energy.given()) {
+    std::string levels = "HBM " + per_bit(gpu.hbm_energy);
+    if (gpu.l2_energy.given()) levels += ", L2 " + per_bit(gpu.l2_energy);
+    said.push_back(fmt::format(
+        "data movement beside the 45 nm convention: weight and state bytes read from where they reside at {}, a "
+        "state write priced as a read; the roofline charges board power, which contains the memory's, so these "
+        "per-bit figures price only those rows",
+        levels));
+  } else {
+    said.push_back("the spec gives no energy per bit for its memories: no data-movement row for this GPU's own memory");
+  }
+  return said;
+}
+
+// The dense baseline's rows, per step: the 45 nm convention (compute, and data movement priced
+// with the convention table's DDR-era DRAM and with the GPU's own memory where the weights
+// reside) and the GPU roofline, at batch 1 and the report's batch. `prompt_tokens` steps are
+// known in advance and run as one batched pass per sequence.
 std::pair<json, json> dense_baseline_rows(const ReportInputs& in, const DenseWork& w, int64_t prompt_tokens) {
   const EnergyTable& conv = in.convention_table;
   const double steps = double(in.stats.tokens.steps);
@@ -486,20 +557,31 @@ std::pair<json, json> dense_baseline_rows(const ReportInputs& in, const DenseWor
   const double dram_pj_per_byte = conv.energy_pj("dram.access") / 8;
   const double conv_compute_pj = macs * e_mac + price_pj(w.nonlinear, conv);
   json convention = json::array(), roofline = json::array();
-  std::vector<int> batches{1};
-  if (in.batch != 1) batches.push_back(in.batch);
-  for (int b : batches) {
+  for (int b : baseline_batches(in)) {
+    const WeightResidence residence = weight_residence(in.gpu, w, b);
     const double dram_bytes = weight_bytes / b + state_bytes;
+    json gpu_memory;  // null: the spec gives no energy per bit for where the weights reside
+    if (residence.energy.given()) {
+      const auto priced = [&](double pj_per_bit) { return dram_bytes * 8 * pj_per_bit; };
+      gpu_memory = {{"level", residence.level()},
+                    {"bytes", dram_bytes},
+                    {"pj_per_bit", residence.energy.pj},
+                    {"pj", priced(residence.energy.pj)},
+                    {"total_pj", conv_compute_pj + priced(residence.energy.pj)},
+                    {"low_total_pj", conv_compute_pj + priced(residence.energy.low)},
+                    {"high_total_pj", conv_compute_pj + priced(residence.energy.high)}};
+    }
     convention.push_back({{"batch", b},
                           {"compute_pj", conv_compute_pj},
                           {"mac_pj", macs * e_mac},
                           {"nonlinear_pj", conv_compute_pj - macs * e_mac},
                           {"dram_bytes", dram_bytes},
                           {"dram_pj", dram_bytes * dram_pj_per_byte},
-                          {"total_pj", conv_compute_pj + dram_bytes * dram_pj_per_byte}});
+                          {"total_pj", conv_compute_pj + dram_bytes * dram_pj_per_byte},
+                          {"gpu_memory", gpu_memory}});
     const double compute_s =
         b * (2 * macs / (in.gpu.peak_dense_tensor_tflops * 1e12) + nonlinear_ops / (in.gpu.peak_fp32_tflops * 1e12));
-    const double memory_s = (weight_bytes + b * state_bytes) / (in.gpu.memory_bandwidth_tb_per_s * 1e12);
+    const double memory_s = (weight_bytes + b * state_bytes) / (residence.bandwidth_tb_per_s * 1e12);
     const double step_s = std::max(compute_s, memory_s);
     // The prompt's tokens are known in advance, so a GPU takes them in one batched pass per
     // sequence: the compute of all of them, the weights read once. The run's mean per token then
@@ -509,6 +591,9 @@ std::pair<json, json> dense_baseline_rows(const ReportInputs& in, const DenseWor
     const double decode_pj = in.gpu.board_power_w * step_s / b * 1e12;
     const double prefill_pj = prompt_tokens ? in.gpu.board_power_w * prefill_step_s / (b * double(prompt_tokens)) * 1e12 : 0.0;
     roofline.push_back({{"batch", b},
+                        {"weights_in", residence.level()},
+                        {"held_bytes", residence.held_bytes},
+                        {"memory_bandwidth_tb_per_s", residence.bandwidth_tb_per_s},
                         {"compute_s", compute_s},
                         {"memory_s", memory_s},
                         {"step_s", step_s},
@@ -553,8 +638,18 @@ json versus_rows(const ReportInputs& in, const json& chip_json, double conv_comp
   add_versus("GPU dense, 45 nm convention, compute only", conv_compute_pj, "MACs × E_MAC + element-wise ops", json(),
              json());
   for (const auto& row : convention)
-    add_versus(fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>()),
-               row["total_pj"].get<double>(), "compute + weight and state bytes × dram.access / 8", json(), json());
+    add_versus(convention_row_name(row), row["total_pj"].get<double>(),
+               "compute + weight and state bytes × dram.access / 8 (Horowitz's DDR-era DRAM)", json(), json());
+  for (const auto& row : convention) {
+    if (row["gpu_memory"].is_null()) continue;
+    const json& memory = row["gpu_memory"];
+    add_versus(gpu_memory_row_name(in.gpu.name, row), memory["total_pj"].get<double>(),
+               fmt::format("compute + weight and state bytes × {} {:g} pJ/bit ({} to {} where sources disagree)",
+                           memory["level"].get<std::string>(), memory["pj_per_bit"].get<double>(),
+                           format_energy_pj(memory["low_total_pj"].get<double>()),
+                           format_energy_pj(memory["high_total_pj"].get<double>())),
+               json(), json());
+  }
   for (const auto& row : roofline)
     add_versus(fmt::format("{} {} roofline, batch {}", in.gpu.name, in.gpu.variant, row["batch"].get<int>()),
                row["energy_per_token_run_pj"].get<double>(),
@@ -590,6 +685,14 @@ json inputs_json(const ReportInputs& in) {
           {"encoding", graded_encoding_name(in.encoding)}};
 }
 
+namespace {
+// null where the spec does not give the figure.
+json bit_energy_json(const BitEnergy& e) {
+  if (!e.given()) return nullptr;
+  return {{"pj", e.pj}, {"low", e.low}, {"high", e.high}};
+}
+}  // namespace
+
 json gpu_spec_json(const ReportInputs& in) {
   return {{"name", in.gpu.name},
           {"variant", in.gpu.variant},
@@ -599,6 +702,11 @@ json gpu_spec_json(const ReportInputs& in) {
           {"peak_fp32_tflops", in.gpu.peak_fp32_tflops},
           {"memory_bandwidth_tb_per_s", in.gpu.memory_bandwidth_tb_per_s},
           {"board_power_w", in.gpu.board_power_w},
+          {"l2_cache_mb", in.gpu.l2_cache_mb},
+          {"l2_resident_mb", in.gpu.l2_resident_mb},
+          {"l2_read_bandwidth_tb_per_s", in.gpu.l2_read_bandwidth_tb_per_s},
+          {"hbm_pj_per_bit", bit_energy_json(in.gpu.hbm_energy)},
+          {"l2_pj_per_bit", bit_energy_json(in.gpu.l2_energy)},
           {"weight_bytes", in.gpu.weight_bytes},
           {"state_bytes", in.gpu.state_bytes}};
 }
@@ -817,31 +925,36 @@ json build_report(const ReportInputs& in) {
   const double weight_bytes = weight_elements * in.gpu.weight_bytes;
   const int kStateVectorsPerLayer = 7;  // att and ffn token shift, WKV a, b, p, two LIF membranes
   const double state_elements = double(kStateVectorsPerLayer) * L * C;
-  const double state_bytes = 2 * state_elements * in.gpu.state_bytes;  // read and written every step
+  const double state_held_bytes = state_elements * in.gpu.state_bytes;
+  const double state_bytes = 2 * state_held_bytes;  // read and written every step
+  const DenseWork work{macs, nonlinear_ops, nonlinear, weight_bytes, state_bytes, state_held_bytes};
 
   json gpu;
   gpu["spec"] = gpu_spec_json(in);
   gpu["assumptions"] = {
       "the same model runs densely, one token step at a time as an RNN (no T² attention): every weight "
       "multiplies every input, zeros included",
-      fmt::format("weights stored at {} byte{} ({}) and read from device memory once per step (shared by the "
-                  "batch); the embedding table contributes one row; the matrix products at the {} tensor peak, "
-                  "{:g} TFLOP/s dense",
+      fmt::format("weights stored at {} byte{} ({}) and read once per step (shared by the batch) from where they "
+                  "reside (below); the embedding table contributes one row; the matrix products at the {} tensor "
+                  "peak, {:g} TFLOP/s dense",
                   in.gpu.weight_bytes, in.gpu.weight_bytes == 1 ? "" : "s", in.gpu_precision, in.gpu_precision,
                   in.gpu.peak_dense_tensor_tflops),
       fmt::format("recurrent state ({} vectors of n_embd per layer) at {} bytes per element, read and written once "
                   "per step per sequence",
                   kStateVectorsPerLayer, in.gpu.state_bytes),
-      "activations stay on chip (registers, shared memory, L2): no device-memory traffic for them",
+      "activations stay on chip (registers, shared memory, L2): no memory traffic counted for them",
       "roofline: step time = max(compute, memory); compute = 2·MACs / dense tensor peak + element-wise ops / "
-      "fp32 peak, each element-wise op (SFU op or neuron update of the counts) one FLOP",
+      "fp32 peak, each element-wise op (SFU op or neuron update of the counts) one FLOP; memory = weight and "
+      "state bytes / the bandwidth of where they reside",
       "roofline energy = board power (TDP) × step time / batch: the board is charged at full power for the whole "
       "step",
       "kernel-launch and synchronisation overheads are ignored, so roofline times are lower bounds (for a model "
       "this small a real GPU step is launch-bound, far slower)",
       fmt::format("45 nm convention: MACs × E_MAC (= {} synaptic_op.graded), element-wise ops at the same "
-                  "table's sfu.* and neuron_update.* prices, DRAM traffic at its dram.access per 64 bits",
+                  "table's sfu.* and neuron_update.* prices; its DDR DRAM rows charge the weight and state bytes at "
+                  "its dram.access per 64 bits (Horowitz's DDR-era DRAM)",
                   conv.name)};
+  for (const std::string& said : memory_assumptions(in, work)) gpu["assumptions"].push_back(said);
   gpu["dense_per_token"] = {{"macs", macs},
                             {"flops", 2 * macs + nonlinear_ops},
                             {"nonlinear_ops", nonlinear_ops},
@@ -854,7 +967,7 @@ json build_report(const ReportInputs& in) {
   const double conv_compute_pj = macs * e_mac + price_pj(nonlinear, conv);
   // Prompt tokens the run took before generating (all of a teacher-forced text), at most its steps.
   const int64_t prompt_tokens = std::min<int64_t>(int64_t(s.tokens.prompt.size()), s.tokens.steps);
-  const auto [convention, roofline] = dense_baseline_rows(in, {macs, nonlinear_ops, nonlinear, weight_bytes, state_bytes}, prompt_tokens);
+  const auto [convention, roofline] = dense_baseline_rows(in, work, prompt_tokens);
   gpu["convention_45nm"] = convention;
   gpu["roofline"] = roofline;
   gpu["measured"] = measured_json(in.gpu_measured);

@@ -98,6 +98,11 @@ struct ReportInputs {
 // CSV and HTML forms show is read from this object, so they cannot disagree.
 nlohmann::json build_report(const ReportInputs& in);
 
+// "GPU dense, 45 nm convention + DDR DRAM (Horowitz), batch 8": a gpu.convention_45nm row by name.
+std::string convention_row_name(const nlohmann::json& row);
+// "GPU dense, 45 nm convention + H100 L2, batch 8": the same row's data movement priced at the
+// GPU's own memory where the weights reside (its gpu_memory object, which must not be null).
+std::string gpu_memory_row_name(const std::string& gpu_name, const nlohmann::json& row);
 // "NVIDIA H100 80GB HBM3 measured, fp16 graph, batch 8": a row of gpu.measured[].rows by name.
 std::string measured_row_name(const nlohmann::json& file, const nlohmann::json& row);
 

@@ -473,11 +473,13 @@ std::string report_html(const json& r) {
   h << "</ul>\n";
   std::vector<std::vector<std::string>> roof_rows;
   for (const auto& p : gpu["roofline"])
-    roof_rows.push_back({number(p["batch"]), fmt::format("{:.3g} µs", p["compute_s"].get<double>() * 1e6),
+    roof_rows.push_back({number(p["batch"]), p["weights_in"].get<std::string>(),
+                         fmt::format("{:.3g} µs", p["compute_s"].get<double>() * 1e6),
                          fmt::format("{:.3g} µs", p["memory_s"].get<double>() * 1e6), p["bound"].get<std::string>(),
                          fmt::format("{:.4g}", p["tokens_per_s"].get<double>()),
                          format_energy_pj(p["energy_per_token_pj"].get<double>())});
-  h << table({"batch", "compute time", "memory time", "bound", step + "s/s", "energy per " + step}, roof_rows);
+  h << table({"batch", "weights read from", "compute time", "memory time", "bound", step + "s/s", "energy per " + step},
+             roof_rows);
   if (!gpu["measured"].is_null())
     for (const auto& file : gpu["measured"]) {
       h << "<h3>Measured on " << escape(file["gpu"]["name"].get<std::string>()) << "</h3>\n<p class=\"note\">"

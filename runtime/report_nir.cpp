@@ -122,7 +122,8 @@ json build_nir_report(const ReportInputs& in) {
   w.nonlinear["neuron_update.lif"] = double(neurons);
   w.nonlinear_ops = double(neurons);
   w.weight_bytes = double(nir.weight_elements) * in.gpu.weight_bytes;
-  w.state_bytes = 2 * double(nir.state_elements) * in.gpu.state_bytes;  // read and written every step
+  w.state_held_bytes = double(nir.state_elements) * in.gpu.state_bytes;
+  w.state_bytes = 2 * w.state_held_bytes;  // read and written every step
   const auto [convention, roofline] = dense_baseline_rows(in, w, 0);
   const double conv_compute_pj = w.macs * conv.energy_pj("synaptic_op.graded") + price_pj(w.nonlinear, conv);
   json gpu;
@@ -132,18 +133,21 @@ json build_nir_report(const ReportInputs& in) {
       "synapse the chip stores multiplies its input every step, zeros and silent neurons included; a "
       "convolution's MACs are its taps, not a dense matrix",
       fmt::format("the graph's own weights (a shared convolution weight once) stored at {} byte{} ({}) and read "
-                  "from device memory once per step (shared by the batch); the products at the {} tensor peak, "
+                  "once per step (shared by the batch) from where they reside (below); the products at the {} tensor peak, "
                   "{:g} TFLOP/s dense",
                   in.gpu.weight_bytes, in.gpu.weight_bytes == 1 ? "" : "s", in.gpu_precision, in.gpu_precision,
                   in.gpu.peak_dense_tensor_tflops),
       fmt::format("neuron state ({} membranes and synaptic currents) at {} bytes per element, read and written once "
                   "per step per sequence; one element-wise FLOP per neuron and step",
                   nir.state_elements, in.gpu.state_bytes),
-      "roofline: step time = max(compute, memory); energy = board power (TDP) × step time / batch; kernel-launch "
-      "overheads ignored, so roofline times are lower bounds",
+      "roofline: step time = max(compute, memory), memory = weight and state bytes / the bandwidth of where they "
+      "reside; energy = board power (TDP) × step time / batch; kernel-launch overheads ignored, so roofline times "
+      "are lower bounds",
       fmt::format("45 nm convention: MACs × E_MAC (= {} synaptic_op.graded), neuron updates at its "
-                  "neuron_update.lif, DRAM traffic at its dram.access per 64 bits",
+                  "neuron_update.lif; its DDR DRAM rows charge the weight and state bytes at its dram.access per 64 "
+                  "bits (Horowitz's DDR-era DRAM)",
                   conv.name)};
+  for (const std::string& said : memory_assumptions(in, w)) gpu["assumptions"].push_back(said);
   gpu["dense_per_token"] = {{"macs", w.macs},
                             {"flops", 2 * w.macs + w.nonlinear_ops},
                             {"nonlinear_ops", w.nonlinear_ops},

@@ -41,12 +41,28 @@ nlohmann::json chip_section(const ReportInputs& in, const ActionCounts& run_acti
 nlohmann::json per_step_rows(const ReportInputs& in, const ActionMapping& mapping, double lif_share);
 
 // What a dense engine does per step: MACs, element-wise ops (and which), and the bytes of weights
-// and recurrent state it moves.
+// and recurrent state it moves (state_bytes: read and written, per sequence) and holds
+// (state_held_bytes: one copy, per sequence).
 struct DenseWork {
   double macs = 0, nonlinear_ops = 0;
   ActionCounts nonlinear;
-  double weight_bytes = 0, state_bytes = 0;
+  double weight_bytes = 0, state_bytes = 0, state_held_bytes = 0;
 };
+// Where a decode step of `batch` sequences reads the weights and state from: the L2 when they fit
+// in what the GPU spec says data every SM reads can occupy (l2_cache.resident_mb), else device
+// memory (docs/report.md §3).
+struct WeightResidence {
+  bool in_l2 = false;
+  double held_bytes = 0;      // weights + batch × state_held_bytes
+  double capacity_bytes = 0;  // l2_cache.resident_mb in bytes (0: the spec gives no L2)
+  double bandwidth_tb_per_s = 0;
+  BitEnergy energy;           // per bit read from there (not given: pj 0)
+  std::string level() const { return in_l2 ? "L2" : "HBM"; }
+};
+WeightResidence weight_residence(const GpuSpec& gpu, const DenseWork& w, int batch);
+// The assumptions the dense baseline's memory rests on, each with its figures: where the weights
+// reside at every batch and why (the sizes compared), and the energy per bit of each level.
+std::vector<std::string> memory_assumptions(const ReportInputs& in, const DenseWork& w);
 // The report's "inputs" (stats, tables, chip, GPU, batch, encoding) and the GPU's "spec".
 nlohmann::json inputs_json(const ReportInputs& in);
 nlohmann::json gpu_spec_json(const ReportInputs& in);

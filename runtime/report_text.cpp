@@ -217,9 +217,9 @@ void print_report_summary(std::FILE* out, const json& r, bool paper_detail) {
                or_dash(v["tokens_per_s"], [](double t) { return si(t, ""); }),
                or_dash(v["edp_pj_s"], [](double e) { return fmt::format("{:.3g}", e); }));
   for (const auto& p : gpu["roofline"])
-    fmt::print(out, "  {} roofline batch {}: {:.3g} µs per step, {}-bound, {} tokens/s\n",
+    fmt::print(out, "  {} roofline batch {}: {:.3g} µs per step, {}-bound, weights in {}, {} tokens/s\n",
                gpu["spec"]["name"].get<std::string>(), p["batch"].get<int>(), p["step_s"].get<double>() * 1e6,
-               p["bound"].get<std::string>(), si(p["tokens_per_s"].get<double>(), ""));
+               p["bound"].get<std::string>(), p["weights_in"].get<std::string>(), si(p["tokens_per_s"].get<double>(), ""));
   if (!gpu["measured"].is_null())
     for (const auto& file : gpu["measured"]) print_measured_gpu(out, file);
   fmt::print(out, "  GPU numbers: {}\n", gpu["spec"]["sources"].get<std::string>());

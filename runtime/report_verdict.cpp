@@ -36,11 +36,12 @@ std::string chip_energy_term(const json& chip) {
 
 std::string roofline_term(const json& row, const std::string& step) {
   const bool memory = row["bound"] == "memory";
+  const std::string weights = fmt::format("weights in {}", row["weights_in"].get<std::string>());
   if (step != "token")
-    return fmt::format("board power over a {}-bound step of {:.3g} µs", memory ? "memory" : "compute",
-                       row["step_s"].get<double>() * 1e6);
-  return fmt::format("board power over a {}-bound decode step of {:.3g} µs (the prompt batched)",
-                     memory ? "memory" : "compute", row["step_s"].get<double>() * 1e6);
+    return fmt::format("board power over a {}-bound step of {:.3g} µs ({})", memory ? "memory" : "compute",
+                       row["step_s"].get<double>() * 1e6, weights);
+  return fmt::format("board power over a {}-bound decode step of {:.3g} µs ({}, the prompt batched)",
+                     memory ? "memory" : "compute", row["step_s"].get<double>() * 1e6, weights);
 }
 
 // One comparison, lower_is_better for energy, latency and EDP, not for throughput.
@@ -107,13 +108,20 @@ json report_verdict(const json& r) {
 
   const json& gpu = r["gpu"];
   const std::string gpu_name = gpu["spec"]["name"].get<std::string>();
-  for (const auto& row : gpu["convention_45nm"]) {
-    const double pj = row["total_pj"].get<double>(), dram = row["dram_pj"].get<double>();
+  // The 45 nm convention's rows have no time: energy only, with the share their memory traffic takes.
+  const auto energy_only = [&](const std::string& baseline, double pj, double memory_pj, const std::string& memory) {
     json comparisons = json::array();
     comparisons.push_back(compare("energy per " + step, "pJ", chip.pj, pj, true, chip.energy_term,
-                                  fmt::format("DRAM traffic {:.0f} % of its energy", pj > 0 ? 100 * dram / pj : 0.0)));
-    verdict.push_back({{"baseline", fmt::format("GPU dense, 45 nm convention + DRAM, batch {}", row["batch"].get<int>())},
-                       {"comparisons", comparisons}});
+                                  fmt::format("{} traffic {:.0f} % of its energy", memory, pj > 0 ? 100 * memory_pj / pj : 0.0)));
+    verdict.push_back({{"baseline", baseline}, {"comparisons", comparisons}});
+  };
+  for (const auto& row : gpu["convention_45nm"])
+    energy_only(convention_row_name(row), row["total_pj"].get<double>(), row["dram_pj"].get<double>(), "DDR DRAM");
+  for (const auto& row : gpu["convention_45nm"]) {
+    if (row["gpu_memory"].is_null()) continue;
+    const json& memory = row["gpu_memory"];
+    energy_only(gpu_memory_row_name(gpu_name, row), memory["total_pj"].get<double>(), memory["pj"].get<double>(),
+                memory["level"].get<std::string>());
   }
   for (const auto& row : gpu["roofline"]) {
     // Energy: the run's mean per token, the prompt in one batched pass, as the chip's is its run mean.

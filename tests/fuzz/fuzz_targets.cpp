@@ -343,6 +343,18 @@ void fuzz_gpu_yaml(const uint8_t* data, std::size_t size) {
   if (gpu.weight_bytes <= 0 || gpu.state_bytes <= 0)
     throw FuzzFinding(fmt::format("accepted GPU spec '{}' stores {} bytes per weight and {} per state element",
                                   gpu.name, gpu.weight_bytes, gpu.state_bytes));
+  // Weights resident in the L2 are read at its bandwidth, and a resident share never exceeds the cache.
+  if (gpu.l2_resident_mb > 0 && !(std::isfinite(gpu.l2_read_bandwidth_tb_per_s) && gpu.l2_read_bandwidth_tb_per_s > 0))
+    throw FuzzFinding(fmt::format("accepted GPU spec '{}' holds weights in an L2 read at {} TB/s", gpu.name,
+                                  gpu.l2_read_bandwidth_tb_per_s));
+  if (gpu.l2_resident_mb > gpu.l2_cache_mb)
+    throw FuzzFinding(fmt::format("accepted GPU spec '{}' holds {} MB in a {} MB L2", gpu.name, gpu.l2_resident_mb,
+                                  gpu.l2_cache_mb));
+  // A range brackets its value.
+  for (const BitEnergy& e : {gpu.hbm_energy, gpu.l2_energy})
+    if (e.low > e.pj || e.high < e.pj)
+      throw FuzzFinding(fmt::format("accepted GPU spec '{}' with an energy range {}..{} around {} pJ/bit", gpu.name,
+                                    e.low, e.high, e.pj));
 }
 
 void fuzz_nir(const uint8_t* data, std::size_t size) {

@@ -702,8 +702,10 @@ TEST(Report, GpuRooflineFollowsTheSpecSheet) {
   const json& b4 = r["gpu"]["roofline"][1];
   EXPECT_EQ(b1["batch"], 1);
   EXPECT_EQ(b4["batch"], 4);
-  EXPECT_NEAR(b1["memory_s"].get<double>(), (weight_bytes + state_bytes) / 3.35e12, 1e-24);
-  EXPECT_NEAR(b4["memory_s"].get<double>(), (weight_bytes + 4 * state_bytes) / 3.35e12, 1e-24);
+  // A few hundred bytes: resident in the L2, read at its 5.5 TB/s (chips/gpu/h100.yaml, [C]).
+  EXPECT_EQ(b1["weights_in"], "L2");
+  EXPECT_NEAR(b1["memory_s"].get<double>(), (weight_bytes + state_bytes) / 5.5e12, 1e-24);
+  EXPECT_NEAR(b4["memory_s"].get<double>(), (weight_bytes + 4 * state_bytes) / 5.5e12, 1e-24);
   EXPECT_EQ(b1["bound"], "memory");
   EXPECT_NEAR(b1["energy_per_token_pj"].get<double>(), 700 * b1["step_s"].get<double>() * 1e12, 1e-6);
   EXPECT_NEAR(b4["tokens_per_s"].get<double>(), 4 / b4["step_s"].get<double>(), 1e-3);
@@ -741,6 +743,149 @@ TEST(Report, GpuRooflineFollowsTheSpecSheet) {
   EXPECT_DOUBLE_EQ(h200.peak_dense_tensor_tflops, 989.4);
 }
 
+// The figures chips/gpu/h100.yaml and h200.yaml give the residency decision and its prices (the
+// same GH100 die), and the H100's device-memory bandwidth.
+constexpr double kHopperL2ResidentBytes = 25e6, kHopperL2BytesPerS = 5.5e12, kH100HbmBytesPerS = 3.35e12;
+constexpr double kHopperL2PjPerBit = 0.906, kHopperL2HighPjPerBit = 1.56;
+constexpr double kHopperHbmPjPerBit = 3.97, kHopperHbmLowPjPerBit = 2.54;
+
+// The L2 and energy-per-bit sections are checked like the energy tables' ranges: every problem
+// named with its line.
+TEST(Report, GpuSpecMemoryProblemsNameTheLine) {
+  const std::string path = ::testing::TempDir() + "/bad_gpu_memory.yaml";
+  std::ofstream(path) << "version: 1\nname: X\nvariant: SXM\nsources: none\npeak_dense_tensor_tflops: 1\n"
+                         "peak_fp32_tflops: 1\nmemory_bandwidth_tb_per_s: 1\nmemory_gb: 1\nboard_power_w: 1\n"
+                         "l2_cache:\n  size_mb: 10\n  resident_mb: 20\n  read_bandwidth_tb_per_s: 2\n"  // lines 10-13
+                         "energy_pj_per_bit:\n  hbm: 4\n"                                                    // 14-15
+                         "low_pj_per_bit:\n  hbm: 5\n  l2: 1\n"                                             // 16-18
+                         "high_pj_per_bit:\n  hbm: 3\n";                                                     // 19-20
+  try {
+    load_gpu_spec(path);
+    FAIL() << "expected GpuSpecError";
+  } catch (const GpuSpecError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("(5 problems)"), std::string::npos) << what;
+    EXPECT_NE(what.find(":12:"), std::string::npos) << what;
+    EXPECT_NE(what.find("l2_cache.resident_mb: 20 MB is more than the cache's size_mb (10 MB)"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("energy_pj_per_bit.l2 is missing"), std::string::npos) << what;
+    EXPECT_NE(what.find(":17:"), std::string::npos) << what;
+    EXPECT_NE(what.find("low_pj_per_bit.hbm: 5 pJ/bit is above energy_pj_per_bit.hbm (4 pJ/bit)"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find(":18:"), std::string::npos) << what;
+    EXPECT_NE(what.find("low_pj_per_bit.l2: a range end without energy_pj_per_bit.l2"), std::string::npos) << what;
+    EXPECT_NE(what.find(":20:"), std::string::npos) << what;
+    EXPECT_NE(what.find("high_pj_per_bit.hbm: 3 pJ/bit is below energy_pj_per_bit.hbm (4 pJ/bit)"), std::string::npos)
+        << what;
+  }
+  // The shipped specs give every figure, the ranges where their sources disagree.
+  const GpuSpec h200 = load_gpu_spec((kSourceDir / "chips/gpu/h200.yaml").string());
+  EXPECT_DOUBLE_EQ(h200.l2_resident_mb, 25);
+  EXPECT_DOUBLE_EQ(h200.hbm_energy.low, kHopperHbmLowPjPerBit);
+  EXPECT_DOUBLE_EQ(h200.hbm_energy.high, kHopperHbmPjPerBit);
+  EXPECT_DOUBLE_EQ(h200.l2_energy.low, kHopperL2PjPerBit);
+}
+
+// tiny_stats()'s two steps on a model of another shape: the dense baseline's memory depends only
+// on the shape (weights and recurrent state), so the added layers may have counted nothing.
+RunStats stats_of_shape(int64_t L, int64_t C, int64_t V) {
+  RunStats s = tiny_stats();
+  s.model = {"shaped.pth", int(L), int(C), int(V), 2 * V * C + L * (13 * C * C + 11 * C) + 4 * C, 8, 8, 16};  // spikegpt.md §5.2
+  s.counts.sum.layers.resize(std::size_t(L));
+  return s;
+}
+
+std::string assumption_with(const json& report, const std::string& text) {
+  for (const auto& a : report["gpu"]["assumptions"])
+    if (a.get<std::string>().find(text) != std::string::npos) return a.get<std::string>();
+  ADD_FAILURE() << "no assumption says '" << text << "': " << report["gpu"]["assumptions"].dump(1);
+  return "";
+}
+
+// The shipped model (L4 C192 V77) keeps its 3.9 MB of bf16 weights in the H100's L2: they and the
+// batch's state fit in the 25 MB one of its two partitions holds, so a decode step reads them at
+// the L2's bandwidth and the data-movement row prices them at the L2's energy per bit; the
+// assumptions say so with the sizes compared.
+TEST(Report, ShippedModelWeightsAreResidentInTheL2AndPricedThere) {
+  const double L = 4, C = 192, V = 77;
+  const double weight_bytes = (2 * V * C + L * (13 * C * C + 11 * C) + 4 * C - V * C + C) * 2;  // one embedding row
+  const double state_held = 7 * L * C * 4, state_moved = 2 * state_held;  // fp32, read and written
+  ASSERT_DOUBLE_EQ(weight_bytes, 3882240);
+  ReportInputs in = inputs_for(stats_of_shape(4, 192, 77));  // batch 1 and 4
+  const json r = build_report(in);
+  for (int i : {0, 1}) {
+    const json& roof = r["gpu"]["roofline"][i];
+    const double b = roof["batch"].get<double>();
+    EXPECT_EQ(roof["weights_in"], "L2") << "batch " << b;
+    EXPECT_DOUBLE_EQ(roof["held_bytes"].get<double>(), weight_bytes + b * state_held);
+    EXPECT_LE(weight_bytes + b * state_held, kHopperL2ResidentBytes);
+    EXPECT_NEAR(roof["memory_s"].get<double>(), (weight_bytes + b * state_moved) / kHopperL2BytesPerS, 1e-20);
+    const json& conv = r["gpu"]["convention_45nm"][i];
+    const json& memory = conv["gpu_memory"];
+    const double bits = (weight_bytes / b + state_moved) * 8;
+    const double compute = conv["compute_pj"].get<double>();
+    EXPECT_EQ(memory["level"], "L2");
+    EXPECT_NEAR(memory["pj"].get<double>(), bits * kHopperL2PjPerBit, 1e-3);
+    EXPECT_NEAR(memory["total_pj"].get<double>(), compute + bits * kHopperL2PjPerBit, 1e-3);
+    EXPECT_NEAR(memory["low_total_pj"].get<double>(), compute + bits * kHopperL2PjPerBit, 1e-3);  // no low end stated
+    EXPECT_NEAR(memory["high_total_pj"].get<double>(), compute + bits * kHopperL2HighPjPerBit, 1e-3);
+    // The Horowitz DDR row keeps its meaning beside it.
+    EXPECT_NEAR(conv["dram_pj"].get<double>(), (weight_bytes / b + state_moved) / 8 * 1300, 1e-3);
+  }
+  EXPECT_EQ(assumption_with(r, "batch 1: "),
+            "batch 1: weights and state resident in the H100's L2: 3.88 MB of weights + 1 × 0.0215 MB of recurrent "
+            "state = 3.9 MB <= 25 MB, what data every SM reads can occupy of its 50 MB L2 (each of its partitions "
+            "keeps its own copy), read at 5.5 TB/s");
+  EXPECT_NE(assumption_with(r, "data movement").find("L2 0.906 pJ/bit (0.906 to 1.56 where sources disagree)"),
+            std::string::npos);
+  // The chip-vs-GPU table names the row by the GPU and the level.
+  bool named = false;
+  for (const auto& v : r["chip_vs_gpu"]) named |= v["name"] == "GPU dense, 45 nm convention + H100 L2, batch 4";
+  EXPECT_TRUE(named) << r["chip_vs_gpu"].dump(1);
+  EXPECT_NE(summary_text(r).find("H100 roofline batch 1: "), std::string::npos);
+  EXPECT_NE(summary_text(r).find("-bound, weights in L2, "), std::string::npos);
+}
+
+// A model too large for the L2's 25 MB (GPT-2 small's shape: 131 M weights, 261 MB in bf16), a
+// batch whose state overflows it, and a spec without L2 figures all leave the weights in HBM: read
+// at the device-memory bandwidth and priced at HBM's energy per bit, the assumptions saying why.
+TEST(Report, WeightsTooLargeForTheL2AreReadFromHbm) {
+  const double L = 12, C = 768, V = 50277;
+  const double weight_bytes = (2 * V * C + L * (13 * C * C + 11 * C) + 4 * C - V * C + C) * 2;
+  const double state_moved = 2 * 7 * L * C * 4;
+  const json r = build_report(inputs_for(stats_of_shape(12, 768, 50277)));
+  const json& roof = r["gpu"]["roofline"][0];
+  EXPECT_EQ(roof["weights_in"], "HBM");
+  EXPECT_GT(weight_bytes, kHopperL2ResidentBytes);
+  EXPECT_NEAR(roof["memory_s"].get<double>(), (weight_bytes + state_moved) / kH100HbmBytesPerS, 1e-18);
+  const json& conv = r["gpu"]["convention_45nm"][0];
+  const double bits = (weight_bytes + state_moved) * 8, compute = conv["compute_pj"].get<double>();
+  EXPECT_EQ(conv["gpu_memory"]["level"], "HBM");
+  EXPECT_NEAR(conv["gpu_memory"]["total_pj"].get<double>(), compute + bits * kHopperHbmPjPerBit, 1);
+  EXPECT_NEAR(conv["gpu_memory"]["low_total_pj"].get<double>(), compute + bits * kHopperHbmLowPjPerBit, 1);
+  EXPECT_NEAR(conv["gpu_memory"]["high_total_pj"].get<double>(), compute + bits * kHopperHbmPjPerBit, 1);
+  EXPECT_EQ(assumption_with(r, "batch 1: "),
+            "batch 1: weights and state read from HBM, not resident in the H100's L2 (too large): 261 MB of weights + "
+            "1 × 0.258 MB of recurrent state = 262 MB > 25 MB, what data every SM reads can occupy of its 50 MB L2 "
+            "(each of its partitions keeps its own copy), read at 3.35 TB/s");
+
+  // The shipped model at batch 1000: 3.88 MB of weights + 1000 × 21,504 bytes of state = 25.4 MB.
+  ReportInputs crowded = inputs_for(stats_of_shape(4, 192, 77));
+  crowded.batch = 1000;
+  const json c = build_report(crowded);
+  EXPECT_EQ(c["gpu"]["roofline"][0]["weights_in"], "L2");
+  EXPECT_EQ(c["gpu"]["roofline"][1]["weights_in"], "HBM");
+  EXPECT_NE(assumption_with(c, "batch 1000: ").find("= 25.4 MB > 25 MB"), std::string::npos);
+
+  // A spec that gives no L2: device memory, said as such.
+  ReportInputs no_l2 = inputs_for(stats_of_shape(4, 192, 77));
+  no_l2.gpu.l2_resident_mb = no_l2.gpu.l2_cache_mb = no_l2.gpu.l2_read_bandwidth_tb_per_s = 0;
+  const json n = build_report(no_l2);
+  EXPECT_EQ(n["gpu"]["roofline"][0]["weights_in"], "HBM");
+  EXPECT_EQ(assumption_with(n, "batch 1: "),
+            "batch 1: weights and state read from HBM at 3.35 TB/s every step: the spec gives no L2 figures");
+}
+
 TEST(Report, GpuSpecProblemsNameTheLine) {
   const std::string path = ::testing::TempDir() + "/bad_gpu.yaml";
   std::ofstream(path) << "version: 1\nname: X\nvariant: SXM\nsources: none\npeak_dense_tensor_tflops: fast\n"
@@ -770,7 +915,9 @@ TEST(Report, EveryGpuNumberCarriesASourceComment) {
       ++numbers;
       EXPECT_GT(m[1].length(), 3) << name << ": a number without a source: " << line;
     }
-    EXPECT_EQ(numbers, 10) << name;  // version, 7 spec figures (8-bit peaks included), 2 baseline byte widths
+    // version, 7 spec figures (8-bit peaks included), 3 of the L2, 2 energies per bit and 2 range ends,
+    // 2 baseline byte widths
+    EXPECT_EQ(numbers, 17) << name;
   }
 }
 
@@ -808,14 +955,20 @@ TEST(Report, VerdictNamesTheWinnerPerMetricAndTheTermBehindIt) {
   const json& chip = r["chip"];
   const double chip_pj = chip["energy_per_token_pj"].get<double>();
   const json& verdict = r["verdict"];
-  ASSERT_EQ(verdict.size(), r["gpu"]["convention_45nm"].size() + r["gpu"]["roofline"].size());
+  // Each convention row twice (DDR DRAM, then the GPU's own memory), then every roofline.
+  const std::size_t energy_only = 2 * r["gpu"]["convention_45nm"].size();
+  ASSERT_EQ(verdict.size(), energy_only + r["gpu"]["roofline"].size());
   const json& dram = verdict[0]["comparisons"];
   ASSERT_EQ(dram.size(), 1u);
   const double dram_pj = r["gpu"]["convention_45nm"][0]["total_pj"].get<double>();
   EXPECT_EQ(dram[0]["winner"], chip_pj < dram_pj ? "chip" : "baseline");
   EXPECT_NEAR(dram[0]["factor"].get<double>(), std::max(chip_pj, dram_pj) / std::min(chip_pj, dram_pj), 1e-9);
   const json& roof = r["gpu"]["roofline"][0];
-  const json& vs_roof = verdict[r["gpu"]["convention_45nm"].size()]["comparisons"];
+  const json& gpu_memory = r["gpu"]["convention_45nm"][0]["gpu_memory"];
+  EXPECT_EQ(verdict[r["gpu"]["convention_45nm"].size()]["comparisons"][0]["baseline_term"],
+            fmt::format("L2 traffic {:.0f} % of its energy",
+                        100 * gpu_memory["pj"].get<double>() / gpu_memory["total_pj"].get<double>()));
+  const json& vs_roof = verdict[energy_only]["comparisons"];
   ASSERT_EQ(vs_roof.size(), 4u);
   std::map<std::string, json> by_metric;
   for (const auto& c : vs_roof) by_metric[c["metric"].get<std::string>()] = c;
@@ -841,6 +994,7 @@ TEST(Report, VerdictNamesTheWinnerPerMetricAndTheTermBehindIt) {
   EXPECT_NE(by_metric["energy per token"]["baseline_term"].get<std::string>().find(roof["bound"].get<std::string>() +
                                                                                     "-bound decode step"),
             std::string::npos);
+  EXPECT_NE(by_metric["energy per token"]["baseline_term"].get<std::string>().find("weights in L2"), std::string::npos);
 
   // The same figures beside the energy in the chip-vs-GPU table: the chip's decode latency, each
   // roofline's step; the 45 nm convention has no time.
@@ -871,8 +1025,10 @@ TEST(Report, GpuPrecisionChangesWeightBytesAndTensorPeak) {
   const json a = build_report(bf16), b = build_report(fp8);
   EXPECT_EQ(b["inputs"]["gpu"]["precision"], "fp8");
   EXPECT_EQ(b["gpu"]["spec"]["weight_bytes"], 1);
-  // Batch 1 streams the weights and the state once: bytes = weights + state.
-  const double bw = bf16.gpu.memory_bandwidth_tb_per_s * 1e12;
+  // Batch 1 streams the weights and the state once: bytes = weights + state, at the bandwidth of
+  // where they reside (the L2 for both precisions).
+  ASSERT_EQ(a["gpu"]["roofline"][0]["weights_in"], b["gpu"]["roofline"][0]["weights_in"]);
+  const double bw = a["gpu"]["roofline"][0]["memory_bandwidth_tb_per_s"].get<double>() * 1e12;
   const double bytes16 = a["gpu"]["roofline"][0]["memory_s"].get<double>() * bw;
   const double bytes8 = b["gpu"]["roofline"][0]["memory_s"].get<double>() * bw;
   const double weights8 = bytes16 - bytes8;  // the byte each weight no longer takes
@@ -930,10 +1086,17 @@ TEST(Report, JsonSchemaIsStable) {
   EXPECT_EQ(keys(r["gpu"]), (S{"spec", "assumptions", "dense_per_token", "convention_45nm", "roofline", "measured"}));
   EXPECT_TRUE(r["gpu"]["measured"].is_null());  // no --gpu-measured file
   EXPECT_EQ(keys(r["gpu"]["roofline"][0]),
-            (S{"batch", "compute_s", "memory_s", "step_s", "bound", "tokens_per_s", "energy_per_token_pj", "prefill",
-               "energy_per_token_run_pj"}));
+            (S{"batch", "weights_in", "held_bytes", "memory_bandwidth_tb_per_s", "compute_s", "memory_s", "step_s",
+               "bound", "tokens_per_s", "energy_per_token_pj", "prefill", "energy_per_token_run_pj"}));
   EXPECT_EQ(keys(r["gpu"]["convention_45nm"][0]),
-            (S{"batch", "compute_pj", "mac_pj", "nonlinear_pj", "dram_bytes", "dram_pj", "total_pj"}));
+            (S{"batch", "compute_pj", "mac_pj", "nonlinear_pj", "dram_bytes", "dram_pj", "total_pj", "gpu_memory"}));
+  EXPECT_EQ(keys(r["gpu"]["convention_45nm"][0]["gpu_memory"]),
+            (S{"level", "bytes", "pj_per_bit", "pj", "total_pj", "low_total_pj", "high_total_pj"}));
+  EXPECT_EQ(keys(r["gpu"]["spec"]),
+            (S{"name", "variant", "path", "sources", "peak_dense_tensor_tflops", "peak_fp32_tflops",
+               "memory_bandwidth_tb_per_s", "board_power_w", "l2_cache_mb", "l2_resident_mb",
+               "l2_read_bandwidth_tb_per_s", "hbm_pj_per_bit", "l2_pj_per_bit", "weight_bytes", "state_bytes"}));
+  EXPECT_EQ(keys(r["gpu"]["spec"]["l2_pj_per_bit"]), (S{"pj", "low", "high"}));
   EXPECT_EQ(keys(r["chip_vs_gpu"][0]), (S{"name", "energy_per_token_pj", "basis", "ratio_to_chip",
                                           "latency_per_token_ns", "tokens_per_s", "edp_pj_s"}));
   EXPECT_EQ(keys(r["paper"]), (S{"claim", "formulas", "sources", "readings", "stated_setting", "measured_rate",
@@ -1296,6 +1459,11 @@ TEST(ReportCli, ShippedModelRoundTrip) {
   EXPECT_LT(rate, 1.0);
   EXPECT_DOUBLE_EQ(r["gpu"]["spec"]["memory_bandwidth_tb_per_s"].get<double>(), 4.8);
   EXPECT_EQ(r["gpu"]["roofline"][1]["batch"], 16);
+  // Its 3.9 MB of weights stay in the H200's L2 (chips/gpu/h200.yaml: 25 MB of it for data every SM
+  // reads), and the report says so.
+  EXPECT_EQ(r["gpu"]["roofline"][1]["weights_in"], "L2");
+  EXPECT_NE(report.output.find("batch 16: weights and state resident in the H200's L2"), std::string::npos)
+      << report.output;
 
   std::ifstream csv_in(dir / "r.csv");
   std::stringstream csv;
