@@ -151,15 +151,20 @@ void validate_spikegpt(const TensorIndex& file, const ModelConfig& config) {
   throw CheckpointError(msg);
 }
 
+ModelConfig read_model_config(TensorReader& reader) {
+  ModelConfig config = infer_config(reader.index());
+  validate_spikegpt(reader.index(), config);
+  if (reader.index().has(kSpikeInputStepsTensor))
+    config.spike_input_steps = spike_input_steps(reader.read(kSpikeInputStepsTensor), reader.index().path);
+  return config;
+}
+
 SpikeGptWeights SpikeGptWeights::read_outline(TensorReader& reader, const GoldenOptions& options) {
   SpikeGptWeights w;
-  w.config = infer_config(reader.index());
-  validate_spikegpt(reader.index(), w.config);
+  w.config = read_model_config(reader);
   w.rescale_every_6_layers = options.rescale_every_6_layers;
   w.binary_embedding = options.binary_embedding == BinaryEmbedding::On ||
                        (options.binary_embedding == BinaryEmbedding::Auto && w.config.vocab_size == 77);
-  if (reader.index().has(kSpikeInputStepsTensor))
-    w.config.spike_input_steps = spike_input_steps(reader.read(kSpikeInputStepsTensor), reader.index().path);
   w.ln0_weight = reader.read("blocks.0.ln0.weight");
   w.ln0_bias = reader.read("blocks.0.ln0.bias");
   w.ln_out_weight = reader.read("ln_out.weight");

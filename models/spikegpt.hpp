@@ -54,6 +54,8 @@ int spike_input_steps(const Tensor& recorded, const std::string& path);
 // n_layer, n_embd and vocab size come from tensor shapes, never from a config file.
 ModelConfig infer_config(const TensorIndex& index);
 inline ModelConfig infer_config(const TensorFile& file) { return infer_config(file.index()); }
+// infer_config, validated, with a spike-input variant's T read from its extra tensor.
+ModelConfig read_model_config(TensorReader& reader);
 // Every tensor of the upstream state dict, in registration order (spikegpt.md §5.2).
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& config);
 // Missing, unexpected or mis-shaped tensors: one CheckpointError listing every problem.

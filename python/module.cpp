@@ -84,8 +84,7 @@ Model load_model(const std::string& path, const std::string& tokenizer, const st
   } else {
     m.kind = "spikegpt";
     const std::unique_ptr<TensorReader> reader = open_tensor_file(path);
-    m.config = infer_config(reader->index());
-    validate_spikegpt(reader->index(), m.config);
+    m.config = read_model_config(*reader);
   }
   return m;
 }
@@ -107,6 +106,7 @@ py::dict model_config(const Model& m) {
   d["n_embd"] = m.config.n_embd;
   d["vocab_size"] = m.config.vocab_size;
   d["parameters"] = m.config.parameter_count();
+  d["spike_input_steps"] = m.config.spike_input_steps;
   return d;
 }
 

@@ -31,8 +31,9 @@ class Model:
         """'spikegpt' or 'nir'."""
     @property
     def config(self) -> Dict[str, Any]:
-        """n_layer, n_embd, vocab_size and parameters (a checkpoint); version, parameters, nodes, edges,
-        input_shape and output_shape (a NIR graph)."""
+        """n_layer, n_embd, vocab_size, parameters and spike_input_steps (a checkpoint: T of a spike-input
+        variant, 0 for the released graph); version, parameters, nodes, edges, input_shape and output_shape
+        (a NIR graph)."""
     def inspect(self) -> str:
         """The text `spiketile inspect PATH` prints."""
 

@@ -11,6 +11,15 @@ def test_checkpoint_config_and_inspect_match_the_cli(cli):
     assert {k: model.config[k] for k in ("n_layer", "n_embd", "vocab_size")} == {"n_layer": 4, "n_embd": 192,
                                                                                   "vocab_size": 77}
     assert model.inspect() == cli("inspect", MODEL)
+    assert model.config["spike_input_steps"] == 0
+
+
+def test_a_spike_input_variant_is_read_from_its_checkpoint(cli):
+    path = SOURCE / "tests" / "data" / "fixtures" / "tiny_l2_c32_v77_binary.pth"
+    model = spiketile.load_model(str(path))
+    assert model.config["spike_input_steps"] == 1
+    assert "projection inputs: spike-input variant, binary" in model.inspect()
+    assert model.inspect() == cli("inspect", path)
 
 
 def test_nir_config_and_inspect_match_the_cli(cli):
