@@ -83,6 +83,9 @@ def main():
     out["lif1_firing_rate_mean"] = sum(res["lif1_rate"]) / cfg.n_layer
     out["lif2_firing_rate_mean"] = sum(res["lif2_rate"]) / cfg.n_layer
     out["relu2_density_mean"] = sum(res["relu2_density"]) / cfg.n_layer
+    out["spike_input_steps"] = cfg.spike_input_steps
+    if "spike_input_rate" in res:
+        out["spike_input_rate"] = res["spike_input_rate"]   # per layer: per projection, fraction of inputs spiking
     if args.train_text:
         tr = open(args.train_text, encoding="utf-8", errors="replace").read()
         out["unigram_bpc"] = sg.unigram_bpc(vocab.decode(vocab.encode(tr)), vocab.decode(ids))

@@ -808,7 +808,7 @@ def load_checkpoint(path):
 # --------------------------------------------------------------------------------------------
 class RNN:
     def __init__(self, model_or_sd, rescale=False):
-        sd = model_or_sd.state_dict() if isinstance(model_or_sd, nn.Module) else model_or_sd
+        sd = variant_state_dict(model_or_sd) if isinstance(model_or_sd, nn.Module) else model_or_sd
         self.w = {}
         self.spike_steps = spike_input_steps_of(sd)
         for k, t in sd.items():
