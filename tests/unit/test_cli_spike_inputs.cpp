@@ -53,7 +53,8 @@ VariantRun compile_and_run_every_level(const std::string& fixture) {
   const std::string gen = " --prompt-ids 20,45,57,1 -n 12 --temperature 0 --quiet-stats";
   auto rasters = [&](const std::string& level) {
     return " --spikes-out " + (v.dir / (level + ".spikes.npy")).string() + " --membranes-out " +
-           (v.dir / (level + ".membranes.npy")).string();
+           (v.dir / (level + ".membranes.npy")).string() + " --counts-out " +
+           (v.dir / (level + ".counts.json")).string();
   };
   v.stats = v.dir / "sim.json";
   const auto quantized = run_cli("run --quantized" + with + gen + rasters("quantized"));
@@ -65,7 +66,8 @@ VariantRun compile_and_run_every_level(const std::string& fixture) {
   EXPECT_EQ(quantized.output, mapped.output);
   EXPECT_EQ(quantized.output, simulated.output);
   EXPECT_EQ(quantized.output, rtl.output);
-  for (const char* kind : {".spikes.npy", ".membranes.npy"}) {
+  // Spikes, membranes and every step's event counts, op by op.
+  for (const char* kind : {".spikes.npy", ".membranes.npy", ".counts.json"}) {
     const std::string reference = read_bytes(v.dir / (std::string("quantized") + kind));
     EXPECT_GT(reference.size(), 128u) << kind;
     for (const char* level : {"mapping", "sim", "rtl"})
@@ -152,6 +154,39 @@ TEST(SpikeInputs, ThreeStepVariantSendsGradedCountsAndRunsEveryLevelBitIdentical
   EXPECT_EQ(c.at("sop").at("binary").get<int64_t>(), 0);
   EXPECT_GT(c.at("sop").at("graded").get<int64_t>(), 0);
   fs::remove_all(v.dir);
+}
+
+// The shipped binary variant (models/spikegpt-fortunes-binary.md) as the README runs it: compile,
+// simulate, report; the chip's text equals the quantized model's, and its block projections
+// perform binary SOPs only.
+TEST(SpikeInputs, TheShippedBinaryVariantRunsFromTheReadme) {
+  const fs::path dir = fs::temp_directory_path() / ("spiketile_binary_model_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string model = std::string(SPIKETILE_SOURCE_DIR) + "/models/spikegpt-fortunes-binary.pth";
+  const auto inspected = run_cli("inspect --model " + model);
+  ASSERT_EQ(inspected.status, 0) << inspected.output;
+  EXPECT_NE(inspected.output.find("projection inputs: spike-input variant, binary"), std::string::npos);
+  const std::string map = (dir / "binary.stmap").string(), stats = (dir / "binary.json").string();
+  const auto compiled = run_cli("compile --model " + model + " -o " + map + " --progress off");
+  ASSERT_EQ(compiled.status, 0) << compiled.output;
+  const std::string gen = " --prompt \"the meaning of life is \" -n 8 --temperature 0 --quiet-stats";
+  const auto simulated = run_cli("simulate --map " + map + gen + " --progress off --stats " + stats);
+  const auto quantized = run_cli("run --quantized --model " + model + gen);
+  ASSERT_EQ(simulated.status, 0) << simulated.output;
+  EXPECT_EQ(simulated.output, quantized.output);
+  std::ifstream in(stats);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j.at("model").at("spike_input_steps"), 1);
+  for (int l = 0; l < 4; ++l)
+    for (const char* op : {"att.key", "att.value", "att.receptance", "att.output", "ffn.key", "ffn.receptance", "ffn.value"}) {
+      EXPECT_EQ(op_counts(j, l, op).at("sop").at("graded").get<int64_t>(), 0) << "L" << l << " " << op;
+      EXPECT_GT(op_counts(j, l, op).at("sop").at("binary").get<int64_t>(), 0) << "L" << l << " " << op;
+    }
+  const auto report = run_cli("report --stats " + stats);
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_NE(report.output.find("projection inputs: binary spikes (spike-input variant)"), std::string::npos)
+      << report.output;
+  fs::remove_all(dir);
 }
 
 // The extra tensor is validated where it is read: a T that is not a whole number in [1, 255], or a

@@ -120,6 +120,10 @@ TEST(ExploreSweep, TheShippedSweepAndTheDocumentedExampleAreValid) {
   EXPECT_EQ(example.points.size(), 2u * 3u * 2u + 1u);
   EXPECT_EQ(example.run.prompt, "the ");
   EXPECT_EQ(example.run.eval_tokens, 20000);
+  // The frontier sweep of docs/spiking-frontier.md scores every model on the held-out split.
+  const Sweep frontier = load_sweep(source + "/chips/sweeps/spiking-frontier.yaml");
+  EXPECT_EQ(fs::path(frontier.run.eval_text).lexically_normal(), fs::path(source + "/tests/data/fortunes_heldout.txt").lexically_normal());
+  EXPECT_GE(frontier.points.size(), 2u);
 }
 
 TEST(ExploreSweep, AnImplementationAndItsParameterCanBothBeSet) {
