@@ -112,7 +112,13 @@ def main():
     resume_path = os.path.join(args.out_dir, "resume.pt")
     if args.resume and os.path.exists(resume_path):
         r = torch.load(resume_path)
-        model.load_state_dict(r["model"])
+        sd = dict(r["model"])
+        recorded = sg.spike_input_steps_of(sd)
+        if recorded != cfg.spike_input_steps:
+            sys.exit(f"{resume_path}: spike_input_steps is {recorded} in the saved run, "
+                     f"{cfg.spike_input_steps} asked by --spike-inputs {args.spike_inputs}")
+        sd.pop(sg.SPIKE_INPUT_KEY, None)  # a variant's saved dict carries it; the module has no such tensor
+        model.load_state_dict(sd)
         opt.load_state_dict(r["opt"])
         gen.set_state(r["gen"])
         torch.set_rng_state(r["torch_rng"])
