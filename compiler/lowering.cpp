@@ -356,7 +356,7 @@ class Lowering {
     // A projection input's payload and expected density: graded activations, or a spike-input
     // variant's counts (binary spikes carry no payload, like the LIF spikes, and fire about as often).
     const int T = m_.config.spike_input_steps;
-    const int counts = T == 0 ? A : T == 1 ? 0 : q::spike_count_bits(T);
+    const int counts = T == 1 ? 0 : q::projection_input_bits(T, A);
     const double count_density = T == 1 ? spikes : 1.0;
     fan_out_all(residual, att_r, false, FlowRole::Activation, p + "att.xr", counts, count_density);
     fan_out_all(residual, att_k, false, FlowRole::Activation, p + "att.xk", counts, count_density);
@@ -368,7 +368,7 @@ class Lowering {
     fan_out_all(residual, ffn_r, false, FlowRole::Activation, p + "ffn.xr", counts, count_density);
     fan_out_all(residual, ffn_k, false, FlowRole::Activation, p + "ffn.xk", counts, count_density);
     fan_out_all(reducers(ffn_r), reducers(ffn_v), true, FlowRole::Receptance, p + "ffn.r", q::kSigmoidOutFrac + 1, 1.0);
-    fan_out_all(reducers(ffn_k), ffn_v, false, FlowRole::Activation, p + "ffn.h", T ? counts : A, 0.25);
+    fan_out_all(reducers(ffn_k), ffn_v, false, FlowRole::Activation, p + "ffn.h", counts, 0.25);
     fan_out_all(reducers(ffn_v), residual, true, FlowRole::Spikes, p + "ffn.spikes", 0, spikes);
     // LayerNorm statistics: every other slice -> the leader, the leader -> every other slice.
     if (residual.size() > 1) {

@@ -80,11 +80,9 @@ std::string describe_checkpoint(const std::string& path, const std::string& toke
   print("recurrent state:   {} floats (7·L·C)\n", 7LL * c.n_layer * c.n_embd);
   if (file.has(kSpikeInputStepsTensor)) {
     const int steps = spike_input_steps(file.at(kSpikeInputStepsTensor), path);
-    print("projection inputs: spike-input variant, {} (every projection's input is a spike count of {} step{}; "
-          "docs/spiking-frontier.md)\n",
-          steps == 1 ? "binary" : fmt::format("{}-step", steps), steps, steps == 1 ? "" : "s");
+    print("projection inputs: {}; docs/spiking-frontier.md\n", projection_inputs_description(steps));
   } else {
-    print("projection inputs: graded (the released graph)\n");
+    print("projection inputs: {}\n", projection_inputs_description(0));
   }
   print("\n{:<34} {:>16} {:>6} {:>12}\n", "tensor", "shape", "dtype", "elements");
   for (const auto& name : file.order) {

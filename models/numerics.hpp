@@ -186,6 +186,10 @@ inline int32_t spike_count(int64_t v, const std::vector<int64_t>& thresholds) {
 }
 // Bits of a spike count of T steps on the network: 1 for binary spikes.
 int spike_count_bits(int steps);
+// Bits of a projection's input: a spike-input variant's counts (T ≥ 1), else the activation's.
+inline int projection_input_bits(int steps, int activation_bits) {
+  return steps ? spike_count_bits(steps) : activation_bits;
+}
 
 // Integer LayerNorm constants for one output format: G = γ/s_out and B = β/s_out in Q.16.
 struct LayerNormConstants {

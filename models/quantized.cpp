@@ -175,7 +175,7 @@ void finish_head(QuantizedSpikeGpt& m, q::QuantizedMatrix head, const Calibratio
 }
 
 QuantizedSpikeGpt::Layer quantize_layer(const SpikeGptWeights::Layer& l, int i, const Calibration& cal,
-                                        const QuantOptions& o, int spike_steps) {
+                                        const QuantOptions& o, int spike_input_steps) {
   const int C = int(l.ln1_weight.data.size()), A = o.activation_bits;
   QuantizedSpikeGpt::Layer ql;
   const double s_z1 = q::activation_scale(cal.ln1[i], A, false);
@@ -206,8 +206,9 @@ QuantizedSpikeGpt::Layer quantize_layer(const SpikeGptWeights::Layer& l, int i, 
   const int bits = o.weight_bits;
   const double sig_in = std::ldexp(1.0, q::kSigmoidInFrac);
   // A projection's input scale: the activation's, or 1/T for a variant's spike counts (count/T).
-  const int steps = spike_steps;
-  auto input_scale = [&](double activation_scale) { return steps ? 1.0 / steps : activation_scale; };
+  auto input_scale = [&](double activation_scale) {
+    return spike_input_steps ? 1.0 / spike_input_steps : activation_scale;
+  };
   const double in_z1 = input_scale(s_z1), in_y = input_scale(s_y), in_z2 = input_scale(s_z2), in_h = input_scale(s_h);
   ql.att_receptance = quantize_linear(l.att_receptance, bits, [&](double s) { return s * in_z1 * sig_in; });
   ql.att_key = quantize_linear(l.att_key, bits, [&](double s) { return s * in_z1 * kLog2e * (1 << q::kLogFrac); });
@@ -219,11 +220,11 @@ QuantizedSpikeGpt::Layer quantize_layer(const SpikeGptWeights::Layer& l, int i, 
   ql.ffn_hidden = q::make_multiplier(s_k * s_k / s_h);
   // (r/256)·acc·s_w·s_h in Q.8 is r·acc·s_w·s_h.
   ql.ffn_value = quantize_linear(l.ffn_value, bits, [&](double s) { return s * in_h; });
-  if (steps) {
-    ql.att_mix_spikes = q::make_spike_thresholds(s_z1, steps);
-    ql.ffn_mix_spikes = q::make_spike_thresholds(s_z2, steps);
-    ql.att_gate_spikes = q::make_spike_thresholds(s_v / double(1 << q::kSigmoidOutFrac), steps);
-    ql.ffn_hidden_spikes = q::make_spike_thresholds(s_k * s_k, steps);
+  if (spike_input_steps) {
+    ql.att_mix_spikes = q::make_spike_thresholds(s_z1, spike_input_steps);
+    ql.ffn_mix_spikes = q::make_spike_thresholds(s_z2, spike_input_steps);
+    ql.att_gate_spikes = q::make_spike_thresholds(s_v / double(1 << q::kSigmoidOutFrac), spike_input_steps);
+    ql.ffn_hidden_spikes = q::make_spike_thresholds(s_k * s_k, spike_input_steps);
   }
   return ql;
 }

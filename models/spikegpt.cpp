@@ -11,6 +11,7 @@
 #include <set>
 
 #include "models/lif.hpp"
+#include "models/numerics.hpp"
 #include "models/output_file.hpp"
 
 namespace spiketile {
@@ -75,6 +76,12 @@ ModelConfig infer_config(const TensorIndex& file) {
                                       file.path));
   c.n_layer = max_block + 1;
   return c;
+}
+
+std::string projection_inputs_description(int steps) {
+  if (steps == 0) return "graded activations (the released graph)";
+  if (steps == 1) return "binary spikes (spike-input variant, T = 1)";
+  return fmt::format("spike counts of {} steps (spike-input variant, {}-bit)", steps, q::spike_count_bits(steps));
 }
 
 int spike_input_steps(const Tensor& recorded, const std::string& path) {

@@ -48,6 +48,11 @@ inline constexpr const char* kSpikeInputStepsTensor = "spiketile.spike_input_ste
 // The largest T a variant may record: a count travels in at most 8 bits.
 inline constexpr int kMaxSpikeInputSteps = 255;
 
+// What a model's projections receive, in the words every output uses: "graded activations (the
+// released graph)", "binary spikes (spike-input variant, T = 1)", "spike counts of 3 steps
+// (spike-input variant, 2-bit)".
+std::string projection_inputs_description(int spike_input_steps);
+
 // T from a variant's kSpikeInputStepsTensor ([1], validated: a whole number in [1, kMaxSpikeInputSteps]).
 int spike_input_steps(const Tensor& recorded, const std::string& path);
 

@@ -22,7 +22,7 @@ void count_token(const CountedModel& m, const TokenObservations& obs, const int3
   const int A = m.quant.activation_bits, M = m.quant.membrane_bits, W = m.quant.weight_bits;
   // A spike-input variant's projection inputs are spike counts: binary events for T = 1.
   const int T = m.config.spike_input_steps;
-  const int P = T ? q::spike_count_bits(T) : A;
+  const int P = q::projection_input_bits(T, A);
   const bool binary_inputs = T == 1;
   counts.reset(L);
   rules::count_embedding(counts.at(0, Op::Embedding), C, m.binary_embedding,

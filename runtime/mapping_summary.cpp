@@ -314,11 +314,8 @@ std::string mapping_summary(const Mapping& m) {
                                       m.quant.weight_bits, m.quant.activation_bits, m.quant.membrane_bits,
                                       m.binary_embedding ? "on" : "off", m.rescale_every_6_layers ? "on" : "off"));
     const int steps = m.config.spike_input_steps;
-    line("projection inputs:", steps == 0 ? std::string("graded activations (the released graph)")
-                               : steps == 1
-                                   ? std::string("binary spikes (spike-input variant, T = 1): binary SOPs")
-                                   : fmt::format("spike counts of {} steps ({}-bit graded events)", steps,
-                                                 q::spike_count_bits(steps)));
+    line("projection inputs:", projection_inputs_description(steps) +
+                                   (steps == 0 ? "" : steps == 1 ? ": binary SOPs" : ": graded events"));
   }
   const ChipSpec& chip = s.chip;
   line("chip:", fmt::format("{}: {}; {} × {} crossbars (axons × neurons), {}-bit weights", chip.name, s.system,

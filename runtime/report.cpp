@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "compiler/placement.hpp"
+#include "models/spikegpt.hpp"
 #include "runtime/power_states.hpp"
 
 namespace spiketile {
@@ -732,9 +733,7 @@ namespace {
 json projection_inputs_view(const TokenCounts& sum, const StatsModel& model, double steps) {
   const int T = model.spike_input_steps;
   json view;
-  view["kind"] = T == 0 ? "graded activations (the released graph)"
-                 : T == 1 ? "binary spikes (spike-input variant)"
-                          : fmt::format("spike counts of {} steps (spike-input variant)", T);
+  view["kind"] = projection_inputs_description(T);
   view["spike_input_steps"] = T;
   json per_op = json::array();
   double events_all = 0, inputs_all = 0;

@@ -179,7 +179,7 @@ class CrossbarUnit final : public LinkedUnit {
     }
     // A spike-input variant's counts: the bits its neuron functions put out, binary or not.
     const int T = m.config.spike_input_steps;
-    projection_input_bits_ = T ? q::spike_count_bits(T) : m.quant.activation_bits;
+    projection_input_bits_ = q::projection_input_bits(T, m.quant.activation_bits);
     if (u_.function == NeuronFunction::AttValueWkvGate) {
       time_first_ = param_vector<int32_t>(u_, param::kTimeFirst);
       time_decay_ = param_vector<int32_t>(u_, param::kTimeDecay);
@@ -596,7 +596,7 @@ class ResidualUnit final : public LinkedUnit {
     const int T = m_.config.spike_input_steps;
     const int outputs_n = int(outputs.size());
     rules::count_token_shift(counted(), n_, m_.quant.activation_bits,
-                             T ? q::spike_count_bits(T) : m_.quant.activation_bits, outputs_n);
+                             q::projection_input_bits(T, m_.quant.activation_bits), outputs_n);
     if (!spikes.empty()) rules::count_spike_function(counted(), int64_t(outputs_n) * n_);
   }
 

@@ -18,7 +18,7 @@ def test_a_spike_input_variant_is_read_from_its_checkpoint(cli):
     path = SOURCE / "tests" / "data" / "fixtures" / "tiny_l2_c32_v77_binary.pth"
     model = spiketile.load_model(str(path))
     assert model.config["spike_input_steps"] == 1
-    assert "projection inputs: spike-input variant, binary" in model.inspect()
+    assert "projection inputs: binary spikes (spike-input variant, T = 1)" in model.inspect()
     assert model.inspect() == cli("inspect", path)
 
 

@@ -84,7 +84,7 @@ nlohmann::json op_counts(const nlohmann::json& stats, int layer, const std::stri
 TEST(SpikeInputs, BinaryVariantRunsEveryLevelBitIdenticallyOnBinarySops) {
   const auto inspected = run_cli("inspect --model " + (kFixtures / "tiny_l2_c32_v77_binary.pth").string());
   ASSERT_EQ(inspected.status, 0) << inspected.output;
-  EXPECT_NE(inspected.output.find("projection inputs: spike-input variant, binary"), std::string::npos)
+  EXPECT_NE(inspected.output.find("projection inputs: binary spikes (spike-input variant, T = 1)"), std::string::npos)
       << inspected.output;
   EXPECT_NE(inspected.output.find("spiketile.spike_input_steps"), std::string::npos) << inspected.output;
 
@@ -165,7 +165,7 @@ TEST(SpikeInputs, TheShippedBinaryVariantRunsFromTheReadme) {
   const std::string model = std::string(SPIKETILE_SOURCE_DIR) + "/models/spikegpt-fortunes-binary.pth";
   const auto inspected = run_cli("inspect --model " + model);
   ASSERT_EQ(inspected.status, 0) << inspected.output;
-  EXPECT_NE(inspected.output.find("projection inputs: spike-input variant, binary"), std::string::npos);
+  EXPECT_NE(inspected.output.find("projection inputs: binary spikes (spike-input variant, T = 1)"), std::string::npos);
   const std::string map = (dir / "binary.stmap").string(), stats = (dir / "binary.json").string();
   const auto compiled = run_cli("compile --model " + model + " -o " + map + " --progress off");
   ASSERT_EQ(compiled.status, 0) << compiled.output;
@@ -184,7 +184,7 @@ TEST(SpikeInputs, TheShippedBinaryVariantRunsFromTheReadme) {
     }
   const auto report = run_cli("report --stats " + stats);
   ASSERT_EQ(report.status, 0) << report.output;
-  EXPECT_NE(report.output.find("projection inputs: binary spikes (spike-input variant)"), std::string::npos)
+  EXPECT_NE(report.output.find("projection inputs: binary spikes (spike-input variant, T = 1)"), std::string::npos)
       << report.output;
   fs::remove_all(dir);
 }
