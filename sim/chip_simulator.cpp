@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <queue>
+#include <tuple>
 #include <type_traits>
 
 #include <unistd.h>
@@ -447,6 +449,55 @@ class CoreModule : public sc_core::sc_module {
   Cycle neurons_due_ = kNever;
 };
 
+// Starts of tokens on their way to the cores of other chips: each reaches its core one inter-chip
+// link latency after it happened, in a fixed order within a cycle (time, receiving unit, slot) so
+// that how the notices were queued never matters.
+class CrossChipStarts : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(CrossChipStarts);
+  CrossChipStarts(const sc_core::sc_module_name& name, ChipSimulator& chip, Cycle latency)
+      : sc_module(name), chip_(chip), latency_(latency), clock_(chip.network_->clock()) {
+    SC_METHOD(deliver);
+    sensitive << due_;
+    dont_initialize();
+  }
+  struct Notice {
+    Cycle at;
+    int unit;
+    std::size_t slot;
+    int64_t token;
+    bool operator>(const Notice& o) const {
+      return std::tie(at, unit, slot, token) > std::tie(o.at, o.unit, o.slot, o.token);
+    }
+  };
+  void post(int unit, std::size_t slot, int64_t token, Cycle started_at) {
+    const Notice n{started_at + latency_, unit, slot, token};
+    if (queue_.empty() || n.at < queue_.top().at) due_.notify(clock_.after(n.at - clock_.now()));
+    queue_.push(n);
+  }
+  void clear() {
+    queue_ = {};
+    due_.cancel();
+  }
+  bool empty() const { return queue_.empty(); }
+
+ private:
+  void deliver() {
+    const Cycle now = clock_.now();
+    while (!queue_.empty() && queue_.top().at <= now) {
+      const Notice n = queue_.top();
+      queue_.pop();
+      chip_.destination_started(n.unit, n.slot, n.token, n.at);
+    }
+    if (!queue_.empty()) due_.notify(clock_.after(queue_.top().at - now));
+  }
+  ChipSimulator& chip_;
+  const Cycle latency_;
+  const CycleClock& clock_;
+  std::priority_queue<Notice, std::vector<Notice>, std::greater<Notice>> queue_;
+  sc_core::sc_event due_;
+};
+
 ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options)
     : mapping_(std::move(mapping)), chip_(mapping_chip_spec(*mapping_)), options_(options), host_(*mapping_) {
   // Before elaborating anything: SystemC opens the VCD only when the run starts, and an open that
@@ -492,6 +543,18 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
       std::sort(l.begin(), l.end());
       l.erase(std::unique(l.begin(), l.end()), l.end());
     }
+  known_started_.resize(m.units.size());
+  destination_off_chip_.resize(m.units.size());
+  source_slots_.resize(m.units.size());
+  for (std::size_t u = 0; u < m.units.size(); ++u)
+    for (std::size_t k = 0; k < destinations_[u].size(); ++k) {
+      const int d = destinations_[u][k];
+      known_started_[u].push_back(-1);
+      destination_off_chip_[u].push_back(m.unit_cores[u].chip != m.unit_cores[std::size_t(d)].chip);
+      source_slots_[std::size_t(d)].push_back({int(u), k});
+    }
+  cross_chip_starts_ = std::make_unique<CrossChipStarts>((options.instance_name + "cross_chip_starts").c_str(), *this,
+                                                         Cycle(noc.inter_chip_link_latency_cycles));
   for (int id = 0; id < int(m.units.size()); ++id) {
     const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
     cores_.push_back(std::make_unique<CoreModule>(fmt::format("{}core_{}", options.instance_name, core).c_str(), *this, id,
@@ -614,6 +677,8 @@ void ChipSimulator::run_steps(int64_t steps) {
   const Cycle start = now();
   last_finished_at_ = start;
   for (auto& c : cores_) c->begin_run();
+  for (auto& known : known_started_) std::fill(known.begin(), known.end(), -1);
+  cross_chip_starts_->clear();
   // Starting a unit may start the units that send to it: each starts once.
   for (int id = 0; id < int(cores_.size()); ++id) start_next_token_if_allowed(id, start);
 
@@ -654,7 +719,18 @@ ChipSimulator::TokenInFlight& ChipSimulator::token_in_flight(int64_t token) {
 }
 
 void ChipSimulator::unit_started(int unit, Cycle at) {
-  for (int source : sources_[std::size_t(unit)]) start_next_token_if_allowed(source, at);
+  const int64_t token = cores_[std::size_t(unit)]->token();
+  if (options_.on_token_start) options_.on_token_start(unit, token, at);
+  for (const auto& [source, slot] : source_slots_[std::size_t(unit)]) {
+    if (destination_off_chip_[std::size_t(source)][slot]) cross_chip_starts_->post(source, slot, token, at);
+    else destination_started(source, slot, token, at);
+  }
+}
+
+void ChipSimulator::destination_started(int unit, std::size_t k, int64_t token, Cycle at) {
+  int64_t& known = known_started_[std::size_t(unit)][k];
+  known = std::max(known, token);
+  start_next_token_if_allowed(unit, at);
 }
 
 void ChipSimulator::unit_finished(int unit, int64_t token, Cycle at) {
@@ -670,8 +746,8 @@ void ChipSimulator::start_next_token_if_allowed(int unit, Cycle at) {
   CoreModule& core = *cores_[std::size_t(unit)];
   const int64_t next = core.token() + 1;
   if (!core.finished_token() || next >= run_length_) return;
-  for (int d : destinations_[std::size_t(unit)])
-    if (cores_[std::size_t(d)]->token() < next - 1) return;
+  for (int64_t started : known_started_[std::size_t(unit)])
+    if (started < next - 1) return;
   core.start(next, at);
 }
 

@@ -8,7 +8,10 @@
 // tokens it is given (a prompt, a text under teacher forcing): a core starts the next token as
 // soon as it has finished its last one and every core it sends to has started that last one, so
 // token t + 1 runs in layer 0 while token t is in layer 1, and no core ever holds events of more
-// than one token ahead of its own. The bits are those of stepping token by token.
+// than one token ahead of its own. A core learns that a core on its own chip started at once, and
+// one on another chip one inter-chip link latency later: no signal crosses chips faster (and that
+// latency is the lookahead that lets the chips run apart, sim/README.md). The bits are those of
+// stepping token by token.
 //
 // SystemC allows one elaboration per process: build one ChipSimulator per program.
 #pragma once
@@ -35,6 +38,7 @@ namespace spiketile::sim {
 
 class Network;
 class CoreModule;
+class CrossChipStarts;
 
 // Which crossbar cores accumulate on the RTL neuron core (sim/accumulator_engines.hpp, engine "rtl").
 struct RtlInTheLoop {
@@ -70,6 +74,8 @@ struct SimulatorOptions {
   std::string instance_name;
   // Sees every event a unit sends, as it sends it (comparisons of two runs, core by core).
   std::function<void(int unit, const UnitEvent&)> on_send;
+  // Sees every start of a unit on a token of a run (the token's index in the run, its cycle).
+  std::function<void(int unit, int64_t token, Cycle at)> on_token_start;
 };
 
 
@@ -134,6 +140,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
 
  private:
   friend class CoreModule;
+  friend class CrossChipStarts;
   void send(int unit, const UnitEvent& event) override;
   void logit(int64_t vocab_index, int64_t accumulator) override;
 
@@ -160,6 +167,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   void unit_started(int unit, Cycle at);
   void unit_finished(int unit, int64_t token, Cycle at);
   void start_next_token_if_allowed(int unit, Cycle at);
+  // Unit `unit` learns at `at` that its `k`-th destination started the run's token `token`.
+  void destination_started(int unit, std::size_t k, int64_t token, Cycle at);
   void token_finished(Cycle at);
   // Burst values, kept until the token that sent them has finished.
   int64_t store_burst(const int64_t* values, int events, int64_t token);
@@ -180,6 +189,13 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::deque<int64_t> burst_values_;     // values of the bursts of tokens in flight; a burst's payload
   int64_t burst_base_ = 0;               // is its handle, burst_values_[handle - burst_base_]
   std::vector<std::vector<int>> destinations_, sources_;  // per unit: the units its flows reach / come from
+  // Per unit, parallel to destinations_: the token each destination has started as the unit knows
+  // it, and whether it sits on another chip (its starts arrive through cross_chip_starts_).
+  std::vector<std::vector<int64_t>> known_started_;
+  std::vector<std::vector<char>> destination_off_chip_;
+  // Per unit: (source, index of the unit in the source's destinations_).
+  std::vector<std::vector<std::pair<int, std::size_t>>> source_slots_;
+  std::unique_ptr<CrossChipStarts> cross_chip_starts_;
   CountedModel counted_;
   // The run under way.
   std::vector<int> run_tokens_;

@@ -182,6 +182,39 @@ TEST(ChipSimulator, MultiChipMappingEqualsMappingExecutor) {
   EXPECT_EQ(sum.inter_chip_flits, stats.network->inter_chip_flits);
 }
 
+// A core starts the next token of a prefill once every core it sends to has started its last one:
+// at once when that core shares its chip, one inter-chip link latency later when it does not (no
+// signal crosses chips faster; that latency is what lets chips run on separate kernels).
+TEST(ChipSimulator, PrefillLearnsOfStartsOnOtherChipsOneLinkLatencyLater) {
+  const auto mapping = shipped_on_default_chip({{"rows: 8", "rows: 4"}, {"cols: 8", "cols: 4"}});
+  const Cycle link = Cycle(mapping_chip_spec(*mapping).system.inter_chip_link.latency_cycles);
+  ASSERT_GT(link, 0u);
+  std::map<std::pair<int, int64_t>, Cycle> started;  // (unit, token) -> cycle
+  SimulatorOptions options;
+  options.on_token_start = [&](int unit, int64_t token, Cycle at) {
+    EXPECT_TRUE(started.emplace(std::make_pair(unit, token), at).second) << "unit " << unit << " token " << token;
+  };
+  ChipSimulator chip(mapping, options);
+  std::vector<int> tokens;
+  for (int t = 0; t < 10; ++t) tokens.push_back((t * 17 + 3) % mapping->config.vocab_size);
+  chip.prefill(tokens, {});
+  ASSERT_EQ(started.size(), mapping->units.size() * tokens.size());
+  int bound_by_off_chip = 0, off_chip_pairs = 0;
+  for (const auto& flow : mapping->flows)
+    for (int d : flow.destinations) {
+      const bool off_chip = mapping->unit_cores[std::size_t(flow.source)].chip != mapping->unit_cores[std::size_t(d)].chip;
+      off_chip_pairs += off_chip;
+      for (int64_t t = 1; t < int64_t(tokens.size()); ++t) {
+        const Cycle source_start = started.at({flow.source, t}), known = started.at({d, t - 1}) + (off_chip ? link : 0);
+        EXPECT_GE(source_start, known) << flow.tensor << " to unit " << d << " token " << t;
+        bound_by_off_chip += off_chip && source_start == known;
+      }
+    }
+  EXPECT_GT(off_chip_pairs, 0);
+  // The rule binds: some starts wait exactly for the notice from another chip.
+  EXPECT_GT(bound_by_off_chip, 0);
+}
+
 // Buffers of 2 flits (a partial sum is 2 flits) and one-event axon queues: the run either completes
 // with the same tokens and more blocked cycles, or stops with a stall report — it never hangs
 // (ctest's timeout would fail the test).
