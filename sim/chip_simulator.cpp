@@ -9,8 +9,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <queue>
-#include <tuple>
 #include <type_traits>
 
 #include <unistd.h>
@@ -19,6 +17,7 @@
 #include "runtime/mapping_executor.hpp"
 #include "runtime/nir_executor.hpp"
 #include "sim/accumulator_engines.hpp"
+#include "sim/cross_chip_starts.hpp"
 #include "sim/network.hpp"
 #include "runtime/mapping_summary.hpp"
 #include "sim/noc_config.hpp"
@@ -449,55 +448,6 @@ class CoreModule : public sc_core::sc_module {
   Cycle neurons_due_ = kNever;
 };
 
-// Starts of tokens on their way to the cores of other chips: each reaches its core one inter-chip
-// link latency after it happened, in a fixed order within a cycle (time, receiving unit, slot) so
-// that how the notices were queued never matters.
-class CrossChipStarts : public sc_core::sc_module {
- public:
-  SC_HAS_PROCESS(CrossChipStarts);
-  CrossChipStarts(const sc_core::sc_module_name& name, ChipSimulator& chip, Cycle latency)
-      : sc_module(name), chip_(chip), latency_(latency), clock_(chip.network_->clock()) {
-    SC_METHOD(deliver);
-    sensitive << due_;
-    dont_initialize();
-  }
-  struct Notice {
-    Cycle at;
-    int unit;
-    std::size_t slot;
-    int64_t token;
-    bool operator>(const Notice& o) const {
-      return std::tie(at, unit, slot, token) > std::tie(o.at, o.unit, o.slot, o.token);
-    }
-  };
-  void post(int unit, std::size_t slot, int64_t token, Cycle started_at) {
-    const Notice n{started_at + latency_, unit, slot, token};
-    if (queue_.empty() || n.at < queue_.top().at) due_.notify(clock_.after(n.at - clock_.now()));
-    queue_.push(n);
-  }
-  void clear() {
-    queue_ = {};
-    due_.cancel();
-  }
-  bool empty() const { return queue_.empty(); }
-
- private:
-  void deliver() {
-    const Cycle now = clock_.now();
-    while (!queue_.empty() && queue_.top().at <= now) {
-      const Notice n = queue_.top();
-      queue_.pop();
-      chip_.destination_started(n.unit, n.slot, n.token, n.at);
-    }
-    if (!queue_.empty()) due_.notify(clock_.after(queue_.top().at - now));
-  }
-  ChipSimulator& chip_;
-  const Cycle latency_;
-  const CycleClock& clock_;
-  std::priority_queue<Notice, std::vector<Notice>, std::greater<Notice>> queue_;
-  sc_core::sc_event due_;
-};
-
 ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const SimulatorOptions& options)
     : mapping_(std::move(mapping)), chip_(mapping_chip_spec(*mapping_)), options_(options), host_(*mapping_) {
   // Before elaborating anything: SystemC opens the VCD only when the run starts, and an open that
@@ -553,8 +503,17 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
       destination_off_chip_[u].push_back(m.unit_cores[u].chip != m.unit_cores[std::size_t(d)].chip);
       source_slots_[std::size_t(d)].push_back({int(u), k});
     }
-  cross_chip_starts_ = std::make_unique<CrossChipStarts>((options.instance_name + "cross_chip_starts").c_str(), *this,
-                                                         Cycle(noc.inter_chip_link_latency_cycles));
+  cross_chip_starts_ = std::make_unique<CrossChipStarts>(
+      (options.instance_name + "cross_chip_starts").c_str(), network_->clock(), Cycle(noc.inter_chip_link_latency_cycles),
+      [this](const CrossChipStarts::Notice& n) { destination_started(n.unit, std::size_t(n.slot), n.token, n.at); });
+  // Chips run apart in windows when the mapping spans several: the bits of a run never depend on
+  // how its chips are spread over processes (sim/README.md, "Windows").
+  std::vector<int> chips_used;
+  for (const auto& core : m.unit_cores) chips_used.push_back(core.chip);
+  std::sort(chips_used.begin(), chips_used.end());
+  windows_ = std::unique(chips_used.begin(), chips_used.end()) - chips_used.begin() > 1;
+  network_->hold_inter_chip_traffic(windows_);
+  cross_chip_starts_->hold(windows_);
   for (int id = 0; id < int(m.units.size()); ++id) {
     const int core = topology.core_index(m.unit_cores[std::size_t(id)]);
     cores_.push_back(std::make_unique<CoreModule>(fmt::format("{}core_{}", options.instance_name, core).c_str(), *this, id,
@@ -682,7 +641,8 @@ void ChipSimulator::run_steps(int64_t steps) {
   // Starting a unit may start the units that send to it: each starts once.
   for (int id = 0; id < int(cores_.size()); ++id) start_next_token_if_allowed(id, start);
 
-  run(*network_);
+  if (windows_) run_windows();
+  else run(*network_);
   // Cores work out their reactions when their events are sent; the run ends at the last cycle
   // one of them took an input, or the kernel's last event, whichever is later.
   Cycle end = now();

@@ -167,6 +167,10 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   void unit_started(int unit, Cycle at);
   void unit_finished(int unit, int64_t token, Cycle at);
   void start_next_token_if_allowed(int unit, Cycle at);
+  // The kernel in windows of the inter-chip link latency, what crossed chips handed over at each
+  // window's end (sim/chip_windows.cpp), until no chip has anything left to do.
+  void run_windows();
+  void hand_over_held_traffic();
   // Unit `unit` learns at `at` that its `k`-th destination started the run's token `token`.
   void destination_started(int unit, std::size_t k, int64_t token, Cycle at);
   void token_finished(Cycle at);
@@ -196,6 +200,7 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   // Per unit: (source, index of the unit in the source's destinations_).
   std::vector<std::vector<std::pair<int, std::size_t>>> source_slots_;
   std::unique_ptr<CrossChipStarts> cross_chip_starts_;
+  bool windows_ = false;   // the mapping spans chips: they run in windows
   CountedModel counted_;
   // The run under way.
   std::vector<int> run_tokens_;

@@ -30,6 +30,8 @@ class CycleClock {
   // The delay from now until `cycles` cycles later, for sc_event::notify / next_trigger.
   sc_core::sc_time after(Cycle cycles) const { return sc_core::sc_time::from_value(cycles * period_ticks_); }
   double to_ns(Cycle cycles) const { return double(cycles) * period_ns(); }
+  // Whole cycles in a span of kernel time.
+  Cycle cycles(const sc_core::sc_time& span) const { return span.value() / period_ticks_; }
 
  private:
   double frequency_mhz_;

@@ -84,6 +84,16 @@ void Network::on_dropped_copy() {
   if (--in_flight_ == 0) on_quiescent();
 }
 
+void Network::deliver(const InterChipFlit& flit) {
+  ++in_flight_;
+  arm_watchdog();
+  router_at(flit.router).accept(Port(flit.port), flit.packet, flit.arrival);
+}
+
+void Network::deliver(const InterChipCredit& credit) {
+  router_at(credit.router).return_credit(Port(credit.port), credit.units, credit.at);
+}
+
 void Network::on_quiescent() {
   quiescent_event_.notify(sc_core::SC_ZERO_TIME);
   disarm_watchdog_if_idle();

@@ -66,6 +66,22 @@ struct WaitingBuffer {
   bool operator==(const WaitingBuffer& o) const { return router == o.router && port == o.port && branch == o.branch; }
 };
 
+// What crosses a chip boundary: a packet on an inter-chip link, or the credits coming back over it.
+// While Network::hold_inter_chip_traffic is on, neither reaches the other chip's router when sent:
+// it waits for the next window boundary, where deliver() hands it over (sim/README.md, "Windows").
+struct InterChipFlit {
+  int32_t router = 0;  // the receiving router and its input port
+  uint8_t port = 0;
+  Cycle arrival = 0;
+  Packet packet;
+};
+struct InterChipCredit {
+  int32_t router = 0;  // the router whose output gets the credits back, and that output
+  uint8_t port = 0;
+  int32_t units = 0;
+  Cycle at = 0;
+};
+
 struct Delivery {
   Packet packet;
   Cycle arrival = 0;  // the cycle the event entered the core's axon input queue
@@ -354,6 +370,20 @@ class Network : public sc_core::sc_module {
   // Call before sc_start; untraced routers get no trace and keep waking only when they have work.
   void trace(sc_core::sc_trace_file* file, const std::vector<int>& routers);
 
+  // Windows (sim/README.md): packets and credits crossing chips are held, each chip's routers see
+  // nothing of the other chips within a window, and the window driver hands them over at its end.
+  void hold_inter_chip_traffic(bool on) { hold_inter_chip_ = on; }
+  bool holds_inter_chip_traffic() const { return hold_inter_chip_; }
+  std::vector<InterChipFlit>& held_flits() { return held_flits_; }
+  std::vector<InterChipCredit>& held_credits() { return held_credits_; }
+  // At a window boundary: the packet enters its router's input port (it arrives at its own cycle),
+  // the credits are on their way back to the output.
+  void deliver(const InterChipFlit& flit);
+  void deliver(const InterChipCredit& credit);
+  // Progress made elsewhere (other ranks), so the watchdog does not take waiting for it for a stall.
+  void add_progress(uint64_t steps) { progress_ += steps; }
+  uint64_t progress() const { return progress_; }
+
   // An error raised inside a process (a stall, a packet without a route) is kept and stops the
   // simulation; this rethrows it.
   bool failed() const { return bool(error_); }
@@ -403,6 +433,10 @@ class Network : public sc_core::sc_module {
   };
   std::vector<std::pair<int, Wait>> waits_;
   int next_wait_id_ = 0;
+
+  bool hold_inter_chip_ = false;
+  std::vector<InterChipFlit> held_flits_;
+  std::vector<InterChipCredit> held_credits_;
 
   // Totals.
   uint64_t packets_injected_ = 0, packets_delivered_ = 0, flits_delivered_ = 0;

@@ -397,7 +397,12 @@ void Router::transmit(const Packet& copy, int output, Cycle now) {
     }
   } else {
     network_.count_link_flits(copy, out.inter_chip);
-    network_.router_at(out.downstream).accept(out.downstream_port, copy, arrival);
+    if (out.inter_chip && network_.hold_inter_chip_) {
+      network_.held_flits_.push_back({int32_t(out.downstream), uint8_t(out.downstream_port), arrival, copy});
+      network_.on_dropped_copy();  // in flight between the chips until the window's end
+    } else {
+      network_.router_at(out.downstream).accept(out.downstream_port, copy, arrival);
+    }
   }
 }
 
@@ -449,6 +454,8 @@ void Router::branch_done(int input, int output, Cycle now, uint32_t& finished) {
   network_.on_dropped_copy();
   finished |= bit(input);
   if (input == kLocal) injection_credits_.give_back(now + in.credit_delay, flits);
+  else if (outputs_[input].inter_chip && network_.hold_inter_chip_)
+    network_.held_credits_.push_back({int32_t(in.upstream), uint8_t(in.upstream_port), int32_t(flits), now + in.credit_delay});
   else network_.router_at(in.upstream).return_credit(in.upstream_port, flits, now + in.credit_delay);
 }
 
