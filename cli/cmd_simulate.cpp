@@ -12,6 +12,7 @@
 #include "runtime/npy.hpp"
 #include "runtime/stats.hpp"
 #include "sim/chip_simulator.hpp"
+#include "sim/mpi_rank_group.hpp"
 #include "sim/nir_run.hpp"
 
 namespace spiketile::cli {
@@ -28,6 +29,7 @@ struct SimulateOptions {
   ProgressOption progress;
   sim::RtlInTheLoop rtl;
   std::string input, output;  // a NIR graph's mapping: [T, *input shape] in, [T, *output shape] out
+  double rank_timeout_seconds = 60;  // over MPI ranks: the longest wait for the others in one exchange
 };
 
 // The ',' delimiter also splits unit names ("L0.ffn.value[0,2]"): a piece with an open '[' joins the next.
@@ -75,8 +77,21 @@ void simulate_nir(const SimulateOptions& o, const std::shared_ptr<const Mapping>
   if (out) fmt::print("output:            {} [{}, {}]\n", o.output, T, fmt::join(program.output_shape, ", "));
 }
 
-void simulate(const SimulateOptions& o) {
-  refuse_outputs_over_inputs(o);
+void simulate(const SimulateOptions& given) {
+  refuse_outputs_over_inputs(given);
+  // Under mpirun every rank runs this command; rank 0 prints and writes, the others only simulate
+  // their chips (sim/README.md, "Runs over MPI ranks").
+  const std::shared_ptr<sim::RankGroup> ranks = sim::mpi_ranks_if_launched(given.rank_timeout_seconds);
+  SimulateOptions o = given;
+  const bool quiet_rank = ranks && ranks->rank() != 0;
+  if (quiet_rank) {
+    if (!std::freopen("/dev/null", "w", stdout))
+      throw std::runtime_error(fmt::format("rank {}: cannot silence its standard output", ranks->rank()));
+    for (std::string* path : {&o.generation.logits_out, &o.generation.counts_out, &o.generation.stats_out,
+                              &o.generation.spikes_out, &o.generation.membranes_out, &o.output})
+      path->clear();
+    o.generation.quiet_stats = true;
+  }
   auto mapping = std::make_shared<const Mapping>(load_mapping(o.model.map));
   const bool nir = mapping->kind == MappingKind::Nir;
   if (nir && o.input.empty())
@@ -114,7 +129,10 @@ void simulate(const SimulateOptions& o) {
   }
   options.watchdog_cycles = o.watchdog_cycles;
   options.rtl = o.rtl;
-  ProgressLine progress(o.progress, "simulate");
+  options.ranks = ranks;
+  ProgressOption progress_option = o.progress;
+  if (quiet_rank) progress_option.mode = "off";
+  ProgressLine progress(progress_option, "simulate");
   const int64_t total = int64_t(o.generation.n_tokens);
   if (progress.enabled())
     options.progress = [total, &progress](const sim::SimulationProgress& p) {
@@ -122,6 +140,7 @@ void simulate(const SimulateOptions& o) {
                     p.wall_seconds);
     };
   sim::ChipSimulator chip(mapping, options);
+  if (chip.partition() && !quiet_rank) fmt::print(stderr, "over MPI: {}\n", chip.partition()->describe());
   ModelOptions model_options = o.model;
   model_options.model = mapping->model_source;
   model_options.quant = mapping->quant;
@@ -213,6 +232,11 @@ void register_simulate(CLI::App& app) {
                     ->check(CLI::ExistingFile);
   cmd->add_option("--output", o->output, "With --input: the output node's values as float32 .npy [T, *output shape]")
       ->needs(input);
+  cmd->add_option("--rank-timeout", o->rank_timeout_seconds,
+                  "Under mpirun: seconds a rank waits for the others at a window boundary before the run stops, "
+                  "naming the ranks that did not answer")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   for (const char* generating : {"--prompt", "--prompt-ids", "--tokens", "--logits-out", "--text"})
     input->excludes(cmd->get_option(generating));
   cmd->callback([o, rtl] {

@@ -8,6 +8,7 @@
 #include <systemc>
 
 #include "cli/common.hpp"
+#include "sim/mpi_rank_group.hpp"
 
 namespace {
 // SystemC prints its banner to stdout, in the middle of generated text; it honours this variable,
@@ -36,8 +37,16 @@ int sc_main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
+    if (spiketile::sim::mpi_active()) {
+      // One rank's error ends every rank now, rather than leaving them waiting for it.
+      fmt::print(stderr, "spiketile: error (rank {} of {}): {}\n", spiketile::sim::mpi_rank(),
+                 spiketile::sim::mpi_size(), e.what());
+      std::fflush(stderr);
+      spiketile::sim::mpi_abort_all(1);
+    }
     fmt::print(stderr, "spiketile: error: {}\n", e.what());
     return 1;
   }
+  spiketile::sim::mpi_finish();
   return 0;
 }

@@ -20,6 +20,10 @@ set_property(TARGET PkgConfig::SystemC APPEND PROPERTY INTERFACE_COMPILE_DEFINIT
 # pkg-config file needs nothing.
 pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5)
 
+# Runs over MPI ranks (libopenmpi-dev; mpirun from openmpi-bin). The C API is all we use, and
+# pkg-config finds it without enabling the C language for FindMPI.
+pkg_check_modules(MPI REQUIRED IMPORTED_TARGET mpi-c)
+
 find_package(verilator 5.0 REQUIRED)   # /usr/share/verilator/verilator-config.cmake
 
 if(TARGET yaml-cpp::yaml-cpp)

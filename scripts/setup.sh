@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhdf5-dev   # NIR graphs (models/nir/)
+  libopenmpi-dev openmpi-bin   # simulate over MPI ranks (sim/README.md)
   pybind11-dev python3-dev python3-numpy python3-pytest   # the Python module (python/) and its tests
   chromium   # renders the HTML report headless in tests (ReportHtml.RendersHeadlessInChromium)
 )

@@ -536,6 +536,22 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
     }
     trace_file_ = file;
   }
+  cores_per_chip_ = chip_.mesh.rows * chip_.mesh.cols;
+  ranks_ = options.ranks;
+  own_unit_.assign(m.units.size(), 1);
+  if (ranks_) {
+    partition_ = std::make_unique<RankPartition>(partition_chips(m, chip_.system.chip_count, ranks_->size()));
+    if (over_ranks() && trace_output_)
+      throw std::invalid_argument("--trace: a run over MPI ranks cannot trace (each rank holds only its chips' routers); "
+                                  "trace the same run in one process");
+    if (over_ranks() && !rtl_units_.empty())
+      throw std::invalid_argument("--rtl: a run over MPI ranks does not drive the RTL neuron core yet; run --rtl in one "
+                                  "process (it gives the same bits)");
+    for (std::size_t id = 0; id < m.units.size(); ++id)
+      own_unit_[id] = partition_->rank_of_chip[std::size_t(m.unit_cores[id].chip)] == ranks_->rank();
+    remote_totals_.assign(std::size_t(ranks_->size()), network_->totals());
+  }
+  own_units_ = int(std::count(own_unit_.begin(), own_unit_.end(), 1));
   counts_.reset(m.config.n_layer);
   counted_ = counted_model(m);
   if (m.kind == MappingKind::Nir) population_sizes_ = nir_population_sizes(m.nir);
@@ -567,6 +583,41 @@ std::unique_ptr<OutputFile> ChipSimulator::finish_trace() {
 
 Cycle ChipSimulator::now() const { return network_->clock().now(); }
 
+int ChipSimulator::rank_of_router(int router) const {
+  return partition_ ? partition_->rank_of_chip[std::size_t(router / cores_per_chip_)] : 0;
+}
+
+int ChipSimulator::rank_of_unit(int unit) const {
+  return partition_ ? partition_->rank_of_chip[std::size_t(mapping_->unit_cores[std::size_t(unit)].chip)] : 0;
+}
+
+std::pair<int64_t, bool> ChipSimulator::unit_progress(int unit) const {
+  const CoreModule& c = *cores_[std::size_t(unit)];
+  return {c.token(), c.finished_token()};
+}
+
+Bytes ChipSimulator::core_counters(int unit) const {
+  const CoreModule& c = *cores_[std::size_t(unit)];
+  ByteWriter out;
+  out.put(c.work);
+  for (int64_t v : {c.lif_updates, c.events_out, c.flits_injected, c.synapse_accesses, c.state_reads, c.state_writes,
+                    c.peak_held})
+    out.put(v);
+  out.put(c.busy_cycles);
+  out.put(c.activations);
+  return std::move(out.bytes());
+}
+
+void ChipSimulator::set_core_counters(int unit, ByteReader& in) {
+  CoreModule& c = *cores_[std::size_t(unit)];
+  c.work = in.get<Counts>();
+  for (int64_t* v : {&c.lif_updates, &c.events_out, &c.flits_injected, &c.synapse_accesses, &c.state_reads,
+                     &c.state_writes, &c.peak_held})
+    *v = in.get<int64_t>();
+  c.busy_cycles = in.get<Cycle>();
+  c.activations = in.get<uint64_t>();
+}
+
 void ChipSimulator::reset() {
   for (auto& b : behaviors_) b->reset_state();
   counts_.reset(mapping_->config.n_layer);
@@ -579,7 +630,9 @@ void ChipSimulator::send(int unit, const UnitEvent& event) {
 }
 
 void ChipSimulator::logit(int64_t vocab_index, int64_t accumulator) {
-  token_in_flight(reacting_token_).host.logit(vocab_index, accumulator);
+  TokenInFlight& t = token_in_flight(reacting_token_);
+  t.host.logit(vocab_index, accumulator);
+  if (over_ranks()) t.logit_writes.push_back({vocab_index, accumulator});
 }
 
 const std::vector<float>& ChipSimulator::step(int token) {
@@ -639,7 +692,8 @@ void ChipSimulator::run_steps(int64_t steps) {
   for (auto& known : known_started_) std::fill(known.begin(), known.end(), -1);
   cross_chip_starts_->clear();
   // Starting a unit may start the units that send to it: each starts once.
-  for (int id = 0; id < int(cores_.size()); ++id) start_next_token_if_allowed(id, start);
+  for (int id = 0; id < int(cores_.size()); ++id)
+    if (owns_unit(id)) start_next_token_if_allowed(id, start);
 
   if (windows_) run_windows();
   else run(*network_);
@@ -647,8 +701,10 @@ void ChipSimulator::run_steps(int64_t steps) {
   // one of them took an input, or the kernel's last event, whichever is later.
   Cycle end = now();
   for (const auto& c : cores_) end = std::max(end, c->last_input_cycle());
+  if (over_ranks()) end = latest_over_ranks(end);
   if (end > now()) sc_core::sc_start(network_->clock().after(end - now()));
   network_->count_traffic_by_token(nullptr);
+  if (over_ranks()) finish_run_over_ranks();
 
   if (tokens_finished_ < steps) {
     const std::string stalled = unfinished_units(m, behaviors_, [&](int id) {
@@ -696,7 +752,8 @@ void ChipSimulator::destination_started(int unit, std::size_t k, int64_t token, 
 void ChipSimulator::unit_finished(int unit, int64_t token, Cycle at) {
   TokenInFlight& t = token_in_flight(token);
   t.finished_at = std::max(t.finished_at, at);
-  if (++t.units_finished == int(cores_.size())) token_finished(t.finished_at);
+  // Over ranks, rank 0 finishes the tokens once the run is over and it has every rank's share.
+  if (++t.units_finished == own_units_ && !over_ranks()) token_finished(t.finished_at);
   start_next_token_if_allowed(unit, at);
 }
 

@@ -33,6 +33,8 @@
 #include "rtl/loop/neuron_core_backend.hpp"
 #include "runtime/unit_behavior.hpp"
 #include "sim/clock.hpp"
+#include "sim/rank_group.hpp"
+#include "sim/rank_partition.hpp"
 
 namespace spiketile::sim {
 
@@ -76,6 +78,10 @@ struct SimulatorOptions {
   std::function<void(int unit, const UnitEvent&)> on_send;
   // Sees every start of a unit on a token of a run (the token's index in the run, its cycle).
   std::function<void(int unit, int64_t token, Cycle at)> on_token_start;
+  // A run over MPI ranks (sim/README.md, "Runs over MPI ranks"): this process simulates the chips
+  // the partition gives its rank, rank 0 gathers every token's results and the statistics, and
+  // every rank returns the same logits. Null: every chip in this process.
+  std::shared_ptr<RankGroup> ranks;
 };
 
 
@@ -137,6 +143,9 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   RtlLoopStats rtl_loop_stats() const;
   // The core index (chip-major, row-major) of unit `id`.
   int core_index(int id) const;
+  // The split of a run over ranks (null in one process) and this process's rank.
+  const RankPartition* partition() const { return partition_.get(); }
+  int rank() const { return ranks_ ? ranks_->rank() : 0; }
 
  private:
   friend class CoreModule;
@@ -157,6 +166,11 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
     // What the cores' datapaths did for it, reaction by reaction, as their counters count it.
     Counts core_work;
     int64_t synapse_accesses = 0, state_reads = 0, state_writes = 0, lif_updates = 0, events_out = 0;
+    // Over ranks: the logits this rank's head units wrote.
+    struct LogitWrite {
+      int64_t index, accumulator;
+    };
+    std::vector<LogitWrite> logit_writes;
   };
   // Runs `tokens` overlapped; each finished token's results go to `on_token` (may be empty).
   void run_tokens(const std::vector<int>& tokens, const TokenCallback& on_token);
@@ -170,7 +184,22 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   // The kernel in windows of the inter-chip link latency, what crossed chips handed over at each
   // window's end (sim/chip_windows.cpp), until no chip has anything left to do.
   void run_windows();
-  void hand_over_held_traffic();
+  // Hands what crossed chips in the window to this rank's routers and start queue, and to the
+  // other ranks in `parcels` (per rank).
+  void hand_over_held_traffic(std::vector<ByteWriter>* parcels);
+  void take_parcel(ByteReader& in);
+  // Over ranks, after the windows: every rank at the run's last cycle, the tokens' results and
+  // the counters gathered on rank 0, which finishes the tokens; every rank gets their logits.
+  void finish_run_over_ranks();
+  Bytes core_counters(int unit) const;
+  void set_core_counters(int unit, ByteReader& in);
+  bool over_ranks() const { return ranks_ && ranks_->size() > 1; }
+  Cycle latest_over_ranks(Cycle mine);
+  bool owns_unit(int unit) const { return own_unit_[std::size_t(unit)] != 0; }
+  // Where unit `unit`'s core stands in the run: its token, and whether it finished it.
+  std::pair<int64_t, bool> unit_progress(int unit) const;
+  int rank_of_router(int router) const;
+  int rank_of_unit(int unit) const;
   // Unit `unit` learns at `at` that its `k`-th destination started the run's token `token`.
   void destination_started(int unit, std::size_t k, int64_t token, Cycle at);
   void token_finished(Cycle at);
@@ -201,6 +230,12 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::vector<std::vector<std::pair<int, std::size_t>>> source_slots_;
   std::unique_ptr<CrossChipStarts> cross_chip_starts_;
   bool windows_ = false;   // the mapping spans chips: they run in windows
+  std::shared_ptr<RankGroup> ranks_;
+  std::unique_ptr<RankPartition> partition_;
+  std::vector<char> own_unit_;           // per unit: simulated by this rank
+  int own_units_ = 0;
+  int cores_per_chip_ = 1;
+  std::vector<std::vector<uint64_t>> remote_totals_;  // per rank: its network totals as last added
   CountedModel counted_;
   // The run under way.
   std::vector<int> run_tokens_;

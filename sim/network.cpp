@@ -94,6 +94,56 @@ void Network::deliver(const InterChipCredit& credit) {
   router_at(credit.router).return_credit(Port(credit.port), credit.units, credit.at);
 }
 
+std::vector<uint64_t> Network::router_counters(int router) const {
+  const Router& r = *routers_.at(std::size_t(router));
+  std::vector<uint64_t> c{r.activations_, r.interface_.backlog_cycles_, r.interface_.drained_until_};
+  for (int p = 0; p < kPortCount; ++p) {
+    const auto& out = r.outputs_[p];
+    c.insert(c.end(), {out.packets, out.flits, out.blocked, out.blocked_since, out.parks, out.peak_parked_flits,
+                       r.inputs_[p].peak_occupancy_flits});
+  }
+  return c;
+}
+
+void Network::set_router_counters(int router, const std::vector<uint64_t>& c) {
+  Router& r = router_at(router);
+  if (c.size() != 3 + 7 * std::size_t(kPortCount))
+    throw NocError(fmt::format("router {}: {} counters from another rank, expected {}", router, c.size(), 3 + 7 * kPortCount));
+  std::size_t k = 0;
+  r.activations_ = c[k++];
+  r.interface_.backlog_cycles_ = c[k++];
+  r.interface_.drained_until_ = c[k++];
+  for (int p = 0; p < kPortCount; ++p) {
+    auto& out = r.outputs_[p];
+    out.packets = c[k++];
+    out.flits = c[k++];
+    out.blocked = c[k++];
+    out.blocked_since = c[k++];
+    out.parks = c[k++];
+    out.peak_parked_flits = c[k++];
+    r.inputs_[p].peak_occupancy_flits = c[k++];
+  }
+}
+
+namespace {
+constexpr std::size_t kSummedTotals = 7;  // totals() ends with maxima after these
+}
+
+std::vector<uint64_t> Network::totals() const {
+  return {packets_injected_, packets_delivered_, flits_delivered_, mesh_flit_hops_, inter_chip_flit_hops_, latency_sum_,
+          injection_wait_sum_, latency_max_, last_delivery_cycle_};
+}
+
+void Network::add_totals(const std::vector<uint64_t>& now, const std::vector<uint64_t>& before) {
+  uint64_t* summed[kSummedTotals] = {&packets_injected_, &packets_delivered_, &flits_delivered_, &mesh_flit_hops_,
+                                     &inter_chip_flit_hops_, &latency_sum_, &injection_wait_sum_};
+  uint64_t* maxima[] = {&latency_max_, &last_delivery_cycle_};
+  if (now.size() != kSummedTotals + 2 || before.size() != now.size())
+    throw NocError(fmt::format("{} network totals from another rank, expected {}", now.size(), kSummedTotals + 2));
+  for (std::size_t k = 0; k < kSummedTotals; ++k) *summed[k] += now[k] - before[k];
+  for (std::size_t k = 0; k < 2; ++k) *maxima[k] = std::max(*maxima[k], now[kSummedTotals + k]);
+}
+
 void Network::on_quiescent() {
   quiescent_event_.notify(sc_core::SC_ZERO_TIME);
   disarm_watchdog_if_idle();
@@ -141,7 +191,9 @@ void Network::disarm_watchdog_if_idle() {
 }
 
 void Network::arm_watchdog() {
-  if (watchdog_armed_) return;
+  // In windows the window driver watches progress over all chips (and ranks): a check of its own
+  // here would put events in the kernel whose times depend on which chips this process holds.
+  if (watchdog_armed_ || hold_inter_chip_) return;
   watchdog_armed_ = true;
   watchdog_armed_at_ = clock_.now();
   progress_at_last_check_ = progress_;

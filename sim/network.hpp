@@ -142,6 +142,7 @@ class NetworkInterface {
 
  private:
   friend class Router;
+  friend class Network;
   explicit NetworkInterface(Router& router) : router_(router) {}
   struct Prepared {
     Packet packet;
@@ -349,6 +350,7 @@ class Network : public sc_core::sc_module {
   int begin_wait(std::string unit, std::string waiting_for);
   void end_wait(int wait_id);
   void note_progress() { ++progress_; }
+  std::size_t waiting_units() const { return waits_.size(); }
   // What the watchdog would report now.
   std::string stall_report() const;
   // Input buffers (router, port) that wait on each other in a cycle, each head packet needing a
@@ -380,6 +382,14 @@ class Network : public sc_core::sc_module {
   // the credits are on their way back to the output.
   void deliver(const InterChipFlit& flit);
   void deliver(const InterChipCredit& credit);
+  // A run over ranks (sim/README.md): each rank's routers count on the rank that simulates them;
+  // rank 0 copies in the counters of the others' routers and adds their totals, so its statistics
+  // cover the whole system.
+  std::vector<uint64_t> router_counters(int router) const;
+  void set_router_counters(int router, const std::vector<uint64_t>& counters);
+  std::vector<uint64_t> totals() const;
+  // Adds what another rank counted between two of its totals() (maxima: the larger).
+  void add_totals(const std::vector<uint64_t>& now, const std::vector<uint64_t>& before);
   // Progress made elsewhere (other ranks), so the watchdog does not take waiting for it for a stall.
   void add_progress(uint64_t steps) { progress_ += steps; }
   uint64_t progress() const { return progress_; }
