@@ -936,6 +936,18 @@ std::string ChipSimulator::summary() const {
       "simulation: {} {} in {:.2f} s wall, {:.0f} chip cycles/s; {} core process runs\n",
       100.0 * double(busy) / double(total) / double(cores_.size()), busiest_name, 100.0 * double(busiest) / double(total),
       stall, steps, nir ? "time steps" : "tokens", wall_seconds_, double(total) / wall_seconds_, core_runs);
+  if (windows_) {
+    const WindowStats& w = window_stats();
+    s += fmt::format("windows (chips apart, sim/README.md): {} window ends, {:.0f} per {}", w.windows,
+                     double(w.windows) / double(steps), nir ? "time step" : "token");
+    if (over_ranks())
+      s += fmt::format("; {}: {} messages and {} bytes between ranks ({:.1f} and {:.0f} per window), {:.2f} s of "
+                       "the ranks' wall in exchanges ({:.2f} s the most on one rank)",
+                       partition_->describe(), w.messages, w.bytes, double(w.messages) / double(std::max<int64_t>(1, w.windows)),
+                       double(w.bytes) / double(std::max<int64_t>(1, w.windows)), w.exchange_seconds,
+                       w.exchange_seconds_max);
+    s += "\n";
+  }
   if (m.estimate.profile_tokens > 0 && decode_.tokens > 0)
     s += fmt::format("latency bound (compiler, no network contention): {:.0f} cycles per token; decode measured {:.2f}× "
                      "the bound\n",

@@ -59,6 +59,15 @@ struct RtlLoopStats {
   double wall_seconds = 0;          // the whole simulation's
 };
 
+// What running in windows cost (sim/README.md, "Windows"; over ranks, rank 0 sums every rank's).
+struct WindowStats {
+  int64_t windows = 0;           // window ends (the same on every rank)
+  int64_t messages = 0;          // packets, credits and start notices sent to another rank
+  int64_t bytes = 0;             // parcel bytes sent to other ranks, headers included
+  double exchange_seconds = 0;   // wall time in exchanges: waiting for the slowest rank, and MPI
+  double exchange_seconds_max = 0;  // the most one rank spent so
+};
+
 // Progress of a run, for a terminal line.
 struct SimulationProgress {
   int64_t tokens_done = 0;
@@ -145,6 +154,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   int core_index(int id) const;
   // The split of a run over ranks (null in one process) and this process's rank.
   const RankPartition* partition() const { return partition_.get(); }
+  // Over ranks, on rank 0: every rank's, summed (the other ranks: their own).
+  const WindowStats& window_stats() const { return over_ranks() && rank() == 0 ? window_stats_ : own_windows_; }
   int rank() const { return ranks_ ? ranks_->rank() : 0; }
 
  private:
@@ -186,7 +197,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   void run_windows();
   // Hands what crossed chips in the window to this rank's routers and start queue, and to the
   // other ranks in `parcels` (per rank).
-  void hand_over_held_traffic(std::vector<ByteWriter>* parcels);
+  // Returns the messages that went into parcels.
+  int64_t hand_over_held_traffic(std::vector<ByteWriter>* parcels);
   void take_parcel(ByteReader& in);
   // Over ranks, after the windows: every rank at the run's last cycle, the tokens' results and
   // the counters gathered on rank 0, which finishes the tokens; every rank gets their logits.
@@ -236,6 +248,8 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   int own_units_ = 0;
   int cores_per_chip_ = 1;
   std::vector<std::vector<uint64_t>> remote_totals_;  // per rank: its network totals as last added
+  WindowStats own_windows_;    // this rank's
+  WindowStats window_stats_;   // over ranks, on rank 0: every rank's as of the last run's end
   CountedModel counted_;
   // The run under way.
   std::vector<int> run_tokens_;

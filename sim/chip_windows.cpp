@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "sim/chip_simulator.hpp"
 #include "sim/cross_chip_starts.hpp"
@@ -109,7 +110,7 @@ void take_observations(ByteReader& in, TokenObservations& o, bool replace) {
 
 }  // namespace
 
-void ChipSimulator::hand_over_held_traffic(std::vector<ByteWriter>* parcels) {
+int64_t ChipSimulator::hand_over_held_traffic(std::vector<ByteWriter>* parcels) {
   std::vector<InterChipFlit> flits;
   std::vector<InterChipCredit> credits;
   std::vector<CrossChipStarts::Notice> starts;
@@ -121,7 +122,7 @@ void ChipSimulator::hand_over_held_traffic(std::vector<ByteWriter>* parcels) {
     for (const auto& f : flits) network_->deliver(f);
     for (const auto& c : credits) network_->deliver(c);
     for (const auto& s : starts) cross_chip_starts_->queue(s);
-    return;
+    return 0;
   }
   const std::size_t n = parcels->size();
   std::vector<std::vector<const InterChipFlit*>> flits_to(n);
@@ -147,6 +148,8 @@ void ChipSimulator::hand_over_held_traffic(std::vector<ByteWriter>* parcels) {
   for (const InterChipFlit* f : flits_to[std::size_t(me)]) network_->deliver(*f);
   for (const InterChipCredit* c : credits_to[std::size_t(me)]) network_->deliver(*c);
   for (const CrossChipStarts::Notice* s : starts_to[std::size_t(me)]) cross_chip_starts_->queue(*s);
+  const auto kept = flits_to[std::size_t(me)].size() + credits_to[std::size_t(me)].size() + starts_to[std::size_t(me)].size();
+  return int64_t(flits.size() + credits.size() + starts.size() - kept);
 }
 
 void ChipSimulator::take_parcel(ByteReader& in) {
@@ -200,10 +203,16 @@ void ChipSimulator::run_windows() {
         parcels[std::size_t(r)].put(mine);
         if (mine.failed) put_text(parcels[std::size_t(r)], failure);
       }
-      hand_over_held_traffic(&parcels);
+      own_windows_.messages += hand_over_held_traffic(&parcels);
       std::vector<Bytes> out(static_cast<std::size_t>(n));
-      for (int r = 0; r < n; ++r) out[std::size_t(r)] = std::move(parcels[std::size_t(r)].bytes());
+      for (int r = 0; r < n; ++r) {
+        out[std::size_t(r)] = std::move(parcels[std::size_t(r)].bytes());
+        own_windows_.bytes += int64_t(out[std::size_t(r)].size());
+      }
+      const auto exchange_start = std::chrono::steady_clock::now();
       const std::vector<Bytes> got = ranks_->exchange(out);
+      own_windows_.exchange_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
       for (int r = 0; r < n; ++r) {
         if (r == me) continue;
         ByteReader in(got[std::size_t(r)]);
@@ -247,6 +256,7 @@ void ChipSimulator::run_windows() {
       throw NetworkStalled(me == 0 ? fmt::format("{}", fmt::join(parts, "\n")) : fmt::format("rank {} of {}: the network stalled (rank 0 reports where)", me, n));
     }
     if (next == kNever) break;
+    ++own_windows_.windows;
     const Cycle until = next + lookahead;
     // A rank with nothing before the window's end waits for the others' crossings.
     if (!sc_core::sc_pending_activity() || clock.now() + clock.cycles(sc_core::sc_time_to_pending_activity()) >= until)
@@ -300,6 +310,9 @@ void ChipSimulator::finish_run_over_ranks() {
   ByteWriter share;
   share.put(finished_here);
   put_text(share, stalled);
+  share.put(own_windows_.messages);
+  share.put(own_windows_.bytes);
+  share.put(own_windows_.exchange_seconds);
   if (me != 0 && finished_here == run_length_) {
     for (int64_t t = 0; t < run_length_; ++t) {
       const TokenInFlight& tok = in_flight_[std::size_t(t)];
@@ -337,11 +350,20 @@ void ChipSimulator::finish_run_over_ranks() {
     int64_t finished = run_length_;
     std::vector<ByteReader> readers;
     readers.reserve(shares.size());
+    // This rank's counts become the run's: every rank's messages, bytes and waits, until now.
+    WindowStats all;
+    all.windows = own_windows_.windows;
     for (int r = 0; r < n; ++r) {
       readers.emplace_back(shares[std::size_t(r)]);
       finished = std::min(finished, readers.back().get<int64_t>());
       problems += get_text(readers.back());
+      all.messages += readers.back().get<int64_t>();
+      all.bytes += readers.back().get<int64_t>();
+      const double waited = readers.back().get<double>();
+      all.exchange_seconds += waited;
+      all.exchange_seconds_max = std::max(all.exchange_seconds_max, waited);
     }
+    window_stats_ = all;
     if (finished < run_length_) {
       put_text(results, fmt::format("token step stalled at cycle {} with {} of {} tokens done on every rank: the network "
                                     "is empty, but{}",

@@ -29,48 +29,54 @@ class MpiRankGroup final : public RankGroup {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
 
+  // One message to and from every other rank: each parcel is sent as it is (an empty one too) and
+  // received as it comes, sized by probing, so a window costs one message latency.
   std::vector<Bytes> exchange(const std::vector<Bytes>& parcels) override {
     std::vector<Bytes> got(static_cast<std::size_t>(size_));
     if (size_ == 1) return got;
     ++round_;
-    std::vector<uint64_t> out_sizes(std::size_t(size_), 0), in_sizes(std::size_t(size_), 0);
-    std::vector<MPI_Request> requests;
-    std::vector<int> peer_of;
+    std::vector<MPI_Request> sends;
     for (int r = 0; r < size_; ++r) {
       if (r == rank_) continue;
-      out_sizes[std::size_t(r)] = parcels[std::size_t(r)].size();
-      requests.emplace_back();
-      peer_of.push_back(r);
-      MPI_Irecv(&in_sizes[std::size_t(r)], 1, MPI_UINT64_T, r, kSizeTag, MPI_COMM_WORLD, &requests.back());
-      requests.emplace_back();
-      peer_of.push_back(r);
-      MPI_Isend(&out_sizes[std::size_t(r)], 1, MPI_UINT64_T, r, kSizeTag, MPI_COMM_WORLD, &requests.back());
-    }
-    wait(requests, peer_of);
-    requests.clear();
-    peer_of.clear();
-    for (int r = 0; r < size_; ++r) {
-      if (r == rank_) continue;
-      Bytes& in = got[std::size_t(r)];
-      in.resize(std::size_t(in_sizes[std::size_t(r)]));
-      if (!in.empty()) {
-        requests.emplace_back();
-        peer_of.push_back(r);
-        MPI_Irecv(in.data(), count(in.size()), MPI_BYTE, r, kDataTag, MPI_COMM_WORLD, &requests.back());
-      }
       const Bytes& out = parcels[std::size_t(r)];
-      if (!out.empty()) {
-        requests.emplace_back();
-        peer_of.push_back(r);
-        MPI_Isend(out.data(), count(out.size()), MPI_BYTE, r, kDataTag, MPI_COMM_WORLD, &requests.back());
-      }
+      sends.emplace_back();
+      MPI_Isend(out.data(), count(out.size()), MPI_BYTE, r, kTag, MPI_COMM_WORLD, &sends.back());
     }
-    wait(requests, peer_of);
+    std::vector<char> received(std::size_t(size_), 0);
+    received[std::size_t(rank_)] = 1;
+    int pending = size_ - 1;
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t polls = 0; pending > 0; ++polls) {
+      for (int r = 0; r < size_; ++r) {
+        if (received[std::size_t(r)]) continue;
+        int found = 0;
+        MPI_Message message;
+        MPI_Status status;
+        MPI_Improbe(r, kTag, MPI_COMM_WORLD, &found, &message, &status);
+        if (!found) continue;
+        int bytes = 0;
+        MPI_Get_count(&status, MPI_BYTE, &bytes);
+        got[std::size_t(r)].resize(std::size_t(bytes));
+        MPI_Mrecv(got[std::size_t(r)].data(), bytes, MPI_BYTE, &message, MPI_STATUS_IGNORE);
+        received[std::size_t(r)] = 1;
+        --pending;
+      }
+      if (pending == 0) break;
+      sched_yield();  // ranks may share cores
+      if (polls % 256 == 255) give_up_if_late(start, received);
+    }
+    for (uint64_t polls = 0;; ++polls) {
+      int done = 0;
+      MPI_Testall(int(sends.size()), sends.data(), &done, MPI_STATUSES_IGNORE);
+      if (done) break;
+      sched_yield();
+      if (polls % 256 == 255) give_up_if_late(start, received);
+    }
     return got;
   }
 
  private:
-  static constexpr int kSizeTag = 1, kDataTag = 2;
+  static constexpr int kTag = 1;
 
   static int count(std::size_t bytes) {
     if (bytes > std::size_t(std::numeric_limits<int>::max()))
@@ -78,30 +84,18 @@ class MpiRankGroup final : public RankGroup {
     return int(bytes);
   }
 
-  // Polls (yielding the core: ranks may share cores) until every request is done, or names the
-  // ranks still owing an answer once the timeout has passed.
-  void wait(std::vector<MPI_Request>& requests, const std::vector<int>& peer_of) {
-    if (requests.empty()) return;
-    const auto start = std::chrono::steady_clock::now();
-    for (uint64_t polls = 0;; ++polls) {
-      int done = 0;
-      MPI_Testall(int(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE);
-      if (done) return;
-      sched_yield();
-      if (polls % 256 != 255) continue;
-      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (waited < timeout_seconds_) continue;
-      std::vector<int> silent;
-      for (std::size_t k = 0; k < requests.size(); ++k) {
-        int finished = 0;
-        MPI_Test(&requests[k], &finished, MPI_STATUS_IGNORE);
-        if (!finished && (silent.empty() || silent.back() != peer_of[k])) silent.push_back(peer_of[k]);
-      }
-      throw RankFailure(fmt::format("rank {} of {}: rank{} {} did not answer within {:g} s (exchange round {}): it "
-                                    "stopped, hangs or fell behind",
-                                    rank_, size_, silent.size() == 1 ? "" : "s", fmt::join(silent, ", "),
-                                    timeout_seconds_, round_));
-    }
+  // Names the ranks still owing this round once the timeout has passed (a send that does not
+  // complete waits on a rank that stopped receiving: it is named by the others' rounds).
+  void give_up_if_late(std::chrono::steady_clock::time_point start, const std::vector<char>& received) const {
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (waited < timeout_seconds_) return;
+    std::vector<int> silent;
+    for (int r = 0; r < size_; ++r)
+      if (!received[std::size_t(r)]) silent.push_back(r);
+    throw RankFailure(fmt::format("rank {} of {}: rank{} {} did not answer within {:g} s (exchange round {}): it "
+                                  "stopped, hangs or fell behind",
+                                  rank_, size_, silent.size() == 1 ? "" : "s", fmt::join(silent, ", "), timeout_seconds_,
+                                  round_));
   }
 
   int rank_ = 0, size_ = 1;
