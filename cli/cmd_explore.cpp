@@ -11,6 +11,7 @@
 #include "explore/pool.hpp"
 #include "explore/results.hpp"
 #include "explore/sweep.hpp"
+#include "sim/mpi_rank_group.hpp"
 
 namespace spiketile::cli {
 
@@ -23,6 +24,7 @@ struct ExploreOptions {
   std::string out;
   int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   int64_t point = -1;  // --point K: compute only point K (a worker, an array job's task)
+  double rank_timeout_seconds = 7 * 24 * 3600.0;  // under mpirun: the longest wait for another rank's points
   bool list = false;
   bool quiet = false;
   ProgressOption progress;
@@ -89,18 +91,25 @@ int explore_sweep(const ExploreOptions& o) {
     jobs.push_back({worker_args(o, plan.index), plan.dir + "/worker.log"});
     job_point.push_back(plan.index);
   }
+  // Under mpirun the points to compute are dealt out over the ranks (the output folder must be one
+  // every rank sees); each computes its own with -j workers, then rank 0 reads every result.
+  const std::shared_ptr<sim::RankGroup> ranks = sim::mpi_ranks_if_launched(o.rank_timeout_seconds);
+  const int rank = ranks ? ranks->rank() : 0, rank_count = ranks ? ranks->size() : 1;
+  std::vector<explore::Job> mine;
+  for (std::size_t k = 0; k < jobs.size(); ++k)
+    if (int(k % std::size_t(rank_count)) == rank) mine.push_back(jobs[k]);
   const std::size_t cached = plans.size() - jobs.size();
   std::size_t finished = 0, failed = 0;
   ProgressLine progress(o.progress, "explore");
   auto seconds = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   auto tick = [&] {
-    const std::size_t running = std::min<std::size_t>(std::size_t(o.jobs), jobs.size() - finished);
+    const std::size_t running = std::min<std::size_t>(std::size_t(o.jobs), mine.size() - finished);
     progress.show("{} of {} points done ({} cached, {} failed), {} running, {:.0f} s", cached + finished, plans.size(),
                   cached, failed, running, seconds());
   };
-  explore::run_pool(explore::self_executable(), jobs, o.jobs,
+  explore::run_pool(explore::self_executable(), mine, o.jobs,
                     [&](std::size_t job, int status) {
-                      const auto& plan = plans[job_point[job]];
+                      const auto& plan = plans[job_point[job * std::size_t(rank_count) + std::size_t(rank)]];
                       auto result = explore::stored_result(plan, false);
                       if (!result)
                         result = json{{"status", "failed"},
@@ -114,6 +123,24 @@ int explore_sweep(const ExploreOptions& o) {
                     },
                     tick);
   progress.clear();
+  if (rank_count > 1) {
+    ranks->gather({});  // every rank's points are in their folders
+    if (rank != 0) {
+      fmt::print(stderr, "explore: rank {} of {} computed {} of the {} points to compute\n", rank, rank_count, mine.size(),
+                 jobs.size());
+      return 0;
+    }
+    for (std::size_t k = 0; k < jobs.size(); ++k) {
+      if (int(k % std::size_t(rank_count)) == 0) continue;
+      const auto& plan = plans[job_point[k]];
+      auto result = explore::stored_result(plan, false);
+      if (!result)
+        result = json{{"status", "failed"},
+                      {"failed_step", "worker"},
+                      {"error", fmt::format("rank {} left no result (see {}/worker.log)", k % std::size_t(rank_count), plan.dir)}};
+      results[plan.index] = result;
+    }
+  }
 
   json rows = json::array();
   std::size_t failures = 0;
@@ -158,6 +185,9 @@ void register_explore(CLI::App& app) {
                   "Compute only point K (0-based, as --list numbers them) into its folder and write no table: the "
                   "worker command line, for a cluster's array job")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rank-timeout", o->rank_timeout_seconds,
+                  "Under mpirun: seconds rank 0 waits for the other ranks' points before it stops, naming them")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--list", o->list, "Print every point (index, hash, settings, its worker command line) and compute nothing");
   add_quiet_flag(cmd, o->quiet, "Do not print the table of points");
   o->progress.add_to(cmd);

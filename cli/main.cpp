@@ -35,7 +35,9 @@ int sc_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int status = app.exit(e);  // also a command's own exit status (explore: 2 when a point failed)
+    spiketile::sim::mpi_finish();
+    return status;
   } catch (const std::exception& e) {
     if (spiketile::sim::mpi_active()) {
       // One rank's error ends every rank now, rather than leaving them waiting for it.

@@ -21,6 +21,20 @@ namespace spiketile::explore {
 
 std::string self_executable() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
+namespace {
+// A worker is a process of its own, never a rank of the MPI job that may have started this one:
+// Open MPI's and PMIx's variables would make it join that job.
+std::vector<std::string> worker_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry(*e);
+    if (entry.rfind("OMPI_", 0) == 0 || entry.rfind("PMIX_", 0) == 0 || entry.rfind("PMI_", 0) == 0) continue;
+    env.push_back(entry);
+  }
+  return env;
+}
+}  // namespace
+
 pid_t start_job(const std::string& exe, const Job& job) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -30,8 +44,12 @@ pid_t start_job(const std::string& exe, const Job& job) {
   std::vector<char*> argv{const_cast<char*>(exe.c_str())};
   for (const std::string& arg : job.args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  static const std::vector<std::string> env_entries = worker_environment();
+  std::vector<char*> env;
+  for (const std::string& entry : env_entries) env.push_back(const_cast<char*>(entry.c_str()));
+  env.push_back(nullptr);
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
+  const int error = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", exe, std::strerror(error)));
   return pid;

@@ -157,5 +157,37 @@ TEST(MpiSimulateErrors, AHungRankIsNamedAfterTheRankTimeout) {
   fs::remove_all(dir);
 }
 
+// `mpirun -n 2 spiketile explore`: the points to compute are dealt over the ranks (one folder both
+// see), and rank 0's results are those of one process computing them all.
+TEST(MpiExplore, RanksShareThePointsAndRankZeroWritesTheSameResults) {
+  const fs::path dir = scratch("explore");
+  const std::string repo = SPIKETILE_REPO;
+  {
+    std::ofstream sweep(dir / "sweep.yaml");
+    sweep << "version: 1\nname: points over ranks\nbase_chip: " << repo << "/chips/default.yaml\nmodel: " << repo
+          << "/models/spikegpt-fortunes.pth\nrun:\n  prompt: \"the \"\n  tokens: 2\n  energy_table: " << repo
+          << "/chips/energy/default.yaml\n  gpu: h100\ngrid:\n  compile.objective: [cores]\n"
+             "  chip.clock_frequency_mhz: [250, 500, 1000, 2000]\n";
+  }
+  const std::string sweep = (dir / "sweep.yaml").string();
+  const auto one = run_cli("explore " + sweep + " -o " + (dir / "one").string() + " -j 2 --progress off --quiet");
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto over = run_shell(mpirun(2) + "explore " + sweep + " -o " + (dir / "ranks").string() + " -j 1 --progress off --quiet");
+  ASSERT_EQ(over.status, 0) << over.output;
+  EXPECT_NE(over.output.find("explore: rank 1 of 2 computed 2 of the 4 points to compute"), std::string::npos) << over.output;
+  EXPECT_NE(over.output.find("4 points: 4 computed, 0 cached, 0 failed"), std::string::npos) << over.output;
+  const auto a = nlohmann::json::parse(read_bytes(dir / "one" / "results.json"));
+  const auto b = nlohmann::json::parse(read_bytes(dir / "ranks" / "results.json"));
+  ASSERT_EQ(a.at("points").size(), 4u);
+  ASSERT_EQ(b.at("points").size(), 4u);
+  for (std::size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(b["points"][k]["status"], "ok") << b["points"][k].dump();
+    EXPECT_EQ(a["points"][k]["hash"], b["points"][k]["hash"]);
+    EXPECT_EQ(a["points"][k]["metrics"], b["points"][k]["metrics"]) << k;
+  }
+  EXPECT_EQ(a.at("front"), b.at("front"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace spiketile
