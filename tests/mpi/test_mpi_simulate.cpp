@@ -101,6 +101,40 @@ TEST_P(MpiSimulate, GivesTheOneProcessRun) {
 INSTANTIATE_TEST_SUITE_P(Ranks, MpiSimulate, ::testing::Values(1, 2, 3, 4),
                          [](const auto& info) { return std::to_string(info.param) + "Ranks"; });
 
+// The 46M shape (L12 C512 V5458, random weights) on chips/large.yaml, compiled onto as few cores as
+// fit: 716 units over seven of the sixteen chips, the busiest rank holding one chip.
+class MpiSimulate46M : public ::testing::TestWithParam<int> {};
+
+TEST_P(MpiSimulate46M, GivesTheOneProcessRun) {
+  const int ranks = GetParam();
+  const fs::path dir = scratch("m46_ranks" + std::to_string(ranks));
+  const std::string model = (dir / "m46.safetensors").string(), map = (dir / "m46.stmap").string();
+  const auto made = run_shell(std::string(SPIKETILE_MAKE_RANDOM_MODEL) + " --shape 12,512,5458 -o " + model);
+  ASSERT_EQ(made.status, 0) << made.output;
+  const auto compiled = run_cli("compile --model " + model + " --chip " + std::string(SPIKETILE_REPO) +
+                                "/chips/large.yaml --objective cores --progress off -o " + map);
+  ASSERT_EQ(compiled.status, 0) << compiled.output;
+  const std::string run = " --prompt-ids 11,22 -n 2 --temperature 0 --progress off";
+  auto outputs = [&](const std::string& name) {
+    return " --stats " + (dir / (name + ".json")).string() + " --logits-out " + (dir / (name + ".logits.npy")).string();
+  };
+  const auto one = run_cli("simulate --map " + map + run + outputs("one"));
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto over = run_shell(mpirun(ranks) + "simulate --map " + map + run + outputs("ranks"));
+  ASSERT_EQ(over.status, 0) << over.output;
+  EXPECT_EQ(read_bytes(dir / "one.logits.npy"), read_bytes(dir / "ranks.logits.npy"));
+  const auto a = nlohmann::json::parse(read_bytes(dir / "one.json"));
+  const auto b = nlohmann::json::parse(read_bytes(dir / "ranks.json"));
+  EXPECT_GE(a.at("chip").at("chips").get<int>(), 16);
+  int compared = 0;
+  expect_same_stats(a, b, "stats", compared);
+  EXPECT_GT(compared, 20000);
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, MpiSimulate46M, ::testing::Values(1, 2, 3, 4),
+                         [](const auto& info) { return std::to_string(info.param) + "Ranks"; });
+
 // Every rank simulates whole chips: a NIR graph on one chip cannot be split.
 TEST(MpiSimulateErrors, MoreRanksThanChipsIsRefused) {
   const fs::path dir = scratch("refused");
