@@ -942,10 +942,10 @@ std::string ChipSimulator::summary() const {
                      double(w.windows) / double(steps), nir ? "time step" : "token");
     if (over_ranks())
       s += fmt::format("; {}: {} messages and {} bytes between ranks ({:.1f} and {:.0f} per window), {:.2f} s of "
-                       "the ranks' wall in exchanges ({:.2f} s the most on one rank)",
+                       "the ranks' wall in exchanges (one rank {:.2f} s at most, {:.2f} s at least)",
                        partition_->describe(), w.messages, w.bytes, double(w.messages) / double(std::max<int64_t>(1, w.windows)),
                        double(w.bytes) / double(std::max<int64_t>(1, w.windows)), w.exchange_seconds,
-                       w.exchange_seconds_max);
+                       w.exchange_seconds_max, w.exchange_seconds_min);
     s += "\n";
   }
   if (m.estimate.profile_tokens > 0 && decode_.tokens > 0)

@@ -65,7 +65,8 @@ struct WindowStats {
   int64_t messages = 0;          // packets, credits and start notices sent to another rank
   int64_t bytes = 0;             // parcel bytes sent to other ranks, headers included
   double exchange_seconds = 0;   // wall time in exchanges: waiting for the slowest rank, and MPI
-  double exchange_seconds_max = 0;  // the most one rank spent so
+  double exchange_seconds_max = 0;  // the most one rank spent so (the one that waited longest)
+  double exchange_seconds_min = 0;  // the least (the busiest rank: about the exchanges' own cost)
 };
 
 // Progress of a run, for a terminal line.

@@ -362,6 +362,7 @@ void ChipSimulator::finish_run_over_ranks() {
       const double waited = readers.back().get<double>();
       all.exchange_seconds += waited;
       all.exchange_seconds_max = std::max(all.exchange_seconds_max, waited);
+      all.exchange_seconds_min = r == 0 ? waited : std::min(all.exchange_seconds_min, waited);
     }
     window_stats_ = all;
     if (finished < run_length_) {
