@@ -67,6 +67,12 @@ int run_worker(const ExploreOptions& o, const std::vector<explore::PointPlan>& p
   return 0;
 }
 
+// What a point computed this run left in its folder, or the failure row when it left nothing.
+json computed_result(const explore::PointPlan& plan, const std::string& why) {
+  if (auto result = explore::stored_result(plan, false)) return *result;
+  return json{{"status", "failed"}, {"failed_step", "worker"}, {"error", fmt::format("{} (see {}/worker.log)", why, plan.dir)}};
+}
+
 int explore_sweep(const ExploreOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const explore::Sweep sweep = explore::load_sweep(o.sweep);
@@ -96,8 +102,12 @@ int explore_sweep(const ExploreOptions& o) {
   const std::shared_ptr<sim::RankGroup> ranks = sim::mpi_ranks_if_launched(o.rank_timeout_seconds);
   const int rank = ranks ? ranks->rank() : 0, rank_count = ranks ? ranks->size() : 1;
   std::vector<explore::Job> mine;
+  std::vector<std::size_t> mine_in_jobs;
   for (std::size_t k = 0; k < jobs.size(); ++k)
-    if (int(k % std::size_t(rank_count)) == rank) mine.push_back(jobs[k]);
+    if (int(k % std::size_t(rank_count)) == rank) {
+      mine.push_back(jobs[k]);
+      mine_in_jobs.push_back(k);
+    }
   const std::size_t cached = plans.size() - jobs.size();
   std::size_t finished = 0, failed = 0;
   ProgressLine progress(o.progress, "explore");
@@ -109,16 +119,11 @@ int explore_sweep(const ExploreOptions& o) {
   };
   explore::run_pool(explore::self_executable(), mine, o.jobs,
                     [&](std::size_t job, int status) {
-                      const auto& plan = plans[job_point[job * std::size_t(rank_count) + std::size_t(rank)]];
-                      auto result = explore::stored_result(plan, false);
-                      if (!result)
-                        result = json{{"status", "failed"},
-                                      {"failed_step", "worker"},
-                                      {"error", fmt::format("the worker exited with status {} and wrote no result "
-                                                            "(see {}/worker.log)",
-                                                            status, plan.dir)}};
+                      const auto& plan = plans[job_point[mine_in_jobs[job]]];
+                      const json result = computed_result(
+                          plan, fmt::format("the worker exited with status {} and wrote no result", status));
                       ++finished;
-                      failed += (*result)["status"] == "ok" ? 0 : 1;
+                      failed += result["status"] == "ok" ? 0 : 1;
                       results[plan.index] = result;
                     },
                     tick);
@@ -133,12 +138,7 @@ int explore_sweep(const ExploreOptions& o) {
     for (std::size_t k = 0; k < jobs.size(); ++k) {
       if (int(k % std::size_t(rank_count)) == 0) continue;
       const auto& plan = plans[job_point[k]];
-      auto result = explore::stored_result(plan, false);
-      if (!result)
-        result = json{{"status", "failed"},
-                      {"failed_step", "worker"},
-                      {"error", fmt::format("rank {} left no result (see {}/worker.log)", k % std::size_t(rank_count), plan.dir)}};
-      results[plan.index] = result;
+      results[plan.index] = computed_result(plan, fmt::format("rank {} left no result", k % std::size_t(rank_count)));
     }
   }
 

@@ -479,26 +479,22 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
   timing_ = CoreTiming::from_chip(chip_);
   for (const auto& flow : m.flows) burst_capacity_.push_back(network_->burst_capacity(flow.payload_bits));
   // Who sends to whom: the start rule of overlapped tokens, and each core's incoming flows (sorted).
-  std::vector<std::vector<int>> incoming(m.units.size());
-  destinations_.resize(m.units.size());
-  sources_.resize(m.units.size());
+  std::vector<std::vector<int>> incoming(m.units.size()), destinations(m.units.size());
   for (std::size_t f = 0; f < m.flows.size(); ++f)
     for (int d : m.flows[f].destinations) {
       incoming[std::size_t(d)].push_back(int(f));
-      destinations_[std::size_t(m.flows[f].source)].push_back(d);
-      sources_[std::size_t(d)].push_back(m.flows[f].source);
+      destinations[std::size_t(m.flows[f].source)].push_back(d);
     }
-  for (auto* lists : {&destinations_, &sources_})
-    for (auto& l : *lists) {
-      std::sort(l.begin(), l.end());
-      l.erase(std::unique(l.begin(), l.end()), l.end());
-    }
+  for (auto& l : destinations) {
+    std::sort(l.begin(), l.end());
+    l.erase(std::unique(l.begin(), l.end()), l.end());
+  }
   known_started_.resize(m.units.size());
   destination_off_chip_.resize(m.units.size());
   source_slots_.resize(m.units.size());
   for (std::size_t u = 0; u < m.units.size(); ++u)
-    for (std::size_t k = 0; k < destinations_[u].size(); ++k) {
-      const int d = destinations_[u][k];
+    for (std::size_t k = 0; k < destinations[u].size(); ++k) {
+      const int d = destinations[u][k];
       known_started_[u].push_back(-1);
       destination_off_chip_[u].push_back(m.unit_cores[u].chip != m.unit_cores[std::size_t(d)].chip);
       source_slots_[std::size_t(d)].push_back({int(u), k});
@@ -536,7 +532,6 @@ ChipSimulator::ChipSimulator(std::shared_ptr<const Mapping> mapping, const Simul
     }
     trace_file_ = file;
   }
-  cores_per_chip_ = chip_.mesh.rows * chip_.mesh.cols;
   ranks_ = options.ranks;
   own_unit_.assign(m.units.size(), 1);
   if (ranks_) {
@@ -584,7 +579,7 @@ std::unique_ptr<OutputFile> ChipSimulator::finish_trace() {
 Cycle ChipSimulator::now() const { return network_->clock().now(); }
 
 int ChipSimulator::rank_of_router(int router) const {
-  return partition_ ? partition_->rank_of_chip[std::size_t(router / cores_per_chip_)] : 0;
+  return partition_ ? partition_->rank_of_chip[std::size_t(network_->topology().coord(router).chip)] : 0;
 }
 
 int ChipSimulator::rank_of_unit(int unit) const {

@@ -161,7 +161,6 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
 
  private:
   friend class CoreModule;
-  friend class CrossChipStarts;
   void send(int unit, const UnitEvent& event) override;
   void logit(int64_t vocab_index, int64_t accumulator) override;
 
@@ -234,12 +233,12 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::vector<int> burst_capacity_;      // per flow: values one packet may carry (Network::burst_capacity)
   std::deque<int64_t> burst_values_;     // values of the bursts of tokens in flight; a burst's payload
   int64_t burst_base_ = 0;               // is its handle, burst_values_[handle - burst_base_]
-  std::vector<std::vector<int>> destinations_, sources_;  // per unit: the units its flows reach / come from
-  // Per unit, parallel to destinations_: the token each destination has started as the unit knows
-  // it, and whether it sits on another chip (its starts arrive through cross_chip_starts_).
+  // Per unit, one slot per unit its flows reach (in unit order): the token that destination has
+  // started as the unit knows it, and whether it sits on another chip (its starts arrive through
+  // cross_chip_starts_).
   std::vector<std::vector<int64_t>> known_started_;
   std::vector<std::vector<char>> destination_off_chip_;
-  // Per unit: (source, index of the unit in the source's destinations_).
+  // Per unit: (source, the unit's slot among the source's destinations).
   std::vector<std::vector<std::pair<int, std::size_t>>> source_slots_;
   std::unique_ptr<CrossChipStarts> cross_chip_starts_;
   bool windows_ = false;   // the mapping spans chips: they run in windows
@@ -247,7 +246,6 @@ class ChipSimulator final : public TokenModel, private UnitOutbox {
   std::unique_ptr<RankPartition> partition_;
   std::vector<char> own_unit_;           // per unit: simulated by this rank
   int own_units_ = 0;
-  int cores_per_chip_ = 1;
   std::vector<std::vector<uint64_t>> remote_totals_;  // per rank: its network totals as last added
   WindowStats own_windows_;    // this rank's
   WindowStats window_stats_;   // over ranks, on rank 0: every rank's as of the last run's end

@@ -174,9 +174,12 @@ void ChipSimulator::run_windows() {
   uint64_t reported = network_->progress();
   Cycle progress_at = clock.now();
   std::string failure;  // what stopped this rank's kernel (over ranks: told to the others first)
+  auto next_kernel_event = [&clock] {
+    return sc_core::sc_pending_activity() ? clock.now() + clock.cycles(sc_core::sc_time_to_pending_activity()) : kNever;
+  };
   for (;;) {
     WindowReport mine;
-    if (sc_core::sc_pending_activity()) mine.next_event = clock.now() + clock.cycles(sc_core::sc_time_to_pending_activity());
+    mine.next_event = next_kernel_event();
     for (const auto& f : network_->held_flits()) mine.earliest_held = std::min(mine.earliest_held, f.arrival);
     for (const auto& c : network_->held_credits()) mine.earliest_held = std::min(mine.earliest_held, c.at);
     for (const auto& s : cross_chip_starts_->held()) mine.earliest_held = std::min(mine.earliest_held, s.at);
@@ -259,8 +262,7 @@ void ChipSimulator::run_windows() {
     ++own_windows_.windows;
     const Cycle until = next + lookahead;
     // A rank with nothing before the window's end waits for the others' crossings.
-    if (!sc_core::sc_pending_activity() || clock.now() + clock.cycles(sc_core::sc_time_to_pending_activity()) >= until)
-      continue;
+    if (next_kernel_event() >= until) continue;
     if (n == 1) {
       sc_core::sc_start(clock.after(until - clock.now()), sc_core::SC_EXIT_ON_STARVATION);
       network_->rethrow_if_failed();

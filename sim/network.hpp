@@ -375,7 +375,6 @@ class Network : public sc_core::sc_module {
   // Windows (sim/README.md): packets and credits crossing chips are held, each chip's routers see
   // nothing of the other chips within a window, and the window driver hands them over at its end.
   void hold_inter_chip_traffic(bool on) { hold_inter_chip_ = on; }
-  bool holds_inter_chip_traffic() const { return hold_inter_chip_; }
   std::vector<InterChipFlit>& held_flits() { return held_flits_; }
   std::vector<InterChipCredit>& held_credits() { return held_credits_; }
   // At a window boundary: the packet enters its router's input port (it arrives at its own cycle),
