@@ -319,7 +319,7 @@ void Network::register_stats() {
   for (const auto& owned : routers_) {
     const Router* r = owned.get();
     const std::string router = fmt::format("{}router[{}].", prefix, r->core());
-    stats_.add_counter(router + "activations", &r->activations_, "times the router's process ran", "activations");
+    stats_.add_counter(router + "activations", &r->activations_, "times the router's process ran: the simulator's cost, not the chip's", "activations");
     for (int p = 0; p < kPortCount; ++p) {
       const Port port = Port(p);
       if (r->has_input(port))
@@ -353,7 +353,7 @@ void Network::register_stats() {
   stats_.add_counter(prefix + "flit_hops.mesh", &mesh_flit_hops_, "flits × mesh links crossed", "flit-hops");
   stats_.add_counter(prefix + "flit_hops.inter_chip", &inter_chip_flit_hops_, "flits × inter-chip links crossed", "flits");
   stats_.add_derived(prefix + "router_activations", sum([](const Router& r) { return double(r.activations()); }),
-                     "router process runs, all routers", "activations", true);
+                     "router process runs, all routers: the simulator's cost, not the chip's", "activations", true);
   stats_.add_derived(prefix + "blocked_cycles", sum([](const Router& r) {
                        double total = 0;
                        for (int p = 0; p < kPortCount; ++p)
@@ -426,7 +426,7 @@ std::string Network::summary() const {
       "  packets: {} injected, {} delivered ({} flits), {} in flight\n"
       "  flit-hops: {} mesh, {} inter-chip\n"
       "  latency: mean {:.1f}, max {} cycles; injection backlog waits {} cycles\n"
-      "  routers: {} of {} ever active, {} activations; blocked cycles {}; fullest input buffer {} of {} flits\n"
+      "  routers: {} of {} ever active ({} process runs); blocked cycles {}; fullest input buffer {} of {} flits\n"
       "  busiest links:\n{}  most blocked links:\n{}",
       name(), topology().describe(), last_delivery_cycle_, clock_.frequency_mhz(), clock_.to_ns(last_delivery_cycle_),
       packets_injected_, packets_delivered_, flits_delivered_, in_flight_, mesh_flit_hops_, inter_chip_flit_hops_,

@@ -238,6 +238,7 @@ class Router : public sc_core::sc_module {
     int upstream = -1;  // router feeding this port (-1 for local: the interface)
     Port upstream_port = Port::local;
     Cycle credit_delay = 1;
+    Cycle head_since = 0;  // the run in which the front packet became the head (it is ready after)
   };
   struct OutputPort {
     bool exists = false;
@@ -248,6 +249,7 @@ class Router : public sc_core::sc_module {
     Link link;
     uint64_t packets = 0, flits = 0, blocked = 0;
     Cycle blocked_since = kNever;
+    Cycle credits_taken_at = 0;  // the last send: only sends take credits, returns only add them
     // Branch buffer: multicast branches waiting for this output's credits, oldest first, each
     // already addressed for the next router; they leave in order, before any later branch.
     Ring<Buffered> parked;
@@ -282,6 +284,7 @@ class Router : public sc_core::sc_module {
   void eject(Cycle now);
   void drain_backlog(Cycle now);
   void note_blocked(int output, bool blocked, Cycle at);
+  Cycle ready_since(int input) const;
 
   // Called from other processes (upstream routers, the interface).
   void accept(Port input, const Packet& packet, Cycle arrival);

@@ -348,7 +348,8 @@ void Router::drain_backlog(Cycle now) {
 }
 
 // A blocked interval may be opened ahead of time (next_wake: a head that will be ready at `at`
-// without the credits it needs); a later run that finds the output free closes it, or cancels it
+// without the credits it needs) or after it began (allocate: a run that finds a requester waiting
+// opens it where the wait began); a later run that finds the output free closes it, or cancels it
 // if it has not begun.
 void Router::note_blocked(int output, bool blocked, Cycle at) {
   OutputPort& out = outputs_[output];
@@ -360,6 +361,13 @@ void Router::note_blocked(int output, bool blocked, Cycle at) {
     out.blocked_since = kNever;
     blocking_ &= uint8_t(~bit(output));
   }
+}
+
+// The first cycle a run could have sent the head of `input`: it is through the pipeline, and it
+// was not the packet behind one that left in the same run.
+Cycle Router::ready_since(int input) const {
+  const InputPort& in = inputs_[input];
+  return std::max(in.fifo.front().arrival + pipeline_, in.head_since + 1);
 }
 
 uint64_t Router::blocked_cycles(Port port) const {
@@ -378,6 +386,7 @@ Packet Router::branch_copy(const Buffered& head, int output) const {
 void Router::transmit(const Packet& copy, int output, Cycle now) {
   OutputPort& out = outputs_[output];
   out.credits.available -= credit_cost(output, copy);
+  out.credits_taken_at = now;
   const Cycle arrival = out.link.transmit(now, copy.flits);
   ++out.packets;
   out.flits += copy.flits;
@@ -448,6 +457,7 @@ void Router::branch_done(int input, int output, Cycle now, uint32_t& finished) {
   // back upstream.
   const int flits = head.packet.flits;
   in.fifo.pop_front();
+  in.head_since = now;
   if (in.fifo.empty()) occupied_ &= uint8_t(~bit(input));
   --in.admitted;
   in.occupancy_flits -= uint64_t(flits);
@@ -474,13 +484,17 @@ uint32_t Router::allocate(Cycle now) {
   for (uint32_t outputs = wanted | blocking_ | parked_; outputs; outputs &= outputs - 1) {
     const int o = __builtin_ctz(outputs);
     OutputPort& out = outputs_[o];
-    bool blocked = false;
+    // The earliest cycle from which a requester left without credits has been waiting: a run need
+    // not come at that cycle (runs come when something can change, and an unrelated wake may add
+    // one), so the interval opens there rather than at this run. Credits only grow between sends,
+    // so a wait found now has lasted since the requester was ready or since the last send.
+    Cycle waiting_since = kNever;
     for (;;) {
       uint32_t requests = 0;
-      blocked = false;
+      waiting_since = kNever;
       if (!out.parked.empty()) {
         if (out.credits.available >= credit_cost(o, out.parked.front().packet)) requests |= bit(kBranchBuffer);
-        else blocked = true;
+        else waiting_since = out.parked.front().arrival;
       }
       for (uint32_t pending = ready & ~finished; pending; pending &= pending - 1) {
         const int i = __builtin_ctz(pending);
@@ -488,7 +502,8 @@ uint32_t Router::allocate(Cycle now) {
         if (!(head.remaining & bit(o))) continue;
         if (uses_branch_buffers(head.packet) && !out.parked.empty()) continue;  // queues behind them, below
         if (out.credits.available >= credit_cost(o, head.packet)) requests |= bit(i);
-        else if (!uses_branch_buffers(head.packet)) blocked = true;  // a branch moves to the buffer instead
+        else if (!uses_branch_buffers(head.packet))  // a branch moves to the buffer instead
+          waiting_since = std::min(waiting_since, ready_since(i));
       }
       if (!requests || !out.link.can_start(now)) break;
       const int granted = arbiter_->grant(o, requests);
@@ -504,9 +519,13 @@ uint32_t Router::allocate(Cycle now) {
       const bool has_credits = out.credits.available >= credit_cost(o, head.packet);
       if (out.parked.empty() && has_credits) continue;
       if (branch_has_room(o, head.packet)) park(i, o, now, finished);
-      else if (!has_credits) blocked = true;
+      else if (!has_credits) waiting_since = std::min(waiting_since, ready_since(i));
     }
-    note_blocked(o, blocked, now);
+    // A branch parked just now without credits waits from now, like a head.
+    if (!out.parked.empty() && out.credits.available < credit_cost(o, out.parked.front().packet))
+      waiting_since = std::min(waiting_since, out.parked.front().arrival);
+    const bool blocked = waiting_since != kNever;
+    note_blocked(o, blocked, blocked ? std::max(waiting_since, out.credits_taken_at) : now);
   }
   return finished;
 }

@@ -59,6 +59,20 @@ inline RoutingTables route(const Topology& topology, const Traffic& traffic, boo
   return build_routing_tables(topology, traffic.unit_cores, traffic.flows, options);
 }
 
+// Two multicast flows per core of a 4 x 4 mesh to up to 10 cores each, through two-flit input
+// and branch buffers: outputs wait for credits much of the time, heads and parked branches alike.
+struct HeavyMulticast {
+  Topology topology = test_fixtures::hand_grid(1, 1, 4, 4, 1, DimensionOrder::xy);
+  Traffic traffic = random_traffic(topology, 2 * topology.core_count(), 10, 5);
+  NocConfig config = [this] {
+    NocConfig c = noc_config(topology);
+    c.input_buffer_depth_flits = 2;
+    c.multicast_branch_buffer_flits = 2;
+    return c;
+  }();
+  RoutingTables tables() const { return route(topology, traffic, false); }
+};
+
 // Takes every delivery at its arrival cycle (so cores never back-pressure) and files it by flow.
 struct DeliveryRecorder {
   std::vector<std::vector<int>> cores_by_flow;  // flow -> cores it reached, in arrival order

@@ -105,12 +105,8 @@ TEST(NocBranchBuffers, AFullBranchBufferHoldsTheFlowPastItsDepth) {
 // arrives, and every flow's events reach each core in the order they were sent (a parked branch
 // leaves before any later branch of the output, so the prefill's per-flow counting holds).
 TEST(NocBranchBuffers, HeavyMulticastDeliversEverythingInFlowOrder) {
-  const Topology topology = test_fixtures::hand_grid(1, 1, 4, 4, 1, DimensionOrder::xy);
-  const test::Traffic traffic = test::random_traffic(topology, 2 * topology.core_count(), 10, 5);
-  NocConfig config = noc_config(topology);
-  config.input_buffer_depth_flits = 2;
-  config.multicast_branch_buffer_flits = 2;
-  Network network("noc", config, test::route(topology, traffic, false));
+  const test::HeavyMulticast heavy;
+  Network network("noc", heavy.config, heavy.tables());
   test::FlowTraffic flows(network, 12);
   run(network, 10'000'000);
   flows.verify();

@@ -1,6 +1,10 @@
 // Timing against hand-computed formulas from the chip YAML, back-pressure, and the event-driven
 // promise that a router with nothing to do never runs.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <numeric>
 
 #include "noc_fixtures.hpp"
 #include "runtime/latency_estimate.hpp"
@@ -148,6 +152,40 @@ TEST(NocBackpressure, OneFlitBuffersThrottleAStreamToTheCreditLoop) {
   // packet N - 1 enters, in cycle P + (N - 2)(2L + P) + 1.
   EXPECT_EQ(wide.interface(0).backlog_cycles(), 0u);
   EXPECT_EQ(narrow.interface(0).backlog_cycles(), Cycle(P + (N - 2) * (2 * L + P) + 1));
+}
+
+TEST(NocBackpressure, BlockedCyclesDoNotDependOnWhenTheRouterRuns) {
+  // Heavy multicast: ports wait for credits all the time. A traced router also runs at every
+  // arrival (so its traced occupancies are exact per cycle), an untraced one only when something
+  // can change, so the two networks run their routers at different cycles. A blocked cycle is a
+  // property of the traffic (a ready packet, no credit): every port's count must be the same.
+  const test::HeavyMulticast heavy;
+  const Topology& topology = heavy.topology;
+  Network quiet("quiet", heavy.config, heavy.tables());
+  Network traced("traced", heavy.config, heavy.tables());
+  const std::string vcd = (std::filesystem::temp_directory_path() / ("blocked_" + std::to_string(::getpid()))).string();
+  sc_core::sc_trace_file* file = sc_core::sc_create_vcd_trace_file(vcd.c_str());
+  std::vector<int> every_router(std::size_t(topology.core_count()));
+  std::iota(every_router.begin(), every_router.end(), 0);
+  traced.trace(file, every_router);
+  test::FlowTraffic quiet_flows(quiet, 12), traced_flows(traced, 12);
+  run({&quiet, &traced}, 10'000'000);
+  sc_core::sc_close_vcd_trace_file(file);
+  std::filesystem::remove(vcd + ".vcd");
+  quiet_flows.verify();
+  traced_flows.verify();
+  EXPECT_GT(traced.stats().value("noc.router_activations"), quiet.stats().value("noc.router_activations"));
+  EXPECT_GT(quiet.stats().value("noc.branch_parks"), 0.0);
+  EXPECT_GT(quiet.stats().value("noc.blocked_cycles"), 0.0);
+  int ports = 0;
+  for (int r = 0; r < topology.core_count(); ++r)
+    for (int p = 0; p < kPortCount; ++p) {
+      if (!quiet.router(r).has_output(Port(p))) continue;
+      ++ports;
+      EXPECT_EQ(traced.router(r).blocked_cycles(Port(p)), quiet.router(r).blocked_cycles(Port(p)))
+          << "router " << r << " port " << port_name(Port(p));
+    }
+  EXPECT_GT(ports, 3 * topology.core_count());
 }
 
 TEST(NocBackpressure, AnInterChipLinkIsLimitedBySerialisationOrByItsCreditLoop) {
