@@ -492,10 +492,8 @@ uint32_t Router::allocate(Cycle now) {
     for (;;) {
       uint32_t requests = 0;
       waiting_since = kNever;
-      if (!out.parked.empty()) {
-        if (out.credits.available >= credit_cost(o, out.parked.front().packet)) requests |= bit(kBranchBuffer);
-        else waiting_since = out.parked.front().arrival;
-      }
+      if (!out.parked.empty() && out.credits.available >= credit_cost(o, out.parked.front().packet))
+        requests |= bit(kBranchBuffer);
       for (uint32_t pending = ready & ~finished; pending; pending &= pending - 1) {
         const int i = __builtin_ctz(pending);
         const Buffered& head = inputs_[i].fifo.front();
@@ -521,7 +519,8 @@ uint32_t Router::allocate(Cycle now) {
       if (branch_has_room(o, head.packet)) park(i, o, now, finished);
       else if (!has_credits) waiting_since = std::min(waiting_since, ready_since(i));
     }
-    // A branch parked just now without credits waits from now, like a head.
+    // The oldest parked branch, if it lacks credits, has waited since it reached the front: since
+    // it was parked (just now, or earlier), or since the send that took the branch before it.
     if (!out.parked.empty() && out.credits.available < credit_cost(o, out.parked.front().packet))
       waiting_since = std::min(waiting_since, out.parked.front().arrival);
     const bool blocked = waiting_since != kNever;
